@@ -1,0 +1,130 @@
+/* manifest.h: the package manifest, meta/ferry.yaml, parsed with libyaml into
+ * plain structs, validated completely (every error names file:line:column, the
+ * field path and what was expected; unknown keys are errors, with a
+ * did-you-mean), with size and depth bounded. The field reference is
+ * docs/formats/manifest.md. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+
+#define MANIFEST_MAX_BYTES (256u * 1024)  /* the file itself */
+#define MANIFEST_MAX_DEPTH 16             /* YAML nesting */
+#define MANIFEST_MAX_ITEMS 256            /* entries of any one list or map */
+#define MANIFEST_NAME_MIN 2
+#define MANIFEST_NAME_MAX 40
+#define MANIFEST_VERSION_MAX 32
+#define MANIFEST_SUMMARY_MAX 128
+#define MANIFEST_DESCRIPTION_MAX 4096
+
+enum manifest_confinement { CONFINEMENT_STRICT = 0, CONFINEMENT_DEVMODE };
+enum manifest_grade { GRADE_STABLE = 0, GRADE_DEVEL };
+enum manifest_daemon { DAEMON_NONE = 0, DAEMON_SIMPLE, DAEMON_ONESHOT, DAEMON_NOTIFY, DAEMON_FORKING };
+enum manifest_restart { RESTART_ON_FAILURE = 0, RESTART_ALWAYS, RESTART_NEVER };
+
+/* hooks, in the order of enum manifest_hook */
+enum manifest_hook {
+	HOOK_INSTALL = 0,
+	HOOK_CONFIGURE,
+	HOOK_PRE_REFRESH,
+	HOOK_POST_REFRESH,
+	HOOK_CHECK_HEALTH,
+	HOOK_REMOVE,
+	HOOK__COUNT,
+};
+
+struct manifest_env {
+	char *key;
+	char *value;
+};
+
+struct manifest_app {
+	char *name;
+	char *command;                 /* relative to the package root */
+	enum manifest_daemon daemon;
+	enum manifest_restart restart;
+	uint64_t restart_delay_ms;     /* default 1 s */
+	uint64_t stop_timeout_ms;      /* default 10 s */
+	char **plugs;                  /* NULL-terminated */
+	size_t n_plugs;
+	struct manifest_env *env;
+	size_t n_env;
+};
+
+struct manifest_hook_def {
+	bool present;
+	char **plugs;                  /* NULL-terminated; may be NULL */
+	size_t n_plugs;
+};
+
+/* A plug or slot: its name and the interface it uses (default: the name),
+ * with the remaining attributes kept as key/value strings. */
+struct manifest_plug {
+	char *name;
+	char *interface;
+	struct manifest_env *attrs;
+	size_t n_attrs;
+};
+
+struct manifest_part {
+	char *name;
+	char **stage_packages;         /* "NAME" or "NAME=VERSION", as apt takes them */
+	size_t n_stage_packages;
+	char **prime;                  /* filters: "usr/bin/*", "-usr/share/doc" */
+	size_t n_prime;
+};
+
+struct manifest_component {
+	char *name;
+	char *version;
+	char *purl;                    /* may be NULL */
+};
+
+struct manifest {
+	char *name;
+	char *version;
+	char *summary;
+	char *description;
+	char *license;                 /* SPDX expression */
+	char **architectures;          /* default: { "all" }? see docs */
+	size_t n_architectures;
+	enum manifest_confinement confinement;
+	enum manifest_grade grade;
+	struct manifest_app *apps;
+	size_t n_apps;
+	struct manifest_hook_def hooks[HOOK__COUNT];
+	uint64_t health_grace_ms;      /* default 30 s */
+	uint64_t health_timeout_ms;    /* default 30 s */
+	struct manifest_plug *plugs;
+	size_t n_plugs;
+	struct manifest_plug *slots;
+	size_t n_slots;
+	struct manifest_part *parts;
+	size_t n_parts;
+	struct manifest_component *components;
+	size_t n_components;
+};
+
+/* Parse and validate len bytes of YAML. filename is used in messages only.
+ * On success *out is a new manifest for manifest_free(). */
+int manifest_parse(const char *data, size_t len, const char *filename, struct manifest **out,
+		   ferry_error *err) FERRY_WUR;
+
+/* Read (bounded by MANIFEST_MAX_BYTES) and parse a file. */
+int manifest_load(const char *path, struct manifest **out, ferry_error *err) FERRY_WUR;
+
+void manifest_free(struct manifest *m);
+
+const char *manifest_hook_name(enum manifest_hook h);     /* "check-health" */
+const char *manifest_daemon_name(enum manifest_daemon d); /* "simple", NULL for NONE */
+const char *manifest_restart_name(enum manifest_restart r);
+
+/* Is name a valid package name (the rule for `name`)? */
+bool manifest_valid_name(const char *name);
+
+/* The commented starting manifest that `ferry init` writes, for a package
+ * called name. Static storage with "%s" already applied: free() the result. */
+char *manifest_template(const char *name);

@@ -1,0 +1,16 @@
+/* cli.h: the verbs of the `ferry` command. Each cmd_* takes the arguments
+ * after the verb name (argv[0] is the verb) and returns the process exit
+ * status: 0 success, 1 failure, 2 bad usage. */
+#pragma once
+
+struct cli_verb {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *usage;   /* arguments, e.g. "DIR [-o FILE]" */
+	const char *summary; /* one line */
+};
+
+/* Print "ferry: MESSAGE" to stderr and return 1. */
+int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print the usage of one verb to stderr and return 2. */
+int cli_usage(const char *verb);

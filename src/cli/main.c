@@ -1,0 +1,89 @@
+/* main.c: the `ferry` command: dispatches to one cmd_*() per verb. Verbs are
+ * added here as they are implemented; an unknown verb prints usage, exit 2. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "base/str.h"
+#include "cli.h"
+
+static const struct cli_verb verbs[] = {
+	{NULL, NULL, NULL, NULL},
+};
+
+int cli_fail(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("ferry: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 1;
+}
+
+static void usage_all(FILE *out)
+{
+	fprintf(out, "usage: ferry [--verbose] VERB [ARGS...]\n\nverbs:\n");
+	for (size_t i = 0; verbs[i].name; i++)
+		fprintf(out, "  %-12s %s\n", verbs[i].name, verbs[i].summary);
+	fprintf(out, "\nferry VERB --help shows the arguments of one verb.\n");
+}
+
+int cli_usage(const char *verb)
+{
+	for (size_t i = 0; verbs[i].name; i++)
+		if (strcmp(verbs[i].name, verb) == 0) {
+			fprintf(stderr, "usage: ferry %s %s\n  %s\n", verbs[i].name, verbs[i].usage,
+				verbs[i].summary);
+			return 2;
+		}
+	usage_all(stderr);
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	enum log_level level = LOG_LEVEL_WARN;
+	int i = 1;
+
+	log_setup("ferry", level, NULL);
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "--verbose") == 0 || strcmp(argv[i], "-v") == 0) {
+			log_set_level(LOG_LEVEL_DEBUG);
+		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage_all(stdout);
+			return 0;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			printf("ferry %s\n", FERRY_VERSION);
+			return 0;
+		} else {
+			fprintf(stderr, "ferry: unknown option %s\n", argv[i]);
+			usage_all(stderr);
+			return 2;
+		}
+	}
+	if (i >= argc) {
+		usage_all(stderr);
+		return 2;
+	}
+	const char *verb = argv[i];
+	for (size_t k = 0; verbs[k].name; k++)
+		if (strcmp(verbs[k].name, verb) == 0)
+			return verbs[k].run(argc - i, argv + i);
+
+	const char *names[64];
+	size_t n = 0;
+	for (size_t k = 0; verbs[k].name && n + 1 < sizeof(names) / sizeof(names[0]); k++)
+		names[n++] = verbs[k].name;
+	names[n] = NULL;
+	const char *near = str_did_you_mean(verb, names);
+	if (near)
+		fprintf(stderr, "ferry: unknown verb \"%s\"; did you mean \"%s\"?\n", verb, near);
+	else
+		fprintf(stderr, "ferry: unknown verb \"%s\"\n", verb);
+	usage_all(stderr);
+	return 2;
+}
