@@ -20,7 +20,7 @@ def meson_counts(path):
         for line in f:
             t = json.loads(line)
             ok = t.get("result") in ("OK", "EXPECTEDFAIL", "SKIP")
-            out = t.get("stdout", "") or ""
+            out = (t.get("stdout") or "") + (t.get("stderr") or "")
             p = re.search(r"\[  PASSED  \] (\d+) test", out)
             fl = re.search(r"\[  FAILED  \] (\d+) test", out)
             if p or fl:
