@@ -319,7 +319,14 @@ static int build_node(struct ctx *c, const yaml_event_t *ev, unsigned depth, str
 		return fail_at(c, line, col, FERRY_E_INVALID, "anchors are not allowed; got %s", q);
 	}
 	if (tag) {
-		show((const char *)tag, q, sizeof(q));
+		/* libyaml hands over the resolved tag; show "!!str" as written */
+		const char *t = (const char *)tag;
+		char written[SHOW_MAX * 4];
+		if (str_has_prefix(t, "tag:yaml.org,2002:"))
+			snprintf(written, sizeof(written), "!!%s", t + 18);
+		else
+			snprintf(written, sizeof(written), "%s", t);
+		show(written, q, sizeof(q));
 		return fail_at(c, line, col, FERRY_E_INVALID, "tags are not allowed; got %s", q);
 	}
 	if (kind != NODE_SCALAR && depth >= MANIFEST_MAX_DEPTH)
@@ -546,8 +553,8 @@ static bool graph_ascii(const char *s, size_t min, size_t max)
 	return true;
 }
 
-/* A relative path inside the package: no leading "/", no empty, "." or ".."
- * component, no whitespace or control characters. */
+/* A relative path inside the package: no leading "/", no empty or ".."
+ * component, no whitespace or control characters. ("./bin/x" is fine.) */
 static bool valid_rel_path(const char *s, size_t max)
 {
 	size_t len = strlen(s);
@@ -562,7 +569,7 @@ static bool valid_rel_path(const char *s, size_t max)
 	for (;;) {
 		const char *slash = strchr(p, '/');
 		size_t clen = slash ? (size_t)(slash - p) : strlen(p);
-		if (clen == 0 || (clen == 1 && p[0] == '.') || (clen == 2 && p[0] == '.' && p[1] == '.'))
+		if (clen == 0 || (clen == 2 && p[0] == '.' && p[1] == '.'))
 			return false;
 		if (!slash)
 			break;
