@@ -17,3 +17,5 @@ int cli_usage(const char *verb);
 
 /* The verbs, one cmd_*.c each. */
 int cmd_init(int argc, char **argv);
+int cmd_pack(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);

@@ -11,6 +11,8 @@
 
 static const struct cli_verb verbs[] = {
 	{"init", cmd_init, "[DIR]", "write a starting meta/ferry.yaml in DIR (default: .)"},
+	{"pack", cmd_pack, "DIR [-o FILE] [--compression zstd|xz|lz4] [--deb-cache DIR]", "pack DIR into a NAME_VERSION_ARCH.ferry image"},
+	{"inspect", cmd_inspect, "FILE [--json] [--files]", "show what a .ferry image holds"},
 	{NULL, NULL, NULL, NULL},
 };
 
