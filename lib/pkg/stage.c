@@ -859,89 +859,197 @@ static int copy_file_atomic(const char *src, const char *dst, ferry_error *err)
 	return 0;
 }
 
-/* Find, fetch and check the .deb for spec; *path is where it now is. */
-static int fetch_deb(struct stager *s, const char *spec, struct stage_deb *d, char *path, size_t psize)
+/* One package to stage. */
+struct job {
+	const struct manifest_part *part;
+	const char *spec;             /* as the manifest wrote it */
+	char arg[SPEC_MAX + 64];      /* as apt is given it: NAME[:ARCH][=VERSION] */
+	struct stage_deb *d;
+	char path[PATH_MAX_LEN];      /* where the .deb is once fetched */
+};
+
+static bool spec_names(const char *spec, const char *name)
 {
-	char arg[SPEC_MAX + 64];
+	size_t n = strcspn(spec, "=:");
+	return strlen(name) == n && strncmp(spec, name, n) == 0;
+}
+
+/* apt-get download --print-uris for n jobs in one run (apt takes seconds to
+ * start, so one run for all); when it fails, once per job to find the one
+ * apt refuses: *failed is its index. */
+static int print_uris(struct stager *s, struct job *jobs, size_t n, size_t *failed)
+{
+	_cleanup_free_ char **argv = calloc(n + 5, sizeof(char *));
+	_cleanup_buf_ struct buf out = BUF_INIT(OUTPUT_MAX);
+	_cleanup_buf_ struct buf errout = BUF_INIT(OUTPUT_MAX);
 	int status = 0, rc;
-	if (apt_arg(s, spec, arg, sizeof(arg)) < 0)
-		return ferry_error_set(s->err, FERRY_E_LIMIT, "%s: name too long", spec);
 
-	{
-		_cleanup_buf_ struct buf out = BUF_INIT(OUTPUT_MAX);
-		_cleanup_buf_ struct buf errout = BUF_INIT(OUTPUT_MAX);
-		char *argv[] = {"apt-get", "download", "-q", "--print-uris", arg, NULL};
-		rc = run_child(argv, s->uris_dir, &out, &errout, &status, s->err);
-		if (rc < 0)
-			return ferry_error_prefix(s->err, rc, "%s", spec);
-		if (status != 0)
-			return apt_failed(s, spec, &errout, status);
-		const char *line = out.data ? out.data : "";
-		while (*line && *line != '\'')
-			line = strchr(line, '\n') ? strchr(line, '\n') + 1 : line + strlen(line);
-		_cleanup_free_ char *first = NULL;
+	*failed = 0;
+	if (!argv)
+		return ferry_error_set(s->err, FERRY_E_NOMEM, "out of memory");
+	argv[0] = "apt-get";
+	argv[1] = "download";
+	argv[2] = "-q";
+	argv[3] = "--print-uris";
+	for (size_t i = 0; i < n; i++)
+		argv[4 + i] = jobs[i].arg;
+	rc = run_child(argv, s->uris_dir, &out, &errout, &status, s->err);
+	if (rc < 0)
+		return ferry_error_prefix(s->err, rc, "%s", jobs[0].spec);
+	if (status != 0) {
+		for (size_t i = 0; n > 1 && i < n; i++) {
+			rc = print_uris(s, &jobs[i], 1, failed);
+			if (rc < 0) {
+				*failed = i;
+				return rc;
+			}
+		}
+		return apt_failed(s, jobs[0].spec, &errout, status);
+	}
+	for (const char *line = out.data ? out.data : ""; *line;) {
 		const char *eol = strchr(line, '\n');
-		first = dup_span(line, eol ? (size_t)(eol - line) : strlen(line));
-		if (!first)
-			return ferry_error_set(s->err, FERRY_E_NOMEM, "out of memory");
-		if (!*first)
+		size_t len = eol ? (size_t)(eol - line) : strlen(line);
+		if (line[0] == '\'') {
+			_cleanup_free_ char *one = dup_span(line, len);
+			char *file = NULL, *sha = NULL;
+			if (!one)
+				return ferry_error_set(s->err, FERRY_E_NOMEM, "out of memory");
+			rc = stage_parse_print_uris(one, &file, &sha, s->err);
+			if (rc < 0)
+				return rc;
+			size_t nl = strcspn(file, "_");
+			bool used = false;
+			for (size_t i = 0; i < n && !used; i++) {
+				struct stage_deb *d = jobs[i].d;
+				if (d->filename || strcspn(jobs[i].spec, "=:") != nl ||
+				    strncmp(jobs[i].spec, file, nl) != 0)
+					continue;
+				d->filename = file;
+				d->sha256 = sha;
+				used = true;
+			}
+			if (!used) {
+				free(file);
+				free(sha);
+			}
+		}
+		line += len;
+		if (*line == '\n')
+			line++;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!jobs[i].d->filename) {
+			*failed = i;
 			return ferry_error_set(s->err, FERRY_E_NOTFOUND,
-					       "%s: apt-get: no download offered for it", spec);
-		rc = stage_parse_print_uris(first, &d->filename, &d->sha256, s->err);
-		if (rc < 0)
-			return ferry_error_prefix(s->err, rc, "%s", spec);
-	}
+					       "%s: apt-get: no download offered for it", jobs[i].spec);
+		}
+	return 0;
+}
 
-	char cached[PATH_MAX_LEN] = "";
-	if (s->opts->cache_dir &&
-	    str_printf(cached, sizeof(cached), "%s/%s", s->opts->cache_dir, d->filename) == 0 &&
-	    file_has_sha256(cached, d->sha256)) {
-		log_debug("stage: %s from the cache %s", spec, cached);
-		return str_copy(path, psize, cached) < 0
-			       ? ferry_error_set(s->err, FERRY_E_LIMIT, "%s: path too long", cached)
-			       : 0;
-	}
+/* apt-get download for the n jobs not found in the cache, in one run; when
+ * it fails, once per job to name the one that fails. */
+static int download(struct stager *s, struct job **jobs, size_t n, size_t *failed)
+{
+	_cleanup_free_ char **argv = calloc(n + 4, sizeof(char *));
+	_cleanup_buf_ struct buf errout = BUF_INIT(OUTPUT_MAX);
+	int status = 0, rc;
 
-	progress(s, "fetching", spec);
-	{
-		_cleanup_buf_ struct buf errout = BUF_INIT(OUTPUT_MAX);
-		char *argv[] = {"apt-get", "download", "-q", arg, NULL};
-		rc = run_child(argv, s->debs_dir, NULL, &errout, &status, s->err);
-		if (rc < 0)
-			return ferry_error_prefix(s->err, rc, "%s", spec);
-		if (status != 0)
-			return apt_failed(s, spec, &errout, status);
-	}
-	if (str_printf(path, psize, "%s/%s", s->debs_dir, d->filename) < 0)
-		return ferry_error_set(s->err, FERRY_E_LIMIT, "%s: path too long", d->filename);
-	if (!fs_exists(path))
-		return ferry_error_set(s->err, FERRY_E_NOTFOUND, "%s: apt-get did not write %s", spec,
-				       d->filename);
-	if (!file_has_sha256(path, d->sha256))
-		return ferry_error_set(s->err, FERRY_E_VERIFY,
-				       "%s: %s does not have the SHA-256 the archive's index gives", spec,
-				       d->filename);
-	if (cached[0]) {
-		ferry_error cerr = {0};
-		if (copy_file_atomic(path, cached, &cerr) < 0)
-			log_warn("cannot keep %s in the cache: %s", d->filename, ferry_error_msg(&cerr));
+	*failed = 0;
+	if (!argv)
+		return ferry_error_set(s->err, FERRY_E_NOMEM, "out of memory");
+	argv[0] = "apt-get";
+	argv[1] = "download";
+	argv[2] = "-q";
+	for (size_t i = 0; i < n; i++)
+		argv[3 + i] = jobs[i]->arg;
+	rc = run_child(argv, s->debs_dir, NULL, &errout, &status, s->err);
+	if (rc < 0)
+		return ferry_error_prefix(s->err, rc, "%s", jobs[0]->spec);
+	if (status != 0) {
+		for (size_t i = 0; n > 1 && i < n; i++) {
+			rc = download(s, &jobs[i], 1, failed);
+			if (rc < 0) {
+				*failed = i;
+				return rc;
+			}
+		}
+		return apt_failed(s, jobs[0]->spec, &errout, status);
 	}
 	return 0;
 }
 
-static int stage_one(struct stager *s, const struct manifest_part *part, const char *spec,
-		     struct stage_deb *d)
+/* Where each job's .deb is: the cache when a file there has apt's SHA-256,
+ * else fetched into the download folder and checked. *failed is the index
+ * of the job an error is about. */
+static int fetch_all(struct stager *s, struct job *jobs, size_t n, size_t *failed)
 {
-	char deb[PATH_MAX_LEN];
-	int status = 0;
-	int rc = fetch_deb(s, spec, d, deb, sizeof(deb));
+	int rc = print_uris(s, jobs, n, failed);
 	if (rc < 0)
 		return rc;
+
+	_cleanup_free_ struct job **missing = calloc(n, sizeof(*missing));
+	size_t n_missing = 0;
+	if (!missing)
+		return ferry_error_set(s->err, FERRY_E_NOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		struct stage_deb *d = jobs[i].d;
+		char cached[PATH_MAX_LEN];
+		*failed = i;
+		if (s->opts->cache_dir &&
+		    str_printf(cached, sizeof(cached), "%s/%s", s->opts->cache_dir, d->filename) == 0 &&
+		    file_has_sha256(cached, d->sha256)) {
+			log_debug("stage: %s from the cache %s", jobs[i].spec, cached);
+			if (str_copy(jobs[i].path, sizeof(jobs[i].path), cached) < 0)
+				return ferry_error_set(s->err, FERRY_E_LIMIT, "%s: path too long", cached);
+			continue;
+		}
+		if (str_printf(jobs[i].path, sizeof(jobs[i].path), "%s/%s", s->debs_dir, d->filename) < 0)
+			return ferry_error_set(s->err, FERRY_E_LIMIT, "%s: path too long", d->filename);
+		missing[n_missing++] = &jobs[i];
+	}
+	if (n_missing == 0)
+		return 0;
+
+	progress(s, "fetching", n_missing == 1 ? missing[0]->spec : "packages from the archive");
+	size_t f = 0;
+	rc = download(s, missing, n_missing, &f);
+	if (rc < 0) {
+		*failed = (size_t)(missing[f] - jobs);
+		return rc;
+	}
+	for (size_t k = 0; k < n_missing; k++) {
+		struct job *j = missing[k];
+		*failed = (size_t)(j - jobs);
+		if (!fs_exists(j->path))
+			return ferry_error_set(s->err, FERRY_E_NOTFOUND, "%s: apt-get did not write %s",
+					       j->spec, j->d->filename);
+		if (!file_has_sha256(j->path, j->d->sha256))
+			return ferry_error_set(s->err, FERRY_E_VERIFY,
+					       "%s: %s does not have the SHA-256 the archive's index gives",
+					       j->spec, j->d->filename);
+		if (s->opts->cache_dir) {
+			char cached[PATH_MAX_LEN];
+			ferry_error cerr = {0};
+			if (str_printf(cached, sizeof(cached), "%s/%s", s->opts->cache_dir, j->d->filename) < 0 ||
+			    copy_file_atomic(j->path, cached, &cerr) < 0)
+				log_warn("cannot keep %s in the cache: %s", j->d->filename,
+					 ferry_error_msg(&cerr));
+		}
+	}
+	return 0;
+}
+
+/* Read the control fields of a fetched .deb, unpack it and merge it. */
+static int stage_one(struct stager *s, struct job *j)
+{
+	struct stage_deb *d = j->d;
+	const char *spec = j->spec;
+	int status = 0, rc;
 
 	{
 		_cleanup_buf_ struct buf out = BUF_INIT(OUTPUT_MAX);
 		_cleanup_buf_ struct buf errout = BUF_INIT(OUTPUT_MAX);
-		char *argv[] = {"dpkg-deb", "-f", deb, "Package", "Version", "Architecture", "Source", NULL};
+		char *argv[] = {"dpkg-deb", "-f", j->path, "Package", "Version", "Architecture", "Source", NULL};
 		rc = run_child(argv, NULL, &out, &errout, &status, s->err);
 		if (rc < 0)
 			return ferry_error_prefix(s->err, rc, "%s", spec);
@@ -954,10 +1062,9 @@ static int stage_one(struct stager *s, const struct manifest_part *part, const c
 		if (rc < 0)
 			return ferry_error_prefix(s->err, rc, "%s: %s", spec, d->filename);
 	}
-	const char *eq = strchr(spec, '=');
-	if (strncmp(d->name, spec, eq ? (size_t)(eq - spec) : strlen(spec)) != 0 ||
-	    strlen(d->name) != (eq ? (size_t)(eq - spec) : strlen(spec)))
+	if (!spec_names(spec, d->name))
 		return ferry_error_set(s->err, FERRY_E_VERIFY, "%s: apt gave package %s", spec, d->name);
+	const char *eq = strchr(spec, '=');
 	if (eq && strcmp(d->version, eq + 1) != 0)
 		return ferry_error_set(s->err, FERRY_E_VERIFY, "%s: apt gave version %s", spec, d->version);
 
@@ -969,7 +1076,7 @@ static int stage_one(struct stager *s, const struct manifest_part *part, const c
 		return ferry_error_errno(s->err, FERRY_E_IO, errno, "create %s", s->scratch);
 	{
 		_cleanup_buf_ struct buf errout = BUF_INIT(OUTPUT_MAX);
-		char *argv[] = {"dpkg-deb", "-x", deb, s->scratch, NULL};
+		char *argv[] = {"dpkg-deb", "-x", j->path, s->scratch, NULL};
 		rc = run_child(argv, NULL, NULL, &errout, &status, s->err);
 		if (rc < 0)
 			return ferry_error_prefix(s->err, rc, "%s", spec);
@@ -987,8 +1094,8 @@ static int stage_one(struct stager *s, const struct manifest_part *part, const c
 		return ferry_error_errno(s->err, FERRY_E_IO, errno, "open %s", s->scratch);
 	struct merge m = {.root_fd = root,
 			  .pkg = d->name,
-			  .filters = part->prime,
-			  .n_filters = part->n_prime,
+			  .filters = j->part->prime,
+			  .n_filters = j->part->n_prime,
 			  .err = s->err};
 	rc = merge_dir(&m, src, "", 0);
 	if (rc < 0)
@@ -1065,8 +1172,12 @@ int stage_parts(const struct manifest *m, const char *tree, const struct stage_o
 		return rc;
 
 	out->debs = calloc(total, sizeof(*out->debs));
-	if (!out->debs)
+	struct job *jobs = calloc(total, sizeof(*jobs));
+	if (!out->debs || !jobs) {
+		free(jobs);
 		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
+	}
+	size_t n = 0;
 	for (size_t i = 0; i < m->n_parts; i++) {
 		const struct manifest_part *part = &m->parts[i];
 		for (size_t j = 0; j < part->n_stage_packages; j++) {
@@ -1082,38 +1193,53 @@ int stage_parts(const struct manifest *m, const char *tree, const struct stage_o
 			 * pins agree */
 			size_t nlen = strcspn(spec, "=");
 			bool dup = false;
-			for (size_t k = 0; k < out->n && !dup; k++) {
-				const struct stage_deb *o = &out->debs[k];
-				if (strlen(o->name) == nlen && strncmp(o->name, spec, nlen) == 0) {
-					if (spec[nlen] == '=' && strcmp(o->version, spec + nlen + 1) != 0) {
-						rc = ferry_error_set(
-							err, FERRY_E_INVALID,
-							"parts.%s.stage-packages: %s: part %s already stages "
-							"version %s",
-							part->name, spec, o->part, o->version);
-						goto fail;
-					}
-					dup = true;
+			for (size_t k = 0; k < n && !dup; k++) {
+				const char *o = jobs[k].spec;
+				if (strcspn(o, "=") != nlen || strncmp(o, spec, nlen) != 0)
+					continue;
+				if (strcmp(o + nlen, spec + nlen) != 0) {
+					rc = ferry_error_set(err, FERRY_E_INVALID,
+							     "parts.%s.stage-packages: %s: part %s already "
+							     "stages %s",
+							     part->name, spec, jobs[k].part->name, o);
+					goto fail;
 				}
+				dup = true;
 			}
 			if (dup)
 				continue;
-			struct stage_deb *d = &out->debs[out->n];
-			if (!(d->part = strdup(part->name))) {
+			struct job *jb = &jobs[n];
+			jb->part = part;
+			jb->spec = spec;
+			jb->d = &out->debs[n];
+			if (apt_arg(&s, spec, jb->arg, sizeof(jb->arg)) < 0 ||
+			    !(jb->d->part = strdup(part->name))) {
 				rc = ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
 				goto fail;
 			}
-			out->n++;
-			rc = stage_one(&s, part, spec, d);
-			if (rc < 0) {
-				ferry_error_prefix(err, rc, "parts.%s.stage-packages", part->name);
-				goto fail;
-			}
-			log_info("staged %s %s (%s)", d->name, d->version, d->arch);
+			n++;
+			out->n = n;
 		}
 	}
+
+	size_t failed = 0;
+	rc = fetch_all(&s, jobs, n, &failed);
+	if (rc < 0) {
+		ferry_error_prefix(err, rc, "parts.%s.stage-packages", jobs[failed].part->name);
+		goto fail;
+	}
+	for (size_t i = 0; i < n; i++) {
+		rc = stage_one(&s, &jobs[i]);
+		if (rc < 0) {
+			ferry_error_prefix(err, rc, "parts.%s.stage-packages", jobs[i].part->name);
+			goto fail;
+		}
+		log_info("staged %s %s (%s)", jobs[i].d->name, jobs[i].d->version, jobs[i].d->arch);
+	}
+	free(jobs);
 	return 0;
 fail:
+	free(jobs);
 	stage_result_free(out);
 	return rc;
 }

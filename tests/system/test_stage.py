@@ -162,8 +162,8 @@ def test_two_parts_pinning_different_versions(tmp_path):
     tree = tree_with(tmp_path, "  a:\n    stage-packages: [jq]\n"
                                "  b:\n    stage-packages: [jq=0.0-0]\n")
     p = pack(tree, "-o", tmp_path / "x.ferry", check=1)
-    assert p.stderr == (f"ferry: pack: parts.b.stage-packages: jq=0.0-0: part a already stages "
-                        f"version {candidate('jq')}\n")
+    assert p.stderr == ("ferry: pack: parts.b.stage-packages: jq=0.0-0: part a already stages "
+                        "jq\n")
 
 
 def test_a_tree_file_in_the_way(tmp_path):
