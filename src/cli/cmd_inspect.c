@@ -301,11 +301,11 @@ static void print_human(const char *file, const struct hash_file_digests *dg, co
 	}
 }
 
-/* Prefix the message with the file name unless it already names it. */
+/* Prefix the message with the file name unless it already starts with it. */
 static int fail_on(const char *file, ferry_error *err)
 {
 	const char *msg = ferry_error_msg(err);
-	if (strstr(msg, file))
+	if (str_has_prefix(msg, file))
 		return cli_fail("inspect: %s", msg);
 	return cli_fail("inspect: %s: %s", file, msg);
 }
@@ -323,7 +323,7 @@ int cmd_inspect(int argc, char **argv)
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			json = true;

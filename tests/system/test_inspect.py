@@ -142,7 +142,8 @@ def test_random_bytes(tmp_path, image):
 @pytest.mark.parametrize("keep", [0.1, 0.5, 0.9, 0.999])
 def test_truncated(tmp_path, image, keep):
     data = image.read_bytes()
-    damaged(tmp_path, image, f"cut-{keep}.ferry", data[:int(len(data) * keep)])
+    used = int.from_bytes(data[40:48], "little")  # superblock: bytes used
+    damaged(tmp_path, image, f"cut-{keep}.ferry", data[:int(used * keep)])
 
 
 def _superblock_fields(data):

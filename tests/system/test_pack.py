@@ -93,7 +93,7 @@ import os, sys
 sys.path.insert(0, {os.path.dirname(__file__)!r})
 os.umask({umask})
 from packing import write_tree, FILES
-files = {{p: (c, m & ~{umask}) for p, (c, m) in FILES.items()}}
+files = {{p: (c, (0o777 if m & 0o111 else 0o666) & ~{umask}) for p, (c, m) in FILES.items()}}
 files.update({{f"data/{{i:03}}": (str(i) * i, 0o666 & ~{umask}) for i in range(40)}})
 write_tree({str(root)!r}, files=files, order={order!r}, mtime={mtime},
            links={{"share/link": "greeting.txt"}})

@@ -65,14 +65,20 @@ def test_the_validator_can_fail(tmp_path, validator):
     tree = write_tree(tmp_path / "t")
     run("ferry", "pack", tree, "-o", tmp_path / "a.ferry", check=0)
     doc = json.loads(unsquashfs_cat(tmp_path / "a.ferry", "meta/sbom.cdx.json"))
-    doc["components"] = [{"type": "library"}]            # no name
-    doc["serialNumber"] = "not-a-urn"
-    bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps(doc))
-    p = validator(bad)
+    no_name = dict(doc, components=[{"type": "library"}])
+    bad_serial = dict(doc, serialNumber="not-a-urn")
+    bad_purl = dict(doc, components=[{"type": "library", "name": "x", "purl": "deb/x@1"}])
+    for n, d in enumerate((no_name, bad_serial, bad_purl)):
+        (tmp_path / f"bad{n}.json").write_text(json.dumps(d))
+    p = validator(tmp_path / "bad0.json")
     assert p.returncode == 1
     assert "must have required property 'name'" in p.stdout
-    assert "serialNumber" in p.stdout
+    p = validator(tmp_path / "bad1.json")
+    assert p.returncode == 1
+    assert '"instancePath":"/serialNumber"' in p.stdout
+    p = validator(tmp_path / "bad2.json")
+    assert p.returncode == 1
+    assert "purl deb/x@1: " in p.stdout
 
 
 def test_same_content_same_serial_number(tmp_path):
