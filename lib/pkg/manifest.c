@@ -1635,6 +1635,10 @@ void manifest_free(struct manifest *m)
 int manifest_parse(const char *data, size_t len, const char *filename, struct manifest **out,
 		   ferry_error *err)
 {
+	if (!data) { /* libyaml asserts on a NULL input, even an empty one */
+		data = "";
+		len = 0;
+	}
 	struct ctx c = {.file = filename ? filename : "meta/ferry.yaml", .err = err, .data = data,
 			.len = len};
 	yaml_parser_t parser;

@@ -709,6 +709,13 @@ static void test_yaml_refusals(void **state)
 		     FILE_NAME ":3:10: invalid YAML: invalid leading UTF-8 octet");
 	expect_error("name: ab\nversion: 1\nsummary: \"\xc3\xa9\x01\"\n",
 		     FILE_NAME ":3:12: invalid YAML: control characters are not allowed");
+	/* no data at all is an empty manifest, not a crash */
+	ferry_error err = {0};
+	struct manifest *m = NULL;
+	assert_int_equal(manifest_parse(NULL, 0, FILE_NAME, &m, &err), FERRY_E_INVALID);
+	assert_string_equal(err.msg, FILE_NAME ":1:1: the manifest is empty; expected a map with at "
+					       "least name, version and summary");
+	assert_null(m);
 	/* a NUL byte in the file ends nothing early: it is refused */
 	expect_code("name: ab\0\nversion: 1\nsummary: s\n", 32, FERRY_E_INVALID,
 		    FILE_NAME ":1:9: invalid YAML: control characters are not allowed");
