@@ -24,9 +24,9 @@
 #include "base/fs.h"
 #include "base/str.h"
 
-#define PATH_BUF 320       /* the field path shown in messages */
-#define SHOW_MAX 64        /* characters of a value quoted in a message */
-#define PATH_KEY_MAX 48    /* characters of one key shown in a path */
+#define PATH_BUF 320    /* the field path shown in messages */
+#define SHOW_MAX 64     /* characters of a value quoted in a message */
+#define PATH_KEY_MAX 48 /* characters of one key shown in a path */
 #define COMMAND_MAX 256
 #define PRIME_MAX 256
 #define APT_NAME_MAX 128
@@ -123,8 +123,8 @@ static bool plain_key(const char *k)
 	if (!*k)
 		return false;
 	for (const char *p = k; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		      *p == '-' || *p == '_'))
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'))
 			return false;
 	return strlen(k) <= PATH_KEY_MAX;
 }
@@ -140,9 +140,10 @@ static size_t path_push(struct ctx *c, const char *key)
 	else
 		show(key, shown, sizeof(shown));
 	int n = snprintf(c->path + c->plen, sizeof(c->path) - c->plen, "%s%s", c->plen ? "." : "",
-			 shown);
+	                 shown);
 	if (n > 0)
-		c->plen = c->plen + (size_t)n < sizeof(c->path) ? c->plen + (size_t)n : sizeof(c->path) - 1;
+		c->plen = c->plen + (size_t)n < sizeof(c->path) ? c->plen + (size_t)n
+		                                                : sizeof(c->path) - 1;
 	return saved;
 }
 
@@ -151,7 +152,8 @@ static size_t path_push_index(struct ctx *c, size_t i)
 	size_t saved = c->plen;
 	int n = snprintf(c->path + c->plen, sizeof(c->path) - c->plen, "[%zu]", i);
 	if (n > 0)
-		c->plen = c->plen + (size_t)n < sizeof(c->path) ? c->plen + (size_t)n : sizeof(c->path) - 1;
+		c->plen = c->plen + (size_t)n < sizeof(c->path) ? c->plen + (size_t)n
+		                                                : sizeof(c->path) - 1;
 	return saved;
 }
 
@@ -162,7 +164,7 @@ static void path_pop(struct ctx *c, size_t saved)
 }
 
 static int fail_at(struct ctx *c, unsigned line, unsigned col, int code, const char *fmt, ...)
-	FERRY_PRINTF(5, 6);
+    FERRY_PRINTF(5, 6);
 static int fail_at(struct ctx *c, unsigned line, unsigned col, int code, const char *fmt, ...)
 {
 	char msg[768];
@@ -171,7 +173,8 @@ static int fail_at(struct ctx *c, unsigned line, unsigned col, int code, const c
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (c->plen)
-		return ferry_error_set(c->err, code, "%s:%u:%u: %s: %s", c->file, line, col, c->path, msg);
+		return ferry_error_set(c->err, code, "%s:%u:%u: %s: %s", c->file, line, col,
+		                       c->path, msg);
 	return ferry_error_set(c->err, code, "%s:%u:%u: %s", c->file, line, col, msg);
 }
 
@@ -240,8 +243,8 @@ static int yaml_fail(struct ctx *c)
 	line = (unsigned)p->problem_mark.line + 1;
 	col = (unsigned)p->problem_mark.column + 1;
 	if (p->context)
-		return fail_at(c, line, col, FERRY_E_INVALID, "invalid YAML: %s (%s at line %u)", problem,
-			       p->context, (unsigned)p->context_mark.line + 1);
+		return fail_at(c, line, col, FERRY_E_INVALID, "invalid YAML: %s (%s at line %u)",
+		               problem, p->context, (unsigned)p->context_mark.line + 1);
 	return fail_at(c, line, col, FERRY_E_INVALID, "invalid YAML: %s", problem);
 }
 
@@ -287,7 +290,8 @@ static bool scalar_is_null(const yaml_event_t *ev)
  * number of collections around it. */
 static int build_node(struct ctx *c, const yaml_event_t *ev, unsigned depth, struct node **out)
 {
-	unsigned line = (unsigned)ev->start_mark.line + 1, col = (unsigned)ev->start_mark.column + 1;
+	unsigned line = (unsigned)ev->start_mark.line + 1,
+	         col = (unsigned)ev->start_mark.column + 1;
 	const yaml_char_t *anchor = NULL, *tag = NULL;
 	enum node_kind kind;
 	char q[SHOW_MAX * 4 + 16];
@@ -331,10 +335,10 @@ static int build_node(struct ctx *c, const yaml_event_t *ev, unsigned depth, str
 	}
 	if (kind != NODE_SCALAR && depth >= MANIFEST_MAX_DEPTH)
 		return fail_at(c, line, col, FERRY_E_LIMIT, "nested deeper than %d levels",
-			       MANIFEST_MAX_DEPTH);
+		               MANIFEST_MAX_DEPTH);
 	if (++c->nodes > MANIFEST_MAX_NODES)
 		return fail_at(c, line, col, FERRY_E_LIMIT, "more than %d values in the file",
-			       MANIFEST_MAX_NODES);
+		               MANIFEST_MAX_NODES);
 
 	struct node *n = calloc(1, sizeof(*n));
 	if (!n)
@@ -347,12 +351,14 @@ static int build_node(struct ctx *c, const yaml_event_t *ev, unsigned depth, str
 		size_t len = ev->data.scalar.length;
 		if (len > MANIFEST_STRING_MAX) {
 			node_free(n);
-			return fail_at(c, line, col, FERRY_E_LIMIT, "string of %zu bytes; at most %d allowed",
-				       len, MANIFEST_STRING_MAX);
+			return fail_at(c, line, col, FERRY_E_LIMIT,
+			               "string of %zu bytes; at most %d allowed", len,
+			               MANIFEST_STRING_MAX);
 		}
 		if (memchr(ev->data.scalar.value, '\0', len)) {
 			node_free(n);
-			return fail_at(c, line, col, FERRY_E_INVALID, "strings must not contain NUL characters");
+			return fail_at(c, line, col, FERRY_E_INVALID,
+			               "strings must not contain NUL characters");
 		}
 		n->str = strndup((const char *)ev->data.scalar.value, len);
 		if (!n->str) {
@@ -377,9 +383,10 @@ static int build_node(struct ctx *c, const yaml_event_t *ev, unsigned depth, str
 			break;
 		}
 		if (entries >= MANIFEST_MAX_ITEMS) {
-			rc = fail_at(c, (unsigned)e.start_mark.line + 1, (unsigned)e.start_mark.column + 1,
-				     FERRY_E_LIMIT, "more than %d entries in one %s", MANIFEST_MAX_ITEMS,
-				     kind == NODE_MAP ? "map" : "list");
+			rc = fail_at(c, (unsigned)e.start_mark.line + 1,
+			             (unsigned)e.start_mark.column + 1, FERRY_E_LIMIT,
+			             "more than %d entries in one %s", MANIFEST_MAX_ITEMS,
+			             kind == NODE_MAP ? "map" : "list");
 			yaml_event_delete(&e);
 			break;
 		}
@@ -397,9 +404,10 @@ static int build_node(struct ctx *c, const yaml_event_t *ev, unsigned depth, str
 		}
 		/* a map: the key must be a plain string */
 		if (e.type == YAML_SEQUENCE_START_EVENT || e.type == YAML_MAPPING_START_EVENT) {
-			rc = fail_at(c, (unsigned)e.start_mark.line + 1, (unsigned)e.start_mark.column + 1,
-				     FERRY_E_INVALID, "keys must be strings; got a %s",
-				     e.type == YAML_MAPPING_START_EVENT ? "map" : "list");
+			rc = fail_at(c, (unsigned)e.start_mark.line + 1,
+			             (unsigned)e.start_mark.column + 1, FERRY_E_INVALID,
+			             "keys must be strings; got a %s",
+			             e.type == YAML_MAPPING_START_EVENT ? "map" : "list");
 			yaml_event_delete(&e);
 			break;
 		}
@@ -444,7 +452,8 @@ static int build_tree(struct ctx *c, struct node **root)
 	if (e.type == YAML_STREAM_END_EVENT) {
 		yaml_event_delete(&e);
 		return fail_at(c, 1, 1, FERRY_E_INVALID,
-			       "the manifest is empty; expected a map with at least name, version and summary");
+		               "the manifest is empty; expected a map with at least name, version "
+		               "and summary");
 	}
 	yaml_event_delete(&e); /* document start */
 	if ((rc = next_event(c, &e)) < 0)
@@ -460,7 +469,7 @@ static int build_tree(struct ctx *c, struct node **root)
 		goto fail;
 	if (e.type != YAML_STREAM_END_EVENT) {
 		rc = fail_at(c, (unsigned)e.start_mark.line + 1, (unsigned)e.start_mark.column + 1,
-			     FERRY_E_INVALID, "only one YAML document is allowed");
+		             FERRY_E_INVALID, "only one YAML document is allowed");
 		yaml_event_delete(&e);
 		goto fail;
 	}
@@ -591,8 +600,8 @@ static bool valid_apt(const char *s)
 		return false;
 	for (size_t i = 0; i < nlen; i++) {
 		char ch = s[i];
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '+' || ch == '.' ||
-		      ch == '-'))
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '+' ||
+		      ch == '.' || ch == '-'))
 			return false;
 	}
 	if (!eq)
@@ -732,7 +741,8 @@ static bool spdx_primary(struct spdx *s, const char *after)
 		return false;
 	}
 	if (!spdx_license_id(w, n)) {
-		s->why = "a license identifier has characters other than letters, digits, \"-\" and \".\"";
+		s->why = "a license identifier has characters other than letters, digits, \"-\" "
+		         "and \".\"";
 		return false;
 	}
 	spdx_skip(s, t, n);
@@ -785,7 +795,8 @@ static const char *spdx_problem(const char *s)
 
 	for (const char *q = s; *q; q++)
 		if ((unsigned char)*q < 0x20 || (unsigned char)*q > 0x7e)
-			return "only ASCII letters, digits, \"-\", \".\", \"+\", \":\", spaces and parentheses";
+			return "only ASCII letters, digits, \"-\", \".\", \"+\", \":\", spaces and "
+			       "parentheses";
 	if (!spdx_or(&p))
 		return p.why;
 	enum spdx_tok t = spdx_peek(&p, &w, &n);
@@ -814,14 +825,14 @@ static int dup_string(struct ctx *c, const char *s, char **out)
 
 /* Find key i of map n in allowed; errors for a duplicate or unknown key. */
 static int key_index(struct ctx *c, const struct node *map, size_t i, const char *const *allowed,
-		     const char *unknown_what, int *idx)
+                     const char *unknown_what, int *idx)
 {
 	const struct node *k = map->kids[i];
 	for (size_t j = 0; j < i; j += 2)
 		if (strcmp(map->kids[j]->str, k->str) == 0) {
 			size_t saved = path_push(c, k->str);
 			int rc = fail(c, k, FERRY_E_INVALID, "duplicate key (first at line %u)",
-				      map->kids[j]->line);
+			              map->kids[j]->line);
 			path_pop(c, saved);
 			return rc;
 		}
@@ -838,13 +849,16 @@ static int key_index(struct ctx *c, const struct node *map, size_t i, const char
 	const char *near = str_did_you_mean(k->str, allowed);
 	int rc;
 	if (near) {
-		rc = fail(c, k, FERRY_E_INVALID, "unknown %s; did you mean \"%s\"?", unknown_what, near);
+		rc = fail(c, k, FERRY_E_INVALID, "unknown %s; did you mean \"%s\"?", unknown_what,
+		          near);
 	} else {
 		char list[512];
 		size_t o = 0;
 		for (int a = 0; allowed[a] && o < sizeof(list); a++)
-			o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", a ? ", " : "", allowed[a]);
-		rc = fail(c, k, FERRY_E_INVALID, "unknown %s; expected one of %s", unknown_what, list);
+			o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", a ? ", " : "",
+			                      allowed[a]);
+		rc = fail(c, k, FERRY_E_INVALID, "unknown %s; expected one of %s", unknown_what,
+		          list);
 	}
 	path_pop(c, saved);
 	return rc;
@@ -874,14 +888,14 @@ static int get_enum(struct ctx *c, const struct node *n, const char *const *name
 }
 
 static int get_duration(struct ctx *c, const struct node *n, unsigned long long min_ms,
-			uint64_t *out)
+                        uint64_t *out)
 {
 	unsigned long long ms = 0;
 	if (n->kind != NODE_SCALAR || n->is_null ||
 	    str_parse_duration_ms(n->str, MANIFEST_DURATION_MAX_MS, &ms) < 0 || ms < min_ms)
 		return fail(c, n, FERRY_E_INVALID,
-			    "expected a duration from %s to 1h, such as 500ms, 30s, 5m or 1h; %s",
-			    min_ms ? "1ms" : "0s", GOT(n));
+		            "expected a duration from %s to 1h, such as 500ms, 30s, 5m or 1h; %s",
+		            min_ms ? "1ms" : "0s", GOT(n));
 	*out = ms;
 	return 0;
 }
@@ -894,8 +908,7 @@ static int check_name(struct ctx *c, const struct node *n, size_t min, const cha
 		return rc;
 	const char *why = name_problem(n->str, min);
 	if (why)
-		return fail(c, n, FERRY_E_INVALID,
-			    "expected %s: %s; %s", what, why, GOT(n));
+		return fail(c, n, FERRY_E_INVALID, "expected %s: %s; %s", what, why, GOT(n));
 	return 0;
 }
 
@@ -912,13 +925,14 @@ typedef int (*item_check_fn)(struct ctx *c, const struct node *item);
 
 /* A list of unique strings, each passing check; NULL-terminated copy in out. */
 static int get_string_list(struct ctx *c, const struct node *n, const char *what,
-			   item_check_fn check, bool allow_empty, char ***out, size_t *count)
+                           item_check_fn check, bool allow_empty, char ***out, size_t *count)
 {
 	int rc;
 	if (n->kind != NODE_LIST)
 		return fail(c, n, FERRY_E_INVALID, "expected a list of %s; %s", what, GOT(n));
 	if (n->n == 0 && !allow_empty)
-		return fail(c, n, FERRY_E_INVALID, "expected a list of %s; got an empty list", what);
+		return fail(c, n, FERRY_E_INVALID, "expected a list of %s; got an empty list",
+		            what);
 	char **v = calloc(n->n + 1, sizeof(*v));
 	if (!v)
 		return oom(c);
@@ -930,8 +944,9 @@ static int get_string_list(struct ctx *c, const struct node *n, const char *what
 			rc = check(c, it);
 		for (size_t j = 0; rc == 0 && j < i; j++)
 			if (strcmp(n->kids[j]->str, it->str) == 0)
-				rc = fail(c, it, FERRY_E_INVALID, "\"%s\" is listed twice (first at line %u)",
-					  v[j], n->kids[j]->line);
+				rc = fail(c, it, FERRY_E_INVALID,
+				          "\"%s\" is listed twice (first at line %u)", v[j],
+				          n->kids[j]->line);
 		path_pop(c, saved);
 		if (rc == 0 && !(v[i] = strdup(it->str)))
 			rc = oom(c);
@@ -966,9 +981,10 @@ static int field_version(struct ctx *c, const struct node *v, struct manifest *m
 		return rc;
 	if (!valid_version(v->str))
 		return fail(c, v, FERRY_E_INVALID,
-			    "expected 1 to 32 letters, digits, \".\", \"+\", \"~\" and \"-\", starting with a "
-			    "letter or digit; %s",
-			    GOT(v));
+		            "expected 1 to 32 letters, digits, \".\", \"+\", \"~\" and \"-\", "
+		            "starting with a "
+		            "letter or digit; %s",
+		            GOT(v));
 	return dup_string(c, v->str, &m->version);
 }
 
@@ -980,7 +996,7 @@ static int field_summary(struct ctx *c, const struct node *v, struct manifest *m
 	size_t n = utf8_chars(v->str);
 	if (n < 1 || n > MANIFEST_SUMMARY_MAX || !clean_text(v->str, false))
 		return fail(c, v, FERRY_E_INVALID, "expected one line of 1 to %d characters; %s",
-			    MANIFEST_SUMMARY_MAX, n ? GOT(v) : "got an empty string");
+		            MANIFEST_SUMMARY_MAX, n ? GOT(v) : "got an empty string");
 	return dup_string(c, v->str, &m->summary);
 }
 
@@ -991,8 +1007,8 @@ static int field_description(struct ctx *c, const struct node *v, struct manifes
 		return rc;
 	if (v->len > MANIFEST_DESCRIPTION_MAX || !clean_text(v->str, true))
 		return fail(c, v, FERRY_E_INVALID,
-			    "expected text of at most %d bytes without control characters; %s",
-			    MANIFEST_DESCRIPTION_MAX, GOT(v));
+		            "expected text of at most %d bytes without control characters; %s",
+		            MANIFEST_DESCRIPTION_MAX, GOT(v));
 	return dup_string(c, v->str, &m->description);
 }
 
@@ -1003,16 +1019,17 @@ static int field_license(struct ctx *c, const struct node *v, struct manifest *m
 		return rc;
 	const char *why = v->len > MANIFEST_LICENSE_MAX ? "too long" : spdx_problem(v->str);
 	if (why)
-		return fail(c, v, FERRY_E_INVALID,
-			    "expected an SPDX license expression such as \"MIT\" or \"GPL-2.0-only OR "
-			    "Apache-2.0\" (%s); %s",
-			    why, GOT(v));
+		return fail(
+		    c, v, FERRY_E_INVALID,
+		    "expected an SPDX license expression such as \"MIT\" or \"GPL-2.0-only OR "
+		    "Apache-2.0\" (%s); %s",
+		    why, GOT(v));
 	return dup_string(c, v->str, &m->license);
 }
 
 static const char *const known_arches[] = {
-	"all", "amd64", "arm64", "armel", "armhf", "i386", "loong64", "mips64el", "ppc64el",
-	"riscv64", "s390x", NULL,
+    "all",     "amd64",    "arm64",   "armel",   "armhf", "i386",
+    "loong64", "mips64el", "ppc64el", "riscv64", "s390x", NULL,
 };
 
 static int check_arch(struct ctx *c, const struct node *it)
@@ -1024,19 +1041,20 @@ static int check_arch(struct ctx *c, const struct node *it)
 	if (near) {
 		char q[SHOW_MAX * 4 + 16];
 		show(it->str, q, sizeof(q));
-		return fail(c, it, FERRY_E_INVALID, "unknown architecture %s; did you mean \"%s\"?", q,
-			    near);
+		return fail(c, it, FERRY_E_INVALID, "unknown architecture %s; did you mean \"%s\"?",
+		            q, near);
 	}
-	return fail(c, it, FERRY_E_INVALID,
-		    "expected a Debian architecture (all, amd64, arm64, armel, armhf, i386, loong64, "
-		    "mips64el, ppc64el, riscv64, s390x); %s",
-		    GOT(it));
+	return fail(
+	    c, it, FERRY_E_INVALID,
+	    "expected a Debian architecture (all, amd64, arm64, armel, armhf, i386, loong64, "
+	    "mips64el, ppc64el, riscv64, s390x); %s",
+	    GOT(it));
 }
 
 static int field_architectures(struct ctx *c, const struct node *v, struct manifest *m)
 {
 	int rc = get_string_list(c, v, "architectures", check_arch, false, &m->architectures,
-				 &m->n_architectures);
+	                         &m->n_architectures);
 	if (rc < 0)
 		return rc;
 	m->architectures_default = false;
@@ -1045,7 +1063,7 @@ static int field_architectures(struct ctx *c, const struct node *v, struct manif
 			if (strcmp(m->architectures[i], "all") == 0) {
 				size_t saved = path_push_index(c, i);
 				rc = fail(c, v->kids[i], FERRY_E_INVALID,
-					  "\"all\" must be the only architecture when listed");
+				          "\"all\" must be the only architecture when listed");
 				path_pop(c, saved);
 				return rc;
 			}
@@ -1056,17 +1074,17 @@ static const char *const confinement_names[] = {"strict", "devmode", NULL};
 static const char *const grade_names[] = {"stable", "devel", NULL};
 static const char *const daemon_names[] = {"simple", "oneshot", "notify", "forking", NULL};
 static const char *const restart_names[] = {"on-failure", "always", "never", NULL};
-static const char *const hook_names[] = {"install",      "configure",    "pre-refresh",
-					 "post-refresh", "check-health", "remove",
-					 NULL};
+static const char *const hook_names[] = {"install",      "configure", "pre-refresh", "post-refresh",
+                                         "check-health", "remove",    NULL};
 
 static int check_command(struct ctx *c, const struct node *v)
 {
 	if (!valid_rel_path(v->str, COMMAND_MAX))
-		return fail(c, v, FERRY_E_INVALID,
-			    "expected a relative path inside the package, such as bin/server (no leading "
-			    "\"/\", no \"..\", no spaces; put arguments in a script); %s",
-			    GOT(v));
+		return fail(
+		    c, v, FERRY_E_INVALID,
+		    "expected a relative path inside the package, such as bin/server (no leading "
+		    "\"/\", no \"..\", no spaces; put arguments in a script); %s",
+		    GOT(v));
 	return 0;
 }
 
@@ -1087,14 +1105,15 @@ static int get_env(struct ctx *c, const struct node *v, struct manifest_env **ou
 		size_t saved = path_push(c, k->str);
 		if (!valid_env_key(k->str))
 			rc = fail(c, k, FERRY_E_INVALID,
-				  "expected a variable name of letters, digits and \"_\" (at most %d, not "
-				  "starting with a digit); %s",
-				  ENV_KEY_MAX, GOT(k));
+			          "expected a variable name of letters, digits and \"_\" (at most "
+			          "%d, not "
+			          "starting with a digit); %s",
+			          ENV_KEY_MAX, GOT(k));
 		else if (val->kind != NODE_SCALAR)
 			rc = fail(c, val, FERRY_E_INVALID, "expected a string; %s", GOT(val));
 		else if (!clean_text(val->str, false))
-			rc = fail(c, val, FERRY_E_INVALID, "expected one line without control characters; %s",
-				  GOT(val));
+			rc = fail(c, val, FERRY_E_INVALID,
+			          "expected one line without control characters; %s", GOT(val));
 		path_pop(c, saved);
 		if (rc == 0) {
 			env[n].key = strdup(k->str);
@@ -1117,8 +1136,8 @@ static int get_env(struct ctx *c, const struct node *v, struct manifest_env **ou
 	return 0;
 }
 
-static const char *const app_keys[] = {"command", "daemon",       "restart",     "restart-delay",
-				       "stop-timeout", "plugs", "environment", NULL};
+static const char *const app_keys[] = {"command",      "daemon", "restart",     "restart-delay",
+                                       "stop-timeout", "plugs",  "environment", NULL};
 
 static int parse_app(struct ctx *c, const struct node *map, struct manifest_app *app)
 {
@@ -1161,7 +1180,7 @@ static int parse_app(struct ctx *c, const struct node *map, struct manifest_app 
 			break;
 		case 5:
 			rc = get_string_list(c, v, "plug names", check_plug_ref, true, &app->plugs,
-					     &app->n_plugs);
+			                     &app->n_plugs);
 			break;
 		case 6:
 			rc = get_env(c, v, &app->env, &app->n_env);
@@ -1175,8 +1194,9 @@ static int parse_app(struct ctx *c, const struct node *map, struct manifest_app 
 		return missing(c, map, "command");
 	if (restart_key && app->daemon == DAEMON_NONE) {
 		size_t saved = path_push(c, restart_key->str);
-		rc = fail(c, restart_key, FERRY_E_INVALID,
-			  "only allowed for a daemon; add daemon: simple (or oneshot, notify, forking)");
+		rc = fail(
+		    c, restart_key, FERRY_E_INVALID,
+		    "only allowed for a daemon; add daemon: simple (or oneshot, notify, forking)");
 		path_pop(c, saved);
 		return rc;
 	}
@@ -1210,7 +1230,8 @@ static int field_apps(struct ctx *c, const struct node *v, struct manifest *m)
 			return rc;
 		const char *why = name_problem(k->str, 1);
 		if (why)
-			return fail(c, k, FERRY_E_INVALID, "expected an app name: %s; %s", why, GOT(k));
+			return fail(c, k, FERRY_E_INVALID, "expected an app name: %s; %s", why,
+			            GOT(k));
 		struct manifest_app *app = &m->apps[m->n_apps++];
 		if (!(app->name = strdup(k->str)))
 			return oom(c);
@@ -1249,7 +1270,7 @@ static int field_hooks(struct ctx *c, const struct node *v, struct manifest *m)
 				break;
 			size_t s2 = path_push(c, h->kids[j]->str);
 			rc = get_string_list(c, h->kids[j + 1], "plug names", check_plug_ref, true,
-					     &def->plugs, &def->n_plugs);
+			                     &def->plugs, &def->n_plugs);
 			path_pop(c, s2);
 		}
 		path_pop(c, saved);
@@ -1306,8 +1327,8 @@ static int parse_plug_body(struct ctx *c, const struct node *v, struct manifest_
 		return dup_string(c, v->str, &p->interface);
 	}
 	if (v->kind != NODE_MAP)
-		return fail(c, v, FERRY_E_INVALID, "expected an interface name or a map of attributes; %s",
-			    GOT(v));
+		return fail(c, v, FERRY_E_INVALID,
+		            "expected an interface name or a map of attributes; %s", GOT(v));
 	p->attrs = calloc(v->n / 2 + 1, sizeof(*p->attrs));
 	if (!p->attrs)
 		return oom(c);
@@ -1323,12 +1344,12 @@ static int parse_plug_body(struct ctx *c, const struct node *v, struct manifest_
 				rc = dup_string(c, a->str, &p->interface);
 		} else if (name_problem(k->str, 1)) {
 			rc = fail(c, k, FERRY_E_INVALID, "expected an attribute name: %s; %s",
-				  name_problem(k->str, 1), GOT(k));
+			          name_problem(k->str, 1), GOT(k));
 		} else if (a->kind != NODE_SCALAR || a->is_null) {
 			rc = fail(c, a, FERRY_E_INVALID, "expected a string; %s", GOT(a));
 		} else if (!clean_text(a->str, false)) {
-			rc = fail(c, a, FERRY_E_INVALID, "expected one line without control characters; %s",
-				  GOT(a));
+			rc = fail(c, a, FERRY_E_INVALID,
+			          "expected one line without control characters; %s", GOT(a));
 		} else {
 			struct manifest_env *e = &p->attrs[p->n_attrs++];
 			if (!(e->key = strdup(k->str)) || !(e->value = strdup(a->str)))
@@ -1345,12 +1366,12 @@ static int parse_plug_body(struct ctx *c, const struct node *v, struct manifest_
 
 /* plugs or slots: a map (name: body) or a list of names. */
 static int get_plugs(struct ctx *c, const struct node *v, const char *what,
-		     struct manifest_plug **out, size_t *count)
+                     struct manifest_plug **out, size_t *count)
 {
 	int rc;
 	if (v->kind == NODE_SCALAR)
 		return fail(c, v, FERRY_E_INVALID, "expected a map or a list of %s names; %s", what,
-			    GOT(v));
+		            GOT(v));
 	size_t n = v->kind == NODE_MAP ? v->n / 2 : v->n;
 	*out = calloc(n + 1, sizeof(**out));
 	if (!*out)
@@ -1366,11 +1387,12 @@ static int get_plugs(struct ctx *c, const struct node *v, const char *what,
 			rc = want_kind(c, k, NODE_SCALAR, "a name");
 		if (rc == 0)
 			rc = check_name(c, k, MANIFEST_NAME_MIN,
-					strcmp(what, "plug") == 0 ? "a plug name" : "a slot name");
+			                strcmp(what, "plug") == 0 ? "a plug name" : "a slot name");
 		for (size_t j = 0; rc == 0 && v->kind == NODE_LIST && j < i; j++)
 			if (strcmp(v->kids[j]->str, k->str) == 0)
-				rc = fail(c, k, FERRY_E_INVALID, "\"%s\" is listed twice (first at line %u)",
-					  k->str, v->kids[j]->line);
+				rc = fail(c, k, FERRY_E_INVALID,
+				          "\"%s\" is listed twice (first at line %u)", k->str,
+				          v->kids[j]->line);
 		if (rc == 0 && !(p->name = strdup(k->str)))
 			rc = oom(c);
 		if (rc == 0 && v->kind == NODE_LIST)
@@ -1401,9 +1423,9 @@ static int check_apt(struct ctx *c, const struct node *it)
 {
 	if (!valid_apt(it->str))
 		return fail(c, it, FERRY_E_INVALID,
-			    "expected a Debian package as NAME or NAME=VERSION (such as libssl3 or "
-			    "libssl3=3.0.11-1~deb12u2); %s",
-			    GOT(it));
+		            "expected a Debian package as NAME or NAME=VERSION (such as libssl3 or "
+		            "libssl3=3.0.11-1~deb12u2); %s",
+		            GOT(it));
 	return 0;
 }
 
@@ -1411,10 +1433,11 @@ static int check_prime(struct ctx *c, const struct node *it)
 {
 	const char *s = it->str[0] == '-' ? it->str + 1 : it->str;
 	if (!valid_rel_path(s, PRIME_MAX))
-		return fail(c, it, FERRY_E_INVALID,
-			    "expected a relative path or pattern inside the package, \"-\" in front to "
-			    "exclude (such as usr/bin/* or -usr/share/doc); %s",
-			    GOT(it));
+		return fail(
+		    c, it, FERRY_E_INVALID,
+		    "expected a relative path or pattern inside the package, \"-\" in front to "
+		    "exclude (such as usr/bin/* or -usr/share/doc); %s",
+		    GOT(it));
 	return 0;
 }
 
@@ -1435,7 +1458,8 @@ static int field_parts(struct ctx *c, const struct node *v, struct manifest *m)
 			return rc;
 		const char *why = name_problem(k->str, 1);
 		if (why)
-			return fail(c, k, FERRY_E_INVALID, "expected a part name: %s; %s", why, GOT(k));
+			return fail(c, k, FERRY_E_INVALID, "expected a part name: %s; %s", why,
+			            GOT(k));
 		struct manifest_part *part = &m->parts[m->n_parts++];
 		if (!(part->name = strdup(k->str)))
 			return oom(c);
@@ -1446,11 +1470,12 @@ static int field_parts(struct ctx *c, const struct node *v, struct manifest *m)
 				break;
 			size_t s2 = path_push(c, p->kids[j]->str);
 			if (idx == 0)
-				rc = get_string_list(c, p->kids[j + 1], "Debian packages", check_apt, true,
-						     &part->stage_packages, &part->n_stage_packages);
+				rc = get_string_list(c, p->kids[j + 1], "Debian packages",
+				                     check_apt, true, &part->stage_packages,
+				                     &part->n_stage_packages);
 			else
 				rc = get_string_list(c, p->kids[j + 1], "paths", check_prime, true,
-						     &part->prime, &part->n_prime);
+				                     &part->prime, &part->n_prime);
 			path_pop(c, s2);
 		}
 		path_pop(c, saved);
@@ -1476,18 +1501,21 @@ static int parse_component(struct ctx *c, const struct node *map, struct manifes
 		rc = want_kind(c, v, NODE_SCALAR, "a string");
 		if (rc == 0 && idx == 0 && !graph_ascii(v->str, 1, COMPONENT_NAME_MAX))
 			rc = fail(c, v, FERRY_E_INVALID,
-				  "expected 1 to %d printable ASCII characters without spaces; %s",
-				  COMPONENT_NAME_MAX, GOT(v));
+			          "expected 1 to %d printable ASCII characters without spaces; %s",
+			          COMPONENT_NAME_MAX, GOT(v));
 		if (rc == 0 && idx == 1 && !graph_ascii(v->str, 1, COMPONENT_VERSION_MAX))
 			rc = fail(c, v, FERRY_E_INVALID,
-				  "expected 1 to %d printable ASCII characters without spaces; %s",
-				  COMPONENT_VERSION_MAX, GOT(v));
+			          "expected 1 to %d printable ASCII characters without spaces; %s",
+			          COMPONENT_VERSION_MAX, GOT(v));
 		if (rc == 0 && idx == 2 && !valid_purl(v->str))
 			rc = fail(c, v, FERRY_E_INVALID,
-				  "expected a package URL such as pkg:npm/left-pad@1.3.0; %s", GOT(v));
+			          "expected a package URL such as pkg:npm/left-pad@1.3.0; %s",
+			          GOT(v));
 		if (rc == 0)
-			rc = dup_string(c, v->str, idx == 0 ? &comp->name : idx == 1 ? &comp->version
-										: &comp->purl);
+			rc = dup_string(c, v->str,
+			                idx == 0   ? &comp->name
+			                : idx == 1 ? &comp->version
+			                           : &comp->purl);
 		path_pop(c, saved);
 		if (rc < 0)
 			return rc;
@@ -1536,14 +1564,14 @@ static int field_grade(struct ctx *c, const struct node *v, struct manifest *m)
 typedef int (*field_fn)(struct ctx *c, const struct node *v, struct manifest *m);
 
 static const char *const top_keys[] = {
-	"name",  "version", "summary", "description", "license", "architectures", "confinement", "grade",
-	"apps",  "hooks",   "health",  "plugs",       "slots",   "parts",         "components",  NULL,
+    "name", "version", "summary", "description", "license", "architectures", "confinement", "grade",
+    "apps", "hooks",   "health",  "plugs",       "slots",   "parts",         "components",  NULL,
 };
 
 static const field_fn top_fields[] = {
-	field_name,  field_version, field_summary, field_description, field_license,
-	field_architectures, field_confinement, field_grade, field_apps, field_hooks,
-	field_health, field_plugs, field_slots, field_parts, field_components,
+    field_name,          field_version,     field_summary, field_description, field_license,
+    field_architectures, field_confinement, field_grade,   field_apps,        field_hooks,
+    field_health,        field_plugs,       field_slots,   field_parts,       field_components,
 };
 
 static int check_manifest(struct ctx *c, const struct node *root, struct manifest *m)
@@ -1551,7 +1579,8 @@ static int check_manifest(struct ctx *c, const struct node *root, struct manifes
 	int rc;
 	if (root->kind != NODE_MAP)
 		return fail(c, root, FERRY_E_INVALID,
-			    "expected a map with at least name, version and summary; %s", GOT(root));
+		            "expected a map with at least name, version and summary; %s",
+		            GOT(root));
 	for (size_t i = 0; i < root->n; i += 2) {
 		int idx;
 		if ((rc = key_index(c, root, i, top_keys, "key", &idx)) < 0)
@@ -1579,14 +1608,15 @@ static int check_manifest(struct ctx *c, const struct node *root, struct manifes
 						slots = root->kids[k + 1];
 				size_t saved = path_push(c, "slots");
 				rc = fail(c, slots, FERRY_E_INVALID,
-					  "\"%s\" is already the name of a plug", m->slots[i].name);
+				          "\"%s\" is already the name of a plug", m->slots[i].name);
 				path_pop(c, saved);
 				return rc;
 			}
 
 	if (!m->architectures) {
 		m->architectures = calloc(2, sizeof(char *));
-		if (!m->architectures || !(m->architectures[0] = strdup(manifest_host_architecture())))
+		if (!m->architectures ||
+		    !(m->architectures[0] = strdup(manifest_host_architecture())))
 			return oom(c);
 		m->n_architectures = 1;
 		m->architectures_default = true;
@@ -1633,18 +1663,23 @@ void manifest_free(struct manifest *m)
 }
 
 int manifest_parse(const char *data, size_t len, const char *filename, struct manifest **out,
-		   ferry_error *err)
+                   ferry_error *err)
 {
-	struct ctx c = {.file = filename ? filename : "meta/ferry.yaml", .err = err, .data = data,
-			.len = len};
+	if (!data) { /* libyaml asserts on a NULL input, even an empty one */
+		data = "";
+		len = 0;
+	}
+	struct ctx c = {
+	    .file = filename ? filename : "meta/ferry.yaml", .err = err, .data = data, .len = len};
 	yaml_parser_t parser;
 	struct node *root = NULL;
 	int rc;
 
 	*out = NULL;
 	if (len > MANIFEST_MAX_BYTES)
-		return ferry_error_set(err, FERRY_E_LIMIT, "%s: %zu bytes; a manifest may have at most %u",
-				       c.file, len, MANIFEST_MAX_BYTES);
+		return ferry_error_set(err, FERRY_E_LIMIT,
+		                       "%s: %zu bytes; a manifest may have at most %u", c.file, len,
+		                       MANIFEST_MAX_BYTES);
 	if (!yaml_parser_initialize(&parser))
 		return oom(&c);
 	yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
@@ -1739,63 +1774,63 @@ const char *manifest_host_architecture(void)
 /* Lines that start with "# " and a word are prose; every other "#" line is
  * a field left commented out, written so that removing its "#" gives valid
  * YAML (the unit tests do exactly that). */
-#define TEMPLATE \
-	"# meta/ferry.yaml: what ferry pack puts in the package %1$s.\n" \
-	"# Every field is described in ferry's docs/formats/manifest.md.\n" \
-	"\n" \
-	"# Required: the package name (2 to 40 lowercase letters, digits, hyphens),\n" \
-	"# your own version string, and one line for the store.\n" \
-	"name: %1$s\n" \
-	"version: \"0.1\"\n" \
-	"summary: One line that says what %1$s does\n" \
-	"description: |\n" \
-	"  A few lines for people deciding whether to install it.\n" \
-	"license: Apache-2.0\n" \
-	"\n" \
-	"# Default: the architecture of the machine that runs ferry pack.\n" \
-	"#architectures: [amd64, arm64]\n" \
-	"\n" \
-	"# strict: the apps run confined. devmode: for development only.\n" \
-	"confinement: strict\n" \
-	"# stable, or devel for a build not meant for the stable channel yet.\n" \
-	"grade: devel\n" \
-	"\n" \
-	"apps:\n" \
-	"  %1$s:\n" \
-	"    # A path inside the package, run as NAME.APP (or NAME when APP is NAME).\n" \
-	"    command: bin/%1$s\n" \
-	"    # Uncomment to run it as a service, restarted when it fails.\n" \
-	"#    daemon: simple\n" \
-	"#    restart: on-failure\n" \
-	"#    restart-delay: 1s\n" \
-	"#    stop-timeout: 10s\n" \
-	"#    plugs: [network, network-bind]\n" \
-	"#    environment:\n" \
-	"#      LOG_LEVEL: info\n" \
-	"\n" \
-	"# Programs under meta/hooks/ that ferryd runs at steps of the package's life.\n" \
-	"#hooks:\n" \
-	"#  check-health: {}\n" \
-	"#  post-refresh:\n" \
-	"#    plugs: [network]\n" \
-	"\n" \
-	"# After a refresh, daemons must stay up for grace and check-health must\n" \
-	"# succeed within timeout, or ferryd goes back to the previous revision.\n" \
-	"#health:\n" \
-	"#  grace: 30s\n" \
-	"#  timeout: 30s\n" \
-	"\n" \
-	"# Debian packages to bundle, and which of their files to keep.\n" \
-	"#parts:\n" \
-	"#  deps:\n" \
-	"#    stage-packages: [libssl3, zlib1g]\n" \
-	"#    prime: [\"-usr/share/doc\", \"-usr/share/man\"]\n" \
-	"\n" \
-	"# Libraries bundled some other way, so the store can watch them for\n" \
-	"# known vulnerabilities.\n" \
-	"#components:\n" \
-	"#  - name: left-pad\n" \
-	"#    version: 1.3.0\n" \
+#define TEMPLATE                                                                                   \
+	"# meta/ferry.yaml: what ferry pack puts in the package %1$s.\n"                           \
+	"# Every field is described in ferry's docs/formats/manifest.md.\n"                        \
+	"\n"                                                                                       \
+	"# Required: the package name (2 to 40 lowercase letters, digits, hyphens),\n"             \
+	"# your own version string, and one line for the store.\n"                                 \
+	"name: %1$s\n"                                                                             \
+	"version: \"0.1\"\n"                                                                       \
+	"summary: One line that says what %1$s does\n"                                             \
+	"description: |\n"                                                                         \
+	"  A few lines for people deciding whether to install it.\n"                               \
+	"license: Apache-2.0\n"                                                                    \
+	"\n"                                                                                       \
+	"# Default: the architecture of the machine that runs ferry pack.\n"                       \
+	"#architectures: [amd64, arm64]\n"                                                         \
+	"\n"                                                                                       \
+	"# strict: the apps run confined. devmode: for development only.\n"                        \
+	"confinement: strict\n"                                                                    \
+	"# stable, or devel for a build not meant for the stable channel yet.\n"                   \
+	"grade: devel\n"                                                                           \
+	"\n"                                                                                       \
+	"apps:\n"                                                                                  \
+	"  %1$s:\n"                                                                                \
+	"    # A path inside the package, run as NAME.APP (or NAME when APP is NAME).\n"           \
+	"    command: bin/%1$s\n"                                                                  \
+	"    # Uncomment to run it as a service, restarted when it fails.\n"                       \
+	"#    daemon: simple\n"                                                                    \
+	"#    restart: on-failure\n"                                                               \
+	"#    restart-delay: 1s\n"                                                                 \
+	"#    stop-timeout: 10s\n"                                                                 \
+	"#    plugs: [network, network-bind]\n"                                                    \
+	"#    environment:\n"                                                                      \
+	"#      LOG_LEVEL: info\n"                                                                 \
+	"\n"                                                                                       \
+	"# Programs under meta/hooks/ that ferryd runs at steps of the package's life.\n"          \
+	"#hooks:\n"                                                                                \
+	"#  check-health: {}\n"                                                                    \
+	"#  post-refresh:\n"                                                                       \
+	"#    plugs: [network]\n"                                                                  \
+	"\n"                                                                                       \
+	"# After a refresh, daemons must stay up for grace and check-health must\n"                \
+	"# succeed within timeout, or ferryd goes back to the previous revision.\n"                \
+	"#health:\n"                                                                               \
+	"#  grace: 30s\n"                                                                          \
+	"#  timeout: 30s\n"                                                                        \
+	"\n"                                                                                       \
+	"# Debian packages to bundle, and which of their files to keep.\n"                         \
+	"#parts:\n"                                                                                \
+	"#  deps:\n"                                                                               \
+	"#    stage-packages: [libssl3, zlib1g]\n"                                                 \
+	"#    prime: [\"-usr/share/doc\", \"-usr/share/man\"]\n"                                   \
+	"\n"                                                                                       \
+	"# Libraries bundled some other way, so the store can watch them for\n"                    \
+	"# known vulnerabilities.\n"                                                               \
+	"#components:\n"                                                                           \
+	"#  - name: left-pad\n"                                                                    \
+	"#    version: 1.3.0\n"                                                                    \
 	"#    purl: pkg:npm/left-pad@1.3.0\n"
 
 char *manifest_template(const char *name)

@@ -50,10 +50,9 @@ static void init_name(const char *dir, char *out, size_t size)
 
 static void init_usage(FILE *out)
 {
-	fprintf(out,
-		"usage: ferry init [DIR]\n"
-		"  Write DIR/meta/ferry.yaml (DIR defaults to the current directory), a\n"
-		"  commented starting manifest. An existing manifest is left alone.\n");
+	fprintf(out, "usage: ferry init [DIR]\n"
+	             "  Write DIR/meta/ferry.yaml (DIR defaults to the current directory), a\n"
+	             "  commented starting manifest. An existing manifest is left alone.\n");
 }
 
 int cmd_init(int argc, char **argv)
@@ -74,8 +73,9 @@ int cmd_init(int argc, char **argv)
 		if (strcmp(argv[i], "--") == 0 && i + 1 < argc)
 			i++;
 		if (dir) {
-			fprintf(stderr, "ferry: init: one directory at most; got \"%s\" and \"%s\"\n", dir,
-				argv[i]);
+			fprintf(stderr,
+			        "ferry: init: one directory at most; got \"%s\" and \"%s\"\n", dir,
+			        argv[i]);
 			return cli_usage("init");
 		}
 		dir = argv[i];
@@ -92,8 +92,8 @@ int cmd_init(int argc, char **argv)
 		return cli_fail("init: %s: %s", dir, strerror(errno));
 	}
 
-	_cleanup_free_ char *meta = strcmp(dir, ".") == 0 ? strdup("meta")
-							   : str_dup_printf("%s/meta", dir);
+	_cleanup_free_ char *meta =
+	    strcmp(dir, ".") == 0 ? strdup("meta") : str_dup_printf("%s/meta", dir);
 	_cleanup_free_ char *path = meta ? str_dup_printf("%s/ferry.yaml", meta) : NULL;
 	if (!path)
 		return cli_fail("init: out of memory");
@@ -110,10 +110,11 @@ int cmd_init(int argc, char **argv)
 	struct manifest *m = NULL;
 	if (manifest_parse(text, strlen(text), path, &m, &err) < 0)
 		return cli_fail("init: internal error: the template does not parse: %s",
-				ferry_error_msg(&err));
+		                ferry_error_msg(&err));
 	manifest_free(m);
 
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+	_cleanup_close_ int fd =
+	    open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0) {
 		if (errno == EEXIST)
 			return cli_fail("init: %s already exists; not overwriting it", path);
@@ -132,6 +133,7 @@ int cmd_init(int argc, char **argv)
 	if (fs_fsync_parent(path, &err) < 0)
 		return cli_fail("init: %s", ferry_error_msg(&err));
 
-	printf("wrote %s for the package \"%s\"; edit it, then run: ferry pack %s\n", path, name, dir);
+	printf("wrote %s for the package \"%s\"; edit it, then run: ferry pack %s\n", path, name,
+	       dir);
 	return 0;
 }
