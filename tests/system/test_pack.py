@@ -304,21 +304,25 @@ def test_device_nodes_are_refused(tmp_path):
                         "directories and symlinks can be packed\n")
 
 
-@pytest.mark.parametrize("target", ["/etc/passwd", "../../etc/passwd", "../..", "/"])
-def test_symlinks_leaving_the_tree_are_refused(tmp_path, target):
+@pytest.mark.parametrize("target,why", [
+    ("/etc/passwd", "is absolute"),
+    ("/", "is absolute"),
+    ("../../etc/passwd", "points outside the tree"),
+    ("../..", "points outside the tree"),
+])
+def test_symlinks_leaving_the_tree_are_refused(tmp_path, target, why):
     tree = write_tree(tmp_path / "a", links={"share/escape": target})
     p = pack(tree, "-o", tmp_path / "x", check=1)
-    assert p.stderr.startswith("ferry: pack: share/escape: "), p.stderr
-    assert "outside" in p.stderr or "leaves" in p.stderr, p.stderr
+    assert p.stderr == f'ferry: pack: share/escape: symlink target "{target}" {why}\n'
     assert not (tmp_path / "x").exists()
 
 
 def test_symlink_chain_leaving_the_tree_is_refused(tmp_path):
-    # each link alone stays inside when read as text; followed, the second
-    # climbs out through the first
+    # read as text the second link stays inside; followed, it climbs out
+    # through the first
     tree = write_tree(tmp_path / "a", links={"self": ".", "share/out": "../self/.."})
     p = pack(tree, "-o", tmp_path / "x", check=1)
-    assert p.stderr.startswith("ferry: pack: share/out: "), p.stderr
+    assert p.stderr == 'ferry: pack: share/out: symlink target "../self/.." points outside the tree\n'
 
 
 def test_too_many_files(tmp_path):
