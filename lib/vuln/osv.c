@@ -488,9 +488,6 @@ int osv_record_from_json(json_t *obj, const char *origin, const struct osv_limit
 	*out = NULL;
 	if (!json_is_object(obj))
 		return fail(&pc, FERRY_E_INVALID, "expected a JSON object");
-	if (json_depth(obj, lim->max_depth + 1) > lim->max_depth)
-		return fail(&pc, FERRY_E_LIMIT, "nested deeper than %zu levels", lim->max_depth);
-
 	_cleanup_(osv_record_freep) struct osv_record *rec = calloc(1, sizeof(*rec));
 	if (!rec)
 		return fail(&pc, FERRY_E_NOMEM, "out of memory");
@@ -502,6 +499,8 @@ int osv_record_from_json(json_t *obj, const char *origin, const struct osv_limit
 			return fail(&pc, FERRY_E_INVALID, "id: '%.64s' has a character outside "
 					 "printable ASCII or a '/'", rec->id);
 	pc.id = rec->id;
+	if (json_depth(obj, lim->max_depth + 1) > lim->max_depth)
+		return fail(&pc, FERRY_E_LIMIT, "nested deeper than %zu levels", lim->max_depth);
 	rc = get_string(&pc, obj, "modified", "", true, 64, false, &rec->modified);
 	if (rc < 0)
 		return rc;
