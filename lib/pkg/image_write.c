@@ -121,6 +121,79 @@ static int sqfs_fail(struct writer *w, int e, const char *what)
 			       image_sqfs_strerror(e));
 }
 
+/* A compressor that stores a block as it is when compressing does not make
+ * it smaller, as mksquashfs does. libsquashfs 1.2's lz4 backend returns
+ * output larger than its input, which unsquashfs then refuses to read. */
+struct shrink_cmp {
+	sqfs_compressor_t base;
+	sqfs_compressor_t *inner;
+};
+
+static void shrink_destroy(sqfs_object_t *obj)
+{
+	struct shrink_cmp *c = (struct shrink_cmp *)obj;
+	sqfs_destroy(c->inner);
+	free(c);
+}
+
+static sqfs_compressor_t *shrink_wrap(sqfs_compressor_t *inner);
+
+static sqfs_object_t *shrink_copy(const sqfs_object_t *obj)
+{
+	const struct shrink_cmp *c = (const struct shrink_cmp *)obj;
+	sqfs_compressor_t *inner = sqfs_copy(c->inner);
+	if (!inner)
+		return NULL;
+	sqfs_compressor_t *copy = shrink_wrap(inner);
+	if (!copy)
+		sqfs_destroy(inner);
+	return (sqfs_object_t *)copy;
+}
+
+static void shrink_get_configuration(const sqfs_compressor_t *cmp, sqfs_compressor_config_t *cfg)
+{
+	const struct shrink_cmp *c = (const struct shrink_cmp *)cmp;
+	c->inner->get_configuration(c->inner, cfg);
+}
+
+static int shrink_write_options(sqfs_compressor_t *cmp, sqfs_file_t *file)
+{
+	struct shrink_cmp *c = (struct shrink_cmp *)cmp;
+	return c->inner->write_options(c->inner, file);
+}
+
+static int shrink_read_options(sqfs_compressor_t *cmp, sqfs_file_t *file)
+{
+	struct shrink_cmp *c = (struct shrink_cmp *)cmp;
+	return c->inner->read_options(c->inner, file);
+}
+
+static sqfs_s32 shrink_do_block(sqfs_compressor_t *cmp, const sqfs_u8 *in, sqfs_u32 size,
+				sqfs_u8 *out, sqfs_u32 outsize)
+{
+	struct shrink_cmp *c = (struct shrink_cmp *)cmp;
+	sqfs_s32 r = c->inner->do_block(c->inner, in, size, out, outsize);
+	if (r > 0 && (sqfs_u32)r >= size)
+		return 0;
+	return r;
+}
+
+/* Takes inner; NULL when out of memory (inner is then the caller's). */
+static sqfs_compressor_t *shrink_wrap(sqfs_compressor_t *inner)
+{
+	struct shrink_cmp *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->base.base.destroy = shrink_destroy;
+	c->base.base.copy = shrink_copy;
+	c->base.get_configuration = shrink_get_configuration;
+	c->base.write_options = shrink_write_options;
+	c->base.read_options = shrink_read_options;
+	c->base.do_block = shrink_do_block;
+	c->inner = inner;
+	return &c->base;
+}
+
 static unsigned cpu_count(void)
 {
 	cpu_set_t set;
@@ -163,6 +236,7 @@ static int number_inodes(struct writer *w)
 static int setup(struct writer *w, int fd)
 {
 	sqfs_compressor_config_t cfg;
+	sqfs_compressor_t *inner = NULL;
 	SQFS_COMPRESSOR id = compressors[w->opts->compression].id;
 	int e;
 
@@ -189,10 +263,15 @@ static int setup(struct writer *w, int fd)
 			break;
 		default: break;
 		}
-		e = sqfs_compressor_create(&cfg, &w->cmp);
+		e = sqfs_compressor_create(&cfg, &inner);
 	}
 	if (e)
 		return sqfs_fail(w, e, "create compressor");
+	w->cmp = shrink_wrap(inner);
+	if (!w->cmp) {
+		sqfs_destroy(inner);
+		return ferry_error_set(w->err, FERRY_E_NOMEM, "out of memory");
+	}
 	cfg.flags |= SQFS_COMP_FLAG_UNCOMPRESS;
 	e = sqfs_compressor_create(&cfg, &w->uncmp);
 	if (e)
@@ -459,8 +538,9 @@ static int finish(struct writer *w)
 		return sqfs_fail(w, e, "write ID table");
 	w->super.inode_count = w->inode_count;
 	w->super.bytes_used = w->file->get_size(w->file);
-	/* Blocks and fragments are deduplicated; there are no xattrs. */
-	w->super.flags &= (sqfs_u16)~SQFS_FLAG_NO_DUPLICATES;
+	/* libsquashfs calls 0x0040 "no duplicates"; for the kernel and
+	 * squashfs-tools the bit says duplicates were removed, which they
+	 * were. It stays set, as sqfs_super_init left it. */
 	w->super.flags |= SQFS_FLAG_NO_XATTRS;
 	e = sqfs_super_write(&w->super, w->file);
 	if (e)
