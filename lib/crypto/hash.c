@@ -80,7 +80,7 @@ int hash_memory_hex(enum hash_algo algo, const void *data, size_t len, char *hex
 
 /* Feed the file at path to every context in ctx (n of them). */
 static int hash_file_into(const char *path, EVP_MD_CTX **ctx, size_t n, uint64_t *size,
-			  ferry_error *err)
+                          ferry_error *err)
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
@@ -101,7 +101,8 @@ static int hash_file_into(const char *path, EVP_MD_CTX **ctx, size_t n, uint64_t
 			break;
 		for (size_t i = 0; i < n; i++)
 			if (EVP_DigestUpdate(ctx[i], b, (size_t)r) != 1)
-				return ferry_error_set(err, FERRY_E_INTERNAL, "hash %s: digest failed", path);
+				return ferry_error_set(err, FERRY_E_INTERNAL,
+				                       "hash %s: digest failed", path);
 		total += (uint64_t)r;
 	}
 	if (size)
@@ -119,11 +120,13 @@ static int hash_final_hex(EVP_MD_CTX *ctx, enum hash_algo algo, char *hex)
 	return 0;
 }
 
-int hash_file_hex(enum hash_algo algo, const char *path, char *hex, size_t hex_size, ferry_error *err)
+int hash_file_hex(enum hash_algo algo, const char *path, char *hex, size_t hex_size,
+                  ferry_error *err)
 {
 	const EVP_MD *md = hash_md(algo);
 	if (!md || hex_size < 2 * hash_len(algo) + 1)
-		return ferry_error_set(err, FERRY_E_INVALID, "hash %s: bad algorithm or buffer", path);
+		return ferry_error_set(err, FERRY_E_INVALID, "hash %s: bad algorithm or buffer",
+		                       path);
 	_cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	if (!ctx || EVP_DigestInit_ex(ctx, md, NULL) != 1)
 		return ferry_error_set(err, FERRY_E_NOMEM, "hash %s: cannot start digest", path);

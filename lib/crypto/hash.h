@@ -27,11 +27,11 @@ int hash_memory(enum hash_algo algo, const void *data, size_t len, unsigned char
 
 /* Same, as lower-case hex into hex (2 * hash_len(algo) + 1 bytes). */
 int hash_memory_hex(enum hash_algo algo, const void *data, size_t len, char *hex,
-		    size_t hex_size) FERRY_WUR;
+                    size_t hex_size) FERRY_WUR;
 
 /* Lower-case hex digest of the file at path. */
 int hash_file_hex(enum hash_algo algo, const char *path, char *hex, size_t hex_size,
-		  ferry_error *err) FERRY_WUR;
+                  ferry_error *err) FERRY_WUR;
 
 /* The SHA-256 and SHA-512 of one file, read once, with its size. */
 struct hash_file_digests {

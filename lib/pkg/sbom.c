@@ -18,7 +18,6 @@
 #include "base/str.h"
 #include "crypto/hash.h"
 
-
 #define PURL_MAX 2048
 
 char *sbom_purl_encode(const char *s)
@@ -55,11 +54,12 @@ static char *lower_dup(const char *s)
 }
 
 char *sbom_deb_purl(const char *vendor, const char *name, const char *version, const char *arch,
-		    const char *distro, const char *source, const char *source_version)
+                    const char *distro, const char *source, const char *source_version)
 {
 	_cleanup_free_ char *lv = lower_dup(vendor && *vendor ? vendor : "debian");
 	_cleanup_free_ char *ln = lower_dup(name);
-	_cleanup_free_ char *ev = NULL, *ens = NULL, *enn = NULL, *ea = NULL, *ed = NULL, *eu = NULL;
+	_cleanup_free_ char *ev = NULL, *ens = NULL, *enn = NULL, *ea = NULL, *ed = NULL,
+	                    *eu = NULL;
 	_cleanup_free_ char *up = NULL;
 	if (!lv || !ln || !version || !arch)
 		return NULL;
@@ -83,8 +83,9 @@ char *sbom_deb_purl(const char *vendor, const char *name, const char *version, c
 	if (up && !(eu = sbom_purl_encode(up)))
 		return NULL;
 	/* qualifiers in key order: arch, distro, upstream */
-	return str_dup_printf("pkg:deb/%s/%s@%s?arch=%s%s%s%s%s", ens, enn, ev, ea, ed ? "&distro=" : "",
-			      ed ? ed : "", eu ? "&upstream=" : "", eu ? eu : "");
+	return str_dup_printf("pkg:deb/%s/%s@%s?arch=%s%s%s%s%s", ens, enn, ev, ea,
+	                      ed ? "&distro=" : "", ed ? ed : "", eu ? "&upstream=" : "",
+	                      eu ? eu : "");
 }
 
 /* ---- writing ------------------------------------------------------------ */
@@ -108,7 +109,7 @@ static int set_new(json_t *o, const char *k, json_t *v)
 static int uuid5(const char *name, char out[37])
 {
 	static const unsigned char ns[16] = {0x6b, 0xa7, 0xb8, 0x11, 0x9d, 0xad, 0x11, 0xd1,
-					     0x80, 0xb4, 0x00, 0xc0, 0x4f, 0xd4, 0x30, 0xc8};
+	                                     0x80, 0xb4, 0x00, 0xc0, 0x4f, 0xd4, 0x30, 0xc8};
 	size_t nl = strlen(name);
 	_cleanup_free_ unsigned char *in = malloc(16 + nl);
 	unsigned char d[HASH_MAX_LEN];
@@ -137,8 +138,8 @@ static int cmp_debs(const void *a, const void *b)
 
 static json_t *deb_component(const struct sbom_input *in, const struct stage_deb *d)
 {
-	_cleanup_free_ char *purl = sbom_deb_purl(in->vendor, d->name, d->version, d->arch, in->distro,
-						  d->source, d->source_version);
+	_cleanup_free_ char *purl = sbom_deb_purl(in->vendor, d->name, d->version, d->arch,
+	                                          in->distro, d->source, d->source_version);
 	_cleanup_(json_decrefp) json_t *c = json_object();
 	if (!purl || !c)
 		return NULL;
@@ -154,16 +155,16 @@ static json_t *deb_component(const struct sbom_input *in, const struct stage_deb
 	json_t *props = json_array();
 	if (set_new(c, "properties", props) < 0)
 		return NULL;
-	if (d->part && json_array_append_new(props, json_pack("{s:s, s:s}", "name", "ferry:part", "value",
-							       d->part)) < 0)
+	if (d->part && json_array_append_new(props, json_pack("{s:s, s:s}", "name", "ferry:part",
+	                                                      "value", d->part)) < 0)
 		return NULL;
-	if (d->source && json_array_append_new(props, json_pack("{s:s, s:s}", "name",
-							       "ferry:deb:source", "value",
-							       d->source)) < 0)
+	if (d->source &&
+	    json_array_append_new(
+	        props, json_pack("{s:s, s:s}", "name", "ferry:deb:source", "value", d->source)) < 0)
 		return NULL;
 	if (d->source_version &&
 	    json_array_append_new(props, json_pack("{s:s, s:s}", "name", "ferry:deb:source-version",
-						   "value", d->source_version)) < 0)
+	                                           "value", d->source_version)) < 0)
 		return NULL;
 	return steal_pointer(&c);
 }
@@ -204,8 +205,9 @@ static json_t *build(const struct sbom_input *in, const char *serial, const char
 	json_t *meta = json_object();
 	if (set_new(doc, "metadata", meta) < 0 || set_str(meta, "timestamp", timestamp) < 0)
 		return NULL;
-	json_t *tools = json_pack("{s:[{s:s, s:s, s:s}]}", "components", "type", "application", "name",
-				  "ferry", "version", in->tool_version ? in->tool_version : "unknown");
+	json_t *tools =
+	    json_pack("{s:[{s:s, s:s, s:s}]}", "components", "type", "application", "name", "ferry",
+	              "version", in->tool_version ? in->tool_version : "unknown");
 	if (set_new(meta, "tools", tools) < 0)
 		return NULL;
 	json_t *self = json_object();
@@ -247,9 +249,9 @@ static json_t *build(const struct sbom_input *in, const char *serial, const char
 			return NULL;
 		/* bom-ref: the purl when there is one, else NAME@VERSION; made
 		 * unique with #N when two entries would share it */
-		_cleanup_free_ char *base = mc->purl ? strdup(mc->purl)
-						     : str_dup_printf("%s@%s", mc->name,
-								      mc->version ? mc->version : "");
+		_cleanup_free_ char *base =
+		    mc->purl ? strdup(mc->purl)
+		             : str_dup_printf("%s@%s", mc->name, mc->version ? mc->version : "");
 		_cleanup_free_ char *ref = base ? strdup(base) : NULL;
 		for (unsigned k = 2; ref && ref_taken(deps_on, self_ref, ref); k++) {
 			free(ref);
@@ -269,7 +271,8 @@ static json_t *build(const struct sbom_input *in, const char *serial, const char
 	}
 
 	json_t *dep = json_object();
-	if (!dep || set_str(dep, "ref", self_ref) < 0 || set_new(dep, "dependsOn", json_incref(deps_on)) < 0 ||
+	if (!dep || set_str(dep, "ref", self_ref) < 0 ||
+	    set_new(dep, "dependsOn", json_incref(deps_on)) < 0 ||
 	    set_new(doc, "dependencies", json_pack("[o]", dep)) < 0)
 		return NULL;
 	return steal_pointer(&doc);
@@ -284,10 +287,11 @@ int sbom_write_json(const struct sbom_input *in, char **json, size_t *len, ferry
 	if (in->timestamp > 253402300799ull || !gmtime_r(&t, &tm) ||
 	    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 		return ferry_error_set(err, FERRY_E_INVALID, "sbom: timestamp %llu out of range",
-				       (unsigned long long)in->timestamp);
+		                       (unsigned long long)in->timestamp);
 	for (size_t i = 0; i < in->n_debs; i++)
 		if (!in->debs[i].name || !in->debs[i].version || !in->debs[i].arch)
-			return ferry_error_set(err, FERRY_E_INVALID, "sbom: staged package %zu incomplete", i);
+			return ferry_error_set(err, FERRY_E_INVALID,
+			                       "sbom: staged package %zu incomplete", i);
 
 	const size_t flags = JSON_PRESERVE_ORDER | JSON_COMPACT;
 	_cleanup_(json_decrefp) json_t *draft = build(in, NULL, ts);
@@ -298,8 +302,10 @@ int sbom_write_json(const struct sbom_input *in, char **json, size_t *len, ferry
 		return ferry_error_set(err, FERRY_E_NOMEM, "sbom: out of memory");
 	char hex[HASH_SHA256_HEX_SIZE], name[128], uuid[37];
 	if (hash_memory_hex(HASH_SHA256, bytes, strlen(bytes), hex, sizeof(hex)) < 0 ||
-	    str_printf(name, sizeof(name), "ferry-sbom:sha256:%s", hex) < 0 || uuid5(name, uuid) < 0)
-		return ferry_error_set(err, FERRY_E_INTERNAL, "sbom: cannot derive the serial number");
+	    str_printf(name, sizeof(name), "ferry-sbom:sha256:%s", hex) < 0 ||
+	    uuid5(name, uuid) < 0)
+		return ferry_error_set(err, FERRY_E_INTERNAL,
+		                       "sbom: cannot derive the serial number");
 
 	_cleanup_(json_decrefp) json_t *doc = build(in, uuid, ts);
 	if (!doc)
@@ -317,7 +323,8 @@ int sbom_write_json(const struct sbom_input *in, char **json, size_t *len, ferry
 	with_nl[n + 1] = '\0';
 	if (n + 1 > SBOM_MAX_BYTES) {
 		free(with_nl);
-		return ferry_error_set(err, FERRY_E_LIMIT, "sbom: larger than %u bytes", SBOM_MAX_BYTES);
+		return ferry_error_set(err, FERRY_E_LIMIT, "sbom: larger than %u bytes",
+		                       SBOM_MAX_BYTES);
 	}
 	*json = with_nl;
 	*len = n + 1;
@@ -353,17 +360,18 @@ static char *opt_string(json_t *o, const char *k, bool *bad)
 }
 
 int sbom_read_components(const char *json, size_t len, struct sbom_component **out, size_t *n,
-			 ferry_error *err)
+                         ferry_error *err)
 {
 	*out = NULL;
 	*n = 0;
 	if (len > SBOM_MAX_BYTES)
-		return ferry_error_set(err, FERRY_E_LIMIT, "sbom: larger than %u bytes", SBOM_MAX_BYTES);
+		return ferry_error_set(err, FERRY_E_LIMIT, "sbom: larger than %u bytes",
+		                       SBOM_MAX_BYTES);
 	json_error_t je;
 	_cleanup_(json_decrefp) json_t *doc = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
 	if (!doc)
 		return ferry_error_set(err, FERRY_E_CORRUPT, "sbom: line %d column %d: %s", je.line,
-				       je.column, je.text);
+		                       je.column, je.text);
 	if (!json_is_object(doc) || !json_is_string(json_object_get(doc, "bomFormat")) ||
 	    strcmp(json_string_value(json_object_get(doc, "bomFormat")), "CycloneDX") != 0)
 		return ferry_error_set(err, FERRY_E_CORRUPT, "sbom: not a CycloneDX document");
@@ -375,7 +383,7 @@ int sbom_read_components(const char *json, size_t len, struct sbom_component **o
 	size_t count = json_array_size(comps);
 	if (count > SBOM_MAX_COMPONENTS)
 		return ferry_error_set(err, FERRY_E_LIMIT, "sbom: more than %d components",
-				       SBOM_MAX_COMPONENTS);
+		                       SBOM_MAX_COMPONENTS);
 	struct sbom_component *c = calloc(count + 1, sizeof(*c));
 	if (!c)
 		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
@@ -390,10 +398,11 @@ int sbom_read_components(const char *json, size_t len, struct sbom_component **o
 		}
 		if (bad || !c[i].name || !c[i].type) {
 			sbom_components_free(c, i + 1);
-			return ferry_error_set(err, FERRY_E_CORRUPT,
-					       "sbom: components[%zu]: expected an object with a type and "
-					       "a name",
-					       i);
+			return ferry_error_set(
+			    err, FERRY_E_CORRUPT,
+			    "sbom: components[%zu]: expected an object with a type and "
+			    "a name",
+			    i);
 		}
 	}
 	*out = c;

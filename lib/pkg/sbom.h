@@ -22,7 +22,7 @@
 #include "pkg/manifest.h"
 #include "pkg/stage.h"
 
-#define SBOM_PATH "meta/sbom.cdx.json"   /* inside the package */
+#define SBOM_PATH "meta/sbom.cdx.json" /* inside the package */
 #define SBOM_MAX_BYTES (16u * 1024 * 1024)
 #define SBOM_MAX_COMPONENTS 10000
 
@@ -30,19 +30,20 @@ struct sbom_input {
 	const struct manifest *manifest;
 	const struct stage_deb *debs;
 	size_t n_debs;
-	const char *vendor;     /* purl namespace of the .debs: "debian" */
-	const char *distro;     /* "debian-12"; NULL or "" leaves the qualifier out */
-	uint64_t timestamp;     /* seconds since 1970, UTC */
+	const char *vendor;       /* purl namespace of the .debs: "debian" */
+	const char *distro;       /* "debian-12"; NULL or "" leaves the qualifier out */
+	uint64_t timestamp;       /* seconds since 1970, UTC */
 	const char *tool_version; /* ferry's version, in metadata.tools */
 };
 
 /* The CycloneDX JSON, NUL-terminated and ending in a newline; free() it. */
-int sbom_write_json(const struct sbom_input *in, char **json, size_t *len, ferry_error *err) FERRY_WUR;
+int sbom_write_json(const struct sbom_input *in, char **json, size_t *len,
+                    ferry_error *err) FERRY_WUR;
 
 /* The package URL of one Debian package (see above); free() it. source and
  * source_version may be NULL (taken to be name and version). */
 char *sbom_deb_purl(const char *vendor, const char *name, const char *version, const char *arch,
-		    const char *distro, const char *source, const char *source_version);
+                    const char *distro, const char *source, const char *source_version);
 
 /* Percent-encode s for a purl component: letters, digits, ".-_~" and ":"
  * stay, every other byte becomes %XX (upper-case hex). free() the result. */
@@ -59,5 +60,5 @@ struct sbom_component {
 /* Read the components of a CycloneDX JSON document of len bytes (at most
  * SBOM_MAX_BYTES, SBOM_MAX_COMPONENTS components). */
 int sbom_read_components(const char *json, size_t len, struct sbom_component **out, size_t *n,
-			 ferry_error *err) FERRY_WUR;
+                         ferry_error *err) FERRY_WUR;
 void sbom_components_free(struct sbom_component *c, size_t n);

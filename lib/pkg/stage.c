@@ -183,12 +183,16 @@ int stage_parse_control(const char *text, struct stage_deb *d, ferry_error *err)
 					return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
 				if (sp) {
 					const char *o = memchr(sp, '(', (size_t)(v + vlen - sp));
-					const char *c = o ? memchr(o, ')', (size_t)(v + vlen - o)) : NULL;
+					const char *c =
+					    o ? memchr(o, ')', (size_t)(v + vlen - o)) : NULL;
 					if (!o || !c || c <= o + 1)
-						return ferry_error_set(err, FERRY_E_INVALID,
-								       "Source: expected \"name (version)\"");
-					if (!(d->source_version = dup_span(o + 1, (size_t)(c - o - 1))))
-						return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
+						return ferry_error_set(
+						    err, FERRY_E_INVALID,
+						    "Source: expected \"name (version)\"");
+					if (!(d->source_version =
+					          dup_span(o + 1, (size_t)(c - o - 1))))
+						return ferry_error_set(err, FERRY_E_NOMEM,
+						                       "out of memory");
 				}
 			}
 		}
@@ -201,13 +205,15 @@ int stage_parse_control(const char *text, struct stage_deb *d, ferry_error *err)
 	if (!d->version || !valid_deb_version(d->version))
 		return ferry_error_set(err, FERRY_E_INVALID, "control: no valid Version field");
 	if (!d->arch || !valid_deb_arch(d->arch))
-		return ferry_error_set(err, FERRY_E_INVALID, "control: no valid Architecture field");
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "control: no valid Architecture field");
 	if (d->source && !valid_deb_name(d->source, strlen(d->source)))
-		return ferry_error_set(err, FERRY_E_INVALID, "control: Source \"%s\" is not a package name",
-				       d->source);
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "control: Source \"%s\" is not a package name", d->source);
 	if (d->source_version && !valid_deb_version(d->source_version))
-		return ferry_error_set(err, FERRY_E_INVALID, "control: Source version \"%s\" is not valid",
-				       d->source_version);
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "control: Source version \"%s\" is not valid",
+		                       d->source_version);
 	if (!d->source && !(d->source = strdup(d->name)))
 		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
 	if (!d->source_version && !(d->source_version = strdup(d->version)))
@@ -220,35 +226,38 @@ int stage_parse_print_uris(const char *line, char **filename, char **sha256, fer
 	*filename = NULL;
 	*sha256 = NULL;
 	if (line[0] != '\'')
-		return ferry_error_set(err, FERRY_E_INVALID, "apt-get --print-uris: unexpected line \"%.80s\"",
-				       line);
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "apt-get --print-uris: unexpected line \"%.80s\"", line);
 	const char *q = strchr(line + 1, '\'');
 	if (!q || q[1] != ' ')
-		return ferry_error_set(err, FERRY_E_INVALID, "apt-get --print-uris: unexpected line \"%.80s\"",
-				       line);
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "apt-get --print-uris: unexpected line \"%.80s\"", line);
 	const char *f = q + 2;
 	const char *fe = strchr(f, ' ');
 	if (!fe)
-		return ferry_error_set(err, FERRY_E_INVALID, "apt-get --print-uris: no file name in \"%.80s\"",
-				       line);
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "apt-get --print-uris: no file name in \"%.80s\"", line);
 	const char *sz = fe + 1;
 	const char *sze = strchr(sz, ' ');
 	if (!sze)
-		return ferry_error_set(err, FERRY_E_INVALID, "apt-get --print-uris: no size in \"%.80s\"", line);
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "apt-get --print-uris: no size in \"%.80s\"", line);
 	const char *h = sze + 1;
 	if (!str_has_prefix(h, "SHA256:"))
-		return ferry_error_set(err, FERRY_E_VERIFY,
-				       "apt-get --print-uris: no SHA256 for the package in \"%.120s\"", line);
+		return ferry_error_set(
+		    err, FERRY_E_VERIFY,
+		    "apt-get --print-uris: no SHA256 for the package in \"%.120s\"", line);
 	h += 7;
 	size_t hl = strspn(h, "0123456789abcdef");
 	if (hl != 64 || (h[hl] != '\0' && h[hl] != ' ' && h[hl] != '\n'))
-		return ferry_error_set(err, FERRY_E_VERIFY, "apt-get --print-uris: bad SHA256 in \"%.120s\"",
-				       line);
+		return ferry_error_set(err, FERRY_E_VERIFY,
+		                       "apt-get --print-uris: bad SHA256 in \"%.120s\"", line);
 	size_t fl = (size_t)(fe - f);
 	/* a file name inside our download folder: no slash, not . or .., ends .deb */
-	if (fl < 5 || fl > 255 || memchr(f, '/', fl) || f[0] == '.' || strncmp(fe - 4, ".deb", 4) != 0)
-		return ferry_error_set(err, FERRY_E_UNSAFE, "apt-get --print-uris: bad file name in \"%.120s\"",
-				       line);
+	if (fl < 5 || fl > 255 || memchr(f, '/', fl) || f[0] == '.' ||
+	    strncmp(fe - 4, ".deb", 4) != 0)
+		return ferry_error_set(err, FERRY_E_UNSAFE,
+		                       "apt-get --print-uris: bad file name in \"%.120s\"", line);
 	*filename = dup_span(f, fl);
 	*sha256 = dup_span(h, 64);
 	if (!*filename || !*sha256) {
@@ -260,7 +269,8 @@ int stage_parse_print_uris(const char *line, char **filename, char **sha256, fer
 	return 0;
 }
 
-int stage_distro(const char *path, char *vendor, size_t vendor_size, char *distro, size_t distro_size)
+int stage_distro(const char *path, char *vendor, size_t vendor_size, char *distro,
+                 size_t distro_size)
 {
 	_cleanup_free_ char *text = NULL;
 	size_t len = 0;
@@ -292,7 +302,8 @@ int stage_distro(const char *path, char *vendor, size_t vendor_size, char *distr
 		if (target) {
 			size_t n = 0;
 			for (const char *c = line; *c && n + 1 < tsize; c++)
-				if (isalnum((unsigned char)*c) || *c == '.' || *c == '-' || *c == '_')
+				if (isalnum((unsigned char)*c) || *c == '.' || *c == '-' ||
+				    *c == '_')
 					target[n++] = (char)tolower((unsigned char)*c);
 			target[n] = '\0';
 		}
@@ -331,7 +342,7 @@ static char **child_environ(void)
  * up to OUTPUT_MAX bytes of its stdout in out and stderr in errout (either
  * may be NULL to discard). *status is the exit code, or 128+signal. */
 static int run_child(char *const argv[], const char *cwd, struct buf *out, struct buf *errout,
-		     int *status, ferry_error *err)
+                     int *status, ferry_error *err)
 {
 	int po[2] = {-1, -1}, pe[2] = {-1, -1};
 	_cleanup_free_ char **env = child_environ();
@@ -424,8 +435,8 @@ static void child_message(const struct buf *errout, char *msg, size_t size)
 		const char *eol = strchr(p, '\n');
 		size_t len = eol ? (size_t)(eol - p) : strlen(p);
 		if (len > 3 && strncmp(p, "E: ", 3) == 0) {
-			int n = snprintf(msg + used, size - used, "%s%.*s", used ? "; " : "", (int)(len - 3),
-					 p + 3);
+			int n = snprintf(msg + used, size - used, "%s%.*s", used ? "; " : "",
+			                 (int)(len - 3), p + 3);
 			if (n > 0 && (size_t)n < size - used)
 				used += (size_t)n;
 		}
@@ -444,8 +455,8 @@ static void child_message(const struct buf *errout, char *msg, size_t size)
 /* ---- merging an unpacked .deb into the tree ----------------------------- */
 
 struct merge {
-	int root_fd;            /* the tree */
-	const char *pkg;        /* for messages */
+	int root_fd;     /* the tree */
+	const char *pkg; /* for messages */
 	char *const *filters;
 	size_t n_filters;
 	size_t count;
@@ -469,24 +480,27 @@ static int tree_open_dir(struct merge *m, const char *rel, mode_t mode, bool cre
 			if (mkdirat(fd, comp, 0700) < 0 && errno != EEXIST) {
 				int e = errno;
 				close(fd);
-				return ferry_error_errno(m->err, FERRY_E_IO, e, "%s: create %s", m->pkg, rel);
+				return ferry_error_errno(m->err, FERRY_E_IO, e, "%s: create %s",
+				                         m->pkg, rel);
 			}
 			next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (next >= 0 && fchmod(next, mode & 07777) < 0) {
 				int e = errno;
 				close(next);
 				close(fd);
-				return ferry_error_errno(m->err, FERRY_E_IO, e, "%s: chmod %s", m->pkg, rel);
+				return ferry_error_errno(m->err, FERRY_E_IO, e, "%s: chmod %s",
+				                         m->pkg, rel);
 			}
 		}
 		if (next < 0) {
 			int e = errno;
 			close(fd);
 			if (e == ELOOP || e == ENOTDIR)
-				return ferry_error_set(m->err, FERRY_E_UNSAFE,
-						       "%s: %s: the tree has a symlink or file where the "
-						       "package has a directory",
-						       m->pkg, rel);
+				return ferry_error_set(
+				    m->err, FERRY_E_UNSAFE,
+				    "%s: %s: the tree has a symlink or file where the "
+				    "package has a directory",
+				    m->pkg, rel);
 			return ferry_error_errno(m->err, FERRY_E_IO, e, "%s: open %s", m->pkg, rel);
 		}
 		close(fd);
@@ -557,7 +571,7 @@ static int copy_fd(int in, int out)
 }
 
 static int merge_file(struct merge *m, int src_dir, const char *name, const char *rel,
-		      const struct stat *st)
+                      const struct stat *st)
 {
 	char parent[PATH_MAX_LEN];
 	const char *base;
@@ -567,25 +581,27 @@ static int merge_file(struct merge *m, int src_dir, const char *name, const char
 		return dfd;
 	_cleanup_close_ int in = openat(src_dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (in < 0)
-		return ferry_error_errno(m->err, FERRY_E_IO, errno, "%s: open unpacked %s", m->pkg, rel);
+		return ferry_error_errno(m->err, FERRY_E_IO, errno, "%s: open unpacked %s", m->pkg,
+		                         rel);
 
 	struct stat cur;
 	if (fstatat(dfd, base, &cur, AT_SYMLINK_NOFOLLOW) == 0) {
 		bool same = false;
 		if (S_ISREG(cur.st_mode) && cur.st_size == st->st_size) {
-			_cleanup_close_ int old = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			_cleanup_close_ int old =
+			    openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 			if (old < 0 || same_content(in, old, &same) < 0)
-				return ferry_error_errno(m->err, FERRY_E_IO, errno, "%s: compare %s", m->pkg,
-							 rel);
+				return ferry_error_errno(m->err, FERRY_E_IO, errno,
+				                         "%s: compare %s", m->pkg, rel);
 		}
 		if (!same)
 			return ferry_error_set(m->err, FERRY_E_EXISTS,
-					       "%s: %s is already in the tree with other content", m->pkg,
-					       rel);
+			                       "%s: %s is already in the tree with other content",
+			                       m->pkg, rel);
 		return 0;
 	}
 	_cleanup_close_ int out =
-		openat(dfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	    openat(dfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (out < 0)
 		return ferry_error_errno(m->err, FERRY_E_IO, errno, "%s: create %s", m->pkg, rel);
 	if (copy_fd(in, out) < 0)
@@ -623,13 +639,14 @@ static int merge_symlink(struct merge *m, int src_dir, const char *name, const c
 	char target[PATH_MAX_LEN], fixed[PATH_MAX_LEN];
 	ssize_t n = readlinkat(src_dir, name, target, sizeof(target) - 1);
 	if (n < 0)
-		return ferry_error_errno(m->err, FERRY_E_IO, errno, "%s: read link %s", m->pkg, rel);
+		return ferry_error_errno(m->err, FERRY_E_IO, errno, "%s: read link %s", m->pkg,
+		                         rel);
 	target[n] = '\0';
 	const char *t = target;
 	if (target[0] == '/') {
 		if (relative_target(rel, target, fixed, sizeof(fixed)) < 0)
-			return ferry_error_set(m->err, FERRY_E_LIMIT, "%s: %s: link target too long", m->pkg,
-					       rel);
+			return ferry_error_set(m->err, FERRY_E_LIMIT,
+			                       "%s: %s: link target too long", m->pkg, rel);
 		t = fixed;
 	}
 	char parent[PATH_MAX_LEN];
@@ -645,13 +662,16 @@ static int merge_symlink(struct merge *m, int src_dir, const char *name, const c
 		if (strcmp(cur, t) == 0)
 			return 0;
 		return ferry_error_set(m->err, FERRY_E_EXISTS,
-				       "%s: %s is already in the tree as a link to %s", m->pkg, rel, cur);
+		                       "%s: %s is already in the tree as a link to %s", m->pkg, rel,
+		                       cur);
 	}
 	struct stat st;
 	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0)
-		return ferry_error_set(m->err, FERRY_E_EXISTS, "%s: %s is already in the tree", m->pkg, rel);
+		return ferry_error_set(m->err, FERRY_E_EXISTS, "%s: %s is already in the tree",
+		                       m->pkg, rel);
 	if (symlinkat(t, dfd, base) < 0)
-		return ferry_error_errno(m->err, FERRY_E_IO, errno, "%s: create link %s", m->pkg, rel);
+		return ferry_error_errno(m->err, FERRY_E_IO, errno, "%s: create link %s", m->pkg,
+		                         rel);
 	return 0;
 }
 
@@ -669,7 +689,7 @@ static void free_names(char **names, size_t n)
 
 /* The entry names of an open directory (not . and ..), sorted. */
 static int read_names(int dir_fd, char ***out, size_t *count, size_t max, ferry_error *err,
-		      const char *what)
+                      const char *what)
 {
 	int fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
 	if (fd < 0)
@@ -690,7 +710,8 @@ static int read_names(int dir_fd, char ***out, size_t *count, size_t max, ferry_
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
 		if (n >= max) {
-			rc = ferry_error_set(err, FERRY_E_LIMIT, "%s: more than %zu entries", what, max);
+			rc = ferry_error_set(err, FERRY_E_LIMIT, "%s: more than %zu entries", what,
+			                     max);
 			break;
 		}
 		if (n == cap) {
@@ -724,8 +745,8 @@ static int read_names(int dir_fd, char ***out, size_t *count, size_t max, ferry_
 static int merge_dir(struct merge *m, int src_dir, const char *rel, int depth)
 {
 	if (depth > MERGE_MAX_DEPTH)
-		return ferry_error_set(m->err, FERRY_E_LIMIT, "%s: %s: nested deeper than %d", m->pkg, rel,
-				       MERGE_MAX_DEPTH);
+		return ferry_error_set(m->err, FERRY_E_LIMIT, "%s: %s: nested deeper than %d",
+		                       m->pkg, rel, MERGE_MAX_DEPTH);
 	char **names = NULL;
 	size_t n = 0;
 	int rc = read_names(src_dir, &names, &n, STAGE_MAX_FILES_PER_DEB, m->err, m->pkg);
@@ -733,19 +754,21 @@ static int merge_dir(struct merge *m, int src_dir, const char *rel, int depth)
 		return rc;
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		char child[PATH_MAX_LEN];
-		if (str_printf(child, sizeof(child), "%s%s%s", rel, *rel ? "/" : "", names[i]) < 0) {
-			rc = ferry_error_set(m->err, FERRY_E_LIMIT, "%s: path too long under %s", m->pkg, rel);
+		if (str_printf(child, sizeof(child), "%s%s%s", rel, *rel ? "/" : "", names[i]) <
+		    0) {
+			rc = ferry_error_set(m->err, FERRY_E_LIMIT, "%s: path too long under %s",
+			                     m->pkg, rel);
 			break;
 		}
 		if (++m->count > STAGE_MAX_FILES_PER_DEB) {
-			rc = ferry_error_set(m->err, FERRY_E_LIMIT, "%s: more than %u files", m->pkg,
-					     STAGE_MAX_FILES_PER_DEB);
+			rc = ferry_error_set(m->err, FERRY_E_LIMIT, "%s: more than %u files",
+			                     m->pkg, STAGE_MAX_FILES_PER_DEB);
 			break;
 		}
 		struct stat st;
 		if (fstatat(src_dir, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			rc = ferry_error_errno(m->err, FERRY_E_IO, errno, "%s: stat unpacked %s", m->pkg,
-					       child);
+			rc = ferry_error_errno(m->err, FERRY_E_IO, errno, "%s: stat unpacked %s",
+			                       m->pkg, child);
 			break;
 		}
 		bool keep = stage_prime_keep(m->filters, m->n_filters, child);
@@ -753,7 +776,8 @@ static int merge_dir(struct merge *m, int src_dir, const char *rel, int depth)
 			/* a directory dropped by a "-" filter drops all below it */
 			bool dropped = false;
 			for (size_t f = 0; f < m->n_filters; f++)
-				if (m->filters[f][0] == '-' && filter_matches(m->filters[f] + 1, child))
+				if (m->filters[f][0] == '-' &&
+				    filter_matches(m->filters[f] + 1, child))
 					dropped = true;
 			if (dropped)
 				continue;
@@ -765,10 +789,11 @@ static int merge_dir(struct merge *m, int src_dir, const char *rel, int depth)
 				}
 				close(d);
 			}
-			int sub = openat(src_dir, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			int sub = openat(src_dir, names[i],
+			                 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (sub < 0) {
-				rc = ferry_error_errno(m->err, FERRY_E_IO, errno, "%s: open unpacked %s",
-						       m->pkg, child);
+				rc = ferry_error_errno(m->err, FERRY_E_IO, errno,
+				                       "%s: open unpacked %s", m->pkg, child);
 				break;
 			}
 			rc = merge_dir(m, sub, child, depth + 1);
@@ -781,8 +806,8 @@ static int merge_dir(struct merge *m, int src_dir, const char *rel, int depth)
 			rc = merge_symlink(m, src_dir, names[i], child);
 		} else {
 			rc = ferry_error_set(m->err, FERRY_E_UNSAFE,
-					     "%s: %s: not a regular file, directory or symlink", m->pkg,
-					     child);
+			                     "%s: %s: not a regular file, directory or symlink",
+			                     m->pkg, child);
 		}
 	}
 	free_names(names, n);
@@ -794,9 +819,9 @@ static int merge_dir(struct merge *m, int src_dir, const char *rel, int depth)
 struct stager {
 	const struct stage_opts *opts;
 	const char *tree;
-	char uris_dir[PATH_MAX_LEN];   /* stays empty: print-uris skips files it finds */
-	char debs_dir[PATH_MAX_LEN];   /* apt-get download writes here */
-	char scratch[PATH_MAX_LEN];    /* dpkg-deb -x target, one package at a time */
+	char uris_dir[PATH_MAX_LEN]; /* stays empty: print-uris skips files it finds */
+	char debs_dir[PATH_MAX_LEN]; /* apt-get download writes here */
+	char scratch[PATH_MAX_LEN];  /* dpkg-deb -x target, one package at a time */
 	ferry_error *err;
 };
 
@@ -821,7 +846,8 @@ static int apt_arg(const struct stager *s, const char *spec, char *out, size_t s
 	return str_printf(out, size, "%.*s:%s%s", (int)(eq - spec), spec, arch, eq);
 }
 
-static int apt_failed(const struct stager *s, const char *spec, const struct buf *errout, int status)
+static int apt_failed(const struct stager *s, const char *spec, const struct buf *errout,
+                      int status)
 {
 	char msg[768];
 	child_message(errout, msg, sizeof(msg));
@@ -851,7 +877,8 @@ static int copy_file_atomic(const char *src, const char *dst, ferry_error *err)
 	_cleanup_close_ int out = mkostemp(tmp, O_CLOEXEC);
 	if (out < 0)
 		return ferry_error_errno(err, FERRY_E_IO, errno, "create %s", tmp);
-	if (copy_fd(in, out) < 0 || fchmod(out, 0644) < 0 || fsync(out) < 0 || rename(tmp, dst) < 0) {
+	if (copy_fd(in, out) < 0 || fchmod(out, 0644) < 0 || fsync(out) < 0 ||
+	    rename(tmp, dst) < 0) {
 		int e = errno;
 		unlink(tmp);
 		return ferry_error_errno(err, FERRY_E_IO, e, "write %s", dst);
@@ -862,10 +889,10 @@ static int copy_file_atomic(const char *src, const char *dst, ferry_error *err)
 /* One package to stage. */
 struct job {
 	const struct manifest_part *part;
-	const char *spec;             /* as the manifest wrote it */
-	char arg[SPEC_MAX + 64];      /* as apt is given it: NAME[:ARCH][=VERSION] */
+	const char *spec;        /* as the manifest wrote it */
+	char arg[SPEC_MAX + 64]; /* as apt is given it: NAME[:ARCH][=VERSION] */
 	struct stage_deb *d;
-	char path[PATH_MAX_LEN];      /* where the .deb is once fetched */
+	char path[PATH_MAX_LEN]; /* where the .deb is once fetched */
 };
 
 static bool spec_names(const char *spec, const char *name)
@@ -941,7 +968,8 @@ static int print_uris(struct stager *s, struct job *jobs, size_t n, size_t *fail
 		if (!jobs[i].d->filename) {
 			*failed = i;
 			return ferry_error_set(s->err, FERRY_E_NOTFOUND,
-					       "%s: apt-get: no download offered for it", jobs[i].spec);
+			                       "%s: apt-get: no download offered for it",
+			                       jobs[i].spec);
 		}
 	return 0;
 }
@@ -996,15 +1024,19 @@ static int fetch_all(struct stager *s, struct job *jobs, size_t n, size_t *faile
 		char cached[PATH_MAX_LEN];
 		*failed = i;
 		if (s->opts->cache_dir &&
-		    str_printf(cached, sizeof(cached), "%s/%s", s->opts->cache_dir, d->filename) == 0 &&
+		    str_printf(cached, sizeof(cached), "%s/%s", s->opts->cache_dir, d->filename) ==
+		        0 &&
 		    file_has_sha256(cached, d->sha256)) {
 			log_debug("stage: %s from the cache %s", jobs[i].spec, cached);
 			if (str_copy(jobs[i].path, sizeof(jobs[i].path), cached) < 0)
-				return ferry_error_set(s->err, FERRY_E_LIMIT, "%s: path too long", cached);
+				return ferry_error_set(s->err, FERRY_E_LIMIT, "%s: path too long",
+				                       cached);
 			continue;
 		}
-		if (str_printf(jobs[i].path, sizeof(jobs[i].path), "%s/%s", s->debs_dir, d->filename) < 0)
-			return ferry_error_set(s->err, FERRY_E_LIMIT, "%s: path too long", d->filename);
+		if (str_printf(jobs[i].path, sizeof(jobs[i].path), "%s/%s", s->debs_dir,
+		               d->filename) < 0)
+			return ferry_error_set(s->err, FERRY_E_LIMIT, "%s: path too long",
+			                       d->filename);
 		missing[n_missing++] = &jobs[i];
 	}
 	if (n_missing == 0)
@@ -1021,19 +1053,22 @@ static int fetch_all(struct stager *s, struct job *jobs, size_t n, size_t *faile
 		struct job *j = missing[k];
 		*failed = (size_t)(j - jobs);
 		if (!fs_exists(j->path))
-			return ferry_error_set(s->err, FERRY_E_NOTFOUND, "%s: apt-get did not write %s",
-					       j->spec, j->d->filename);
+			return ferry_error_set(s->err, FERRY_E_NOTFOUND,
+			                       "%s: apt-get did not write %s", j->spec,
+			                       j->d->filename);
 		if (!file_has_sha256(j->path, j->d->sha256))
-			return ferry_error_set(s->err, FERRY_E_VERIFY,
-					       "%s: %s does not have the SHA-256 the archive's index gives",
-					       j->spec, j->d->filename);
+			return ferry_error_set(
+			    s->err, FERRY_E_VERIFY,
+			    "%s: %s does not have the SHA-256 the archive's index gives", j->spec,
+			    j->d->filename);
 		if (s->opts->cache_dir) {
 			char cached[PATH_MAX_LEN];
 			ferry_error cerr = {0};
-			if (str_printf(cached, sizeof(cached), "%s/%s", s->opts->cache_dir, j->d->filename) < 0 ||
+			if (str_printf(cached, sizeof(cached), "%s/%s", s->opts->cache_dir,
+			               j->d->filename) < 0 ||
 			    copy_file_atomic(j->path, cached, &cerr) < 0)
 				log_warn("cannot keep %s in the cache: %s", j->d->filename,
-					 ferry_error_msg(&cerr));
+				         ferry_error_msg(&cerr));
 		}
 	}
 	return 0;
@@ -1049,24 +1084,28 @@ static int stage_one(struct stager *s, struct job *j)
 	{
 		_cleanup_buf_ struct buf out = BUF_INIT(OUTPUT_MAX);
 		_cleanup_buf_ struct buf errout = BUF_INIT(OUTPUT_MAX);
-		char *argv[] = {"dpkg-deb", "-f", j->path, "Package", "Version", "Architecture", "Source", NULL};
+		char *argv[] = {"dpkg-deb", "-f",           j->path,  "Package",
+		                "Version",  "Architecture", "Source", NULL};
 		rc = run_child(argv, NULL, &out, &errout, &status, s->err);
 		if (rc < 0)
 			return ferry_error_prefix(s->err, rc, "%s", spec);
 		if (status != 0) {
 			char msg[512];
 			child_message(&errout, msg, sizeof(msg));
-			return ferry_error_set(s->err, FERRY_E_CORRUPT, "%s: dpkg-deb -f: %s", spec, msg);
+			return ferry_error_set(s->err, FERRY_E_CORRUPT, "%s: dpkg-deb -f: %s", spec,
+			                       msg);
 		}
 		rc = stage_parse_control(out.data ? out.data : "", d, s->err);
 		if (rc < 0)
 			return ferry_error_prefix(s->err, rc, "%s: %s", spec, d->filename);
 	}
 	if (!spec_names(spec, d->name))
-		return ferry_error_set(s->err, FERRY_E_VERIFY, "%s: apt gave package %s", spec, d->name);
+		return ferry_error_set(s->err, FERRY_E_VERIFY, "%s: apt gave package %s", spec,
+		                       d->name);
 	const char *eq = strchr(spec, '=');
 	if (eq && strcmp(d->version, eq + 1) != 0)
-		return ferry_error_set(s->err, FERRY_E_VERIFY, "%s: apt gave version %s", spec, d->version);
+		return ferry_error_set(s->err, FERRY_E_VERIFY, "%s: apt gave version %s", spec,
+		                       d->version);
 
 	progress(s, "unpacking", spec);
 	rc = fs_remove_tree(s->scratch, s->err);
@@ -1083,7 +1122,8 @@ static int stage_one(struct stager *s, struct job *j)
 		if (status != 0) {
 			char msg[512];
 			child_message(&errout, msg, sizeof(msg));
-			return ferry_error_set(s->err, FERRY_E_CORRUPT, "%s: dpkg-deb -x: %s", spec, msg);
+			return ferry_error_set(s->err, FERRY_E_CORRUPT, "%s: dpkg-deb -x: %s", spec,
+			                       msg);
 		}
 	}
 	_cleanup_close_ int root = open(s->tree, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -1093,10 +1133,10 @@ static int stage_one(struct stager *s, struct job *j)
 	if (src < 0)
 		return ferry_error_errno(s->err, FERRY_E_IO, errno, "open %s", s->scratch);
 	struct merge m = {.root_fd = root,
-			  .pkg = d->name,
-			  .filters = j->part->prime,
-			  .n_filters = j->part->n_prime,
-			  .err = s->err};
+	                  .pkg = d->name,
+	                  .filters = j->part->prime,
+	                  .n_filters = j->part->n_prime,
+	                  .err = s->err};
 	rc = merge_dir(&m, src, "", 0);
 	if (rc < 0)
 		return rc;
@@ -1144,7 +1184,7 @@ static int prepare_download_dir(const char *work_dir, const char *dir, ferry_err
 }
 
 int stage_parts(const struct manifest *m, const char *tree, const struct stage_opts *opts,
-		struct stage_result *out, ferry_error *err)
+                struct stage_result *out, ferry_error *err)
 {
 	struct stager s = {.opts = opts, .tree = tree, .err = err};
 	int rc;
@@ -1156,12 +1196,14 @@ int stage_parts(const struct manifest *m, const char *tree, const struct stage_o
 	if (total == 0)
 		return 0;
 	if (total > STAGE_MAX_PACKAGES)
-		return ferry_error_set(err, FERRY_E_LIMIT, "parts: more than %d stage-packages in all",
-				       STAGE_MAX_PACKAGES);
+		return ferry_error_set(err, FERRY_E_LIMIT,
+		                       "parts: more than %d stage-packages in all",
+		                       STAGE_MAX_PACKAGES);
 	if (!opts->work_dir)
 		return ferry_error_set(err, FERRY_E_INVALID, "stage: no work directory");
 	if (opts->arch && !valid_deb_arch(opts->arch))
-		return ferry_error_set(err, FERRY_E_INVALID, "stage: bad architecture \"%s\"", opts->arch);
+		return ferry_error_set(err, FERRY_E_INVALID, "stage: bad architecture \"%s\"",
+		                       opts->arch);
 	if (str_printf(s.uris_dir, sizeof(s.uris_dir), "%s/uris", opts->work_dir) < 0 ||
 	    str_printf(s.debs_dir, sizeof(s.debs_dir), "%s/debs", opts->work_dir) < 0 ||
 	    str_printf(s.scratch, sizeof(s.scratch), "%s/unpack", opts->work_dir) < 0)
@@ -1183,10 +1225,11 @@ int stage_parts(const struct manifest *m, const char *tree, const struct stage_o
 		for (size_t j = 0; j < part->n_stage_packages; j++) {
 			const char *spec = part->stage_packages[j];
 			if (!stage_valid_spec(spec)) {
-				rc = ferry_error_set(err, FERRY_E_INVALID,
-						     "parts.%s.stage-packages: \"%s\" is not NAME or "
-						     "NAME=VERSION",
-						     part->name, spec);
+				rc = ferry_error_set(
+				    err, FERRY_E_INVALID,
+				    "parts.%s.stage-packages: \"%s\" is not NAME or "
+				    "NAME=VERSION",
+				    part->name, spec);
 				goto fail;
 			}
 			/* the same name twice (in two parts) is staged once, if the
@@ -1198,10 +1241,11 @@ int stage_parts(const struct manifest *m, const char *tree, const struct stage_o
 				if (strcspn(o, "=") != nlen || strncmp(o, spec, nlen) != 0)
 					continue;
 				if (strcmp(o + nlen, spec + nlen) != 0) {
-					rc = ferry_error_set(err, FERRY_E_INVALID,
-							     "parts.%s.stage-packages: %s: part %s already "
-							     "stages %s",
-							     part->name, spec, jobs[k].part->name, o);
+					rc = ferry_error_set(
+					    err, FERRY_E_INVALID,
+					    "parts.%s.stage-packages: %s: part %s already "
+					    "stages %s",
+					    part->name, spec, jobs[k].part->name, o);
 					goto fail;
 				}
 				dup = true;

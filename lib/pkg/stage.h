@@ -71,7 +71,7 @@ struct stage_opts {
  * the part, the package and apt's or dpkg's own words, e.g.
  *   parts.tools.stage-packages: nosuch: apt-get: Unable to locate package nosuch */
 int stage_parts(const struct manifest *m, const char *tree, const struct stage_opts *opts,
-		struct stage_result *out, ferry_error *err) FERRY_WUR;
+                struct stage_result *out, ferry_error *err) FERRY_WUR;
 
 void stage_result_free(struct stage_result *r);
 
@@ -94,11 +94,11 @@ int stage_parse_control(const char *text, struct stage_deb *d, ferry_error *err)
  *   'URI' FILENAME SIZE SHA256:HEX
  * into the file name and the hex SHA-256 (both malloc'd). */
 int stage_parse_print_uris(const char *line, char **filename, char **sha256,
-			   ferry_error *err) FERRY_WUR;
+                           ferry_error *err) FERRY_WUR;
 
 /* The distribution the build machine's apt fetches from, from
  * /etc/os-release (or the file at path when not NULL): vendor is ID
  * ("debian"), distro is "ID-VERSION_ID" ("debian-12"). Either may come back
  * empty when the file does not say. */
 int stage_distro(const char *path, char *vendor, size_t vendor_size, char *distro,
-		 size_t distro_size) FERRY_WUR;
+                 size_t distro_size) FERRY_WUR;

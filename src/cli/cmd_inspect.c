@@ -46,8 +46,8 @@ struct listing {
 static void inspect_usage(FILE *f)
 {
 	fprintf(f, "usage: ferry inspect FILE [--json] [--files]\n"
-		   "  Show what the package image FILE holds: name, version, hashes, apps,\n"
-		   "  hooks, plugs, bundled components; --files lists every entry.\n");
+	           "  Show what the package image FILE holds: name, version, hashes, apps,\n"
+	           "  hooks, plugs, bundled components; --files lists every entry.\n");
 }
 
 static int visit(const struct image_entry *ie, void *ctx)
@@ -118,14 +118,14 @@ static void app_id(const struct manifest *m, const struct manifest_app *a, char 
 static size_t collect_plugs(const struct manifest *m, const char **names, size_t max)
 {
 	size_t n = 0;
-#define ADD(s)                                                   \
-	do {                                                     \
-		bool seen = false;                               \
-		for (size_t k_ = 0; k_ < n; k_++)                \
-			if (strcmp(names[k_], (s)) == 0)         \
-				seen = true;                     \
-		if (!seen && n < max)                            \
-			names[n++] = (s);                        \
+#define ADD(s)                                                                                     \
+	do {                                                                                       \
+		bool seen = false;                                                                 \
+		for (size_t k_ = 0; k_ < n; k_++)                                                  \
+			if (strcmp(names[k_], (s)) == 0)                                           \
+				seen = true;                                                       \
+		if (!seen && n < max)                                                              \
+			names[n++] = (s);                                                          \
 	} while (0)
 	for (size_t i = 0; i < m->n_plugs; i++)
 		ADD(m->plugs[i].name);
@@ -156,8 +156,8 @@ static json_t *strv_json(char **v, size_t n)
 }
 
 static int print_json(const char *file, const struct hash_file_digests *dg, const char *compression,
-		      const struct manifest *m, const struct sbom_component *comps, size_t n_comps,
-		      bool has_sbom, const struct listing *l, bool files)
+                      const struct manifest *m, const struct sbom_component *comps, size_t n_comps,
+                      bool has_sbom, const struct listing *l, bool files)
 {
 	json_auto_t *o = json_object();
 	json_object_set_new(o, "file", json_string(file));
@@ -170,7 +170,8 @@ static int print_json(const char *file, const struct hash_file_digests *dg, cons
 	json_object_set_new(o, "summary", m->summary ? json_string(m->summary) : json_null());
 	json_object_set_new(o, "license", m->license ? json_string(m->license) : json_null());
 	json_object_set_new(o, "architectures", strv_json(m->architectures, m->n_architectures));
-	json_object_set_new(o, "confinement", json_string(manifest_confinement_name(m->confinement)));
+	json_object_set_new(o, "confinement",
+	                    json_string(manifest_confinement_name(m->confinement)));
 	json_object_set_new(o, "grade", json_string(manifest_grade_name(m->grade)));
 
 	json_t *apps = json_array();
@@ -180,34 +181,36 @@ static int print_json(const char *file, const struct hash_file_digests *dg, cons
 		char id[128];
 		app_id(m, a, id, sizeof(id));
 		const char *d = manifest_daemon_name(a->daemon);
-		json_array_append_new(apps, json_pack("{s:s, s:s, s:s, s:o, s:o}", "name", a->name, "id",
-						      id, "command", a->command, "daemon",
-						      d ? json_string(d) : json_null(), "plugs",
-						      strv_json(a->plugs, a->n_plugs)));
+		json_array_append_new(apps, json_pack("{s:s, s:s, s:s, s:o, s:o}", "name", a->name,
+		                                      "id", id, "command", a->command, "daemon",
+		                                      d ? json_string(d) : json_null(), "plugs",
+		                                      strv_json(a->plugs, a->n_plugs)));
 	}
 	json_t *hooks = json_array();
 	json_object_set_new(o, "hooks", hooks);
 	for (int h = 0; h < HOOK__COUNT; h++)
 		if (m->hooks[h].present)
-			json_array_append_new(hooks,
-					      json_pack("{s:s, s:o}", "name",
-							manifest_hook_name((enum manifest_hook)h), "plugs",
-							strv_json(m->hooks[h].plugs, m->hooks[h].n_plugs)));
+			json_array_append_new(
+			    hooks, json_pack("{s:s, s:o}", "name",
+			                     manifest_hook_name((enum manifest_hook)h), "plugs",
+			                     strv_json(m->hooks[h].plugs, m->hooks[h].n_plugs)));
 	const char *plugs[512];
 	size_t np = collect_plugs(m, plugs, 512);
 	json_t *pj = json_array();
 	json_object_set_new(o, "plugs", pj);
 	for (size_t i = 0; i < np; i++)
 		json_array_append_new(pj, json_pack("{s:s, s:s}", "name", plugs[i], "interface",
-						    plug_interface(m, plugs[i])));
+		                                    plug_interface(m, plugs[i])));
 	json_t *cj = json_array();
 	json_object_set_new(o, "sbom", has_sbom ? json_string(SBOM_PATH) : json_null());
 	json_object_set_new(o, "components", cj);
 	for (size_t i = 0; i < n_comps; i++)
 		json_array_append_new(
-			cj, json_pack("{s:s, s:s, s:o, s:o}", "type", comps[i].type, "name", comps[i].name,
-				      "version", comps[i].version ? json_string(comps[i].version) : json_null(),
-				      "purl", comps[i].purl ? json_string(comps[i].purl) : json_null()));
+		    cj,
+		    json_pack("{s:s, s:s, s:o, s:o}", "type", comps[i].type, "name", comps[i].name,
+		              "version",
+		              comps[i].version ? json_string(comps[i].version) : json_null(),
+		              "purl", comps[i].purl ? json_string(comps[i].purl) : json_null()));
 	json_object_set_new(o, "entries", json_integer((json_int_t)l->n));
 	json_object_set_new(o, "content_bytes", json_integer((json_int_t)l->bytes));
 	if (files) {
@@ -217,8 +220,8 @@ static int print_json(const char *file, const struct hash_file_digests *dg, cons
 			char mode[8];
 			snprintf(mode, sizeof(mode), "%04o", (unsigned)(l->e[i].mode & 07777));
 			json_t *e = json_pack("{s:s, s:s, s:s, s:I}", "path", l->e[i].path, "type",
-					      entry_type(l->e[i].mode), "mode", mode, "size",
-					      (json_int_t)l->e[i].size);
+			                      entry_type(l->e[i].mode), "mode", mode, "size",
+			                      (json_int_t)l->e[i].size);
 			if (l->e[i].target)
 				json_object_set_new(e, "target", json_string(l->e[i].target));
 			json_array_append_new(fj, e);
@@ -232,9 +235,10 @@ static int print_json(const char *file, const struct hash_file_digests *dg, cons
 	return 0;
 }
 
-static void print_human(const char *file, const struct hash_file_digests *dg, const char *compression,
-			const struct manifest *m, const struct sbom_component *comps, size_t n_comps,
-			bool has_sbom, const struct listing *l, bool files)
+static void print_human(const char *file, const struct hash_file_digests *dg,
+                        const char *compression, const struct manifest *m,
+                        const struct sbom_component *comps, size_t n_comps, bool has_sbom,
+                        const struct listing *l, bool files)
 {
 	printf("name:          %s\n", m->name);
 	printf("version:       %s\n", m->version);
@@ -250,7 +254,8 @@ static void print_human(const char *file, const struct hash_file_digests *dg, co
 	printf("sha256:        %s\n", dg->sha256);
 	printf("sha512:        %s\n", dg->sha512);
 	printf("compression:   %s\n", compression);
-	printf("entries:       %zu (%llu bytes of file content)\n", l->n, (unsigned long long)l->bytes);
+	printf("entries:       %zu (%llu bytes of file content)\n", l->n,
+	       (unsigned long long)l->bytes);
 
 	printf("apps:%s\n", m->n_apps ? "" : "          (none)");
 	for (size_t i = 0; i < m->n_apps; i++) {
@@ -285,7 +290,8 @@ static void print_human(const char *file, const struct hash_file_digests *dg, co
 	else
 		printf("components:%s\n", n_comps ? "" : "    (none)");
 	for (size_t i = 0; i < n_comps; i++)
-		printf("  %-24s %-24s %s\n", comps[i].name, comps[i].version ? comps[i].version : "-",
+		printf("  %-24s %-24s %s\n", comps[i].name,
+		       comps[i].version ? comps[i].version : "-",
 		       comps[i].purl ? comps[i].purl : "");
 	if (files) {
 		printf("files:\n");
@@ -313,10 +319,10 @@ static int fail_on(const char *file, ferry_error *err)
 int cmd_inspect(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"files", no_argument, NULL, 'f'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"json", no_argument, NULL, 'j'},
+	    {"files", no_argument, NULL, 'f'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	bool json = false, files = false;
 	int c;
@@ -342,7 +348,7 @@ int cmd_inspect(int argc, char **argv)
 	}
 	if (argc - optind != 1) {
 		fprintf(stderr, "ferry: inspect: %s\n",
-			argc - optind < 1 ? "which file? (ferry inspect FILE)" : "one FILE only");
+		        argc - optind < 1 ? "which file? (ferry inspect FILE)" : "one FILE only");
 		inspect_usage(stderr);
 		return 2;
 	}
@@ -370,7 +376,8 @@ int cmd_inspect(int argc, char **argv)
 	struct listing l = {.keep = files};
 	struct hash_file_digests dg;
 
-	if (image_read_file(img, INSPECT_MANIFEST, MANIFEST_MAX_BYTES, &yaml, &yaml_len, &err) < 0 ||
+	if (image_read_file(img, INSPECT_MANIFEST, MANIFEST_MAX_BYTES, &yaml, &yaml_len, &err) <
+	        0 ||
 	    manifest_parse(yaml, yaml_len, INSPECT_MANIFEST, &m, &err) < 0) {
 		rc = fail_on(file, &err);
 		goto out;

@@ -70,9 +70,9 @@ struct pack {
 static void pack_usage(FILE *f)
 {
 	fprintf(f, "usage: ferry pack DIR [-o FILE] [--compression zstd|xz|lz4] [--deb-cache DIR]\n"
-		   "  Pack the package tree DIR (with DIR/meta/ferry.yaml) into an image,\n"
-		   "  by default NAME_VERSION_ARCH.ferry in the current directory.\n"
-		   "  SOURCE_DATE_EPOCH sets every timestamp in the image (default 0).\n");
+	           "  Pack the package tree DIR (with DIR/meta/ferry.yaml) into an image,\n"
+	           "  by default NAME_VERSION_ARCH.ferry in the current directory.\n"
+	           "  SOURCE_DATE_EPOCH sets every timestamp in the image (default 0).\n");
 }
 
 /* ---- SOURCE_DATE_EPOCH --------------------------------------------------- */
@@ -85,10 +85,11 @@ static int source_date_epoch(uint32_t *out, ferry_error *err)
 	if (!s)
 		return 0;
 	if (str_to_u64(s, UINT32_MAX, &v) < 0)
-		return ferry_error_set(err, FERRY_E_INVALID,
-				       "SOURCE_DATE_EPOCH: expected seconds since 1970 as a whole number "
-				       "from 0 to %u; got \"%.40s\"",
-				       UINT32_MAX, s);
+		return ferry_error_set(
+		    err, FERRY_E_INVALID,
+		    "SOURCE_DATE_EPOCH: expected seconds since 1970 as a whole number "
+		    "from 0 to %u; got \"%.40s\"",
+		    UINT32_MAX, s);
 	*out = (uint32_t)v;
 	return 0;
 }
@@ -118,13 +119,14 @@ static const char *kind_name(mode_t m)
 }
 
 static int copy_regular(int src_dir, const char *name, int dst_dir, const char *rel, mode_t mode,
-			ferry_error *err)
+                        ferry_error *err)
 {
-	_cleanup_close_ int in = openat(src_dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	_cleanup_close_ int in =
+	    openat(src_dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
 	if (in < 0)
 		return ferry_error_errno(err, FERRY_E_IO, errno, "%s: open", rel);
 	_cleanup_close_ int out =
-		openat(dst_dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	    openat(dst_dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (out < 0)
 		return ferry_error_errno(err, FERRY_E_IO, errno, "%s: create copy", rel);
 	for (;;) {
@@ -147,7 +149,8 @@ static int copy_regular(int src_dir, const char *name, int dst_dir, const char *
 			if (r == 0)
 				break;
 			if (fs_write_all(out, b, (size_t)r) < 0)
-				return ferry_error_errno(err, FERRY_E_IO, errno, "%s: write copy", rel);
+				return ferry_error_errno(err, FERRY_E_IO, errno, "%s: write copy",
+				                         rel);
 		}
 		break;
 	}
@@ -157,15 +160,16 @@ static int copy_regular(int src_dir, const char *name, int dst_dir, const char *
 }
 
 static int copy_dir(struct pack *p, int src_dir, int dst_dir, const char *rel, int depth,
-		    ferry_error *err)
+                    ferry_error *err)
 {
 	if (depth > IMAGE_MAX_DEPTH)
-		return ferry_error_set(err, FERRY_E_LIMIT, "%s: directories nested deeper than %d", rel,
-				       IMAGE_MAX_DEPTH);
+		return ferry_error_set(err, FERRY_E_LIMIT, "%s: directories nested deeper than %d",
+		                       rel, IMAGE_MAX_DEPTH);
 	struct dirent **names = NULL;
 	int n = scandirat(src_dir, ".", &names, NULL, alphasort);
 	if (n < 0)
-		return ferry_error_errno(err, FERRY_E_IO, errno, "%s: read directory", *rel ? rel : ".");
+		return ferry_error_errno(err, FERRY_E_IO, errno, "%s: read directory",
+		                         *rel ? rel : ".");
 	int rc = 0;
 	for (int i = 0; i < n; i++) {
 		const char *name = names[i]->d_name;
@@ -186,54 +190,66 @@ static int copy_dir(struct pack *p, int src_dir, int dst_dir, const char *rel, i
 		if (p->out_exists && st.st_dev == p->out_dev && st.st_ino == p->out_ino)
 			goto next; /* the output of an earlier pack */
 		if (++p->entries >= IMAGE_MAX_FILES) {
-			rc = ferry_error_set(err, FERRY_E_LIMIT, "too many files: more than %u entries",
-					     IMAGE_MAX_FILES);
+			rc = ferry_error_set(err, FERRY_E_LIMIT,
+			                     "too many files: more than %u entries",
+			                     IMAGE_MAX_FILES);
 			goto next;
 		}
 		if (S_ISDIR(st.st_mode)) {
 			if (mkdirat(dst_dir, name, 0700) < 0) {
-				rc = ferry_error_errno(err, FERRY_E_IO, errno, "%s: create copy", child);
+				rc = ferry_error_errno(err, FERRY_E_IO, errno, "%s: create copy",
+				                       child);
 				goto next;
 			}
-			int s = openat(src_dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			int d = openat(dst_dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			int s =
+			    openat(src_dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			int d =
+			    openat(dst_dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (s < 0 || d < 0)
-				rc = ferry_error_errno(err, FERRY_E_IO, errno, "%s: open directory", child);
+				rc = ferry_error_errno(err, FERRY_E_IO, errno, "%s: open directory",
+				                       child);
 			else
 				rc = copy_dir(p, s, d, child, depth + 1, err);
 			/* set the mode last, so a read-only directory can be filled;
 			 * setgid and sticky bits mean nothing on a read-only image */
 			if (rc == 0 && fchmod(d, (st.st_mode & 0777) | 0700) < 0)
-				rc = ferry_error_errno(err, FERRY_E_IO, errno, "%s: chmod copy", child);
+				rc = ferry_error_errno(err, FERRY_E_IO, errno, "%s: chmod copy",
+				                       child);
 			if (s >= 0)
 				close(s);
 			if (d >= 0)
 				close(d);
 		} else if (S_ISREG(st.st_mode)) {
 			if (st.st_mode & S_ISUID)
-				rc = ferry_error_set(err, FERRY_E_UNSAFE, "%s: setuid bit set", child);
+				rc = ferry_error_set(err, FERRY_E_UNSAFE, "%s: setuid bit set",
+				                     child);
 			else if (st.st_mode & S_ISGID)
-				rc = ferry_error_set(err, FERRY_E_UNSAFE, "%s: setgid bit set", child);
+				rc = ferry_error_set(err, FERRY_E_UNSAFE, "%s: setgid bit set",
+				                     child);
 			else if ((p->bytes += (uint64_t)st.st_size) > IMAGE_MAX_BYTES)
-				rc = ferry_error_set(err, FERRY_E_LIMIT, "too large: more than %llu bytes",
-						     (unsigned long long)IMAGE_MAX_BYTES);
+				rc = ferry_error_set(err, FERRY_E_LIMIT,
+				                     "too large: more than %llu bytes",
+				                     (unsigned long long)IMAGE_MAX_BYTES);
 			else
 				rc = copy_regular(src_dir, name, dst_dir, child, st.st_mode, err);
 		} else if (S_ISLNK(st.st_mode)) {
 			char target[PACK_PATH_MAX];
 			ssize_t tl = readlinkat(src_dir, name, target, sizeof(target) - 1);
 			if (tl < 0) {
-				rc = ferry_error_errno(err, FERRY_E_IO, errno, "%s: read link", child);
+				rc = ferry_error_errno(err, FERRY_E_IO, errno, "%s: read link",
+				                       child);
 				goto next;
 			}
 			target[tl] = '\0';
 			if (symlinkat(target, dst_dir, name) < 0)
-				rc = ferry_error_errno(err, FERRY_E_IO, errno, "%s: copy link", child);
+				rc = ferry_error_errno(err, FERRY_E_IO, errno, "%s: copy link",
+				                       child);
 		} else {
-			rc = ferry_error_set(err, FERRY_E_UNSAFE,
-					     "%s: %s: only regular files, directories and symlinks can "
-					     "be packed",
-					     child, kind_name(st.st_mode));
+			rc = ferry_error_set(
+			    err, FERRY_E_UNSAFE,
+			    "%s: %s: only regular files, directories and symlinks can "
+			    "be packed",
+			    child, kind_name(st.st_mode));
 		}
 	next:
 		free(names[i]);
@@ -277,19 +293,20 @@ static int check_apps(struct pack *p, int root, ferry_error *err)
 		struct stat st;
 		if (fd < 0)
 			return ferry_error_set(err, FERRY_E_NOTFOUND,
-					       "apps.%s.command: %s is not in the package", a->name,
-					       a->command);
+			                       "apps.%s.command: %s is not in the package", a->name,
+			                       a->command);
 		if (fstat(fd, &st) < 0)
-			return ferry_error_errno(err, FERRY_E_IO, errno, "apps.%s.command: %s", a->name,
-						 a->command);
+			return ferry_error_errno(err, FERRY_E_IO, errno, "apps.%s.command: %s",
+			                         a->name, a->command);
 		if (!S_ISREG(st.st_mode))
 			return ferry_error_set(err, FERRY_E_INVALID,
-					       "apps.%s.command: %s is not a regular file", a->name,
-					       a->command);
+			                       "apps.%s.command: %s is not a regular file", a->name,
+			                       a->command);
 		if (!(st.st_mode & 0111))
-			return ferry_error_set(err, FERRY_E_INVALID,
-					       "apps.%s.command: %s is not executable (chmod +x it)",
-					       a->name, a->command);
+			return ferry_error_set(
+			    err, FERRY_E_INVALID,
+			    "apps.%s.command: %s is not executable (chmod +x it)", a->name,
+			    a->command);
 	}
 	return 0;
 }
@@ -309,19 +326,20 @@ static int check_hooks(struct pack *p, int root, ferry_error *err)
 		struct stat st;
 		snprintf(rel, sizeof(rel), "meta/hooks/%s", known[h]);
 		if (fstatat(root, rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			return ferry_error_set(err, FERRY_E_NOTFOUND, "hooks.%s: %s is missing", known[h],
-					       rel);
+			return ferry_error_set(err, FERRY_E_NOTFOUND, "hooks.%s: %s is missing",
+			                       known[h], rel);
 		if (!S_ISREG(st.st_mode))
 			return ferry_error_set(err, FERRY_E_INVALID,
-					       "hooks.%s: %s is not a regular file", known[h], rel);
+			                       "hooks.%s: %s is not a regular file", known[h], rel);
 		if (!(st.st_mode & 0111))
 			return ferry_error_set(err, FERRY_E_INVALID,
-					       "hooks.%s: %s is not executable (chmod +x it)", known[h],
-					       rel);
+			                       "hooks.%s: %s is not executable (chmod +x it)",
+			                       known[h], rel);
 	}
 
 	/* every file in meta/hooks is a declared hook */
-	_cleanup_close_ int hd = openat(root, "meta/hooks", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int hd =
+	    openat(root, "meta/hooks", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (hd < 0) {
 		if (errno == ENOENT)
 			return 0;
@@ -342,21 +360,23 @@ static int check_hooks(struct pack *p, int root, ferry_error *err)
 			if (h < 0) {
 				const char *near = str_did_you_mean(name, known);
 				if (near)
-					rc = ferry_error_set(err, FERRY_E_INVALID,
-							     "meta/hooks/%s: not a hook; did you mean "
-							     "\"%s\"?",
-							     name, near);
+					rc = ferry_error_set(
+					    err, FERRY_E_INVALID,
+					    "meta/hooks/%s: not a hook; did you mean "
+					    "\"%s\"?",
+					    name, near);
 				else
 					rc = ferry_error_set(
-						err, FERRY_E_INVALID,
-						"meta/hooks/%s: not a hook (hooks are install, configure, "
-						"pre-refresh, post-refresh, check-health and remove)",
-						name);
+					    err, FERRY_E_INVALID,
+					    "meta/hooks/%s: not a hook (hooks are install, "
+					    "configure, "
+					    "pre-refresh, post-refresh, check-health and remove)",
+					    name);
 			} else if (!p->m->hooks[h].present) {
 				rc = ferry_error_set(err, FERRY_E_INVALID,
-						     "meta/hooks/%s: not declared under hooks in "
-						     "meta/ferry.yaml (add \"hooks: {%s: {}}\")",
-						     name, name);
+				                     "meta/hooks/%s: not declared under hooks in "
+				                     "meta/ferry.yaml (add \"hooks: {%s: {}}\")",
+				                     name, name);
 			}
 		}
 		free(names[i]);
@@ -388,9 +408,9 @@ static int check_staged_arch(struct pack *p, ferry_error *err)
 		if (strcmp(d->arch, "all") == 0 || lists_arch(p->m, d->arch))
 			continue;
 		return ferry_error_set(err, FERRY_E_INVALID,
-				       "parts.%s.stage-packages: %s %s is built for %s, which "
-				       "architectures does not list",
-				       d->part, d->name, d->version, d->arch);
+		                       "parts.%s.stage-packages: %s %s is built for %s, which "
+		                       "architectures does not list",
+		                       d->part, d->name, d->version, d->arch);
 	}
 	return 0;
 }
@@ -442,9 +462,9 @@ static int pack_run(struct pack *p, char *out_path, size_t out_size, ferry_error
 	if (str_printf(manifest_path, sizeof(manifest_path), "%s/meta/ferry.yaml", p->dir) < 0)
 		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", p->dir);
 	if (!fs_exists(manifest_path))
-		return ferry_error_set(err, FERRY_E_NOTFOUND,
-				       "%s: no meta/ferry.yaml (ferry init %s writes a starting one)",
-				       p->dir, p->dir);
+		return ferry_error_set(
+		    err, FERRY_E_NOTFOUND,
+		    "%s: no meta/ferry.yaml (ferry init %s writes a starting one)", p->dir, p->dir);
 	if ((rc = manifest_load(manifest_path, &p->m, err)) < 0)
 		return rc;
 
@@ -452,11 +472,12 @@ static int pack_run(struct pack *p, char *out_path, size_t out_size, ferry_error
 		if (str_copy(out_path, out_size, p->out) < 0)
 			return ferry_error_set(err, FERRY_E_LIMIT, "-o: path too long");
 	} else if (str_printf(out_path, out_size, "%s_%s_%s.ferry", p->m->name, p->m->version,
-			      file_arch(p->m)) < 0) {
+	                      file_arch(p->m)) < 0) {
 		return ferry_error_set(err, FERRY_E_LIMIT, "output name too long");
 	}
 	if (strchr(p->m->version, '/'))
-		return ferry_error_set(err, FERRY_E_INVALID, "version: \"/\" cannot be in a file name");
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "version: \"/\" cannot be in a file name");
 	if (stat(out_path, &st) == 0) {
 		p->out_exists = true;
 		p->out_dev = st.st_dev;
@@ -464,13 +485,14 @@ static int pack_run(struct pack *p, char *out_path, size_t out_size, ferry_error
 	}
 
 	const char *tmp = getenv("TMPDIR");
-	if (str_printf(p->work, sizeof(p->work), "%s/ferry-pack-XXXXXX", tmp && *tmp ? tmp : "/tmp") < 0)
+	if (str_printf(p->work, sizeof(p->work), "%s/ferry-pack-XXXXXX",
+	               tmp && *tmp ? tmp : "/tmp") < 0)
 		return ferry_error_set(err, FERRY_E_LIMIT, "TMPDIR: path too long");
 	if (!mkdtemp(p->work)) {
 		int e = errno;
 		p->work[0] = '\0';
 		return ferry_error_errno(err, FERRY_E_IO, e, "create a staging folder in %s",
-					 tmp && *tmp ? tmp : "/tmp");
+		                         tmp && *tmp ? tmp : "/tmp");
 	}
 	if (str_printf(p->tree, sizeof(p->tree), "%s/tree", p->work) < 0)
 		return ferry_error_set(err, FERRY_E_LIMIT, "TMPDIR: path too long");
@@ -482,17 +504,17 @@ static int pack_run(struct pack *p, char *out_path, size_t out_size, ferry_error
 		return ferry_error_set(err, FERRY_E_LIMIT, "TMPDIR: path too long");
 	if (fs_exists(sbom_path))
 		return ferry_error_set(err, FERRY_E_EXISTS,
-				       "%s: ferry pack writes this file; remove it from %s", SBOM_PATH,
-				       p->dir);
+		                       "%s: ferry pack writes this file; remove it from %s",
+		                       SBOM_PATH, p->dir);
 
 	const char *arch = NULL;
 	if (p->m->n_architectures == 1 && strcmp(p->m->architectures[0], "all") != 0)
 		arch = p->m->architectures[0];
 	struct stage_opts so = {.work_dir = p->work,
-				.arch = arch,
-				.cache_dir = p->deb_cache,
-				.progress = stage_progress,
-				.progress_ctx = p};
+	                        .arch = arch,
+	                        .cache_dir = p->deb_cache,
+	                        .progress = stage_progress,
+	                        .progress_ctx = p};
 	rc = stage_parts(p->m, p->tree, &so, &p->staged, err);
 	progress_done(p);
 	if (rc < 0)
@@ -510,12 +532,12 @@ static int pack_run(struct pack *p, char *out_path, size_t out_size, ferry_error
 	if ((rc = stage_distro(NULL, vendor, sizeof(vendor), distro, sizeof(distro))) < 0)
 		return ferry_error_set(err, rc, "cannot read /etc/os-release");
 	struct sbom_input si = {.manifest = p->m,
-				.debs = p->staged.debs,
-				.n_debs = p->staged.n,
-				.vendor = vendor[0] ? vendor : "debian",
-				.distro = distro,
-				.timestamp = p->mtime,
-				.tool_version = FERRY_VERSION};
+	                        .debs = p->staged.debs,
+	                        .n_debs = p->staged.n,
+	                        .vendor = vendor[0] ? vendor : "debian",
+	                        .distro = distro,
+	                        .timestamp = p->mtime,
+	                        .tool_version = FERRY_VERSION};
 	_cleanup_free_ char *sbom = NULL;
 	size_t sbom_len = 0;
 	if ((rc = sbom_write_json(&si, &sbom, &sbom_len, err)) < 0)
@@ -524,9 +546,9 @@ static int pack_run(struct pack *p, char *out_path, size_t out_size, ferry_error
 		return rc;
 
 	struct image_write_opts wo = {.compression = p->compression,
-				      .mtime = p->mtime,
-				      .progress = image_progress,
-				      .progress_ctx = p};
+	                              .mtime = p->mtime,
+	                              .progress = image_progress,
+	                              .progress_ctx = p};
 	p->last_pct = -1;
 	rc = image_write(p->tree, out_path, &wo, err);
 	progress_done(p);
@@ -536,11 +558,11 @@ static int pack_run(struct pack *p, char *out_path, size_t out_size, ferry_error
 int cmd_pack(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"output", required_argument, NULL, 'o'},
-		{"compression", required_argument, NULL, 'c'},
-		{"deb-cache", required_argument, NULL, 'C'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"output", required_argument, NULL, 'o'},
+	    {"compression", required_argument, NULL, 'c'},
+	    {"deb-cache", required_argument, NULL, 'C'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct pack p = {.compression = IMAGE_ZSTD};
 	int c;
@@ -555,9 +577,10 @@ int cmd_pack(int argc, char **argv)
 		case 'c': {
 			int v = image_compression_parse(optarg);
 			if (v < 0 || v == IMAGE_GZIP) {
-				fprintf(stderr, "ferry: pack: --compression: expected zstd, xz or lz4; got "
-						"\"%s\"\n",
-					optarg);
+				fprintf(stderr,
+				        "ferry: pack: --compression: expected zstd, xz or lz4; got "
+				        "\"%s\"\n",
+				        optarg);
 				pack_usage(stderr);
 				return 2;
 			}
@@ -572,14 +595,14 @@ int cmd_pack(int argc, char **argv)
 			return 0;
 		default:
 			fprintf(stderr, "ferry: pack: unknown option or missing value: %s\n",
-				argv[optind - 1]);
+			        argv[optind - 1]);
 			pack_usage(stderr);
 			return 2;
 		}
 	}
 	if (argc - optind != 1) {
 		fprintf(stderr, "ferry: pack: %s\n",
-			argc - optind < 1 ? "which directory? (ferry pack DIR)" : "one DIR only");
+		        argc - optind < 1 ? "which directory? (ferry pack DIR)" : "one DIR only");
 		pack_usage(stderr);
 		return 2;
 	}

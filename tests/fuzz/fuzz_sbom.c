@@ -34,8 +34,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(text, data, size);
 	text[size] = '\0';
 	struct stage_deb d = {0};
-	if (stage_parse_control(text, &d, NULL) == 0 && (!d.name || !d.version || !d.arch ||
-							 !d.source || !d.source_version))
+	if (stage_parse_control(text, &d, NULL) == 0 &&
+	    (!d.name || !d.version || !d.arch || !d.source || !d.source_version))
 		abort();
 	free(d.name);
 	free(d.version);

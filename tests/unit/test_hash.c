@@ -29,8 +29,8 @@ static int teardown(void **state)
 }
 
 #define ABC_256 "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-#define ABC_512                                                                   \
-	"ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a2192992a274fc1a8" \
+#define ABC_512                                                                                    \
+	"ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a2192992a274fc1a8"         \
 	"36ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f"
 #define EMPTY_256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
@@ -47,7 +47,8 @@ static void test_memory_known(void **state)
 	assert_string_equal(hex, "a9993e364706816aba3e25717850c26c9cd0d89d");
 	/* a buffer too small is refused, not overrun */
 	char small[64];
-	assert_int_equal(hash_memory_hex(HASH_SHA256, "abc", 3, small, sizeof(small)), FERRY_E_LIMIT);
+	assert_int_equal(hash_memory_hex(HASH_SHA256, "abc", 3, small, sizeof(small)),
+	                 FERRY_E_LIMIT);
 	assert_int_equal(hash_len(HASH_SHA256), 32);
 	assert_int_equal(hash_len(HASH_SHA512), 64);
 	assert_string_equal(hash_name(HASH_SHA512), "sha512");
@@ -86,7 +87,8 @@ static void test_file_errors(void **state)
 {
 	ferry_error err = {0};
 	char hex[HASH_SHA256_HEX_SIZE];
-	assert_int_equal(hash_file_hex(HASH_SHA256, "/nonexistent/x", hex, sizeof(hex), &err), FERRY_E_IO);
+	assert_int_equal(hash_file_hex(HASH_SHA256, "/nonexistent/x", hex, sizeof(hex), &err),
+	                 FERRY_E_IO);
 	assert_string_equal(err.msg, "open /nonexistent/x: No such file or directory");
 	struct hash_file_digests d;
 	ferry_error_clear(&err);
@@ -98,9 +100,9 @@ static void test_file_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_memory_known),
-		cmocka_unit_test(test_file_digests),
-		cmocka_unit_test(test_file_errors),
+	    cmocka_unit_test(test_memory_known),
+	    cmocka_unit_test(test_file_digests),
+	    cmocka_unit_test(test_file_errors),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -27,15 +27,15 @@ static void test_valid_spec(void **state)
 
 	assert_false(stage_valid_spec(NULL));
 	assert_false(stage_valid_spec(""));
-	assert_false(stage_valid_spec("j"));           /* at least two characters */
-	assert_false(stage_valid_spec("-o"));          /* never an option */
+	assert_false(stage_valid_spec("j"));  /* at least two characters */
+	assert_false(stage_valid_spec("-o")); /* never an option */
 	assert_false(stage_valid_spec("--print-uris"));
-	assert_false(stage_valid_spec("Jq"));          /* lower case only */
+	assert_false(stage_valid_spec("Jq")); /* lower case only */
 	assert_false(stage_valid_spec("jq;rm -rf /"));
 	assert_false(stage_valid_spec("jq "));
 	assert_false(stage_valid_spec("jq/bookworm"));
 	assert_false(stage_valid_spec("jq="));
-	assert_false(stage_valid_spec("jq=abc"));      /* versions start with a digit */
+	assert_false(stage_valid_spec("jq=abc")); /* versions start with a digit */
 	assert_false(stage_valid_spec("jq=1.6 x"));
 	assert_false(stage_valid_spec("jq=1$(id)"));
 	char longname[300];
@@ -52,10 +52,10 @@ static void test_prime(void **state)
 	char *drop[] = {"-usr/share/doc/*", "-usr/share/man"};
 	assert_false(stage_prime_keep(drop, 2, "usr/share/doc/jq"));
 	assert_false(stage_prime_keep(drop, 2, "usr/share/doc/jq/copyright"));
-	assert_true(stage_prime_keep(drop, 2, "usr/share/doc"));   /* the folder itself stays */
+	assert_true(stage_prime_keep(drop, 2, "usr/share/doc")); /* the folder itself stays */
 	assert_false(stage_prime_keep(drop, 2, "usr/share/man"));
 	assert_false(stage_prime_keep(drop, 2, "usr/share/man/man1/jq.1.gz"));
-	assert_true(stage_prime_keep(drop, 2, "usr/share/manual"));  /* whole components only */
+	assert_true(stage_prime_keep(drop, 2, "usr/share/manual")); /* whole components only */
 	assert_true(stage_prime_keep(drop, 2, "usr/bin/jq"));
 
 	/* includes: only what they match (and what is below it) */
@@ -86,9 +86,9 @@ static void test_control(void **state)
 {
 	struct stage_deb d = {0};
 	assert_int_equal(stage_parse_control("Package: libjq1\nVersion: 1.6-2.1+deb12u3\n"
-					     "Architecture: amd64\nSource: jq\n",
-					     &d, NULL),
-			 0);
+	                                     "Architecture: amd64\nSource: jq\n",
+	                                     &d, NULL),
+	                 0);
 	assert_string_equal(d.name, "libjq1");
 	assert_string_equal(d.version, "1.6-2.1+deb12u3");
 	assert_string_equal(d.arch, "amd64");
@@ -97,10 +97,11 @@ static void test_control(void **state)
 	free(d.name), free(d.version), free(d.arch), free(d.source), free(d.source_version);
 
 	memset(&d, 0, sizeof(d));
-	assert_int_equal(stage_parse_control("Package: bsdutils\nVersion: 1:2.38.1-5+deb12u3\n"
-					     "Architecture: amd64\nSource: util-linux (2.38.1-5+deb12u3)\n",
-					     &d, NULL),
-			 0);
+	assert_int_equal(
+	    stage_parse_control("Package: bsdutils\nVersion: 1:2.38.1-5+deb12u3\n"
+	                        "Architecture: amd64\nSource: util-linux (2.38.1-5+deb12u3)\n",
+	                        &d, NULL),
+	    0);
 	assert_string_equal(d.version, "1:2.38.1-5+deb12u3");
 	assert_string_equal(d.source, "util-linux");
 	assert_string_equal(d.source_version, "2.38.1-5+deb12u3");
@@ -108,9 +109,10 @@ static void test_control(void **state)
 
 	/* no Source field: the package is its own source */
 	memset(&d, 0, sizeof(d));
-	assert_int_equal(stage_parse_control("Package: jq\nVersion: 1.6-2.1+deb12u3\nArchitecture: amd64\n",
-					     &d, NULL),
-			 0);
+	assert_int_equal(
+	    stage_parse_control("Package: jq\nVersion: 1.6-2.1+deb12u3\nArchitecture: amd64\n", &d,
+	                        NULL),
+	    0);
 	assert_string_equal(d.source, "jq");
 	assert_string_equal(d.source_version, "1.6-2.1+deb12u3");
 	free(d.name), free(d.version), free(d.arch), free(d.source), free(d.source_version);
@@ -118,14 +120,14 @@ static void test_control(void **state)
 	struct {
 		const char *text, *msg;
 	} bad[] = {
-		{"Version: 1\nArchitecture: amd64\n", "control: no valid Package field"},
-		{"Package: x;y\nVersion: 1\nArchitecture: amd64\n", "control: no valid Package field"},
-		{"Package: jq\nArchitecture: amd64\n", "control: no valid Version field"},
-		{"Package: jq\nVersion: 1\n", "control: no valid Architecture field"},
-		{"Package: jq\nVersion: 1\nArchitecture: amd64\nSource: jq (1\n",
-		 "Source: expected \"name (version)\""},
-		{"Package: jq\nVersion: 1\nArchitecture: amd64\nSource: ../x\n",
-		 "control: Source \"../x\" is not a package name"},
+	    {"Version: 1\nArchitecture: amd64\n", "control: no valid Package field"},
+	    {"Package: x;y\nVersion: 1\nArchitecture: amd64\n", "control: no valid Package field"},
+	    {"Package: jq\nArchitecture: amd64\n", "control: no valid Version field"},
+	    {"Package: jq\nVersion: 1\n", "control: no valid Architecture field"},
+	    {"Package: jq\nVersion: 1\nArchitecture: amd64\nSource: jq (1\n",
+	     "Source: expected \"name (version)\""},
+	    {"Package: jq\nVersion: 1\nArchitecture: amd64\nSource: ../x\n",
+	     "control: Source \"../x\" is not a package name"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		ferry_error err = {0};
@@ -140,29 +142,36 @@ static void test_print_uris(void **state)
 {
 	char *f = NULL, *h = NULL;
 	ferry_error err = {0};
-	assert_int_equal(stage_parse_print_uris("'http://example.invalid/pool/main/u/util-linux/"
-						"bsdutils_2.38.1-5%2bdeb12u3_amd64.deb' "
-						"bsdutils_1%3a2.38.1-5+deb12u3_amd64.deb 94412 "
-						"SHA256:6cae172b006a4603e710e046c3acba8d98d36748894cbe3eeda31d415fec331e",
-						&f, &h, &err),
-			 0);
+	assert_int_equal(
+	    stage_parse_print_uris(
+	        "'http://example.invalid/pool/main/u/util-linux/"
+	        "bsdutils_2.38.1-5%2bdeb12u3_amd64.deb' "
+	        "bsdutils_1%3a2.38.1-5+deb12u3_amd64.deb 94412 "
+	        "SHA256:6cae172b006a4603e710e046c3acba8d98d36748894cbe3eeda31d415fec331e",
+	        &f, &h, &err),
+	    0);
 	assert_string_equal(f, "bsdutils_1%3a2.38.1-5+deb12u3_amd64.deb");
 	assert_string_equal(h, "6cae172b006a4603e710e046c3acba8d98d36748894cbe3eeda31d415fec331e");
 	free(f);
 	free(h);
 
-	assert_int_equal(stage_parse_print_uris("'u' ../../etc/x.deb 1 SHA256:"
-						"6cae172b006a4603e710e046c3acba8d98d36748894cbe3eeda31d415fec331e",
-						&f, &h, &err),
-			 FERRY_E_UNSAFE);
+	assert_int_equal(stage_parse_print_uris(
+	                     "'u' ../../etc/x.deb 1 SHA256:"
+	                     "6cae172b006a4603e710e046c3acba8d98d36748894cbe3eeda31d415fec331e",
+	                     &f, &h, &err),
+	                 FERRY_E_UNSAFE);
 	assert_null(f);
-	assert_int_equal(stage_parse_print_uris("'u' x.deb 1 MD5Sum:abc", &f, &h, &err), FERRY_E_VERIFY);
-	assert_int_equal(stage_parse_print_uris("'u' x.deb 1 SHA256:abc", &f, &h, &err), FERRY_E_VERIFY);
-	assert_int_equal(stage_parse_print_uris("x.deb 1 SHA256:abc", &f, &h, &err), FERRY_E_INVALID);
-	assert_int_equal(stage_parse_print_uris("'u' x.txt 1 SHA256:"
-						"6cae172b006a4603e710e046c3acba8d98d36748894cbe3eeda31d415fec331e",
-						&f, &h, &err),
-			 FERRY_E_UNSAFE);
+	assert_int_equal(stage_parse_print_uris("'u' x.deb 1 MD5Sum:abc", &f, &h, &err),
+	                 FERRY_E_VERIFY);
+	assert_int_equal(stage_parse_print_uris("'u' x.deb 1 SHA256:abc", &f, &h, &err),
+	                 FERRY_E_VERIFY);
+	assert_int_equal(stage_parse_print_uris("x.deb 1 SHA256:abc", &f, &h, &err),
+	                 FERRY_E_INVALID);
+	assert_int_equal(stage_parse_print_uris(
+	                     "'u' x.txt 1 SHA256:"
+	                     "6cae172b006a4603e710e046c3acba8d98d36748894cbe3eeda31d415fec331e",
+	                     &f, &h, &err),
+	                 FERRY_E_UNSAFE);
 }
 
 static void test_distro(void **state)
@@ -171,8 +180,9 @@ static void test_distro(void **state)
 	assert_non_null(mkdtemp(dir));
 	char path[256];
 	snprintf(path, sizeof(path), "%s/os-release", dir);
-	const char *text = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\n"
-			   "VERSION_ID=\"12\"\nID=debian\n";
+	const char *text =
+	    "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\n"
+	    "VERSION_ID=\"12\"\nID=debian\n";
 	assert_int_equal(fs_write_atomic(path, text, strlen(text), 0644, NULL), 0);
 	char vendor[32], distro[64];
 	assert_int_equal(stage_distro(path, vendor, sizeof(vendor), distro, sizeof(distro)), 0);
@@ -206,8 +216,9 @@ static void test_invalid_spec_refused_before_apt(void **state)
 	struct stage_result r;
 	ferry_error err = {0};
 	assert_int_equal(stage_parts(&m, dir, &o, &r, &err), FERRY_E_INVALID);
-	assert_string_equal(err.msg, "parts.evil.stage-packages: \"--allow-unauthenticated\" is not "
-				     "NAME or NAME=VERSION");
+	assert_string_equal(err.msg,
+	                    "parts.evil.stage-packages: \"--allow-unauthenticated\" is not "
+	                    "NAME or NAME=VERSION");
 	assert_int_equal(r.n, 0);
 	assert_int_equal(fs_remove_tree(dir, NULL), 0);
 }
@@ -215,12 +226,12 @@ static void test_invalid_spec_refused_before_apt(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_valid_spec),
-		cmocka_unit_test(test_prime),
-		cmocka_unit_test(test_control),
-		cmocka_unit_test(test_print_uris),
-		cmocka_unit_test(test_distro),
-		cmocka_unit_test(test_invalid_spec_refused_before_apt),
+	    cmocka_unit_test(test_valid_spec),
+	    cmocka_unit_test(test_prime),
+	    cmocka_unit_test(test_control),
+	    cmocka_unit_test(test_print_uris),
+	    cmocka_unit_test(test_distro),
+	    cmocka_unit_test(test_invalid_spec_refused_before_apt),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
