@@ -888,7 +888,9 @@ int tuf_repo_init(const char *dir, const struct tuf_repo_config *cfg, ferry_erro
 		char p[PATH_MAX_LEN];
 		if (str_printf(p, sizeof(p), "%s/%s", dir, subdirs[i]) < 0)
 			return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", dir);
-		rc = fs_mkdir_p(p, i == 0 ? 0700 : 0755, err);
+		rc = fs_mkdir_p(dir, 0755, err);
+		if (rc == 0)
+			rc = fs_mkdir_p(p, i == 0 ? 0700 : 0755, err);
 		if (rc < 0)
 			return rc;
 	}
