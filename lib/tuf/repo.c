@@ -730,9 +730,10 @@ static int settings_from_cfg(const struct tuf_repo_config *cfg, json_t *pkg_keys
 		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
 	for (int k = 0; k < TUF_REPO_KIND_COUNT; k++)
 		json_object_set_new(exp, kind_names[k], json_integer(cfg->expires_s[k]));
-	json_t *s = json_pack("{s:i, s:i, s:s, s:b, s:o, s:{s:O, s:O, s:i}}", "format", 1,
+	json_t *s = json_pack("{s:i, s:i, s:s, s:b, s:b, s:o, s:{s:O, s:O, s:i}}", "format", 1,
 			      "bin_digits", (int)cfg->bin_digits, "key_type",
-			      key_type_name(cfg->key_type), "sha512", cfg->sha512, "expires", exp,
+			      key_type_name(cfg->key_type), "sha512", cfg->sha512,
+			      "shared_package_keys", cfg->shared_package_keys, "expires", exp,
 			      "package_keys", "keys", pkg_keys, "keyids", pkg_ids, "threshold",
 			      (int)cfg->threshold[TUF_REPO_PACKAGES]);
 	if (!s)
@@ -754,6 +755,7 @@ static int cfg_from_settings(const json_t *s, struct tuf_repo_config *cfg, ferry
 	    0)
 		return ferry_error_set(err, FERRY_E_CORRUPT, "repo.json: key_type: unknown");
 	cfg->sha512 = json_is_true(json_object_get(s, "sha512"));
+	cfg->shared_package_keys = json_is_true(json_object_get(s, "shared_package_keys"));
 	json_t *exp = json_object_get(s, "expires");
 	for (int k = 0; k < TUF_REPO_KIND_COUNT; k++) {
 		json_int_t v = json_integer_value(json_object_get(exp, kind_names[k]));
@@ -764,6 +766,9 @@ static int cfg_from_settings(const json_t *s, struct tuf_repo_config *cfg, ferry
 		cfg->expires_s[k] = v;
 	}
 	json_t *pk = json_object_get(s, "package_keys");
+	cfg->nkeys[TUF_REPO_PACKAGES] = (unsigned)json_array_size(json_object_get(pk, "keyids"));
+	cfg->threshold[TUF_REPO_PACKAGES] =
+		(unsigned)json_integer_value(json_object_get(pk, "threshold"));
 	if (!json_is_object(json_object_get(pk, "keys")) ||
 	    !json_is_array(json_object_get(pk, "keyids")) ||
 	    json_integer_value(json_object_get(pk, "threshold")) < 1)
@@ -1218,6 +1223,11 @@ int tuf_repo_add_package(struct tuf_repo *repo, const char *package,
 		if (rc < 0)
 			return rc;
 		thr = threshold;
+	} else if (!repo->cfg.shared_package_keys) {
+		rc = generate_keys(repo, repo->cfg.nkeys[TUF_REPO_PACKAGES], &objs, &ids, err);
+		if (rc < 0)
+			return ferry_error_prefix(err, rc, "keys of package %s", package);
+		thr = repo->cfg.threshold[TUF_REPO_PACKAGES];
 	} else {
 		json_t *pk = json_object_get(repo->settings, "package_keys");
 		objs = json_incref(json_object_get(pk, "keys"));

@@ -3,6 +3,7 @@
  * calls the library itself. One verb per run; every verb that edits commits.
  *
  *   init DIR [--bin-digits D] [--key-type ed25519|ecdsa|rsa] [--sha512]
+ *            [--shared-package-keys]
  *            [--keys KIND=N/T]... [--expires KIND=SECONDS]...
  *   add-package DIR NAME...
  *   add-target DIR PACKAGE FILE SRC [--custom JSON]
@@ -84,6 +85,8 @@ static int cmd_init(int argc, char **argv)
 			cfg.bin_digits = (unsigned)parse_ll(opt_value(argc, argv, &i));
 		} else if (str_eq(argv[i], "--sha512")) {
 			cfg.sha512 = true;
+		} else if (str_eq(argv[i], "--shared-package-keys")) {
+			cfg.shared_package_keys = true;
 		} else if (str_eq(argv[i], "--key-type")) {
 			const char *t = opt_value(argc, argv, &i);
 			cfg.key_type = str_eq(t, "rsa")     ? CRYPTO_KEY_RSA
