@@ -268,9 +268,9 @@ static int update_root(struct tuf_updater *u, ferry_error *err)
 			break;
 		struct tuf_metadata *md = NULL;
 		rc = tuf_metadata_parse(b.data, b.len, TUF_ROLE_ROOT, &md, err);
-		if (rc == 0)
-			rc = verify_by_root(u->root, md, TUF_ROLE_ROOT, err);
 		if (rc < 0)
+			ferry_error_prefix(err, rc, "%llu.root.json", (unsigned long long)next);
+		if (rc == 0 && (rc = verify_by_root(u->root, md, TUF_ROLE_ROOT, err)) < 0)
 			ferry_error_prefix(err, rc, "root v%llu: not signed by the trusted root v%llu",
 					   (unsigned long long)next, (unsigned long long)u->root->version);
 		if (rc == 0 && (rc = verify_by_root(md, md, TUF_ROLE_ROOT, err)) < 0)
