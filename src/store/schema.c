@@ -20,7 +20,8 @@
  *   collaborators  accounts besides the owner that may push and release
  *   tracks         tracks other than "latest" opened for a package
  *   revisions      uploads: hashes, size, version, architectures, manifest,
- *                  SBOM; (package, sha256) unique
+ *                  SBOM, and whether its image is a published target yet;
+ *                  (package, sha256) unique
  *   channels       one row per (package, track, risk, branch, arch) that
  *                  holds a revision, a progressive release, or a closing
  *   jobs           work that must happen once, claimed by one instance */
@@ -54,7 +55,8 @@ struct migration {
 	"  revision BIGINT NOT NULL, sha256 TEXT NOT NULL, sha512 TEXT NOT NULL,"         \
 	"  size BIGINT NOT NULL, version TEXT NOT NULL, architectures TEXT NOT NULL,"     \
 	"  manifest TEXT NOT NULL, sbom TEXT, uploader TEXT NOT NULL,"                    \
-	"  created BIGINT NOT NULL, PRIMARY KEY (package, revision),"                     \
+	"  created BIGINT NOT NULL, published BIGINT NOT NULL DEFAULT 0,"                 \
+	"  PRIMARY KEY (package, revision),"                                              \
 	"  UNIQUE (package, sha256));"                                                    \
 	"CREATE TABLE channels (package TEXT NOT NULL REFERENCES packages(name),"         \
 	"  track TEXT NOT NULL, risk TEXT NOT NULL, branch TEXT NOT NULL DEFAULT '',"     \
