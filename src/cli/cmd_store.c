@@ -92,8 +92,10 @@ static int parse(int argc, char **argv, struct sopts *o, const char *verb)
 static int open_client(struct store_client *c, struct sopts *o)
 {
 	ferry_error err = {0};
-	if (store_client_open(c, o->store, o->insecure, true, &err) < 0)
+	if (store_client_open(c, o->store, o->insecure, true, &err) < 0) {
+		store_client_free(c);
 		return cli_fail("%s", ferry_error_msg(&err));
+	}
 	return 0;
 }
 
