@@ -280,10 +280,24 @@ class Store:
         return sorted(os.path.basename(p) for p in
                       glob.glob(os.path.join(self.dir, "blobs", "sha256", "*", "*")))
 
+    def sql_many(self, queries):
+        if self.backend == "postgresql":
+            args = [f"{self.pg.bin}/psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-d",
+                    self.pg.url(self.dbname)]
+            for q in queries:
+                args += ["-c", q, "-c", "SELECT '@@'"]
+            p = subprocess.run(args, capture_output=True, text=True, timeout=60)
+            assert p.returncode == 0, p.stderr
+            parts = p.stdout.split("@@\n")
+            return [[tuple(line.split("|")) for line in part.splitlines() if line]
+                    for part in parts[:len(queries)]]
+        return [self.sql(q) for q in queries]
+
     def state(self):
         """Everything a failed request must leave unchanged."""
-        tables = {t: self.sql(f"SELECT * FROM {t} ORDER BY 1, 2")
-                  for t in ("packages", "revisions", "channels", "collaborators")}
+        names = ("packages", "revisions", "channels", "collaborators")
+        tables = dict(zip(names, self.sql_many(
+            [f"SELECT * FROM {t} ORDER BY 1, 2" for t in names])))
         files = sorted(os.path.relpath(p, self.dir) for p in
                        glob.glob(os.path.join(self.dir, "repo", "published", "**"),
                                  recursive=True))
