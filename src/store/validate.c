@@ -255,6 +255,15 @@ int validate_image(const char *path, struct image_info *out, ferry_error *err)
 				     "not a package image: no valid squashfs superblock");
 		goto out;
 	}
+	struct stat sb;
+	if (stat(path, &sb) < 0 || (uint64_t)sb.st_size < super.bytes_used ||
+	    (uint64_t)sb.st_size > ((super.bytes_used + 4095) & ~4095ull)) {
+		rc = ferry_error_set(err, FERRY_E_CORRUPT,
+				     "image is %lld bytes but its superblock says %llu: truncated "
+				     "or with data appended",
+				     (long long)sb.st_size, (unsigned long long)super.bytes_used);
+		goto out;
+	}
 	if (sqfs_compressor_config_init(&cfg, (SQFS_COMPRESSOR)super.compression_id,
 					super.block_size, SQFS_COMP_FLAG_UNCOMPRESS) != 0 ||
 	    sqfs_compressor_create(&cfg, &cmp) != 0) {
