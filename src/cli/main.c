@@ -13,6 +13,17 @@ static const struct cli_verb verbs[] = {
 	{"init", cmd_init, "[DIR]", "write a starting meta/ferry.yaml in DIR (default: .)"},
 	{"pack", cmd_pack, "DIR [-o FILE] [--compression zstd|xz|lz4] [--deb-cache DIR]", "pack DIR into a NAME_VERSION_ARCH.ferry image"},
 	{"inspect", cmd_inspect, "FILE [--json] [--files]", "show what a .ferry image holds"},
+	{"login", cmd_login, "--store URL [--token-file FILE] [--insecure]", "save a store token (read from standard input) for the publisher verbs"},
+	{"logout", cmd_logout, "", "forget the saved store token"},
+	{"whoami", cmd_whoami, "[--json]", "the store and account the publisher verbs use"},
+	{"register", cmd_register, "NAME", "reserve a package name for your account"},
+	{"collaborators", cmd_collaborators, "add|remove NAME ACCOUNT | list NAME", "let another account push and release a package"},
+	{"push", cmd_push, "FILE [--release CHANNEL[,CHANNEL...]] [--json]", "upload a package image to the store"},
+	{"release", cmd_release, "NAME REVISION CHANNEL... [--progressive PCT] [--json]", "release a revision to channels"},
+	{"promote", cmd_promote, "NAME --from CHANNEL --to CHANNEL [--json]", "release what one channel holds to another"},
+	{"close", cmd_close, "NAME CHANNEL... [--json]", "close channels (they follow the next more stable risk)"},
+	{"status", cmd_status, "NAME [--json]", "the channel map of a package"},
+	{"revisions", cmd_revisions, "NAME [--json]", "the revisions of a package"},
 	{NULL, NULL, NULL, NULL},
 };
 
