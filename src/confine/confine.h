@@ -28,8 +28,9 @@
  *
  * Set-up order (least privilege by phase; see main.c):
  *   monitor (host PID namespace, root): check options, create the cgroup,
- *     clone the namespaces, drop every capability, wait and forward signals,
- *     remove the cgroup.
+ *     clone the namespaces, drop every capability, build the seccomp filter
+ *     (while init builds the mounts), wait and forward signals, remove the
+ *     cgroup.
  *   init (PID 1 of the sandbox, root in it until it forks the app): join the
  *     cgroup, cgroup namespace, loopback up, build the mount namespace and
  *     pivot into it, fork the app, drop to the package's uid with nothing,
@@ -243,9 +244,13 @@ const struct seccomp_rule *seccomp_rules(size_t *n);
  * (init logs the denial) instead of plain EPERM. Returns a libseccomp
  * context (scmp_filter_ctx) in *ctx. */
 int seccomp_build(const struct confine_policy *p, bool notify, void **ctx, ferry_error *err) FERRY_WUR;
-/* Build, load; *notify_fd receives the listener (-1 when notification is not
- * used: devmode or a kernel without it). */
-int seccomp_apply(const struct confine_policy *p, int *notify_fd, ferry_error *err) FERRY_WUR;
+/* Use user notification for denials? (not in devmode; needs the kernel) */
+bool seccomp_can_notify(const struct confine_policy *p);
+/* Build the filter and write it to fd as classic BPF (the monitor). */
+int seccomp_export(const struct confine_policy *p, bool notify, int fd, ferry_error *err) FERRY_WUR;
+/* Read a filter written by seccomp_export from fd and load it (the app,
+ * after no-new-privs). *listener receives the notification fd when notify. */
+int seccomp_load_from(int fd, bool notify, int *listener, ferry_error *err) FERRY_WUR;
 void seccomp_release_ctx(void *ctx);
 /* Describe a denied call for the log: which rule, which system call. */
 void seccomp_describe(uint32_t arch, int nr, const uint64_t args[6], char *out, size_t size);

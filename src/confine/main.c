@@ -4,8 +4,10 @@
  *
  *   monitor  parse and check the command line; build the mount plan; create
  *            the cgroup; clone init into new namespaces; drop every
- *            capability; forward signals; collect the outcome; remove the
- *            cgroup; write the status line; exit with the app's status.
+ *            capability; build the seccomp filter and hand it over through a
+ *            pipe (while init builds the mounts); forward signals; collect
+ *            the outcome; remove the cgroup; write the status line; exit
+ *            with the app's status.
  *   init     (PID 1) map ids (unprivileged only); join the cgroup; cgroup
  *            namespace; loopback up; build the mount namespace and pivot;
  *            fork the app; drop to the package's uid with no capability;
@@ -40,9 +42,11 @@ static struct {
 	struct mnt_plan plan;
 	struct cgroup_handle cg;
 	int report[2];    /* init and app -> monitor: "failed ...", "exited N", "killed N" */
+	int filter[2];    /* monitor -> app: the seccomp filter as BPF */
+	bool notify;      /* the filter denies through user notification */
 	uid_t outer_uid;
 	gid_t outer_gid;
-} g = {.report = {-1, -1}};
+} g = {.report = {-1, -1}, .filter = {-1, -1}};
 
 static void report(const char *fmt, ...) FERRY_PRINTF(1, 2);
 static void report(const char *fmt, ...)
@@ -153,7 +157,9 @@ static void __attribute__((noreturn)) run_app(int notify_sock)
 	}
 	if ((r = caps_drop_to(p, p->caps_keep, &err)) < 0)
 		die_setup("credentials", &err);
-	if ((r = seccomp_apply(p, &nfd, &err)) < 0)
+	r = seccomp_load_from(g.filter[0], g.notify, &nfd, &err);
+	close(g.filter[0]);
+	if (r < 0)
 		die_setup("seccomp", &err);
 	if (send_fd(notify_sock, nfd) < 0) {
 		ferry_error_errno(&err, FERRY_E_IO, errno, "handing the seccomp listener to init");
@@ -184,6 +190,7 @@ static void __attribute__((noreturn)) run_init(void)
 	pid_t app;
 
 	close(g.report[0]);
+	close(g.filter[1]);
 	if (p->unprivileged && ns_write_id_maps(g.outer_uid, g.outer_gid, &err) < 0)
 		die_setup("user namespace", &err);
 	if (cgroup_join(&g.cg, &err) < 0)
@@ -210,6 +217,7 @@ static void __attribute__((noreturn)) run_init(void)
 		run_app(sv[1]);
 	}
 	close(sv[1]);
+	close(g.filter[0]);
 	(void)prctl(PR_SET_NAME, "ferry-init", 0, 0, 0);
 	/* init needs nothing more than the app has: same uid, no capability */
 	if (caps_drop_to(p, 0, &err) < 0) {
@@ -308,7 +316,8 @@ int main(int argc, char **argv)
 		log_info("%s: devmode: seccomp logs instead of denying; Landlock and the mount namespace still apply",
 			 p->label);
 
-	if (pipe2(g.report, O_CLOEXEC) < 0) {
+	g.notify = seccomp_can_notify(p);
+	if (pipe2(g.report, O_CLOEXEC) < 0 || pipe2(g.filter, O_CLOEXEC) < 0) {
 		log_error("%s: pipe: %m", p->label);
 		return CONFINE_EXIT_SETUP;
 	}
@@ -342,6 +351,12 @@ int main(int argc, char **argv)
 	/* the monitor keeps uid 0 (to remove the cgroup) and nothing else */
 	if (!p->unprivileged && caps_drop_all_keep_uid(&err) < 0)
 		log_warn("%s: monitor: %s", p->label, ferry_error_msg(&err));
+	/* the filter, built while init builds the mount namespace; on failure
+	 * the app reads nothing and stops */
+	close(g.filter[0]);
+	if (seccomp_export(p, g.notify, g.filter[1], &err) < 0)
+		log_error("%s: seccomp: %s", p->label, ferry_error_msg(&err));
+	close(g.filter[1]);
 
 	st = ns_monitor_wait(init);
 

@@ -14,8 +14,17 @@
  * clone3 is always answered ENOSYS so that the C library falls back to clone,
  * whose flags the filter can read.
  *
+ * The monitor builds the filter with libseccomp and writes it, as classic
+ * BPF, into a pipe while init builds the mount namespace (the two run in
+ * parallel); the app reads it and loads it with seccomp(2) itself, so that
+ * the listener belongs to the app. Foreign system-call ABIs (x32 on x86_64)
+ * are not in the filter: their calls end the process (libseccomp's "bad
+ * architecture" action). i386 on x86_64 and arm on aarch64 get the rules.
+ *
  * This file does not load Landlock rules or touch capabilities. */
 #include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <linux/sched.h>
 #include <seccomp.h>
 #include <stdio.h>
@@ -23,6 +32,7 @@
 #include <sys/ioctl.h>
 #include <sys/personality.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
@@ -130,7 +140,6 @@ static void add_secondary_arches(scmp_filter_ctx ctx)
 	/* 32-bit programs on a 64-bit kernel get the same rules */
 	if (native == SCMP_ARCH_X86_64) {
 		(void)seccomp_arch_add(ctx, SCMP_ARCH_X86);
-		(void)seccomp_arch_add(ctx, SCMP_ARCH_X32);
 	} else if (native == SCMP_ARCH_AARCH64) {
 		(void)seccomp_arch_add(ctx, SCMP_ARCH_ARM);
 	}
@@ -176,33 +185,51 @@ void seccomp_release_ctx(void *ctx)
 		seccomp_release((scmp_filter_ctx)ctx);
 }
 
-int seccomp_apply(const struct confine_policy *p, int *notify_fd, ferry_error *err)
+bool seccomp_can_notify(const struct confine_policy *p)
 {
 	/* user notification needs libseccomp API level 5 and a kernel >= 5.0 */
-	bool notify = !p->devmode && seccomp_api_get() >= 5;
+	return !p->devmode && seccomp_api_get() >= 5;
+}
+
+int seccomp_export(const struct confine_policy *p, bool notify, int fd, ferry_error *err)
+{
 	void *ctx = NULL;
 	int r, rc;
 
-	*notify_fd = -1;
 	if ((r = seccomp_build(p, notify, &ctx, err)) < 0)
 		return r;
-	rc = seccomp_load((scmp_filter_ctx)ctx);
-	if (rc < 0 && notify) {
-		log_debug("seccomp: no user notification (%s); denials go to the kernel's audit log", strerror(-rc));
-		seccomp_release_ctx(ctx);
-		if ((r = seccomp_build(p, false, &ctx, err)) < 0)
-			return r;
-		notify = false;
-		rc = seccomp_load((scmp_filter_ctx)ctx);
-	}
-	if (rc < 0) {
-		seccomp_release_ctx(ctx);
-		return ferry_error_errno(err, FERRY_E_IO, -rc, "loading the seccomp filter");
-	}
-	if (notify)
-		*notify_fd = seccomp_notify_fd((scmp_filter_ctx)ctx);
-	/* the listener stays open in *notify_fd; releasing the context does not close it */
+	rc = seccomp_export_bpf((scmp_filter_ctx)ctx, fd);
 	seccomp_release_ctx(ctx);
+	if (rc < 0)
+		return ferry_error_errno(err, FERRY_E_IO, -rc, "writing the seccomp filter");
+	return 0;
+}
+
+int seccomp_load_from(int fd, bool notify, int *listener, ferry_error *err)
+{
+	/* BPF_MAXINSNS instructions at most */
+	static struct sock_filter insns[BPF_MAXINSNS];
+	size_t len = 0;
+	ssize_t n;
+	long rc;
+
+	*listener = -1;
+	while (len < sizeof(insns) && (n = read(fd, (char *)insns + len, sizeof(insns) - len)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return ferry_error_errno(err, FERRY_E_IO, errno, "reading the seccomp filter");
+		len += (size_t)n;
+	}
+	if (len == 0 || len % sizeof(struct sock_filter) != 0)
+		return ferry_error_set(err, FERRY_E_INTERNAL, "no seccomp filter received (%zu bytes)", len);
+	struct sock_fprog prog = {.len = (unsigned short)(len / sizeof(struct sock_filter)), .filter = insns};
+	unsigned flags = notify ? SECCOMP_FILTER_FLAG_NEW_LISTENER : SECCOMP_FILTER_FLAG_LOG;
+	rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+	if (rc < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "loading the seccomp filter");
+	if (notify)
+		*listener = (int)rc;
 	return 0;
 }
 
