@@ -256,9 +256,9 @@ void seccomp_describe(uint32_t arch, int nr, const uint64_t args[6], char *out, 
 		detail = " with a flag that weakens ASLR";
 	}
 	if (rule)
-		snprintf(out, size, "denied by seccomp rule \"%s\": %s(2)%s (%s)", rule->name, name, detail, rule->why);
+		snprintf(out, size, "%s(2)%s denied by seccomp rule \"%s\" (%s)", name, detail, rule->name, rule->why);
 	else
-		snprintf(out, size, "denied by seccomp: system call %d%s%s", nr, name ? " " : "", name ? name : "");
+		snprintf(out, size, "system call %d%s%s denied by seccomp", nr, name ? " " : "", name ? name : "");
 	free(name);
 }
 
@@ -288,7 +288,7 @@ int seccomp_serve_one(const struct confine_policy *p, int fd)
 			comm[strcspn(comm, "\n")] = 0;
 		fclose(f);
 	}
-	log_warn("%s: %s by pid %d (%s)", p->label, what, (int)req->pid, comm);
+	log_warn("%s: pid %d (%s): %s", p->label, (int)req->pid, comm, what);
 	resp->id = req->id;
 	resp->val = 0;
 	resp->error = -EPERM;

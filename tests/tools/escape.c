@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <sched.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +143,17 @@ int main(int argc, char **argv)
 		r = connect(fd, (struct sockaddr *)&su, sizeof(su));
 		if (r == 0)
 			r = write(fd, "hello\n", 6) == 6 ? 0 : -1;
+		return result(r, NULL);
+	}
+	if (!strcmp(attempt, "abstract-connect")) {
+		/* an abstract Unix socket: a name in the network namespace, no file */
+		struct sockaddr_un su = {.sun_family = AF_UNIX};
+		size_t l = strlen(a1);
+		if (l > sizeof(su.sun_path) - 2)
+			return 2;
+		memcpy(su.sun_path + 1, a1, l);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		r = connect(fd, (struct sockaddr *)&su, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + l));
 		return result(r, NULL);
 	}
 	if (!strcmp(attempt, "ptrace"))
