@@ -109,6 +109,8 @@ static const struct iface ifaces[] = {
 		.groups = {"adm"},
 		.lifts = LIFT_SYSLOG,
 		.caps = NOCAPS,
+		.note = "where kernel.dmesg_restrict is 1 the kernel log stays closed: CAP_SYSLOG is never granted "
+			"(it would also reveal kernel addresses)",
 	},
 	{
 		.name = "mount-observe",

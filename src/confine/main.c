@@ -348,6 +348,8 @@ int main(int argc, char **argv)
 		write_status(line);
 		return CONFINE_EXIT_SETUP;
 	}
+	/* a sandbox that died early closes the filter pipe: EPIPE, not SIGPIPE */
+	signal(SIGPIPE, SIG_IGN);
 	/* the monitor keeps uid 0 (to remove the cgroup) and nothing else */
 	if (!p->unprivileged && caps_drop_all_keep_uid(&err) < 0)
 		log_warn("%s: monitor: %s", p->label, ferry_error_msg(&err));
