@@ -20,7 +20,7 @@ demo: build
 	@scripts/demo $(BUILD)
 
 fuzz: deps
-	@[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzzing=true \
+	@[ -f build-fuzz/build.ninja ] || CC=clang CFLAGS=-fsanitize=fuzzer-no-link meson setup build-fuzz -Dfuzzing=true \
 		-Db_sanitize=address,undefined -Db_lundef=false
 	@ninja -C build-fuzz
 

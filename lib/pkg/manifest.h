@@ -19,6 +19,10 @@
 #define MANIFEST_VERSION_MAX 32
 #define MANIFEST_SUMMARY_MAX 128
 #define MANIFEST_DESCRIPTION_MAX 4096
+#define MANIFEST_STRING_MAX 4096          /* any one YAML scalar, in bytes */
+#define MANIFEST_MAX_NODES 16384          /* YAML nodes in the whole file */
+#define MANIFEST_LICENSE_MAX 256
+#define MANIFEST_DURATION_MAX_MS (3600ull * 1000) /* 1h, for every duration */
 
 enum manifest_confinement { CONFINEMENT_STRICT = 0, CONFINEMENT_DEVMODE };
 enum manifest_grade { GRADE_STABLE = 0, GRADE_DEVEL };
@@ -73,7 +77,7 @@ struct manifest_part {
 	char *name;
 	char **stage_packages;         /* "NAME" or "NAME=VERSION", as apt takes them */
 	size_t n_stage_packages;
-	char **prime;                  /* filters: "usr/bin/*", "-usr/share/doc" */
+	char **prime;                  /* filters: "usr/bin/tool*", "-usr/share/doc" */
 	size_t n_prime;
 };
 
@@ -89,8 +93,10 @@ struct manifest {
 	char *summary;
 	char *description;
 	char *license;                 /* SPDX expression */
-	char **architectures;          /* default: { "all" }? see docs */
+	char **architectures;          /* NULL-terminated, never empty: when the
+					* manifest has none, { manifest_host_architecture() } */
 	size_t n_architectures;
+	bool architectures_default;    /* true when the manifest named none */
 	enum manifest_confinement confinement;
 	enum manifest_grade grade;
 	struct manifest_app *apps;
@@ -121,10 +127,21 @@ void manifest_free(struct manifest *m);
 const char *manifest_hook_name(enum manifest_hook h);     /* "check-health" */
 const char *manifest_daemon_name(enum manifest_daemon d); /* "simple", NULL for NONE */
 const char *manifest_restart_name(enum manifest_restart r);
+const char *manifest_confinement_name(enum manifest_confinement c); /* "strict" */
+const char *manifest_grade_name(enum manifest_grade g);             /* "stable" */
 
-/* Is name a valid package name (the rule for `name`)? */
+/* The Debian name of the architecture this ferry was built for ("amd64",
+ * "arm64", ...): what `dpkg --print-architecture` says on a native system. */
+const char *manifest_host_architecture(void);
+
+/* Is name a valid package name (the rule for `name`): 2 to 40 lowercase
+ * letters, digits and hyphens, at least one letter, no hyphen at either end
+ * and no two hyphens in a row? */
 bool manifest_valid_name(const char *name);
+/* The same rule with 1 to 40 characters: app and part names. */
+bool manifest_valid_app_name(const char *name);
 
 /* The commented starting manifest that `ferry init` writes, for a package
- * called name. Static storage with "%s" already applied: free() the result. */
+ * called name (which must pass manifest_valid_name; NULL otherwise, or when
+ * out of memory). Its one app is called name too. free() the result. */
 char *manifest_template(const char *name);

@@ -14,3 +14,6 @@ struct cli_verb {
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print the usage of one verb to stderr and return 2. */
 int cli_usage(const char *verb);
+
+/* The verbs, one cmd_*.c each. */
+int cmd_init(int argc, char **argv);

@@ -10,6 +10,7 @@
 #include "cli.h"
 
 static const struct cli_verb verbs[] = {
+	{"init", cmd_init, "[DIR]", "write a starting meta/ferry.yaml in DIR (default: .)"},
 	{NULL, NULL, NULL, NULL},
 };
 
