@@ -22,9 +22,22 @@
  * codes, the status line, unprivileged use) is docs/formats/confine.md;
  * docs/confinement.md explains the sandbox and how to read denials.
  *
+ * Sandbox paths: /ferry/PKG/current (--pkg-dir, read-only), /ferry/PKG/data
+ * (--data) and /ferry/PKG/common (--common), writable; private /tmp,
+ * /var/tmp, /dev/shm; a minimal /dev; the sandbox's own /proc; the rest of
+ * the host read-only; --state-dir (default /var/lib/ferry), --run-dir
+ * (default /run/ferry, the agent's socket), /root, /home, /var/log hidden
+ * unless an interface grants them.
+ *
  * Exit status: the app's own; 128+N when the app was killed by signal N;
- * 125 when ferry-confine itself failed (one line on the log saying why);
- * 126 when COMMAND could not be executed, 127 when it does not exist.
+ * 0 when it asked for a reboot (shutdown interface); 2 when the command line
+ * is refused; 125 when ferry-confine itself failed (one line on the log
+ * saying why); 126 when COMMAND could not be executed, 127 when it does not
+ * exist. --status-fd FD gets one unambiguous line: "exited N", "killed N",
+ * "killed 9 oom", "reboot restart|poweroff", "failed STEP: MESSAGE".
+ *
+ * Not root: the same sandbox in a user namespace mapping only the caller's
+ * uid and gid (development); no cgroup limits, no supplementary groups.
  *
  * Set-up order (least privilege by phase; see main.c):
  *   monitor (host PID namespace, root): check options, create the cgroup,
