@@ -71,13 +71,13 @@ int caps_drop_to(const struct confine_policy *p, uint64_t keep, ferry_error *err
 	return 0;
 }
 
-int caps_drop_all_keep_uid(ferry_error *err)
+int caps_drop_all_keep_uid(uint64_t keep, ferry_error *err)
 {
 	int r;
 
-	if ((r = drop_bounding(0, err)) < 0)
+	if ((r = drop_bounding(keep, err)) < 0)
 		return r;
-	if (capset_sets(0, 0, 0) < 0)
+	if (capset_sets(keep, 0, keep) < 0)
 		return ferry_error_errno(err, FERRY_E_IO, errno, "capset");
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return ferry_error_errno(err, FERRY_E_IO, errno, "PR_SET_NO_NEW_PRIVS");

@@ -41,7 +41,8 @@
  *
  * Set-up order (least privilege by phase; see main.c):
  *   monitor (host PID namespace, root): check options, create the cgroup,
- *     clone the namespaces, drop every capability, build the seccomp filter
+ *     clone the namespaces, drop every capability but CAP_KILL, build the
+ *     seccomp filter
  *     (while init builds the mounts), wait and forward signals, remove the
  *     cgroup.
  *   init (PID 1 of the sandbox, root in it until it forks the app): join the
@@ -301,5 +302,6 @@ void cgroup_remove(const struct cgroup_handle *cg);
 /* Drop to the package's uid/gid; keep only `keep` (ambient when non-zero);
  * set no-new-privs. */
 int caps_drop_to(const struct confine_policy *p, uint64_t keep, ferry_error *err) FERRY_WUR;
-/* Keep uid 0 but no capability at all (the monitor). */
-int caps_drop_all_keep_uid(ferry_error *err) FERRY_WUR;
+/* Keep uid 0 and only `keep` (the monitor keeps CAP_KILL, to signal init,
+ * which runs as the package's uid, and for init's parent-death signal). */
+int caps_drop_all_keep_uid(uint64_t keep, ferry_error *err) FERRY_WUR;

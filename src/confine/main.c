@@ -4,7 +4,7 @@
  *
  *   monitor  parse and check the command line; build the mount plan; create
  *            the cgroup; clone init into new namespaces; drop every
- *            capability; build the seccomp filter and hand it over through a
+ *            capability but CAP_KILL; build the seccomp filter and hand it over through a
  *            pipe (while init builds the mounts); forward signals; collect
  *            the outcome; remove the cgroup; write the status line; exit
  *            with the app's status.
@@ -20,6 +20,7 @@
  * it. Nothing here parses a manifest or a database. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -224,6 +225,9 @@ static void __attribute__((noreturn)) run_init(void)
 		kill(app, SIGKILL);
 		die_setup("init credentials", &err);
 	}
+	/* if the monitor is killed, so is the sandbox (set after the uid
+	 * change, which clears it) */
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	st = ns_init_loop(p, app, sv[0]);
 	if (WIFSIGNALED(st)) {
 		report("killed %d", WTERMSIG(st));
@@ -350,8 +354,9 @@ int main(int argc, char **argv)
 	}
 	/* a sandbox that died early closes the filter pipe: EPIPE, not SIGPIPE */
 	signal(SIGPIPE, SIG_IGN);
-	/* the monitor keeps uid 0 (to remove the cgroup) and nothing else */
-	if (!p->unprivileged && caps_drop_all_keep_uid(&err) < 0)
+	/* the monitor keeps uid 0 (to remove the cgroup) and CAP_KILL (to
+	 * signal init, which runs as the package's uid) */
+	if (!p->unprivileged && caps_drop_all_keep_uid(1ull << CAP_KILL, &err) < 0)
 		log_warn("%s: monitor: %s", p->label, ferry_error_msg(&err));
 	/* the filter, built while init builds the mount namespace; on failure
 	 * the app reads nothing and stops */

@@ -624,3 +624,30 @@ def test_unprivileged_development_mode(env):
         assert "--uid 5000: not running as root, the app can only run as your own uid" in p.stderr
     finally:
         shutil.rmtree(d)
+
+
+def test_killing_the_monitor_ends_the_sandbox(env):
+    p = subprocess.Popen(base_args(env) + ["--", "bin/escape", "wait"], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = p.stdout.readline()
+    assert line.startswith("wait: ready")
+    children = open(f"/proc/{p.pid}/task/{p.pid}/children").read().split()
+    assert len(children) == 1
+    init = int(children[0])
+    os.kill(p.pid, 9)
+    p.wait()
+    for _ in range(100):
+        if not os.path.exists(f"/proc/{init}"):
+            break
+        time.sleep(0.05)
+    assert not os.path.exists(f"/proc/{init}"), "ferry-init outlived its monitor"
+    p.stdin.close()
+
+
+def test_sigterm_to_the_monitor_reaches_the_app(env):
+    p = subprocess.Popen(base_args(env) + ["--", "bin/escape", "wait"], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert p.stdout.readline().startswith("wait: ready")
+    p.terminate()
+    assert p.wait(timeout=30) == 128 + 15
+    p.stdin.close()
