@@ -126,7 +126,7 @@ static bool covered(const struct mnt_plan *plan, size_t i)
 int mount_plan_build(const struct confine_policy *p, char *const *toplevel, struct mnt_plan *plan,
 		     ferry_error *err)
 {
-	char dst[1100], src[1100];
+	char dst[1100];
 	bool have_var = false;
 	int r;
 
@@ -212,7 +212,6 @@ int mount_plan_build(const struct confine_policy *p, char *const *toplevel, stru
 		}
 		plan->e[j] = t;
 	}
-	(void)src;
 	return 0;
 }
 
@@ -257,6 +256,11 @@ void mount_plan_print(const struct mnt_plan *plan, FILE *out)
 	}
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 int mount_toplevel_read(char ***out, ferry_error *err)
 {
 	_cleanup_(closedirp) DIR *d = NULL;
@@ -295,6 +299,8 @@ int mount_toplevel_read(char ***out, ferry_error *err)
 		if (n > 512)
 			break;
 	}
+	if (list)
+		qsort(list, n, sizeof(char *), cmp_str); /* a stable plan, whatever readdir's order */
 	*out = list;
 	return 0;
 }

@@ -107,6 +107,14 @@ static bool valid_path(const char *s)
 	return true;
 }
 
+static size_t path_depth(const char *s)
+{
+	size_t d = 0;
+	for (; *s; s++)
+		d += *s == '/' && s[1];
+	return d;
+}
+
 static int parse_path(const char *opt, const char *v, const char **out, ferry_error *err)
 {
 	if (!valid_path(v))
@@ -290,8 +298,15 @@ int policy_parse(struct confine_policy *p, int argc, char **argv, bool *done, fe
 		case OPT_PKG_DIR: r = parse_path("pkg-dir", v, &p->pkg_dir, err); break;
 		case OPT_DATA: r = parse_path("data", v, &p->data_dir, err); break;
 		case OPT_COMMON: r = parse_path("common", v, &p->common_dir, err); break;
-		case OPT_STATE_DIR: r = parse_path("state-dir", v, &p->state_dir, err); break;
-		case OPT_RUN_DIR: r = parse_path("run-dir", v, &p->run_dir, err); break;
+		case OPT_STATE_DIR:
+		case OPT_RUN_DIR:
+			r = parse_path(c == OPT_STATE_DIR ? "state-dir" : "run-dir", v,
+				       c == OPT_STATE_DIR ? &p->state_dir : &p->run_dir, err);
+			if (r == 0 && (strcmp(v, "/") == 0 || path_depth(v) < 2))
+				return ferry_error_set(err, FERRY_E_INVALID,
+						       "--%s \"%s\": expected a directory at least two levels deep",
+						       c == OPT_STATE_DIR ? "state-dir" : "run-dir", v);
+			break;
 		case OPT_CGROUP_PARENT: r = parse_cgroup_parent(v, &p->cgroup_parent, err); break;
 		case OPT_UID:
 			r = parse_id("uid", v, &n, err);
