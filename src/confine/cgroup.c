@@ -86,12 +86,13 @@ static int mkdir_parents(const char *root, const char *parent, ferry_error *err,
 				size_t l = strlen(want[i]);
 				bool found = false;
 				while ((s = strstr(s, want[i]))) {
-					found |= (s == avail || s[-1] == ' ') && (s[l] == ' ' || s[l] == '\n' || !s[l]);
+					found |= (s == avail || s[-1] == ' ') &&
+					         (s[l] == ' ' || s[l] == '\n' || !s[l]);
 					s += l;
 				}
 				if (found)
-					snprintf(ctl + strlen(ctl), sizeof(ctl) - strlen(ctl), "%s+%s",
-						 ctl[0] ? " " : "", want[i]);
+					snprintf(ctl + strlen(ctl), sizeof(ctl) - strlen(ctl),
+					         "%s+%s", ctl[0] ? " " : "", want[i]);
 			}
 		}
 	}
@@ -101,8 +102,11 @@ static int mkdir_parents(const char *root, const char *parent, ferry_error *err,
 		size_t l = e ? (size_t)(e - s) : strlen(s);
 		/* controllers for the children of this level */
 		if (v2 && ctl[0] && (r = cg_write(path, "cgroup.subtree_control", ctl, err)) < 0)
-			return ferry_error_prefix(err, r, "enabling %s (a cgroup with processes cannot delegate "
-							  "controllers; choose another --cgroup-parent)", ctl);
+			return ferry_error_prefix(
+			    err, r,
+			    "enabling %s (a cgroup with processes cannot delegate "
+			    "controllers; choose another --cgroup-parent)",
+			    ctl);
 		snprintf(path + strlen(path), sizeof(path) - strlen(path), "/%.*s", (int)l, s);
 		if ((r = cg_mkdir(path, false, err)) < 0)
 			return r;
@@ -115,7 +119,8 @@ static int mkdir_parents(const char *root, const char *parent, ferry_error *err,
 	return 0;
 }
 
-int cgroup_create(const struct confine_policy *p, pid_t monitor, struct cgroup_handle *cg, ferry_error *err)
+int cgroup_create(const struct confine_policy *p, pid_t monitor, struct cgroup_handle *cg,
+                  ferry_error *err)
 {
 	char leaf[160], v[64];
 	int r;
@@ -124,7 +129,8 @@ int cgroup_create(const struct confine_policy *p, pid_t monitor, struct cgroup_h
 	if (!p->memory_max && !p->pids_max && !p->cpu_quota_us)
 		return 0;
 	if (p->unprivileged) {
-		log_warn("%s: not running as root: --memory, --pids and --cpu are not applied", p->label);
+		log_warn("%s: not running as root: --memory, --pids and --cpu are not applied",
+		         p->label);
 		return 0;
 	}
 	snprintf(leaf, sizeof(leaf), "%s.%d", p->label, (int)monitor);
@@ -142,7 +148,8 @@ int cgroup_create(const struct confine_policy *p, pid_t monitor, struct cgroup_h
 			snprintf(v, sizeof(v), "%llu", (unsigned long long)p->memory_max);
 			if ((r = cg_write(path, "memory.max", v, err)) < 0)
 				return r;
-			if (cg_has(path, "memory.swap.max") && (r = cg_write(path, "memory.swap.max", "0", err)) < 0)
+			if (cg_has(path, "memory.swap.max") &&
+			    (r = cg_write(path, "memory.swap.max", "0", err)) < 0)
 				return r;
 		}
 		if (p->pids_max) {
@@ -162,15 +169,17 @@ int cgroup_create(const struct confine_policy *p, pid_t monitor, struct cgroup_h
 	static const char *const ctls[] = {"memory", "pids", "cpu"};
 	for (size_t i = 0; i < ARRAY_SIZE(ctls); i++) {
 		char root[64], *path = cg->paths[cg->n];
-		bool wanted = (i == 0 && p->memory_max) || (i == 1 && p->pids_max) || (i == 2 && p->cpu_quota_us);
+		bool wanted = (i == 0 && p->memory_max) || (i == 1 && p->pids_max) ||
+		              (i == 2 && p->cpu_quota_us);
 		if (!wanted)
 			continue;
 		snprintf(root, sizeof(root), CG_ROOT "/%s", ctls[i]);
 		if (!is_fs(root, CGROUP_SUPER_MAGIC))
-			return ferry_error_set(err, FERRY_E_UNSUPPORTED,
-					       "cgroup: no %s controller here (neither cgroup v2 at " CG_ROOT
-					       " nor v1 at %s); the limit cannot be applied",
-					       ctls[i], root);
+			return ferry_error_set(
+			    err, FERRY_E_UNSUPPORTED,
+			    "cgroup: no %s controller here (neither cgroup v2 at " CG_ROOT
+			    " nor v1 at %s); the limit cannot be applied",
+			    ctls[i], root);
 		if ((r = mkdir_parents(root, p->cgroup_parent, err, false)) < 0)
 			return r;
 		snprintf(path, sizeof(cg->paths[0]), "%s/%s/%s", root, p->cgroup_parent, leaf);
@@ -228,7 +237,8 @@ void cgroup_remove(const struct cgroup_handle *cg)
 {
 	for (size_t i = 0; i < cg->n; i++) {
 		/* the last task's exit may still be in flight: retry briefly */
-		for (int tries = 0; rmdir(cg->paths[i]) < 0 && errno == EBUSY && tries < 500; tries++) {
+		for (int tries = 0; rmdir(cg->paths[i]) < 0 && errno == EBUSY && tries < 500;
+		     tries++) {
 			struct timespec ts = {0, 2000000};
 			nanosleep(&ts, NULL);
 		}

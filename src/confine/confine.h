@@ -75,20 +75,20 @@
 #define CONFINE_DEFAULT_CGROUP_PARENT "ferry"
 
 /* Inside the sandbox (docs/formats/confine.md, "Layout"). */
-#define CONFINE_SANDBOX_TOP "/ferry"   /* /ferry/PKG/{current,data,common} */
+#define CONFINE_SANDBOX_TOP "/ferry" /* /ferry/PKG/{current,data,common} */
 
 /* ---- interfaces.c: the single source of truth for what a plug grants ---- */
 
 enum confine_access {
-	ACCESS_RO = 1,  /* read and execute */
-	ACCESS_RW,      /* read, write, create, remove */
-	ACCESS_DEV,     /* device node(s): open read-write, ioctl */
-	ACCESS_DEV_RO,  /* device node(s): open read-only, ioctl */
+	ACCESS_RO = 1, /* read and execute */
+	ACCESS_RW,     /* read, write, create, remove */
+	ACCESS_DEV,    /* device node(s): open read-write, ioctl */
+	ACCESS_DEV_RO, /* device node(s): open read-only, ioctl */
 };
 
 struct iface_path {
-	const char *host;     /* path on the host; may end in a glob (/dev/ttyUSB*) */
-	const char *sandbox;  /* where it appears; NULL: the same path */
+	const char *host;    /* path on the host; may end in a glob (/dev/ttyUSB*) */
+	const char *sandbox; /* where it appears; NULL: the same path */
 	enum confine_access access;
 };
 
@@ -100,8 +100,8 @@ enum seccomp_lift {
 };
 
 enum iface_flag {
-	IFACE_HOST_NET = 1u << 0,  /* share the host's network namespace */
-	IFACE_TCP_BIND = 1u << 1,  /* Landlock does not restrict TCP bind */
+	IFACE_HOST_NET = 1u << 0, /* share the host's network namespace */
+	IFACE_TCP_BIND = 1u << 1, /* Landlock does not restrict TCP bind */
 };
 
 #define IFACE_MAX_PATHS 6
@@ -109,12 +109,12 @@ enum iface_flag {
 struct iface {
 	const char *name;
 	const char *summary;
-	struct iface_path paths[IFACE_MAX_PATHS];  /* unused slots have host NULL */
-	const char *groups[3];   /* supplementary groups by name, when they exist */
-	unsigned lifts;          /* enum seccomp_lift */
-	int caps[2];             /* capabilities kept (ambient); -1 for none */
-	unsigned flags;          /* enum iface_flag */
-	const char *note;        /* anything else the docs must say, or NULL */
+	struct iface_path paths[IFACE_MAX_PATHS]; /* unused slots have host NULL */
+	const char *groups[3]; /* supplementary groups by name, when they exist */
+	unsigned lifts;        /* enum seccomp_lift */
+	int caps[2];           /* capabilities kept (ambient); -1 for none */
+	unsigned flags;        /* enum iface_flag */
+	const char *note;      /* anything else the docs must say, or NULL */
 };
 
 const struct iface *iface_find(const char *name);
@@ -128,46 +128,46 @@ const char *confine_cap_name(int cap);
 /* ---- the policy: everything the caller asked for, checked ---- */
 
 struct confine_policy {
-	const char *name;          /* package */
+	const char *name; /* package */
 	const char *app;
 	unsigned long long revision;
-	const char *pkg_dir;       /* host paths */
+	const char *pkg_dir; /* host paths */
 	const char *data_dir;
 	const char *common_dir;
-	const char *state_dir;     /* hidden in the sandbox */
-	const char *run_dir;       /* hidden in the sandbox */
+	const char *state_dir; /* hidden in the sandbox */
+	const char *run_dir;   /* hidden in the sandbox */
 	const char *cgroup_parent;
 	uid_t uid;
 	gid_t gid;
 	const struct iface *plugs[CONFINE_MAX_PLUGS];
 	size_t n_plugs;
-	uint64_t memory_max;       /* bytes, 0: no limit */
-	uint64_t pids_max;         /* 0: no limit */
-	uint64_t cpu_quota_us;     /* per 100 ms period, 0: no limit */
+	uint64_t memory_max;   /* bytes, 0: no limit */
+	uint64_t pids_max;     /* 0: no limit */
+	uint64_t cpu_quota_us; /* per 100 ms period, 0: no limit */
 	bool devmode;
 	bool dry_run;
-	bool unprivileged;         /* not root: user namespace (development) */
+	bool unprivileged; /* not root: user namespace (development) */
 	int log_fd;
-	int status_fd;             /* -1: none */
-	const char *env[CONFINE_MAX_ENV];  /* KEY=VALUE from --env */
+	int status_fd;                    /* -1: none */
+	const char *env[CONFINE_MAX_ENV]; /* KEY=VALUE from --env */
 	size_t n_env;
-	char *const *argv;         /* COMMAND ARG... (NULL-terminated) */
+	char *const *argv; /* COMMAND ARG... (NULL-terminated) */
 
 	/* derived from the plugs by policy_finish() */
 	unsigned lifts;
 	unsigned flags;
-	uint64_t caps_keep;        /* bit per capability */
+	uint64_t caps_keep; /* bit per capability */
 	gid_t groups[CONFINE_MAX_GROUPS];
 	size_t n_groups;
-	char label[96];            /* "PKG.APP", for log lines */
-	char sandbox_pkg[128];     /* /ferry/PKG */
+	char label[96];        /* "PKG.APP", for log lines */
+	char sandbox_pkg[128]; /* /ferry/PKG */
 };
 
 /* Parse argv into p. Returns 0, or FERRY_E_INVALID with a message that names
  * the option; *done is set when the options asked only for output
  * (--version, --list-interfaces, --help). */
 int policy_parse(struct confine_policy *p, int argc, char **argv, bool *done,
-		 ferry_error *err) FERRY_WUR;
+                 ferry_error *err) FERRY_WUR;
 /* Derive lifts, flags, caps and groups from the plugs; check consistency. */
 int policy_finish(struct confine_policy *p, ferry_error *err) FERRY_WUR;
 /* "256M" -> bytes; "50%" -> quota per 100 ms period. */
@@ -178,26 +178,26 @@ bool policy_valid_name(const char *s);
 /* ---- mount.c ---- */
 
 enum mnt_kind {
-	MNT_BIND_RO,    /* recursive bind, read-only, nosuid, nodev */
-	MNT_BIND_RW,    /* recursive bind, nosuid, nodev */
-	MNT_BIND_DEV,   /* device node or directory of nodes, nosuid, noexec */
+	MNT_BIND_RO,  /* recursive bind, read-only, nosuid, nodev */
+	MNT_BIND_RW,  /* recursive bind, nosuid, nodev */
+	MNT_BIND_DEV, /* device node or directory of nodes, nosuid, noexec */
 	MNT_BIND_DEV_RO,
-	MNT_TMPFS,      /* a new private tmpfs, nosuid, nodev */
-	MNT_SAME,       /* bind of another sandbox path (src is a sandbox path) */
-	MNT_HIDE,       /* an empty read-only tmpfs over dst, if dst exists */
-	MNT_SYMLINK,    /* dst -> src */
-	MNT_DEVFS,      /* the minimal /dev: tmpfs, null zero full random urandom tty, pts */
-	MNT_PROC,       /* a proc of the sandbox's PID namespace */
+	MNT_TMPFS,   /* a new private tmpfs, nosuid, nodev */
+	MNT_SAME,    /* bind of another sandbox path (src is a sandbox path) */
+	MNT_HIDE,    /* an empty read-only tmpfs over dst, if dst exists */
+	MNT_SYMLINK, /* dst -> src */
+	MNT_DEVFS,   /* the minimal /dev: tmpfs, null zero full random urandom tty, pts */
+	MNT_PROC,    /* a proc of the sandbox's PID namespace */
 };
 
 struct mnt_entry {
 	enum mnt_kind kind;
-	char *src;       /* host path (binds), link text (symlink) or NULL */
-	char *dst;       /* sandbox path */
-	bool optional;   /* skipped when src does not exist on the host */
-	bool writable;   /* MNT_TMPFS: stays writable (else read-only once set up) */
-	bool skipped;    /* set by mount_sandbox: optional and absent */
-	bool is_dir;     /* set by mount_sandbox for binds */
+	char *src;     /* host path (binds), link text (symlink) or NULL */
+	char *dst;     /* sandbox path */
+	bool optional; /* skipped when src does not exist on the host */
+	bool writable; /* MNT_TMPFS: stays writable (else read-only once set up) */
+	bool skipped;  /* set by mount_sandbox: optional and absent */
+	bool is_dir;   /* set by mount_sandbox for binds */
 };
 
 struct mnt_plan {
@@ -209,7 +209,7 @@ struct mnt_plan {
  * (toplevel: NULL-terminated; a name that is a symlink is given as
  * "NAME->TARGET"). Pure: touches nothing. */
 int mount_plan_build(const struct confine_policy *p, char *const *toplevel, struct mnt_plan *plan,
-		     ferry_error *err) FERRY_WUR;
+                     ferry_error *err) FERRY_WUR;
 void mount_plan_free(struct mnt_plan *plan);
 void mount_plan_print(const struct mnt_plan *plan, FILE *out);
 /* Read the host's "/" into a toplevel list (free with mount_toplevel_free). */
@@ -218,7 +218,8 @@ void mount_toplevel_free(char **list);
 /* In the new mount namespace: carry out the plan, pivot into it. Globs in
  * the plan are replaced by what they matched; absent optional sources are
  * marked skipped (landlock.c then reads the plan). */
-int mount_sandbox(const struct confine_policy *p, struct mnt_plan *plan, ferry_error *err) FERRY_WUR;
+int mount_sandbox(const struct confine_policy *p, struct mnt_plan *plan,
+                  ferry_error *err) FERRY_WUR;
 
 /* ---- ns.c ---- */
 
@@ -238,26 +239,27 @@ extern const int ns_forwarded_signals[];
 /* ---- seccomp.c ---- */
 
 struct seccomp_rule {
-	const char *name;          /* the rule's name in denial messages */
-	const char *syscalls[12];  /* NULL-terminated */
-	unsigned lifted_by;        /* enum seccomp_lift, 0: never lifted */
-	int arg_kind;              /* SECCOMP_ARG_*: which calls of it are denied */
+	const char *name;         /* the rule's name in denial messages */
+	const char *syscalls[12]; /* NULL-terminated */
+	unsigned lifted_by;       /* enum seccomp_lift, 0: never lifted */
+	int arg_kind;             /* SECCOMP_ARG_*: which calls of it are denied */
 	const char *why;
 };
 enum {
 	SECCOMP_ARG_ANY = 0,
-	SECCOMP_ARG_DEVICE_MODE,   /* mknod/mknodat of a character or block device */
-	SECCOMP_ARG_NEWUSER,       /* clone/unshare with CLONE_NEWUSER */
-	SECCOMP_ARG_PERSONALITY,   /* personality flags that weaken ASLR */
-	SECCOMP_ARG_TTY_INJECT,    /* ioctl TIOCSTI, TIOCLINUX */
-	SECCOMP_ARG_ENOSYS,        /* denied with ENOSYS (clone3: libc falls back) */
+	SECCOMP_ARG_DEVICE_MODE, /* mknod/mknodat of a character or block device */
+	SECCOMP_ARG_NEWUSER,     /* clone/unshare with CLONE_NEWUSER */
+	SECCOMP_ARG_PERSONALITY, /* personality flags that weaken ASLR */
+	SECCOMP_ARG_TTY_INJECT,  /* ioctl TIOCSTI, TIOCLINUX */
+	SECCOMP_ARG_ENOSYS,      /* denied with ENOSYS (clone3: libc falls back) */
 };
 
 const struct seccomp_rule *seccomp_rules(size_t *n);
 /* Build the filter for the policy. notify: deny through a user notification
  * (init logs the denial) instead of plain EPERM. Returns a libseccomp
  * context (scmp_filter_ctx) in *ctx. */
-int seccomp_build(const struct confine_policy *p, bool notify, void **ctx, ferry_error *err) FERRY_WUR;
+int seccomp_build(const struct confine_policy *p, bool notify, void **ctx,
+                  ferry_error *err) FERRY_WUR;
 /* Use user notification for denials? (not in devmode; needs the kernel) */
 bool seccomp_can_notify(const struct confine_policy *p);
 /* Build the filter and write it to fd as classic BPF (the monitor). */
@@ -277,19 +279,20 @@ int seccomp_serve_one(const struct confine_policy *p, int fd);
 int landlock_abi(void);
 /* Restrict the calling process to the plan's file-system policy. Logs what
  * the kernel lacks. */
-int landlock_apply(const struct confine_policy *p, const struct mnt_plan *plan, ferry_error *err) FERRY_WUR;
+int landlock_apply(const struct confine_policy *p, const struct mnt_plan *plan,
+                   ferry_error *err) FERRY_WUR;
 
 /* ---- cgroup.c ---- */
 
 struct cgroup_handle {
-	int version;         /* 2, 1, or 0: none */
-	char paths[4][512];  /* one per hierarchy used; "" when unused */
+	int version;        /* 2, 1, or 0: none */
+	char paths[4][512]; /* one per hierarchy used; "" when unused */
 	size_t n;
 };
 
 /* Create the app's cgroup with its limits (monitor, before clone). */
 int cgroup_create(const struct confine_policy *p, pid_t monitor_pid, struct cgroup_handle *cg,
-		  ferry_error *err) FERRY_WUR;
+                  ferry_error *err) FERRY_WUR;
 /* Move the calling process into it (init, before the mount namespace). */
 int cgroup_join(const struct cgroup_handle *cg, ferry_error *err) FERRY_WUR;
 /* Did the kernel kill a process of it for lack of memory? */

@@ -46,12 +46,12 @@
 #define LL_FS_MAKE_FIFO (1ull << 10)
 #define LL_FS_MAKE_BLOCK (1ull << 11)
 #define LL_FS_MAKE_SYM (1ull << 12)
-#define LL_FS_REFER (1ull << 13)      /* ABI 2 */
-#define LL_FS_TRUNCATE (1ull << 14)   /* ABI 3 */
-#define LL_FS_IOCTL_DEV (1ull << 15)  /* ABI 5 */
-#define LL_NET_BIND_TCP (1ull << 0)   /* ABI 4 */
-#define LL_SCOPE_ABSTRACT_UNIX (1ull << 0) /* ABI 6 */
-#define LL_SCOPE_SIGNAL (1ull << 1)        /* ABI 6 */
+#define LL_FS_REFER (1ull << 13)                   /* ABI 2 */
+#define LL_FS_TRUNCATE (1ull << 14)                /* ABI 3 */
+#define LL_FS_IOCTL_DEV (1ull << 15)               /* ABI 5 */
+#define LL_NET_BIND_TCP (1ull << 0)                /* ABI 4 */
+#define LL_SCOPE_ABSTRACT_UNIX (1ull << 0)         /* ABI 6 */
+#define LL_SCOPE_SIGNAL (1ull << 1)                /* ABI 6 */
 #define LL_RESTRICT_SELF_LOG_NEW_EXEC_ON (1u << 1) /* ABI 7 */
 #ifndef LANDLOCK_CREATE_RULESET_VERSION
 #define LANDLOCK_CREATE_RULESET_VERSION (1u << 0)
@@ -69,11 +69,15 @@ struct ll_path_beneath {
 	int32_t parent_fd;
 } __attribute__((packed));
 
-#define LL_FILE_RIGHTS (LL_FS_EXECUTE | LL_FS_WRITE_FILE | LL_FS_READ_FILE | LL_FS_TRUNCATE | LL_FS_IOCTL_DEV)
+#define LL_FILE_RIGHTS                                                                             \
+	(LL_FS_EXECUTE | LL_FS_WRITE_FILE | LL_FS_READ_FILE | LL_FS_TRUNCATE | LL_FS_IOCTL_DEV)
 #define LL_READ (LL_FS_EXECUTE | LL_FS_READ_FILE | LL_FS_READ_DIR)
-#define LL_WRITE (LL_READ | LL_FS_WRITE_FILE | LL_FS_REMOVE_DIR | LL_FS_REMOVE_FILE | LL_FS_MAKE_DIR | \
-		  LL_FS_MAKE_REG | LL_FS_MAKE_SOCK | LL_FS_MAKE_FIFO | LL_FS_MAKE_SYM | LL_FS_REFER | LL_FS_TRUNCATE)
-#define LL_DEV (LL_FS_READ_FILE | LL_FS_WRITE_FILE | LL_FS_TRUNCATE | LL_FS_IOCTL_DEV | LL_FS_READ_DIR)
+#define LL_WRITE                                                                                   \
+	(LL_READ | LL_FS_WRITE_FILE | LL_FS_REMOVE_DIR | LL_FS_REMOVE_FILE | LL_FS_MAKE_DIR |      \
+	 LL_FS_MAKE_REG | LL_FS_MAKE_SOCK | LL_FS_MAKE_FIFO | LL_FS_MAKE_SYM | LL_FS_REFER |       \
+	 LL_FS_TRUNCATE)
+#define LL_DEV                                                                                     \
+	(LL_FS_READ_FILE | LL_FS_WRITE_FILE | LL_FS_TRUNCATE | LL_FS_IOCTL_DEV | LL_FS_READ_DIR)
 #define LL_DEV_RO (LL_FS_READ_FILE | LL_FS_IOCTL_DEV | LL_FS_READ_DIR)
 
 int landlock_abi(void)
@@ -100,7 +104,8 @@ struct ruleset {
 	const char *label;
 };
 
-static int add_rule_fd(struct ruleset *rs, int fd, uint64_t access, const char *what, ferry_error *err)
+static int add_rule_fd(struct ruleset *rs, int fd, uint64_t access, const char *what,
+                       ferry_error *err)
 {
 	struct stat st;
 	struct ll_path_beneath pb;
@@ -117,7 +122,8 @@ static int add_rule_fd(struct ruleset *rs, int fd, uint64_t access, const char *
 	return 0;
 }
 
-static int add_rule(struct ruleset *rs, const char *path, uint64_t access, bool optional, ferry_error *err)
+static int add_rule(struct ruleset *rs, const char *path, uint64_t access, bool optional,
+                    ferry_error *err)
 {
 	_cleanup_close_ int fd = open(path, O_PATH | O_CLOEXEC);
 
@@ -135,13 +141,14 @@ static void log_missing(const struct confine_policy *p, int abi)
 	size_t n = 0;
 
 	if (abi == 0) {
-		log_warn("%s: landlock: not available in this kernel; the mount namespace alone enforces the "
-			 "file-system policy",
-			 p->label);
+		log_warn("%s: landlock: not available in this kernel; the mount namespace alone "
+		         "enforces the "
+		         "file-system policy",
+		         p->label);
 		return;
 	}
-#define MISSING(v, s)                                                                  \
-	if (abi < (v))                                                                     \
+#define MISSING(v, s)                                                                              \
+	if (abi < (v))                                                                             \
 	n += (size_t)snprintf(miss + n, sizeof(miss) - n, "%s%s (ABI %d)", n ? ", " : "", s, v)
 	MISSING(2, "rename/link across directories");
 	MISSING(3, "truncate");
@@ -151,7 +158,8 @@ static void log_missing(const struct confine_policy *p, int abi)
 	MISSING(7, "denial logging");
 #undef MISSING
 	if (n)
-		log_warn("%s: landlock: ABI %d; this kernel cannot restrict: %s", p->label, abi, miss);
+		log_warn("%s: landlock: ABI %d; this kernel cannot restrict: %s", p->label, abi,
+		         miss);
 	else
 		log_debug("%s: landlock: ABI %d, every restriction used", p->label, abi);
 }
@@ -204,8 +212,9 @@ int landlock_apply(const struct confine_policy *p, const struct mnt_plan *plan, 
 			r = add_rule(&rs, e->dst, LL_DEV_RO, false, err);
 			break;
 		case MNT_DEVFS: {
-			static const char *const nodes[] = {"/dev/null", "/dev/zero", "/dev/full", "/dev/random",
-							    "/dev/urandom", "/dev/tty", "/dev/pts", NULL};
+			static const char *const nodes[] = {
+			    "/dev/null",    "/dev/zero", "/dev/full", "/dev/random",
+			    "/dev/urandom", "/dev/tty",  "/dev/pts",  NULL};
 			for (size_t k = 0; nodes[k] && r == 0; k++)
 				r = add_rule(&rs, nodes[k], LL_DEV, false, err);
 			break;
@@ -221,7 +230,8 @@ int landlock_apply(const struct confine_policy *p, const struct mnt_plan *plan, 
 		if (isatty(fd) && (r = add_rule_fd(&rs, fd, LL_DEV, "the terminal", err)) < 0)
 			return r;
 
-	if (syscall(SYS_landlock_restrict_self, rfd, abi >= 7 ? LL_RESTRICT_SELF_LOG_NEW_EXEC_ON : 0) < 0)
+	if (syscall(SYS_landlock_restrict_self, rfd,
+	            abi >= 7 ? LL_RESTRICT_SELF_LOG_NEW_EXEC_ON : 0) < 0)
 		return ferry_error_errno(err, FERRY_E_IO, errno, "landlock_restrict_self");
 	return 0;
 }

@@ -42,9 +42,9 @@ static struct {
 	struct confine_policy p;
 	struct mnt_plan plan;
 	struct cgroup_handle cg;
-	int report[2];    /* init and app -> monitor: "failed ...", "exited N", "killed N" */
-	int filter[2];    /* monitor -> app: the seccomp filter as BPF */
-	bool notify;      /* the filter denies through user notification */
+	int report[2]; /* init and app -> monitor: "failed ...", "exited N", "killed N" */
+	int filter[2]; /* monitor -> app: the seccomp filter as BPF */
+	bool notify;   /* the filter denies through user notification */
 	uid_t outer_uid;
 	gid_t outer_gid;
 } g = {.report = {-1, -1}, .filter = {-1, -1}};
@@ -105,9 +105,10 @@ static char **build_env(const struct confine_policy *p)
 	const char *pkg = p->sandbox_pkg;
 	size_t n = 0;
 
-	env[n++] = str_dup_printf("PATH=%s/current/usr/sbin:%s/current/usr/bin:%s/current/sbin:%s/current/bin:"
-				  "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-				  pkg, pkg, pkg, pkg);
+	env[n++] = str_dup_printf(
+	    "PATH=%s/current/usr/sbin:%s/current/usr/bin:%s/current/sbin:%s/current/bin:"
+	    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+	    pkg, pkg, pkg, pkg);
 	env[n++] = str_dup_printf("HOME=%s/data", pkg);
 	env[n++] = str_dup_printf("TMPDIR=/tmp");
 	env[n++] = str_dup_printf("FERRY=%s/current", pkg);
@@ -245,7 +246,9 @@ static void write_status(const char *line)
 	if (g.p.status_fd >= 0) {
 		char buf[1100];
 		int n = snprintf(buf, sizeof(buf), "%s\n", line);
-		if (n > 0 && fs_write_all(g.p.status_fd, buf, (size_t)(n < (int)sizeof(buf) ? n : (int)sizeof(buf) - 1)) < 0)
+		if (n > 0 &&
+		    fs_write_all(g.p.status_fd, buf,
+		                 (size_t)(n < (int)sizeof(buf) ? n : (int)sizeof(buf) - 1)) < 0)
 			log_warn("--status-fd: %m");
 	}
 }
@@ -266,7 +269,8 @@ static void print_dry_run(const struct confine_policy *p)
 	size_t n;
 	const struct seccomp_rule *r = seccomp_rules(&n);
 	for (size_t i = 0; i < n; i++)
-		printf("seccomp %s %s\n", r[i].name, r[i].lifted_by & p->lifts ? "allowed" : "denied");
+		printf("seccomp %s %s\n", r[i].name,
+		       r[i].lifted_by & p->lifts ? "allowed" : "denied");
 	if (p->memory_max)
 		printf("limit memory %llu\n", (unsigned long long)p->memory_max);
 	if (p->pids_max)
@@ -315,10 +319,12 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (p->unprivileged)
-		log_info("%s: not running as root: using a user namespace (development mode)", p->label);
+		log_info("%s: not running as root: using a user namespace (development mode)",
+		         p->label);
 	if (p->devmode)
-		log_info("%s: devmode: seccomp logs instead of denying; Landlock and the mount namespace still apply",
-			 p->label);
+		log_info("%s: devmode: seccomp logs instead of denying; Landlock and the mount "
+		         "namespace still apply",
+		         p->label);
 
 	g.notify = seccomp_can_notify(p);
 	if (pipe2(g.report, O_CLOEXEC) < 0 || pipe2(g.filter, O_CLOEXEC) < 0) {
@@ -371,7 +377,8 @@ int main(int argc, char **argv)
 	{
 		char buf[4096];
 		ssize_t n, len = 0;
-		while (len < (ssize_t)sizeof(buf) - 1 && (n = read(g.report[0], buf + len, sizeof(buf) - 1 - len)) > 0)
+		while (len < (ssize_t)sizeof(buf) - 1 &&
+		       (n = read(g.report[0], buf + len, sizeof(buf) - 1 - len)) > 0)
 			len += n;
 		buf[len > 0 ? len : 0] = 0;
 		char *failed = strstr(buf, "failed ");
@@ -400,7 +407,7 @@ int main(int argc, char **argv)
 	}
 	if (code == 128 + SIGKILL && cgroup_oom_killed(&g.cg)) {
 		log_warn("%s: killed: out of memory (--memory %llu bytes)", p->label,
-			 (unsigned long long)p->memory_max);
+		         (unsigned long long)p->memory_max);
 		snprintf(outcome, sizeof(outcome), "killed %d oom", SIGKILL);
 	}
 	cgroup_remove(&g.cg);

@@ -41,18 +41,19 @@ DEFINE_CLEANUP(DIR *, closedir)
  * replaced (proc, dev, tmp, run), hidden (root, home, media, mnt) or reserved
  * (ferry); an interface may grant some of them back. */
 static const char *const skip_toplevel[] = {
-	"proc", "sys", "dev", "tmp", "run", "root", "home", "media", "mnt", "ferry", "lost+found", NULL,
+    "proc", "sys", "dev", "tmp", "run", "root", "home", "media", "mnt", "ferry", "lost+found", NULL,
 };
 
 static const char *const devfs_nodes[] = {"null", "zero", "full", "random", "urandom", "tty", NULL};
 
 static int plan_add(struct mnt_plan *plan, enum mnt_kind kind, const char *src, const char *dst,
-		    bool optional, bool writable, ferry_error *err)
+                    bool optional, bool writable, ferry_error *err)
 {
 	struct mnt_entry *e;
 
 	if (plan->n >= CONFINE_MAX_MOUNTS)
-		return ferry_error_set(err, FERRY_E_LIMIT, "more than %d mounts", CONFINE_MAX_MOUNTS);
+		return ferry_error_set(err, FERRY_E_LIMIT, "more than %d mounts",
+		                       CONFINE_MAX_MOUNTS);
 	e = &plan->e[plan->n];
 	memset(e, 0, sizeof(*e));
 	e->kind = kind;
@@ -97,10 +98,14 @@ static bool is_skipped_toplevel(const char *name)
 static enum mnt_kind kind_for_access(enum confine_access a)
 {
 	switch (a) {
-	case ACCESS_RO: return MNT_BIND_RO;
-	case ACCESS_RW: return MNT_BIND_RW;
-	case ACCESS_DEV: return MNT_BIND_DEV;
-	case ACCESS_DEV_RO: return MNT_BIND_DEV_RO;
+	case ACCESS_RO:
+		return MNT_BIND_RO;
+	case ACCESS_RW:
+		return MNT_BIND_RW;
+	case ACCESS_DEV:
+		return MNT_BIND_DEV;
+	case ACCESS_DEV_RO:
+		return MNT_BIND_DEV_RO;
 	}
 	return MNT_BIND_RO;
 }
@@ -124,7 +129,7 @@ static bool covered(const struct mnt_plan *plan, size_t i)
 }
 
 int mount_plan_build(const struct confine_policy *p, char *const *toplevel, struct mnt_plan *plan,
-		     ferry_error *err)
+                     ferry_error *err)
 {
 	char dst[1100];
 	bool have_var = false;
@@ -167,16 +172,16 @@ int mount_plan_build(const struct confine_policy *p, char *const *toplevel, stru
 	    (r = plan_add(plan, MNT_DEVFS, NULL, "/dev", false, false, err)) < 0 ||
 	    (r = plan_add(plan, MNT_TMPFS, NULL, "/dev/shm", false, true, err)) < 0 ||
 	    (r = plan_add(plan, MNT_PROC, NULL, "/proc", false, false, err)) < 0 ||
-	    (r = plan_add(plan, MNT_BIND_RO, "/sys/devices/system/cpu", "/sys/devices/system/cpu", true, false,
-			  err)) < 0)
+	    (r = plan_add(plan, MNT_BIND_RO, "/sys/devices/system/cpu", "/sys/devices/system/cpu",
+	                  true, false, err)) < 0)
 		return r;
 	/* what the plugs grant */
 	for (size_t i = 0; i < p->n_plugs; i++) {
 		const struct iface *f = p->plugs[i];
 		for (size_t j = 0; j < IFACE_MAX_PATHS && f->paths[j].host; j++) {
 			const struct iface_path *ip = &f->paths[j];
-			r = plan_add(plan, kind_for_access(ip->access), ip->host, ip->sandbox ? ip->sandbox : ip->host,
-				     true, false, err);
+			r = plan_add(plan, kind_for_access(ip->access), ip->host,
+			             ip->sandbox ? ip->sandbox : ip->host, true, false, err);
 			if (r < 0)
 				return r;
 		}
@@ -187,7 +192,7 @@ int mount_plan_build(const struct confine_policy *p, char *const *toplevel, stru
 		bool granted = false;
 		for (size_t j = 0; j < plan->n; j++)
 			granted |= plan->e[j].kind != MNT_HIDE && plan->e[j].kind != MNT_SYMLINK &&
-				   strcmp(plan->e[j].dst, hide[i]) == 0;
+			           strcmp(plan->e[j].dst, hide[i]) == 0;
 		if (!granted && (r = plan_add(plan, MNT_HIDE, NULL, hide[i], true, false, err)) < 0)
 			return r;
 	}
@@ -227,16 +232,26 @@ void mount_plan_free(struct mnt_plan *plan)
 static const char *kind_name(enum mnt_kind k)
 {
 	switch (k) {
-	case MNT_BIND_RO: return "bind-ro";
-	case MNT_BIND_RW: return "bind-rw";
-	case MNT_BIND_DEV: return "bind-dev";
-	case MNT_BIND_DEV_RO: return "bind-dev-ro";
-	case MNT_TMPFS: return "tmpfs";
-	case MNT_SAME: return "bind-same";
-	case MNT_HIDE: return "hide";
-	case MNT_SYMLINK: return "symlink";
-	case MNT_DEVFS: return "devfs";
-	case MNT_PROC: return "proc";
+	case MNT_BIND_RO:
+		return "bind-ro";
+	case MNT_BIND_RW:
+		return "bind-rw";
+	case MNT_BIND_DEV:
+		return "bind-dev";
+	case MNT_BIND_DEV_RO:
+		return "bind-dev-ro";
+	case MNT_TMPFS:
+		return "tmpfs";
+	case MNT_SAME:
+		return "bind-same";
+	case MNT_HIDE:
+		return "hide";
+	case MNT_SYMLINK:
+		return "symlink";
+	case MNT_DEVFS:
+		return "devfs";
+	case MNT_PROC:
+		return "proc";
 	}
 	return "?";
 }
@@ -289,7 +304,8 @@ int mount_toplevel_read(char ***out, ferry_error *err)
 		} else {
 			continue;
 		}
-		if (!item || (n + 2 > cap && !(list = reallocarray(list, cap = cap ? cap * 2 : 32, sizeof(char *))))) {
+		if (!item || (n + 2 > cap && !(list = reallocarray(list, cap = cap ? cap * 2 : 32,
+		                                                   sizeof(char *))))) {
 			free(item);
 			mount_toplevel_free(list);
 			return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
@@ -300,7 +316,8 @@ int mount_toplevel_read(char ***out, ferry_error *err)
 			break;
 	}
 	if (list)
-		qsort(list, n, sizeof(char *), cmp_str); /* a stable plan, whatever readdir's order */
+		qsort(list, n, sizeof(char *),
+		      cmp_str); /* a stable plan, whatever readdir's order */
 	*out = list;
 	return 0;
 }
@@ -331,17 +348,21 @@ static int make_target(const char *dst, bool is_dir, ferry_error *err)
 		struct stat st;
 		if (lstat(path, &st) == 0) {
 			if (S_ISLNK(st.st_mode))
-				return ferry_error_set(err, FERRY_E_UNSAFE, "mount point %s: is a symbolic link",
-						       path + base);
+				return ferry_error_set(err, FERRY_E_UNSAFE,
+				                       "mount point %s: is a symbolic link",
+				                       path + base);
 		} else if (errno != ENOENT) {
-			return ferry_error_errno(err, FERRY_E_IO, errno, "mount point %s", path + base);
+			return ferry_error_errno(err, FERRY_E_IO, errno, "mount point %s",
+			                         path + base);
 		} else if (!last || is_dir) {
 			if (mkdir(path, 0755) < 0)
-				return ferry_error_errno(err, FERRY_E_IO, errno, "mount point %s", path + base);
+				return ferry_error_errno(err, FERRY_E_IO, errno, "mount point %s",
+				                         path + base);
 		} else {
 			int fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
 			if (fd < 0)
-				return ferry_error_errno(err, FERRY_E_IO, errno, "mount point %s", path + base);
+				return ferry_error_errno(err, FERRY_E_IO, errno, "mount point %s",
+				                         path + base);
 			close(fd);
 		}
 		if (last)
@@ -375,13 +396,20 @@ static bool target_is_dir(const char *dst)
 static unsigned long ms_from_statvfs(unsigned long f)
 {
 	unsigned long ms = 0;
-	if (f & ST_NOSUID) ms |= MS_NOSUID;
-	if (f & ST_NODEV) ms |= MS_NODEV;
-	if (f & ST_NOEXEC) ms |= MS_NOEXEC;
-	if (f & ST_RDONLY) ms |= MS_RDONLY;
-	if (f & ST_NOATIME) ms |= MS_NOATIME;
-	if (f & ST_NODIRATIME) ms |= MS_NODIRATIME;
-	if (f & ST_RELATIME) ms |= MS_RELATIME;
+	if (f & ST_NOSUID)
+		ms |= MS_NOSUID;
+	if (f & ST_NODEV)
+		ms |= MS_NODEV;
+	if (f & ST_NOEXEC)
+		ms |= MS_NOEXEC;
+	if (f & ST_RDONLY)
+		ms |= MS_RDONLY;
+	if (f & ST_NOATIME)
+		ms |= MS_NOATIME;
+	if (f & ST_NODIRATIME)
+		ms |= MS_NODIRATIME;
+	if (f & ST_RELATIME)
+		ms |= MS_RELATIME;
 	return ms;
 }
 
@@ -389,8 +417,8 @@ static void unescape_octal(char *s)
 {
 	char *w = s;
 	for (char *r = s; *r; r++) {
-		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' && r[3] >= '0' &&
-		    r[3] <= '7') {
+		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
+		    r[3] >= '0' && r[3] <= '7') {
 			*w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
 			r += 3;
 		} else {
@@ -421,7 +449,8 @@ static int remount_tree(const char *target, unsigned long add, bool recursive, f
 			continue;
 		if (statvfs(fld[4], &sv) < 0)
 			return ferry_error_errno(err, FERRY_E_IO, errno, "%s", fld[4]);
-		if (mount(NULL, fld[4], NULL, MS_REMOUNT | MS_BIND | ms_from_statvfs(sv.f_flag) | add, NULL) < 0)
+		if (mount(NULL, fld[4], NULL,
+		          MS_REMOUNT | MS_BIND | ms_from_statvfs(sv.f_flag) | add, NULL) < 0)
 			return ferry_error_errno(err, FERRY_E_IO, errno, "remount %s", fld[4]);
 	}
 	return 0;
@@ -452,11 +481,12 @@ static int set_mount_flags(const char *target, enum mnt_kind kind, ferry_error *
 		break;
 	}
 	if (!FAULT("mount_setattr")) {
-		if (syscall(SYS_mount_setattr, AT_FDCWD, target, rec ? AT_RECURSIVE : 0, &attr, sizeof(attr)) == 0)
+		if (syscall(SYS_mount_setattr, AT_FDCWD, target, rec ? AT_RECURSIVE : 0, &attr,
+		            sizeof(attr)) == 0)
 			return 0;
 		if (errno != ENOSYS)
 			return ferry_error_errno(err, FERRY_E_IO, errno, "mount_setattr %s",
-						 target + strlen(NEWROOT));
+			                         target + strlen(NEWROOT));
 	}
 	return remount_tree(target, ms, rec, err);
 }
@@ -471,8 +501,8 @@ static int open_sources(struct mnt_plan *plan, int *fds, ferry_error *err)
 		fds[i] = -1;
 	for (size_t i = 0; i < n0; i++) {
 		struct mnt_entry *e = &plan->e[i];
-		bool bind = e->kind == MNT_BIND_RO || e->kind == MNT_BIND_RW || e->kind == MNT_BIND_DEV ||
-			    e->kind == MNT_BIND_DEV_RO;
+		bool bind = e->kind == MNT_BIND_RO || e->kind == MNT_BIND_RW ||
+		            e->kind == MNT_BIND_DEV || e->kind == MNT_BIND_DEV_RO;
 		if (!bind)
 			continue;
 		if (strpbrk(e->src, "*?[")) {
@@ -485,7 +515,8 @@ static int open_sources(struct mnt_plan *plan, int *fds, ferry_error *err)
 				return ferry_error_set(err, FERRY_E_IO, "glob %s failed", e->src);
 			for (size_t k = 0; k < g.gl_pathc; k++) {
 				/* globbed paths are identity binds (interfaces.c) */
-				int r = plan_add(plan, e->kind, g.gl_pathv[k], g.gl_pathv[k], true, false, err);
+				int r = plan_add(plan, e->kind, g.gl_pathv[k], g.gl_pathv[k], true,
+				                 false, err);
 				if (r < 0) {
 					globfree(&g);
 					return r;
@@ -497,8 +528,8 @@ static int open_sources(struct mnt_plan *plan, int *fds, ferry_error *err)
 	for (size_t i = 0; i < plan->n; i++) {
 		struct mnt_entry *e = &plan->e[i];
 		struct stat st;
-		bool bind = e->kind == MNT_BIND_RO || e->kind == MNT_BIND_RW || e->kind == MNT_BIND_DEV ||
-			    e->kind == MNT_BIND_DEV_RO;
+		bool bind = e->kind == MNT_BIND_RO || e->kind == MNT_BIND_RW ||
+		            e->kind == MNT_BIND_DEV || e->kind == MNT_BIND_DEV_RO;
 		if (!bind || e->skipped)
 			continue;
 		fds[i] = open(e->src, O_PATH | O_CLOEXEC);
@@ -541,11 +572,13 @@ static int mount_devfs(const char *dst, bool unprivileged, ferry_error *err)
 	snprintf(t, sizeof(t), NEWROOT "%s/pts", dst);
 	if (mkdir(t, 0755) < 0 ||
 	    mount("devpts", t, "devpts", MS_NOSUID | MS_NOEXEC,
-		  unprivileged ? "newinstance,ptmxmode=0666,mode=620" : "newinstance,ptmxmode=0666,mode=620,gid=5") < 0)
+	          unprivileged ? "newinstance,ptmxmode=0666,mode=620"
+	                       : "newinstance,ptmxmode=0666,mode=620,gid=5") < 0)
 		return ferry_error_errno(err, FERRY_E_IO, errno, "devpts on /dev/pts");
 	static const char *const links[][2] = {
-		{"ptmx", "pts/ptmx"}, {"fd", "/proc/self/fd"}, {"stdin", "/proc/self/fd/0"},
-		{"stdout", "/proc/self/fd/1"}, {"stderr", "/proc/self/fd/2"},
+	    {"ptmx", "pts/ptmx"},          {"fd", "/proc/self/fd"},
+	    {"stdin", "/proc/self/fd/0"},  {"stdout", "/proc/self/fd/1"},
+	    {"stderr", "/proc/self/fd/2"},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(links); i++) {
 		snprintf(t, sizeof(t), NEWROOT "%s/%s", dst, links[i][0]);
@@ -604,15 +637,18 @@ int mount_sandbox(const struct confine_policy *p, struct mnt_plan *plan, ferry_e
 				break;
 			snprintf(s, sizeof(s), "/proc/self/fd/%d", fds[i]);
 			if (mount(s, t, NULL, MS_BIND | (e->is_dir ? MS_REC : 0), NULL) < 0)
-				r = ferry_error_errno(err, FERRY_E_IO, errno, "bind %s on %s", e->src, e->dst);
+				r = ferry_error_errno(err, FERRY_E_IO, errno, "bind %s on %s",
+				                      e->src, e->dst);
 			else
 				r = set_mount_flags(t, e->kind, err);
 			break;
 		case MNT_TMPFS:
 			if ((r = make_target(e->dst, true, err)) < 0)
 				break;
-			if (mount("tmpfs", t, "tmpfs", MS_NOSUID | MS_NODEV, e->writable ? "mode=1777" : "mode=0755") < 0)
-				r = ferry_error_errno(err, FERRY_E_IO, errno, "tmpfs on %s", e->dst);
+			if (mount("tmpfs", t, "tmpfs", MS_NOSUID | MS_NODEV,
+			          e->writable ? "mode=1777" : "mode=0755") < 0)
+				r = ferry_error_errno(err, FERRY_E_IO, errno, "tmpfs on %s",
+				                      e->dst);
 			break;
 		case MNT_SAME:
 			snprintf(s, sizeof(s), NEWROOT "%s", e->src);
@@ -621,7 +657,8 @@ int mount_sandbox(const struct confine_policy *p, struct mnt_plan *plan, ferry_e
 				break;
 			}
 			if (mount(s, t, NULL, MS_BIND, NULL) < 0)
-				r = ferry_error_errno(err, FERRY_E_IO, errno, "bind %s on %s", e->src, e->dst);
+				r = ferry_error_errno(err, FERRY_E_IO, errno, "bind %s on %s",
+				                      e->src, e->dst);
 			break;
 		case MNT_HIDE:
 			if (!target_is_dir(e->dst)) {
@@ -629,7 +666,7 @@ int mount_sandbox(const struct confine_policy *p, struct mnt_plan *plan, ferry_e
 				break;
 			}
 			if (mount("tmpfs", t, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-				  "mode=0555,size=4k,nr_inodes=1") < 0)
+			          "mode=0555,size=4k,nr_inodes=1") < 0)
 				r = ferry_error_errno(err, FERRY_E_IO, errno, "hiding %s", e->dst);
 			break;
 		case MNT_DEVFS:
@@ -658,12 +695,13 @@ int mount_sandbox(const struct confine_policy *p, struct mnt_plan *plan, ferry_e
 		}
 	}
 	/* pivot: NEWROOT becomes "/", the host's tree is detached */
-	if (chdir(NEWROOT) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 || umount2(".", MNT_DETACH) < 0 ||
-	    chdir("/") < 0) {
+	if (chdir(NEWROOT) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 ||
+	    umount2(".", MNT_DETACH) < 0 || chdir("/") < 0) {
 		r = ferry_error_errno(err, FERRY_E_IO, errno, "pivot_root into the sandbox");
 		goto out;
 	}
-	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
+	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) <
+	    0)
 		r = ferry_error_errno(err, FERRY_E_IO, errno, "read-only /");
 out:
 	for (size_t i = 0; i < plan->n && i < CONFINE_MAX_MOUNTS; i++)

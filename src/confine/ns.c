@@ -28,7 +28,8 @@
 #include "base/log.h"
 #include "confine.h"
 
-const int ns_forwarded_signals[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH, 0};
+const int ns_forwarded_signals[] = {SIGHUP,  SIGINT,  SIGQUIT,  SIGTERM,
+                                    SIGUSR1, SIGUSR2, SIGWINCH, 0};
 
 pid_t ns_clone(const struct confine_policy *p, ferry_error *err)
 {
@@ -44,8 +45,9 @@ pid_t ns_clone(const struct confine_policy *p, ferry_error *err)
 	if (pid < 0) {
 		int e = errno;
 		if (p->unprivileged && (e == EPERM || e == ENOSPC || e == EINVAL))
-			ferry_error_errno(err, FERRY_E_PERM, e,
-					  "creating namespaces without root needs unprivileged user namespaces");
+			ferry_error_errno(
+			    err, FERRY_E_PERM, e,
+			    "creating namespaces without root needs unprivileged user namespaces");
 		else
 			ferry_error_errno(err, FERRY_E_IO, e, "creating namespaces");
 		return -1;
@@ -107,7 +109,8 @@ static int receive_fd(int sock)
 	char data;
 	char ctl[CMSG_SPACE(sizeof(int))];
 	struct iovec iov = {.iov_base = &data, .iov_len = 1};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl)};
+	struct msghdr msg = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl)};
 	struct cmsghdr *c;
 	int fd = -1;
 	ssize_t n;
@@ -118,7 +121,8 @@ static int receive_fd(int sock)
 	if (n <= 0)
 		return -1;
 	c = CMSG_FIRSTHDR(&msg);
-	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
+	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+	    c->cmsg_len == CMSG_LEN(sizeof(int)))
 		memcpy(&fd, CMSG_DATA(c), sizeof(int));
 	return fd;
 }
@@ -136,7 +140,8 @@ int ns_init_loop(const struct confine_policy *p, pid_t app, int notify_sock)
 		kill(app, SIGKILL);
 	}
 	for (;;) {
-		struct pollfd pfd[2] = {{.fd = sfd, .events = POLLIN}, {.fd = nfd, .events = POLLIN}};
+		struct pollfd pfd[2] = {{.fd = sfd, .events = POLLIN},
+		                        {.fd = nfd, .events = POLLIN}};
 		int n = poll(pfd, nfd >= 0 ? 2 : 1, -1);
 		if (n < 0 && errno != EINTR)
 			break;
@@ -163,7 +168,8 @@ int ns_init_loop(const struct confine_policy *p, pid_t app, int notify_sock)
 		if (nfd >= 0 && pfd[1].revents) {
 			if ((pfd[1].revents & POLLIN) && seccomp_serve_one(p, nfd) == 0)
 				continue;
-			if (pfd[1].revents & (POLLHUP | POLLERR | POLLNVAL) || !(pfd[1].revents & POLLIN)) {
+			if (pfd[1].revents & (POLLHUP | POLLERR | POLLNVAL) ||
+			    !(pfd[1].revents & POLLIN)) {
 				close(nfd);
 				nfd = -1;
 			}

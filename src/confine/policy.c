@@ -27,48 +27,69 @@
 #define CPU_PERIOD_US 100000ull
 
 static const char usage[] =
-	"usage: ferry-confine --name PKG --app APP --revision R --pkg-dir DIR --data DIR --common DIR\n"
-	"                     --uid U --gid G [--plug IFACE]... [--memory SIZE] [--pids N] [--cpu PCT%]\n"
-	"                     [--devmode] [--env KEY=VALUE]... [--state-dir DIR] [--run-dir DIR]\n"
-	"                     [--cgroup-parent PATH] [--log-fd FD] [--status-fd FD]\n"
-	"                     [--log-level LEVEL] [--dry-run] -- COMMAND [ARG]...\n"
-	"       ferry-confine --list-interfaces\n"
-	"       ferry-confine --version\n"
-	"  starts one app process inside its sandbox (docs/formats/confine.md)\n";
+    "usage: ferry-confine --name PKG --app APP --revision R --pkg-dir DIR --data DIR --common DIR\n"
+    "                     --uid U --gid G [--plug IFACE]... [--memory SIZE] [--pids N] [--cpu "
+    "PCT%]\n"
+    "                     [--devmode] [--env KEY=VALUE]... [--state-dir DIR] [--run-dir DIR]\n"
+    "                     [--cgroup-parent PATH] [--log-fd FD] [--status-fd FD]\n"
+    "                     [--log-level LEVEL] [--dry-run] -- COMMAND [ARG]...\n"
+    "       ferry-confine --list-interfaces\n"
+    "       ferry-confine --version\n"
+    "  starts one app process inside its sandbox (docs/formats/confine.md)\n";
 
 enum {
-	OPT_NAME = 256, OPT_APP, OPT_REVISION, OPT_PKG_DIR, OPT_DATA, OPT_COMMON, OPT_UID, OPT_GID,
-	OPT_PLUG, OPT_MEMORY, OPT_PIDS, OPT_CPU, OPT_DEVMODE, OPT_ENV, OPT_STATE_DIR, OPT_RUN_DIR,
-	OPT_CGROUP_PARENT, OPT_LOG_FD, OPT_STATUS_FD, OPT_LOG_LEVEL, OPT_DRY_RUN, OPT_LIST_IFACES,
-	OPT_VERSION, OPT_HELP,
+	OPT_NAME = 256,
+	OPT_APP,
+	OPT_REVISION,
+	OPT_PKG_DIR,
+	OPT_DATA,
+	OPT_COMMON,
+	OPT_UID,
+	OPT_GID,
+	OPT_PLUG,
+	OPT_MEMORY,
+	OPT_PIDS,
+	OPT_CPU,
+	OPT_DEVMODE,
+	OPT_ENV,
+	OPT_STATE_DIR,
+	OPT_RUN_DIR,
+	OPT_CGROUP_PARENT,
+	OPT_LOG_FD,
+	OPT_STATUS_FD,
+	OPT_LOG_LEVEL,
+	OPT_DRY_RUN,
+	OPT_LIST_IFACES,
+	OPT_VERSION,
+	OPT_HELP,
 };
 
 static const struct option options[] = {
-	{"name", required_argument, NULL, OPT_NAME},
-	{"app", required_argument, NULL, OPT_APP},
-	{"revision", required_argument, NULL, OPT_REVISION},
-	{"pkg-dir", required_argument, NULL, OPT_PKG_DIR},
-	{"data", required_argument, NULL, OPT_DATA},
-	{"common", required_argument, NULL, OPT_COMMON},
-	{"uid", required_argument, NULL, OPT_UID},
-	{"gid", required_argument, NULL, OPT_GID},
-	{"plug", required_argument, NULL, OPT_PLUG},
-	{"memory", required_argument, NULL, OPT_MEMORY},
-	{"pids", required_argument, NULL, OPT_PIDS},
-	{"cpu", required_argument, NULL, OPT_CPU},
-	{"devmode", no_argument, NULL, OPT_DEVMODE},
-	{"env", required_argument, NULL, OPT_ENV},
-	{"state-dir", required_argument, NULL, OPT_STATE_DIR},
-	{"run-dir", required_argument, NULL, OPT_RUN_DIR},
-	{"cgroup-parent", required_argument, NULL, OPT_CGROUP_PARENT},
-	{"log-fd", required_argument, NULL, OPT_LOG_FD},
-	{"status-fd", required_argument, NULL, OPT_STATUS_FD},
-	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
-	{"dry-run", no_argument, NULL, OPT_DRY_RUN},
-	{"list-interfaces", no_argument, NULL, OPT_LIST_IFACES},
-	{"version", no_argument, NULL, OPT_VERSION},
-	{"help", no_argument, NULL, OPT_HELP},
-	{NULL, 0, NULL, 0},
+    {"name", required_argument, NULL, OPT_NAME},
+    {"app", required_argument, NULL, OPT_APP},
+    {"revision", required_argument, NULL, OPT_REVISION},
+    {"pkg-dir", required_argument, NULL, OPT_PKG_DIR},
+    {"data", required_argument, NULL, OPT_DATA},
+    {"common", required_argument, NULL, OPT_COMMON},
+    {"uid", required_argument, NULL, OPT_UID},
+    {"gid", required_argument, NULL, OPT_GID},
+    {"plug", required_argument, NULL, OPT_PLUG},
+    {"memory", required_argument, NULL, OPT_MEMORY},
+    {"pids", required_argument, NULL, OPT_PIDS},
+    {"cpu", required_argument, NULL, OPT_CPU},
+    {"devmode", no_argument, NULL, OPT_DEVMODE},
+    {"env", required_argument, NULL, OPT_ENV},
+    {"state-dir", required_argument, NULL, OPT_STATE_DIR},
+    {"run-dir", required_argument, NULL, OPT_RUN_DIR},
+    {"cgroup-parent", required_argument, NULL, OPT_CGROUP_PARENT},
+    {"log-fd", required_argument, NULL, OPT_LOG_FD},
+    {"status-fd", required_argument, NULL, OPT_STATUS_FD},
+    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+    {"list-interfaces", no_argument, NULL, OPT_LIST_IFACES},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
 };
 
 bool policy_valid_name(const char *s)
@@ -101,7 +122,8 @@ static bool valid_path(const char *s)
 		if (s[i] == '/' && (s[i + 1] == '/'))
 			return false;
 		if (s[i] == '/' && s[i + 1] == '.' &&
-		    (s[i + 2] == '/' || s[i + 2] == 0 || (s[i + 2] == '.' && (s[i + 3] == '/' || s[i + 3] == 0))))
+		    (s[i + 2] == '/' || s[i + 2] == 0 ||
+		     (s[i + 2] == '.' && (s[i + 3] == '/' || s[i + 3] == 0))))
 			return false;
 	}
 	return true;
@@ -118,8 +140,10 @@ static size_t path_depth(const char *s)
 static int parse_path(const char *opt, const char *v, const char **out, ferry_error *err)
 {
 	if (!valid_path(v))
-		return ferry_error_set(err, FERRY_E_INVALID,
-				       "--%s \"%s\": expected an absolute path without \".\", \"..\" or \"//\"", opt, v);
+		return ferry_error_set(
+		    err, FERRY_E_INVALID,
+		    "--%s \"%s\": expected an absolute path without \".\", \"..\" or \"//\"", opt,
+		    v);
 	*out = v;
 	return 0;
 }
@@ -127,7 +151,8 @@ static int parse_path(const char *opt, const char *v, const char **out, ferry_er
 static int parse_id(const char *opt, const char *v, unsigned long long *out, ferry_error *err)
 {
 	if (str_to_u64(v, 0xfffffffeull, out) < 0)
-		return ferry_error_set(err, FERRY_E_INVALID, "--%s \"%s\": expected a number", opt, v);
+		return ferry_error_set(err, FERRY_E_INVALID, "--%s \"%s\": expected a number", opt,
+		                       v);
 	return 0;
 }
 
@@ -136,9 +161,11 @@ static int parse_fd(const char *opt, const char *v, int *out, ferry_error *err)
 	unsigned long long n;
 
 	if (str_to_u64(v, 1023, &n) < 0)
-		return ferry_error_set(err, FERRY_E_INVALID, "--%s \"%s\": expected a descriptor number", opt, v);
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "--%s \"%s\": expected a descriptor number", opt, v);
 	if (fcntl((int)n, F_GETFD) < 0)
-		return ferry_error_set(err, FERRY_E_INVALID, "--%s %llu: descriptor is not open", opt, n);
+		return ferry_error_set(err, FERRY_E_INVALID, "--%s %llu: descriptor is not open",
+		                       opt, n);
 	*out = (int)n;
 	return 0;
 }
@@ -150,17 +177,36 @@ int policy_parse_size(const char *s, uint64_t *out, ferry_error *err)
 	unsigned long long v, mult = 1;
 
 	if (n == 0 || n >= sizeof(num))
-		return ferry_error_set(err, FERRY_E_INVALID, "--memory \"%s\": expected a size such as 256M", s);
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "--memory \"%s\": expected a size such as 256M", s);
 	memcpy(num, s, n + 1);
 	switch (num[n - 1]) {
-	case 'K': case 'k': mult = 1ull << 10; num[--n] = 0; break;
-	case 'M': case 'm': mult = 1ull << 20; num[--n] = 0; break;
-	case 'G': case 'g': mult = 1ull << 30; num[--n] = 0; break;
-	case 'T': case 't': mult = 1ull << 40; num[--n] = 0; break;
-	default: break;
+	case 'K':
+	case 'k':
+		mult = 1ull << 10;
+		num[--n] = 0;
+		break;
+	case 'M':
+	case 'm':
+		mult = 1ull << 20;
+		num[--n] = 0;
+		break;
+	case 'G':
+	case 'g':
+		mult = 1ull << 30;
+		num[--n] = 0;
+		break;
+	case 'T':
+	case 't':
+		mult = 1ull << 40;
+		num[--n] = 0;
+		break;
+	default:
+		break;
 	}
 	if (str_to_u64(num, MEMORY_MAX, &v) < 0 || v > MEMORY_MAX / mult)
-		return ferry_error_set(err, FERRY_E_INVALID, "--memory \"%s\": expected a size such as 256M", s);
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "--memory \"%s\": expected a size such as 256M", s);
 	v *= mult;
 	if (v < MEMORY_MIN)
 		return ferry_error_set(err, FERRY_E_INVALID, "--memory \"%s\": at least 4M", s);
@@ -175,11 +221,14 @@ int policy_parse_cpu(const char *s, uint64_t *quota_us, ferry_error *err)
 	unsigned long long pct;
 
 	if (n < 2 || n >= sizeof(num) || s[n - 1] != '%')
-		return ferry_error_set(err, FERRY_E_INVALID, "--cpu \"%s\": expected a percentage of one CPU such as 50%%", s);
+		return ferry_error_set(
+		    err, FERRY_E_INVALID,
+		    "--cpu \"%s\": expected a percentage of one CPU such as 50%%", s);
 	memcpy(num, s, n - 1);
 	num[n - 1] = 0;
 	if (str_to_u64(num, 100000, &pct) < 0 || pct == 0)
-		return ferry_error_set(err, FERRY_E_INVALID, "--cpu \"%s\": expected 1%% to 100000%%", s);
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "--cpu \"%s\": expected 1%% to 100000%%", s);
 	*quota_us = pct * CPU_PERIOD_US / 100;
 	return 0;
 }
@@ -196,10 +245,12 @@ static int add_plug(struct confine_policy *p, const char *name, ferry_error *err
 			names[i] = all[i].name;
 		const char *hint = str_did_you_mean(name, names);
 		if (hint)
-			return ferry_error_set(err, FERRY_E_INVALID, "--plug \"%s\": no such interface; did you mean \"%s\"?",
-					       name, hint);
-		return ferry_error_set(err, FERRY_E_INVALID,
-				       "--plug \"%s\": no such interface (ferry-confine --list-interfaces)", name);
+			return ferry_error_set(
+			    err, FERRY_E_INVALID,
+			    "--plug \"%s\": no such interface; did you mean \"%s\"?", name, hint);
+		return ferry_error_set(
+		    err, FERRY_E_INVALID,
+		    "--plug \"%s\": no such interface (ferry-confine --list-interfaces)", name);
 	}
 	for (size_t i = 0; i < p->n_plugs; i++)
 		if (p->plugs[i] == f)
@@ -216,14 +267,19 @@ static int add_env(struct confine_policy *p, const char *kv, ferry_error *err)
 	size_t klen = eq ? (size_t)(eq - kv) : 0;
 
 	if (!eq || klen == 0 || strlen(kv) > ENV_MAX_LEN)
-		return ferry_error_set(err, FERRY_E_INVALID, "--env \"%.64s\": expected KEY=VALUE", kv);
+		return ferry_error_set(err, FERRY_E_INVALID, "--env \"%.64s\": expected KEY=VALUE",
+		                       kv);
 	for (size_t i = 0; i < klen; i++) {
 		char c = kv[i];
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' || (i > 0 && c >= '0' && c <= '9')))
-			return ferry_error_set(err, FERRY_E_INVALID, "--env \"%.64s\": invalid variable name", kv);
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' ||
+		      (i > 0 && c >= '0' && c <= '9')))
+			return ferry_error_set(err, FERRY_E_INVALID,
+			                       "--env \"%.64s\": invalid variable name", kv);
 	}
 	if (str_has_prefix(kv, "FERRY=") || str_has_prefix(kv, "FERRY_"))
-		return ferry_error_set(err, FERRY_E_INVALID, "--env \"%.64s\": FERRY variables are set by ferry-confine", kv);
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "--env \"%.64s\": FERRY variables are set by ferry-confine",
+		                       kv);
 	if (p->n_env >= CONFINE_MAX_ENV)
 		return ferry_error_set(err, FERRY_E_LIMIT, "--env: at most %d", CONFINE_MAX_ENV);
 	p->env[p->n_env++] = kv;
@@ -240,8 +296,8 @@ static int parse_cgroup_parent(const char *v, const char **out, ferry_error *err
 		goto bad;
 	for (size_t i = 0; i < n; i++) {
 		char c = v[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-		      c == '_' || c == '.' || c == '/'))
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '_' || c == '.' || c == '/'))
 			goto bad;
 		if ((i == 0 || v[i - 1] == '/') && (c == '.' || c == '/'))
 			goto bad;
@@ -251,10 +307,11 @@ static int parse_cgroup_parent(const char *v, const char **out, ferry_error *err
 	*out = v;
 	return 0;
 bad:
-	return ferry_error_set(err, FERRY_E_INVALID,
-			       "--cgroup-parent \"%s\": expected a relative path of names such as ferry or "
-			       "system.slice/ferryd.service/apps",
-			       v);
+	return ferry_error_set(
+	    err, FERRY_E_INVALID,
+	    "--cgroup-parent \"%s\": expected a relative path of names such as ferry or "
+	    "system.slice/ferryd.service/apps",
+	    v);
 }
 
 int policy_parse(struct confine_policy *p, int argc, char **argv, bool *done, ferry_error *err)
@@ -281,33 +338,48 @@ int policy_parse(struct confine_policy *p, int argc, char **argv, bool *done, fe
 		case OPT_NAME:
 			if (!policy_valid_name(v) || strlen(v) < 2)
 				return ferry_error_set(err, FERRY_E_INVALID,
-						       "--name \"%s\": expected 2 to 40 of a-z, 0-9 and single hyphens", v);
+				                       "--name \"%s\": expected 2 to 40 of a-z, "
+				                       "0-9 and single hyphens",
+				                       v);
 			p->name = v;
 			break;
 		case OPT_APP:
 			if (!policy_valid_name(v))
-				return ferry_error_set(err, FERRY_E_INVALID,
-						       "--app \"%s\": expected 1 to 40 of a-z, 0-9 and single hyphens", v);
+				return ferry_error_set(
+				    err, FERRY_E_INVALID,
+				    "--app \"%s\": expected 1 to 40 of a-z, 0-9 and single hyphens",
+				    v);
 			p->app = v;
 			break;
 		case OPT_REVISION:
 			if (str_to_u64(v, 1ull << 40, &p->revision) < 0 || p->revision == 0)
-				return ferry_error_set(err, FERRY_E_INVALID, "--revision \"%s\": expected a positive integer", v);
+				return ferry_error_set(
+				    err, FERRY_E_INVALID,
+				    "--revision \"%s\": expected a positive integer", v);
 			have_rev = true;
 			break;
-		case OPT_PKG_DIR: r = parse_path("pkg-dir", v, &p->pkg_dir, err); break;
-		case OPT_DATA: r = parse_path("data", v, &p->data_dir, err); break;
-		case OPT_COMMON: r = parse_path("common", v, &p->common_dir, err); break;
+		case OPT_PKG_DIR:
+			r = parse_path("pkg-dir", v, &p->pkg_dir, err);
+			break;
+		case OPT_DATA:
+			r = parse_path("data", v, &p->data_dir, err);
+			break;
+		case OPT_COMMON:
+			r = parse_path("common", v, &p->common_dir, err);
+			break;
 		case OPT_STATE_DIR:
 		case OPT_RUN_DIR:
 			r = parse_path(c == OPT_STATE_DIR ? "state-dir" : "run-dir", v,
-				       c == OPT_STATE_DIR ? &p->state_dir : &p->run_dir, err);
+			               c == OPT_STATE_DIR ? &p->state_dir : &p->run_dir, err);
 			if (r == 0 && (strcmp(v, "/") == 0 || path_depth(v) < 2))
-				return ferry_error_set(err, FERRY_E_INVALID,
-						       "--%s \"%s\": expected a directory at least two levels deep",
-						       c == OPT_STATE_DIR ? "state-dir" : "run-dir", v);
+				return ferry_error_set(
+				    err, FERRY_E_INVALID,
+				    "--%s \"%s\": expected a directory at least two levels deep",
+				    c == OPT_STATE_DIR ? "state-dir" : "run-dir", v);
 			break;
-		case OPT_CGROUP_PARENT: r = parse_cgroup_parent(v, &p->cgroup_parent, err); break;
+		case OPT_CGROUP_PARENT:
+			r = parse_cgroup_parent(v, &p->cgroup_parent, err);
+			break;
 		case OPT_UID:
 			r = parse_id("uid", v, &n, err);
 			p->uid = (uid_t)n;
@@ -318,27 +390,46 @@ int policy_parse(struct confine_policy *p, int argc, char **argv, bool *done, fe
 			p->gid = (gid_t)n;
 			have_gid = true;
 			break;
-		case OPT_PLUG: r = add_plug(p, v, err); break;
-		case OPT_MEMORY: r = policy_parse_size(v, &p->memory_max, err); break;
+		case OPT_PLUG:
+			r = add_plug(p, v, err);
+			break;
+		case OPT_MEMORY:
+			r = policy_parse_size(v, &p->memory_max, err);
+			break;
 		case OPT_PIDS:
 			if (str_to_u64(v, PIDS_MAX, &n) < 0 || n == 0)
-				return ferry_error_set(err, FERRY_E_INVALID, "--pids \"%s\": expected 1 to %llu", v, PIDS_MAX);
+				return ferry_error_set(err, FERRY_E_INVALID,
+				                       "--pids \"%s\": expected 1 to %llu", v,
+				                       PIDS_MAX);
 			p->pids_max = n;
 			break;
-		case OPT_CPU: r = policy_parse_cpu(v, &p->cpu_quota_us, err); break;
-		case OPT_DEVMODE: p->devmode = true; break;
-		case OPT_ENV: r = add_env(p, v, err); break;
-		case OPT_LOG_FD: r = parse_fd("log-fd", v, &p->log_fd, err); break;
-		case OPT_STATUS_FD: r = parse_fd("status-fd", v, &p->status_fd, err); break;
+		case OPT_CPU:
+			r = policy_parse_cpu(v, &p->cpu_quota_us, err);
+			break;
+		case OPT_DEVMODE:
+			p->devmode = true;
+			break;
+		case OPT_ENV:
+			r = add_env(p, v, err);
+			break;
+		case OPT_LOG_FD:
+			r = parse_fd("log-fd", v, &p->log_fd, err);
+			break;
+		case OPT_STATUS_FD:
+			r = parse_fd("status-fd", v, &p->status_fd, err);
+			break;
 		case OPT_LOG_LEVEL: {
 			int l = log_level_parse(v);
 			if (l < 0)
-				return ferry_error_set(err, FERRY_E_INVALID,
-						       "--log-level \"%s\": expected error, warn, info or debug", v);
+				return ferry_error_set(
+				    err, FERRY_E_INVALID,
+				    "--log-level \"%s\": expected error, warn, info or debug", v);
 			log_set_level((enum log_level)l);
 			break;
 		}
-		case OPT_DRY_RUN: p->dry_run = true; break;
+		case OPT_DRY_RUN:
+			p->dry_run = true;
+			break;
 		case OPT_LIST_IFACES:
 			iface_print_markdown(stdout);
 			*done = true;
@@ -352,23 +443,31 @@ int policy_parse(struct confine_policy *p, int argc, char **argv, bool *done, fe
 			*done = true;
 			return 0;
 		case ':':
-			return ferry_error_set(err, FERRY_E_INVALID, "%s: needs a value\n%s", argv[optind - 1], usage);
+			return ferry_error_set(err, FERRY_E_INVALID, "%s: needs a value\n%s",
+			                       argv[optind - 1], usage);
 		default:
-			return ferry_error_set(err, FERRY_E_INVALID, "unknown option \"%s\"\n%s", argv[optind - 1], usage);
+			return ferry_error_set(err, FERRY_E_INVALID, "unknown option \"%s\"\n%s",
+			                       argv[optind - 1], usage);
 		}
 		if (r < 0)
 			return r;
 	}
 	if (optind < argc && strcmp(argv[optind - 1], "--") != 0)
-		return ferry_error_set(err, FERRY_E_INVALID, "unknown verb \"%s\"; the command follows \"--\"\n%s",
-				       argv[optind], usage);
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "unknown verb \"%s\"; the command follows \"--\"\n%s",
+		                       argv[optind], usage);
 	if (optind >= argc)
-		return ferry_error_set(err, FERRY_E_INVALID, "no command: give it after \"--\"\n%s", usage);
+		return ferry_error_set(err, FERRY_E_INVALID, "no command: give it after \"--\"\n%s",
+		                       usage);
 	p->argv = argv + optind;
 
-	const char *missing = !p->name ? "--name" : !p->app ? "--app" : !have_rev ? "--revision"
-			      : !p->pkg_dir ? "--pkg-dir" : !p->data_dir ? "--data"
-			      : !p->common_dir ? "--common" : NULL;
+	const char *missing = !p->name         ? "--name"
+	                      : !p->app        ? "--app"
+	                      : !have_rev      ? "--revision"
+	                      : !p->pkg_dir    ? "--pkg-dir"
+	                      : !p->data_dir   ? "--data"
+	                      : !p->common_dir ? "--common"
+	                                       : NULL;
 	if (!missing && !p->unprivileged)
 		missing = !have_uid ? "--uid" : !have_gid ? "--gid" : NULL;
 	if (missing)
@@ -378,17 +477,20 @@ int policy_parse(struct confine_policy *p, int argc, char **argv, bool *done, fe
 		/* A user namespace can map only our own ids (docs/formats/confine.md). */
 		if (have_uid && p->uid != geteuid())
 			return ferry_error_set(err, FERRY_E_PERM,
-					       "--uid %u: not running as root, the app can only run as your own uid (%u)",
-					       (unsigned)p->uid, (unsigned)geteuid());
+			                       "--uid %u: not running as root, the app can only "
+			                       "run as your own uid (%u)",
+			                       (unsigned)p->uid, (unsigned)geteuid());
 		if (have_gid && p->gid != getegid())
 			return ferry_error_set(err, FERRY_E_PERM,
-					       "--gid %u: not running as root, the app can only run as your own gid (%u)",
-					       (unsigned)p->gid, (unsigned)getegid());
+			                       "--gid %u: not running as root, the app can only "
+			                       "run as your own gid (%u)",
+			                       (unsigned)p->gid, (unsigned)getegid());
 		p->uid = geteuid();
 		p->gid = getegid();
 	} else if (p->uid == 0 || p->gid == 0) {
-		return ferry_error_set(err, FERRY_E_INVALID, "--uid %u --gid %u: an app never runs as root",
-				       (unsigned)p->uid, (unsigned)p->gid);
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "--uid %u --gid %u: an app never runs as root",
+		                       (unsigned)p->uid, (unsigned)p->gid);
 	}
 	return 0;
 }
@@ -396,7 +498,8 @@ int policy_parse(struct confine_policy *p, int argc, char **argv, bool *done, fe
 int policy_finish(struct confine_policy *p, ferry_error *err)
 {
 	if (str_printf(p->label, sizeof(p->label), "%s.%s", p->name, p->app) < 0 ||
-	    str_printf(p->sandbox_pkg, sizeof(p->sandbox_pkg), "%s/%s", CONFINE_SANDBOX_TOP, p->name) < 0)
+	    str_printf(p->sandbox_pkg, sizeof(p->sandbox_pkg), "%s/%s", CONFINE_SANDBOX_TOP,
+	               p->name) < 0)
 		return ferry_error_set(err, FERRY_E_LIMIT, "name too long");
 
 	for (size_t i = 0; i < p->n_plugs; i++) {
@@ -410,7 +513,8 @@ int policy_finish(struct confine_policy *p, ferry_error *err)
 			char buf[4096];
 			bool dup = false;
 			if (getgrnam_r(f->groups[j], &gr, buf, sizeof(buf), &res) != 0 || !res) {
-				log_debug("%s: group %s does not exist here; not added", f->name, f->groups[j]);
+				log_debug("%s: group %s does not exist here; not added", f->name,
+				          f->groups[j]);
 				continue;
 			}
 			for (size_t k = 0; k < p->n_groups; k++)
@@ -418,13 +522,15 @@ int policy_finish(struct confine_policy *p, ferry_error *err)
 			if (dup)
 				continue;
 			if (p->n_groups >= CONFINE_MAX_GROUPS)
-				return ferry_error_set(err, FERRY_E_LIMIT, "too many supplementary groups");
+				return ferry_error_set(err, FERRY_E_LIMIT,
+				                       "too many supplementary groups");
 			p->groups[p->n_groups++] = res->gr_gid;
 		}
 	}
 	if (p->unprivileged && p->caps_keep)
-		log_warn("%s: not running as root: capabilities granted by interfaces hold only inside the "
-			 "sandbox's user namespace",
-			 p->label);
+		log_warn("%s: not running as root: capabilities granted by interfaces hold only "
+		         "inside the "
+		         "sandbox's user namespace",
+		         p->label);
 	return 0;
 }

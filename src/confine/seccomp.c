@@ -44,38 +44,77 @@
 #endif
 
 static const struct seccomp_rule rules[] = {
-	{"mount", {"mount", "umount", "umount2", "pivot_root", "move_mount", "open_tree", "fsopen", "fsconfig",
-		   "fsmount", "fspick", "mount_setattr", NULL},
-	 0, SECCOMP_ARG_ANY, "mounting is the agent's job"},
-	{"module", {"init_module", "finit_module", "delete_module", "create_module", NULL}, 0, SECCOMP_ARG_ANY,
-	 "loading kernel modules"},
-	{"kexec", {"kexec_load", "kexec_file_load", NULL}, 0, SECCOMP_ARG_ANY, "replacing the running kernel"},
-	{"bpf", {"bpf", NULL}, 0, SECCOMP_ARG_ANY, "loading BPF programs"},
-	{"ptrace", {"ptrace", "process_vm_readv", "process_vm_writev", NULL}, 0, SECCOMP_ARG_ANY,
-	 "tracing processes (the sandbox's PID namespace hides the host's anyway)"},
-	{"keyring", {"keyctl", "add_key", "request_key", NULL}, 0, SECCOMP_ARG_ANY,
-	 "the kernel keyring is not namespaced"},
-	{"perf", {"perf_event_open", NULL}, 0, SECCOMP_ARG_ANY, "performance counters expose the host"},
-	{"userfaultfd", {"userfaultfd", NULL}, 0, SECCOMP_ARG_ANY, "a common kernel-exploit primitive"},
-	{"io_uring", {"io_uring_setup", "io_uring_enter", "io_uring_register", NULL}, 0, SECCOMP_ARG_ANY,
-	 "io_uring requests bypass this filter"},
-	{"swap", {"swapon", "swapoff", NULL}, 0, SECCOMP_ARG_ANY, "swap is the system's"},
-	{"reboot", {"reboot", NULL}, LIFT_REBOOT, SECCOMP_ARG_ANY, "needs the shutdown interface"},
-	{"file-handle", {"open_by_handle_at", NULL}, 0, SECCOMP_ARG_ANY,
-	 "opens files by handle, around the mount namespace"},
-	{"personality", {"personality", NULL}, 0, SECCOMP_ARG_PERSONALITY,
-	 "personality flags that weaken address-space randomisation"},
-	{"userns", {"unshare", "clone", NULL}, 0, SECCOMP_ARG_NEWUSER, "new user namespaces"},
-	{"setns", {"setns", NULL}, 0, SECCOMP_ARG_ANY, "joining other namespaces"},
-	{"clone3", {"clone3", NULL}, 0, SECCOMP_ARG_ENOSYS, "its flags cannot be inspected; libc falls back to clone"},
-	{"time", {"clock_settime", "settimeofday", "adjtimex", "clock_adjtime", "stime", NULL}, LIFT_TIME,
-	 SECCOMP_ARG_ANY, "needs the time-control interface"},
-	{"mknod", {"mknod", "mknodat", NULL}, 0, SECCOMP_ARG_DEVICE_MODE, "creating device nodes"},
-	{"syslog", {"syslog", NULL}, LIFT_SYSLOG, SECCOMP_ARG_ANY, "needs the log-observe interface"},
-	{"tty-inject", {"ioctl", NULL}, 0, SECCOMP_ARG_TTY_INJECT, "TIOCSTI/TIOCLINUX inject input into a terminal"},
-	{"admin", {"acct", "quotactl", "ioperm", "iopl", "vhangup", "uselib", "nfsservctl", "lookup_dcookie",
-		   "_sysctl", NULL},
-	 0, SECCOMP_ARG_ANY, "system administration"},
+    {"mount",
+     {"mount", "umount", "umount2", "pivot_root", "move_mount", "open_tree", "fsopen", "fsconfig",
+      "fsmount", "fspick", "mount_setattr", NULL},
+     0,
+     SECCOMP_ARG_ANY,
+     "mounting is the agent's job"},
+    {"module",
+     {"init_module", "finit_module", "delete_module", "create_module", NULL},
+     0,
+     SECCOMP_ARG_ANY,
+     "loading kernel modules"},
+    {"kexec",
+     {"kexec_load", "kexec_file_load", NULL},
+     0,
+     SECCOMP_ARG_ANY,
+     "replacing the running kernel"},
+    {"bpf", {"bpf", NULL}, 0, SECCOMP_ARG_ANY, "loading BPF programs"},
+    {"ptrace",
+     {"ptrace", "process_vm_readv", "process_vm_writev", NULL},
+     0,
+     SECCOMP_ARG_ANY,
+     "tracing processes (the sandbox's PID namespace hides the host's anyway)"},
+    {"keyring",
+     {"keyctl", "add_key", "request_key", NULL},
+     0,
+     SECCOMP_ARG_ANY,
+     "the kernel keyring is not namespaced"},
+    {"perf", {"perf_event_open", NULL}, 0, SECCOMP_ARG_ANY, "performance counters expose the host"},
+    {"userfaultfd", {"userfaultfd", NULL}, 0, SECCOMP_ARG_ANY, "a common kernel-exploit primitive"},
+    {"io_uring",
+     {"io_uring_setup", "io_uring_enter", "io_uring_register", NULL},
+     0,
+     SECCOMP_ARG_ANY,
+     "io_uring requests bypass this filter"},
+    {"swap", {"swapon", "swapoff", NULL}, 0, SECCOMP_ARG_ANY, "swap is the system's"},
+    {"reboot", {"reboot", NULL}, LIFT_REBOOT, SECCOMP_ARG_ANY, "needs the shutdown interface"},
+    {"file-handle",
+     {"open_by_handle_at", NULL},
+     0,
+     SECCOMP_ARG_ANY,
+     "opens files by handle, around the mount namespace"},
+    {"personality",
+     {"personality", NULL},
+     0,
+     SECCOMP_ARG_PERSONALITY,
+     "personality flags that weaken address-space randomisation"},
+    {"userns", {"unshare", "clone", NULL}, 0, SECCOMP_ARG_NEWUSER, "new user namespaces"},
+    {"setns", {"setns", NULL}, 0, SECCOMP_ARG_ANY, "joining other namespaces"},
+    {"clone3",
+     {"clone3", NULL},
+     0,
+     SECCOMP_ARG_ENOSYS,
+     "its flags cannot be inspected; libc falls back to clone"},
+    {"time",
+     {"clock_settime", "settimeofday", "adjtimex", "clock_adjtime", "stime", NULL},
+     LIFT_TIME,
+     SECCOMP_ARG_ANY,
+     "needs the time-control interface"},
+    {"mknod", {"mknod", "mknodat", NULL}, 0, SECCOMP_ARG_DEVICE_MODE, "creating device nodes"},
+    {"syslog", {"syslog", NULL}, LIFT_SYSLOG, SECCOMP_ARG_ANY, "needs the log-observe interface"},
+    {"tty-inject",
+     {"ioctl", NULL},
+     0,
+     SECCOMP_ARG_TTY_INJECT,
+     "TIOCSTI/TIOCLINUX inject input into a terminal"},
+    {"admin",
+     {"acct", "quotactl", "ioperm", "iopl", "vhangup", "uselib", "nfsservctl", "lookup_dcookie",
+      "_sysctl", NULL},
+     0,
+     SECCOMP_ARG_ANY,
+     "system administration"},
 };
 
 const struct seccomp_rule *seccomp_rules(size_t *n)
@@ -97,34 +136,44 @@ static int add_rule(scmp_filter_ctx ctx, uint32_t act, int nr, const struct secc
 	case SECCOMP_ARG_ENOSYS:
 		return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, 0);
 	case SECCOMP_ARG_DEVICE_MODE: {
-		unsigned arg = strcmp(r->syscalls[0], "mknod") == 0 && nr == seccomp_syscall_resolve_name("mknod") ? 1 : 2;
-		rc = seccomp_rule_add(ctx, act, nr, 1, SCMP_CMP(arg, SCMP_CMP_MASKED_EQ, S_IFMT, S_IFCHR));
+		unsigned arg = strcmp(r->syscalls[0], "mknod") == 0 &&
+		                       nr == seccomp_syscall_resolve_name("mknod")
+		                   ? 1
+		                   : 2;
+		rc = seccomp_rule_add(ctx, act, nr, 1,
+		                      SCMP_CMP(arg, SCMP_CMP_MASKED_EQ, S_IFMT, S_IFCHR));
 		if (rc == 0)
-			rc = seccomp_rule_add(ctx, act, nr, 1, SCMP_CMP(arg, SCMP_CMP_MASKED_EQ, S_IFMT, S_IFBLK));
+			rc = seccomp_rule_add(ctx, act, nr, 1,
+			                      SCMP_CMP(arg, SCMP_CMP_MASKED_EQ, S_IFMT, S_IFBLK));
 		return rc;
 	}
 	case SECCOMP_ARG_NEWUSER:
 		/* clone's flags are argument 0 on the architectures ferry runs on,
 		 * as are unshare's */
-		return seccomp_rule_add(ctx, act, nr, 1, SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_NEWUSER, CLONE_NEWUSER));
+		return seccomp_rule_add(ctx, act, nr, 1,
+		                        SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_NEWUSER, CLONE_NEWUSER));
 	case SECCOMP_ARG_TTY_INJECT:
-		rc = seccomp_rule_add(ctx, act, nr, 1, SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCSTI));
+		rc = seccomp_rule_add(ctx, act, nr, 1,
+		                      SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCSTI));
 		if (rc == 0)
-			rc = seccomp_rule_add(ctx, act, nr, 1, SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCLINUX));
+			rc = seccomp_rule_add(ctx, act, nr, 1,
+			                      SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCLINUX));
 		return rc;
 	case SECCOMP_ARG_PERSONALITY:
 		/* a weak flag with bit 31 clear */
 		for (unsigned f = 1; f; f <<= 1) {
 			if (!(f & PERSONA_WEAK))
 				continue;
-			rc = seccomp_rule_add(ctx, act, nr, 1, SCMP_A0(SCMP_CMP_MASKED_EQ, f | 0x80000000u, f));
+			rc = seccomp_rule_add(ctx, act, nr, 1,
+			                      SCMP_A0(SCMP_CMP_MASKED_EQ, f | 0x80000000u, f));
 			if (rc < 0)
 				return rc;
 		}
 		/* bit 31 set but not the query 0xffffffff: some other bit clear */
 		for (unsigned b = 0; b < 31; b++) {
-			rc = seccomp_rule_add(ctx, act, nr, 1,
-					      SCMP_A0(SCMP_CMP_MASKED_EQ, 0x80000000u | (1u << b), 0x80000000u));
+			rc = seccomp_rule_add(
+			    ctx, act, nr, 1,
+			    SCMP_A0(SCMP_CMP_MASKED_EQ, 0x80000000u | (1u << b), 0x80000000u));
 			if (rc < 0)
 				return rc;
 		}
@@ -170,8 +219,9 @@ int seccomp_build(const struct confine_policy *p, bool notify, void **out, ferry
 			rc = add_rule(ctx, act, nr, r);
 			if (rc < 0 && rc != -EDOM) {
 				seccomp_release(ctx);
-				return ferry_error_errno(err, FERRY_E_INTERNAL, -rc, "seccomp rule %s (%s)", r->name,
-							 r->syscalls[j]);
+				return ferry_error_errno(err, FERRY_E_INTERNAL, -rc,
+				                         "seccomp rule %s (%s)", r->name,
+				                         r->syscalls[j]);
 			}
 		}
 	}
@@ -214,16 +264,20 @@ int seccomp_load_from(int fd, bool notify, int *listener, ferry_error *err)
 	long rc;
 
 	*listener = -1;
-	while (len < sizeof(insns) && (n = read(fd, (char *)insns + len, sizeof(insns) - len)) != 0) {
+	while (len < sizeof(insns) &&
+	       (n = read(fd, (char *)insns + len, sizeof(insns) - len)) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return ferry_error_errno(err, FERRY_E_IO, errno, "reading the seccomp filter");
+			return ferry_error_errno(err, FERRY_E_IO, errno,
+			                         "reading the seccomp filter");
 		len += (size_t)n;
 	}
 	if (len == 0 || len % sizeof(struct sock_filter) != 0)
-		return ferry_error_set(err, FERRY_E_INTERNAL, "no seccomp filter received (%zu bytes)", len);
-	struct sock_fprog prog = {.len = (unsigned short)(len / sizeof(struct sock_filter)), .filter = insns};
+		return ferry_error_set(err, FERRY_E_INTERNAL,
+		                       "no seccomp filter received (%zu bytes)", len);
+	struct sock_fprog prog = {.len = (unsigned short)(len / sizeof(struct sock_filter)),
+	                          .filter = insns};
 	unsigned flags = notify ? SECCOMP_FILTER_FLAG_NEW_LISTENER : SECCOMP_FILTER_FLAG_LOG;
 	rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
 	if (rc < 0)
@@ -247,7 +301,8 @@ void seccomp_describe(uint32_t arch, int nr, const uint64_t args[6], char *out, 
 			}
 	if (rule && rule->arg_kind == SECCOMP_ARG_DEVICE_MODE) {
 		uint64_t mode = strcmp(name, "mknod") == 0 ? args[1] : args[2];
-		detail = (mode & S_IFMT) == S_IFBLK ? " of a block device" : " of a character device";
+		detail =
+		    (mode & S_IFMT) == S_IFBLK ? " of a block device" : " of a character device";
 	} else if (rule && rule->arg_kind == SECCOMP_ARG_NEWUSER) {
 		detail = " with CLONE_NEWUSER";
 	} else if (rule && rule->arg_kind == SECCOMP_ARG_TTY_INJECT) {
@@ -256,9 +311,11 @@ void seccomp_describe(uint32_t arch, int nr, const uint64_t args[6], char *out, 
 		detail = " with a flag that weakens ASLR";
 	}
 	if (rule)
-		snprintf(out, size, "%s(2)%s denied by seccomp rule \"%s\" (%s)", name, detail, rule->name, rule->why);
+		snprintf(out, size, "%s(2)%s denied by seccomp rule \"%s\" (%s)", name, detail,
+		         rule->name, rule->why);
 	else
-		snprintf(out, size, "system call %d%s%s denied by seccomp", nr, name ? " " : "", name ? name : "");
+		snprintf(out, size, "system call %d%s%s denied by seccomp", nr, name ? " " : "",
+		         name ? name : "");
 	free(name);
 }
 

@@ -42,8 +42,9 @@ static int result(int rc, const char *detail)
 	if (rc >= 0)
 		printf("%s: ok%s%s\n", attempt, detail ? " " : "", detail ? detail : "");
 	else
-		printf("%s: denied %s%s%s\n", attempt, strerrorname_np(errno) ? strerrorname_np(errno) : "?",
-		       detail ? " " : "", detail ? detail : "");
+		printf("%s: denied %s%s%s\n", attempt,
+		       strerrorname_np(errno) ? strerrorname_np(errno) : "?", detail ? " " : "",
+		       detail ? detail : "");
 	fflush(stdout);
 	return 0;
 }
@@ -128,13 +129,14 @@ static int one_attempt(int argc, char **argv)
 		return result(fd, NULL);
 	}
 	if (!strcmp(attempt, "connect") || !strcmp(attempt, "bind-tcp")) {
-		struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(a1))};
+		struct sockaddr_in sa = {.sin_family = AF_INET,
+		                         .sin_port = htons((uint16_t)atoi(a1))};
 		inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
 		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			return result(-1, "socket");
 		r = !strcmp(attempt, "connect") ? connect(fd, (struct sockaddr *)&sa, sizeof(sa))
-						: bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+		                                : bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 		return result(r, NULL);
 	}
 	if (!strcmp(attempt, "unix-connect")) {
@@ -153,7 +155,8 @@ static int one_attempt(int argc, char **argv)
 			return 2;
 		memcpy(su.sun_path + 1, a1, l);
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		r = connect(fd, (struct sockaddr *)&su, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + l));
+		r = connect(fd, (struct sockaddr *)&su,
+		            (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + l));
 		return result(r, NULL);
 	}
 	if (!strcmp(attempt, "ptrace"))
@@ -173,8 +176,8 @@ static int one_attempt(int argc, char **argv)
 	if (!strcmp(attempt, "whoami")) {
 		char caps[64];
 		caps_line("CapEff:\t", caps, sizeof(caps));
-		snprintf(buf, sizeof(buf), "uid=%d euid=%d gid=%d egid=%d capeff=%s", (int)getuid(), (int)geteuid(),
-			 (int)getgid(), (int)getegid(), caps);
+		snprintf(buf, sizeof(buf), "uid=%d euid=%d gid=%d egid=%d capeff=%s", (int)getuid(),
+		         (int)geteuid(), (int)getgid(), (int)getegid(), caps);
 		return result(0, buf);
 	}
 	if (!strcmp(attempt, "groups")) {
@@ -183,7 +186,8 @@ static int one_attempt(int argc, char **argv)
 		size_t o = 0;
 		buf[0] = 0;
 		for (int i = 0; i < n; i++)
-			o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%d", i ? "," : "", (int)gs[i]);
+			o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%d", i ? "," : "",
+			                      (int)gs[i]);
 		return result(n, buf);
 	}
 	if (!strcmp(attempt, "caps")) {
@@ -194,7 +198,8 @@ static int one_attempt(int argc, char **argv)
 		caps_line("CapAmb:\t", amb, sizeof(amb));
 		caps_line("NoNewPrivs:\t", buf, sizeof(buf));
 		char out[512];
-		snprintf(out, sizeof(out), "eff=%s prm=%s bnd=%s amb=%s nnp=%s", eff, prm, bnd, amb, buf);
+		snprintf(out, sizeof(out), "eff=%s prm=%s bnd=%s amb=%s nnp=%s", eff, prm, bnd, amb,
+		         buf);
 		return result(0, out);
 	}
 	if (!strcmp(attempt, "raise-uid")) {
@@ -214,7 +219,8 @@ static int one_attempt(int argc, char **argv)
 		return result((int)syscall(SYS_capset, &h, d), NULL);
 	}
 	if (!strcmp(attempt, "ambient"))
-		return result(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_SYS_ADMIN, 0, 0), NULL);
+		return result(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_SYS_ADMIN, 0, 0),
+		              NULL);
 	if (!strcmp(attempt, "cgroup-move")) {
 		snprintf(buf, sizeof(buf), "%d", (int)getpid());
 		return result(write_file(a1, buf), NULL);
@@ -234,7 +240,8 @@ static int one_attempt(int argc, char **argv)
 			return result(-1, NULL);
 		while ((de = readdir(d)))
 			if (de->d_name[0] >= '0' && de->d_name[0] <= '9')
-				o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%s", o ? "," : "", de->d_name);
+				o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%s",
+				                      o ? "," : "", de->d_name);
 		closedir(d);
 		return result(0, buf);
 	}
@@ -246,7 +253,8 @@ static int one_attempt(int argc, char **argv)
 		return result(reboot(LINUX_REBOOT_CMD_CAD_OFF), NULL);
 	if (!strcmp(attempt, "reboot")) {
 		if (reboot(LINUX_REBOOT_CMD_CAD_OFF) == 0 || errno != EINVAL)
-			return result(-1, "not in a child PID namespace with CAP_SYS_BOOT: refusing");
+			return result(-1,
+			              "not in a child PID namespace with CAP_SYS_BOOT: refusing");
 		return result(reboot(RB_AUTOBOOT), NULL);
 	}
 	if (!strcmp(attempt, "syslog"))

@@ -31,9 +31,10 @@ static int parse(struct confine_policy *p, ferry_error *err, ...)
 	return policy_parse(p, argc, argv, &done, err);
 }
 
-#define BASE "--name", "demo", "--app", "web", "--revision", "3", "--pkg-dir", "/var/lib/ferry/mnt/demo/3", \
-	     "--data", "/var/lib/ferry/data/demo/3", "--common", "/var/lib/ferry/data/demo/common", "--uid",  \
-	     "5000", "--gid", "5000"
+#define BASE                                                                                       \
+	"--name", "demo", "--app", "web", "--revision", "3", "--pkg-dir",                          \
+	    "/var/lib/ferry/mnt/demo/3", "--data", "/var/lib/ferry/data/demo/3", "--common",       \
+	    "/var/lib/ferry/data/demo/common", "--uid", "5000", "--gid", "5000"
 
 static void test_parse_full(void **state)
 {
@@ -41,10 +42,10 @@ static void test_parse_full(void **state)
 	ferry_error err = {0};
 
 	(void)state;
-	assert_int_equal(parse(&p, &err, BASE, "--plug", "network", "--plug", "home", "--plug", "network",
-			       "--memory", "256M", "--pids", "64", "--cpu", "50%", "--devmode", "--env", "A=b", "--",
-			       "bin/web", "--port", "80", NULL),
-			 0);
+	assert_int_equal(parse(&p, &err, BASE, "--plug", "network", "--plug", "home", "--plug",
+	                       "network", "--memory", "256M", "--pids", "64", "--cpu", "50%",
+	                       "--devmode", "--env", "A=b", "--", "bin/web", "--port", "80", NULL),
+	                 0);
 	assert_string_equal(p.name, "demo");
 	assert_string_equal(p.app, "web");
 	assert_int_equal(p.revision, 3);
@@ -70,30 +71,38 @@ static void test_parse_errors(void **state)
 	ferry_error err = {0};
 
 	(void)state;
-	assert_int_equal(parse(&p, &err, BASE, "--plug", "netwrok", "--", "x", NULL), FERRY_E_INVALID);
+	assert_int_equal(parse(&p, &err, BASE, "--plug", "netwrok", "--", "x", NULL),
+	                 FERRY_E_INVALID);
 	assert_non_null(strstr(err.msg, "did you mean \"network\""));
 	ferry_error_clear(&err);
-	assert_int_equal(parse(&p, &err, BASE, "--plug", "frobnicate", "--", "x", NULL), FERRY_E_INVALID);
+	assert_int_equal(parse(&p, &err, BASE, "--plug", "frobnicate", "--", "x", NULL),
+	                 FERRY_E_INVALID);
 	assert_non_null(strstr(err.msg, "no such interface"));
 	assert_int_equal(parse(&p, &err, BASE, NULL), FERRY_E_INVALID);
 	assert_non_null(strstr(err.msg, "no command"));
 	assert_int_equal(parse(&p, &err, "--name", "Demo", "--", "x", NULL), FERRY_E_INVALID);
 	assert_non_null(strstr(err.msg, "--name \"Demo\""));
-	assert_int_equal(parse(&p, &err, BASE, "--data", "relative/dir", "--", "x", NULL), FERRY_E_INVALID);
+	assert_int_equal(parse(&p, &err, BASE, "--data", "relative/dir", "--", "x", NULL),
+	                 FERRY_E_INVALID);
 	assert_non_null(strstr(err.msg, "--data \"relative/dir\""));
-	assert_int_equal(parse(&p, &err, BASE, "--data", "/a/../b", "--", "x", NULL), FERRY_E_INVALID);
-	assert_int_equal(parse(&p, &err, BASE, "--env", "FERRY_DATA=/x", "--", "x", NULL), FERRY_E_INVALID);
+	assert_int_equal(parse(&p, &err, BASE, "--data", "/a/../b", "--", "x", NULL),
+	                 FERRY_E_INVALID);
+	assert_int_equal(parse(&p, &err, BASE, "--env", "FERRY_DATA=/x", "--", "x", NULL),
+	                 FERRY_E_INVALID);
 	assert_non_null(strstr(err.msg, "set by ferry-confine"));
 	assert_int_equal(parse(&p, &err, BASE, "--env", "1A=x", "--", "x", NULL), FERRY_E_INVALID);
-	assert_int_equal(parse(&p, &err, BASE, "--cgroup-parent", "../escape", "--", "x", NULL), FERRY_E_INVALID);
-	assert_int_equal(parse(&p, &err, BASE, "--log-fd", "999", "--", "x", NULL), FERRY_E_INVALID);
+	assert_int_equal(parse(&p, &err, BASE, "--cgroup-parent", "../escape", "--", "x", NULL),
+	                 FERRY_E_INVALID);
+	assert_int_equal(parse(&p, &err, BASE, "--log-fd", "999", "--", "x", NULL),
+	                 FERRY_E_INVALID);
 	assert_non_null(strstr(err.msg, "not open"));
 	assert_int_equal(parse(&p, &err, "frobnicate", NULL), FERRY_E_INVALID);
 	assert_non_null(strstr(err.msg, "frobnicate"));
 	assert_int_equal(parse(&p, &err, "--name", "demo", "--", "x", NULL), FERRY_E_INVALID);
 	assert_non_null(strstr(err.msg, "--app is required"));
 	if (geteuid() == 0) {
-		assert_int_equal(parse(&p, &err, BASE, "--uid", "0", "--", "x", NULL), FERRY_E_INVALID);
+		assert_int_equal(parse(&p, &err, BASE, "--uid", "0", "--", "x", NULL),
+		                 FERRY_E_INVALID);
 		assert_non_null(strstr(err.msg, "never runs as root"));
 	}
 }
@@ -128,9 +137,24 @@ static void test_interface_table(void **state)
 	const struct iface *all = iface_all(&n);
 	const struct seccomp_rule *rules = seccomp_rules(&nr);
 	static const char *const required[] = {
-		"network", "network-bind", "home", "removable-media", "serial-port", "gpio", "i2c", "spi", "camera",
-		"audio-playback", "hardware-observe", "system-observe", "log-observe", "mount-observe",
-		"network-observe", "shutdown", "time-control", NULL,
+	    "network",
+	    "network-bind",
+	    "home",
+	    "removable-media",
+	    "serial-port",
+	    "gpio",
+	    "i2c",
+	    "spi",
+	    "camera",
+	    "audio-playback",
+	    "hardware-observe",
+	    "system-observe",
+	    "log-observe",
+	    "mount-observe",
+	    "network-observe",
+	    "shutdown",
+	    "time-control",
+	    NULL,
 	};
 
 	(void)state;
@@ -153,7 +177,8 @@ static void test_interface_table(void **state)
 	assert_null(iface_find("root"));
 }
 
-static char *toplevel[] = {"usr", "etc", "var", "home", "root", "proc", "tmp", "bin->usr/bin", "sys", NULL};
+static char *toplevel[] = {"usr",  "etc", "var",          "home", "root",
+                           "proc", "tmp", "bin->usr/bin", "sys",  NULL};
 
 static const struct mnt_entry *find(const struct mnt_plan *plan, const char *dst, size_t *idx)
 {
@@ -232,7 +257,8 @@ static void test_plan_plugs(void **state)
 {
 	struct mnt_plan plan;
 	const struct mnt_entry *e;
-	const char *plugs[] = {"home", "log-observe", "hardware-observe", "system-observe", "serial-port", NULL};
+	const char *plugs[] = {"home",           "log-observe", "hardware-observe",
+	                       "system-observe", "serial-port", NULL};
 
 	(void)state;
 	plan_for(&plan, plugs);
@@ -288,22 +314,24 @@ static void test_seccomp_describe(void **state)
 	if (nr_mount < 0)
 		skip();
 	seccomp_describe(0, nr_mount, args, out, sizeof(out));
-	assert_string_equal(out, "mount(2) denied by seccomp rule \"mount\" (mounting is the agent's job)");
+	assert_string_equal(
+	    out, "mount(2) denied by seccomp rule \"mount\" (mounting is the agent's job)");
 	seccomp_describe(0, nr_mknodat, args, out, sizeof(out));
-	assert_non_null(strstr(out, "mknodat(2) of a character device denied by seccomp rule \"mknod\""));
+	assert_non_null(
+	    strstr(out, "mknodat(2) of a character device denied by seccomp rule \"mknod\""));
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_full),
-		cmocka_unit_test(test_parse_errors),
-		cmocka_unit_test(test_sizes),
-		cmocka_unit_test(test_interface_table),
-		cmocka_unit_test(test_plan_default),
-		cmocka_unit_test(test_plan_plugs),
-		cmocka_unit_test(test_seccomp_every_lift),
-		cmocka_unit_test(test_seccomp_describe),
+	    cmocka_unit_test(test_parse_full),
+	    cmocka_unit_test(test_parse_errors),
+	    cmocka_unit_test(test_sizes),
+	    cmocka_unit_test(test_interface_table),
+	    cmocka_unit_test(test_plan_default),
+	    cmocka_unit_test(test_plan_plugs),
+	    cmocka_unit_test(test_seccomp_every_lift),
+	    cmocka_unit_test(test_seccomp_describe),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
