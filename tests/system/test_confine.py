@@ -651,3 +651,30 @@ def test_sigterm_to_the_monitor_reaches_the_app(env):
     p.terminate()
     assert p.wait(timeout=30) == 128 + 15
     p.stdin.close()
+
+
+@pytest.mark.skipif(not shutil.which("mksquashfs"), reason="needs squashfs-tools")
+def test_package_from_a_loop_mounted_squashfs_image(env):
+    # the real case on a device: the revision is a read-only squashfs image
+    image = os.path.join(env.root, "demo_1.squashfs")
+    mnt = tempfile.mkdtemp(prefix="ferry-test-mnt-", dir="/var/lib")
+    subprocess.run(["mksquashfs", env.pkg, image, "-quiet", "-noappend", "-all-root"], check=True,
+                   stdout=subprocess.DEVNULL)
+    r = subprocess.run(["mount", "-t", "squashfs", "-o", "loop,ro", image, mnt], capture_output=True, text=True)
+    if r.returncode != 0:
+        shutil.rmtree(mnt)
+        pytest.skip(f"cannot loop-mount here: {r.stderr.strip()}")
+    try:
+        args = base_args(env)
+        args[args.index("--pkg-dir") + 1] = mnt
+        p = subprocess.run(args + ["--", "bin/escape", "whoami", "--next", "write", SANDBOX_PKG + "/x",
+                                   "--next", "setuid-exec", SANDBOX_PKG + "/bin/escape-suid"],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+        lines = p.stdout.splitlines()
+        assert lines[0].startswith(f"whoami: ok uid={UID}")
+        assert lines[1] == "write: denied EROFS"
+        assert lines[2] == f"raise-uid: denied EPERM euid={UID}"
+    finally:
+        subprocess.run(["umount", mnt])
+        os.rmdir(mnt)
