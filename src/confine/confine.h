@@ -231,8 +231,12 @@ int ns_loopback_up(ferry_error *err) FERRY_WUR;
 /* PID 1: reap, forward signals, serve the seccomp notification fd received
  * on notify_sock. Returns the app's wait status. */
 int ns_init_loop(const struct confine_policy *p, pid_t app, int notify_sock);
-/* The monitor: wait for init, forwarding signals. Returns init's status. */
-int ns_monitor_wait(pid_t init);
+/* The monitor: forward signals to init and collect the lines init and the
+ * app write on report_fd into buf. Returns true once init has exited (*st is
+ * its wait status), or false as soon as init reported the app's end ("exited
+ * N", "killed N": by then every process of the app is gone) when
+ * wait_for_init is false. */
+bool ns_monitor_wait(pid_t init, int report_fd, bool wait_for_init, char *buf, size_t size, int *st);
 /* Signals the monitor and init forward. */
 extern const int ns_forwarded_signals[];
 

@@ -230,6 +230,10 @@ static void __attribute__((noreturn)) run_init(void)
 	 * change, which clears it) */
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	st = ns_init_loop(p, app, sv[0]);
+	/* whatever the app left behind goes with it, before init reports */
+	kill(-1, SIGKILL);
+	while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
+		;
 	if (WIFSIGNALED(st)) {
 		report("killed %d", WTERMSIG(st));
 		code = 128 + WTERMSIG(st);
@@ -371,16 +375,13 @@ int main(int argc, char **argv)
 		log_error("%s: seccomp: %s", p->label, ferry_error_msg(&err));
 	close(g.filter[1]);
 
-	st = ns_monitor_wait(init);
+	/* with a cgroup to remove, wait for init itself; otherwise its report
+	 * that the app and all its processes are gone is enough */
+	char buf[4096];
+	bool init_gone = ns_monitor_wait(init, g.report[0], g.cg.n > 0, buf, sizeof(buf), &st);
 
 	/* what init and the app reported; the last line is the outcome */
 	{
-		char buf[4096];
-		ssize_t n, len = 0;
-		while (len < (ssize_t)sizeof(buf) - 1 &&
-		       (n = read(g.report[0], buf + len, sizeof(buf) - 1 - len)) > 0)
-			len += n;
-		buf[len > 0 ? len : 0] = 0;
 		char *failed = strstr(buf, "failed ");
 		char *last = NULL, *save = NULL;
 		for (char *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
@@ -389,8 +390,13 @@ int main(int argc, char **argv)
 			snprintf(outcome, sizeof(outcome), "%s", failed);
 		else if (last)
 			snprintf(outcome, sizeof(outcome), "%s", last);
+		/* init's last line, "exited N" or "killed N", when it is not waited for */
+		code = !last ? CONFINE_EXIT_SETUP
+		       : strncmp(last, "killed ", 7) == 0 ? 128 + atoi(last + 7) : atoi(last + 7);
 	}
-	if (WIFSIGNALED(st) && (WTERMSIG(st) == SIGHUP || WTERMSIG(st) == SIGINT)) {
+	if (!init_gone) {
+		/* code is set */
+	} else if (WIFSIGNALED(st) && (WTERMSIG(st) == SIGHUP || WTERMSIG(st) == SIGINT)) {
 		/* the kernel ends a PID namespace's init with SIGHUP (restart) or
 		 * SIGINT (power off, halt) when a process in it calls reboot(2) */
 		const char *what = WTERMSIG(st) == SIGHUP ? "restart" : "poweroff";

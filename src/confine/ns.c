@@ -5,7 +5,9 @@
  * when not run as root. ns_init_loop() is that init (PID 1): it reaps every
  * child, forwards the signals the monitor forwards to it on to the app, and
  * serves the seccomp notification descriptor (a denied system call is
- * logged, then answered EPERM). ns_monitor_wait() is the monitor outside.
+ * logged, then answered EPERM). ns_monitor_wait() is the monitor outside,
+ * which returns as soon as init reports that every process of the app is
+ * gone (or, when a cgroup must be removed, once init itself is).
  *
  * This file builds no mounts (mount.c) and loads no filter (seccomp.c). */
 #include <errno.h>
@@ -181,22 +183,68 @@ int ns_init_loop(const struct confine_policy *p, pid_t app, int notify_sock)
 	return app_status;
 }
 
-int ns_monitor_wait(pid_t init)
+/* Has init written its last line, "exited N" or "killed N"? */
+static bool final_line(const char *buf)
+{
+	for (const char *l = buf; *l;) {
+		const char *nl = strchr(l, '\n');
+		if (!nl)
+			return false;
+		if (strncmp(l, "exited ", 7) == 0 || strncmp(l, "killed ", 7) == 0)
+			return true;
+		l = nl + 1;
+	}
+	return false;
+}
+
+bool ns_monitor_wait(pid_t init, int report_fd, bool wait_for_init, char *buf, size_t size, int *st)
 {
 	sigset_t set = forwarded_set();
-	int st = 0;
+	_cleanup_close_ int sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	size_t len = 0;
+	bool eof = false;
 
-	for (;;) {
-		siginfo_t si;
-		int sig = sigwaitinfo(&set, &si);
-		if (sig < 0)
-			continue;
-		if (sig != SIGCHLD) {
-			kill(init, sig);
-			continue;
+	buf[0] = 0;
+	*st = 0;
+	while (sfd >= 0) {
+		struct pollfd pfd[2] = {{.fd = sfd, .events = POLLIN},
+					{.fd = eof ? -1 : report_fd, .events = POLLIN}};
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
 		}
-		pid_t r = waitpid(init, &st, WNOHANG);
-		if (r == init)
-			return st;
+		if (pfd[1].revents) {
+			ssize_t n = len < size - 1 ? read(report_fd, buf + len, size - 1 - len) : 0;
+			if (n > 0) {
+				len += (size_t)n;
+				buf[len] = 0;
+				/* every process of the app is gone once init says so;
+				 * the kernel dismantles the namespaces after that */
+				if (!wait_for_init && final_line(buf))
+					return false;
+			} else if (n == 0 || errno != EINTR) {
+				eof = true;
+			}
+		}
+		if (pfd[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			if (read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+				continue;
+			if (si.ssi_signo != SIGCHLD) {
+				kill(init, (int)si.ssi_signo);
+				continue;
+			}
+			if (waitpid(init, st, WNOHANG) == init) {
+				ssize_t n;
+				while (len < size - 1 && (n = read(report_fd, buf + len, size - 1 - len)) > 0)
+					len += (size_t)n;
+				buf[len] = 0;
+				return true;
+			}
+		}
 	}
+	while (waitpid(init, st, 0) < 0 && errno == EINTR)
+		;
+	return true;
 }

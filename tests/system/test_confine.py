@@ -678,3 +678,19 @@ def test_package_from_a_loop_mounted_squashfs_image(env):
     finally:
         subprocess.run(["umount", mnt])
         os.rmdir(mnt)
+
+
+def test_nothing_of_the_app_outlives_ferry_confine(env):
+    # the app forks children that would sleep forever, then exits
+    out, _ = attempt(env, "forkbomb", 3)
+    assert out == "ok made 3"
+    left = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            st = os.stat(f"/proc/{pid}")
+            comm = open(f"/proc/{pid}/comm").read().strip()
+        except OSError:
+            continue
+        if st.st_uid == UID and comm == "escape":
+            left.append(pid)
+    assert left == []
