@@ -198,6 +198,7 @@ struct mnt_entry {
 	bool writable; /* MNT_TMPFS: stays writable (else read-only once set up) */
 	bool skipped;  /* set by mount_sandbox: optional and absent */
 	bool is_dir;   /* set by mount_sandbox for binds */
+	bool owned;    /* src must be a directory (not a symlink) owned by the app's uid */
 };
 
 struct mnt_plan {

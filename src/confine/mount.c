@@ -158,13 +158,22 @@ int mount_plan_build(const struct confine_policy *p, char *const *toplevel, stru
 		have_var |= !arrow && strcmp(name, "var") == 0;
 	}
 	/* the package and its data */
-	if ((r = str_printf(dst, sizeof(dst), "%s/current", p->sandbox_pkg)) < 0 ||
-	    (r = plan_add(plan, MNT_BIND_RO, p->pkg_dir, dst, false, false, err)) < 0 ||
-	    (r = str_printf(dst, sizeof(dst), "%s/data", p->sandbox_pkg)) < 0 ||
-	    (r = plan_add(plan, MNT_BIND_RW, p->data_dir, dst, false, false, err)) < 0 ||
-	    (r = str_printf(dst, sizeof(dst), "%s/common", p->sandbox_pkg)) < 0 ||
-	    (r = plan_add(plan, MNT_BIND_RW, p->common_dir, dst, false, false, err)) < 0)
-		return r < 0 && err && !err->code ? ferry_error_set(err, r, "path too long") : r;
+	const struct {
+		const char *src, *name;
+		enum mnt_kind kind;
+		bool owned;
+	} pkg[] = {
+	    {p->pkg_dir, "current", MNT_BIND_RO, false},
+	    {p->data_dir, "data", MNT_BIND_RW, true},
+	    {p->common_dir, "common", MNT_BIND_RW, true},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(pkg); i++) {
+		if (str_printf(dst, sizeof(dst), "%s/%s", p->sandbox_pkg, pkg[i].name) < 0)
+			return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", pkg[i].src);
+		if ((r = plan_add(plan, pkg[i].kind, pkg[i].src, dst, false, false, err)) < 0)
+			return r;
+		plan->e[plan->n - 1].owned = pkg[i].owned;
+	}
 	/* private and minimal */
 	if ((r = plan_add(plan, MNT_TMPFS, NULL, "/tmp", false, true, err)) < 0 ||
 	    (have_var && (r = plan_add(plan, MNT_SAME, "/tmp", "/var/tmp", true, true, err)) < 0) ||
@@ -493,7 +502,7 @@ static int set_mount_flags(const char *target, enum mnt_kind kind, ferry_error *
 
 /* Open every host source while "/" is still the host's, expanding globs.
  * fds[i] is -1 for entries without a host source or skipped. */
-static int open_sources(struct mnt_plan *plan, int *fds, ferry_error *err)
+static int open_sources(struct mnt_plan *plan, int *fds, uid_t owner, ferry_error *err)
 {
 	size_t n0 = plan->n;
 
@@ -532,7 +541,10 @@ static int open_sources(struct mnt_plan *plan, int *fds, ferry_error *err)
 		            e->kind == MNT_BIND_DEV || e->kind == MNT_BIND_DEV_RO;
 		if (!bind || e->skipped)
 			continue;
-		fds[i] = open(e->src, O_PATH | O_CLOEXEC);
+		/* device nodes are taken as they are (a symlink in /dev is not
+		 * followed); the data directories must be the package's own */
+		bool dev = e->kind == MNT_BIND_DEV || e->kind == MNT_BIND_DEV_RO;
+		fds[i] = open(e->src, O_PATH | O_CLOEXEC | (dev || e->owned ? O_NOFOLLOW : 0));
 		if (fds[i] < 0 || fstat(fds[i], &st) < 0) {
 			int saved = errno;
 			if (saved == ENOENT && e->optional) {
@@ -543,6 +555,16 @@ static int open_sources(struct mnt_plan *plan, int *fds, ferry_error *err)
 			return ferry_error_errno(err, FERRY_E_NOTFOUND, saved, "%s", e->src);
 		}
 		e->is_dir = S_ISDIR(st.st_mode);
+		if (dev && !S_ISCHR(st.st_mode) && !S_ISDIR(st.st_mode)) {
+			log_warn("%s: not a character device; not mounted", e->src);
+			e->skipped = true;
+			continue;
+		}
+		if (e->owned && (!S_ISDIR(st.st_mode) || st.st_uid != owner))
+			return ferry_error_set(
+			    err, FERRY_E_UNSAFE,
+			    "%s: must be a directory owned by the package's uid %u (not a symlink)",
+			    e->src, (unsigned)owner);
 	}
 	return 0;
 }
@@ -597,7 +619,7 @@ int mount_sandbox(const struct confine_policy *p, struct mnt_plan *plan, ferry_e
 
 	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
 		return ferry_error_errno(err, FERRY_E_IO, errno, "making / a slave mount");
-	if ((r = open_sources(plan, fds, err)) < 0)
+	if ((r = open_sources(plan, fds, p->uid, err)) < 0)
 		goto out;
 	/* a hidden path is hidden where it really is (it may be reached through a symlink) */
 	for (size_t i = 0, h = 0; i < plan->n && h < ARRAY_SIZE(hide_real); i++) {

@@ -694,3 +694,28 @@ def test_nothing_of_the_app_outlives_ferry_confine(env):
         if st.st_uid == UID and comm == "escape":
             left.append(pid)
     assert left == []
+
+
+@pytest.mark.parametrize("data", ["/etc", "symlink"])
+def test_data_directory_must_be_the_packages_own(env, data):
+    # a package that swapped its data directory for a symlink, or an agent
+    # mistake, must not get another directory writable
+    if data == "symlink":
+        data = os.path.join(env.state, "data/demo/2")
+        os.symlink("/etc", data)
+    args = base_args(env)
+    args[args.index("--data") + 1] = data
+    p = subprocess.run(args + ["--", "bin/escape", "whoami"], capture_output=True, text=True)
+    assert p.returncode == 125
+    assert f"{data}: must be a directory owned by the package's uid {UID}" in p.stderr
+
+
+def test_device_symlink_is_not_followed(env):
+    link = "/dev/ttyUSB96"
+    os.symlink("/dev/zero", link)
+    try:
+        out, p = attempt(env, "stat", link, plugs=["serial-port"])
+        assert out == "denied ENOENT"
+        assert "/dev/ttyUSB96: not a character device; not mounted" in p.stderr
+    finally:
+        os.unlink(link)
