@@ -102,13 +102,15 @@ def env():
     e.abstract = f"ferry-test-{os.getpid()}"
     e.abs = Listener(socket.AF_UNIX, "\0" + e.abstract)
     e.created = []
-    os.makedirs("/run/ferry", exist_ok=True)
+    if not os.path.isdir("/run/ferry"):
+        os.makedirs("/run/ferry")
+        e.created.append("/run/ferry")  # removed last: after the socket in it
     e.agent_sock = "/run/ferry/ferryd.sock"
     e.agent = None
     if not os.path.exists(e.agent_sock):
         e.agent = Listener(socket.AF_UNIX, e.agent_sock)
         os.chmod(e.agent_sock, 0o666)  # so that only hiding keeps the app out
-        e.created.append(e.agent_sock)
+        e.created.insert(0, e.agent_sock)
     e.log = f"/var/log/ferry-test-{os.getpid()}.log"
     with open(e.log, "w") as f:
         f.write("a system log line\n")
