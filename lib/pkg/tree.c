@@ -136,9 +136,10 @@ static int add_child(struct scan *s, struct tree_node *dir, const char *name,
 				       name, why);
 	}
 	if (n->path_len > IMAGE_MAX_PATH) {
+		/* Name the start and the end: the whole would not fit a message. */
 		tree_path(dir, path, sizeof(path));
-		return ferry_error_set(s->err, FERRY_E_LIMIT, "%s/%s: path longer than %d bytes", path,
-				       name, IMAGE_MAX_PATH);
+		return ferry_error_set(s->err, FERRY_E_LIMIT, "%.64s.../%.64s: path longer than %d bytes",
+				       path, name, IMAGE_MAX_PATH);
 	}
 	if (n->depth > IMAGE_MAX_DEPTH) {
 		tree_path(n, path, sizeof(path));
