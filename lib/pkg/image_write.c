@@ -327,6 +327,12 @@ static int setup(struct writer *w, int fd)
 
 static void teardown(struct writer *w)
 {
+	/* Blocks still queued in the worker pool are not freed by
+	 * sqfs_destroy: after an error in the middle of a file, let them
+	 * drain first (into the temporary file, which is removed). */
+	if (w->proc && sqfs_block_processor_sync(w->proc) != 0) {
+		/* the first error is already recorded */
+	}
 	sqfs_destroy(w->dirwr);
 	sqfs_destroy(w->dm);
 	sqfs_destroy(w->im);
