@@ -751,6 +751,41 @@ static void test_unsquashfs_reads_ours(void **state)
 	}
 }
 
+/* The kernel's own squashfs mounts what we write (as the agent does as
+ * root). Needs root and a loop device: skipped where there are none. */
+static void test_kernel_mounts_ours(void **state)
+{
+	if (geteuid() != 0 || access("/dev/loop-control", F_OK) != 0)
+		skip();
+	make_tree("src");
+	mkdirs("mnt");
+	for (int c = IMAGE_ZSTD; c <= IMAGE_GZIP; c++) {
+		struct image_write_opts o = {.compression = (enum image_compression)c};
+		pack_ok("src", "k.img", &o);
+		char cmd[1024];
+		snprintf(cmd, sizeof(cmd), "mount -t squashfs -o loop,ro %s %s 2>/dev/null",
+			 at("k.img"), at("mnt"));
+		if (system(cmd) != 0) {
+			if (c == IMAGE_ZSTD)
+				skip(); /* no loop devices here */
+			fail_msg("the kernel does not mount the %s image",
+				 image_compression_name((enum image_compression)c));
+		}
+		snprintf(cmd, sizeof(cmd), "diff -r --no-dereference %s %s", at("src"), at("mnt"));
+		int diff = system(cmd);
+		struct stat st;
+		int st_rc = lstat(at("mnt/meta/hooks/install"), &st);
+		snprintf(cmd, sizeof(cmd), "umount %s", at("mnt"));
+		assert_int_equal(system(cmd), 0);
+		assert_int_equal(diff, 0);
+		assert_int_equal(st_rc, 0);
+		assert_int_equal(st.st_mode, S_IFREG | 0755);
+		assert_int_equal(st.st_uid, 0);
+		assert_int_equal(st.st_gid, 0);
+		assert_int_equal(st.st_mtime, 0);
+	}
+}
+
 static void test_we_read_mksquashfs(void **state)
 {
 	make_tree("src");
@@ -1317,6 +1352,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_progress, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_changed_while_packing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unsquashfs_reads_ours, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kernel_mounts_ours, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_we_read_mksquashfs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_file_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
