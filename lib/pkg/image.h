@@ -90,7 +90,8 @@ struct image_write_opts {
  *   "lib/x: symlink target \"/etc/x\" is absolute"          FERRY_E_UNSAFE
  *   "lib/y: symlink target \"../../etc\" points outside the tree"
  *   "a/b: deeper than 64 levels", "more than 3 entries"     FERRY_E_LIMIT
- * A file that changes while it is being packed fails with FERRY_E_IO. */
+ * A file that changes while it is being packed fails with FERRY_E_IO.
+ * opts may be NULL: zstd, mtime 0, the default limits. */
 int image_write(const char *dir, const char *out_path, const struct image_write_opts *opts,
 		ferry_error *err) FERRY_WUR;
 

@@ -54,6 +54,12 @@ void tree_free(struct tree *t);
 /* The relative path of n into buf ("" for the root); truncated to size. */
 void tree_path(const struct tree_node *n, char *buf, size_t size);
 
+/* Record "PATH: what" (and ": strerror(errnum)" when errnum is not 0) for
+ * node n and return code. Kept out of line so that recursive callers do
+ * not carry a path buffer in every frame. */
+int tree_error(ferry_error *err, int code, int errnum, const struct tree_node *n,
+	       const char *what) __attribute__((noinline));
+
 /* An sqfs_file_t over a descriptor it does not own. Reads past limit fail
  * with SQFS_ERROR_OUT_OF_BOUNDS; writes (when writable) grow the size. */
 sqfs_file_t *image_file_create(int fd, uint64_t size, uint64_t limit, bool writable);

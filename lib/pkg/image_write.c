@@ -327,6 +327,12 @@ static int setup(struct writer *w, int fd)
 
 static void teardown(struct writer *w)
 {
+	/* Blocks still queued in the worker pool are not freed by
+	 * sqfs_destroy: after an error in the middle of a file, let them
+	 * drain first (into the temporary file, which is removed). */
+	if (w->proc && sqfs_block_processor_sync(w->proc) != 0) {
+		/* the first error is already recorded */
+	}
 	sqfs_destroy(w->dirwr);
 	sqfs_destroy(w->dm);
 	sqfs_destroy(w->im);
@@ -349,7 +355,8 @@ static void progress(struct writer *w)
 }
 
 /* Feed one regular file, opened relative to dfd, to the block processor. */
-static int write_file(struct writer *w, int dfd, struct tree_node *n)
+/* Not inlined: its path buffer must not sit in every recursive frame. */
+__attribute__((noinline)) static int write_file(struct writer *w, int dfd, struct tree_node *n)
 {
 	char path[IMAGE_MAX_PATH + 1];
 	struct stat st;
@@ -404,7 +411,6 @@ static int write_file(struct writer *w, int dfd, struct tree_node *n)
 /* Feed every regular file below dir (open at dfd) in depth-first name order. */
 static int write_dir_files(struct writer *w, int dfd, struct tree_node *dir)
 {
-	char path[IMAGE_MAX_PATH + 1];
 	int rc;
 
 	for (size_t i = 0; i < dir->nchildren; i++) {
@@ -417,12 +423,10 @@ static int write_dir_files(struct writer *w, int dfd, struct tree_node *dir)
 			_cleanup_close_ int cfd =
 				openat(dfd, c->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			struct stat st;
-			tree_path(c, path, sizeof(path));
 			if (cfd < 0 || fstat(cfd, &st) < 0)
-				return ferry_error_errno(w->err, FERRY_E_IO, errno, "%s: open", path);
+				return tree_error(w->err, FERRY_E_IO, errno, c, "open");
 			if (st.st_dev != c->dev || st.st_ino != c->ino)
-				return ferry_error_set(w->err, FERRY_E_IO,
-						       "%s: changed while being packed", path);
+				return tree_error(w->err, FERRY_E_IO, 0, c, "changed while being packed");
 			rc = write_dir_files(w, cfd, c);
 			if (rc < 0)
 				return rc;
@@ -576,6 +580,9 @@ static int write_image(struct writer *w, int rootfd, int outfd)
 int image_write(const char *dir, const char *out_path, const struct image_write_opts *opts,
 		ferry_error *err)
 {
+	static const struct image_write_opts defaults = {.compression = IMAGE_ZSTD};
+	if (!opts)
+		opts = &defaults;
 	struct writer w = {.opts = opts, .out_path = out_path, .err = err};
 	char tmp[4096];
 	int rc;

@@ -58,6 +58,16 @@ void tree_path(const struct tree_node *n, char *buf, size_t size)
 	}
 }
 
+int tree_error(ferry_error *err, int code, int errnum, const struct tree_node *n,
+	       const char *what)
+{
+	char path[IMAGE_MAX_PATH + 1];
+	tree_path(n, path, sizeof(path));
+	if (errnum)
+		return ferry_error_errno(err, code, errnum, "%s: %s", path[0] ? path : ".", what);
+	return ferry_error_set(err, code, "%s: %s", path[0] ? path : ".", what);
+}
+
 static void node_free(struct tree_node *n)
 {
 	if (!n)
@@ -100,7 +110,7 @@ static const char *name_problem(const char *name, size_t len)
 	return NULL;
 }
 
-static int add_child(struct scan *s, struct tree_node *dir, const char *name,
+__attribute__((noinline)) static int add_child(struct scan *s, struct tree_node *dir, const char *name,
 		     struct tree_node **out)
 {
 	size_t len = strlen(name);
@@ -136,9 +146,10 @@ static int add_child(struct scan *s, struct tree_node *dir, const char *name,
 				       name, why);
 	}
 	if (n->path_len > IMAGE_MAX_PATH) {
+		/* Name the start and the end: the whole would not fit a message. */
 		tree_path(dir, path, sizeof(path));
-		return ferry_error_set(s->err, FERRY_E_LIMIT, "%s/%s: path longer than %d bytes", path,
-				       name, IMAGE_MAX_PATH);
+		return ferry_error_set(s->err, FERRY_E_LIMIT, "%.64s.../%.64s: path longer than %d bytes",
+				       path, name, IMAGE_MAX_PATH);
 	}
 	if (n->depth > IMAGE_MAX_DEPTH) {
 		tree_path(n, path, sizeof(path));
@@ -150,7 +161,7 @@ static int add_child(struct scan *s, struct tree_node *dir, const char *name,
 	return 0;
 }
 
-static int scan_entry(struct scan *s, int dfd, struct tree_node *n)
+__attribute__((noinline)) static int scan_entry(struct scan *s, int dfd, struct tree_node *n)
 {
 	char path[IMAGE_MAX_PATH + 1];
 	struct stat st;
@@ -215,13 +226,11 @@ static int scan_entry(struct scan *s, int dfd, struct tree_node *n)
 /* Scan the directory open at dfd (consumed) into dir. */
 static int scan_dir(struct scan *s, struct tree_node *dir, int dfd)
 {
-	char path[IMAGE_MAX_PATH + 1];
 	int rc = 0;
 
 	DIR *d = fdopendir(dfd);
 	if (!d) {
-		tree_path(dir, path, sizeof(path));
-		rc = ferry_error_errno(s->err, FERRY_E_IO, errno, "%s: opendir", path[0] ? path : ".");
+		rc = tree_error(s->err, FERRY_E_IO, errno, dir, "opendir");
 		close(dfd);
 		return rc;
 	}
@@ -230,9 +239,7 @@ static int scan_dir(struct scan *s, struct tree_node *dir, int dfd)
 		struct dirent *de = readdir(d);
 		if (!de) {
 			if (errno) {
-				tree_path(dir, path, sizeof(path));
-				rc = ferry_error_errno(s->err, FERRY_E_IO, errno, "%s: readdir",
-						       path[0] ? path : ".");
+				rc = tree_error(s->err, FERRY_E_IO, errno, dir, "readdir");
 				goto out;
 			}
 			break;
@@ -255,16 +262,14 @@ static int scan_dir(struct scan *s, struct tree_node *dir, int dfd)
 		int cfd = openat(dirfd(d), c->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		struct stat st;
 		if (cfd < 0 || fstat(cfd, &st) < 0) {
-			tree_path(c, path, sizeof(path));
-			rc = ferry_error_errno(s->err, FERRY_E_IO, errno, "%s: open directory", path);
+			rc = tree_error(s->err, FERRY_E_IO, errno, c, "open directory");
 			if (cfd >= 0)
 				close(cfd);
 			goto out;
 		}
 		if (st.st_dev != c->dev || st.st_ino != c->ino) {
-			tree_path(c, path, sizeof(path));
 			close(cfd);
-			rc = ferry_error_set(s->err, FERRY_E_IO, "%s: changed while being scanned", path);
+			rc = tree_error(s->err, FERRY_E_IO, 0, c, "changed while being scanned");
 			goto out;
 		}
 		rc = scan_dir(s, c, cfd);
