@@ -5,11 +5,14 @@
  * parses and an SBOM that is a JSON object. Not here: writing images. */
 #include "validate.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/cleanup.h"
 #include "pkg/image.h"
 
 static int count_entry(const struct image_entry *e, void *ctx)
@@ -27,7 +30,12 @@ int validate_image(const char *path, struct upload_info *out, ferry_error *err)
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = image_open(path, &img, err);
+	/* Messages name what the publisher sent ("image"), never the
+	 * store's temporary path. */
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "open upload");
+	rc = image_open_fd(fd, "image", &img, err);
 	if (rc < 0)
 		return rc;
 	rc = image_walk(img, count_entry, out, err);
