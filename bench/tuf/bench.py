@@ -138,7 +138,7 @@ def main():
             f, j = r[f"ferry_{key}"], r[f"tuf-js_{key}"]
             print(f"| {r['n']:,} | {r['bins']} | {label} | {int(f[0]):,} ({int(f[2])}) | "
                   f"{int(j[0]):,} ({int(j[2])}) | {f[1] * 1000:.0f} ms | {j[1] * 1000:.0f} ms | "
-                  f"{f[1] / j[1]:.2f} |")
+                  f"{f[1] / j[1]:.3g} |")
 
 
 if __name__ == "__main__":
