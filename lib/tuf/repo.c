@@ -1462,8 +1462,7 @@ static int set_keys_bins(struct tuf_repo *repo, const json_t *objs, const json_t
 	return 0;
 }
 
-/* Re-key one package's delegation in its bin (only if its keyids equal
- * only_if, when only_if is given). */
+/* Re-key one package's delegation in its bin; both are re-signed. */
 static int set_keys_package(struct tuf_repo *repo, const char *name, const json_t *objs,
 			    const json_t *ids, json_int_t threshold, ferry_error *err)
 {
