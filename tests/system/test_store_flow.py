@@ -258,3 +258,41 @@ def test_admin_accounts(store):
     assert p.stderr == "ferry-store account: account nobody does not exist\n"
     p = store.admin("migrate")
     assert p.stdout == "database schema is at version 1, nothing to do\n"
+
+
+def test_root_key_offline(tmp_path):
+    """With the root and targets keys moved away, the store keeps releasing
+    and re-signing online roles; a full re-signing needs them back, and a
+    TUF client follows the new root."""
+    from storelib import Store
+    store = Store(tmp_path, "sqlite").init().start()
+    alice = store.account("alice")
+    store.owner_tokens = {"alice": alice}
+    root = json.load(open(os.path.join(store.dir, "repo", "published", "metadata",
+                                       "1.root.json")))["signed"]
+    offline = tmp_path / "offline"
+    offline.mkdir()
+    for role in ("root", "targets"):
+        for kid in root["roles"][role]["keyids"]:
+            os.rename(os.path.join(store.dir, "repo", "keys", f"{kid}.pem"),
+                      offline / f"{kid}.pem")
+    store.ferry(alice, "register", "hello", check=0)
+    store.ferry(alice, "push", make_image(tmp_path, "hello", "1.0"), "--release", "stable",
+                check=0)
+    store.check_consistent()
+    p = store.admin("resign", "--within", "200000")
+    assert p.stdout == "re-signed 1 role\n"
+    p = store.admin("resign", "--all", "--within", "40000000", check=1)
+    assert "0 of the 1 keys needed (its keys) are in" in p.stderr
+    for f in offline.iterdir():
+        os.rename(f, os.path.join(store.dir, "repo", "keys", f.name))
+    p = store.admin("resign", "--all", "--within", "40000000")
+    assert p.stdout.startswith("re-signed ")
+    meta = tmp_path / "client"
+    meta.mkdir()
+    run("ferry-tuf-client", "--metadata-dir", meta, "init",
+        os.path.join(store.dir, "repo", "published", "metadata", "1.root.json"), check=0)
+    run("ferry-tuf-client", "--metadata-url", f"{store.url}/repo/metadata", "--metadata-dir",
+        meta, "refresh", check=0)
+    assert json.load(open(meta / "root.json"))["signed"]["version"] == 2
+    assert store.stop() == 0, store.read_log()
