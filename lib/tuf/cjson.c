@@ -170,7 +170,7 @@ static int encode(const json_t *v, struct buf *out, ferry_error *err, unsigned d
 			i++;
 			iter = json_object_iter_next((json_t *)v, iter);
 		}
-		if (i > 1) /* qsort(NULL, 0, ...) is undefined */
+		if (i > 1)
 			qsort(keys, i, sizeof(*keys), key_cmp);
 		rc = buf_append(out, "{", 1);
 		for (size_t j = 0; rc == 0 && j < i; j++) {

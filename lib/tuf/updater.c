@@ -145,16 +145,17 @@ int tuf_updater_new(const struct tuf_updater_config *cfg, struct tuf_updater **o
 	if (!u)
 		return ferry_error_set(err, FERRY_E_NOMEM, "updater: out of memory");
 	u->cfg = *cfg;
-#define DEFAULT(f, v) \
-	if (u->cfg.f == 0) \
-	u->cfg.f = v
-	DEFAULT(max_root_length, TUF_MAX_ROOT_LENGTH);
-	DEFAULT(max_timestamp_length, TUF_MAX_TIMESTAMP_LENGTH);
-	DEFAULT(max_snapshot_length, TUF_MAX_SNAPSHOT_LENGTH);
-	DEFAULT(max_targets_length, TUF_MAX_TARGETS_LENGTH);
-	DEFAULT(max_root_rotations, TUF_MAX_ROOT_ROTATIONS);
-	DEFAULT(max_delegations, TUF_MAX_DELEGATIONS);
-#undef DEFAULT
+	size_t *lengths[] = {&u->cfg.max_root_length, &u->cfg.max_timestamp_length,
+			     &u->cfg.max_snapshot_length, &u->cfg.max_targets_length};
+	const size_t length_defaults[] = {TUF_MAX_ROOT_LENGTH, TUF_MAX_TIMESTAMP_LENGTH,
+					  TUF_MAX_SNAPSHOT_LENGTH, TUF_MAX_TARGETS_LENGTH};
+	for (size_t i = 0; i < ARRAY_SIZE(lengths); i++)
+		if (*lengths[i] == 0)
+			*lengths[i] = length_defaults[i];
+	if (u->cfg.max_root_rotations == 0)
+		u->cfg.max_root_rotations = TUF_MAX_ROOT_ROTATIONS;
+	if (u->cfg.max_delegations == 0)
+		u->cfg.max_delegations = TUF_MAX_DELEGATIONS;
 	u->now = cfg->now ? cfg->now : time(NULL);
 	u->dir = strdup(cfg->metadata_dir);
 	u->meta_url = cfg->metadata_url ? with_slash(cfg->metadata_url) : NULL;
@@ -268,9 +269,9 @@ static int update_root(struct tuf_updater *u, ferry_error *err)
 			break;
 		struct tuf_metadata *md = NULL;
 		rc = tuf_metadata_parse(b.data, b.len, TUF_ROLE_ROOT, &md, err);
-		if (rc == 0)
-			rc = verify_by_root(u->root, md, TUF_ROLE_ROOT, err);
 		if (rc < 0)
+			ferry_error_prefix(err, rc, "%llu.root.json", (unsigned long long)next);
+		if (rc == 0 && (rc = verify_by_root(u->root, md, TUF_ROLE_ROOT, err)) < 0)
 			ferry_error_prefix(err, rc, "root v%llu: not signed by the trusted root v%llu",
 					   (unsigned long long)next, (unsigned long long)u->root->version);
 		if (rc == 0 && (rc = verify_by_root(md, md, TUF_ROLE_ROOT, err)) < 0)

@@ -17,6 +17,8 @@ int cli_usage(const char *verb);
 
 /* The verbs, one cmd_*.c each. */
 int cmd_init(int argc, char **argv);
+int cmd_pack(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
 
 /* cmd_store.c: the publisher verbs that talk to a store */
 int cmd_login(int argc, char **argv);

@@ -11,6 +11,8 @@
 
 static const struct cli_verb verbs[] = {
 	{"init", cmd_init, "[DIR]", "write a starting meta/ferry.yaml in DIR (default: .)"},
+	{"pack", cmd_pack, "DIR [-o FILE] [--compression zstd|xz|lz4] [--deb-cache DIR]", "pack DIR into a NAME_VERSION_ARCH.ferry image"},
+	{"inspect", cmd_inspect, "FILE [--json] [--files]", "show what a .ferry image holds"},
 	{"login", cmd_login, "--store URL [--token-file FILE] [--insecure]", "save a store token (read from standard input) for the publisher verbs"},
 	{"logout", cmd_logout, "", "forget the saved store token"},
 	{"whoami", cmd_whoami, "[--json]", "the store and account the publisher verbs use"},

@@ -740,7 +740,7 @@ static json_t *revision_reply(const char *package, long long rev, const char *ve
 static void h_push(struct api_ctx *c)
 {
 	ferry_error err = {0};
-	struct image_info info;
+	struct upload_info info;
 	const char *rel_names[API_MAX_CHANNELS];
 	size_t nrel = 0;
 	char relbuf[1024];
@@ -778,7 +778,7 @@ static void h_push(struct api_ctx *c)
 			known |= strcmp(known_arches[k], m->architectures[i]) == 0;
 		if (!known) {
 			json_decref(archs);
-			image_info_free(&info);
+			upload_info_free(&info);
 			return api_error(c, 400, "invalid-image",
 					 "invalid image: architecture \"%.32s\" is not one this "
 					 "store knows (all, amd64, arm64, armhf, i386, riscv64, "
@@ -793,12 +793,12 @@ static void h_push(struct api_ctx *c)
 	json_decref(archs);
 	_cleanup_free_ char *version = strdup(m->version ? m->version : "");
 	if (!archs_text || !version) {
-		image_info_free(&info);
+		upload_info_free(&info);
 		return api_error(c, 500, "internal", "out of memory");
 	}
 
 	if (api_authorise_package(c, false) < 0) {
-		image_info_free(&info);
+		upload_info_free(&info);
 		return;
 	}
 	_cleanup_rows_ struct db_rows rows = DB_ROWS_INIT;
@@ -807,7 +807,7 @@ static void h_push(struct api_ctx *c)
 		    c->package, c->upload->sha256);
 	if (rc == 0 && rows.nrows) {
 		long long rev = db_cell_ll(&rows, 0, 0);
-		image_info_free(&info);
+		upload_info_free(&info);
 		if (nrel)
 			return do_release(c, rev, rel_names, nrel, 0);
 		return reply(c, 200,
@@ -825,7 +825,7 @@ static void h_push(struct api_ctx *c)
 		rc = db_begin(c->db, true, &err);
 	if (rc == 0 && api_authorise_package(c, true) < 0) {
 		db_rollback(c->db);
-		image_info_free(&info);
+		upload_info_free(&info);
 		return;
 	}
 	if (rc == 0)
@@ -847,7 +847,7 @@ static void h_push(struct api_ctx *c)
 	}
 	if (rc == 0)
 		rc = db_commit(c->db, &err);
-	image_info_free(&info);
+	upload_info_free(&info);
 	if (rc == FERRY_E_EXISTS) {
 		/* the same bytes were pushed at the same moment by someone else */
 		db_rows_free(&rows);
