@@ -296,3 +296,39 @@ def test_root_key_offline(tmp_path):
         meta, "refresh", check=0)
     assert json.load(open(meta / "root.json"))["signed"]["version"] == 2
     assert store.stop() == 0, store.read_log()
+
+
+def test_sigterm_lets_requests_in_flight_finish(store, tmp_path):
+    import socket
+    import time
+    store.start()
+    alice = store.account("alice")
+    store.owner_tokens["alice"] = alice
+    store.ferry(alice, "register", "hello", check=0)
+    img = open(make_image(tmp_path, "hello", "1.0", payload=os.urandom(100000)), "rb").read()
+    s = socket.create_connection(("127.0.0.1", store.port))
+    s.sendall((f"POST /v1/push HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {alice}\r\n"
+               "Content-Type: application/octet-stream\r\nConnection: close\r\n"
+               f"Content-Length: {len(img)}\r\n\r\n").encode() + img[:len(img) // 2])
+    time.sleep(0.5)
+    store.proc.terminate()
+    time.sleep(0.5)
+    assert store.proc.poll() is None  # still serving the upload in flight
+    s.sendall(img[len(img) // 2:])
+    reply = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        reply += chunk
+    s.close()
+    assert reply.startswith(b"HTTP/1.1 201"), reply
+    assert json.loads(reply.split(b"\r\n\r\n", 1)[1])["revision"] == 1
+    assert store.proc.wait(timeout=60) == 0, store.read_log()
+    store.proc.stdout.close()
+    store.log.close()
+    store.proc = None
+    store.start()
+    store.check_consistent()
+    assert store.sql("SELECT revision FROM revisions") == [("1",)]
+    assert store.stop() == 0, store.read_log()
