@@ -239,6 +239,9 @@ static int perform(struct store_client *c, CURL *h, const char *method, const ch
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "ferry/" FERRY_VERSION);
+	const char *ca = getenv("FERRY_CA_FILE");
+	if (ca && *ca)
+		curl_easy_setopt(h, CURLOPT_CAINFO, ca);
 	CURLcode cc = curl_easy_perform(h);
 	curl_slist_free_all(hs);
 	long code = 0;

@@ -8,7 +8,9 @@
  *   {"store": "https://store.example.com", "token": "ferry_...",
  *    "insecure": false}
  * A token is never sent over plain http to a host other than the loopback
- * (localhost, 127.0.0.0/8, ::1) unless --insecure was given.
+ * (localhost, 127.0.0.0/8, ::1) unless --insecure was given. FERRY_CA_FILE
+ * names a file of CA certificates to trust instead of the system's (a store
+ * with a private CA).
  *
  * This is a small client of its own because lib/http fetches only (GET);
  * it shares nothing with it but libcurl. */

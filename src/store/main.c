@@ -4,6 +4,7 @@
  *   migrate  bring the database schema to this version
  *   account  add NAME | token NAME | revoke NAME [TOKEN-ID] | list
  *   track    add PACKAGE TRACK (open a track besides "latest")
+ *   resign   [--all] [--within SECONDS]: re-sign metadata before it expires
  * Every verb takes --dir DIR (default .) and --db URL (default: SQLite at
  * DIR/store.db; or FERRY_STORE_DB). Exit 0 success, 1 failure, 2 bad usage. */
 #include <errno.h>
@@ -36,6 +37,10 @@ static const char usage_text[] =
 	"  account revoke NAME [ID]  revoke one token, or every token of the account\n"
 	"  account list              accounts and their tokens\n"
 	"  track add PACKAGE TRACK   open a track besides \"latest\" for a package\n"
+	"  resign [--all] [--within SECONDS]\n"
+	"                            re-sign timestamp and snapshot (with --all, every role,\n"
+	"                            root and targets too: their keys must be in repo/keys/)\n"
+	"                            expiring within SECONDS (default 1 day)\n"
 	"\n"
 	"--dir DIR   the store directory (default .)\n"
 	"--db URL    postgresql://... for PostgreSQL (or FERRY_STORE_DB); default SQLite in DIR\n"
@@ -87,6 +92,8 @@ struct opts {
 	const char *listen;
 	unsigned threads;
 	unsigned long long max_upload;
+	unsigned long long within;
+	bool all;
 	char *args[8];
 	int nargs;
 };
@@ -99,6 +106,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	o->listen = STORE_DEFAULT_LISTEN;
 	o->threads = 4;
 	o->max_upload = STORE_DEFAULT_MAX_UPLOAD;
+	o->within = 86400;
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -122,6 +130,14 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 						"up to 1 TiB\n");
 				return 2;
 			}
+		} else if (strcmp(a, "--within") == 0 && v) {
+			if (str_to_u64(v, 100ull * 366 * 86400, &o->within) < 0) {
+				fprintf(stderr, "ferry-store: --within: expected seconds\n");
+				return 2;
+			}
+		} else if (strcmp(a, "--all") == 0) {
+			o->all = true;
+			continue;
 		} else if (strcmp(a, "--log-level") == 0 && v) {
 			int l = log_level_parse(v);
 			if (l < 0) {
@@ -301,6 +317,20 @@ static int cmd_track(struct store *st, struct opts *o)
 	return 0;
 }
 
+static int cmd_resign(struct store *st, struct opts *o)
+{
+	ferry_error err = {0};
+	size_t n = 0;
+	if (o->nargs)
+		return usage();
+	int rc = o->all ? publish_resign_all(st, (long long)o->within, &n, &err)
+			: publish_resign(st, (long long)o->within, &n, &err);
+	if (rc < 0)
+		return fail("resign", &err);
+	printf("re-signed %zu role%s\n", n, n == 1 ? "" : "s");
+	return 0;
+}
+
 static int cmd_serve(struct store *st, struct opts *o)
 {
 	ferry_error err = {0};
@@ -333,7 +363,8 @@ int main(int argc, char **argv)
 		return usage();
 	}
 	const char *verb = argv[1];
-	static const char *const verbs[] = {"init", "serve", "migrate", "account", "track", NULL};
+	static const char *const verbs[] = {"init",  "serve", "migrate", "account",
+					     "track", "resign", NULL};
 	bool known = false;
 	for (size_t i = 0; verbs[i]; i++)
 		known |= strcmp(verbs[i], verb) == 0;
@@ -364,5 +395,7 @@ int main(int argc, char **argv)
 		return cmd_migrate(&st, &o);
 	if (strcmp(verb, "account") == 0)
 		return cmd_account(&st, &o);
+	if (strcmp(verb, "resign") == 0)
+		return cmd_resign(&st, &o);
 	return cmd_track(&st, &o);
 }

@@ -28,6 +28,7 @@
 
 #include "base/cleanup.h"
 #include "base/fault.h"
+#include "base/fs.h"
 #include "base/log.h"
 #include "base/str.h"
 #include "channelmap.h"
@@ -35,6 +36,7 @@
 #include "tuf/repo.h"
 
 #define PUBLISH_LOCK_WAIT_MS 60000
+#define PUBLISH_DELEGATED_WITHIN_S (7LL * 24 * 3600) /* of 90 days */
 
 int publish_init(struct store *st, ferry_error *err)
 {
@@ -151,14 +153,102 @@ int publish_recover(struct store *st, struct db *db, size_t *count, ferry_error 
 	return rc;
 }
 
-int publish_resign(struct store *st, long long within_s, size_t *count, ferry_error *err)
+static int read_json(const char *path, json_t **out, ferry_error *err)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	int rc = fs_read_file(path, 64u << 20, &text, &len, err);
+	if (rc < 0)
+		return rc;
+	json_error_t jerr;
+	*out = json_loadb(text, len, 0, &jerr);
+	if (!*out)
+		return ferry_error_set(err, FERRY_E_CORRUPT, "%s: %s", path, jerr.text);
+	return 0;
+}
+
+/* The online delegated roles (bin-XX, pkg-NAME) are re-signed by their own
+ * changes; the ones that do not change are re-signed here before they
+ * expire. Their expiry is read from the published files that snapshot
+ * names. */
+static int touch_expiring_delegated(struct store *st, struct tuf_repo *repo, long long within_s,
+				    size_t *count, ferry_error *err)
+{
+	char path[PATH_MAX];
+	json_t *ts = NULL, *snap = NULL;
+	int rc = str_printf(path, sizeof(path), "%s/published/metadata/timestamp.json", st->repo);
+	if (rc == 0)
+		rc = read_json(path, &ts, err);
+	long long sv = json_integer_value(json_object_get(
+		json_object_get(json_object_get(json_object_get(ts, "signed"), "meta"),
+				"snapshot.json"),
+		"version"));
+	json_decref(ts);
+	if (rc == 0 && str_printf(path, sizeof(path), "%s/published/metadata/%lld.snapshot.json",
+				  st->repo, sv) < 0)
+		rc = ferry_error_set(err, FERRY_E_LIMIT, "path too long");
+	if (rc == 0)
+		rc = read_json(path, &snap, err);
+	const char *name;
+	json_t *info;
+	time_t limit = time(NULL) + (time_t)within_s;
+	json_object_foreach(json_object_get(json_object_get(snap, "signed"), "meta"), name, info)
+	{
+		if (rc < 0)
+			break;
+		if (!str_has_prefix(name, "bin-") && !str_has_prefix(name, "pkg-"))
+			continue;
+		json_t *role = NULL;
+		long long v = json_integer_value(json_object_get(info, "version"));
+		if (str_printf(path, sizeof(path), "%s/published/metadata/%lld.%s", st->repo, v,
+			       name) < 0 ||
+		    read_json(path, &role, NULL) < 0)
+			continue; /* a role with no file yet is written at its first commit */
+		const char *exp = json_string_value(
+			json_object_get(json_object_get(role, "signed"), "expires"));
+		struct tm tm;
+		memset(&tm, 0, sizeof(tm));
+		bool soon = !exp || !strptime(exp, "%Y-%m-%dT%H:%M:%SZ", &tm) || timegm(&tm) < limit;
+		json_decref(role);
+		if (!soon)
+			continue;
+		char rname[96];
+		snprintf(rname, sizeof(rname), "%.*s", (int)(strlen(name) - strlen(".json")), name);
+		rc = tuf_repo_touch(repo, rname, 0, err);
+		if (rc == 0)
+			(*count)++;
+	}
+	json_decref(snap);
+	return rc;
+}
+
+int publish_resign_all(struct store *st, long long within_s, size_t *count, ferry_error *err)
 {
 	struct tuf_repo *repo = NULL;
 	*count = 0;
 	pthread_mutex_lock(&st->publish_lock);
 	int rc = repo_open_wait(st, &repo, err);
 	if (rc == 0)
+		rc = tuf_repo_resign_expiring(repo, within_s, true, count, err);
+	if (rc == 0 && *count)
+		rc = tuf_repo_commit(repo, err);
+	tuf_repo_close(repo);
+	pthread_mutex_unlock(&st->publish_lock);
+	return rc < 0 ? ferry_error_prefix(err, rc, "re-sign") : 0;
+}
+
+int publish_resign(struct store *st, long long within_s, size_t *count, ferry_error *err)
+{
+	struct tuf_repo *repo = NULL;
+	size_t delegated = 0;
+	*count = 0;
+	pthread_mutex_lock(&st->publish_lock);
+	int rc = repo_open_wait(st, &repo, err);
+	if (rc == 0)
+		rc = touch_expiring_delegated(st, repo, PUBLISH_DELEGATED_WITHIN_S, &delegated, err);
+	if (rc == 0)
 		rc = tuf_repo_resign_expiring(repo, within_s, false, count, err);
+	*count += delegated;
 	if (rc == 0 && *count)
 		rc = tuf_repo_commit(repo, err);
 	tuf_repo_close(repo);

@@ -573,16 +573,23 @@ static int parse_listen(const char *listen, struct sockaddr_in *sa, ferry_error 
 	return 0;
 }
 
-/* Remove uploads a crash left behind. */
+/* Remove uploads a crash left behind. Other instances may share tmp/, so
+ * only files nobody has written to for twice the connection timeout go: an
+ * upload in progress is written to continuously, or times out. */
 static void clean_tmp(const char *dir)
 {
 	DIR *d = opendir(dir);
 	if (!d)
 		return;
 	struct dirent *e;
-	while ((e = readdir(d)))
-		if (str_has_prefix(e->d_name, "upload-"))
+	time_t old = time(NULL) - 2 * SERVER_CONN_TIMEOUT_S;
+	while ((e = readdir(d))) {
+		struct stat sb;
+		if (str_has_prefix(e->d_name, "upload-") &&
+		    fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    sb.st_mtime < old)
 			unlinkat(dirfd(d), e->d_name, 0);
+	}
 	closedir(d);
 }
 
@@ -650,11 +657,13 @@ int server_run(struct store *st, const char *listen, ferry_error *err)
 	fflush(stdout);
 
 	sigdelset(&set, SIGPIPE);
-	for (;;) {
+	for (unsigned ticks = 1;; ticks++) {
 		struct timespec tick = {1, 0};
 		int sig = sigtimedwait(&set, NULL, &tick);
 		if (sig == SIGTERM || sig == SIGINT)
 			break;
+		if (ticks % 600 == 0)
+			clean_tmp(st->tmp);
 		ferry_error jerr = {0};
 		size_t ran = 0;
 		db = db_pool_get(&st->pool);

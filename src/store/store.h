@@ -73,9 +73,15 @@ int publish_package(struct store *st, struct db *db, const char *package,
 /* Publish every package whose channel map is ahead of what is published
  * (after a crash). *count gets how many. */
 int publish_recover(struct store *st, struct db *db, size_t *count, ferry_error *err) FERRY_WUR;
-/* Re-sign timestamp and snapshot when close to expiry. */
+/* Re-sign timestamp and snapshot when they expire within within_s, and the
+ * online delegated roles (bins, packages) within 7 days of expiry. */
 int publish_resign(struct store *st, long long within_s, size_t *count,
 		   ferry_error *err) FERRY_WUR;
+
+/* Re-sign every role expiring within within_s, root and targets included
+ * (their keys must be in repo/keys/: the offline-key ceremony). */
+int publish_resign_all(struct store *st, long long within_s, size_t *count,
+		       ferry_error *err) FERRY_WUR;
 
 /* --- the job table (jobs.c) --- */
 /* Queue a job unless one of this kind and argument is queued already. */

@@ -37,7 +37,19 @@ int validate_image(const char *path, struct upload_info *out, ferry_error *err)
 		return ferry_error_errno(err, FERRY_E_IO, errno, "open upload");
 	rc = image_open_fd(fd, "image", &img, err);
 	if (rc < 0)
-		return rc;
+		goto out;
+	/* mksquashfs and ferry pack pad to 4 KiB; anything beyond is not part
+	 * of the image and is refused rather than stored and served */
+	struct image_info ii;
+	struct stat sb;
+	image_get_info(img, &ii);
+	if (stat(path, &sb) == 0 && (uint64_t)sb.st_size > ((ii.bytes_used + 4095) & ~4095ull)) {
+		rc = ferry_error_set(err, FERRY_E_INVALID,
+				     "%lld bytes follow the end of the file system (%llu bytes)",
+				     (long long)sb.st_size - (long long)ii.bytes_used,
+				     (unsigned long long)ii.bytes_used);
+		goto out;
+	}
 	rc = image_walk(img, count_entry, out, err);
 	if (rc < 0)
 		goto out;
@@ -69,8 +81,14 @@ int validate_image(const char *path, struct upload_info *out, ferry_error *err)
 	}
 out:
 	image_close(img);
-	if (rc < 0)
+	if (rc < 0) {
 		upload_info_free(out);
+		/* the publisher sees this: not the server's temporary path */
+		size_t n = strlen(path);
+		if (err && strncmp(err->msg, path, n) == 0 && err->msg[n] == ':' &&
+		    err->msg[n + 1] == ' ')
+			memmove(err->msg, err->msg + n + 2, strlen(err->msg + n + 2) + 1);
+	}
 	return rc;
 }
 

@@ -98,24 +98,28 @@ def test_bad_images(ready, tmp_path):
     cut.write_bytes(good[:len(good) // 2])
     nometa = make_image(tmp_path, "hello", "2.1", manifest="")
     os.unlink(nometa)
+    long = tmp_path / "long.ferry"
+    long.write_bytes(good + b"x" * 8192)
     cases = [
-        (str(junk), "invalid image: image: not a squashfs image (bad magic)"),
-        (str(cut), "invalid image: image: truncated: the superblock says"),
+        (str(junk), "invalid image: not a squashfs image (bad magic)"),
+        (str(cut), "invalid image: truncated: the superblock says "),
+        (str(long), "bytes follow the end of the file system"),
         (make_image(tmp_path, "hello", "2.2", pseudo=["bin/hello m 4755 0 0"]),
-         "invalid image: image: bin/hello: setuid bit set"),
+         "invalid image: bin/hello: setuid bit set"),
         (make_image(tmp_path, "hello", "2.3", pseudo=["dev d 755 0 0", "dev/null c 666 0 0 1 3"]),
-         "invalid image: image: dev/null: device node"),
+         "invalid image: dev/null: device node"),
         (make_image(tmp_path, "hello", "2.4", extra={"lib/x": ("link", "../../etc/passwd")}),
-         'invalid image: image: lib/x: symlink target "../../etc/passwd" points outside the tree'),
+         'invalid image: lib/x: symlink target "../../etc/passwd" points outside the tree'),
         (make_image(tmp_path, "hello", "2.5", extra={"lib/y": ("link", "/etc/passwd")}),
-         'invalid image: image: lib/y: symlink target "/etc/passwd" is absolute'),
+         'invalid image: lib/y: symlink target "/etc/passwd" is absolute'),
         (make_image(tmp_path, "hello", "2.6", manifest="name: hello\nversion: [\n"),
-         "invalid image: meta/ferry.yaml:"),
+         "invalid image: meta/ferry.yaml:3:1: version: invalid YAML"),
     ]
     for path, msg in cases:
         p = store.ferry(alice, "push", path, check=1)
         assert p.stderr.startswith(f"ferry: push {path}: ")
         assert msg in p.stderr, p.stderr
+        assert "/tmp/upload-" not in p.stderr  # no path of the server's
     unchanged(store, before)
 
 

@@ -81,7 +81,7 @@ def test_kill_at_random_moments(store, tmp_path):
     images = {(name, v): make_image(tmp_path, name, f"{v}.0", payload=rnd.randbytes(40000))
               for name in ("hello", "world") for v in range(1, 7)}
     chans = ["stable", "candidate", "beta", "edge", "edge/fix-1"]
-    for rnd_i in range(6):
+    for rnd_i in range(4):
         def publisher(name, token):
             for v in range(1, 7):
                 store.ferry(token, "push", images[(name, v)], "--release",

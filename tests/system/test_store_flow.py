@@ -258,3 +258,77 @@ def test_admin_accounts(store):
     assert p.stderr == "ferry-store account: account nobody does not exist\n"
     p = store.admin("migrate")
     assert p.stdout == "database schema is at version 1, nothing to do\n"
+
+
+def test_root_key_offline(tmp_path):
+    """With the root and targets keys moved away, the store keeps releasing
+    and re-signing online roles; a full re-signing needs them back, and a
+    TUF client follows the new root."""
+    from storelib import Store
+    store = Store(tmp_path, "sqlite").init().start()
+    alice = store.account("alice")
+    store.owner_tokens = {"alice": alice}
+    root = json.load(open(os.path.join(store.dir, "repo", "published", "metadata",
+                                       "1.root.json")))["signed"]
+    offline = tmp_path / "offline"
+    offline.mkdir()
+    for role in ("root", "targets"):
+        for kid in root["roles"][role]["keyids"]:
+            os.rename(os.path.join(store.dir, "repo", "keys", f"{kid}.pem"),
+                      offline / f"{kid}.pem")
+    store.ferry(alice, "register", "hello", check=0)
+    store.ferry(alice, "push", make_image(tmp_path, "hello", "1.0"), "--release", "stable",
+                check=0)
+    store.check_consistent()
+    p = store.admin("resign", "--within", "200000")
+    assert p.stdout == "re-signed 1 role\n"
+    p = store.admin("resign", "--all", "--within", "40000000", check=1)
+    assert "0 of the 1 keys needed (its keys) are in" in p.stderr
+    for f in offline.iterdir():
+        os.rename(f, os.path.join(store.dir, "repo", "keys", f.name))
+    p = store.admin("resign", "--all", "--within", "40000000")
+    assert p.stdout.startswith("re-signed ")
+    meta = tmp_path / "client"
+    meta.mkdir()
+    run("ferry-tuf-client", "--metadata-dir", meta, "init",
+        os.path.join(store.dir, "repo", "published", "metadata", "1.root.json"), check=0)
+    run("ferry-tuf-client", "--metadata-url", f"{store.url}/repo/metadata", "--metadata-dir",
+        meta, "refresh", check=0)
+    assert json.load(open(meta / "root.json"))["signed"]["version"] == 2
+    assert store.stop() == 0, store.read_log()
+
+
+def test_sigterm_lets_requests_in_flight_finish(store, tmp_path):
+    import socket
+    import time
+    store.start()
+    alice = store.account("alice")
+    store.owner_tokens["alice"] = alice
+    store.ferry(alice, "register", "hello", check=0)
+    img = open(make_image(tmp_path, "hello", "1.0", payload=os.urandom(100000)), "rb").read()
+    s = socket.create_connection(("127.0.0.1", store.port))
+    s.sendall((f"POST /v1/push HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {alice}\r\n"
+               "Content-Type: application/octet-stream\r\nConnection: close\r\n"
+               f"Content-Length: {len(img)}\r\n\r\n").encode() + img[:len(img) // 2])
+    time.sleep(0.5)
+    store.proc.terminate()
+    time.sleep(0.5)
+    assert store.proc.poll() is None  # still serving the upload in flight
+    s.sendall(img[len(img) // 2:])
+    reply = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        reply += chunk
+    s.close()
+    assert reply.startswith(b"HTTP/1.1 201"), reply
+    assert json.loads(reply.split(b"\r\n\r\n", 1)[1])["revision"] == 1
+    assert store.proc.wait(timeout=60) == 0, store.read_log()
+    store.proc.stdout.close()
+    store.log.close()
+    store.proc = None
+    store.start()
+    store.check_consistent()
+    assert store.sql("SELECT revision FROM revisions") == [("1",)]
+    assert store.stop() == 0, store.read_log()
