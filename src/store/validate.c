@@ -5,14 +5,11 @@
  * parses and an SBOM that is a JSON object. Not here: writing images. */
 #include "validate.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "base/cleanup.h"
 #include "pkg/image.h"
 
 static int count_entry(const struct image_entry *e, void *ctx)
@@ -30,12 +27,7 @@ int validate_image(const char *path, struct upload_info *out, ferry_error *err)
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	/* Messages name what the publisher sent ("image"), never the
-	 * store's temporary path. */
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return ferry_error_errno(err, FERRY_E_IO, errno, "open upload");
-	rc = image_open_fd(fd, "image", &img, err);
+	rc = image_open(path, &img, err);
 	if (rc < 0)
 		goto out;
 	/* mksquashfs and ferry pack pad to 4 KiB; anything beyond is not part
