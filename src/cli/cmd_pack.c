@@ -39,7 +39,7 @@
 #include "base/log.h"
 #include "base/str.h"
 #include "cli.h"
-#include "crypto/hash.h"
+#include "crypto/digest.h"
 #include "pkg/image.h"
 #include "pkg/manifest.h"
 #include "pkg/sbom.h"
@@ -626,8 +626,8 @@ int cmd_pack(int argc, char **argv)
 	if (rc < 0)
 		return cli_fail("pack: %s", ferry_error_msg(&err));
 
-	struct hash_file_digests dg;
-	if (hash_file_digests(out_path, &dg, &err) < 0)
+	struct crypto_file_digests dg;
+	if (crypto_digest_file_all(out_path, &dg, &err) < 0)
 		return cli_fail("pack: %s", ferry_error_msg(&err));
 	printf("%s\n", out_path);
 	printf("  size:   %llu bytes\n", (unsigned long long)dg.size);
