@@ -77,20 +77,17 @@ static void pack_usage(FILE *f)
 
 /* ---- SOURCE_DATE_EPOCH --------------------------------------------------- */
 
+/* image_mtime_from_env parses the value; pack adds only its own message, and
+ * refuses a variable that is set but empty (the library takes that as unset). */
 static int source_date_epoch(uint32_t *out, ferry_error *err)
 {
 	const char *s = getenv("SOURCE_DATE_EPOCH");
-	unsigned long long v = 0;
-	*out = IMAGE_DEFAULT_MTIME;
-	if (!s)
-		return 0;
-	if (str_to_u64(s, UINT32_MAX, &v) < 0)
+	if ((s && !*s) || image_mtime_from_env(out, NULL) < 0)
 		return ferry_error_set(
 		    err, FERRY_E_INVALID,
 		    "SOURCE_DATE_EPOCH: expected seconds since 1970 as a whole number "
 		    "from 0 to %u; got \"%.40s\"",
 		    UINT32_MAX, s);
-	*out = (uint32_t)v;
 	return 0;
 }
 
