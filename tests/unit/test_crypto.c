@@ -24,39 +24,16 @@
 #include "tuf/cjson.h"
 #include "tuf/key.h"
 
-static char tmpdir[256];
+#include "testutil.h"
+
 static const char *names[] = {"ed25519", "ecdsa", "rsa"};
 
-static char *data_path(const char *name)
-{
-	const char *src = getenv("FERRY_SOURCE_DIR");
-	char *p = NULL;
-	assert_true(asprintf(&p, "%s/tests/data/keys/%s", src ? src : ".", name) > 0);
-	return p;
-}
-
+/* The fixture file tests/data/keys/NAME. */
 static char *read_data(const char *name, size_t *len)
 {
-	_cleanup_free_ char *path = data_path(name);
-	char *data = NULL;
-	size_t n = 0;
-	assert_int_equal(fs_read_file(path, 1 << 20, &data, &n, NULL), 0);
-	if (len)
-		*len = n;
-	return data;
-}
-
-static int setup(void **state)
-{
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/ferry-test-crypto-XXXXXX");
-	assert_non_null(mkdtemp(tmpdir));
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	assert_int_equal(fs_remove_tree(tmpdir, NULL), 0);
-	return 0;
+	char rel[128];
+	snprintf(rel, sizeof(rel), "keys/%s", name);
+	return tu_read_data(rel, len);
 }
 
 static void test_digest_known_answers(void **state)
@@ -94,14 +71,14 @@ static void test_digest_known_answers(void **state)
 static void test_digest_file(void **state)
 {
 	char path[512];
-	snprintf(path, sizeof(path), "%s/f", tmpdir);
+	snprintf(path, sizeof(path), "%s/f", tu_tmpdir);
 	assert_int_equal(fs_write_atomic(path, "abc", 3, 0644, NULL), 0);
 	unsigned char md[CRYPTO_DIGEST_MAX];
 	assert_int_equal(crypto_digest_file(CRYPTO_HASH_SHA256, path, md, NULL), 0);
 	assert_true(crypto_digest_equal_hex(
 		md, 32, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
 	ferry_error err = {0};
-	snprintf(path, sizeof(path), "%s/missing", tmpdir);
+	snprintf(path, sizeof(path), "%s/missing", tu_tmpdir);
 	assert_int_equal(crypto_digest_file(CRYPTO_HASH_SHA256, path, md, &err), FERRY_E_NOTFOUND);
 	assert_non_null(strstr(err.msg, "missing"));
 }
@@ -131,7 +108,7 @@ static void test_digest_memory_known(void **state)
 static void test_digest_file_all(void **state)
 {
 	char path[512];
-	snprintf(path, sizeof(path), "%s/abc", tmpdir);
+	snprintf(path, sizeof(path), "%s/abc", tu_tmpdir);
 	assert_int_equal(fs_write_atomic(path, "abc", 3, 0644, NULL), 0);
 	struct crypto_file_digests d;
 	assert_int_equal(crypto_digest_file_all(path, &d, NULL), 0);
@@ -145,7 +122,7 @@ static void test_digest_file_all(void **state)
 	assert_non_null(big);
 	for (size_t i = 0; i < n; i++)
 		big[i] = (unsigned char)(i * 31 + 7);
-	snprintf(path, sizeof(path), "%s/big", tmpdir);
+	snprintf(path, sizeof(path), "%s/big", tu_tmpdir);
 	assert_int_equal(fs_write_atomic(path, big, n, 0644, NULL), 0);
 	char want[CRYPTO_DIGEST_HEX_MAX];
 	unsigned char got[CRYPTO_DIGEST_MAX];
@@ -168,7 +145,7 @@ static void test_digest_file_errors(void **state)
 	struct crypto_file_digests d;
 	ferry_error_clear(&err);
 	/* a directory opens but cannot be read */
-	assert_int_equal(crypto_digest_file_all(tmpdir, &d, &err), FERRY_E_IO);
+	assert_int_equal(crypto_digest_file_all(tu_tmpdir, &d, &err), FERRY_E_IO);
 	assert_non_null(strstr(err.msg, "Is a directory"));
 }
 
@@ -303,7 +280,7 @@ static void test_sign_verify_roundtrip_generated(void **state)
 static void test_key_files(void **state)
 {
 	char path[512];
-	snprintf(path, sizeof(path), "%s/signing.key", tmpdir);
+	snprintf(path, sizeof(path), "%s/signing.key", tu_tmpdir);
 	_cleanup_key_ struct crypto_key *key = NULL;
 	assert_int_equal(crypto_key_generate(CRYPTO_KEY_ECDSA_P256, &key, NULL), 0);
 	assert_int_equal(crypto_key_save_private(key, path, NULL), 0);
@@ -399,5 +376,5 @@ int main(void)
 		cmocka_unit_test(test_key_files),
 		cmocka_unit_test(test_key_parse_refusals),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, tu_tmpdir_setup, tu_tmpdir_teardown);
 }
