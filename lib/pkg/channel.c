@@ -56,6 +56,18 @@ static int bad(ferry_error *err, const char *s, const char *why)
 	return ferry_error_set(err, FERRY_E_INVALID, "invalid channel \"%s\": %s", s, why);
 }
 
+/* A track or branch (what) named value breaks the naming rule. */
+static int bad_name(ferry_error *err, const char *s, const char *what, const char *value,
+		    int max)
+{
+	char why[160];
+	snprintf(why, sizeof(why),
+		 "%s \"%.40s\" must be letters and digits with single '.', '_' or "
+		 "'-' between them, at most %d bytes",
+		 what, value, max);
+	return bad(err, s, why);
+}
+
 int channel_parse(const char *s, struct channel *out, ferry_error *err)
 {
 	char copy[CHANNEL_NAME_MAX + 1];
@@ -118,22 +130,10 @@ int channel_parse(const char *s, struct channel *out, ferry_error *err)
 			 risk);
 		return bad(err, s, why);
 	}
-	if (!channel_track_valid(track)) {
-		char why[160];
-		snprintf(why, sizeof(why),
-			 "track \"%.40s\" must be letters and digits with single '.', '_' or "
-			 "'-' between them, at most %d bytes",
-			 track, CHANNEL_TRACK_MAX);
-		return bad(err, s, why);
-	}
-	if (*branch && !channel_branch_valid(branch)) {
-		char why[160];
-		snprintf(why, sizeof(why),
-			 "branch \"%.40s\" must be letters and digits with single '.', '_' or "
-			 "'-' between them, at most %d bytes",
-			 branch, CHANNEL_BRANCH_MAX);
-		return bad(err, s, why);
-	}
+	if (!channel_track_valid(track))
+		return bad_name(err, s, "track", track, CHANNEL_TRACK_MAX);
+	if (*branch && !channel_branch_valid(branch))
+		return bad_name(err, s, "branch", branch, CHANNEL_BRANCH_MAX);
 	snprintf(out->track, sizeof(out->track), "%s", track);
 	out->risk = (enum channel_risk)r;
 	snprintf(out->branch, sizeof(out->branch), "%s", branch);

@@ -16,7 +16,7 @@
 #include "base/buf.h"
 #include "base/cleanup.h"
 #include "base/str.h"
-#include "crypto/hash.h"
+#include "crypto/digest.h"
 
 #define PURL_MAX 2048
 
@@ -112,12 +112,12 @@ static int uuid5(const char *name, char out[37])
 	                                     0x80, 0xb4, 0x00, 0xc0, 0x4f, 0xd4, 0x30, 0xc8};
 	size_t nl = strlen(name);
 	_cleanup_free_ unsigned char *in = malloc(16 + nl);
-	unsigned char d[HASH_MAX_LEN];
+	unsigned char d[CRYPTO_DIGEST_MAX];
 	if (!in)
 		return FERRY_E_NOMEM;
 	memcpy(in, ns, 16);
 	memcpy(in + 16, name, nl);
-	int rc = hash_memory(HASH_SHA1, in, 16 + nl, d);
+	int rc = crypto_digest_buf(CRYPTO_HASH_SHA1, in, 16 + nl, d, NULL);
 	if (rc < 0)
 		return rc;
 	d[6] = (unsigned char)((d[6] & 0x0f) | 0x50);
@@ -300,8 +300,8 @@ int sbom_write_json(const struct sbom_input *in, char **json, size_t *len, ferry
 	_cleanup_free_ char *bytes = json_dumps(draft, flags);
 	if (!bytes)
 		return ferry_error_set(err, FERRY_E_NOMEM, "sbom: out of memory");
-	char hex[HASH_SHA256_HEX_SIZE], name[128], uuid[37];
-	if (hash_memory_hex(HASH_SHA256, bytes, strlen(bytes), hex, sizeof(hex)) < 0 ||
+	char hex[CRYPTO_DIGEST_HEX_MAX], name[128], uuid[37];
+	if (crypto_digest_hex(CRYPTO_HASH_SHA256, bytes, strlen(bytes), hex, NULL) < 0 ||
 	    str_printf(name, sizeof(name), "ferry-sbom:sha256:%s", hex) < 0 ||
 	    uuid5(name, uuid) < 0)
 		return ferry_error_set(err, FERRY_E_INTERNAL,

@@ -31,7 +31,7 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/str.h"
-#include "crypto/hash.h"
+#include "crypto/digest.h"
 
 extern char **environ;
 
@@ -859,10 +859,10 @@ static int apt_failed(const struct stager *s, const char *spec, const struct buf
 
 static bool file_has_sha256(const char *path, const char *want)
 {
-	char hex[HASH_SHA256_HEX_SIZE];
-	if (hash_file_hex(HASH_SHA256, path, hex, sizeof(hex), NULL) < 0)
+	unsigned char md[CRYPTO_DIGEST_MAX];
+	if (crypto_digest_file(CRYPTO_HASH_SHA256, path, md, NULL) < 0)
 		return false;
-	return strcmp(hex, want) == 0;
+	return crypto_digest_equal_hex(md, 32, want);
 }
 
 /* Copy src to dst through a temporary file and rename (for the cache). */

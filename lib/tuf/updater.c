@@ -331,6 +331,24 @@ static struct tuf_metadata *load_local_verified(struct tuf_updater *u, const cha
 	return md;
 }
 
+/* The last steps of 5.4 and 5.5 for a new top-level role md that verified:
+ * refuse it when expired, persist its bytes, and make it the trusted one in
+ * *slot in place of what was there. */
+static int trust_new(struct tuf_updater *u, const char *name, struct tuf_metadata **md,
+		     const struct buf *b, struct tuf_metadata **slot, ferry_error *err)
+{
+	int rc = check_expiry(u, *md, name, err);
+	if (rc < 0)
+		return rc;
+	rc = store(u, name, b->data, b->len, err);
+	if (rc < 0)
+		return rc;
+	tuf_metadata_free(*slot);
+	*slot = steal_pointer(md);
+	log_info("trusted %s v%llu", name, (unsigned long long)(*slot)->version);
+	return 0;
+}
+
 /* 5.4: timestamp. */
 static int update_timestamp(struct tuf_updater *u, ferry_error *err)
 {
@@ -367,16 +385,7 @@ static int update_timestamp(struct tuf_updater *u, ferry_error *err)
 					       (unsigned long long)md->timestamp.snapshot.version,
 					       (unsigned long long)old->timestamp.snapshot.version);
 	}
-	rc = check_expiry(u, md, "timestamp", err);
-	if (rc < 0)
-		return rc;
-	rc = store(u, "timestamp", b.data, b.len, err);
-	if (rc < 0)
-		return rc;
-	tuf_metadata_free(old);
-	u->timestamp = steal_pointer(&md);
-	log_info("trusted timestamp v%llu", (unsigned long long)u->timestamp->version);
-	return 0;
+	return trust_new(u, "timestamp", &md, &b, &u->timestamp, err);
 }
 
 /* 5.5: snapshot. */
@@ -430,16 +439,7 @@ static int update_snapshot(struct tuf_updater *u, ferry_error *err)
 				       "snapshot: version %llu, the timestamp names %llu",
 				       (unsigned long long)md->version,
 				       (unsigned long long)want->version);
-	rc = check_expiry(u, md, "snapshot", err);
-	if (rc < 0)
-		return rc;
-	rc = store(u, "snapshot", b.data, b.len, err);
-	if (rc < 0)
-		return rc;
-	tuf_metadata_free(old);
-	u->snapshot = steal_pointer(&md);
-	log_info("trusted snapshot v%llu", (unsigned long long)u->snapshot->version);
-	return 0;
+	return trust_new(u, "snapshot", &md, &b, &u->snapshot, err);
 }
 
 static struct trusted_role *find_role(const struct tuf_updater *u, const char *name)

@@ -9,18 +9,8 @@
 #include <string.h>
 
 #include "base/str.h"
+#include "crypto/digest.h"
 #include "vuln/debversion.h"
-
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* Percent-decode n bytes of s into out (size bytes). */
 static int pct_decode(const char *s, size_t n, char *out, size_t size)
@@ -31,10 +21,10 @@ static int pct_decode(const char *s, size_t n, char *out, size_t size)
 		if (c == '%') {
 			if (i + 2 >= n)
 				return FERRY_E_INVALID;
-			int h = hexval(s[i + 1]), l = hexval(s[i + 2]);
-			if (h < 0 || l < 0)
+			unsigned char byte;
+			if (crypto_hex_decode(s + i + 1, 2, &byte, 1) != 1)
 				return FERRY_E_INVALID;
-			c = h * 16 + l;
+			c = byte;
 			i += 2;
 		}
 		if (c == 0)

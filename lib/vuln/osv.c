@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +26,7 @@
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/str.h"
+#include "crypto/digest.h"
 
 /* json_decrefp comes with jansson (json_auto_t). */
 
@@ -468,11 +468,8 @@ static int record_digest(json_t *obj, char out[65], struct parse_ctx *pc)
 	_cleanup_free_ char *canon = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
 	if (!canon)
 		return fail(pc, FERRY_E_NOMEM, "out of memory");
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	if (!EVP_Digest(canon, strlen(canon), md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
+	if (crypto_digest_hex(CRYPTO_HASH_SHA256, canon, strlen(canon), out, NULL) < 0)
 		return fail(pc, FERRY_E_INTERNAL, "SHA-256 failed");
-	str_hex(md, 32, out);
 	return 0;
 }
 

@@ -22,7 +22,7 @@
 #include "base/cleanup.h"
 #include "base/str.h"
 #include "cli.h"
-#include "crypto/hash.h"
+#include "crypto/digest.h"
 #include "pkg/image.h"
 #include "pkg/manifest.h"
 #include "pkg/sbom.h"
@@ -155,9 +155,10 @@ static json_t *strv_json(char **v, size_t n)
 	return a;
 }
 
-static int print_json(const char *file, const struct hash_file_digests *dg, const char *compression,
-                      const struct manifest *m, const struct sbom_component *comps, size_t n_comps,
-                      bool has_sbom, const struct listing *l, bool files)
+static int print_json(const char *file, const struct crypto_file_digests *dg,
+                      const char *compression, const struct manifest *m,
+                      const struct sbom_component *comps, size_t n_comps, bool has_sbom,
+                      const struct listing *l, bool files)
 {
 	json_auto_t *o = json_object();
 	json_object_set_new(o, "file", json_string(file));
@@ -235,7 +236,7 @@ static int print_json(const char *file, const struct hash_file_digests *dg, cons
 	return 0;
 }
 
-static void print_human(const char *file, const struct hash_file_digests *dg,
+static void print_human(const char *file, const struct crypto_file_digests *dg,
                         const char *compression, const struct manifest *m,
                         const struct sbom_component *comps, size_t n_comps, bool has_sbom,
                         const struct listing *l, bool files)
@@ -374,7 +375,7 @@ int cmd_inspect(int argc, char **argv)
 	size_t n_comps = 0;
 	bool has_sbom = false;
 	struct listing l = {.keep = files};
-	struct hash_file_digests dg;
+	struct crypto_file_digests dg;
 
 	if (image_read_file(img, INSPECT_MANIFEST, MANIFEST_MAX_BYTES, &yaml, &yaml_len, &err) <
 	        0 ||
@@ -398,7 +399,7 @@ int cmd_inspect(int argc, char **argv)
 		rc = fail_on(file, &err);
 		goto out;
 	}
-	if (hash_file_digests(file, &dg, &err) < 0) {
+	if (crypto_digest_file_all(file, &dg, &err) < 0) {
 		rc = fail_on(file, &err);
 		goto out;
 	}

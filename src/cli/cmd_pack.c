@@ -39,7 +39,7 @@
 #include "base/log.h"
 #include "base/str.h"
 #include "cli.h"
-#include "crypto/hash.h"
+#include "crypto/digest.h"
 #include "pkg/image.h"
 #include "pkg/manifest.h"
 #include "pkg/sbom.h"
@@ -77,20 +77,17 @@ static void pack_usage(FILE *f)
 
 /* ---- SOURCE_DATE_EPOCH --------------------------------------------------- */
 
+/* image_mtime_from_env parses the value; pack adds only its own message, and
+ * refuses a variable that is set but empty (the library takes that as unset). */
 static int source_date_epoch(uint32_t *out, ferry_error *err)
 {
 	const char *s = getenv("SOURCE_DATE_EPOCH");
-	unsigned long long v = 0;
-	*out = IMAGE_DEFAULT_MTIME;
-	if (!s)
-		return 0;
-	if (str_to_u64(s, UINT32_MAX, &v) < 0)
+	if ((s && !*s) || image_mtime_from_env(out, NULL) < 0)
 		return ferry_error_set(
 		    err, FERRY_E_INVALID,
 		    "SOURCE_DATE_EPOCH: expected seconds since 1970 as a whole number "
 		    "from 0 to %u; got \"%.40s\"",
 		    UINT32_MAX, s);
-	*out = (uint32_t)v;
 	return 0;
 }
 
@@ -626,8 +623,8 @@ int cmd_pack(int argc, char **argv)
 	if (rc < 0)
 		return cli_fail("pack: %s", ferry_error_msg(&err));
 
-	struct hash_file_digests dg;
-	if (hash_file_digests(out_path, &dg, &err) < 0)
+	struct crypto_file_digests dg;
+	if (crypto_digest_file_all(out_path, &dg, &err) < 0)
 		return cli_fail("pack: %s", ferry_error_msg(&err));
 	printf("%s\n", out_path);
 	printf("  size:   %llu bytes\n", (unsigned long long)dg.size);

@@ -17,7 +17,7 @@ import pytest
 
 from conftest import BUILD
 
-VERCMP = os.path.join(BUILD, "tests/helpers/vercmp")
+VERCMP = os.path.join(BUILD, "tests/tools/vercmp")
 
 SYNTHETIC = [
     "0", "00", "0.0", "0:0", "1", "1.0", "1.00", "1.0.0", "1.0-0", "1.0-1", "1.0-1.1",

@@ -19,7 +19,7 @@ import pytest
 
 from conftest import BUILD
 
-VULNSCAN = os.path.join(BUILD, "tests/helpers/vulnscan")
+VULNSCAN = os.path.join(BUILD, "tests/tools/vulnscan")
 
 
 def dpkg_lt(a, b):

@@ -19,21 +19,7 @@
 #include "base/error.h"
 #include "base/fs.h"
 #include "base/str.h"
-
-static char tmpdir[256];
-
-static int setup(void **state)
-{
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/ferry-test-base-XXXXXX");
-	assert_non_null(mkdtemp(tmpdir));
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	assert_int_equal(fs_remove_tree(tmpdir, NULL), 0);
-	return 0;
-}
+#include "testutil.h"
 
 static void test_error_context(void **state)
 {
@@ -155,7 +141,7 @@ static void test_buf_bounded(void **state)
 static void test_atomic_write_and_read(void **state)
 {
 	char path[512];
-	snprintf(path, sizeof(path), "%s/file", tmpdir);
+	snprintf(path, sizeof(path), "%s/file", tu_tmpdir);
 	ferry_error err = {0};
 	assert_int_equal(fs_write_atomic(path, "first", 5, 0600, &err), 0);
 	assert_int_equal(fs_write_atomic(path, "second!", 7, 0644, &err), 0);
@@ -178,7 +164,7 @@ static void test_atomic_write_and_read(void **state)
 
 	/* no temporary file is left behind */
 	char cmd[600];
-	snprintf(cmd, sizeof(cmd), "test $(ls -A %s | wc -l) -eq 1", tmpdir);
+	snprintf(cmd, sizeof(cmd), "test $(ls -A %s | wc -l) -eq 1", tu_tmpdir);
 	assert_int_equal(system(cmd), 0);
 }
 
@@ -215,15 +201,15 @@ static void test_read_missing(void **state)
 static void test_mkdir_and_remove(void **state)
 {
 	char path[512], file[600];
-	snprintf(path, sizeof(path), "%s/a/b/c", tmpdir);
+	snprintf(path, sizeof(path), "%s/a/b/c", tu_tmpdir);
 	assert_int_equal(fs_mkdir_p(path, 0755, NULL), 0);
 	assert_int_equal(fs_mkdir_p(path, 0755, NULL), 0);
 	snprintf(file, sizeof(file), "%s/f", path);
 	assert_int_equal(fs_write_atomic(file, "x", 1, 0444, NULL), 0);
 	assert_int_equal(chmod(path, 0555), 0); /* read-only tree still goes */
-	snprintf(file, sizeof(file), "%s/a/link", tmpdir);
+	snprintf(file, sizeof(file), "%s/a/link", tu_tmpdir);
 	assert_int_equal(symlink("/etc", file), 0); /* never followed */
-	snprintf(path, sizeof(path), "%s/a", tmpdir);
+	snprintf(path, sizeof(path), "%s/a", tu_tmpdir);
 	assert_int_equal(fs_remove_tree(path, NULL), 0);
 	assert_false(fs_exists(path));
 	assert_true(fs_exists("/etc/hostname") || fs_exists("/etc/passwd"));
@@ -245,5 +231,5 @@ int main(void)
 		cmocka_unit_test(test_read_missing),
 		cmocka_unit_test(test_mkdir_and_remove),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, tu_tmpdir_setup, tu_tmpdir_teardown);
 }

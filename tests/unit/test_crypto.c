@@ -1,4 +1,6 @@
-/* test_crypto.c: lib/crypto and lib/tuf/key: hashes (known answers), the
+/* test_crypto.c: lib/crypto and lib/tuf/key: hashes (known answers: FIPS 180
+ * examples; files read in chunks give the digest of their bytes, and errors
+ * name the file), the
  * three key kinds (verify securesystemslib's signatures of the fixture keys,
  * sign and verify round trips, tampering), key IDs as securesystemslib
  * computes them, key files (0600, refusal of readable files). */
@@ -22,39 +24,16 @@
 #include "tuf/cjson.h"
 #include "tuf/key.h"
 
-static char tmpdir[256];
+#include "testutil.h"
+
 static const char *names[] = {"ed25519", "ecdsa", "rsa"};
 
-static char *data_path(const char *name)
-{
-	const char *src = getenv("FERRY_SOURCE_DIR");
-	char *p = NULL;
-	assert_true(asprintf(&p, "%s/tests/data/keys/%s", src ? src : ".", name) > 0);
-	return p;
-}
-
+/* The fixture file tests/data/keys/NAME. */
 static char *read_data(const char *name, size_t *len)
 {
-	_cleanup_free_ char *path = data_path(name);
-	char *data = NULL;
-	size_t n = 0;
-	assert_int_equal(fs_read_file(path, 1 << 20, &data, &n, NULL), 0);
-	if (len)
-		*len = n;
-	return data;
-}
-
-static int setup(void **state)
-{
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/ferry-test-crypto-XXXXXX");
-	assert_non_null(mkdtemp(tmpdir));
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	assert_int_equal(fs_remove_tree(tmpdir, NULL), 0);
-	return 0;
+	char rel[128];
+	snprintf(rel, sizeof(rel), "keys/%s", name);
+	return tu_read_data(rel, len);
 }
 
 static void test_digest_known_answers(void **state)
@@ -92,16 +71,82 @@ static void test_digest_known_answers(void **state)
 static void test_digest_file(void **state)
 {
 	char path[512];
-	snprintf(path, sizeof(path), "%s/f", tmpdir);
+	snprintf(path, sizeof(path), "%s/f", tu_tmpdir);
 	assert_int_equal(fs_write_atomic(path, "abc", 3, 0644, NULL), 0);
 	unsigned char md[CRYPTO_DIGEST_MAX];
 	assert_int_equal(crypto_digest_file(CRYPTO_HASH_SHA256, path, md, NULL), 0);
 	assert_true(crypto_digest_equal_hex(
 		md, 32, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
 	ferry_error err = {0};
-	snprintf(path, sizeof(path), "%s/missing", tmpdir);
+	snprintf(path, sizeof(path), "%s/missing", tu_tmpdir);
 	assert_int_equal(crypto_digest_file(CRYPTO_HASH_SHA256, path, md, &err), FERRY_E_NOTFOUND);
 	assert_non_null(strstr(err.msg, "missing"));
+}
+
+#define ABC_256 "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+#define ABC_512                                                                            \
+	"ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a2192992a274fc1a8" \
+	"36ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f"
+#define EMPTY_256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+static void test_digest_memory_known(void **state)
+{
+	char hex[CRYPTO_DIGEST_HEX_MAX];
+	assert_int_equal(crypto_digest_hex(CRYPTO_HASH_SHA256, "", 0, hex, NULL), 0);
+	assert_string_equal(hex, EMPTY_256);
+	/* SHA-1, for name-based UUIDs only: computed, never looked up by name */
+	assert_int_equal(crypto_digest_hex(CRYPTO_HASH_SHA1, "abc", 3, hex, NULL), 0);
+	assert_string_equal(hex, "a9993e364706816aba3e25717850c26c9cd0d89d");
+	enum crypto_hash_alg alg;
+	assert_int_equal(crypto_hash_alg_from_name("sha1", &alg), FERRY_E_UNSUPPORTED);
+	assert_int_equal(crypto_hash_alg_size(CRYPTO_HASH_SHA256), 32);
+	assert_int_equal(crypto_hash_alg_size(CRYPTO_HASH_SHA512), 64);
+	assert_int_equal(crypto_hash_alg_size(CRYPTO_HASH_SHA1), 20);
+	assert_string_equal(crypto_hash_alg_name(CRYPTO_HASH_SHA512), "sha512");
+}
+
+static void test_digest_file_all(void **state)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/abc", tu_tmpdir);
+	assert_int_equal(fs_write_atomic(path, "abc", 3, 0644, NULL), 0);
+	struct crypto_file_digests d;
+	assert_int_equal(crypto_digest_file_all(path, &d, NULL), 0);
+	assert_int_equal(d.size, 3);
+	assert_string_equal(d.sha256, ABC_256);
+	assert_string_equal(d.sha512, ABC_512);
+
+	/* larger than one read chunk, not a multiple of it */
+	size_t n = 3 * 65536 + 17;
+	unsigned char *big = malloc(n);
+	assert_non_null(big);
+	for (size_t i = 0; i < n; i++)
+		big[i] = (unsigned char)(i * 31 + 7);
+	snprintf(path, sizeof(path), "%s/big", tu_tmpdir);
+	assert_int_equal(fs_write_atomic(path, big, n, 0644, NULL), 0);
+	char want[CRYPTO_DIGEST_HEX_MAX];
+	unsigned char got[CRYPTO_DIGEST_MAX];
+	assert_int_equal(crypto_digest_hex(CRYPTO_HASH_SHA512, big, n, want, NULL), 0);
+	assert_int_equal(crypto_digest_file(CRYPTO_HASH_SHA512, path, got, NULL), 0);
+	assert_true(crypto_digest_equal_hex(got, 64, want));
+	assert_int_equal(crypto_digest_file_all(path, &d, NULL), 0);
+	assert_int_equal(d.size, n);
+	assert_string_equal(d.sha512, want);
+	free(big);
+}
+
+static void test_digest_file_errors(void **state)
+{
+	ferry_error err = {0};
+	unsigned char md[CRYPTO_DIGEST_MAX];
+	assert_int_equal(crypto_digest_file(CRYPTO_HASH_SHA256, "/nonexistent/x", md, &err),
+			 FERRY_E_NOTFOUND);
+	assert_string_equal(err.msg, "open /nonexistent/x: No such file or directory");
+	struct crypto_file_digests d;
+	ferry_error_clear(&err);
+	/* a directory opens but cannot be read */
+	assert_int_equal(crypto_digest_file_all(tu_tmpdir, &d, &err), FERRY_E_IO);
+	assert_non_null(strstr(err.msg, "Is a directory"));
 }
 
 static struct crypto_key *fixture_public(const char *name, json_t **obj_out)
@@ -235,7 +280,7 @@ static void test_sign_verify_roundtrip_generated(void **state)
 static void test_key_files(void **state)
 {
 	char path[512];
-	snprintf(path, sizeof(path), "%s/signing.key", tmpdir);
+	snprintf(path, sizeof(path), "%s/signing.key", tu_tmpdir);
 	_cleanup_key_ struct crypto_key *key = NULL;
 	assert_int_equal(crypto_key_generate(CRYPTO_KEY_ECDSA_P256, &key, NULL), 0);
 	assert_int_equal(crypto_key_save_private(key, path, NULL), 0);
@@ -321,6 +366,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_digest_known_answers),
 		cmocka_unit_test(test_digest_file),
+		cmocka_unit_test(test_digest_memory_known),
+		cmocka_unit_test(test_digest_file_all),
+		cmocka_unit_test(test_digest_file_errors),
 		cmocka_unit_test(test_verify_securesystemslib_signatures),
 		cmocka_unit_test(test_ed25519_known_signature),
 		cmocka_unit_test(test_keyids_match_securesystemslib),
@@ -328,5 +376,5 @@ int main(void)
 		cmocka_unit_test(test_key_files),
 		cmocka_unit_test(test_key_parse_refusals),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, tu_tmpdir_setup, tu_tmpdir_teardown);
 }

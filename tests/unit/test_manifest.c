@@ -20,6 +20,8 @@
 #include "base/str.h"
 #include "pkg/manifest.h"
 
+#include "testutil.h"
+
 #define FILE_NAME "meta/ferry.yaml"
 #define BASE "name: ab\nversion: \"1\"\nsummary: s\n"
 
@@ -918,13 +920,11 @@ static void test_template(void **state)
 
 static void test_load(void **state)
 {
-	char dir[] = "/tmp/ferry-test-manifest-XXXXXX";
-	char path[256];
+	char path[512];
 	ferry_error err = {0};
 	struct manifest *m = NULL;
 
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/ferry.yaml", dir);
+	snprintf(path, sizeof(path), "%s/ferry.yaml", tu_tmpdir);
 	assert_int_equal(manifest_load(path, &m, &err), FERRY_E_NOTFOUND);
 	assert_null(m);
 	assert_non_null(strstr(err.msg, path));
@@ -952,8 +952,6 @@ static void test_load(void **state)
 	assert_int_equal(manifest_load(path, &m, &err), FERRY_E_LIMIT);
 	assert_null(m);
 	assert_non_null(strstr(err.msg, path));
-
-	assert_int_equal(fs_remove_tree(dir, NULL), 0);
 }
 
 int main(void)
@@ -975,7 +973,7 @@ int main(void)
 	    cmocka_unit_test(test_yaml_refusals),
 	    cmocka_unit_test(test_bounds),
 	    cmocka_unit_test(test_template),
-	    cmocka_unit_test(test_load),
+	    cmocka_unit_test_setup_teardown(test_load, tu_tmpdir_setup, tu_tmpdir_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,20 +21,7 @@
 #include "base/str.h"
 #include "vuln/osv.h"
 
-static char tmpdir[256];
-
-static int setup(void **state)
-{
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/ferry-test-osv-XXXXXX");
-	assert_non_null(mkdtemp(tmpdir));
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	assert_int_equal(fs_remove_tree(tmpdir, NULL), 0);
-	return 0;
-}
+#include "testutil.h"
 
 /* As osv.dev writes a Debian security advisory. */
 static const char dsa[] =
@@ -242,7 +229,7 @@ static void on_reject(void *ctx, const char *origin, const char *id, const ferry
 static void write_file(const char *rel, const char *content)
 {
 	char path[512];
-	snprintf(path, sizeof(path), "%s/%s", tmpdir, rel);
+	snprintf(path, sizeof(path), "%s/%s", tu_tmpdir, rel);
 	char *slash = strrchr(path, '/');
 	*slash = 0;
 	assert_int_equal(fs_mkdir_p(path, 0755, NULL), 0);
@@ -260,7 +247,7 @@ static void test_import_directory(void **state)
 	write_file("feed/b/broken.json", "{\"id\":\"B-1\",");
 	write_file("feed/b/notes.txt", "not a record");
 	char path[512];
-	snprintf(path, sizeof(path), "%s/feed", tmpdir);
+	snprintf(path, sizeof(path), "%s/feed", tu_tmpdir);
 	struct collected c = {0};
 	struct osv_import_stats st;
 	ferry_error err = {0};
@@ -273,15 +260,15 @@ static void test_import_directory(void **state)
 	assert_int_equal(st.rejected, 2);
 	assert_int_equal(st.files, 3);
 	char want[600];
-	snprintf(want, sizeof(want), "%s/feed/b/broken.json:1:12: string or '}' expected near end of file", tmpdir);
+	snprintf(want, sizeof(want), "%s/feed/b/broken.json:1:12: string or '}' expected near end of file", tu_tmpdir);
 	assert_string_equal(c.rejects[0], want);
 	snprintf(want, sizeof(want),
 		 "%s/feed/b/many.json[1]: record M-2: modified: 'not a time' is not an RFC 3339 time",
-		 tmpdir);
+		 tu_tmpdir);
 	assert_string_equal(c.rejects[1], want);
 
 	/* one file */
-	snprintf(path, sizeof(path), "%s/feed/a/DSA-5532-1.json", tmpdir);
+	snprintf(path, sizeof(path), "%s/feed/a/DSA-5532-1.json", tu_tmpdir);
 	memset(&c, 0, sizeof(c));
 	assert_int_equal(osv_import_path(path, NULL, on_record, on_reject, &c, &st, &err), 0);
 	assert_int_equal(c.n, 1);
@@ -290,18 +277,18 @@ static void test_import_directory(void **state)
 	struct osv_limits lim;
 	osv_limits_default(&lim);
 	lim.max_file = 200;
-	snprintf(path, sizeof(path), "%s/feed", tmpdir);
+	snprintf(path, sizeof(path), "%s/feed", tu_tmpdir);
 	memset(&c, 0, sizeof(c));
 	assert_int_equal(osv_import_path(path, &lim, on_record, on_reject, &c, &st, &err), 0);
 	assert_int_equal(c.n, 2);
-	snprintf(want, sizeof(want), "%s/feed/a/DSA-5532-1.json: larger than 200 bytes", tmpdir);
+	snprintf(want, sizeof(want), "%s/feed/a/DSA-5532-1.json: larger than 200 bytes", tu_tmpdir);
 	assert_non_null(strstr(c.rejects[0], "DSA-5532-1.json"));
 
 	/* a source that does not exist fails as a whole */
-	snprintf(path, sizeof(path), "%s/nope", tmpdir);
+	snprintf(path, sizeof(path), "%s/nope", tu_tmpdir);
 	assert_int_equal(osv_import_path(path, NULL, on_record, on_reject, &c, &st, &err),
 			 FERRY_E_NOTFOUND);
-	snprintf(want, sizeof(want), "%s/nope: No such file or directory", tmpdir);
+	snprintf(want, sizeof(want), "%s/nope: No such file or directory", tu_tmpdir);
 	assert_string_equal(err.msg, want);
 }
 
@@ -332,7 +319,7 @@ static void test_import_zip(void **state)
 	const char *names[] = {"DSA-5532-1.json", "bomb.json", "README", "bad.json"};
 	const char *contents[] = {dsa, bomb, "hello", "{\"id\":\"BAD-1\",\"modified\":1}"};
 	char path[512];
-	snprintf(path, sizeof(path), "%s/all.zip", tmpdir);
+	snprintf(path, sizeof(path), "%s/all.zip", tu_tmpdir);
 	make_zip(path, names, contents, 4);
 	free(bomb);
 	struct stat stbuf;
@@ -357,7 +344,7 @@ static void test_import_zip(void **state)
 
 	/* the same zip under another name is still read as a zip */
 	char other[512];
-	snprintf(other, sizeof(other), "%s/dump.bin", tmpdir);
+	snprintf(other, sizeof(other), "%s/dump.bin", tu_tmpdir);
 	assert_int_equal(rename(path, other), 0);
 	memset(&c, 0, sizeof(c));
 	assert_int_equal(osv_import_path(other, &lim, on_record, on_reject, &c, &st, &err), 0);
@@ -382,7 +369,7 @@ static void test_import_zip(void **state)
 
 	/* not a zip at all, though named so */
 	write_file("fake.zip", "PK\3\4 this is not a zip");
-	snprintf(path, sizeof(path), "%s/fake.zip", tmpdir);
+	snprintf(path, sizeof(path), "%s/fake.zip", tu_tmpdir);
 	assert_int_equal(osv_import_path(path, NULL, on_record, on_reject, &c, &st, &err),
 			 FERRY_E_CORRUPT);
 	assert_non_null(strstr(err.msg, "fake.zip: not a readable zip: "));
@@ -409,8 +396,8 @@ int main(void)
 		cmocka_unit_test(test_parse_refusals),
 		cmocka_unit_test(test_parse_bounds),
 		cmocka_unit_test(test_parse_time),
-		cmocka_unit_test_setup_teardown(test_import_directory, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_import_zip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_import_directory, tu_tmpdir_setup, tu_tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_import_zip, tu_tmpdir_setup, tu_tmpdir_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,6 +15,8 @@
 #include "base/fs.h"
 #include "pkg/stage.h"
 
+#include "testutil.h"
+
 static void test_valid_spec(void **state)
 {
 	assert_true(stage_valid_spec("jq"));
@@ -176,10 +178,8 @@ static void test_print_uris(void **state)
 
 static void test_distro(void **state)
 {
-	char dir[] = "/tmp/ferry-test-stage-XXXXXX";
-	assert_non_null(mkdtemp(dir));
-	char path[256];
-	snprintf(path, sizeof(path), "%s/os-release", dir);
+	char path[512];
+	snprintf(path, sizeof(path), "%s/os-release", tu_tmpdir);
 	const char *text =
 	    "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\n"
 	    "VERSION_ID=\"12\"\nID=debian\n";
@@ -197,10 +197,9 @@ static void test_distro(void **state)
 	assert_string_equal(distro, "");
 
 	/* no file */
-	snprintf(path, sizeof(path), "%s/none", dir);
+	snprintf(path, sizeof(path), "%s/none", tu_tmpdir);
 	assert_int_equal(stage_distro(path, vendor, sizeof(vendor), distro, sizeof(distro)), 0);
 	assert_string_equal(vendor, "");
-	assert_int_equal(fs_remove_tree(dir, NULL), 0);
 }
 
 static void test_invalid_spec_refused_before_apt(void **state)
@@ -210,17 +209,14 @@ static void test_invalid_spec_refused_before_apt(void **state)
 	char *pkgs[] = {"--allow-unauthenticated", NULL};
 	struct manifest_part part = {.name = "evil", .stage_packages = pkgs, .n_stage_packages = 1};
 	struct manifest m = {.name = "x", .parts = &part, .n_parts = 1};
-	char dir[] = "/tmp/ferry-test-stage-XXXXXX";
-	assert_non_null(mkdtemp(dir));
-	struct stage_opts o = {.work_dir = dir};
+	struct stage_opts o = {.work_dir = tu_tmpdir};
 	struct stage_result r;
 	ferry_error err = {0};
-	assert_int_equal(stage_parts(&m, dir, &o, &r, &err), FERRY_E_INVALID);
+	assert_int_equal(stage_parts(&m, tu_tmpdir, &o, &r, &err), FERRY_E_INVALID);
 	assert_string_equal(err.msg,
 	                    "parts.evil.stage-packages: \"--allow-unauthenticated\" is not "
 	                    "NAME or NAME=VERSION");
 	assert_int_equal(r.n, 0);
-	assert_int_equal(fs_remove_tree(dir, NULL), 0);
 }
 
 int main(void)
@@ -230,8 +226,9 @@ int main(void)
 	    cmocka_unit_test(test_prime),
 	    cmocka_unit_test(test_control),
 	    cmocka_unit_test(test_print_uris),
-	    cmocka_unit_test(test_distro),
-	    cmocka_unit_test(test_invalid_spec_refused_before_apt),
+	    cmocka_unit_test_setup_teardown(test_distro, tu_tmpdir_setup, tu_tmpdir_teardown),
+	    cmocka_unit_test_setup_teardown(test_invalid_spec_refused_before_apt, tu_tmpdir_setup,
+	                                    tu_tmpdir_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

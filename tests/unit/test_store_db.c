@@ -20,8 +20,8 @@
 #include "channelmap.h"
 #include "db.h"
 #include "store.h"
+#include "testutil.h"
 
-static char tmpdir[256];
 static char url[1024];
 
 /* The program's clock (main.c), fixed here so that expiries are exact. */
@@ -34,21 +34,14 @@ static int setup(void **state)
 {
 	(void)state;
 	const char *env = getenv("FERRY_TEST_DB");
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/ferry-test-db-XXXXXX");
-	assert_non_null(mkdtemp(tmpdir));
+	tu_tmpdir_setup(state);
 	if (env && *env)
 		snprintf(url, sizeof(url), "%s", env);
 	else
-		snprintf(url, sizeof(url), "%s/store.db", tmpdir);
+		snprintf(url, sizeof(url), "%s/store.db", tu_tmpdir);
 	return 0;
 }
 
-static int teardown(void **state)
-{
-	(void)state;
-	assert_int_equal(fs_remove_tree(tmpdir, NULL), 0);
-	return 0;
-}
 
 static struct db *open_migrated(void)
 {
@@ -376,5 +369,5 @@ int main(void)
 		cmocka_unit_test(test_jobs),
 		cmocka_unit_test(test_channel_map),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, tu_tmpdir_teardown);
 }

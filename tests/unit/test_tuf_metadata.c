@@ -21,6 +21,8 @@
 #include "tuf/key.h"
 #include "tuf/metadata.h"
 
+#include "testutil.h"
+
 static struct crypto_key *keys[3];
 static char keyids[3][TUF_KEYID_HEX_LEN + 1];
 static json_t *keyobjs[3];
@@ -28,13 +30,11 @@ static json_t *keyobjs[3];
 static int setup(void **state)
 {
 	const char *names[] = {"ed25519", "ecdsa", "rsa"};
-	const char *src = getenv("FERRY_SOURCE_DIR");
 	for (int i = 0; i < 3; i++) {
-		char path[1024];
-		snprintf(path, sizeof(path), "%s/tests/data/keys/%s.pem", src ? src : ".", names[i]);
-		_cleanup_free_ char *pem = NULL;
+		char rel[64];
+		snprintf(rel, sizeof(rel), "keys/%s.pem", names[i]);
 		size_t len = 0;
-		assert_int_equal(fs_read_file(path, 65536, &pem, &len, NULL), 0);
+		_cleanup_free_ char *pem = tu_read_data(rel, &len);
 		assert_int_equal(crypto_key_from_private_pem(pem, len, &keys[i], NULL), 0);
 		assert_int_equal(tuf_keyid(keys[i], keyids[i], NULL), 0);
 		assert_int_equal(tuf_key_to_json(keys[i], &keyobjs[i], NULL), 0);

@@ -23,21 +23,15 @@
 #include "tuf/metadata.h"
 #include "tuf/repo.h"
 
-static char tmpdir[256];
+#include "testutil.h"
+
 static char repodir[512];
 
 static int setup(void **state)
 {
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/ferry-test-tuf-repo-XXXXXX");
-	if (!mkdtemp(tmpdir))
-		return -1;
-	snprintf(repodir, sizeof(repodir), "%s/repo", tmpdir);
+	tu_tmpdir_setup(state);
+	snprintf(repodir, sizeof(repodir), "%s/repo", tu_tmpdir);
 	return 0;
-}
-
-static int teardown(void **state)
-{
-	return fs_remove_tree(tmpdir, NULL) < 0 ? -1 : 0;
 }
 
 static struct tuf_metadata *load(const char *file, enum tuf_role type)
@@ -292,7 +286,7 @@ static void test_offline_keys_refused(void **state)
 	char path[1024], away[1024];
 	snprintf(path, sizeof(path), "%s/keys/%s.pem", repodir,
 		 r1->root.roles[TUF_ROLE_ROOT].keyids[0]);
-	snprintf(away, sizeof(away), "%s/offline.pem", tmpdir);
+	snprintf(away, sizeof(away), "%s/offline.pem", tu_tmpdir);
 	assert_int_equal(rename(path, away), 0);
 
 	ferry_error err = {0};
@@ -387,13 +381,13 @@ static void test_package_keys_of_its_own(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_init_layout_and_signatures, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_package_target_versions, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_lock_and_names, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_root_rotation_chain, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_offline_keys_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_resign_expiring, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_package_keys_of_its_own, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_init_layout_and_signatures, setup, tu_tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_package_target_versions, setup, tu_tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_lock_and_names, setup, tu_tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_root_rotation_chain, setup, tu_tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_offline_keys_refused, setup, tu_tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_resign_expiring, setup, tu_tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_package_keys_of_its_own, setup, tu_tmpdir_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

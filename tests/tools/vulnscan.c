@@ -1,4 +1,4 @@
-/* vulnscan.c: test helper that imports OSV advisories with lib/vuln and
+/* vulnscan.c: test-only program that imports OSV advisories with lib/vuln and
  * matches package URLs against them, for system tests with real Debian
  * packages.
  *   vulnscan ADVISORIES PURL...

@@ -1,4 +1,4 @@
-/* vercmp.c: test helper that compares version pairs with lib/vuln, for the
+/* vercmp.c: test-only program that compares version pairs with lib/vuln, for the
  * system tests that check ferry's orderings against dpkg's.
  *   vercmp [deb|semver] < pairs
  * Reads lines "A<TAB>B" and prints one line per pair: "<", "=", ">" or
