@@ -21,6 +21,7 @@
 #include "base/str.h"
 #include "pkg/channel.h"
 #include "store.h"
+#include "vulns.h"
 
 static const char usage_text[] =
 	"usage: ferry-store VERB [--dir DIR] [--db URL] [ARGS...]\n"
@@ -36,6 +37,8 @@ static const char usage_text[] =
 	"  account revoke NAME [ID]  revoke one token, or every token of the account\n"
 	"  account list              accounts and their tokens\n"
 	"  track add PACKAGE TRACK   open a track besides \"latest\" for a package\n"
+	"  vulns import PATH         import OSV advisories (.json file, directory, .zip)\n"
+	"  vulns sources [--json]    what was imported and when, with counts\n"
 	"\n"
 	"--dir DIR   the store directory (default .)\n"
 	"--db URL    postgresql://... for PostgreSQL (or FERRY_STORE_DB); default SQLite in DIR\n"
@@ -333,7 +336,8 @@ int main(int argc, char **argv)
 		return usage();
 	}
 	const char *verb = argv[1];
-	static const char *const verbs[] = {"init", "serve", "migrate", "account", "track", NULL};
+	static const char *const verbs[] = {"init",  "serve", "migrate", "account",
+					    "track", "vulns", NULL};
 	bool known = false;
 	for (size_t i = 0; verbs[i]; i++)
 		known |= strcmp(verbs[i], verb) == 0;
@@ -346,6 +350,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "ferry-store: unknown verb \"%s\"\n", verb);
 		return usage();
 	}
+	if (strcmp(verb, "vulns") == 0)
+		return vulns_main(argc - 2, argv + 2);
 	struct opts o;
 	int rc = parse_opts(argc - 2, argv + 2, &o);
 	if (rc)
