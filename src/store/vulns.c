@@ -32,6 +32,8 @@
 #include "vuln/osv.h"
 
 #define VULNS_BATCH 500         /* advisories per import transaction */
+#define VULNS_INDEX_BATCH 50    /* revisions per indexing transaction */
+#define VULNS_KEY_BATCH 50      /* packages per transaction of a vulnkey scan */
 #define VULNS_RETRY_S 30        /* a failed scan job runs again after this */
 #define VULNS_HISTORY_MAX 200   /* cleared findings a reply lists */
 #define VULNS_KEY_MAX 200       /* bytes of "FAMILY:NAME" */
@@ -283,7 +285,7 @@ static int index_one(struct db *db, const char *package, const char *rev, const 
 			skipped = 1;
 		}
 	}
-	int rc = db_begin(db, true, err);
+	int rc = 0;
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		struct vuln_component c;
 		char fam[64], nm[VULNS_KEY_MAX];
@@ -306,9 +308,6 @@ static int index_one(struct db *db, const char *package, const char *rev, const 
 			    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
 			    package, rev, ll_str(a, (long long)added), ll_str(s, (long long)skipped),
 			    ll_str(now, store_now()));
-	if (rc == 0)
-		rc = db_commit(db, err);
-	db_rollback(db);
 	return rc;
 }
 
@@ -320,8 +319,17 @@ int vulns_index_revisions(struct db *db, const char *package, ferry_error *err)
 			"v.package = r.package AND v.revision = r.revision WHERE r.package = $1 AND "
 			"v.package IS NULL ORDER BY r.revision",
 			package);
-	for (size_t i = 0; rc == 0 && i < rows.nrows; i++)
-		rc = index_one(db, package, db_cell(&rows, i, 0), db_cell(&rows, i, 1), err);
+	/* a few revisions per transaction: one after an upload, all of a
+	 * package's in a few commits after an upgrade */
+	for (size_t i = 0; rc == 0 && i < rows.nrows; i++) {
+		if (i % VULNS_INDEX_BATCH == 0)
+			rc = db_begin(db, true, err);
+		if (rc == 0)
+			rc = index_one(db, package, db_cell(&rows, i, 0), db_cell(&rows, i, 1), err);
+		if (rc == 0 && (i % VULNS_INDEX_BATCH == VULNS_INDEX_BATCH - 1 || i + 1 == rows.nrows))
+			rc = db_commit(db, err);
+	}
+	db_rollback(db);
 	return rc < 0 ? ferry_error_prefix(err, rc, "index %s", package) : 0;
 }
 
@@ -658,35 +666,61 @@ static int evaluate_locked(struct eval *e, const char *package, const char *fami
 	return rc;
 }
 
-int vulns_evaluate(struct db *db, const char *package, const char *family, const char *name,
-		   ferry_error *err)
+static void eval_free(struct eval *e)
 {
-	struct eval e = {.db = db, .err = err};
-	int rc = vuln_index_new(&e.ix, err);
+	json_decref(e->loaded);
+	json_decref(e->desired);
+	vuln_index_free(e->ix);
+}
+
+static int eval_init(struct eval *e, struct db *db, ferry_error *err)
+{
+	*e = (struct eval){.db = db, .err = err};
+	int rc = vuln_index_new(&e->ix, err);
 	if (rc < 0)
 		return rc;
-	e.loaded = json_object();
-	e.desired = json_object();
+	e->loaded = json_object();
+	e->desired = json_object();
+	if (!e->loaded || !e->desired) {
+		eval_free(e);
+		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
+	}
+	return 0;
+}
+
+/* One package with e's advisories (loaded as needed and kept for the next
+ * package of the same job). */
+static int evaluate_one(struct eval *e, const char *package, const char *family,
+			const char *name)
+{
+	struct db *db = e->db;
 	size_t opened = 0, cleared = 0;
-	if (!e.loaded || !e.desired)
-		rc = ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
+	json_object_clear(e->desired);
+	int rc = db_begin(db, true, e->err);
 	if (rc == 0)
-		rc = db_begin(db, true, err);
+		rc = evaluate_locked(e, package, family, name, &opened, &cleared);
 	if (rc == 0)
-		rc = evaluate_locked(&e, package, family, name, &opened, &cleared);
-	if (rc == 0)
-		rc = db_commit(db, err);
+		rc = db_commit(db, e->err);
 	db_rollback(db);
-	json_decref(e.loaded);
-	json_decref(e.desired);
-	vuln_index_free(e.ix);
 	if (rc < 0)
-		return ferry_error_prefix(err, rc, "vulnerability scan of %s", package);
+		return ferry_error_prefix(e->err, rc, "vulnerability scan of %s", package);
 	if (opened || cleared)
 		log_info("vulnerabilities of %s%s%s%s: %zu new finding%s, %zu cleared", package,
 			 family ? " (" : "", family ? name : "", family ? ")" : "", opened,
 			 opened == 1 ? "" : "s", cleared);
 	return 0;
+}
+
+int vulns_evaluate(struct db *db, const char *package, const char *family, const char *name,
+		   ferry_error *err)
+{
+	struct eval e;
+	int rc = eval_init(&e, db, err);
+	if (rc < 0)
+		return rc;
+	rc = evaluate_one(&e, package, family, name);
+	eval_free(&e);
+	return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -742,8 +776,36 @@ int vulns_job_run(struct store *st, struct db *db, const char *kind, const char 
 			    "SELECT DISTINCT package FROM revision_components WHERE family = $1 AND "
 			    "name = $2 ORDER BY package",
 			    fam, colon + 1);
-		for (size_t i = 0; rc == 0 && i < rows.nrows; i++)
-			rc = vulns_evaluate(db, db_cell(&rows, i, 0), fam, colon + 1, err);
+		/* several packages per transaction (one commit, not one each),
+		 * locked in name order as the rows come */
+		struct eval e;
+		if (rc == 0 && rows.nrows && (rc = eval_init(&e, db, err)) == 0) {
+			size_t opened = 0, cleared = 0;
+			for (size_t i = 0; rc == 0 && i < rows.nrows; i++) {
+				size_t o = 0, cl = 0;
+				if (i % VULNS_KEY_BATCH == 0)
+					rc = db_begin(db, true, err);
+				json_object_clear(e.desired);
+				if (rc == 0)
+					rc = evaluate_locked(&e, db_cell(&rows, i, 0), fam, colon + 1, &o,
+							     &cl);
+				if (rc < 0)
+					ferry_error_prefix(err, rc, "vulnerability scan of %s",
+							   db_cell(&rows, i, 0));
+				if (rc == 0 && (i % VULNS_KEY_BATCH == VULNS_KEY_BATCH - 1 ||
+						i + 1 == rows.nrows))
+					rc = db_commit(db, err);
+				opened += o;
+				cleared += cl;
+			}
+			db_rollback(db);
+			eval_free(&e);
+			if (rc == 0 && (opened || cleared))
+				log_info("vulnerabilities of %s %s in %zu package%s: %zu new finding%s, "
+					 "%zu cleared",
+					 fam, colon + 1, rows.nrows, rows.nrows == 1 ? "" : "s", opened,
+					 opened == 1 ? "" : "s", cleared);
+		}
 	}
 	if (rc < 0) {
 		*again = true;
