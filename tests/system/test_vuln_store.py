@@ -311,3 +311,51 @@ def test_webhook_retried_until_the_receiver_accepts(store, tmp_path):
         assert store.stop() == 0
     log = store.read_log()
     assert secret.decode() not in log
+
+
+def test_sample_ci_receiver_runs_the_rebuild_on_a_signed_notice(tmp_path):
+    """examples/webhook-receiver/receiver.py, as docs/vulnerabilities.md
+    shows it, fed by a real store: the signed notice runs the command, a
+    forged one is refused with 401 and runs nothing."""
+    import subprocess
+    import urllib.error
+    import urllib.request
+    from conftest import TOP
+    from storelib import Store
+    secret = tmp_path / "secret"
+    secret.write_text(os.urandom(24).hex() + "\n")
+    out = tmp_path / "rebuilds"
+    rx = subprocess.Popen(
+        ["/usr/bin/python3", os.path.join(TOP, "examples/webhook-receiver/receiver.py"),
+         "--secret-file", str(secret), "--listen", "127.0.0.1:0", "--",
+         "sh", "-c", f'echo "$FERRY_PACKAGE" >> {out}; cat >> {out}.json; echo >> {out}.json'],
+        stdout=subprocess.PIPE, text=True)
+    store = Store(tmp_path, "sqlite").init()
+    try:
+        port = int(rx.stdout.readline().split(":")[-1])
+        url = f"http://127.0.0.1:{port}/ferry"
+        alice = publisher(store)
+        store.ferry(alice, "webhooks", "add", "hello", url, "--secret-file", secret, check=0)
+        store.ferry(alice, "push", image(tmp_path, "1.0", OLD), "--release", "stable", check=0)
+        store.admin("vulns", "import", write_feed(tmp_path / "feed", [
+            osv_record("CVE-2025-0001", MID, "high")]))
+        wait_for("the rebuild command", lambda: out.exists() and out.read_text())
+        assert out.read_text() == "hello\n"
+        notice = json.loads(open(f"{out}.json").readline())
+        assert notice["findings"][0]["advisory"] == "DEBIAN-CVE-2025-0001"
+        forged = json.dumps({**notice, "package": "other"}).encode()
+        req = urllib.request.Request(url, data=forged, headers={
+            "Content-Type": "application/json",
+            "X-Ferry-Signature": "sha256=" + "0" * 64})
+        try:
+            urllib.request.urlopen(req, timeout=30)
+            raise AssertionError("a forged notice was accepted")
+        except urllib.error.HTTPError as e:
+            assert e.code == 401
+        assert out.read_text() == "hello\n"
+        assert store.stop() == 0
+    finally:
+        store.kill()
+        rx.terminate()
+        rx.wait(timeout=30)
+        rx.stdout.close()
