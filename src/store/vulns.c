@@ -75,6 +75,7 @@ struct import_state {
 	struct vulns_import_counts *cnt;
 	json_t *keys; /* "FAMILY\tNAME" -> true: changed in this batch */
 	size_t in_batch;
+	bool committed; /* a batch (and so the source's row) was committed */
 	vulns_reject_fn on_reject;
 	void *ctx;
 	ferry_error *err;
@@ -129,6 +130,7 @@ static int import_flush(struct import_state *s)
 		    ll_str(c[7], (long long)s->cnt->rejected));
 	if (rc == 0)
 		rc = db_commit(db, s->err);
+	s->committed |= rc == 0;
 	s->in_batch = 0;
 	return rc;
 }
@@ -238,33 +240,55 @@ int vulns_import(struct db *db, const char *path, vulns_reject_fn on_reject, voi
 		return ferry_error_errno(err, FERRY_E_IO, errno, "%s", path);
 	struct import_state s = {.db = db, .cnt = cnt, .on_reject = on_reject, .ctx = ctx, .err = err};
 	ll_str(s.now, store_now());
-	_cleanup_rows_ struct db_rows rows = DB_ROWS_INIT;
-	int rc = db_run(db, &rows, err,
-			"INSERT INTO vuln_sources (path, started) VALUES ($1, $2) RETURNING id", abs,
-			s.now);
-	if (rc < 0)
-		return rc;
-	snprintf(s.source, sizeof(s.source), "%s", db_cell(&rows, 0, 0));
 	s.keys = json_object();
 	if (!s.keys)
 		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
+	/* the source's row goes in with the first batch, its end with the
+	 * last: one commit for a small import */
+	_cleanup_rows_ struct db_rows rows = DB_ROWS_INIT;
+	int rc = db_begin(db, true, err);
+	if (rc == 0)
+		rc = db_run(db, &rows, err,
+			    "INSERT INTO vuln_sources (path, started) VALUES ($1, $2) RETURNING id", abs,
+			    s.now);
+	if (rc < 0) {
+		db_rollback(db);
+		json_decref(s.keys);
+		return rc;
+	}
+	snprintf(s.source, sizeof(s.source), "%s", db_cell(&rows, 0, 0));
 	struct osv_limits lim;
 	osv_limits_default(&lim);
 	lim.keep_json = true;
 	struct osv_import_stats st = {0};
 	rc = osv_import_path(abs, &lim, on_import_record, on_import_reject, &s, &st, err);
 	cnt->files = st.files;
+	char fin[24], files[24], rej[24];
+	ll_str(fin, store_now());
+	ll_str(files, (long long)st.files);
+	if (rc == 0 && !db->in_txn)
+		rc = db_begin(db, true, err);
+	if (rc == 0)
+		rc = db_run(db, NULL, err, "UPDATE vuln_sources SET finished = $2 WHERE id = $1",
+			    s.source, fin);
 	if (rc == 0)
 		rc = import_flush(&s);
 	db_rollback(db); /* the batch in progress when a record failed */
 	json_decref(s.keys);
-	char fin[24], files[24], rej[24];
+	if (rc == 0)
+		return 0;
+	/* the failure, on the source's row (made anew when no batch had been
+	 * committed) */
 	ferry_error e2 = {0};
-	if (db_run(db, NULL, &e2,
-		   "UPDATE vuln_sources SET finished = $2, files = $3, rejected = $4, error = $5 "
-		   "WHERE id = $1",
-		   s.source, ll_str(fin, store_now()), ll_str(files, (long long)st.files),
-		   ll_str(rej, (long long)cnt->rejected), rc < 0 ? ferry_error_msg(err) : NULL) < 0)
+	ll_str(rej, (long long)cnt->rejected);
+	if ((s.committed ? db_run(db, NULL, &e2,
+				  "UPDATE vuln_sources SET finished = $2, files = $3, rejected = $4, "
+				  "error = $5 WHERE id = $1",
+				  s.source, fin, files, rej, ferry_error_msg(err))
+			 : db_run(db, NULL, &e2,
+				  "INSERT INTO vuln_sources (path, started, finished, files, rejected, "
+				  "error) VALUES ($1, $2, $3, $4, $5, $6)",
+				  abs, s.now, fin, files, rej, ferry_error_msg(err))) < 0)
 		log_warn("vulns import: %s", ferry_error_msg(&e2));
 	return rc;
 }
