@@ -574,14 +574,22 @@ static int evaluate_locked(struct eval *e, const char *package, const char *fami
 	if ((rc = released_revisions(db, package, &released, err)) < 0)
 		return rc;
 	_cleanup_rows_ struct db_rows comps = DB_ROWS_INIT;
+	/* only the released revisions' components, found through the primary
+	 * key (package, revision, ...) whatever the number of revisions */
+#define RELEASED_REVS                                                                     \
+	"revision IN (SELECT revision FROM channels WHERE package = $1 AND revision IS NOT " \
+	"NULL UNION SELECT progressive_revision FROM channels WHERE package = $1 AND "      \
+	"progressive_revision IS NOT NULL)"
 	rc = family ? db_run(db, &comps, err,
 			     "SELECT revision, purl, family, name FROM revision_components WHERE "
-			     "package = $1 AND family = $2 AND name = $3 ORDER BY revision, purl",
+			     "package = $1 AND " RELEASED_REVS " AND family = $2 AND name = $3 "
+			     "ORDER BY revision, purl",
 			     package, family, name)
 		    : db_run(db, &comps, err,
 			     "SELECT revision, purl, family, name FROM revision_components WHERE "
-			     "package = $1 ORDER BY revision, purl",
+			     "package = $1 AND " RELEASED_REVS " ORDER BY revision, purl",
 			     package);
+#undef RELEASED_REVS
 	if (rc < 0)
 		return rc;
 	for (size_t i = 0; i < comps.nrows; i++) {
@@ -796,9 +804,14 @@ int vulns_job_run(struct store *st, struct db *db, const char *kind, const char 
 					       arg);
 		snprintf(fam, sizeof(fam), "%.*s", (int)(colon - arg), arg);
 		_cleanup_rows_ struct db_rows rows = DB_ROWS_INIT;
+		/* the packages that bundle it in a released revision, or hold open
+		 * findings for it (which may have to clear) */
 		rc = db_run(db, &rows, err,
-			    "SELECT DISTINCT package FROM revision_components WHERE family = $1 AND "
-			    "name = $2 ORDER BY package",
+			    "SELECT DISTINCT rc.package FROM revision_components rc JOIN channels c ON "
+			    "c.package = rc.package AND (c.revision = rc.revision OR "
+			    "c.progressive_revision = rc.revision) WHERE rc.family = $1 AND rc.name = $2 "
+			    "UNION SELECT package FROM vuln_findings WHERE cleared IS NULL AND "
+			    "family = $1 AND source = $2 ORDER BY 1",
 			    fam, colon + 1);
 		/* several packages per transaction (one commit, not one each),
 		 * locked in name order as the rows come */

@@ -54,6 +54,7 @@
 	"CREATE UNIQUE INDEX vuln_findings_open ON vuln_findings(package, revision, purl,"    \
 	"  advisory) WHERE cleared IS NULL;"                                                  \
 	"CREATE INDEX vuln_findings_package ON vuln_findings(package, cleared);"              \
+	"CREATE INDEX vuln_findings_key ON vuln_findings(family, source) WHERE cleared IS NULL;" \
 	"CREATE TABLE webhooks (id TEXT PRIMARY KEY, package TEXT REFERENCES packages(name)," \
 	"  account TEXT REFERENCES accounts(name), url TEXT NOT NULL, secret TEXT NOT NULL,"  \
 	"  created BIGINT NOT NULL, created_by TEXT NOT NULL, removed BIGINT);"               \
