@@ -575,26 +575,21 @@ static int evaluate_locked(struct eval *e, const char *package, const char *fami
 		return rc;
 	_cleanup_rows_ struct db_rows comps = DB_ROWS_INIT;
 	/* only the released revisions' components, found through the primary
-	 * key (package, revision, ...) whatever the number of revisions */
-#define RELEASED_REVS                                                                     \
-	"revision IN (SELECT revision FROM channels WHERE package = $1 AND revision IS NOT " \
-	"NULL UNION SELECT progressive_revision FROM channels WHERE package = $1 AND "      \
-	"progressive_revision IS NOT NULL)"
-	rc = family ? db_run(db, &comps, err,
-			     "SELECT revision, purl, family, name FROM revision_components WHERE "
-			     "package = $1 AND " RELEASED_REVS " AND family = $2 AND name = $3 "
-			     "ORDER BY revision, purl",
-			     package, family, name)
-		    : db_run(db, &comps, err,
-			     "SELECT revision, purl, family, name FROM revision_components WHERE "
-			     "package = $1 AND " RELEASED_REVS " ORDER BY revision, purl",
-			     package);
-#undef RELEASED_REVS
+	 * key (package, revision, ...) whatever the number of revisions; the
+	 * key is filtered here, so that no planner prefers its index (which
+	 * spans every revision of every package) */
+	rc = db_run(db, &comps, err,
+		    "SELECT revision, purl, family, name FROM revision_components WHERE "
+		    "package = $1 AND revision IN (SELECT revision FROM channels WHERE package = $1 "
+		    "AND revision IS NOT NULL UNION SELECT progressive_revision FROM channels WHERE "
+		    "package = $1 AND progressive_revision IS NOT NULL) ORDER BY revision, purl",
+		    package);
 	if (rc < 0)
 		return rc;
 	for (size_t i = 0; i < comps.nrows; i++) {
 		json_t *chans = json_object_get(released, db_cell(&comps, i, 0));
-		if (!chans)
+		if (!chans || (family && (!str_eq(db_cell(&comps, i, 2), family) ||
+					  !str_eq(db_cell(&comps, i, 3), name))))
 			continue;
 		struct vuln_component c;
 		const char *purl = db_cell(&comps, i, 1);
