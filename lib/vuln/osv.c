@@ -92,6 +92,7 @@ void osv_record_free(struct osv_record *rec)
 	for (size_t i = 0; i < rec->n_affected; i++)
 		affected_free(&rec->affected[i]);
 	free(rec->affected);
+	free(rec->json);
 	free(rec);
 }
 
@@ -463,13 +464,15 @@ int osv_parse_time(const char *s, int64_t *out)
 	return 0;
 }
 
-static int record_digest(json_t *obj, char out[65], struct parse_ctx *pc)
+static int record_digest(json_t *obj, char out[65], char **keep, struct parse_ctx *pc)
 {
 	_cleanup_free_ char *canon = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
 	if (!canon)
 		return fail(pc, FERRY_E_NOMEM, "out of memory");
 	if (crypto_digest_hex(CRYPTO_HASH_SHA256, canon, strlen(canon), out, NULL) < 0)
 		return fail(pc, FERRY_E_INTERNAL, "SHA-256 failed");
+	if (keep)
+		*keep = steal_pointer(&canon);
 	return 0;
 }
 
@@ -567,7 +570,7 @@ int osv_record_from_json(json_t *obj, const char *origin, const struct osv_limit
 				return rc;
 		}
 	}
-	if ((rc = record_digest(obj, rec->digest, &pc)) < 0)
+	if ((rc = record_digest(obj, rec->digest, lim->keep_json ? &rec->json : NULL, &pc)) < 0)
 		return rc;
 	*out = steal_pointer(&rec);
 	return 0;

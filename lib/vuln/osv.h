@@ -84,6 +84,8 @@ struct osv_record {
 	struct osv_affected *affected;
 	size_t n_affected;
 	char digest[65]; /* SHA-256 (hex) of the record's canonical JSON */
+	char *json;      /* that canonical JSON (compact, sorted keys, ASCII) when
+			  * the limits asked for it (keep_json), else NULL */
 };
 
 struct osv_limits {
@@ -99,6 +101,7 @@ struct osv_limits {
 	size_t max_events;     /* per range */
 	size_t max_versions;   /* per affected entry */
 	size_t max_severity;
+	bool keep_json;        /* keep the record's canonical JSON (osv_record.json) */
 };
 
 /* The defaults: 16 MiB per file, 1,000,000 entries, 8 GiB per source, depth

@@ -32,3 +32,7 @@ int cmd_promote(int argc, char **argv);
 int cmd_close(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_revisions(int argc, char **argv);
+
+/* cmd_vulns.c: vulnerability notices and webhooks */
+int cmd_vulns(int argc, char **argv);
+int cmd_webhooks(int argc, char **argv);

@@ -24,6 +24,8 @@ static const struct cli_verb verbs[] = {
 	{"close", cmd_close, "NAME CHANNEL... [--json]", "close channels (they follow the next more stable risk)"},
 	{"status", cmd_status, "NAME [--json]", "the channel map of a package"},
 	{"revisions", cmd_revisions, "NAME [--json]", "the revisions of a package"},
+	{"vulns", cmd_vulns, "NAME [--json]", "known vulnerabilities in the released revisions of a package"},
+	{"webhooks", cmd_webhooks, "NAME [--json] | add NAME URL --secret-file FILE | remove NAME ID", "webhooks that receive vulnerability notices (NAME: a package or @ACCOUNT)"},
 	{NULL, NULL, NULL, NULL},
 };
 

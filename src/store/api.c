@@ -25,6 +25,7 @@
 #include "pkg/manifest.h"
 #include "tuf/repo.h"
 #include "validate.h"
+#include "vulns.h"
 
 #define API_MAX_CHANNELS 16
 
@@ -890,6 +891,13 @@ static const struct api_route routes[] = {
 	{"POST", "/v1/packages/*/close", API_BODY_JSON, true, h_close},
 	{"GET", "/v1/packages/*/status", API_BODY_NONE, true, h_status},
 	{"GET", "/v1/packages/*/revisions", API_BODY_NONE, true, h_revisions},
+	{"GET", "/v1/packages/*/vulns", API_BODY_NONE, true, vulns_h_findings},
+	{"GET", "/v1/packages/*/webhooks", API_BODY_NONE, true, webhooks_h_list},
+	{"POST", "/v1/packages/*/webhooks", API_BODY_JSON, true, webhooks_h_add},
+	{"DELETE", "/v1/packages/*/webhooks/*", API_BODY_NONE, true, webhooks_h_remove},
+	{"GET", "/v1/account/webhooks", API_BODY_NONE, true, webhooks_h_account_list},
+	{"POST", "/v1/account/webhooks", API_BODY_JSON, true, webhooks_h_account_add},
+	{"DELETE", "/v1/account/webhooks/*", API_BODY_NONE, true, webhooks_h_account_remove},
 };
 
 /* Match path against pattern; '*' captures one element into caps. */

@@ -16,6 +16,7 @@
 #include "base/cleanup.h"
 #include "base/log.h"
 #include "store.h"
+#include "vulns.h"
 
 #define JOBS_LEASE_S 300
 #define JOBS_RESIGN_EVERY_S 600
@@ -129,6 +130,8 @@ static int expire_branches(struct store *st, struct db *db, ferry_error *err)
 int jobs_run_due(struct store *st, struct db *db, size_t *ran, ferry_error *err)
 {
 	*ran = 0;
+	if (vulns_watch(db, err) < 0)
+		log_warn("vulnerability scans: %s", ferry_error_msg(err));
 	for (int i = 0; i < JOBS_PER_PASS && !st->stopping; i++) {
 		long long id = 0;
 		char kind[32], arg[256];
@@ -151,6 +154,8 @@ int jobs_run_due(struct store *st, struct db *db, size_t *ran, ferry_error *err)
 			rc = publish_package(st, db, arg, &jerr);
 			again = rc < 0;
 			next = store_now() + JOBS_RETRY_S;
+		} else if (vulns_job_kind(kind)) {
+			rc = vulns_job_run(st, db, kind, arg, &again, &next, &jerr);
 		} else {
 			rc = ferry_error_set(&jerr, FERRY_E_UNSUPPORTED, "unknown job kind %s", kind);
 		}

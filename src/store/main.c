@@ -22,6 +22,7 @@
 #include "base/str.h"
 #include "pkg/channel.h"
 #include "store.h"
+#include "vulns.h"
 
 static const char usage_text[] =
 	"usage: ferry-store VERB [--dir DIR] [--db URL] [ARGS...]\n"
@@ -41,6 +42,8 @@ static const char usage_text[] =
 	"                            re-sign timestamp and snapshot (with --all, every role,\n"
 	"                            root and targets too: their keys must be in repo/keys/)\n"
 	"                            expiring within SECONDS (default 1 day)\n"
+	"  vulns import PATH         import OSV advisories (.json file, directory, .zip)\n"
+	"  vulns sources [--json]    what was imported and when, with counts\n"
 	"\n"
 	"--dir DIR   the store directory (default .)\n"
 	"--db URL    postgresql://... for PostgreSQL (or FERRY_STORE_DB); default SQLite in DIR\n"
@@ -364,7 +367,7 @@ int main(int argc, char **argv)
 	}
 	const char *verb = argv[1];
 	static const char *const verbs[] = {"init",  "serve", "migrate", "account",
-					     "track", "resign", NULL};
+					     "track", "resign", "vulns", NULL};
 	bool known = false;
 	for (size_t i = 0; verbs[i]; i++)
 		known |= strcmp(verbs[i], verb) == 0;
@@ -377,6 +380,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "ferry-store: unknown verb \"%s\"\n", verb);
 		return usage();
 	}
+	if (strcmp(verb, "vulns") == 0)
+		return vulns_main(argc - 2, argv + 2);
 	struct opts o;
 	int rc = parse_opts(argc - 2, argv + 2, &o);
 	if (rc)

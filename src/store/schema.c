@@ -29,6 +29,7 @@
 #include <stdlib.h>
 
 #include "db.h"
+#include "vulns_schema.h"
 
 struct migration {
 	int version;
@@ -74,6 +75,7 @@ struct migration {
 
 static const struct migration migrations[] = {
 	{1, V1_COMMON V1_JOBS("INTEGER PRIMARY KEY"), V1_COMMON V1_JOBS("BIGSERIAL PRIMARY KEY")},
+	{2, V2_VULNS("INTEGER PRIMARY KEY"), V2_VULNS("BIGSERIAL PRIMARY KEY")},
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

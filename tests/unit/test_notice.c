@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "vuln/notice.h"
 
 static void test_signature(void **state)
@@ -79,12 +81,50 @@ static void test_notice_json(void **state)
 	osv_record_free(rec);
 }
 
+/* A store keeps findings as JSON and wraps them later: the same bytes as
+ * the notice built from records. */
+static void test_notice_wrap(void **state)
+{
+	const char *rec_json =
+		"{\"id\":\"DSA-1-1\",\"modified\":\"2024-01-01T00:00:00Z\","
+		"\"affected\":[{\"package\":{\"ecosystem\":\"Debian:12\",\"name\":\"zlib\"},"
+		"\"ranges\":[{\"type\":\"ECOSYSTEM\",\"events\":[{\"introduced\":\"0\"},{\"fixed\":\"2\"}]}]}]}";
+	struct osv_record *rec = NULL;
+	assert_int_equal(osv_record_parse(rec_json, strlen(rec_json), "t", NULL, &rec, NULL), 0);
+	struct vuln_component c;
+	assert_int_equal(vuln_component_from_purl("pkg:deb/debian/zlib1g@1?distro=debian-12&upstream=zlib",
+						  &c, NULL),
+			 0);
+	const char *chans[] = {"latest/edge"};
+	struct vuln_finding f = {3, chans, 1, &c, rec, "2"};
+	char *direct = NULL, *wrapped = NULL;
+	ferry_error err = {0};
+	assert_int_equal(vuln_notice_json("app", "open", 0, &f, 1, &direct, &err), 0);
+	json_t *arr = json_array();
+	json_t *one = vuln_finding_json(&f);
+	assert_non_null(one);
+	assert_int_equal(json_integer_value(json_object_get(one, "revision")), 3);
+	assert_true(json_is_null(json_object_get(one, "severity")));
+	json_array_append_new(arr, one);
+	assert_int_equal(vuln_notice_wrap("app", "open", 0, arr, &wrapped, &err), 0);
+	assert_string_equal(direct, wrapped);
+	free(wrapped);
+	assert_int_equal(vuln_notice_wrap("app", "closed", 0, arr, &wrapped, &err), FERRY_E_INVALID);
+	assert_string_equal(err.msg, "notice state 'closed' is not open or cleared");
+	assert_int_equal(vuln_notice_wrap("app", "open", 0, one, &wrapped, &err), FERRY_E_INVALID);
+	assert_string_equal(err.msg, "notice for app: findings is not an array");
+	json_decref(arr);
+	free(direct);
+	osv_record_free(rec);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_signature),
 		cmocka_unit_test(test_retry),
 		cmocka_unit_test(test_notice_json),
+		cmocka_unit_test(test_notice_wrap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

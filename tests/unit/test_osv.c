@@ -86,6 +86,16 @@ static void test_parse_debian_record(void **state)
 	struct osv_record *r3 = parse_ok("{\"id\":\"X-1\",\"modified\":\"2024-01-01T00:00:00Z\",\"summary\":\"b\"}");
 	assert_string_equal(r1->digest, r2->digest);
 	assert_string_not_equal(r1->digest, r3->digest);
+	assert_null(r1->json); /* kept only on request */
+	struct osv_limits keep;
+	osv_limits_default(&keep);
+	keep.keep_json = true;
+	struct osv_record *r4 = NULL;
+	const char *text = "{ \"summary\" : \"a\", \"modified\":\"2024-01-01T00:00:00Z\",\"id\":\"X-1\"}";
+	assert_int_equal(osv_record_parse(text, strlen(text), "t", &keep, &r4, NULL), 0);
+	assert_string_equal(r4->json, "{\"id\":\"X-1\",\"modified\":\"2024-01-01T00:00:00Z\",\"summary\":\"a\"}");
+	assert_string_equal(r4->digest, r1->digest);
+	osv_record_free(r4);
 	osv_record_free(r1);
 	osv_record_free(r2);
 	osv_record_free(r3);
