@@ -17,3 +17,21 @@ int cli_usage(const char *verb);
 
 /* The verbs, one cmd_*.c each. */
 int cmd_init(int argc, char **argv);
+int cmd_install(int argc, char **argv);
+int cmd_remove(int argc, char **argv);
+int cmd_refresh(int argc, char **argv);
+int cmd_revert(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_hold(int argc, char **argv);
+int cmd_unhold(int argc, char **argv);
+int cmd_changes(int argc, char **argv);
+int cmd_change(int argc, char **argv);
+int cmd_logs(int argc, char **argv);
+int cmd_services(int argc, char **argv);
+int cmd_start(int argc, char **argv);
+int cmd_stop(int argc, char **argv);
+int cmd_restart(int argc, char **argv);
+int cmd_set(int argc, char **argv);
+int cmd_get(int argc, char **argv);
+int cmd_run(int argc, char **argv);

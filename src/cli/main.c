@@ -11,6 +11,24 @@
 
 static const struct cli_verb verbs[] = {
 	{"init", cmd_init, "[DIR]", "write a starting meta/ferry.yaml in DIR (default: .)"},
+	{"install", cmd_install, "NAME [--channel CH] | FILE [--dangerous]", "install a package from the store or a file"},
+	{"remove", cmd_remove, "NAME... [--purge]", "remove packages (--purge: and their data)"},
+	{"refresh", cmd_refresh, "[NAME...] [--channel CH]", "refresh packages now"},
+	{"revert", cmd_revert, "NAME [--revision REV]", "go back to an earlier revision on this device"},
+	{"list", cmd_list, "[--all] [--json]", "list installed packages"},
+	{"info", cmd_info, "NAME [--json]", "show an installed package"},
+	{"hold", cmd_hold, "[NAME...] --for DURATION | --forever", "hold automatic refreshes"},
+	{"unhold", cmd_unhold, "[NAME...]", "let automatic refreshes happen again"},
+	{"changes", cmd_changes, "[NAME] [--json]", "list recent changes"},
+	{"change", cmd_change, "ID [--json]", "show the steps of one change"},
+	{"logs", cmd_logs, "NAME[.APP] [-f] [-n N]", "show the output of services and hooks"},
+	{"services", cmd_services, "[NAME...] [--json]", "list services and their state"},
+	{"start", cmd_start, "NAME[.APP]...", "start services"},
+	{"stop", cmd_stop, "NAME[.APP]...", "stop services"},
+	{"restart", cmd_restart, "NAME[.APP]...", "restart services"},
+	{"set", cmd_set, "NAME KEY=VALUE...", "configure a package (runs its configure hook)"},
+	{"get", cmd_get, "NAME [KEY] [--json]", "show a package's configuration"},
+	{"run", cmd_run, "NAME[.APP] [ARGS...]", "run an app of an installed package"},
 	{NULL, NULL, NULL, NULL},
 };
 
