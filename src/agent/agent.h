@@ -32,6 +32,7 @@
 #define AGENT_RETAIN_MAX 20
 #define AGENT_HOOK_LOG_LINES 10             /* lines quoted when something fails */
 #define AGENT_START_TIMEOUT_MS 30000        /* notify/forking/oneshot start */
+#define AGENT_HOOK_TIMEOUT_DEFAULT_MS (10 * 60 * 1000)
 
 enum svc_state {
 	SVC_STOPPED = 0, /* not running, not wanted */
@@ -84,6 +85,7 @@ struct agent {
 	bool extract;            /* images extracted instead of mounted */
 	int retain;
 	uint64_t log_max;
+	uint64_t hook_timeout_ms; /* hooks other than check-health */
 	uid_t owner_uid;         /* may change state besides root */
 	char *store_url;
 	char *trust_path;

@@ -400,6 +400,25 @@ static struct reply get_logs(struct MHD_Connection *c)
 			free(text);
 		} else {
 			char *text = n ? log_tail(path, (int)n, 0) : strdup("");
+			int have = 0;
+			for (char *q = text; q && *q; q++)
+				have += *q == '\n';
+			if (text && *text)
+				have++;
+			if (text && have < (int)n) {
+				/* the rest from the file rotated before */
+				char older[PATH_MAX + 8];
+				snprintf(older, sizeof(older), "%s.1", path);
+				char *more = log_tail(older, (int)n - have, 0);
+				if (more && *more) {
+					char *both = str_dup_printf("%s\n%s", more, text);
+					if (both) {
+						free(text);
+						text = both;
+					}
+				}
+				free(more);
+			}
 			json_object_set_new(o, "text", text_json(text));
 			free(text);
 		}

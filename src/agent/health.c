@@ -26,8 +26,6 @@
 #include "base/log.h"
 #include "base/str.h"
 
-#define HOOK_DEFAULT_TIMEOUT_MS (10 * 60 * 1000)
-
 static off_t file_size(const char *path)
 {
 	struct stat st;
@@ -61,18 +59,25 @@ int hook_run(const char *name, const char *rev, const struct manifest *m, enum m
 	rc = svc_env(name, rev, m, NULL, 0, &envp, err);
 	if (rc < 0)
 		return rc;
+	/* FERRY_HOOK names the hook; FERRY_CONFIG is the package's configuration
+	 * (`ferry set`) as a JSON object in a file, when it has any. */
+	char confpath[PATH_MAX];
+	bool conf = agent_path(confpath, "run/config/%s.json", name) == 0 && fs_exists(confpath);
 	_cleanup_free_ char *hookvar = str_dup_printf("FERRY_HOOK=%s", manifest_hook_name(h));
+	_cleanup_free_ char *confvar = conf ? str_dup_printf("FERRY_CONFIG=%s", confpath) : NULL;
 	size_t n = 0;
 	while (envp[n])
 		n++;
-	char **e2 = realloc(envp, (n + 2) * sizeof(char *));
-	if (!e2 || !hookvar) {
+	char **e2 = realloc(envp, (n + 3) * sizeof(char *));
+	if (!e2 || !hookvar || (conf && !confvar)) {
 		strv_free(e2 ? e2 : envp);
 		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
 	}
 	envp = e2;
-	envp[n] = steal_pointer(&hookvar);
-	envp[n + 1] = NULL;
+	envp[n++] = steal_pointer(&hookvar);
+	if (conf)
+		envp[n++] = steal_pointer(&confvar);
+	envp[n] = NULL;
 
 	FILE *lf = fopen(logpath, "ae");
 	if (lf) {
@@ -82,7 +87,7 @@ int hook_run(const char *name, const char *rev, const struct manifest *m, enum m
 	off_t before = file_size(logpath);
 	char *argv[] = {prog, NULL};
 	IGNORE_RC(fs_mkdir_p(cwd, 0755, NULL));
-	rc = proc_run(argv, envp, cwd, logpath, timeout_ms ? timeout_ms : HOOK_DEFAULT_TIMEOUT_MS, err);
+	rc = proc_run(argv, envp, cwd, logpath, timeout_ms ? timeout_ms : agent.hook_timeout_ms, err);
 	strv_free(envp);
 	if (rc < 0) {
 		_cleanup_free_ char *tail = log_tail(logpath, AGENT_HOOK_LOG_LINES, before);

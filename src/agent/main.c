@@ -9,7 +9,8 @@
  *
  * The configuration file holds `key = value` lines (# comments): root,
  * socket, store, trust, retain (2-20), log-max-size (bytes), images
- * (mount or extract). Options on the command line win over the file.
+ * (mount or extract), hook-timeout (pre-/post-refresh, install, configure
+ * and remove hooks; default 10m), log-level. Options on the command line win over the file.
  * Only main() may exit; everything else returns errors. */
 #include <errno.h>
 #include <fcntl.h>
@@ -77,7 +78,7 @@ static void usage(FILE *out)
 
 struct options {
 	const char *root, *socket, *store, *trust, *config, *level, *images;
-	const char *retain, *log_max;
+	const char *retain, *log_max, *hook_timeout;
 };
 
 /* key = value lines; unknown keys are errors that name the line. */
@@ -118,6 +119,7 @@ static int read_config(const char *path, struct options *o, char **keep, ferry_e
 			{"root", &o->root},       {"socket", &o->socket},   {"store", &o->store},
 			{"trust", &o->trust},     {"retain", &o->retain},   {"log-max-size", &o->log_max},
 			{"images", &o->images},   {"log-level", &o->level},
+			{"hook-timeout", &o->hook_timeout},
 		};
 		bool known = false;
 		for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
@@ -129,7 +131,7 @@ static int read_config(const char *path, struct options *o, char **keep, ferry_e
 		if (!known)
 			return ferry_error_set(err, FERRY_E_INVALID,
 					       "%s:%d: unknown key \"%s\" (expected root, socket, store, trust, "
-					       "retain, log-max-size, images, log-level)",
+					       "retain, log-max-size, images, log-level, hook-timeout)",
 					       path, lineno, k);
 	}
 	return 0;
@@ -375,6 +377,16 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		agent.log_max = v;
+	}
+	agent.hook_timeout_ms = AGENT_HOOK_TIMEOUT_DEFAULT_MS;
+	if (o.hook_timeout) {
+		unsigned long long ms;
+		if (str_parse_duration_ms(o.hook_timeout, 3600ull * 1000, &ms) < 0 || ms == 0) {
+			fprintf(stderr, "ferryd: hook-timeout: expected a duration from 1ms to 1h, such as 30s or 10m; got \"%s\"\n",
+				o.hook_timeout);
+			return 2;
+		}
+		agent.hook_timeout_ms = ms;
 	}
 	if (o.images && strcmp(o.images, "extract") != 0 && strcmp(o.images, "mount") != 0) {
 		fprintf(stderr, "ferryd: images: expected mount or extract; got \"%s\"\n", o.images);

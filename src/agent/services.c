@@ -799,12 +799,14 @@ void svc_log_readable(int fd)
 		ssize_t n = read(fd, buf, sizeof(buf));
 		if (n <= 0)
 			return;
+		/* Rotate before writing, so that the newest output is always in
+		 * APP.log (and APP.log.1 holds the one before). */
+		if (s->log_fd >= 0 && s->log_size > 0 && s->log_size + (uint64_t)n > agent.log_max)
+			log_rotate(s);
 		if (s->log_fd >= 0) {
 			if (fs_write_all(s->log_fd, buf, (size_t)n) < 0)
 				log_warn("log of %s.%s: %s", s->name, s->app, strerror(errno));
 			s->log_size += (uint64_t)n;
-			if (s->log_size > agent.log_max)
-				log_rotate(s);
 		}
 	}
 }

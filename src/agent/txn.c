@@ -315,7 +315,9 @@ static int undo_copy_data(struct txn *t, ferry_error *err)
 	return rc < 0 ? rc : fs_remove_tree(dst, err);
 }
 
-static int link_current(const char *name, const char *rev, ferry_error *err)
+/* Point mnt/NAME/current and data/NAME/current at rev (or remove them).
+ * in_change: a fault point between the two, for crash tests. */
+static int link_current(const char *name, const char *rev, bool in_change, ferry_error *err)
 {
 	char mlink[PATH_MAX], dlink[PATH_MAX];
 	if (agent_path(mlink, "mnt/%s/current", name) < 0 || agent_path(dlink, "data/%s/current", name) < 0)
@@ -326,14 +328,14 @@ static int link_current(const char *name, const char *rev, ferry_error *err)
 		return 0;
 	}
 	int rc = symlink_replace(rev, mlink, err);
-	if (rc == 0 && FAULT("switch-links"))
+	if (rc == 0 && in_change && FAULT("switch-links"))
 		return ferry_error_set(err, FERRY_E_FAULT, "fault point switch-links");
 	return rc < 0 ? rc : symlink_replace(rev, dlink, err);
 }
 
 static int set_current(struct txn *t, const char *rev, ferry_error *err)
 {
-	int rc = link_current(t->name, rev, err);
+	int rc = link_current(t->name, rev, true, err);
 	if (rc < 0)
 		return rc;
 	if (!rev)
@@ -420,7 +422,11 @@ static void prune(struct txn *t)
 
 static int step_commit(struct txn *t, ferry_error *err)
 {
-	int rc = state_exec(t->db, err, "UPDATE revisions SET status='ok' WHERE name=? AND rev=?", "tt",
+	/* after a crash the new revision may not be mounted yet */
+	int rc = rev_mount(t->name, t->to, err);
+	if (rc < 0)
+		return rc;
+	rc = state_exec(t->db, err, "UPDATE revisions SET status='ok' WHERE name=? AND rev=?", "tt",
 			    t->name, t->to);
 	if (rc < 0)
 		return rc;
@@ -454,7 +460,7 @@ static int step_remove_hook(struct txn *t, ferry_error *err)
 static int step_discard(struct txn *t, ferry_error *err)
 {
 	bool purge = json_is_true(json_object_get(t->data, "purge"));
-	int rc = link_current(t->name, NULL, err);
+	int rc = link_current(t->name, NULL, false, err);
 	if (rc < 0)
 		return rc;
 	json_t *rows = NULL;
@@ -533,6 +539,31 @@ static int step_discard(struct txn *t, ferry_error *err)
 	return 0;
 }
 
+/* run/config/NAME.json: the package's configuration, for its hooks. */
+static int write_config_file(struct txn *t, ferry_error *err)
+{
+	json_t *rows = NULL;
+	int rc = state_query(t->db, &rows, err, "SELECT key, value FROM pkg_config WHERE name=? ORDER BY key",
+			     "t", t->name);
+	if (rc < 0)
+		return rc;
+	json_t *o = json_object();
+	size_t i;
+	json_t *r;
+	json_array_foreach(rows, i, r)
+		json_object_set(o, jstr(r, "key"), json_object_get(r, "value"));
+	json_decref(rows);
+	_cleanup_free_ char *text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
+	json_decref(o);
+	char dir[PATH_MAX], path[PATH_MAX];
+	if (!text || agent_path(dir, "run/config") < 0 || agent_path(path, "run/config/%s.json", t->name) < 0)
+		return ferry_error_set(err, FERRY_E_NOMEM, "configuration file of %s", t->name);
+	rc = fs_mkdir_p(dir, 0700, err);
+	if (rc < 0)
+		return rc;
+	return fs_write_atomic(path, text, strlen(text), 0600, err);
+}
+
 static int step_configure(struct txn *t, ferry_error *err)
 {
 	json_t *values = json_object_get(t->data, "values");
@@ -575,6 +606,9 @@ static int step_configure(struct txn *t, ferry_error *err)
 	rc = state_commit(t->db, err);
 	if (rc < 0)
 		return rc;
+	rc = write_config_file(t, err);
+	if (rc < 0)
+		return rc;
 	char cur[STATE_REV_MAX];
 	rc = state_current(t->db, t->name, cur, err);
 	if (rc < 0)
@@ -599,7 +633,7 @@ static int undo_configure(struct txn *t, ferry_error *err)
 		if (rc < 0)
 			return rc;
 	}
-	return 0;
+	return write_config_file(t, err);
 }
 
 static int step_service_control(struct txn *t, ferry_error *err)
@@ -976,7 +1010,10 @@ static void mount_all(sqlite3 *db)
 {
 	json_t *rows = NULL;
 	ferry_error err;
-	if (state_query(db, &rows, &err, "SELECT name, rev FROM revisions ORDER BY name, rev", NULL) < 0) {
+	/* Only kept revisions: one a change added is mounted by that change, or
+	 * by its commit when it is finished at start-up. */
+	if (state_query(db, &rows, &err, "SELECT name, rev FROM revisions WHERE status='ok' ORDER BY name, rev",
+			NULL) < 0) {
 		log_error("%s", ferry_error_msg(&err));
 		return;
 	}
@@ -1002,7 +1039,7 @@ static void start_all(sqlite3 *db)
 	json_t *r;
 	json_array_foreach(rows, i, r) {
 		/* the links follow the database, which is the truth */
-		if (link_current(jstr(r, "name"), jstr(r, "current"), &err) < 0)
+		if (link_current(jstr(r, "name"), jstr(r, "current"), false, &err) < 0)
 			log_error("%s", ferry_error_msg(&err));
 		if (pkg_start_services(jstr(r, "name"), jstr(r, "current"), false, &err) < 0)
 			log_error("%s", ferry_error_msg(&err));

@@ -520,7 +520,7 @@ int cmd_hold(int argc, char **argv)
 	for (int i = 0; i < f.nargs; i++)
 		json_array_append_new(names, json_string(f.args[i]));
 	_cleanup_(json_decrefp) json_t *body =
-		json_pack("{s:s, s:O, s:I}", "action", "hold", "names", names, (json_int_t)until);
+		json_pack("{s:s, s:O, s:I}", "action", "hold", "names", names, "until", (json_int_t)until);
 	json_t *r = NULL;
 	ferry_error err;
 	ferry_error_clear(&err);
