@@ -121,8 +121,7 @@ int agent_path(char *out, const char *fmt, ...) FERRY_PRINTF(2, 3) FERRY_WUR;
 
 /* revs.c: images and revisions on disk */
 int rev_image_check(const char *path, uint64_t *size, ferry_error *err) FERRY_WUR;
-int rev_image_manifest(const char *image, const char *scratch, struct manifest **out,
-			     ferry_error *err) FERRY_WUR;
+int rev_image_manifest(const char *image, struct manifest **out, ferry_error *err) FERRY_WUR;
 int rev_mount(const char *name, const char *rev, ferry_error *err) FERRY_WUR;
 int rev_unmount(const char *name, const char *rev, ferry_error *err) FERRY_WUR;
 bool rev_mounted(const char *name, const char *rev);

@@ -27,9 +27,7 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/str.h"
-#ifdef FERRY_HAVE_IMAGE_READER
 #include "pkg/image.h"
-#endif
 
 #define SQUASHFS_MAGIC_LE "hsqs"
 #define IMAGE_FILE_MAX (8ull * 1024 * 1024 * 1024)
@@ -372,7 +370,6 @@ static int mount_or_extract(const char *image, const char *target, ferry_error *
 			return 0;
 		return loop_mount(image, target, err);
 	}
-#ifdef FERRY_HAVE_IMAGE_READER
 	if (fs_exists(target))
 		return 0;
 	char tmp[PATH_MAX];
@@ -398,12 +395,6 @@ static int mount_or_extract(const char *image, const char *target, ferry_error *
 	if (rename(tmp, target) < 0)
 		return ferry_error_errno(err, FERRY_E_IO, errno, "rename %s", target);
 	return fs_fsync_parent(target, err);
-#else
-	return ferry_error_set(err, FERRY_E_UNSUPPORTED,
-			       "%s: this ferryd cannot extract images (built without the image reader); "
-			       "run it as root to loop-mount them",
-			       image);
-#endif
 }
 
 static int unmount_or_remove(const char *target, ferry_error *err)
@@ -433,41 +424,22 @@ static int unmount_or_remove(const char *target, ferry_error *err)
 	return fs_remove_tree(target, err);
 }
 
-int rev_image_manifest(const char *image, const char *scratch, struct manifest **out, ferry_error *err)
+/* The manifest of an image file, read with the image reader (nothing is
+ * mounted); the reader bounds everything it follows in the untrusted file. */
+int rev_image_manifest(const char *image, struct manifest **out, ferry_error *err)
 {
-	char yaml[PATH_MAX];
-	int rc;
-#ifdef FERRY_HAVE_IMAGE_READER
-	if (agent.extract) {
-		struct image *img = NULL;
-		rc = image_open(image, &img, err);
-		if (rc < 0)
-			return rc;
-		char *data = NULL;
-		size_t len = 0;
-		rc = image_read_file(img, "meta/ferry.yaml", MANIFEST_MAX_BYTES, &data, &len, err);
-		image_close(img);
-		if (rc < 0)
-			return ferry_error_prefix(err, rc, "%s", image);
-		rc = manifest_parse(data, len, "meta/ferry.yaml", out, err);
-		free(data);
-		return rc;
-	}
-#endif
-	/* Mount the image at a scratch mount point, read, unmount. */
-	rc = unmount_or_remove(scratch, err);
+	struct image *img = NULL;
+	int rc = image_open(image, &img, err);
 	if (rc < 0)
 		return rc;
-	rc = mount_or_extract(image, scratch, err);
+	char *data = NULL;
+	size_t len = 0;
+	rc = image_read_file(img, "meta/ferry.yaml", MANIFEST_MAX_BYTES, &data, &len, err);
+	image_close(img);
 	if (rc < 0)
 		return rc;
-	if (str_printf(yaml, sizeof(yaml), "%s/meta/ferry.yaml", scratch) < 0)
-		rc = ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", scratch);
-	else
-		rc = manifest_load(yaml, out, err);
-	ferry_error e2;
-	if (unmount_or_remove(scratch, &e2) < 0)
-		log_warn("%s", ferry_error_msg(&e2));
+	rc = manifest_parse(data, len, "meta/ferry.yaml", out, err);
+	free(data);
 	return rc;
 }
 

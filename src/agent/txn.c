@@ -110,10 +110,9 @@ static int next_local_rev(struct txn *t, char *out, ferry_error *err)
 
 static int step_prepare_file(struct txn *t, ferry_error *err)
 {
-	char incoming_dir[PATH_MAX], incoming[PATH_MAX], scratch[PATH_MAX], image[PATH_MAX];
+	char incoming_dir[PATH_MAX], incoming[PATH_MAX], image[PATH_MAX];
 	if (agent_path(incoming_dir, "images/.incoming") < 0 ||
-	    agent_path(incoming, "images/.incoming/%lld.ferry", (long long)t->id) < 0 ||
-	    agent_path(scratch, "mnt/.incoming-%lld", (long long)t->id) < 0)
+	    agent_path(incoming, "images/.incoming/%lld.ferry", (long long)t->id) < 0)
 		return ferry_error_set(err, FERRY_E_LIMIT, "root path too long");
 	int rc = fs_mkdir_p(incoming_dir, 0700, err);
 	if (rc < 0)
@@ -132,7 +131,7 @@ static int step_prepare_file(struct txn *t, ferry_error *err)
 	if (rc < 0)
 		return ferry_error_prefix(err, rc, "%s", source);
 	struct manifest *m = NULL;
-	rc = rev_image_manifest(incoming, scratch, &m, err);
+	rc = rev_image_manifest(incoming, &m, err);
 	if (rc < 0)
 		return ferry_error_prefix(err, rc, "%s", source);
 	rc = str_copy(t->name, sizeof(t->name), m->name);
@@ -223,11 +222,6 @@ static int undo_mount(struct txn *t, ferry_error *err)
 {
 	if (!*t->name || !*t->to || rev_ok(t, t->to))
 		return 0;
-	char scratch[PATH_MAX];
-	if (agent_path(scratch, "mnt/.incoming-%lld", (long long)t->id) == 0 && fs_exists(scratch)) {
-		/* a prepare interrupted while it read the manifest */
-		(void)rmdir(scratch);
-	}
 	return rev_unmount(t->name, t->to, err);
 }
 

@@ -17,6 +17,23 @@ int cli_usage(const char *verb);
 
 /* The verbs, one cmd_*.c each. */
 int cmd_init(int argc, char **argv);
+int cmd_pack(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+
+/* cmd_store.c: the publisher verbs that talk to a store */
+int cmd_login(int argc, char **argv);
+int cmd_logout(int argc, char **argv);
+int cmd_whoami(int argc, char **argv);
+int cmd_register(int argc, char **argv);
+int cmd_collaborators(int argc, char **argv);
+int cmd_push(int argc, char **argv);
+int cmd_release(int argc, char **argv);
+int cmd_promote(int argc, char **argv);
+int cmd_close(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_revisions(int argc, char **argv);
+
+/* cmd_device.c: the device verbs, talking to ferryd */
 int cmd_install(int argc, char **argv);
 int cmd_remove(int argc, char **argv);
 int cmd_refresh(int argc, char **argv);

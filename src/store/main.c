@@ -1,16 +1,368 @@
-/* main.c: ferry-store, the store. No verb is implemented yet: it prints its usage and
- * exits 2, and claims nothing it does not do. */
+/* main.c: ferry-store, the store. Verbs:
+ *   init     create DIR (database, blob and temp directories, TUF repository)
+ *   serve    run the HTTP server (publisher API and the static tree devices read)
+ *   migrate  bring the database schema to this version
+ *   account  add NAME | token NAME | revoke NAME [TOKEN-ID] | list
+ *   track    add PACKAGE TRACK (open a track besides "latest")
+ * Every verb takes --dir DIR (default .) and --db URL (default: SQLite at
+ * DIR/store.db; or FERRY_STORE_DB). Exit 0 success, 1 failure, 2 bad usage. */
+#include <errno.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/fs.h"
+#include "base/log.h"
+#include "base/str.h"
+#include "pkg/channel.h"
+#include "store.h"
+
+static const char usage_text[] =
+	"usage: ferry-store VERB [--dir DIR] [--db URL] [ARGS...]\n"
+	"\n"
+	"verbs:\n"
+	"  init                      create the store in DIR: database, blobs, TUF keys\n"
+	"  serve [--listen ADDR:PORT] [--threads N] [--max-upload BYTES]\n"
+	"                            serve the publisher API and the signed repository\n"
+	"                            (default 127.0.0.1:8470)\n"
+	"  migrate                   bring the database schema up to date\n"
+	"  account add NAME          create a publisher account; prints its first token\n"
+	"  account token NAME        issue another token (printed once)\n"
+	"  account revoke NAME [ID]  revoke one token, or every token of the account\n"
+	"  account list              accounts and their tokens\n"
+	"  track add PACKAGE TRACK   open a track besides \"latest\" for a package\n"
+	"\n"
+	"--dir DIR   the store directory (default .)\n"
+	"--db URL    postgresql://... for PostgreSQL (or FERRY_STORE_DB); default SQLite in DIR\n"
+	"--log-level error|warn|info|debug\n";
+
+static int usage(void)
+{
+	fputs(usage_text, stderr);
+	return 2;
+}
+
+static int fail(const char *verb, const ferry_error *err)
+{
+	fprintf(stderr, "ferry-store %s: %s\n", verb, ferry_error_msg(err));
+	return 1;
+}
+
+long long store_now(void)
+{
+	return (long long)time(NULL);
+}
+
+int store_paths(struct store *st, const char *dir, const char *db_url, ferry_error *err)
+{
+	char abs[PATH_MAX];
+	if (!realpath(dir, abs)) {
+		if (errno != ENOENT)
+			return ferry_error_errno(err, FERRY_E_IO, errno, "%s", dir);
+		if (str_copy(abs, sizeof(abs), dir) < 0)
+			return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", dir);
+	}
+	if (str_copy(st->dir, sizeof(st->dir), abs) < 0 ||
+	    str_printf(st->blobs, sizeof(st->blobs), "%s/blobs", abs) < 0 ||
+	    str_printf(st->tmp, sizeof(st->tmp), "%s/tmp", abs) < 0 ||
+	    str_printf(st->repo, sizeof(st->repo), "%s/repo", abs) < 0)
+		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", dir);
+	if (db_url && *db_url) {
+		if (str_copy(st->db_url, sizeof(st->db_url), db_url) < 0)
+			return ferry_error_set(err, FERRY_E_LIMIT, "--db: too long");
+	} else if (str_printf(st->db_url, sizeof(st->db_url), "%s/store.db", abs) < 0) {
+		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", dir);
+	}
+	return 0;
+}
+
+struct opts {
+	const char *dir;
+	const char *db;
+	const char *listen;
+	unsigned threads;
+	unsigned long long max_upload;
+	char *args[8];
+	int nargs;
+};
+
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->dir = ".";
+	o->db = getenv("FERRY_STORE_DB");
+	o->listen = STORE_DEFAULT_LISTEN;
+	o->threads = 4;
+	o->max_upload = STORE_DEFAULT_MAX_UPLOAD;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		bool has = true;
+		if (strcmp(a, "--dir") == 0 && v)
+			o->dir = v;
+		else if (strcmp(a, "--db") == 0 && v)
+			o->db = v;
+		else if (strcmp(a, "--listen") == 0 && v)
+			o->listen = v;
+		else if (strcmp(a, "--threads") == 0 && v) {
+			unsigned long long n = 0;
+			if (str_to_u64(v, 256, &n) < 0 || n == 0) {
+				fprintf(stderr, "ferry-store: --threads: expected 1 to 256\n");
+				return 2;
+			}
+			o->threads = (unsigned)n;
+		} else if (strcmp(a, "--max-upload") == 0 && v) {
+			if (str_to_u64(v, 1ull << 40, &o->max_upload) < 0 || o->max_upload == 0) {
+				fprintf(stderr, "ferry-store: --max-upload: expected a number of bytes "
+						"up to 1 TiB\n");
+				return 2;
+			}
+		} else if (strcmp(a, "--log-level") == 0 && v) {
+			int l = log_level_parse(v);
+			if (l < 0) {
+				fprintf(stderr, "ferry-store: --log-level: expected error, warn, info "
+						"or debug\n");
+				return 2;
+			}
+			log_set_level((enum log_level)l);
+		} else {
+			has = false;
+		}
+		if (has) {
+			i++;
+			continue;
+		}
+		if (a[0] == '-' && a[1]) {
+			fprintf(stderr, "ferry-store: unknown option %s%s\n", a,
+				v ? "" : " (or it needs a value)");
+			return 2;
+		}
+		if (o->nargs == (int)ARRAY_SIZE(o->args)) {
+			fprintf(stderr, "ferry-store: too many arguments\n");
+			return 2;
+		}
+		o->args[o->nargs++] = argv[i];
+	}
+	return 0;
+}
+
+static int open_db(struct store *st, struct db **db, ferry_error *err)
+{
+	int rc = db_open(st->db_url, db, err);
+	if (rc < 0)
+		return rc;
+	int v = 0;
+	rc = db_schema_version(*db, &v, err);
+	if (rc == 0 && v != db_schema_latest())
+		rc = ferry_error_set(err, FERRY_E_INVALID,
+				     "database schema is version %d, this ferry-store needs %d: run "
+				     "ferry-store migrate",
+				     v, db_schema_latest());
+	if (rc < 0) {
+		db_close(*db);
+		*db = NULL;
+	}
+	return rc;
+}
+
+static int cmd_init(struct store *st, struct opts *o)
+{
+	ferry_error err = {0};
+	if (o->nargs)
+		return usage();
+	if (fs_exists(st->repo))
+		return ferry_error_set(&err, FERRY_E_EXISTS, "%s: a store is already there", st->dir),
+		       fail("init", &err);
+	if (fs_mkdir_p(st->dir, 0755, &err) < 0 || fs_mkdir_p(st->blobs, 0755, &err) < 0 ||
+	    fs_mkdir_p(st->tmp, 0700, &err) < 0)
+		return fail("init", &err);
+	struct db *db = NULL;
+	int from = 0, to = 0;
+	if (db_open(st->db_url, &db, &err) < 0 || db_migrate(db, &from, &to, &err) < 0) {
+		db_close(db);
+		return fail("init", &err);
+	}
+	db_close(db);
+	if (publish_init(st, &err) < 0)
+		return fail("init", &err);
+	printf("store created in %s (database schema version %d)\n", st->dir, to);
+	printf("root metadata for devices: %s/published/metadata/1.root.json\n", st->repo);
+	return 0;
+}
+
+static int cmd_migrate(struct store *st, struct opts *o)
+{
+	ferry_error err = {0};
+	struct db *db = NULL;
+	int from = 0, to = 0;
+	if (o->nargs)
+		return usage();
+	if (db_open(st->db_url, &db, &err) < 0 || db_migrate(db, &from, &to, &err) < 0) {
+		db_close(db);
+		return fail("migrate", &err);
+	}
+	db_close(db);
+	if (from == to)
+		printf("database schema is at version %d, nothing to do\n", to);
+	else
+		printf("database schema migrated from version %d to %d\n", from, to);
+	return 0;
+}
+
+static int print_token(const char *account, struct db *db, ferry_error *err)
+{
+	char *token = NULL, id[17];
+	int rc = token_issue(db, account, &token, id, err);
+	if (rc < 0)
+		return rc;
+	printf("%s\n", token);
+	fflush(stdout);
+	fprintf(stderr, "token %s for %s: shown once, keep it secret\n", id, account);
+	OPENSSL_clear_free(token, strlen(token));
+	return 0;
+}
+
+static int cmd_account(struct store *st, struct opts *o)
+{
+	ferry_error err = {0};
+	struct db *db = NULL;
+	int rc = 0;
+	if (o->nargs < 1)
+		return usage();
+	const char *sub = o->args[0];
+	if (strcmp(sub, "list") == 0 ? o->nargs != 1
+	    : strcmp(sub, "revoke") == 0 ? (o->nargs < 2 || o->nargs > 3)
+	    : (strcmp(sub, "add") == 0 || strcmp(sub, "token") == 0) ? o->nargs != 2
+								   : true)
+		return usage();
+	if (open_db(st, &db, &err) < 0)
+		return fail("account", &err);
+	if (strcmp(sub, "add") == 0) {
+		rc = db_begin(db, true, &err);
+		if (rc == 0)
+			rc = account_add(db, o->args[1], &err);
+		if (rc == 0)
+			rc = print_token(o->args[1], db, &err);
+		if (rc == 0)
+			rc = db_commit(db, &err);
+		db_rollback(db);
+	} else if (strcmp(sub, "token") == 0) {
+		rc = print_token(o->args[1], db, &err);
+	} else if (strcmp(sub, "revoke") == 0) {
+		size_t n = 0;
+		rc = token_revoke(db, o->args[1], o->nargs == 3 ? o->args[2] : NULL, &n, &err);
+		if (rc == 0)
+			printf("revoked %zu token%s of %s\n", n, n == 1 ? "" : "s", o->args[1]);
+	} else {
+		rc = account_list(db, &err);
+	}
+	db_close(db);
+	return rc < 0 ? fail("account", &err) : 0;
+}
+
+static int cmd_track(struct store *st, struct opts *o)
+{
+	ferry_error err = {0};
+	struct db *db = NULL;
+	if (o->nargs != 3 || strcmp(o->args[0], "add") != 0)
+		return usage();
+	const char *pkg = o->args[1], *track = o->args[2];
+	if (!channel_track_valid(track))
+		return fprintf(stderr,
+			       "ferry-store track: invalid track \"%s\": letters and digits with "
+			       "single '.', '_' or '-' between them, at most %d bytes\n",
+			       track, CHANNEL_TRACK_MAX),
+		       1;
+	if (open_db(st, &db, &err) < 0)
+		return fail("track", &err);
+	_cleanup_rows_ struct db_rows rows = DB_ROWS_INIT;
+	char now[24];
+	snprintf(now, sizeof(now), "%lld", store_now());
+	int rc = db_run(db, &rows, &err, "SELECT name FROM packages WHERE name = $1", pkg);
+	if (rc == 0 && rows.nrows == 0)
+		rc = ferry_error_set(&err, FERRY_E_NOTFOUND, "package %s is not registered", pkg);
+	if (rc == 0 && strcmp(track, CHANNEL_DEFAULT_TRACK) != 0)
+		rc = db_run(db, NULL, &err,
+			    "INSERT INTO tracks (package, track, created) VALUES ($1, $2, $3)", pkg,
+			    track, now);
+	db_close(db);
+	if (rc == FERRY_E_EXISTS) {
+		printf("track %s of %s is already open\n", track, pkg);
+		return 0;
+	}
+	if (rc < 0)
+		return fail("track", &err);
+	printf("track %s of %s is open\n", track, pkg);
+	return 0;
+}
+
+static int cmd_serve(struct store *st, struct opts *o)
+{
+	ferry_error err = {0};
+	if (o->nargs)
+		return usage();
+	if (!fs_exists(st->repo)) {
+		ferry_error_set(&err, FERRY_E_NOTFOUND, "%s: no store here; run ferry-store init",
+				st->dir);
+		return fail("serve", &err);
+	}
+	st->max_upload = o->max_upload;
+	st->threads = o->threads;
+	if (server_run(st, o->listen, &err) < 0)
+		return fail("serve", &err);
+	return 0;
+}
 
 int main(int argc, char **argv)
 {
+	log_setup("ferry-store", LOG_LEVEL_INFO, NULL);
 	if (argc > 1 && strcmp(argv[1], "--version") == 0) {
 		printf("ferry-store %s\n", FERRY_VERSION);
 		return 0;
 	}
-	fprintf(stderr, "usage: ferry-store --version\n  the store (not implemented yet)\n");
-	if (argc > 1)
-		fprintf(stderr, "ferry-store: unknown verb \"%s\"\n", argv[1]);
-	return 2;
+	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	if (argc < 2) {
+		return usage();
+	}
+	const char *verb = argv[1];
+	static const char *const verbs[] = {"init", "serve", "migrate", "account", "track", NULL};
+	bool known = false;
+	for (size_t i = 0; verbs[i]; i++)
+		known |= strcmp(verbs[i], verb) == 0;
+	if (!known) {
+		const char *near = str_did_you_mean(verb, verbs);
+		if (near)
+			fprintf(stderr, "ferry-store: unknown verb \"%s\"; did you mean \"%s\"?\n",
+				verb, near);
+		else
+			fprintf(stderr, "ferry-store: unknown verb \"%s\"\n", verb);
+		return usage();
+	}
+	struct opts o;
+	int rc = parse_opts(argc - 2, argv + 2, &o);
+	if (rc)
+		return rc;
+	static struct store st;
+	ferry_error err = {0};
+	if (store_paths(&st, o.dir, o.db, &err) < 0)
+		return fail(verb, &err);
+	snprintf(st.instance, sizeof(st.instance), "%d", (int)getpid());
+	pthread_mutex_init(&st.publish_lock, NULL);
+	if (strcmp(verb, "init") == 0)
+		return cmd_init(&st, &o);
+	if (strcmp(verb, "serve") == 0)
+		return cmd_serve(&st, &o);
+	if (strcmp(verb, "migrate") == 0)
+		return cmd_migrate(&st, &o);
+	if (strcmp(verb, "account") == 0)
+		return cmd_account(&st, &o);
+	return cmd_track(&st, &o);
 }

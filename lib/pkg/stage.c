@@ -1,0 +1,1289 @@
+/* stage.c: stage-packages. Runs apt-get and dpkg-deb as child processes
+ * (fork/exec, arguments checked, standard input /dev/null, output captured
+ * under a bound, locale C so that messages are apt's English), then merges
+ * what dpkg-deb unpacked into the package tree without ever following a
+ * symbolic link there. See stage.h for the rules.
+ *
+ * It does not resolve dependencies: a package's libraries are staged only
+ * when the manifest names them, as with snapcraft's stage-packages written by
+ * hand. It does not run maintainer scripts. */
+#include "pkg/stage.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/buf.h"
+#include "base/cleanup.h"
+#include "base/fs.h"
+#include "base/log.h"
+#include "base/str.h"
+#include "crypto/hash.h"
+
+extern char **environ;
+
+#define OUTPUT_MAX (1024 * 1024) /* bytes kept of a child's stdout or stderr */
+#define PATH_MAX_LEN 4096
+#define MERGE_MAX_DEPTH 64
+#define SPEC_MAX 256
+
+/* ---- checks on names ---------------------------------------------------- */
+
+/* Debian policy 5.6.1: [a-z0-9][a-z0-9+.-]+ */
+static bool valid_deb_name(const char *s, size_t len)
+{
+	if (len < 2 || len > 128 || !(islower((unsigned char)s[0]) || isdigit((unsigned char)s[0])))
+		return false;
+	for (size_t i = 1; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (!(islower(c) || isdigit(c) || c == '+' || c == '.' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+/* Debian policy 5.6.12: [epoch:]upstream[-revision], from [A-Za-z0-9.+~:-],
+ * starting with a digit. */
+static bool valid_deb_version(const char *s)
+{
+	size_t len = strlen(s);
+	if (len < 1 || len > 128 || !isdigit((unsigned char)s[0]))
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (!(isalnum(c) || c == '.' || c == '+' || c == '~' || c == ':' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+static bool valid_deb_arch(const char *s)
+{
+	size_t len = strlen(s);
+	if (len < 1 || len > 32)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (!(islower(c) || isdigit(c) || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+bool stage_valid_spec(const char *spec)
+{
+	if (!spec || strlen(spec) > SPEC_MAX)
+		return false;
+	const char *eq = strchr(spec, '=');
+	size_t nlen = eq ? (size_t)(eq - spec) : strlen(spec);
+	if (!valid_deb_name(spec, nlen))
+		return false;
+	return !eq || valid_deb_version(eq + 1);
+}
+
+/* ---- prime filters ------------------------------------------------------ */
+
+/* Does pattern match path or one of its parent directories? */
+static bool filter_matches(const char *pattern, const char *path)
+{
+	char pat[PATH_MAX_LEN], p[PATH_MAX_LEN];
+	if (str_copy(pat, sizeof(pat), pattern) < 0 || str_copy(p, sizeof(p), path) < 0)
+		return false;
+	size_t pl = strlen(pat);
+	while (pl > 1 && pat[pl - 1] == '/')
+		pat[--pl] = '\0';
+	if (fnmatch(pat, p, FNM_PATHNAME) == 0)
+		return true;
+	for (size_t i = strlen(p); i > 0; i--)
+		if (p[i - 1] == '/') {
+			p[i - 1] = '\0';
+			if (fnmatch(pat, p, FNM_PATHNAME) == 0)
+				return true;
+		}
+	return false;
+}
+
+bool stage_prime_keep(char *const *filters, size_t n, const char *path)
+{
+	bool any_include = false, included = false;
+	for (size_t i = 0; i < n; i++) {
+		const char *f = filters[i];
+		if (f[0] == '-') {
+			if (filter_matches(f + 1, path))
+				return false;
+		} else {
+			any_include = true;
+			if (!included && filter_matches(f, path))
+				included = true;
+		}
+	}
+	return !any_include || included;
+}
+
+/* ---- parsing apt and dpkg output ---------------------------------------- */
+
+static char *dup_span(const char *s, size_t len)
+{
+	char *r = malloc(len + 1);
+	if (r) {
+		memcpy(r, s, len);
+		r[len] = '\0';
+	}
+	return r;
+}
+
+int stage_parse_control(const char *text, struct stage_deb *d, ferry_error *err)
+{
+	const char *p = text;
+	while (*p) {
+		const char *eol = strchr(p, '\n');
+		size_t len = eol ? (size_t)(eol - p) : strlen(p);
+		const char *colon = memchr(p, ':', len);
+		if (colon) {
+			size_t klen = (size_t)(colon - p);
+			const char *v = colon + 1;
+			while (v < p + len && (*v == ' ' || *v == '\t'))
+				v++;
+			size_t vlen = (size_t)(p + len - v);
+			while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\r'))
+				vlen--;
+			char **slot = NULL;
+			if (klen == 7 && strncmp(p, "Package", 7) == 0)
+				slot = &d->name;
+			else if (klen == 7 && strncmp(p, "Version", 7) == 0)
+				slot = &d->version;
+			else if (klen == 12 && strncmp(p, "Architecture", 12) == 0)
+				slot = &d->arch;
+			if (slot) {
+				free(*slot);
+				if (!(*slot = dup_span(v, vlen)))
+					return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
+			} else if (klen == 6 && strncmp(p, "Source", 6) == 0) {
+				/* "name" or "name (version)" */
+				const char *sp = memchr(v, ' ', vlen);
+				size_t nlen = sp ? (size_t)(sp - v) : vlen;
+				free(d->source);
+				free(d->source_version);
+				d->source = dup_span(v, nlen);
+				d->source_version = NULL;
+				if (!d->source)
+					return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
+				if (sp) {
+					const char *o = memchr(sp, '(', (size_t)(v + vlen - sp));
+					const char *c =
+					    o ? memchr(o, ')', (size_t)(v + vlen - o)) : NULL;
+					if (!o || !c || c <= o + 1)
+						return ferry_error_set(
+						    err, FERRY_E_INVALID,
+						    "Source: expected \"name (version)\"");
+					if (!(d->source_version =
+					          dup_span(o + 1, (size_t)(c - o - 1))))
+						return ferry_error_set(err, FERRY_E_NOMEM,
+						                       "out of memory");
+				}
+			}
+		}
+		p += len;
+		if (*p == '\n')
+			p++;
+	}
+	if (!d->name || !valid_deb_name(d->name, strlen(d->name)))
+		return ferry_error_set(err, FERRY_E_INVALID, "control: no valid Package field");
+	if (!d->version || !valid_deb_version(d->version))
+		return ferry_error_set(err, FERRY_E_INVALID, "control: no valid Version field");
+	if (!d->arch || !valid_deb_arch(d->arch))
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "control: no valid Architecture field");
+	if (d->source && !valid_deb_name(d->source, strlen(d->source)))
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "control: Source \"%s\" is not a package name", d->source);
+	if (d->source_version && !valid_deb_version(d->source_version))
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "control: Source version \"%s\" is not valid",
+		                       d->source_version);
+	if (!d->source && !(d->source = strdup(d->name)))
+		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
+	if (!d->source_version && !(d->source_version = strdup(d->version)))
+		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
+	return 0;
+}
+
+int stage_parse_print_uris(const char *line, char **filename, char **sha256, ferry_error *err)
+{
+	*filename = NULL;
+	*sha256 = NULL;
+	if (line[0] != '\'')
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "apt-get --print-uris: unexpected line \"%.80s\"", line);
+	const char *q = strchr(line + 1, '\'');
+	if (!q || q[1] != ' ')
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "apt-get --print-uris: unexpected line \"%.80s\"", line);
+	const char *f = q + 2;
+	const char *fe = strchr(f, ' ');
+	if (!fe)
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "apt-get --print-uris: no file name in \"%.80s\"", line);
+	const char *sz = fe + 1;
+	const char *sze = strchr(sz, ' ');
+	if (!sze)
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "apt-get --print-uris: no size in \"%.80s\"", line);
+	const char *h = sze + 1;
+	if (!str_has_prefix(h, "SHA256:"))
+		return ferry_error_set(
+		    err, FERRY_E_VERIFY,
+		    "apt-get --print-uris: no SHA256 for the package in \"%.120s\"", line);
+	h += 7;
+	size_t hl = strspn(h, "0123456789abcdef");
+	if (hl != 64 || (h[hl] != '\0' && h[hl] != ' ' && h[hl] != '\n'))
+		return ferry_error_set(err, FERRY_E_VERIFY,
+		                       "apt-get --print-uris: bad SHA256 in \"%.120s\"", line);
+	size_t fl = (size_t)(fe - f);
+	/* a file name inside our download folder: no slash, not . or .., ends .deb */
+	if (fl < 5 || fl > 255 || memchr(f, '/', fl) || f[0] == '.' ||
+	    strncmp(fe - 4, ".deb", 4) != 0)
+		return ferry_error_set(err, FERRY_E_UNSAFE,
+		                       "apt-get --print-uris: bad file name in \"%.120s\"", line);
+	*filename = dup_span(f, fl);
+	*sha256 = dup_span(h, 64);
+	if (!*filename || !*sha256) {
+		free(*filename);
+		free(*sha256);
+		*filename = *sha256 = NULL;
+		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
+	}
+	return 0;
+}
+
+int stage_distro(const char *path, char *vendor, size_t vendor_size, char *distro,
+                 size_t distro_size)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	char id[64] = "", ver[64] = "";
+
+	if (vendor_size)
+		vendor[0] = '\0';
+	if (distro_size)
+		distro[0] = '\0';
+	if (!path)
+		path = fs_exists("/etc/os-release") ? "/etc/os-release" : "/usr/lib/os-release";
+	if (fs_read_file(path, 64 * 1024, &text, &len, NULL) < 0)
+		return 0;
+	for (char *line = text; line && *line;) {
+		char *eol = strchr(line, '\n');
+		if (eol)
+			*eol = '\0';
+		char *target = NULL;
+		size_t tsize = 0;
+		if (str_has_prefix(line, "ID=")) {
+			target = id;
+			tsize = sizeof(id);
+			line += 3;
+		} else if (str_has_prefix(line, "VERSION_ID=")) {
+			target = ver;
+			tsize = sizeof(ver);
+			line += 11;
+		}
+		if (target) {
+			size_t n = 0;
+			for (const char *c = line; *c && n + 1 < tsize; c++)
+				if (isalnum((unsigned char)*c) || *c == '.' || *c == '-' ||
+				    *c == '_')
+					target[n++] = (char)tolower((unsigned char)*c);
+			target[n] = '\0';
+		}
+		line = eol ? eol + 1 : NULL;
+	}
+	if (id[0] && str_copy(vendor, vendor_size, id) < 0)
+		vendor[0] = '\0';
+	if (id[0] && ver[0] && str_printf(distro, distro_size, "%s-%s", id, ver) < 0)
+		distro[0] = '\0';
+	return 0;
+}
+
+/* ---- child processes ---------------------------------------------------- */
+
+/* The environment for apt and dpkg: ours without locale settings, with the
+ * C locale, so their messages are the same on every machine. */
+static char **child_environ(void)
+{
+	size_t n = 0;
+	for (char **e = environ; e && *e; e++)
+		n++;
+	char **env = calloc(n + 3, sizeof(char *));
+	if (!env)
+		return NULL;
+	size_t k = 0;
+	for (char **e = environ; e && *e; e++)
+		if (!str_has_prefix(*e, "LC_") && !str_has_prefix(*e, "LANG=") &&
+		    !str_has_prefix(*e, "LANGUAGE="))
+			env[k++] = *e;
+	env[k++] = (char *)"LC_ALL=C";
+	env[k] = NULL;
+	return env;
+}
+
+/* Run argv (argv[0] looked up in PATH) in cwd, with stdin /dev/null; keep
+ * up to OUTPUT_MAX bytes of its stdout in out and stderr in errout (either
+ * may be NULL to discard). *status is the exit code, or 128+signal. */
+static int run_child(char *const argv[], const char *cwd, struct buf *out, struct buf *errout,
+                     int *status, ferry_error *err)
+{
+	int po[2] = {-1, -1}, pe[2] = {-1, -1};
+	_cleanup_free_ char **env = child_environ();
+	if (!env)
+		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
+	if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0) {
+		int e = errno;
+		if (po[0] >= 0) {
+			close(po[0]);
+			close(po[1]);
+		}
+		return ferry_error_errno(err, FERRY_E_IO, e, "pipe for %s", argv[0]);
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		close(po[0]);
+		close(po[1]);
+		close(pe[0]);
+		close(pe[1]);
+		return ferry_error_errno(err, FERRY_E_IO, e, "fork for %s", argv[0]);
+	}
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_RDONLY);
+		if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(po[1], 1) < 0 || dup2(pe[1], 2) < 0)
+			_exit(126);
+		if (cwd && chdir(cwd) < 0)
+			_exit(126);
+		signal(SIGPIPE, SIG_DFL);
+		execvpe(argv[0], argv, env);
+		dprintf(2, "cannot run %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	close(po[1]);
+	close(pe[1]);
+
+	struct pollfd fds[2] = {{.fd = po[0], .events = POLLIN}, {.fd = pe[0], .events = POLLIN}};
+	struct buf *sinks[2] = {out, errout};
+	int open_fds = 2, rc = 0;
+	char chunk[8192];
+	while (open_fds > 0) {
+		if (poll(fds, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = ferry_error_errno(err, FERRY_E_IO, errno, "poll %s", argv[0]);
+			break;
+		}
+		for (int i = 0; i < 2; i++) {
+			if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			ssize_t r = read(fds[i].fd, chunk, sizeof(chunk));
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0) {
+				close(fds[i].fd);
+				fds[i].fd = -1;
+				open_fds--;
+				continue;
+			}
+			/* past the bound the rest is read and dropped */
+			if (sinks[i] && sinks[i]->len + (size_t)r <= sinks[i]->max &&
+			    buf_append(sinks[i], chunk, (size_t)r) < 0) {
+				rc = ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
+			}
+		}
+	}
+	for (int i = 0; i < 2; i++)
+		if (fds[i].fd >= 0)
+			close(fds[i].fd);
+	int ws = 0;
+	while (waitpid(pid, &ws, 0) < 0) {
+		if (errno != EINTR)
+			return ferry_error_errno(err, FERRY_E_IO, errno, "wait for %s", argv[0]);
+	}
+	*status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + (WIFSIGNALED(ws) ? WTERMSIG(ws) : 0);
+	return rc;
+}
+
+/* The lines of apt's or dpkg's stderr worth showing: "E: ..." lines without
+ * the prefix, else the last non-empty line. */
+static void child_message(const struct buf *errout, char *msg, size_t size)
+{
+	msg[0] = '\0';
+	if (!errout->data)
+		return;
+	size_t used = 0;
+	const char *last = NULL;
+	size_t last_len = 0;
+	for (const char *p = errout->data; *p;) {
+		const char *eol = strchr(p, '\n');
+		size_t len = eol ? (size_t)(eol - p) : strlen(p);
+		if (len > 3 && strncmp(p, "E: ", 3) == 0) {
+			int n = snprintf(msg + used, size - used, "%s%.*s", used ? "; " : "",
+			                 (int)(len - 3), p + 3);
+			if (n > 0 && (size_t)n < size - used)
+				used += (size_t)n;
+		}
+		if (len > 0) {
+			last = p;
+			last_len = len;
+		}
+		p += len;
+		if (*p == '\n')
+			p++;
+	}
+	if (used == 0 && last)
+		snprintf(msg, size, "%.*s", (int)last_len, last);
+}
+
+/* ---- merging an unpacked .deb into the tree ----------------------------- */
+
+struct merge {
+	int root_fd;     /* the tree */
+	const char *pkg; /* for messages */
+	char *const *filters;
+	size_t n_filters;
+	size_t count;
+	ferry_error *err;
+};
+
+/* Open the directory rel inside the tree, creating missing components with
+ * mode, never following a symlink. "" is the root. */
+static int tree_open_dir(struct merge *m, const char *rel, mode_t mode, bool create)
+{
+	char p[PATH_MAX_LEN];
+	if (str_copy(p, sizeof(p), rel) < 0)
+		return ferry_error_set(m->err, FERRY_E_LIMIT, "%s: path too long", rel);
+	int fd = fcntl(m->root_fd, F_DUPFD_CLOEXEC, 3);
+	if (fd < 0)
+		return ferry_error_errno(m->err, FERRY_E_IO, errno, "dup");
+	char *save = NULL;
+	for (char *comp = strtok_r(p, "/", &save); comp; comp = strtok_r(NULL, "/", &save)) {
+		int next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0 && errno == ENOENT && create) {
+			if (mkdirat(fd, comp, 0700) < 0 && errno != EEXIST) {
+				int e = errno;
+				close(fd);
+				return ferry_error_errno(m->err, FERRY_E_IO, e, "%s: create %s",
+				                         m->pkg, rel);
+			}
+			next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (next >= 0 && fchmod(next, mode & 07777) < 0) {
+				int e = errno;
+				close(next);
+				close(fd);
+				return ferry_error_errno(m->err, FERRY_E_IO, e, "%s: chmod %s",
+				                         m->pkg, rel);
+			}
+		}
+		if (next < 0) {
+			int e = errno;
+			close(fd);
+			if (e == ELOOP || e == ENOTDIR)
+				return ferry_error_set(
+				    m->err, FERRY_E_UNSAFE,
+				    "%s: %s: the tree has a symlink or file where the "
+				    "package has a directory",
+				    m->pkg, rel);
+			return ferry_error_errno(m->err, FERRY_E_IO, e, "%s: open %s", m->pkg, rel);
+		}
+		close(fd);
+		fd = next;
+	}
+	return fd;
+}
+
+static void split_parent(const char *rel, char *parent, size_t psize, const char **base)
+{
+	const char *slash = strrchr(rel, '/');
+	if (!slash) {
+		parent[0] = '\0';
+		*base = rel;
+		return;
+	}
+	snprintf(parent, psize, "%.*s", (int)(slash - rel), rel);
+	*base = slash + 1;
+}
+
+/* Same bytes in two open files? */
+static int same_content(int a, int b, bool *same)
+{
+	char x[8192], y[8192];
+	*same = false;
+	for (;;) {
+		ssize_t ra = read(a, x, sizeof(x));
+		if (ra < 0)
+			return FERRY_E_IO;
+		ssize_t rb = ra > 0 ? read(b, y, (size_t)ra) : read(b, y, 1);
+		if (rb < 0)
+			return FERRY_E_IO;
+		if (ra != rb || memcmp(x, y, (size_t)ra) != 0)
+			return 0;
+		if (ra == 0) {
+			*same = true;
+			return 0;
+		}
+	}
+}
+
+static int copy_fd(int in, int out)
+{
+	for (;;) {
+		ssize_t n = copy_file_range(in, NULL, out, NULL, 1 << 20, 0);
+		if (n == 0)
+			return 0;
+		if (n > 0)
+			continue;
+		if (errno == EINTR)
+			continue;
+		if (errno != EXDEV && errno != ENOSYS && errno != EINVAL && errno != EOPNOTSUPP)
+			return FERRY_E_IO;
+		break;
+	}
+	char b[65536];
+	for (;;) {
+		ssize_t n = read(in, b, sizeof(b));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return FERRY_E_IO;
+		if (n == 0)
+			return 0;
+		if (fs_write_all(out, b, (size_t)n) < 0)
+			return FERRY_E_IO;
+	}
+}
+
+static int merge_file(struct merge *m, int src_dir, const char *name, const char *rel,
+                      const struct stat *st)
+{
+	char parent[PATH_MAX_LEN];
+	const char *base;
+	split_parent(rel, parent, sizeof(parent), &base);
+	_cleanup_close_ int dfd = tree_open_dir(m, parent, 0755, true);
+	if (dfd < 0)
+		return dfd;
+	_cleanup_close_ int in = openat(src_dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (in < 0)
+		return ferry_error_errno(m->err, FERRY_E_IO, errno, "%s: open unpacked %s", m->pkg,
+		                         rel);
+
+	struct stat cur;
+	if (fstatat(dfd, base, &cur, AT_SYMLINK_NOFOLLOW) == 0) {
+		bool same = false;
+		if (S_ISREG(cur.st_mode) && cur.st_size == st->st_size) {
+			_cleanup_close_ int old =
+			    openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			if (old < 0 || same_content(in, old, &same) < 0)
+				return ferry_error_errno(m->err, FERRY_E_IO, errno,
+				                         "%s: compare %s", m->pkg, rel);
+		}
+		if (!same)
+			return ferry_error_set(m->err, FERRY_E_EXISTS,
+			                       "%s: %s is already in the tree with other content",
+			                       m->pkg, rel);
+		return 0;
+	}
+	_cleanup_close_ int out =
+	    openat(dfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (out < 0)
+		return ferry_error_errno(m->err, FERRY_E_IO, errno, "%s: create %s", m->pkg, rel);
+	if (copy_fd(in, out) < 0)
+		return ferry_error_errno(m->err, FERRY_E_IO, errno, "%s: write %s", m->pkg, rel);
+	if (fchmod(out, st->st_mode & 07777) < 0)
+		return ferry_error_errno(m->err, FERRY_E_IO, errno, "%s: chmod %s", m->pkg, rel);
+	return 0;
+}
+
+/* An absolute target /a/b seen from the link at rel (x/y/link) becomes
+ * ../../a/b: the same file once the tree is the root. */
+static int relative_target(const char *rel, const char *target, char *out, size_t size)
+{
+	size_t depth = 0;
+	for (const char *p = rel; *p; p++)
+		if (*p == '/')
+			depth++;
+	size_t used = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < depth; i++) {
+		if (used + 3 >= size)
+			return FERRY_E_LIMIT;
+		memcpy(out + used, "../", 3);
+		used += 3;
+	}
+	while (*target == '/')
+		target++;
+	if (!*target) /* a link to "/" is a link to the tree's root */
+		return str_copy(out + used, size - used, ".");
+	return str_copy(out + used, size - used, target);
+}
+
+static int merge_symlink(struct merge *m, int src_dir, const char *name, const char *rel)
+{
+	char target[PATH_MAX_LEN], fixed[PATH_MAX_LEN];
+	ssize_t n = readlinkat(src_dir, name, target, sizeof(target) - 1);
+	if (n < 0)
+		return ferry_error_errno(m->err, FERRY_E_IO, errno, "%s: read link %s", m->pkg,
+		                         rel);
+	target[n] = '\0';
+	const char *t = target;
+	if (target[0] == '/') {
+		if (relative_target(rel, target, fixed, sizeof(fixed)) < 0)
+			return ferry_error_set(m->err, FERRY_E_LIMIT,
+			                       "%s: %s: link target too long", m->pkg, rel);
+		t = fixed;
+	}
+	char parent[PATH_MAX_LEN];
+	const char *base;
+	split_parent(rel, parent, sizeof(parent), &base);
+	_cleanup_close_ int dfd = tree_open_dir(m, parent, 0755, true);
+	if (dfd < 0)
+		return dfd;
+	char cur[PATH_MAX_LEN];
+	ssize_t cn = readlinkat(dfd, base, cur, sizeof(cur) - 1);
+	if (cn >= 0) {
+		cur[cn] = '\0';
+		if (strcmp(cur, t) == 0)
+			return 0;
+		return ferry_error_set(m->err, FERRY_E_EXISTS,
+		                       "%s: %s is already in the tree as a link to %s", m->pkg, rel,
+		                       cur);
+	}
+	struct stat st;
+	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return ferry_error_set(m->err, FERRY_E_EXISTS, "%s: %s is already in the tree",
+		                       m->pkg, rel);
+	if (symlinkat(t, dfd, base) < 0)
+		return ferry_error_errno(m->err, FERRY_E_IO, errno, "%s: create link %s", m->pkg,
+		                         rel);
+	return 0;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void free_names(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+/* The entry names of an open directory (not . and ..), sorted. */
+static int read_names(int dir_fd, char ***out, size_t *count, size_t max, ferry_error *err,
+                      const char *what)
+{
+	int fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
+	if (fd < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "%s", what);
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		int e = errno;
+		close(fd);
+		return ferry_error_errno(err, FERRY_E_IO, e, "%s", what);
+	}
+	rewinddir(d);
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	int rc = 0;
+	struct dirent *de;
+	errno = 0;
+	while ((de = readdir(d))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (n >= max) {
+			rc = ferry_error_set(err, FERRY_E_LIMIT, "%s: more than %zu entries", what,
+			                     max);
+			break;
+		}
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 32;
+			char **nn = realloc(names, nc * sizeof(char *));
+			if (!nn) {
+				rc = ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
+				break;
+			}
+			names = nn;
+			cap = nc;
+		}
+		if (!(names[n] = strdup(de->d_name))) {
+			rc = ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
+			break;
+		}
+		n++;
+	}
+	closedir(d);
+	if (rc < 0) {
+		free_names(names, n);
+		return rc;
+	}
+	if (n)
+		qsort(names, n, sizeof(char *), cmp_names);
+	*out = names;
+	*count = n;
+	return 0;
+}
+
+static int merge_dir(struct merge *m, int src_dir, const char *rel, int depth)
+{
+	if (depth > MERGE_MAX_DEPTH)
+		return ferry_error_set(m->err, FERRY_E_LIMIT, "%s: %s: nested deeper than %d",
+		                       m->pkg, rel, MERGE_MAX_DEPTH);
+	char **names = NULL;
+	size_t n = 0;
+	int rc = read_names(src_dir, &names, &n, STAGE_MAX_FILES_PER_DEB, m->err, m->pkg);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		char child[PATH_MAX_LEN];
+		if (str_printf(child, sizeof(child), "%s%s%s", rel, *rel ? "/" : "", names[i]) <
+		    0) {
+			rc = ferry_error_set(m->err, FERRY_E_LIMIT, "%s: path too long under %s",
+			                     m->pkg, rel);
+			break;
+		}
+		if (++m->count > STAGE_MAX_FILES_PER_DEB) {
+			rc = ferry_error_set(m->err, FERRY_E_LIMIT, "%s: more than %u files",
+			                     m->pkg, STAGE_MAX_FILES_PER_DEB);
+			break;
+		}
+		struct stat st;
+		if (fstatat(src_dir, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			rc = ferry_error_errno(m->err, FERRY_E_IO, errno, "%s: stat unpacked %s",
+			                       m->pkg, child);
+			break;
+		}
+		bool keep = stage_prime_keep(m->filters, m->n_filters, child);
+		if (S_ISDIR(st.st_mode)) {
+			/* a directory dropped by a "-" filter drops all below it */
+			bool dropped = false;
+			for (size_t f = 0; f < m->n_filters; f++)
+				if (m->filters[f][0] == '-' &&
+				    filter_matches(m->filters[f] + 1, child))
+					dropped = true;
+			if (dropped)
+				continue;
+			if (keep) {
+				int d = tree_open_dir(m, child, st.st_mode, true);
+				if (d < 0) {
+					rc = d;
+					break;
+				}
+				close(d);
+			}
+			int sub = openat(src_dir, names[i],
+			                 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub < 0) {
+				rc = ferry_error_errno(m->err, FERRY_E_IO, errno,
+				                       "%s: open unpacked %s", m->pkg, child);
+				break;
+			}
+			rc = merge_dir(m, sub, child, depth + 1);
+			close(sub);
+		} else if (!keep) {
+			continue;
+		} else if (S_ISREG(st.st_mode)) {
+			rc = merge_file(m, src_dir, names[i], child, &st);
+		} else if (S_ISLNK(st.st_mode)) {
+			rc = merge_symlink(m, src_dir, names[i], child);
+		} else {
+			rc = ferry_error_set(m->err, FERRY_E_UNSAFE,
+			                     "%s: %s: not a regular file, directory or symlink",
+			                     m->pkg, child);
+		}
+	}
+	free_names(names, n);
+	return rc;
+}
+
+/* ---- one package -------------------------------------------------------- */
+
+struct stager {
+	const struct stage_opts *opts;
+	const char *tree;
+	char uris_dir[PATH_MAX_LEN]; /* stays empty: print-uris skips files it finds */
+	char debs_dir[PATH_MAX_LEN]; /* apt-get download writes here */
+	char scratch[PATH_MAX_LEN];  /* dpkg-deb -x target, one package at a time */
+	ferry_error *err;
+};
+
+static void progress(const struct stager *s, const char *verb, const char *spec)
+{
+	if (s->opts->progress) {
+		char line[512];
+		snprintf(line, sizeof(line), "%s %s", verb, spec);
+		s->opts->progress(line, s->opts->progress_ctx);
+	}
+}
+
+/* The apt argument for spec: NAME[:ARCH][=VERSION]. */
+static int apt_arg(const struct stager *s, const char *spec, char *out, size_t size)
+{
+	const char *arch = s->opts->arch;
+	if (!arch || strcmp(arch, manifest_host_architecture()) == 0 || strcmp(arch, "all") == 0)
+		return str_copy(out, size, spec);
+	const char *eq = strchr(spec, '=');
+	if (!eq)
+		return str_printf(out, size, "%s:%s", spec, arch);
+	return str_printf(out, size, "%.*s:%s%s", (int)(eq - spec), spec, arch, eq);
+}
+
+static int apt_failed(const struct stager *s, const char *spec, const struct buf *errout,
+                      int status)
+{
+	char msg[768];
+	child_message(errout, msg, sizeof(msg));
+	if (!msg[0])
+		snprintf(msg, sizeof(msg), "exit status %d", status);
+	(void)s;
+	return ferry_error_set(s->err, FERRY_E_NOTFOUND, "%s: apt-get: %s", spec, msg);
+}
+
+static bool file_has_sha256(const char *path, const char *want)
+{
+	char hex[HASH_SHA256_HEX_SIZE];
+	if (hash_file_hex(HASH_SHA256, path, hex, sizeof(hex), NULL) < 0)
+		return false;
+	return strcmp(hex, want) == 0;
+}
+
+/* Copy src to dst through a temporary file and rename (for the cache). */
+static int copy_file_atomic(const char *src, const char *dst, ferry_error *err)
+{
+	char tmp[PATH_MAX_LEN];
+	if (str_printf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", dst) < 0)
+		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", dst);
+	_cleanup_close_ int in = open(src, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "open %s", src);
+	_cleanup_close_ int out = mkostemp(tmp, O_CLOEXEC);
+	if (out < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "create %s", tmp);
+	if (copy_fd(in, out) < 0 || fchmod(out, 0644) < 0 || fsync(out) < 0 ||
+	    rename(tmp, dst) < 0) {
+		int e = errno;
+		unlink(tmp);
+		return ferry_error_errno(err, FERRY_E_IO, e, "write %s", dst);
+	}
+	return 0;
+}
+
+/* One package to stage. */
+struct job {
+	const struct manifest_part *part;
+	const char *spec;        /* as the manifest wrote it */
+	char arg[SPEC_MAX + 64]; /* as apt is given it: NAME[:ARCH][=VERSION] */
+	struct stage_deb *d;
+	char path[PATH_MAX_LEN]; /* where the .deb is once fetched */
+};
+
+static bool spec_names(const char *spec, const char *name)
+{
+	size_t n = strcspn(spec, "=:");
+	return strlen(name) == n && strncmp(spec, name, n) == 0;
+}
+
+/* apt-get download --print-uris for n jobs in one run (apt takes seconds to
+ * start, so one run for all); when it fails, once per job to find the one
+ * apt refuses: *failed is its index. */
+static int print_uris(struct stager *s, struct job *jobs, size_t n, size_t *failed)
+{
+	_cleanup_free_ char **argv = calloc(n + 5, sizeof(char *));
+	_cleanup_buf_ struct buf out = BUF_INIT(OUTPUT_MAX);
+	_cleanup_buf_ struct buf errout = BUF_INIT(OUTPUT_MAX);
+	int status = 0, rc;
+
+	*failed = 0;
+	if (!argv)
+		return ferry_error_set(s->err, FERRY_E_NOMEM, "out of memory");
+	argv[0] = "apt-get";
+	argv[1] = "download";
+	argv[2] = "-q";
+	argv[3] = "--print-uris";
+	for (size_t i = 0; i < n; i++)
+		argv[4 + i] = jobs[i].arg;
+	rc = run_child(argv, s->uris_dir, &out, &errout, &status, s->err);
+	if (rc < 0)
+		return ferry_error_prefix(s->err, rc, "%s", jobs[0].spec);
+	if (status != 0) {
+		for (size_t i = 0; n > 1 && i < n; i++) {
+			rc = print_uris(s, &jobs[i], 1, failed);
+			if (rc < 0) {
+				*failed = i;
+				return rc;
+			}
+		}
+		return apt_failed(s, jobs[0].spec, &errout, status);
+	}
+	for (const char *line = out.data ? out.data : ""; *line;) {
+		const char *eol = strchr(line, '\n');
+		size_t len = eol ? (size_t)(eol - line) : strlen(line);
+		if (line[0] == '\'') {
+			_cleanup_free_ char *one = dup_span(line, len);
+			char *file = NULL, *sha = NULL;
+			if (!one)
+				return ferry_error_set(s->err, FERRY_E_NOMEM, "out of memory");
+			rc = stage_parse_print_uris(one, &file, &sha, s->err);
+			if (rc < 0)
+				return rc;
+			size_t nl = strcspn(file, "_");
+			bool used = false;
+			for (size_t i = 0; i < n && !used; i++) {
+				struct stage_deb *d = jobs[i].d;
+				if (d->filename || strcspn(jobs[i].spec, "=:") != nl ||
+				    strncmp(jobs[i].spec, file, nl) != 0)
+					continue;
+				d->filename = file;
+				d->sha256 = sha;
+				used = true;
+			}
+			if (!used) {
+				free(file);
+				free(sha);
+			}
+		}
+		line += len;
+		if (*line == '\n')
+			line++;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!jobs[i].d->filename) {
+			*failed = i;
+			return ferry_error_set(s->err, FERRY_E_NOTFOUND,
+			                       "%s: apt-get: no download offered for it",
+			                       jobs[i].spec);
+		}
+	return 0;
+}
+
+/* apt-get download for the n jobs not found in the cache, in one run; when
+ * it fails, once per job to name the one that fails. */
+static int download(struct stager *s, struct job **jobs, size_t n, size_t *failed)
+{
+	_cleanup_free_ char **argv = calloc(n + 4, sizeof(char *));
+	_cleanup_buf_ struct buf errout = BUF_INIT(OUTPUT_MAX);
+	int status = 0, rc;
+
+	*failed = 0;
+	if (!argv)
+		return ferry_error_set(s->err, FERRY_E_NOMEM, "out of memory");
+	argv[0] = "apt-get";
+	argv[1] = "download";
+	argv[2] = "-q";
+	for (size_t i = 0; i < n; i++)
+		argv[3 + i] = jobs[i]->arg;
+	rc = run_child(argv, s->debs_dir, NULL, &errout, &status, s->err);
+	if (rc < 0)
+		return ferry_error_prefix(s->err, rc, "%s", jobs[0]->spec);
+	if (status != 0) {
+		for (size_t i = 0; n > 1 && i < n; i++) {
+			rc = download(s, &jobs[i], 1, failed);
+			if (rc < 0) {
+				*failed = i;
+				return rc;
+			}
+		}
+		return apt_failed(s, jobs[0]->spec, &errout, status);
+	}
+	return 0;
+}
+
+/* Where each job's .deb is: the cache when a file there has apt's SHA-256,
+ * else fetched into the download folder and checked. *failed is the index
+ * of the job an error is about. */
+static int fetch_all(struct stager *s, struct job *jobs, size_t n, size_t *failed)
+{
+	int rc = print_uris(s, jobs, n, failed);
+	if (rc < 0)
+		return rc;
+
+	_cleanup_free_ struct job **missing = calloc(n, sizeof(*missing));
+	size_t n_missing = 0;
+	if (!missing)
+		return ferry_error_set(s->err, FERRY_E_NOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		struct stage_deb *d = jobs[i].d;
+		char cached[PATH_MAX_LEN];
+		*failed = i;
+		if (s->opts->cache_dir &&
+		    str_printf(cached, sizeof(cached), "%s/%s", s->opts->cache_dir, d->filename) ==
+		        0 &&
+		    file_has_sha256(cached, d->sha256)) {
+			log_debug("stage: %s from the cache %s", jobs[i].spec, cached);
+			if (str_copy(jobs[i].path, sizeof(jobs[i].path), cached) < 0)
+				return ferry_error_set(s->err, FERRY_E_LIMIT, "%s: path too long",
+				                       cached);
+			continue;
+		}
+		if (str_printf(jobs[i].path, sizeof(jobs[i].path), "%s/%s", s->debs_dir,
+		               d->filename) < 0)
+			return ferry_error_set(s->err, FERRY_E_LIMIT, "%s: path too long",
+			                       d->filename);
+		missing[n_missing++] = &jobs[i];
+	}
+	if (n_missing == 0)
+		return 0;
+
+	progress(s, "fetching", n_missing == 1 ? missing[0]->spec : "packages from the archive");
+	size_t f = 0;
+	rc = download(s, missing, n_missing, &f);
+	if (rc < 0) {
+		*failed = (size_t)(missing[f] - jobs);
+		return rc;
+	}
+	for (size_t k = 0; k < n_missing; k++) {
+		struct job *j = missing[k];
+		*failed = (size_t)(j - jobs);
+		if (!fs_exists(j->path))
+			return ferry_error_set(s->err, FERRY_E_NOTFOUND,
+			                       "%s: apt-get did not write %s", j->spec,
+			                       j->d->filename);
+		if (!file_has_sha256(j->path, j->d->sha256))
+			return ferry_error_set(
+			    s->err, FERRY_E_VERIFY,
+			    "%s: %s does not have the SHA-256 the archive's index gives", j->spec,
+			    j->d->filename);
+		if (s->opts->cache_dir) {
+			char cached[PATH_MAX_LEN];
+			ferry_error cerr = {0};
+			if (str_printf(cached, sizeof(cached), "%s/%s", s->opts->cache_dir,
+			               j->d->filename) < 0 ||
+			    copy_file_atomic(j->path, cached, &cerr) < 0)
+				log_warn("cannot keep %s in the cache: %s", j->d->filename,
+				         ferry_error_msg(&cerr));
+		}
+	}
+	return 0;
+}
+
+/* Read the control fields of a fetched .deb, unpack it and merge it. */
+static int stage_one(struct stager *s, struct job *j)
+{
+	struct stage_deb *d = j->d;
+	const char *spec = j->spec;
+	int status = 0, rc;
+
+	{
+		_cleanup_buf_ struct buf out = BUF_INIT(OUTPUT_MAX);
+		_cleanup_buf_ struct buf errout = BUF_INIT(OUTPUT_MAX);
+		char *argv[] = {"dpkg-deb", "-f",           j->path,  "Package",
+		                "Version",  "Architecture", "Source", NULL};
+		rc = run_child(argv, NULL, &out, &errout, &status, s->err);
+		if (rc < 0)
+			return ferry_error_prefix(s->err, rc, "%s", spec);
+		if (status != 0) {
+			char msg[512];
+			child_message(&errout, msg, sizeof(msg));
+			return ferry_error_set(s->err, FERRY_E_CORRUPT, "%s: dpkg-deb -f: %s", spec,
+			                       msg);
+		}
+		rc = stage_parse_control(out.data ? out.data : "", d, s->err);
+		if (rc < 0)
+			return ferry_error_prefix(s->err, rc, "%s: %s", spec, d->filename);
+	}
+	if (!spec_names(spec, d->name))
+		return ferry_error_set(s->err, FERRY_E_VERIFY, "%s: apt gave package %s", spec,
+		                       d->name);
+	const char *eq = strchr(spec, '=');
+	if (eq && strcmp(d->version, eq + 1) != 0)
+		return ferry_error_set(s->err, FERRY_E_VERIFY, "%s: apt gave version %s", spec,
+		                       d->version);
+
+	progress(s, "unpacking", spec);
+	rc = fs_remove_tree(s->scratch, s->err);
+	if (rc < 0)
+		return rc;
+	if (mkdir(s->scratch, 0700) < 0)
+		return ferry_error_errno(s->err, FERRY_E_IO, errno, "create %s", s->scratch);
+	{
+		_cleanup_buf_ struct buf errout = BUF_INIT(OUTPUT_MAX);
+		char *argv[] = {"dpkg-deb", "-x", j->path, s->scratch, NULL};
+		rc = run_child(argv, NULL, NULL, &errout, &status, s->err);
+		if (rc < 0)
+			return ferry_error_prefix(s->err, rc, "%s", spec);
+		if (status != 0) {
+			char msg[512];
+			child_message(&errout, msg, sizeof(msg));
+			return ferry_error_set(s->err, FERRY_E_CORRUPT, "%s: dpkg-deb -x: %s", spec,
+			                       msg);
+		}
+	}
+	_cleanup_close_ int root = open(s->tree, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return ferry_error_errno(s->err, FERRY_E_IO, errno, "open %s", s->tree);
+	_cleanup_close_ int src = open(s->scratch, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (src < 0)
+		return ferry_error_errno(s->err, FERRY_E_IO, errno, "open %s", s->scratch);
+	struct merge m = {.root_fd = root,
+	                  .pkg = d->name,
+	                  .filters = j->part->prime,
+	                  .n_filters = j->part->n_prime,
+	                  .err = s->err};
+	rc = merge_dir(&m, src, "", 0);
+	if (rc < 0)
+		return rc;
+	return fs_remove_tree(s->scratch, s->err);
+}
+
+static void deb_free(struct stage_deb *d)
+{
+	free(d->part);
+	free(d->name);
+	free(d->version);
+	free(d->arch);
+	free(d->source);
+	free(d->source_version);
+	free(d->sha256);
+	free(d->filename);
+	memset(d, 0, sizeof(*d));
+}
+
+void stage_result_free(struct stage_result *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->n; i++)
+		deb_free(&r->debs[i]);
+	free(r->debs);
+	r->debs = NULL;
+	r->n = 0;
+}
+
+/* Make the download folder writable by apt's sandbox user when we are root,
+ * so apt need not fall back to downloading as root. */
+static int prepare_download_dir(const char *work_dir, const char *dir, ferry_error *err)
+{
+	if (mkdir(dir, 0700) < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "create %s", dir);
+	if (geteuid() != 0)
+		return 0;
+	struct passwd *pw = getpwnam("_apt");
+	if (!pw)
+		return 0;
+	if (chmod(work_dir, 0711) < 0 || chown(dir, pw->pw_uid, (gid_t)-1) < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "prepare %s for apt", dir);
+	return 0;
+}
+
+int stage_parts(const struct manifest *m, const char *tree, const struct stage_opts *opts,
+                struct stage_result *out, ferry_error *err)
+{
+	struct stager s = {.opts = opts, .tree = tree, .err = err};
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	size_t total = 0;
+	for (size_t i = 0; i < m->n_parts; i++)
+		total += m->parts[i].n_stage_packages;
+	if (total == 0)
+		return 0;
+	if (total > STAGE_MAX_PACKAGES)
+		return ferry_error_set(err, FERRY_E_LIMIT,
+		                       "parts: more than %d stage-packages in all",
+		                       STAGE_MAX_PACKAGES);
+	if (!opts->work_dir)
+		return ferry_error_set(err, FERRY_E_INVALID, "stage: no work directory");
+	if (opts->arch && !valid_deb_arch(opts->arch))
+		return ferry_error_set(err, FERRY_E_INVALID, "stage: bad architecture \"%s\"",
+		                       opts->arch);
+	if (str_printf(s.uris_dir, sizeof(s.uris_dir), "%s/uris", opts->work_dir) < 0 ||
+	    str_printf(s.debs_dir, sizeof(s.debs_dir), "%s/debs", opts->work_dir) < 0 ||
+	    str_printf(s.scratch, sizeof(s.scratch), "%s/unpack", opts->work_dir) < 0)
+		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", opts->work_dir);
+	if (mkdir(s.uris_dir, 0700) < 0 && errno != EEXIST)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "create %s", s.uris_dir);
+	if ((rc = prepare_download_dir(opts->work_dir, s.debs_dir, err)) < 0)
+		return rc;
+
+	out->debs = calloc(total, sizeof(*out->debs));
+	struct job *jobs = calloc(total, sizeof(*jobs));
+	if (!out->debs || !jobs) {
+		free(jobs);
+		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
+	}
+	size_t n = 0;
+	for (size_t i = 0; i < m->n_parts; i++) {
+		const struct manifest_part *part = &m->parts[i];
+		for (size_t j = 0; j < part->n_stage_packages; j++) {
+			const char *spec = part->stage_packages[j];
+			if (!stage_valid_spec(spec)) {
+				rc = ferry_error_set(
+				    err, FERRY_E_INVALID,
+				    "parts.%s.stage-packages: \"%s\" is not NAME or "
+				    "NAME=VERSION",
+				    part->name, spec);
+				goto fail;
+			}
+			/* the same name twice (in two parts) is staged once, if the
+			 * pins agree */
+			size_t nlen = strcspn(spec, "=");
+			bool dup = false;
+			for (size_t k = 0; k < n && !dup; k++) {
+				const char *o = jobs[k].spec;
+				if (strcspn(o, "=") != nlen || strncmp(o, spec, nlen) != 0)
+					continue;
+				if (strcmp(o + nlen, spec + nlen) != 0) {
+					rc = ferry_error_set(
+					    err, FERRY_E_INVALID,
+					    "parts.%s.stage-packages: %s: part %s already "
+					    "stages %s",
+					    part->name, spec, jobs[k].part->name, o);
+					goto fail;
+				}
+				dup = true;
+			}
+			if (dup)
+				continue;
+			struct job *jb = &jobs[n];
+			jb->part = part;
+			jb->spec = spec;
+			jb->d = &out->debs[n];
+			if (apt_arg(&s, spec, jb->arg, sizeof(jb->arg)) < 0 ||
+			    !(jb->d->part = strdup(part->name))) {
+				rc = ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
+				goto fail;
+			}
+			n++;
+			out->n = n;
+		}
+	}
+
+	size_t failed = 0;
+	rc = fetch_all(&s, jobs, n, &failed);
+	if (rc < 0) {
+		ferry_error_prefix(err, rc, "parts.%s.stage-packages", jobs[failed].part->name);
+		goto fail;
+	}
+	for (size_t i = 0; i < n; i++) {
+		rc = stage_one(&s, &jobs[i]);
+		if (rc < 0) {
+			ferry_error_prefix(err, rc, "parts.%s.stage-packages", jobs[i].part->name);
+			goto fail;
+		}
+		log_info("staged %s %s (%s)", jobs[i].d->name, jobs[i].d->version, jobs[i].d->arch);
+	}
+	free(jobs);
+	return 0;
+fail:
+	free(jobs);
+	stage_result_free(out);
+	return rc;
+}

@@ -1,0 +1,636 @@
+/* cmd_pack.c: `ferry pack DIR [-o FILE] [--compression zstd|xz|lz4]
+ * [--deb-cache DIR]`: turns a package tree into a NAME_VERSION_ARCH.ferry
+ * image.
+ *
+ * Steps, each of which stops the pack with one message on failure:
+ *  1. read DIR/meta/ferry.yaml (manifest_load);
+ *  2. copy DIR into a private staging folder, leaving out only version
+ *     control folders (.git, .hg, .svn, .bzr) and *.ferry files at the top
+ *     of DIR, and refusing what no package may hold (device nodes, FIFOs,
+ *     sockets, setuid or setgid files, more than IMAGE_MAX_FILES entries);
+ *     symlinks are copied as links, never followed;
+ *  3. stage the parts' stage-packages into it (lib/pkg/stage);
+ *  4. check hooks (every hook in the manifest has an executable
+ *     meta/hooks/NAME, every file there is a declared hook) and apps (each
+ *     command is an executable file in the tree, symlinks resolved inside
+ *     the tree);
+ *  5. write meta/sbom.cdx.json (lib/pkg/sbom);
+ *  6. write the image (image_write) with every mtime SOURCE_DATE_EPOCH, or 0.
+ *
+ * It never writes into DIR (unless -o points there) and removes the staging
+ * folder on the way out. The format is docs/formats/package.md; the guide is
+ * docs/publishing.md. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <linux/openat2.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/fs.h"
+#include "base/log.h"
+#include "base/str.h"
+#include "cli.h"
+#include "crypto/hash.h"
+#include "pkg/image.h"
+#include "pkg/manifest.h"
+#include "pkg/sbom.h"
+#include "pkg/stage.h"
+
+#define PACK_PATH_MAX 4096
+
+struct pack {
+	const char *dir;
+	const char *out;
+	const char *deb_cache;
+	enum image_compression compression;
+	uint32_t mtime;
+	bool tty;
+	char work[PACK_PATH_MAX];
+	char tree[PACK_PATH_MAX];
+	struct manifest *m;
+	struct stage_result staged;
+	/* copy state */
+	size_t entries;
+	uint64_t bytes;
+	dev_t out_dev;
+	ino_t out_ino;
+	bool out_exists;
+	int last_pct;
+};
+
+static void pack_usage(FILE *f)
+{
+	fprintf(f, "usage: ferry pack DIR [-o FILE] [--compression zstd|xz|lz4] [--deb-cache DIR]\n"
+	           "  Pack the package tree DIR (with DIR/meta/ferry.yaml) into an image,\n"
+	           "  by default NAME_VERSION_ARCH.ferry in the current directory.\n"
+	           "  SOURCE_DATE_EPOCH sets every timestamp in the image (default 0).\n");
+}
+
+/* ---- SOURCE_DATE_EPOCH --------------------------------------------------- */
+
+static int source_date_epoch(uint32_t *out, ferry_error *err)
+{
+	const char *s = getenv("SOURCE_DATE_EPOCH");
+	unsigned long long v = 0;
+	*out = IMAGE_DEFAULT_MTIME;
+	if (!s)
+		return 0;
+	if (str_to_u64(s, UINT32_MAX, &v) < 0)
+		return ferry_error_set(
+		    err, FERRY_E_INVALID,
+		    "SOURCE_DATE_EPOCH: expected seconds since 1970 as a whole number "
+		    "from 0 to %u; got \"%.40s\"",
+		    UINT32_MAX, s);
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* ---- copying the tree ----------------------------------------------------- */
+
+static bool excluded_at_top(const char *name)
+{
+	static const char *const vcs[] = {".git", ".hg", ".svn", ".bzr", NULL};
+	for (size_t i = 0; vcs[i]; i++)
+		if (strcmp(name, vcs[i]) == 0)
+			return true;
+	return str_has_suffix(name, ".ferry");
+}
+
+static const char *kind_name(mode_t m)
+{
+	if (S_ISCHR(m))
+		return "character device";
+	if (S_ISBLK(m))
+		return "block device";
+	if (S_ISFIFO(m))
+		return "named pipe (FIFO)";
+	if (S_ISSOCK(m))
+		return "socket";
+	return "special file";
+}
+
+static int copy_regular(int src_dir, const char *name, int dst_dir, const char *rel, mode_t mode,
+                        ferry_error *err)
+{
+	_cleanup_close_ int in =
+	    openat(src_dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	if (in < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "%s: open", rel);
+	_cleanup_close_ int out =
+	    openat(dst_dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (out < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "%s: create copy", rel);
+	for (;;) {
+		ssize_t n = copy_file_range(in, NULL, out, NULL, 1 << 20, 0);
+		if (n > 0)
+			continue;
+		if (n == 0)
+			break;
+		if (errno == EINTR)
+			continue;
+		if (errno != EXDEV && errno != ENOSYS && errno != EINVAL && errno != EOPNOTSUPP)
+			return ferry_error_errno(err, FERRY_E_IO, errno, "%s: copy", rel);
+		char b[65536];
+		for (;;) {
+			ssize_t r = read(in, b, sizeof(b));
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0)
+				return ferry_error_errno(err, FERRY_E_IO, errno, "%s: read", rel);
+			if (r == 0)
+				break;
+			if (fs_write_all(out, b, (size_t)r) < 0)
+				return ferry_error_errno(err, FERRY_E_IO, errno, "%s: write copy",
+				                         rel);
+		}
+		break;
+	}
+	if (fchmod(out, mode & 0777) < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "%s: chmod copy", rel);
+	return 0;
+}
+
+static int copy_dir(struct pack *p, int src_dir, int dst_dir, const char *rel, int depth,
+                    ferry_error *err)
+{
+	if (depth > IMAGE_MAX_DEPTH)
+		return ferry_error_set(err, FERRY_E_LIMIT, "%s: directories nested deeper than %d",
+		                       rel, IMAGE_MAX_DEPTH);
+	struct dirent **names = NULL;
+	int n = scandirat(src_dir, ".", &names, NULL, alphasort);
+	if (n < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "%s: read directory",
+		                         *rel ? rel : ".");
+	int rc = 0;
+	for (int i = 0; i < n; i++) {
+		const char *name = names[i]->d_name;
+		char child[PACK_PATH_MAX];
+		struct stat st;
+		if (rc < 0 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+			goto next;
+		if (depth == 0 && excluded_at_top(name))
+			goto next;
+		if (str_printf(child, sizeof(child), "%s%s%s", rel, *rel ? "/" : "", name) < 0) {
+			rc = ferry_error_set(err, FERRY_E_LIMIT, "%s/%s: path too long", rel, name);
+			goto next;
+		}
+		if (fstatat(src_dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			rc = ferry_error_errno(err, FERRY_E_IO, errno, "%s: stat", child);
+			goto next;
+		}
+		if (p->out_exists && st.st_dev == p->out_dev && st.st_ino == p->out_ino)
+			goto next; /* the output of an earlier pack */
+		if (++p->entries >= IMAGE_MAX_FILES) {
+			rc = ferry_error_set(err, FERRY_E_LIMIT,
+			                     "too many files: more than %u entries",
+			                     IMAGE_MAX_FILES);
+			goto next;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			if (mkdirat(dst_dir, name, 0700) < 0) {
+				rc = ferry_error_errno(err, FERRY_E_IO, errno, "%s: create copy",
+				                       child);
+				goto next;
+			}
+			int s =
+			    openat(src_dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			int d =
+			    openat(dst_dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (s < 0 || d < 0)
+				rc = ferry_error_errno(err, FERRY_E_IO, errno, "%s: open directory",
+				                       child);
+			else
+				rc = copy_dir(p, s, d, child, depth + 1, err);
+			/* set the mode last, so a read-only directory can be filled;
+			 * setgid and sticky bits mean nothing on a read-only image */
+			if (rc == 0 && fchmod(d, (st.st_mode & 0777) | 0700) < 0)
+				rc = ferry_error_errno(err, FERRY_E_IO, errno, "%s: chmod copy",
+				                       child);
+			if (s >= 0)
+				close(s);
+			if (d >= 0)
+				close(d);
+		} else if (S_ISREG(st.st_mode)) {
+			if (st.st_mode & S_ISUID)
+				rc = ferry_error_set(err, FERRY_E_UNSAFE, "%s: setuid bit set",
+				                     child);
+			else if (st.st_mode & S_ISGID)
+				rc = ferry_error_set(err, FERRY_E_UNSAFE, "%s: setgid bit set",
+				                     child);
+			else if ((p->bytes += (uint64_t)st.st_size) > IMAGE_MAX_BYTES)
+				rc = ferry_error_set(err, FERRY_E_LIMIT,
+				                     "too large: more than %llu bytes",
+				                     (unsigned long long)IMAGE_MAX_BYTES);
+			else
+				rc = copy_regular(src_dir, name, dst_dir, child, st.st_mode, err);
+		} else if (S_ISLNK(st.st_mode)) {
+			char target[PACK_PATH_MAX];
+			ssize_t tl = readlinkat(src_dir, name, target, sizeof(target) - 1);
+			if (tl < 0) {
+				rc = ferry_error_errno(err, FERRY_E_IO, errno, "%s: read link",
+				                       child);
+				goto next;
+			}
+			target[tl] = '\0';
+			if (symlinkat(target, dst_dir, name) < 0)
+				rc = ferry_error_errno(err, FERRY_E_IO, errno, "%s: copy link",
+				                       child);
+		} else {
+			rc = ferry_error_set(
+			    err, FERRY_E_UNSAFE,
+			    "%s: %s: only regular files, directories and symlinks can "
+			    "be packed",
+			    child, kind_name(st.st_mode));
+		}
+	next:
+		free(names[i]);
+	}
+	free(names);
+	return rc;
+}
+
+static int copy_tree(struct pack *p, ferry_error *err)
+{
+	_cleanup_close_ int src = open(p->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (src < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "%s", p->dir);
+	if (mkdir(p->tree, 0755) < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "create %s", p->tree);
+	_cleanup_close_ int dst = open(p->tree, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dst < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "open %s", p->tree);
+	return copy_dir(p, src, dst, "", 0, err);
+}
+
+/* ---- checks on the staged tree ---------------------------------------------- */
+
+/* Open path inside the tree, symlinks resolved as if the tree were "/". */
+static int open_in_tree(int root, const char *path)
+{
+	struct open_how how = {.flags = O_RDONLY | O_CLOEXEC | O_PATH, .resolve = RESOLVE_IN_ROOT};
+	int fd = (int)syscall(SYS_openat2, root, path, &how, sizeof(how));
+	if (fd < 0 && errno == ENOSYS) {
+		/* kernels before 5.6: no symlinks followed at all */
+		fd = openat(root, path, O_RDONLY | O_CLOEXEC | O_PATH | O_NOFOLLOW);
+	}
+	return fd;
+}
+
+static int check_apps(struct pack *p, int root, ferry_error *err)
+{
+	for (size_t i = 0; i < p->m->n_apps; i++) {
+		const struct manifest_app *a = &p->m->apps[i];
+		_cleanup_close_ int fd = open_in_tree(root, a->command);
+		struct stat st;
+		if (fd < 0)
+			return ferry_error_set(err, FERRY_E_NOTFOUND,
+			                       "apps.%s.command: %s is not in the package", a->name,
+			                       a->command);
+		if (fstat(fd, &st) < 0)
+			return ferry_error_errno(err, FERRY_E_IO, errno, "apps.%s.command: %s",
+			                         a->name, a->command);
+		if (!S_ISREG(st.st_mode))
+			return ferry_error_set(err, FERRY_E_INVALID,
+			                       "apps.%s.command: %s is not a regular file", a->name,
+			                       a->command);
+		if (!(st.st_mode & 0111))
+			return ferry_error_set(
+			    err, FERRY_E_INVALID,
+			    "apps.%s.command: %s is not executable (chmod +x it)", a->name,
+			    a->command);
+	}
+	return 0;
+}
+
+static int check_hooks(struct pack *p, int root, ferry_error *err)
+{
+	const char *known[HOOK__COUNT + 1];
+	for (int h = 0; h < HOOK__COUNT; h++)
+		known[h] = manifest_hook_name((enum manifest_hook)h);
+	known[HOOK__COUNT] = NULL;
+
+	/* every declared hook has its program */
+	for (int h = 0; h < HOOK__COUNT; h++) {
+		if (!p->m->hooks[h].present)
+			continue;
+		char rel[64];
+		struct stat st;
+		snprintf(rel, sizeof(rel), "meta/hooks/%s", known[h]);
+		if (fstatat(root, rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			return ferry_error_set(err, FERRY_E_NOTFOUND, "hooks.%s: %s is missing",
+			                       known[h], rel);
+		if (!S_ISREG(st.st_mode))
+			return ferry_error_set(err, FERRY_E_INVALID,
+			                       "hooks.%s: %s is not a regular file", known[h], rel);
+		if (!(st.st_mode & 0111))
+			return ferry_error_set(err, FERRY_E_INVALID,
+			                       "hooks.%s: %s is not executable (chmod +x it)",
+			                       known[h], rel);
+	}
+
+	/* every file in meta/hooks is a declared hook */
+	_cleanup_close_ int hd =
+	    openat(root, "meta/hooks", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (hd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return ferry_error_errno(err, FERRY_E_INVALID, errno, "meta/hooks");
+	}
+	struct dirent **names = NULL;
+	int n = scandirat(hd, ".", &names, NULL, alphasort);
+	if (n < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "meta/hooks");
+	int rc = 0;
+	for (int i = 0; i < n; i++) {
+		const char *name = names[i]->d_name;
+		if (rc == 0 && strcmp(name, ".") != 0 && strcmp(name, "..") != 0) {
+			int h = -1;
+			for (int k = 0; k < HOOK__COUNT; k++)
+				if (strcmp(name, known[k]) == 0)
+					h = k;
+			if (h < 0) {
+				const char *near = str_did_you_mean(name, known);
+				if (near)
+					rc = ferry_error_set(
+					    err, FERRY_E_INVALID,
+					    "meta/hooks/%s: not a hook; did you mean "
+					    "\"%s\"?",
+					    name, near);
+				else
+					rc = ferry_error_set(
+					    err, FERRY_E_INVALID,
+					    "meta/hooks/%s: not a hook (hooks are install, "
+					    "configure, "
+					    "pre-refresh, post-refresh, check-health and remove)",
+					    name);
+			} else if (!p->m->hooks[h].present) {
+				rc = ferry_error_set(err, FERRY_E_INVALID,
+				                     "meta/hooks/%s: not declared under hooks in "
+				                     "meta/ferry.yaml (add \"hooks: {%s: {}}\")",
+				                     name, name);
+			}
+		}
+		free(names[i]);
+	}
+	free(names);
+	return rc;
+}
+
+/* ---- architectures -------------------------------------------------------- */
+
+static bool lists_arch(const struct manifest *m, const char *arch)
+{
+	for (size_t i = 0; i < m->n_architectures; i++)
+		if (strcmp(m->architectures[i], arch) == 0)
+			return true;
+	return false;
+}
+
+/* The ARCH of the output name: the one architecture, or "multi". */
+static const char *file_arch(const struct manifest *m)
+{
+	return m->n_architectures == 1 ? m->architectures[0] : "multi";
+}
+
+static int check_staged_arch(struct pack *p, ferry_error *err)
+{
+	for (size_t i = 0; i < p->staged.n; i++) {
+		const struct stage_deb *d = &p->staged.debs[i];
+		if (strcmp(d->arch, "all") == 0 || lists_arch(p->m, d->arch))
+			continue;
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "parts.%s.stage-packages: %s %s is built for %s, which "
+		                       "architectures does not list",
+		                       d->part, d->name, d->version, d->arch);
+	}
+	return 0;
+}
+
+/* ---- progress --------------------------------------------------------------- */
+
+static void stage_progress(const char *what, void *ctx)
+{
+	struct pack *p = ctx;
+	if (p->tty)
+		fprintf(stderr, "\r\033[K%s", what);
+}
+
+static void image_progress(uint64_t done, uint64_t total, void *ctx)
+{
+	struct pack *p = ctx;
+	if (!p->tty || total == 0)
+		return;
+	int pct = (int)(done * 100 / total);
+	if (pct == p->last_pct)
+		return;
+	p->last_pct = pct;
+	char bar[31];
+	int fill = pct * 30 / 100;
+	for (int i = 0; i < 30; i++)
+		bar[i] = i < fill ? '#' : '.';
+	bar[30] = '\0';
+	fprintf(stderr, "\r\033[Kwriting image [%s] %3d%%", bar, pct);
+}
+
+static void progress_done(struct pack *p)
+{
+	if (p->tty)
+		fprintf(stderr, "\r\033[K");
+}
+
+/* ---- the verb --------------------------------------------------------------- */
+
+static int pack_run(struct pack *p, char *out_path, size_t out_size, ferry_error *err)
+{
+	char manifest_path[PACK_PATH_MAX];
+	struct stat st;
+	int rc;
+
+	if (stat(p->dir, &st) < 0)
+		return ferry_error_errno(err, FERRY_E_NOTFOUND, errno, "%s", p->dir);
+	if (!S_ISDIR(st.st_mode))
+		return ferry_error_set(err, FERRY_E_INVALID, "%s: not a directory", p->dir);
+	if (str_printf(manifest_path, sizeof(manifest_path), "%s/meta/ferry.yaml", p->dir) < 0)
+		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", p->dir);
+	if (!fs_exists(manifest_path))
+		return ferry_error_set(
+		    err, FERRY_E_NOTFOUND,
+		    "%s: no meta/ferry.yaml (ferry init %s writes a starting one)", p->dir, p->dir);
+	if ((rc = manifest_load(manifest_path, &p->m, err)) < 0)
+		return rc;
+
+	if (p->out) {
+		if (str_copy(out_path, out_size, p->out) < 0)
+			return ferry_error_set(err, FERRY_E_LIMIT, "-o: path too long");
+	} else if (str_printf(out_path, out_size, "%s_%s_%s.ferry", p->m->name, p->m->version,
+	                      file_arch(p->m)) < 0) {
+		return ferry_error_set(err, FERRY_E_LIMIT, "output name too long");
+	}
+	if (strchr(p->m->version, '/'))
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "version: \"/\" cannot be in a file name");
+	if (stat(out_path, &st) == 0) {
+		p->out_exists = true;
+		p->out_dev = st.st_dev;
+		p->out_ino = st.st_ino;
+	}
+
+	const char *tmp = getenv("TMPDIR");
+	if (str_printf(p->work, sizeof(p->work), "%s/ferry-pack-XXXXXX",
+	               tmp && *tmp ? tmp : "/tmp") < 0)
+		return ferry_error_set(err, FERRY_E_LIMIT, "TMPDIR: path too long");
+	if (!mkdtemp(p->work)) {
+		int e = errno;
+		p->work[0] = '\0';
+		return ferry_error_errno(err, FERRY_E_IO, e, "create a staging folder in %s",
+		                         tmp && *tmp ? tmp : "/tmp");
+	}
+	if (str_printf(p->tree, sizeof(p->tree), "%s/tree", p->work) < 0)
+		return ferry_error_set(err, FERRY_E_LIMIT, "TMPDIR: path too long");
+
+	if ((rc = copy_tree(p, err)) < 0)
+		return rc;
+	char sbom_path[PACK_PATH_MAX];
+	if (str_printf(sbom_path, sizeof(sbom_path), "%s/%s", p->tree, SBOM_PATH) < 0)
+		return ferry_error_set(err, FERRY_E_LIMIT, "TMPDIR: path too long");
+	if (fs_exists(sbom_path))
+		return ferry_error_set(err, FERRY_E_EXISTS,
+		                       "%s: ferry pack writes this file; remove it from %s",
+		                       SBOM_PATH, p->dir);
+
+	const char *arch = NULL;
+	if (p->m->n_architectures == 1 && strcmp(p->m->architectures[0], "all") != 0)
+		arch = p->m->architectures[0];
+	struct stage_opts so = {.work_dir = p->work,
+	                        .arch = arch,
+	                        .cache_dir = p->deb_cache,
+	                        .progress = stage_progress,
+	                        .progress_ctx = p};
+	rc = stage_parts(p->m, p->tree, &so, &p->staged, err);
+	progress_done(p);
+	if (rc < 0)
+		return rc;
+	if ((rc = check_staged_arch(p, err)) < 0)
+		return rc;
+
+	_cleanup_close_ int root = open(p->tree, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "open %s", p->tree);
+	if ((rc = check_hooks(p, root, err)) < 0 || (rc = check_apps(p, root, err)) < 0)
+		return rc;
+
+	char vendor[64], distro[128];
+	if ((rc = stage_distro(NULL, vendor, sizeof(vendor), distro, sizeof(distro))) < 0)
+		return ferry_error_set(err, rc, "cannot read /etc/os-release");
+	struct sbom_input si = {.manifest = p->m,
+	                        .debs = p->staged.debs,
+	                        .n_debs = p->staged.n,
+	                        .vendor = vendor[0] ? vendor : "debian",
+	                        .distro = distro,
+	                        .timestamp = p->mtime,
+	                        .tool_version = FERRY_VERSION};
+	_cleanup_free_ char *sbom = NULL;
+	size_t sbom_len = 0;
+	if ((rc = sbom_write_json(&si, &sbom, &sbom_len, err)) < 0)
+		return rc;
+	if ((rc = fs_write_atomic(sbom_path, sbom, sbom_len, 0644, err)) < 0)
+		return rc;
+
+	struct image_write_opts wo = {.compression = p->compression,
+	                              .mtime = p->mtime,
+	                              .progress = image_progress,
+	                              .progress_ctx = p};
+	p->last_pct = -1;
+	rc = image_write(p->tree, out_path, &wo, err);
+	progress_done(p);
+	return rc;
+}
+
+int cmd_pack(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"output", required_argument, NULL, 'o'},
+	    {"compression", required_argument, NULL, 'c'},
+	    {"deb-cache", required_argument, NULL, 'C'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct pack p = {.compression = IMAGE_ZSTD};
+	int c;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			p.out = optarg;
+			break;
+		case 'c': {
+			int v = image_compression_parse(optarg);
+			if (v < 0 || v == IMAGE_GZIP) {
+				fprintf(stderr,
+				        "ferry: pack: --compression: expected zstd, xz or lz4; got "
+				        "\"%s\"\n",
+				        optarg);
+				pack_usage(stderr);
+				return 2;
+			}
+			p.compression = (enum image_compression)v;
+			break;
+		}
+		case 'C':
+			p.deb_cache = optarg;
+			break;
+		case 'h':
+			pack_usage(stdout);
+			return 0;
+		default:
+			fprintf(stderr, "ferry: pack: unknown option or missing value: %s\n",
+			        argv[optind - 1]);
+			pack_usage(stderr);
+			return 2;
+		}
+	}
+	if (argc - optind != 1) {
+		fprintf(stderr, "ferry: pack: %s\n",
+		        argc - optind < 1 ? "which directory? (ferry pack DIR)" : "one DIR only");
+		pack_usage(stderr);
+		return 2;
+	}
+	p.dir = argv[optind];
+	p.tty = isatty(STDERR_FILENO);
+
+	ferry_error err = {0};
+	if (source_date_epoch(&p.mtime, &err) < 0)
+		return cli_fail("pack: %s", ferry_error_msg(&err));
+
+	char out_path[PACK_PATH_MAX];
+	int rc = pack_run(&p, out_path, sizeof(out_path), &err);
+
+	if (p.work[0]) {
+		ferry_error rerr = {0};
+		if (fs_remove_tree(p.work, &rerr) < 0)
+			log_warn("cannot remove %s: %s", p.work, ferry_error_msg(&rerr));
+	}
+	stage_result_free(&p.staged);
+	manifest_free(p.m);
+	if (rc < 0)
+		return cli_fail("pack: %s", ferry_error_msg(&err));
+
+	struct hash_file_digests dg;
+	if (hash_file_digests(out_path, &dg, &err) < 0)
+		return cli_fail("pack: %s", ferry_error_msg(&err));
+	printf("%s\n", out_path);
+	printf("  size:   %llu bytes\n", (unsigned long long)dg.size);
+	printf("  sha256: %s\n", dg.sha256);
+	return 0;
+}

@@ -1,0 +1,167 @@
+/* publish.c: turns the database's channel maps into the signed TUF
+ * repository devices read (lib/tuf/repo.h), in DIR/repo.
+ *
+ * Each package has a delegated role pkg-NAME; its targets are
+ *   channels.json       the resolved channel map (channelmap.h), custom
+ *                       {"generation": N}
+ *   NAME_REV.ferry      the image of every revision a channel has referenced
+ *                       (added at its first release, never removed)
+ *
+ * Order, so that a crash never leaves metadata pointing at a missing blob or
+ * at a channel map the database does not hold:
+ *   1. the database change commits first, bumping packages.map_gen;
+ *   2. publish_package() reads the map (generation first), copies new
+ *      images into the published tree, writes channels.json, and commits
+ *      the repository, which writes the target files and lower roles, then
+ *      snapshot, then timestamp.json last by atomic rename;
+ *   3. packages.published_gen is raised to the generation published.
+ * A crash before 3 leaves map_gen ahead of published_gen; publish_recover()
+ * at start-up (and the job queue) publishes those packages again from the
+ * database. Publishing is serialised: a mutex within the process and the
+ * repository's lock file across processes (waited for, not failed on). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/fault.h"
+#include "base/log.h"
+#include "base/str.h"
+#include "channelmap.h"
+#include "store.h"
+#include "tuf/repo.h"
+
+#define PUBLISH_LOCK_WAIT_MS 60000
+
+int publish_init(struct store *st, ferry_error *err)
+{
+	struct tuf_repo_config cfg;
+	tuf_repo_config_default(&cfg);
+	int rc = tuf_repo_init(st->repo, &cfg, err);
+	return rc < 0 ? ferry_error_prefix(err, rc, "TUF repository %s", st->repo) : 0;
+}
+
+static int repo_open_wait(struct store *st, struct tuf_repo **repo, ferry_error *err)
+{
+	for (int waited = 0;; waited += 20) {
+		int rc = tuf_repo_open(st->repo, repo, err);
+		if (rc != FERRY_E_BUSY || waited >= PUBLISH_LOCK_WAIT_MS)
+			return rc;
+		ferry_error_clear(err);
+		struct timespec ts = {0, 20 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+}
+
+static int publish_locked(struct store *st, struct tuf_repo *repo, struct db *db,
+			  const char *package, ferry_error *err)
+{
+	json_t *map = NULL;
+	long long gen = 0;
+	_cleanup_rows_ struct db_rows todo = DB_ROWS_INIT;
+	int rc = channelmap_build(db, package, store_now(), &map, &gen, err);
+	if (rc < 0)
+		return rc;
+	bool has = false;
+	rc = tuf_repo_has_package(repo, package, &has, err);
+	if (rc == 0 && !has)
+		rc = tuf_repo_add_package(repo, package, NULL, 0, 0, err);
+	if (rc == 0)
+		rc = db_run(db, &todo, err,
+			    "SELECT revision, sha256, version FROM revisions WHERE package = $1 AND "
+			    "published = 0",
+			    package);
+	json_t *revs = json_object_get(map, "revisions");
+	for (size_t i = 0; rc == 0 && i < todo.nrows; i++) {
+		if (!json_object_get(revs, db_cell(&todo, i, 0)))
+			continue; /* not referenced by any channel */
+		char target[256], blob[PATH_MAX];
+		long long rev = db_cell_ll(&todo, i, 0);
+		const char *h = db_cell(&todo, i, 1);
+		channelmap_target_name(package, rev, target, sizeof(target));
+		if (str_printf(blob, sizeof(blob), "%s/sha256/%.2s/%s", st->blobs, h, h) < 0) {
+			rc = ferry_error_set(err, FERRY_E_LIMIT, "blob path too long");
+			break;
+		}
+		json_t *custom = json_pack("{s:s, s:I, s:s}", "package", package, "revision",
+					   (json_int_t)rev, "version", db_cell(&todo, i, 2));
+		rc = tuf_repo_add_target_file(repo, package, target, blob, custom, err);
+		json_decref(custom);
+	}
+	if (rc == 0) {
+		_cleanup_free_ char *text = json_dumps(map, JSON_COMPACT | JSON_SORT_KEYS);
+		json_t *custom = json_pack("{s:I}", "generation", (json_int_t)gen);
+		rc = text ? tuf_repo_add_target(repo, package, "channels.json", text, strlen(text),
+						custom, err)
+			  : ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
+		json_decref(custom);
+	}
+	json_decref(map);
+	if (rc == 0 && FAULT("publish-before-commit"))
+		rc = ferry_error_set(err, FERRY_E_FAULT, "fault point publish-before-commit");
+	if (rc == 0)
+		rc = tuf_repo_commit(repo, err);
+	if (rc == 0 && FAULT("publish-after-commit"))
+		rc = ferry_error_set(err, FERRY_E_FAULT, "fault point publish-after-commit");
+	if (rc < 0)
+		return rc;
+	char gens[24];
+	snprintf(gens, sizeof(gens), "%lld", gen);
+	for (size_t i = 0; rc == 0 && i < todo.nrows; i++)
+		rc = db_run(db, NULL, err,
+			    "UPDATE revisions SET published = 1 WHERE package = $1 AND revision = $2",
+			    package, db_cell(&todo, i, 0));
+	if (rc == 0)
+		rc = db_run(db, NULL, err,
+			    "UPDATE packages SET published_gen = $2 WHERE name = $1 AND "
+			    "published_gen < $2",
+			    package, gens);
+	if (rc == 0)
+		log_debug("published %s at generation %lld", package, gen);
+	return rc;
+}
+
+int publish_package(struct store *st, struct db *db, const char *package, ferry_error *err)
+{
+	struct tuf_repo *repo = NULL;
+	pthread_mutex_lock(&st->publish_lock);
+	int rc = repo_open_wait(st, &repo, err);
+	if (rc == 0)
+		rc = publish_locked(st, repo, db, package, err);
+	tuf_repo_close(repo);
+	pthread_mutex_unlock(&st->publish_lock);
+	return rc < 0 ? ferry_error_prefix(err, rc, "publish %s", package) : 0;
+}
+
+int publish_recover(struct store *st, struct db *db, size_t *count, ferry_error *err)
+{
+	_cleanup_rows_ struct db_rows rows = DB_ROWS_INIT;
+	*count = 0;
+	int rc = db_exec(db,
+			 "SELECT name FROM packages WHERE map_gen <> published_gen ORDER BY name",
+			 NULL, 0, &rows, err);
+	for (size_t i = 0; rc == 0 && i < rows.nrows; i++) {
+		rc = publish_package(st, db, db_cell(&rows, i, 0), err);
+		if (rc == 0)
+			(*count)++;
+	}
+	return rc;
+}
+
+int publish_resign(struct store *st, long long within_s, size_t *count, ferry_error *err)
+{
+	struct tuf_repo *repo = NULL;
+	*count = 0;
+	pthread_mutex_lock(&st->publish_lock);
+	int rc = repo_open_wait(st, &repo, err);
+	if (rc == 0)
+		rc = tuf_repo_resign_expiring(repo, within_s, false, count, err);
+	if (rc == 0 && *count)
+		rc = tuf_repo_commit(repo, err);
+	tuf_repo_close(repo);
+	pthread_mutex_unlock(&st->publish_lock);
+	return rc < 0 ? ferry_error_prefix(err, rc, "re-sign") : 0;
+}

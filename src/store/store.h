@@ -1,0 +1,93 @@
+/* store.h: ferry-store's pieces and the one struct the program keeps its
+ * state in. The store directory (--dir DIR) holds:
+ *   store.db             the SQLite database (when --db is not PostgreSQL)
+ *   blobs/sha256/AB/HEX  every accepted image, named by its SHA-256
+ *   tmp/                 uploads in progress (removed at start)
+ *   repo/                the TUF repository (lib/tuf/repo.h); repo/published/
+ *                        is the static tree devices read
+ * Several instances over one PostgreSQL share DIR (a shared file system);
+ * the TUF repository's lock serialises publishing between them. */
+#pragma once
+
+#include <jansson.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "db.h"
+
+#define STORE_DEFAULT_LISTEN "127.0.0.1:8470"
+#define STORE_DEFAULT_MAX_UPLOAD (2ull * 1024 * 1024 * 1024) /* bytes of one image */
+#define STORE_MAX_JSON_BODY (64u * 1024)                     /* bytes of a JSON request */
+#define STORE_MAX_JSON_DEPTH 32
+#define STORE_ACCOUNT_MAX 40
+#define STORE_BRANCH_LIFETIME_S (30LL * 24 * 3600)
+
+struct store {
+	char dir[PATH_MAX];
+	char db_url[PATH_MAX + 16];
+	char blobs[PATH_MAX];
+	char tmp[PATH_MAX];
+	char repo[PATH_MAX];
+	char instance[24];       /* this process, in the job table's owner column */
+	uint64_t max_upload;
+	unsigned threads;
+	struct db_pool pool;
+	pthread_mutex_t publish_lock; /* one publisher per process; the repo lock across */
+	volatile sig_atomic_t stopping;
+};
+
+/* Fill the paths from dir and db_url (NULL: DIR/store.db). */
+int store_paths(struct store *st, const char *dir, const char *db_url, ferry_error *err) FERRY_WUR;
+
+long long store_now(void);
+
+/* --- accounts and tokens (account.c) --- */
+bool account_name_valid(const char *name);
+int account_add(struct db *db, const char *name, ferry_error *err) FERRY_WUR;
+/* A new token for an existing account: *token (heap, wipe and free) is
+ * shown once; only its SHA-256 is stored. *id: short public id. */
+int token_issue(struct db *db, const char *account, char **token, char id[17],
+		ferry_error *err) FERRY_WUR;
+/* Revoke one token by id, or every token of the account when id is NULL. */
+int token_revoke(struct db *db, const char *account, const char *id, size_t *count,
+		 ferry_error *err) FERRY_WUR;
+/* Whose token is this? FERRY_E_PERM for malformed, unknown or revoked. */
+int token_lookup(struct db *db, const char *token, char account[STORE_ACCOUNT_MAX + 1],
+		 ferry_error *err) FERRY_WUR;
+/* Print accounts and their tokens (ids, created, revoked) to stdout. */
+int account_list(struct db *db, ferry_error *err) FERRY_WUR;
+
+/* --- the HTTP server (server.c) --- */
+int server_run(struct store *st, const char *listen, ferry_error *err) FERRY_WUR;
+
+/* --- publishing the TUF repository (publish.c) --- */
+/* Create the repository at init. */
+int publish_init(struct store *st, ferry_error *err) FERRY_WUR;
+/* Bring the published metadata of one package up to the database's channel
+ * map (and its released images). */
+int publish_package(struct store *st, struct db *db, const char *package,
+		    ferry_error *err) FERRY_WUR;
+/* Publish every package whose channel map is ahead of what is published
+ * (after a crash). *count gets how many. */
+int publish_recover(struct store *st, struct db *db, size_t *count, ferry_error *err) FERRY_WUR;
+/* Re-sign timestamp and snapshot when close to expiry. */
+int publish_resign(struct store *st, long long within_s, size_t *count,
+		   ferry_error *err) FERRY_WUR;
+
+/* --- the job table (jobs.c) --- */
+/* Queue a job unless one of this kind and argument is queued already. */
+int jobs_enqueue(struct db *db, const char *kind, const char *arg, long long run_after,
+		 ferry_error *err) FERRY_WUR;
+/* Claim one due job: FOR UPDATE SKIP LOCKED on PostgreSQL, the single
+ * writer on SQLite. Returns 1 with id/kind/arg filled, 0 when none is due. */
+int jobs_claim(struct db *db, const char *owner, long long lease_s, long long *id,
+	       char kind[32], char arg[256], ferry_error *err) FERRY_WUR;
+/* Finish a claimed job: done, or back to the queue at run_after (with the
+ * error recorded) when it failed or recurs. */
+int jobs_finish(struct db *db, long long id, bool again, long long run_after, const char *error,
+		ferry_error *err) FERRY_WUR;
+/* One pass of the worker: claim and run what is due. */
+int jobs_run_due(struct store *st, struct db *db, size_t *ran, ferry_error *err) FERRY_WUR;
