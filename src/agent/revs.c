@@ -399,6 +399,13 @@ static int mount_or_extract(const char *image, const char *target, ferry_error *
 
 static int unmount_or_remove(const char *target, ferry_error *err)
 {
+	/* an extraction cut off half-way */
+	char part[PATH_MAX];
+	if (str_printf(part, sizeof(part), "%s.part", target) == 0) {
+		int rc = fs_remove_tree(part, err);
+		if (rc < 0)
+			return rc;
+	}
 	if (!fs_exists(target))
 		return 0;
 	if (is_mountpoint(target)) {
@@ -414,12 +421,6 @@ static int unmount_or_remove(const char *target, ferry_error *err)
 		if (rmdir(target) < 0 && errno != ENOENT)
 			return ferry_error_errno(err, FERRY_E_IO, errno, "rmdir %s", target);
 		return 0;
-	}
-	char part[PATH_MAX];
-	if (str_printf(part, sizeof(part), "%s.part", target) == 0) {
-		int rc = fs_remove_tree(part, err);
-		if (rc < 0)
-			return rc;
 	}
 	return fs_remove_tree(target, err);
 }

@@ -92,18 +92,11 @@ def write(tree, rel, text, mode=0o644):
 
 
 def make_image(tree, image):
-    """A squashfs image of the tree: `ferry pack` when this build has it,
-    else mksquashfs (the same kernel-readable format)."""
+    """The package image of the tree, made by `ferry pack`."""
     if os.path.exists(image):
         os.unlink(image)
-    p = subprocess.run([binary("ferry"), "pack", "--help"], capture_output=True, text=True)
-    if p.returncode == 0 and "usage: ferry pack" in p.stdout + p.stderr:
-        out = os.path.dirname(image)
-        r = run("ferry", "pack", tree, "-o", image, cwd=out)
-        assert r.returncode == 0, r.stderr
-        return
-    subprocess.run(["mksquashfs", tree, image, "-noappend", "-all-root", "-quiet",
-                    "-no-progress"], check=True, capture_output=True)
+    r = run("ferry", "pack", tree, "-o", image, cwd=os.path.dirname(image))
+    assert r.returncode == 0, r.stderr
 
 
 def mounts_under(path):
@@ -120,8 +113,13 @@ class Agent:
     """A ferryd in a temporary root. Short paths: Unix socket paths are
     limited to 107 bytes."""
 
-    def __init__(self, config=None):
+    def __init__(self, config=None, user=None):
+        """user: run ferryd as this uid (unprivileged: images extracted)."""
         self.dir = tempfile.mkdtemp(prefix="fy", dir="/tmp")
+        self.user = user
+        if user is not None:
+            os.chmod(self.dir, 0o755)
+            os.chown(self.dir, user, user)
         self.root = os.path.join(self.dir, "root")
         self.socket = os.path.join(self.dir, "d.sock")
         self.log = os.path.join(self.dir, "ferryd.log")
@@ -142,7 +140,11 @@ class Agent:
         full.pop("FERRY_FAULT_ACTION", None)
         full.update(env or {})
         logf = open(self.log, "a")
-        self.proc = subprocess.Popen(args, stdout=logf, stderr=logf, env=full)
+        drop = None
+        if self.user is not None:
+            uid = self.user
+            drop = lambda: (os.setgroups([]), os.setgid(uid), os.setuid(uid))  # noqa: E731
+        self.proc = subprocess.Popen(args, stdout=logf, stderr=logf, env=full, preexec_fn=drop)
         logf.close()
         if wait:
             self.wait_ready()

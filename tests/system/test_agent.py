@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import run
+from conftest import binary, run
 from device import Agent, build_package
 
 
@@ -233,10 +233,12 @@ def test_rollback_daemon_dies_in_grace_period(agent, work):
 
 def test_rollback_daemon_fails_to_start(agent, work):
     install_v1_v2(agent, work)
-    v3 = build_package(work, version="3.0", files={"bin/server": ("not a program\n", 0o644)})
+    broken = "#!/no/such/interpreter\n"
+    v3 = build_package(work, version="3.0", files={"bin/server": (broken, 0o755)})
     p = agent.ferry("install", v3, "--dangerous", check=None)
-    assert_rolled_back(agent, p, "start-services", "start ")
-    assert "Permission denied" in p.stderr
+    assert_rolled_back(agent, p, "start-services",
+                       f"hello.server: start {agent.root}/mnt/hello/x3/bin/server: "
+                       "No such file or directory")
 
 
 def test_first_install_that_fails_leaves_nothing(agent, work):
@@ -427,7 +429,6 @@ def test_logs_are_bounded_and_rotated(work):
 def test_logs_follow(agent, work):
     agent.ferry("install", build_package(work), "--dangerous")
     env = dict(os.environ, FERRY_SOCKET=agent.socket)
-    from conftest import binary
     p = subprocess.Popen([binary("ferry"), "logs", "hello.server", "-f", "-n", "1"],
                          stdout=subprocess.PIPE, text=True, env=env)
     try:
@@ -468,7 +469,6 @@ def test_others_may_read_but_not_change(agent, work):
     agent.ferry("install", image, "--dangerous")
     os.chmod(agent.dir, 0o755)
     nobody = lambda: (os.setgid(65534), os.setuid(65534))  # noqa: E731
-    from conftest import binary
     env = dict(os.environ, FERRY_SOCKET=agent.socket)
     env.pop("ASAN_OPTIONS", None)
     p = subprocess.run([binary("ferry"), "list"], capture_output=True, text=True, env=env,
@@ -505,3 +505,62 @@ def test_api_errors(agent):
     assert p.stderr == "ferry: change: no change 99\n"
     p = agent.ferry("refresh", check=1)
     assert "ferryd has no store" in p.stderr
+
+
+def refresh_story(a, work):
+    """v1, v2, a v3 whose health check fails (rolled back), remove."""
+    a.ferry("install", build_package(work, version="1.0"), "--dangerous")
+    a.ferry("install", build_package(work, version="2.0"), "--dangerous")
+    assert a.check_invariant() == "x2"
+    bad = build_package(work, version="3.0", hooks={"check-health": "echo broken; exit 1"})
+    p = a.ferry("install", bad, "--dangerous", check=None)
+    assert_rolled_back(a, p, "health", "check-health hook exited with status 1")
+    tree = os.path.join(a.root, "mnt/hello/x2")
+    assert not os.path.ismount(tree)
+    st = os.stat(os.path.join(tree, "bin/server"))
+    assert st.st_mode & 0o222 == 0, "an extracted tree is read-only"
+    a.ferry("remove", "hello")
+    assert a.check_invariant(answers=False) is None
+    assert not os.path.exists(os.path.join(a.root, "mnt/hello"))
+
+
+def test_extracted_images(work):
+    a = Agent(config={"images": "extract"}).start()
+    try:
+        assert a.api("/v1/system")["images"] == "extracted"
+        refresh_story(a, work)
+    finally:
+        assert a.stop() == 0
+        a.cleanup()
+
+
+def test_unprivileged_ferryd():
+    """ferryd without root (development): images extracted, services and
+    hooks run as that user, root and that user may change state."""
+    a = Agent(user=65534).start()
+    work = os.path.join(a.dir, "work")
+    os.mkdir(work)
+    try:
+        system = a.api("/v1/system")
+        assert system["privileged"] is False and system["images"] == "extracted"
+        refresh_story(a, work)
+        a.ferry("install", build_package(work, version="4.0"), "--dangerous")
+        pid = a.json("services")[0]["pid"]
+        with open(f"/proc/{pid}/status") as f:
+            uids = [line.split()[1:] for line in f if line.startswith("Uid:")][0]
+        assert uids[0] == "65534"
+    finally:
+        assert a.stop() == 0
+        a.cleanup()
+
+
+def test_unprivileged_ferryd_cannot_loop_mount():
+    a = Agent(config={"images": "mount"}, user=65534)
+    try:
+        p = subprocess.run([binary("ferryd"), "--root", a.root, "--config", a.config],
+                           capture_output=True, text=True,
+                           preexec_fn=lambda: (os.setgid(65534), os.setuid(65534)))
+        assert p.returncode == 2
+        assert p.stderr == "ferryd: images = mount needs root; use images = extract\n"
+    finally:
+        a.cleanup()

@@ -69,6 +69,23 @@ def test_kill_during_first_install(agent, work, point):
 @pytest.mark.parametrize("point", [p + s for p in INSTALL_STEPS for s in ("", "-done")] +
                          ["switch-links", "health-check"])
 def test_kill_during_refresh(agent, work, point):
+    refresh_crash(agent, work, point)
+
+
+@pytest.mark.parametrize("point", ["mount", "mount-done", "copy-data", "switch-links", "commit"])
+def test_kill_during_refresh_extracted(work, point):
+    a = Agent(config={"images": "extract"})
+    try:
+        refresh_crash(a, work, point)
+        mnt = os.path.join(a.root, "mnt/hello")
+        assert [f for f in os.listdir(mnt) if ".part" in f] == []
+        assert not any(os.path.ismount(os.path.join(mnt, f)) for f in os.listdir(mnt))
+    finally:
+        assert a.stop() == 0
+        a.cleanup()
+
+
+def refresh_crash(agent, work, point):
     agent.start()
     agent.ferry("install", build_package(work, version="1.0"), "--dangerous")
     agent.ferry("install", build_package(work, version="2.0"), "--dangerous")
@@ -125,6 +142,21 @@ def test_kill_during_revert(agent, work, point):
 
 
 def test_random_kills_during_refreshes(agent, work):
+    random_kills(agent, work)
+
+
+def test_random_kills_during_refreshes_extracted(work):
+    a = Agent(config={"images": "extract"})
+    try:
+        random_kills(a, work)
+        leftovers = [f for f in os.listdir(os.path.join(a.root, "mnt/hello")) if ".part" in f]
+        assert leftovers == []
+    finally:
+        assert a.stop() == 0
+        a.cleanup()
+
+
+def random_kills(agent, work):
     seed = int(os.environ.get("FERRY_CRASH_SEED", time.time()))
     rnd = random.Random(seed)
     print("seed", seed)
