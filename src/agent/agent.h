@@ -89,6 +89,11 @@ struct agent {
 	uid_t owner_uid;         /* may change state besides root */
 	char *store_url;
 	char *trust_path;
+	char device_id[65];      /* generated at first start (config device-id) */
+	unsigned retries;        /* attempts of one network operation */
+	uint64_t retry_delay_ms; /* first back-off; doubles */
+	uint64_t min_free;       /* bytes a download must leave free */
+	char *refresh_timer;     /* "00:00~24:00/4" or "every 10m" */
 
 	sqlite3 *db;             /* main thread's connection */
 	int epfd, sigfd, notify_fd, listen_fd;
@@ -108,6 +113,9 @@ struct agent {
 	struct service *services;
 	struct child *children;
 	int64_t running_change;  /* id of the change the worker runs, 0 none */
+	uint64_t progress_done, progress_total; /* the download under way */
+	int64_t refresh_next;    /* wall clock of the next automatic refresh, 0 none */
+	unsigned refresh_failures; /* consecutive automatic checks that failed */
 };
 
 extern struct agent agent;
@@ -173,6 +181,10 @@ int txn_create(sqlite3 *db, const char *kind, const char *name, const char *summ
 void *txn_worker(void *arg);
 int txn_recover(sqlite3 *db);
 void txn_wake(void);
+
+/* schedule.c */
+int schedule_check(const char *spec, ferry_error *err) FERRY_WUR;
+int64_t schedule_next(const char *spec, int64_t after);
 
 /* api.c */
 int api_start(ferry_error *err) FERRY_WUR;

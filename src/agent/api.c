@@ -28,6 +28,7 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/str.h"
+#include "pkg/channel.h"
 
 #define API_MAX_BODY (64 * 1024)
 #define API_MAX_LOG_LINES 10000
@@ -238,12 +239,16 @@ static json_t *change_json(json_t *c, bool steps)
 	json_error_t jerr;
 	json_t *data = json_loads(jstr(c, "data"), 0, &jerr);
 	if (data) {
-		const char *dk[] = {"from", "to", "version"};
+		const char *dk[] = {"from", "to", "version", "channel", "note", "changes", "progressive"};
 		for (size_t i = 0; i < ARRAY_SIZE(dk); i++)
 			if (json_object_get(data, dk[i]))
 				json_object_set(o, dk[i], json_object_get(data, dk[i]));
 		json_decref(data);
 	}
+	if (agent.running_change == json_integer_value(json_object_get(c, "id")) && agent.progress_total)
+		json_object_set_new(o, "progress", json_pack("{s:I, s:I}", "done",
+							      (json_int_t)agent.progress_done, "total",
+							      (json_int_t)agent.progress_total));
 	if (steps) {
 		json_t *rows = NULL;
 		if (state_query(agent.db, &rows, NULL,
@@ -511,10 +516,15 @@ static struct reply get_system(void)
 	json_t *holds = NULL;
 	if (state_query(agent.db, &holds, NULL, "SELECT name, until FROM holds ORDER BY name", NULL) < 0)
 		holds = json_array();
-	json_t *o = json_pack("{s:s, s:s, s:b, s:b, s:s, s:i, s:o}", "version", FERRY_VERSION, "root",
-			      agent.root, "ready", agent.ready, "privileged", agent.privileged,
+	json_t *o = json_pack("{s:s, s:s, s:b, s:b, s:s, s:i, s:o, s:s, s:s}", "version", FERRY_VERSION,
+			      "root", agent.root, "ready", agent.ready, "privileged", agent.privileged,
 			      "images", agent.extract ? "extracted" : "loop-mounted", "retain", agent.retain,
-			      "holds", holds);
+			      "holds", holds, "device-id", agent.device_id, "refresh-timer",
+			      agent.refresh_timer ? agent.refresh_timer : "");
+	if (agent.store_url) {
+		json_object_set_new(o, "store", json_string(agent.store_url));
+		json_object_set_new(o, "next-refresh", json_integer(agent.refresh_next));
+	}
 	return sync_reply(o);
 }
 
@@ -536,7 +546,8 @@ static struct reply post_install_file(json_t *body)
 	const char *path = jstr(body, "path");
 	if (!*path || path[0] != '/')
 		return error_reply(400, FERRY_E_INVALID, "install: \"path\" must be an absolute path");
-	if (!json_is_true(json_object_get(body, "dangerous")))
+	bool dangerous = json_is_true(json_object_get(body, "dangerous"));
+	if (!dangerous && !agent.store_url)
 		return error_reply(403, FERRY_E_VERIFY,
 				   "cannot install %s: no signed metadata covers this file; "
 				   "use --dangerous to install it without verification",
@@ -548,7 +559,7 @@ static struct reply post_install_file(json_t *body)
 	const char *base = strrchr(path, '/') + 1;
 	_cleanup_free_ char *summary = str_dup_printf("Install %s (local file)", base);
 	_cleanup_(json_decrefp) json_t *data =
-		json_pack("{s:s, s:b, s:s}", "source", path, "dangerous", 1, "channel", "");
+		json_pack("{s:s, s:b, s:s}", "source", path, "dangerous", dangerous, "channel", "");
 	return new_change("install-file", "", summary ? summary : "Install", data);
 }
 
@@ -730,16 +741,60 @@ static struct reply post_holds(json_t *body)
 	return sync_reply(NULL);
 }
 
+static struct reply post_store(const char *action, const char *name, json_t *body)
+{
+	if (!agent.store_url)
+		return error_reply(400, FERRY_E_UNSUPPORTED,
+				   "%s: ferryd has no store to %s from (start it with --store URL --trust ROOT_JSON)",
+				   action, action);
+	const char *channel = jstr(body, "channel");
+	if (*channel) {
+		struct channel ch;
+		ferry_error err;
+		if (channel_parse(channel, &ch, &err) < 0)
+			return ferr_reply(FERRY_E_INVALID, &err);
+	}
+	if (!name) {
+		json_t *names = json_object_get(body, "names");
+		size_t i;
+		json_t *n;
+		json_array_foreach(names, i, n) {
+			char cur[STATE_REV_MAX];
+			struct reply r;
+			if (!json_is_string(n))
+				return error_reply(400, FERRY_E_INVALID, "refresh: names must be strings");
+			if (installed(json_string_value(n), cur, &r) < 0)
+				return r;
+		}
+		_cleanup_(json_decrefp) json_t *data =
+			json_pack("{s:b, s:O}", "auto", 0, "names", names ? names : json_array());
+		return new_change("refresh-all", "", "Refresh", data);
+	}
+	if (!manifest_valid_name(name))
+		return error_reply(400, FERRY_E_INVALID, "\"%s\" is not a valid package name", name);
+	bool install = strcmp(action, "install") == 0;
+	char cur[STATE_REV_MAX];
+	ferry_error err;
+	int rc = state_current(agent.db, name, cur, &err);
+	if (install && rc == 0)
+		return error_reply(409, FERRY_E_EXISTS, "%s is already installed (ferry refresh %s updates it)",
+				   name, name);
+	if (!install && rc < 0)
+		return ferr_reply(rc, &err);
+	_cleanup_free_ char *summary = str_dup_printf("%s %s", install ? "Install" : "Refresh", name);
+	_cleanup_(json_decrefp) json_t *data =
+		json_pack("{s:s, s:s, s:b}", "name", name, "channel", channel, "explicit", 1);
+	return new_change(install ? "install" : "refresh", name, summary ? summary : action, data);
+}
+
 static struct reply post_packages(const char *name, json_t *body)
 {
 	const char *action = jstr(body, "action");
 	if (!name) {
 		if (strcmp(action, "install") == 0 && *jstr(body, "path"))
 			return post_install_file(body);
-		if (strcmp(action, "install") == 0 || strcmp(action, "refresh") == 0)
-			return error_reply(400, FERRY_E_UNSUPPORTED,
-					   "%s: ferryd has no store to %s from (start it with --store URL --trust ROOT_JSON)",
-					   action, action);
+		if (strcmp(action, "refresh") == 0)
+			return post_store(action, NULL, body);
 		return error_reply(400, FERRY_E_INVALID, "unknown action \"%s\"", action);
 	}
 	if (strcmp(action, "remove") == 0)
@@ -747,9 +802,7 @@ static struct reply post_packages(const char *name, json_t *body)
 	if (strcmp(action, "revert") == 0)
 		return post_revert(name, body);
 	if (strcmp(action, "install") == 0 || strcmp(action, "refresh") == 0)
-		return error_reply(400, FERRY_E_UNSUPPORTED,
-				   "%s %s: ferryd has no store to %s from (start it with --store URL --trust ROOT_JSON)",
-				   action, name, action);
+		return post_store(action, name, body);
 	return error_reply(400, FERRY_E_INVALID, "unknown action \"%s\"", action);
 }
 

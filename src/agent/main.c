@@ -10,7 +10,11 @@
  * The configuration file holds `key = value` lines (# comments): root,
  * socket, store, trust, retain (2-20), log-max-size (bytes), images
  * (mount or extract), hook-timeout (pre-/post-refresh, install, configure
- * and remove hooks; default 10m), log-level. Options on the command line win over the file.
+ * and remove hooks; default 10m), log-level, device-id (default: generated
+ * at first start), refresh-timer (default 00:00~24:00/4, see schedule.c),
+ * retries (default 4) and retry-delay (first back-off, default 5s) of
+ * network operations, min-free-space (bytes a download leaves free,
+ * default 64 MiB). Options on the command line win over the file.
  * Only main() may exit; everything else returns errors. */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +27,7 @@
 #include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -36,6 +41,7 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/str.h"
+#include "store.h"
 
 struct agent agent;
 
@@ -79,6 +85,7 @@ static void usage(FILE *out)
 struct options {
 	const char *root, *socket, *store, *trust, *config, *level, *images;
 	const char *retain, *log_max, *hook_timeout;
+	const char *device_id, *refresh_timer, *retries, *retry_delay, *min_free;
 };
 
 /* key = value lines; unknown keys are errors that name the line. */
@@ -120,6 +127,11 @@ static int read_config(const char *path, struct options *o, char **keep, ferry_e
 			{"trust", &o->trust},     {"retain", &o->retain},   {"log-max-size", &o->log_max},
 			{"images", &o->images},   {"log-level", &o->level},
 			{"hook-timeout", &o->hook_timeout},
+			{"device-id", &o->device_id},
+			{"refresh-timer", &o->refresh_timer},
+			{"retries", &o->retries},
+			{"retry-delay", &o->retry_delay},
+			{"min-free-space", &o->min_free},
 		};
 		bool known = false;
 		for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
@@ -131,7 +143,8 @@ static int read_config(const char *path, struct options *o, char **keep, ferry_e
 		if (!known)
 			return ferry_error_set(err, FERRY_E_INVALID,
 					       "%s:%d: unknown key \"%s\" (expected root, socket, store, trust, "
-					       "retain, log-max-size, images, log-level, hook-timeout)",
+					       "retain, log-max-size, images, log-level, hook-timeout, device-id, "
+					       "refresh-timer, retries, retry-delay, min-free-space)",
 					       path, lineno, k);
 	}
 	return 0;
@@ -220,6 +233,46 @@ static void stop_all_services(void)
 		svc_record_pid(s);
 }
 
+/* The device id: from the configuration, else the one generated at first
+ * start and kept in state.db. */
+static int device_identity(ferry_error *err)
+{
+	_cleanup_free_ char *saved = state_config_get(agent.db, "device-id");
+	if (agent.device_id[0]) {
+		if (!saved || strcmp(saved, agent.device_id) != 0)
+			return state_config_set(agent.db, "device-id", agent.device_id, err);
+		return 0;
+	}
+	if (saved && str_copy(agent.device_id, sizeof(agent.device_id), saved) == 0)
+		return 0;
+	unsigned char r[16];
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		return ferry_error_errno(err, FERRY_E_IO, errno, "getrandom");
+	str_hex(r, sizeof(r), agent.device_id);
+	log_info("device id %s generated", agent.device_id);
+	return state_config_set(agent.db, "device-id", agent.device_id, err);
+}
+
+/* Main thread: queue an automatic refresh unless one is queued or running. */
+static void auto_refresh(void)
+{
+	json_t *row = NULL;
+	if (state_query_row(agent.db, &row, NULL,
+			    "SELECT id FROM changes WHERE kind IN ('refresh-all', 'refresh') AND status IN ('Do', 'Doing')",
+			    NULL) == 0) {
+		json_decref(row);
+		return;
+	}
+	json_t *data = json_pack("{s:b, s:[]}", "auto", 1, "names");
+	int64_t id = 0;
+	ferry_error err;
+	if (txn_create(agent.db, "refresh-all", "", "Automatic refresh", data, &id, &err) < 0)
+		log_error("automatic refresh: %s", ferry_error_msg(&err));
+	else
+		txn_wake();
+	json_decref(data);
+}
+
 static void *worker_main(void *arg)
 {
 	txn_worker(arg);
@@ -241,12 +294,19 @@ static int run(void)
 		int64_t now = now_ms();
 		int64_t next = svc_timers(now);
 		int64_t api = api_timeout_ms();
+		if (agent.refresh_next > 0 && agent.ready && wall_s() >= agent.refresh_next) {
+			auto_refresh();
+			agent.refresh_next = schedule_next(agent.refresh_timer, wall_s());
+		}
+		int64_t refresh_in = agent.refresh_next > 0 ? (agent.refresh_next - wall_s()) * 1000 : -1;
 		pthread_mutex_unlock(&agent.lock);
 		if (done)
 			break;
 		int timeout = -1;
 		if (next >= 0)
 			timeout = (int)(next - now > 0 ? next - now : 0);
+		if (refresh_in >= 0 && (timeout < 0 || refresh_in < timeout))
+			timeout = (int)(refresh_in > 0 ? (refresh_in > INT32_MAX ? INT32_MAX : refresh_in) : 0);
 		if (api >= 0 && (timeout < 0 || api < timeout))
 			timeout = (int)api;
 		if (stop_requested && (timeout < 0 || timeout > 200))
@@ -388,6 +448,55 @@ int main(int argc, char **argv)
 		}
 		agent.hook_timeout_ms = ms;
 	}
+	agent.retries = 4;
+	agent.retry_delay_ms = 5000;
+	agent.min_free = 64ull << 20;
+	if (o.retries) {
+		unsigned long long v;
+		if (str_to_u64(o.retries, 100, &v) < 0 || v < 1) {
+			fprintf(stderr, "ferryd: retries: expected 1 to 100; got \"%s\"\n", o.retries);
+			return 2;
+		}
+		agent.retries = (unsigned)v;
+	}
+	if (o.retry_delay) {
+		unsigned long long v;
+		if (str_parse_duration_ms(o.retry_delay, 3600ull * 1000, &v) < 0 || v < 10) {
+			fprintf(stderr, "ferryd: retry-delay: expected a duration from 10ms to 1h; got \"%s\"\n",
+				o.retry_delay);
+			return 2;
+		}
+		agent.retry_delay_ms = v;
+	}
+	if (o.min_free) {
+		unsigned long long v;
+		if (str_to_u64(o.min_free, 1ull << 50, &v) < 0) {
+			fprintf(stderr, "ferryd: min-free-space: expected a number of bytes; got \"%s\"\n",
+				o.min_free);
+			return 2;
+		}
+		agent.min_free = v;
+	}
+	agent.refresh_timer = strdup(o.refresh_timer ? o.refresh_timer : "00:00~24:00/4");
+	if (schedule_check(agent.refresh_timer, &err) < 0) {
+		fprintf(stderr, "ferryd: %s\n", ferry_error_msg(&err));
+		free(agent.refresh_timer);
+		return 2;
+	}
+	if (o.device_id) {
+		size_t l = strlen(o.device_id);
+		bool ok = l >= 1 && l < sizeof(agent.device_id);
+		for (size_t k = 0; ok && k < l; k++)
+			ok = (o.device_id[k] >= 'a' && o.device_id[k] <= 'z') ||
+			     (o.device_id[k] >= '0' && o.device_id[k] <= '9') || o.device_id[k] == '-';
+		if (!ok) {
+			fprintf(stderr, "ferryd: device-id: expected 1 to 64 of a-z 0-9 -; got \"%s\"\n",
+				o.device_id);
+			free(agent.refresh_timer);
+			return 2;
+		}
+		memcpy(agent.device_id, o.device_id, l + 1);
+	}
 	if (o.images && strcmp(o.images, "extract") != 0 && strcmp(o.images, "mount") != 0) {
 		fprintf(stderr, "ferryd: images: expected mount or extract; got \"%s\"\n", o.images);
 		return 2;
@@ -450,6 +559,16 @@ int main(int argc, char **argv)
 	if (agent_path(agent.db_path, "state.db") < 0 || state_open(agent.db_path, &agent.db, &err) < 0) {
 		fprintf(stderr, "ferryd: %s\n", ferry_error_msg(&err));
 		return 1;
+	}
+	if (device_identity(&err) < 0 || (agent.store_url && store_provision(&err) < 0)) {
+		fprintf(stderr, "ferryd: %s\n", ferry_error_msg(&err));
+		return 1;
+	}
+	srandom((unsigned)(now_ms() ^ getpid()));
+	if (agent.store_url) {
+		agent.refresh_next = schedule_next(agent.refresh_timer, wall_s());
+		log_info("store %s; device %s; next automatic refresh in %lld s (%s)", agent.store_url,
+			 agent.device_id, (long long)(agent.refresh_next - wall_s()), agent.refresh_timer);
 	}
 
 	/* Signals arrive through a descriptor; children get them back to default. */
@@ -514,6 +633,7 @@ int main(int argc, char **argv)
 	close(agent.epfd);
 	free(agent.store_url);
 	free(agent.trust_path);
+	free(agent.refresh_timer);
 	log_info("stopped");
 	return status;
 }

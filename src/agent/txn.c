@@ -28,23 +28,29 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "base/buf.h"
 #include "base/cleanup.h"
 #include "base/fault.h"
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/str.h"
+#include "store.h"
 
 
 struct txn {
 	sqlite3 *db;
 	int64_t id;
-	const char *kind;
+	char kind[32];
 	json_t *data;                 /* owned */
+	char note[512];               /* a step's remark, kept as its message */
 	char name[STATE_NAME_MAX];
 	char from[STATE_REV_MAX];     /* "" when there is none */
 	char to[STATE_REV_MAX];
 };
 
+/* A step returns 0, a negative ferry_err, or STEP_COMPLETE when the change
+ * is complete without its remaining steps (a refresh finds nothing new). */
+#define STEP_COMPLETE 1
 typedef int (*step_fn)(struct txn *t, ferry_error *err);
 
 struct step_def {
@@ -144,9 +150,28 @@ static int step_prepare_file(struct txn *t, ferry_error *err)
 	if (rc < 0 && rc != FERRY_E_NOTFOUND)
 		return ferry_error_set(err, rc, "state.db: read package %s", t->name);
 	IGNORE_RC(str_copy(t->from, sizeof(t->from), rc == 0 ? cur : ""));
-	rc = next_local_rev(t, t->to, err);
-	if (rc < 0)
-		return rc;
+	bool dangerous = json_is_true(json_object_get(t->data, "dangerous"));
+	if (dangerous) {
+		rc = next_local_rev(t, t->to, err);
+		if (rc < 0)
+			return rc;
+	} else {
+		/* Accepted only when signed metadata covers these exact bytes. */
+		struct store s;
+		struct store_choice c;
+		rc = store_open(&s, err);
+		if (rc == 0)
+			rc = store_find_by_sha256(&s, t->name, sha, &c, err);
+		if (rc == 0)
+			rc = store_verify_file(&s, t->name, c.rev, incoming, err);
+		store_close(&s);
+		if (rc < 0)
+			return ferry_error_prefix(err, rc, "%s", source);
+		IGNORE_RC(str_copy(t->to, sizeof(t->to), c.rev));
+		if (*t->from && strcmp(t->from, t->to) == 0)
+			return ferry_error_set(err, FERRY_E_EXISTS, "%s revision %s is already installed",
+					       t->name, t->to);
+	}
 	if (agent_path(image, "images/%s_%s.ferry", t->name, t->to) < 0)
 		return ferry_error_set(err, FERRY_E_LIMIT, "root path too long");
 	if (rename(incoming, image) < 0)
@@ -164,15 +189,16 @@ static int step_prepare_file(struct txn *t, ferry_error *err)
 		return rc;
 	rc = state_exec(t->db, err,
 			"INSERT OR REPLACE INTO revisions(name, rev, version, sha256, size, local, status, added)"
-			" VALUES(?, ?, ?, ?, ?, 1, 'new', ?)",
-			"ttttii", t->name, t->to, version, sha, (int64_t)size, wall_s());
+			" VALUES(?, ?, ?, ?, ?, ?, 'new', ?)",
+			"ttttiii", t->name, t->to, version, sha, (int64_t)size, (int64_t)dangerous, wall_s());
 	if (rc == 0)
 		rc = save_data(t, err);
 	if (rc == 0) {
+		const char *how = dangerous ? "local file" : "local file, verified";
 		_cleanup_free_ char *summary =
-			*t->from ? str_dup_printf("Refresh %s from revision %s to %s (local file)",
-						  t->name, t->from, t->to)
-				 : str_dup_printf("Install %s revision %s (local file)", t->name, t->to);
+			*t->from ? str_dup_printf("Refresh %s from revision %s to %s (%s)", t->name,
+						  t->from, t->to, how)
+				 : str_dup_printf("Install %s revision %s (%s)", t->name, t->to, how);
 		rc = state_exec(t->db, err, "UPDATE changes SET summary=? WHERE id=?", "ti",
 				summary ? summary : "", t->id);
 	}
@@ -200,6 +226,243 @@ static int undo_prepare(struct txn *t, ferry_error *err)
 		return ferry_error_errno(err, FERRY_E_IO, errno, "remove %s", image);
 	return state_exec(t->db, err, "DELETE FROM revisions WHERE name=? AND rev=? AND status='new'",
 			  "tt", t->name, t->to);
+}
+
+
+static bool is_blocked(struct txn *t, const char *rev)
+{
+	json_t *row = NULL;
+	if (state_query_row(t->db, &row, NULL, "SELECT reason FROM blocked WHERE name=? AND rev=?", "tt",
+			    t->name, rev) < 0)
+		return false;
+	json_decref(row);
+	return true;
+}
+
+static bool held(sqlite3 *db, const char *name)
+{
+	json_t *row = NULL;
+	if (state_query_row(db, &row, NULL,
+			    "SELECT until FROM holds WHERE (name=? OR name='*') AND (until=0 OR until>?)", "ti",
+			    name, wall_s()) < 0)
+		return false;
+	json_decref(row);
+	return true;
+}
+
+static void set_summary(struct txn *t, const char *summary)
+{
+	if (summary)
+		IGNORE_RC(state_exec(t->db, NULL, "UPDATE changes SET summary=? WHERE id=?", "ti", summary,
+				     t->id));
+}
+
+static int finish_early(struct txn *t, ferry_error *err)
+{
+	json_object_set_new(t->data, "note", json_string(t->note));
+	set_summary(t, t->note);
+	int rc = save_data(t, err);
+	return rc < 0 ? rc : STEP_COMPLETE;
+}
+
+/* install NAME / refresh NAME: which revision the channel gives this device */
+static int step_resolve(struct txn *t, ferry_error *err)
+{
+	bool install = strcmp(t->kind, "install") == 0;
+	char cur[STATE_REV_MAX] = "";
+	bool installed = state_current(t->db, t->name, cur, NULL) == 0;
+	if (install && installed)
+		return ferry_error_set(err, FERRY_E_EXISTS,
+				       "%s is already installed (ferry refresh %s updates it)", t->name, t->name);
+	if (!install && !installed)
+		return ferry_error_set(err, FERRY_E_NOTFOUND, "%s is not installed", t->name);
+	char channel[CHANNEL_NAME_MAX] = "latest/stable";
+	const char *want = jstr(t->data, "channel");
+	if (*want) {
+		snprintf(channel, sizeof(channel), "%s", want);
+	} else if (installed) {
+		json_t *row = NULL;
+		if (state_query_row(t->db, &row, NULL, "SELECT channel FROM packages WHERE name=?", "t",
+				    t->name) == 0) {
+			snprintf(channel, sizeof(channel), "%s", jstr(row, "channel"));
+			json_decref(row);
+		}
+	}
+	struct store s;
+	int rc = store_open(&s, err);
+	if (rc < 0)
+		return rc;
+	struct store_choice c;
+	rc = store_resolve(&s, t->name, channel, &c, err);
+	store_close(&s);
+	if (rc < 0)
+		return rc;
+	json_object_set_new(t->data, "channel", json_string(c.channel));
+	if (installed && strcmp(c.rev, cur) == 0) {
+		IGNORE_RC(state_exec(t->db, NULL, "UPDATE packages SET channel=? WHERE name=?", "tt",
+				     c.channel, t->name));
+		snprintf(t->note, sizeof(t->note), "%s is up to date (revision %s, %s)", t->name, cur,
+			 c.channel);
+		return finish_early(t, err);
+	}
+	if (is_blocked(t, c.rev) && !json_is_true(json_object_get(t->data, "explicit"))) {
+		snprintf(t->note, sizeof(t->note),
+			 "%s revision %s failed or was reverted on this device; waiting for a newer one",
+			 t->name, c.rev);
+		return finish_early(t, err);
+	}
+	IGNORE_RC(str_copy(t->from, sizeof(t->from), cur));
+	IGNORE_RC(str_copy(t->to, sizeof(t->to), c.rev));
+	json_object_set_new(t->data, "from", json_string(t->from));
+	json_object_set_new(t->data, "to", json_string(t->to));
+	json_object_set_new(t->data, "version", json_string(c.version));
+	json_object_set_new(t->data, "sha256", json_string(c.sha256));
+	json_object_set_new(t->data, "size", json_integer((json_int_t)c.size));
+	json_object_set_new(t->data, "progressive", json_boolean(c.progressive));
+	_cleanup_free_ char *summary =
+		installed ? str_dup_printf("Refresh %s from revision %s to %s (%s)", t->name, cur, c.rev,
+					   c.channel)
+			  : str_dup_printf("Install %s revision %s (%s)", t->name, c.rev, c.channel);
+	set_summary(t, summary);
+	return save_data(t, err);
+}
+
+static int step_download(struct txn *t, ferry_error *err)
+{
+	char image[PATH_MAX];
+	if (agent_path(image, "images/%s_%s.ferry", t->name, t->to) < 0)
+		return ferry_error_set(err, FERRY_E_LIMIT, "root path too long");
+	struct store s;
+	int rc = store_open(&s, err);
+	if (rc < 0)
+		return rc;
+	rc = store_download(&s, t->name, t->to, image, err);
+	store_close(&s);
+	if (rc < 0)
+		return rc;
+	return state_exec(t->db, err,
+			  "INSERT OR IGNORE INTO revisions(name, rev, version, sha256, size, local, status, added)"
+			  " VALUES(?, ?, ?, ?, ?, 0, 'new', ?)",
+			  "ttttii", t->name, t->to, jstr(t->data, "version"), jstr(t->data, "sha256"),
+			  (int64_t)json_integer_value(json_object_get(t->data, "size")), wall_s());
+}
+
+static int undo_download(struct txn *t, ferry_error *err)
+{
+	/* A partial download (images/.incoming/NAME_REV.part) stays, to be
+	 * resumed by the next attempt. */
+	if (!*t->name || !*t->to || rev_ok(t, t->to))
+		return 0;
+	char image[PATH_MAX];
+	if (agent_path(image, "images/%s_%s.ferry", t->name, t->to) == 0 && unlink(image) < 0 &&
+	    errno != ENOENT)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "remove %s", image);
+	return state_exec(t->db, err, "DELETE FROM revisions WHERE name=? AND rev=? AND status='new'",
+			  "tt", t->name, t->to);
+}
+
+/* refresh (all or some): find what has something new and queue a refresh of
+ * each. A general refresh skips held packages; an automatic one also skips
+ * packages installed from a file. */
+static int step_check(struct txn *t, ferry_error *err)
+{
+	bool automatic = json_is_true(json_object_get(t->data, "auto"));
+	json_t *names = json_object_get(t->data, "names");
+	json_t *rows = NULL;
+	int rc = state_query(t->db, &rows, err, "SELECT name, current, channel FROM packages ORDER BY name",
+			     NULL);
+	if (rc < 0)
+		return rc;
+	struct store s;
+	rc = store_open(&s, err);
+	if (rc < 0) {
+		json_decref(rows);
+		if (automatic) {
+			/* try again sooner than the schedule: back-off from
+			 * retry-delay, doubling, at most an hour */
+			pthread_mutex_lock(&agent.lock);
+			unsigned f = agent.refresh_failures < 20 ? ++agent.refresh_failures : 20;
+			uint64_t ms = agent.retry_delay_ms << (f < 12 ? f : 12);
+			int64_t soon = wall_s() + (int64_t)(ms > 3600000 ? 3600 : ms / 1000 + 1);
+			if (agent.refresh_next == 0 || soon < agent.refresh_next)
+				agent.refresh_next = soon;
+			pthread_mutex_unlock(&agent.lock);
+			uint64_t one = 1;
+			IGNORE_RC(write(agent.wake_fd, &one, sizeof(one)) < 0);
+			log_warn("automatic refresh failed; trying again in %lld s",
+				 (long long)(soon - wall_s()));
+		}
+		return rc;
+	}
+	json_t *spawned = json_array();
+	struct buf notes = BUF_INIT(8192);
+	size_t i;
+	json_t *r;
+	json_array_foreach(rows, i, r) {
+		const char *name = jstr(r, "name"), *cur = jstr(r, "current");
+		bool named = json_array_size(names) == 0;
+		size_t k;
+		json_t *n;
+		json_array_foreach(names, k, n)
+			if (strcmp(json_string_value(n), name) == 0)
+				named = true;
+		if (!named)
+			continue;
+		if (json_array_size(names) == 0 && held(t->db, name)) {
+			IGNORE_RC(buf_printf(&notes, "%s: held\n", name));
+			continue;
+		}
+		if (automatic && cur[0] == 'x') {
+			IGNORE_RC(buf_printf(&notes, "%s: installed from a file\n", name));
+			continue;
+		}
+		struct store_choice c;
+		ferry_error e2;
+		if (store_resolve(&s, name, jstr(r, "channel"), &c, &e2) < 0) {
+			IGNORE_RC(buf_printf(&notes, "%s: %s\n", name, ferry_error_msg(&e2)));
+			continue;
+		}
+		if (strcmp(c.rev, cur) == 0)
+			continue;
+		IGNORE_RC(str_copy(t->name, sizeof(t->name), name));
+		if (is_blocked(t, c.rev)) {
+			IGNORE_RC(buf_printf(&notes, "%s: revision %s failed or was reverted here\n", name,
+					     c.rev));
+			continue;
+		}
+		_cleanup_free_ char *summary =
+			str_dup_printf("Refresh %s from revision %s to %s (%s)", name, cur, c.rev, c.channel);
+		json_t *data = json_pack("{s:s, s:b}", "name", name, "auto", automatic);
+		int64_t id = 0;
+		rc = txn_create(t->db, "refresh", name, summary ? summary : "Refresh", data, &id, err);
+		json_decref(data);
+		if (rc < 0)
+			break;
+		char ids[32];
+		snprintf(ids, sizeof(ids), "%lld", (long long)id);
+		json_array_append_new(spawned, json_string(ids));
+	}
+	t->name[0] = '\0';
+	store_close(&s);
+	json_decref(rows);
+	if (automatic) {
+		pthread_mutex_lock(&agent.lock);
+		agent.refresh_failures = 0;
+		pthread_mutex_unlock(&agent.lock);
+	}
+	json_object_set_new(t->data, "changes", spawned);
+	if (notes.len)
+		json_object_set_new(t->data, "note", json_stringn(notes.data, notes.len));
+	buf_free(&notes);
+	if (rc < 0)
+		return rc;
+	size_t n = json_array_size(spawned);
+	_cleanup_free_ char *summary =
+		n ? str_dup_printf("%s refresh: %zu package%s to refresh", automatic ? "Automatic" : "Manual",
+				   n, n == 1 ? "" : "s")
+		  : str_dup_printf("%s refresh: nothing new", automatic ? "Automatic" : "Manual");
+	set_summary(t, summary);
+	return save_data(t, err);
 }
 
 static int step_mount(struct txn *t, ferry_error *err)
@@ -420,6 +683,14 @@ static int step_commit(struct txn *t, ferry_error *err)
 	int rc = rev_mount(t->name, t->to, err);
 	if (rc < 0)
 		return rc;
+	/* a refresh that switched channels now tracks the new one */
+	const char *channel = jstr(t->data, "channel");
+	if (*channel) {
+		rc = state_exec(t->db, err, "UPDATE packages SET channel=? WHERE name=?", "tt", channel,
+				t->name);
+		if (rc < 0)
+			return rc;
+	}
 	rc = state_exec(t->db, err, "UPDATE revisions SET status='ok' WHERE name=? AND rev=?", "tt",
 			    t->name, t->to);
 	if (rc < 0)
@@ -687,6 +958,33 @@ static const struct step_def steps_install_file[] = {
 	{NULL, NULL, NULL, NULL, false},
 };
 
+#define STEPS_FROM_MOUNT                                                                           \
+	{"mount", "Mount the new revision read-only", step_mount, undo_mount, false},                     \
+	{"pre-refresh", "Run the pre-refresh hook of the old revision", step_pre_refresh, NULL, false},   \
+	{"stop-services", "Stop the services of the old revision", step_stop_services,                    \
+	 undo_stop_services, false},                                                                      \
+	{"copy-data", "Copy the data of the old revision", step_copy_data, undo_copy_data, false},        \
+	{"switch", "Make the new revision current", step_switch, undo_switch, false},                     \
+	{"post-refresh", "Run the post-refresh (or install) hook of the new revision",                    \
+	 step_post_refresh, NULL, false},                                                                 \
+	{"start-services", "Start the services of the new revision", step_start_services,                 \
+	 undo_start_services, false},                                                                     \
+	{"health", "Check the health of the new revision", step_health, NULL, false},                     \
+	{"commit", "Keep the new revision and prune old ones", step_commit, NULL, true},                  \
+	{NULL, NULL, NULL, NULL, false}
+
+static const struct step_def steps_store[] = {
+	{"resolve", "Find the revision the channel holds for this device", step_resolve, NULL, false},
+	{"download", "Download the image and verify it against the signed metadata", step_download,
+	 undo_download, false},
+	STEPS_FROM_MOUNT,
+};
+
+static const struct step_def steps_check[] = {
+	{"check", "Check the store for new revisions", step_check, NULL, false},
+	{NULL, NULL, NULL, NULL, false},
+};
+
 static const struct step_def steps_revert[] = {
 	{"stop-services", "Stop the services of the current revision", step_stop_services, undo_stop_services, false},
 	{"switch", "Make the earlier revision current", step_switch, undo_switch, false},
@@ -718,6 +1016,9 @@ static const struct {
 	const struct step_def *steps;
 } kinds[] = {
 	{"install-file", steps_install_file},
+	{"install", steps_store},
+	{"refresh", steps_store},
+	{"refresh-all", steps_check},
 	{"revert", steps_revert},
 	{"remove", steps_remove},
 	{"configure", steps_configure},
@@ -846,7 +1147,7 @@ static int load_txn(sqlite3 *db, int64_t id, struct txn *t, json_t **rows, const
 	t->db = db;
 	t->id = id;
 	*steps = steps_of(jstr(row, "kind"));
-	t->kind = (*steps) ? (*steps)[0].kind : "";
+	snprintf(t->kind, sizeof(t->kind), "%s", jstr(row, "kind"));
 	json_error_t jerr;
 	t->data = json_loads(jstr(row, "data"), 0, &jerr);
 	json_decref(row);
@@ -863,9 +1164,18 @@ static int load_txn(sqlite3 *db, int64_t id, struct txn *t, json_t **rows, const
 	return 0;
 }
 
-static void block_revision(struct txn *t, const char *kind)
+/* After a rollback, the new revision is not tried again until a newer one is
+ * released: when it was the new revision that failed (it did not mount, its
+ * hook failed, its services did not start or were not healthy), not when the
+ * network, the old revision or a crash stopped the change. */
+static void block_revision(struct txn *t, const char *failed_step)
 {
-	if (strcmp(kind, "install-file") != 0 || !*t->to)
+	static const char *const own[] = {"mount", "post-refresh", "start-services", "health"};
+	bool bad = false;
+	for (size_t i = 0; i < ARRAY_SIZE(own); i++)
+		if (strcmp(failed_step, own[i]) == 0)
+			bad = true;
+	if (!bad || !*t->to || !*t->name)
 		return;
 	ferry_error err;
 	if (state_exec(t->db, &err,
@@ -930,13 +1240,20 @@ static void run_change(sqlite3 *db, int64_t id)
 			undo_from(&t, steps, rows, i);
 			char full[FERRY_ERROR_MSG_MAX + 128];
 			snprintf(full, sizeof(full), "%s: %s", steps[i].kind, msg);
-			block_revision(&t, kind ? kind : "");
+			block_revision(&t, steps[i].kind);
 			set_change(&t, "Error", full);
 			log_warn("change %lld rolled back", (long long)id);
 			goto out;
 		}
-		set_step(&t, i, "Done", NULL);
+		set_step(&t, i, "Done", t.note[0] ? t.note : NULL);
+		t.note[0] = '\0';
 		json_object_set_new(r, "status", json_string("Done"));
+		if (rc == STEP_COMPLETE) {
+			IGNORE_RC(state_exec(db, NULL,
+					     "UPDATE steps SET status='Hold' WHERE change=? AND seq>? AND status='Do'",
+					     "ii", id, (int64_t)i));
+			break;
+		}
 	}
 	set_change(&t, "Done", NULL);
 	log_info("change %lld done", (long long)id);
@@ -988,10 +1305,15 @@ int txn_recover(sqlite3 *db)
 			continue;
 		}
 		log_warn("change %lld was interrupted at %s: undoing it", (long long)id, at);
+		const char *failed = NULL;
+		for (int i = 0; i < n; i++)
+			if (!strcmp(jstr(json_array_get(rows, (size_t)i), "status"), "Error"))
+				failed = steps[i].kind;
 		undo_from(&t, steps, rows, last);
 		char msg[256];
 		snprintf(msg, sizeof(msg), "%s: interrupted (ferryd stopped during this step); rolled back when ferryd started again", at);
-		block_revision(&t, jstr(c, "kind"));
+		if (failed)
+			block_revision(&t, failed);
 		set_change(&t, "Error", msg);
 		json_decref(rows);
 		json_decref(t.data);

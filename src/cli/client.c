@@ -125,9 +125,17 @@ int client_wait_change(const char *id, json_t **change, ferry_error *err)
 			json_array_foreach(json_object_get(ch, "steps"), i, st) {
 				const char *ss = json_string_value(json_object_get(st, "status"));
 				if (ss && (strcmp(ss, "Doing") == 0 || strcmp(ss, "Undoing") == 0)) {
-					char line[256];
-					snprintf(line, sizeof(line), "%s%s", strcmp(ss, "Undoing") == 0 ? "Undo: " : "",
-						 json_string_value(json_object_get(st, "summary")));
+					char line[256], pct[64] = "";
+					json_t *pr = json_object_get(ch, "progress");
+					json_int_t total = json_integer_value(json_object_get(pr, "total"));
+					if (total > 0) {
+						json_int_t done = json_integer_value(json_object_get(pr, "done"));
+						snprintf(pct, sizeof(pct), " %lld%% (%.1f of %.1f MiB)",
+							 (long long)(done * 100 / total), done / 1048576.0,
+							 total / 1048576.0);
+					}
+					snprintf(line, sizeof(line), "%s%s%s", strcmp(ss, "Undoing") == 0 ? "Undo: " : "",
+						 json_string_value(json_object_get(st, "summary")), pct);
 					if (strcmp(line, shown) != 0) {
 						fprintf(stderr, "\r\033[K%s...", line);
 						snprintf(shown, sizeof(shown), "%s", line);

@@ -227,6 +227,21 @@ static int do_change(const char *verb, const char *path, json_t *body, bool no_w
 	return 0;
 }
 
+/* One line about a finished install or refresh. */
+static void print_result(json_t *ch, const char *what)
+{
+	if (*js(ch, "note") && !*js(ch, "to")) {
+		printf("%s\n", js(ch, "note"));
+		return;
+	}
+	const char *from = js(ch, "from"), *channel = js(ch, "channel");
+	printf("%s %s (revision %s) %s%s%s", js(ch, "name"), js(ch, "version"), js(ch, "to"), what,
+	       *channel ? " from " : "", channel);
+	if (*from)
+		printf(", replacing revision %s", from);
+	printf("\n");
+}
+
 static bool looks_like_file(const char *a)
 {
 	struct stat st;
@@ -262,12 +277,7 @@ int cmd_install(int argc, char **argv)
 	int rc = do_change("install", path, body, f.no_wait, &ch);
 	if (rc || !ch)
 		return rc;
-	const char *from = js(ch, "from");
-	if (*from)
-		printf("%s %s (revision %s) installed, replacing revision %s\n", js(ch, "name"),
-		       js(ch, "version"), js(ch, "to"), from);
-	else
-		printf("%s %s (revision %s) installed\n", js(ch, "name"), js(ch, "version"), js(ch, "to"));
+	print_result(ch, "installed");
 	json_decref(ch);
 	return 0;
 }
@@ -303,6 +313,8 @@ int cmd_refresh(int argc, char **argv)
 	struct flags f;
 	if (parse(argc, argv, "channel no-wait", &f) < 0)
 		return 2;
+	if (f.channel && f.nargs != 1)
+		return cli_fail("refresh: --channel needs exactly one package");
 	_cleanup_(json_decrefp) json_t *names = json_array();
 	for (int i = 0; i < f.nargs; i++)
 		json_array_append_new(names, json_string(f.args[i]));
@@ -315,10 +327,34 @@ int cmd_refresh(int argc, char **argv)
 	int rc = do_change("refresh", url, body, f.no_wait, &ch);
 	if (rc || !ch)
 		return rc;
-	const char *s = js(ch, "summary");
-	printf("%s\n", *s ? s : "refreshed");
+	if (f.nargs == 1) {
+		print_result(ch, "refreshed");
+		json_decref(ch);
+		return 0;
+	}
+	/* a general refresh queued one change per package with something new */
+	json_t *spawned = json_object_get(ch, "changes");
+	int status = 0;
+	if (json_array_size(spawned) == 0)
+		printf("All packages are up to date.\n");
+	size_t i;
+	json_t *id;
+	json_array_foreach(spawned, i, id) {
+		json_t *one = NULL;
+		ferry_error err;
+		ferry_error_clear(&err);
+		if (client_wait_change(json_string_value(id), &one, &err) < 0) {
+			status = cli_fail("refresh: %s", ferry_error_msg(&err));
+		} else {
+			print_result(one, "refreshed");
+		}
+		json_decref(one);
+	}
+	const char *note = js(ch, "note");
+	if (*note)
+		fprintf(stderr, "%s", note);
 	json_decref(ch);
-	return 0;
+	return status;
 }
 
 int cmd_revert(int argc, char **argv)
