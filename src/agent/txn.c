@@ -1121,7 +1121,9 @@ static void undo_from(struct txn *t, const struct step_def *steps, json_t *rows,
 		if (!ran)
 			continue;
 		bool failed_here = !strcmp(st, "Error");
-		set_step(t, i, "Undoing", NULL);
+		/* the step that failed stays Error: recovery needs to know */
+		if (!failed_here)
+			set_step(t, i, "Undoing", NULL);
 		(void)fault("undo-", steps[i].kind, "");
 		ferry_error err;
 		ferry_error_clear(&err);
