@@ -185,6 +185,8 @@ void txn_wake(void);
 /* schedule.c */
 int schedule_check(const char *spec, ferry_error *err) FERRY_WUR;
 int64_t schedule_next(const char *spec, int64_t after);
+/* Is the time inside one of the windows (always, for "every")? */
+bool schedule_inside(const char *spec, int64_t at);
 
 /* api.c */
 int api_start(ferry_error *err) FERRY_WUR;

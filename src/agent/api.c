@@ -252,7 +252,8 @@ static json_t *change_json(json_t *c, bool steps)
 	if (steps) {
 		json_t *rows = NULL;
 		if (state_query(agent.db, &rows, NULL,
-				"SELECT seq, kind, summary, status, started, ended, msg FROM steps WHERE change=? ORDER BY seq",
+				"SELECT seq, kind, summary, status, started, ended, started_ms, ended_ms, msg FROM steps"
+				" WHERE change=? ORDER BY seq",
 				"i", json_integer_value(json_object_get(c, "id"))) == 0)
 			json_object_set_new(o, "steps", rows);
 	}

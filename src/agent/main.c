@@ -564,7 +564,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ferryd: %s\n", ferry_error_msg(&err));
 		return 1;
 	}
-	srandom((unsigned)(now_ms() ^ getpid()));
 	if (agent.store_url) {
 		agent.refresh_next = schedule_next(agent.refresh_timer, wall_s());
 		log_info("store %s; device %s; next automatic refresh in %lld s (%s)", agent.store_url,

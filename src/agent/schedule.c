@@ -1,13 +1,15 @@
 /* schedule.c: when the automatic refresh runs. A schedule is a list of
  * windows in local time separated by commas, each "HH:MM~HH:MM/N" (N times
- * at random moments in the window, one in each Nth of it), "HH:MM~HH:MM"
+ * at random moments in the window, one in each Nth of it, the moment
+ * differing from device to device but the same for one device all day), "HH:MM~HH:MM"
  * (once in it) or "HH:MM" (at that minute); a window whose end is not after
  * its start runs past midnight; 24:00 is the end of the day. The default,
  * "00:00~24:00/4", is four times a day at random times: devices that were
  * provisioned together do not all ask the store at the same moment. A
  * window is also the only time a refresh may start: a refresh window.
  * "every DURATION" (such as "every 30m") runs at a fixed interval instead,
- * for development and demonstrations. It does not run refreshes. */
+ * for development and demonstrations. It does not run refreshes; the
+ * worker backs off inside the windows (schedule_inside). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +104,22 @@ static int parse(const char *spec, struct window *w, int *nw, uint64_t *every_ms
 	return 0;
 }
 
+/* Where in its slot a run falls on a given day: random-looking, different
+ * from device to device (salted with the device id), but the same every time
+ * it is asked, so that a slot gets exactly one run a day. FNV-1a. */
+static uint64_t slot_offset(const struct tm *day, int window, int slot)
+{
+	char key[160];
+	snprintf(key, sizeof(key), "%s/%04d-%02d-%02d/%d/%d", agent.device_id, day->tm_year + 1900,
+		 day->tm_mon + 1, day->tm_mday, window, slot);
+	uint64_t h = 1469598103934665603ull;
+	for (const char *p = key; *p; p++) {
+		h ^= (unsigned char)*p;
+		h *= 1099511628211ull;
+	}
+	return h;
+}
+
 int schedule_check(const char *spec, ferry_error *err)
 {
 	struct window w[SCHEDULE_MAX_WINDOWS];
@@ -128,18 +146,43 @@ int64_t schedule_next(const char *spec, int64_t after)
 		day.tm_mday += d;
 		day.tm_hour = day.tm_min = day.tm_sec = 0;
 		day.tm_isdst = -1;
-		int64_t midnight = (int64_t)mktime(&day);
+		int64_t midnight = (int64_t)mktime(&day); /* normalises day too */
 		for (int i = 0; i < nw; i++) {
 			int64_t len = (int64_t)(w[i].end - w[i].start) * 60;
 			for (int k = 0; k < w[i].n; k++) {
 				int64_t slot = len / w[i].n;
 				int64_t at = midnight + (int64_t)w[i].start * 60 + k * slot;
 				if (slot > 1)
-					at += random() % slot;
+					at += (int64_t)(slot_offset(&day, i, k) % (uint64_t)slot);
 				if (at > after && (best < 0 || at < best))
 					best = at;
 			}
 		}
 	}
 	return best;
+}
+
+bool schedule_inside(const char *spec, int64_t at)
+{
+	struct window w[SCHEDULE_MAX_WINDOWS];
+	int nw;
+	uint64_t every;
+	if (parse(spec, w, &nw, &every, NULL) < 0)
+		return false;
+	if (every)
+		return true;
+	time_t t = (time_t)at;
+	struct tm tm;
+	localtime_r(&t, &tm);
+	for (int d = -1; d <= 0; d++) {
+		struct tm day = tm;
+		day.tm_mday += d;
+		day.tm_hour = day.tm_min = day.tm_sec = 0;
+		day.tm_isdst = -1;
+		int64_t minute = (at - (int64_t)mktime(&day)) / 60;
+		for (int i = 0; i < nw; i++)
+			if (minute >= w[i].start && minute < w[i].end)
+				return true;
+	}
+	return false;
 }

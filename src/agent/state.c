@@ -49,6 +49,9 @@ static const char *const migrations[] = {
 	"  status TEXT NOT NULL,"              /* Do Doing Done Undoing Undone Error */
 	"  started INTEGER, ended INTEGER, msg TEXT NOT NULL DEFAULT '',"
 	"  PRIMARY KEY(change, seq));",
+	/* 1 -> 2: step times in milliseconds too (for `ferry change` and bench/agent) */
+	"ALTER TABLE steps ADD COLUMN started_ms INTEGER;"
+	"ALTER TABLE steps ADD COLUMN ended_ms INTEGER;",
 };
 
 static int db_error(sqlite3 *db, ferry_error *err, const char *what)

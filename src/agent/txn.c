@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -384,7 +385,9 @@ static int step_check(struct txn *t, ferry_error *err)
 			unsigned f = agent.refresh_failures < 20 ? ++agent.refresh_failures : 20;
 			uint64_t ms = agent.retry_delay_ms << (f < 12 ? f : 12);
 			int64_t soon = wall_s() + (int64_t)(ms > 3600000 ? 3600 : ms / 1000 + 1);
-			if (agent.refresh_next == 0 || soon < agent.refresh_next)
+			/* retries too stay inside the refresh windows */
+			if ((agent.refresh_next == 0 || soon < agent.refresh_next) &&
+			    schedule_inside(agent.refresh_timer, soon))
 				agent.refresh_next = soon;
 			pthread_mutex_unlock(&agent.lock);
 			uint64_t one = 1;
@@ -1072,21 +1075,31 @@ void txn_wake(void)
 	pthread_cond_broadcast(&agent.cond);
 }
 
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void set_step(struct txn *t, int seq, const char *status, const char *msg)
 {
 	ferry_error err;
 	int rc;
+	int64_t ms = wall_ms();
 	if (strcmp(status, "Doing") == 0 || strcmp(status, "Undoing") == 0)
 		rc = state_exec(t->db, &err,
-				"UPDATE steps SET status=?, started=coalesce(started, ?) WHERE change=? AND seq=?",
-				"tiii", status, wall_s(), t->id, (int64_t)seq);
+				"UPDATE steps SET status=?, started=coalesce(started, ?),"
+				" started_ms=coalesce(started_ms, ?) WHERE change=? AND seq=?",
+				"tiiii", status, ms / 1000, ms, t->id, (int64_t)seq);
 	else if (msg)
 		rc = state_exec(t->db, &err,
-				"UPDATE steps SET status=?, ended=?, msg=? WHERE change=? AND seq=?", "titii",
-				status, wall_s(), msg, t->id, (int64_t)seq);
+				"UPDATE steps SET status=?, ended=?, ended_ms=?, msg=? WHERE change=? AND seq=?",
+				"tiitii", status, ms / 1000, ms, msg, t->id, (int64_t)seq);
 	else
-		rc = state_exec(t->db, &err, "UPDATE steps SET status=?, ended=? WHERE change=? AND seq=?",
-				"tiii", status, wall_s(), t->id, (int64_t)seq);
+		rc = state_exec(t->db, &err,
+				"UPDATE steps SET status=?, ended=?, ended_ms=? WHERE change=? AND seq=?", "tiiii",
+				status, ms / 1000, ms, t->id, (int64_t)seq);
 	if (rc < 0)
 		log_error("change %lld: %s", (long long)t->id, ferry_error_msg(&err));
 }
@@ -1135,7 +1148,8 @@ static void undo_from(struct txn *t, const struct step_def *steps, json_t *rows,
 			set_step(t, i, "Error", msg);
 			continue;
 		}
-		set_step(t, i, failed_here ? "Error" : "Undone", NULL);
+		if (!failed_here) /* its end stays the moment it failed */
+			set_step(t, i, "Undone", NULL);
 	}
 }
 
