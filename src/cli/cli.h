@@ -36,3 +36,22 @@ int cmd_revisions(int argc, char **argv);
 /* cmd_vulns.c: vulnerability notices and webhooks */
 int cmd_vulns(int argc, char **argv);
 int cmd_webhooks(int argc, char **argv);
+/* cmd_device.c: the device verbs, talking to ferryd */
+int cmd_install(int argc, char **argv);
+int cmd_remove(int argc, char **argv);
+int cmd_refresh(int argc, char **argv);
+int cmd_revert(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_hold(int argc, char **argv);
+int cmd_unhold(int argc, char **argv);
+int cmd_changes(int argc, char **argv);
+int cmd_change(int argc, char **argv);
+int cmd_logs(int argc, char **argv);
+int cmd_services(int argc, char **argv);
+int cmd_start(int argc, char **argv);
+int cmd_stop(int argc, char **argv);
+int cmd_restart(int argc, char **argv);
+int cmd_set(int argc, char **argv);
+int cmd_get(int argc, char **argv);
+int cmd_run(int argc, char **argv);

@@ -1,0 +1,991 @@
+/* api.c: ferryd's local API, HTTP and JSON on a Unix socket (libmicrohttpd
+ * on a socket ferryd binds itself, driven from the main loop). The peer's
+ * credentials (SO_PEERCRED) decide: root, or the user ferryd runs as, may
+ * change state; anyone may read. Requests that change packages create a
+ * change and answer at once with its id (202, "async"); the client follows
+ * it with GET /v1/changes/ID. The routes are listed in docs/device.md.
+ *
+ * Answers: {"type": "sync", "status-code": 200, "result": ...},
+ * {"type": "async", "status-code": 202, "change": "ID"}, or
+ * {"type": "error", "status-code": N, "result": {"message": ..., "kind": ...}}.
+ * Request bodies are bounded (API_MAX_BODY) before they are parsed. */
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "base/buf.h"
+#include "base/cleanup.h"
+#include "base/fs.h"
+#include "base/log.h"
+#include "base/str.h"
+#include "pkg/channel.h"
+
+#define API_MAX_BODY (64 * 1024)
+#define API_MAX_LOG_LINES 10000
+
+
+struct request {
+	struct buf body;
+	bool too_big;
+};
+
+struct reply {
+	unsigned status;
+	json_t *json; /* the whole answer */
+};
+
+static struct MHD_Daemon *mhd(void)
+{
+	return agent.mhd;
+}
+
+static struct reply sync_reply(json_t *result)
+{
+	json_t *o = json_pack("{s:s, s:i, s:o}", "type", "sync", "status-code", 200, "result",
+			      result ? result : json_null());
+	return (struct reply){200, o};
+}
+
+static struct reply error_reply(unsigned status, int code, const char *fmt, ...)
+	FERRY_PRINTF(3, 4);
+static struct reply error_reply(unsigned status, int code, const char *fmt, ...)
+{
+	char msg[FERRY_ERROR_MSG_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	json_t *o = json_pack("{s:s, s:i, s:{s:s, s:s}}", "type", "error", "status-code", (int)status,
+			      "result", "message", msg, "kind", ferry_errname(code));
+	return (struct reply){status, o};
+}
+
+static unsigned status_of(int code)
+{
+	switch (code) {
+	case FERRY_E_NOTFOUND: return 404;
+	case FERRY_E_PERM: return 403;
+	case FERRY_E_BUSY:
+	case FERRY_E_EXISTS: return 409;
+	case FERRY_E_INVALID:
+	case FERRY_E_LIMIT:
+	case FERRY_E_UNSUPPORTED: return 400;
+	default: return 500;
+	}
+}
+
+static struct reply ferr_reply(int code, const ferry_error *err)
+{
+	return error_reply(status_of(code), code, "%s", ferry_error_msg(err));
+}
+
+static struct reply async_reply(int64_t id)
+{
+	char ids[32];
+	snprintf(ids, sizeof(ids), "%lld", (long long)id);
+	json_t *o = json_pack("{s:s, s:i, s:s}", "type", "async", "status-code", 202, "change", ids);
+	return (struct reply){202, o};
+}
+
+static const char *jstr(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	return s ? s : "";
+}
+
+/* Log text as a JSON string: bytes that are not UTF-8 become '?'. */
+static json_t *text_json(char *text)
+{
+	if (!text)
+		return json_string("");
+	if (!str_valid_utf8(text, strlen(text)))
+		for (char *p = text; *p; p++)
+			if ((unsigned char)*p >= 0x80)
+				*p = '?';
+	return json_string(text);
+}
+
+/* --- reads ---------------------------------------------------------------- */
+
+static json_t *package_json(json_t *pkg, bool detail)
+{
+	const char *name = jstr(pkg, "name"), *cur = jstr(pkg, "current");
+	json_t *o = json_object();
+	json_object_set(o, "name", json_object_get(pkg, "name"));
+	json_object_set(o, "revision", json_object_get(pkg, "current"));
+	json_object_set(o, "channel", json_object_get(pkg, "channel"));
+	json_object_set(o, "installed", json_object_get(pkg, "installed"));
+	json_t *rev = NULL;
+	if (state_query_row(agent.db, &rev, NULL,
+			    "SELECT version, sha256, size, local FROM revisions WHERE name=? AND rev=?", "tt",
+			    name, cur) == 0) {
+		json_object_set(o, "version", json_object_get(rev, "version"));
+		json_object_set(o, "sha256", json_object_get(rev, "sha256"));
+		json_object_set(o, "size", json_object_get(rev, "size"));
+		json_object_set_new(o, "local", json_boolean(json_integer_value(json_object_get(rev, "local"))));
+		json_decref(rev);
+	}
+	json_t *hold = NULL;
+	if (state_query_row(agent.db, &hold, NULL,
+			    "SELECT name, until FROM holds WHERE (name=? OR name='*') AND (until=0 OR until>?)"
+			    " ORDER BY until=0 DESC, until DESC",
+			    "ti", name, wall_s()) == 0) {
+		json_object_set(o, "held-until", json_object_get(hold, "until"));
+		json_decref(hold);
+	}
+	if (!detail)
+		return o;
+	json_t *revs = NULL;
+	if (state_query(agent.db, &revs, NULL,
+			"SELECT rev AS revision, version, status, local, added, sha256, size FROM revisions"
+			" WHERE name=? ORDER BY added DESC, rowid DESC",
+			"t", name) == 0)
+		json_object_set_new(o, "revisions", revs);
+	json_t *blocked = NULL;
+	if (state_query(agent.db, &blocked, NULL,
+			"SELECT rev AS revision, reason, at FROM blocked WHERE name=? ORDER BY at", "t",
+			name) == 0)
+		json_object_set_new(o, "blocked", blocked);
+	struct manifest *m = NULL;
+	ferry_error err;
+	if (rev_manifest(name, cur, &m, &err) == 0) {
+		json_object_set_new(o, "summary", json_string(m->summary));
+		if (m->description)
+			json_object_set_new(o, "description", json_string(m->description));
+		json_t *apps = json_array();
+		for (size_t i = 0; i < m->n_apps; i++) {
+			const struct manifest_app *a = &m->apps[i];
+			json_t *ao = json_pack("{s:s, s:s}", "name", a->name, "command", a->command);
+			if (a->daemon != DAEMON_NONE) {
+				json_object_set_new(ao, "daemon", json_string(manifest_daemon_name(a->daemon)));
+				struct service *s = svc_find(name, a->name);
+				json_object_set_new(ao, "active",
+						    json_string(s ? svc_state_name(s->state) : "inactive"));
+			}
+			json_array_append_new(apps, ao);
+		}
+		json_object_set_new(o, "apps", apps);
+		json_t *hooks = json_array();
+		for (int h = 0; h < HOOK__COUNT; h++)
+			if (m->hooks[h].present)
+				json_array_append_new(hooks, json_string(manifest_hook_name((enum manifest_hook)h)));
+		json_object_set_new(o, "hooks", hooks);
+		manifest_free(m);
+	}
+	return o;
+}
+
+static struct reply get_packages(struct MHD_Connection *c)
+{
+	const char *all = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "all");
+	json_t *rows = NULL;
+	ferry_error err;
+	int rc;
+	if (all && strcmp(all, "true") == 0) {
+		rc = state_query(agent.db, &rows, &err,
+				 "SELECT r.name, r.rev AS revision, r.version, r.status, r.local, p.channel,"
+				 " (p.current = r.rev) AS current FROM revisions r LEFT JOIN packages p ON p.name=r.name"
+				 " ORDER BY r.name, r.added, r.rowid",
+				 NULL);
+		if (rc < 0)
+			return ferr_reply(rc, &err);
+		return sync_reply(rows);
+	}
+	rc = state_query(agent.db, &rows, &err, "SELECT * FROM packages ORDER BY name", NULL);
+	if (rc < 0)
+		return ferr_reply(rc, &err);
+	json_t *out = json_array();
+	size_t i;
+	json_t *p;
+	json_array_foreach(rows, i, p)
+		json_array_append_new(out, package_json(p, false));
+	json_decref(rows);
+	return sync_reply(out);
+}
+
+static struct reply get_package(const char *name)
+{
+	json_t *row = NULL;
+	ferry_error err;
+	int rc = state_query_row(agent.db, &row, &err, "SELECT * FROM packages WHERE name=?", "t", name);
+	if (rc == FERRY_E_NOTFOUND)
+		return error_reply(404, rc, "%s is not installed", name);
+	if (rc < 0)
+		return ferr_reply(rc, &err);
+	json_t *o = package_json(row, true);
+	json_decref(row);
+	return sync_reply(o);
+}
+
+static json_t *change_json(json_t *c, bool steps)
+{
+	json_t *o = json_object();
+	char id[32];
+	snprintf(id, sizeof(id), "%lld", (long long)json_integer_value(json_object_get(c, "id")));
+	json_object_set_new(o, "id", json_string(id));
+	const char *keys[] = {"kind", "name", "summary", "status", "spawn", "ready", "err"};
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+		json_object_set(o, keys[i], json_object_get(c, keys[i]));
+	json_error_t jerr;
+	json_t *data = json_loads(jstr(c, "data"), 0, &jerr);
+	if (data) {
+		const char *dk[] = {"from", "to", "version", "channel", "note", "changes", "progressive"};
+		for (size_t i = 0; i < ARRAY_SIZE(dk); i++)
+			if (json_object_get(data, dk[i]))
+				json_object_set(o, dk[i], json_object_get(data, dk[i]));
+		json_decref(data);
+	}
+	if (agent.running_change == json_integer_value(json_object_get(c, "id")) && agent.progress_total)
+		json_object_set_new(o, "progress", json_pack("{s:I, s:I}", "done",
+							      (json_int_t)agent.progress_done, "total",
+							      (json_int_t)agent.progress_total));
+	if (steps) {
+		json_t *rows = NULL;
+		if (state_query(agent.db, &rows, NULL,
+				"SELECT seq, kind, summary, status, started, ended, started_ms, ended_ms, msg FROM steps"
+				" WHERE change=? ORDER BY seq",
+				"i", json_integer_value(json_object_get(c, "id"))) == 0)
+			json_object_set_new(o, "steps", rows);
+	}
+	return o;
+}
+
+static struct reply get_changes(struct MHD_Connection *c)
+{
+	const char *name = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "name");
+	json_t *rows = NULL;
+	ferry_error err;
+	int rc = state_query(agent.db, &rows, &err,
+			     "SELECT * FROM (SELECT * FROM changes WHERE (?1 IS NULL OR name=?1)"
+			     " ORDER BY id DESC LIMIT 100) ORDER BY id",
+			     "t", name);
+	if (rc < 0)
+		return ferr_reply(rc, &err);
+	json_t *out = json_array();
+	size_t i;
+	json_t *ch;
+	json_array_foreach(rows, i, ch)
+		json_array_append_new(out, change_json(ch, false));
+	json_decref(rows);
+	return sync_reply(out);
+}
+
+static struct reply get_change(const char *id)
+{
+	unsigned long long n;
+	if (str_to_u64(id, 1ull << 62, &n) < 0)
+		return error_reply(400, FERRY_E_INVALID, "change id must be a number; got \"%s\"", id);
+	json_t *row = NULL;
+	ferry_error err;
+	int rc = state_query_row(agent.db, &row, &err, "SELECT * FROM changes WHERE id=?", "i", (int64_t)n);
+	if (rc == FERRY_E_NOTFOUND)
+		return error_reply(404, rc, "no change %s", id);
+	if (rc < 0)
+		return ferr_reply(rc, &err);
+	json_t *o = change_json(row, true);
+	json_decref(row);
+	return sync_reply(o);
+}
+
+static struct reply get_services(void)
+{
+	json_t *out = json_array();
+	json_t *rows = NULL;
+	if (state_query(agent.db, &rows, NULL, "SELECT name, current FROM packages ORDER BY name", NULL) == 0) {
+		size_t i;
+		json_t *p;
+		json_array_foreach(rows, i, p) {
+			struct manifest *m = NULL;
+			ferry_error err;
+			if (rev_manifest(jstr(p, "name"), jstr(p, "current"), &m, &err) < 0)
+				continue;
+			for (size_t k = 0; k < m->n_apps; k++) {
+				const struct manifest_app *a = &m->apps[k];
+				if (a->daemon == DAEMON_NONE)
+					continue;
+				struct service *s = svc_find(m->name, a->name);
+				json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", m->name, "app",
+						      a->name, "daemon", manifest_daemon_name(a->daemon),
+						      "active", s ? svc_state_name(s->state) : "inactive",
+						      "revision", s ? s->rev : jstr(p, "current"));
+				if (s) {
+					json_object_set_new(o, "pid", json_integer(s->pid));
+					json_object_set_new(o, "restarts", json_integer(s->exits));
+				}
+				json_array_append_new(out, o);
+			}
+			manifest_free(m);
+		}
+		json_decref(rows);
+	}
+	return sync_reply(out);
+}
+
+static bool split_app(const char *spec, char *name, char *app)
+{
+	const char *dot = strchr(spec, '.');
+	if (!dot)
+		return str_copy(name, STATE_NAME_MAX, spec) == 0 && (app[0] = '\0', true);
+	size_t n = (size_t)(dot - spec);
+	if (n == 0 || n >= STATE_NAME_MAX)
+		return false;
+	memcpy(name, spec, n);
+	name[n] = '\0';
+	return str_copy(app, STATE_NAME_MAX, dot + 1) == 0;
+}
+
+static struct reply get_logs(struct MHD_Connection *c)
+{
+	const char *spec = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "name");
+	const char *ns = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "n");
+	const char *offs = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "offsets");
+	char name[STATE_NAME_MAX], app[STATE_NAME_MAX];
+	if (!spec || !split_app(spec, name, app) || !manifest_valid_name(name))
+		return error_reply(400, FERRY_E_INVALID, "logs: expected NAME or NAME.APP");
+	char cur[STATE_REV_MAX];
+	ferry_error err;
+	int rc = state_current(agent.db, name, cur, &err);
+	if (rc < 0)
+		return ferr_reply(rc, &err);
+	unsigned long long n = 10;
+	if (ns && str_to_u64(ns, API_MAX_LOG_LINES, &n) < 0)
+		return error_reply(400, FERRY_E_INVALID, "logs: n must be 0 to %d", API_MAX_LOG_LINES);
+	json_error_t jerr;
+	_cleanup_(json_decrefp) json_t *offsets = offs ? json_loads(offs, 0, &jerr) : NULL;
+	struct manifest *m = NULL;
+	rc = rev_manifest(name, cur, &m, &err);
+	if (rc < 0)
+		return ferr_reply(rc, &err);
+	json_t *out = json_array();
+	bool matched = false;
+	for (size_t i = 0; i <= m->n_apps; i++) {
+		const char *an = i < m->n_apps ? m->apps[i].name : "hooks";
+		if (*app ? strcmp(app, an) != 0 : false)
+			continue;
+		if (i < m->n_apps && m->apps[i].daemon == DAEMON_NONE) {
+			if (*app) {
+				matched = true;
+			}
+			continue;
+		}
+		matched = true;
+		char path[PATH_MAX];
+		if (agent_path(path, "logs/%s/%s.log", name, an) < 0)
+			continue;
+		struct stat st;
+		off_t size = stat(path, &st) == 0 ? st.st_size : 0;
+		json_t *o = json_pack("{s:s, s:I}", "app", an, "offset", (json_int_t)size);
+		json_t *from = json_object_get(offsets, an);
+		if (from) {
+			/* following: what was appended since the offset, at most 64 KiB */
+			off_t f = (off_t)json_integer_value(from);
+			if (f > size || f < 0)
+				f = 0; /* rotated */
+			size_t want = (size_t)(size - f) > 65536 ? 65536 : (size_t)(size - f);
+			char *text = calloc(1, want + 1);
+			int fd = open(path, O_RDONLY | O_CLOEXEC);
+			ssize_t got = (text && fd >= 0) ? pread(fd, text, want, f) : 0;
+			if (fd >= 0)
+				close(fd);
+			if (got < 0)
+				got = 0;
+			if (text)
+				text[got] = '\0';
+			json_object_set_new(o, "text", text_json(text));
+			json_object_set_new(o, "offset", json_integer((json_int_t)(f + got)));
+			free(text);
+		} else {
+			char *text = n ? log_tail(path, (int)n, 0) : strdup("");
+			int have = 0;
+			for (char *q = text; q && *q; q++)
+				have += *q == '\n';
+			if (text && *text)
+				have++;
+			if (text && have < (int)n) {
+				/* the rest from the file rotated before */
+				char older[PATH_MAX + 8];
+				snprintf(older, sizeof(older), "%s.1", path);
+				char *more = log_tail(older, (int)n - have, 0);
+				if (more && *more) {
+					char *both = str_dup_printf("%s\n%s", more, text);
+					if (both) {
+						free(text);
+						text = both;
+					}
+				}
+				free(more);
+			}
+			json_object_set_new(o, "text", text_json(text));
+			free(text);
+		}
+		json_array_append_new(out, o);
+	}
+	manifest_free(m);
+	if (!matched) {
+		json_decref(out);
+		return error_reply(404, FERRY_E_NOTFOUND, "%s has no app %s", name, app);
+	}
+	return sync_reply(out);
+}
+
+static struct reply get_conf(const char *name, struct MHD_Connection *c)
+{
+	const char *key = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "key");
+	char cur[STATE_REV_MAX];
+	ferry_error err;
+	int rc = state_current(agent.db, name, cur, &err);
+	if (rc < 0)
+		return ferr_reply(rc, &err);
+	json_t *rows = NULL;
+	rc = state_query(agent.db, &rows, &err,
+			 "SELECT key, value FROM pkg_config WHERE name=? AND (?2 IS NULL OR key=?2) ORDER BY key",
+			 "tt", name, key);
+	if (rc < 0)
+		return ferr_reply(rc, &err);
+	if (key && json_array_size(rows) == 0) {
+		json_decref(rows);
+		return error_reply(404, FERRY_E_NOTFOUND, "%s has no configuration key \"%s\"", name, key);
+	}
+	json_t *o = json_object();
+	size_t i;
+	json_t *r;
+	json_array_foreach(rows, i, r)
+		json_object_set(o, jstr(r, "key"), json_object_get(r, "value"));
+	json_decref(rows);
+	return sync_reply(o);
+}
+
+static struct reply get_app(const char *spec)
+{
+	char name[STATE_NAME_MAX], app[STATE_NAME_MAX];
+	if (!split_app(spec, name, app))
+		return error_reply(400, FERRY_E_INVALID, "expected NAME or NAME.APP; got \"%s\"", spec);
+	if (!*app)
+		IGNORE_RC(str_copy(app, sizeof(app), name));
+	char cur[STATE_REV_MAX];
+	ferry_error err;
+	int rc = state_current(agent.db, name, cur, &err);
+	if (rc < 0)
+		return ferr_reply(rc, &err);
+	struct manifest *m = NULL;
+	rc = rev_manifest(name, cur, &m, &err);
+	if (rc < 0)
+		return ferr_reply(rc, &err);
+	const struct manifest_app *a = NULL;
+	for (size_t i = 0; i < m->n_apps; i++)
+		if (strcmp(m->apps[i].name, app) == 0)
+			a = &m->apps[i];
+	if (!a) {
+		manifest_free(m);
+		return error_reply(404, FERRY_E_NOTFOUND, "%s has no app %s", name, app);
+	}
+	char **envp = NULL;
+	rc = svc_env(name, cur, m, a->env, a->n_env, &envp, &err);
+	if (rc < 0) {
+		manifest_free(m);
+		return ferr_reply(rc, &err);
+	}
+	char cmd[PATH_MAX], cwd[PATH_MAX];
+	json_t *env = json_array();
+	for (char **e = envp; *e; e++)
+		json_array_append_new(env, json_string(*e));
+	strv_free(envp);
+	if (agent_path(cmd, "mnt/%s/%s/%s", name, cur, a->command) < 0 ||
+	    agent_path(cwd, "data/%s/%s", name, cur) < 0) {
+		manifest_free(m);
+		json_decref(env);
+		return error_reply(500, FERRY_E_LIMIT, "path too long");
+	}
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:o}", "name", name, "app", app, "command", cmd,
+			      "cwd", cwd, "environment", env);
+	manifest_free(m);
+	return sync_reply(o);
+}
+
+static struct reply get_system(void)
+{
+	json_t *holds = NULL;
+	if (state_query(agent.db, &holds, NULL, "SELECT name, until FROM holds ORDER BY name", NULL) < 0)
+		holds = json_array();
+	json_t *o = json_pack("{s:s, s:s, s:b, s:b, s:s, s:i, s:o, s:s, s:s}", "version", FERRY_VERSION,
+			      "root", agent.root, "ready", agent.ready, "privileged", agent.privileged,
+			      "images", agent.extract ? "extracted" : "loop-mounted", "retain", agent.retain,
+			      "holds", holds, "device-id", agent.device_id, "refresh-timer",
+			      agent.refresh_timer ? agent.refresh_timer : "");
+	if (agent.store_url) {
+		json_object_set_new(o, "store", json_string(agent.store_url));
+		json_object_set_new(o, "next-refresh", json_integer(agent.refresh_next));
+	}
+	return sync_reply(o);
+}
+
+/* --- changes of state -------------------------------------------------------- */
+
+static struct reply new_change(const char *kind, const char *name, const char *summary, json_t *data)
+{
+	int64_t id = 0;
+	ferry_error err;
+	int rc = txn_create(agent.db, kind, name, summary, data, &id, &err);
+	if (rc < 0)
+		return ferr_reply(rc, &err);
+	txn_wake();
+	return async_reply(id);
+}
+
+static struct reply post_install_file(json_t *body)
+{
+	const char *path = jstr(body, "path");
+	if (!*path || path[0] != '/')
+		return error_reply(400, FERRY_E_INVALID, "install: \"path\" must be an absolute path");
+	bool dangerous = json_is_true(json_object_get(body, "dangerous"));
+	if (!dangerous && !agent.store_url)
+		return error_reply(403, FERRY_E_VERIFY,
+				   "cannot install %s: no signed metadata covers this file; "
+				   "use --dangerous to install it without verification",
+				   path);
+	ferry_error err;
+	int rc = rev_image_check(path, NULL, &err);
+	if (rc < 0)
+		return error_reply(status_of(rc), rc, "cannot install %s: %s", path, ferry_error_msg(&err));
+	const char *base = strrchr(path, '/') + 1;
+	_cleanup_free_ char *summary = str_dup_printf("Install %s (local file)", base);
+	_cleanup_(json_decrefp) json_t *data =
+		json_pack("{s:s, s:b, s:s}", "source", path, "dangerous", dangerous, "channel", "");
+	return new_change("install-file", "", summary ? summary : "Install", data);
+}
+
+static int installed(const char *name, char *cur, struct reply *r)
+{
+	ferry_error err;
+	if (!manifest_valid_name(name)) {
+		*r = error_reply(400, FERRY_E_INVALID, "\"%s\" is not a valid package name", name);
+		return -1;
+	}
+	int rc = state_current(agent.db, name, cur, &err);
+	if (rc < 0) {
+		*r = ferr_reply(rc, &err);
+		return -1;
+	}
+	return 0;
+}
+
+static struct reply post_remove(const char *name, json_t *body)
+{
+	char cur[STATE_REV_MAX];
+	struct reply r;
+	if (installed(name, cur, &r) < 0)
+		return r;
+	bool purge = json_is_true(json_object_get(body, "purge"));
+	_cleanup_free_ char *summary = str_dup_printf("Remove %s%s", name, purge ? " and its data" : "");
+	_cleanup_(json_decrefp) json_t *data =
+		json_pack("{s:s, s:s, s:b}", "name", name, "from", cur, "purge", purge);
+	return new_change("remove", name, summary ? summary : "Remove", data);
+}
+
+static struct reply post_revert(const char *name, json_t *body)
+{
+	char cur[STATE_REV_MAX];
+	struct reply r;
+	if (installed(name, cur, &r) < 0)
+		return r;
+	const char *want = jstr(body, "revision");
+	json_t *row = NULL;
+	ferry_error err;
+	int rc;
+	if (*want) {
+		if (strcmp(want, cur) == 0)
+			return error_reply(400, FERRY_E_INVALID, "%s revision %s is already current", name, want);
+		rc = state_query_row(agent.db, &row, &err,
+				     "SELECT rev FROM revisions WHERE name=? AND rev=? AND status='ok'", "tt",
+				     name, want);
+		if (rc == FERRY_E_NOTFOUND)
+			return error_reply(404, rc, "%s has no revision %s on this device", name, want);
+	} else {
+		rc = state_query_row(agent.db, &row, &err,
+				     "SELECT rev FROM revisions WHERE name=? AND rev<>? AND status='ok'"
+				     " ORDER BY added DESC, rowid DESC LIMIT 1",
+				     "tt", name, cur);
+		if (rc == FERRY_E_NOTFOUND)
+			return error_reply(404, rc, "%s has no earlier revision to revert to", name);
+	}
+	if (rc < 0)
+		return ferr_reply(rc, &err);
+	_cleanup_free_ char *to = strdup(jstr(row, "rev"));
+	json_decref(row);
+	_cleanup_free_ char *summary = str_dup_printf("Revert %s from revision %s to %s", name, cur, to);
+	_cleanup_(json_decrefp) json_t *data = json_pack("{s:s, s:s, s:s}", "name", name, "from", cur,
+							  "to", to ? to : "");
+	return new_change("revert", name, summary ? summary : "Revert", data);
+}
+
+static struct reply post_services(json_t *body)
+{
+	const char *action = jstr(body, "action");
+	if (strcmp(action, "start") && strcmp(action, "stop") && strcmp(action, "restart"))
+		return error_reply(400, FERRY_E_INVALID, "services: action must be start, stop or restart");
+	json_t *names = json_object_get(body, "names");
+	if (json_array_size(names) != 1)
+		return error_reply(400, FERRY_E_INVALID, "services: name one package or NAME.APP");
+	const char *spec = json_string_value(json_array_get(names, 0));
+	char name[STATE_NAME_MAX], app[STATE_NAME_MAX];
+	if (!spec || !split_app(spec, name, app))
+		return error_reply(400, FERRY_E_INVALID, "services: expected NAME or NAME.APP");
+	char cur[STATE_REV_MAX];
+	struct reply r;
+	if (installed(name, cur, &r) < 0)
+		return r;
+	struct manifest *m = NULL;
+	ferry_error err;
+	int rc = rev_manifest(name, cur, &m, &err);
+	if (rc < 0)
+		return ferr_reply(rc, &err);
+	bool any = false;
+	for (size_t i = 0; i < m->n_apps; i++)
+		if (m->apps[i].daemon != DAEMON_NONE && (!*app || strcmp(app, m->apps[i].name) == 0))
+			any = true;
+	manifest_free(m);
+	if (!any)
+		return error_reply(404, FERRY_E_NOTFOUND, *app ? "%s.%s is not a service" : "%s%s has no services",
+				   name, app);
+	_cleanup_free_ char *summary = str_dup_printf("%c%s %s", action[0] - 32, action + 1, spec);
+	json_t *apps = json_array();
+	if (*app)
+		json_array_append_new(apps, json_string(app));
+	_cleanup_(json_decrefp) json_t *data =
+		json_pack("{s:s, s:s, s:o}", "name", name, "action", action, "apps", apps);
+	return new_change("services", name, summary ? summary : "Services", data);
+}
+
+static struct reply post_conf(const char *name, json_t *body)
+{
+	char cur[STATE_REV_MAX];
+	struct reply r;
+	if (installed(name, cur, &r) < 0)
+		return r;
+	json_t *values = json_object_get(body, "values");
+	if (!json_is_object(values) || json_object_size(values) == 0 || json_object_size(values) > 64)
+		return error_reply(400, FERRY_E_INVALID, "set: give 1 to 64 key=value pairs");
+	const char *key;
+	json_t *v;
+	json_object_foreach(values, key, v) {
+		size_t kl = strlen(key);
+		bool ok = kl > 0 && kl <= 64;
+		for (size_t i = 0; i < kl; i++)
+			if (!((key[i] >= 'a' && key[i] <= 'z') || (key[i] >= '0' && key[i] <= '9') ||
+			      key[i] == '-' || key[i] == '.' || key[i] == '_'))
+				ok = false;
+		if (!ok)
+			return error_reply(400, FERRY_E_INVALID,
+					   "set: key \"%s\": expected 1 to 64 of a-z 0-9 - . _", key);
+		if (!json_is_null(v) && (!json_is_string(v) || strlen(json_string_value(v)) > 4096))
+			return error_reply(400, FERRY_E_INVALID, "set: %s: value must be a string up to 4096 bytes",
+					   key);
+	}
+	_cleanup_free_ char *summary = str_dup_printf("Configure %s", name);
+	_cleanup_(json_decrefp) json_t *data = json_pack("{s:s, s:O}", "name", name, "values", values);
+	return new_change("configure", name, summary ? summary : "Configure", data);
+}
+
+static struct reply post_holds(json_t *body)
+{
+	const char *action = jstr(body, "action");
+	json_t *names = json_object_get(body, "names");
+	bool hold = strcmp(action, "hold") == 0;
+	if (!hold && strcmp(action, "unhold") != 0)
+		return error_reply(400, FERRY_E_INVALID, "holds: action must be hold or unhold");
+	json_int_t until = json_integer_value(json_object_get(body, "until"));
+	if (hold && until != 0 && until <= wall_s())
+		return error_reply(400, FERRY_E_INVALID, "hold: the time is in the past");
+	size_t n = json_array_size(names);
+	ferry_error err;
+	for (size_t i = 0; i < n; i++) {
+		const char *nm = json_string_value(json_array_get(names, i));
+		char cur[STATE_REV_MAX];
+		struct reply r;
+		if (!nm || installed(nm, cur, &r) < 0) {
+			if (!nm)
+				return error_reply(400, FERRY_E_INVALID, "holds: names must be strings");
+			return r;
+		}
+	}
+	int rc = state_begin(agent.db, &err);
+	if (rc < 0)
+		return ferr_reply(rc, &err);
+	for (size_t i = 0; i < (n ? n : 1) && rc == 0; i++) {
+		const char *nm = n ? json_string_value(json_array_get(names, i)) : "*";
+		if (hold)
+			rc = state_exec(agent.db, &err,
+					"INSERT OR REPLACE INTO holds(name, until) VALUES(?, ?)", "ti", nm,
+					(int64_t)until);
+		else if (n)
+			rc = state_exec(agent.db, &err, "DELETE FROM holds WHERE name=?", "t", nm);
+		else
+			rc = state_exec(agent.db, &err, "DELETE FROM holds", NULL);
+	}
+	if (rc < 0) {
+		state_rollback(agent.db);
+		return ferr_reply(rc, &err);
+	}
+	rc = state_commit(agent.db, &err);
+	if (rc < 0)
+		return ferr_reply(rc, &err);
+	return sync_reply(NULL);
+}
+
+static struct reply post_store(const char *action, const char *name, json_t *body)
+{
+	if (!agent.store_url)
+		return error_reply(400, FERRY_E_UNSUPPORTED,
+				   "%s: ferryd has no store to %s from (start it with --store URL --trust ROOT_JSON)",
+				   action, action);
+	const char *channel = jstr(body, "channel");
+	if (*channel) {
+		struct channel ch;
+		ferry_error err;
+		if (channel_parse(channel, &ch, &err) < 0)
+			return ferr_reply(FERRY_E_INVALID, &err);
+	}
+	if (!name) {
+		json_t *names = json_object_get(body, "names");
+		size_t i;
+		json_t *n;
+		json_array_foreach(names, i, n) {
+			char cur[STATE_REV_MAX];
+			struct reply r;
+			if (!json_is_string(n))
+				return error_reply(400, FERRY_E_INVALID, "refresh: names must be strings");
+			if (installed(json_string_value(n), cur, &r) < 0)
+				return r;
+		}
+		_cleanup_(json_decrefp) json_t *data =
+			json_pack("{s:b, s:O}", "auto", 0, "names", names ? names : json_array());
+		return new_change("refresh-all", "", "Refresh", data);
+	}
+	if (!manifest_valid_name(name))
+		return error_reply(400, FERRY_E_INVALID, "\"%s\" is not a valid package name", name);
+	bool install = strcmp(action, "install") == 0;
+	char cur[STATE_REV_MAX];
+	ferry_error err;
+	int rc = state_current(agent.db, name, cur, &err);
+	if (install && rc == 0)
+		return error_reply(409, FERRY_E_EXISTS, "%s is already installed (ferry refresh %s updates it)",
+				   name, name);
+	if (!install && rc < 0)
+		return ferr_reply(rc, &err);
+	_cleanup_free_ char *summary = str_dup_printf("%s %s", install ? "Install" : "Refresh", name);
+	_cleanup_(json_decrefp) json_t *data =
+		json_pack("{s:s, s:s, s:b}", "name", name, "channel", channel, "explicit", 1);
+	return new_change(install ? "install" : "refresh", name, summary ? summary : action, data);
+}
+
+static struct reply post_packages(const char *name, json_t *body)
+{
+	const char *action = jstr(body, "action");
+	if (!name) {
+		if (strcmp(action, "install") == 0 && *jstr(body, "path"))
+			return post_install_file(body);
+		if (strcmp(action, "refresh") == 0)
+			return post_store(action, NULL, body);
+		return error_reply(400, FERRY_E_INVALID, "unknown action \"%s\"", action);
+	}
+	if (strcmp(action, "remove") == 0)
+		return post_remove(name, body);
+	if (strcmp(action, "revert") == 0)
+		return post_revert(name, body);
+	if (strcmp(action, "install") == 0 || strcmp(action, "refresh") == 0)
+		return post_store(action, name, body);
+	return error_reply(400, FERRY_E_INVALID, "unknown action \"%s\"", action);
+}
+
+/* --- dispatch ------------------------------------------------------------------- */
+
+static bool may_change(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (!ci)
+		return false;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	if (getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return false;
+	return cred.uid == 0 || cred.uid == agent.owner_uid;
+}
+
+static struct reply route(struct MHD_Connection *c, const char *url, const char *method, struct request *req)
+{
+	bool get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
+	if (!get && !post)
+		return error_reply(405, FERRY_E_INVALID, "method %s not allowed", method);
+	if (post && !may_change(c))
+		return error_reply(403, FERRY_E_PERM, "permission denied: only root may change packages");
+	if (req->too_big)
+		return error_reply(413, FERRY_E_LIMIT, "request body larger than %d bytes", API_MAX_BODY);
+	json_t *body = NULL;
+	if (post) {
+		json_error_t jerr;
+		body = json_loadb(req->body.data ? req->body.data : "{}", req->body.data ? req->body.len : 2,
+				  0, &jerr);
+		if (!json_is_object(body)) {
+			json_decref(body);
+			return error_reply(400, FERRY_E_INVALID, "request body: expected a JSON object");
+		}
+	}
+	struct reply r;
+	const char *rest;
+	if (strcmp(url, "/v1/system") == 0 && get)
+		r = get_system();
+	else if (strcmp(url, "/v1/packages") == 0)
+		r = get ? get_packages(c) : post_packages(NULL, body);
+	else if ((rest = str_has_prefix(url, "/v1/packages/") ? url + 13 : NULL) && *rest)
+		r = get ? get_package(rest) : post_packages(rest, body);
+	else if (strcmp(url, "/v1/changes") == 0 && get)
+		r = get_changes(c);
+	else if ((rest = str_has_prefix(url, "/v1/changes/") ? url + 12 : NULL) && *rest && get)
+		r = get_change(rest);
+	else if (strcmp(url, "/v1/services") == 0)
+		r = get ? get_services() : post_services(body);
+	else if (strcmp(url, "/v1/holds") == 0 && post)
+		r = post_holds(body);
+	else if (strcmp(url, "/v1/logs") == 0 && get)
+		r = get_logs(c);
+	else if ((rest = str_has_prefix(url, "/v1/conf/") ? url + 9 : NULL) && *rest)
+		r = get ? get_conf(rest, c) : post_conf(rest, body);
+	else if ((rest = str_has_prefix(url, "/v1/apps/") ? url + 9 : NULL) && *rest && get)
+		r = get_app(rest);
+	else
+		r = error_reply(404, FERRY_E_NOTFOUND, "no such endpoint: %s %s", method, url);
+	json_decref(body);
+	return r;
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
+			       const char *method, const char *version, const char *upload_data,
+			       size_t *upload_data_size, void **con_cls)
+{
+	(void)cls;
+	(void)version;
+	struct request *req = *con_cls;
+	if (!req) {
+		req = calloc(1, sizeof(*req));
+		if (!req)
+			return MHD_NO;
+		buf_init(&req->body, API_MAX_BODY);
+		*con_cls = req;
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		if (!req->too_big && buf_append(&req->body, upload_data, *upload_data_size) < 0)
+			req->too_big = true;
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	struct reply r = route(c, url, method, req);
+	char *text = r.json ? json_dumps(r.json, JSON_COMPACT) : NULL;
+	json_decref(r.json);
+	if (!text)
+		return MHD_NO;
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Content-Type", "application/json");
+	enum MHD_Result ret = MHD_queue_response(c, r.status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+		      enum MHD_RequestTerminationCode toe)
+{
+	(void)cls;
+	(void)c;
+	(void)toe;
+	struct request *req = *con_cls;
+	if (req) {
+		buf_free(&req->body);
+		free(req);
+		*con_cls = NULL;
+	}
+}
+
+int api_start(ferry_error *err)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (str_copy(sa.sun_path, sizeof(sa.sun_path), agent.socket_path) < 0)
+		return ferry_error_set(err, FERRY_E_LIMIT, "%s: socket path too long (at most %zu bytes)",
+				       agent.socket_path, sizeof(sa.sun_path) - 1);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "socket");
+	/* Another ferryd answering there? Then do not steal its socket. */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		close(fd);
+		return ferry_error_set(err, FERRY_E_BUSY, "%s: another ferryd is already listening there",
+				       agent.socket_path);
+	}
+	close(fd);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "socket");
+	unlink(agent.socket_path);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(agent.socket_path, 0666) < 0 ||
+	    listen(fd, 64) < 0) {
+		int e = errno;
+		close(fd);
+		return ferry_error_errno(err, FERRY_E_IO, e, "listen on %s", agent.socket_path);
+	}
+	agent.listen_fd = fd;
+	struct MHD_Daemon *d = MHD_start_daemon(
+		MHD_USE_EPOLL, 0, NULL, NULL, handler, NULL,
+		MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024), MHD_OPTION_END);
+	if (!d)
+		return ferry_error_set(err, FERRY_E_IO, "%s: the HTTP server did not start",
+				       agent.socket_path);
+	agent.mhd = d;
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_EPOLL_FD);
+	if (!info)
+		return ferry_error_set(err, FERRY_E_IO, "the HTTP server has no epoll descriptor");
+	struct epoll_event ev = {.events = EPOLLIN};
+	ev.data.u64 = (uint64_t)3 << 32;
+	if (epoll_ctl(agent.epfd, EPOLL_CTL_ADD, info->epoll_fd, &ev) < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "epoll");
+	return 0;
+}
+
+void api_run(void)
+{
+	if (mhd())
+		MHD_run(mhd());
+}
+
+int64_t api_timeout_ms(void)
+{
+	MHD_UNSIGNED_LONG_LONG t;
+	if (!mhd() || MHD_get_timeout(mhd(), &t) != MHD_YES)
+		return -1;
+	return (int64_t)t;
+}
+
+void api_stop(void)
+{
+	if (mhd())
+		MHD_stop_daemon(mhd());
+	agent.mhd = NULL;
+	/* the listening socket was MHD's to close */
+	agent.listen_fd = -1;
+	unlink(agent.socket_path);
+}

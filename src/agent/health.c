@@ -1,0 +1,155 @@
+/* health.c: hooks and the health of a revision after it was started.
+ *
+ * A hook is meta/hooks/HOOK of the revision, run with the package's
+ * environment in its data directory, its output appended to
+ * logs/NAME/hooks.log; a hook that fails or outlives its timeout is an error
+ * whose message ends with its last lines of output.
+ *
+ * Health: the check-health hook (when the package has one) exits 0 within the
+ * manifest's health timeout, and every daemon of the package is still up at
+ * the end of the grace period: a daemon that exits (or restarts) inside it
+ * fails the check at once, quoting the last lines of its log. Oneshot
+ * daemons are expected to have finished with status 0. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "base/cleanup.h"
+#include "base/fault.h"
+#include "base/fs.h"
+#include "base/log.h"
+#include "base/str.h"
+
+static off_t file_size(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 ? st.st_size : 0;
+}
+
+int hook_run(const char *name, const char *rev, const struct manifest *m, enum manifest_hook h,
+	     uint64_t timeout_ms, ferry_error *err)
+{
+	if (!m->hooks[h].present)
+		return 0;
+	char prog[PATH_MAX], logdir[PATH_MAX], logpath[PATH_MAX], cwd[PATH_MAX];
+	if (agent_path(prog, "mnt/%s/%s/meta/hooks/%s", name, rev, manifest_hook_name(h)) < 0 ||
+	    agent_path(logdir, "logs/%s", name) < 0 || agent_path(logpath, "logs/%s/hooks.log", name) < 0 ||
+	    agent_path(cwd, "data/%s/%s", name, rev) < 0)
+		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", name);
+	int rc = fs_mkdir_p(logdir, 0750, err);
+	if (rc < 0)
+		return rc;
+	if (access(prog, X_OK) < 0)
+		return ferry_error_errno(err, FERRY_E_INVALID, errno,
+					 "%s hook of %s revision %s: meta/hooks/%s", manifest_hook_name(h),
+					 name, rev, manifest_hook_name(h));
+	/* Keep hooks.log bounded: start it over when it has grown too big. */
+	if ((uint64_t)file_size(logpath) > agent.log_max) {
+		char old[PATH_MAX];
+		if (agent_path(old, "logs/%s/hooks.log.1", name) == 0)
+			(void)rename(logpath, old);
+	}
+	char **envp = NULL;
+	rc = svc_env(name, rev, m, NULL, 0, &envp, err);
+	if (rc < 0)
+		return rc;
+	/* FERRY_HOOK names the hook; FERRY_CONFIG is the package's configuration
+	 * (`ferry set`) as a JSON object in a file, when it has any. */
+	char confpath[PATH_MAX];
+	bool conf = agent_path(confpath, "run/config/%s.json", name) == 0 && fs_exists(confpath);
+	_cleanup_free_ char *hookvar = str_dup_printf("FERRY_HOOK=%s", manifest_hook_name(h));
+	_cleanup_free_ char *confvar = conf ? str_dup_printf("FERRY_CONFIG=%s", confpath) : NULL;
+	size_t n = 0;
+	while (envp[n])
+		n++;
+	char **e2 = realloc(envp, (n + 3) * sizeof(char *));
+	if (!e2 || !hookvar || (conf && !confvar)) {
+		strv_free(e2 ? e2 : envp);
+		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
+	}
+	envp = e2;
+	envp[n++] = steal_pointer(&hookvar);
+	if (conf)
+		envp[n++] = steal_pointer(&confvar);
+	envp[n] = NULL;
+
+	FILE *lf = fopen(logpath, "ae");
+	if (lf) {
+		fprintf(lf, "-- ferryd: %s hook of %s revision %s --\n", manifest_hook_name(h), name, rev);
+		fclose(lf);
+	}
+	off_t before = file_size(logpath);
+	char *argv[] = {prog, NULL};
+	IGNORE_RC(fs_mkdir_p(cwd, 0755, NULL));
+	rc = proc_run(argv, envp, cwd, logpath, timeout_ms ? timeout_ms : agent.hook_timeout_ms, err);
+	strv_free(envp);
+	if (rc < 0) {
+		_cleanup_free_ char *tail = log_tail(logpath, AGENT_HOOK_LOG_LINES, before);
+		char msg[FERRY_ERROR_MSG_MAX];
+		snprintf(msg, sizeof(msg), "%s", ferry_error_msg(err));
+		return ferry_error_set(err, rc, "%s hook %s%s%s", manifest_hook_name(h), msg,
+				       tail && *tail ? "; last output:\n" : "", tail ? tail : "");
+	}
+	return 0;
+}
+
+int health_check(const char *name, const char *rev, const struct manifest *m, ferry_error *err)
+{
+	int64_t grace_end = now_ms() + (int64_t)m->health_grace_ms;
+	if (FAULT("health-check"))
+		return ferry_error_set(err, FERRY_E_FAULT, "fault point health-check");
+	int rc = hook_run(name, rev, m, HOOK_CHECK_HEALTH, m->health_timeout_ms, err);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&agent.lock);
+	for (;;) {
+		for (struct service *s = agent.services; s; s = s->next) {
+			if (strcmp(s->name, name) != 0 || strcmp(s->rev, rev) != 0)
+				continue;
+			if (s->exits == 0 && s->state != SVC_STOPPED)
+				continue;
+			if (s->type == DAEMON_ONESHOT && s->state == SVC_EXITED && s->ready)
+				continue;
+			char logpath[PATH_MAX];
+			_cleanup_free_ char *tail = NULL;
+			if (agent_path(logpath, "logs/%s/%s.log", name, s->app) == 0)
+				tail = log_tail(logpath, AGENT_HOOK_LOG_LINES, 0);
+			int st = s->last_status;
+			char how[96];
+			if (WIFEXITED(st))
+				snprintf(how, sizeof(how), "exited with status %d", WEXITSTATUS(st));
+			else if (WIFSIGNALED(st))
+				snprintf(how, sizeof(how), "was killed by signal %d", WTERMSIG(st));
+			else
+				snprintf(how, sizeof(how), "stopped");
+			pthread_mutex_unlock(&agent.lock);
+			return ferry_error_set(err, FERRY_E_INVALID,
+					       "daemon %s.%s %s within the %llu ms grace period%s%s", name,
+					       s->app, how, (unsigned long long)m->health_grace_ms,
+					       tail && *tail ? "; last output:\n" : "", tail ? tail : "");
+		}
+		int64_t left = grace_end - now_ms();
+		if (left <= 0 || agent.quit)
+			break;
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += left / 1000;
+		ts.tv_nsec += (left % 1000) * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&agent.cond, &agent.lock, &ts);
+	}
+	bool quit = agent.quit;
+	pthread_mutex_unlock(&agent.lock);
+	if (quit)
+		return ferry_error_set(err, FERRY_E_CANCELLED, "ferryd is stopping");
+	return 0;
+}

@@ -1,0 +1,488 @@
+/* revs.c: package revisions on the device's disk: copying an image into
+ * ROOT/images while hashing it, making a revision's tree appear read-only at
+ * ROOT/mnt/NAME/REV (a loop mount of the squashfs image as root; the image
+ * extracted by lib/pkg/image otherwise), reading its manifest, copying a
+ * revision's data directory, and replacing a symbolic link atomically.
+ *
+ * Every operation here is idempotent: doing it twice, or again after a crash
+ * half-way, ends in the same state. It does not decide which revision runs
+ * (txn.c does). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/loop.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "base/cleanup.h"
+#include "base/fs.h"
+#include "base/log.h"
+#include "base/str.h"
+#include "pkg/image.h"
+
+#define SQUASHFS_MAGIC_LE "hsqs"
+#define IMAGE_FILE_MAX (8ull * 1024 * 1024 * 1024)
+
+int rev_image_check(const char *path, uint64_t *size, ferry_error *err)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return ferry_error_errno(err, errno == ENOENT ? FERRY_E_NOTFOUND : FERRY_E_IO, errno,
+					 "%s", path);
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "stat %s", path);
+	if (!S_ISREG(st.st_mode))
+		return ferry_error_set(err, FERRY_E_INVALID, "%s: not a regular file", path);
+	if ((uint64_t)st.st_size > IMAGE_FILE_MAX)
+		return ferry_error_set(err, FERRY_E_LIMIT, "%s: %lld bytes; an image may have at most %llu",
+				       path, (long long)st.st_size, IMAGE_FILE_MAX);
+	char magic[4];
+	if (pread(fd, magic, 4, 0) != 4 || memcmp(magic, SQUASHFS_MAGIC_LE, 4) != 0)
+		return ferry_error_set(err, FERRY_E_INVALID, "%s: not a ferry package (no squashfs image)",
+				       path);
+	if (size)
+		*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+/* --- copying ------------------------------------------------------------ */
+
+int copy_file(const char *src, const char *dst, uint64_t *size, char sha256_hex[65], ferry_error *err)
+{
+	_cleanup_close_ int in = open(src, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "open %s", src);
+	char tmp[PATH_MAX];
+	if (str_printf(tmp, sizeof(tmp), "%s.tmp", dst) < 0)
+		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", dst);
+	_cleanup_close_ int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (out < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "create %s", tmp);
+	EVP_MD_CTX *md = sha256_hex ? EVP_MD_CTX_new() : NULL;
+	if (sha256_hex && (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)) {
+		EVP_MD_CTX_free(md);
+		return ferry_error_set(err, FERRY_E_NOMEM, "sha256: cannot start");
+	}
+	int rc = 0;
+	uint64_t total = 0;
+	size_t bufsz = 256 * 1024;
+	char *buf = malloc(bufsz);
+	if (!buf)
+		rc = ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
+	while (rc == 0) {
+		ssize_t n = read(in, buf, bufsz);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = ferry_error_errno(err, FERRY_E_IO, errno, "read %s", src);
+			break;
+		}
+		if (n == 0)
+			break;
+		if (md)
+			EVP_DigestUpdate(md, buf, (size_t)n);
+		if (fs_write_all(out, buf, (size_t)n) < 0)
+			rc = ferry_error_errno(err, FERRY_E_IO, errno, "write %s", tmp);
+		total += (uint64_t)n;
+		if (total > IMAGE_FILE_MAX)
+			rc = ferry_error_set(err, FERRY_E_LIMIT, "%s: larger than %llu bytes", src,
+					     IMAGE_FILE_MAX);
+	}
+	free(buf);
+	if (rc == 0 && md) {
+		unsigned char d[32];
+		unsigned dl = 0;
+		EVP_DigestFinal_ex(md, d, &dl);
+		str_hex(d, 32, sha256_hex);
+	}
+	EVP_MD_CTX_free(md);
+	if (rc == 0 && (fchmod(out, 0644) < 0 || fsync(out) < 0))
+		rc = ferry_error_errno(err, FERRY_E_IO, errno, "sync %s", tmp);
+	if (rc == 0 && rename(tmp, dst) < 0)
+		rc = ferry_error_errno(err, FERRY_E_IO, errno, "rename %s", dst);
+	if (rc < 0) {
+		unlink(tmp);
+		return rc;
+	}
+	if (size)
+		*size = total;
+	return fs_fsync_parent(dst, err);
+}
+
+static int copy_reg(int sfd, int dfd, const char *name, const struct stat *st, const char *path,
+		    ferry_error *err)
+{
+	_cleanup_close_ int in = openat(sfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (in < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "open %s", path);
+	_cleanup_close_ int out =
+		openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (out < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "create copy of %s", path);
+	off_t left = st->st_size;
+	while (left > 0) {
+		ssize_t n = copy_file_range(in, NULL, out, NULL, (size_t)left, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			/* Other file systems: fall back to read and write. */
+			char buf[65536];
+			ssize_t r = read(in, buf, sizeof(buf));
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0)
+				return ferry_error_errno(err, FERRY_E_IO, errno, "read %s", path);
+			if (r == 0)
+				break;
+			if (fs_write_all(out, buf, (size_t)r) < 0)
+				return ferry_error_errno(err, FERRY_E_IO, errno, "write copy of %s", path);
+			n = r;
+		}
+		left -= n;
+	}
+	if (fchown(out, st->st_uid, st->st_gid) < 0 && geteuid() == 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "chown copy of %s", path);
+	if (fchmod(out, st->st_mode & 07777) < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "chmod copy of %s", path);
+	struct timespec ts[2] = {st->st_atim, st->st_mtim};
+	(void)futimens(out, ts);
+	return 0;
+}
+
+static int copy_dir_at(int sfd, int dfd, const char *path, int depth, ferry_error *err)
+{
+	if (depth > 256)
+		return ferry_error_set(err, FERRY_E_LIMIT, "%s: deeper than 256 levels", path);
+	int fd2 = dup(sfd);
+	if (fd2 < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "dup");
+	DIR *d = fdopendir(fd2);
+	if (!d) {
+		close(fd2);
+		return ferry_error_errno(err, FERRY_E_IO, errno, "opendir %s", path);
+	}
+	rewinddir(d);
+	int rc = 0;
+	struct dirent *de;
+	while (rc == 0 && (de = readdir(d))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		char sub[PATH_MAX];
+		if (str_printf(sub, sizeof(sub), "%s/%s", path, de->d_name) < 0) {
+			rc = ferry_error_set(err, FERRY_E_LIMIT, "%s/...: path too long", path);
+			break;
+		}
+		struct stat st;
+		if (fstatat(sfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			rc = ferry_error_errno(err, FERRY_E_IO, errno, "stat %s", sub);
+			break;
+		}
+		if (S_ISREG(st.st_mode)) {
+			rc = copy_reg(sfd, dfd, de->d_name, &st, sub, err);
+		} else if (S_ISDIR(st.st_mode)) {
+			if (mkdirat(dfd, de->d_name, 0700) < 0) {
+				rc = ferry_error_errno(err, FERRY_E_IO, errno, "mkdir copy of %s", sub);
+				break;
+			}
+			_cleanup_close_ int s2 =
+				openat(sfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			_cleanup_close_ int d2 =
+				openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (s2 < 0 || d2 < 0) {
+				rc = ferry_error_errno(err, FERRY_E_IO, errno, "open %s", sub);
+				break;
+			}
+			rc = copy_dir_at(s2, d2, sub, depth + 1, err);
+			if (rc == 0) {
+				if (geteuid() == 0)
+					(void)fchown(d2, st.st_uid, st.st_gid);
+				(void)fchmod(d2, st.st_mode & 07777);
+				struct timespec ts[2] = {st.st_atim, st.st_mtim};
+				(void)futimens(d2, ts);
+			}
+		} else if (S_ISLNK(st.st_mode)) {
+			char target[PATH_MAX];
+			ssize_t n = readlinkat(sfd, de->d_name, target, sizeof(target) - 1);
+			if (n < 0) {
+				rc = ferry_error_errno(err, FERRY_E_IO, errno, "readlink %s", sub);
+				break;
+			}
+			target[n] = '\0';
+			if (symlinkat(target, dfd, de->d_name) < 0)
+				rc = ferry_error_errno(err, FERRY_E_IO, errno, "symlink copy of %s", sub);
+			else if (geteuid() == 0)
+				(void)fchownat(dfd, de->d_name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
+		} else if (S_ISFIFO(st.st_mode)) {
+			if (mkfifoat(dfd, de->d_name, st.st_mode & 07777) < 0)
+				rc = ferry_error_errno(err, FERRY_E_IO, errno, "mkfifo copy of %s", sub);
+		} else {
+			/* Sockets and device nodes do not belong in data: skipped. */
+			log_info("copy data: %s: not a file, directory or link; not copied", sub);
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+int copy_tree(const char *src, const char *dst, ferry_error *err)
+{
+	_cleanup_close_ int sfd = open(src, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sfd < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "open %s", src);
+	struct stat st;
+	if (fstat(sfd, &st) < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "stat %s", src);
+	if (mkdir(dst, 0700) < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "mkdir %s", dst);
+	_cleanup_close_ int dfd = open(dst, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "open %s", dst);
+	int rc = copy_dir_at(sfd, dfd, src, 0, err);
+	if (rc < 0)
+		return rc;
+	if (geteuid() == 0)
+		(void)fchown(dfd, st.st_uid, st.st_gid);
+	(void)fchmod(dfd, st.st_mode & 07777);
+	/* One syncfs for the whole copy instead of an fsync per file. */
+	if (syncfs(dfd) < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "sync %s", dst);
+	return 0;
+}
+
+int symlink_replace(const char *target, const char *linkpath, ferry_error *err)
+{
+	char tmp[PATH_MAX];
+	if (str_printf(tmp, sizeof(tmp), "%s.new", linkpath) < 0)
+		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", linkpath);
+	char cur[PATH_MAX];
+	ssize_t n = readlink(linkpath, cur, sizeof(cur) - 1);
+	if (n >= 0) {
+		cur[n] = '\0';
+		if (strcmp(cur, target) == 0)
+			return 0;
+	}
+	unlink(tmp);
+	if (symlink(target, tmp) < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "symlink %s", tmp);
+	if (rename(tmp, linkpath) < 0) {
+		int e = errno;
+		unlink(tmp);
+		return ferry_error_errno(err, FERRY_E_IO, e, "rename %s", linkpath);
+	}
+	return fs_fsync_parent(linkpath, err);
+}
+
+/* --- mounting ----------------------------------------------------------- */
+
+static bool is_mountpoint(const char *path)
+{
+	struct stat a, b;
+	char parent[PATH_MAX];
+	if (str_printf(parent, sizeof(parent), "%s/..", path) < 0)
+		return false;
+	if (stat(path, &a) < 0 || stat(parent, &b) < 0)
+		return false;
+	return a.st_dev != b.st_dev;
+}
+
+/* Attach image to a free loop device, read-only, detached automatically when
+ * the last user (the mount) goes away. Returns the open loop fd. */
+static int loop_attach(const char *image, char *dev, size_t devsz, ferry_error *err)
+{
+	_cleanup_close_ int img = open(image, O_RDONLY | O_CLOEXEC);
+	if (img < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "open %s", image);
+	_cleanup_close_ int ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+	if (ctl < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "open /dev/loop-control");
+	for (int attempt = 0; attempt < 16; attempt++) {
+		int n = ioctl(ctl, LOOP_CTL_GET_FREE);
+		if (n < 0)
+			return ferry_error_errno(err, FERRY_E_IO, errno, "no free loop device");
+		snprintf(dev, devsz, "/dev/loop%d", n);
+		int lfd = open(dev, O_RDONLY | O_CLOEXEC);
+		if (lfd < 0 && errno == ENOENT) {
+			/* A container's /dev may lack the node the kernel just made. */
+			if (mknod(dev, S_IFBLK | 0600, makedev(7, (unsigned)n)) < 0 && errno != EEXIST)
+				return ferry_error_errno(err, FERRY_E_IO, errno, "mknod %s", dev);
+			lfd = open(dev, O_RDONLY | O_CLOEXEC);
+		}
+		if (lfd < 0)
+			return ferry_error_errno(err, FERRY_E_IO, errno, "open %s", dev);
+		struct loop_config cfg;
+		memset(&cfg, 0, sizeof(cfg));
+		cfg.fd = (unsigned)img;
+		cfg.info.lo_flags = LO_FLAGS_READ_ONLY | LO_FLAGS_AUTOCLEAR;
+		snprintf((char *)cfg.info.lo_file_name, sizeof(cfg.info.lo_file_name), "%s", image);
+		if (ioctl(lfd, LOOP_CONFIGURE, &cfg) == 0)
+			return lfd;
+		if (errno == EINVAL || errno == ENOTTY) {
+			/* Kernels before 5.8: set the file, then the flags. */
+			if (ioctl(lfd, LOOP_SET_FD, img) == 0) {
+				if (ioctl(lfd, LOOP_SET_STATUS64, &cfg.info) == 0)
+					return lfd;
+				int e = errno;
+				ioctl(lfd, LOOP_CLR_FD, 0);
+				close(lfd);
+				return ferry_error_errno(err, FERRY_E_IO, e, "%s: set status", dev);
+			}
+		}
+		int e = errno;
+		close(lfd);
+		if (e != EBUSY)
+			return ferry_error_errno(err, FERRY_E_IO, e, "%s: attach %s", dev, image);
+		/* Another process took it between GET_FREE and CONFIGURE: again. */
+	}
+	return ferry_error_set(err, FERRY_E_BUSY, "no loop device could be attached to %s", image);
+}
+
+static int loop_mount(const char *image, const char *target, ferry_error *err)
+{
+	char dev[64];
+	int lfd = loop_attach(image, dev, sizeof(dev), err);
+	if (lfd < 0)
+		return lfd;
+	int rc = 0;
+	if (mount(dev, target, "squashfs", MS_RDONLY | MS_NODEV | MS_NOSUID, NULL) < 0)
+		rc = ferry_error_errno(err, errno == EINVAL ? FERRY_E_CORRUPT : FERRY_E_IO, errno,
+				       "mount %s (%s) on %s", image, dev, target);
+	/* With AUTOCLEAR the device detaches when this fd and the mount are gone. */
+	close(lfd);
+	return rc;
+}
+
+static int mount_or_extract(const char *image, const char *target, ferry_error *err)
+{
+	if (!agent.extract) {
+		if (mkdir(target, 0755) < 0 && errno != EEXIST)
+			return ferry_error_errno(err, FERRY_E_IO, errno, "mkdir %s", target);
+		if (is_mountpoint(target))
+			return 0;
+		return loop_mount(image, target, err);
+	}
+	if (fs_exists(target))
+		return 0;
+	char tmp[PATH_MAX];
+	if (str_printf(tmp, sizeof(tmp), "%s.part", target) < 0)
+		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", target);
+	int rc = fs_remove_tree(tmp, err);
+	if (rc < 0)
+		return rc;
+	struct image *img = NULL;
+	rc = image_open(image, &img, err);
+	if (rc < 0)
+		return rc;
+	rc = image_extract(img, tmp, err);
+	image_close(img);
+	if (rc < 0) {
+		ferry_error scratch;
+		IGNORE_RC(fs_remove_tree(tmp, &scratch));
+		return rc;
+	}
+	_cleanup_close_ int dfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0 && syncfs(dfd) < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "sync %s", tmp);
+	if (rename(tmp, target) < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "rename %s", target);
+	return fs_fsync_parent(target, err);
+}
+
+static int unmount_or_remove(const char *target, ferry_error *err)
+{
+	/* an extraction cut off half-way */
+	char part[PATH_MAX];
+	if (str_printf(part, sizeof(part), "%s.part", target) == 0) {
+		int rc = fs_remove_tree(part, err);
+		if (rc < 0)
+			return rc;
+	}
+	if (!fs_exists(target))
+		return 0;
+	if (is_mountpoint(target)) {
+		if (umount2(target, UMOUNT_NOFOLLOW) < 0) {
+			if (errno == EBUSY) {
+				log_warn("%s is busy; detaching it lazily", target);
+				if (umount2(target, MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
+					return ferry_error_errno(err, FERRY_E_IO, errno, "unmount %s", target);
+			} else if (errno != EINVAL) {
+				return ferry_error_errno(err, FERRY_E_IO, errno, "unmount %s", target);
+			}
+		}
+		if (rmdir(target) < 0 && errno != ENOENT)
+			return ferry_error_errno(err, FERRY_E_IO, errno, "rmdir %s", target);
+		return 0;
+	}
+	return fs_remove_tree(target, err);
+}
+
+/* The manifest of an image file, read with the image reader (nothing is
+ * mounted); the reader bounds everything it follows in the untrusted file. */
+int rev_image_manifest(const char *image, struct manifest **out, ferry_error *err)
+{
+	struct image *img = NULL;
+	int rc = image_open(image, &img, err);
+	if (rc < 0)
+		return rc;
+	char *data = NULL;
+	size_t len = 0;
+	rc = image_read_file(img, "meta/ferry.yaml", MANIFEST_MAX_BYTES, &data, &len, err);
+	image_close(img);
+	if (rc < 0)
+		return rc;
+	rc = manifest_parse(data, len, "meta/ferry.yaml", out, err);
+	free(data);
+	return rc;
+}
+
+int rev_mount(const char *name, const char *rev, ferry_error *err)
+{
+	char image[PATH_MAX], dir[PATH_MAX], target[PATH_MAX];
+	if (agent_path(image, "images/%s_%s.ferry", name, rev) < 0 ||
+	    agent_path(dir, "mnt/%s", name) < 0 || agent_path(target, "mnt/%s/%s", name, rev) < 0)
+		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", name);
+	int rc = fs_mkdir_p(dir, 0755, err);
+	if (rc < 0)
+		return rc;
+	rc = mount_or_extract(image, target, err);
+	if (rc < 0)
+		return rc;
+	return 0;
+}
+
+bool rev_mounted(const char *name, const char *rev)
+{
+	char target[PATH_MAX], yaml[PATH_MAX];
+	if (agent_path(target, "mnt/%s/%s", name, rev) < 0 ||
+	    agent_path(yaml, "mnt/%s/%s/meta/ferry.yaml", name, rev) < 0)
+		return false;
+	return agent.extract ? fs_exists(yaml) != 0 : is_mountpoint(target);
+}
+
+int rev_unmount(const char *name, const char *rev, ferry_error *err)
+{
+	char target[PATH_MAX];
+	if (agent_path(target, "mnt/%s/%s", name, rev) < 0)
+		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", name);
+	return unmount_or_remove(target, err);
+}
+
+int rev_manifest(const char *name, const char *rev, struct manifest **out, ferry_error *err)
+{
+	char yaml[PATH_MAX];
+	if (agent_path(yaml, "mnt/%s/%s/meta/ferry.yaml", name, rev) < 0)
+		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", name);
+	int rc = manifest_load(yaml, out, err);
+	if (rc < 0)
+		return ferry_error_prefix(err, rc, "%s revision %s", name, rev);
+	return 0;
+}

@@ -1,0 +1,919 @@
+/* services.c: the processes ferryd starts: daemons it supervises (simple,
+ * oneshot, notify, forking; restart policy and delay; SIGTERM then SIGKILL
+ * after the stop timeout; stdout and stderr into size-bounded, rotated files
+ * logs/NAME/APP.log) and programs it runs once and waits for (hooks).
+ *
+ * Each process starts in a session of its own (so a stop reaches everything
+ * it forked) with a clean environment: the package's paths and the manifest's
+ * `environment`. The main thread is the only one that reaps children; the
+ * worker waits on agent.cond. ferryd is a child subreaper, so the daemon a
+ * `forking` service leaves behind becomes its child and is supervised.
+ * Pid files under ROOT/run/pids let a restarted ferryd stop what a killed
+ * one left running. Confinement is not applied here. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "base/buf.h"
+#include "base/cleanup.h"
+#include "base/fs.h"
+#include "base/log.h"
+#include "base/str.h"
+
+extern char **environ;
+
+const char *svc_state_name(enum svc_state st)
+{
+	switch (st) {
+	case SVC_STOPPED: return "inactive";
+	case SVC_STARTING: return "starting";
+	case SVC_RUNNING: return "active";
+	case SVC_STOPPING: return "stopping";
+	case SVC_WAITING: return "restarting";
+	case SVC_EXITED: return "exited";
+	}
+	return "unknown";
+}
+
+void strv_free(char **v)
+{
+	if (!v)
+		return;
+	for (char **p = v; *p; p++)
+		free(*p);
+	free(v);
+}
+
+/* --- environment ---------------------------------------------------------- */
+
+struct strv {
+	char **v;
+	size_t n, cap;
+};
+
+static int strv_add(struct strv *s, char *item)
+{
+	if (!item)
+		return FERRY_E_NOMEM;
+	if (s->n + 2 > s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 16;
+		char **v = realloc(s->v, cap * sizeof(char *));
+		if (!v) {
+			free(item);
+			return FERRY_E_NOMEM;
+		}
+		s->v = v;
+		s->cap = cap;
+	}
+	s->v[s->n++] = item;
+	s->v[s->n] = NULL;
+	return 0;
+}
+
+/* Expand $FERRY_X and ${FERRY_X} for the package's own variables; anything
+ * else is kept as written. */
+static char *expand(const char *value, char *const vars[][2], size_t nvars)
+{
+	struct buf b = BUF_INIT(8192);
+	for (const char *p = value; *p;) {
+		if (*p == '$') {
+			bool brace = p[1] == '{';
+			const char *nm = p + (brace ? 2 : 1);
+			bool matched = false;
+			for (size_t i = 0; i < nvars; i++) {
+				size_t l = strlen(vars[i][0]);
+				if (strncmp(nm, vars[i][0], l) != 0)
+					continue;
+				char next = nm[l];
+				if (brace ? next != '}' : (next == '_' || (next >= 'A' && next <= 'Z') ||
+							   (next >= 'a' && next <= 'z') ||
+							   (next >= '0' && next <= '9')))
+					continue;
+				if (buf_append_str(&b, vars[i][1]) < 0)
+					goto fail;
+				p = nm + l + (brace ? 1 : 0);
+				matched = true;
+				break;
+			}
+			if (matched)
+				continue;
+		}
+		if (buf_append(&b, p, 1) < 0)
+			goto fail;
+		p++;
+	}
+	if (buf_append(&b, "", 0) < 0)
+		goto fail;
+	return buf_steal(&b, NULL);
+fail:
+	buf_free(&b);
+	return NULL;
+}
+
+int svc_env(const char *name, const char *rev, const struct manifest *m,
+	    const struct manifest_env *extra, size_t n_extra, char ***envp, ferry_error *err)
+{
+	char pkg[PATH_MAX], data[PATH_MAX], common[PATH_MAX];
+	if (agent_path(pkg, "mnt/%s/%s", name, rev) < 0 ||
+	    agent_path(data, "data/%s/%s", name, rev) < 0 ||
+	    agent_path(common, "data/%s/common", name) < 0)
+		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", name);
+	char *const vars[][2] = {
+		{"FERRY_NAME", (char *)name},   {"FERRY_REVISION", (char *)rev},
+		{"FERRY_PKG", pkg},             {"FERRY_DATA", data},
+		{"FERRY_COMMON", common},
+	};
+	struct strv s = {0};
+	int rc = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(vars) && rc == 0; i++)
+		rc = strv_add(&s, str_dup_printf("%s=%s", vars[i][0], vars[i][1]));
+	if (rc == 0)
+		rc = strv_add(&s, str_dup_printf("HOME=%s", data));
+	if (rc == 0)
+		rc = strv_add(&s, str_dup_printf("PATH=%s/bin:%s/usr/bin:/usr/local/sbin:/usr/local/bin:"
+						 "/usr/sbin:/usr/bin:/sbin:/bin",
+						 pkg, pkg));
+	if (rc == 0)
+		rc = strv_add(&s, strdup("LANG=C.UTF-8"));
+	const struct manifest_env *lists[2] = {extra, NULL};
+	size_t counts[2] = {n_extra, 0};
+	(void)m;
+	for (int l = 0; l < 2 && rc == 0; l++)
+		for (size_t i = 0; i < counts[l] && rc == 0; i++) {
+			_cleanup_free_ char *v = expand(lists[l][i].value, vars, ARRAY_SIZE(vars));
+			rc = v ? strv_add(&s, str_dup_printf("%s=%s", lists[l][i].key, v)) : FERRY_E_NOMEM;
+		}
+	if (rc < 0) {
+		strv_free(s.v);
+		return ferry_error_set(err, FERRY_E_NOMEM, "environment of %s: out of memory", name);
+	}
+	*envp = s.v;
+	return 0;
+}
+
+/* --- pid files: what a killed ferryd left behind -------------------------- */
+
+static unsigned long long proc_starttime(pid_t pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	if (!p)
+		return 0;
+	/* after ") " come fields 3 (state) ... 22 (starttime) */
+	unsigned long long v = 0;
+	int field = 2;
+	for (char *tok = strtok(p + 1, " "); tok; tok = strtok(NULL, " ")) {
+		if (++field == 22) {
+			v = strtoull(tok, NULL, 10);
+			break;
+		}
+	}
+	return v;
+}
+
+static int pidfile_path(char *out, const char *tag)
+{
+	return agent_path(out, "run/pids/%s.pid", tag);
+}
+
+static void pidfile_write(const char *tag, pid_t pid)
+{
+	char path[PATH_MAX], dir[PATH_MAX], line[128];
+	ferry_error err;
+	if (pidfile_path(path, tag) < 0 || agent_path(dir, "run/pids") < 0)
+		return;
+	if (fs_mkdir_p(dir, 0700, &err) < 0)
+		return;
+	int n = snprintf(line, sizeof(line), "%d %llu\n", (int)pid, proc_starttime(pid));
+	if (fs_write_atomic(path, line, (size_t)n, 0600, &err) < 0)
+		log_warn("%s", ferry_error_msg(&err));
+}
+
+static void pidfile_remove(const char *tag)
+{
+	char path[PATH_MAX];
+	if (pidfile_path(path, tag) == 0)
+		unlink(path);
+}
+
+int svc_record_pid(struct service *s)
+{
+	char tag[96];
+	snprintf(tag, sizeof(tag), "svc-%s.%s", s->name, s->app);
+	if (s->pid > 0)
+		pidfile_write(tag, s->pid);
+	else
+		pidfile_remove(tag);
+	return 0;
+}
+
+void svc_kill_stale(void)
+{
+	char dir[PATH_MAX];
+	if (agent_path(dir, "run/pids") < 0)
+		return;
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	pid_t pids[256];
+	size_t n = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) && n < ARRAY_SIZE(pids)) {
+		if (!str_has_suffix(de->d_name, ".pid"))
+			continue;
+		char path[PATH_MAX];
+		if (str_printf(path, sizeof(path), "%s/%s", dir, de->d_name) < 0)
+			continue;
+		char *text = NULL;
+		ferry_error err;
+		if (fs_read_file(path, 128, &text, NULL, &err) == 0) {
+			int pid = 0;
+			unsigned long long start = 0;
+			if (sscanf(text, "%d %llu", &pid, &start) == 2 && pid > 1 &&
+			    proc_starttime(pid) == start && start != 0) {
+				log_info("stopping process %d that an earlier ferryd left (%s)", pid,
+					 de->d_name);
+				kill(-pid, SIGTERM);
+				kill(pid, SIGTERM);
+				pids[n++] = pid;
+			}
+			free(text);
+		}
+		unlink(path);
+	}
+	closedir(d);
+	/* Give them a few seconds, then SIGKILL whatever is left. */
+	for (int i = 0; i < 50 && n > 0; i++) {
+		bool alive = false;
+		for (size_t k = 0; k < n; k++)
+			if (pids[k] > 0 && kill(pids[k], 0) == 0)
+				alive = true;
+		if (!alive)
+			return;
+		struct timespec ts = {0, 100 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	for (size_t k = 0; k < n; k++) {
+		kill(-pids[k], SIGKILL);
+		kill(pids[k], SIGKILL);
+	}
+}
+
+/* --- spawning ------------------------------------------------------------- */
+
+static int spawn(char *const argv[], char *const envp[], const char *cwd, int out_fd,
+		 const char *out_path, pid_t *pid, ferry_error *err)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&at);
+	sigset_t none, dflt;
+	sigemptyset(&none);
+	sigfillset(&dflt);
+	sigdelset(&dflt, SIGKILL);
+	sigdelset(&dflt, SIGSTOP);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setsigdefault(&at, &dflt);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
+					      POSIX_SPAWN_SETSIGDEF);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	if (out_fd >= 0) {
+		posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
+	} else {
+		posix_spawn_file_actions_addopen(&fa, 1, out_path ? out_path : "/dev/null",
+						 O_WRONLY | O_APPEND | O_CREAT, 0600);
+	}
+	posix_spawn_file_actions_adddup2(&fa, 1, 2);
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	if (cwd)
+		posix_spawn_file_actions_addchdir_np(&fa, cwd);
+	int e = posix_spawn(pid, argv[0], &fa, &at, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	if (e != 0)
+		return ferry_error_errno(err, FERRY_E_IO, e, "start %s", argv[0]);
+	return 0;
+}
+
+static void describe_status(int status, char *out, size_t size)
+{
+	if (WIFEXITED(status))
+		snprintf(out, size, "exited with status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(out, size, "killed by signal %d (%s)", WTERMSIG(status),
+			 strsignal(WTERMSIG(status)));
+	else
+		snprintf(out, size, "stopped (status 0x%x)", status);
+}
+
+char *log_tail(const char *path, int n, off_t from)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return strdup("");
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return strdup("");
+	off_t start = st.st_size > 4096 ? st.st_size - 4096 : 0;
+	if (from > start && from <= st.st_size)
+		start = from;
+	size_t len = (size_t)(st.st_size - start);
+	char *buf = malloc(len + 1);
+	if (!buf)
+		return NULL;
+	ssize_t r = pread(fd, buf, len, start);
+	if (r < 0)
+		r = 0;
+	buf[r] = '\0';
+	/* keep the last n lines */
+	char *end = buf + r;
+	while (end > buf && end[-1] == '\n')
+		*--end = '\0';
+	char *p = end;
+	int lines = 0;
+	while (p > buf) {
+		if (p[-1] == '\n' && ++lines == n)
+			break;
+		p--;
+	}
+	memmove(buf, p, strlen(p) + 1);
+	return buf;
+}
+
+int proc_run(char *const argv[], char *const envp[], const char *cwd, const char *logpath,
+	     uint64_t timeout_ms, ferry_error *err)
+{
+	struct child c = {0};
+	pthread_mutex_lock(&agent.lock);
+	int rc = spawn(argv, envp, cwd, -1, logpath, &c.pid, err);
+	if (rc < 0) {
+		pthread_mutex_unlock(&agent.lock);
+		return rc;
+	}
+	c.next = agent.children;
+	agent.children = &c;
+	char tag[48];
+	snprintf(tag, sizeof(tag), "child-%d", (int)c.pid);
+	pidfile_write(tag, c.pid);
+
+	int64_t deadline = now_ms() + (int64_t)timeout_ms;
+	bool killed = false;
+	while (!c.done) {
+		int64_t left = deadline - now_ms();
+		if (left <= 0) {
+			if (killed) {
+				/* Unkillable (D state): stop waiting and leave it. */
+				break;
+			}
+			kill(-c.pid, SIGKILL);
+			kill(c.pid, SIGKILL);
+			killed = true;
+			deadline = now_ms() + 10000;
+			continue;
+		}
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += left / 1000;
+		ts.tv_nsec += (left % 1000) * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&agent.cond, &agent.lock, &ts);
+	}
+	for (struct child **pp = &agent.children; *pp; pp = &(*pp)->next)
+		if (*pp == &c) {
+			*pp = c.next;
+			break;
+		}
+	pthread_mutex_unlock(&agent.lock);
+	pidfile_remove(tag);
+
+	if (killed)
+		return ferry_error_set(err, FERRY_E_TIMEOUT, "did not finish within %llu ms; killed",
+				       (unsigned long long)timeout_ms);
+	if (WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0)
+		return 0;
+	char how[96];
+	describe_status(c.status, how, sizeof(how));
+	return ferry_error_set(err, FERRY_E_INVALID, "%s", how);
+}
+
+/* --- daemons ------------------------------------------------------------- */
+
+struct service *svc_find(const char *name, const char *app)
+{
+	for (struct service *s = agent.services; s; s = s->next)
+		if (strcmp(s->name, name) == 0 && (!app || strcmp(s->app, app) == 0))
+			return s;
+	return NULL;
+}
+
+static void svc_free(struct service *s)
+{
+	if (s->log_rd >= 0) {
+		epoll_ctl(agent.epfd, EPOLL_CTL_DEL, s->log_rd, NULL);
+		close(s->log_rd);
+	}
+	if (s->log_wr >= 0)
+		close(s->log_wr);
+	if (s->log_fd >= 0)
+		close(s->log_fd);
+	strv_free(s->argv);
+	strv_free(s->envp);
+	free(s->cwd);
+	free(s);
+}
+
+void svc_forget_package(const char *name)
+{
+	for (struct service **pp = &agent.services; *pp;) {
+		struct service *s = *pp;
+		if (strcmp(s->name, name) == 0 && s->pid == 0) {
+			*pp = s->next;
+			svc_free(s);
+		} else {
+			pp = &s->next;
+		}
+	}
+}
+
+void svc_free_all(void)
+{
+	while (agent.services) {
+		struct service *s = agent.services;
+		agent.services = s->next;
+		svc_free(s);
+	}
+}
+
+static int log_open(struct service *s)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	ferry_error err;
+	if (agent_path(dir, "logs/%s", s->name) < 0 || agent_path(path, "logs/%s/%s.log", s->name, s->app) < 0)
+		return -1;
+	if (fs_mkdir_p(dir, 0750, &err) < 0) {
+		log_warn("%s", ferry_error_msg(&err));
+		return -1;
+	}
+	s->log_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (s->log_fd < 0)
+		return -1;
+	struct stat st;
+	s->log_size = fstat(s->log_fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+	return 0;
+}
+
+static void log_rotate(struct service *s)
+{
+	char path[PATH_MAX], old[PATH_MAX];
+	if (agent_path(path, "logs/%s/%s.log", s->name, s->app) < 0 ||
+	    agent_path(old, "logs/%s/%s.log.1", s->name, s->app) < 0)
+		return;
+	close(s->log_fd);
+	s->log_fd = -1;
+	if (rename(path, old) < 0)
+		log_warn("rotate %s: %s", path, strerror(errno));
+	log_open(s);
+}
+
+int svc_setup(const char *name, const char *rev, const struct manifest *m, const char *app,
+	      struct service **out, ferry_error *err)
+{
+	const struct manifest_app *a = NULL;
+	for (size_t i = 0; i < m->n_apps; i++)
+		if (strcmp(m->apps[i].name, app) == 0)
+			a = &m->apps[i];
+	if (!a || a->daemon == DAEMON_NONE)
+		return ferry_error_set(err, FERRY_E_NOTFOUND, "%s.%s is not a service", name, app);
+	struct service *s = svc_find(name, app);
+	bool fresh = !s;
+	if (fresh) {
+		s = calloc(1, sizeof(*s));
+		if (!s)
+			return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
+		s->log_rd = s->log_wr = s->log_fd = -1;
+		if (str_copy(s->name, sizeof(s->name), name) < 0 ||
+		    str_copy(s->app, sizeof(s->app), app) < 0) {
+			free(s);
+			return ferry_error_set(err, FERRY_E_LIMIT, "%s.%s: name too long", name, app);
+		}
+		int p[2];
+		if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) {
+			free(s);
+			return ferry_error_errno(err, FERRY_E_IO, errno, "pipe");
+		}
+		s->log_rd = p[0];
+		s->log_wr = p[1];
+		struct epoll_event ev = {.events = EPOLLIN};
+		ev.data.u64 = ((uint64_t)2 << 32) | (uint32_t)s->log_rd;
+		epoll_ctl(agent.epfd, EPOLL_CTL_ADD, s->log_rd, &ev);
+		if (log_open(s) < 0)
+			log_warn("%s.%s: cannot open its log file", name, app);
+		s->next = agent.services;
+		agent.services = s;
+	}
+	if (s->pid > 0)
+		return ferry_error_set(err, FERRY_E_BUSY, "%s.%s is running", name, app);
+	char **envp = NULL;
+	int rc = svc_env(name, rev, m, a->env, a->n_env, &envp, err);
+	if (rc < 0)
+		return rc;
+	if (a->daemon == DAEMON_NOTIFY) {
+		struct strv sv = {envp, 0, 0};
+		while (envp[sv.n])
+			sv.n++;
+		sv.cap = sv.n + 1;
+		if (strv_add(&sv, str_dup_printf("NOTIFY_SOCKET=%s", agent.notify_path)) < 0) {
+			strv_free(sv.v);
+			return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
+		}
+		envp = sv.v;
+	}
+	char **argv = calloc(2, sizeof(char *));
+	char cmd[PATH_MAX], cwd[PATH_MAX];
+	if (!argv || agent_path(cmd, "mnt/%s/%s/%s", name, rev, a->command) < 0 ||
+	    agent_path(cwd, "data/%s/%s", name, rev) < 0 || !(argv[0] = strdup(cmd))) {
+		free(argv);
+		strv_free(envp);
+		return ferry_error_set(err, FERRY_E_NOMEM, "%s.%s: out of memory", name, app);
+	}
+	strv_free(s->argv);
+	strv_free(s->envp);
+	free(s->cwd);
+	s->argv = argv;
+	s->envp = envp;
+	s->cwd = strdup(cwd);
+	IGNORE_RC(str_copy(s->rev, sizeof(s->rev), rev));
+	s->type = a->daemon;
+	s->restart = a->restart;
+	s->restart_delay_ms = a->restart_delay_ms;
+	s->stop_timeout_ms = a->stop_timeout_ms;
+	*out = s;
+	return 0;
+}
+
+int svc_start(struct service *s, ferry_error *err)
+{
+	if (s->pid > 0 && s->state != SVC_STOPPING)
+		return 0;
+	if (s->pid > 0)
+		return ferry_error_set(err, FERRY_E_BUSY, "%s.%s is stopping", s->name, s->app);
+	char line[256];
+	int n = snprintf(line, sizeof(line), "-- ferryd: starting %s.%s revision %s --\n", s->name,
+			 s->app, s->rev);
+	if (s->log_fd >= 0 && fs_write_all(s->log_fd, line, (size_t)n) == 0)
+		s->log_size += (uint64_t)n;
+	int rc = spawn(s->argv, s->envp, s->cwd, s->log_wr, NULL, &s->pid, err);
+	if (rc < 0) {
+		s->pid = 0;
+		s->state = SVC_EXITED;
+		s->last_status = 127 << 8;
+		s->exits++;
+		return ferry_error_prefix(err, rc, "%s.%s", s->name, s->app);
+	}
+	s->pgid = s->pid;
+	s->ready = false;
+	s->adoptions = 0;
+	s->state = (s->type == DAEMON_NOTIFY || s->type == DAEMON_FORKING) ? SVC_STARTING : SVC_RUNNING;
+	svc_record_pid(s);
+	log_info("%s.%s (revision %s) started, pid %d", s->name, s->app, s->rev, (int)s->pid);
+	return 0;
+}
+
+static void svc_signal(struct service *s, int sig)
+{
+	if (s->pid <= 0)
+		return;
+	if (s->pgid > 1)
+		kill(-s->pgid, sig);
+	kill(s->pid, sig);
+}
+
+void svc_stop_wait(struct service *s)
+{
+	if (s->pid <= 0) {
+		s->state = SVC_STOPPED;
+		return;
+	}
+	s->state = SVC_STOPPING;
+	svc_signal(s, SIGTERM);
+	int64_t deadline = now_ms() + (int64_t)(s->stop_timeout_ms ? s->stop_timeout_ms : 10000);
+	bool killed = false;
+	while (s->pid > 0) {
+		int64_t left = deadline - now_ms();
+		if (left <= 0) {
+			if (killed)
+				break;
+			log_warn("%s.%s did not stop within its stop-timeout; killing it", s->name, s->app);
+			svc_signal(s, SIGKILL);
+			killed = true;
+			deadline = now_ms() + 10000;
+			continue;
+		}
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += left / 1000;
+		ts.tv_nsec += (left % 1000) * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&agent.cond, &agent.lock, &ts);
+	}
+	s->state = SVC_STOPPED;
+}
+
+/* forking: the parent exited 0; adopt the child it left (ours, as subreaper). */
+static pid_t find_orphan(void)
+{
+	DIR *d = opendir("/proc");
+	if (!d)
+		return 0;
+	pid_t me = getpid(), found = 0;
+	struct dirent *de;
+	while (!found && (de = readdir(d))) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		if (*end || pid <= 1)
+			continue;
+		char path[64], buf[512];
+		snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		ssize_t n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		char *p = strrchr(buf, ')');
+		char state;
+		int ppid;
+		if (!p || sscanf(p + 1, " %c %d", &state, &ppid) != 2 || ppid != me || state == 'Z')
+			continue;
+		bool known = false;
+		for (struct service *s = agent.services; s; s = s->next)
+			if (s->pid == pid)
+				known = true;
+		for (struct child *c = agent.children; c; c = c->next)
+			if (c->pid == pid)
+				known = true;
+		if (!known)
+			found = (pid_t)pid;
+	}
+	closedir(d);
+	return found;
+}
+
+static void svc_exited(struct service *s, int status)
+{
+	char how[96];
+	describe_status(status, how, sizeof(how));
+	bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	s->pid = 0;
+	s->last_status = status;
+	if (s->state == SVC_STOPPING || s->state == SVC_STOPPED) {
+		s->state = SVC_STOPPED;
+		svc_record_pid(s);
+		log_info("%s.%s stopped (%s)", s->name, s->app, how);
+		return;
+	}
+	if (s->type == DAEMON_FORKING && ok && s->adoptions < 4) {
+		pid_t orphan = find_orphan();
+		if (orphan > 0) {
+			s->pid = orphan;
+			s->pgid = getpgid(orphan);
+			s->adoptions++;
+			s->state = SVC_RUNNING;
+			s->ready = true;
+			svc_record_pid(s);
+			log_info("%s.%s: supervising pid %d it forked", s->name, s->app, (int)orphan);
+			return;
+		}
+	}
+	svc_record_pid(s);
+	if (s->type == DAEMON_ONESHOT && ok) {
+		s->state = SVC_EXITED;
+		s->ready = true;
+		log_info("%s.%s finished", s->name, s->app);
+		return;
+	}
+	s->exits++;
+	char line[160];
+	int n = snprintf(line, sizeof(line), "-- ferryd: %s.%s %s --\n", s->name, s->app, how);
+	if (s->log_fd >= 0 && fs_write_all(s->log_fd, line, (size_t)n) == 0)
+		s->log_size += (uint64_t)n;
+	bool again = s->restart == RESTART_ALWAYS || (s->restart == RESTART_ON_FAILURE && !ok);
+	if (s->type == DAEMON_ONESHOT && s->restart != RESTART_ALWAYS)
+		again = false;
+	if (again) {
+		uint64_t delay = s->restart_delay_ms < 100 ? 100 : s->restart_delay_ms;
+		s->state = SVC_WAITING;
+		s->restart_at_ms = now_ms() + (int64_t)delay;
+		log_warn("%s.%s %s; restarting in %llu ms", s->name, s->app, how,
+			 (unsigned long long)delay);
+	} else {
+		s->state = SVC_EXITED;
+		log_warn("%s.%s %s", s->name, s->app, how);
+	}
+}
+
+void svc_reap(void)
+{
+	for (;;) {
+		int status;
+		pid_t pid = waitpid(-1, &status, WNOHANG);
+		if (pid <= 0)
+			break;
+		bool found = false;
+		for (struct child *c = agent.children; c && !found; c = c->next)
+			if (c->pid == pid) {
+				c->done = true;
+				c->status = status;
+				found = true;
+			}
+		for (struct service *s = agent.services; s && !found; s = s->next)
+			if (s->pid == pid) {
+				svc_exited(s, status);
+				found = true;
+			}
+	}
+	pthread_cond_broadcast(&agent.cond);
+}
+
+int64_t svc_timers(int64_t now)
+{
+	int64_t next = -1;
+	for (struct service *s = agent.services; s; s = s->next) {
+		if (s->state != SVC_WAITING)
+			continue;
+		if (s->restart_at_ms <= now) {
+			ferry_error err;
+			if (svc_start(s, &err) < 0)
+				log_error("%s", ferry_error_msg(&err));
+			pthread_cond_broadcast(&agent.cond);
+			if (s->state == SVC_WAITING && (next < 0 || s->restart_at_ms < next))
+				next = s->restart_at_ms;
+			continue;
+		}
+		if (next < 0 || s->restart_at_ms < next)
+			next = s->restart_at_ms;
+	}
+	return next;
+}
+
+void svc_log_readable(int fd)
+{
+	struct service *s = NULL;
+	for (struct service *it = agent.services; it; it = it->next)
+		if (it->log_rd == fd)
+			s = it;
+	if (!s)
+		return;
+	char buf[16384];
+	for (int i = 0; i < 16; i++) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n <= 0)
+			return;
+		/* Rotate before writing, so that the newest output is always in
+		 * APP.log (and APP.log.1 holds the one before). */
+		if (s->log_fd >= 0 && s->log_size > 0 && s->log_size + (uint64_t)n > agent.log_max)
+			log_rotate(s);
+		if (s->log_fd >= 0) {
+			if (fs_write_all(s->log_fd, buf, (size_t)n) < 0)
+				log_warn("log of %s.%s: %s", s->name, s->app, strerror(errno));
+			s->log_size += (uint64_t)n;
+		}
+	}
+}
+
+void svc_notify_readable(void)
+{
+	for (int i = 0; i < 16; i++) {
+		char buf[4096];
+		char cbuf[CMSG_SPACE(sizeof(struct ucred))];
+		struct iovec iov = {buf, sizeof(buf) - 1};
+		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+				    .msg_controllen = sizeof(cbuf)};
+		ssize_t n = recvmsg(agent.notify_fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (n < 0)
+			return;
+		buf[n] = '\0';
+		struct ucred *cred = NULL;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS)
+				cred = (struct ucred *)(void *)CMSG_DATA(c);
+		if (!cred)
+			continue;
+		pid_t pgid = getpgid(cred->pid);
+		for (struct service *s = agent.services; s; s = s->next) {
+			if (s->pid <= 0 || (s->pid != cred->pid && s->pgid != pgid))
+				continue;
+			for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
+				if (strcmp(line, "READY=1") == 0 && !s->ready) {
+					s->ready = true;
+					if (s->state == SVC_STARTING)
+						s->state = SVC_RUNNING;
+					log_info("%s.%s is ready", s->name, s->app);
+				}
+			break;
+		}
+		pthread_cond_broadcast(&agent.cond);
+	}
+}
+
+/* --- a package's services -------------------------------------------------- */
+
+static bool wait_started(struct service *s, int64_t deadline, ferry_error *err)
+{
+	while (now_ms() < deadline) {
+		if (s->type == DAEMON_ONESHOT && s->state == SVC_EXITED && s->ready)
+			return true;
+		if (s->type == DAEMON_NOTIFY && s->ready)
+			return true;
+		if (s->type == DAEMON_FORKING && s->state == SVC_RUNNING && s->ready)
+			return true;
+		if (s->exits > 0 || s->state == SVC_EXITED) {
+			char how[96];
+			describe_status(s->last_status, how, sizeof(how));
+			ferry_error_set(err, FERRY_E_INVALID, "%s.%s %s while starting", s->name, s->app, how);
+			return false;
+		}
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += 50 * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&agent.cond, &agent.lock, &ts);
+	}
+	ferry_error_set(err, FERRY_E_TIMEOUT, "%s.%s did not report it was ready within %d s", s->name,
+			s->app, AGENT_START_TIMEOUT_MS / 1000);
+	return false;
+}
+
+int pkg_start_services(const char *name, const char *rev, bool wait_ready, ferry_error *err)
+{
+	struct manifest *m = NULL;
+	int rc = rev_manifest(name, rev, &m, err);
+	if (rc < 0)
+		return rc;
+	char data[PATH_MAX];
+	if (agent_path(data, "data/%s/%s", name, rev) == 0)
+		IGNORE_RC(fs_mkdir_p(data, 0755, NULL));
+	pthread_mutex_lock(&agent.lock);
+	for (size_t i = 0; i < m->n_apps && rc == 0; i++) {
+		if (m->apps[i].daemon == DAEMON_NONE)
+			continue;
+		struct service *s = svc_find(name, m->apps[i].name);
+		if (s && s->pid > 0 && strcmp(s->rev, rev) == 0 && s->state != SVC_STOPPING)
+			continue; /* already running this revision */
+		if (s && s->pid > 0)
+			svc_stop_wait(s);
+		rc = svc_setup(name, rev, m, m->apps[i].name, &s, err);
+		if (rc < 0)
+			break;
+		s->exits = 0;
+		rc = svc_start(s, err);
+		if (rc == 0 && wait_ready && s->type != DAEMON_SIMPLE &&
+		    !wait_started(s, now_ms() + AGENT_START_TIMEOUT_MS, err))
+			rc = FERRY_E_INVALID;
+	}
+	pthread_mutex_unlock(&agent.lock);
+	manifest_free(m);
+	return rc;
+}
+
+void pkg_stop_services(const char *name)
+{
+	pthread_mutex_lock(&agent.lock);
+	for (struct service *s = agent.services; s; s = s->next)
+		if (strcmp(s->name, name) == 0 && s->state != SVC_STOPPED)
+			svc_stop_wait(s);
+	pthread_mutex_unlock(&agent.lock);
+}

@@ -1,0 +1,57 @@
+/* store.h: the agent's side of a store, through TUF (see store.c). */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "http/http.h"
+#include "pkg/channel.h"
+#include "state.h"
+#include "tuf/updater.h"
+
+struct store {
+	struct http_client *http;
+	struct tuf_updater *u;
+};
+
+/* What a channel gives this device. */
+struct store_choice {
+	char rev[STATE_REV_MAX];
+	char version[64];
+	char sha256[65];
+	uint64_t size;
+	char channel[CHANNEL_NAME_MAX];
+	bool progressive; /* chosen by the progressive release */
+};
+
+/* First start: trust --trust as ROOT/tuf/root.json (kept afterwards). */
+int store_provision(ferry_error *err) FERRY_WUR;
+
+/* An updater with fresh metadata (retried with back-off on network errors). */
+int store_open(struct store *s, ferry_error *err) FERRY_WUR;
+void store_close(struct store *s);
+
+/* The revision channel holds for this device's architecture; a progressive
+ * release picks its revision when store_progressive_pick() says so. */
+int store_resolve(struct store *s, const char *name, const char *channel, struct store_choice *out,
+		  ferry_error *err) FERRY_WUR;
+
+/* The revision of name whose image has this SHA-256, if the signed channel
+ * map lists one (for `ferry install FILE` without --dangerous). */
+int store_find_by_sha256(struct store *s, const char *name, const char *sha256,
+			 struct store_choice *out, ferry_error *err) FERRY_WUR;
+
+/* Does the file at path match the signed target of name's revision rev? */
+int store_verify_file(struct store *s, const char *name, const char *rev, const char *path,
+		      ferry_error *err) FERRY_WUR;
+
+/* Download revision rev of name to dest (resumable, verified, atomic). */
+int store_download(struct store *s, const char *name, const char *rev, const char *dest,
+		   ferry_error *err) FERRY_WUR;
+
+/* Progressive releases: a device takes revision rev of name when the first
+ * 32 bits of SHA-256("DEVICE_ID/NAME/REV"), as a big-endian number, modulo
+ * 100 are below percentage. The same device always decides the same. */
+bool store_progressive_pick(const char *device_id, const char *name, const char *rev,
+			    unsigned percentage);

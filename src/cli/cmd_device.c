@@ -1,0 +1,925 @@
+/* cmd_device.c: the device verbs of `ferry`, each a request to ferryd's
+ * local API (client.h): install, remove, refresh, revert, list, info, hold,
+ * unhold, changes, change, logs, services, start, stop, restart, set, get,
+ * run. Verbs that print data print a table, or JSON with --json. Verbs that
+ * change state follow the change ferryd creates until it is done, and exit
+ * 1 with ferryd's reason when it failed. This file holds no policy: ferryd
+ * decides and refuses. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/str.h"
+#include "cli.h"
+#include "client.h"
+#include "pkg/manifest.h"
+
+static const char *js(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+	if (json_is_string(v))
+		return json_string_value(v);
+	return "";
+}
+
+/* Percent-encode s for a query string; heap string or NULL. */
+static char *url_quote(const char *s)
+{
+	size_t n = strlen(s);
+	char *out = malloc(n * 3 + 1), *p = out;
+	if (!out)
+		return NULL;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '.' || c == '_' || c == '~')
+			*p++ = (char)c;
+		else
+			p += sprintf(p, "%%%02X", c);
+	}
+	*p = '\0';
+	return out;
+}
+
+static void print_json(json_t *j)
+{
+	char *t = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+	if (t) {
+		puts(t);
+		free(t);
+	}
+}
+
+static void fmt_time(json_t *v, char *out, size_t size)
+{
+	if (!json_is_integer(v)) {
+		snprintf(out, size, "-");
+		return;
+	}
+	time_t t = (time_t)json_integer_value(v);
+	struct tm tm;
+	localtime_r(&t, &tm);
+	strftime(out, size, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+/* A small table: rows of cells, printed with columns padded to fit. */
+#define TABLE_MAX_COLS 8
+struct table {
+	char **cells;
+	size_t ncols, nrows, cap;
+};
+
+static void table_add(struct table *t, const char *const *row)
+{
+	if ((t->nrows + 1) * t->ncols > t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : t->ncols * 16;
+		char **c = realloc(t->cells, cap * sizeof(char *));
+		if (!c)
+			return;
+		t->cells = c;
+		t->cap = cap;
+	}
+	for (size_t i = 0; i < t->ncols; i++)
+		t->cells[t->nrows * t->ncols + i] = strdup(row[i] ? row[i] : "");
+	t->nrows++;
+}
+
+static void table_print(struct table *t)
+{
+	size_t w[TABLE_MAX_COLS] = {0};
+	for (size_t r = 0; r < t->nrows; r++)
+		for (size_t c = 0; c < t->ncols; c++) {
+			const char *s = t->cells[r * t->ncols + c];
+			size_t l = s ? strlen(s) : 0;
+			if (l > w[c])
+				w[c] = l;
+		}
+	for (size_t r = 0; r < t->nrows; r++) {
+		for (size_t c = 0; c < t->ncols; c++) {
+			const char *s = t->cells[r * t->ncols + c];
+			if (c + 1 == t->ncols)
+				printf("%s\n", s ? s : "");
+			else
+				printf("%-*s  ", (int)w[c], s ? s : "");
+		}
+	}
+	for (size_t i = 0; i < t->nrows * t->ncols; i++)
+		free(t->cells[i]);
+	free(t->cells);
+}
+
+struct flags {
+	bool json, all, dangerous, purge, forever, follow, no_wait;
+	const char *channel, *revision, *hold_for, *lines;
+	const char *args[64];
+	int nargs;
+};
+
+/* Parse the verb's arguments; only the flags named in `allowed` (by their
+ * long name, space-separated) are accepted. */
+static int parse(int argc, char **argv, const char *allowed, struct flags *f)
+{
+	memset(f, 0, sizeof(*f));
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			cli_usage(argv[0]);
+			return -1;
+		}
+		if (a[0] == '-' && a[1] != '\0' && strcmp(a, "--") != 0) {
+			const char *name = a[1] == '-' ? a + 2 : a + 1;
+			if (strcmp(a, "-f") == 0)
+				name = "follow";
+			if (strcmp(a, "-n") == 0)
+				name = "lines";
+			char key[40];
+			snprintf(key, sizeof(key), " %s ", name);
+			char allowed_sp[256];
+			snprintf(allowed_sp, sizeof(allowed_sp), " %s ", allowed);
+			if (!strstr(allowed_sp, key)) {
+				fprintf(stderr, "ferry %s: unknown option %s\n", argv[0], a);
+				cli_usage(argv[0]);
+				return -1;
+			}
+			const char **val = NULL;
+			if (!strcmp(name, "json"))
+				f->json = true;
+			else if (!strcmp(name, "all"))
+				f->all = true;
+			else if (!strcmp(name, "dangerous"))
+				f->dangerous = true;
+			else if (!strcmp(name, "purge"))
+				f->purge = true;
+			else if (!strcmp(name, "forever"))
+				f->forever = true;
+			else if (!strcmp(name, "follow"))
+				f->follow = true;
+			else if (!strcmp(name, "no-wait"))
+				f->no_wait = true;
+			else if (!strcmp(name, "channel"))
+				val = &f->channel;
+			else if (!strcmp(name, "revision"))
+				val = &f->revision;
+			else if (!strcmp(name, "for"))
+				val = &f->hold_for;
+			else if (!strcmp(name, "lines"))
+				val = &f->lines;
+			if (val) {
+				if (i + 1 >= argc) {
+					fprintf(stderr, "ferry %s: %s needs a value\n", argv[0], a);
+					return -1;
+				}
+				*val = argv[++i];
+			}
+			continue;
+		}
+		if (strcmp(a, "--") == 0) {
+			for (i++; i < argc && f->nargs < 64; i++)
+				f->args[f->nargs++] = argv[i];
+			break;
+		}
+		if (f->nargs >= 64) {
+			fprintf(stderr, "ferry %s: too many arguments\n", argv[0]);
+			return -1;
+		}
+		f->args[f->nargs++] = a;
+	}
+	return 0;
+}
+
+static int fail_err(const char *verb, const ferry_error *err)
+{
+	return cli_fail("%s: %s", verb, ferry_error_msg(err));
+}
+
+/* Send a request that creates a change; follow it unless --no-wait. */
+static int do_change(const char *verb, const char *path, json_t *body, bool no_wait, json_t **change)
+{
+	json_t *id = NULL;
+	ferry_error err;
+	ferry_error_clear(&err);
+	if (client_call("POST", path, body, &id, &err) < 0)
+		return fail_err(verb, &err);
+	if (!json_is_string(id)) {
+		json_decref(id);
+		*change = NULL;
+		return 0;
+	}
+	if (no_wait) {
+		printf("%s\n", json_string_value(id));
+		json_decref(id);
+		*change = NULL;
+		return 0;
+	}
+	int rc = client_wait_change(json_string_value(id), change, &err);
+	json_decref(id);
+	if (rc < 0) {
+		json_decref(*change);
+		*change = NULL;
+		return fail_err(verb, &err);
+	}
+	return 0;
+}
+
+/* One line about a finished install or refresh. */
+static void print_result(json_t *ch, const char *what)
+{
+	if (*js(ch, "note") && !*js(ch, "to")) {
+		printf("%s\n", js(ch, "note"));
+		return;
+	}
+	const char *from = js(ch, "from"), *channel = js(ch, "channel");
+	printf("%s %s (revision %s) %s%s%s", js(ch, "name"), js(ch, "version"), js(ch, "to"), what,
+	       *channel ? " from " : "", channel);
+	if (*from)
+		printf(", replacing revision %s", from);
+	printf("\n");
+}
+
+static bool looks_like_file(const char *a)
+{
+	struct stat st;
+	return strchr(a, '/') || str_has_suffix(a, ".ferry") || stat(a, &st) == 0;
+}
+
+int cmd_install(int argc, char **argv)
+{
+	struct flags f;
+	if (parse(argc, argv, "dangerous channel no-wait", &f) < 0)
+		return 2;
+	if (f.nargs != 1)
+		return cli_usage(argv[0]);
+	const char *arg = f.args[0];
+	_cleanup_(json_decrefp) json_t *body = NULL;
+	const char *path = "/v1/packages";
+	char url[128];
+	if (looks_like_file(arg)) {
+		char *abs = realpath(arg, NULL);
+		if (!abs)
+			return cli_fail("install: %s: %s", arg, strerror(errno));
+		body = json_pack("{s:s, s:s, s:b}", "action", "install", "path", abs, "dangerous",
+				 f.dangerous);
+		free(abs);
+	} else {
+		if (!manifest_valid_name(arg))
+			return cli_fail("install: \"%s\" is neither a file nor a valid package name", arg);
+		body = json_pack("{s:s, s:s}", "action", "install", "channel", f.channel ? f.channel : "");
+		snprintf(url, sizeof(url), "/v1/packages/%s", arg);
+		path = url;
+	}
+	json_t *ch = NULL;
+	int rc = do_change("install", path, body, f.no_wait, &ch);
+	if (rc || !ch)
+		return rc;
+	print_result(ch, "installed");
+	json_decref(ch);
+	return 0;
+}
+
+int cmd_remove(int argc, char **argv)
+{
+	struct flags f;
+	if (parse(argc, argv, "purge no-wait", &f) < 0)
+		return 2;
+	if (f.nargs < 1)
+		return cli_usage(argv[0]);
+	int status = 0;
+	for (int i = 0; i < f.nargs; i++) {
+		char url[128];
+		snprintf(url, sizeof(url), "/v1/packages/%s", f.args[i]);
+		_cleanup_(json_decrefp) json_t *body =
+			json_pack("{s:s, s:b}", "action", "remove", "purge", f.purge);
+		json_t *ch = NULL;
+		int rc = do_change("remove", url, body, f.no_wait, &ch);
+		if (rc) {
+			status = rc;
+			continue;
+		}
+		if (ch)
+			printf("%s removed%s\n", f.args[i], f.purge ? " with its data" : "");
+		json_decref(ch);
+	}
+	return status;
+}
+
+int cmd_refresh(int argc, char **argv)
+{
+	struct flags f;
+	if (parse(argc, argv, "channel no-wait", &f) < 0)
+		return 2;
+	if (f.channel && f.nargs != 1)
+		return cli_fail("refresh: --channel needs exactly one package");
+	_cleanup_(json_decrefp) json_t *names = json_array();
+	for (int i = 0; i < f.nargs; i++)
+		json_array_append_new(names, json_string(f.args[i]));
+	_cleanup_(json_decrefp) json_t *body = json_pack("{s:s, s:O, s:s}", "action", "refresh", "names",
+							  names, "channel", f.channel ? f.channel : "");
+	char url[128] = "/v1/packages";
+	if (f.nargs == 1)
+		snprintf(url, sizeof(url), "/v1/packages/%s", f.args[0]);
+	json_t *ch = NULL;
+	int rc = do_change("refresh", url, body, f.no_wait, &ch);
+	if (rc || !ch)
+		return rc;
+	if (f.nargs == 1) {
+		print_result(ch, "refreshed");
+		json_decref(ch);
+		return 0;
+	}
+	/* a general refresh queued one change per package with something new */
+	json_t *spawned = json_object_get(ch, "changes");
+	int status = 0;
+	if (json_array_size(spawned) == 0)
+		printf("All packages are up to date.\n");
+	size_t i;
+	json_t *id;
+	json_array_foreach(spawned, i, id) {
+		json_t *one = NULL;
+		ferry_error err;
+		ferry_error_clear(&err);
+		if (client_wait_change(json_string_value(id), &one, &err) < 0) {
+			status = cli_fail("refresh: %s", ferry_error_msg(&err));
+		} else {
+			print_result(one, "refreshed");
+		}
+		json_decref(one);
+	}
+	const char *note = js(ch, "note");
+	if (*note)
+		fprintf(stderr, "%s", note);
+	json_decref(ch);
+	return status;
+}
+
+int cmd_revert(int argc, char **argv)
+{
+	struct flags f;
+	if (parse(argc, argv, "revision no-wait", &f) < 0)
+		return 2;
+	if (f.nargs != 1)
+		return cli_usage(argv[0]);
+	char url[128];
+	snprintf(url, sizeof(url), "/v1/packages/%s", f.args[0]);
+	_cleanup_(json_decrefp) json_t *body = json_pack("{s:s, s:s}", "action", "revert", "revision",
+							  f.revision ? f.revision : "");
+	json_t *ch = NULL;
+	int rc = do_change("revert", url, body, f.no_wait, &ch);
+	if (rc || !ch)
+		return rc;
+	printf("%s reverted to revision %s\n", f.args[0], js(ch, "to"));
+	json_decref(ch);
+	return 0;
+}
+
+static int get(const char *verb, const char *path, json_t **out)
+{
+	ferry_error err;
+	ferry_error_clear(&err);
+	if (client_call("GET", path, NULL, out, &err) < 0)
+		return fail_err(verb, &err);
+	return 0;
+}
+
+static void notes_of(json_t *p, char *out, size_t size)
+{
+	out[0] = '\0';
+	size_t n = 0;
+	if (json_is_true(json_object_get(p, "local")))
+		n += (size_t)snprintf(out + n, size - n, "%sdangerous", n ? "," : "");
+	json_t *held = json_object_get(p, "held-until");
+	if (held && n < size)
+		n += (size_t)snprintf(out + n, size - n, "%sheld", n ? "," : "");
+	if (n == 0)
+		snprintf(out, size, "-");
+}
+
+int cmd_list(int argc, char **argv)
+{
+	struct flags f;
+	if (parse(argc, argv, "all json", &f) < 0)
+		return 2;
+	if (f.nargs)
+		return cli_usage(argv[0]);
+	json_t *r = NULL;
+	int rc = get("list", f.all ? "/v1/packages?all=true" : "/v1/packages", &r);
+	if (rc)
+		return rc;
+	if (f.json) {
+		print_json(r);
+		json_decref(r);
+		return 0;
+	}
+	if (json_array_size(r) == 0) {
+		fprintf(stderr, "No packages are installed.\n");
+		json_decref(r);
+		return 0;
+	}
+	struct table t = {.ncols = 5};
+	const char *head[] = {"Name", "Version", "Rev", "Channel", "Notes"};
+	table_add(&t, head);
+	size_t i;
+	json_t *p;
+	json_array_foreach(r, i, p) {
+		char notes[64];
+		const char *rev = json_string_value(json_object_get(p, "revision"));
+		if (f.all) {
+			bool cur = json_integer_value(json_object_get(p, "current")) == 1;
+			snprintf(notes, sizeof(notes), "%s%s%s", cur ? "current" : "disabled",
+				 json_integer_value(json_object_get(p, "local")) ? ",dangerous" : "",
+				 strcmp(js(p, "status"), "ok") ? ",in-progress" : "");
+		} else {
+			notes_of(p, notes, sizeof(notes));
+		}
+		const char *row[] = {js(p, "name"), js(p, "version"), rev, js(p, "channel"), notes};
+		table_add(&t, row);
+	}
+	table_print(&t);
+	json_decref(r);
+	return 0;
+}
+
+int cmd_info(int argc, char **argv)
+{
+	struct flags f;
+	if (parse(argc, argv, "json", &f) < 0)
+		return 2;
+	if (f.nargs != 1)
+		return cli_usage(argv[0]);
+	char url[128];
+	snprintf(url, sizeof(url), "/v1/packages/%s", f.args[0]);
+	json_t *p = NULL;
+	int rc = get("info", url, &p);
+	if (rc)
+		return rc;
+	if (f.json) {
+		print_json(p);
+		json_decref(p);
+		return 0;
+	}
+	char when[64];
+	printf("name:      %s\n", js(p, "name"));
+	printf("summary:   %s\n", js(p, "summary"));
+	printf("version:   %s\n", js(p, "version"));
+	printf("revision:  %s\n", js(p, "revision"));
+	printf("channel:   %s\n", js(p, "channel"));
+	fmt_time(json_object_get(p, "installed"), when, sizeof(when));
+	printf("installed: %s\n", when);
+	printf("sha256:    %s\n", js(p, "sha256"));
+	json_t *held = json_object_get(p, "held-until");
+	if (held) {
+		if (json_integer_value(held) == 0)
+			printf("held:      forever\n");
+		else {
+			fmt_time(held, when, sizeof(when));
+			printf("held:      until %s\n", when);
+		}
+	}
+	size_t i;
+	json_t *a;
+	if (json_array_size(json_object_get(p, "apps"))) {
+		printf("apps:\n");
+		json_array_foreach(json_object_get(p, "apps"), i, a) {
+			if (*js(a, "daemon"))
+				printf("  %s: %s (%s daemon, %s)\n", js(a, "name"), js(a, "command"),
+				       js(a, "daemon"), js(a, "active"));
+			else
+				printf("  %s: %s\n", js(a, "name"), js(a, "command"));
+		}
+	}
+	if (json_array_size(json_object_get(p, "hooks"))) {
+		printf("hooks:    ");
+		json_array_foreach(json_object_get(p, "hooks"), i, a)
+			printf(" %s", json_string_value(a));
+		printf("\n");
+	}
+	printf("revisions on this device:\n");
+	json_array_foreach(json_object_get(p, "revisions"), i, a) {
+		fmt_time(json_object_get(a, "added"), when, sizeof(when));
+		printf("  %-6s %-12s %s%s\n", js(a, "revision"), js(a, "version"), when,
+		       strcmp(js(a, "revision"), js(p, "revision")) == 0 ? "  (current)" : "");
+	}
+	json_array_foreach(json_object_get(p, "blocked"), i, a)
+		printf("not refreshed to: revision %s (%s)\n", js(a, "revision"), js(a, "reason"));
+	json_decref(p);
+	return 0;
+}
+
+/* "30m", "12h", "7d", "2w" into seconds */
+static int parse_for(const char *s, long long *secs)
+{
+	char *end;
+	errno = 0;
+	long long n = strtoll(s, &end, 10);
+	if (errno || n <= 0 || end == s)
+		return -1;
+	long long mul;
+	if (!strcmp(end, "s"))
+		mul = 1;
+	else if (!strcmp(end, "m"))
+		mul = 60;
+	else if (!strcmp(end, "h"))
+		mul = 3600;
+	else if (!strcmp(end, "d"))
+		mul = 86400;
+	else if (!strcmp(end, "w"))
+		mul = 7 * 86400;
+	else
+		return -1;
+	if (n > 100LL * 365 * 86400 / mul)
+		return -1;
+	*secs = n * mul;
+	return 0;
+}
+
+int cmd_hold(int argc, char **argv)
+{
+	struct flags f;
+	if (parse(argc, argv, "for forever", &f) < 0)
+		return 2;
+	if (!!f.forever + !!f.hold_for != 1)
+		return cli_fail("hold: say how long: --for DURATION (such as 12h, 7d, 2w) or --forever");
+	long long until = 0;
+	if (f.hold_for) {
+		long long secs;
+		if (parse_for(f.hold_for, &secs) < 0)
+			return cli_fail("hold: --for: expected a duration such as 30m, 12h, 7d or 2w; got \"%s\"",
+					f.hold_for);
+		until = (long long)time(NULL) + secs;
+	}
+	_cleanup_(json_decrefp) json_t *names = json_array();
+	for (int i = 0; i < f.nargs; i++)
+		json_array_append_new(names, json_string(f.args[i]));
+	_cleanup_(json_decrefp) json_t *body =
+		json_pack("{s:s, s:O, s:I}", "action", "hold", "names", names, "until", (json_int_t)until);
+	json_t *r = NULL;
+	ferry_error err;
+	ferry_error_clear(&err);
+	if (client_call("POST", "/v1/holds", body, &r, &err) < 0)
+		return fail_err("hold", &err);
+	json_decref(r);
+	char when[64] = "forever";
+	if (until) {
+		json_t *u = json_integer(until);
+		char t[48];
+		fmt_time(u, t, sizeof(t));
+		json_decref(u);
+		snprintf(when, sizeof(when), "until %s", t);
+	}
+	if (f.nargs == 0)
+		printf("automatic refreshes of all packages held %s\n", when);
+	for (int i = 0; i < f.nargs; i++)
+		printf("automatic refreshes of %s held %s\n", f.args[i], when);
+	return 0;
+}
+
+int cmd_unhold(int argc, char **argv)
+{
+	struct flags f;
+	if (parse(argc, argv, "", &f) < 0)
+		return 2;
+	_cleanup_(json_decrefp) json_t *names = json_array();
+	for (int i = 0; i < f.nargs; i++)
+		json_array_append_new(names, json_string(f.args[i]));
+	_cleanup_(json_decrefp) json_t *body = json_pack("{s:s, s:O}", "action", "unhold", "names", names);
+	json_t *r = NULL;
+	ferry_error err;
+	ferry_error_clear(&err);
+	if (client_call("POST", "/v1/holds", body, &r, &err) < 0)
+		return fail_err("unhold", &err);
+	json_decref(r);
+	if (f.nargs == 0)
+		printf("all holds removed\n");
+	for (int i = 0; i < f.nargs; i++)
+		printf("%s is no longer held\n", f.args[i]);
+	return 0;
+}
+
+int cmd_changes(int argc, char **argv)
+{
+	struct flags f;
+	if (parse(argc, argv, "json", &f) < 0)
+		return 2;
+	if (f.nargs > 1)
+		return cli_usage(argv[0]);
+	char url[128] = "/v1/changes";
+	if (f.nargs == 1)
+		snprintf(url, sizeof(url), "/v1/changes?name=%s", f.args[0]);
+	json_t *r = NULL;
+	int rc = get("changes", url, &r);
+	if (rc)
+		return rc;
+	if (f.json) {
+		print_json(r);
+		json_decref(r);
+		return 0;
+	}
+	if (json_array_size(r) == 0) {
+		fprintf(stderr, "No changes yet.\n");
+		json_decref(r);
+		return 0;
+	}
+	struct table t = {.ncols = 5};
+	const char *head[] = {"ID", "Status", "Spawn", "Ready", "Summary"};
+	table_add(&t, head);
+	size_t i;
+	json_t *c;
+	json_array_foreach(r, i, c) {
+		char spawn[48], ready[48];
+		fmt_time(json_object_get(c, "spawn"), spawn, sizeof(spawn));
+		fmt_time(json_object_get(c, "ready"), ready, sizeof(ready));
+		const char *row[] = {js(c, "id"), js(c, "status"), spawn, ready, js(c, "summary")};
+		table_add(&t, row);
+	}
+	table_print(&t);
+	json_decref(r);
+	return 0;
+}
+
+int cmd_change(int argc, char **argv)
+{
+	struct flags f;
+	if (parse(argc, argv, "json", &f) < 0)
+		return 2;
+	if (f.nargs != 1)
+		return cli_usage(argv[0]);
+	char url[128];
+	snprintf(url, sizeof(url), "/v1/changes/%s", f.args[0]);
+	json_t *c = NULL;
+	int rc = get("change", url, &c);
+	if (rc)
+		return rc;
+	if (f.json) {
+		print_json(c);
+		json_decref(c);
+		return 0;
+	}
+	struct table t = {.ncols = 5};
+	const char *head[] = {"Status", "Spawn", "Ready", "Step", "Summary"};
+	table_add(&t, head);
+	size_t i;
+	json_t *s;
+	json_array_foreach(json_object_get(c, "steps"), i, s) {
+		char spawn[48], ready[48];
+		fmt_time(json_object_get(s, "started"), spawn, sizeof(spawn));
+		fmt_time(json_object_get(s, "ended"), ready, sizeof(ready));
+		const char *row[] = {js(s, "status"), spawn, ready, js(s, "kind"), js(s, "summary")};
+		table_add(&t, row);
+	}
+	table_print(&t);
+	json_array_foreach(json_object_get(c, "steps"), i, s)
+		if (*js(s, "msg"))
+			printf("\n%s: %s\n", js(s, "kind"), js(s, "msg"));
+	if (*js(c, "err") && strcmp(js(c, "status"), "Error") == 0)
+		printf("\nchange %s: %s\n", js(c, "id"), js(c, "err"));
+	json_decref(c);
+	return 0;
+}
+
+int cmd_logs(int argc, char **argv)
+{
+	struct flags f;
+	if (parse(argc, argv, "follow lines", &f) < 0)
+		return 2;
+	if (f.nargs != 1)
+		return cli_usage(argv[0]);
+	unsigned long long n = 10;
+	if (f.lines && str_to_u64(f.lines, 10000, &n) < 0)
+		return cli_fail("logs: -n: expected a number of lines from 0 to 10000; got \"%s\"", f.lines);
+	char url[4096];
+	snprintf(url, sizeof(url), "/v1/logs?name=%s&n=%llu", f.args[0], n);
+	json_t *r = NULL;
+	int rc = get("logs", url, &r);
+	if (rc)
+		return rc;
+	bool many = json_array_size(r) > 1;
+	size_t i;
+	json_t *l;
+	json_array_foreach(r, i, l) {
+		const char *text = js(l, "text");
+		if (!*text)
+			continue;
+		if (many) {
+			_cleanup_free_ char *copy = strdup(text);
+			for (char *line = copy ? strtok(copy, "\n") : NULL; line; line = strtok(NULL, "\n"))
+				printf("%s: %s\n", js(l, "app"), line);
+		} else {
+			printf("%s%s", text, str_has_suffix(text, "\n") ? "" : "\n");
+		}
+	}
+	fflush(stdout);
+	while (f.follow) {
+		json_t *offs = json_object();
+		json_array_foreach(r, i, l)
+			json_object_set(offs, js(l, "app"), json_object_get(l, "offset"));
+		char *o = json_dumps(offs, JSON_COMPACT);
+		json_decref(offs);
+		char *q = o ? url_quote(o) : NULL;
+		free(o);
+		snprintf(url, sizeof(url), "/v1/logs?name=%s&offsets=%s", f.args[0], q ? q : "");
+		free(q);
+		json_t *r2 = NULL;
+		rc = get("logs", url, &r2);
+		if (rc)
+			break;
+		json_decref(r);
+		r = r2;
+		json_array_foreach(r, i, l) {
+			const char *text = js(l, "text");
+			if (!*text)
+				continue;
+			if (many) {
+				_cleanup_free_ char *copy = strdup(text);
+				for (char *line = copy ? strtok(copy, "\n") : NULL; line; line = strtok(NULL, "\n"))
+					printf("%s: %s\n", js(l, "app"), line);
+			} else {
+				fputs(text, stdout);
+			}
+		}
+		fflush(stdout);
+		struct timespec ts = {0, 250 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	json_decref(r);
+	return rc;
+}
+
+int cmd_services(int argc, char **argv)
+{
+	struct flags f;
+	if (parse(argc, argv, "json", &f) < 0)
+		return 2;
+	json_t *r = NULL;
+	int rc = get("services", "/v1/services", &r);
+	if (rc)
+		return rc;
+	json_t *sel = json_array();
+	size_t i;
+	json_t *s;
+	json_array_foreach(r, i, s) {
+		bool want = f.nargs == 0;
+		for (int k = 0; k < f.nargs; k++)
+			if (!strcmp(f.args[k], js(s, "name")))
+				want = true;
+		if (want)
+			json_array_append(sel, s);
+	}
+	json_decref(r);
+	if (f.json) {
+		print_json(sel);
+		json_decref(sel);
+		return 0;
+	}
+	if (json_array_size(sel) == 0) {
+		fprintf(stderr, "No services.\n");
+		json_decref(sel);
+		return 0;
+	}
+	struct table t = {.ncols = 5};
+	const char *head[] = {"Service", "Type", "Current", "Rev", "Notes"};
+	table_add(&t, head);
+	json_array_foreach(sel, i, s) {
+		char svc[96], notes[64] = "-";
+		snprintf(svc, sizeof(svc), "%s.%s", js(s, "name"), js(s, "app"));
+		json_int_t restarts = json_integer_value(json_object_get(s, "restarts"));
+		if (restarts)
+			snprintf(notes, sizeof(notes), "exited %lld times", (long long)restarts);
+		const char *row[] = {svc, js(s, "daemon"), js(s, "active"), js(s, "revision"), notes};
+		table_add(&t, row);
+	}
+	table_print(&t);
+	json_decref(sel);
+	return 0;
+}
+
+static int service_action(int argc, char **argv, const char *action)
+{
+	struct flags f;
+	if (parse(argc, argv, "no-wait", &f) < 0)
+		return 2;
+	if (f.nargs < 1)
+		return cli_usage(argv[0]);
+	int status = 0;
+	for (int i = 0; i < f.nargs; i++) {
+		_cleanup_(json_decrefp) json_t *body =
+			json_pack("{s:s, s:[s]}", "action", action, "names", f.args[i]);
+		json_t *ch = NULL;
+		int rc = do_change(action, "/v1/services", body, f.no_wait, &ch);
+		if (rc) {
+			status = rc;
+			continue;
+		}
+		if (ch)
+			printf("%s %s\n", action[0] == 's' && action[2] == 'o' ? "stopped" :
+					  action[0] == 's' ? "started" : "restarted", f.args[i]);
+		json_decref(ch);
+	}
+	return status;
+}
+
+int cmd_start(int argc, char **argv)
+{
+	return service_action(argc, argv, "start");
+}
+
+int cmd_stop(int argc, char **argv)
+{
+	return service_action(argc, argv, "stop");
+}
+
+int cmd_restart(int argc, char **argv)
+{
+	return service_action(argc, argv, "restart");
+}
+
+int cmd_set(int argc, char **argv)
+{
+	struct flags f;
+	if (parse(argc, argv, "no-wait", &f) < 0)
+		return 2;
+	if (f.nargs < 2)
+		return cli_usage(argv[0]);
+	_cleanup_(json_decrefp) json_t *values = json_object();
+	for (int i = 1; i < f.nargs; i++) {
+		const char *eq = strchr(f.args[i], '=');
+		if (!eq || eq == f.args[i])
+			return cli_fail("set: expected key=value; got \"%s\"", f.args[i]);
+		char key[72];
+		size_t kl = (size_t)(eq - f.args[i]);
+		if (kl >= sizeof(key))
+			return cli_fail("set: key too long: \"%.*s\"", (int)kl, f.args[i]);
+		memcpy(key, f.args[i], kl);
+		key[kl] = '\0';
+		json_object_set_new(values, key, json_string(eq + 1));
+	}
+	char url[128];
+	snprintf(url, sizeof(url), "/v1/conf/%s", f.args[0]);
+	_cleanup_(json_decrefp) json_t *body = json_pack("{s:O}", "values", values);
+	json_t *ch = NULL;
+	int rc = do_change("set", url, body, f.no_wait, &ch);
+	json_decref(ch);
+	return rc;
+}
+
+int cmd_get(int argc, char **argv)
+{
+	struct flags f;
+	if (parse(argc, argv, "json", &f) < 0)
+		return 2;
+	if (f.nargs < 1 || f.nargs > 2)
+		return cli_usage(argv[0]);
+	char url[256];
+	if (f.nargs == 2)
+		snprintf(url, sizeof(url), "/v1/conf/%s?key=%s", f.args[0], f.args[1]);
+	else
+		snprintf(url, sizeof(url), "/v1/conf/%s", f.args[0]);
+	json_t *r = NULL;
+	int rc = get("get", url, &r);
+	if (rc)
+		return rc;
+	if (f.json) {
+		print_json(r);
+	} else if (f.nargs == 2) {
+		printf("%s\n", js(r, f.args[1]));
+	} else {
+		const char *k;
+		json_t *v;
+		json_object_foreach(r, k, v)
+			printf("%s=%s\n", k, json_string_value(v));
+	}
+	json_decref(r);
+	return 0;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	if (argc < 2 || argv[1][0] == '-')
+		return cli_usage(argv[0]);
+	char url[160];
+	snprintf(url, sizeof(url), "/v1/apps/%s", argv[1]);
+	json_t *a = NULL;
+	int rc = get("run", url, &a);
+	if (rc)
+		return rc;
+	json_t *env = json_object_get(a, "environment");
+	size_t ne = json_array_size(env);
+	char **envp = calloc(ne + 1, sizeof(char *));
+	char **args = calloc((size_t)argc, sizeof(char *));
+	if (!envp || !args)
+		return cli_fail("run: out of memory");
+	for (size_t i = 0; i < ne; i++)
+		envp[i] = strdup(json_string_value(json_array_get(env, i)));
+	args[0] = strdup(js(a, "command"));
+	for (int i = 2; i < argc; i++)
+		args[i - 1] = argv[i];
+	if (chdir(js(a, "cwd")) < 0)
+		(void)!chdir("/");
+	json_decref(a);
+	execve(args[0], args, envp);
+	return cli_fail("run: %s: %s", args[0], strerror(errno));
+}
