@@ -26,7 +26,7 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/str.h"
-#include "crypto/hash.h"
+#include "crypto/digest.h"
 #include "http/http.h"
 #include "pkg/channel.h"
 #include "store.h"
@@ -147,8 +147,8 @@ int store_open(struct store *s, ferry_error *err)
 
 static int target_path(const char *name, const char *file, char *out, size_t size)
 {
-	char hex[HASH_SHA256_HEX_SIZE];
-	if (hash_memory_hex(HASH_SHA256, name, strlen(name), hex, sizeof(hex)) < 0)
+	char hex[CRYPTO_DIGEST_HEX_MAX];
+	if (crypto_digest_hex(CRYPTO_HASH_SHA256, name, strlen(name), hex, NULL) < 0)
 		return FERRY_E_INTERNAL;
 	return str_printf(out, size, "%.4s/%s/%s", hex, name, file);
 }
@@ -156,10 +156,10 @@ static int target_path(const char *name, const char *file, char *out, size_t siz
 bool store_progressive_pick(const char *device_id, const char *name, const char *rev,
 			    unsigned percentage)
 {
-	char in[256], hex[HASH_SHA256_HEX_SIZE];
+	char in[256], hex[CRYPTO_DIGEST_HEX_MAX];
 	int n = snprintf(in, sizeof(in), "%s/%s/%s", device_id, name, rev);
 	if (n < 0 || (size_t)n >= sizeof(in) ||
-	    hash_memory_hex(HASH_SHA256, in, (size_t)n, hex, sizeof(hex)) < 0)
+	    crypto_digest_hex(CRYPTO_HASH_SHA256, in, (size_t)n, hex, NULL) < 0)
 		return false;
 	char first[9];
 	memcpy(first, hex, 8);
