@@ -6,6 +6,7 @@ published TUF repository agree.
 PostgreSQL: Debian's server binaries run as the `postgres` user when the
 tests run as root (initdb refuses root), on 127.0.0.1 and a free port, in a
 temporary directory, and are stopped at the end of the session."""
+import atexit
 import glob
 import hashlib
 import http.client
@@ -85,14 +86,25 @@ class Postgres:
         return name
 
 
+_server = None
+
+
+def _shared_postgres():
+    """One server for the whole pytest process (every test module imports the
+    fixture, and pytest would otherwise make one per module), stopped when
+    the process exits."""
+    global _server
+    if _server is None:
+        pg = Postgres()
+        atexit.register(pg.stop)
+        pg.start()
+        _server = pg
+    return _server
+
+
 @pytest.fixture(scope="session")
 def postgres():
-    pg = Postgres()
-    try:
-        pg.start()
-        yield pg
-    finally:
-        pg.stop()
+    return _shared_postgres()
 
 
 # --- images -------------------------------------------------------------
