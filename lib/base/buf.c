@@ -33,6 +33,7 @@ int buf_reserve(struct buf *b, size_t extra)
 		return FERRY_E_NOMEM;
 	b->data = p;
 	b->cap = cap;
+	b->data[b->len] = '\0'; /* a buffer only reserved still reads as "" */
 	return 0;
 }
 

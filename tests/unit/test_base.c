@@ -138,6 +138,18 @@ static void test_buf_bounded(void **state)
 	assert_null(b.data);
 }
 
+/* A buffer that was only reserved (nothing appended) is stolen as "". */
+static void test_buf_steal_reserved(void **state)
+{
+	struct buf b = BUF_INIT(100);
+	assert_int_equal(buf_reserve(&b, 50), 0);
+	size_t len = 1;
+	_cleanup_free_ char *p = buf_steal(&b, &len);
+	assert_non_null(p);
+	assert_int_equal(len, 0);
+	assert_string_equal(p, "");
+}
+
 static void test_atomic_write_and_read(void **state)
 {
 	char path[512];
@@ -216,6 +228,31 @@ static void test_mkdir_and_remove(void **state)
 	assert_int_equal(fs_remove_tree(path, NULL), 0);
 }
 
+/* A tree whose full paths are longer than PATH_MAX is still removed. */
+static void test_remove_deep_tree(void **state)
+{
+	char top[512], name[201];
+	snprintf(top, sizeof(top), "%s/deep", tu_tmpdir);
+	assert_int_equal(mkdir(top, 0755), 0);
+	memset(name, 'd', 200);
+	name[200] = '\0';
+	int fd = open(top, O_RDONLY | O_DIRECTORY);
+	assert_true(fd >= 0);
+	for (int i = 0; i < 30; i++) { /* 30 x 201 bytes > 4096 */
+		assert_int_equal(mkdirat(fd, name, 0755), 0);
+		int sub = openat(fd, name, O_RDONLY | O_DIRECTORY);
+		assert_true(sub >= 0);
+		close(fd);
+		fd = sub;
+	}
+	int f = openat(fd, "file", O_WRONLY | O_CREAT, 0644);
+	assert_true(f >= 0);
+	close(f);
+	close(fd);
+	assert_int_equal(fs_remove_tree(top, NULL), 0);
+	assert_false(fs_exists(top));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -226,10 +263,12 @@ int main(void)
 		cmocka_unit_test(test_did_you_mean),
 		cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_buf_bounded),
+		cmocka_unit_test(test_buf_steal_reserved),
 		cmocka_unit_test(test_atomic_write_and_read),
 		cmocka_unit_test(test_read_pipe_bounded),
 		cmocka_unit_test(test_read_missing),
 		cmocka_unit_test(test_mkdir_and_remove),
+		cmocka_unit_test(test_remove_deep_tree),
 	};
 	return cmocka_run_group_tests(tests, tu_tmpdir_setup, tu_tmpdir_teardown);
 }
