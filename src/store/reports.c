@@ -272,10 +272,18 @@ void reports_h_post(struct api_ctx *c)
 		char sql[256];
 		snprintf(sql, sizeof(sql),
 			 "DELETE FROM reports WHERE package = $1 AND id NOT IN (SELECT id FROM "
-			 "reports WHERE package = $1 ORDER BY id DESC LIMIT %u)",
+			 "reports WHERE package = $1 ORDER BY id DESC LIMIT %u) RETURNING device",
 			 c->st->reports_keep);
-		rc = db_run(c->db, NULL, &err, sql, r.package);
+		db_rows_free(&rows);
+		rc = db_run(c->db, &rows, &err, sql, r.package);
 	}
+	/* a device none of whose reports is left is forgotten: device_keys
+	 * stays bounded by the reports kept */
+	for (size_t i = 0; rc == 0 && !duplicate && i < rows.nrows; i++)
+		rc = db_run(c->db, NULL, &err,
+			    "DELETE FROM device_keys WHERE device = $1 AND NOT EXISTS (SELECT 1 FROM "
+			    "reports WHERE reports.device = $1)",
+			    db_cell(&rows, i, 0));
 	if (rc == 0)
 		rc = db_commit(c->db, &err);
 	if (rc < 0) {

@@ -10,7 +10,8 @@
  * binds that id to its key (device_keys); a report of the same id with
  * another key is refused (403). The package must be registered. Each
  * package keeps the newest st->reports_keep reports, pruned in the
- * transaction that adds one. Not here: HTTP framing (server.c). */
+ * transaction that adds one; a device none of whose reports is left is
+ * forgotten with them (its next report binds its key again). Not here: HTTP framing (server.c). */
 #pragma once
 
 #include <jansson.h>

@@ -4,7 +4,8 @@
  * Tables (version 3)
  *   device_keys  each device id and the ed25519 public key it first reported
  *                with (trust on first use): later reports of that id must be
- *                signed with the same key
+ *                signed with the same key; forgotten with the last report of
+ *                the device that pruning removes, so the table stays bounded
  *   reports      the newest reports per package (the store keeps
  *                --reports-keep of them, pruned as each one arrives);
  *                (device, report_id) unique, so a retried report counts once */
@@ -20,4 +21,5 @@
 	"  message TEXT NOT NULL, log TEXT NOT NULL, reported BIGINT NOT NULL,"               \
 	"  received BIGINT NOT NULL, agent_version TEXT NOT NULL,"                            \
 	"  UNIQUE (device, report_id));"                                                      \
-	"CREATE INDEX reports_package ON reports(package, id);"
+	"CREATE INDEX reports_package ON reports(package, id);"                               \
+	"CREATE INDEX reports_device ON reports(device);"

@@ -270,14 +270,20 @@ def test_retention_bound(store):
     store.start(args=["--reports-keep", "5"])
     pub = Publisher(store)
     d = Device()
-    sent = []
     for i in range(8):
         r = d.report(**{"to-revision": i + 1, "from-revision": None})
         b = json.dumps(r).encode()
         assert post(store, b, d.sign(b))[0] == 201
-        sent.append(i + 1)
     kept = [r["to-revision"] for r in pub.reports()]
     assert kept == [8, 7, 6, 5, 4]
+    assert store.sql("SELECT count(*) FROM reports") == [("5",)]
+    # a device whose reports were all pruned is forgotten: the keys stay bounded
+    others = [Device() for _ in range(5)]
+    for o in others:
+        b = json.dumps(o.report()).encode()
+        assert post(store, b, o.sign(b))[0] == 201
+    assert sorted(r[0] for r in store.sql("SELECT device FROM device_keys")) == sorted(
+        o.id for o in others)
     assert store.sql("SELECT count(*) FROM reports") == [("5",)]
 
 
