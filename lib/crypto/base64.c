@@ -23,21 +23,22 @@ static int is_b64(char c)
 }
 
 int crypto_base64_decode(const char *text, unsigned char *out, size_t size, size_t *len,
-			 ferry_error *err)
+                         ferry_error *err)
 {
 	size_t n = strlen(text);
 	if (n % 4 != 0)
-		return ferry_error_set(err, FERRY_E_INVALID, "base64: length %zu is not a multiple of 4",
-				       n);
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "base64: length %zu is not a multiple of 4", n);
 	size_t pad = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (text[i] == '=') {
 			if (i < n - 2 || (i == n - 2 && text[n - 1] != '='))
 				return ferry_error_set(err, FERRY_E_INVALID,
-						       "base64: '=' before the end");
+				                       "base64: '=' before the end");
 			pad++;
 		} else if (!is_b64(text[i])) {
-			return ferry_error_set(err, FERRY_E_INVALID, "base64: unexpected character");
+			return ferry_error_set(err, FERRY_E_INVALID,
+			                       "base64: unexpected character");
 		}
 	}
 	size_t want = n / 4 * 3 - pad;

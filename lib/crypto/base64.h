@@ -17,4 +17,4 @@ void crypto_base64_encode(const unsigned char *in, size_t len, char *out);
  * FERRY_E_INVALID for text that is not strict base64, FERRY_E_LIMIT when the
  * result would not fit. */
 int crypto_base64_decode(const char *text, unsigned char *out, size_t size, size_t *len,
-			 ferry_error *err) FERRY_WUR;
+                         ferry_error *err) FERRY_WUR;

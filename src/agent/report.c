@@ -44,7 +44,7 @@ static struct {
 	char key_hex[65];
 	pthread_t thread;
 	bool started;
-	bool kicked;       /* a report was queued since the sender last looked */
+	bool kicked; /* a report was queued since the sender last looked */
 } rep;
 
 static int64_t wall_ms(void)
@@ -67,8 +67,8 @@ int report_setup(ferry_error *err)
 		if (crypto_key_type(rep.key) != CRYPTO_KEY_ED25519) {
 			crypto_key_free(rep.key);
 			rep.key = NULL;
-			return ferry_error_set(err, FERRY_E_INVALID, "device key %s: not an ed25519 key",
-					       path);
+			return ferry_error_set(err, FERRY_E_INVALID,
+			                       "device key %s: not an ed25519 key", path);
 		}
 	} else {
 		rc = crypto_key_generate(CRYPTO_KEY_ED25519, &rep.key, err);
@@ -108,9 +108,9 @@ static bool wanted(const char *kind, const char *name, const char *to)
 	       to[0] <= '9';
 }
 
-int report_queue(sqlite3 *db, int64_t change, const char *kind, const char *name,
-		 const char *from, const char *to, const char *channel, const char *result,
-		 const char *failed_step, const char *error, ferry_error *err)
+int report_queue(sqlite3 *db, int64_t change, const char *kind, const char *name, const char *from,
+                 const char *to, const char *channel, const char *result, const char *failed_step,
+                 const char *error, ferry_error *err)
 {
 	if (!result || !wanted(kind, name, to))
 		return 0;
@@ -119,8 +119,8 @@ int report_queue(sqlite3 *db, int64_t change, const char *kind, const char *name
 		snprintf(chan, sizeof(chan), "%s", channel);
 	} else {
 		json_t *row = NULL;
-		if (state_query_row(db, &row, NULL, "SELECT channel FROM packages WHERE name=?", "t",
-				    name) == 0) {
+		if (state_query_row(db, &row, NULL, "SELECT channel FROM packages WHERE name=?",
+		                    "t", name) == 0) {
 			const char *c = json_string_value(json_object_get(row, "channel"));
 			snprintf(chan, sizeof(chan), "%s", c ? c : "");
 			json_decref(row);
@@ -132,27 +132,36 @@ int report_queue(sqlite3 *db, int64_t change, const char *kind, const char *name
 		return ferry_error_errno(err, FERRY_E_IO, errno, "getrandom");
 	str_hex(r, sizeof(r), id);
 	struct report_outcome o = {
-		.report_id = id, .device_id = agent.device_id, .device_key = rep.key_hex,
-		.package = name, .from = from, .to = to, .channel = chan, .result = result,
-		.failed_step = failed_step, .error = error, .time = wall_s(),
-		.agent_version = FERRY_VERSION,
+	    .report_id = id,
+	    .device_id = agent.device_id,
+	    .device_key = rep.key_hex,
+	    .package = name,
+	    .from = from,
+	    .to = to,
+	    .channel = chan,
+	    .result = result,
+	    .failed_step = failed_step,
+	    .error = error,
+	    .time = wall_s(),
+	    .agent_version = FERRY_VERSION,
 	};
 	_cleanup_free_ char *body = NULL;
 	int rc = report_body(&o, &body, err);
 	if (rc < 0)
 		return rc;
 	rc = state_exec(db, err,
-			"INSERT OR IGNORE INTO outbox(change, body, created, next_attempt_ms) VALUES(?, ?, ?, 0)",
-			"iti", change, body, wall_s());
+	                "INSERT OR IGNORE INTO outbox(change, body, created, next_attempt_ms) "
+	                "VALUES(?, ?, ?, 0)",
+	                "iti", change, body, wall_s());
 	if (rc == 0)
 		rc = state_exec(db, err,
-				"DELETE FROM outbox WHERE id NOT IN"
-				" (SELECT id FROM outbox ORDER BY id DESC LIMIT ?)",
-				"i", (int64_t)REPORT_OUTBOX_MAX);
+		                "DELETE FROM outbox WHERE id NOT IN"
+		                " (SELECT id FROM outbox ORDER BY id DESC LIMIT ?)",
+		                "i", (int64_t)REPORT_OUTBOX_MAX);
 	if (rc < 0)
 		return rc;
 	log_info("change %lld: report queued (%s %s -> %s: %s)", (long long)change, name,
-		 from && *from ? from : "none", to, result);
+	         from && *from ? from : "none", to, result);
 	return 1;
 }
 
@@ -174,7 +183,7 @@ static int cancel_on_quit(void *ctx, uint64_t done, uint64_t total)
 
 /* Post one report. 0 sent or dropped for good, 1 try again later, <0 stop. */
 static int send_one(struct http_client *http, const char *body, const char *url, char *why,
-		    size_t whylen)
+                    size_t whylen)
 {
 	unsigned char *sig = NULL;
 	size_t siglen = 0;
@@ -193,7 +202,7 @@ static int send_one(struct http_client *http, const char *body, const char *url,
 	struct buf answer = BUF_INIT(REPORT_ANSWER_MAX);
 	long status = 0;
 	int rc = http_post(http, url, headers, body, strlen(body), REPORT_ANSWER_MAX, &answer,
-			   &status, &err);
+	                   &status, &err);
 	if (rc == FERRY_E_CANCELLED) {
 		buf_free(&answer);
 		return -1;
@@ -205,7 +214,8 @@ static int send_one(struct http_client *http, const char *body, const char *url,
 	}
 	json_t *j = answer.len ? json_loadb(answer.data, answer.len, 0, NULL) : NULL;
 	buf_free(&answer);
-	const char *msg = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
+	const char *msg =
+	    json_string_value(json_object_get(json_object_get(j, "error"), "message"));
 	snprintf(why, whylen, "HTTP %ld%s%s", status, msg ? ": " : "", msg ? msg : "");
 	json_decref(j);
 	if (status >= 200 && status <= 299)
@@ -249,10 +259,11 @@ static void *sender(void *arg)
 	sqlite3 *db = NULL;
 	struct http_client *http = NULL;
 	ferry_error err;
-	struct http_options ho = {.connect_timeout_ms = 15000, .total_timeout_ms = 60000,
-				  .stall_timeout_s = 30};
+	struct http_options ho = {
+	    .connect_timeout_ms = 15000, .total_timeout_ms = 60000, .stall_timeout_s = 30};
 	_cleanup_free_ char *url = str_dup_printf("%s/v1/reports", agent.store_url);
-	if (!url || state_open(agent.db_path, &db, &err) < 0 || http_client_new(&ho, &http, &err) < 0) {
+	if (!url || state_open(agent.db_path, &db, &err) < 0 ||
+	    http_client_new(&ho, &http, &err) < 0) {
 		log_error("reports: %s", url ? ferry_error_msg(&err) : "out of memory");
 		state_close(db);
 		return NULL;
@@ -262,14 +273,16 @@ static void *sender(void *arg)
 		/* the oldest report that is due, else when the next one is */
 		json_t *row = NULL;
 		int64_t now = wall_ms();
-		int rc = state_query_row(db, &row, &err,
-					 "SELECT id, body, attempts FROM outbox WHERE next_attempt_ms <= ?"
-					 " ORDER BY id LIMIT 1",
-					 "i", now);
+		int rc = state_query_row(
+		    db, &row, &err,
+		    "SELECT id, body, attempts FROM outbox WHERE next_attempt_ms <= ?"
+		    " ORDER BY id LIMIT 1",
+		    "i", now);
 		if (rc == FERRY_E_NOTFOUND) {
 			int64_t wait_ms = -1;
 			if (state_query_row(db, &row, NULL,
-					    "SELECT min(next_attempt_ms) AS due FROM outbox", NULL) == 0) {
+			                    "SELECT min(next_attempt_ms) AS due FROM outbox",
+			                    NULL) == 0) {
 				json_t *due = json_object_get(row, "due");
 				if (json_is_integer(due))
 					wait_ms = json_integer_value(due) - now;
@@ -292,14 +305,14 @@ static void *sender(void *arg)
 		char why[FERRY_ERROR_MSG_MAX];
 		why[0] = '\0';
 		rc = send_one(http, json_string_value(json_object_get(row, "body")), url, why,
-			      sizeof(why));
+		              sizeof(why));
 		json_decref(row);
 		if (rc < 0)
 			break; /* stopping: the report stays for the next start */
 		if (rc == 0 || rc == 2) {
 			if (rc == 2)
-				log_warn("report %lld refused by the store (%s); dropped", (long long)id,
-					 why);
+				log_warn("report %lld refused by the store (%s); dropped",
+				         (long long)id, why);
 			else
 				log_info("report %lld sent", (long long)id);
 			if (state_exec(db, &err, "DELETE FROM outbox WHERE id=?", "i", id) < 0) {
@@ -316,14 +329,14 @@ static void *sender(void *arg)
 		if (delay > REPORT_RETRY_MAX_MS || delay <= 0)
 			delay = REPORT_RETRY_MAX_MS;
 		log_warn("report %lld not sent (%s); trying again in %lld ms", (long long)id, why,
-			 (long long)delay);
+		         (long long)delay);
 		/* the store is unreachable for every report: all of them wait */
 		int64_t next = wall_ms() + delay;
-		if (state_exec(db, &err, "UPDATE outbox SET attempts=?, last_error=? WHERE id=?", "iti",
-			       attempts, why, id) < 0 ||
+		if (state_exec(db, &err, "UPDATE outbox SET attempts=?, last_error=? WHERE id=?",
+		               "iti", attempts, why, id) < 0 ||
 		    state_exec(db, &err,
-			       "UPDATE outbox SET next_attempt_ms=max(next_attempt_ms, ?)", "i",
-			       next) < 0) {
+		               "UPDATE outbox SET next_attempt_ms=max(next_attempt_ms, ?)", "i",
+		               next) < 0) {
 			log_error("reports: %s", ferry_error_msg(&err));
 			if (!sender_wait(delay))
 				break;

@@ -41,12 +41,12 @@
 #define REPORT_OUTPUT_MARK "; last output:\n"
 
 struct report_outcome {
-	const char *report_id;   /* 32 hex digits */
+	const char *report_id; /* 32 hex digits */
 	const char *device_id;
-	const char *device_key;  /* hex */
+	const char *device_key; /* hex */
 	const char *package;
-	const char *from;        /* "" or a local revision: null */
-	const char *to;          /* a store revision */
+	const char *from; /* "" or a local revision: null */
+	const char *to;   /* a store revision */
 	const char *channel;
 	const char *result;      /* ok, rolled-back, failed */
 	const char *failed_step; /* NULL when ok */
@@ -77,9 +77,9 @@ const char *report_device_key(void);
  * its report when it has one (a store is configured; an install, refresh or
  * revert of a store revision), keeping the newest REPORT_OUTBOX_MAX. result
  * NULL: none. Returns 1 when a report was queued. */
-int report_queue(sqlite3 *db, int64_t change, const char *kind, const char *name,
-		 const char *from, const char *to, const char *channel, const char *result,
-		 const char *failed_step, const char *error, ferry_error *err) FERRY_WUR;
+int report_queue(sqlite3 *db, int64_t change, const char *kind, const char *name, const char *from,
+                 const char *to, const char *channel, const char *result, const char *failed_step,
+                 const char *error, ferry_error *err) FERRY_WUR;
 /* After the commit: tell the sender there is something to send. */
 void report_kick(void);
 

@@ -14,9 +14,11 @@
  * is not a valid one. */
 static size_t utf8_seq(const unsigned char *p, size_t left)
 {
-	size_t n = p[0] < 0x80 ? 1 : (p[0] & 0xE0) == 0xC0 ? 2 : (p[0] & 0xF0) == 0xE0 ? 3
-					: (p[0] & 0xF8) == 0xF0			? 4
-										: 0;
+	size_t n = p[0] < 0x80             ? 1
+	           : (p[0] & 0xE0) == 0xC0 ? 2
+	           : (p[0] & 0xF0) == 0xE0 ? 3
+	           : (p[0] & 0xF8) == 0xF0 ? 4
+	                                   : 0;
 	if (n == 0 || n > left || !str_valid_utf8((const char *)p, n))
 		return 0;
 	return n;
@@ -99,16 +101,16 @@ int report_body(const struct report_outcome *o, char **out, ferry_error *err)
 		json_decref(log);
 		json_decref(to);
 		return ferry_error_set(err, message && log ? FERRY_E_INVALID : FERRY_E_NOMEM,
-				       "report: %s", message && log ? "no store revision" : "out of memory");
+		                       "report: %s",
+		                       message && log ? "no store revision" : "out of memory");
 	}
-	json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:s, s:o, s:s, s:o, s:I, s:s}",
-				 "report-id", o->report_id, "device-id", o->device_id, "device-key",
-				 o->device_key, "package", o->package, "from-revision",
-				 revision_json(o->from), "to-revision", to, "channel",
-				 o->channel ? o->channel : "", "result", o->result, "failed-step",
-				 o->failed_step ? json_string(o->failed_step) : json_null(),
-				 "message", message, "log", log, "time", (json_int_t)o->time,
-				 "agent-version", o->agent_version);
+	json_t *body = json_pack(
+	    "{s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:s, s:o, s:s, s:o, s:I, s:s}", "report-id",
+	    o->report_id, "device-id", o->device_id, "device-key", o->device_key, "package",
+	    o->package, "from-revision", revision_json(o->from), "to-revision", to, "channel",
+	    o->channel ? o->channel : "", "result", o->result, "failed-step",
+	    o->failed_step ? json_string(o->failed_step) : json_null(), "message", message, "log",
+	    log, "time", (json_int_t)o->time, "agent-version", o->agent_version);
 	if (!body)
 		return ferry_error_set(err, FERRY_E_NOMEM, "report: cannot build the body");
 	*out = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);

@@ -30,22 +30,26 @@ static void print_table(const char *name, json_t *reports)
 	size_t i;
 	json_t *r;
 	char revs[64];
-	json_array_foreach(reports, i, r) {
+	json_array_foreach(reports, i, r)
+	{
 		int d = (int)strlen(sv(r, "device", "")), ch = (int)strlen(sv(r, "channel", ""));
 		json_t *from = json_object_get(r, "from-revision");
-		int n = json_is_integer(from)
-				? snprintf(revs, sizeof(revs), "%lld -> %lld",
-					   (long long)json_integer_value(from),
-					   (long long)json_integer_value(json_object_get(r, "to-revision")))
-				: snprintf(revs, sizeof(revs), "- -> %lld",
-					   (long long)json_integer_value(json_object_get(r, "to-revision")));
+		int n =
+		    json_is_integer(from)
+		        ? snprintf(revs, sizeof(revs), "%lld -> %lld",
+		                   (long long)json_integer_value(from),
+		                   (long long)json_integer_value(json_object_get(r, "to-revision")))
+		        : snprintf(
+		              revs, sizeof(revs), "- -> %lld",
+		              (long long)json_integer_value(json_object_get(r, "to-revision")));
 		wdev = d > wdev ? d : wdev;
 		wchan = ch > wchan ? ch : wchan;
 		wrev = n > wrev ? n : wrev;
 	}
 	printf("%-20s  %-*s  %-*s  %-*s  %-11s  %s\n", "Time", wdev, "Device", wrev, "Revision",
 	       wchan, "Channel", "Result", "Failed step");
-	json_array_foreach(reports, i, r) {
+	json_array_foreach(reports, i, r)
+	{
 		char when[32];
 		time_t t = (time_t)json_integer_value(json_object_get(r, "time"));
 		struct tm tm;
@@ -54,12 +58,12 @@ static void print_table(const char *name, json_t *reports)
 		json_t *from = json_object_get(r, "from-revision");
 		long long to = (long long)json_integer_value(json_object_get(r, "to-revision"));
 		if (json_is_integer(from))
-			snprintf(revs, sizeof(revs), "%lld -> %lld", (long long)json_integer_value(from),
-				 to);
+			snprintf(revs, sizeof(revs), "%lld -> %lld",
+			         (long long)json_integer_value(from), to);
 		else
 			snprintf(revs, sizeof(revs), "- -> %lld", to);
-		printf("%-20s  %-*s  %-*s  %-*s  %-11s  %s\n", when, wdev, sv(r, "device", "?"), wrev,
-		       revs, wchan, sv(r, "channel", "-"), sv(r, "result", "?"),
+		printf("%-20s  %-*s  %-*s  %-*s  %-11s  %s\n", when, wdev, sv(r, "device", "?"),
+		       wrev, revs, wchan, sv(r, "channel", "-"), sv(r, "result", "?"),
 		       sv(r, "failed-step", "-"));
 	}
 }
@@ -78,7 +82,7 @@ int cmd_reports(int argc, char **argv)
 		} else if (strcmp(a, "--insecure") == 0) {
 			insecure = true;
 		} else if (strcmp(a, "--store") == 0 || strcmp(a, "--device") == 0 ||
-			   strcmp(a, "--revision") == 0 || strcmp(a, "-n") == 0) {
+		           strcmp(a, "--revision") == 0 || strcmp(a, "-n") == 0) {
 			if (!v) {
 				fprintf(stderr, "ferry reports: %s needs a value\n", a);
 				return cli_usage("reports");
@@ -120,9 +124,10 @@ int cmd_reports(int argc, char **argv)
 	char path[1024], n[32] = "";
 	if (limit)
 		snprintf(n, sizeof(n), "%llu", limit);
-	int rc = str_printf(path, sizeof(path), "/v1/packages/%s/reports?limit=%s%s%s%s%s",
-			    ename ? ename : "", limit ? n : "100", edev ? "&device=" : "",
-			    edev ? edev : "", revision ? "&revision=" : "", revision ? revision : "");
+	int rc =
+	    str_printf(path, sizeof(path), "/v1/packages/%s/reports?limit=%s%s%s%s%s",
+	               ename ? ename : "", limit ? n : "100", edev ? "&device=" : "",
+	               edev ? edev : "", revision ? "&revision=" : "", revision ? revision : "");
 	if (rc < 0) {
 		store_client_free(&c);
 		return cli_fail("reports: arguments too long");
@@ -135,7 +140,8 @@ int cmd_reports(int argc, char **argv)
 		return cli_fail("reports %s: %s", name, ferry_error_msg(&err));
 	}
 	if (json) {
-		char *s = json_dumps(json_object_get(reply, "reports"), JSON_INDENT(2) | JSON_SORT_KEYS);
+		char *s =
+		    json_dumps(json_object_get(reply, "reports"), JSON_INDENT(2) | JSON_SORT_KEYS);
 		if (s)
 			printf("%s\n", s);
 		free(s);

@@ -16,11 +16,18 @@
 
 static struct report_outcome outcome(const char *result, const char *step, const char *error)
 {
-	return (struct report_outcome){
-		.report_id = "0123456789abcdef0123456789abcdef", .device_id = "dev-1",
-		.device_key = "ab", .package = "hello", .from = "1", .to = "2",
-		.channel = "latest/stable", .result = result, .failed_step = step, .error = error,
-		.time = 1700000000, .agent_version = "0.1.0"};
+	return (struct report_outcome){.report_id = "0123456789abcdef0123456789abcdef",
+	                               .device_id = "dev-1",
+	                               .device_key = "ab",
+	                               .package = "hello",
+	                               .from = "1",
+	                               .to = "2",
+	                               .channel = "latest/stable",
+	                               .result = result,
+	                               .failed_step = step,
+	                               .error = error,
+	                               .time = 1700000000,
+	                               .agent_version = "0.1.0"};
 }
 
 static json_t *body_of(const struct report_outcome *o)
@@ -40,11 +47,12 @@ static void test_ok(void **state)
 	char *text = NULL;
 	assert_int_equal(report_body(&o, &text, NULL), 0);
 	/* compact, keys sorted: the exact bytes that are signed */
-	assert_string_equal(text, "{\"agent-version\":\"0.1.0\",\"channel\":\"latest/stable\","
-				  "\"device-id\":\"dev-1\",\"device-key\":\"ab\",\"failed-step\":null,"
-				  "\"from-revision\":1,\"log\":[],\"message\":\"\",\"package\":\"hello\","
-				  "\"report-id\":\"0123456789abcdef0123456789abcdef\",\"result\":\"ok\","
-				  "\"time\":1700000000,\"to-revision\":2}");
+	assert_string_equal(text,
+	                    "{\"agent-version\":\"0.1.0\",\"channel\":\"latest/stable\","
+	                    "\"device-id\":\"dev-1\",\"device-key\":\"ab\",\"failed-step\":null,"
+	                    "\"from-revision\":1,\"log\":[],\"message\":\"\",\"package\":\"hello\","
+	                    "\"report-id\":\"0123456789abcdef0123456789abcdef\",\"result\":\"ok\","
+	                    "\"time\":1700000000,\"to-revision\":2}");
 	free(text);
 	/* a first install has no from-revision; nor has a local one */
 	o.from = "";
@@ -64,11 +72,11 @@ static void test_split_and_bound(void **state)
 {
 	(void)state;
 	struct report_outcome o = outcome("rolled-back", "health",
-					  "check-health hook exited with status 1; last output:\n"
-					  "one\ntwo\n");
+	                                  "check-health hook exited with status 1; last output:\n"
+	                                  "one\ntwo\n");
 	json_t *j = body_of(&o);
 	assert_string_equal(json_string_value(json_object_get(j, "message")),
-			    "check-health hook exited with status 1");
+	                    "check-health hook exited with status 1");
 	json_t *log = json_object_get(j, "log");
 	assert_int_equal(json_array_size(log), 2);
 	assert_string_equal(json_string_value(json_array_get(log, 0)), "one");
@@ -96,7 +104,7 @@ static void test_split_and_bound(void **state)
 	o.error = longmsg;
 	j = body_of(&o);
 	assert_int_equal(strlen(json_string_value(json_object_get(j, "message"))),
-			 REPORT_MESSAGE_MAX);
+	                 REPORT_MESSAGE_MAX);
 	assert_int_equal(json_array_size(json_object_get(j, "log")), 0);
 	json_decref(j);
 }
@@ -104,7 +112,10 @@ static void test_split_and_bound(void **state)
 static void test_clean(void **state)
 {
 	(void)state;
-	char *c = report_clean("a\x01" "b\tc\xff" "d\x7f", 8, 100);
+	char *c = report_clean("a\x01"
+	                       "b\tc\xff"
+	                       "d\x7f",
+	                       8, 100);
 	assert_string_equal(c, "a?b\tc?d?");
 	free(c);
 	/* é is two bytes: never cut in half */
@@ -122,9 +133,9 @@ static void test_clean(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_ok),
-		cmocka_unit_test(test_split_and_bound),
-		cmocka_unit_test(test_clean),
+	    cmocka_unit_test(test_ok),
+	    cmocka_unit_test(test_split_and_bound),
+	    cmocka_unit_test(test_clean),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
