@@ -270,6 +270,101 @@ int http_get_file(struct http_client *c, const char *url, const char *path, uint
 	return 0;
 }
 
+struct post_sink {
+	struct buf *buf;
+	size_t max;
+	bool over_limit;
+	http_progress_fn progress;
+	void *progress_ctx;
+	bool cancelled;
+};
+
+static size_t on_post_body(char *data, size_t size, size_t n, void *ctx)
+{
+	struct post_sink *s = ctx;
+	size_t len = size * n;
+	if (len > s->max - s->buf->len || buf_append(s->buf, data, len) < 0) {
+		s->over_limit = true;
+		return 0;
+	}
+	return len;
+}
+
+static int on_post_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+			    curl_off_t ulnow)
+{
+	struct post_sink *s = ctx;
+	if (s->progress && s->progress(s->progress_ctx, (uint64_t)ulnow,
+				       ultotal > 0 ? (uint64_t)ultotal : 0) != 0) {
+		s->cancelled = true;
+		return 1;
+	}
+	return 0;
+}
+
+int http_post(struct http_client *c, const char *url, const char *const *headers,
+	      const void *body, size_t len, size_t max, struct buf *out, long *status,
+	      ferry_error *err)
+{
+	CURL *h = c->curl;
+	struct curl_slist *hs = NULL;
+	for (size_t i = 0; headers && headers[i]; i++) {
+		struct curl_slist *n = curl_slist_append(hs, headers[i]);
+		if (!n) {
+			curl_slist_free_all(hs);
+			return ferry_error_set(err, FERRY_E_NOMEM, "http: out of memory");
+		}
+		hs = n;
+	}
+	size_t mark = out->len;
+	struct post_sink s = {.buf = out, .max = mark + max, .progress = c->progress,
+			      .progress_ctx = c->progress_ctx};
+	c->errbuf[0] = '\0';
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_POST, 1L);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hs);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_post_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, NULL);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, NULL);
+	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_post_progress);
+	curl_easy_setopt(h, CURLOPT_XFERINFODATA, &s);
+	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(h, CURLOPT_FAILONERROR, 0L);
+	/* a redirect would turn the POST into a GET: not followed */
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	CURLcode rc = curl_easy_perform(h);
+	long code = 0;
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+	/* the handle goes back to what the GETs expect */
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_slist_free_all(hs);
+	if (status)
+		*status = code;
+	int ret = 0;
+	if (s.over_limit)
+		ret = ferry_error_set(err, FERRY_E_LIMIT, "POST %s: answer of more than %zu bytes", url,
+				      max);
+	else if (s.cancelled)
+		ret = ferry_error_set(err, FERRY_E_CANCELLED, "POST %s: cancelled", url);
+	else if (rc == CURLE_OPERATION_TIMEDOUT)
+		ret = ferry_error_set(err, FERRY_E_TIMEOUT, "POST %s: %s", url,
+				      c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
+	else if (rc != CURLE_OK || code == 0)
+		ret = ferry_error_set(err, FERRY_E_NETWORK, "POST %s: %s", url,
+				      c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
+	if (ret < 0) {
+		out->len = mark;
+		if (out->data)
+			out->data[mark] = '\0';
+	}
+	return ret;
+}
+
 char *http_quote(const char *s, bool keep_slash)
 {
 	static const char hex[] = "0123456789ABCDEF";

@@ -1,5 +1,5 @@
 /* http.h: an HTTP(S) client on libcurl for fetching from repositories and
- * stores: GET into memory or into a file, with a hard maximum length (the
+ * stores (and posting small JSON documents to them): GET into memory or into a file, with a hard maximum length (the
  * transfer is aborted as soon as it passes it, whatever Content-Length
  * claimed: endless-data attacks stop there), connect and stall timeouts,
  * an optional progress callback, and resuming a file with a Range request.
@@ -58,6 +58,16 @@ int http_get_buf(struct http_client *c, const char *url, size_t max, struct buf 
  * starts over. The file is created mode 0644 (if new) and fsync'ed. */
 int http_get_file(struct http_client *c, const char *url, const char *path, uint64_t max,
 		  bool resume, long *status, ferry_error *err) FERRY_WUR;
+
+/* POST len bytes of body to url with extra header lines ("Name: value",
+ * NULL-terminated list, may be NULL). Unlike the GETs, any complete HTTP
+ * answer returns 0: *status gets its status and out its body (at most max
+ * bytes, whatever the status), for the caller to judge. Fails only when no
+ * answer came: FERRY_E_NETWORK, FERRY_E_TIMEOUT, FERRY_E_CANCELLED (the
+ * progress callback asked), or FERRY_E_LIMIT for a body over max. */
+int http_post(struct http_client *c, const char *url, const char *const *headers,
+	      const void *body, size_t len, size_t max, struct buf *out, long *status,
+	      ferry_error *err) FERRY_WUR;
 
 /* Percent-encode every byte of s except A-Z a-z 0-9 - . _ ~ (and '/' when
  * keep_slash), as Python's urllib.parse.quote(s, safe="") does. Heap string,

@@ -29,6 +29,7 @@
 #include "base/log.h"
 #include "base/str.h"
 #include "pkg/channel.h"
+#include "report.h"
 
 #define API_MAX_BODY (64 * 1024)
 #define API_MAX_LOG_LINES 10000
@@ -522,6 +523,7 @@ static struct reply get_system(void)
 			      "images", agent.extract ? "extracted" : "loop-mounted", "retain", agent.retain,
 			      "holds", holds, "device-id", agent.device_id, "refresh-timer",
 			      agent.refresh_timer ? agent.refresh_timer : "");
+	json_object_set_new(o, "device-key", json_string(report_device_key()));
 	if (agent.store_url) {
 		json_object_set_new(o, "store", json_string(agent.store_url));
 		json_object_set_new(o, "next-refresh", json_integer(agent.refresh_next));

@@ -15,6 +15,7 @@
  * retries (default 4) and retry-delay (first back-off, default 5s) of
  * network operations, min-free-space (bytes a download leaves free,
  * default 64 MiB). Options on the command line win over the file.
+ * At first start it also generates the device key (report.c).
  * Only main() may exit; everything else returns errors. */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,6 +42,7 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/str.h"
+#include "report.h"
 #include "store.h"
 
 struct agent agent;
@@ -560,7 +562,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ferryd: %s\n", ferry_error_msg(&err));
 		return 1;
 	}
-	if (device_identity(&err) < 0 || (agent.store_url && store_provision(&err) < 0)) {
+	if (device_identity(&err) < 0 || report_setup(&err) < 0 ||
+	    (agent.store_url && store_provision(&err) < 0)) {
 		fprintf(stderr, "ferryd: %s\n", ferry_error_msg(&err));
 		return 1;
 	}
@@ -617,8 +620,11 @@ int main(int argc, char **argv)
 		api_stop();
 		return 1;
 	}
+	if (report_start(&err) < 0)
+		log_error("%s", ferry_error_msg(&err)); /* reports wait in the outbox */
 	int status = run();
 	pthread_join(agent.worker, NULL);
+	report_stop();
 	pthread_mutex_lock(&agent.lock);
 	stop_all_services();
 	pthread_mutex_unlock(&agent.lock);
@@ -633,6 +639,7 @@ int main(int argc, char **argv)
 	free(agent.store_url);
 	free(agent.trust_path);
 	free(agent.refresh_timer);
+	report_cleanup();
 	log_info("stopped");
 	return status;
 }

@@ -52,6 +52,16 @@ static const char *const migrations[] = {
 	/* 1 -> 2: step times in milliseconds too (for `ferry change` and bench/agent) */
 	"ALTER TABLE steps ADD COLUMN started_ms INTEGER;"
 	"ALTER TABLE steps ADD COLUMN ended_ms INTEGER;",
+	/* 2 -> 3: outcome reports waiting to be sent to the store (report.c); at
+	 * most one per change */
+	"CREATE TABLE IF NOT EXISTS outbox("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  change INTEGER NOT NULL UNIQUE,"
+	"  body TEXT NOT NULL,"                /* the exact bytes that are signed and sent */
+	"  created INTEGER NOT NULL,"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  next_attempt_ms INTEGER NOT NULL DEFAULT 0," /* wall clock */
+	"  last_error TEXT);",
 };
 
 static int db_error(sqlite3 *db, ferry_error *err, const char *what)

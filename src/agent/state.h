@@ -1,8 +1,9 @@
 /* state.h: the agent's durable state, ROOT/state.db (SQLite, WAL, synchronous
  * FULL: a committed write survives a power cut). It holds installed packages
  * and their revisions, holds, per-package configuration, interface
- * connections, revisions not to be tried again, agent settings, and the
- * transaction journal (changes and their steps).
+ * connections, revisions not to be tried again, agent settings, the
+ * transaction journal (changes and their steps), and the outbox of outcome
+ * reports not yet sent to the store (report.c).
  *
  * The schema is versioned with PRAGMA user_version; state_open() applies the
  * migrations that a database lacks, each in its own transaction, so an older
@@ -19,7 +20,7 @@
 
 #include "base/error.h"
 
-#define STATE_SCHEMA_VERSION 2
+#define STATE_SCHEMA_VERSION 3
 #define STATE_REV_MAX 24       /* "12345" or "x3" */
 #define STATE_NAME_MAX 41      /* package names: 40 + NUL */
 

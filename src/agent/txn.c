@@ -35,6 +35,7 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/str.h"
+#include "report.h"
 #include "store.h"
 
 
@@ -1117,6 +1118,27 @@ static void set_change(struct txn *t, const char *status, const char *errmsg)
 		log_error("change %lld: %s", (long long)t->id, ferry_error_msg(&err));
 }
 
+/* The final status of a change and its outcome report (result: ok,
+ * rolled-back, failed; NULL for none) in one transaction: after a crash
+ * there are both or neither. */
+static void finish_change(struct txn *t, const char *status, const char *errmsg, const char *result,
+			  const char *failed_step, const char *step_error)
+{
+	ferry_error err;
+	bool txn = state_begin(t->db, &err) == 0;
+	if (!txn)
+		log_error("change %lld: %s", (long long)t->id, ferry_error_msg(&err));
+	set_change(t, status, errmsg);
+	int queued = report_queue(t->db, t->id, t->kind, t->name, t->from, t->to,
+				  jstr(t->data, "channel"), result, failed_step, step_error, &err);
+	if (queued < 0)
+		log_warn("change %lld: no report: %s", (long long)t->id, ferry_error_msg(&err));
+	if (txn && state_commit(t->db, &err) < 0)
+		log_error("change %lld: %s", (long long)t->id, ferry_error_msg(&err));
+	else if (queued > 0)
+		report_kick();
+}
+
 static bool fault(const char *prefix, const char *kind, const char *suffix)
 {
 	char name[64];
@@ -1124,9 +1146,11 @@ static bool fault(const char *prefix, const char *kind, const char *suffix)
 	return FAULT(name);
 }
 
-/* Undo steps [0, upto] whose status says they ran, newest first. */
-static void undo_from(struct txn *t, const struct step_def *steps, json_t *rows, int upto)
+/* Undo steps [0, upto] whose status says they ran, newest first. False when
+ * an undo failed (the change could not be rolled back cleanly). */
+static bool undo_from(struct txn *t, const struct step_def *steps, json_t *rows, int upto)
 {
+	bool clean = true;
 	for (int i = upto; i >= 0; i--) {
 		const char *st = jstr(json_array_get(rows, (size_t)i), "status");
 		bool ran = !strcmp(st, "Doing") || !strcmp(st, "Done") || !strcmp(st, "Undoing") ||
@@ -1146,11 +1170,13 @@ static void undo_from(struct txn *t, const struct step_def *steps, json_t *rows,
 			char msg[FERRY_ERROR_MSG_MAX + 32];
 			snprintf(msg, sizeof(msg), "undo failed: %s", ferry_error_msg(&err));
 			set_step(t, i, "Error", msg);
+			clean = false;
 			continue;
 		}
 		if (!failed_here) /* its end stays the moment it failed */
 			set_step(t, i, "Undone", NULL);
 	}
+	return clean;
 }
 
 static int load_txn(sqlite3 *db, int64_t id, struct txn *t, json_t **rows, const struct step_def **steps)
@@ -1224,6 +1250,7 @@ static void run_change(sqlite3 *db, int64_t id)
 	set_change(&t, "Doing", NULL);
 	log_info("change %lld (%s) starts", (long long)id, kind ? kind : "?");
 	int n = (int)json_array_size(rows);
+	bool complete_early = false;
 	for (int i = 0; i < n; i++) {
 		json_t *r = json_array_get(rows, (size_t)i);
 		if (!strcmp(jstr(r, "status"), "Done"))
@@ -1250,14 +1277,15 @@ static void run_change(sqlite3 *db, int64_t id)
 			set_step(&t, i, "Error", msg);
 			json_object_set_new(r, "status", json_string("Error"));
 			if (steps[i].no_return) {
-				set_change(&t, "Error", msg);
+				finish_change(&t, "Error", msg, "failed", steps[i].kind, msg);
 				goto out;
 			}
-			undo_from(&t, steps, rows, i);
+			bool clean = undo_from(&t, steps, rows, i);
 			char full[FERRY_ERROR_MSG_MAX + 128];
 			snprintf(full, sizeof(full), "%s: %s", steps[i].kind, msg);
 			block_revision(&t, steps[i].kind);
-			set_change(&t, "Error", full);
+			finish_change(&t, "Error", full, clean ? "rolled-back" : "failed", steps[i].kind,
+				      msg);
 			log_warn("change %lld rolled back", (long long)id);
 			goto out;
 		}
@@ -1265,13 +1293,15 @@ static void run_change(sqlite3 *db, int64_t id)
 		t.note[0] = '\0';
 		json_object_set_new(r, "status", json_string("Done"));
 		if (rc == STEP_COMPLETE) {
+			complete_early = true;
 			IGNORE_RC(state_exec(db, NULL,
 					     "UPDATE steps SET status='Hold' WHERE change=? AND seq>? AND status='Do'",
 					     "ii", id, (int64_t)i));
 			break;
 		}
 	}
-	set_change(&t, "Done", NULL);
+	/* nothing to report when nothing was tried (up to date, blocked) */
+	finish_change(&t, "Done", NULL, complete_early ? NULL : "ok", NULL, NULL);
 	log_info("change %lld done", (long long)id);
 out:
 	pthread_mutex_lock(&agent.lock);
@@ -1325,12 +1355,13 @@ int txn_recover(sqlite3 *db)
 		for (int i = 0; i < n; i++)
 			if (!strcmp(jstr(json_array_get(rows, (size_t)i), "status"), "Error"))
 				failed = steps[i].kind;
-		undo_from(&t, steps, rows, last);
+		bool clean = undo_from(&t, steps, rows, last);
 		char msg[256];
 		snprintf(msg, sizeof(msg), "%s: interrupted (ferryd stopped during this step); rolled back when ferryd started again", at);
 		if (failed)
 			block_revision(&t, failed);
-		set_change(&t, "Error", msg);
+		finish_change(&t, "Error", msg, clean ? "rolled-back" : "failed", failed ? failed : at,
+			      msg + strlen(at) + 2);
 		json_decref(rows);
 		json_decref(t.data);
 	}

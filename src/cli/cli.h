@@ -33,6 +33,9 @@ int cmd_close(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_revisions(int argc, char **argv);
 
+/* cmd_reports.c: what devices reported */
+int cmd_reports(int argc, char **argv);
+
 /* cmd_vulns.c: vulnerability notices and webhooks */
 int cmd_vulns(int argc, char **argv);
 int cmd_webhooks(int argc, char **argv);

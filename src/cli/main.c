@@ -24,6 +24,7 @@ static const struct cli_verb verbs[] = {
 	{"close", cmd_close, "NAME CHANNEL... [--json]", "close channels (they follow the next more stable risk)"},
 	{"status", cmd_status, "NAME [--json]", "the channel map of a package"},
 	{"revisions", cmd_revisions, "NAME [--json]", "the revisions of a package"},
+	{"reports", cmd_reports, "NAME [--json] [--device ID] [--revision R] [-n N]", "what devices reported of their refreshes of a package"},
 	{"vulns", cmd_vulns, "NAME [--json]", "known vulnerabilities in the released revisions of a package"},
 	{"webhooks", cmd_webhooks, "NAME [--json] | add NAME URL --secret-file FILE | remove NAME ID", "webhooks that receive vulnerability notices (NAME: a package or @ACCOUNT)"},
 	{"install", cmd_install, "NAME [--channel CH] | FILE [--dangerous]", "install a package from the store or a file"},

@@ -23,6 +23,7 @@
 #include "channelmap.h"
 #include "pkg/channel.h"
 #include "pkg/manifest.h"
+#include "reports.h"
 #include "tuf/repo.h"
 #include "validate.h"
 #include "vulns.h"
@@ -898,6 +899,9 @@ static const struct api_route routes[] = {
 	{"GET", "/v1/account/webhooks", API_BODY_NONE, true, webhooks_h_account_list},
 	{"POST", "/v1/account/webhooks", API_BODY_JSON, true, webhooks_h_account_add},
 	{"DELETE", "/v1/account/webhooks/*", API_BODY_NONE, true, webhooks_h_account_remove},
+	/* devices sign their reports instead of sending a token */
+	{"POST", "/v1/reports", API_BODY_JSON, false, reports_h_post},
+	{"GET", "/v1/packages/*/reports", API_BODY_NONE, true, reports_h_list},
 };
 
 /* Match path against pattern; '*' captures one element into caps. */

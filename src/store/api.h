@@ -7,7 +7,8 @@
  * invalid-token (401: malformed, unknown or revoked), forbidden (403),
  * not-found (404), method-not-allowed (405), conflict (409), too-large (413),
  * unsupported-media-type (415), invalid-channel (400), invalid-image (400),
- * busy (503), internal (500). The endpoints are listed in docs/store.md.
+ * busy (503), internal (500); for device reports also signature-required
+ * (401), bad-signature (403) and device-key-mismatch (403). The endpoints are listed in docs/store.md.
  * Not here: sockets, bodies, static files (server.c). */
 #pragma once
 
@@ -37,6 +38,10 @@ struct api_ctx {
 	json_t *body;                        /* JSON requests */
 	const struct api_upload *upload;     /* uploads */
 	const char *query_release;           /* ?release=CH,CH of a push */
+	const char *raw_body;                /* JSON requests: the bytes as they came */
+	size_t raw_len;
+	const char *device_signature;        /* X-Ferry-Device-Signature, or NULL */
+	const char *q_device, *q_revision, *q_limit; /* ?device= ?revision= ?limit= */
 	/* the reply */
 	unsigned status;
 	json_t *reply;

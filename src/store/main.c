@@ -21,6 +21,7 @@
 #include "base/log.h"
 #include "base/str.h"
 #include "pkg/channel.h"
+#include "reports.h"
 #include "store.h"
 #include "vulns.h"
 
@@ -29,9 +30,10 @@ static const char usage_text[] =
 	"\n"
 	"verbs:\n"
 	"  init                      create the store in DIR: database, blobs, TUF keys\n"
-	"  serve [--listen ADDR:PORT] [--threads N] [--max-upload BYTES]\n"
+	"  serve [--listen ADDR:PORT] [--threads N] [--max-upload BYTES] [--reports-keep N]\n"
 	"                            serve the publisher API and the signed repository\n"
-	"                            (default 127.0.0.1:8470)\n"
+	"                            (default 127.0.0.1:8470); keep the newest N device\n"
+	"                            reports per package (default 1000)\n"
 	"  migrate                   bring the database schema up to date\n"
 	"  account add NAME          create a publisher account; prints its first token\n"
 	"  account token NAME        issue another token (printed once)\n"
@@ -95,6 +97,7 @@ struct opts {
 	const char *listen;
 	unsigned threads;
 	unsigned long long max_upload;
+	unsigned long long reports_keep;
 	unsigned long long within;
 	bool all;
 	char *args[8];
@@ -110,6 +113,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	o->threads = 4;
 	o->max_upload = STORE_DEFAULT_MAX_UPLOAD;
 	o->within = 86400;
+	o->reports_keep = REPORTS_KEEP_DEFAULT;
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -131,6 +135,13 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			if (str_to_u64(v, 1ull << 40, &o->max_upload) < 0 || o->max_upload == 0) {
 				fprintf(stderr, "ferry-store: --max-upload: expected a number of bytes "
 						"up to 1 TiB\n");
+				return 2;
+			}
+		} else if (strcmp(a, "--reports-keep") == 0 && v) {
+			if (str_to_u64(v, REPORTS_KEEP_MAX, &o->reports_keep) < 0 ||
+			    o->reports_keep == 0) {
+				fprintf(stderr, "ferry-store: --reports-keep: expected 1 to %d\n",
+					REPORTS_KEEP_MAX);
 				return 2;
 			}
 		} else if (strcmp(a, "--within") == 0 && v) {
@@ -346,6 +357,7 @@ static int cmd_serve(struct store *st, struct opts *o)
 	}
 	st->max_upload = o->max_upload;
 	st->threads = o->threads;
+	st->reports_keep = (unsigned)o->reports_keep;
 	if (server_run(st, o->listen, &err) < 0)
 		return fail("serve", &err);
 	return 0;

@@ -24,11 +24,14 @@
  *                  (package, sha256) unique
  *   channels       one row per (package, track, risk, branch, arch) that
  *                  holds a revision, a progressive release, or a closing
- *   jobs           work that must happen once, claimed by one instance */
+ *   jobs           work that must happen once, claimed by one instance
+ * Version 2: vulnerability notices (vulns_schema.h); version 3: device
+ * outcome reports (reports_schema.h). */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "db.h"
+#include "reports_schema.h"
 #include "vulns_schema.h"
 
 struct migration {
@@ -76,6 +79,7 @@ struct migration {
 static const struct migration migrations[] = {
 	{1, V1_COMMON V1_JOBS("INTEGER PRIMARY KEY"), V1_COMMON V1_JOBS("BIGSERIAL PRIMARY KEY")},
 	{2, V2_VULNS("INTEGER PRIMARY KEY"), V2_VULNS("BIGSERIAL PRIMARY KEY")},
+	{3, V3_REPORTS("INTEGER PRIMARY KEY"), V3_REPORTS("BIGSERIAL PRIMARY KEY")},
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

@@ -451,6 +451,13 @@ static enum MHD_Result last_call(struct request *r, struct MHD_Connection *conn)
 			return queue_error(r, conn, 400, "invalid-json",
 					   "expected a JSON object");
 	}
+	c->raw_body = r->body.data ? r->body.data : "";
+	c->raw_len = r->body.len;
+	c->device_signature =
+		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Ferry-Device-Signature");
+	c->q_device = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "device");
+	c->q_revision = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "revision");
+	c->q_limit = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "limit");
 	c->st = r->st;
 	c->db = db_pool_get(&r->st->pool);
 	api_route_run(r->route, c);

@@ -188,10 +188,10 @@ class Store:
         self.admin("init")
         return self
 
-    def start(self, env=None, port=None):
+    def start(self, env=None, port=None, args=()):
         self.port = port or self.port or free_port()
         args = [binary("ferry-store"), "serve", "--dir", self.dir, "--listen",
-                f"127.0.0.1:{self.port}", "--threads", "3"]
+                f"127.0.0.1:{self.port}", "--threads", "3", *args]
         if self.db:
             args += ["--db", self.db]
         if self.max_upload:

@@ -3,7 +3,8 @@
  * name the file), the
  * three key kinds (verify securesystemslib's signatures of the fixture keys,
  * sign and verify round trips, tampering), key IDs as securesystemslib
- * computes them, key files (0600, refusal of readable files). */
+ * computes them, key files (0600, refusal of readable files), base64 (RFC
+ * 4648 test vectors, strict decoding). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +20,7 @@
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/str.h"
+#include "crypto/base64.h"
 #include "crypto/digest.h"
 #include "crypto/key.h"
 #include "tuf/cjson.h"
@@ -361,6 +363,30 @@ static void test_key_parse_refusals(void **state)
 			 FERRY_E_LIMIT);
 }
 
+static void test_base64(void **state)
+{
+	(void)state;
+	/* RFC 4648 section 10 */
+	const char *plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+	const char *enc[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+	for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
+		char out[16];
+		crypto_base64_encode((const unsigned char *)plain[i], strlen(plain[i]), out);
+		assert_string_equal(out, enc[i]);
+		unsigned char back[16];
+		size_t n = 99;
+		assert_int_equal(crypto_base64_decode(enc[i], back, sizeof(back), &n, NULL), 0);
+		assert_int_equal(n, strlen(plain[i]));
+		assert_memory_equal(back, plain[i], n);
+	}
+	unsigned char b[16];
+	size_t n;
+	const char *bad[] = {"Zg=", "Zg", " Zg==", "Zg==\n", "Z=g=", "Zm9v!A==", "=Zm9", "Zg=a"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(crypto_base64_decode(bad[i], b, sizeof(b), &n, NULL), FERRY_E_INVALID);
+	assert_int_equal(crypto_base64_decode("Zm9vYmFy", b, 5, &n, NULL), FERRY_E_LIMIT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -375,6 +401,7 @@ int main(void)
 		cmocka_unit_test(test_sign_verify_roundtrip_generated),
 		cmocka_unit_test(test_key_files),
 		cmocka_unit_test(test_key_parse_refusals),
+		cmocka_unit_test(test_base64),
 	};
 	return cmocka_run_group_tests(tests, tu_tmpdir_setup, tu_tmpdir_teardown);
 }

@@ -1,0 +1,153 @@
+/* cmd_reports.c: `ferry reports NAME [--json] [--device ID] [--revision R]
+ * [-n N]`: what devices reported of their refreshes of a package (the
+ * store's GET /v1/packages/NAME/reports; its owner and collaborators only).
+ * A table, newest first, or with --json the full records, log lines
+ * included. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/cleanup.h"
+#include "base/str.h"
+#include "cli.h"
+#include "store_client.h"
+
+static const char *sv(json_t *o, const char *k, const char *none)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+	return s && *s ? s : none;
+}
+
+static void print_table(const char *name, json_t *reports)
+{
+	if (json_array_size(reports) == 0) {
+		printf("no device has reported on %s yet\n", name);
+		return;
+	}
+	/* widths from the content: device ids run from 1 to 64 characters */
+	int wdev = 6, wrev = 9, wchan = 7;
+	size_t i;
+	json_t *r;
+	char revs[64];
+	json_array_foreach(reports, i, r)
+	{
+		int d = (int)strlen(sv(r, "device", "")), ch = (int)strlen(sv(r, "channel", ""));
+		json_t *from = json_object_get(r, "from-revision");
+		int n =
+		    json_is_integer(from)
+		        ? snprintf(revs, sizeof(revs), "%lld -> %lld",
+		                   (long long)json_integer_value(from),
+		                   (long long)json_integer_value(json_object_get(r, "to-revision")))
+		        : snprintf(
+		              revs, sizeof(revs), "- -> %lld",
+		              (long long)json_integer_value(json_object_get(r, "to-revision")));
+		wdev = d > wdev ? d : wdev;
+		wchan = ch > wchan ? ch : wchan;
+		wrev = n > wrev ? n : wrev;
+	}
+	printf("%-20s  %-*s  %-*s  %-*s  %-11s  %s\n", "Time", wdev, "Device", wrev, "Revision",
+	       wchan, "Channel", "Result", "Failed step");
+	json_array_foreach(reports, i, r)
+	{
+		char when[32];
+		time_t t = (time_t)json_integer_value(json_object_get(r, "time"));
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		json_t *from = json_object_get(r, "from-revision");
+		long long to = (long long)json_integer_value(json_object_get(r, "to-revision"));
+		if (json_is_integer(from))
+			snprintf(revs, sizeof(revs), "%lld -> %lld",
+			         (long long)json_integer_value(from), to);
+		else
+			snprintf(revs, sizeof(revs), "- -> %lld", to);
+		printf("%-20s  %-*s  %-*s  %-*s  %-11s  %s\n", when, wdev, sv(r, "device", "?"),
+		       wrev, revs, wchan, sv(r, "channel", "-"), sv(r, "result", "?"),
+		       sv(r, "failed-step", "-"));
+	}
+}
+
+int cmd_reports(int argc, char **argv)
+{
+	const char *store = NULL, *device = NULL, *revision = NULL, *name = NULL;
+	bool insecure = false, json = false;
+	unsigned long long limit = 0;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
+			return cli_usage("reports");
+		if (strcmp(a, "--json") == 0) {
+			json = true;
+		} else if (strcmp(a, "--insecure") == 0) {
+			insecure = true;
+		} else if (strcmp(a, "--store") == 0 || strcmp(a, "--device") == 0 ||
+		           strcmp(a, "--revision") == 0 || strcmp(a, "-n") == 0) {
+			if (!v) {
+				fprintf(stderr, "ferry reports: %s needs a value\n", a);
+				return cli_usage("reports");
+			}
+			i++;
+			if (strcmp(a, "--store") == 0)
+				store = v;
+			else if (strcmp(a, "--device") == 0)
+				device = v;
+			else if (strcmp(a, "--revision") == 0)
+				revision = v;
+			else if (str_to_u64(v, 1000, &limit) < 0 || limit == 0) {
+				fprintf(stderr, "ferry reports: -n: expected 1 to 1000\n");
+				return 2;
+			}
+		} else if (a[0] == '-' && a[1]) {
+			fprintf(stderr, "ferry reports: unknown option %s\n", a);
+			return cli_usage("reports");
+		} else if (!name) {
+			name = a;
+		} else {
+			fprintf(stderr, "ferry reports: one package at a time\n");
+			return cli_usage("reports");
+		}
+	}
+	if (!name)
+		return cli_usage("reports");
+	unsigned long long rev = 0;
+	if (revision && (str_to_u64(revision, 1ull << 53, &rev) < 0 || rev == 0))
+		return cli_fail("reports: --revision \"%s\": expected a positive number", revision);
+	struct store_client c;
+	ferry_error err = {0};
+	if (store_client_open(&c, store, insecure, true, &err) < 0) {
+		store_client_free(&c);
+		return cli_fail("%s", ferry_error_msg(&err));
+	}
+	_cleanup_free_ char *ename = store_escape(name);
+	_cleanup_free_ char *edev = device ? store_escape(device) : NULL;
+	char path[1024], n[32] = "";
+	if (limit)
+		snprintf(n, sizeof(n), "%llu", limit);
+	int rc =
+	    str_printf(path, sizeof(path), "/v1/packages/%s/reports?limit=%s%s%s%s%s",
+	               ename ? ename : "", limit ? n : "100", edev ? "&device=" : "",
+	               edev ? edev : "", revision ? "&revision=" : "", revision ? revision : "");
+	if (rc < 0) {
+		store_client_free(&c);
+		return cli_fail("reports: arguments too long");
+	}
+	json_t *reply = NULL;
+	rc = store_call(&c, "GET", path, NULL, &reply, NULL, &err);
+	store_client_free(&c);
+	if (rc < 0) {
+		json_decref(reply);
+		return cli_fail("reports %s: %s", name, ferry_error_msg(&err));
+	}
+	if (json) {
+		char *s =
+		    json_dumps(json_object_get(reply, "reports"), JSON_INDENT(2) | JSON_SORT_KEYS);
+		if (s)
+			printf("%s\n", s);
+		free(s);
+	} else {
+		print_table(name, json_object_get(reply, "reports"));
+	}
+	json_decref(reply);
+	return 0;
+}

@@ -1,0 +1,25 @@
+/* reports_schema.h: the tables of device outcome reports (schema version
+ * 3), next to the code that uses them (reports.c). Included by schema.c only.
+ *
+ * Tables (version 3)
+ *   device_keys  each device id and the ed25519 public key it first reported
+ *                with (trust on first use): later reports of that id must be
+ *                signed with the same key; forgotten with the last report of
+ *                the device that pruning removes, so the table stays bounded
+ *   reports      the newest reports per package (the store keeps
+ *                --reports-keep of them, pruned as each one arrives);
+ *                (device, report_id) unique, so a retried report counts once */
+#pragma once
+
+#define V3_REPORTS(serial)                                                                    \
+	"CREATE TABLE device_keys (device TEXT PRIMARY KEY, public_key TEXT NOT NULL,"        \
+	"  first_seen BIGINT NOT NULL, last_seen BIGINT NOT NULL);"                           \
+	"CREATE TABLE reports (id " serial ","                                                \
+	"  package TEXT NOT NULL REFERENCES packages(name), device TEXT NOT NULL,"            \
+	"  report_id TEXT NOT NULL, from_revision BIGINT, to_revision BIGINT NOT NULL,"       \
+	"  channel TEXT NOT NULL, result TEXT NOT NULL, failed_step TEXT,"                    \
+	"  message TEXT NOT NULL, log TEXT NOT NULL, reported BIGINT NOT NULL,"               \
+	"  received BIGINT NOT NULL, agent_version TEXT NOT NULL,"                            \
+	"  UNIQUE (device, report_id));"                                                      \
+	"CREATE INDEX reports_package ON reports(package, id);"                               \
+	"CREATE INDEX reports_device ON reports(device);"

@@ -1,0 +1,141 @@
+/* test_agent_report.c: the body of ferryd's outcome reports
+ * (src/agent/report_body.c): the failing step's error split into message and
+ * quoted output, the bounds on lines and their count, bytes that are not
+ * printable UTF-8 replaced, revisions as integers or null. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report.h"
+
+static struct report_outcome outcome(const char *result, const char *step, const char *error)
+{
+	return (struct report_outcome){.report_id = "0123456789abcdef0123456789abcdef",
+	                               .device_id = "dev-1",
+	                               .device_key = "ab",
+	                               .package = "hello",
+	                               .from = "1",
+	                               .to = "2",
+	                               .channel = "latest/stable",
+	                               .result = result,
+	                               .failed_step = step,
+	                               .error = error,
+	                               .time = 1700000000,
+	                               .agent_version = "0.1.0"};
+}
+
+static json_t *body_of(const struct report_outcome *o)
+{
+	char *text = NULL;
+	assert_int_equal(report_body(o, &text, NULL), 0);
+	json_t *j = json_loads(text, 0, NULL);
+	assert_non_null(j);
+	free(text);
+	return j;
+}
+
+static void test_ok(void **state)
+{
+	(void)state;
+	struct report_outcome o = outcome("ok", NULL, NULL);
+	char *text = NULL;
+	assert_int_equal(report_body(&o, &text, NULL), 0);
+	/* compact, keys sorted: the exact bytes that are signed */
+	assert_string_equal(text,
+	                    "{\"agent-version\":\"0.1.0\",\"channel\":\"latest/stable\","
+	                    "\"device-id\":\"dev-1\",\"device-key\":\"ab\",\"failed-step\":null,"
+	                    "\"from-revision\":1,\"log\":[],\"message\":\"\",\"package\":\"hello\","
+	                    "\"report-id\":\"0123456789abcdef0123456789abcdef\",\"result\":\"ok\","
+	                    "\"time\":1700000000,\"to-revision\":2}");
+	free(text);
+	/* a first install has no from-revision; nor has a local one */
+	o.from = "";
+	json_t *j = body_of(&o);
+	assert_true(json_is_null(json_object_get(j, "from-revision")));
+	json_decref(j);
+	o.from = "x3";
+	j = body_of(&o);
+	assert_true(json_is_null(json_object_get(j, "from-revision")));
+	json_decref(j);
+	/* a local to-revision is not reported */
+	o.to = "x4";
+	assert_int_equal(report_body(&o, &text, NULL), FERRY_E_INVALID);
+}
+
+static void test_split_and_bound(void **state)
+{
+	(void)state;
+	struct report_outcome o = outcome("rolled-back", "health",
+	                                  "check-health hook exited with status 1; last output:\n"
+	                                  "one\ntwo\n");
+	json_t *j = body_of(&o);
+	assert_string_equal(json_string_value(json_object_get(j, "message")),
+	                    "check-health hook exited with status 1");
+	json_t *log = json_object_get(j, "log");
+	assert_int_equal(json_array_size(log), 2);
+	assert_string_equal(json_string_value(json_array_get(log, 0)), "one");
+	assert_string_equal(json_string_value(json_array_get(log, 1)), "two");
+	assert_string_equal(json_string_value(json_object_get(j, "failed-step")), "health");
+	json_decref(j);
+
+	/* 30 lines: the last 20 are kept; a long line is cut at 500 bytes */
+	char err[8192] = "hook failed; last output:\n";
+	for (int i = 0; i < 29; i++)
+		snprintf(err + strlen(err), sizeof(err) - strlen(err), "line %d\n", i);
+	memset(err + strlen(err), 'x', 600);
+	o.error = err;
+	j = body_of(&o);
+	log = json_object_get(j, "log");
+	assert_int_equal(json_array_size(log), REPORT_LOG_LINES);
+	assert_string_equal(json_string_value(json_array_get(log, 0)), "line 10");
+	assert_int_equal(strlen(json_string_value(json_array_get(log, 19))), REPORT_LINE_MAX);
+	json_decref(j);
+
+	/* a long message is cut */
+	char longmsg[3000];
+	memset(longmsg, 'm', sizeof(longmsg) - 1);
+	longmsg[sizeof(longmsg) - 1] = '\0';
+	o.error = longmsg;
+	j = body_of(&o);
+	assert_int_equal(strlen(json_string_value(json_object_get(j, "message"))),
+	                 REPORT_MESSAGE_MAX);
+	assert_int_equal(json_array_size(json_object_get(j, "log")), 0);
+	json_decref(j);
+}
+
+static void test_clean(void **state)
+{
+	(void)state;
+	char *c = report_clean("a\x01"
+	                       "b\tc\xff"
+	                       "d\x7f",
+	                       8, 100);
+	assert_string_equal(c, "a?b\tc?d?");
+	free(c);
+	/* é is two bytes: never cut in half */
+	c = report_clean("ab\xc3\xa9", 4, 3);
+	assert_string_equal(c, "ab");
+	free(c);
+	c = report_clean("\xe2\x82", 2, 10); /* a truncated sequence */
+	assert_string_equal(c, "??");
+	free(c);
+	c = report_clean("\xed\xa0\x80", 3, 10); /* a surrogate */
+	assert_string_equal(c, "???");
+	free(c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_ok),
+	    cmocka_unit_test(test_split_and_bound),
+	    cmocka_unit_test(test_clean),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
