@@ -1119,8 +1119,8 @@ static void hostile_image(const char *rel, const struct hent *ents, size_t n)
 	sqfs_dir_writer_t *dw = sqfs_dir_writer_create(dm, 0);
 	super.inode_table_start = f->get_size(f);
 
-	sqfs_u64 refs[16];
-	sqfs_u16 modes[16];
+	sqfs_u64 refs[16] = {0};
+	sqfs_u16 modes[16] = {0};
 	assert_true(n < 16);
 	for (size_t i = 0; i < n; i++) {
 		size_t tlen = ents[i].target ? strlen(ents[i].target) : 0;
