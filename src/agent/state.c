@@ -52,6 +52,15 @@ static const char *const migrations[] = {
 	/* 1 -> 2: step times in milliseconds too (for `ferry change` and bench/agent) */
 	"ALTER TABLE steps ADD COLUMN started_ms INTEGER;"
 	"ALTER TABLE steps ADD COLUMN ended_ms INTEGER;",
+	/* 2 -> 3: confinement. connections: the user's decisions, per package and
+	 * plug (not revision: they survive refreshes); a plug without a row is
+	 * connected when its interface auto-connects (sandbox.c). pkg_ids: the
+	 * uid and gid (the same number) of each package when ferryd is root. */
+	"DROP TABLE connections;"
+	"CREATE TABLE connections(name TEXT NOT NULL, plug TEXT NOT NULL,"
+	"  interface TEXT NOT NULL, connected INTEGER NOT NULL, at INTEGER NOT NULL,"
+	"  PRIMARY KEY(name, plug));"
+	"CREATE TABLE pkg_ids(name TEXT PRIMARY KEY, uid INTEGER NOT NULL UNIQUE);",
 };
 
 static int db_error(sqlite3 *db, ferry_error *err, const char *what)

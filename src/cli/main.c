@@ -43,7 +43,10 @@ static const struct cli_verb verbs[] = {
 	{"restart", cmd_restart, "NAME[.APP]...", "restart services"},
 	{"set", cmd_set, "NAME KEY=VALUE...", "configure a package (runs its configure hook)"},
 	{"get", cmd_get, "NAME [KEY] [--json]", "show a package's configuration"},
-	{"run", cmd_run, "NAME[.APP] [ARGS...]", "run an app of an installed package"},
+	{"run", cmd_run, "NAME[.APP] [ARGS...]", "run an app of an installed package, confined"},
+	{"connect", cmd_connect, "NAME:PLUG", "connect a plug (effective at the app's next start)"},
+	{"disconnect", cmd_disconnect, "NAME:PLUG", "disconnect a plug (effective at the next start)"},
+	{"connections", cmd_connections, "[NAME] [--json]", "list plugs and whether they are connected"},
 	{NULL, NULL, NULL, NULL},
 };
 

@@ -102,7 +102,7 @@ def test_install_list_info_run(agent, work):
     text = agent.ferry("info", "hello").stdout
     assert "server: bin/server (simple daemon, active)" in text
     p = agent.ferry("run", "hello", "a", "b")
-    assert p.stdout == f"hello hello x1 {agent.root}/data/hello/x1 a b\n"
+    assert p.stdout == "hello hello x1 /ferry/hello/data a b\n"  # confined
     p = agent.ferry("run", "hello.nope", check=1)
     assert p.stderr == "ferry: run: hello has no app nope\n"
     svcs = agent.json("services")
