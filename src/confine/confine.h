@@ -37,6 +37,12 @@
  * exist. --status-fd FD gets one unambiguous line: "exited N", "killed N",
  * "killed 9 oom", "reboot restart|poweroff", "failed STEP: MESSAGE".
  *
+ * The agent's additions: --app hook.HOOK (a hook; FERRY_HOOK), revisions
+ * xN (installed from a file), --notify-socket PATH (at /run/ferry-notify,
+ * NOTIFY_SOCKET), --config-file FILE (at /run/ferry-config.json,
+ * FERRY_CONFIG), --forking (the sandbox lives while processes remain after
+ * the first exited 0; init sends READY=1 to the notify socket).
+ *
  * Not root: the same sandbox in a user namespace mapping only the caller's
  * uid and gid (development); no cgroup limits, no supplementary groups.
  *
