@@ -1167,10 +1167,11 @@ static int get_limits(struct ctx *c, const struct node *v, struct manifest_limit
 			ok = ok && n > 0 && str_to_u64(num, MANIFEST_MEMORY_MAX, &x) == 0 &&
 			     x <= MANIFEST_MEMORY_MAX / mult && x * mult >= MANIFEST_MEMORY_MIN;
 			if (!ok)
-				rc = fail(c, val, FERRY_E_INVALID,
-				          "expected a size from 4M to 1T, in bytes or with K, M, G or T "
-				          "(powers of 1024), such as 256M; %s",
-				          GOT(val));
+				rc = fail(
+				    c, val, FERRY_E_INVALID,
+				    "expected a size from 4M to 1T, in bytes or with K, M, G or T "
+				    "(powers of 1024), such as 256M; %s",
+				    GOT(val));
 			else
 				l->memory = x * mult;
 		} else if (idx == 1) {
@@ -1180,7 +1181,8 @@ static int get_limits(struct ctx *c, const struct node *v, struct manifest_limit
 			ok = ok && str_to_u64(num, MANIFEST_CPU_MAX, &x) == 0 && x > 0;
 			if (!ok)
 				rc = fail(c, val, FERRY_E_INVALID,
-				          "expected a percentage of one CPU from 1%% to 100000%%, such as "
+				          "expected a percentage of one CPU from 1%% to 100000%%, "
+				          "such as "
 				          "50%% or 200%% (two CPUs); %s",
 				          GOT(val));
 			else
@@ -1189,7 +1191,8 @@ static int get_limits(struct ctx *c, const struct node *v, struct manifest_limit
 			ok = ok && str_to_u64(num, MANIFEST_PIDS_MAX, &x) == 0 && x > 0;
 			if (!ok)
 				rc = fail(c, val, FERRY_E_INVALID,
-				          "expected a number of processes and threads from 1 to 4194304; %s",
+				          "expected a number of processes and threads from 1 to "
+				          "4194304; %s",
 				          GOT(val));
 			else
 				l->pids = x;
@@ -1215,8 +1218,9 @@ struct manifest_limits manifest_limits_of(const struct manifest *m, const struct
 	return l;
 }
 
-static const char *const app_keys[] = {"command",      "daemon", "restart",     "restart-delay",
-                                       "stop-timeout", "plugs",  "environment", "limits", NULL};
+static const char *const app_keys[] = {"command",       "daemon",       "restart",
+                                       "restart-delay", "stop-timeout", "plugs",
+                                       "environment",   "limits",       NULL};
 
 static int parse_app(struct ctx *c, const struct node *map, struct manifest_app *app)
 {
@@ -1651,16 +1655,16 @@ static int field_limits(struct ctx *c, const struct node *v, struct manifest *m)
 typedef int (*field_fn)(struct ctx *c, const struct node *v, struct manifest *m);
 
 static const char *const top_keys[] = {
-    "name", "version", "summary", "description", "license", "architectures", "confinement", "grade",
-    "apps", "hooks",   "health",  "plugs",       "slots",   "parts",         "components",  "limits",
-    NULL,
+    "name",        "version", "summary",    "description", "license", "architectures",
+    "confinement", "grade",   "apps",       "hooks",       "health",  "plugs",
+    "slots",       "parts",   "components", "limits",      NULL,
 };
 
 static const field_fn top_fields[] = {
-    field_name,          field_version,     field_summary, field_description, field_license,
-    field_architectures, field_confinement, field_grade,   field_apps,        field_hooks,
-    field_health,        field_plugs,       field_slots,   field_parts,       field_components,
-    field_limits,
+    field_name,    field_version,       field_summary,     field_description,
+    field_license, field_architectures, field_confinement, field_grade,
+    field_apps,    field_hooks,         field_health,      field_plugs,
+    field_slots,   field_parts,         field_components,  field_limits,
 };
 
 static int check_manifest(struct ctx *c, const struct node *root, struct manifest *m)

@@ -42,9 +42,9 @@ enum manifest_hook {
 
 /* Resource limits (`limits:` of the package or of an app); 0: none. The app's
  * own keys win over the package's (manifest_limits_of()). */
-#define MANIFEST_MEMORY_MIN (4ull << 20)       /* 4M */
-#define MANIFEST_MEMORY_MAX (1ull << 40)       /* 1T */
-#define MANIFEST_CPU_MAX 100000ull             /* percent of one CPU */
+#define MANIFEST_MEMORY_MIN (4ull << 20) /* 4M */
+#define MANIFEST_MEMORY_MAX (1ull << 40) /* 1T */
+#define MANIFEST_CPU_MAX 100000ull       /* percent of one CPU */
 #define MANIFEST_PIDS_MAX 4194304ull
 struct manifest_limits {
 	uint64_t memory;      /* bytes */

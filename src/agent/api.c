@@ -502,9 +502,10 @@ static struct reply get_app(const char *spec)
 		json_array_append_new(env, json_string(*e));
 	/* ferry run execs argv with its arguments appended; who may run it is
 	 * said by privileged and agent-uid (docs/device.md) */
-	json_t *o = json_pack("{s:s, s:s, s:s, s:b, s:b, s:i, s:o, s:o}", "name", name, "app", app,
-			      "revision", cur, "confined", agent.confine, "privileged", agent.privileged,
-			      "agent-uid", (json_int_t)getuid(), "argv", argv, "environment", env);
+	json_t *o =
+	    json_pack("{s:s, s:s, s:s, s:b, s:b, s:i, s:o, s:o}", "name", name, "app", app,
+	              "revision", cur, "confined", agent.confine, "privileged", agent.privileged,
+	              "agent-uid", (json_int_t)getuid(), "argv", argv, "environment", env);
 	if (l.cwd)
 		json_object_set_new(o, "cwd", json_string(l.cwd));
 	launch_free(&l);
@@ -522,10 +523,12 @@ static struct reply get_connections(struct MHD_Connection *c)
 	json_t *rows = NULL;
 	ferry_error err;
 	if (only && !manifest_valid_name(only))
-		return error_reply(400, FERRY_E_INVALID, "\"%s\" is not a valid package name", only);
-	int rc = state_query(agent.db, &rows, &err,
-			     "SELECT name, current FROM packages WHERE ?1 IS NULL OR name=?1 ORDER BY name",
-			     "t", only);
+		return error_reply(400, FERRY_E_INVALID, "\"%s\" is not a valid package name",
+		                   only);
+	int rc = state_query(
+	    agent.db, &rows, &err,
+	    "SELECT name, current FROM packages WHERE ?1 IS NULL OR name=?1 ORDER BY name", "t",
+	    only);
 	if (rc < 0)
 		return ferr_reply(rc, &err);
 	if (only && json_array_size(rows) == 0) {
@@ -535,7 +538,8 @@ static struct reply get_connections(struct MHD_Connection *c)
 	json_t *out = json_array();
 	size_t i;
 	json_t *p;
-	json_array_foreach(rows, i, p) {
+	json_array_foreach(rows, i, p)
+	{
 		struct manifest *m = NULL;
 		_cleanup_free_ char **plugs = NULL;
 		if (rev_manifest(jstr(p, "name"), jstr(p, "current"), &m, &err) < 0)
@@ -547,9 +551,10 @@ static struct reply get_connections(struct MHD_Connection *c)
 				if (conn_state(agent.db, m->name, *pl, iface, &on, &how) < 0)
 					continue;
 				json_array_append_new(
-				    out, json_pack("{s:s, s:s, s:s, s:b, s:s, s:b}", "name", m->name, "plug",
-						   *pl, "interface", iface, "connected", on, "how", how,
-						   "supported", iface_find(iface) != NULL));
+				    out,
+				    json_pack("{s:s, s:s, s:s, s:b, s:s, s:b}", "name", m->name,
+				              "plug", *pl, "interface", iface, "connected", on,
+				              "how", how, "supported", iface_find(iface) != NULL));
 			}
 		manifest_free(m);
 	}
@@ -561,10 +566,12 @@ static struct reply get_connections(struct MHD_Connection *c)
  * decision is recorded; it takes effect at the app's next start. */
 static struct reply post_connections(json_t *body)
 {
-	const char *action = jstr(body, "action"), *name = jstr(body, "name"), *plug = jstr(body, "plug");
+	const char *action = jstr(body, "action"), *name = jstr(body, "name"),
+	           *plug = jstr(body, "plug");
 	bool connect = strcmp(action, "connect") == 0;
 	if (!connect && strcmp(action, "disconnect") != 0)
-		return error_reply(400, FERRY_E_INVALID, "connections: action must be connect or disconnect");
+		return error_reply(400, FERRY_E_INVALID,
+		                   "connections: action must be connect or disconnect");
 	char cur[STATE_REV_MAX];
 	struct reply r;
 	if (installed(name, cur, &r) < 0)
@@ -591,28 +598,29 @@ static struct reply post_connections(json_t *body)
 	}
 	if (!found) {
 		manifest_free(m);
-		return error_reply(404, FERRY_E_NOTFOUND, "%s has no plug \"%s\" (%s%s)", name, plug,
-				   used ? "its plugs: " : "it declares none", list);
+		return error_reply(404, FERRY_E_NOTFOUND, "%s has no plug \"%s\" (%s%s)", name,
+		                   plug, used ? "its plugs: " : "it declares none", list);
 	}
 	_cleanup_free_ char *iface = strdup(plug_interface(m, plug));
 	manifest_free(m);
 	if (!iface)
 		return error_reply(500, FERRY_E_NOMEM, "out of memory");
 	if (connect && !iface_find(iface))
-		return error_reply(400, FERRY_E_UNSUPPORTED,
-				   "%s:%s uses the interface \"%s\", which this device does not support "
-				   "(ferry-confine --list-interfaces)",
-				   name, plug, iface);
+		return error_reply(
+		    400, FERRY_E_UNSUPPORTED,
+		    "%s:%s uses the interface \"%s\", which this device does not support "
+		    "(ferry-confine --list-interfaces)",
+		    name, plug, iface);
 	rc = state_exec(agent.db, &err,
-			"INSERT OR REPLACE INTO connections(name, plug, interface, connected, at)"
-			" VALUES(?, ?, ?, ?, ?)",
-			"tttii", name, plug, iface, (int64_t)connect, wall_s());
+	                "INSERT OR REPLACE INTO connections(name, plug, interface, connected, at)"
+	                " VALUES(?, ?, ?, ?, ?)",
+	                "tttii", name, plug, iface, (int64_t)connect, wall_s());
 	if (rc < 0)
 		return ferr_reply(rc, &err);
-	log_info("%s:%s (%s) %s by the user; effective at the next start of its apps", name, plug, iface,
-		 connect ? "connected" : "disconnected");
+	log_info("%s:%s (%s) %s by the user; effective at the next start of its apps", name, plug,
+	         iface, connect ? "connected" : "disconnected");
 	return sync_reply(json_pack("{s:s, s:s, s:s, s:b, s:s}", "name", name, "plug", plug,
-				    "interface", iface, "connected", connect, "how", "manual"));
+	                            "interface", iface, "connected", connect, "how", "manual"));
 }
 
 static struct reply get_system(void)

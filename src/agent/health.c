@@ -39,7 +39,8 @@ int hook_run(const char *name, const char *rev, const struct manifest *m, enum m
 		return 0;
 	char prog[PATH_MAX], logdir[PATH_MAX], logpath[PATH_MAX];
 	if (agent_path(prog, "mnt/%s/%s/meta/hooks/%s", name, rev, manifest_hook_name(h)) < 0 ||
-	    agent_path(logdir, "logs/%s", name) < 0 || agent_path(logpath, "logs/%s/hooks.log", name) < 0)
+	    agent_path(logdir, "logs/%s", name) < 0 ||
+	    agent_path(logpath, "logs/%s/hooks.log", name) < 0)
 		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", name);
 	int rc = fs_mkdir_p(logdir, 0750, err);
 	if (rc < 0)
@@ -64,7 +65,8 @@ int hook_run(const char *name, const char *rev, const struct manifest *m, enum m
 		fclose(lf);
 	}
 	off_t before = file_size(logpath);
-	rc = proc_run(l.argv, l.envp, l.cwd, logpath, timeout_ms ? timeout_ms : agent.hook_timeout_ms, err);
+	rc = proc_run(l.argv, l.envp, l.cwd, logpath,
+	              timeout_ms ? timeout_ms : agent.hook_timeout_ms, err);
 	launch_free(&l);
 	{
 		/* what the sandbox denied, into the agent's log too */

@@ -127,19 +127,24 @@ static int read_config(const char *path, struct options *o, char **keep, ferry_e
 			const char *key;
 			const char **slot;
 		} keys[] = {
-			{"root", &o->root},       {"socket", &o->socket},   {"store", &o->store},
-			{"trust", &o->trust},     {"retain", &o->retain},   {"log-max-size", &o->log_max},
-			{"images", &o->images},   {"log-level", &o->level},
-			{"hook-timeout", &o->hook_timeout},
-			{"device-id", &o->device_id},
-			{"refresh-timer", &o->refresh_timer},
-			{"retries", &o->retries},
-			{"retry-delay", &o->retry_delay},
-			{"min-free-space", &o->min_free},
-			{"ferry-confine", &o->confine_path},
-			{"confinement", &o->confinement},
-			{"cgroup-parent", &o->cgroup_parent},
-			{"app-ids", &o->app_ids},
+		    {"root", &o->root},
+		    {"socket", &o->socket},
+		    {"store", &o->store},
+		    {"trust", &o->trust},
+		    {"retain", &o->retain},
+		    {"log-max-size", &o->log_max},
+		    {"images", &o->images},
+		    {"log-level", &o->level},
+		    {"hook-timeout", &o->hook_timeout},
+		    {"device-id", &o->device_id},
+		    {"refresh-timer", &o->refresh_timer},
+		    {"retries", &o->retries},
+		    {"retry-delay", &o->retry_delay},
+		    {"min-free-space", &o->min_free},
+		    {"ferry-confine", &o->confine_path},
+		    {"confinement", &o->confinement},
+		    {"cgroup-parent", &o->cgroup_parent},
+		    {"app-ids", &o->app_ids},
 		};
 		bool known = false;
 		for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
@@ -149,12 +154,13 @@ static int read_config(const char *path, struct options *o, char **keep, ferry_e
 				known = true;
 			}
 		if (!known)
-			return ferry_error_set(err, FERRY_E_INVALID,
-					       "%s:%d: unknown key \"%s\" (expected root, socket, store, trust, "
-					       "retain, log-max-size, images, log-level, hook-timeout, device-id, "
-					       "refresh-timer, retries, retry-delay, min-free-space, "
-					       "ferry-confine, confinement, cgroup-parent, app-ids)",
-					       path, lineno, k);
+			return ferry_error_set(
+			    err, FERRY_E_INVALID,
+			    "%s:%d: unknown key \"%s\" (expected root, socket, store, trust, "
+			    "retain, log-max-size, images, log-level, hook-timeout, device-id, "
+			    "refresh-timer, retries, retry-delay, min-free-space, "
+			    "ferry-confine, confinement, cgroup-parent, app-ids)",
+			    path, lineno, k);
 	}
 	return 0;
 }
@@ -516,8 +522,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	if (o.confinement && strcmp(o.confinement, "on") != 0 && strcmp(o.confinement, "off") != 0) {
-		fprintf(stderr, "ferryd: confinement: expected on or off; got \"%s\"\n", o.confinement);
+	if (o.confinement && strcmp(o.confinement, "on") != 0 &&
+	    strcmp(o.confinement, "off") != 0) {
+		fprintf(stderr, "ferryd: confinement: expected on or off; got \"%s\"\n",
+		        o.confinement);
 		return 2;
 	}
 	agent.confine = !o.confinement || strcmp(o.confinement, "on") == 0;
@@ -537,11 +545,14 @@ int main(int argc, char **argv)
 			memcpy(lo_s, o.app_ids, ll);
 			lo_s[ll] = '\0';
 			ok = str_to_u64(lo_s, 0xfffffffeull, &lo) == 0 &&
-			     str_to_u64(dash + 1, 0xfffffffeull, &hi) == 0 && lo >= 1000 && lo <= hi;
+			     str_to_u64(dash + 1, 0xfffffffeull, &hi) == 0 && lo >= 1000 &&
+			     lo <= hi;
 		}
 		if (!ok) {
-			fprintf(stderr, "ferryd: app-ids: expected a range of ids such as 70000-79999 "
-					"(from 1000 up); got \"%s\"\n", o.app_ids);
+			fprintf(stderr,
+			        "ferryd: app-ids: expected a range of ids such as 70000-79999 "
+			        "(from 1000 up); got \"%s\"\n",
+			        o.app_ids);
 			return 2;
 		}
 		agent.app_id_min = lo;
@@ -656,12 +667,13 @@ int main(int argc, char **argv)
 		 agent.root, agent.extract ? "extracted" : "loop-mounted");
 	if (agent.confine)
 		log_info("apps run confined by %s%s", agent.confine_path,
-			 agent.privileged ? "" : " in a user namespace, as ferryd's own user");
+		         agent.privileged ? "" : " in a user namespace, as ferryd's own user");
 	else
 		for (int i = 0; i < 3; i++)
-			log_error("CONFINEMENT IS OFF (confinement = off): apps run unconfined, as %s, "
-				  "with everything ferryd can reach; for development only",
-				  agent.privileged ? "root" : "ferryd's user");
+			log_error(
+			    "CONFINEMENT IS OFF (confinement = off): apps run unconfined, as %s, "
+			    "with everything ferryd can reach; for development only",
+			    agent.privileged ? "root" : "ferryd's user");
 
 	if (pthread_create(&agent.worker, NULL, worker_main, NULL) != 0) {
 		fprintf(stderr, "ferryd: cannot start the worker thread\n");

@@ -53,8 +53,9 @@ int sandbox_find_helper(const char *configured, ferry_error *err)
 	size_t n = 0;
 	if (configured) {
 		if (configured[0] != '/')
-			return ferry_error_set(err, FERRY_E_INVALID,
-					       "ferry-confine: expected an absolute path; got \"%s\"", configured);
+			return ferry_error_set(
+			    err, FERRY_E_INVALID,
+			    "ferry-confine: expected an absolute path; got \"%s\"", configured);
 		IGNORE_RC(str_copy(cand[n++], PATH_MAX, configured));
 	} else {
 		ssize_t l = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -72,15 +73,18 @@ int sandbox_find_helper(const char *configured, ferry_error *err)
 	for (size_t i = 0; i < n; i++)
 		if (access(cand[i], X_OK) == 0) {
 			char *real = realpath(cand[i], NULL);
-			int rc = real ? str_copy(agent.confine_path, sizeof(agent.confine_path), real) : -1;
+			int rc =
+			    real ? str_copy(agent.confine_path, sizeof(agent.confine_path), real)
+			         : -1;
 			free(real);
 			if (rc == 0)
 				return 0;
 		}
-	return ferry_error_set(err, FERRY_E_NOTFOUND,
-			       "ferry-confine not found (%s%s%s); every app runs through it: install it "
-			       "next to ferryd or name it with ferry-confine = PATH in the configuration",
-			       n > 0 ? cand[0] : "", n > 1 ? ", " : "", n > 1 ? cand[1] : "");
+	return ferry_error_set(
+	    err, FERRY_E_NOTFOUND,
+	    "ferry-confine not found (%s%s%s); every app runs through it: install it "
+	    "next to ferryd or name it with ferry-confine = PATH in the configuration",
+	    n > 0 ? cand[0] : "", n > 1 ? ", " : "", n > 1 ? cand[1] : "");
 }
 
 /* --- the package's uid and gid ------------------------------------------- */
@@ -94,7 +98,8 @@ int pkg_ids(sqlite3 *db, const char *name, uid_t *uid, gid_t *gid, ferry_error *
 	}
 	for (int attempt = 0; attempt < 3; attempt++) {
 		json_t *row = NULL;
-		int rc = state_query_row(db, &row, NULL, "SELECT uid FROM pkg_ids WHERE name=?", "t", name);
+		int rc = state_query_row(db, &row, NULL, "SELECT uid FROM pkg_ids WHERE name=?",
+		                         "t", name);
 		if (rc == 0) {
 			*uid = (uid_t)json_integer_value(json_object_get(row, "uid"));
 			*gid = (gid_t)*uid;
@@ -111,10 +116,12 @@ int pkg_ids(sqlite3 *db, const char *name, uid_t *uid, gid_t *gid, ferry_error *
 		size_t k = 0;
 		for (uint64_t u = agent.app_id_min; u <= agent.app_id_max && !pick; u++) {
 			while (k < json_array_size(rows) &&
-			       (uint64_t)json_integer_value(json_object_get(json_array_get(rows, k), "uid")) < u)
+			       (uint64_t)json_integer_value(
+			           json_object_get(json_array_get(rows, k), "uid")) < u)
 				k++;
 			if (k < json_array_size(rows) &&
-			    (uint64_t)json_integer_value(json_object_get(json_array_get(rows, k), "uid")) == u)
+			    (uint64_t)json_integer_value(
+			        json_object_get(json_array_get(rows, k), "uid")) == u)
 				continue;
 			if (getpwuid((uid_t)u) || getgrgid((gid_t)u))
 				continue;
@@ -123,11 +130,11 @@ int pkg_ids(sqlite3 *db, const char *name, uid_t *uid, gid_t *gid, ferry_error *
 		json_decref(rows);
 		if (!pick)
 			return ferry_error_set(err, FERRY_E_LIMIT,
-					       "no free id left in app-ids %llu-%llu for %s",
-					       (unsigned long long)agent.app_id_min,
-					       (unsigned long long)agent.app_id_max, name);
+			                       "no free id left in app-ids %llu-%llu for %s",
+			                       (unsigned long long)agent.app_id_min,
+			                       (unsigned long long)agent.app_id_max, name);
 		rc = state_exec(db, NULL, "INSERT INTO pkg_ids(name, uid) VALUES(?, ?)", "ti", name,
-				(int64_t)pick);
+		                (int64_t)pick);
 		if (rc == 0)
 			log_info("%s: uid and gid %llu", name, (unsigned long long)pick);
 		/* on a conflict (another thread took it) look again */
@@ -165,7 +172,8 @@ static int chown_tree(const char *path, uid_t uid, gid_t gid, ferry_error *err)
 static int prepare_dirs(const char *name, const char *rev, uid_t uid, gid_t gid, ferry_error *err)
 {
 	char top[PATH_MAX], dirs[2][PATH_MAX];
-	if (agent_path(top, "data/%s", name) < 0 || agent_path(dirs[0], "data/%s/%s", name, rev) < 0 ||
+	if (agent_path(top, "data/%s", name) < 0 ||
+	    agent_path(dirs[0], "data/%s/%s", name, rev) < 0 ||
 	    agent_path(dirs[1], "data/%s/common", name) < 0)
 		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", name);
 	int rc = fs_mkdir_p(top, 0755, err);
@@ -176,7 +184,8 @@ static int prepare_dirs(const char *name, const char *rev, uid_t uid, gid_t gid,
 		if (lstat(dirs[i], &st) < 0)
 			return ferry_error_errno(err, FERRY_E_IO, errno, "%s", dirs[i]);
 		if (!S_ISDIR(st.st_mode))
-			return ferry_error_set(err, FERRY_E_INVALID, "%s: not a directory", dirs[i]);
+			return ferry_error_set(err, FERRY_E_INVALID, "%s: not a directory",
+			                       dirs[i]);
 		if (st.st_uid != uid || st.st_gid != gid) {
 			if (!agent.privileged)
 				continue; /* ferry-confine says what is wrong */
@@ -247,11 +256,12 @@ int plug_declared(const struct manifest *m, char ***out, ferry_error *err)
 }
 
 int conn_state(sqlite3 *db, const char *name, const char *plug, const char *iface, bool *connected,
-	       const char **how)
+               const char **how)
 {
 	json_t *row = NULL;
 	int rc = state_query_row(db, &row, NULL,
-				 "SELECT connected FROM connections WHERE name=? AND plug=?", "tt", name, plug);
+	                         "SELECT connected FROM connections WHERE name=? AND plug=?", "tt",
+	                         name, plug);
 	if (rc == 0) {
 		*connected = json_integer_value(json_object_get(row, "connected")) != 0;
 		*how = "manual";
@@ -267,8 +277,8 @@ int conn_state(sqlite3 *db, const char *name, const char *plug, const char *ifac
 
 /* The interfaces of the connected plugs of app a (NULL: of hook h). */
 static int connected_ifaces(sqlite3 *db, const char *name, const struct manifest *m,
-			    const struct manifest_app *a, int h, const char **out, size_t *n,
-			    ferry_error *err)
+                            const struct manifest_app *a, int h, const char **out, size_t *n,
+                            ferry_error *err)
 {
 	_cleanup_free_ char **plugs = NULL;
 	int rc = plug_declared(m, &plugs, err);
@@ -290,7 +300,8 @@ static int connected_ifaces(sqlite3 *db, const char *name, const struct manifest
 		if (!on)
 			continue;
 		if (!iface_find(iface)) {
-			log_warn("%s:%s: interface %s is not supported; not granted", name, *p, iface);
+			log_warn("%s:%s: interface %s is not supported; not granted", name, *p,
+			         iface);
 			continue;
 		}
 		bool dup = false;
@@ -345,11 +356,12 @@ void launch_free(struct launch *l)
 /* Unconfined (development switch): the program directly, with the agent's
  * environment of old. */
 static int launch_direct(const char *name, const char *rev, const struct manifest *m,
-			 const struct manifest_app *a, int h, struct launch *l, ferry_error *err)
+                         const struct manifest_app *a, int h, struct launch *l, ferry_error *err)
 {
 	char cmd[PATH_MAX], cwd[PATH_MAX];
 	if ((a ? agent_path(cmd, "mnt/%s/%s/%s", name, rev, a->command)
-	       : agent_path(cmd, "mnt/%s/%s/meta/hooks/%s", name, rev, manifest_hook_name(h))) < 0 ||
+	       : agent_path(cmd, "mnt/%s/%s/meta/hooks/%s", name, rev, manifest_hook_name(h))) <
+	        0 ||
 	    agent_path(cwd, "data/%s/%s", name, rev) < 0)
 		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", name);
 	int rc = svc_env(name, rev, m, a ? a->env : NULL, a ? a->n_env : 0, false, &l->envp, err);
@@ -364,7 +376,8 @@ static int launch_direct(const char *name, const char *rev, const struct manifes
 		rc = add(&e, str_dup_printf("NOTIFY_SOCKET=%s", agent.notify_path));
 	if (!a && rc == 0)
 		rc = add(&e, str_dup_printf("FERRY_HOOK=%s", manifest_hook_name(h)));
-	if (!a && rc == 0 && agent_path(confpath, "run/config/%s.json", name) == 0 && fs_exists(confpath))
+	if (!a && rc == 0 && agent_path(confpath, "run/config/%s.json", name) == 0 &&
+	    fs_exists(confpath))
 		rc = add(&e, str_dup_printf("FERRY_CONFIG=%s", confpath));
 	l->envp = e.v;
 	struct strv v = {0};
@@ -380,7 +393,7 @@ static int launch_direct(const char *name, const char *rev, const struct manifes
 }
 
 int sandbox_launch(sqlite3 *db, const char *name, const char *rev, const struct manifest *m,
-		   const struct manifest_app *a, int h, struct launch *l, ferry_error *err)
+                   const struct manifest_app *a, int h, struct launch *l, ferry_error *err)
 {
 	memset(l, 0, sizeof(*l));
 	uid_t uid;
@@ -399,17 +412,18 @@ int sandbox_launch(sqlite3 *db, const char *name, const char *rev, const struct 
 	rc = connected_ifaces(db, name, m, a, h, ifaces, &n_ifaces, err);
 	if (rc < 0)
 		return rc;
-	char app[64], pkg[PATH_MAX], data[PATH_MAX], common[PATH_MAX], rundir[sizeof(agent.socket_path)],
-		confpath[PATH_MAX], cmd[PATH_MAX];
+	char app[64], pkg[PATH_MAX], data[PATH_MAX], common[PATH_MAX],
+	    rundir[sizeof(agent.socket_path)], confpath[PATH_MAX], cmd[PATH_MAX];
 	if (a)
 		snprintf(app, sizeof(app), "%s", a->name);
 	else
 		snprintf(app, sizeof(app), "hook.%s", manifest_hook_name(h));
-	if (agent_path(pkg, "mnt/%s/%s", name, rev) < 0 || agent_path(data, "data/%s/%s", name, rev) < 0 ||
+	if (agent_path(pkg, "mnt/%s/%s", name, rev) < 0 ||
+	    agent_path(data, "data/%s/%s", name, rev) < 0 ||
 	    agent_path(common, "data/%s/common", name) < 0 ||
 	    agent_path(confpath, "run/config/%s.json", name) < 0 ||
 	    str_printf(cmd, sizeof(cmd), "%s%s", a ? a->command : "meta/hooks/",
-		       a ? "" : manifest_hook_name(h)) < 0)
+	               a ? "" : manifest_hook_name(h)) < 0)
 		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", name);
 	memcpy(rundir, agent.socket_path, sizeof(rundir));
 	char *slash = strrchr(rundir, '/');
@@ -458,9 +472,10 @@ int sandbox_launch(sqlite3 *db, const char *name, const char *rev, const struct 
 		}
 		for (char **e = env; *e && rc == 0; e++) {
 			if (str_has_prefix(*e, "FERRY_") || str_has_prefix(*e, "FERRY=")) {
-				log_warn("%s.%s: environment %.*s: FERRY variables are set by ferry; "
-					 "ignored",
-					 name, a->name, (int)strcspn(*e, "="), *e);
+				log_warn(
+				    "%s.%s: environment %.*s: FERRY variables are set by ferry; "
+				    "ignored",
+				    name, a->name, (int)strcspn(*e, "="), *e);
 				continue;
 			}
 			rc = add2(&v, "--env", *e);

@@ -126,8 +126,8 @@ fail:
 }
 
 int svc_env(const char *name, const char *rev, const struct manifest *m,
-	    const struct manifest_env *extra, size_t n_extra, bool sandboxed, char ***envp,
-	    ferry_error *err)
+            const struct manifest_env *extra, size_t n_extra, bool sandboxed, char ***envp,
+            ferry_error *err)
 {
 	char pkg[PATH_MAX], data[PATH_MAX], common[PATH_MAX];
 	if (sandboxed) {
@@ -137,8 +137,8 @@ int svc_env(const char *name, const char *rev, const struct manifest *m,
 		    str_printf(common, sizeof(common), "/ferry/%s/common", name) < 0)
 			return ferry_error_set(err, FERRY_E_LIMIT, "%s: name too long", name);
 	} else if (agent_path(pkg, "mnt/%s/%s", name, rev) < 0 ||
-		   agent_path(data, "data/%s/%s", name, rev) < 0 ||
-		   agent_path(common, "data/%s/common", name) < 0) {
+	           agent_path(data, "data/%s/%s", name, rev) < 0 ||
+	           agent_path(common, "data/%s/common", name) < 0) {
 		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", name);
 	}
 	char *const vars[][2] = {
@@ -855,8 +855,8 @@ void svc_notify_readable(void)
 			continue;
 		pid_t pgid = getpgid(cred->pid);
 		for (struct service *s = agent.services; s; s = s->next) {
-			if (s->pid <= 0 ||
-			    (s->pid != cred->pid && s->pgid != pgid && !descends_from(cred->pid, s->pid)))
+			if (s->pid <= 0 || (s->pid != cred->pid && s->pgid != pgid &&
+			                    !descends_from(cred->pid, s->pid)))
 				continue;
 			for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
 				if (strcmp(line, "READY=1") == 0 && !s->ready) {

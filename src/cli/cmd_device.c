@@ -1,10 +1,9 @@
 /* cmd_device.c: the device verbs of `ferry`, each a request to ferryd's
  * local API (client.h): install, remove, refresh, revert, list, info, hold,
  * unhold, changes, change, logs, services, start, stop, restart, set, get,
- * run, connect, disconnect, connections. Verbs that print data print a table, or JSON with --json. Verbs that
- * change state follow the change ferryd creates until it is done, and exit
- * 1 with ferryd's reason when it failed. This file holds no policy: ferryd
- * decides and refuses. */
+ * run, connect, disconnect, connections. Verbs that print data print a table, or JSON with --json.
+ * Verbs that change state follow the change ferryd creates until it is done, and exit 1 with
+ * ferryd's reason when it failed. This file holds no policy: ferryd decides and refuses. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -916,15 +915,17 @@ int cmd_run(int argc, char **argv)
 	json_int_t agent_uid = json_integer_value(json_object_get(a, "agent-uid"));
 	if (privileged && geteuid() != 0) {
 		json_decref(a);
-		return cli_fail("run: %s runs confined as its package's own user, which only root may "
-				"start; run it as root (sudo ferry run %s)",
-				argv[1], argv[1]);
+		return cli_fail(
+		    "run: %s runs confined as its package's own user, which only root may "
+		    "start; run it as root (sudo ferry run %s)",
+		    argv[1], argv[1]);
 	}
 	if (!privileged && (json_int_t)geteuid() != agent_uid) {
 		json_decref(a);
-		return cli_fail("run: ferryd runs as uid %lld and starts its apps as that user; run "
-				"ferry run as that user",
-				(long long)agent_uid);
+		return cli_fail(
+		    "run: ferryd runs as uid %lld and starts its apps as that user; run "
+		    "ferry run as that user",
+		    (long long)agent_uid);
 	}
 	json_t *av = json_object_get(a, "argv"), *env = json_object_get(a, "environment");
 	size_t na = json_array_size(av), ne = json_array_size(env);
@@ -953,7 +954,8 @@ int cmd_run(int argc, char **argv)
 }
 
 /* NAME:PLUG */
-static int split_plug(const char *verb, const char *spec, char *name, size_t nsize, const char **plug)
+static int split_plug(const char *verb, const char *spec, char *name, size_t nsize,
+                      const char **plug)
 {
 	const char *colon = strchr(spec, ':');
 	size_t n = colon ? (size_t)(colon - spec) : 0;
@@ -979,7 +981,7 @@ static int connection_action(int argc, char **argv, const char *action)
 	if (split_plug(action, f.args[0], name, sizeof(name), &plug) < 0)
 		return 1;
 	_cleanup_(json_decrefp) json_t *body =
-		json_pack("{s:s, s:s, s:s}", "action", action, "name", name, "plug", plug);
+	    json_pack("{s:s, s:s, s:s}", "action", action, "name", name, "plug", plug);
 	json_t *r = NULL;
 	ferry_error err;
 	ferry_error_clear(&err);
@@ -1034,15 +1036,17 @@ int cmd_connections(int argc, char **argv)
 	table_add(&t, head);
 	size_t i;
 	json_t *c;
-	json_array_foreach(r, i, c) {
+	json_array_foreach(r, i, c)
+	{
 		bool on = json_is_true(json_object_get(c, "connected"));
 		const char *how = js(c, "how");
-		const char *notes = !json_is_true(json_object_get(c, "supported")) ? "not supported here"
-				    : strcmp(how, "auto") == 0	? "auto"
-				    : strcmp(how, "manual") == 0 ? "manual"
-								 : "-";
-		const char *row[] = {js(c, "name"), js(c, "plug"), js(c, "interface"), on ? "yes" : "no",
-				     notes};
+		const char *notes = !json_is_true(json_object_get(c, "supported"))
+		                        ? "not supported here"
+		                    : strcmp(how, "auto") == 0   ? "auto"
+		                    : strcmp(how, "manual") == 0 ? "manual"
+		                                                 : "-";
+		const char *row[] = {js(c, "name"), js(c, "plug"), js(c, "interface"),
+		                     on ? "yes" : "no", notes};
 		table_add(&t, row);
 	}
 	table_print(&t);

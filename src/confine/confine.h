@@ -83,8 +83,8 @@
 
 /* Inside the sandbox (docs/formats/confine.md, "Layout"). */
 #define CONFINE_SANDBOX_TOP "/ferry" /* /ferry/PKG/{current,data,common} */
-#define CONFINE_SANDBOX_NOTIFY "/run/ferry-notify"       /* --notify-socket */
-#define CONFINE_SANDBOX_CONFIG "/run/ferry-config.json"  /* --config-file */
+#define CONFINE_SANDBOX_NOTIFY "/run/ferry-notify"      /* --notify-socket */
+#define CONFINE_SANDBOX_CONFIG "/run/ferry-config.json" /* --config-file */
 
 /* ---- interfaces.c: the single source of truth for what a plug grants ---- */
 
@@ -139,8 +139,8 @@ const char *confine_cap_name(int cap);
 struct confine_policy {
 	const char *name; /* package */
 	const char *app;
-	const char *revision; /* "7", or "x3" for a revision installed from a file */
-	const char *hook;     /* --app hook.NAME: NAME, else NULL */
+	const char *revision;      /* "7", or "x3" for a revision installed from a file */
+	const char *hook;          /* --app hook.NAME: NAME, else NULL */
 	const char *notify_socket; /* host path of the agent's notify socket, or NULL */
 	const char *config_file;   /* host path of the package's configuration, or NULL */
 	bool forking;              /* the sandbox lives while processes remain */

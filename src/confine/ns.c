@@ -141,7 +141,8 @@ static void send_ready(const struct confine_policy *p)
 		return;
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	memcpy(sa.sun_path, CONFINE_SANDBOX_NOTIFY, sizeof(CONFINE_SANDBOX_NOTIFY));
-	if (fd < 0 || sendto(fd, "READY=1", 7, MSG_NOSIGNAL, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+	if (fd < 0 ||
+	    sendto(fd, "READY=1", 7, MSG_NOSIGNAL, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		log_warn("%s: notify socket: %m", p->label);
 }
 

@@ -354,11 +354,11 @@ int policy_parse(struct confine_policy *p, int argc, char **argv, bool *done, fe
 			/* a hook runs as the app "hook.HOOK" */
 			p->hook = str_has_prefix(v, "hook.") ? v + 5 : NULL;
 			if (!policy_valid_name(p->hook ? p->hook : v))
-				return ferry_error_set(
-				    err, FERRY_E_INVALID,
-				    "--app \"%s\": expected 1 to 40 of a-z, 0-9 and single hyphens, "
-				    "or hook.HOOK",
-				    v);
+				return ferry_error_set(err, FERRY_E_INVALID,
+				                       "--app \"%s\": expected 1 to 40 of a-z, 0-9 "
+				                       "and single hyphens, "
+				                       "or hook.HOOK",
+				                       v);
 			p->app = v;
 			break;
 		case OPT_REVISION:
@@ -366,7 +366,8 @@ int policy_parse(struct confine_policy *p, int argc, char **argv, bool *done, fe
 			if (str_to_u64(v + (v[0] == 'x'), 1ull << 40, &n) < 0 || n == 0)
 				return ferry_error_set(
 				    err, FERRY_E_INVALID,
-				    "--revision \"%s\": expected a positive integer, or x and one", v);
+				    "--revision \"%s\": expected a positive integer, or x and one",
+				    v);
 			p->revision = v;
 			have_rev = true;
 			break;

@@ -751,9 +751,9 @@ static void test_limits(void **state)
 	expect_error(BASE "limits: {cpu: 0%}\n",
 	             FILE_NAME ":4:15: limits.cpu: expected a percentage of one CPU from 1% to "
 	                       "100000%, such as 50% or 200% (two CPUs); got \"0%\"");
-	expect_error(BASE "limits: {pids: 0}\n",
-	             FILE_NAME ":4:16: limits.pids: expected a number of processes and threads from "
-	                       "1 to 4194304; got \"0\"");
+	expect_error(BASE "limits: {pids: 0}\n", FILE_NAME
+	             ":4:16: limits.pids: expected a number of processes and threads from "
+	             "1 to 4194304; got \"0\"");
 	expect_error(BASE "limits: {pid: 5}\n",
 	             FILE_NAME ":4:10: limits.pid: unknown key; did you mean \"pids\"?");
 	expect_error(BASE "limits: 5\n",
