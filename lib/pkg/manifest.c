@@ -1136,8 +1136,91 @@ static int get_env(struct ctx *c, const struct node *v, struct manifest_env **ou
 	return 0;
 }
 
-static const char *const app_keys[] = {"command",      "daemon", "restart",     "restart-delay",
-                                       "stop-timeout", "plugs",  "environment", NULL};
+static const char *const limit_keys[] = {"memory", "cpu", "pids", NULL};
+
+/* limits: {memory: 256M, cpu: 50%, pids: 64} */
+static int get_limits(struct ctx *c, const struct node *v, struct manifest_limits *l)
+{
+	int rc = want_kind(c, v, NODE_MAP, "a map with memory, cpu or pids");
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < v->n; i += 2) {
+		const struct node *val = v->kids[i + 1];
+		int idx;
+		if ((rc = key_index(c, v, i, limit_keys, "key", &idx)) < 0)
+			return rc;
+		size_t saved = path_push(c, v->kids[i]->str);
+		const char *s = val->kind == NODE_SCALAR && !val->is_null ? val->str : "";
+		size_t n = strlen(s);
+		char num[24];
+		unsigned long long x = 0, mult = 1;
+		bool ok = n > 0 && n < sizeof(num);
+		if (ok)
+			memcpy(num, s, n + 1);
+		if (idx == 0) {
+			const char *units = "KMGT";
+			const char *u = ok ? strchr(units, num[n - 1]) : NULL;
+			if (u && num[n - 1]) {
+				mult = 1ull << (10 * (u - units + 1));
+				num[--n] = '\0';
+			}
+			ok = ok && n > 0 && str_to_u64(num, MANIFEST_MEMORY_MAX, &x) == 0 &&
+			     x <= MANIFEST_MEMORY_MAX / mult && x * mult >= MANIFEST_MEMORY_MIN;
+			if (!ok)
+				rc = fail(
+				    c, val, FERRY_E_INVALID,
+				    "expected a size from 4M to 1T, in bytes or with K, M, G or T "
+				    "(powers of 1024), such as 256M; %s",
+				    GOT(val));
+			else
+				l->memory = x * mult;
+		} else if (idx == 1) {
+			ok = ok && n > 1 && num[n - 1] == '%';
+			if (ok)
+				num[--n] = '\0';
+			ok = ok && str_to_u64(num, MANIFEST_CPU_MAX, &x) == 0 && x > 0;
+			if (!ok)
+				rc = fail(c, val, FERRY_E_INVALID,
+				          "expected a percentage of one CPU from 1%% to 100000%%, "
+				          "such as "
+				          "50%% or 200%% (two CPUs); %s",
+				          GOT(val));
+			else
+				l->cpu_percent = x;
+		} else {
+			ok = ok && str_to_u64(num, MANIFEST_PIDS_MAX, &x) == 0 && x > 0;
+			if (!ok)
+				rc = fail(c, val, FERRY_E_INVALID,
+				          "expected a number of processes and threads from 1 to "
+				          "4194304; %s",
+				          GOT(val));
+			else
+				l->pids = x;
+		}
+		path_pop(c, saved);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+struct manifest_limits manifest_limits_of(const struct manifest *m, const struct manifest_app *a)
+{
+	struct manifest_limits l = m->limits;
+	if (a) {
+		if (a->limits.memory)
+			l.memory = a->limits.memory;
+		if (a->limits.cpu_percent)
+			l.cpu_percent = a->limits.cpu_percent;
+		if (a->limits.pids)
+			l.pids = a->limits.pids;
+	}
+	return l;
+}
+
+static const char *const app_keys[] = {"command",       "daemon",       "restart",
+                                       "restart-delay", "stop-timeout", "plugs",
+                                       "environment",   "limits",       NULL};
 
 static int parse_app(struct ctx *c, const struct node *map, struct manifest_app *app)
 {
@@ -1184,6 +1267,9 @@ static int parse_app(struct ctx *c, const struct node *map, struct manifest_app 
 			break;
 		case 6:
 			rc = get_env(c, v, &app->env, &app->n_env);
+			break;
+		case 7:
+			rc = get_limits(c, v, &app->limits);
 			break;
 		}
 		path_pop(c, saved);
@@ -1561,17 +1647,24 @@ static int field_grade(struct ctx *c, const struct node *v, struct manifest *m)
 	return rc;
 }
 
+static int field_limits(struct ctx *c, const struct node *v, struct manifest *m)
+{
+	return get_limits(c, v, &m->limits);
+}
+
 typedef int (*field_fn)(struct ctx *c, const struct node *v, struct manifest *m);
 
 static const char *const top_keys[] = {
-    "name", "version", "summary", "description", "license", "architectures", "confinement", "grade",
-    "apps", "hooks",   "health",  "plugs",       "slots",   "parts",         "components",  NULL,
+    "name",        "version", "summary",    "description", "license", "architectures",
+    "confinement", "grade",   "apps",       "hooks",       "health",  "plugs",
+    "slots",       "parts",   "components", "limits",      NULL,
 };
 
 static const field_fn top_fields[] = {
-    field_name,          field_version,     field_summary, field_description, field_license,
-    field_architectures, field_confinement, field_grade,   field_apps,        field_hooks,
-    field_health,        field_plugs,       field_slots,   field_parts,       field_components,
+    field_name,    field_version,       field_summary,     field_description,
+    field_license, field_architectures, field_confinement, field_grade,
+    field_apps,    field_hooks,         field_health,      field_plugs,
+    field_slots,   field_parts,         field_components,  field_limits,
 };
 
 static int check_manifest(struct ctx *c, const struct node *root, struct manifest *m)

@@ -40,6 +40,18 @@ enum manifest_hook {
 	HOOK__COUNT,
 };
 
+/* Resource limits (`limits:` of the package or of an app); 0: none. The app's
+ * own keys win over the package's (manifest_limits_of()). */
+#define MANIFEST_MEMORY_MIN (4ull << 20) /* 4M */
+#define MANIFEST_MEMORY_MAX (1ull << 40) /* 1T */
+#define MANIFEST_CPU_MAX 100000ull       /* percent of one CPU */
+#define MANIFEST_PIDS_MAX 4194304ull
+struct manifest_limits {
+	uint64_t memory;      /* bytes */
+	uint64_t cpu_percent; /* of one CPU: 50, 200 */
+	uint64_t pids;
+};
+
 struct manifest_env {
 	char *key;
 	char *value;
@@ -56,6 +68,7 @@ struct manifest_app {
 	size_t n_plugs;
 	struct manifest_env *env;
 	size_t n_env;
+	struct manifest_limits limits;
 };
 
 struct manifest_hook_def {
@@ -112,6 +125,7 @@ struct manifest {
 	size_t n_parts;
 	struct manifest_component *components;
 	size_t n_components;
+	struct manifest_limits limits; /* the package's; apps may override each key */
 };
 
 /* Parse and validate len bytes of YAML. filename is used in messages only.
@@ -123,6 +137,10 @@ int manifest_parse(const char *data, size_t len, const char *filename, struct ma
 int manifest_load(const char *path, struct manifest **out, ferry_error *err) FERRY_WUR;
 
 void manifest_free(struct manifest *m);
+
+/* The limits of an app (NULL: the package's, for hooks): its own keys, else
+ * the package's. */
+struct manifest_limits manifest_limits_of(const struct manifest *m, const struct manifest_app *a);
 
 const char *manifest_hook_name(enum manifest_hook h);     /* "check-health" */
 const char *manifest_daemon_name(enum manifest_daemon d); /* "simple", NULL for NONE */

@@ -94,6 +94,10 @@ struct agent {
 	uint64_t retry_delay_ms; /* first back-off; doubles */
 	uint64_t min_free;       /* bytes a download must leave free */
 	char *refresh_timer;     /* "00:00~24:00/4" or "every 10m" */
+	bool confine;            /* apps run through ferry-confine (off: development only) */
+	char confine_path[PATH_MAX];
+	char *cgroup_parent;             /* --cgroup-parent for ferry-confine, NULL: its default */
+	uint64_t app_id_min, app_id_max; /* uids and gids of packages (as root) */
 
 	sqlite3 *db;             /* main thread's connection */
 	int epfd, sigfd, notify_fd, listen_fd;
@@ -140,8 +144,13 @@ int copy_file(const char *src, const char *dst, uint64_t *hashed_size, char sha2
 int symlink_replace(const char *target, const char *linkpath, ferry_error *err) FERRY_WUR;
 
 /* services.c (call with agent.lock held unless said otherwise) */
+/* The environment of a program of the package. sandboxed: only the
+ * manifest's entries (extra), with $FERRY_* expanded to the paths inside the
+ * sandbox (ferry-confine sets the rest); else the full environment with the
+ * host's paths (confinement off). */
 int svc_env(const char *name, const char *rev, const struct manifest *m,
-	    const struct manifest_env *extra, size_t n_extra, char ***envp, ferry_error *err) FERRY_WUR;
+            const struct manifest_env *extra, size_t n_extra, bool sandboxed, char ***envp,
+            ferry_error *err) FERRY_WUR;
 void strv_free(char **v);
 int svc_setup(const char *name, const char *rev, const struct manifest *m, const char *app,
 	      struct service **out, ferry_error *err) FERRY_WUR;
@@ -174,6 +183,37 @@ void pkg_stop_services(const char *name);
 int hook_run(const char *name, const char *rev, const struct manifest *m, enum manifest_hook h,
 	     uint64_t timeout_ms, ferry_error *err) FERRY_WUR;
 int health_check(const char *name, const char *rev, const struct manifest *m, ferry_error *err) FERRY_WUR;
+
+/* sandbox.c: starting a program of a package through ferry-confine */
+#define AGENT_APP_ID_MIN 70000
+#define AGENT_APP_ID_MAX 79999
+struct launch {
+	char **argv; /* owned, NULL-terminated */
+	char **envp; /* owned; NULL: the agent's own environment */
+	char *cwd;   /* NULL: none (ferry-confine picks the sandbox's) */
+	uid_t uid;   /* the package's user */
+};
+/* The state.db connection of the calling thread (the worker's or the main one). */
+sqlite3 *agent_db(void);
+void sandbox_set_thread_db(sqlite3 *db);
+int sandbox_find_helper(const char *configured, ferry_error *err) FERRY_WUR;
+/* How to start app a (NULL: hook h) of revision rev. */
+int sandbox_launch(sqlite3 *db, const char *name, const char *rev, const struct manifest *m,
+                   const struct manifest_app *a, int h, struct launch *l,
+                   ferry_error *err) FERRY_WUR;
+void launch_free(struct launch *l);
+/* The package's uid and gid, allocated at first use when ferryd is root. */
+int pkg_ids(sqlite3 *db, const char *name, uid_t *uid, gid_t *gid, ferry_error *err) FERRY_WUR;
+/* Every plug the manifest declares (top level, apps, hooks), once each;
+ * free() the array only (the strings are the manifest's). */
+int plug_declared(const struct manifest *m, char ***out, ferry_error *err) FERRY_WUR;
+const char *plug_interface(const struct manifest *m, const char *plug);
+bool plug_auto_connects(const char *iface);
+/* Is the plug connected, and how ("manual", "auto", "-")? */
+int conn_state(sqlite3 *db, const char *name, const char *plug, const char *iface, bool *connected,
+               const char **how) FERRY_WUR;
+/* Copy ferry-confine's lines about denials from a program's output to the agent's log. */
+void sandbox_log_denials(const char *label, const char *buf, size_t len);
 
 /* txn.c */
 int txn_create(sqlite3 *db, const char *kind, const char *name, const char *summary, json_t *data,

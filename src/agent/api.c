@@ -28,6 +28,7 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/str.h"
+#include "confine.h"
 #include "pkg/channel.h"
 #include "report.h"
 
@@ -490,27 +491,137 @@ static struct reply get_app(const char *spec)
 		manifest_free(m);
 		return error_reply(404, FERRY_E_NOTFOUND, "%s has no app %s", name, app);
 	}
-	char **envp = NULL;
-	rc = svc_env(name, cur, m, a->env, a->n_env, &envp, &err);
+	struct launch l;
+	rc = sandbox_launch(agent_db(), name, cur, m, a, -1, &l, &err);
+	manifest_free(m);
+	if (rc < 0)
+		return ferr_reply(rc, &err);
+	json_t *argv = json_array(), *env = json_array();
+	for (char **v = l.argv; v && *v; v++)
+		json_array_append_new(argv, json_string(*v));
+	for (char **e = l.envp; e && *e; e++)
+		json_array_append_new(env, json_string(*e));
+	/* ferry run execs argv with its arguments appended; who may run it is
+	 * said by privileged and agent-uid (docs/device.md) */
+	json_t *o =
+	    json_pack("{s:s, s:s, s:s, s:b, s:b, s:i, s:o, s:o}", "name", name, "app", app,
+	              "revision", cur, "confined", agent.confine, "privileged", agent.privileged,
+	              "agent-uid", (json_int_t)getuid(), "argv", argv, "environment", env);
+	if (l.cwd)
+		json_object_set_new(o, "cwd", json_string(l.cwd));
+	launch_free(&l);
+	return sync_reply(o);
+}
+
+/* --- connections -------------------------------------------------------------- */
+
+static int installed(const char *name, char *cur, struct reply *r);
+
+/* Every declared plug of the installed packages (or of one). */
+static struct reply get_connections(struct MHD_Connection *c)
+{
+	const char *only = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "name");
+	json_t *rows = NULL;
+	ferry_error err;
+	if (only && !manifest_valid_name(only))
+		return error_reply(400, FERRY_E_INVALID, "\"%s\" is not a valid package name",
+		                   only);
+	int rc = state_query(
+	    agent.db, &rows, &err,
+	    "SELECT name, current FROM packages WHERE ?1 IS NULL OR name=?1 ORDER BY name", "t",
+	    only);
+	if (rc < 0)
+		return ferr_reply(rc, &err);
+	if (only && json_array_size(rows) == 0) {
+		json_decref(rows);
+		return error_reply(404, FERRY_E_NOTFOUND, "%s is not installed", only);
+	}
+	json_t *out = json_array();
+	size_t i;
+	json_t *p;
+	json_array_foreach(rows, i, p)
+	{
+		struct manifest *m = NULL;
+		_cleanup_free_ char **plugs = NULL;
+		if (rev_manifest(jstr(p, "name"), jstr(p, "current"), &m, &err) < 0)
+			continue;
+		if (plug_declared(m, &plugs, &err) == 0)
+			for (char **pl = plugs; *pl; pl++) {
+				const char *iface = plug_interface(m, *pl), *how = "-";
+				bool on = false;
+				if (conn_state(agent.db, m->name, *pl, iface, &on, &how) < 0)
+					continue;
+				json_array_append_new(
+				    out,
+				    json_pack("{s:s, s:s, s:s, s:b, s:s, s:b}", "name", m->name,
+				              "plug", *pl, "interface", iface, "connected", on,
+				              "how", how, "supported", iface_find(iface) != NULL));
+			}
+		manifest_free(m);
+	}
+	json_decref(rows);
+	return sync_reply(out);
+}
+
+/* {"action": "connect" | "disconnect", "name": NAME, "plug": PLUG}: the
+ * decision is recorded; it takes effect at the app's next start. */
+static struct reply post_connections(json_t *body)
+{
+	const char *action = jstr(body, "action"), *name = jstr(body, "name"),
+	           *plug = jstr(body, "plug");
+	bool connect = strcmp(action, "connect") == 0;
+	if (!connect && strcmp(action, "disconnect") != 0)
+		return error_reply(400, FERRY_E_INVALID,
+		                   "connections: action must be connect or disconnect");
+	char cur[STATE_REV_MAX];
+	struct reply r;
+	if (installed(name, cur, &r) < 0)
+		return r;
+	struct manifest *m = NULL;
+	ferry_error err;
+	int rc = rev_manifest(name, cur, &m, &err);
+	if (rc < 0)
+		return ferr_reply(rc, &err);
+	_cleanup_free_ char **plugs = NULL;
+	rc = plug_declared(m, &plugs, &err);
 	if (rc < 0) {
 		manifest_free(m);
 		return ferr_reply(rc, &err);
 	}
-	char cmd[PATH_MAX], cwd[PATH_MAX];
-	json_t *env = json_array();
-	for (char **e = envp; *e; e++)
-		json_array_append_new(env, json_string(*e));
-	strv_free(envp);
-	if (agent_path(cmd, "mnt/%s/%s/%s", name, cur, a->command) < 0 ||
-	    agent_path(cwd, "data/%s/%s", name, cur) < 0) {
-		manifest_free(m);
-		json_decref(env);
-		return error_reply(500, FERRY_E_LIMIT, "path too long");
+	bool found = false;
+	char list[512] = "";
+	size_t used = 0;
+	for (char **pl = plugs; *pl; pl++) {
+		found |= strcmp(*pl, plug) == 0;
+		int n = snprintf(list + used, sizeof(list) - used, "%s%s", used ? ", " : "", *pl);
+		if (n > 0 && (size_t)n < sizeof(list) - used)
+			used += (size_t)n;
 	}
-	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:o}", "name", name, "app", app, "command", cmd,
-			      "cwd", cwd, "environment", env);
+	if (!found) {
+		manifest_free(m);
+		return error_reply(404, FERRY_E_NOTFOUND, "%s has no plug \"%s\" (%s%s)", name,
+		                   plug, used ? "its plugs: " : "it declares none", list);
+	}
+	_cleanup_free_ char *iface = strdup(plug_interface(m, plug));
 	manifest_free(m);
-	return sync_reply(o);
+	if (!iface)
+		return error_reply(500, FERRY_E_NOMEM, "out of memory");
+	if (connect && !iface_find(iface))
+		return error_reply(
+		    400, FERRY_E_UNSUPPORTED,
+		    "%s:%s uses the interface \"%s\", which this device does not support "
+		    "(ferry-confine --list-interfaces)",
+		    name, plug, iface);
+	rc = state_exec(agent.db, &err,
+	                "INSERT OR REPLACE INTO connections(name, plug, interface, connected, at)"
+	                " VALUES(?, ?, ?, ?, ?)",
+	                "tttii", name, plug, iface, (int64_t)connect, wall_s());
+	if (rc < 0)
+		return ferr_reply(rc, &err);
+	log_info("%s:%s (%s) %s by the user; effective at the next start of its apps", name, plug,
+	         iface, connect ? "connected" : "disconnected");
+	return sync_reply(json_pack("{s:s, s:s, s:s, s:b, s:s}", "name", name, "plug", plug,
+	                            "interface", iface, "connected", connect, "how", "manual"));
 }
 
 static struct reply get_system(void)
@@ -862,6 +973,8 @@ static struct reply route(struct MHD_Connection *c, const char *url, const char 
 		r = get_logs(c);
 	else if ((rest = str_has_prefix(url, "/v1/conf/") ? url + 9 : NULL) && *rest)
 		r = get ? get_conf(rest, c) : post_conf(rest, body);
+	else if (strcmp(url, "/v1/connections") == 0)
+		r = get ? get_connections(c) : post_connections(body);
 	else if ((rest = str_has_prefix(url, "/v1/apps/") ? url + 9 : NULL) && *rest && get)
 		r = get_app(rest);
 	else

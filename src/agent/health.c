@@ -1,7 +1,7 @@
 /* health.c: hooks and the health of a revision after it was started.
  *
- * A hook is meta/hooks/HOOK of the revision, run with the package's
- * environment in its data directory, its output appended to
+ * A hook is meta/hooks/HOOK of the revision, run confined like the apps
+ * (sandbox.c: app name hook.HOOK, the hook's plugs), its output appended to
  * logs/NAME/hooks.log; a hook that fails or outlives its timeout is an error
  * whose message ends with its last lines of output.
  *
@@ -37,10 +37,10 @@ int hook_run(const char *name, const char *rev, const struct manifest *m, enum m
 {
 	if (!m->hooks[h].present)
 		return 0;
-	char prog[PATH_MAX], logdir[PATH_MAX], logpath[PATH_MAX], cwd[PATH_MAX];
+	char prog[PATH_MAX], logdir[PATH_MAX], logpath[PATH_MAX];
 	if (agent_path(prog, "mnt/%s/%s/meta/hooks/%s", name, rev, manifest_hook_name(h)) < 0 ||
-	    agent_path(logdir, "logs/%s", name) < 0 || agent_path(logpath, "logs/%s/hooks.log", name) < 0 ||
-	    agent_path(cwd, "data/%s/%s", name, rev) < 0)
+	    agent_path(logdir, "logs/%s", name) < 0 ||
+	    agent_path(logpath, "logs/%s/hooks.log", name) < 0)
 		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", name);
 	int rc = fs_mkdir_p(logdir, 0750, err);
 	if (rc < 0)
@@ -55,40 +55,27 @@ int hook_run(const char *name, const char *rev, const struct manifest *m, enum m
 		if (agent_path(old, "logs/%s/hooks.log.1", name) == 0)
 			(void)rename(logpath, old);
 	}
-	char **envp = NULL;
-	rc = svc_env(name, rev, m, NULL, 0, &envp, err);
+	struct launch l;
+	rc = sandbox_launch(agent_db(), name, rev, m, NULL, (int)h, &l, err);
 	if (rc < 0)
 		return rc;
-	/* FERRY_HOOK names the hook; FERRY_CONFIG is the package's configuration
-	 * (`ferry set`) as a JSON object in a file, when it has any. */
-	char confpath[PATH_MAX];
-	bool conf = agent_path(confpath, "run/config/%s.json", name) == 0 && fs_exists(confpath);
-	_cleanup_free_ char *hookvar = str_dup_printf("FERRY_HOOK=%s", manifest_hook_name(h));
-	_cleanup_free_ char *confvar = conf ? str_dup_printf("FERRY_CONFIG=%s", confpath) : NULL;
-	size_t n = 0;
-	while (envp[n])
-		n++;
-	char **e2 = realloc(envp, (n + 3) * sizeof(char *));
-	if (!e2 || !hookvar || (conf && !confvar)) {
-		strv_free(e2 ? e2 : envp);
-		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
-	}
-	envp = e2;
-	envp[n++] = steal_pointer(&hookvar);
-	if (conf)
-		envp[n++] = steal_pointer(&confvar);
-	envp[n] = NULL;
-
 	FILE *lf = fopen(logpath, "ae");
 	if (lf) {
 		fprintf(lf, "-- ferryd: %s hook of %s revision %s --\n", manifest_hook_name(h), name, rev);
 		fclose(lf);
 	}
 	off_t before = file_size(logpath);
-	char *argv[] = {prog, NULL};
-	IGNORE_RC(fs_mkdir_p(cwd, 0755, NULL));
-	rc = proc_run(argv, envp, cwd, logpath, timeout_ms ? timeout_ms : agent.hook_timeout_ms, err);
-	strv_free(envp);
+	rc = proc_run(l.argv, l.envp, l.cwd, logpath,
+	              timeout_ms ? timeout_ms : agent.hook_timeout_ms, err);
+	launch_free(&l);
+	{
+		/* what the sandbox denied, into the agent's log too */
+		_cleanup_free_ char *out = log_tail(logpath, 40, before);
+		char label[96];
+		snprintf(label, sizeof(label), "%s.hook.%s", name, manifest_hook_name(h));
+		if (out)
+			sandbox_log_denials(label, out, strlen(out));
+	}
 	if (rc < 0) {
 		_cleanup_free_ char *tail = log_tail(logpath, AGENT_HOOK_LOG_LINES, before);
 		char msg[FERRY_ERROR_MSG_MAX];

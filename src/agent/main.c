@@ -14,7 +14,10 @@
  * at first start), refresh-timer (default 00:00~24:00/4, see schedule.c),
  * retries (default 4) and retry-delay (first back-off, default 5s) of
  * network operations, min-free-space (bytes a download leaves free,
- * default 64 MiB). Options on the command line win over the file.
+ * default 64 MiB), ferry-confine (its path; default: next to ferryd),
+ * confinement (on, or off for development only), cgroup-parent (for app
+ * cgroups), app-ids (the range of package uids and gids, default
+ * 70000-79999). Options on the command line win over the file.
  * At first start it also generates the device key (report.c).
  * Only main() may exit; everything else returns errors. */
 #include <errno.h>
@@ -88,6 +91,7 @@ struct options {
 	const char *root, *socket, *store, *trust, *config, *level, *images;
 	const char *retain, *log_max, *hook_timeout;
 	const char *device_id, *refresh_timer, *retries, *retry_delay, *min_free;
+	const char *confine_path, *confinement, *cgroup_parent, *app_ids;
 };
 
 /* key = value lines; unknown keys are errors that name the line. */
@@ -125,15 +129,24 @@ static int read_config(const char *path, struct options *o, char **keep, ferry_e
 			const char *key;
 			const char **slot;
 		} keys[] = {
-			{"root", &o->root},       {"socket", &o->socket},   {"store", &o->store},
-			{"trust", &o->trust},     {"retain", &o->retain},   {"log-max-size", &o->log_max},
-			{"images", &o->images},   {"log-level", &o->level},
-			{"hook-timeout", &o->hook_timeout},
-			{"device-id", &o->device_id},
-			{"refresh-timer", &o->refresh_timer},
-			{"retries", &o->retries},
-			{"retry-delay", &o->retry_delay},
-			{"min-free-space", &o->min_free},
+		    {"root", &o->root},
+		    {"socket", &o->socket},
+		    {"store", &o->store},
+		    {"trust", &o->trust},
+		    {"retain", &o->retain},
+		    {"log-max-size", &o->log_max},
+		    {"images", &o->images},
+		    {"log-level", &o->level},
+		    {"hook-timeout", &o->hook_timeout},
+		    {"device-id", &o->device_id},
+		    {"refresh-timer", &o->refresh_timer},
+		    {"retries", &o->retries},
+		    {"retry-delay", &o->retry_delay},
+		    {"min-free-space", &o->min_free},
+		    {"ferry-confine", &o->confine_path},
+		    {"confinement", &o->confinement},
+		    {"cgroup-parent", &o->cgroup_parent},
+		    {"app-ids", &o->app_ids},
 		};
 		bool known = false;
 		for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
@@ -143,11 +156,13 @@ static int read_config(const char *path, struct options *o, char **keep, ferry_e
 				known = true;
 			}
 		if (!known)
-			return ferry_error_set(err, FERRY_E_INVALID,
-					       "%s:%d: unknown key \"%s\" (expected root, socket, store, trust, "
-					       "retain, log-max-size, images, log-level, hook-timeout, device-id, "
-					       "refresh-timer, retries, retry-delay, min-free-space)",
-					       path, lineno, k);
+			return ferry_error_set(
+			    err, FERRY_E_INVALID,
+			    "%s:%d: unknown key \"%s\" (expected root, socket, store, trust, "
+			    "retain, log-max-size, images, log-level, hook-timeout, device-id, "
+			    "refresh-timer, retries, retry-delay, min-free-space, "
+			    "ferry-confine, confinement, cgroup-parent, app-ids)",
+			    path, lineno, k);
 	}
 	return 0;
 }
@@ -509,6 +524,45 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
+	if (o.confinement && strcmp(o.confinement, "on") != 0 &&
+	    strcmp(o.confinement, "off") != 0) {
+		fprintf(stderr, "ferryd: confinement: expected on or off; got \"%s\"\n",
+		        o.confinement);
+		return 2;
+	}
+	agent.confine = !o.confinement || strcmp(o.confinement, "on") == 0;
+	if (agent.confine && sandbox_find_helper(o.confine_path, &err) < 0) {
+		fprintf(stderr, "ferryd: %s\n", ferry_error_msg(&err));
+		return 1;
+	}
+	agent.app_id_min = AGENT_APP_ID_MIN;
+	agent.app_id_max = AGENT_APP_ID_MAX;
+	if (o.app_ids) {
+		unsigned long long lo = 0, hi = 0;
+		const char *dash = strchr(o.app_ids, '-');
+		char lo_s[16];
+		size_t ll = dash ? (size_t)(dash - o.app_ids) : 0;
+		bool ok = dash && ll > 0 && ll < sizeof(lo_s);
+		if (ok) {
+			memcpy(lo_s, o.app_ids, ll);
+			lo_s[ll] = '\0';
+			ok = str_to_u64(lo_s, 0xfffffffeull, &lo) == 0 &&
+			     str_to_u64(dash + 1, 0xfffffffeull, &hi) == 0 && lo >= 1000 &&
+			     lo <= hi;
+		}
+		if (!ok) {
+			fprintf(stderr,
+			        "ferryd: app-ids: expected a range of ids such as 70000-79999 "
+			        "(from 1000 up); got \"%s\"\n",
+			        o.app_ids);
+			return 2;
+		}
+		agent.app_id_min = lo;
+		agent.app_id_max = hi;
+	}
+	if (o.cgroup_parent)
+		agent.cgroup_parent = strdup(o.cgroup_parent);
+
 	const char *root = o.root ? o.root : AGENT_DEFAULT_ROOT;
 	if (fs_mkdir_p(root, 0755, &err) < 0) {
 		fprintf(stderr, "ferryd: %s\n", ferry_error_msg(&err));
@@ -614,6 +668,15 @@ int main(int argc, char **argv)
 	}
 	log_info("ferryd %s serving %s (root %s, images %s)", FERRY_VERSION, agent.socket_path,
 		 agent.root, agent.extract ? "extracted" : "loop-mounted");
+	if (agent.confine)
+		log_info("apps run confined by %s%s", agent.confine_path,
+		         agent.privileged ? "" : " in a user namespace, as ferryd's own user");
+	else
+		for (int i = 0; i < 3; i++)
+			log_error(
+			    "CONFINEMENT IS OFF (confinement = off): apps run unconfined, as %s, "
+			    "with everything ferryd can reach; for development only",
+			    agent.privileged ? "root" : "ferryd's user");
 
 	if (pthread_create(&agent.worker, NULL, worker_main, NULL) != 0) {
 		fprintf(stderr, "ferryd: cannot start the worker thread\n");
@@ -640,6 +703,7 @@ int main(int argc, char **argv)
 	free(agent.trust_path);
 	free(agent.refresh_timer);
 	report_cleanup();
+	free(agent.cgroup_parent);
 	log_info("stopped");
 	return status;
 }

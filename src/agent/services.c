@@ -9,7 +9,9 @@
  * worker waits on agent.cond. ferryd is a child subreaper, so the daemon a
  * `forking` service leaves behind becomes its child and is supervised.
  * Pid files under ROOT/run/pids let a restarted ferryd stop what a killed
- * one left running. Confinement is not applied here. */
+ * one left running. What runs is ferry-confine with the package's policy
+ * (sandbox.c), whose monitor process is the one supervised here: it forwards
+ * signals into the sandbox and exits with the app's status. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -124,13 +126,21 @@ fail:
 }
 
 int svc_env(const char *name, const char *rev, const struct manifest *m,
-	    const struct manifest_env *extra, size_t n_extra, char ***envp, ferry_error *err)
+            const struct manifest_env *extra, size_t n_extra, bool sandboxed, char ***envp,
+            ferry_error *err)
 {
 	char pkg[PATH_MAX], data[PATH_MAX], common[PATH_MAX];
-	if (agent_path(pkg, "mnt/%s/%s", name, rev) < 0 ||
-	    agent_path(data, "data/%s/%s", name, rev) < 0 ||
-	    agent_path(common, "data/%s/common", name) < 0)
+	if (sandboxed) {
+		/* docs/formats/confine.md: the package at /ferry/NAME/current */
+		if (str_printf(pkg, sizeof(pkg), "/ferry/%s/current", name) < 0 ||
+		    str_printf(data, sizeof(data), "/ferry/%s/data", name) < 0 ||
+		    str_printf(common, sizeof(common), "/ferry/%s/common", name) < 0)
+			return ferry_error_set(err, FERRY_E_LIMIT, "%s: name too long", name);
+	} else if (agent_path(pkg, "mnt/%s/%s", name, rev) < 0 ||
+	           agent_path(data, "data/%s/%s", name, rev) < 0 ||
+	           agent_path(common, "data/%s/common", name) < 0) {
 		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", name);
+	}
 	char *const vars[][2] = {
 		{"FERRY_NAME", (char *)name},   {"FERRY_REVISION", (char *)rev},
 		{"FERRY_PKG", pkg},             {"FERRY_DATA", data},
@@ -138,15 +148,17 @@ int svc_env(const char *name, const char *rev, const struct manifest *m,
 	};
 	struct strv s = {0};
 	int rc = 0;
-	for (size_t i = 0; i < ARRAY_SIZE(vars) && rc == 0; i++)
+	if (sandboxed)
+		rc = strv_add(&s, strdup("LANG=C.UTF-8")); /* ferry-confine sets the rest */
+	for (size_t i = 0; i < ARRAY_SIZE(vars) && rc == 0 && !sandboxed; i++)
 		rc = strv_add(&s, str_dup_printf("%s=%s", vars[i][0], vars[i][1]));
-	if (rc == 0)
+	if (rc == 0 && !sandboxed)
 		rc = strv_add(&s, str_dup_printf("HOME=%s", data));
-	if (rc == 0)
+	if (rc == 0 && !sandboxed)
 		rc = strv_add(&s, str_dup_printf("PATH=%s/bin:%s/usr/bin:/usr/local/sbin:/usr/local/bin:"
 						 "/usr/sbin:/usr/bin:/sbin:/bin",
 						 pkg, pkg));
-	if (rc == 0)
+	if (rc == 0 && !sandboxed)
 		rc = strv_add(&s, strdup("LANG=C.UTF-8"));
 	const struct manifest_env *lists[2] = {extra, NULL};
 	size_t counts[2] = {n_extra, 0};
@@ -309,7 +321,7 @@ static int spawn(char *const argv[], char *const envp[], const char *cwd, int ou
 	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
 	if (cwd)
 		posix_spawn_file_actions_addchdir_np(&fa, cwd);
-	int e = posix_spawn(pid, argv[0], &fa, &at, argv, envp);
+	int e = posix_spawn(pid, argv[0], &fa, &at, argv, envp ? envp : environ);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
 	if (e != 0)
@@ -538,35 +550,18 @@ int svc_setup(const char *name, const char *rev, const struct manifest *m, const
 	}
 	if (s->pid > 0)
 		return ferry_error_set(err, FERRY_E_BUSY, "%s.%s is running", name, app);
-	char **envp = NULL;
-	int rc = svc_env(name, rev, m, a->env, a->n_env, &envp, err);
+	struct launch l;
+	int rc = sandbox_launch(agent_db(), name, rev, m, a, -1, &l, err);
 	if (rc < 0)
 		return rc;
-	if (a->daemon == DAEMON_NOTIFY) {
-		struct strv sv = {envp, 0, 0};
-		while (envp[sv.n])
-			sv.n++;
-		sv.cap = sv.n + 1;
-		if (strv_add(&sv, str_dup_printf("NOTIFY_SOCKET=%s", agent.notify_path)) < 0) {
-			strv_free(sv.v);
-			return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
-		}
-		envp = sv.v;
-	}
-	char **argv = calloc(2, sizeof(char *));
-	char cmd[PATH_MAX], cwd[PATH_MAX];
-	if (!argv || agent_path(cmd, "mnt/%s/%s/%s", name, rev, a->command) < 0 ||
-	    agent_path(cwd, "data/%s/%s", name, rev) < 0 || !(argv[0] = strdup(cmd))) {
-		free(argv);
-		strv_free(envp);
-		return ferry_error_set(err, FERRY_E_NOMEM, "%s.%s: out of memory", name, app);
-	}
+	char **argv = l.argv, **envp = l.envp;
+	char *cwd = l.cwd;
 	strv_free(s->argv);
 	strv_free(s->envp);
 	free(s->cwd);
 	s->argv = argv;
 	s->envp = envp;
-	s->cwd = strdup(cwd);
+	s->cwd = cwd;
 	IGNORE_RC(str_copy(s->rev, sizeof(s->rev), rev));
 	s->type = a->daemon;
 	s->restart = a->restart;
@@ -803,12 +798,41 @@ void svc_log_readable(int fd)
 		 * APP.log (and APP.log.1 holds the one before). */
 		if (s->log_fd >= 0 && s->log_size > 0 && s->log_size + (uint64_t)n > agent.log_max)
 			log_rotate(s);
+		char label[96];
+		snprintf(label, sizeof(label), "%s.%s", s->name, s->app);
+		sandbox_log_denials(label, buf, (size_t)n);
 		if (s->log_fd >= 0) {
 			if (fs_write_all(s->log_fd, buf, (size_t)n) < 0)
 				log_warn("log of %s.%s: %s", s->name, s->app, strerror(errno));
 			s->log_size += (uint64_t)n;
 		}
 	}
+}
+
+/* Is pid a descendant of ancestor? (a confined service's app is the child
+ * of ferry-init, the child of the ferry-confine monitor ferryd started) */
+static bool descends_from(pid_t pid, pid_t ancestor)
+{
+	for (int depth = 0; depth < 16 && pid > 1; depth++) {
+		char path[64], buf[512];
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+		_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return false;
+		ssize_t n = read(fd, buf, sizeof(buf) - 1);
+		if (n <= 0)
+			return false;
+		buf[n] = '\0';
+		char *p = strrchr(buf, ')');
+		char state;
+		int ppid;
+		if (!p || sscanf(p + 1, " %c %d", &state, &ppid) != 2)
+			return false;
+		if (ppid == ancestor)
+			return true;
+		pid = ppid;
+	}
+	return false;
 }
 
 void svc_notify_readable(void)
@@ -831,7 +855,8 @@ void svc_notify_readable(void)
 			continue;
 		pid_t pgid = getpgid(cred->pid);
 		for (struct service *s = agent.services; s; s = s->next) {
-			if (s->pid <= 0 || (s->pid != cred->pid && s->pgid != pgid))
+			if (s->pid <= 0 || (s->pid != cred->pid && s->pgid != pgid &&
+			                    !descends_from(cred->pid, s->pid)))
 				continue;
 			for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
 				if (strcmp(line, "READY=1") == 0 && !s->ready) {
@@ -883,9 +908,6 @@ int pkg_start_services(const char *name, const char *rev, bool wait_ready, ferry
 	int rc = rev_manifest(name, rev, &m, err);
 	if (rc < 0)
 		return rc;
-	char data[PATH_MAX];
-	if (agent_path(data, "data/%s/%s", name, rev) == 0)
-		IGNORE_RC(fs_mkdir_p(data, 0755, NULL));
 	pthread_mutex_lock(&agent.lock);
 	for (size_t i = 0; i < m->n_apps && rc == 0; i++) {
 		if (m->apps[i].daemon == DAEMON_NONE)

@@ -14,54 +14,63 @@
 /* Migration N takes a database from user_version N to N+1. Never edit one
  * that has shipped: add another. */
 static const char *const migrations[] = {
-	/* 0 -> 1 */
-	"CREATE TABLE config(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-	"CREATE TABLE packages("
-	"  name TEXT PRIMARY KEY,"
-	"  current TEXT NOT NULL,"             /* revision running */
-	"  channel TEXT NOT NULL DEFAULT 'latest/stable',"
-	"  installed INTEGER NOT NULL);"       /* unix time of first install */
-	"CREATE TABLE revisions("
-	"  name TEXT NOT NULL, rev TEXT NOT NULL,"
-	"  version TEXT NOT NULL DEFAULT '',"
-	"  sha256 TEXT NOT NULL DEFAULT '',"
-	"  size INTEGER NOT NULL DEFAULT 0,"
-	"  local INTEGER NOT NULL DEFAULT 0,"  /* installed from a file with --dangerous */
-	"  status TEXT NOT NULL DEFAULT 'new',"/* new (in a transaction) or ok */
-	"  added INTEGER NOT NULL,"
-	"  PRIMARY KEY(name, rev));"
-	"CREATE TABLE holds(name TEXT PRIMARY KEY,"     /* '*' holds every package */
-	"  until INTEGER NOT NULL);"                     /* unix time; 0 forever */
-	"CREATE TABLE pkg_config(name TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
-	"  PRIMARY KEY(name, key));"
-	"CREATE TABLE connections(plug TEXT NOT NULL, slot TEXT NOT NULL, PRIMARY KEY(plug, slot));"
-	"CREATE TABLE blocked(name TEXT NOT NULL, rev TEXT NOT NULL, reason TEXT NOT NULL,"
-	"  at INTEGER NOT NULL, PRIMARY KEY(name, rev));" /* not refreshed to again */
-	"CREATE TABLE changes("
-	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
-	"  kind TEXT NOT NULL, name TEXT NOT NULL DEFAULT '', summary TEXT NOT NULL,"
-	"  status TEXT NOT NULL,"              /* Do, Doing, Done, Error */
-	"  spawn INTEGER NOT NULL, ready INTEGER,"
-	"  err TEXT, data TEXT NOT NULL DEFAULT '{}');"
-	"CREATE TABLE steps("
-	"  change INTEGER NOT NULL, seq INTEGER NOT NULL,"
-	"  kind TEXT NOT NULL, summary TEXT NOT NULL,"
-	"  status TEXT NOT NULL,"              /* Do Doing Done Undoing Undone Error */
-	"  started INTEGER, ended INTEGER, msg TEXT NOT NULL DEFAULT '',"
-	"  PRIMARY KEY(change, seq));",
-	/* 1 -> 2: step times in milliseconds too (for `ferry change` and bench/agent) */
-	"ALTER TABLE steps ADD COLUMN started_ms INTEGER;"
-	"ALTER TABLE steps ADD COLUMN ended_ms INTEGER;",
-	/* 2 -> 3: outcome reports waiting to be sent to the store (report.c); at
-	 * most one per change */
-	"CREATE TABLE IF NOT EXISTS outbox("
-	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
-	"  change INTEGER NOT NULL UNIQUE,"
-	"  body TEXT NOT NULL,"                /* the exact bytes that are signed and sent */
-	"  created INTEGER NOT NULL,"
-	"  attempts INTEGER NOT NULL DEFAULT 0,"
-	"  next_attempt_ms INTEGER NOT NULL DEFAULT 0," /* wall clock */
-	"  last_error TEXT);",
+    /* 0 -> 1 */
+    "CREATE TABLE config(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE packages("
+    "  name TEXT PRIMARY KEY,"
+    "  current TEXT NOT NULL," /* revision running */
+    "  channel TEXT NOT NULL DEFAULT 'latest/stable',"
+    "  installed INTEGER NOT NULL);" /* unix time of first install */
+    "CREATE TABLE revisions("
+    "  name TEXT NOT NULL, rev TEXT NOT NULL,"
+    "  version TEXT NOT NULL DEFAULT '',"
+    "  sha256 TEXT NOT NULL DEFAULT '',"
+    "  size INTEGER NOT NULL DEFAULT 0,"
+    "  local INTEGER NOT NULL DEFAULT 0,"   /* installed from a file with --dangerous */
+    "  status TEXT NOT NULL DEFAULT 'new'," /* new (in a transaction) or ok */
+    "  added INTEGER NOT NULL,"
+    "  PRIMARY KEY(name, rev));"
+    "CREATE TABLE holds(name TEXT PRIMARY KEY," /* '*' holds every package */
+    "  until INTEGER NOT NULL);"                /* unix time; 0 forever */
+    "CREATE TABLE pkg_config(name TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
+    "  PRIMARY KEY(name, key));"
+    "CREATE TABLE connections(plug TEXT NOT NULL, slot TEXT NOT NULL, PRIMARY KEY(plug, slot));"
+    "CREATE TABLE blocked(name TEXT NOT NULL, rev TEXT NOT NULL, reason TEXT NOT NULL,"
+    "  at INTEGER NOT NULL, PRIMARY KEY(name, rev));" /* not refreshed to again */
+    "CREATE TABLE changes("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  kind TEXT NOT NULL, name TEXT NOT NULL DEFAULT '', summary TEXT NOT NULL,"
+    "  status TEXT NOT NULL," /* Do, Doing, Done, Error */
+    "  spawn INTEGER NOT NULL, ready INTEGER,"
+    "  err TEXT, data TEXT NOT NULL DEFAULT '{}');"
+    "CREATE TABLE steps("
+    "  change INTEGER NOT NULL, seq INTEGER NOT NULL,"
+    "  kind TEXT NOT NULL, summary TEXT NOT NULL,"
+    "  status TEXT NOT NULL," /* Do Doing Done Undoing Undone Error */
+    "  started INTEGER, ended INTEGER, msg TEXT NOT NULL DEFAULT '',"
+    "  PRIMARY KEY(change, seq));",
+    /* 1 -> 2: step times in milliseconds too (for `ferry change` and bench/agent) */
+    "ALTER TABLE steps ADD COLUMN started_ms INTEGER;"
+    "ALTER TABLE steps ADD COLUMN ended_ms INTEGER;",
+    /* 2 -> 3: confinement. connections: the user's decisions, per package and
+     * plug (not revision: they survive refreshes); a plug without a row is
+     * connected when its interface auto-connects (sandbox.c). pkg_ids: the
+     * uid and gid (the same number) of each package when ferryd is root. */
+    "DROP TABLE connections;"
+    "CREATE TABLE connections(name TEXT NOT NULL, plug TEXT NOT NULL,"
+    "  interface TEXT NOT NULL, connected INTEGER NOT NULL, at INTEGER NOT NULL,"
+    "  PRIMARY KEY(name, plug));"
+    "CREATE TABLE pkg_ids(name TEXT PRIMARY KEY, uid INTEGER NOT NULL UNIQUE);",
+    /* 3 -> 4: outcome reports waiting to be sent to the store (report.c); at
+     * most one per change */
+    "CREATE TABLE IF NOT EXISTS outbox("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  change INTEGER NOT NULL UNIQUE,"
+    "  body TEXT NOT NULL,"                /* the exact bytes that are signed and sent */
+    "  created INTEGER NOT NULL,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_attempt_ms INTEGER NOT NULL DEFAULT 0," /* wall clock */
+    "  last_error TEXT);",
 };
 
 static int db_error(sqlite3 *db, ferry_error *err, const char *what)

@@ -20,7 +20,7 @@
 
 #include "base/error.h"
 
-#define STATE_SCHEMA_VERSION 3
+#define STATE_SCHEMA_VERSION 4
 #define STATE_REV_MAX 24       /* "12345" or "x3" */
 #define STATE_NAME_MAX 41      /* package names: 40 + NUL */
 

@@ -790,8 +790,13 @@ static int step_discard(struct txn *t, ferry_error *err)
 	};
 	for (size_t k = 0; k < ARRAY_SIZE(stmts) && rc == 0; k++)
 		rc = state_exec(t->db, err, stmts[k], "t", t->name);
+	if (rc == 0)
+		rc = state_exec(t->db, err, "DELETE FROM connections WHERE name=?", "t", t->name);
 	if (rc == 0 && purge)
 		rc = state_exec(t->db, err, "DELETE FROM pkg_config WHERE name=?", "t", t->name);
+	/* the package's uid is freed with the last file that belongs to it */
+	if (rc == 0 && purge)
+		rc = state_exec(t->db, err, "DELETE FROM pkg_ids WHERE name=?", "t", t->name);
 	if (rc < 0) {
 		state_rollback(t->db);
 		return rc;
@@ -1419,6 +1424,7 @@ void *txn_worker(void *arg)
 		log_error("%s", ferry_error_msg(&err));
 		return NULL;
 	}
+	sandbox_set_thread_db(db);
 	mount_all(db);
 	txn_recover(db);
 	start_all(db);

@@ -58,3 +58,6 @@ int cmd_restart(int argc, char **argv);
 int cmd_set(int argc, char **argv);
 int cmd_get(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_connect(int argc, char **argv);
+int cmd_disconnect(int argc, char **argv);
+int cmd_connections(int argc, char **argv);

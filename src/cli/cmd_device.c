@@ -1,10 +1,9 @@
 /* cmd_device.c: the device verbs of `ferry`, each a request to ferryd's
  * local API (client.h): install, remove, refresh, revert, list, info, hold,
  * unhold, changes, change, logs, services, start, stop, restart, set, get,
- * run. Verbs that print data print a table, or JSON with --json. Verbs that
- * change state follow the change ferryd creates until it is done, and exit
- * 1 with ferryd's reason when it failed. This file holds no policy: ferryd
- * decides and refuses. */
+ * run, connect, disconnect, connections. Verbs that print data print a table, or JSON with --json.
+ * Verbs that change state follow the change ferryd creates until it is done, and exit 1 with
+ * ferryd's reason when it failed. This file holds no policy: ferryd decides and refuses. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -896,6 +895,11 @@ int cmd_get(int argc, char **argv)
 	return 0;
 }
 
+/* ferry run: ferryd resolves the app's policy and answers with the
+ * ferry-confine command line; ferry execs it with the user's arguments. The
+ * sandbox is the one the agent's services get, so only who could start them
+ * may: root against a root ferryd, ferryd's own user against one that is not
+ * root (docs/device.md). */
 int cmd_run(int argc, char **argv)
 {
 	if (argc < 2 || argv[1][0] == '-')
@@ -906,20 +910,146 @@ int cmd_run(int argc, char **argv)
 	int rc = get("run", url, &a);
 	if (rc)
 		return rc;
-	json_t *env = json_object_get(a, "environment");
-	size_t ne = json_array_size(env);
+	bool confined = json_is_true(json_object_get(a, "confined"));
+	bool privileged = json_is_true(json_object_get(a, "privileged"));
+	json_int_t agent_uid = json_integer_value(json_object_get(a, "agent-uid"));
+	if (privileged && geteuid() != 0) {
+		json_decref(a);
+		return cli_fail(
+		    "run: %s runs confined as its package's own user, which only root may "
+		    "start; run it as root (sudo ferry run %s)",
+		    argv[1], argv[1]);
+	}
+	if (!privileged && (json_int_t)geteuid() != agent_uid) {
+		json_decref(a);
+		return cli_fail(
+		    "run: ferryd runs as uid %lld and starts its apps as that user; run "
+		    "ferry run as that user",
+		    (long long)agent_uid);
+	}
+	json_t *av = json_object_get(a, "argv"), *env = json_object_get(a, "environment");
+	size_t na = json_array_size(av), ne = json_array_size(env);
+	if (na == 0 || na > 4096) {
+		json_decref(a);
+		return cli_fail("run: ferryd gave no command");
+	}
+	char **args = calloc(na + (size_t)argc, sizeof(char *));
 	char **envp = calloc(ne + 1, sizeof(char *));
-	char **args = calloc((size_t)argc, sizeof(char *));
-	if (!envp || !args)
+	if (!args || !envp)
 		return cli_fail("run: out of memory");
+	for (size_t i = 0; i < na; i++)
+		args[i] = strdup(json_string_value(json_array_get(av, i)));
+	for (int i = 2; i < argc; i++)
+		args[na + (size_t)i - 2] = argv[i];
 	for (size_t i = 0; i < ne; i++)
 		envp[i] = strdup(json_string_value(json_array_get(env, i)));
-	args[0] = strdup(js(a, "command"));
-	for (int i = 2; i < argc; i++)
-		args[i - 1] = argv[i];
-	if (chdir(js(a, "cwd")) < 0)
+	const char *cwd = js(a, "cwd");
+	if (*cwd && chdir(cwd) < 0)
 		(void)!chdir("/");
 	json_decref(a);
-	execve(args[0], args, envp);
+	extern char **environ;
+	/* confined: ferry-confine builds the app's environment itself */
+	execve(args[0], args, confined ? environ : envp);
 	return cli_fail("run: %s: %s", args[0], strerror(errno));
+}
+
+/* NAME:PLUG */
+static int split_plug(const char *verb, const char *spec, char *name, size_t nsize,
+                      const char **plug)
+{
+	const char *colon = strchr(spec, ':');
+	size_t n = colon ? (size_t)(colon - spec) : 0;
+	if (!colon || n == 0 || n >= nsize || !colon[1]) {
+		cli_fail("%s: expected NAME:PLUG, such as weather:home; got \"%s\"", verb, spec);
+		return -1;
+	}
+	memcpy(name, spec, n);
+	name[n] = '\0';
+	*plug = colon + 1;
+	return 0;
+}
+
+static int connection_action(int argc, char **argv, const char *action)
+{
+	struct flags f;
+	if (parse(argc, argv, "", &f) < 0)
+		return 2;
+	if (f.nargs != 1)
+		return cli_usage(argv[0]);
+	char name[64];
+	const char *plug;
+	if (split_plug(action, f.args[0], name, sizeof(name), &plug) < 0)
+		return 1;
+	_cleanup_(json_decrefp) json_t *body =
+	    json_pack("{s:s, s:s, s:s}", "action", action, "name", name, "plug", plug);
+	json_t *r = NULL;
+	ferry_error err;
+	ferry_error_clear(&err);
+	if (client_call("POST", "/v1/connections", body, &r, &err) < 0)
+		return fail_err(action, &err);
+	printf("%s:%s (%s) %s; effective at the next start of its apps (ferry restart %s)\n", name,
+	       plug, js(r, "interface"), action[0] == 'c' ? "connected" : "disconnected", name);
+	json_decref(r);
+	return 0;
+}
+
+int cmd_connect(int argc, char **argv)
+{
+	return connection_action(argc, argv, "connect");
+}
+
+int cmd_disconnect(int argc, char **argv)
+{
+	return connection_action(argc, argv, "disconnect");
+}
+
+int cmd_connections(int argc, char **argv)
+{
+	struct flags f;
+	if (parse(argc, argv, "json", &f) < 0)
+		return 2;
+	if (f.nargs > 1)
+		return cli_usage(argv[0]);
+	char url[160] = "/v1/connections";
+	if (f.nargs == 1) {
+		_cleanup_free_ char *q = url_quote(f.args[0]);
+		if (!q)
+			return cli_fail("connections: out of memory");
+		snprintf(url, sizeof(url), "/v1/connections?name=%s", q);
+	}
+	json_t *r = NULL;
+	int rc = get("connections", url, &r);
+	if (rc)
+		return rc;
+	if (f.json) {
+		print_json(r);
+		json_decref(r);
+		return 0;
+	}
+	if (json_array_size(r) == 0) {
+		fprintf(stderr, "No plugs.\n");
+		json_decref(r);
+		return 0;
+	}
+	struct table t = {.ncols = 5};
+	const char *head[] = {"Package", "Plug", "Interface", "Connected", "Notes"};
+	table_add(&t, head);
+	size_t i;
+	json_t *c;
+	json_array_foreach(r, i, c)
+	{
+		bool on = json_is_true(json_object_get(c, "connected"));
+		const char *how = js(c, "how");
+		const char *notes = !json_is_true(json_object_get(c, "supported"))
+		                        ? "not supported here"
+		                    : strcmp(how, "auto") == 0   ? "auto"
+		                    : strcmp(how, "manual") == 0 ? "manual"
+		                                                 : "-";
+		const char *row[] = {js(c, "name"), js(c, "plug"), js(c, "interface"),
+		                     on ? "yes" : "no", notes};
+		table_add(&t, row);
+	}
+	table_print(&t);
+	json_decref(r);
+	return 0;
 }

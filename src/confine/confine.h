@@ -11,6 +11,7 @@
  *                 --uid U --gid G
  *                 [--plug IFACE]... [--memory SIZE] [--pids N] [--cpu PCT%]
  *                 [--devmode] [--env KEY=VALUE]...
+ *                 [--notify-socket PATH] [--forking] [--config-file FILE]
  *                 [--state-dir DIR] [--run-dir DIR] [--cgroup-parent PATH]
  *                 [--log-fd FD] [--status-fd FD] [--log-level LEVEL]
  *                 [--dry-run]
@@ -35,6 +36,12 @@
  * saying why); 126 when COMMAND could not be executed, 127 when it does not
  * exist. --status-fd FD gets one unambiguous line: "exited N", "killed N",
  * "killed 9 oom", "reboot restart|poweroff", "failed STEP: MESSAGE".
+ *
+ * The agent's additions: --app hook.HOOK (a hook; FERRY_HOOK), revisions
+ * xN (installed from a file), --notify-socket PATH (at /run/ferry-notify,
+ * NOTIFY_SOCKET), --config-file FILE (at /run/ferry-config.json,
+ * FERRY_CONFIG), --forking (the sandbox lives while processes remain after
+ * the first exited 0; init sends READY=1 to the notify socket).
  *
  * Not root: the same sandbox in a user namespace mapping only the caller's
  * uid and gid (development); no cgroup limits, no supplementary groups.
@@ -76,6 +83,8 @@
 
 /* Inside the sandbox (docs/formats/confine.md, "Layout"). */
 #define CONFINE_SANDBOX_TOP "/ferry" /* /ferry/PKG/{current,data,common} */
+#define CONFINE_SANDBOX_NOTIFY "/run/ferry-notify"      /* --notify-socket */
+#define CONFINE_SANDBOX_CONFIG "/run/ferry-config.json" /* --config-file */
 
 /* ---- interfaces.c: the single source of truth for what a plug grants ---- */
 
@@ -130,7 +139,11 @@ const char *confine_cap_name(int cap);
 struct confine_policy {
 	const char *name; /* package */
 	const char *app;
-	unsigned long long revision;
+	const char *revision;      /* "7", or "x3" for a revision installed from a file */
+	const char *hook;          /* --app hook.NAME: NAME, else NULL */
+	const char *notify_socket; /* host path of the agent's notify socket, or NULL */
+	const char *config_file;   /* host path of the package's configuration, or NULL */
+	bool forking;              /* the sandbox lives while processes remain */
 	const char *pkg_dir; /* host paths */
 	const char *data_dir;
 	const char *common_dir;
@@ -230,7 +243,8 @@ pid_t ns_clone(const struct confine_policy *p, ferry_error *err);
 int ns_write_id_maps(uid_t outer_uid, gid_t outer_gid, ferry_error *err) FERRY_WUR;
 int ns_loopback_up(ferry_error *err) FERRY_WUR;
 /* PID 1: reap, forward signals, serve the seccomp notification fd received
- * on notify_sock. Returns the app's wait status. */
+ * on notify_sock. Returns the app's wait status (--forking: once the app
+ * exited 0, the status of the last process of the sandbox to end). */
 int ns_init_loop(const struct confine_policy *p, pid_t app, int notify_sock);
 /* The monitor: forward signals to init and collect the lines init and the
  * app write on report_fd into buf. Returns true once init has exited (*st is

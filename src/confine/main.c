@@ -100,7 +100,7 @@ static int send_fd(int sock, int fd)
 /* The app's environment: nothing inherited but TERM, LANG, LC_ALL and TZ. */
 static char **build_env(const struct confine_policy *p)
 {
-	static char *env[CONFINE_MAX_ENV + 16];
+	static char *env[CONFINE_MAX_ENV + 20];
 	static const char *const pass[] = {"TERM", "LANG", "LC_ALL", "TZ", NULL};
 	const char *pkg = p->sandbox_pkg;
 	size_t n = 0;
@@ -114,9 +114,16 @@ static char **build_env(const struct confine_policy *p)
 	env[n++] = str_dup_printf("FERRY=%s/current", pkg);
 	env[n++] = str_dup_printf("FERRY_NAME=%s", p->name);
 	env[n++] = str_dup_printf("FERRY_APP=%s", p->app);
-	env[n++] = str_dup_printf("FERRY_REVISION=%llu", p->revision);
+	env[n++] = str_dup_printf("FERRY_PKG=%s/current", pkg);
+	env[n++] = str_dup_printf("FERRY_REVISION=%s", p->revision);
 	env[n++] = str_dup_printf("FERRY_DATA=%s/data", pkg);
 	env[n++] = str_dup_printf("FERRY_COMMON=%s/common", pkg);
+	if (p->hook)
+		env[n++] = str_dup_printf("FERRY_HOOK=%s", p->hook);
+	if (p->config_file)
+		env[n++] = str_dup_printf("FERRY_CONFIG=%s", CONFINE_SANDBOX_CONFIG);
+	if (p->notify_socket)
+		env[n++] = str_dup_printf("NOTIFY_SOCKET=%s", CONFINE_SANDBOX_NOTIFY);
 	for (size_t i = 0; pass[i]; i++) {
 		const char *v = getenv(pass[i]);
 		if (v && strlen(v) < 256)
@@ -259,7 +266,7 @@ static void write_status(const char *line)
 
 static void print_dry_run(const struct confine_policy *p)
 {
-	printf("package %s app %s revision %llu uid %u gid %u%s%s\n", p->name, p->app, p->revision,
+	printf("package %s app %s revision %s uid %u gid %u%s%s\n", p->name, p->app, p->revision,
 	       (unsigned)p->uid, (unsigned)p->gid, p->devmode ? " devmode" : "",
 	       p->unprivileged ? " unprivileged" : "");
 	for (size_t i = 0; i < p->n_plugs; i++)

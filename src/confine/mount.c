@@ -184,6 +184,12 @@ int mount_plan_build(const struct confine_policy *p, char *const *toplevel, stru
 	    (r = plan_add(plan, MNT_BIND_RO, "/sys/devices/system/cpu", "/sys/devices/system/cpu",
 	                  true, false, err)) < 0)
 		return r;
+	/* what the agent hands over: its notify socket, the configuration */
+	if ((p->notify_socket && (r = plan_add(plan, MNT_BIND_RO, p->notify_socket,
+	                                       CONFINE_SANDBOX_NOTIFY, false, false, err)) < 0) ||
+	    (p->config_file && (r = plan_add(plan, MNT_BIND_RO, p->config_file,
+	                                     CONFINE_SANDBOX_CONFIG, false, false, err)) < 0))
+		return r;
 	/* what the plugs grant */
 	for (size_t i = 0; i < p->n_plugs; i++) {
 		const struct iface *f = p->plugs[i];

@@ -22,6 +22,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -129,12 +130,29 @@ static int receive_fd(int sock)
 	return fd;
 }
 
+/* --forking: the app's first process exited 0 and left others running;
+ * tell the agent the service is up, as a notify service would. */
+static void send_ready(const struct confine_policy *p)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	_cleanup_close_ int fd = -1;
+
+	if (!p->notify_socket)
+		return;
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	memcpy(sa.sun_path, CONFINE_SANDBOX_NOTIFY, sizeof(CONFINE_SANDBOX_NOTIFY));
+	if (fd < 0 ||
+	    sendto(fd, "READY=1", 7, MSG_NOSIGNAL, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		log_warn("%s: notify socket: %m", p->label);
+}
+
 int ns_init_loop(const struct confine_policy *p, pid_t app, int notify_sock)
 {
 	sigset_t set = forwarded_set();
 	_cleanup_close_ int sfd = signalfd(-1, &set, SFD_CLOEXEC);
 	int nfd = receive_fd(notify_sock);
 	int app_status = -1;
+	bool forked = false; /* --forking: the first process is gone, its children run */
 
 	close(notify_sock);
 	if (sfd < 0) {
@@ -153,13 +171,24 @@ int ns_init_loop(const struct confine_policy *p, pid_t app, int notify_sock)
 			struct signalfd_siginfo si;
 			if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 				if (si.ssi_signo != SIGCHLD) {
-					kill(app, (int)si.ssi_signo);
+					kill(forked ? -1 : app, (int)si.ssi_signo);
 				} else {
 					pid_t pid;
 					int st;
 					while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
-						if (pid == app)
+						if (pid == app || forked)
 							app_status = st;
+					/* --forking: the sandbox lives while the processes
+					 * the app left run; the last one's status counts. */
+					if (p->forking && !forked && app_status != -1 &&
+					    WIFEXITED(app_status) && WEXITSTATUS(app_status) == 0 &&
+					    pid == 0) {
+						forked = true;
+						send_ready(p);
+						continue;
+					}
+					if (forked && (pid == 0 || errno != ECHILD))
+						continue;
 					/* The app is done: leaving ends every process left in the
 					 * namespace, as the kernel kills them with PID 1. */
 					if (app_status != -1)

@@ -30,7 +30,8 @@ static const char usage[] =
     "usage: ferry-confine --name PKG --app APP --revision R --pkg-dir DIR --data DIR --common DIR\n"
     "                     --uid U --gid G [--plug IFACE]... [--memory SIZE] [--pids N] [--cpu "
     "PCT%]\n"
-    "                     [--devmode] [--env KEY=VALUE]... [--state-dir DIR] [--run-dir DIR]\n"
+    "                     [--devmode] [--env KEY=VALUE]... [--notify-socket PATH] [--forking]\n"
+    "                     [--config-file FILE] [--state-dir DIR] [--run-dir DIR]\n"
     "                     [--cgroup-parent PATH] [--log-fd FD] [--status-fd FD]\n"
     "                     [--log-level LEVEL] [--dry-run] -- COMMAND [ARG]...\n"
     "       ferry-confine --list-interfaces\n"
@@ -52,6 +53,9 @@ enum {
 	OPT_CPU,
 	OPT_DEVMODE,
 	OPT_ENV,
+	OPT_NOTIFY_SOCKET,
+	OPT_FORKING,
+	OPT_CONFIG_FILE,
 	OPT_STATE_DIR,
 	OPT_RUN_DIR,
 	OPT_CGROUP_PARENT,
@@ -79,6 +83,9 @@ static const struct option options[] = {
     {"cpu", required_argument, NULL, OPT_CPU},
     {"devmode", no_argument, NULL, OPT_DEVMODE},
     {"env", required_argument, NULL, OPT_ENV},
+    {"notify-socket", required_argument, NULL, OPT_NOTIFY_SOCKET},
+    {"forking", no_argument, NULL, OPT_FORKING},
+    {"config-file", required_argument, NULL, OPT_CONFIG_FILE},
     {"state-dir", required_argument, NULL, OPT_STATE_DIR},
     {"run-dir", required_argument, NULL, OPT_RUN_DIR},
     {"cgroup-parent", required_argument, NULL, OPT_CGROUP_PARENT},
@@ -344,19 +351,34 @@ int policy_parse(struct confine_policy *p, int argc, char **argv, bool *done, fe
 			p->name = v;
 			break;
 		case OPT_APP:
-			if (!policy_valid_name(v))
-				return ferry_error_set(
-				    err, FERRY_E_INVALID,
-				    "--app \"%s\": expected 1 to 40 of a-z, 0-9 and single hyphens",
-				    v);
+			/* a hook runs as the app "hook.HOOK" */
+			p->hook = str_has_prefix(v, "hook.") ? v + 5 : NULL;
+			if (!policy_valid_name(p->hook ? p->hook : v))
+				return ferry_error_set(err, FERRY_E_INVALID,
+				                       "--app \"%s\": expected 1 to 40 of a-z, 0-9 "
+				                       "and single hyphens, "
+				                       "or hook.HOOK",
+				                       v);
 			p->app = v;
 			break;
 		case OPT_REVISION:
-			if (str_to_u64(v, 1ull << 40, &p->revision) < 0 || p->revision == 0)
+			/* a store revision, or xN: installed from a file */
+			if (str_to_u64(v + (v[0] == 'x'), 1ull << 40, &n) < 0 || n == 0)
 				return ferry_error_set(
 				    err, FERRY_E_INVALID,
-				    "--revision \"%s\": expected a positive integer", v);
+				    "--revision \"%s\": expected a positive integer, or x and one",
+				    v);
+			p->revision = v;
 			have_rev = true;
+			break;
+		case OPT_NOTIFY_SOCKET:
+			r = parse_path("notify-socket", v, &p->notify_socket, err);
+			break;
+		case OPT_CONFIG_FILE:
+			r = parse_path("config-file", v, &p->config_file, err);
+			break;
+		case OPT_FORKING:
+			p->forking = true;
 			break;
 		case OPT_PKG_DIR:
 			r = parse_path("pkg-dir", v, &p->pkg_dir, err);

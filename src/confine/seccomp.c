@@ -9,8 +9,11 @@
  *     answers EPERM; it never lets a call through. Kernels without user
  *     notification get SCMP_ACT_ERRNO(EPERM) with the filter's log flag set,
  *     so the kernel's audit log records the denial.
- *   devmode: SCMP_ACT_LOG: the call goes ahead and the kernel's audit log
- *     records it (type=1326 ... syscall=N).
+ *   devmode: SCMP_ACT_NOTIFY too, but init logs "... would be denied by
+ *     seccomp rule NAME ...; allowed (devmode)" and lets the call go ahead
+ *     (SECCOMP_USER_NOTIF_FLAG_CONTINUE). Without user notification:
+ *     SCMP_ACT_LOG, and the kernel's audit log records the call
+ *     (type=1326 ... syscall=N).
  * clone3 is always answered ENOSYS so that the C library falls back to clone,
  * whose flags the filter can read.
  *
@@ -197,7 +200,7 @@ static void add_secondary_arches(scmp_filter_ctx ctx)
 int seccomp_build(const struct confine_policy *p, bool notify, void **out, ferry_error *err)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
-	uint32_t act = p->devmode ? SCMP_ACT_LOG : notify ? SCMP_ACT_NOTIFY : SCMP_ACT_ERRNO(EPERM);
+	uint32_t act = notify ? SCMP_ACT_NOTIFY : p->devmode ? SCMP_ACT_LOG : SCMP_ACT_ERRNO(EPERM);
 	int rc;
 
 	if (!ctx)
@@ -238,7 +241,8 @@ void seccomp_release_ctx(void *ctx)
 bool seccomp_can_notify(const struct confine_policy *p)
 {
 	/* user notification needs libseccomp API level 5 and a kernel >= 5.0 */
-	return !p->devmode && seccomp_api_get() >= 5;
+	(void)p;
+	return seccomp_api_get() >= 5;
 }
 
 int seccomp_export(const struct confine_policy *p, bool notify, int fd, ferry_error *err)
@@ -345,11 +349,25 @@ int seccomp_serve_one(const struct confine_policy *p, int fd)
 			comm[strcspn(comm, "\n")] = 0;
 		fclose(f);
 	}
-	log_warn("%s: pid %d (%s): %s", p->label, (int)req->pid, comm, what);
 	resp->id = req->id;
 	resp->val = 0;
 	resp->error = -EPERM;
 	resp->flags = 0;
+	if (p->devmode) {
+		/* report, and let the call go ahead: the kernel runs it as if the
+		 * filter had allowed it (its own checks still apply) */
+		char *d = strstr(what, " denied by ");
+		if (d)
+			log_warn("%s: pid %d (%s): %.*s would be%s; allowed (devmode)", p->label,
+			         (int)req->pid, comm, (int)(d - what), what, d);
+		else
+			log_warn("%s: pid %d (%s): %s; allowed (devmode)", p->label, (int)req->pid,
+			         comm, what);
+		resp->error = 0;
+		resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+	} else {
+		log_warn("%s: pid %d (%s): %s", p->label, (int)req->pid, comm, what);
+	}
 	rc = seccomp_notify_respond(fd, resp);
 	seccomp_notify_free(req, resp);
 	return rc == 0 || rc == -ENOENT ? 0 : -1;

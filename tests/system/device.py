@@ -16,8 +16,10 @@ import time
 from conftest import binary, run
 
 # The daemon every test package runs: it answers on $FERRY_COMMON/app.sock
-# with the version baked into its image, its revision and its data directory,
-# and what its data says (the markers hooks write).
+# with the version baked into its image, its revision, its data directory
+# (its inode number: inside the sandbox the directory is /ferry/NAME/data,
+# bound from the host's ROOT/data/NAME/REV) and what its data says (the
+# markers hooks write).
 APP_SERVER = """#!/usr/bin/python3
 import os, socket
 common = os.environ["FERRY_COMMON"]
@@ -36,7 +38,7 @@ s.listen(8)
 while True:
     c, _ = s.accept()
     markers = sorted(f for f in os.listdir(data) if f.startswith("mark-"))
-    c.sendall(("%s %s %s %s" % (version, os.environ["FERRY_REVISION"], data,
+    c.sendall(("%s %s %s %s" % (version, os.environ["FERRY_REVISION"], os.stat(data).st_ino,
                                 ",".join(markers))).encode())
     c.close()
 """
@@ -249,8 +251,8 @@ class Agent:
         return None
 
     def ask(self, name="hello", timeout=30):
-        """Ask the package's daemon who it is: (version, revision, data dir,
-        markers). Waits for it to answer (it may be restarting)."""
+        """Ask the package's daemon who it is: (version, revision, inode of its
+        data dir, markers). Waits for it to answer (it may be restarting)."""
         path = os.path.join(self.root, "data", name, "common", "app.sock")
         deadline = time.time() + timeout
         last = None
@@ -293,7 +295,8 @@ class Agent:
         if answers:
             v, r, d, _ = self.ask(name)
             assert r == rev, f"the daemon runs revision {r}, the agent says {rev}"
-            assert d == os.path.join(data, rev), f"code of {rev} with data {d}"
+            want = os.stat(os.path.join(data, rev)).st_ino
+            assert d == str(want), f"code of {rev} with the data of inode {d}, not {want}"
             assert v == p["version"], (v, p)
         return rev
 

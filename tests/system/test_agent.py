@@ -102,7 +102,7 @@ def test_install_list_info_run(agent, work):
     text = agent.ferry("info", "hello").stdout
     assert "server: bin/server (simple daemon, active)" in text
     p = agent.ferry("run", "hello", "a", "b")
-    assert p.stdout == f"hello hello x1 {agent.root}/data/hello/x1 a b\n"
+    assert p.stdout == "hello hello x1 /ferry/hello/data a b\n"  # confined
     p = agent.ferry("run", "hello.nope", check=1)
     assert p.stderr == "ferry: run: hello has no app nope\n"
     svcs = agent.json("services")
@@ -239,9 +239,10 @@ def test_rollback_daemon_fails_to_start(agent, work):
     broken = "#!/no/such/interpreter\n"
     v3 = build_package(work, version="3.0", files={"bin/server": (broken, 0o755)})
     p = agent.ferry("install", v3, "--dangerous", check=None)
-    assert_rolled_back(agent, p, "start-services",
-                       f"hello.server: start {agent.root}/mnt/hello/x3/bin/server: "
-                       "No such file or directory")
+    # the daemon starts in its sandbox, where ferry-confine cannot execute it
+    assert_rolled_back(agent, p, "health",
+                       "daemon hello.server exited with status 127")
+    assert "cannot execute /ferry/hello/current/bin/server: No such file or directory" in p.stderr
 
 
 def test_first_install_that_fails_leaves_nothing(agent, work):
@@ -359,6 +360,32 @@ def test_stop_timeout_kills_a_daemon_that_ignores_sigterm(agent, work):
     assert "did not stop within its stop-timeout; killing it" in agent.logtext()
 
 
+def cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().split(b"\0")
+    except OSError:
+        return []
+
+
+def descendants(pid):
+    """Every process below pid."""
+    children = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                stat = open(f"/proc/{d}/stat").read()
+                children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(d))
+            except (OSError, IndexError, ValueError):
+                pass
+    out, todo = [], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
 def test_notify_oneshot_and_forking_daemons(agent, work):
     notify = """#!/usr/bin/python3
 import os, socket, time
@@ -388,11 +415,15 @@ time.sleep(1000)
     assert os.path.exists(os.path.join(agent.root, "data/hello/common/setup-done"))
     bg = svcs["bg"]
     assert bg["active"] == "active"
-    with open(f"/proc/{bg['pid']}/cmdline", "rb") as f:
-        assert f.read().split(b"\0")[0] == b"sleep"
+    # the pid is the sandbox's monitor; the daemon the script left runs in
+    # its sandbox (ferry-init keeps a forking service's sandbox while
+    # processes remain)
+    sleepers = [p for p in descendants(bg["pid"]) if cmdline(p)[:1] == [b"sleep"]]
+    assert len(sleepers) == 1, [cmdline(p) for p in descendants(bg["pid"])]
     agent.ferry("stop", "hello.bg")
-    with pytest.raises(ProcessLookupError):
-        os.kill(bg["pid"], 0)
+    for pid in (bg["pid"], sleepers[0]):
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
 
 
 def test_notify_daemon_that_never_gets_ready_fails_install(agent, work):

@@ -48,7 +48,7 @@ static void test_parse_full(void **state)
 	                 0);
 	assert_string_equal(p.name, "demo");
 	assert_string_equal(p.app, "web");
-	assert_int_equal(p.revision, 3);
+	assert_string_equal(p.revision, "3");
 	assert_int_equal(p.n_plugs, 2); /* duplicates collapse */
 	assert_int_equal(p.memory_max, 256ull << 20);
 	assert_int_equal(p.pids_max, 64);

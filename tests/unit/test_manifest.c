@@ -270,13 +270,13 @@ static void test_error_shape(void **state)
 	expect_error(BASE "foo: 1\n", FILE_NAME
 	             ":4:1: foo: unknown key; expected one of name, version, summary, "
 	             "description, license, architectures, confinement, grade, apps, hooks, "
-	             "health, plugs, slots, parts, components");
+	             "health, plugs, slots, parts, components, limits");
 	expect_error(BASE "name: cd\n", FILE_NAME ":4:1: name: duplicate key (first at line 1)");
 	/* a message is one printable line whatever the input holds */
 	expect_error(BASE "\"a\\nb\": 1\n", FILE_NAME
 	             ":4:1: \"a\\x0ab\": unknown key; expected one of name, version, summary, "
 	             "description, license, architectures, confinement, grade, apps, hooks, "
-	             "health, plugs, slots, parts, components");
+	             "health, plugs, slots, parts, components, limits");
 	/* the file name is the caller's */
 	ferry_error err = {0};
 	struct manifest *m = NULL;
@@ -708,6 +708,61 @@ static void test_parts_and_components(void **state)
 	             ":4:14: components[0]: expected a map with name, version and purl; got \"x\"");
 }
 
+static void test_limits(void **state)
+{
+	(void)state;
+	struct manifest *m = parse_ok(BASE "limits: {memory: 256M, cpu: 50%, pids: 64}\n"
+	                                   "apps:\n  web:\n    command: bin/web\n"
+	                                   "    limits: {memory: 1G}\n"
+	                                   "  ctl:\n    command: bin/ctl\n");
+	assert_int_equal(m->limits.memory, 256ull << 20);
+	assert_int_equal(m->limits.cpu_percent, 50);
+	assert_int_equal(m->limits.pids, 64);
+	struct manifest_limits l = manifest_limits_of(m, &m->apps[0]);
+	assert_int_equal(l.memory, 1ull << 30);
+	assert_int_equal(l.cpu_percent, 50); /* the package's, where the app says nothing */
+	assert_int_equal(l.pids, 64);
+	l = manifest_limits_of(m, &m->apps[1]);
+	assert_int_equal(l.memory, 256ull << 20);
+	l = manifest_limits_of(m, NULL);
+	assert_int_equal(l.pids, 64);
+	manifest_free(m);
+	m = parse_ok(BASE "limits: {memory: \"4194304\", cpu: 200%}\n");
+	assert_int_equal(m->limits.memory, 4ull << 20);
+	assert_int_equal(m->limits.cpu_percent, 200);
+	assert_int_equal(m->limits.pids, 0);
+	manifest_free(m);
+	m = parse_ok(BASE);
+	assert_int_equal(m->limits.memory, 0);
+	manifest_free(m);
+
+	expect_error(BASE "limits: {memory: 3M}\n",
+	             FILE_NAME ":4:18: limits.memory: expected a size from 4M to 1T, in bytes or "
+	                       "with K, M, G or T (powers of 1024), such as 256M; got \"3M\"");
+	expect_error(BASE "limits: {memory: 256 M}\n",
+	             FILE_NAME ":4:18: limits.memory: expected a size from 4M to 1T, in bytes or "
+	                       "with K, M, G or T (powers of 1024), such as 256M; got \"256 M\"");
+	expect_error(BASE "limits: {memory: 2T}\n",
+	             FILE_NAME ":4:18: limits.memory: expected a size from 4M to 1T, in bytes or "
+	                       "with K, M, G or T (powers of 1024), such as 256M; got \"2T\"");
+	expect_error(BASE "limits: {cpu: 50}\n",
+	             FILE_NAME ":4:15: limits.cpu: expected a percentage of one CPU from 1% to "
+	                       "100000%, such as 50% or 200% (two CPUs); got \"50\"");
+	expect_error(BASE "limits: {cpu: 0%}\n",
+	             FILE_NAME ":4:15: limits.cpu: expected a percentage of one CPU from 1% to "
+	                       "100000%, such as 50% or 200% (two CPUs); got \"0%\"");
+	expect_error(BASE "limits: {pids: 0}\n", FILE_NAME
+	             ":4:16: limits.pids: expected a number of processes and threads from "
+	             "1 to 4194304; got \"0\"");
+	expect_error(BASE "limits: {pid: 5}\n",
+	             FILE_NAME ":4:10: limits.pid: unknown key; did you mean \"pids\"?");
+	expect_error(BASE "limits: 5\n",
+	             FILE_NAME ":4:9: limits: expected a map with memory, cpu or pids; got \"5\"");
+	expect_error(BASE "apps:\n  web:\n    command: bin/web\n    limits: {pids: -1}\n",
+	             FILE_NAME ":7:20: apps.web.limits.pids: expected a number of processes and "
+	                       "threads from 1 to 4194304; got \"-1\"");
+}
+
 static void test_yaml_refusals(void **state)
 {
 	expect_error(BASE "x: &a [1]\n", FILE_NAME ":4:4: x: anchors are not allowed; got \"&a\"");
@@ -970,6 +1025,7 @@ int main(void)
 	    cmocka_unit_test(test_durations),
 	    cmocka_unit_test(test_plugs_and_slots),
 	    cmocka_unit_test(test_parts_and_components),
+	    cmocka_unit_test(test_limits),
 	    cmocka_unit_test(test_yaml_refusals),
 	    cmocka_unit_test(test_bounds),
 	    cmocka_unit_test(test_template),

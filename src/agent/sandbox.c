@@ -1,0 +1,531 @@
+/* sandbox.c: how ferryd starts a program of a package: through
+ * ferry-confine (docs/formats/confine.md), with the policy this file resolves
+ * from the manifest and state.db:
+ *
+ *   - the package's own uid and gid: allocated from the app-ids range when
+ *     ferryd is root (table pkg_ids), ferryd's own ids otherwise; its data
+ *     directories (data/NAME/REV, data/NAME/common) are made to belong to it;
+ *   - the connected plugs of the app or hook: a plug is connected when the
+ *     user connected it (table connections, keyed by package and plug, so a
+ *     decision survives refreshes and reverts), or, without a decision, when
+ *     its interface is network or network-bind (auto-connected);
+ *   - the manifest's limits, devmode, and environment (with $FERRY_* expanded
+ *     to the sandbox's paths);
+ *   - for notify and forking services the agent's notify socket, for hooks
+ *     the package's configuration file.
+ *
+ * With `confinement = off` (development only, logged loudly at start) the
+ * program runs directly with the agent's environment of old. This file
+ * decides nothing about when a program runs (services.c, health.c do). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "base/cleanup.h"
+#include "base/fs.h"
+#include "base/log.h"
+#include "base/str.h"
+#include "confine.h"
+
+static _Thread_local sqlite3 *thread_db;
+
+void sandbox_set_thread_db(sqlite3 *db)
+{
+	thread_db = db;
+}
+
+sqlite3 *agent_db(void)
+{
+	return thread_db ? thread_db : agent.db;
+}
+
+int sandbox_find_helper(const char *configured, ferry_error *err)
+{
+	char self[PATH_MAX], cand[2][PATH_MAX];
+	size_t n = 0;
+	if (configured) {
+		if (configured[0] != '/')
+			return ferry_error_set(
+			    err, FERRY_E_INVALID,
+			    "ferry-confine: expected an absolute path; got \"%s\"", configured);
+		IGNORE_RC(str_copy(cand[n++], PATH_MAX, configured));
+	} else {
+		ssize_t l = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		if (l <= 0)
+			return ferry_error_errno(err, FERRY_E_IO, errno, "/proc/self/exe");
+		self[l] = '\0';
+		char *slash = strrchr(self, '/');
+		*slash = '\0';
+		/* next to ferryd; in a build tree, src/confine beside src/agent */
+		if (str_printf(cand[n], PATH_MAX, "%s/ferry-confine", self) == 0)
+			n++;
+		if (str_printf(cand[n], PATH_MAX, "%s/../confine/ferry-confine", self) == 0)
+			n++;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (access(cand[i], X_OK) == 0) {
+			char *real = realpath(cand[i], NULL);
+			int rc =
+			    real ? str_copy(agent.confine_path, sizeof(agent.confine_path), real)
+			         : -1;
+			free(real);
+			if (rc == 0)
+				return 0;
+		}
+	return ferry_error_set(
+	    err, FERRY_E_NOTFOUND,
+	    "ferry-confine not found (%s%s%s); every app runs through it: install it "
+	    "next to ferryd or name it with ferry-confine = PATH in the configuration",
+	    n > 0 ? cand[0] : "", n > 1 ? ", " : "", n > 1 ? cand[1] : "");
+}
+
+/* --- the package's uid and gid ------------------------------------------- */
+
+int pkg_ids(sqlite3 *db, const char *name, uid_t *uid, gid_t *gid, ferry_error *err)
+{
+	if (!agent.privileged) {
+		*uid = getuid();
+		*gid = getgid();
+		return 0;
+	}
+	for (int attempt = 0; attempt < 3; attempt++) {
+		json_t *row = NULL;
+		int rc = state_query_row(db, &row, NULL, "SELECT uid FROM pkg_ids WHERE name=?",
+		                         "t", name);
+		if (rc == 0) {
+			*uid = (uid_t)json_integer_value(json_object_get(row, "uid"));
+			*gid = (gid_t)*uid;
+			json_decref(row);
+			return 0;
+		}
+		json_t *rows = NULL;
+		rc = state_query(db, &rows, err, "SELECT uid FROM pkg_ids ORDER BY uid", NULL);
+		if (rc < 0)
+			return rc;
+		/* the lowest free id: not taken by a package, nor a user or group of
+		 * the system */
+		uint64_t pick = 0;
+		size_t k = 0;
+		for (uint64_t u = agent.app_id_min; u <= agent.app_id_max && !pick; u++) {
+			while (k < json_array_size(rows) &&
+			       (uint64_t)json_integer_value(
+			           json_object_get(json_array_get(rows, k), "uid")) < u)
+				k++;
+			if (k < json_array_size(rows) &&
+			    (uint64_t)json_integer_value(
+			        json_object_get(json_array_get(rows, k), "uid")) == u)
+				continue;
+			if (getpwuid((uid_t)u) || getgrgid((gid_t)u))
+				continue;
+			pick = u;
+		}
+		json_decref(rows);
+		if (!pick)
+			return ferry_error_set(err, FERRY_E_LIMIT,
+			                       "no free id left in app-ids %llu-%llu for %s",
+			                       (unsigned long long)agent.app_id_min,
+			                       (unsigned long long)agent.app_id_max, name);
+		rc = state_exec(db, NULL, "INSERT INTO pkg_ids(name, uid) VALUES(?, ?)", "ti", name,
+		                (int64_t)pick);
+		if (rc == 0)
+			log_info("%s: uid and gid %llu", name, (unsigned long long)pick);
+		/* on a conflict (another thread took it) look again */
+	}
+	return ferry_error_set(err, FERRY_E_DB, "state.db: cannot record the uid of %s", name);
+}
+
+/* Give a tree to uid:gid (not following symlinks). */
+static int chown_tree(const char *path, uid_t uid, gid_t gid, ferry_error *err)
+{
+	if (lchown(path, uid, gid) < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "chown %s", path);
+	struct stat st;
+	if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+		return 0;
+	DIR *d = opendir(path);
+	if (!d)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "%s", path);
+	int rc = 0;
+	struct dirent *de;
+	while (rc == 0 && (de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		char p[PATH_MAX];
+		if (str_printf(p, sizeof(p), "%s/%s", path, de->d_name) < 0)
+			rc = ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", path);
+		else
+			rc = chown_tree(p, uid, gid, err);
+	}
+	closedir(d);
+	return rc;
+}
+
+/* data/NAME/REV and data/NAME/common exist and belong to the package. */
+static int prepare_dirs(const char *name, const char *rev, uid_t uid, gid_t gid, ferry_error *err)
+{
+	char top[PATH_MAX], dirs[2][PATH_MAX];
+	if (agent_path(top, "data/%s", name) < 0 ||
+	    agent_path(dirs[0], "data/%s/%s", name, rev) < 0 ||
+	    agent_path(dirs[1], "data/%s/common", name) < 0)
+		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", name);
+	int rc = fs_mkdir_p(top, 0755, err);
+	for (int i = 0; i < 2 && rc == 0; i++) {
+		struct stat st;
+		if (mkdir(dirs[i], 0750) < 0 && errno != EEXIST)
+			return ferry_error_errno(err, FERRY_E_IO, errno, "mkdir %s", dirs[i]);
+		if (lstat(dirs[i], &st) < 0)
+			return ferry_error_errno(err, FERRY_E_IO, errno, "%s", dirs[i]);
+		if (!S_ISDIR(st.st_mode))
+			return ferry_error_set(err, FERRY_E_INVALID, "%s: not a directory",
+			                       dirs[i]);
+		if (st.st_uid != uid || st.st_gid != gid) {
+			if (!agent.privileged)
+				continue; /* ferry-confine says what is wrong */
+			rc = chown_tree(dirs[i], uid, gid, err);
+		}
+	}
+	return rc;
+}
+
+/* --- plugs and connections ---------------------------------------------------- */
+
+static bool listed(char **v, const char *s)
+{
+	for (; v && *v; v++)
+		if (strcmp(*v, s) == 0)
+			return true;
+	return false;
+}
+
+const char *plug_interface(const struct manifest *m, const char *plug)
+{
+	for (size_t i = 0; i < m->n_plugs; i++)
+		if (strcmp(m->plugs[i].name, plug) == 0)
+			return m->plugs[i].interface;
+	return plug;
+}
+
+bool plug_auto_connects(const char *iface)
+{
+	return strcmp(iface, "network") == 0 || strcmp(iface, "network-bind") == 0;
+}
+
+/* Is a top-level plug named by some app or hook? If not, every app and hook
+ * has it. */
+static bool plug_bound(const struct manifest *m, const char *plug)
+{
+	for (size_t i = 0; i < m->n_apps; i++)
+		if (listed(m->apps[i].plugs, plug))
+			return true;
+	for (int h = 0; h < HOOK__COUNT; h++)
+		if (listed(m->hooks[h].plugs, plug))
+			return true;
+	return false;
+}
+
+int plug_declared(const struct manifest *m, char ***out, ferry_error *err)
+{
+	size_t cap = m->n_plugs + 1, n = 0;
+	for (size_t i = 0; i < m->n_apps; i++)
+		cap += m->apps[i].n_plugs;
+	for (int h = 0; h < HOOK__COUNT; h++)
+		cap += m->hooks[h].n_plugs;
+	char **v = calloc(cap, sizeof(char *));
+	if (!v)
+		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
+	for (size_t i = 0; i < m->n_plugs; i++)
+		v[n++] = m->plugs[i].name;
+	for (size_t i = 0; i < m->n_apps; i++)
+		for (size_t k = 0; k < m->apps[i].n_plugs; k++)
+			if (!listed(v, m->apps[i].plugs[k]))
+				v[n++] = m->apps[i].plugs[k];
+	for (int h = 0; h < HOOK__COUNT; h++)
+		for (size_t k = 0; k < m->hooks[h].n_plugs; k++)
+			if (!listed(v, m->hooks[h].plugs[k]))
+				v[n++] = m->hooks[h].plugs[k];
+	*out = v; /* the strings are the manifest's */
+	return 0;
+}
+
+int conn_state(sqlite3 *db, const char *name, const char *plug, const char *iface, bool *connected,
+               const char **how)
+{
+	json_t *row = NULL;
+	int rc = state_query_row(db, &row, NULL,
+	                         "SELECT connected FROM connections WHERE name=? AND plug=?", "tt",
+	                         name, plug);
+	if (rc == 0) {
+		*connected = json_integer_value(json_object_get(row, "connected")) != 0;
+		*how = "manual";
+		json_decref(row);
+		return 0;
+	}
+	if (rc != FERRY_E_NOTFOUND)
+		return rc;
+	*connected = plug_auto_connects(iface) && iface_find(iface);
+	*how = *connected ? "auto" : "-";
+	return 0;
+}
+
+/* The interfaces of the connected plugs of app a (NULL: of hook h). */
+static int connected_ifaces(sqlite3 *db, const char *name, const struct manifest *m,
+                            const struct manifest_app *a, int h, const char **out, size_t *n,
+                            ferry_error *err)
+{
+	_cleanup_free_ char **plugs = NULL;
+	int rc = plug_declared(m, &plugs, err);
+	if (rc < 0)
+		return rc;
+	*n = 0;
+	for (char **p = plugs; *p; p++) {
+		bool mine = a ? listed(a->plugs, *p) : listed(m->hooks[h].plugs, *p);
+		if (!mine && !plug_bound(m, *p))
+			mine = true; /* a top-level plug no app names: everyone's */
+		if (!mine)
+			continue;
+		const char *iface = plug_interface(m, *p);
+		bool on = false;
+		const char *how;
+		rc = conn_state(db, name, *p, iface, &on, &how);
+		if (rc < 0)
+			return ferry_error_set(err, rc, "state.db: connections of %s", name);
+		if (!on)
+			continue;
+		if (!iface_find(iface)) {
+			log_warn("%s:%s: interface %s is not supported; not granted", name, *p,
+			         iface);
+			continue;
+		}
+		bool dup = false;
+		for (size_t k = 0; k < *n; k++)
+			dup |= strcmp(out[k], iface) == 0;
+		if (!dup && *n < CONFINE_MAX_PLUGS)
+			out[(*n)++] = iface;
+	}
+	return 0;
+}
+
+/* --- the command line --------------------------------------------------------- */
+
+struct strv {
+	char **v;
+	size_t n, cap;
+};
+
+static int add(struct strv *s, char *item)
+{
+	if (!item)
+		return FERRY_E_NOMEM;
+	if (s->n + 2 > s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 32;
+		char **v = realloc(s->v, cap * sizeof(char *));
+		if (!v) {
+			free(item);
+			return FERRY_E_NOMEM;
+		}
+		s->v = v;
+		s->cap = cap;
+	}
+	s->v[s->n++] = item;
+	s->v[s->n] = NULL;
+	return 0;
+}
+
+static int add2(struct strv *s, const char *opt, const char *value)
+{
+	int rc = add(s, strdup(opt));
+	return rc < 0 ? rc : add(s, strdup(value));
+}
+
+void launch_free(struct launch *l)
+{
+	strv_free(l->argv);
+	strv_free(l->envp);
+	free(l->cwd);
+	memset(l, 0, sizeof(*l));
+}
+
+/* Unconfined (development switch): the program directly, with the agent's
+ * environment of old. */
+static int launch_direct(const char *name, const char *rev, const struct manifest *m,
+                         const struct manifest_app *a, int h, struct launch *l, ferry_error *err)
+{
+	char cmd[PATH_MAX], cwd[PATH_MAX];
+	if ((a ? agent_path(cmd, "mnt/%s/%s/%s", name, rev, a->command)
+	       : agent_path(cmd, "mnt/%s/%s/meta/hooks/%s", name, rev, manifest_hook_name(h))) <
+	        0 ||
+	    agent_path(cwd, "data/%s/%s", name, rev) < 0)
+		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", name);
+	int rc = svc_env(name, rev, m, a ? a->env : NULL, a ? a->n_env : 0, false, &l->envp, err);
+	if (rc < 0)
+		return rc;
+	struct strv e = {l->envp, 0, 0};
+	while (e.v[e.n])
+		e.n++;
+	e.cap = e.n + 1;
+	char confpath[PATH_MAX];
+	if (a && (a->daemon == DAEMON_NOTIFY))
+		rc = add(&e, str_dup_printf("NOTIFY_SOCKET=%s", agent.notify_path));
+	if (!a && rc == 0)
+		rc = add(&e, str_dup_printf("FERRY_HOOK=%s", manifest_hook_name(h)));
+	if (!a && rc == 0 && agent_path(confpath, "run/config/%s.json", name) == 0 &&
+	    fs_exists(confpath))
+		rc = add(&e, str_dup_printf("FERRY_CONFIG=%s", confpath));
+	l->envp = e.v;
+	struct strv v = {0};
+	if (rc == 0)
+		rc = add(&v, strdup(cmd));
+	l->argv = v.v;
+	l->cwd = strdup(cwd);
+	if (rc < 0 || !l->cwd) {
+		launch_free(l);
+		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
+	}
+	return 0;
+}
+
+int sandbox_launch(sqlite3 *db, const char *name, const char *rev, const struct manifest *m,
+                   const struct manifest_app *a, int h, struct launch *l, ferry_error *err)
+{
+	memset(l, 0, sizeof(*l));
+	uid_t uid;
+	gid_t gid;
+	int rc = pkg_ids(db, name, &uid, &gid, err);
+	if (rc == 0)
+		rc = prepare_dirs(name, rev, uid, gid, err);
+	if (rc < 0)
+		return ferry_error_prefix(err, rc, "%s", name);
+	l->uid = uid;
+	if (!agent.confine)
+		return launch_direct(name, rev, m, a, h, l, err);
+
+	const char *ifaces[CONFINE_MAX_PLUGS];
+	size_t n_ifaces = 0;
+	rc = connected_ifaces(db, name, m, a, h, ifaces, &n_ifaces, err);
+	if (rc < 0)
+		return rc;
+	char app[64], pkg[PATH_MAX], data[PATH_MAX], common[PATH_MAX],
+	    rundir[sizeof(agent.socket_path)], confpath[PATH_MAX], cmd[PATH_MAX];
+	if (a)
+		snprintf(app, sizeof(app), "%s", a->name);
+	else
+		snprintf(app, sizeof(app), "hook.%s", manifest_hook_name(h));
+	if (agent_path(pkg, "mnt/%s/%s", name, rev) < 0 ||
+	    agent_path(data, "data/%s/%s", name, rev) < 0 ||
+	    agent_path(common, "data/%s/common", name) < 0 ||
+	    agent_path(confpath, "run/config/%s.json", name) < 0 ||
+	    str_printf(cmd, sizeof(cmd), "%s%s", a ? a->command : "meta/hooks/",
+	               a ? "" : manifest_hook_name(h)) < 0)
+		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", name);
+	memcpy(rundir, agent.socket_path, sizeof(rundir));
+	char *slash = strrchr(rundir, '/');
+	if (slash && slash != rundir)
+		*slash = '\0';
+
+	struct strv v = {0};
+	rc = add(&v, strdup(agent.confine_path));
+	if (rc == 0)
+		rc = add2(&v, "--name", name);
+	if (rc == 0)
+		rc = add2(&v, "--app", app);
+	if (rc == 0)
+		rc = add2(&v, "--revision", rev);
+	if (rc == 0)
+		rc = add2(&v, "--pkg-dir", pkg);
+	if (rc == 0)
+		rc = add2(&v, "--data", data);
+	if (rc == 0)
+		rc = add2(&v, "--common", common);
+	if (rc == 0 && agent.privileged) {
+		char id[24];
+		snprintf(id, sizeof(id), "%u", (unsigned)uid);
+		rc = add2(&v, "--uid", id);
+		snprintf(id, sizeof(id), "%u", (unsigned)gid);
+		if (rc == 0)
+			rc = add2(&v, "--gid", id);
+	}
+	for (size_t i = 0; i < n_ifaces && rc == 0; i++)
+		rc = add2(&v, "--plug", ifaces[i]);
+	struct manifest_limits lim = manifest_limits_of(m, a);
+	if (rc == 0 && lim.memory)
+		rc = add(&v, str_dup_printf("--memory=%llu", (unsigned long long)lim.memory));
+	if (rc == 0 && lim.cpu_percent)
+		rc = add(&v, str_dup_printf("--cpu=%llu%%", (unsigned long long)lim.cpu_percent));
+	if (rc == 0 && lim.pids)
+		rc = add(&v, str_dup_printf("--pids=%llu", (unsigned long long)lim.pids));
+	if (rc == 0 && m->confinement == CONFINEMENT_DEVMODE)
+		rc = add(&v, strdup("--devmode"));
+	if (rc == 0 && a) {
+		char **env = NULL;
+		rc = svc_env(name, rev, m, a->env, a->n_env, true, &env, err);
+		if (rc < 0) {
+			strv_free(v.v);
+			return rc;
+		}
+		for (char **e = env; *e && rc == 0; e++) {
+			if (str_has_prefix(*e, "FERRY_") || str_has_prefix(*e, "FERRY=")) {
+				log_warn(
+				    "%s.%s: environment %.*s: FERRY variables are set by ferry; "
+				    "ignored",
+				    name, a->name, (int)strcspn(*e, "="), *e);
+				continue;
+			}
+			rc = add2(&v, "--env", *e);
+		}
+		strv_free(env);
+	}
+	if (rc == 0)
+		rc = add2(&v, "--state-dir", agent.root);
+	if (rc == 0 && strcmp(rundir, agent.socket_path) != 0)
+		rc = add2(&v, "--run-dir", rundir);
+	if (rc == 0 && agent.cgroup_parent)
+		rc = add2(&v, "--cgroup-parent", agent.cgroup_parent);
+	if (rc == 0 && a && (a->daemon == DAEMON_NOTIFY || a->daemon == DAEMON_FORKING))
+		rc = add2(&v, "--notify-socket", agent.notify_path);
+	if (rc == 0 && a && a->daemon == DAEMON_FORKING)
+		rc = add(&v, strdup("--forking"));
+	if (rc == 0 && !a && fs_exists(confpath)) {
+		/* readable by the package's user alone */
+		if (agent.privileged && chown(confpath, uid, gid) < 0)
+			log_warn("chown %s: %s", confpath, strerror(errno));
+		rc = add2(&v, "--config-file", confpath);
+	}
+	if (rc == 0)
+		rc = add(&v, strdup("--"));
+	if (rc == 0)
+		rc = add(&v, strdup(cmd));
+	if (rc < 0) {
+		strv_free(v.v);
+		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
+	}
+	l->argv = v.v;
+	return 0;
+}
+
+/* Lines ferry-confine wrote about a denial, copied into the agent's own log. */
+void sandbox_log_denials(const char *label, const char *buf, size_t len)
+{
+	size_t i = 0;
+	while (buf && i < len) {
+		char line[1024];
+		size_t l = 0;
+		while (i < len && buf[i] != '\n') {
+			if (l < sizeof(line) - 1)
+				line[l++] = buf[i];
+			i++;
+		}
+		i++;
+		line[l] = '\0';
+		if (str_has_prefix(line, "ferry-confine[") &&
+		    (strstr(line, " denied ") || strstr(line, ": error: ")))
+			log_warn("%s: %s", label, line);
+	}
+}
