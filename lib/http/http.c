@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
+#include "http/curl_dl.h"
 
 #include "base/cleanup.h"
 #include "base/fs.h"
@@ -54,7 +54,8 @@ int http_client_new(const struct http_options *opt, struct http_client **out, fe
 {
 	pthread_once(&curl_once, curl_global);
 	if (curl_init_rc != CURLE_OK)
-		return ferry_error_set(err, FERRY_E_INTERNAL, "http: libcurl did not initialise");
+		return ferry_error_set(err, FERRY_E_INTERNAL, "http: %s",
+				       *curl_dl_error() ? curl_dl_error() : "libcurl did not initialise");
 	struct http_client *c = calloc(1, sizeof(*c));
 	if (!c)
 		return ferry_error_set(err, FERRY_E_NOMEM, "http: out of memory");

@@ -2,7 +2,7 @@
  * client.h). It does not interpret results beyond the answer's envelope. */
 #include "client.h"
 
-#include <curl/curl.h>
+#include "http/curl_dl.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -2,7 +2,7 @@
  * are read from the file in chunks as libcurl asks for them. */
 #include "store_client.h"
 
-#include <curl/curl.h>
+#include "http/curl_dl.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -289,7 +289,8 @@ int store_call(struct store_client *c, const char *method, const char *path, jso
 {
 	CURL *h = curl_easy_init();
 	if (!h)
-		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
+		return ferry_error_set(err, FERRY_E_NOMEM, "%s",
+				       *curl_dl_error() ? curl_dl_error() : "out of memory");
 	_cleanup_free_ char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	struct curl_slist *hs = NULL;
 	if (text) {
@@ -324,7 +325,8 @@ int store_upload(struct store_client *c, const char *api_path, const char *file,
 		return ferry_error_set(err, FERRY_E_INVALID, "%s: not a regular file", file);
 	CURL *h = curl_easy_init();
 	if (!h)
-		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
+		return ferry_error_set(err, FERRY_E_NOMEM, "%s",
+				       *curl_dl_error() ? curl_dl_error() : "out of memory");
 	const char *base = strrchr(file, '/');
 	struct progress p = {.name = base ? base + 1 : file, .tty = isatty(2), .last_pct = -1};
 	struct curl_slist *hs = curl_slist_append(NULL, "Content-Type: application/octet-stream");

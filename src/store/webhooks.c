@@ -25,7 +25,7 @@
  * copies are wiped after use.
  *
  * Not here: when notices are made (vulns.c). */
-#include <curl/curl.h>
+#include "http/curl_dl.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
@@ -270,7 +270,8 @@ static int post(const char *url, const char *body, const char *sig, const char *
 	*status = 0;
 	CURL *h = curl_easy_init();
 	if (!h)
-		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
+		return ferry_error_set(err, FERRY_E_NOMEM, "%s",
+				       *curl_dl_error() ? curl_dl_error() : "out of memory");
 	char hsig[128], hid[64], ua[64];
 	snprintf(hsig, sizeof(hsig), "%s: %s", VULN_SIGNATURE_HEADER, sig);
 	snprintf(hid, sizeof(hid), "X-Ferry-Delivery: %s", id);
