@@ -2,28 +2,31 @@
  * client.h). It does not interpret results beyond the answer's envelope. */
 #include "client.h"
 
-#include "http/curl_dl.h"
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "base/cleanup.h"
+#include "base/fs.h"
 #include "base/str.h"
+
+/* How long one request may take (the agent answers at once; long work is a
+ * change the client follows), and the most the answer's head may hold. */
+#define CLIENT_TIMEOUT_MS 120000
+#define CLIENT_MAX_HEAD (64 * 1024)
 
 const char *client_socket(void)
 {
 	const char *s = getenv("FERRY_SOCKET");
 	return s && *s ? s : CLIENT_DEFAULT_SOCKET;
-}
-
-static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ctx)
-{
-	struct buf *b = ctx;
-	if (buf_append(b, ptr, size * nmemb) < 0)
-		return 0; /* too big: abort */
-	return size * nmemb;
 }
 
 static int code_of(const char *kind)
@@ -34,46 +37,194 @@ static int code_of(const char *kind)
 	return FERRY_E_INTERNAL;
 }
 
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait until fd is ready for events, or the deadline. */
+static int wait_fd(int fd, short events, int64_t deadline, ferry_error *err)
+{
+	for (;;) {
+		int64_t left = deadline - now_ms();
+		if (left <= 0)
+			return ferry_error_set(err, FERRY_E_TIMEOUT,
+					       "ferryd at %s did not answer within %d s", client_socket(),
+					       CLIENT_TIMEOUT_MS / 1000);
+		struct pollfd p = {.fd = fd, .events = events};
+		int n = poll(&p, 1, (int)left);
+		if (n > 0)
+			return 0;
+		if (n < 0 && errno != EINTR)
+			return ferry_error_errno(err, FERRY_E_IO, errno, "poll %s", client_socket());
+	}
+}
+
+/* The answer's body, from a whole HTTP/1.1 answer read to the end (the
+ * request asked the agent to close): with Content-Length, chunked, or up to
+ * the end. *status the HTTP status. */
+static int parse_answer(struct buf *in, long *status, const char **body, size_t *blen,
+			ferry_error *err)
+{
+	const char *d = in->data ? in->data : "";
+	const char *eoh = memmem(d, in->len, "\r\n\r\n", 4);
+	int sp = 0;
+	if (!eoh || sscanf(d, "HTTP/1.%*1[01] %3ld%n", status, &sp) < 1 || sp == 0 ||
+	    *status < 100 || *status > 599)
+		return ferry_error_set(err, FERRY_E_CORRUPT, "ferryd's answer is not HTTP/1.1");
+	const char *p = eoh + 4;
+	size_t left = in->len - (size_t)(p - d);
+	bool chunked = false;
+	long long clen = -1;
+	for (const char *h = strstr(d, "\r\n") + 2; h < eoh; h = strstr(h, "\r\n") + 2) {
+		if (strncasecmp(h, "Transfer-Encoding:", 18) == 0) {
+			const char *v = h + 18;
+			while (*v == ' ')
+				v++;
+			chunked = strncasecmp(v, "chunked", 7) == 0;
+		} else if (strncasecmp(h, "Content-Length:", 15) == 0) {
+			clen = strtoll(h + 15, NULL, 10);
+		}
+	}
+	if (!chunked) {
+		if (clen >= 0) {
+			if ((unsigned long long)clen > left)
+				return ferry_error_set(err, FERRY_E_CORRUPT,
+						       "ferryd's answer was cut off (%zu of %lld bytes)",
+						       left, clen);
+			left = (size_t)clen;
+		}
+		*body = p;
+		*blen = left;
+		return 0;
+	}
+	/* De-chunk in place: the body only shrinks. */
+	char *out = (char *)p, *w = out;
+	const char *end = p + left;
+	for (;;) {
+		char *nl;
+		unsigned long long n = strtoull(p, &nl, 16);
+		const char *crlf = memmem(p, (size_t)(end - p), "\r\n", 2);
+		if (!crlf || nl == p || nl > crlf || n > (unsigned long long)(end - crlf - 2))
+			return ferry_error_set(err, FERRY_E_CORRUPT, "ferryd's answer has a bad chunk");
+		p = crlf + 2;
+		if (n == 0)
+			break;
+		memmove(w, p, (size_t)n);
+		w += n;
+		p += n;
+		if (end - p < 2 || p[0] != '\r' || p[1] != '\n')
+			return ferry_error_set(err, FERRY_E_CORRUPT, "ferryd's answer has a bad chunk");
+		p += 2;
+	}
+	*body = out;
+	*blen = (size_t)(w - out);
+	return 0;
+}
+
+/* One request over the agent's Unix socket; the whole answer into *answer. */
+static int request(const char *method, const char *path, const char *body, struct buf *answer,
+		   ferry_error *err)
+{
+	const char *sock = client_socket();
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (str_copy(sa.sun_path, sizeof(sa.sun_path), sock) < 0)
+		return ferry_error_set(err, FERRY_E_LIMIT, "FERRY_SOCKET %s: path too long (at most %zu bytes)",
+				       sock, sizeof(sa.sun_path) - 1);
+	for (const char *c = path; *c; c++)
+		if (*c <= ' ' || *c == 0x7f)
+			return ferry_error_set(err, FERRY_E_INVALID, "request %s: bad character in the path",
+					       path);
+	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "socket");
+	int64_t deadline = now_ms() + CLIENT_TIMEOUT_MS;
+	int rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	if (rc < 0 && errno == EAGAIN) { /* the agent's backlog is full: wait */
+		rc = wait_fd(fd, POLLOUT, deadline, err);
+		if (rc < 0)
+			return rc;
+		int e = 0;
+		socklen_t el = sizeof(e);
+		getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el);
+		errno = e;
+		rc = e ? -1 : 0;
+	}
+	if (rc < 0)
+		return ferry_error_set(err, FERRY_E_NETWORK, "cannot reach ferryd at %s: %s (is ferryd running?)",
+				       sock, strerror(errno));
+	size_t blen = body ? strlen(body) : 0;
+	struct buf req = BUF_INIT(CLIENT_MAX_HEAD + blen);
+	rc = buf_printf(&req, "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n", method, path);
+	if (rc == 0 && body)
+		rc = buf_printf(&req, "Content-Type: application/json\r\nContent-Length: %zu\r\n", blen);
+	if (rc == 0)
+		rc = buf_append(&req, "\r\n", 2);
+	if (rc == 0 && body)
+		rc = buf_append(&req, body, blen);
+	if (rc < 0) {
+		buf_free(&req);
+		return ferry_error_set(err, FERRY_E_LIMIT, "request %s: too long", path);
+	}
+	for (size_t off = 0; off < req.len;) {
+		ssize_t n = send(fd, req.data + off, req.len - off, MSG_NOSIGNAL);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			rc = errno == EAGAIN ? wait_fd(fd, POLLOUT, deadline, err) : 0;
+			if (rc < 0)
+				break;
+			continue;
+		}
+		if (n < 0) {
+			rc = ferry_error_errno(err, FERRY_E_NETWORK, errno, "send to ferryd at %s", sock);
+			break;
+		}
+		off += (size_t)n;
+	}
+	buf_free(&req);
+	if (rc < 0)
+		return rc;
+	for (;;) {
+		char chunk[16384];
+		ssize_t n = recv(fd, chunk, sizeof(chunk), 0);
+		if (n == 0)
+			return 0;
+		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			rc = errno == EAGAIN ? wait_fd(fd, POLLIN, deadline, err) : 0;
+			if (rc < 0)
+				return rc;
+			continue;
+		}
+		if (n < 0)
+			return ferry_error_errno(err, FERRY_E_NETWORK, errno, "read from ferryd at %s", sock);
+		if (buf_append(answer, chunk, (size_t)n) < 0)
+			return ferry_error_set(err, FERRY_E_LIMIT, "ferryd's answer is over %d MiB",
+					       (CLIENT_MAX_ANSWER + CLIENT_MAX_HEAD) >> 20);
+	}
+}
+
 int client_call(const char *method, const char *path, json_t *body, json_t **result, ferry_error *err)
 {
-	CURL *c = curl_easy_init();
-	if (!c)
-		return ferry_error_set(err, FERRY_E_NOMEM, "cannot start an HTTP client");
-	char url[2048];
-	if (str_printf(url, sizeof(url), "http://localhost%s", path) < 0) {
-		curl_easy_cleanup(c);
-		return ferry_error_set(err, FERRY_E_LIMIT, "request path too long");
-	}
-	struct buf answer = BUF_INIT(CLIENT_MAX_ANSWER);
-	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-	struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-	curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, client_socket());
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &answer);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 120000L);
+	_cleanup_free_ char *text = NULL;
 	if (strcmp(method, "POST") == 0) {
-		curl_easy_setopt(c, CURLOPT_POST, 1L);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, text ? text : "{}");
+		text = body ? json_dumps(body, JSON_COMPACT) : strdup("{}");
+		if (!text)
+			return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
 	}
-	CURLcode cc = curl_easy_perform(c);
+	struct buf answer = BUF_INIT(CLIENT_MAX_ANSWER + CLIENT_MAX_HEAD);
+	int rc = request(method, path, text, &answer, err);
 	long status = 0;
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_slist_free_all(hdrs);
-	curl_easy_cleanup(c);
-	free(text);
-	int rc = 0;
-	if (cc != CURLE_OK) {
-		rc = ferry_error_set(err, FERRY_E_NETWORK, "cannot reach ferryd at %s: %s (is ferryd running?)",
-				     client_socket(), curl_easy_strerror(cc));
+	const char *data = NULL;
+	size_t dlen = 0;
+	if (rc == 0)
+		rc = parse_answer(&answer, &status, &data, &dlen, err);
+	if (rc < 0) {
 		buf_free(&answer);
 		return rc;
 	}
 	json_error_t jerr;
-	json_t *j = json_loadb(answer.data ? answer.data : "", answer.len, 0, &jerr);
+	json_t *j = json_loadb(data, dlen, 0, &jerr);
 	buf_free(&answer);
 	if (!json_is_object(j)) {
 		json_decref(j);

@@ -1,5 +1,6 @@
 /* client.h: how `ferry` talks to ferryd: HTTP and JSON over the agent's Unix
- * socket (FERRY_SOCKET, default /run/ferry/ferryd.sock), with libcurl.
+ * socket (FERRY_SOCKET, default /run/ferry/ferryd.sock), HTTP/1.1 written and
+ * read here without libcurl, so that the device verbs start fast.
  * Answers are bounded in size. An error answer becomes a ferry_error that
  * carries the agent's message. */
 #pragma once
