@@ -3,6 +3,8 @@
  * status: 0 success, 1 failure, 2 bad usage. */
 #pragma once
 
+#include <stddef.h>
+
 struct cli_verb {
 	const char *name;
 	int (*run)(int argc, char **argv);
@@ -14,6 +16,13 @@ struct cli_verb {
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print the usage of one verb to stderr and return 2. */
 int cli_usage(const char *verb);
+
+/* The whole command line, as main() got it. */
+extern char **cli_argv;
+
+/* front.c: the path of the program `name` beside this one (or in
+ * ../SUBDIR/ from the build tree) into out; -1 when it is not there. */
+int cli_sibling(const char *name, const char *subdir, char *out, size_t size);
 
 /* The verbs, one cmd_*.c each. */
 int cmd_init(int argc, char **argv);

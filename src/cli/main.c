@@ -4,10 +4,35 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/log.h"
 #include "base/str.h"
 #include "cli.h"
+
+char **cli_argv;
+
+/* The file `name` beside the running program (/proc/self/exe), or in
+ * ../SUBDIR/ when running from the build tree. */
+int cli_sibling(const char *name, const char *subdir, char *out, size_t size)
+{
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return -1;
+	self[n] = '\0';
+	char *slash = strrchr(self, '/');
+	if (!slash)
+		return -1;
+	*slash = '\0';
+	if (snprintf(out, size, "%s/%s", self, name) < (int)size && access(out, X_OK) == 0)
+		return 0;
+	if (subdir && snprintf(out, size, "%s/../%s/%s", self, subdir, name) < (int)size &&
+	    access(out, X_OK) == 0)
+		return 0;
+	snprintf(out, size, "%s/%s", self, name);
+	return -1;
+}
 
 static const struct cli_verb verbs[] = {
     {"init", cmd_init, "[DIR]", "write a starting meta/ferry.yaml in DIR (default: .)"},
@@ -101,6 +126,7 @@ int main(int argc, char **argv)
 	int i = 1;
 
 	log_setup("ferry", level, NULL);
+	cli_argv = argv;
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (strcmp(argv[i], "--verbose") == 0 || strcmp(argv[i], "-v") == 0) {
 			log_set_level(LOG_LEVEL_DEBUG);

@@ -327,3 +327,8 @@ int caps_drop_to(const struct confine_policy *p, uint64_t keep, ferry_error *err
 /* Keep uid 0 and only `keep` (the monitor keeps CAP_KILL, to signal init,
  * which runs as the package's uid, and for init's parent-death signal). */
 int caps_drop_all_keep_uid(uint64_t keep, ferry_error *err) FERRY_WUR;
+
+/* run.c: the whole of ferry-confine (its main), for `ferry run` to call in
+ * the process that would otherwise exec ferry-confine. Returns the exit
+ * status (the contract's), or does not return. */
+int confine_main(int argc, char **argv);
