@@ -25,8 +25,8 @@ static int list_entry(const struct image_entry *e, void *ctx)
 static int usage(void)
 {
 	fprintf(stderr, "usage: pack-image [-c zstd|xz|lz4|gzip] [-t THREADS] [-m MTIME] DIR OUT\n"
-			"       pack-image -l IMAGE\n"
-			"       pack-image -x IMAGE DEST\n");
+	                "       pack-image -l IMAGE\n"
+	                "       pack-image -x IMAGE DEST\n");
 	return 2;
 }
 
@@ -84,7 +84,7 @@ int main(int argc, char **argv)
 	int rc = image_open(argv[0], &img, &err);
 	if (rc == 0)
 		rc = mode == 'l' ? image_walk(img, list_entry, NULL, &err)
-				 : image_extract(img, argv[1], &err);
+		                 : image_extract(img, argv[1], &err);
 	image_close(img);
 	if (rc < 0) {
 		fprintf(stderr, "pack-image: %s\n", ferry_error_msg(&err));

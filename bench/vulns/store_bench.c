@@ -125,7 +125,7 @@ int main(int argc, char **argv)
 	}
 	if (!pkgs_path || !adv_path || n_rev < 2 * n_apps) {
 		fprintf(stderr, "usage: store-bench --pkgs TSV --advisories ZIP [--revisions N] "
-				"[--components N] [--apps N (at most N/2)] [--tmp DIR]\n");
+		                "[--components N] [--apps N (at most N/2)] [--tmp DIR]\n");
 		return 2;
 	}
 	ferry_error err = {0};
@@ -189,8 +189,8 @@ int main(int argc, char **argv)
 		char name[32];
 		snprintf(name, sizeof(name), "app-%zu", a);
 		if (db_run(db, NULL, &err,
-			   "INSERT INTO packages (name, owner, created) VALUES ($1, 'bench', 0)",
-			   name) < 0)
+		           "INSERT INTO packages (name, owner, created) VALUES ($1, 'bench', 0)",
+		           name) < 0)
 			die("package", &err);
 	}
 	struct buf sb = BUF_INIT(64u << 20);
@@ -206,7 +206,7 @@ int main(int argc, char **argv)
 			if (r >= n_apps && rnd() % 100 < 2)
 				app_gen[k]++;
 			if (buf_printf(&sb, "%s{\"type\":\"library\",\"name\":\"%s\",\"purl\":\"",
-				       j ? "," : "", pkgs[app_pkgs[k]].bin) < 0)
+			               j ? "," : "", pkgs[app_pkgs[k]].bin) < 0)
 				die("sbom", NULL);
 			purl_of(&sb, &pkgs[app_pkgs[k]], app_gen[k]);
 			if (buf_append_str(&sb, "\"}") < 0)
@@ -218,20 +218,25 @@ int main(int argc, char **argv)
 		snprintf(name, sizeof(name), "app-%zu", app);
 		snprintf(rev, sizeof(rev), "%zu", r / n_apps + 1);
 		snprintf(sha, sizeof(sha), "%064zx", r);
-		if (db_run(db, NULL, &err,
-			   "INSERT INTO revisions (package, revision, sha256, sha512, size, version, "
-			   "architectures, manifest, sbom, uploader, created) VALUES ($1, $2, $3, $3, "
-			   "1, $2, '[\"amd64\"]', '', $4, 'bench', 0)",
-			   name, rev, sha, sb.data) < 0 ||
+		if (db_run(
+		        db, NULL, &err,
+		        "INSERT INTO revisions (package, revision, sha256, sha512, size, version, "
+		        "architectures, manifest, sbom, uploader, created) VALUES ($1, $2, $3, $3, "
+		        "1, $2, '[\"amd64\"]', '', $4, 'bench', 0)",
+		        name, rev, sha, sb.data) < 0 ||
 		    db_run(db, NULL, &err,
-			   "UPDATE packages SET next_revision = $2 + 1 WHERE name = $1", name, rev) < 0)
+		           "UPDATE packages SET next_revision = $2 + 1 WHERE name = $1", name,
+		           rev) < 0)
 			die("revision", &err);
 		/* the newest revision of each app in stable, the one before in edge */
-		const char *risk = r + n_apps >= n_rev ? "stable" : r + 2 * n_apps >= n_rev ? "edge" : NULL;
-		if (risk && db_run(db, NULL, &err,
-				   "INSERT INTO channels (package, track, risk, branch, arch, revision, "
-				   "updated) VALUES ($1, 'latest', $2, '', 'amd64', $3, 0)",
-				   name, risk, rev) < 0)
+		const char *risk = r + n_apps >= n_rev       ? "stable"
+		                   : r + 2 * n_apps >= n_rev ? "edge"
+		                                             : NULL;
+		if (risk &&
+		    db_run(db, NULL, &err,
+		           "INSERT INTO channels (package, track, risk, branch, arch, revision, "
+		           "updated) VALUES ($1, 'latest', $2, '', 'amd64', $3, 0)",
+		           name, risk, rev) < 0)
 			die("release", &err);
 		if ((r % 100 == 99 || r + 1 == n_rev) && db_commit(db, &err) < 0)
 			die("commit", &err);
@@ -252,7 +257,8 @@ int main(int argc, char **argv)
 	t0 = now();
 	size_t jobs_full = drain(&st, db);
 	double t_full = now() - t0;
-	long long findings_full = count(db, "SELECT COUNT(*) FROM vuln_findings WHERE cleared IS NULL");
+	long long findings_full =
+	    count(db, "SELECT COUNT(*) FROM vuln_findings WHERE cleared IS NULL");
 	long long refs = count(db, "SELECT COUNT(*) FROM revision_components");
 
 	/* 3. incremental */
@@ -265,11 +271,12 @@ int main(int argc, char **argv)
 	for (int round = 0; round < ROUNDS; round++) {
 		const struct pkg *p = &pkgs[pool[rnd() % pool_size]];
 		_cleanup_free_ char *json = str_dup_printf(
-			"{\"id\":\"BENCH-%d\",\"modified\":\"2025-01-01T00:00:00Z\",\"upstream\":"
-			"[\"CVE-2025-%d\"],\"affected\":[{\"package\":{\"ecosystem\":\"Debian:12\","
-			"\"name\":\"%s\"},\"ranges\":[{\"type\":\"ECOSYSTEM\",\"events\":[{\"introduced\":"
-			"\"0\"},{\"fixed\":\"%s+r9\"}]}]}]}",
-			round, round, p->src, p->srcver);
+		    "{\"id\":\"BENCH-%d\",\"modified\":\"2025-01-01T00:00:00Z\",\"upstream\":"
+		    "[\"CVE-2025-%d\"],\"affected\":[{\"package\":{\"ecosystem\":\"Debian:12\","
+		    "\"name\":\"%s\"},\"ranges\":[{\"type\":\"ECOSYSTEM\",\"events\":[{"
+		    "\"introduced\":"
+		    "\"0\"},{\"fixed\":\"%s+r9\"}]}]}]}",
+		    round, round, p->src, p->srcver);
 		if (fs_write_atomic(path, json, strlen(json), 0644, &err) < 0)
 			die(path, &err);
 		long long before = count(db, "SELECT COUNT(*) FROM vuln_findings");
@@ -285,10 +292,10 @@ int main(int argc, char **argv)
 	/* 4. the baseline: every app re-evaluated in full after one import */
 	const struct pkg *p = &pkgs[pool[rnd() % pool_size]];
 	_cleanup_free_ char *json = str_dup_printf(
-		"{\"id\":\"BENCH-FULL\",\"modified\":\"2025-01-01T00:00:00Z\",\"affected\":[{"
-		"\"package\":{\"ecosystem\":\"Debian:12\",\"name\":\"%s\"},\"ranges\":[{\"type\":"
-		"\"ECOSYSTEM\",\"events\":[{\"introduced\":\"0\"},{\"fixed\":\"%s+r9\"}]}]}]}",
-		p->src, p->srcver);
+	    "{\"id\":\"BENCH-FULL\",\"modified\":\"2025-01-01T00:00:00Z\",\"affected\":[{"
+	    "\"package\":{\"ecosystem\":\"Debian:12\",\"name\":\"%s\"},\"ranges\":[{\"type\":"
+	    "\"ECOSYSTEM\",\"events\":[{\"introduced\":\"0\"},{\"fixed\":\"%s+r9\"}]}]}]}",
+	    p->src, p->srcver);
 	if (fs_write_atomic(path, json, strlen(json), 0644, &err) < 0)
 		die(path, &err);
 	t0 = now();
@@ -308,10 +315,9 @@ int main(int argc, char **argv)
 	       first.added, adv_path, first.rejected, t_import);
 	printf("revisions: %zu of %zu apps x %zu components (set-up %.1f s, not timed); "
 	       "%zu released\n",
-	       n_rev, n_apps, n_comp, t_setup,
-	       (size_t)count(db, "SELECT COUNT(*) FROM channels"));
-	printf("reading every SBOM into the component table: %.2f s (%lld references)\n",
-	       t_index, refs);
+	       n_rev, n_apps, n_comp, t_setup, (size_t)count(db, "SELECT COUNT(*) FROM channels"));
+	printf("reading every SBOM into the component table: %.2f s (%lld references)\n", t_index,
+	       refs);
 	printf("full scan of the released revisions (%zu jobs): %.2f s, %lld open findings\n",
 	       jobs_full, t_full, findings_full);
 	printf("incremental (import 1 advisory + the scan it queues, findings written), %d "

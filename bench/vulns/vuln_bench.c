@@ -125,7 +125,7 @@ static int count_rev(void *ctx, uint64_t revision)
 }
 
 static int count_finding(void *ctx, uint64_t revision, const struct vuln_component *c,
-			 const char *advisory, const char *fixed)
+                         const char *advisory, const char *fixed)
 {
 	(*(size_t *)ctx)++;
 	return 0;
@@ -159,7 +159,7 @@ int main(int argc, char **argv)
 	}
 	if (!pkgs_path || !adv_path) {
 		fprintf(stderr, "usage: vuln-bench --pkgs TSV --advisories ZIP [--revisions N] "
-				"[--components N] [--apps N] [--naive-sample N] [--tmp DIR]\n");
+		                "[--components N] [--apps N] [--naive-sample N] [--tmp DIR]\n");
 		return 2;
 	}
 	ferry_error err = {0};
@@ -231,7 +231,7 @@ int main(int argc, char **argv)
 		}
 		double tb = now();
 		if (vuln_catalog_add(cat, r + 1, (const char *const *)purls, n_comp, &unsupported,
-				     &err) < 0)
+		                     &err) < 0)
 			die("catalog add", &err);
 		t_add += now() - tb;
 		t_purls += tb - ta;
@@ -264,11 +264,12 @@ int main(int argc, char **argv)
 	for (int round = 0; round < ROUNDS; round++) {
 		const struct pkg *p = &pkgs[pool[rnd() % pool_size]];
 		_cleanup_free_ char *json = str_dup_printf(
-			"{\"id\":\"BENCH-%d\",\"modified\":\"2025-01-01T00:00:00Z\",\"upstream\":"
-			"[\"CVE-2025-%d\"],\"affected\":[{\"package\":{\"ecosystem\":\"Debian:12\","
-			"\"name\":\"%s\"},\"ranges\":[{\"type\":\"ECOSYSTEM\",\"events\":[{\"introduced\":"
-			"\"0\"},{\"fixed\":\"%s+r9\"}]}]}]}",
-			round, round, p->src, p->srcver);
+		    "{\"id\":\"BENCH-%d\",\"modified\":\"2025-01-01T00:00:00Z\",\"upstream\":"
+		    "[\"CVE-2025-%d\"],\"affected\":[{\"package\":{\"ecosystem\":\"Debian:12\","
+		    "\"name\":\"%s\"},\"ranges\":[{\"type\":\"ECOSYSTEM\",\"events\":[{"
+		    "\"introduced\":"
+		    "\"0\"},{\"fixed\":\"%s+r9\"}]}]}]}",
+		    round, round, p->src, p->srcver);
 		if (fs_write_atomic(path, json, strlen(json), 0644, &err) < 0)
 			die(path, &err);
 		t0 = now();
@@ -278,11 +279,11 @@ int main(int argc, char **argv)
 		struct vuln_scan_stats ist2 = {0};
 		size_t nrev = 0;
 		for (size_t k = 0; k < is.n_keys; k++) {
-			if (vuln_catalog_scan_package(cat, is.ix, is.keys[k].family, is.keys[k].name,
-						      &ist2, &err) < 0)
+			if (vuln_catalog_scan_package(cat, is.ix, is.keys[k].family,
+			                              is.keys[k].name, &ist2, &err) < 0)
 				die("incremental scan", &err);
 			if (vuln_catalog_affected_revisions(cat, is.keys[k].family, is.keys[k].name,
-							    count_rev, &nrev) < 0)
+			                                    count_rev, &nrev) < 0)
 				die("affected revisions", NULL);
 		}
 		inc[round] = now() - t0;
@@ -311,10 +312,10 @@ int main(int argc, char **argv)
 	}
 	double t_naive = (now() - t0) / (double)(naive_sample ? naive_sample : 1) * (double)n_rev;
 
-	printf("advisories: %zu imported from %s (%zu rejected) in %.2f s\n", ist.records,
-	       adv_path, ist.rejected, t_import);
-	printf("revisions: %zu x %zu components = %zu references, %zu distinct components\n",
-	       n_rev, n_comp, n_rev * n_comp, vuln_catalog_distinct(cat));
+	printf("advisories: %zu imported from %s (%zu rejected) in %.2f s\n", ist.records, adv_path,
+	       ist.rejected, t_import);
+	printf("revisions: %zu x %zu components = %zu references, %zu distinct components\n", n_rev,
+	       n_comp, n_rev * n_comp, vuln_catalog_distinct(cat));
 	printf("  purl generation %.2f s (not ferry), recording (parse + de-duplicate) %.2f s\n",
 	       t_purls, t_add);
 	printf("full scan: %.3f s (%zu components, %zu record evaluations, %zu component "

@@ -15,7 +15,10 @@ struct buf {
 	size_t max; /* most bytes this buffer may ever hold */
 };
 
-#define BUF_INIT(maxbytes) {NULL, 0, 0, (maxbytes)}
+#define BUF_INIT(maxbytes)                                                                         \
+	{                                                                                          \
+		NULL, 0, 0, (maxbytes)                                                             \
+	}
 
 void buf_init(struct buf *b, size_t max);
 int buf_append(struct buf *b, const void *data, size_t len) FERRY_WUR;

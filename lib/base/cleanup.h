@@ -53,11 +53,11 @@ static inline int steal_fd(int *fd)
 
 /* Declare a cleanup function for a type that has a free function:
  * DEFINE_CLEANUP(json_t *, json_decref) gives _cleanup_(json_decrefp). */
-#define DEFINE_CLEANUP(type, func)                     \
-	static inline void func##p(type *p)            \
-	{                                              \
-		if (*p)                                \
-			func(*p);                      \
+#define DEFINE_CLEANUP(type, func)                                                                 \
+	static inline void func##p(type *p)                                                        \
+	{                                                                                          \
+		if (*p)                                                                            \
+			func(*p);                                                                  \
 	}
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

@@ -68,7 +68,8 @@ int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", path);
 	_cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
-		return ferry_error_errno(err, FERRY_E_IO, errno, "create temporary file for %s", path);
+		return ferry_error_errno(err, FERRY_E_IO, errno, "create temporary file for %s",
+		                         path);
 	if (fs_write_all(fd, data, len) < 0) {
 		rc = ferry_error_errno(err, FERRY_E_IO, errno, "write %s", tmp);
 		goto fail;
@@ -82,7 +83,8 @@ int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 		goto fail;
 	}
 	if (FAULT("fs_write_atomic.rename") || rename(tmp, path) < 0) {
-		rc = ferry_error_errno(err, FERRY_E_IO, errno ? errno : EIO, "rename %s to %s", tmp, path);
+		rc = ferry_error_errno(err, FERRY_E_IO, errno ? errno : EIO, "rename %s to %s", tmp,
+		                       path);
 		goto fail;
 	}
 	return fs_fsync_parent(path, err);
@@ -101,8 +103,9 @@ int fs_read_fd(int fd, const char *name, size_t max, char **out, size_t *len, fe
 	if (fstat(fd, &st) < 0)
 		return ferry_error_errno(err, FERRY_E_IO, errno, "stat %s", name);
 	if (S_ISREG(st.st_mode) && (unsigned long long)st.st_size > max)
-		return ferry_error_set(err, FERRY_E_LIMIT, "%s: %lld bytes, more than the limit of %zu",
-				       name, (long long)st.st_size, max);
+		return ferry_error_set(err, FERRY_E_LIMIT,
+		                       "%s: %lld bytes, more than the limit of %zu", name,
+		                       (long long)st.st_size, max);
 	/* Read at most max+1 bytes: one more than allowed tells "too big". */
 	size_t limit = max + 1;
 	size_t room = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 4096;
@@ -116,7 +119,8 @@ int fs_read_fd(int fd, const char *name, size_t max, char **out, size_t *len, fe
 			size_t grow = room * 2 > limit ? limit : room * 2;
 			char *p = realloc(data, grow + 1);
 			if (!p)
-				return ferry_error_set(err, FERRY_E_NOMEM, "%s: out of memory", name);
+				return ferry_error_set(err, FERRY_E_NOMEM, "%s: out of memory",
+				                       name);
 			data = p;
 			room = grow;
 		}
@@ -130,8 +134,8 @@ int fs_read_fd(int fd, const char *name, size_t max, char **out, size_t *len, fe
 			break;
 		n += (size_t)r;
 		if (n > max)
-			return ferry_error_set(err, FERRY_E_LIMIT, "%s: more than the limit of %zu bytes",
-					       name, max);
+			return ferry_error_set(err, FERRY_E_LIMIT,
+			                       "%s: more than the limit of %zu bytes", name, max);
 	}
 	data[n] = '\0';
 	*out = steal_pointer(&data);
@@ -144,8 +148,8 @@ int fs_read_file(const char *path, size_t max, char **out, size_t *len, ferry_er
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return ferry_error_errno(err, errno == ENOENT ? FERRY_E_NOTFOUND : FERRY_E_IO, errno,
-					 "open %s", path);
+		return ferry_error_errno(err, errno == ENOENT ? FERRY_E_NOTFOUND : FERRY_E_IO,
+		                         errno, "open %s", path);
 	return fs_read_fd(fd, path, max, out, len, err);
 }
 
@@ -166,12 +170,13 @@ int fs_mkdir_p(const char *path, mode_t mode, ferry_error *err)
 		return ferry_error_errno(err, FERRY_E_IO, errno, "mkdir %s", tmp);
 	struct stat st;
 	if (stat(tmp, &st) < 0 || !S_ISDIR(st.st_mode))
-		return ferry_error_set(err, FERRY_E_EXISTS, "%s: exists and is not a directory", path);
+		return ferry_error_set(err, FERRY_E_EXISTS, "%s: exists and is not a directory",
+		                       path);
 	return 0;
 }
 
 static int remove_at(int parent_fd, const char *name, dev_t dev, const char *path, int depth,
-		     ferry_error *err)
+                     ferry_error *err)
 {
 	struct stat st;
 
@@ -188,8 +193,8 @@ static int remove_at(int parent_fd, const char *name, dev_t dev, const char *pat
 		return 0;
 	}
 	if (st.st_dev != dev)
-		return ferry_error_set(err, FERRY_E_UNSAFE, "%s: another file system is mounted here",
-				       path);
+		return ferry_error_set(err, FERRY_E_UNSAFE,
+		                       "%s: another file system is mounted here", path);
 	int fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return ferry_error_errno(err, FERRY_E_IO, errno, "open %s", path);

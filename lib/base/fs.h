@@ -15,7 +15,7 @@ int fs_write_all(int fd, const void *data, size_t len) FERRY_WUR;
 /* Replace path atomically with data, mode applied before rename. After a
  * crash at any point, path holds either the old or the new content. */
 int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
-		    ferry_error *err) FERRY_WUR;
+                    ferry_error *err) FERRY_WUR;
 
 /* Read the whole file at path, at most max bytes; a larger file fails with
  * FERRY_E_LIMIT before anything is allocated beyond max. *out is
@@ -24,7 +24,7 @@ int fs_read_file(const char *path, size_t max, char **out, size_t *len, ferry_er
 
 /* Same, on an open descriptor (read from its current offset). */
 int fs_read_fd(int fd, const char *name, size_t max, char **out, size_t *len,
-	       ferry_error *err) FERRY_WUR;
+               ferry_error *err) FERRY_WUR;
 
 /* fsync the directory at path. */
 int fs_fsync_dir(const char *path, ferry_error *err) FERRY_WUR;

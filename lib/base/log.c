@@ -57,10 +57,10 @@ void log_msg(enum log_level level, const char *fmt, ...)
 		return;
 	if (log_ctx[0])
 		n = snprintf(line, sizeof(line), "%s[%d]: %s: [%s] ", log_cfg.ident, (int)getpid(),
-			     level_names[level], log_ctx);
+		             level_names[level], log_ctx);
 	else
 		n = snprintf(line, sizeof(line), "%s[%d]: %s: ", log_cfg.ident, (int)getpid(),
-			     level_names[level]);
+		             level_names[level]);
 	if (n < 0 || (size_t)n >= sizeof(line) - 2)
 		n = 0;
 	va_start(ap, fmt);

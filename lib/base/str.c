@@ -192,7 +192,8 @@ bool str_valid_utf8(const char *str, size_t len)
 				return false;
 			cp = (cp << 6) | (s[i + k] & 0x3F);
 		}
-		if ((need == 1 && cp < 0x80) || (need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000))
+		if ((need == 1 && cp < 0x80) || (need == 2 && cp < 0x800) ||
+		    (need == 3 && cp < 0x10000))
 			return false;
 		if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
 			return false;

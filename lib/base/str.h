@@ -37,7 +37,8 @@ int str_to_u64(const char *s, unsigned long long max, unsigned long long *out) F
 
 /* Parse a duration written as NUMBER UNIT with units ms, s, m, h (e.g. "500ms",
  * "30s", "5m", "1h") into milliseconds, at most max_ms. */
-int str_parse_duration_ms(const char *s, unsigned long long max_ms, unsigned long long *out_ms) FERRY_WUR;
+int str_parse_duration_ms(const char *s, unsigned long long max_ms,
+                          unsigned long long *out_ms) FERRY_WUR;
 
 /* Is s valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF) of len bytes? */
 bool str_valid_utf8(const char *s, size_t len);

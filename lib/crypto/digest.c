@@ -26,9 +26,9 @@ static const struct {
 	const char *name;
 	size_t size;
 } hash_algs[HASH_ALGS_ALL] = {
-	[CRYPTO_HASH_SHA256] = {"sha256", 32},
-	[CRYPTO_HASH_SHA512] = {"sha512", 64},
-	[CRYPTO_HASH_SHA1] = {"sha1", 20},
+    [CRYPTO_HASH_SHA256] = {"sha256", 32},
+    [CRYPTO_HASH_SHA512] = {"sha512", 64},
+    [CRYPTO_HASH_SHA1] = {"sha1", 20},
 };
 
 static const EVP_MD *alg_md(enum crypto_hash_alg alg)
@@ -76,7 +76,7 @@ int crypto_digest_new(enum crypto_hash_alg alg, struct crypto_digest **out, ferr
 	if (!d->ctx || EVP_DigestInit_ex(d->ctx, alg_md(alg), NULL) != 1) {
 		crypto_digest_free(d);
 		return ferry_error_set(err, FERRY_E_INTERNAL, "digest: cannot start %s",
-				       hash_algs[alg].name);
+		                       hash_algs[alg].name);
 	}
 	*out = d;
 	return 0;
@@ -86,17 +86,17 @@ int crypto_digest_update(struct crypto_digest *d, const void *data, size_t len, 
 {
 	if (len > 0 && EVP_DigestUpdate(d->ctx, data, len) != 1)
 		return ferry_error_set(err, FERRY_E_INTERNAL, "digest: %s update failed",
-				       hash_algs[d->alg].name);
+		                       hash_algs[d->alg].name);
 	return 0;
 }
 
 int crypto_digest_final(struct crypto_digest *d, unsigned char out[CRYPTO_DIGEST_MAX],
-			ferry_error *err)
+                        ferry_error *err)
 {
 	unsigned int n = 0;
 	if (EVP_DigestFinal_ex(d->ctx, out, &n) != 1 || n != hash_algs[d->alg].size)
 		return ferry_error_set(err, FERRY_E_INTERNAL, "digest: %s final failed",
-				       hash_algs[d->alg].name);
+		                       hash_algs[d->alg].name);
 	return 0;
 }
 
@@ -109,7 +109,7 @@ void crypto_digest_free(struct crypto_digest *d)
 }
 
 int crypto_digest_buf(enum crypto_hash_alg alg, const void *data, size_t len,
-		      unsigned char out[CRYPTO_DIGEST_MAX], ferry_error *err)
+                      unsigned char out[CRYPTO_DIGEST_MAX], ferry_error *err)
 {
 	_cleanup_digest_ struct crypto_digest *d = NULL;
 	int rc = crypto_digest_new(alg, &d, err);
@@ -121,8 +121,8 @@ int crypto_digest_buf(enum crypto_hash_alg alg, const void *data, size_t len,
 	return crypto_digest_final(d, out, err);
 }
 
-int crypto_digest_hex(enum crypto_hash_alg alg, const void *data, size_t len,
-		      char *hex, ferry_error *err)
+int crypto_digest_hex(enum crypto_hash_alg alg, const void *data, size_t len, char *hex,
+                      ferry_error *err)
 {
 	unsigned char md[CRYPTO_DIGEST_MAX];
 	int rc = crypto_digest_buf(alg, data, len, md, err);
@@ -134,13 +134,13 @@ int crypto_digest_hex(enum crypto_hash_alg alg, const void *data, size_t len,
 
 /* Feed the whole file at path to each of the n contexts in d, reading it
  * once; its byte count goes to *size when size is not NULL. */
-static int digest_file_into(const char *path, struct crypto_digest **d, size_t n,
-			    uint64_t *size, ferry_error *err)
+static int digest_file_into(const char *path, struct crypto_digest **d, size_t n, uint64_t *size,
+                            ferry_error *err)
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return ferry_error_errno(err, errno == ENOENT ? FERRY_E_NOTFOUND : FERRY_E_IO,
-					 errno, "open %s", path);
+		                         errno, "open %s", path);
 	static const size_t chunk_size = 64 * 1024;
 	_cleanup_free_ unsigned char *chunk = malloc(chunk_size);
 	if (!chunk)
@@ -168,7 +168,7 @@ static int digest_file_into(const char *path, struct crypto_digest **d, size_t n
 }
 
 int crypto_digest_file(enum crypto_hash_alg alg, const char *path,
-		       unsigned char out[CRYPTO_DIGEST_MAX], ferry_error *err)
+                       unsigned char out[CRYPTO_DIGEST_MAX], ferry_error *err)
 {
 	_cleanup_digest_ struct crypto_digest *d = NULL;
 	int rc = crypto_digest_new(alg, &d, err);

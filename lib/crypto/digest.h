@@ -41,13 +41,13 @@ size_t crypto_hash_alg_size(enum crypto_hash_alg alg);
 struct crypto_digest;
 
 int crypto_digest_new(enum crypto_hash_alg alg, struct crypto_digest **out,
-		      ferry_error *err) FERRY_WUR;
+                      ferry_error *err) FERRY_WUR;
 int crypto_digest_update(struct crypto_digest *d, const void *data, size_t len,
-			 ferry_error *err) FERRY_WUR;
+                         ferry_error *err) FERRY_WUR;
 /* Write the digest (crypto_hash_alg_size bytes) into out; the context can then
  * only be freed. */
 int crypto_digest_final(struct crypto_digest *d, unsigned char out[CRYPTO_DIGEST_MAX],
-			ferry_error *err) FERRY_WUR;
+                        ferry_error *err) FERRY_WUR;
 void crypto_digest_free(struct crypto_digest *d);
 
 static inline void crypto_digest_freep(struct crypto_digest **d)
@@ -59,14 +59,14 @@ static inline void crypto_digest_freep(struct crypto_digest **d)
 
 /* One shot: digest of len bytes into out. */
 int crypto_digest_buf(enum crypto_hash_alg alg, const void *data, size_t len,
-		      unsigned char out[CRYPTO_DIGEST_MAX], ferry_error *err) FERRY_WUR;
+                      unsigned char out[CRYPTO_DIGEST_MAX], ferry_error *err) FERRY_WUR;
 /* One shot, lower-case hex into hex, which has room for
  * 2 * crypto_hash_alg_size(alg) + 1 bytes (CRYPTO_DIGEST_HEX_MAX always fits). */
-int crypto_digest_hex(enum crypto_hash_alg alg, const void *data, size_t len,
-		      char *hex, ferry_error *err) FERRY_WUR;
+int crypto_digest_hex(enum crypto_hash_alg alg, const void *data, size_t len, char *hex,
+                      ferry_error *err) FERRY_WUR;
 /* Digest of the whole file at path, read in chunks. */
 int crypto_digest_file(enum crypto_hash_alg alg, const char *path,
-		       unsigned char out[CRYPTO_DIGEST_MAX], ferry_error *err) FERRY_WUR;
+                       unsigned char out[CRYPTO_DIGEST_MAX], ferry_error *err) FERRY_WUR;
 
 /* The size, SHA-256 and SHA-512 (lower-case hex) of one file, read once. */
 struct crypto_file_digests {
@@ -75,7 +75,7 @@ struct crypto_file_digests {
 	char sha512[2 * 64 + 1];
 };
 int crypto_digest_file_all(const char *path, struct crypto_file_digests *out,
-			   ferry_error *err) FERRY_WUR;
+                           ferry_error *err) FERRY_WUR;
 
 /* Does hex (either case, exactly 2*size digits) spell digest? Constant time
  * in the digest bytes. */

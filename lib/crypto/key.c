@@ -24,8 +24,8 @@ struct crypto_key {
 	EVP_PKEY *pkey;
 	enum crypto_key_type type;
 	bool has_private;
-	char keytype[32];      /* as read or "ed25519" | "ecdsa" | "rsa" */
-	char *legacy_hex;      /* legacy ECDSA keys read as a hex point */
+	char keytype[32]; /* as read or "ed25519" | "ecdsa" | "rsa" */
+	char *legacy_hex; /* legacy ECDSA keys read as a hex point */
 };
 
 DEFINE_CLEANUP(EVP_PKEY *, EVP_PKEY_free)
@@ -33,21 +33,21 @@ DEFINE_CLEANUP(BIO *, BIO_free)
 DEFINE_CLEANUP(EVP_MD_CTX *, EVP_MD_CTX_free)
 
 static const char *type_scheme[] = {
-	[CRYPTO_KEY_ED25519] = "ed25519",
-	[CRYPTO_KEY_ECDSA_P256] = "ecdsa-sha2-nistp256",
-	[CRYPTO_KEY_RSA] = "rsassa-pss-sha256",
+    [CRYPTO_KEY_ED25519] = "ed25519",
+    [CRYPTO_KEY_ECDSA_P256] = "ecdsa-sha2-nistp256",
+    [CRYPTO_KEY_RSA] = "rsassa-pss-sha256",
 };
 
 static const char *type_keytype[] = {
-	[CRYPTO_KEY_ED25519] = "ed25519",
-	[CRYPTO_KEY_ECDSA_P256] = "ecdsa",
-	[CRYPTO_KEY_RSA] = "rsa",
+    [CRYPTO_KEY_ED25519] = "ed25519",
+    [CRYPTO_KEY_ECDSA_P256] = "ecdsa",
+    [CRYPTO_KEY_RSA] = "rsa",
 };
 
 /* DER prefix of a P-256 SubjectPublicKeyInfo, followed by the 65-byte point. */
 static const unsigned char p256_spki_prefix[] = {
-	0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01,
-	0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01,
+    0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
 };
 
 /* Does pkey fit type (right algorithm, curve, size)? */
@@ -66,7 +66,7 @@ static int check_pkey(EVP_PKEY *pkey, enum crypto_key_type type, ferry_error *er
 			return ferry_error_set(err, FERRY_E_INVALID, "not an ECDSA key");
 		if (strcmp(group, "prime256v1") != 0 && strcmp(group, "P-256") != 0)
 			return ferry_error_set(err, FERRY_E_INVALID,
-					       "ECDSA key on curve %s, expected P-256", group);
+			                       "ECDSA key on curve %s, expected P-256", group);
 		return 0;
 	}
 	case CRYPTO_KEY_RSA: {
@@ -75,8 +75,8 @@ static int check_pkey(EVP_PKEY *pkey, enum crypto_key_type type, ferry_error *er
 		int bits = EVP_PKEY_get_bits(pkey);
 		if (bits < CRYPTO_RSA_MIN_BITS || bits > CRYPTO_RSA_MAX_BITS)
 			return ferry_error_set(err, FERRY_E_INVALID,
-					       "RSA key of %d bits, expected %d to %d", bits,
-					       CRYPTO_RSA_MIN_BITS, CRYPTO_RSA_MAX_BITS);
+			                       "RSA key of %d bits, expected %d to %d", bits,
+			                       CRYPTO_RSA_MIN_BITS, CRYPTO_RSA_MAX_BITS);
 		return 0;
 	}
 	}
@@ -84,7 +84,7 @@ static int check_pkey(EVP_PKEY *pkey, enum crypto_key_type type, ferry_error *er
 }
 
 static int key_wrap(EVP_PKEY **pkey, enum crypto_key_type type, bool priv, const char *keytype,
-		    struct crypto_key **out, ferry_error *err)
+                    struct crypto_key **out, ferry_error *err)
 {
 	struct crypto_key *k = calloc(1, sizeof(*k));
 	if (!k)
@@ -126,32 +126,33 @@ static int parse_pem_public(const char *pem, EVP_PKEY **out, ferry_error *err)
 }
 
 int crypto_key_from_public(const char *keytype, const char *scheme, const char *public_value,
-			   struct crypto_key **out, ferry_error *err)
+                           struct crypto_key **out, ferry_error *err)
 {
 	enum crypto_key_type type;
 	bool legacy_ecdsa = false;
 
 	if (!keytype || !scheme || !public_value)
-		return ferry_error_set(err, FERRY_E_INVALID, "key: missing keytype, scheme or public value");
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "key: missing keytype, scheme or public value");
 	if (strcmp(keytype, "ed25519") == 0 && strcmp(scheme, "ed25519") == 0)
 		type = CRYPTO_KEY_ED25519;
 	else if (strcmp(keytype, "ecdsa") == 0 && strcmp(scheme, "ecdsa-sha2-nistp256") == 0)
 		type = CRYPTO_KEY_ECDSA_P256;
 	else if (strcmp(keytype, "ecdsa-sha2-nistp256") == 0 &&
-		 strcmp(scheme, "ecdsa-sha2-nistp256") == 0) {
+	         strcmp(scheme, "ecdsa-sha2-nistp256") == 0) {
 		type = CRYPTO_KEY_ECDSA_P256;
 		legacy_ecdsa = true;
 	} else if (strcmp(keytype, "rsa") == 0 && strcmp(scheme, "rsassa-pss-sha256") == 0)
 		type = CRYPTO_KEY_RSA;
 	else
 		return ferry_error_set(err, FERRY_E_UNSUPPORTED,
-				       "key type %.40s with scheme %.40s is not supported", keytype,
-				       scheme);
+		                       "key type %.40s with scheme %.40s is not supported", keytype,
+		                       scheme);
 
 	size_t plen = strnlen(public_value, CRYPTO_KEY_PUBLIC_MAX + 1);
 	if (plen > CRYPTO_KEY_PUBLIC_MAX)
 		return ferry_error_set(err, FERRY_E_LIMIT, "%s public key longer than %d bytes",
-				       keytype, CRYPTO_KEY_PUBLIC_MAX);
+		                       keytype, CRYPTO_KEY_PUBLIC_MAX);
 
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *pkey = NULL;
 	_cleanup_free_ char *legacy_hex = NULL;
@@ -160,7 +161,7 @@ int crypto_key_from_public(const char *keytype, const char *scheme, const char *
 		unsigned char raw[32];
 		if (plen != 64 || crypto_hex_decode(public_value, plen, raw, sizeof(raw)) != 32)
 			return ferry_error_set(err, FERRY_E_INVALID,
-					       "ed25519 public key must be 64 hex digits");
+			                       "ed25519 public key must be 64 hex digits");
 		pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, raw, sizeof(raw));
 		if (!pkey)
 			return ferry_error_set(err, FERRY_E_INVALID, "ed25519 public key rejected");
@@ -168,8 +169,9 @@ int crypto_key_from_public(const char *keytype, const char *scheme, const char *
 		unsigned char der[sizeof(p256_spki_prefix) + 65];
 		memcpy(der, p256_spki_prefix, sizeof(p256_spki_prefix));
 		if (crypto_hex_decode(public_value, plen, der + sizeof(p256_spki_prefix), 65) != 65)
-			return ferry_error_set(err, FERRY_E_INVALID,
-					       "ECDSA public key must be PEM or a 65-byte hex point");
+			return ferry_error_set(
+			    err, FERRY_E_INVALID,
+			    "ECDSA public key must be PEM or a 65-byte hex point");
 		const unsigned char *p = der;
 		pkey = d2i_PUBKEY(NULL, &p, (long)sizeof(der));
 		if (!pkey)
@@ -210,7 +212,7 @@ int crypto_key_generate(enum crypto_key_type type, struct crypto_key **out, ferr
 	}
 	if (!pkey)
 		return ferry_error_set(err, FERRY_E_INTERNAL, "generate %s key failed",
-				       type_keytype[type]);
+		                       type_keytype[type]);
 	return key_wrap(&pkey, type, true, NULL, out, err);
 }
 
@@ -223,33 +225,35 @@ int crypto_key_save_private(const struct crypto_key *key, const char *path, ferr
 	if (!bio)
 		return ferry_error_set(err, FERRY_E_NOMEM, "%s: out of memory", path);
 	if (PEM_write_bio_PKCS8PrivateKey(bio, key->pkey, NULL, NULL, 0, NULL, NULL) != 1)
-		return ferry_error_set(err, FERRY_E_INTERNAL, "%s: cannot encode private key", path);
+		return ferry_error_set(err, FERRY_E_INTERNAL, "%s: cannot encode private key",
+		                       path);
 	char *data = NULL;
 	long len = BIO_get_mem_data(bio, &data);
 	if (len <= 0 || !data)
-		return ferry_error_set(err, FERRY_E_INTERNAL, "%s: cannot encode private key", path);
+		return ferry_error_set(err, FERRY_E_INTERNAL, "%s: cannot encode private key",
+		                       path);
 	return fs_write_atomic(path, data, (size_t)len, 0600, err);
 }
 
 int crypto_key_from_private_pem(const char *pem, size_t len, struct crypto_key **out,
-				ferry_error *err)
+                                ferry_error *err)
 {
 	if (len > CRYPTO_KEY_FILE_MAX)
 		return ferry_error_set(err, FERRY_E_LIMIT, "private key longer than %d bytes",
-				       CRYPTO_KEY_FILE_MAX);
+		                       CRYPTO_KEY_FILE_MAX);
 	_cleanup_(BIO_freep) BIO *bio = BIO_new_mem_buf(pem, (int)len);
 	if (!bio)
 		return ferry_error_set(err, FERRY_E_NOMEM, "key: out of memory");
 	/* No passphrase callback: an encrypted key fails instead of prompting. */
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *pkey =
-		PEM_read_bio_PrivateKey(bio, NULL, NULL, (void *)"");
+	    PEM_read_bio_PrivateKey(bio, NULL, NULL, (void *)"");
 	if (!pkey)
 		return ferry_error_set(err, FERRY_E_INVALID, "not an unencrypted PEM private key");
 	enum crypto_key_type type;
 	if (pkey_type_of(pkey, &type) < 0)
 		return ferry_error_set(err, FERRY_E_UNSUPPORTED,
-				       "private key of an unsupported kind (%s)",
-				       EVP_PKEY_get0_type_name(pkey));
+		                       "private key of an unsupported kind (%s)",
+		                       EVP_PKEY_get0_type_name(pkey));
 	int rc = check_pkey(pkey, type, err);
 	if (rc < 0)
 		return rc;
@@ -261,7 +265,7 @@ int crypto_key_load_private(const char *path, struct crypto_key **out, ferry_err
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return ferry_error_errno(err, errno == ENOENT ? FERRY_E_NOTFOUND : FERRY_E_IO,
-					 errno, "open key %s", path);
+		                         errno, "open key %s", path);
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return ferry_error_errno(err, FERRY_E_IO, errno, "stat key %s", path);
@@ -269,8 +273,8 @@ int crypto_key_load_private(const char *path, struct crypto_key **out, ferry_err
 		return ferry_error_set(err, FERRY_E_INVALID, "key %s: not a regular file", path);
 	if (st.st_mode & 077)
 		return ferry_error_set(err, FERRY_E_UNSAFE,
-				       "key %s: mode %04o lets others read it; chmod 600 it",
-				       path, (unsigned)(st.st_mode & 07777));
+		                       "key %s: mode %04o lets others read it; chmod 600 it", path,
+		                       (unsigned)(st.st_mode & 07777));
 	char *data = NULL;
 	size_t len = 0;
 	int rc = fs_read_fd(fd, path, CRYPTO_KEY_FILE_MAX, &data, &len, err);
@@ -325,12 +329,12 @@ int crypto_key_public_value(const struct crypto_key *key, char **out, ferry_erro
 	_cleanup_(BIO_freep) BIO *bio = BIO_new(BIO_s_mem());
 	if (!bio || PEM_write_bio_PUBKEY(bio, key->pkey) != 1)
 		return ferry_error_set(err, FERRY_E_INTERNAL, "%s: cannot encode public key",
-				       key->keytype);
+		                       key->keytype);
 	char *data = NULL;
 	long len = BIO_get_mem_data(bio, &data);
 	if (len <= 0)
 		return ferry_error_set(err, FERRY_E_INTERNAL, "%s: cannot encode public key",
-				       key->keytype);
+		                       key->keytype);
 	*out = strndup(data, (size_t)len);
 	return *out ? 0 : ferry_error_set(err, FERRY_E_NOMEM, "key: out of memory");
 }
@@ -346,50 +350,50 @@ static int scheme_init(const struct crypto_key *key, EVP_MD_CTX *ctx, bool sign)
 	const EVP_MD *md = key->type == CRYPTO_KEY_ED25519 ? NULL : EVP_sha256();
 	EVP_PKEY_CTX *pctx = NULL;
 	int ok = sign ? EVP_DigestSignInit(ctx, &pctx, md, NULL, key->pkey)
-		      : EVP_DigestVerifyInit(ctx, &pctx, md, NULL, key->pkey);
+	              : EVP_DigestVerifyInit(ctx, &pctx, md, NULL, key->pkey);
 	if (ok != 1)
 		return -1;
 	if (key->type == CRYPTO_KEY_RSA) {
 		if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
 		    EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) != 1 ||
-		    EVP_PKEY_CTX_set_rsa_pss_saltlen(
-			    pctx, sign ? RSA_PSS_SALTLEN_DIGEST : RSA_PSS_SALTLEN_AUTO) != 1)
+		    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, sign ? RSA_PSS_SALTLEN_DIGEST
+		                                                : RSA_PSS_SALTLEN_AUTO) != 1)
 			return -1;
 	}
 	return 0;
 }
 
 int crypto_key_verify(const struct crypto_key *key, const unsigned char *sig, size_t siglen,
-		      const void *data, size_t len, ferry_error *err)
+                      const void *data, size_t len, ferry_error *err)
 {
 	if (siglen == 0 || siglen > CRYPTO_SIG_MAX)
 		return ferry_error_set(err, FERRY_E_VERIFY, "%s signature of %zu bytes",
-				       key->keytype, siglen);
+		                       key->keytype, siglen);
 	_cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	if (!ctx)
 		return ferry_error_set(err, FERRY_E_NOMEM, "verify: out of memory");
 	if (scheme_init(key, ctx, false) < 0)
 		return ferry_error_set(err, FERRY_E_INTERNAL, "%s: cannot start verification",
-				       key->keytype);
+		                       key->keytype);
 	int ok = EVP_DigestVerify(ctx, sig, siglen, data, len);
 	if (ok != 1)
 		return ferry_error_set(err, FERRY_E_VERIFY, "%s signature does not verify",
-				       key->keytype);
+		                       key->keytype);
 	return 0;
 }
 
-int crypto_key_sign(const struct crypto_key *key, const void *data, size_t len,
-		    unsigned char **sig, size_t *siglen, ferry_error *err)
+int crypto_key_sign(const struct crypto_key *key, const void *data, size_t len, unsigned char **sig,
+                    size_t *siglen, ferry_error *err)
 {
 	if (!key->has_private)
 		return ferry_error_set(err, FERRY_E_INVALID, "%s key has no private half",
-				       key->keytype);
+		                       key->keytype);
 	_cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	if (!ctx)
 		return ferry_error_set(err, FERRY_E_NOMEM, "sign: out of memory");
 	if (scheme_init(key, ctx, true) < 0)
 		return ferry_error_set(err, FERRY_E_INTERNAL, "%s: cannot start signing",
-				       key->keytype);
+		                       key->keytype);
 	size_t n = 0;
 	if (EVP_DigestSign(ctx, NULL, &n, data, len) != 1 || n == 0)
 		return ferry_error_set(err, FERRY_E_INTERNAL, "%s: signing failed", key->keytype);

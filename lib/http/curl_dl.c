@@ -78,9 +78,9 @@ static void no_free(void *p)
 }
 
 static const struct curl_dl missing = {
-	no_global_init, no_easy_init,	  no_easy_setopt, no_easy_perform, no_easy_getinfo,
-	no_easy_cleanup, no_easy_strerror, no_slist_append, no_slist_free_all, no_url,
-	no_url_set,	 no_url_get,	  no_url_cleanup, no_free,
+    no_global_init,  no_easy_init,     no_easy_setopt,  no_easy_perform,   no_easy_getinfo,
+    no_easy_cleanup, no_easy_strerror, no_slist_append, no_slist_free_all, no_url,
+    no_url_set,      no_url_get,       no_url_cleanup,  no_free,
 };
 
 static struct curl_dl table;
@@ -104,26 +104,26 @@ static void load(void)
 		const char *name;
 		void **slot;
 	} syms[] = {
-		{"curl_global_init", (void **)&table.global_init},
-		{"curl_easy_init", (void **)&table.easy_init},
-		{"curl_easy_setopt", (void **)&table.easy_setopt},
-		{"curl_easy_perform", (void **)&table.easy_perform},
-		{"curl_easy_getinfo", (void **)&table.easy_getinfo},
-		{"curl_easy_cleanup", (void **)&table.easy_cleanup},
-		{"curl_easy_strerror", (void **)&table.easy_strerror},
-		{"curl_slist_append", (void **)&table.slist_append},
-		{"curl_slist_free_all", (void **)&table.slist_free_all},
-		{"curl_url", (void **)&table.url},
-		{"curl_url_set", (void **)&table.url_set},
-		{"curl_url_get", (void **)&table.url_get},
-		{"curl_url_cleanup", (void **)&table.url_cleanup},
-		{"curl_free", (void **)&table.free},
+	    {"curl_global_init", (void **)&table.global_init},
+	    {"curl_easy_init", (void **)&table.easy_init},
+	    {"curl_easy_setopt", (void **)&table.easy_setopt},
+	    {"curl_easy_perform", (void **)&table.easy_perform},
+	    {"curl_easy_getinfo", (void **)&table.easy_getinfo},
+	    {"curl_easy_cleanup", (void **)&table.easy_cleanup},
+	    {"curl_easy_strerror", (void **)&table.easy_strerror},
+	    {"curl_slist_append", (void **)&table.slist_append},
+	    {"curl_slist_free_all", (void **)&table.slist_free_all},
+	    {"curl_url", (void **)&table.url},
+	    {"curl_url_set", (void **)&table.url_set},
+	    {"curl_url_get", (void **)&table.url_get},
+	    {"curl_url_cleanup", (void **)&table.url_cleanup},
+	    {"curl_free", (void **)&table.free},
 	};
 	for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
 		void *p = dlsym(h, syms[i].name);
 		if (!p) {
 			snprintf(why, sizeof(why), "%s has no %s: libcurl 7.80 or newer is needed",
-				 SONAME, syms[i].name);
+			         SONAME, syms[i].name);
 			dlclose(h);
 			return;
 		}

@@ -28,8 +28,8 @@ struct http_client {
 struct sink {
 	CURL *h;
 	uint64_t discarded; /* body bytes of an error response, dropped */
-	struct buf *buf; /* into memory, or */
-	int fd;          /* into a file */
+	struct buf *buf;    /* into memory, or */
+	int fd;             /* into a file */
 	uint64_t received;
 	uint64_t max;
 	bool over_limit;
@@ -55,7 +55,8 @@ int http_client_new(const struct http_options *opt, struct http_client **out, fe
 	pthread_once(&curl_once, curl_global);
 	if (curl_init_rc != CURLE_OK)
 		return ferry_error_set(err, FERRY_E_INTERNAL, "http: %s",
-				       *curl_dl_error() ? curl_dl_error() : "libcurl did not initialise");
+		                       *curl_dl_error() ? curl_dl_error()
+		                                        : "libcurl did not initialise");
 	struct http_client *c = calloc(1, sizeof(*c));
 	if (!c)
 		return ferry_error_set(err, FERRY_E_NOMEM, "http: out of memory");
@@ -66,14 +67,14 @@ int http_client_new(const struct http_options *opt, struct http_client **out, fe
 	}
 	struct http_options o = opt ? *opt : (struct http_options){0};
 	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS,
-			 o.connect_timeout_ms > 0 ? o.connect_timeout_ms : 30000L);
+	                 o.connect_timeout_ms > 0 ? o.connect_timeout_ms : 30000L);
 	if (o.total_timeout_ms > 0)
 		curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, o.total_timeout_ms);
 	curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_TIME,
-			 o.stall_timeout_s > 0 ? o.stall_timeout_s : 60L);
+	                 o.stall_timeout_s > 0 ? o.stall_timeout_s : 60L);
 	curl_easy_setopt(c->curl, CURLOPT_USERAGENT,
-			 o.user_agent ? o.user_agent : "ferry/" FERRY_VERSION);
+	                 o.user_agent ? o.user_agent : "ferry/" FERRY_VERSION);
 	curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 1L);
 	curl_easy_setopt(c->curl, CURLOPT_MAXREDIRS, 5L);
 #if LIBCURL_VERSION_NUM >= 0x075500
@@ -81,7 +82,8 @@ int http_client_new(const struct http_options *opt, struct http_client **out, fe
 	curl_easy_setopt(c->curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 #else
 	curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-	curl_easy_setopt(c->curl, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+	curl_easy_setopt(c->curl, CURLOPT_REDIR_PROTOCOLS,
+	                 (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
 	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->errbuf);
@@ -111,7 +113,8 @@ static size_t on_header(char *data, size_t size, size_t n, void *ctx)
 	size_t len = size * n;
 	long code = 0;
 	curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &code);
-	if (code >= 200 && code <= 299 && len > 15 && strncasecmp(data, "content-length:", 15) == 0) {
+	if (code >= 200 && code <= 299 && len > 15 &&
+	    strncasecmp(data, "content-length:", 15) == 0) {
 		unsigned long long cl = strtoull(data + 15, NULL, 10);
 		if (cl > s->max) {
 			s->over_limit = true;
@@ -151,11 +154,11 @@ static size_t on_body(char *data, size_t size, size_t n, void *ctx)
 }
 
 static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-		       curl_off_t ulnow)
+                       curl_off_t ulnow)
 {
 	struct sink *s = ctx;
 	if (s->progress && s->progress(s->progress_ctx, s->base + (uint64_t)dlnow,
-				       dltotal > 0 ? s->base + (uint64_t)dltotal : 0) != 0) {
+	                               dltotal > 0 ? s->base + (uint64_t)dltotal : 0) != 0) {
 		s->cancelled = true;
 		return 1;
 	}
@@ -172,7 +175,7 @@ static int status_error(long status, const char *url, ferry_error *err)
 }
 
 static int perform(struct http_client *c, const char *url, struct sink *s, long *status_out,
-		   ferry_error *err)
+                   ferry_error *err)
 {
 	CURL *h = c->curl;
 	c->errbuf[0] = '\0';
@@ -199,7 +202,7 @@ static int perform(struct http_client *c, const char *url, struct sink *s, long 
 	curl_easy_setopt(h, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)0);
 	if (s->over_limit && status >= 200 && status <= 299)
 		return ferry_error_set(err, FERRY_E_LIMIT, "GET %s: more than %llu bytes", url,
-				       (unsigned long long)s->max);
+		                       (unsigned long long)s->max);
 	if (s->io_failed)
 		return ferry_error_errno(err, FERRY_E_IO, s->io_errno, "GET %s: write", url);
 	if (s->cancelled)
@@ -208,17 +211,17 @@ static int perform(struct http_client *c, const char *url, struct sink *s, long 
 		return status_error(status, url, err);
 	if (rc == CURLE_OPERATION_TIMEDOUT)
 		return ferry_error_set(err, FERRY_E_TIMEOUT, "GET %s: %s", url,
-				       c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
+		                       c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
 	if (rc != CURLE_OK)
 		return ferry_error_set(err, FERRY_E_NETWORK, "GET %s: %s", url,
-				       c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
+		                       c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
 	if (status < 200 || status > 299)
 		return status_error(status, url, err);
 	return 0;
 }
 
-int http_get_buf(struct http_client *c, const char *url, size_t max, struct buf *out,
-		 long *status, ferry_error *err)
+int http_get_buf(struct http_client *c, const char *url, size_t max, struct buf *out, long *status,
+                 ferry_error *err)
 {
 	size_t mark = out->len;
 	struct sink s = {.buf = out, .fd = -1, .max = max};
@@ -232,7 +235,7 @@ int http_get_buf(struct http_client *c, const char *url, size_t max, struct buf 
 }
 
 int http_get_file(struct http_client *c, const char *url, const char *path, uint64_t max,
-		  bool resume, long *status, ferry_error *err)
+                  bool resume, long *status, ferry_error *err)
 {
 	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0)
@@ -292,20 +295,19 @@ static size_t on_post_body(char *data, size_t size, size_t n, void *ctx)
 }
 
 static int on_post_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-			    curl_off_t ulnow)
+                            curl_off_t ulnow)
 {
 	struct post_sink *s = ctx;
 	if (s->progress && s->progress(s->progress_ctx, (uint64_t)ulnow,
-				       ultotal > 0 ? (uint64_t)ultotal : 0) != 0) {
+	                               ultotal > 0 ? (uint64_t)ultotal : 0) != 0) {
 		s->cancelled = true;
 		return 1;
 	}
 	return 0;
 }
 
-int http_post(struct http_client *c, const char *url, const char *const *headers,
-	      const void *body, size_t len, size_t max, struct buf *out, long *status,
-	      ferry_error *err)
+int http_post(struct http_client *c, const char *url, const char *const *headers, const void *body,
+              size_t len, size_t max, struct buf *out, long *status, ferry_error *err)
 {
 	CURL *h = c->curl;
 	struct curl_slist *hs = NULL;
@@ -318,8 +320,10 @@ int http_post(struct http_client *c, const char *url, const char *const *headers
 		hs = n;
 	}
 	size_t mark = out->len;
-	struct post_sink s = {.buf = out, .max = mark + max, .progress = c->progress,
-			      .progress_ctx = c->progress_ctx};
+	struct post_sink s = {.buf = out,
+	                      .max = mark + max,
+	                      .progress = c->progress,
+	                      .progress_ctx = c->progress_ctx};
 	c->errbuf[0] = '\0';
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_POST, 1L);
@@ -348,16 +352,16 @@ int http_post(struct http_client *c, const char *url, const char *const *headers
 		*status = code;
 	int ret = 0;
 	if (s.over_limit)
-		ret = ferry_error_set(err, FERRY_E_LIMIT, "POST %s: answer of more than %zu bytes", url,
-				      max);
+		ret = ferry_error_set(err, FERRY_E_LIMIT, "POST %s: answer of more than %zu bytes",
+		                      url, max);
 	else if (s.cancelled)
 		ret = ferry_error_set(err, FERRY_E_CANCELLED, "POST %s: cancelled", url);
 	else if (rc == CURLE_OPERATION_TIMEDOUT)
 		ret = ferry_error_set(err, FERRY_E_TIMEOUT, "POST %s: %s", url,
-				      c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
+		                      c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
 	else if (rc != CURLE_OK || code == 0)
 		ret = ferry_error_set(err, FERRY_E_NETWORK, "POST %s: %s", url,
-				      c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
+		                      c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
 	if (ret < 0) {
 		out->len = mark;
 		if (out->data)
@@ -375,8 +379,9 @@ char *http_quote(const char *s, bool keep_slash)
 		return NULL;
 	for (const unsigned char *q = (const unsigned char *)s; *q; q++) {
 		unsigned char ch = *q;
-		if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-		    ch == '-' || ch == '.' || ch == '_' || ch == '~' || (keep_slash && ch == '/')) {
+		if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' || ch == '~' ||
+		    (keep_slash && ch == '/')) {
 			*p++ = (char)ch;
 		} else {
 			*p++ = '%';

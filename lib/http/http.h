@@ -1,8 +1,8 @@
 /* http.h: an HTTP(S) client on libcurl for fetching from repositories and
- * stores (and posting small JSON documents to them): GET into memory or into a file, with a hard maximum length (the
- * transfer is aborted as soon as it passes it, whatever Content-Length
- * claimed: endless-data attacks stop there), connect and stall timeouts,
- * an optional progress callback, and resuming a file with a Range request.
+ * stores (and posting small JSON documents to them): GET into memory or into a file, with a hard
+ * maximum length (the transfer is aborted as soon as it passes it, whatever Content-Length claimed:
+ * endless-data attacks stop there), connect and stall timeouts, an optional progress callback, and
+ * resuming a file with a Range request.
  *
  * Status codes become ferry errors: 404 and 410 FERRY_E_NOTFOUND, 403
  * FERRY_E_PERM, anything else outside 2xx FERRY_E_NETWORK; a body longer
@@ -35,7 +35,7 @@ typedef int (*http_progress_fn)(void *ctx, uint64_t received, uint64_t total);
 struct http_client;
 
 int http_client_new(const struct http_options *opt, struct http_client **out,
-		    ferry_error *err) FERRY_WUR;
+                    ferry_error *err) FERRY_WUR;
 void http_client_free(struct http_client *c);
 
 static inline void http_client_freep(struct http_client **c)
@@ -49,15 +49,15 @@ void http_set_progress(struct http_client *c, http_progress_fn fn, void *ctx);
 
 /* GET url; append the body to out (whose own bound also applies), at most
  * max bytes. *status (may be NULL) gets the HTTP status. */
-int http_get_buf(struct http_client *c, const char *url, size_t max, struct buf *out,
-		 long *status, ferry_error *err) FERRY_WUR;
+int http_get_buf(struct http_client *c, const char *url, size_t max, struct buf *out, long *status,
+                 ferry_error *err) FERRY_WUR;
 
 /* GET url into the file at path, at most max bytes in the file. With resume
  * and an existing file of n < max bytes, asks for the rest (Range: n-); a
  * server that answers 200 instead of 206 sends it all again and the file
  * starts over. The file is created mode 0644 (if new) and fsync'ed. */
 int http_get_file(struct http_client *c, const char *url, const char *path, uint64_t max,
-		  bool resume, long *status, ferry_error *err) FERRY_WUR;
+                  bool resume, long *status, ferry_error *err) FERRY_WUR;
 
 /* POST len bytes of body to url with extra header lines ("Name: value",
  * NULL-terminated list, may be NULL). Unlike the GETs, any complete HTTP
@@ -65,9 +65,8 @@ int http_get_file(struct http_client *c, const char *url, const char *path, uint
  * bytes, whatever the status), for the caller to judge. Fails only when no
  * answer came: FERRY_E_NETWORK, FERRY_E_TIMEOUT, FERRY_E_CANCELLED (the
  * progress callback asked), or FERRY_E_LIMIT for a body over max. */
-int http_post(struct http_client *c, const char *url, const char *const *headers,
-	      const void *body, size_t len, size_t max, struct buf *out, long *status,
-	      ferry_error *err) FERRY_WUR;
+int http_post(struct http_client *c, const char *url, const char *const *headers, const void *body,
+              size_t len, size_t max, struct buf *out, long *status, ferry_error *err) FERRY_WUR;
 
 /* Percent-encode every byte of s except A-Z a-z 0-9 - . _ ~ (and '/' when
  * keep_slash), as Python's urllib.parse.quote(s, safe="") does. Heap string,

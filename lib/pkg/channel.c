@@ -57,14 +57,13 @@ static int bad(ferry_error *err, const char *s, const char *why)
 }
 
 /* A track or branch (what) named value breaks the naming rule. */
-static int bad_name(ferry_error *err, const char *s, const char *what, const char *value,
-		    int max)
+static int bad_name(ferry_error *err, const char *s, const char *what, const char *value, int max)
 {
 	char why[160];
 	snprintf(why, sizeof(why),
-		 "%s \"%.40s\" must be letters and digits with single '.', '_' or "
-		 "'-' between them, at most %d bytes",
-		 what, value, max);
+	         "%s \"%.40s\" must be letters and digits with single '.', '_' or "
+	         "'-' between them, at most %d bytes",
+	         what, value, max);
 	return bad(err, s, why);
 }
 
@@ -78,12 +77,12 @@ int channel_parse(const char *s, struct channel *out, ferry_error *err)
 	if (!s || !*s)
 		return ferry_error_set(err, FERRY_E_INVALID, "invalid channel \"\": empty name");
 	if (strlen(s) > CHANNEL_NAME_MAX)
-		return ferry_error_set(err, FERRY_E_INVALID, "invalid channel: longer than %d bytes",
-				       CHANNEL_NAME_MAX);
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "invalid channel: longer than %d bytes", CHANNEL_NAME_MAX);
 	for (const char *p = s; *p; p++)
 		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
 			return ferry_error_set(err, FERRY_E_INVALID,
-					       "invalid channel: only printable ASCII is allowed");
+			                       "invalid channel: only printable ASCII is allowed");
 	snprintf(copy, sizeof(copy), "%s", s);
 	char *p = copy;
 	for (;;) {
@@ -126,8 +125,8 @@ int channel_parse(const char *s, struct channel *out, ferry_error *err)
 	int r = channel_risk_parse(risk);
 	if (r < 0) {
 		char why[96];
-		snprintf(why, sizeof(why), "\"%.40s\" is not a risk (stable, candidate, beta, edge)",
-			 risk);
+		snprintf(why, sizeof(why),
+		         "\"%.40s\" is not a risk (stable, candidate, beta, edge)", risk);
 		return bad(err, s, why);
 	}
 	if (!channel_track_valid(track))

@@ -49,13 +49,13 @@
 
 #include "base/error.h"
 
-#define IMAGE_MAX_FILES 200000u                       /* entries in one image */
-#define IMAGE_MAX_BYTES (4ull * 1024 * 1024 * 1024)   /* uncompressed total */
-#define IMAGE_MAX_DEPTH 64                            /* path components */
-#define IMAGE_MAX_PATH 4095                           /* bytes of a path or link target */
-#define IMAGE_MAX_NAME 255                            /* bytes of one name */
-#define IMAGE_BLOCK_SIZE (128u * 1024)                /* squashfs data block size */
-#define IMAGE_DEFAULT_MTIME 0                         /* without SOURCE_DATE_EPOCH */
+#define IMAGE_MAX_FILES 200000u                     /* entries in one image */
+#define IMAGE_MAX_BYTES (4ull * 1024 * 1024 * 1024) /* uncompressed total */
+#define IMAGE_MAX_DEPTH 64                          /* path components */
+#define IMAGE_MAX_PATH 4095                         /* bytes of a path or link target */
+#define IMAGE_MAX_NAME 255                          /* bytes of one name */
+#define IMAGE_BLOCK_SIZE (128u * 1024)              /* squashfs data block size */
+#define IMAGE_DEFAULT_MTIME 0                       /* without SOURCE_DATE_EPOCH */
 
 enum image_compression { IMAGE_ZSTD = 0, IMAGE_XZ, IMAGE_LZ4, IMAGE_GZIP };
 
@@ -93,24 +93,24 @@ struct image_write_opts {
  * A file that changes while it is being packed fails with FERRY_E_IO.
  * opts may be NULL: zstd, mtime 0, the default limits. */
 int image_write(const char *dir, const char *out_path, const struct image_write_opts *opts,
-		ferry_error *err) FERRY_WUR;
+                ferry_error *err) FERRY_WUR;
 
 struct image;
 
 struct image_entry {
-	const char *path;     /* relative, no leading slash; "" is the root */
-	mode_t mode;          /* type and permission bits */
-	uint64_t size;        /* regular files: bytes */
-	const char *target;   /* symlinks: where they point; else NULL */
-	unsigned depth;       /* path components: 0 for the root */
+	const char *path;   /* relative, no leading slash; "" is the root */
+	mode_t mode;        /* type and permission bits */
+	uint64_t size;      /* regular files: bytes */
+	const char *target; /* symlinks: where they point; else NULL */
+	unsigned depth;     /* path components: 0 for the root */
 };
 
 struct image_info {
 	enum image_compression compression;
 	uint32_t block_size;
-	uint32_t mtime;       /* the superblock's modification time */
-	uint32_t inodes;      /* inode count, the root included */
-	uint64_t bytes_used;  /* bytes of the file system, without padding */
+	uint32_t mtime;      /* the superblock's modification time */
+	uint32_t inodes;     /* inode count, the root included */
+	uint64_t bytes_used; /* bytes of the file system, without padding */
 };
 
 /* Open an image file for reading; validates the superblock (magic, version
@@ -136,7 +136,7 @@ void image_get_info(const struct image *img, struct image_info *info);
  * counted in *len) and must be freed. A missing path is FERRY_E_NOTFOUND, a
  * path that is not a regular file FERRY_E_INVALID. */
 int image_read_file(struct image *img, const char *path, size_t max, char **data, size_t *len,
-		    ferry_error *err) FERRY_WUR;
+                    ferry_error *err) FERRY_WUR;
 
 /* Visit every entry, the root first, then depth-first in byte order of
  * names; each entry is validated before fn sees it (names, order, depth,

@@ -17,18 +17,18 @@
 
 /* One entry of the staged tree, as found by tree_scan. */
 struct tree_node {
-	struct tree_node *parent;      /* NULL for the root */
-	char *name;                    /* "" for the root */
+	struct tree_node *parent; /* NULL for the root */
+	char *name;               /* "" for the root */
 	size_t name_len;
-	size_t path_len;               /* bytes of the relative path */
-	unsigned depth;                /* path components; 0 for the root */
-	mode_t type;                   /* S_IFDIR, S_IFREG or S_IFLNK */
-	uint16_t perm;                 /* normalised permission bits */
-	dev_t dev;                     /* what lstat saw, to detect swaps */
+	size_t path_len; /* bytes of the relative path */
+	unsigned depth;  /* path components; 0 for the root */
+	mode_t type;     /* S_IFDIR, S_IFREG or S_IFLNK */
+	uint16_t perm;   /* normalised permission bits */
+	dev_t dev;       /* what lstat saw, to detect swaps */
 	ino_t ino;
-	uint64_t size;                 /* regular files */
-	char *target;                  /* symlinks */
-	struct tree_node **children;   /* directories: sorted by name bytes */
+	uint64_t size;               /* regular files */
+	char *target;                /* symlinks */
+	struct tree_node **children; /* directories: sorted by name bytes */
 	size_t nchildren;
 	size_t cap;
 	uint32_t nsubdirs;
@@ -40,15 +40,15 @@ struct tree_node {
 
 struct tree {
 	struct tree_node *root;
-	size_t entries;                /* every node but the root */
-	uint64_t bytes;                /* sum of regular file sizes */
+	size_t entries; /* every node but the root */
+	uint64_t bytes; /* sum of regular file sizes */
 };
 
 /* Scan the directory open at rootfd (not consumed) with lstat semantics and
  * build the sorted tree, refusing what image.h forbids; then check every
  * symlink. Messages name the path inside the tree. */
 int tree_scan(int rootfd, size_t max_files, uint64_t max_bytes, struct tree *out,
-	      ferry_error *err) FERRY_WUR;
+              ferry_error *err) FERRY_WUR;
 void tree_free(struct tree *t);
 
 /* The relative path of n into buf ("" for the root); truncated to size. */
@@ -57,8 +57,8 @@ void tree_path(const struct tree_node *n, char *buf, size_t size);
 /* Record "PATH: what" (and ": strerror(errnum)" when errnum is not 0) for
  * node n and return code. Kept out of line so that recursive callers do
  * not carry a path buffer in every frame. */
-int tree_error(ferry_error *err, int code, int errnum, const struct tree_node *n,
-	       const char *what) __attribute__((noinline));
+int tree_error(ferry_error *err, int code, int errnum, const struct tree_node *n, const char *what)
+    __attribute__((noinline));
 
 /* An sqfs_file_t over a descriptor it does not own. Reads past limit fail
  * with SQFS_ERROR_OUT_OF_BOUNDS; writes (when writable) grow the size. */

@@ -118,36 +118,59 @@ sqfs_file_t *image_file_create(int fd, uint64_t size, uint64_t limit, bool writa
 const char *image_sqfs_strerror(int e)
 {
 	switch (e) {
-	case SQFS_ERROR_ALLOC: return "out of memory";
-	case SQFS_ERROR_IO: return "input/output error";
-	case SQFS_ERROR_COMPRESSOR: return "compressed data is damaged";
-	case SQFS_ERROR_INTERNAL: return "internal error of libsquashfs";
-	case SQFS_ERROR_CORRUPTED: return "data structure is corrupted";
-	case SQFS_ERROR_UNSUPPORTED: return "unsupported feature";
-	case SQFS_ERROR_OVERFLOW: return "size overflows";
-	case SQFS_ERROR_OUT_OF_BOUNDS: return "reference out of bounds";
-	case SFQS_ERROR_SUPER_MAGIC: return "bad magic";
-	case SFQS_ERROR_SUPER_VERSION: return "unsupported version";
-	case SQFS_ERROR_SUPER_BLOCK_SIZE: return "bad block size";
-	case SQFS_ERROR_NOT_DIR: return "not a directory";
-	case SQFS_ERROR_NO_ENTRY: return "no such entry";
-	case SQFS_ERROR_LINK_LOOP: return "loop";
-	case SQFS_ERROR_NOT_FILE: return "not a regular file";
-	case SQFS_ERROR_ARG_INVALID: return "invalid argument";
-	case SQFS_ERROR_SEQUENCE: return "calls out of sequence";
-	default: return "unknown libsquashfs error";
+	case SQFS_ERROR_ALLOC:
+		return "out of memory";
+	case SQFS_ERROR_IO:
+		return "input/output error";
+	case SQFS_ERROR_COMPRESSOR:
+		return "compressed data is damaged";
+	case SQFS_ERROR_INTERNAL:
+		return "internal error of libsquashfs";
+	case SQFS_ERROR_CORRUPTED:
+		return "data structure is corrupted";
+	case SQFS_ERROR_UNSUPPORTED:
+		return "unsupported feature";
+	case SQFS_ERROR_OVERFLOW:
+		return "size overflows";
+	case SQFS_ERROR_OUT_OF_BOUNDS:
+		return "reference out of bounds";
+	case SFQS_ERROR_SUPER_MAGIC:
+		return "bad magic";
+	case SFQS_ERROR_SUPER_VERSION:
+		return "unsupported version";
+	case SQFS_ERROR_SUPER_BLOCK_SIZE:
+		return "bad block size";
+	case SQFS_ERROR_NOT_DIR:
+		return "not a directory";
+	case SQFS_ERROR_NO_ENTRY:
+		return "no such entry";
+	case SQFS_ERROR_LINK_LOOP:
+		return "loop";
+	case SQFS_ERROR_NOT_FILE:
+		return "not a regular file";
+	case SQFS_ERROR_ARG_INVALID:
+		return "invalid argument";
+	case SQFS_ERROR_SEQUENCE:
+		return "calls out of sequence";
+	default:
+		return "unknown libsquashfs error";
 	}
 }
 
 int image_sqfs_code(int e)
 {
 	switch (e) {
-	case SQFS_ERROR_ALLOC: return FERRY_E_NOMEM;
-	case SQFS_ERROR_IO: return FERRY_E_IO;
+	case SQFS_ERROR_ALLOC:
+		return FERRY_E_NOMEM;
+	case SQFS_ERROR_IO:
+		return FERRY_E_IO;
 	case SQFS_ERROR_INTERNAL:
 	case SQFS_ERROR_ARG_INVALID:
-	case SQFS_ERROR_SEQUENCE: return FERRY_E_INTERNAL;
-	case SQFS_ERROR_UNSUPPORTED: return FERRY_E_UNSUPPORTED;
-	default: return FERRY_E_CORRUPT;
+	case SQFS_ERROR_SEQUENCE:
+		return FERRY_E_INTERNAL;
+	case SQFS_ERROR_UNSUPPORTED:
+		return FERRY_E_UNSUPPORTED;
+	default:
+		return FERRY_E_CORRUPT;
 	}
 }

@@ -55,11 +55,11 @@ struct image {
 	sqfs_meta_reader_t *imr; /* inode table */
 	sqfs_meta_reader_t *dmr; /* directory table */
 	sqfs_inode_generic_t *root;
-	uint8_t *raw;            /* one on-disk block */
-	uint8_t *block;          /* one decompressed data block */
-	uint8_t *frag_block;     /* the cached fragment block */
+	uint8_t *raw;        /* one on-disk block */
+	uint8_t *block;      /* one decompressed data block */
+	uint8_t *frag_block; /* the cached fragment block */
 	size_t frag_len;
-	uint32_t frag_cached;    /* its index, or UINT32_MAX */
+	uint32_t frag_cached; /* its index, or UINT32_MAX */
 };
 
 static uint16_t le16(const uint8_t *p)
@@ -90,13 +90,13 @@ static int corrupt(struct image *img, ferry_error *err, const char *fmt, ...)
 
 /* A libsquashfs failure while reading what: corrupt unless memory or I/O. */
 static int sqfs_read_fail(struct image *img, ferry_error *err, int e, const char *what,
-			  const char *path)
+                          const char *path)
 {
 	int code = image_sqfs_code(e);
 	if (code == FERRY_E_INTERNAL || code == FERRY_E_UNSUPPORTED)
 		code = FERRY_E_CORRUPT;
 	return ferry_error_set(err, code, "%s: %s%s%s: %s", img->name, path ? path : "",
-			       path ? ": " : "", what, image_sqfs_strerror(e));
+	                       path ? ": " : "", what, image_sqfs_strerror(e));
 }
 
 static const char *type_name(unsigned type)
@@ -105,12 +105,16 @@ static const char *type_name(unsigned type)
 	case SQFS_INODE_BDEV:
 	case SQFS_INODE_CDEV:
 	case SQFS_INODE_EXT_BDEV:
-	case SQFS_INODE_EXT_CDEV: return "device node";
+	case SQFS_INODE_EXT_CDEV:
+		return "device node";
 	case SQFS_INODE_FIFO:
-	case SQFS_INODE_EXT_FIFO: return "FIFO";
+	case SQFS_INODE_EXT_FIFO:
+		return "FIFO";
 	case SQFS_INODE_SOCKET:
-	case SQFS_INODE_EXT_SOCKET: return "socket";
-	default: return "unknown file type";
+	case SQFS_INODE_EXT_SOCKET:
+		return "socket";
+	default:
+		return "unknown file type";
 	}
 }
 
@@ -156,72 +160,81 @@ static int check_super(struct image *img, const uint8_t *raw, ferry_error *err)
 		return corrupt(img, err, "not a squashfs image (bad magic)");
 	if (s->version_major != 4 || s->version_minor != 0)
 		return corrupt(img, err, "squashfs version %u.%u, expected 4.0", s->version_major,
-			       s->version_minor);
+		               s->version_minor);
 	if (s->block_size < SQFS_MIN_BLOCK_SIZE || s->block_size > SQFS_MAX_BLOCK_SIZE ||
 	    (s->block_size & (s->block_size - 1)) || s->block_log > 20 ||
 	    (1u << s->block_log) != s->block_size)
 		return corrupt(img, err, "block size %u (log %u) is not valid", s->block_size,
-			       s->block_log);
+		               s->block_log);
 	switch (s->compression_id) {
-	case SQFS_COMP_ZSTD: img->compression = IMAGE_ZSTD; break;
-	case SQFS_COMP_XZ: img->compression = IMAGE_XZ; break;
-	case SQFS_COMP_LZ4: img->compression = IMAGE_LZ4; break;
-	case SQFS_COMP_GZIP: img->compression = IMAGE_GZIP; break;
+	case SQFS_COMP_ZSTD:
+		img->compression = IMAGE_ZSTD;
+		break;
+	case SQFS_COMP_XZ:
+		img->compression = IMAGE_XZ;
+		break;
+	case SQFS_COMP_LZ4:
+		img->compression = IMAGE_LZ4;
+		break;
+	case SQFS_COMP_GZIP:
+		img->compression = IMAGE_GZIP;
+		break;
 	case SQFS_COMP_LZMA:
 	case SQFS_COMP_LZO:
-		return ferry_error_set(err, FERRY_E_UNSUPPORTED,
-				       "%s: compressor %s is not supported (use zstd, xz, lz4 or gzip)",
-				       img->name,
-				       s->compression_id == SQFS_COMP_LZO ? "lzo" : "lzma");
+		return ferry_error_set(
+		    err, FERRY_E_UNSUPPORTED,
+		    "%s: compressor %s is not supported (use zstd, xz, lz4 or gzip)", img->name,
+		    s->compression_id == SQFS_COMP_LZO ? "lzo" : "lzma");
 	default:
 		return corrupt(img, err, "unknown compressor %u", s->compression_id);
 	}
 	if (s->bytes_used < SUPER_SIZE || s->bytes_used > img->file_size)
-		return corrupt(img, err, "truncated: the superblock says %llu bytes, the file has %llu",
-			       (unsigned long long)s->bytes_used,
-			       (unsigned long long)img->file_size);
+		return corrupt(
+		    img, err, "truncated: the superblock says %llu bytes, the file has %llu",
+		    (unsigned long long)s->bytes_used, (unsigned long long)img->file_size);
 	if (s->inode_count == 0)
 		return corrupt(img, err, "no inodes");
 	if (s->inode_count > IMAGE_MAX_FILES + 1)
-		return ferry_error_set(err, FERRY_E_LIMIT, "%s: %u inodes, more than the limit of %u",
-				       img->name, s->inode_count, IMAGE_MAX_FILES + 1);
+		return ferry_error_set(err, FERRY_E_LIMIT,
+		                       "%s: %u inodes, more than the limit of %u", img->name,
+		                       s->inode_count, IMAGE_MAX_FILES + 1);
 	if (s->id_count == 0)
 		return corrupt(img, err, "empty ID table");
 
 	uint64_t end = s->bytes_used;
 	if (s->inode_table_start < SUPER_SIZE || s->inode_table_start >= end)
 		return corrupt(img, err, "inode table offset %llu out of bounds",
-			       (unsigned long long)s->inode_table_start);
+		               (unsigned long long)s->inode_table_start);
 	if (s->directory_table_start <= s->inode_table_start || s->directory_table_start >= end)
 		return corrupt(img, err, "directory table offset %llu out of bounds",
-			       (unsigned long long)s->directory_table_start);
+		               (unsigned long long)s->directory_table_start);
 	if (s->id_table_start <= s->directory_table_start ||
 	    !table_list_fits(s->id_table_start, s->id_count, 4, end))
 		return corrupt(img, err, "ID table offset %llu out of bounds",
-			       (unsigned long long)s->id_table_start);
+		               (unsigned long long)s->id_table_start);
 	if (s->fragment_table_start == NO_TABLE || (s->flags & SQFS_FLAG_NO_FRAGMENTS)) {
 		img->frag_count = 0;
 	} else {
 		/* Every fragment block holds the tail of at least one file. */
 		if (s->fragment_entry_count > s->inode_count)
 			return corrupt(img, err, "%u fragment blocks for %u inodes",
-				       s->fragment_entry_count, s->inode_count);
+			               s->fragment_entry_count, s->inode_count);
 		if (s->fragment_table_start <= s->directory_table_start ||
 		    s->fragment_table_start >= s->id_table_start ||
 		    !table_list_fits(s->fragment_table_start, s->fragment_entry_count, 16,
-				     s->id_table_start))
+		                     s->id_table_start))
 			return corrupt(img, err, "fragment table offset %llu out of bounds",
-				       (unsigned long long)s->fragment_table_start);
+			               (unsigned long long)s->fragment_table_start);
 		img->frag_count = s->fragment_entry_count;
 	}
 	if (s->export_table_start != NO_TABLE &&
 	    (s->export_table_start <= s->directory_table_start || s->export_table_start >= end))
 		return corrupt(img, err, "export table offset %llu out of bounds",
-			       (unsigned long long)s->export_table_start);
+		               (unsigned long long)s->export_table_start);
 	if (s->xattr_id_table_start != NO_TABLE &&
 	    (s->xattr_id_table_start <= s->id_table_start || s->xattr_id_table_start >= end))
 		return corrupt(img, err, "xattr table offset %llu out of bounds",
-			       (unsigned long long)s->xattr_id_table_start);
+		               (unsigned long long)s->xattr_id_table_start);
 	if ((s->root_inode_ref & 0xFFFF) >= SQFS_META_BLOCK_SIZE ||
 	    (s->root_inode_ref >> 16) >= s->directory_table_start - s->inode_table_start)
 		return corrupt(img, err, "root inode reference out of bounds");
@@ -231,7 +244,7 @@ static int check_super(struct image *img, const uint8_t *raw, ferry_error *err)
 /* Read the fixed part of the inode at ref and check every size in it that
  * libsquashfs would allocate by, then let libsquashfs decode it. */
 static int read_inode(struct image *img, uint64_t ref, const char *path, sqfs_inode_generic_t **out,
-		      ferry_error *err)
+                      ferry_error *err)
 {
 	const sqfs_super_t *s = &img->super;
 	uint64_t block = ref >> 16;
@@ -240,7 +253,8 @@ static int read_inode(struct image *img, uint64_t ref, const char *path, sqfs_in
 	const char *what = path[0] ? path : "root directory";
 	int e;
 
-	if (offset >= SQFS_META_BLOCK_SIZE || block >= s->directory_table_start - s->inode_table_start)
+	if (offset >= SQFS_META_BLOCK_SIZE ||
+	    block >= s->directory_table_start - s->inode_table_start)
 		return corrupt(img, err, "%s: inode reference out of bounds", what);
 	e = sqfs_meta_reader_seek(img->imr, s->inode_table_start + block, offset);
 	if (e == 0)
@@ -256,10 +270,11 @@ static int read_inode(struct image *img, uint64_t ref, const char *path, sqfs_in
 		if (e)
 			return sqfs_read_fail(img, err, e, "inode", what);
 		if (le64(b + 8) > IMAGE_MAX_BYTES)
-			return ferry_error_set(err, FERRY_E_LIMIT,
-					       "%s: %s: file of %llu bytes, more than the limit of %llu",
-					       img->name, what, (unsigned long long)le64(b + 8),
-					       (unsigned long long)IMAGE_MAX_BYTES);
+			return ferry_error_set(
+			    err, FERRY_E_LIMIT,
+			    "%s: %s: file of %llu bytes, more than the limit of %llu", img->name,
+			    what, (unsigned long long)le64(b + 8),
+			    (unsigned long long)IMAGE_MAX_BYTES);
 		break;
 	case SQFS_INODE_SLINK:
 	case SQFS_INODE_EXT_SLINK:
@@ -267,7 +282,8 @@ static int read_inode(struct image *img, uint64_t ref, const char *path, sqfs_in
 		if (e)
 			return sqfs_read_fail(img, err, e, "inode", what);
 		if (le32(b + 4) == 0 || le32(b + 4) > IMAGE_MAX_PATH)
-			return corrupt(img, err, "%s: symlink target of %u bytes", what, le32(b + 4));
+			return corrupt(img, err, "%s: symlink target of %u bytes", what,
+			               le32(b + 4));
 		break;
 	case SQFS_INODE_EXT_DIR: {
 		e = sqfs_meta_reader_read(img->imr, b, 24);
@@ -281,8 +297,8 @@ static int read_inode(struct image *img, uint64_t ref, const char *path, sqfs_in
 				return sqfs_read_fail(img, err, e, "directory index", what);
 			uint32_t len = le32(b + 8);
 			if (len >= SQFS_MAX_DIR_ENT)
-				return corrupt(img, err, "%s: directory index name of %u bytes", what,
-					       len + 1);
+				return corrupt(img, err, "%s: directory index name of %u bytes",
+				               what, len + 1);
 			e = sqfs_meta_reader_read(img->imr, name, len + 1);
 			if (e)
 				return sqfs_read_fail(img, err, e, "directory index", what);
@@ -319,13 +335,13 @@ static int open_tables(struct image *img, ferry_error *err)
 	if (!img->file)
 		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
 	e = sqfs_compressor_config_init(&cfg, (SQFS_COMPRESSOR)s->compression_id, s->block_size,
-					SQFS_COMP_FLAG_UNCOMPRESS);
+	                                SQFS_COMP_FLAG_UNCOMPRESS);
 	if (e == 0)
 		e = sqfs_compressor_create(&cfg, &img->cmp);
 	if (e)
-		return ferry_error_set(err, FERRY_E_UNSUPPORTED, "%s: decompressor %s: %s", img->name,
-				       image_compression_name(img->compression),
-				       image_sqfs_strerror(e));
+		return ferry_error_set(err, FERRY_E_UNSUPPORTED, "%s: decompressor %s: %s",
+		                       img->name, image_compression_name(img->compression),
+		                       image_sqfs_strerror(e));
 	img->idtbl = sqfs_id_table_create(0);
 	img->frag = sqfs_frag_table_create(0);
 	if (!img->idtbl || !img->frag)
@@ -345,7 +361,7 @@ static int open_tables(struct image *img, ferry_error *err)
 	if (s->export_table_start != NO_TABLE && s->export_table_start < dir_end)
 		dir_end = s->export_table_start;
 	img->imr = sqfs_meta_reader_create(img->file, img->cmp, s->inode_table_start,
-					   s->directory_table_start);
+	                                   s->directory_table_start);
 	img->dmr = sqfs_meta_reader_create(img->file, img->cmp, s->directory_table_start, dir_end);
 	img->raw = malloc(s->block_size);
 	img->block = malloc(s->block_size);
@@ -361,7 +377,7 @@ static int open_tables(struct image *img, ferry_error *err)
 		return corrupt(img, err, "the root is not a directory");
 	if (img->root->base.inode_number == 0 || img->root->base.inode_number > s->inode_count)
 		return corrupt(img, err, "root directory: inode number %u out of range",
-			       img->root->base.inode_number);
+		               img->root->base.inode_number);
 	return 0;
 }
 
@@ -394,7 +410,7 @@ int image_open_fd(int fd, const char *name, struct image **out, ferry_error *err
 	img->file_size = (uint64_t)st.st_size;
 	if (img->file_size < SUPER_SIZE) {
 		rc = corrupt(img, err, "truncated: %llu bytes, smaller than a squashfs superblock",
-			     (unsigned long long)img->file_size);
+		             (unsigned long long)img->file_size);
 		image_close(img);
 		return rc;
 	}
@@ -404,7 +420,7 @@ int image_open_fd(int fd, const char *name, struct image **out, ferry_error *err
 	while (n < 0 && errno == EINTR);
 	if (n != (ssize_t)sizeof(raw)) {
 		rc = n < 0 ? ferry_error_errno(err, FERRY_E_IO, errno, "read %s", name)
-			   : corrupt(img, err, "truncated superblock");
+		           : corrupt(img, err, "truncated superblock");
 		image_close(img);
 		return rc;
 	}
@@ -424,8 +440,8 @@ int image_open(const char *path, struct image **out, ferry_error *err)
 	*out = NULL;
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
-		return ferry_error_errno(err, errno == ENOENT ? FERRY_E_NOTFOUND : FERRY_E_IO, errno,
-					 "open %s", path);
+		return ferry_error_errno(err, errno == ENOENT ? FERRY_E_NOTFOUND : FERRY_E_IO,
+		                         errno, "open %s", path);
 	return image_open_fd(fd, path, out, err);
 }
 
@@ -470,14 +486,14 @@ typedef int (*data_sink)(void *ctx, const void *data, size_t len);
 /* Read and decompress the on-disk block at off (size word sz) into out,
  * which must receive exactly want bytes (want 0: any size up to a block). */
 static int read_block(struct image *img, uint64_t off, uint32_t sz, uint8_t *out, size_t want,
-		      size_t *got, const char *what, ferry_error *err)
+                      size_t *got, const char *what, ferry_error *err)
 {
 	uint32_t on_disk = SQFS_ON_DISK_BLOCK_SIZE(sz);
 	size_t cap = want ? want : img->super.block_size;
 
 	if (on_disk > img->super.block_size)
 		return corrupt(img, err, "%s: block of %u bytes, larger than the block size", what,
-			       on_disk);
+		               on_disk);
 	if (off < SUPER_SIZE || off > img->super.inode_table_start ||
 	    on_disk > img->super.inode_table_start - off)
 		return corrupt(img, err, "%s: block outside the data area", what);
@@ -492,7 +508,7 @@ static int read_block(struct image *img, uint64_t off, uint32_t sz, uint8_t *out
 	} else {
 		if (on_disk > cap || (want && on_disk != want))
 			return corrupt(img, err, "%s: stored block of %u bytes, expected %zu", what,
-				       on_disk, want);
+			               on_disk, want);
 		memcpy(out, img->raw, on_disk);
 		*got = on_disk;
 	}
@@ -500,7 +516,7 @@ static int read_block(struct image *img, uint64_t off, uint32_t sz, uint8_t *out
 }
 
 static int read_data(struct image *img, const sqfs_inode_generic_t *inode, const char *path,
-		     data_sink sink, void *ctx, ferry_error *err)
+                     data_sink sink, void *ctx, ferry_error *err)
 {
 	const uint32_t bs = img->super.block_size;
 	uint64_t size, off;
@@ -538,13 +554,14 @@ static int read_data(struct image *img, const sqfs_inode_generic_t *inode, const
 		return corrupt(img, err, "%s: block list does not cover the file", path);
 	if (frag_idx != img->frag_cached) {
 		sqfs_fragment_t ent;
-		if (frag_idx >= img->frag_count || sqfs_frag_table_lookup(img->frag, frag_idx, &ent))
+		if (frag_idx >= img->frag_count ||
+		    sqfs_frag_table_lookup(img->frag, frag_idx, &ent))
 			return corrupt(img, err, "%s: fragment %u out of range", path, frag_idx);
 		if (SQFS_IS_SPARSE_BLOCK(ent.size))
 			return corrupt(img, err, "%s: empty fragment block", path);
 		img->frag_cached = UINT32_MAX;
 		rc = read_block(img, ent.start_offset, ent.size, img->frag_block, 0, &img->frag_len,
-				path, err);
+		                path, err);
 		if (rc < 0)
 			return rc;
 		img->frag_cached = frag_idx;
@@ -558,7 +575,7 @@ static int read_data(struct image *img, const sqfs_inode_generic_t *inode, const
 
 struct walk;
 typedef int (*walk_visit_fn)(struct walk *w, const struct image_entry *e,
-			     const sqfs_inode_generic_t *inode);
+                             const sqfs_inode_generic_t *inode);
 
 struct walk {
 	struct image *img;
@@ -566,7 +583,7 @@ struct walk {
 	walk_visit_fn visit;
 	walk_visit_fn leave; /* after a directory's entries; may be NULL */
 	void *ctx;
-	uint8_t *seen;       /* bitmap of inode numbers */
+	uint8_t *seen; /* bitmap of inode numbers */
 	size_t entries;
 	uint64_t bytes;
 	char path[IMAGE_MAX_PATH + 1];
@@ -607,16 +624,17 @@ static bool target_inside(const char *target, unsigned depth)
 
 /* Validate the inode of the entry at w->path and describe it in e. */
 static int check_entry(struct walk *w, const sqfs_inode_generic_t *inode, unsigned depth,
-		       struct image_entry *e)
+                       struct image_entry *e)
 {
 	struct image *img = w->img;
 	const char *what = w->path[0] ? w->path : "root directory";
 	unsigned type = inode->base.type;
 
 	if (!mark_seen(w, inode->base.inode_number))
-		return corrupt(img, w->err,
-			       "%s: inode %u out of range or reached twice (directory loop or hard link)",
-			       what, inode->base.inode_number);
+		return corrupt(
+		    img, w->err,
+		    "%s: inode %u out of range or reached twice (directory loop or hard link)",
+		    what, inode->base.inode_number);
 	memset(e, 0, sizeof(*e));
 	e->path = w->path;
 	e->mode = inode->base.mode;
@@ -627,15 +645,15 @@ static int check_entry(struct walk *w, const sqfs_inode_generic_t *inode, unsign
 	case SQFS_INODE_FILE:
 		if (e->mode & S_ISUID)
 			return ferry_error_set(w->err, FERRY_E_UNSAFE, "%s: %s: setuid bit set",
-					       img->name, what);
+			                       img->name, what);
 		if (e->mode & S_ISGID)
 			return ferry_error_set(w->err, FERRY_E_UNSAFE, "%s: %s: setgid bit set",
-					       img->name, what);
+			                       img->name, what);
 		sqfs_inode_get_file_size(inode, &e->size);
 		if (e->size > IMAGE_MAX_BYTES - w->bytes)
 			return ferry_error_set(w->err, FERRY_E_LIMIT,
-					       "%s: more than %llu bytes of files", img->name,
-					       (unsigned long long)IMAGE_MAX_BYTES);
+			                       "%s: more than %llu bytes of files", img->name,
+			                       (unsigned long long)IMAGE_MAX_BYTES);
 		w->bytes += e->size;
 		break;
 	case SQFS_INODE_SLINK: {
@@ -644,25 +662,26 @@ static int check_entry(struct walk *w, const sqfs_inode_generic_t *inode, unsign
 			return corrupt(img, w->err, "%s: symlink target contains a NUL byte", what);
 		if (t[0] == '/')
 			return ferry_error_set(w->err, FERRY_E_UNSAFE,
-					       "%s: %s: symlink target \"%s\" is absolute", img->name,
-					       what, t);
+			                       "%s: %s: symlink target \"%s\" is absolute",
+			                       img->name, what, t);
 		if (!target_inside(t, depth - 1))
-			return ferry_error_set(w->err, FERRY_E_UNSAFE,
-					       "%s: %s: symlink target \"%s\" points outside the tree",
-					       img->name, what, t);
+			return ferry_error_set(
+			    w->err, FERRY_E_UNSAFE,
+			    "%s: %s: symlink target \"%s\" points outside the tree", img->name,
+			    what, t);
 		e->target = t;
 		e->size = inode->data.slink.target_size;
 		break;
 	}
 	default:
 		return ferry_error_set(w->err, FERRY_E_UNSAFE, "%s: %s: %s", img->name, what,
-				       type_name(type));
+		                       type_name(type));
 	}
 	return 0;
 }
 
 static int walk_dir(struct walk *w, const sqfs_inode_generic_t *dir, size_t path_len,
-		    unsigned depth)
+                    unsigned depth)
 {
 	struct image *img = w->img;
 	sqfs_readdir_state_t st;
@@ -690,7 +709,7 @@ static int walk_dir(struct walk *w, const sqfs_inode_generic_t *dir, size_t path
 		if (len > IMAGE_MAX_NAME) {
 			sqfs_free(ent);
 			return corrupt(img, w->err, "%s: entry name longer than %d bytes", dpath,
-				       IMAGE_MAX_NAME);
+			               IMAGE_MAX_NAME);
 		}
 		char name[IMAGE_MAX_NAME + 1];
 		memcpy(name, ent->name, len);
@@ -703,8 +722,9 @@ static int walk_dir(struct walk *w, const sqfs_inode_generic_t *dir, size_t path
 		if (!first) {
 			int cmp = memcmp(prev, name, prev_len < len ? prev_len : len);
 			if (cmp > 0 || (cmp == 0 && prev_len >= len))
-				return corrupt(img, w->err, "%s: entries not in order or repeated (%s)",
-					       dpath, name);
+				return corrupt(img, w->err,
+				               "%s: entries not in order or repeated (%s)", dpath,
+				               name);
 		}
 		first = false;
 		memcpy(prev, name, len);
@@ -712,15 +732,16 @@ static int walk_dir(struct walk *w, const sqfs_inode_generic_t *dir, size_t path
 
 		if (++w->entries > IMAGE_MAX_FILES)
 			return ferry_error_set(w->err, FERRY_E_LIMIT, "%s: more than %u entries",
-					       img->name, IMAGE_MAX_FILES);
+			                       img->name, IMAGE_MAX_FILES);
 		if (depth + 1 > IMAGE_MAX_DEPTH)
-			return ferry_error_set(w->err, FERRY_E_LIMIT, "%s: %s/%s: deeper than %d levels",
-					       img->name, w->path, name, IMAGE_MAX_DEPTH);
+			return ferry_error_set(w->err, FERRY_E_LIMIT,
+			                       "%s: %s/%s: deeper than %d levels", img->name,
+			                       w->path, name, IMAGE_MAX_DEPTH);
 		size_t new_len = path_len + (path_len ? 1 : 0) + len;
 		if (new_len > IMAGE_MAX_PATH)
 			return ferry_error_set(w->err, FERRY_E_LIMIT,
-					       "%s: %s/%s: path longer than %d bytes", img->name,
-					       w->path, name, IMAGE_MAX_PATH);
+			                       "%s: %s/%s: path longer than %d bytes", img->name,
+			                       w->path, name, IMAGE_MAX_PATH);
 		if (path_len)
 			w->path[path_len] = '/';
 		memcpy(w->path + path_len + (path_len ? 1 : 0), name, len + 1);
@@ -732,7 +753,7 @@ static int walk_dir(struct walk *w, const sqfs_inode_generic_t *dir, size_t path
 		struct image_entry entry;
 		if (basic_type(inode->base.type) != ent_type)
 			rc = corrupt(img, w->err, "%s: entry type %u does not match inode type %u",
-				     w->path, ent_type, inode->base.type);
+			             w->path, ent_type, inode->base.type);
 		if (rc == 0)
 			rc = check_entry(w, inode, depth + 1, &entry);
 		if (rc == 0)
@@ -778,7 +799,8 @@ struct user_walk {
 	void *ctx;
 };
 
-static int user_visit(struct walk *w, const struct image_entry *e, const sqfs_inode_generic_t *inode)
+static int user_visit(struct walk *w, const struct image_entry *e,
+                      const sqfs_inode_generic_t *inode)
 {
 	struct user_walk *u = w->ctx;
 	return u->fn(e, u->ctx);
@@ -799,7 +821,7 @@ static int sink_buf(void *ctx, const void *data, size_t len)
 }
 
 int image_read_file(struct image *img, const char *path, size_t max, char **data, size_t *len,
-		    ferry_error *err)
+                    ferry_error *err)
 {
 	sqfs_inode_generic_t *cur = NULL;
 	char sofar[IMAGE_MAX_PATH + 1] = "";
@@ -812,7 +834,7 @@ int image_read_file(struct image *img, const char *path, size_t max, char **data
 		*len = 0;
 	if (!path[0] || path[0] == '/' || strlen(path) > IMAGE_MAX_PATH)
 		return ferry_error_set(err, FERRY_E_INVALID, "%s: %s: not a valid path in an image",
-				       img->name, path);
+		                       img->name, path);
 	const sqfs_inode_generic_t *dir = img->root;
 	for (const char *p = path; *p;) {
 		const char *end = strchr(p, '/');
@@ -821,7 +843,8 @@ int image_read_file(struct image *img, const char *path, size_t max, char **data
 		if (clen == 0 || clen > IMAGE_MAX_NAME || (clen == 1 && p[0] == '.') ||
 		    (clen == 2 && p[0] == '.' && p[1] == '.') || ++depth > IMAGE_MAX_DEPTH) {
 			rc = ferry_error_set(err, FERRY_E_INVALID,
-					     "%s: %s: not a valid path in an image", img->name, path);
+			                     "%s: %s: not a valid path in an image", img->name,
+			                     path);
 			goto out;
 		}
 		if (sofar_len)
@@ -856,8 +879,8 @@ int image_read_file(struct image *img, const char *path, size_t max, char **data
 			}
 		}
 		if (found == UINT64_MAX) {
-			rc = ferry_error_set(err, FERRY_E_NOTFOUND, "%s: %s: no such file in the image",
-					     img->name, path);
+			rc = ferry_error_set(err, FERRY_E_NOTFOUND,
+			                     "%s: %s: no such file in the image", img->name, path);
 			goto out;
 		}
 		sqfs_inode_generic_t *next = NULL;
@@ -870,12 +893,12 @@ int image_read_file(struct image *img, const char *path, size_t max, char **data
 		unsigned t = basic_type(cur->base.type);
 		if (!last && t != SQFS_INODE_DIR) {
 			rc = ferry_error_set(err, FERRY_E_NOTFOUND, "%s: %s: %s is not a directory",
-					     img->name, path, sofar);
+			                     img->name, path, sofar);
 			goto out;
 		}
 		if (last && t != SQFS_INODE_FILE) {
 			rc = ferry_error_set(err, FERRY_E_INVALID, "%s: %s: not a regular file",
-					     img->name, path);
+			                     img->name, path);
 			goto out;
 		}
 		p += clen;
@@ -885,8 +908,9 @@ int image_read_file(struct image *img, const char *path, size_t max, char **data
 	uint64_t size;
 	sqfs_inode_get_file_size(cur, &size);
 	if (size > max) {
-		rc = ferry_error_set(err, FERRY_E_LIMIT, "%s: %s: %llu bytes, more than the limit of %zu",
-				     img->name, path, (unsigned long long)size, max);
+		rc = ferry_error_set(err, FERRY_E_LIMIT,
+		                     "%s: %s: %llu bytes, more than the limit of %zu", img->name,
+		                     path, (unsigned long long)size, max);
 		goto out;
 	}
 	struct buf b = BUF_INIT(max);
@@ -924,7 +948,8 @@ static int sink_fd(void *ctx, const void *data, size_t len)
 {
 	struct extract *x = ctx;
 	if (fs_write_all(x->fd, data, len) < 0)
-		return ferry_error_errno(x->err, FERRY_E_IO, errno, "%s/%s: write", x->dest, x->path);
+		return ferry_error_errno(x->err, FERRY_E_IO, errno, "%s/%s: write", x->dest,
+		                         x->path);
 	return 0;
 }
 
@@ -935,7 +960,7 @@ static const char *base_name(const char *path)
 }
 
 static int extract_visit(struct walk *w, const struct image_entry *e,
-			 const sqfs_inode_generic_t *inode)
+                         const sqfs_inode_generic_t *inode)
 {
 	struct extract *x = w->ctx;
 	struct timespec times[2] = {{inode->base.mod_time, 0}, {inode->base.mod_time, 0}};
@@ -947,28 +972,30 @@ static int extract_visit(struct walk *w, const struct image_entry *e,
 	if (S_ISDIR(e->mode)) {
 		if (mkdirat(pfd, name, 0700) < 0)
 			return ferry_error_errno(w->err, FERRY_E_IO, errno, "%s/%s: mkdir", x->dest,
-						 e->path);
-		x->fds[e->depth] = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			                         e->path);
+		x->fds[e->depth] =
+		    openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (x->fds[e->depth] < 0)
 			return ferry_error_errno(w->err, FERRY_E_IO, errno, "%s/%s: open", x->dest,
-						 e->path);
+			                         e->path);
 		return 0;
 	}
 	if (S_ISLNK(e->mode)) {
 		if (symlinkat(e->target, pfd, name) < 0 ||
 		    utimensat(pfd, name, times, AT_SYMLINK_NOFOLLOW) < 0)
-			return ferry_error_errno(w->err, FERRY_E_IO, errno, "%s/%s: symlink", x->dest,
-						 e->path);
+			return ferry_error_errno(w->err, FERRY_E_IO, errno, "%s/%s: symlink",
+			                         x->dest, e->path);
 		return 0;
 	}
 	x->fd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (x->fd < 0)
-		return ferry_error_errno(w->err, FERRY_E_IO, errno, "%s/%s: create", x->dest, e->path);
+		return ferry_error_errno(w->err, FERRY_E_IO, errno, "%s/%s: create", x->dest,
+		                         e->path);
 	x->err = w->err;
 	x->path = e->path;
 	int rc = read_data(w->img, inode, e->path, sink_fd, x, w->err);
-	if (rc == 0 && (fchmod(x->fd, (e->mode & S_IXUSR) ? 0555 : 0444) < 0 ||
-			futimens(x->fd, times) < 0))
+	if (rc == 0 &&
+	    (fchmod(x->fd, (e->mode & S_IXUSR) ? 0555 : 0444) < 0 || futimens(x->fd, times) < 0))
 		rc = ferry_error_errno(w->err, FERRY_E_IO, errno, "%s/%s: chmod", x->dest, e->path);
 	close(x->fd);
 	x->fd = -1;
@@ -976,7 +1003,7 @@ static int extract_visit(struct walk *w, const struct image_entry *e,
 }
 
 static int extract_leave(struct walk *w, const struct image_entry *e,
-			 const sqfs_inode_generic_t *inode)
+                         const sqfs_inode_generic_t *inode)
 {
 	struct extract *x = w->ctx;
 	struct timespec times[2] = {{inode->base.mod_time, 0}, {inode->base.mod_time, 0}};
@@ -1001,8 +1028,8 @@ int image_extract(struct image *img, const char *dest, ferry_error *err)
 	if (mkdir(dest, 0700) < 0) {
 		if (errno == EEXIST)
 			return ferry_error_set(err, FERRY_E_EXISTS, "%s: already exists", dest);
-		return ferry_error_errno(err, errno == ENOENT ? FERRY_E_NOTFOUND : FERRY_E_IO, errno,
-					 "mkdir %s", dest);
+		return ferry_error_errno(err, errno == ENOENT ? FERRY_E_NOTFOUND : FERRY_E_IO,
+		                         errno, "mkdir %s", dest);
 	}
 	x.fds[0] = open(dest, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	int rc;
@@ -1010,10 +1037,10 @@ int image_extract(struct image *img, const char *dest, ferry_error *err)
 		rc = ferry_error_errno(err, FERRY_E_IO, errno, "open %s", dest);
 	} else {
 		struct walk w = {.img = img,
-				 .err = err,
-				 .visit = extract_visit,
-				 .leave = extract_leave,
-				 .ctx = &x};
+		                 .err = err,
+		                 .visit = extract_visit,
+		                 .leave = extract_leave,
+		                 .ctx = &x};
 		rc = walk_run(&w);
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(x.fds); i++)

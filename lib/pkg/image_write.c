@@ -51,10 +51,10 @@ static const struct {
 	const char *name;
 	SQFS_COMPRESSOR id;
 } compressors[] = {
-	[IMAGE_ZSTD] = {"zstd", SQFS_COMP_ZSTD},
-	[IMAGE_XZ] = {"xz", SQFS_COMP_XZ},
-	[IMAGE_LZ4] = {"lz4", SQFS_COMP_LZ4},
-	[IMAGE_GZIP] = {"gzip", SQFS_COMP_GZIP},
+    [IMAGE_ZSTD] = {"zstd", SQFS_COMP_ZSTD},
+    [IMAGE_XZ] = {"xz", SQFS_COMP_XZ},
+    [IMAGE_LZ4] = {"lz4", SQFS_COMP_LZ4},
+    [IMAGE_GZIP] = {"gzip", SQFS_COMP_GZIP},
 };
 
 int image_compression_parse(const char *name)
@@ -81,9 +81,9 @@ int image_mtime_from_env(uint32_t *mtime, ferry_error *err)
 	if (!s || !*s)
 		return 0;
 	if (str_to_u64(s, UINT32_MAX, &v) < 0)
-		return ferry_error_set(err, FERRY_E_INVALID,
-				       "SOURCE_DATE_EPOCH=%s: expected seconds since 1970, at most %u", s,
-				       UINT32_MAX);
+		return ferry_error_set(
+		    err, FERRY_E_INVALID,
+		    "SOURCE_DATE_EPOCH=%s: expected seconds since 1970, at most %u", s, UINT32_MAX);
 	*mtime = (uint32_t)v;
 	return 0;
 }
@@ -116,9 +116,9 @@ static int sqfs_fail(struct writer *w, int e, const char *what)
 {
 	if (e == SQFS_ERROR_IO)
 		return ferry_error_errno(w->err, FERRY_E_IO, errno ? errno : EIO, "%s: %s",
-					 w->out_path, what);
+		                         w->out_path, what);
 	return ferry_error_set(w->err, image_sqfs_code(e), "%s: %s: %s", w->out_path, what,
-			       image_sqfs_strerror(e));
+	                       image_sqfs_strerror(e));
 }
 
 /* A compressor that stores a block as it is when compressing does not make
@@ -169,7 +169,7 @@ static int shrink_read_options(sqfs_compressor_t *cmp, sqfs_file_t *file)
 }
 
 static sqfs_s32 shrink_do_block(sqfs_compressor_t *cmp, const sqfs_u8 *in, sqfs_u32 size,
-				sqfs_u8 *out, sqfs_u32 outsize)
+                                sqfs_u8 *out, sqfs_u32 outsize)
 {
 	struct shrink_cmp *c = (struct shrink_cmp *)cmp;
 	sqfs_s32 r = c->inner->do_block(c->inner, in, size, out, outsize);
@@ -249,7 +249,9 @@ static int setup(struct writer *w, int fd)
 	e = sqfs_compressor_config_init(&cfg, id, IMAGE_BLOCK_SIZE, 0);
 	if (e == 0) {
 		switch (id) {
-		case SQFS_COMP_ZSTD: cfg.level = 15; break;
+		case SQFS_COMP_ZSTD:
+			cfg.level = 15;
+			break;
 		case SQFS_COMP_XZ:
 			cfg.level = 6;
 			cfg.opt.xz.dict_size = IMAGE_BLOCK_SIZE;
@@ -261,7 +263,8 @@ static int setup(struct writer *w, int fd)
 			cfg.level = 9;
 			cfg.opt.gzip.window_size = 15;
 			break;
-		default: break;
+		default:
+			break;
 		}
 		e = sqfs_compressor_create(&cfg, &inner);
 	}
@@ -298,15 +301,15 @@ static int setup(struct writer *w, int fd)
 	if (threads > MAX_THREADS)
 		threads = MAX_THREADS;
 	sqfs_block_processor_desc_t desc = {
-		.size = sizeof(desc),
-		.max_block_size = IMAGE_BLOCK_SIZE,
-		.num_workers = threads,
-		.max_backlog = 10 * threads,
-		.cmp = w->cmp,
-		.wr = w->blkwr,
-		.tbl = w->fragtbl,
-		.file = w->file,
-		.uncmp = w->uncmp,
+	    .size = sizeof(desc),
+	    .max_block_size = IMAGE_BLOCK_SIZE,
+	    .num_workers = threads,
+	    .max_backlog = 10 * threads,
+	    .cmp = w->cmp,
+	    .wr = w->blkwr,
+	    .tbl = w->fragtbl,
+	    .file = w->file,
+	    .uncmp = w->uncmp,
 	};
 	e = sqfs_block_processor_create_ex(&desc, &w->proc);
 	if (e)
@@ -387,7 +390,7 @@ __attribute__((noinline)) static int write_file(struct writer *w, int dfd, struc
 		}
 		if (r == 0)
 			return ferry_error_set(w->err, FERRY_E_IO, "%s: changed while being packed",
-					       path);
+			                       path);
 		e = sqfs_block_processor_append(w->proc, w->buf, (size_t)r);
 		if (e)
 			return sqfs_fail(w, e, path);
@@ -421,12 +424,13 @@ static int write_dir_files(struct writer *w, int dfd, struct tree_node *dir)
 				return rc;
 		} else if (c->type == S_IFDIR) {
 			_cleanup_close_ int cfd =
-				openat(dfd, c->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			    openat(dfd, c->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			struct stat st;
 			if (cfd < 0 || fstat(cfd, &st) < 0)
 				return tree_error(w->err, FERRY_E_IO, errno, c, "open");
 			if (st.st_dev != c->dev || st.st_ino != c->ino)
-				return tree_error(w->err, FERRY_E_IO, 0, c, "changed while being packed");
+				return tree_error(w->err, FERRY_E_IO, 0, c,
+				                  "changed while being packed");
 			rc = write_dir_files(w, cfd, c);
 			if (rc < 0)
 				return rc;
@@ -441,7 +445,7 @@ static sqfs_inode_generic_t *dir_inode(struct writer *w, struct tree_node *n, in
 	for (size_t i = 0; *e == 0 && i < n->nchildren; i++) {
 		struct tree_node *c = n->children[i];
 		*e = sqfs_dir_writer_add_entry(w->dirwr, c->name, c->inode_num, c->inode_ref,
-					       (sqfs_u16)(c->type | c->perm));
+		                               (sqfs_u16)(c->type | c->perm));
 	}
 	if (*e == 0)
 		*e = sqfs_dir_writer_end(w->dirwr);
@@ -449,7 +453,7 @@ static sqfs_inode_generic_t *dir_inode(struct writer *w, struct tree_node *n, in
 		return NULL;
 	uint32_t parent = n->parent ? n->parent->inode_num : 0;
 	sqfs_inode_generic_t *inode =
-		sqfs_dir_writer_create_inode(w->dirwr, 2 + n->nsubdirs, 0xFFFFFFFF, parent);
+	    sqfs_dir_writer_create_inode(w->dirwr, 2 + n->nsubdirs, 0xFFFFFFFF, parent);
 	if (!inode) {
 		*e = SQFS_ERROR_ALLOC;
 		return NULL;
@@ -578,7 +582,7 @@ static int write_image(struct writer *w, int rootfd, int outfd)
 }
 
 int image_write(const char *dir, const char *out_path, const struct image_write_opts *opts,
-		ferry_error *err)
+                ferry_error *err)
 {
 	static const struct image_write_opts defaults = {.compression = IMAGE_ZSTD};
 	if (!opts)
@@ -589,7 +593,7 @@ int image_write(const char *dir, const char *out_path, const struct image_write_
 
 	if ((unsigned)opts->compression >= ARRAY_SIZE(compressors))
 		return ferry_error_set(err, FERRY_E_INVALID, "unknown compression %d",
-				       (int)opts->compression);
+		                       (int)opts->compression);
 	size_t max_files = opts->max_files ? opts->max_files : IMAGE_MAX_FILES;
 	uint64_t max_bytes = opts->max_bytes ? opts->max_bytes : IMAGE_MAX_BYTES;
 	if (max_files > IMAGE_MAX_FILES)
@@ -599,8 +603,8 @@ int image_write(const char *dir, const char *out_path, const struct image_write_
 
 	_cleanup_close_ int rootfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0)
-		return ferry_error_errno(err, errno == ENOENT ? FERRY_E_NOTFOUND : FERRY_E_IO, errno,
-					 "open %s", dir);
+		return ferry_error_errno(err, errno == ENOENT ? FERRY_E_NOTFOUND : FERRY_E_IO,
+		                         errno, "open %s", dir);
 	rc = tree_scan(rootfd, max_files, max_bytes, &w.tree, err);
 	if (rc == 0)
 		rc = number_inodes(&w);
@@ -617,7 +621,7 @@ int image_write(const char *dir, const char *out_path, const struct image_write_
 	if (fd < 0) {
 		teardown(&w);
 		return ferry_error_errno(err, FERRY_E_IO, errno, "create temporary file for %s",
-					 out_path);
+		                         out_path);
 	}
 	rc = write_image(&w, rootfd, fd);
 	teardown(&w);
@@ -629,7 +633,7 @@ int image_write(const char *dir, const char *out_path, const struct image_write_
 		rc = ferry_error_errno(err, FERRY_E_IO, errno, "close %s", tmp);
 	if (rc == 0 && (FAULT("image_write.rename") || rename(tmp, out_path) < 0))
 		rc = ferry_error_errno(err, FERRY_E_IO, errno ? errno : EIO, "rename %s to %s", tmp,
-				       out_path);
+		                       out_path);
 	if (rc < 0) {
 		unlink(tmp);
 		return rc;

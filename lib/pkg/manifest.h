@@ -11,22 +11,28 @@
 
 #include "base/error.h"
 
-#define MANIFEST_MAX_BYTES (256u * 1024)  /* the file itself */
-#define MANIFEST_MAX_DEPTH 16             /* YAML nesting */
-#define MANIFEST_MAX_ITEMS 256            /* entries of any one list or map */
+#define MANIFEST_MAX_BYTES (256u * 1024) /* the file itself */
+#define MANIFEST_MAX_DEPTH 16            /* YAML nesting */
+#define MANIFEST_MAX_ITEMS 256           /* entries of any one list or map */
 #define MANIFEST_NAME_MIN 2
 #define MANIFEST_NAME_MAX 40
 #define MANIFEST_VERSION_MAX 32
 #define MANIFEST_SUMMARY_MAX 128
 #define MANIFEST_DESCRIPTION_MAX 4096
-#define MANIFEST_STRING_MAX 4096          /* any one YAML scalar, in bytes */
-#define MANIFEST_MAX_NODES 16384          /* YAML nodes in the whole file */
+#define MANIFEST_STRING_MAX 4096 /* any one YAML scalar, in bytes */
+#define MANIFEST_MAX_NODES 16384 /* YAML nodes in the whole file */
 #define MANIFEST_LICENSE_MAX 256
 #define MANIFEST_DURATION_MAX_MS (3600ull * 1000) /* 1h, for every duration */
 
 enum manifest_confinement { CONFINEMENT_STRICT = 0, CONFINEMENT_DEVMODE };
 enum manifest_grade { GRADE_STABLE = 0, GRADE_DEVEL };
-enum manifest_daemon { DAEMON_NONE = 0, DAEMON_SIMPLE, DAEMON_ONESHOT, DAEMON_NOTIFY, DAEMON_FORKING };
+enum manifest_daemon {
+	DAEMON_NONE = 0,
+	DAEMON_SIMPLE,
+	DAEMON_ONESHOT,
+	DAEMON_NOTIFY,
+	DAEMON_FORKING
+};
 enum manifest_restart { RESTART_ON_FAILURE = 0, RESTART_ALWAYS, RESTART_NEVER };
 
 /* hooks, in the order of enum manifest_hook */
@@ -59,12 +65,12 @@ struct manifest_env {
 
 struct manifest_app {
 	char *name;
-	char *command;                 /* relative to the package root */
+	char *command; /* relative to the package root */
 	enum manifest_daemon daemon;
 	enum manifest_restart restart;
-	uint64_t restart_delay_ms;     /* default 1 s */
-	uint64_t stop_timeout_ms;      /* default 10 s */
-	char **plugs;                  /* NULL-terminated */
+	uint64_t restart_delay_ms; /* default 1 s */
+	uint64_t stop_timeout_ms;  /* default 10 s */
+	char **plugs;              /* NULL-terminated */
 	size_t n_plugs;
 	struct manifest_env *env;
 	size_t n_env;
@@ -73,7 +79,7 @@ struct manifest_app {
 
 struct manifest_hook_def {
 	bool present;
-	char **plugs;                  /* NULL-terminated; may be NULL */
+	char **plugs; /* NULL-terminated; may be NULL */
 	size_t n_plugs;
 };
 
@@ -88,16 +94,16 @@ struct manifest_plug {
 
 struct manifest_part {
 	char *name;
-	char **stage_packages;         /* "NAME" or "NAME=VERSION", as apt takes them */
+	char **stage_packages; /* "NAME" or "NAME=VERSION", as apt takes them */
 	size_t n_stage_packages;
-	char **prime;                  /* filters: "usr/bin/tool*", "-usr/share/doc" */
+	char **prime; /* filters: "usr/bin/tool*", "-usr/share/doc" */
 	size_t n_prime;
 };
 
 struct manifest_component {
 	char *name;
 	char *version;
-	char *purl;                    /* may be NULL */
+	char *purl; /* may be NULL */
 };
 
 struct manifest {
@@ -105,18 +111,18 @@ struct manifest {
 	char *version;
 	char *summary;
 	char *description;
-	char *license;                 /* SPDX expression */
-	char **architectures;          /* NULL-terminated, never empty: when the
-					* manifest has none, { manifest_host_architecture() } */
+	char *license;        /* SPDX expression */
+	char **architectures; /* NULL-terminated, never empty: when the
+	                       * manifest has none, { manifest_host_architecture() } */
 	size_t n_architectures;
-	bool architectures_default;    /* true when the manifest named none */
+	bool architectures_default; /* true when the manifest named none */
 	enum manifest_confinement confinement;
 	enum manifest_grade grade;
 	struct manifest_app *apps;
 	size_t n_apps;
 	struct manifest_hook_def hooks[HOOK__COUNT];
-	uint64_t health_grace_ms;      /* default 30 s */
-	uint64_t health_timeout_ms;    /* default 30 s */
+	uint64_t health_grace_ms;   /* default 30 s */
+	uint64_t health_timeout_ms; /* default 30 s */
 	struct manifest_plug *plugs;
 	size_t n_plugs;
 	struct manifest_plug *slots;
@@ -131,7 +137,7 @@ struct manifest {
 /* Parse and validate len bytes of YAML. filename is used in messages only.
  * On success *out is a new manifest for manifest_free(). */
 int manifest_parse(const char *data, size_t len, const char *filename, struct manifest **out,
-		   ferry_error *err) FERRY_WUR;
+                   ferry_error *err) FERRY_WUR;
 
 /* Read (bounded by MANIFEST_MAX_BYTES) and parse a file. */
 int manifest_load(const char *path, struct manifest **out, ferry_error *err) FERRY_WUR;

@@ -58,8 +58,7 @@ void tree_path(const struct tree_node *n, char *buf, size_t size)
 	}
 }
 
-int tree_error(ferry_error *err, int code, int errnum, const struct tree_node *n,
-	       const char *what)
+int tree_error(ferry_error *err, int code, int errnum, const struct tree_node *n, const char *what)
 {
 	char path[IMAGE_MAX_PATH + 1];
 	tree_path(n, path, sizeof(path));
@@ -110,8 +109,8 @@ static const char *name_problem(const char *name, size_t len)
 	return NULL;
 }
 
-__attribute__((noinline)) static int add_child(struct scan *s, struct tree_node *dir, const char *name,
-		     struct tree_node **out)
+__attribute__((noinline)) static int add_child(struct scan *s, struct tree_node *dir,
+                                               const char *name, struct tree_node **out)
 {
 	size_t len = strlen(name);
 	char path[IMAGE_MAX_PATH + 1];
@@ -142,22 +141,24 @@ __attribute__((noinline)) static int add_child(struct scan *s, struct tree_node 
 	const char *why = name_problem(name, len);
 	if (why) {
 		tree_path(dir, path, sizeof(path));
-		return ferry_error_set(s->err, FERRY_E_INVALID, "%s%s%s: %s", path, path[0] ? "/" : "",
-				       name, why);
+		return ferry_error_set(s->err, FERRY_E_INVALID, "%s%s%s: %s", path,
+		                       path[0] ? "/" : "", name, why);
 	}
 	if (n->path_len > IMAGE_MAX_PATH) {
 		/* Name the start and the end: the whole would not fit a message. */
 		tree_path(dir, path, sizeof(path));
-		return ferry_error_set(s->err, FERRY_E_LIMIT, "%.64s.../%.64s: path longer than %d bytes",
-				       path, name, IMAGE_MAX_PATH);
+		return ferry_error_set(s->err, FERRY_E_LIMIT,
+		                       "%.64s.../%.64s: path longer than %d bytes", path, name,
+		                       IMAGE_MAX_PATH);
 	}
 	if (n->depth > IMAGE_MAX_DEPTH) {
 		tree_path(n, path, sizeof(path));
 		return ferry_error_set(s->err, FERRY_E_LIMIT, "%s: deeper than %d levels", path,
-				       IMAGE_MAX_DEPTH);
+		                       IMAGE_MAX_DEPTH);
 	}
 	if (++s->tree->entries > s->max_files)
-		return ferry_error_set(s->err, FERRY_E_LIMIT, "more than %zu entries", s->max_files);
+		return ferry_error_set(s->err, FERRY_E_LIMIT, "more than %zu entries",
+		                       s->max_files);
 	return 0;
 }
 
@@ -187,8 +188,8 @@ __attribute__((noinline)) static int scan_entry(struct scan *s, int dfd, struct 
 		n->size = (uint64_t)st.st_size;
 		if (n->size > s->max_bytes - s->tree->bytes)
 			return ferry_error_set(s->err, FERRY_E_LIMIT,
-					       "%s: more than %llu bytes of files in the tree", path,
-					       (unsigned long long)s->max_bytes);
+			                       "%s: more than %llu bytes of files in the tree",
+			                       path, (unsigned long long)s->max_bytes);
 		s->tree->bytes += n->size;
 		return 0;
 	case S_IFLNK: {
@@ -200,10 +201,11 @@ __attribute__((noinline)) static int scan_entry(struct scan *s, int dfd, struct 
 			return ferry_error_errno(s->err, FERRY_E_IO, errno, "%s: readlink", path);
 		if ((size_t)len > IMAGE_MAX_PATH)
 			return ferry_error_set(s->err, FERRY_E_LIMIT,
-					       "%s: symlink target longer than %d bytes", path,
-					       IMAGE_MAX_PATH);
+			                       "%s: symlink target longer than %d bytes", path,
+			                       IMAGE_MAX_PATH);
 		if (len == 0)
-			return ferry_error_set(s->err, FERRY_E_INVALID, "%s: empty symlink target", path);
+			return ferry_error_set(s->err, FERRY_E_INVALID, "%s: empty symlink target",
+			                       path);
 		buf[len] = '\0';
 		n->target = strdup(buf);
 		if (!n->target)
@@ -259,7 +261,8 @@ static int scan_dir(struct scan *s, struct tree_node *dir, int dfd)
 		struct tree_node *c = dir->children[i];
 		if (c->type != S_IFDIR)
 			continue;
-		int cfd = openat(dirfd(d), c->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		int cfd =
+		    openat(dirfd(d), c->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		struct stat st;
 		if (cfd < 0 || fstat(cfd, &st) < 0) {
 			rc = tree_error(s->err, FERRY_E_IO, errno, c, "open directory");
@@ -320,8 +323,8 @@ static int check_link(struct scan *s, const struct tree_node *link)
 
 	tree_path(link, path, sizeof(path));
 	if (link->target[0] == '/')
-		return ferry_error_set(s->err, FERRY_E_UNSAFE, "%s: symlink target \"%s\" is absolute",
-				       path, link->target);
+		return ferry_error_set(s->err, FERRY_E_UNSAFE,
+		                       "%s: symlink target \"%s\" is absolute", path, link->target);
 	stack[0].p = link->target;
 	while (top >= 0) {
 		const char *p = stack[top].p;
@@ -342,9 +345,10 @@ static int check_link(struct scan *s, const struct tree_node *link)
 			else if (cur->parent)
 				cur = cur->parent;
 			else
-				return ferry_error_set(s->err, FERRY_E_UNSAFE,
-						       "%s: symlink target \"%s\" points outside the tree",
-						       path, link->target);
+				return ferry_error_set(
+				    s->err, FERRY_E_UNSAFE,
+				    "%s: symlink target \"%s\" points outside the tree", path,
+				    link->target);
 			continue;
 		}
 		if (missing > 0) {
@@ -372,13 +376,14 @@ static int check_link(struct scan *s, const struct tree_node *link)
 			continue;
 		}
 		if (++hops > LINK_HOPS_MAX || top == LINK_HOPS_MAX)
-			return ferry_error_set(s->err, FERRY_E_UNSAFE,
-					       "%s: symlink target \"%s\": too many levels of symbolic links",
-					       path, link->target);
+			return ferry_error_set(
+			    s->err, FERRY_E_UNSAFE,
+			    "%s: symlink target \"%s\": too many levels of symbolic links", path,
+			    link->target);
 		if (c->target[0] == '/')
 			return ferry_error_set(s->err, FERRY_E_UNSAFE,
-					       "%s: symlink target \"%s\" points outside the tree",
-					       path, link->target);
+			                       "%s: symlink target \"%s\" points outside the tree",
+			                       path, link->target);
 		stack[++top].p = c->target;
 	}
 	return 0;
@@ -396,8 +401,7 @@ static int check_links(struct scan *s, const struct tree_node *n)
 	return 0;
 }
 
-int tree_scan(int rootfd, size_t max_files, uint64_t max_bytes, struct tree *out,
-	      ferry_error *err)
+int tree_scan(int rootfd, size_t max_files, uint64_t max_bytes, struct tree *out, ferry_error *err)
 {
 	struct scan s = {.tree = out, .max_files = max_files, .max_bytes = max_bytes, .err = err};
 	struct stat st;

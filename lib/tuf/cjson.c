@@ -10,9 +10,9 @@
 #include "base/str.h"
 
 const struct tuf_json_limits tuf_json_limits_default = {
-	.max_bytes = TUF_JSON_MAX_BYTES_DEFAULT,
-	.max_depth = TUF_JSON_MAX_DEPTH_DEFAULT,
-	.max_values = TUF_JSON_MAX_VALUES_DEFAULT,
+    .max_bytes = TUF_JSON_MAX_BYTES_DEFAULT,
+    .max_depth = TUF_JSON_MAX_DEPTH_DEFAULT,
+    .max_values = TUF_JSON_MAX_VALUES_DEFAULT,
 };
 
 /* Deepest nesting of [ and { outside strings, stopping early past max. */
@@ -50,37 +50,40 @@ static int count_values(json_t *v, size_t max, size_t *count)
 	if (json_is_object(v)) {
 		const char *k;
 		json_t *child;
-		json_object_foreach(v, k, child) if (count_values(child, max, count) < 0) return FERRY_E_LIMIT;
+		json_object_foreach(v, k, child) if (count_values(child, max, count) <
+		                                     0) return FERRY_E_LIMIT;
 	} else if (json_is_array(v)) {
 		size_t i;
 		json_t *child;
-		json_array_foreach(v, i, child) if (count_values(child, max, count) < 0) return FERRY_E_LIMIT;
+		json_array_foreach(v, i, child) if (count_values(child, max, count) <
+		                                    0) return FERRY_E_LIMIT;
 	}
 	return 0;
 }
 
 int tuf_json_parse(const void *data, size_t len, const struct tuf_json_limits *lim, json_t **out,
-		   ferry_error *err)
+                   ferry_error *err)
 {
 	if (!lim)
 		lim = &tuf_json_limits_default;
 	if (len > lim->max_bytes)
-		return ferry_error_set(err, FERRY_E_LIMIT, "JSON of %zu bytes, more than the limit of %zu",
-				       len, lim->max_bytes);
+		return ferry_error_set(err, FERRY_E_LIMIT,
+		                       "JSON of %zu bytes, more than the limit of %zu", len,
+		                       lim->max_bytes);
 	unsigned depth = raw_depth(data, len, lim->max_depth);
 	if (depth > lim->max_depth)
 		return ferry_error_set(err, FERRY_E_LIMIT, "JSON nested deeper than %u levels",
-				       lim->max_depth);
+		                       lim->max_depth);
 	json_error_t jerr;
 	json_t *v = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (!v)
-		return ferry_error_set(err, FERRY_E_INVALID, "JSON %d:%d: %s", jerr.line, jerr.column,
-				       jerr.text);
+		return ferry_error_set(err, FERRY_E_INVALID, "JSON %d:%d: %s", jerr.line,
+		                       jerr.column, jerr.text);
 	size_t count = 0;
 	if (count_values(v, lim->max_values, &count) < 0) {
 		json_decref(v);
 		return ferry_error_set(err, FERRY_E_LIMIT, "JSON with more than %zu values",
-				       lim->max_values);
+		                       lim->max_values);
 	}
 	*out = v;
 	return 0;
@@ -137,7 +140,8 @@ static int encode(const json_t *v, struct buf *out, ferry_error *err, unsigned d
 		return buf_printf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
 	case JSON_REAL:
 		return ferry_error_set(err, FERRY_E_INVALID,
-				       "canonical JSON has no real numbers (%g)", json_real_value(v));
+		                       "canonical JSON has no real numbers (%g)",
+		                       json_real_value(v));
 	case JSON_STRING:
 		return append_string(out, json_string_value(v), json_string_length(v));
 	case JSON_ARRAY: {
@@ -184,7 +188,7 @@ static int encode(const json_t *v, struct buf *out, ferry_error *err, unsigned d
 				rc = encode(keys[j].value, out, err, depth + 1);
 				if (rc < 0)
 					rc = ferry_error_prefix(err, rc, "%.*s", (int)keys[j].len,
-								keys[j].key);
+					                        keys[j].key);
 			}
 		}
 		free(keys);

@@ -23,9 +23,9 @@
 #include "base/error.h"
 
 struct tuf_json_limits {
-	size_t max_bytes;    /* whole document */
-	unsigned max_depth;  /* nesting of objects and arrays; the top level is 1 */
-	size_t max_values;   /* every value counts one, keys do not */
+	size_t max_bytes;   /* whole document */
+	unsigned max_depth; /* nesting of objects and arrays; the top level is 1 */
+	size_t max_values;  /* every value counts one, keys do not */
 };
 
 /* Defaults for TUF metadata: 16 MiB, depth 32, 1,000,000 values. */
@@ -37,8 +37,8 @@ extern const struct tuf_json_limits tuf_json_limits_default;
 /* Parse len bytes (not NUL-terminated) into *out (json_decref it). lim NULL
  * means tuf_json_limits_default. Errors: FERRY_E_LIMIT for a bound,
  * FERRY_E_INVALID for bad JSON (with line:column). */
-int tuf_json_parse(const void *data, size_t len, const struct tuf_json_limits *lim,
-		   json_t **out, ferry_error *err) FERRY_WUR;
+int tuf_json_parse(const void *data, size_t len, const struct tuf_json_limits *lim, json_t **out,
+                   ferry_error *err) FERRY_WUR;
 
 /* Append the canonical form of v to out. FERRY_E_INVALID names the JSON
  * path of a value that has no canonical form (a real number). */

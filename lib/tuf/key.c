@@ -24,9 +24,10 @@ int tuf_key_from_json(const json_t *obj, struct crypto_key **out, ferry_error *e
 		return ferry_error_set(err, FERRY_E_INVALID, "key: keyval: expected an object");
 	const json_t *pub = json_object_get(keyval, "public");
 	if (!json_is_string(pub))
-		return ferry_error_set(err, FERRY_E_INVALID, "key: keyval.public: expected a string");
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "key: keyval.public: expected a string");
 	return crypto_key_from_public(json_string_value(keytype), json_string_value(scheme),
-				      json_string_value(pub), out, err);
+	                              json_string_value(pub), out, err);
 }
 
 int tuf_key_to_json(const struct crypto_key *key, json_t **out, ferry_error *err)
@@ -36,7 +37,7 @@ int tuf_key_to_json(const struct crypto_key *key, json_t **out, ferry_error *err
 	if (rc < 0)
 		return rc;
 	json_t *obj = json_pack("{s:s, s:s, s:{s:s}}", "keytype", crypto_key_keytype(key), "scheme",
-				crypto_key_scheme(key), "keyval", "public", pub);
+	                        crypto_key_scheme(key), "keyval", "public", pub);
 	if (!obj)
 		return ferry_error_set(err, FERRY_E_NOMEM, "key: out of memory");
 	*out = obj;

@@ -21,8 +21,8 @@ int tuf_key_to_json(const struct crypto_key *key, json_t **out, ferry_error *err
 
 /* Key ID of a key object (any fields), into id (65 bytes). */
 int tuf_keyid_of_json(const json_t *obj, char id[TUF_KEYID_HEX_LEN + 1],
-		      ferry_error *err) FERRY_WUR;
+                      ferry_error *err) FERRY_WUR;
 
 /* Key ID of tuf_key_to_json(key). */
 int tuf_keyid(const struct crypto_key *key, char id[TUF_KEYID_HEX_LEN + 1],
-	      ferry_error *err) FERRY_WUR;
+              ferry_error *err) FERRY_WUR;

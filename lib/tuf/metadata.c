@@ -15,9 +15,9 @@
 #include "tuf/key.h"
 
 const struct tuf_json_limits tuf_metadata_limits = {
-	.max_bytes = 16u << 20,
-	.max_depth = 32,
-	.max_values = 2000000,
+    .max_bytes = 16u << 20,
+    .max_depth = 32,
+    .max_values = 2000000,
 };
 
 static const char *role_names[TUF_TOP_ROLES] = {"root", "timestamp", "snapshot", "targets"};
@@ -49,7 +49,7 @@ static int bad(ferry_error *err, const char *field, const char *fmt, ...)
 }
 
 static int get_uint(const json_t *obj, const char *key, const char *field, uint64_t min,
-		    uint64_t *out, ferry_error *err)
+                    uint64_t *out, ferry_error *err)
 {
 	const json_t *v = json_object_get(obj, key);
 	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
@@ -73,8 +73,7 @@ int tuf_parse_expires(const char *s, time_t *out)
 {
 	int y, mo, d, h, mi, sec, n = 0;
 	if (!s || strlen(s) != 20 ||
-	    sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 ||
-	    n != 20)
+	    sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || n != 20)
 		return FERRY_E_INVALID;
 	for (int i = 0; i < 19; i++) {
 		bool digit = i != 4 && i != 7 && i != 10 && i != 13 && i != 16;
@@ -83,8 +82,12 @@ int tuf_parse_expires(const char *s, time_t *out)
 	}
 	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
 		return FERRY_E_INVALID;
-	struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
-			.tm_hour = h, .tm_min = mi, .tm_sec = sec};
+	struct tm tm = {.tm_year = y - 1900,
+	                .tm_mon = mo - 1,
+	                .tm_mday = d,
+	                .tm_hour = h,
+	                .tm_min = mi,
+	                .tm_sec = sec};
 	time_t t = timegm(&tm);
 	if (t == (time_t)-1 || tm.tm_mday != d)
 		return FERRY_E_INVALID;
@@ -93,7 +96,7 @@ int tuf_parse_expires(const char *s, time_t *out)
 }
 
 static int parse_hashes(const json_t *v, const char *field, bool required, struct tuf_hashes *out,
-			ferry_error *err)
+                        ferry_error *err)
 {
 	if (!v) {
 		if (required)
@@ -135,7 +138,7 @@ static void free_hashes(struct tuf_hashes *h)
 }
 
 static int parse_metafile(const char *name, const json_t *v, const char *field,
-			  struct tuf_metafile *out, ferry_error *err)
+                          struct tuf_metafile *out, ferry_error *err)
 {
 	char f[300];
 	if (!json_is_object(v))
@@ -165,13 +168,13 @@ static void free_metafile(struct tuf_metafile *m)
 }
 
 static int parse_keyring(const json_t *v, const char *field, struct tuf_keyring *out,
-			 ferry_error *err)
+                         ferry_error *err)
 {
 	if (!json_is_object(v))
 		return bad(err, field, "expected an object of keys");
 	if (json_object_size(v) > 4 * TUF_MAX_KEYIDS)
 		return ferry_error_set(err, FERRY_E_LIMIT, "%s: more than %d keys", field,
-				       4 * TUF_MAX_KEYIDS);
+		                       4 * TUF_MAX_KEYIDS);
 	out->v = calloc(json_object_size(v) + 1, sizeof(*out->v));
 	if (!out->v)
 		return ferry_error_set(err, FERRY_E_NOMEM, "%s: out of memory", field);
@@ -188,7 +191,7 @@ static int parse_keyring(const json_t *v, const char *field, struct tuf_keyring 
 		    !json_is_object(json_object_get(obj, "keyval")) ||
 		    !json_is_string(json_object_get(json_object_get(obj, "keyval"), "public")))
 			return bad(err, field, "%.80s: expected keytype, scheme and keyval.public",
-				   keyid);
+			           keyid);
 		/* An unusable key stays NULL: it cannot sign anything. */
 		if (tuf_key_from_json(obj, &e->key, NULL) < 0)
 			e->key = NULL;
@@ -208,7 +211,7 @@ static void free_keyring(struct tuf_keyring *k)
 }
 
 static int parse_role_keys(const json_t *v, const char *field, struct tuf_role_keys *out,
-			   ferry_error *err)
+                           ferry_error *err)
 {
 	char f[300];
 	const json_t *ids = json_object_get(v, "keyids");
@@ -217,7 +220,7 @@ static int parse_role_keys(const json_t *v, const char *field, struct tuf_role_k
 		return bad(err, f, "expected an array of key IDs");
 	if (json_array_size(ids) > TUF_MAX_KEYIDS)
 		return ferry_error_set(err, FERRY_E_LIMIT, "%s: more than %d key IDs", f,
-				       TUF_MAX_KEYIDS);
+		                       TUF_MAX_KEYIDS);
 	out->keyids = calloc(json_array_size(ids) + 1, sizeof(char *));
 	if (!out->keyids)
 		return ferry_error_set(err, FERRY_E_NOMEM, "%s: out of memory", f);
@@ -239,7 +242,8 @@ static int parse_role_keys(const json_t *v, const char *field, struct tuf_role_k
 	if (rc < 0)
 		return rc;
 	if (out->threshold > TUF_MAX_THRESHOLD)
-		return ferry_error_set(err, FERRY_E_LIMIT, "%s: more than %d", f, TUF_MAX_THRESHOLD);
+		return ferry_error_set(err, FERRY_E_LIMIT, "%s: more than %d", f,
+		                       TUF_MAX_THRESHOLD);
 	return 0;
 }
 
@@ -253,7 +257,7 @@ static void free_role_keys(struct tuf_role_keys *r)
 }
 
 static int parse_string_list(const json_t *v, const char *field, char ***out, size_t *n,
-			     ferry_error *err)
+                             ferry_error *err)
 {
 	if (!json_is_array(v))
 		return bad(err, field, "expected an array of strings");
@@ -280,13 +284,15 @@ static int parse_delegations(const json_t *v, struct tuf_delegations **out, ferr
 	if (!d)
 		return ferry_error_set(err, FERRY_E_NOMEM, "delegations: out of memory");
 	*out = d; /* freed with the metadata, even half-built */
-	int rc = parse_keyring(json_object_get(v, "keys"), "signed.delegations.keys", &d->keys, err);
+	int rc =
+	    parse_keyring(json_object_get(v, "keys"), "signed.delegations.keys", &d->keys, err);
 	if (rc < 0)
 		return rc;
 	const json_t *roles = json_object_get(v, "roles");
 	const json_t *succinct = json_object_get(v, "succinct_roles");
 	if ((roles != NULL) == (succinct != NULL))
-		return bad(err, "signed.delegations", "expected exactly one of roles and succinct_roles");
+		return bad(err, "signed.delegations",
+		           "expected exactly one of roles and succinct_roles");
 	if (succinct) {
 		const char *f = "signed.delegations.succinct_roles";
 		if (!json_is_object(succinct))
@@ -295,27 +301,29 @@ static int parse_delegations(const json_t *v, struct tuf_delegations **out, ferr
 		if (!d->succinct)
 			return ferry_error_set(err, FERRY_E_NOMEM, "%s: out of memory", f);
 		uint64_t bits = 0;
-		rc = get_uint(succinct, "bit_length", "signed.delegations.succinct_roles.bit_length",
-			      1, &bits, err);
+		rc = get_uint(succinct, "bit_length",
+		              "signed.delegations.succinct_roles.bit_length", 1, &bits, err);
 		if (rc < 0)
 			return rc;
 		if (bits > 32)
 			return bad(err, "signed.delegations.succinct_roles.bit_length",
-				   "expected 1 to 32");
+			           "expected 1 to 32");
 		d->succinct->bit_length = (unsigned)bits;
 		rc = dup_string(json_object_get(succinct, "name_prefix"),
-				"signed.delegations.succinct_roles.name_prefix",
-				&d->succinct->name_prefix, err);
+		                "signed.delegations.succinct_roles.name_prefix",
+		                &d->succinct->name_prefix, err);
 		if (rc < 0)
 			return rc;
 		if (strlen(d->succinct->name_prefix) > 400)
-			return bad(err, "signed.delegations.succinct_roles.name_prefix", "too long");
+			return bad(err, "signed.delegations.succinct_roles.name_prefix",
+			           "too long");
 		return parse_role_keys(succinct, f, &d->succinct->keys, err);
 	}
 	if (!json_is_array(roles))
 		return bad(err, "signed.delegations.roles", "expected an array");
 	if (json_array_size(roles) > 100000)
-		return ferry_error_set(err, FERRY_E_LIMIT, "signed.delegations.roles: too many roles");
+		return ferry_error_set(err, FERRY_E_LIMIT,
+		                       "signed.delegations.roles: too many roles");
 	d->roles = calloc(json_array_size(roles) + 1, sizeof(*d->roles));
 	if (!d->roles)
 		return ferry_error_set(err, FERRY_E_NOMEM, "delegations: out of memory");
@@ -356,7 +364,7 @@ static int parse_delegations(const json_t *v, struct tuf_delegations **out, ferr
 			rc = parse_string_list(paths, fn, &role->paths, &role->npaths, err);
 		else
 			rc = parse_string_list(prefixes, fn, &role->hash_prefixes,
-					       &role->nhash_prefixes, err);
+			                       &role->nhash_prefixes, err);
 		if (rc < 0)
 			return rc;
 	}
@@ -401,7 +409,8 @@ static int parse_root(struct tuf_metadata *md, const json_t *s, ferry_error *err
 	if (!json_is_object(roles))
 		return bad(err, "signed.roles", "expected an object");
 	if (json_object_size(roles) != TUF_TOP_ROLES)
-		return bad(err, "signed.roles", "expected exactly root, timestamp, snapshot and targets");
+		return bad(err, "signed.roles",
+		           "expected exactly root, timestamp, snapshot and targets");
 	for (int i = 0; i < TUF_TOP_ROLES; i++) {
 		char f[64];
 		snprintf(f, sizeof(f), "signed.roles.%s", role_names[i]);
@@ -422,7 +431,7 @@ static int parse_timestamp(struct tuf_metadata *md, const json_t *s, ferry_error
 	    !json_object_get(meta, "snapshot.json"))
 		return bad(err, "signed.meta", "expected exactly one entry, snapshot.json");
 	return parse_metafile("snapshot.json", json_object_get(meta, "snapshot.json"),
-			      "signed.meta.snapshot.json", &md->timestamp.snapshot, err);
+	                      "signed.meta.snapshot.json", &md->timestamp.snapshot, err);
 }
 
 static int parse_snapshot(struct tuf_metadata *md, const json_t *s, ferry_error *err)
@@ -489,7 +498,7 @@ static int parse_signatures(struct tuf_metadata *md, const json_t *sigs, ferry_e
 		return bad(err, "signatures", "expected an array");
 	if (json_array_size(sigs) > 4 * TUF_MAX_KEYIDS)
 		return ferry_error_set(err, FERRY_E_LIMIT, "signatures: more than %d",
-				       4 * TUF_MAX_KEYIDS);
+		                       4 * TUF_MAX_KEYIDS);
 	md->sigs = calloc(json_array_size(sigs) + 1, sizeof(*md->sigs));
 	if (!md->sigs)
 		return ferry_error_set(err, FERRY_E_NOMEM, "signatures: out of memory");
@@ -506,7 +515,7 @@ static int parse_signatures(struct tuf_metadata *md, const json_t *sigs, ferry_e
 		for (size_t j = 0; j < md->nsigs; j++)
 			if (strcmp(md->sigs[j].keyid, json_string_value(keyid)) == 0)
 				return bad(err, f, "a second signature by key %.80s",
-					   md->sigs[j].keyid);
+				           md->sigs[j].keyid);
 		struct tuf_signature *t = &md->sigs[md->nsigs++];
 		t->keyid = strdup(json_string_value(keyid));
 		if (!t->keyid)
@@ -515,8 +524,10 @@ static int parse_signatures(struct tuf_metadata *md, const json_t *sigs, ferry_e
 		if (hexlen > 0 && hexlen <= 2 * CRYPTO_SIG_MAX) {
 			t->sig = malloc(hexlen / 2 + 1);
 			if (!t->sig)
-				return ferry_error_set(err, FERRY_E_NOMEM, "signatures: out of memory");
-			long n = crypto_hex_decode(json_string_value(sig), hexlen, t->sig, hexlen / 2);
+				return ferry_error_set(err, FERRY_E_NOMEM,
+				                       "signatures: out of memory");
+			long n =
+			    crypto_hex_decode(json_string_value(sig), hexlen, t->sig, hexlen / 2);
 			if (n <= 0) {
 				free(t->sig);
 				t->sig = NULL; /* not hex: can never verify */
@@ -565,15 +576,16 @@ static int parse_doc(struct tuf_metadata *md, enum tuf_role expected, ferry_erro
 		return bad(err, "signed._type", "expected a string");
 	if (strcmp(json_string_value(type), role_names[expected]) != 0)
 		return bad(err, "signed._type", "is %.40s, expected %s", json_string_value(type),
-			   role_names[expected]);
+		           role_names[expected]);
 	md->type = expected;
-	rc = dup_string(json_object_get(s, "spec_version"), "signed.spec_version", &md->spec_version,
-			err);
+	rc = dup_string(json_object_get(s, "spec_version"), "signed.spec_version",
+	                &md->spec_version, err);
 	if (rc < 0)
 		return rc;
 	if (parse_spec_version(md->spec_version) < 0)
 		return ferry_error_set(err, FERRY_E_UNSUPPORTED,
-				       "signed.spec_version: %.40s is not a 1.x version", md->spec_version);
+		                       "signed.spec_version: %.40s is not a 1.x version",
+		                       md->spec_version);
 	rc = get_uint(s, "version", "signed.version", 1, &md->version, err);
 	if (rc < 0)
 		return rc;
@@ -600,7 +612,7 @@ static int parse_doc(struct tuf_metadata *md, enum tuf_role expected, ferry_erro
 }
 
 int tuf_metadata_parse(const void *data, size_t len, enum tuf_role expected,
-		       struct tuf_metadata **out, ferry_error *err)
+                       struct tuf_metadata **out, ferry_error *err)
 {
 	if ((unsigned)expected >= TUF_TOP_ROLES)
 		return ferry_error_set(err, FERRY_E_INTERNAL, "metadata: unknown role type");
@@ -663,7 +675,7 @@ static const struct tuf_signature *sig_find(const struct tuf_metadata *md, const
 }
 
 int tuf_verify_threshold(const struct tuf_metadata *md, const struct tuf_keyring *keys,
-			 const struct tuf_role_keys *role, const char *role_name, ferry_error *err)
+                         const struct tuf_role_keys *role, const char *role_name, ferry_error *err)
 {
 	const struct crypto_key *counted[TUF_MAX_KEYIDS];
 	size_t n = 0;
@@ -675,7 +687,7 @@ int tuf_verify_threshold(const struct tuf_metadata *md, const struct tuf_keyring
 		if (!k || !k->key || !s || !s->sig)
 			continue;
 		if (crypto_key_verify(k->key, s->sig, s->siglen, md->signed_bytes, md->signed_len,
-				      NULL) < 0)
+		                      NULL) < 0)
 			continue;
 		bool seen = false;
 		for (size_t j = 0; j < n && !seen; j++)
@@ -685,8 +697,8 @@ int tuf_verify_threshold(const struct tuf_metadata *md, const struct tuf_keyring
 	}
 	if (n < role->threshold)
 		return ferry_error_set(err, FERRY_E_VERIFY,
-				       "%s: %zu of %llu required signatures verified", role_name, n,
-				       (unsigned long long)role->threshold);
+		                       "%s: %zu of %llu required signatures verified", role_name, n,
+		                       (unsigned long long)role->threshold);
 	return 0;
 }
 
@@ -726,14 +738,15 @@ bool tuf_role_matches_path(const struct tuf_delegated_role *role, const char *pa
 		if (!path_hash_hex(path, hex))
 			return false;
 		for (size_t i = 0; i < role->nhash_prefixes; i++)
-			if (strncmp(hex, role->hash_prefixes[i], strlen(role->hash_prefixes[i])) == 0)
+			if (strncmp(hex, role->hash_prefixes[i], strlen(role->hash_prefixes[i])) ==
+			    0)
 				return true;
 	}
 	return false;
 }
 
 int tuf_delegations_match(const struct tuf_delegations *d, const char *path,
-			  struct tuf_role_match *out, size_t max, ferry_error *err)
+                          struct tuf_role_match *out, size_t max, ferry_error *err)
 {
 	size_t n = 0;
 	if (!d)
@@ -743,8 +756,8 @@ int tuf_delegations_match(const struct tuf_delegations *d, const char *path,
 		int rc = crypto_digest_buf(CRYPTO_HASH_SHA256, path, strlen(path), md, err);
 		if (rc < 0)
 			return rc;
-		uint32_t top = (uint32_t)md[0] << 24 | (uint32_t)md[1] << 16 |
-			       (uint32_t)md[2] << 8 | md[3];
+		uint32_t top =
+		    (uint32_t)md[0] << 24 | (uint32_t)md[1] << 16 | (uint32_t)md[2] << 8 | md[3];
 		unsigned bits = d->succinct->bit_length;
 		uint64_t bin = bits == 32 ? top : top >> (32 - bits);
 		uint64_t last = ((uint64_t)1 << bits) - 1;
@@ -752,7 +765,7 @@ int tuf_delegations_match(const struct tuf_delegations *d, const char *path,
 		if (max == 0)
 			return 0;
 		if (str_printf(out[0].name, sizeof(out[0].name), "%s-%0*llx",
-			       d->succinct->name_prefix, width, (unsigned long long)bin) < 0)
+		               d->succinct->name_prefix, width, (unsigned long long)bin) < 0)
 			return ferry_error_set(err, FERRY_E_LIMIT, "succinct role name too long");
 		out[0].keys = &d->succinct->keys;
 		out[0].terminating = true;
@@ -773,27 +786,27 @@ int tuf_delegations_match(const struct tuf_delegations *d, const char *path,
 }
 
 int tuf_check_length_hashes(const void *data, size_t len, bool has_length, uint64_t length,
-			    const struct tuf_hashes *hashes, bool need_hash, const char *what,
-			    ferry_error *err)
+                            const struct tuf_hashes *hashes, bool need_hash, const char *what,
+                            ferry_error *err)
 {
 	if (has_length && (uint64_t)len != length)
-		return ferry_error_set(err, FERRY_E_VERIFY, "%s: %zu bytes, expected %llu", what, len,
-				       (unsigned long long)length);
+		return ferry_error_set(err, FERRY_E_VERIFY, "%s: %zu bytes, expected %llu", what,
+		                       len, (unsigned long long)length);
 	if (need_hash && hashes->n == 0)
 		return ferry_error_set(err, FERRY_E_VERIFY, "%s: no hashes to check", what);
 	for (size_t i = 0; i < hashes->n; i++) {
 		enum crypto_hash_alg alg;
 		if (crypto_hash_alg_from_name(hashes->v[i].alg, &alg) < 0)
 			return ferry_error_set(err, FERRY_E_VERIFY,
-					       "%s: hash algorithm %.40s is not supported", what,
-					       hashes->v[i].alg);
+			                       "%s: hash algorithm %.40s is not supported", what,
+			                       hashes->v[i].alg);
 		unsigned char md[CRYPTO_DIGEST_MAX];
 		int rc = crypto_digest_buf(alg, data, len, md, err);
 		if (rc < 0)
 			return rc;
 		if (!crypto_digest_equal_hex(md, crypto_hash_alg_size(alg), hashes->v[i].hex))
-			return ferry_error_set(err, FERRY_E_VERIFY, "%s: %s hash does not match", what,
-					       hashes->v[i].alg);
+			return ferry_error_set(err, FERRY_E_VERIFY, "%s: %s hash does not match",
+			                       what, hashes->v[i].alg);
 	}
 	return 0;
 }

@@ -49,7 +49,7 @@ const char *tuf_role_name(enum tuf_role role);
 bool tuf_is_top_role_name(const char *name);
 
 struct tuf_hash {
-	char *alg;  /* as written; may be one ferry does not know */
+	char *alg; /* as written; may be one ferry does not know */
 	char *hex;
 };
 
@@ -159,7 +159,7 @@ extern const struct tuf_json_limits tuf_metadata_limits;
  * which field is wrong: "snapshot: signed.meta.targets.json.version:
  * expected an integer >= 1". */
 int tuf_metadata_parse(const void *data, size_t len, enum tuf_role expected,
-		       struct tuf_metadata **out, ferry_error *err) FERRY_WUR;
+                       struct tuf_metadata **out, ferry_error *err) FERRY_WUR;
 void tuf_metadata_free(struct tuf_metadata *md);
 
 static inline void tuf_metadata_freep(struct tuf_metadata **md)
@@ -173,8 +173,8 @@ static inline void tuf_metadata_freep(struct tuf_metadata **md)
  * keys. role_name is for messages. Returns 0 or FERRY_E_VERIFY ("snapshot: 1
  * of 3 required signatures"). */
 int tuf_verify_threshold(const struct tuf_metadata *md, const struct tuf_keyring *keys,
-			 const struct tuf_role_keys *role, const char *role_name,
-			 ferry_error *err) FERRY_WUR;
+                         const struct tuf_role_keys *role, const char *role_name,
+                         ferry_error *err) FERRY_WUR;
 
 /* Has md expired at now? (expires <= now, as the spec compares). */
 bool tuf_metadata_expired(const struct tuf_metadata *md, time_t now);
@@ -183,8 +183,7 @@ bool tuf_metadata_expired(const struct tuf_metadata *md, time_t now);
 int tuf_parse_expires(const char *s, time_t *out) FERRY_WUR;
 
 /* The entry of snapshot meta called name ("targets.json"), or NULL. */
-const struct tuf_metafile *tuf_snapshot_find(const struct tuf_metadata *snapshot,
-					     const char *name);
+const struct tuf_metafile *tuf_snapshot_find(const struct tuf_metadata *snapshot, const char *name);
 /* The target called path in a targets role, or NULL. */
 const struct tuf_target *tuf_targets_find(const struct tuf_metadata *targets, const char *path);
 
@@ -199,7 +198,7 @@ struct tuf_role_match {
  * delegation gives exactly one, terminating). Fills at most max entries and
  * returns how many (<= max), or a negative ferry_err. */
 int tuf_delegations_match(const struct tuf_delegations *d, const char *path,
-			  struct tuf_role_match *out, size_t max, ferry_error *err) FERRY_WUR;
+                          struct tuf_role_match *out, size_t max, ferry_error *err) FERRY_WUR;
 
 /* Does one delegated role's paths / path_hash_prefixes cover target path?
  * Patterns match as fnmatch() with '*' and '?' not crossing '/'. */
@@ -209,5 +208,5 @@ bool tuf_role_matches_path(const struct tuf_delegated_role *role, const char *pa
  * be of a known algorithm and match; at least one is required when
  * need_hash. Errors: FERRY_E_VERIFY. what names the thing. */
 int tuf_check_length_hashes(const void *data, size_t len, bool has_length, uint64_t length,
-			    const struct tuf_hashes *hashes, bool need_hash, const char *what,
-			    ferry_error *err) FERRY_WUR;
+                            const struct tuf_hashes *hashes, bool need_hash, const char *what,
+                            ferry_error *err) FERRY_WUR;

@@ -37,13 +37,13 @@
 /* The writer reads back only files it wrote itself, but still bounds them:
  * a snapshot of a million packages stays well below these. */
 static const struct tuf_json_limits own_limits = {
-	.max_bytes = 256u << 20,
-	.max_depth = 32,
-	.max_values = 50000000,
+    .max_bytes = 256u << 20,
+    .max_depth = 32,
+    .max_values = 50000000,
 };
 
 static const char *const kind_names[TUF_REPO_KIND_COUNT] = {
-	"root", "targets", "snapshot", "timestamp", "bins", "packages",
+    "root", "targets", "snapshot", "timestamp", "bins", "packages",
 };
 
 struct role {
@@ -155,8 +155,8 @@ bool tuf_repo_file_name_valid(const char *name)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		char c = name[i];
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-			  strchr("._+~-", c) != NULL;
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		          (c >= '0' && c <= '9') || strchr("._+~-", c) != NULL;
 		if (!ok)
 			return false;
 	}
@@ -169,25 +169,25 @@ static int name_hash_hex(const char *package, char hex[CRYPTO_DIGEST_HEX_MAX], f
 }
 
 int tuf_repo_target_path(const char *package, const char *file, char *out, size_t size,
-			 ferry_error *err)
+                         ferry_error *err)
 {
 	if (!tuf_repo_package_name_valid(package))
 		return ferry_error_set(err, FERRY_E_INVALID,
-				       "package name '%s': expected lower-case letters, digits and "
-				       "hyphens, at most %d bytes",
-				       package ? package : "", TUF_REPO_NAME_MAX);
+		                       "package name '%s': expected lower-case letters, digits and "
+		                       "hyphens, at most %d bytes",
+		                       package ? package : "", TUF_REPO_NAME_MAX);
 	if (!tuf_repo_file_name_valid(file))
 		return ferry_error_set(err, FERRY_E_INVALID,
-				       "target file name '%s': expected letters, digits and ._+~- "
-				       "(not first '.'), at most %d bytes",
-				       file ? file : "", TUF_REPO_FILE_MAX);
+		                       "target file name '%s': expected letters, digits and ._+~- "
+		                       "(not first '.'), at most %d bytes",
+		                       file ? file : "", TUF_REPO_FILE_MAX);
 	char hex[CRYPTO_DIGEST_HEX_MAX];
 	int rc = name_hash_hex(package, hex, err);
 	if (rc < 0)
 		return rc;
 	if (str_printf(out, size, "%.*s/%s/%s", PATH_PREFIX_DIGITS, hex, package, file) < 0)
-		return ferry_error_set(err, FERRY_E_LIMIT, "target path of %s/%s: too long", package,
-				       file);
+		return ferry_error_set(err, FERRY_E_LIMIT, "target path of %s/%s: too long",
+		                       package, file);
 	return 0;
 }
 
@@ -195,16 +195,16 @@ int tuf_repo_package_role(const char *package, char *out, size_t size, ferry_err
 {
 	if (!tuf_repo_package_name_valid(package))
 		return ferry_error_set(err, FERRY_E_INVALID,
-				       "package name '%s': expected lower-case letters, digits and "
-				       "hyphens, at most %d bytes",
-				       package ? package : "", TUF_REPO_NAME_MAX);
+		                       "package name '%s': expected lower-case letters, digits and "
+		                       "hyphens, at most %d bytes",
+		                       package ? package : "", TUF_REPO_NAME_MAX);
 	if (str_printf(out, size, "pkg-%s", package) < 0)
 		return ferry_error_set(err, FERRY_E_LIMIT, "role name of %s: too long", package);
 	return 0;
 }
 
-static int bin_of_package(const struct tuf_repo *repo, const char *package, char *out,
-			  size_t size, ferry_error *err)
+static int bin_of_package(const struct tuf_repo *repo, const char *package, char *out, size_t size,
+                          ferry_error *err)
 {
 	char hex[CRYPTO_DIGEST_HEX_MAX];
 	int rc = name_hash_hex(package, hex, err);
@@ -245,9 +245,9 @@ static enum tuf_repo_kind kind_of_role(const char *name)
 /* ---- files ---- */
 
 static int repo_path(const struct tuf_repo *repo, char *out, size_t size, ferry_error *err,
-		     const char *fmt, ...) FERRY_PRINTF(5, 6);
+                     const char *fmt, ...) FERRY_PRINTF(5, 6);
 static int repo_path(const struct tuf_repo *repo, char *out, size_t size, ferry_error *err,
-		     const char *fmt, ...)
+                     const char *fmt, ...)
 {
 	char rel[PATH_MAX_LEN];
 	va_list ap;
@@ -262,14 +262,15 @@ static int repo_path(const struct tuf_repo *repo, char *out, size_t size, ferry_
 /* Write path by temp file + rename, without fsync: for files that nothing
  * refers to yet (the commit syncs the file system before it refers to them). */
 static int write_unsynced(const char *path, const void *data, size_t len, mode_t mode,
-			  ferry_error *err)
+                          ferry_error *err)
 {
 	char tmp[PATH_MAX_LEN];
 	if (str_printf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) < 0)
 		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", path);
 	_cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
-		return ferry_error_errno(err, FERRY_E_IO, errno, "create temporary file for %s", path);
+		return ferry_error_errno(err, FERRY_E_IO, errno, "create temporary file for %s",
+		                         path);
 	if (fs_write_all(fd, data, len) < 0 || fchmod(fd, mode) < 0) {
 		int e = errno;
 		unlink(tmp);
@@ -287,7 +288,8 @@ static int sync_fs(const struct tuf_repo *repo, ferry_error *err)
 {
 	_cleanup_close_ int fd = open(repo->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || syncfs(fd) < 0)
-		return ferry_error_errno(err, FERRY_E_IO, errno, "sync file system of %s", repo->dir);
+		return ferry_error_errno(err, FERRY_E_IO, errno, "sync file system of %s",
+		                         repo->dir);
 	return 0;
 }
 
@@ -311,7 +313,7 @@ static struct role *role_find(const struct tuf_repo *repo, const char *name)
 }
 
 static int role_add(struct tuf_repo *repo, const char *name, json_t *signed_, long long version,
-		    struct role **out, ferry_error *err)
+                    struct role **out, ferry_error *err)
 {
 	if (repo->nroles == repo->roles_cap) {
 		size_t cap = repo->roles_cap ? repo->roles_cap * 2 : 64;
@@ -342,13 +344,13 @@ static int role_add(struct tuf_repo *repo, const char *name, json_t *signed_, lo
 /* Read VERSION.NAME.json (or NAME.json when version is 0) and return its
  * "signed" object (new reference). */
 static int read_signed(const struct tuf_repo *repo, const char *name, long long version,
-		       json_t **out, ferry_error *err)
+                       json_t **out, ferry_error *err)
 {
 	char path[PATH_MAX_LEN];
-	int rc = version > 0 ? repo_path(repo, path, sizeof(path), err,
-					 "published/metadata/%lld.%s.json", version, name)
-			     : repo_path(repo, path, sizeof(path), err,
-					 "published/metadata/%s.json", name);
+	int rc = version > 0
+	             ? repo_path(repo, path, sizeof(path), err, "published/metadata/%lld.%s.json",
+	                         version, name)
+	             : repo_path(repo, path, sizeof(path), err, "published/metadata/%s.json", name);
 	if (rc < 0)
 		return rc;
 	_cleanup_free_ char *data = NULL;
@@ -363,10 +365,11 @@ static int read_signed(const struct tuf_repo *repo, const char *name, long long 
 	json_t *s = json_object_get(doc, "signed");
 	if (!json_is_object(s) || !json_is_integer(json_object_get(s, "version")))
 		return ferry_error_set(err, FERRY_E_CORRUPT, "%s: no signed object with a version",
-				       path);
+		                       path);
 	if (version > 0 && json_integer_value(json_object_get(s, "version")) != version)
-		return ferry_error_set(err, FERRY_E_CORRUPT, "%s: holds version %lld", path,
-				       (long long)json_integer_value(json_object_get(s, "version")));
+		return ferry_error_set(
+		    err, FERRY_E_CORRUPT, "%s: holds version %lld", path,
+		    (long long)json_integer_value(json_object_get(s, "version")));
 	*out = json_incref(s);
 	return 0;
 }
@@ -388,7 +391,8 @@ static int role_get(struct tuf_repo *repo, const char *name, struct role **out, 
 		return ferry_error_set(err, FERRY_E_LIMIT, "role name %s: too long", name);
 	json_t *m = json_object_get(json_object_get(snap->signed_, "meta"), key);
 	if (!m)
-		return ferry_error_set(err, FERRY_E_NOTFOUND, "role %s: not in the repository", name);
+		return ferry_error_set(err, FERRY_E_NOTFOUND, "role %s: not in the repository",
+		                       name);
 	long long v = json_integer_value(json_object_get(m, "version"));
 	_cleanup_json_ json_t *s = NULL;
 	int rc = read_signed(repo, name, v, &s, err);
@@ -400,7 +404,7 @@ static int role_get(struct tuf_repo *repo, const char *name, struct role **out, 
 static json_t *new_targets_signed(bool with_delegations)
 {
 	json_t *s = json_pack("{s:s, s:s, s:i, s:s, s:{}}", "_type", "targets", "spec_version",
-			      SPEC_VERSION, "version", 0, "expires", "", "targets");
+	                      SPEC_VERSION, "version", 0, "expires", "", "targets");
 	if (s && with_delegations &&
 	    json_object_set_new(s, "delegations", json_pack("{s:{}, s:[]}", "keys", "roles")) < 0) {
 		json_decref(s);
@@ -411,8 +415,7 @@ static json_t *new_targets_signed(bool with_delegations)
 
 /* ---- keys ---- */
 
-static int key_slot(struct tuf_repo *repo, const char *id, struct crypto_key *key,
-		    ferry_error *err)
+static int key_slot(struct tuf_repo *repo, const char *id, struct crypto_key *key, ferry_error *err)
 {
 	if (repo->nkeys == repo->keys_cap) {
 		size_t cap = repo->keys_cap ? repo->keys_cap * 2 : 16;
@@ -431,7 +434,7 @@ static int key_slot(struct tuf_repo *repo, const char *id, struct crypto_key *ke
 /* The private key with this ID from keys/, or *out NULL when there is no
  * such file (the key is kept offline). */
 static int signing_key(struct tuf_repo *repo, const char *id, struct crypto_key **out,
-		       ferry_error *err)
+                       ferry_error *err)
 {
 	json_t *i = json_object_get(repo->keyindex, id);
 	if (i) {
@@ -458,7 +461,7 @@ static int signing_key(struct tuf_repo *repo, const char *id, struct crypto_key 
 }
 
 static int save_key(struct tuf_repo *repo, struct crypto_key *key, char id[TUF_KEYID_HEX_LEN + 1],
-		    ferry_error *err)
+                    ferry_error *err)
 {
 	int rc = tuf_keyid(key, id, err);
 	if (rc < 0)
@@ -477,7 +480,7 @@ static int cmp_str_ptr(const void *a, const void *b)
 
 /* Key objects and sorted key IDs of n keys. */
 static int keys_to_json(struct crypto_key *const *keys, size_t n, json_t **objs, json_t **ids,
-			ferry_error *err)
+                        ferry_error *err)
 {
 	_cleanup_json_ json_t *o = json_object();
 	_cleanup_json_ json_t *a = json_array();
@@ -539,9 +542,8 @@ static void add_used_ids(json_t *used, const json_t *keyids)
 {
 	size_t i;
 	json_t *id;
-	json_array_foreach(keyids, i, id)
-		if (json_is_string(id))
-			json_object_set(used, json_string_value(id), json_true());
+	json_array_foreach(keyids, i, id) if (json_is_string(id))
+	    json_object_set(used, json_string_value(id), json_true());
 }
 
 /* Remove from keys every key that no entry's keyids names. entries: an
@@ -555,18 +557,16 @@ static void prune_keys(json_t *keys, const json_t *entries)
 		const char *name;
 		json_t *e;
 		json_object_foreach((json_t *)entries, name, e)
-			add_used_ids(used, json_object_get(e, "keyids"));
+		    add_used_ids(used, json_object_get(e, "keyids"));
 	} else {
 		size_t i;
 		json_t *e;
-		json_array_foreach(entries, i, e)
-			add_used_ids(used, json_object_get(e, "keyids"));
+		json_array_foreach(entries, i, e) add_used_ids(used, json_object_get(e, "keyids"));
 	}
 	const char *id;
 	json_t *v, *tmp;
-	json_object_foreach_safe(keys, tmp, id, v)
-		if (!json_object_get(used, id))
-			json_object_del(keys, id);
+	json_object_foreach_safe(keys, tmp, id, v) if (!json_object_get(used, id))
+	    json_object_del(keys, id);
 }
 
 /* ---- signing ---- */
@@ -576,15 +576,14 @@ static json_t *find_delegation(const json_t *delegating, const char *name)
 	const json_t *roles = json_object_get(json_object_get(delegating, "delegations"), "roles");
 	size_t i;
 	json_t *e;
-	json_array_foreach(roles, i, e)
-		if (str_eq(json_string_value(json_object_get(e, "name")), name))
-			return e;
+	json_array_foreach(
+	    roles, i, e) if (str_eq(json_string_value(json_object_get(e, "name")), name)) return e;
 	return NULL;
 }
 
 /* The keyids/threshold entry that authorises role r. */
 static int role_authority(struct tuf_repo *repo, const struct role *r, json_t **entry,
-			  ferry_error *err)
+                          ferry_error *err)
 {
 	json_t *e = NULL;
 	struct role *parent = NULL;
@@ -619,8 +618,8 @@ static int role_authority(struct tuf_repo *repo, const struct role *r, json_t **
 	}
 	}
 	if (!e)
-		return ferry_error_set(err, FERRY_E_CORRUPT, "role %s: no delegation names its keys",
-				       r->name);
+		return ferry_error_set(err, FERRY_E_CORRUPT,
+		                       "role %s: no delegation names its keys", r->name);
 	*entry = e;
 	return 0;
 }
@@ -629,7 +628,7 @@ static int role_authority(struct tuf_repo *repo, const struct role *r, json_t **
  * rotation, of the previous root) found in keys/, check each threshold, and
  * give the canonical JSON of the whole file. */
 static int sign_role(struct tuf_repo *repo, struct role *r, char **out, size_t *outlen,
-		     ferry_error *err)
+                     ferry_error *err)
 {
 	json_t *sets[2] = {NULL, NULL};
 	int rc = role_authority(repo, r, &sets[0], err);
@@ -652,7 +651,8 @@ static int sign_role(struct tuf_repo *repo, struct role *r, char **out, size_t *
 			continue;
 		size_t i;
 		json_t *idv;
-		json_array_foreach(json_object_get(sets[s], "keyids"), i, idv) {
+		json_array_foreach(json_object_get(sets[s], "keyids"), i, idv)
+		{
 			const char *id = json_string_value(idv);
 			if (!id || json_object_get(done, id))
 				continue;
@@ -666,12 +666,14 @@ static int sign_role(struct tuf_repo *repo, struct role *r, char **out, size_t *
 			size_t siglen = 0;
 			rc = crypto_key_sign(key, canon, clen, &sig, &siglen, err);
 			if (rc < 0)
-				return ferry_error_prefix(err, rc, "sign %s with key %s", r->name, id);
+				return ferry_error_prefix(err, rc, "sign %s with key %s", r->name,
+				                          id);
 			_cleanup_free_ char *hex = malloc(2 * siglen + 1);
 			if (!hex)
 				return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
 			str_hex(sig, siglen, hex);
-			json_array_append_new(sigs, json_pack("{s:s, s:s}", "keyid", id, "sig", hex));
+			json_array_append_new(sigs,
+			                      json_pack("{s:s, s:s}", "keyid", id, "sig", hex));
 			json_object_set(done, id, json_true());
 		}
 	}
@@ -682,34 +684,34 @@ static int sign_role(struct tuf_repo *repo, struct role *r, char **out, size_t *
 		long long have = 0;
 		size_t i;
 		json_t *idv;
-		json_array_foreach(json_object_get(sets[s], "keyids"), i, idv)
-			if (json_object_get(done, json_string_value(idv)))
-				have++;
+		json_array_foreach(json_object_get(sets[s], "keyids"), i,
+		                   idv) if (json_object_get(done, json_string_value(idv))) have++;
 		if (have < threshold)
-			return ferry_error_set(err, FERRY_E_PERM,
-					       "sign %s: %lld of the %lld keys needed (%s keys) are in "
-					       "%s/keys",
-					       r->name, have, threshold,
-					       s == 0 ? "its" : "the previous root's", repo->dir);
+			return ferry_error_set(
+			    err, FERRY_E_PERM,
+			    "sign %s: %lld of the %lld keys needed (%s keys) are in "
+			    "%s/keys",
+			    r->name, have, threshold, s == 0 ? "its" : "the previous root's",
+			    repo->dir);
 	}
 	_cleanup_json_ json_t *env =
-		json_pack("{s:O, s:O}", "signatures", sigs, "signed", r->signed_);
+	    json_pack("{s:O, s:O}", "signatures", sigs, "signed", r->signed_);
 	if (!env)
 		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
 	return tuf_cjson_dump(env, out, outlen, err);
 }
 
 /* Next version, new expiry, signatures: the file's bytes. */
-static int finalize_role(struct tuf_repo *repo, struct role *r, time_t now, char **out,
-			 size_t *len, ferry_error *err)
+static int finalize_role(struct tuf_repo *repo, struct role *r, time_t now, char **out, size_t *len,
+                         ferry_error *err)
 {
 	long long v = r->version + 1;
-	time_t exp = r->expires_override ? r->expires_override
-					 : now + (time_t)repo->cfg.expires_s[r->kind];
+	time_t exp =
+	    r->expires_override ? r->expires_override : now + (time_t)repo->cfg.expires_s[r->kind];
 	char when[32];
 	if (format_time(exp, when) < 0)
 		return ferry_error_set(err, FERRY_E_INVALID, "role %s: expiry out of range",
-				       r->name);
+		                       r->name);
 	if (json_object_set_new(r->signed_, "version", json_integer(v)) < 0 ||
 	    json_object_set_new(r->signed_, "expires", json_string(when)) < 0)
 		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
@@ -722,20 +724,19 @@ static int finalize_role(struct tuf_repo *repo, struct role *r, time_t now, char
 
 /* ---- settings ---- */
 
-static int settings_from_cfg(const struct tuf_repo_config *cfg, json_t *pkg_keys,
-			     json_t *pkg_ids, json_t **out, ferry_error *err)
+static int settings_from_cfg(const struct tuf_repo_config *cfg, json_t *pkg_keys, json_t *pkg_ids,
+                             json_t **out, ferry_error *err)
 {
 	json_t *exp = json_object();
 	if (!exp)
 		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
 	for (int k = 0; k < TUF_REPO_KIND_COUNT; k++)
 		json_object_set_new(exp, kind_names[k], json_integer(cfg->expires_s[k]));
-	json_t *s = json_pack("{s:i, s:i, s:s, s:b, s:b, s:o, s:{s:O, s:O, s:i}}", "format", 1,
-			      "bin_digits", (int)cfg->bin_digits, "key_type",
-			      key_type_name(cfg->key_type), "sha512", cfg->sha512,
-			      "shared_package_keys", cfg->shared_package_keys, "expires", exp,
-			      "package_keys", "keys", pkg_keys, "keyids", pkg_ids, "threshold",
-			      (int)cfg->threshold[TUF_REPO_PACKAGES]);
+	json_t *s = json_pack(
+	    "{s:i, s:i, s:s, s:b, s:b, s:o, s:{s:O, s:O, s:i}}", "format", 1, "bin_digits",
+	    (int)cfg->bin_digits, "key_type", key_type_name(cfg->key_type), "sha512", cfg->sha512,
+	    "shared_package_keys", cfg->shared_package_keys, "expires", exp, "package_keys", "keys",
+	    pkg_keys, "keyids", pkg_ids, "threshold", (int)cfg->threshold[TUF_REPO_PACKAGES]);
 	if (!s)
 		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
 	*out = s;
@@ -749,7 +750,8 @@ static int cfg_from_settings(const json_t *s, struct tuf_repo_config *cfg, ferry
 		return ferry_error_set(err, FERRY_E_UNSUPPORTED, "repo.json: unknown format");
 	json_int_t d = json_integer_value(json_object_get(s, "bin_digits"));
 	if (d < 1 || d > 3)
-		return ferry_error_set(err, FERRY_E_CORRUPT, "repo.json: bin_digits: expected 1..3");
+		return ferry_error_set(err, FERRY_E_CORRUPT,
+		                       "repo.json: bin_digits: expected 1..3");
 	cfg->bin_digits = (unsigned)d;
 	if (key_type_from_name(json_string_value(json_object_get(s, "key_type")), &cfg->key_type) <
 	    0)
@@ -761,14 +763,14 @@ static int cfg_from_settings(const json_t *s, struct tuf_repo_config *cfg, ferry
 		json_int_t v = json_integer_value(json_object_get(exp, kind_names[k]));
 		if (v <= 0)
 			return ferry_error_set(err, FERRY_E_CORRUPT,
-					       "repo.json: expires.%s: expected seconds > 0",
-					       kind_names[k]);
+			                       "repo.json: expires.%s: expected seconds > 0",
+			                       kind_names[k]);
 		cfg->expires_s[k] = v;
 	}
 	json_t *pk = json_object_get(s, "package_keys");
 	cfg->nkeys[TUF_REPO_PACKAGES] = (unsigned)json_array_size(json_object_get(pk, "keyids"));
 	cfg->threshold[TUF_REPO_PACKAGES] =
-		(unsigned)json_integer_value(json_object_get(pk, "threshold"));
+	    (unsigned)json_integer_value(json_object_get(pk, "threshold"));
 	if (!json_is_object(json_object_get(pk, "keys")) ||
 	    !json_is_array(json_object_get(pk, "keyids")) ||
 	    json_integer_value(json_object_get(pk, "threshold")) < 1)
@@ -805,9 +807,9 @@ static int repo_alloc(const char *dir, struct tuf_repo **out, ferry_error *err)
 	}
 	if (flock(repo->lock_fd, LOCK_EX | LOCK_NB) < 0) {
 		rc = errno == EWOULDBLOCK
-			     ? ferry_error_set(err, FERRY_E_BUSY,
-					       "repository %s: another writer has it open", dir)
-			     : ferry_error_errno(err, FERRY_E_IO, errno, "lock %s", path);
+		         ? ferry_error_set(err, FERRY_E_BUSY,
+		                           "repository %s: another writer has it open", dir)
+		         : ferry_error_errno(err, FERRY_E_IO, errno, "lock %s", path);
 		tuf_repo_close(repo);
 		return rc;
 	}
@@ -842,22 +844,22 @@ static int check_config(const struct tuf_repo_config *cfg, ferry_error *err)
 	for (int k = 0; k < TUF_REPO_KIND_COUNT; k++) {
 		if (cfg->nkeys[k] < 1 || cfg->nkeys[k] > 16)
 			return ferry_error_set(err, FERRY_E_INVALID, "%s keys: expected 1..16",
-					       kind_names[k]);
+			                       kind_names[k]);
 		if (cfg->threshold[k] < 1 || cfg->threshold[k] > cfg->nkeys[k])
 			return ferry_error_set(err, FERRY_E_INVALID,
-					       "%s threshold: expected 1..%u (its key count)",
-					       kind_names[k], cfg->nkeys[k]);
+			                       "%s threshold: expected 1..%u (its key count)",
+			                       kind_names[k], cfg->nkeys[k]);
 		if (cfg->expires_s[k] <= 0 || cfg->expires_s[k] > 100LL * 366 * 86400)
 			return ferry_error_set(err, FERRY_E_INVALID,
-					       "%s expiry: expected 1 second to 100 years",
-					       kind_names[k]);
+			                       "%s expiry: expected 1 second to 100 years",
+			                       kind_names[k]);
 	}
 	return 0;
 }
 
 /* Generate n keys into keys/ and give their key objects and IDs. */
 static int generate_keys(struct tuf_repo *repo, size_t n, json_t **objs, json_t **ids,
-			 ferry_error *err)
+                         ferry_error *err)
 {
 	struct crypto_key *keys[16] = {NULL};
 	int rc = 0;
@@ -886,7 +888,8 @@ int tuf_repo_init(const char *dir, const struct tuf_repo_config *cfg, ferry_erro
 		if (str_printf(probe, sizeof(probe), "%s/repo.json", dir) < 0)
 			return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", dir);
 		if (fs_exists(probe))
-			return ferry_error_set(err, FERRY_E_EXISTS, "%s: already a repository", dir);
+			return ferry_error_set(err, FERRY_E_EXISTS, "%s: already a repository",
+			                       dir);
 	}
 	static const char *const subdirs[] = {"keys", "published/metadata", "published/targets"};
 	for (size_t i = 0; i < ARRAY_SIZE(subdirs); i++) {
@@ -911,25 +914,25 @@ int tuf_repo_init(const char *dir, const struct tuf_repo_config *cfg, ferry_erro
 	_cleanup_json_ json_t *root = NULL, *targets = NULL, *snap = NULL, *ts = NULL;
 	if (rc == 0) {
 		root = json_pack("{s:s, s:s, s:i, s:s, s:b, s:{}, s:{}}", "_type", "root",
-				 "spec_version", SPEC_VERSION, "version", 0, "expires", "",
-				 "consistent_snapshot", 1, "keys", "roles");
+		                 "spec_version", SPEC_VERSION, "version", 0, "expires", "",
+		                 "consistent_snapshot", 1, "keys", "roles");
 		targets = new_targets_signed(true);
 		snap = json_pack("{s:s, s:s, s:i, s:s, s:{}}", "_type", "snapshot", "spec_version",
-				 SPEC_VERSION, "version", 0, "expires", "", "meta");
+		                 SPEC_VERSION, "version", 0, "expires", "", "meta");
 		ts = json_pack("{s:s, s:s, s:i, s:s, s:{}}", "_type", "timestamp", "spec_version",
-			       SPEC_VERSION, "version", 0, "expires", "", "meta");
+		               SPEC_VERSION, "version", 0, "expires", "", "meta");
 		if (!root || !targets || !snap || !ts)
 			rc = ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
 	}
 	for (int k = TUF_REPO_ROOT; k <= TUF_REPO_TIMESTAMP && rc == 0; k++) {
 		json_object_update(json_object_get(root, "keys"), objs[k]);
-		json_object_set_new(json_object_get(root, "roles"), kind_names[k],
-				    json_pack("{s:O, s:i}", "keyids", ids[k], "threshold",
-					      (int)cfg->threshold[k]));
+		json_object_set_new(
+		    json_object_get(root, "roles"), kind_names[k],
+		    json_pack("{s:O, s:i}", "keyids", ids[k], "threshold", (int)cfg->threshold[k]));
 	}
 	if (rc == 0)
 		rc = settings_from_cfg(cfg, objs[TUF_REPO_PACKAGES], ids[TUF_REPO_PACKAGES],
-				       &repo->settings, err);
+		                       &repo->settings, err);
 	if (rc == 0)
 		rc = role_add(repo, "root", root, 0, NULL, err);
 	if (rc == 0)
@@ -947,10 +950,10 @@ int tuf_repo_init(const char *dir, const struct tuf_repo_config *cfg, ferry_erro
 		char name[32], pattern[32];
 		snprintf(name, sizeof(name), "bin-%0*x", (int)cfg->bin_digits, b);
 		snprintf(pattern, sizeof(pattern), "%0*x*/*/*", (int)cfg->bin_digits, b);
-		json_t *e = json_pack("{s:s, s:O, s:i, s:b, s:[s]}", "name", name, "keyids",
-				      ids[TUF_REPO_BINS], "threshold",
-				      (int)cfg->threshold[TUF_REPO_BINS], "terminating", 1, "paths",
-				      pattern);
+		json_t *e =
+		    json_pack("{s:s, s:O, s:i, s:b, s:[s]}", "name", name, "keyids",
+		              ids[TUF_REPO_BINS], "threshold", (int)cfg->threshold[TUF_REPO_BINS],
+		              "terminating", 1, "paths", pattern);
 		_cleanup_json_ json_t *bin = new_targets_signed(true);
 		if (!e || !bin || json_array_append_new(json_object_get(dele, "roles"), e) < 0)
 			rc = ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
@@ -977,7 +980,7 @@ int tuf_repo_open(const char *dir, struct tuf_repo **out, ferry_error *err)
 		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", dir);
 	if (!fs_exists(path))
 		return ferry_error_set(err, FERRY_E_NOTFOUND, "%s: not a repository (no repo.json)",
-				       dir);
+		                       dir);
 	int rc = repo_alloc(dir, &repo, err);
 	if (rc < 0)
 		return rc;
@@ -995,7 +998,8 @@ int tuf_repo_open(const char *dir, struct tuf_repo **out, ferry_error *err)
 
 	long long rv = 0;
 	for (long long v = 1; v <= ROOT_VERSIONS_MAX; v++) {
-		rc = repo_path(repo, path, sizeof(path), err, "published/metadata/%lld.root.json", v);
+		rc = repo_path(repo, path, sizeof(path), err, "published/metadata/%lld.root.json",
+		               v);
 		if (rc < 0)
 			return rc;
 		if (!fs_exists(path))
@@ -1011,9 +1015,8 @@ int tuf_repo_open(const char *dir, struct tuf_repo **out, ferry_error *err)
 	if (rc == 0)
 		rc = read_signed(repo, "timestamp", 0, &ts, err);
 	long long tv = json_integer_value(json_object_get(ts, "version"));
-	long long sv = json_integer_value(
-		json_object_get(json_object_get(json_object_get(ts, "meta"), "snapshot.json"),
-				"version"));
+	long long sv = json_integer_value(json_object_get(
+	    json_object_get(json_object_get(ts, "meta"), "snapshot.json"), "version"));
 	if (rc == 0)
 		rc = role_add(repo, "timestamp", ts, tv, NULL, err);
 	if (rc == 0)
@@ -1065,7 +1068,7 @@ int tuf_repo_commit(struct tuf_repo *repo, ferry_error *err)
 
 	time_t now = time(NULL);
 	struct role *root = role_find(repo, "root"), *snap = role_find(repo, "snapshot"),
-		    *ts = role_find(repo, "timestamp");
+	            *ts = role_find(repo, "timestamp");
 	if (!root || !snap || !ts)
 		return ferry_error_set(err, FERRY_E_INTERNAL, "top-level roles not loaded");
 	json_t *snapmeta = json_object_get(snap->signed_, "meta");
@@ -1093,21 +1096,21 @@ int tuf_repo_commit(struct tuf_repo *repo, ferry_error *err)
 			break;
 		npend++;
 		rc = repo_path(repo, p->path, sizeof(p->path), err,
-			       "published/metadata/%lld.%s.json", r->version, r->name);
+		               "published/metadata/%lld.%s.json", r->version, r->name);
 		char key[PATH_MAX_LEN];
 		snprintf(key, sizeof(key), "%s.json", r->name);
-		if (rc == 0 && json_object_set_new(snapmeta, key,
-						   json_pack("{s:I}", "version",
-							     (json_int_t)r->version)) < 0)
+		if (rc == 0 &&
+		    json_object_set_new(snapmeta, key,
+		                        json_pack("{s:I}", "version", (json_int_t)r->version)) < 0)
 			rc = ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
 		snap->dirty = true;
 	}
 	if (rc == 0 && snap->dirty) {
 		rc = finalize_role(repo, snap, now, &snap_data, &snap_len, err);
-		if (rc == 0 &&
-		    json_object_set_new(json_object_get(ts->signed_, "meta"), "snapshot.json",
-					json_pack("{s:I, s:I}", "version", (json_int_t)snap->version,
-						  "length", (json_int_t)snap_len)) < 0)
+		if (rc == 0 && json_object_set_new(
+		                   json_object_get(ts->signed_, "meta"), "snapshot.json",
+		                   json_pack("{s:I, s:I}", "version", (json_int_t)snap->version,
+		                             "length", (json_int_t)snap_len)) < 0)
 			rc = ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
 	}
 	if (rc == 0 && root->dirty)
@@ -1125,8 +1128,8 @@ int tuf_repo_commit(struct tuf_repo *repo, ferry_error *err)
 		rc = sync_fs(repo, err);
 	char path[PATH_MAX_LEN];
 	if (rc == 0 && snap_data) {
-		rc = repo_path(repo, path, sizeof(path), err, "published/metadata/%lld.snapshot.json",
-			       snap->version);
+		rc = repo_path(repo, path, sizeof(path), err,
+		               "published/metadata/%lld.snapshot.json", snap->version);
 		if (rc == 0)
 			rc = fs_write_atomic(path, snap_data, snap_len, 0644, err);
 	}
@@ -1134,12 +1137,13 @@ int tuf_repo_commit(struct tuf_repo *repo, ferry_error *err)
 		rc = ferry_error_set(err, FERRY_E_FAULT, "fault point tuf_repo.root");
 	if (rc == 0 && root_data) {
 		rc = repo_path(repo, path, sizeof(path), err, "published/metadata/%lld.root.json",
-			       root->version);
+		               root->version);
 		if (rc == 0)
 			rc = fs_write_atomic(path, root_data, root_len, 0644, err);
 		/* an unversioned copy for bootstrapping; clients fetch N.root.json */
 		if (rc == 0)
-			rc = repo_path(repo, path, sizeof(path), err, "published/metadata/root.json");
+			rc = repo_path(repo, path, sizeof(path), err,
+			               "published/metadata/root.json");
 		if (rc == 0)
 			rc = fs_write_atomic(path, root_data, root_len, 0644, err);
 	}
@@ -1171,13 +1175,12 @@ static int resolve_role(const char *in, char *out, size_t size, ferry_error *err
 	if ((k >= TUF_REPO_ROOT && k <= TUF_REPO_TIMESTAMP) || str_has_prefix(in, "bin-") ||
 	    str_has_prefix(in, "pkg-"))
 		return str_copy(out, size, in) < 0
-			       ? ferry_error_set(err, FERRY_E_LIMIT, "role name %s: too long", in)
-			       : 0;
+		           ? ferry_error_set(err, FERRY_E_LIMIT, "role name %s: too long", in)
+		           : 0;
 	return tuf_repo_package_role(in, out, size, err);
 }
 
-int tuf_repo_has_package(struct tuf_repo *repo, const char *package, bool *out,
-			 ferry_error *err)
+int tuf_repo_has_package(struct tuf_repo *repo, const char *package, bool *out, ferry_error *err)
 {
 	char name[96];
 	int rc = tuf_repo_package_role(package, name, sizeof(name), err);
@@ -1191,9 +1194,8 @@ int tuf_repo_has_package(struct tuf_repo *repo, const char *package, bool *out,
 	return 0;
 }
 
-int tuf_repo_add_package(struct tuf_repo *repo, const char *package,
-			 struct crypto_key *const *keys, size_t n, unsigned threshold,
-			 ferry_error *err)
+int tuf_repo_add_package(struct tuf_repo *repo, const char *package, struct crypto_key *const *keys,
+                         size_t n, unsigned threshold, ferry_error *err)
 {
 	char name[96], bin_name[64], pattern[PATH_MAX_LEN];
 	bool exists = false;
@@ -1202,7 +1204,7 @@ int tuf_repo_add_package(struct tuf_repo *repo, const char *package,
 		return rc;
 	if (exists)
 		return ferry_error_set(err, FERRY_E_EXISTS, "package %s: already has a role",
-				       package);
+		                       package);
 	rc = tuf_repo_package_role(package, name, sizeof(name), err);
 	if (rc == 0)
 		rc = bin_of_package(repo, package, bin_name, sizeof(bin_name), err);
@@ -1217,8 +1219,8 @@ int tuf_repo_add_package(struct tuf_repo *repo, const char *package,
 	if (keys) {
 		if (n < 1 || threshold < 1 || threshold > n)
 			return ferry_error_set(err, FERRY_E_INVALID,
-					       "package %s: threshold %u of %zu keys", package,
-					       threshold, n);
+			                       "package %s: threshold %u of %zu keys", package,
+			                       threshold, n);
 		rc = keys_to_json(keys, n, &objs, &ids, err);
 		if (rc < 0)
 			return rc;
@@ -1240,7 +1242,7 @@ int tuf_repo_add_package(struct tuf_repo *repo, const char *package,
 		return ferry_error_prefix(err, rc, "package %s", package);
 	json_t *dele = json_object_get(bin->signed_, "delegations");
 	json_t *e = json_pack("{s:s, s:O, s:I, s:b, s:[s]}", "name", name, "keyids", ids,
-			      "threshold", thr, "terminating", 1, "paths", pattern);
+	                      "threshold", thr, "terminating", 1, "paths", pattern);
 	if (!e || json_object_update(json_object_get(dele, "keys"), objs) < 0 ||
 	    json_array_append_new(json_object_get(dele, "roles"), e) < 0)
 		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
@@ -1257,7 +1259,7 @@ int tuf_repo_add_package(struct tuf_repo *repo, const char *package,
 }
 
 static int package_role(struct tuf_repo *repo, const char *package, struct role **out,
-			ferry_error *err)
+                        ferry_error *err)
 {
 	char name[96];
 	int rc = tuf_repo_package_role(package, name, sizeof(name), err);
@@ -1271,7 +1273,7 @@ static int package_role(struct tuf_repo *repo, const char *package, struct role 
 
 /* Store content under DIR/HASH.FILE for each hash, from fd (>= 0) or data. */
 static int store_target(struct tuf_repo *repo, const char *package, const char *file, int fd,
-			const void *data, size_t len, const json_t *custom, ferry_error *err)
+                        const void *data, size_t len, const json_t *custom, ferry_error *err)
 {
 	char tpath[PATH_MAX_LEN], dir[PATH_MAX_LEN], tmp[PATH_MAX_LEN];
 	struct role *r = NULL;
@@ -1281,10 +1283,10 @@ static int store_target(struct tuf_repo *repo, const char *package, const char *
 	if (rc < 0)
 		return rc;
 	if (custom && !json_is_object(custom))
-		return ferry_error_set(err, FERRY_E_INVALID, "target %s: custom: expected an object",
-				       tpath);
-	rc = repo_path(repo, dir, sizeof(dir), err, "published/targets/%.*s", PATH_PREFIX_DIGITS + 1 +
-		       (int)strlen(package), tpath);
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "target %s: custom: expected an object", tpath);
+	rc = repo_path(repo, dir, sizeof(dir), err, "published/targets/%.*s",
+	               PATH_PREFIX_DIGITS + 1 + (int)strlen(package), tpath);
 	if (rc == 0)
 		rc = fs_mkdir_p(dir, 0755, err);
 	if (rc < 0)
@@ -1300,7 +1302,8 @@ static int store_target(struct tuf_repo *repo, const char *package, const char *
 		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", dir);
 	_cleanup_close_ int out = mkostemp(tmp, O_CLOEXEC);
 	if (out < 0)
-		return ferry_error_errno(err, FERRY_E_IO, errno, "create temporary file in %s", dir);
+		return ferry_error_errno(err, FERRY_E_IO, errno, "create temporary file in %s",
+		                         dir);
 	for (size_t a = 0; a < nalg && rc == 0; a++)
 		rc = crypto_digest_new(algs[a], &d[a], err);
 	_cleanup_free_ char *chunk = fd >= 0 ? malloc(1 << 20) : NULL;
@@ -1314,7 +1317,8 @@ static int store_target(struct tuf_repo *repo, const char *package, const char *
 			if (got < 0 && errno == EINTR)
 				continue;
 			if (got < 0) {
-				rc = ferry_error_errno(err, FERRY_E_IO, errno, "read target %s", file);
+				rc = ferry_error_errno(err, FERRY_E_IO, errno, "read target %s",
+				                       file);
 				break;
 			}
 			p = chunk;
@@ -1324,8 +1328,9 @@ static int store_target(struct tuf_repo *repo, const char *package, const char *
 			break;
 		total += n;
 		if (total > TARGET_FILE_MAX) {
-			rc = ferry_error_set(err, FERRY_E_LIMIT, "target %s: larger than %llu bytes",
-					     file, TARGET_FILE_MAX);
+			rc =
+			    ferry_error_set(err, FERRY_E_LIMIT, "target %s: larger than %llu bytes",
+			                    file, TARGET_FILE_MAX);
 			break;
 		}
 		for (size_t a = 0; a < nalg && rc == 0; a++)
@@ -1371,13 +1376,13 @@ static int store_target(struct tuf_repo *repo, const char *package, const char *
 }
 
 int tuf_repo_add_target(struct tuf_repo *repo, const char *package, const char *file,
-			const void *data, size_t len, const json_t *custom, ferry_error *err)
+                        const void *data, size_t len, const json_t *custom, ferry_error *err)
 {
 	return store_target(repo, package, file, -1, data, len, custom, err);
 }
 
 int tuf_repo_add_target_file(struct tuf_repo *repo, const char *package, const char *file,
-			     const char *src_path, const json_t *custom, ferry_error *err)
+                             const char *src_path, const json_t *custom, ferry_error *err)
 {
 	_cleanup_close_ int fd = open(src_path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -1386,7 +1391,7 @@ int tuf_repo_add_target_file(struct tuf_repo *repo, const char *package, const c
 }
 
 int tuf_repo_remove_target(struct tuf_repo *repo, const char *package, const char *file,
-			   ferry_error *err)
+                           ferry_error *err)
 {
 	char tpath[PATH_MAX_LEN];
 	struct role *r = NULL;
@@ -1403,7 +1408,7 @@ int tuf_repo_remove_target(struct tuf_repo *repo, const char *package, const cha
 
 /* Replace keyids/threshold of one delegation entry in a delegating role. */
 static int redelegate(json_t *delegating, json_t *entry, const json_t *objs, const json_t *ids,
-		      json_int_t threshold, ferry_error *err)
+                      json_int_t threshold, ferry_error *err)
 {
 	json_t *dele = json_object_get(delegating, "delegations");
 	if (json_object_set(entry, "keyids", (json_t *)ids) < 0 ||
@@ -1414,15 +1419,15 @@ static int redelegate(json_t *delegating, json_t *entry, const json_t *objs, con
 }
 
 static int set_keys_top(struct tuf_repo *repo, const char *role, const json_t *objs,
-			const json_t *ids, json_int_t threshold, ferry_error *err)
+                        const json_t *ids, json_int_t threshold, ferry_error *err)
 {
 	struct role *root = role_find(repo, "root");
 	if (!repo->prev_root && !(repo->prev_root = json_deep_copy(root->signed_)))
 		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
 	json_t *roles = json_object_get(root->signed_, "roles");
 	json_t *keys = json_object_get(root->signed_, "keys");
-	if (json_object_set_new(roles, role, json_pack("{s:O, s:I}", "keyids", ids, "threshold",
-						       threshold)) < 0 ||
+	if (json_object_set_new(
+	        roles, role, json_pack("{s:O, s:I}", "keyids", ids, "threshold", threshold)) < 0 ||
 	    json_object_update(keys, (json_t *)objs) < 0)
 		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
 	prune_keys(keys, roles);
@@ -1438,7 +1443,7 @@ static int set_keys_top(struct tuf_repo *repo, const char *role, const json_t *o
 }
 
 static int set_keys_bins(struct tuf_repo *repo, const json_t *objs, const json_t *ids,
-			 json_int_t threshold, ferry_error *err)
+                         json_int_t threshold, ferry_error *err)
 {
 	struct role *targets = NULL;
 	int rc = role_get(repo, "targets", &targets, err);
@@ -1448,11 +1453,13 @@ static int set_keys_bins(struct tuf_repo *repo, const json_t *objs, const json_t
 	json_t *roles = json_object_get(dele, "roles");
 	size_t i;
 	json_t *e;
-	json_array_foreach(roles, i, e) {
+	json_array_foreach(roles, i, e)
+	{
 		rc = redelegate(targets->signed_, e, objs, ids, threshold, err);
 		struct role *bin = NULL;
 		if (rc == 0)
-			rc = role_get(repo, json_string_value(json_object_get(e, "name")), &bin, err);
+			rc = role_get(repo, json_string_value(json_object_get(e, "name")), &bin,
+			              err);
 		if (rc < 0)
 			return rc;
 		bin->dirty = true;
@@ -1464,7 +1471,7 @@ static int set_keys_bins(struct tuf_repo *repo, const json_t *objs, const json_t
 
 /* Re-key one package's delegation in its bin; both are re-signed. */
 static int set_keys_package(struct tuf_repo *repo, const char *name, const json_t *objs,
-			    const json_t *ids, json_int_t threshold, ferry_error *err)
+                            const json_t *ids, json_int_t threshold, ferry_error *err)
 {
 	char bin_name[64];
 	struct role *bin = NULL, *r = NULL;
@@ -1477,8 +1484,8 @@ static int set_keys_package(struct tuf_repo *repo, const char *name, const json_
 		return rc;
 	json_t *e = find_delegation(bin->signed_, name);
 	if (!e)
-		return ferry_error_set(err, FERRY_E_CORRUPT, "%s: does not delegate to %s", bin_name,
-				       name);
+		return ferry_error_set(err, FERRY_E_CORRUPT, "%s: does not delegate to %s",
+		                       bin_name, name);
 	rc = redelegate(bin->signed_, e, objs, ids, threshold, err);
 	if (rc < 0)
 		return rc;
@@ -1491,7 +1498,7 @@ static int set_keys_package(struct tuf_repo *repo, const char *name, const json_
 
 /* New default package keys: every package that uses the old ones moves. */
 static int set_keys_packages(struct tuf_repo *repo, const json_t *objs, const json_t *ids,
-			     json_int_t threshold, ferry_error *err)
+                             json_int_t threshold, ferry_error *err)
 {
 	json_t *pk = json_object_get(repo->settings, "package_keys");
 	_cleanup_json_ json_t *old = sorted_ids(json_object_get(pk, "keyids"));
@@ -1501,21 +1508,23 @@ static int set_keys_packages(struct tuf_repo *repo, const json_t *objs, const js
 		return rc < 0 ? rc : ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
 	size_t i;
 	json_t *be;
-	json_array_foreach(json_object_get(json_object_get(targets->signed_, "delegations"),
-					   "roles"), i, be) {
+	json_array_foreach(
+	    json_object_get(json_object_get(targets->signed_, "delegations"), "roles"), i, be)
+	{
 		struct role *bin = NULL;
 		rc = role_get(repo, json_string_value(json_object_get(be, "name")), &bin, err);
 		if (rc < 0)
 			return rc;
 		size_t j;
 		json_t *e;
-		json_array_foreach(json_object_get(json_object_get(bin->signed_, "delegations"),
-						   "roles"), j, e) {
+		json_array_foreach(
+		    json_object_get(json_object_get(bin->signed_, "delegations"), "roles"), j, e)
+		{
 			_cleanup_json_ json_t *cur = sorted_ids(json_object_get(e, "keyids"));
 			if (!json_equal(cur, old))
 				continue;
 			rc = set_keys_package(repo, json_string_value(json_object_get(e, "name")),
-					      objs, ids, threshold, err);
+			                      objs, ids, threshold, err);
 			if (rc < 0)
 				return rc;
 		}
@@ -1529,12 +1538,12 @@ static int set_keys_packages(struct tuf_repo *repo, const json_t *objs, const js
 }
 
 int tuf_repo_set_keys(struct tuf_repo *repo, const char *role, struct crypto_key *const *keys,
-		      size_t n, unsigned threshold, ferry_error *err)
+                      size_t n, unsigned threshold, ferry_error *err)
 {
 	if (n < 1 || n > 16 || threshold < 1 || threshold > n)
 		return ferry_error_set(err, FERRY_E_INVALID,
-				       "keys of %s: expected 1..16 keys and a threshold of 1..%zu",
-				       role, n);
+		                       "keys of %s: expected 1..16 keys and a threshold of 1..%zu",
+		                       role, n);
 	_cleanup_json_ json_t *objs = NULL, *ids = NULL;
 	int rc = keys_to_json(keys, n, &objs, &ids, err);
 	if (rc < 0)
@@ -1550,8 +1559,10 @@ int tuf_repo_set_keys(struct tuf_repo *repo, const char *role, struct crypto_key
 		char name[96];
 		rc = resolve_role(role, name, sizeof(name), err);
 		if (rc == 0 && !str_has_prefix(name, "pkg-"))
-			rc = ferry_error_set(err, FERRY_E_INVALID, "keys of %s: not a role with keys "
-					     "of its own", role);
+			rc = ferry_error_set(err, FERRY_E_INVALID,
+			                     "keys of %s: not a role with keys "
+			                     "of its own",
+			                     role);
 		if (rc == 0)
 			rc = set_keys_package(repo, name, objs, ids, threshold, err);
 	}
@@ -1561,10 +1572,11 @@ int tuf_repo_set_keys(struct tuf_repo *repo, const char *role, struct crypto_key
 }
 
 int tuf_repo_rotate_keys(struct tuf_repo *repo, const char *role, size_t n, unsigned threshold,
-			 ferry_error *err)
+                         ferry_error *err)
 {
 	if (n < 1 || n > 16)
-		return ferry_error_set(err, FERRY_E_INVALID, "rotate %s: expected 1..16 keys", role);
+		return ferry_error_set(err, FERRY_E_INVALID, "rotate %s: expected 1..16 keys",
+		                       role);
 	struct crypto_key *keys[16] = {NULL};
 	int rc = 0;
 	for (size_t i = 0; i < n && rc == 0; i++) {
@@ -1593,7 +1605,7 @@ static int mark_if_expiring(struct role *r, time_t limit, size_t *count, ferry_e
 }
 
 int tuf_repo_resign_expiring(struct tuf_repo *repo, long long within_s, bool all, size_t *count,
-			     ferry_error *err)
+                             ferry_error *err)
 {
 	size_t n = 0;
 	time_t limit = time(NULL) + (time_t)within_s;
@@ -1605,7 +1617,8 @@ int tuf_repo_resign_expiring(struct tuf_repo *repo, long long within_s, bool all
 		struct role *snap = role_find(repo, "snapshot");
 		const char *file;
 		json_t *v;
-		json_object_foreach(json_object_get(snap->signed_, "meta"), file, v) {
+		json_object_foreach(json_object_get(snap->signed_, "meta"), file, v)
+		{
 			if (rc < 0)
 				break;
 			char name[PATH_MAX_LEN];

@@ -78,7 +78,7 @@ struct tuf_repo_config {
 	unsigned threshold[TUF_REPO_KIND_COUNT];
 	unsigned bin_digits; /* 1..3: 16, 256 or 4096 bins */
 	enum crypto_key_type key_type;
-	bool sha512; /* list sha512 besides sha256 for targets */
+	bool sha512;              /* list sha512 besides sha256 for targets */
 	bool shared_package_keys; /* one set of package keys for every package */
 };
 
@@ -100,7 +100,7 @@ bool tuf_repo_file_name_valid(const char *name);
 
 /* The TUF target path of FILE of package NAME: "HHHH/NAME/FILE". */
 int tuf_repo_target_path(const char *package, const char *file, char *out, size_t size,
-			 ferry_error *err) FERRY_WUR;
+                         ferry_error *err) FERRY_WUR;
 /* The role name of a package: "pkg-NAME". */
 int tuf_repo_package_role(const char *package, char *out, size_t size, ferry_error *err) FERRY_WUR;
 
@@ -126,27 +126,27 @@ int tuf_repo_commit(struct tuf_repo *repo, ferry_error *err) FERRY_WUR;
  * the shared package keys when the repository was made so. Otherwise n
  * public keys and a threshold (1..n). FERRY_E_EXISTS if the package has a
  * role. */
-int tuf_repo_add_package(struct tuf_repo *repo, const char *package,
-			 struct crypto_key *const *keys, size_t n, unsigned threshold,
-			 ferry_error *err) FERRY_WUR;
+int tuf_repo_add_package(struct tuf_repo *repo, const char *package, struct crypto_key *const *keys,
+                         size_t n, unsigned threshold, ferry_error *err) FERRY_WUR;
 
 /* Does the package have a role? */
 int tuf_repo_has_package(struct tuf_repo *repo, const char *package, bool *out,
-			 ferry_error *err) FERRY_WUR;
+                         ferry_error *err) FERRY_WUR;
 
 /* Add or replace target FILE of a package with len bytes of data, stored in
  * the published tree under each hash. custom: optional object, copied into
  * the target's "custom" field. */
 int tuf_repo_add_target(struct tuf_repo *repo, const char *package, const char *file,
-			const void *data, size_t len, const json_t *custom,
-			ferry_error *err) FERRY_WUR;
+                        const void *data, size_t len, const json_t *custom,
+                        ferry_error *err) FERRY_WUR;
 /* The same, reading the content from a file (bounded to 64 GiB). */
 int tuf_repo_add_target_file(struct tuf_repo *repo, const char *package, const char *file,
-			     const char *src_path, const json_t *custom, ferry_error *err) FERRY_WUR;
+                             const char *src_path, const json_t *custom,
+                             ferry_error *err) FERRY_WUR;
 /* Remove a target from a package's role (its stored files stay: older
  * snapshots may name them). FERRY_E_NOTFOUND if it is not listed. */
 int tuf_repo_remove_target(struct tuf_repo *repo, const char *package, const char *file,
-			   ferry_error *err) FERRY_WUR;
+                           ferry_error *err) FERRY_WUR;
 
 /* Replace the keys of a role with n public keys and a threshold.
  * role: "root", "targets", "snapshot", "timestamp", "bins" (all bins),
@@ -157,12 +157,12 @@ int tuf_repo_remove_target(struct tuf_repo *repo, const char *package, const cha
  * Keys without a private half can be set for packages (a publisher's); the
  * writer then cannot sign that role. */
 int tuf_repo_set_keys(struct tuf_repo *repo, const char *role, struct crypto_key *const *keys,
-		      size_t n, unsigned threshold, ferry_error *err) FERRY_WUR;
+                      size_t n, unsigned threshold, ferry_error *err) FERRY_WUR;
 
 /* Generate n new keys of the repository's key type into keys/ and make them
  * the role's keys (tuf_repo_set_keys). */
 int tuf_repo_rotate_keys(struct tuf_repo *repo, const char *role, size_t n, unsigned threshold,
-			 ferry_error *err) FERRY_WUR;
+                         ferry_error *err) FERRY_WUR;
 
 /* Re-sign (new version, new expiry) at the next commit: the timestamp and
  * the snapshot when they expire within the next within_s seconds; with
@@ -170,15 +170,15 @@ int tuf_repo_rotate_keys(struct tuf_repo *repo, const char *role, size_t n, unsi
  * then be present). *count (optional) receives the number of roles marked.
  * The store's periodic job calls this and commits. */
 int tuf_repo_resign_expiring(struct tuf_repo *repo, long long within_s, bool all, size_t *count,
-			     ferry_error *err) FERRY_WUR;
+                             ferry_error *err) FERRY_WUR;
 
 /* Mark a role (a top-level name, "bin-XX", "pkg-NAME" or a package name)
  * changed, so that the next commit bumps its version and re-signs it.
  * expires: 0 for the usual expiry, else the exact expiry time to sign
  * (tests use a past time to make expired metadata). */
 int tuf_repo_touch(struct tuf_repo *repo, const char *role, time_t expires,
-		   ferry_error *err) FERRY_WUR;
+                   ferry_error *err) FERRY_WUR;
 
 /* The current version of a role (0 if it has none yet). */
 int tuf_repo_version(struct tuf_repo *repo, const char *role, long long *out,
-		     ferry_error *err) FERRY_WUR;
+                     ferry_error *err) FERRY_WUR;

@@ -62,21 +62,21 @@ static char *with_slash(const char *url)
 
 /* METADATA_DIR/QUOTED(name).json */
 static int role_path(const struct tuf_updater *u, const char *dir, const char *name, char *out,
-		     size_t size, ferry_error *err)
+                     size_t size, ferry_error *err)
 {
 	_cleanup_free_ char *q = http_quote(name, false);
 	if (!q)
 		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
 	if (strlen(q) + 5 > NAME_MAX)
 		return ferry_error_set(err, FERRY_E_LIMIT, "role name %.60s... too long to store",
-				       name);
+		                       name);
 	if (str_printf(out, size, "%s/%s.json", dir, q) < 0)
 		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", dir);
 	return 0;
 }
 
-static int read_local(struct tuf_updater *u, const char *name, size_t max, char **data,
-		      size_t *len, ferry_error *err)
+static int read_local(struct tuf_updater *u, const char *name, size_t max, char **data, size_t *len,
+                      ferry_error *err)
 {
 	char path[PATH_MAX];
 	int rc = role_path(u, u->dir, name, path, sizeof(path), err);
@@ -86,7 +86,7 @@ static int read_local(struct tuf_updater *u, const char *name, size_t max, char 
 }
 
 static int store(struct tuf_updater *u, const char *name, const void *data, size_t len,
-		 ferry_error *err)
+                 ferry_error *err)
 {
 	char path[PATH_MAX];
 	int rc = role_path(u, u->dir, name, path, sizeof(path), err);
@@ -108,7 +108,7 @@ static void forget_local(struct tuf_updater *u, const char *name)
 
 /* GET METADATA_URL/[VERSION.]QUOTED(name).json into out, at most max bytes. */
 static int fetch_meta(struct tuf_updater *u, const char *name, uint64_t version, size_t max,
-		      struct buf *out, ferry_error *err)
+                      struct buf *out, ferry_error *err)
 {
 	_cleanup_free_ char *q = http_quote(name, false);
 	_cleanup_free_ char *url = NULL;
@@ -124,8 +124,7 @@ static int fetch_meta(struct tuf_updater *u, const char *name, uint64_t version,
 	return http_get_buf(u->http, url, max, out, NULL, err);
 }
 
-int tuf_updater_init(const char *metadata_dir, const void *root_bytes, size_t len,
-		     ferry_error *err)
+int tuf_updater_init(const char *metadata_dir, const void *root_bytes, size_t len, ferry_error *err)
 {
 	int rc = fs_mkdir_p(metadata_dir, 0755, err);
 	if (rc < 0)
@@ -137,7 +136,7 @@ int tuf_updater_init(const char *metadata_dir, const void *root_bytes, size_t le
 }
 
 int tuf_updater_new(const struct tuf_updater_config *cfg, struct tuf_updater **out,
-		    ferry_error *err)
+                    ferry_error *err)
 {
 	if (!cfg->metadata_dir)
 		return ferry_error_set(err, FERRY_E_INVALID, "updater: no metadata directory");
@@ -146,9 +145,9 @@ int tuf_updater_new(const struct tuf_updater_config *cfg, struct tuf_updater **o
 		return ferry_error_set(err, FERRY_E_NOMEM, "updater: out of memory");
 	u->cfg = *cfg;
 	size_t *lengths[] = {&u->cfg.max_root_length, &u->cfg.max_timestamp_length,
-			     &u->cfg.max_snapshot_length, &u->cfg.max_targets_length};
+	                     &u->cfg.max_snapshot_length, &u->cfg.max_targets_length};
 	const size_t length_defaults[] = {TUF_MAX_ROOT_LENGTH, TUF_MAX_TIMESTAMP_LENGTH,
-					  TUF_MAX_SNAPSHOT_LENGTH, TUF_MAX_TARGETS_LENGTH};
+	                                  TUF_MAX_SNAPSHOT_LENGTH, TUF_MAX_TARGETS_LENGTH};
 	for (size_t i = 0; i < ARRAY_SIZE(lengths); i++)
 		if (*lengths[i] == 0)
 			*lengths[i] = length_defaults[i];
@@ -205,21 +204,21 @@ static void fmt_time(time_t t, char out[32])
 }
 
 static int check_expiry(const struct tuf_updater *u, const struct tuf_metadata *md,
-			const char *name, ferry_error *err)
+                        const char *name, ferry_error *err)
 {
 	if (!tuf_metadata_expired(md, u->now))
 		return 0;
 	char when[32];
 	fmt_time(md->expires, when);
 	return ferry_error_set(err, FERRY_E_EXPIRED, "%s v%llu expired at %s", name,
-			       (unsigned long long)md->version, when);
+	                       (unsigned long long)md->version, when);
 }
 
 static int verify_by_root(const struct tuf_metadata *root, const struct tuf_metadata *md,
-			  enum tuf_role role, ferry_error *err)
+                          enum tuf_role role, ferry_error *err)
 {
 	return tuf_verify_threshold(md, &root->root.keys, &root->root.roles[role],
-				    tuf_role_name(role), err);
+	                            tuf_role_name(role), err);
 }
 
 /* 5.2: the trusted root, signed by a threshold of its own keys. */
@@ -272,15 +271,16 @@ static int update_root(struct tuf_updater *u, ferry_error *err)
 		if (rc < 0)
 			ferry_error_prefix(err, rc, "%llu.root.json", (unsigned long long)next);
 		if (rc == 0 && (rc = verify_by_root(u->root, md, TUF_ROLE_ROOT, err)) < 0)
-			ferry_error_prefix(err, rc, "root v%llu: not signed by the trusted root v%llu",
-					   (unsigned long long)next, (unsigned long long)u->root->version);
+			ferry_error_prefix(
+			    err, rc, "root v%llu: not signed by the trusted root v%llu",
+			    (unsigned long long)next, (unsigned long long)u->root->version);
 		if (rc == 0 && (rc = verify_by_root(md, md, TUF_ROLE_ROOT, err)) < 0)
 			ferry_error_prefix(err, rc, "root v%llu: not signed by its own keys",
-					   (unsigned long long)next);
+			                   (unsigned long long)next);
 		if (rc == 0 && md->version != next)
-			rc = ferry_error_set(err, FERRY_E_ROLLBACK,
-					     "root: %llu.root.json holds version %llu",
-					     (unsigned long long)next, (unsigned long long)md->version);
+			rc = ferry_error_set(
+			    err, FERRY_E_ROLLBACK, "root: %llu.root.json holds version %llu",
+			    (unsigned long long)next, (unsigned long long)md->version);
 		if (rc == 0)
 			rc = store(u, "root", b.data, b.len, err);
 		if (rc < 0) {
@@ -295,9 +295,9 @@ static int update_root(struct tuf_updater *u, ferry_error *err)
 	if (u->root != orig) {
 		/* 5.3.11: fast-forward attack recovery */
 		if (!same_keyids(&orig->root.roles[TUF_ROLE_TIMESTAMP],
-				 &u->root->root.roles[TUF_ROLE_TIMESTAMP]) ||
+		                 &u->root->root.roles[TUF_ROLE_TIMESTAMP]) ||
 		    !same_keyids(&orig->root.roles[TUF_ROLE_SNAPSHOT],
-				 &u->root->root.roles[TUF_ROLE_SNAPSHOT])) {
+		                 &u->root->root.roles[TUF_ROLE_SNAPSHOT])) {
 			forget_local(u, "timestamp");
 			forget_local(u, "snapshot");
 		}
@@ -312,9 +312,9 @@ static int update_root(struct tuf_updater *u, ferry_error *err)
 /* A stored role, parsed and verified by the given keys; NULL when missing or
  * not valid (which is not an error: it is fetched again). */
 static struct tuf_metadata *load_local_verified(struct tuf_updater *u, const char *name,
-						enum tuf_role type, size_t max,
-						const struct tuf_keyring *keys,
-						const struct tuf_role_keys *rk)
+                                                enum tuf_role type, size_t max,
+                                                const struct tuf_keyring *keys,
+                                                const struct tuf_role_keys *rk)
 {
 	_cleanup_free_ char *data = NULL;
 	size_t len = 0;
@@ -335,7 +335,7 @@ static struct tuf_metadata *load_local_verified(struct tuf_updater *u, const cha
  * refuse it when expired, persist its bytes, and make it the trusted one in
  * *slot in place of what was there. */
 static int trust_new(struct tuf_updater *u, const char *name, struct tuf_metadata **md,
-		     const struct buf *b, struct tuf_metadata **slot, ferry_error *err)
+                     const struct buf *b, struct tuf_metadata **slot, ferry_error *err)
 {
 	int rc = check_expiry(u, *md, name, err);
 	if (rc < 0)
@@ -353,8 +353,8 @@ static int trust_new(struct tuf_updater *u, const char *name, struct tuf_metadat
 static int update_timestamp(struct tuf_updater *u, ferry_error *err)
 {
 	struct tuf_metadata *old =
-		load_local_verified(u, "timestamp", TUF_ROLE_TIMESTAMP, u->cfg.max_timestamp_length,
-				    &u->root->root.keys, &u->root->root.roles[TUF_ROLE_TIMESTAMP]);
+	    load_local_verified(u, "timestamp", TUF_ROLE_TIMESTAMP, u->cfg.max_timestamp_length,
+	                        &u->root->root.keys, &u->root->root.roles[TUF_ROLE_TIMESTAMP]);
 	u->timestamp = old;
 
 	_cleanup_buf_ struct buf b = BUF_INIT(u->cfg.max_timestamp_length);
@@ -370,20 +370,20 @@ static int update_timestamp(struct tuf_updater *u, ferry_error *err)
 		return rc;
 	if (old) {
 		if (md->version < old->version)
-			return ferry_error_set(err, FERRY_E_ROLLBACK,
-					       "timestamp: version %llu is older than the trusted %llu",
-					       (unsigned long long)md->version,
-					       (unsigned long long)old->version);
+			return ferry_error_set(
+			    err, FERRY_E_ROLLBACK,
+			    "timestamp: version %llu is older than the trusted %llu",
+			    (unsigned long long)md->version, (unsigned long long)old->version);
 		if (md->version == old->version) {
 			log_debug("timestamp v%llu unchanged", (unsigned long long)md->version);
 			return check_expiry(u, old, "timestamp", err);
 		}
 		if (md->timestamp.snapshot.version < old->timestamp.snapshot.version)
 			return ferry_error_set(err, FERRY_E_ROLLBACK,
-					       "timestamp: names snapshot v%llu, older than the "
-					       "trusted v%llu",
-					       (unsigned long long)md->timestamp.snapshot.version,
-					       (unsigned long long)old->timestamp.snapshot.version);
+			                       "timestamp: names snapshot v%llu, older than the "
+			                       "trusted v%llu",
+			                       (unsigned long long)md->timestamp.snapshot.version,
+			                       (unsigned long long)old->timestamp.snapshot.version);
 	}
 	return trust_new(u, "timestamp", &md, &b, &u->timestamp, err);
 }
@@ -393,8 +393,8 @@ static int update_snapshot(struct tuf_updater *u, ferry_error *err)
 {
 	const struct tuf_metafile *want = &u->timestamp->timestamp.snapshot;
 	struct tuf_metadata *old =
-		load_local_verified(u, "snapshot", TUF_ROLE_SNAPSHOT, u->cfg.max_snapshot_length,
-				    &u->root->root.keys, &u->root->root.roles[TUF_ROLE_SNAPSHOT]);
+	    load_local_verified(u, "snapshot", TUF_ROLE_SNAPSHOT, u->cfg.max_snapshot_length,
+	                        &u->root->root.keys, &u->root->root.roles[TUF_ROLE_SNAPSHOT]);
 	u->snapshot = old;
 	if (old && old->version == want->version && !tuf_metadata_expired(old, u->now))
 		return 0;
@@ -402,11 +402,12 @@ static int update_snapshot(struct tuf_updater *u, ferry_error *err)
 	size_t max = want->has_length ? (size_t)want->length : u->cfg.max_snapshot_length;
 	_cleanup_buf_ struct buf b = BUF_INIT(max);
 	int rc = fetch_meta(u, "snapshot", u->root->root.consistent_snapshot ? want->version : 0,
-			    max, &b, err);
+	                    max, &b, err);
 	if (rc < 0)
-		return ferry_error_prefix(err, rc, "snapshot v%llu", (unsigned long long)want->version);
+		return ferry_error_prefix(err, rc, "snapshot v%llu",
+		                          (unsigned long long)want->version);
 	rc = tuf_check_length_hashes(b.data, b.len, want->has_length, want->length, &want->hashes,
-				     false, "snapshot", err);
+	                             false, "snapshot", err);
 	if (rc < 0)
 		return rc;
 	_cleanup_metadata_ struct tuf_metadata *md = NULL;
@@ -422,23 +423,23 @@ static int update_snapshot(struct tuf_updater *u, ferry_error *err)
 			const struct tuf_metafile *n = tuf_snapshot_find(md, o->name);
 			if (!n)
 				return ferry_error_set(err, FERRY_E_ROLLBACK,
-						       "snapshot v%llu: %s is missing; the trusted "
-						       "snapshot lists it",
-						       (unsigned long long)md->version, o->name);
+				                       "snapshot v%llu: %s is missing; the trusted "
+				                       "snapshot lists it",
+				                       (unsigned long long)md->version, o->name);
 			if (n->version < o->version)
 				return ferry_error_set(err, FERRY_E_ROLLBACK,
-						       "snapshot v%llu: %s version %llu is older "
-						       "than the trusted %llu",
-						       (unsigned long long)md->version, o->name,
-						       (unsigned long long)n->version,
-						       (unsigned long long)o->version);
+				                       "snapshot v%llu: %s version %llu is older "
+				                       "than the trusted %llu",
+				                       (unsigned long long)md->version, o->name,
+				                       (unsigned long long)n->version,
+				                       (unsigned long long)o->version);
 		}
 	}
 	if (md->version != want->version)
-		return ferry_error_set(err, md->version < want->version ? FERRY_E_ROLLBACK : FERRY_E_VERIFY,
-				       "snapshot: version %llu, the timestamp names %llu",
-				       (unsigned long long)md->version,
-				       (unsigned long long)want->version);
+		return ferry_error_set(
+		    err, md->version < want->version ? FERRY_E_ROLLBACK : FERRY_E_VERIFY,
+		    "snapshot: version %llu, the timestamp names %llu",
+		    (unsigned long long)md->version, (unsigned long long)want->version);
 	return trust_new(u, "snapshot", &md, &b, &u->snapshot, err);
 }
 
@@ -451,7 +452,7 @@ static struct trusted_role *find_role(const struct tuf_updater *u, const char *n
 }
 
 static int add_role(struct tuf_updater *u, const char *name, const char *delegator,
-		    struct tuf_metadata **md, struct trusted_role **out, ferry_error *err)
+                    struct tuf_metadata **md, struct trusted_role **out, ferry_error *err)
 {
 	struct trusted_role **v = realloc(u->roles, (u->nroles + 1) * sizeof(*v));
 	if (!v)
@@ -476,12 +477,12 @@ static int add_role(struct tuf_updater *u, const char *name, const char *delegat
 
 /* Check one targets role's bytes against its snapshot entry and delegator. */
 static int verify_targets(struct tuf_updater *u, const char *name, const void *data, size_t len,
-			  const struct tuf_metafile *meta, const struct tuf_keyring *keys,
-			  const struct tuf_role_keys *rk, struct tuf_metadata **out,
-			  ferry_error *err)
+                          const struct tuf_metafile *meta, const struct tuf_keyring *keys,
+                          const struct tuf_role_keys *rk, struct tuf_metadata **out,
+                          ferry_error *err)
 {
 	int rc = tuf_check_length_hashes(data, len, meta->has_length, meta->length, &meta->hashes,
-					 false, name, err);
+	                                 false, name, err);
 	if (rc < 0)
 		return rc;
 	_cleanup_metadata_ struct tuf_metadata *md = NULL;
@@ -492,10 +493,10 @@ static int verify_targets(struct tuf_updater *u, const char *name, const void *d
 	if (rc < 0)
 		return rc;
 	if (md->version != meta->version)
-		return ferry_error_set(err, md->version < meta->version ? FERRY_E_ROLLBACK : FERRY_E_VERIFY,
-				       "%s: version %llu, the snapshot names %llu", name,
-				       (unsigned long long)md->version,
-				       (unsigned long long)meta->version);
+		return ferry_error_set(
+		    err, md->version < meta->version ? FERRY_E_ROLLBACK : FERRY_E_VERIFY,
+		    "%s: version %llu, the snapshot names %llu", name,
+		    (unsigned long long)md->version, (unsigned long long)meta->version);
 	rc = check_expiry(u, md, name, err);
 	if (rc < 0)
 		return rc;
@@ -505,8 +506,8 @@ static int verify_targets(struct tuf_updater *u, const char *name, const void *d
 
 /* 5.6 for one role: targets (delegator "root") or a delegated role. */
 static int load_targets(struct tuf_updater *u, const char *name, const char *delegator,
-			const struct tuf_keyring *keys, const struct tuf_role_keys *rk,
-			struct trusted_role **out, ferry_error *err)
+                        const struct tuf_keyring *keys, const struct tuf_role_keys *rk,
+                        struct trusted_role **out, ferry_error *err)
 {
 	struct trusted_role *have = find_role(u, name);
 	if (have) {
@@ -514,8 +515,8 @@ static int load_targets(struct tuf_updater *u, const char *name, const char *del
 			/* reached another way: that delegation must hold too */
 			int rc = tuf_verify_threshold(have->md, keys, rk, name, err);
 			if (rc < 0)
-				return ferry_error_prefix(err, rc, "role %s as delegated by %s", name,
-							  delegator);
+				return ferry_error_prefix(err, rc, "role %s as delegated by %s",
+				                          name, delegator);
 		}
 		*out = have;
 		return 0;
@@ -525,8 +526,9 @@ static int load_targets(struct tuf_updater *u, const char *name, const char *del
 		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
 	const struct tuf_metafile *meta = tuf_snapshot_find(u->snapshot, file);
 	if (!meta)
-		return ferry_error_set(err, FERRY_E_NOTFOUND, "role %s is not listed in snapshot v%llu",
-				       name, (unsigned long long)u->snapshot->version);
+		return ferry_error_set(err, FERRY_E_NOTFOUND,
+		                       "role %s is not listed in snapshot v%llu", name,
+		                       (unsigned long long)u->snapshot->version);
 	size_t max = meta->has_length ? (size_t)meta->length : u->cfg.max_targets_length;
 	struct tuf_metadata *md = NULL;
 
@@ -541,10 +543,10 @@ static int load_targets(struct tuf_updater *u, const char *name, const char *del
 
 	_cleanup_buf_ struct buf b = BUF_INIT(max);
 	int rc = fetch_meta(u, name, u->root->root.consistent_snapshot ? meta->version : 0, max, &b,
-			    err);
+	                    err);
 	if (rc < 0)
 		return ferry_error_prefix(err, rc, "role %s v%llu", name,
-					  (unsigned long long)meta->version);
+		                          (unsigned long long)meta->version);
 	rc = verify_targets(u, name, b.data, b.len, meta, keys, rk, &md, err);
 	if (rc < 0)
 		return rc;
@@ -560,7 +562,8 @@ static int load_targets(struct tuf_updater *u, const char *name, const char *del
 int tuf_updater_refresh(struct tuf_updater *u, ferry_error *err)
 {
 	if (u->refreshed)
-		return ferry_error_set(err, FERRY_E_INVALID, "updater: refresh runs once per updater");
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "updater: refresh runs once per updater");
 	if (!u->meta_url)
 		return ferry_error_set(err, FERRY_E_INVALID, "updater: no metadata URL");
 	u->refreshed = true;
@@ -574,7 +577,7 @@ int tuf_updater_refresh(struct tuf_updater *u, ferry_error *err)
 	struct trusted_role *t = NULL;
 	if (rc == 0)
 		rc = load_targets(u, "targets", "root", &u->root->root.keys,
-				  &u->root->root.roles[TUF_ROLE_TARGETS], &t, err);
+		                  &u->root->root.roles[TUF_ROLE_TARGETS], &t, err);
 	u->refresh_rc = rc;
 	return rc;
 }
@@ -588,7 +591,7 @@ static void free_visits(struct visit *v, size_t n)
 
 /* 5.6.7: depth-first, pre-order search of the delegation graph. */
 int tuf_updater_find_target(struct tuf_updater *u, const char *path, const struct tuf_target **out,
-			    ferry_error *err)
+                            ferry_error *err)
 {
 	int rc;
 	if (!u->refreshed) {
@@ -603,7 +606,7 @@ int tuf_updater_find_target(struct tuf_updater *u, const char *path, const struc
 	if (!stack)
 		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
 	stack[n++] = (struct visit){strdup("targets"), "root", &u->root->root.keys,
-				    &u->root->root.roles[TUF_ROLE_TARGETS]};
+	                            &u->root->root.roles[TUF_ROLE_TARGETS]};
 	if (!stack[0].name) {
 		free_visits(stack, n);
 		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
@@ -668,8 +671,8 @@ int tuf_updater_find_target(struct tuf_updater *u, const char *path, const struc
 		}
 		if (n + (size_t)m > DELEGATION_STACK_MAX) {
 			rc = ferry_error_set(err, FERRY_E_LIMIT,
-					     "%s: more than %d delegations to search", path,
-					     DELEGATION_STACK_MAX);
+			                     "%s: more than %d delegations to search", path,
+			                     DELEGATION_STACK_MAX);
 			break;
 		}
 		if (n + (size_t)m > cap) {
@@ -711,23 +714,24 @@ static int check_file(const struct tuf_target *t, const char *path, ferry_error 
 		return ferry_error_errno(err, FERRY_E_IO, errno, "stat %s", path);
 	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != t->length)
 		return ferry_error_set(err, FERRY_E_VERIFY, "target %s: %lld bytes, expected %llu",
-				       t->path, (long long)st.st_size,
-				       (unsigned long long)t->length);
+		                       t->path, (long long)st.st_size,
+		                       (unsigned long long)t->length);
 	if (t->hashes.n == 0)
 		return ferry_error_set(err, FERRY_E_VERIFY, "target %s: no hashes", t->path);
 	for (size_t i = 0; i < t->hashes.n; i++) {
 		enum crypto_hash_alg alg;
 		if (crypto_hash_alg_from_name(t->hashes.v[i].alg, &alg) < 0)
 			return ferry_error_set(err, FERRY_E_VERIFY,
-					       "target %s: hash algorithm %.40s is not supported",
-					       t->path, t->hashes.v[i].alg);
+			                       "target %s: hash algorithm %.40s is not supported",
+			                       t->path, t->hashes.v[i].alg);
 		unsigned char md[CRYPTO_DIGEST_MAX];
 		int rc = crypto_digest_file(alg, path, md, err);
 		if (rc < 0)
 			return rc;
 		if (!crypto_digest_equal_hex(md, crypto_hash_alg_size(alg), t->hashes.v[i].hex))
-			return ferry_error_set(err, FERRY_E_VERIFY, "target %s: %s hash does not match",
-					       t->path, t->hashes.v[i].alg);
+			return ferry_error_set(err, FERRY_E_VERIFY,
+			                       "target %s: %s hash does not match", t->path,
+			                       t->hashes.v[i].alg);
 	}
 	return 0;
 }
@@ -737,8 +741,8 @@ bool tuf_target_file_matches(const struct tuf_target *t, const char *path)
 	return check_file(t, path, NULL) == 0;
 }
 
-int tuf_updater_download_target(struct tuf_updater *u, const struct tuf_target *t,
-				const char *dest, ferry_error *err)
+int tuf_updater_download_target(struct tuf_updater *u, const struct tuf_target *t, const char *dest,
+                                ferry_error *err)
 {
 	if (!u->target_url)
 		return ferry_error_set(err, FERRY_E_INVALID, "updater: no target base URL");
@@ -747,8 +751,8 @@ int tuf_updater_download_target(struct tuf_updater *u, const struct tuf_target *
 	const char *slash = strrchr(t->path, '/');
 	if (u->root->root.consistent_snapshot && !u->cfg.no_hash_prefix && t->hashes.n > 0)
 		rel = slash ? str_dup_printf("%.*s/%s.%s", (int)(slash - t->path), t->path,
-					     t->hashes.v[0].hex, slash + 1)
-			    : str_dup_printf("%s.%s", t->hashes.v[0].hex, t->path);
+		                             t->hashes.v[0].hex, slash + 1)
+		            : str_dup_printf("%s.%s", t->hashes.v[0].hex, t->path);
 	else
 		rel = strdup(t->path);
 	_cleanup_free_ char *qrel = rel ? http_quote(rel, true) : NULL;
@@ -763,7 +767,8 @@ int tuf_updater_download_target(struct tuf_updater *u, const struct tuf_target *
 		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", dest);
 	int fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
-		return ferry_error_errno(err, FERRY_E_IO, errno, "create temporary file for %s", dest);
+		return ferry_error_errno(err, FERRY_E_IO, errno, "create temporary file for %s",
+		                         dest);
 	close(fd);
 	log_debug("fetch %s (%llu bytes)", url, (unsigned long long)t->length);
 	int rc = http_get_file(u->http, url, tmp, t->length, false, NULL, err);

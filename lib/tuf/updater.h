@@ -78,10 +78,10 @@ struct tuf_updater;
 /* Trust root_bytes as the initial root: write it as METADATA_DIR/root.json
  * (the directory is created). No network. It is checked when used. */
 int tuf_updater_init(const char *metadata_dir, const void *root_bytes, size_t len,
-		     ferry_error *err) FERRY_WUR;
+                     ferry_error *err) FERRY_WUR;
 
 int tuf_updater_new(const struct tuf_updater_config *cfg, struct tuf_updater **out,
-		    ferry_error *err) FERRY_WUR;
+                    ferry_error *err) FERRY_WUR;
 void tuf_updater_free(struct tuf_updater *u);
 
 static inline void tuf_updater_freep(struct tuf_updater **u)
@@ -97,15 +97,15 @@ int tuf_updater_refresh(struct tuf_updater *u, ferry_error *err) FERRY_WUR;
 /* The signed description of target path (refreshing first if this updater
  * has not). FERRY_E_NOTFOUND when no trusted role lists it. The pointer is
  * valid as long as the updater. */
-int tuf_updater_find_target(struct tuf_updater *u, const char *path,
-			    const struct tuf_target **out, ferry_error *err) FERRY_WUR;
+int tuf_updater_find_target(struct tuf_updater *u, const char *path, const struct tuf_target **out,
+                            ferry_error *err) FERRY_WUR;
 
 /* Does the file at path have exactly the target's length and hashes? */
 bool tuf_target_file_matches(const struct tuf_target *t, const char *path);
 
 /* Download t into dest (a file path), verified as in 5.7. */
-int tuf_updater_download_target(struct tuf_updater *u, const struct tuf_target *t,
-				const char *dest, ferry_error *err) FERRY_WUR;
+int tuf_updater_download_target(struct tuf_updater *u, const struct tuf_target *t, const char *dest,
+                                ferry_error *err) FERRY_WUR;
 
 /* The trusted metadata of a role by name ("root", "timestamp", ...), or
  * NULL. Valid as long as the updater. */

@@ -96,8 +96,9 @@ int debversion_parse(const char *s, struct debversion *out, ferry_error *err)
 	while (len > 0 && len <= DEBVERSION_MAX && is_space(s[len - 1]))
 		len--;
 	if (len > DEBVERSION_MAX)
-		return ferry_error_set(err, FERRY_E_LIMIT, "version '%.32s...' is longer than %d bytes",
-				       s, DEBVERSION_MAX);
+		return ferry_error_set(err, FERRY_E_LIMIT,
+		                       "version '%.32s...' is longer than %d bytes", s,
+		                       DEBVERSION_MAX);
 	if (len == 0)
 		return ferry_error_set(err, FERRY_E_INVALID, "version string is empty");
 	char v[DEBVERSION_MAX + 1];
@@ -106,27 +107,30 @@ int debversion_parse(const char *s, struct debversion *out, ferry_error *err)
 	for (size_t i = 0; i < len; i++)
 		if (is_space(v[i]))
 			return ferry_error_set(err, FERRY_E_INVALID,
-					       "version '%s' has embedded spaces", v);
+			                       "version '%s' has embedded spaces", v);
 
 	const char *rest = v;
 	char *colon = strchr(v, ':');
 	if (colon) {
 		if (colon == v)
 			return ferry_error_set(err, FERRY_E_INVALID,
-					       "version '%s': epoch in version is empty", v);
+			                       "version '%s': epoch in version is empty", v);
 		unsigned long epoch = 0;
 		for (const char *p = v; p < colon; p++) {
 			if (!is_digit(*p))
-				return ferry_error_set(err, FERRY_E_INVALID,
-						       "version '%s': epoch in version is not number", v);
+				return ferry_error_set(
+				    err, FERRY_E_INVALID,
+				    "version '%s': epoch in version is not number", v);
 			epoch = epoch * 10 + (unsigned long)(*p - '0');
 			if (epoch > 2147483647UL)
 				return ferry_error_set(err, FERRY_E_INVALID,
-						       "version '%s': epoch in version is too big", v);
+				                       "version '%s': epoch in version is too big",
+				                       v);
 		}
 		if (colon[1] == 0)
-			return ferry_error_set(err, FERRY_E_INVALID,
-					       "version '%s': nothing after colon in version number", v);
+			return ferry_error_set(
+			    err, FERRY_E_INVALID,
+			    "version '%s': nothing after colon in version number", v);
 		out->epoch = epoch;
 		rest = colon + 1;
 	}
@@ -134,9 +138,11 @@ int debversion_parse(const char *s, struct debversion *out, ferry_error *err)
 	char *hyphen = strrchr(rest, '-');
 	size_t up_len = hyphen ? (size_t)(hyphen - rest) : strlen(rest);
 	if (hyphen && hyphen[1] == 0)
-		return ferry_error_set(err, FERRY_E_INVALID, "version '%s': revision number is empty", v);
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "version '%s': revision number is empty", v);
 	if (up_len == 0)
-		return ferry_error_set(err, FERRY_E_INVALID, "version '%s': version number is empty", v);
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "version '%s': version number is empty", v);
 	memcpy(out->upstream, rest, up_len);
 	out->upstream[up_len] = 0;
 	if (hyphen)
@@ -145,11 +151,13 @@ int debversion_parse(const char *s, struct debversion *out, ferry_error *err)
 	for (const char *p = out->upstream; *p; p++)
 		if (!is_digit(*p) && !is_alpha(*p) && !strchr(".-+~:", *p))
 			return ferry_error_set(err, FERRY_E_INVALID,
-					       "version '%s': invalid character in version number", v);
+			                       "version '%s': invalid character in version number",
+			                       v);
 	for (const char *p = out->revision; *p; p++)
 		if (!is_digit(*p) && !is_alpha(*p) && !strchr(".+~", *p))
 			return ferry_error_set(err, FERRY_E_INVALID,
-					       "version '%s': invalid character in revision number", v);
+			                       "version '%s': invalid character in revision number",
+			                       v);
 	return 0;
 }
 

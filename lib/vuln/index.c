@@ -62,7 +62,9 @@ static size_t pkg_key(char *key, const char *ecosystem, const char *name)
 	for (size_t i = 0; i < nlen; i++) {
 		char c = name[i];
 		if (pypi)
-			c = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : (c == '_' || c == '.') ? '-' : c;
+			c = (c >= 'A' && c <= 'Z')   ? (char)(c + 32)
+			    : (c == '_' || c == '.') ? '-'
+			                             : c;
 		key[flen + 1 + i] = c;
 	}
 	key[flen + 1 + nlen] = 0;
@@ -120,7 +122,7 @@ void vuln_index_free(struct vuln_index *ix)
 
 /* Visit each distinct package key of rec once. */
 static int each_pkg(const struct osv_record *rec, int (*fn)(void *, const char *, size_t),
-		    void *ctx)
+                    void *ctx)
 {
 	for (size_t i = 0; i < rec->n_affected; i++) {
 		char key[PKGKEY_MAX];
@@ -171,7 +173,7 @@ static int link_pkg(void *p, const char *key, size_t klen)
 }
 
 int vuln_index_put(struct vuln_index *ix, struct osv_record *rec, enum vuln_put_result *res,
-		   vuln_key_fn on_key, void *ctx, ferry_error *err)
+                   vuln_key_fn on_key, void *ctx, ferry_error *err)
 {
 	_cleanup_(osv_record_free_ptr) struct osv_record *owned = rec;
 	void **slot = strmap_slot(&ix->by_id, rec->id, strlen(rec->id));
@@ -225,7 +227,7 @@ size_t vuln_index_size(const struct vuln_index *ix)
 }
 
 void vuln_index_lookup(const struct vuln_index *ix, const char *family, const char *name,
-		       const struct osv_record *const **recs, size_t *n)
+                       const struct osv_record *const **recs, size_t *n)
 {
 	char key[PKGKEY_MAX];
 	size_t klen = pkg_key(key, family, name);
@@ -235,7 +237,7 @@ void vuln_index_lookup(const struct vuln_index *ix, const char *family, const ch
 }
 
 int vuln_index_scan(const struct vuln_index *ix, const struct vuln_component *c, vuln_hit_fn fn,
-		    void *ctx, size_t *skipped, ferry_error *err)
+                    void *ctx, size_t *skipped, ferry_error *err)
 {
 	const struct osv_record *const *recs;
 	size_t n;
@@ -251,8 +253,8 @@ int vuln_index_scan(const struct vuln_index *ix, const struct vuln_component *c,
 		if (hit) {
 			int rc = fn(ctx, recs[i], fixed);
 			if (rc < 0)
-				return ferry_error_set(err, rc, "scan %s %s: %s", c->name, c->version,
-						       ferry_strerror(rc));
+				return ferry_error_set(err, rc, "scan %s %s: %s", c->name,
+				                       c->version, ferry_strerror(rc));
 		}
 	}
 	return 0;
@@ -340,7 +342,7 @@ static struct revision *revision_get(const struct vuln_catalog *cat, uint64_t nu
 }
 
 int vuln_catalog_add(struct vuln_catalog *cat, uint64_t revision, const char *const *purls,
-		     size_t n, size_t *unsupported, ferry_error *err)
+                     size_t n, size_t *unsupported, ferry_error *err)
 {
 	void **rslot = strmap_slot(&cat->revisions, (const char *)&revision, sizeof(revision));
 	if (!rslot)
@@ -363,10 +365,11 @@ int vuln_catalog_add(struct vuln_catalog *cat, uint64_t revision, const char *co
 			continue;
 		}
 		if (rc < 0)
-			return ferry_error_prefix(err, rc, "revision %llu", (unsigned long long)revision);
+			return ferry_error_prefix(err, rc, "revision %llu",
+			                          (unsigned long long)revision);
 		char key[1100];
-		int klen = snprintf(key, sizeof(key), "%s%c%s%c%s%c%s", c.ecosystem, 0, c.release, 0,
-				    c.name, 0, c.version);
+		int klen = snprintf(key, sizeof(key), "%s%c%s%c%s%c%s", c.ecosystem, 0, c.release,
+		                    0, c.name, 0, c.version);
 		if (klen < 0 || (size_t)klen >= sizeof(key))
 			return ferry_error_set(err, FERRY_E_LIMIT, "component key too long");
 		void **cslot = strmap_slot(&cat->components, key, (size_t)klen);
@@ -424,7 +427,7 @@ static int collect_hit(void *ctx, const struct osv_record *rec, const char *fixe
 }
 
 static int scan_component(struct component *cp, const struct vuln_index *ix,
-			  struct vuln_scan_stats *st, ferry_error *err)
+                          struct vuln_scan_stats *st, ferry_error *err)
 {
 	findings_clear(cp);
 	struct collect cl = {cp, st};
@@ -437,7 +440,7 @@ static int scan_component(struct component *cp, const struct vuln_index *ix,
 }
 
 int vuln_catalog_scan_all(struct vuln_catalog *cat, const struct vuln_index *ix,
-			  struct vuln_scan_stats *st, ferry_error *err)
+                          struct vuln_scan_stats *st, ferry_error *err)
 {
 	struct vuln_scan_stats st0 = {0};
 	if (!st)
@@ -452,8 +455,8 @@ int vuln_catalog_scan_all(struct vuln_catalog *cat, const struct vuln_index *ix,
 }
 
 int vuln_catalog_scan_package(struct vuln_catalog *cat, const struct vuln_index *ix,
-			      const char *family, const char *name, struct vuln_scan_stats *st,
-			      ferry_error *err)
+                              const char *family, const char *name, struct vuln_scan_stats *st,
+                              ferry_error *err)
 {
 	struct vuln_scan_stats st0 = {0};
 	if (!st)
@@ -470,14 +473,14 @@ int vuln_catalog_scan_package(struct vuln_catalog *cat, const struct vuln_index 
 }
 
 int vuln_catalog_findings(const struct vuln_catalog *cat, uint64_t revision, vuln_finding_fn fn,
-			  void *ctx)
+                          void *ctx)
 {
 	struct revision *r = revision_get(cat, revision);
 	for (size_t i = 0; r && i < r->components.n; i++) {
 		struct component *cp = r->components.v[i];
 		for (size_t k = 0; k < cp->n_findings; k++) {
 			int rc = fn(ctx, revision, &cp->c, cp->findings[k].advisory,
-				    cp->findings[k].fixed);
+			            cp->findings[k].fixed);
 			if (rc < 0)
 				return rc;
 		}
@@ -486,7 +489,7 @@ int vuln_catalog_findings(const struct vuln_catalog *cat, uint64_t revision, vul
 }
 
 int vuln_catalog_affected_revisions(const struct vuln_catalog *cat, const char *family,
-				    const char *name, vuln_revision_fn fn, void *ctx)
+                                    const char *name, vuln_revision_fn fn, void *ctx)
 {
 	char pk[PKGKEY_MAX];
 	size_t pklen = pkg_key(pk, family, name);

@@ -42,7 +42,7 @@ typedef int (*vuln_key_fn)(void *ctx, const char *family, const char *name);
  * unchanged) but never returned by lookups. on_key (may be NULL) hears of
  * every package whose findings may change. */
 int vuln_index_put(struct vuln_index *ix, struct osv_record *rec, enum vuln_put_result *res,
-		   vuln_key_fn on_key, void *ctx, ferry_error *err) FERRY_WUR;
+                   vuln_key_fn on_key, void *ctx, ferry_error *err) FERRY_WUR;
 
 const struct osv_record *vuln_index_get(const struct vuln_index *ix, const char *id);
 size_t vuln_index_size(const struct vuln_index *ix);
@@ -50,7 +50,7 @@ size_t vuln_index_size(const struct vuln_index *ix);
 /* The live records naming (family, name) in an affected entry; the array
  * stays valid until the next put. */
 void vuln_index_lookup(const struct vuln_index *ix, const char *family, const char *name,
-		       const struct osv_record *const **recs, size_t *n);
+                       const struct osv_record *const **recs, size_t *n);
 
 /* Every live record that affects c: fn(ctx, rec, fixed) for each, fixed
  * being the smallest fixed version above c's (NULL when none is known).
@@ -58,17 +58,17 @@ void vuln_index_lookup(const struct vuln_index *ix, const char *family, const ch
  * skipped and counted in *skipped (may be NULL). */
 typedef int (*vuln_hit_fn)(void *ctx, const struct osv_record *rec, const char *fixed);
 int vuln_index_scan(const struct vuln_index *ix, const struct vuln_component *c, vuln_hit_fn fn,
-		    void *ctx, size_t *skipped, ferry_error *err) FERRY_WUR;
+                    void *ctx, size_t *skipped, ferry_error *err) FERRY_WUR;
 
 /* ---- components of revisions ---- */
 
 struct vuln_catalog;
 
 struct vuln_scan_stats {
-	size_t components;  /* distinct components evaluated */
-	size_t records;     /* record evaluations */
-	size_t findings;    /* (component, advisory) pairs found */
-	size_t skipped;     /* evaluations that failed (unparseable versions) */
+	size_t components; /* distinct components evaluated */
+	size_t records;    /* record evaluations */
+	size_t findings;   /* (component, advisory) pairs found */
+	size_t skipped;    /* evaluations that failed (unparseable versions) */
 };
 
 int vuln_catalog_new(struct vuln_catalog **out, ferry_error *err) FERRY_WUR;
@@ -78,27 +78,27 @@ void vuln_catalog_free(struct vuln_catalog *cat);
  * type ferry cannot match is counted in *unsupported (may be NULL) and
  * otherwise ignored; a malformed one fails. */
 int vuln_catalog_add(struct vuln_catalog *cat, uint64_t revision, const char *const *purls,
-		     size_t n, size_t *unsupported, ferry_error *err) FERRY_WUR;
+                     size_t n, size_t *unsupported, ferry_error *err) FERRY_WUR;
 
 size_t vuln_catalog_distinct(const struct vuln_catalog *cat);
 
 /* Evaluate every distinct component (full scan) ... */
 int vuln_catalog_scan_all(struct vuln_catalog *cat, const struct vuln_index *ix,
-			  struct vuln_scan_stats *st, ferry_error *err) FERRY_WUR;
+                          struct vuln_scan_stats *st, ferry_error *err) FERRY_WUR;
 
 /* ... or only those of one package (after an import touched it). */
 int vuln_catalog_scan_package(struct vuln_catalog *cat, const struct vuln_index *ix,
-			      const char *family, const char *name, struct vuln_scan_stats *st,
-			      ferry_error *err) FERRY_WUR;
+                              const char *family, const char *name, struct vuln_scan_stats *st,
+                              ferry_error *err) FERRY_WUR;
 
 /* The findings of one revision, from the last scan of its components. */
 typedef int (*vuln_finding_fn)(void *ctx, uint64_t revision, const struct vuln_component *c,
-			       const char *advisory, const char *fixed);
+                               const char *advisory, const char *fixed);
 int vuln_catalog_findings(const struct vuln_catalog *cat, uint64_t revision, vuln_finding_fn fn,
-			  void *ctx) FERRY_WUR;
+                          void *ctx) FERRY_WUR;
 
 /* The revisions that bundle a component of (family, name) with at least one
  * finding: fn(ctx, revision) once per revision. */
 typedef int (*vuln_revision_fn)(void *ctx, uint64_t revision);
 int vuln_catalog_affected_revisions(const struct vuln_catalog *cat, const char *family,
-				    const char *name, vuln_revision_fn fn, void *ctx) FERRY_WUR;
+                                    const char *name, vuln_revision_fn fn, void *ctx) FERRY_WUR;

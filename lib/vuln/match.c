@@ -41,18 +41,16 @@ static const struct {
 	const char *type;
 	const char *ecosystem;
 } purl_types[] = {
-	{"npm", "npm"},         {"pypi", "PyPI"},     {"cargo", "crates.io"},
-	{"golang", "Go"},       {"gem", "RubyGems"},  {"maven", "Maven"},
-	{"nuget", "NuGet"},     {"hex", "Hex"},       {"pub", "Pub"},
-	{"composer", "Packagist"}, {"apk", "Alpine"},
+    {"npm", "npm"},      {"pypi", "PyPI"},          {"cargo", "crates.io"}, {"golang", "Go"},
+    {"gem", "RubyGems"}, {"maven", "Maven"},        {"nuget", "NuGet"},     {"hex", "Hex"},
+    {"pub", "Pub"},      {"composer", "Packagist"}, {"apk", "Alpine"},
 };
 
 static const struct {
 	const char *codename;
 	const char *release;
 } debian_codenames[] = {
-	{"buster", "10"}, {"bullseye", "11"}, {"bookworm", "12"}, {"trixie", "13"},
-	{"forky", "14"},
+    {"buster", "10"}, {"bullseye", "11"}, {"bookworm", "12"}, {"trixie", "13"}, {"forky", "14"},
 };
 
 static void set_release(struct vuln_component *c, const char *distro)
@@ -74,8 +72,8 @@ int vuln_component_from_purl(const char *purl, struct vuln_component *c, ferry_e
 	if (!purl || strnlen(purl, PURL_MAX + 1) > PURL_MAX)
 		return ferry_error_set(err, FERRY_E_LIMIT, "purl longer than %d bytes", PURL_MAX);
 	if (!str_has_prefix(purl, "pkg:"))
-		return ferry_error_set(err, FERRY_E_INVALID, "purl '%.128s': does not start with pkg:",
-				       purl);
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "purl '%.128s': does not start with pkg:", purl);
 	const char *p = purl + 4;
 	while (*p == '/')
 		p++;
@@ -92,7 +90,8 @@ int vuln_component_from_purl(const char *purl, struct vuln_component *c, ferry_e
 	char type[16];
 	size_t tlen = (size_t)(slash - p);
 	if (tlen >= sizeof(type))
-		return ferry_error_set(err, FERRY_E_UNSUPPORTED, "purl '%.128s': unknown type", purl);
+		return ferry_error_set(err, FERRY_E_UNSUPPORTED, "purl '%.128s': unknown type",
+		                       purl);
 	for (size_t i = 0; i < tlen; i++)
 		type[i] = (char)((p[i] >= 'A' && p[i] <= 'Z') ? p[i] + 32 : p[i]);
 	type[tlen] = 0;
@@ -111,7 +110,7 @@ int vuln_component_from_purl(const char *purl, struct vuln_component *c, ferry_e
 	if (!at || at + 1 == path + path_len)
 		return ferry_error_set(err, FERRY_E_INVALID, "purl '%.128s': no version", purl);
 	int rc = pct_decode(at + 1, (size_t)(path + path_len - at - 1), c->package_version,
-			    sizeof(c->package_version));
+	                    sizeof(c->package_version));
 	if (rc < 0)
 		return ferry_error_set(err, rc, "purl '%.128s': bad version", purl);
 
@@ -129,20 +128,21 @@ int vuln_component_from_purl(const char *purl, struct vuln_component *c, ferry_e
 			const char *e = memchr(seg, '/', (size_t)(last - seg));
 			char part[256];
 			if ((rc = pct_decode(seg, (size_t)(e - seg), part, sizeof(part))) < 0)
-				return ferry_error_set(err, rc, "purl '%.128s': bad namespace", purl);
+				return ferry_error_set(err, rc, "purl '%.128s': bad namespace",
+				                       purl);
 			int w = snprintf(ns + o, sizeof(ns) - o, "%s%s", o ? "/" : "", part);
 			if (w < 0 || (size_t)w >= sizeof(ns) - o)
-				return ferry_error_set(err, FERRY_E_LIMIT, "purl '%.128s': namespace too long",
-						       purl);
+				return ferry_error_set(err, FERRY_E_LIMIT,
+				                       "purl '%.128s': namespace too long", purl);
 			o += (size_t)w;
 			seg = e + 1;
 		}
 	}
 	if ((rc = pct_decode(last, (size_t)(path + np_len - last), c->package,
-			     sizeof(c->package))) < 0 ||
+	                     sizeof(c->package))) < 0 ||
 	    c->package[0] == 0)
-		return ferry_error_set(err, rc < 0 ? rc : FERRY_E_INVALID, "purl '%.128s': bad name",
-				       purl);
+		return ferry_error_set(err, rc < 0 ? rc : FERRY_E_INVALID,
+		                       "purl '%.128s': bad name", purl);
 
 	char distro[64] = "", upstream[512] = "";
 	while (quals && quals_len > 0) {
@@ -164,7 +164,7 @@ int vuln_component_from_purl(const char *purl, struct vuln_component *c, ferry_e
 			}
 			if (dst && (rc = pct_decode(v, vlen, dst, dsize)) < 0)
 				return ferry_error_set(err, rc, "purl '%.128s': bad qualifier %.*s",
-						       purl, (int)klen, quals);
+				                       purl, (int)klen, quals);
 		}
 		if (!amp)
 			break;
@@ -178,9 +178,9 @@ int vuln_component_from_purl(const char *purl, struct vuln_component *c, ferry_e
 		else if (strcasecmp(ns, "ubuntu") == 0)
 			strcpy(c->ecosystem, "Ubuntu");
 		else
-			return ferry_error_set(err, FERRY_E_UNSUPPORTED,
-					       "purl '%.128s': deb namespace '%s' is not debian or ubuntu",
-					       purl, ns);
+			return ferry_error_set(
+			    err, FERRY_E_UNSUPPORTED,
+			    "purl '%.128s': deb namespace '%s' is not debian or ubuntu", purl, ns);
 		if (distro[0])
 			set_release(c, distro);
 		char *uat = strchr(upstream, '@');
@@ -188,11 +188,12 @@ int vuln_component_from_purl(const char *purl, struct vuln_component *c, ferry_e
 			*uat++ = 0;
 		const char *src = upstream[0] ? upstream : c->package;
 		if (str_copy(c->name, sizeof(c->name), src) < 0)
-			return ferry_error_set(err, FERRY_E_LIMIT, "purl '%.128s': name too long", purl);
+			return ferry_error_set(err, FERRY_E_LIMIT, "purl '%.128s': name too long",
+			                       purl);
 		if (uat && *uat) {
 			if (str_copy(c->version, sizeof(c->version), uat) < 0)
-				return ferry_error_set(err, FERRY_E_LIMIT, "purl '%.128s': version too long",
-						       purl);
+				return ferry_error_set(err, FERRY_E_LIMIT,
+				                       "purl '%.128s': version too long", purl);
 		} else {
 			memcpy(c->version, c->package_version, sizeof(c->version));
 			/* a binNMU (+bN) is a rebuild of the same source version */
@@ -213,23 +214,27 @@ int vuln_component_from_purl(const char *purl, struct vuln_component *c, ferry_e
 		strcpy(c->ecosystem, purl_types[i].ecosystem);
 		char sep = strcmp(type, "maven") == 0 ? ':' : '/';
 		if (strcmp(type, "npm") == 0 && ns[0] && ns[0] != '@')
-			return ferry_error_set(err, FERRY_E_INVALID, "purl '%.128s': npm scope without @",
-					       purl);
+			return ferry_error_set(err, FERRY_E_INVALID,
+			                       "purl '%.128s': npm scope without @", purl);
 		if (ns[0] && strcmp(type, "pypi") != 0 && strcmp(type, "cargo") != 0 &&
-		    strcmp(type, "gem") != 0 && strcmp(type, "hex") != 0 && strcmp(type, "pub") != 0)
+		    strcmp(type, "gem") != 0 && strcmp(type, "hex") != 0 &&
+		    strcmp(type, "pub") != 0)
 			rc = str_printf(c->name, sizeof(c->name), "%s%c%s", ns, sep, c->package);
 		else
 			rc = str_copy(c->name, sizeof(c->name), c->package);
 		if (rc < 0)
-			return ferry_error_set(err, FERRY_E_LIMIT, "purl '%.128s': name too long", purl);
+			return ferry_error_set(err, FERRY_E_LIMIT, "purl '%.128s': name too long",
+			                       purl);
 		if (strcmp(type, "pypi") == 0) /* PyPI names are compared normalised */
 			for (char *s = c->name; *s; s++)
-				*s = (*s >= 'A' && *s <= 'Z') ? (char)(*s + 32) : (*s == '_' || *s == '.') ? '-' : *s;
+				*s = (*s >= 'A' && *s <= 'Z')   ? (char)(*s + 32)
+				     : (*s == '_' || *s == '.') ? '-'
+				                                : *s;
 		memcpy(c->version, c->package_version, sizeof(c->version));
 		return 0;
 	}
-	return ferry_error_set(err, FERRY_E_UNSUPPORTED, "purl '%.128s': type '%s' is not supported",
-			       purl, type);
+	return ferry_error_set(err, FERRY_E_UNSUPPORTED,
+	                       "purl '%.128s': type '%s' is not supported", purl, type);
 }
 
 bool vuln_affected_names(const struct osv_affected *a, const struct vuln_component *c)
@@ -247,7 +252,9 @@ bool vuln_affected_names(const struct osv_affected *a, const struct vuln_compone
 	if (strcmp(c->ecosystem, "PyPI") == 0) {
 		const char *x = a->name, *y = c->name;
 		for (; *x && *y; x++, y++) {
-			char cx = (*x >= 'A' && *x <= 'Z') ? (char)(*x + 32) : (*x == '_' || *x == '.') ? '-' : *x;
+			char cx = (*x >= 'A' && *x <= 'Z')   ? (char)(*x + 32)
+			          : (*x == '_' || *x == '.') ? '-'
+			                                     : *x;
 			if (cx != *y)
 				return false;
 		}
@@ -263,7 +270,7 @@ static bool is_zero(const struct osv_event *e)
 
 /* One range; events are sorted. */
 static int range_check(const struct osv_range *r, enum vuln_ordering order, const char *version,
-		       bool *affected, const char **fixed, ferry_error *err)
+                       bool *affected, const char **fixed, ferry_error *err)
 {
 	*affected = false;
 	*fixed = NULL;
@@ -307,7 +314,7 @@ static int range_check(const struct osv_range *r, enum vuln_ordering order, cons
 }
 
 int vuln_affected_check(const struct osv_affected *a, const char *version, bool *affected,
-			const char **fixed, ferry_error *err)
+                        const char **fixed, ferry_error *err)
 {
 	*affected = false;
 	const char *best = NULL;
@@ -324,9 +331,9 @@ int vuln_affected_check(const struct osv_affected *a, const char *version, bool 
 	}
 	for (size_t i = 0; i < a->n_ranges; i++) {
 		const struct osv_range *r = &a->ranges[i];
-		enum vuln_ordering order = r->type == OSV_RANGE_SEMVER ? VULN_ORDER_SEMVER
-					   : r->type == OSV_RANGE_ECOSYSTEM ? a->ordering
-									    : VULN_ORDER_NONE;
+		enum vuln_ordering order = r->type == OSV_RANGE_SEMVER      ? VULN_ORDER_SEMVER
+		                           : r->type == OSV_RANGE_ECOSYSTEM ? a->ordering
+		                                                            : VULN_ORDER_NONE;
 		if (order == VULN_ORDER_NONE)
 			continue; /* GIT, or an ecosystem without a known ordering */
 		bool hit;
@@ -338,8 +345,9 @@ int vuln_affected_check(const struct osv_affected *a, const char *version, bool 
 			continue;
 		*affected = true;
 		int cmp = 0;
-		if (fx && (!best || (best_order == order &&
-				     vuln_version_compare(order, fx, best, &cmp, NULL) == 0 && cmp < 0))) {
+		if (fx && (!best ||
+		           (best_order == order &&
+		            vuln_version_compare(order, fx, best, &cmp, NULL) == 0 && cmp < 0))) {
 			best = fx;
 			best_order = order;
 		}
@@ -349,8 +357,8 @@ int vuln_affected_check(const struct osv_affected *a, const char *version, bool 
 	return 0;
 }
 
-int vuln_record_check(const struct osv_record *rec, const struct vuln_component *c,
-		      bool *affected, const char **fixed, ferry_error *err)
+int vuln_record_check(const struct osv_record *rec, const struct vuln_component *c, bool *affected,
+                      const char **fixed, ferry_error *err)
 {
 	*affected = false;
 	if (fixed)
@@ -372,9 +380,9 @@ int vuln_record_check(const struct osv_record *rec, const struct vuln_component 
 		*affected = true;
 		int cmp = 0;
 		if (fixed && fx &&
-		    (!*fixed || (best_order == a->ordering &&
-				 vuln_version_compare(a->ordering, fx, *fixed, &cmp, NULL) == 0 &&
-				 cmp < 0))) {
+		    (!*fixed ||
+		     (best_order == a->ordering &&
+		      vuln_version_compare(a->ordering, fx, *fixed, &cmp, NULL) == 0 && cmp < 0))) {
 			*fixed = fx;
 			best_order = a->ordering;
 		}

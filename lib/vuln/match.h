@@ -45,7 +45,7 @@ struct vuln_component {
 /* Parse a purl into a component. Unknown types fail with
  * FERRY_E_UNSUPPORTED, malformed ones with FERRY_E_INVALID. */
 int vuln_component_from_purl(const char *purl, struct vuln_component *c,
-			     ferry_error *err) FERRY_WUR;
+                             ferry_error *err) FERRY_WUR;
 
 /* Does the affected entry name this component's ecosystem, release and
  * package? (Versions are not looked at.) */
@@ -56,13 +56,13 @@ bool vuln_affected_names(const struct osv_affected *a, const struct vuln_compone
  * when none is known. Fails when the version does not parse under the
  * ecosystem's ordering and the entry has ranges to evaluate. */
 int vuln_affected_check(const struct osv_affected *a, const char *version, bool *affected,
-			const char **fixed, ferry_error *err) FERRY_WUR;
+                        const char **fixed, ferry_error *err) FERRY_WUR;
 
 /* One record against one component: all of its affected entries that name
  * the component. *fixed as above, over all of them. A withdrawn record never
  * matches. */
-int vuln_record_check(const struct osv_record *rec, const struct vuln_component *c,
-		      bool *affected, const char **fixed, ferry_error *err) FERRY_WUR;
+int vuln_record_check(const struct osv_record *rec, const struct vuln_component *c, bool *affected,
+                      const char **fixed, ferry_error *err) FERRY_WUR;
 
 /* The severity to show for a record on a component: the first severity
  * score (e.g. a CVSS vector), else the database's own label, else the

@@ -33,43 +33,43 @@ json_t *vuln_finding_json(const struct vuln_finding *f)
 	for (size_t i = 0; i < f->advisory->n_aliases; i++)
 		json_array_append_new(aliases, json_string(f->advisory->aliases[i]));
 	return json_pack("{s:I, s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o}",
-			 "revision", (json_int_t)f->revision, "channels", chans, "component",
-			 c->package, "bundled_version", c->package_version, "ecosystem",
-			 c->ecosystem, "release", c->release, "source", c->name, "source_version",
-			 c->version, "advisory", f->advisory->id, "aliases", aliases,
-			 "fixed_version", str_or_null(f->fixed), "severity",
-			 str_or_null(vuln_record_severity(f->advisory, c)), "summary",
-			 str_or_null(f->advisory->summary));
+	                 "revision", (json_int_t)f->revision, "channels", chans, "component",
+	                 c->package, "bundled_version", c->package_version, "ecosystem",
+	                 c->ecosystem, "release", c->release, "source", c->name, "source_version",
+	                 c->version, "advisory", f->advisory->id, "aliases", aliases,
+	                 "fixed_version", str_or_null(f->fixed), "severity",
+	                 str_or_null(vuln_record_severity(f->advisory, c)), "summary",
+	                 str_or_null(f->advisory->summary));
 }
 
 int vuln_notice_wrap(const char *package, const char *state, int64_t generated, json_t *findings,
-		     char **out, ferry_error *err)
+                     char **out, ferry_error *err)
 {
 	*out = NULL;
 	if (strcmp(state, "open") != 0 && strcmp(state, "cleared") != 0)
-		return ferry_error_set(err, FERRY_E_INVALID, "notice state '%s' is not open or cleared",
-				       state);
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "notice state '%s' is not open or cleared", state);
 	if (!json_is_array(findings))
-		return ferry_error_set(err, FERRY_E_INVALID, "notice for %s: findings is not an array",
-				       package);
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "notice for %s: findings is not an array", package);
 	char when[32];
 	time_t t = (time_t)generated;
 	struct tm tm;
 	if (!gmtime_r(&t, &tm) || strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 		return ferry_error_set(err, FERRY_E_INVALID, "notice time %lld out of range",
-				       (long long)generated);
+		                       (long long)generated);
 	json_auto_t *doc = json_pack("{s:s, s:i, s:s, s:s, s:s, s:O}", "type",
-				     "ferry.vulnerability-notice", "version", 1, "package", package,
-				     "state", state, "generated", when, "findings", findings);
+	                             "ferry.vulnerability-notice", "version", 1, "package", package,
+	                             "state", state, "generated", when, "findings", findings);
 	if (!doc)
-		return ferry_error_set(err, FERRY_E_INVALID, "notice for %s: package name is not UTF-8",
-				       package);
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "notice for %s: package name is not UTF-8", package);
 	*out = json_dumps(doc, JSON_SORT_KEYS | JSON_COMPACT);
 	return *out ? 0 : ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
 }
 
 int vuln_notice_json(const char *package, const char *state, int64_t generated,
-		     const struct vuln_finding *findings, size_t n, char **out, ferry_error *err)
+                     const struct vuln_finding *findings, size_t n, char **out, ferry_error *err)
 {
 	*out = NULL;
 	json_auto_t *arr = json_array();
@@ -79,15 +79,15 @@ int vuln_notice_json(const char *package, const char *state, int64_t generated,
 		json_t *o = vuln_finding_json(&findings[i]);
 		if (!o || json_array_append_new(arr, o) < 0)
 			return ferry_error_set(err, FERRY_E_INVALID,
-					       "notice for %s: finding %s on %s: text is not UTF-8",
-					       package, findings[i].advisory->id,
-					       findings[i].component->package);
+			                       "notice for %s: finding %s on %s: text is not UTF-8",
+			                       package, findings[i].advisory->id,
+			                       findings[i].component->package);
 	}
 	return vuln_notice_wrap(package, state, generated, arr, out, err);
 }
 
 int vuln_signature(const void *secret, size_t secret_len, const void *body, size_t body_len,
-		   char out[VULN_SIGNATURE_LEN + 1], ferry_error *err)
+                   char out[VULN_SIGNATURE_LEN + 1], ferry_error *err)
 {
 	unsigned char mac[EVP_MAX_MD_SIZE];
 	unsigned int mac_len = 0;
@@ -101,8 +101,8 @@ int vuln_signature(const void *secret, size_t secret_len, const void *body, size
 	return 0;
 }
 
-bool vuln_signature_verify(const void *secret, size_t secret_len, const void *body,
-			   size_t body_len, const char *header)
+bool vuln_signature_verify(const void *secret, size_t secret_len, const void *body, size_t body_len,
+                           const char *header)
 {
 	char want[VULN_SIGNATURE_LEN + 1];
 	if (!header || strlen(header) != VULN_SIGNATURE_LEN)

@@ -43,8 +43,8 @@ struct vuln_finding {
 /* The notice for package as JSON (NUL-terminated, free() it). state is
  * "open" or "cleared"; generated is seconds since the epoch. */
 int vuln_notice_json(const char *package, const char *state, int64_t generated,
-		     const struct vuln_finding *findings, size_t n, char **out,
-		     ferry_error *err) FERRY_WUR;
+                     const struct vuln_finding *findings, size_t n, char **out,
+                     ferry_error *err) FERRY_WUR;
 
 /* One finding as the JSON object of the notice's findings[] (a new
  * reference, or NULL when a string is not UTF-8 or memory ran out). */
@@ -54,16 +54,16 @@ struct json_t *vuln_finding_json(const struct vuln_finding *f);
 /* The notice around findings that are already JSON objects of that shape
  * (findings: a JSON array, borrowed): for a store that keeps them. */
 int vuln_notice_wrap(const char *package, const char *state, int64_t generated,
-		     struct json_t *findings, char **out, ferry_error *err) FERRY_WUR;
+                     struct json_t *findings, char **out, ferry_error *err) FERRY_WUR;
 
 /* "sha256=HEX" for body under secret, into out (VULN_SIGNATURE_LEN + 1). */
 int vuln_signature(const void *secret, size_t secret_len, const void *body, size_t body_len,
-		   char out[VULN_SIGNATURE_LEN + 1], ferry_error *err) FERRY_WUR;
+                   char out[VULN_SIGNATURE_LEN + 1], ferry_error *err) FERRY_WUR;
 
 /* Does header (the X-Ferry-Signature value) sign body under secret?
  * Compared in constant time. */
-bool vuln_signature_verify(const void *secret, size_t secret_len, const void *body,
-			   size_t body_len, const char *header);
+bool vuln_signature_verify(const void *secret, size_t secret_len, const void *body, size_t body_len,
+                           const char *header);
 
 /* Delay before delivery attempt number attempt (1 = the first retry):
  * 30 s doubling each time, at most 1 h; 0 when attempt > VULN_RETRY_MAX

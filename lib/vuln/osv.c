@@ -33,18 +33,18 @@
 void osv_limits_default(struct osv_limits *lim)
 {
 	*lim = (struct osv_limits){
-		.max_file = 16u << 20,
-		.max_entries = 1000000,
-		.max_total = 8ull << 30,
-		.max_depth = 32,
-		.max_string = 1024,
-		.max_details = 64u << 10,
-		.max_aliases = 1000,
-		.max_affected = 10000,
-		.max_ranges = 256,
-		.max_events = 1024,
-		.max_versions = 100000,
-		.max_severity = 32,
+	    .max_file = 16u << 20,
+	    .max_entries = 1000000,
+	    .max_total = 8ull << 30,
+	    .max_depth = 32,
+	    .max_string = 1024,
+	    .max_details = 64u << 10,
+	    .max_aliases = 1000,
+	    .max_affected = 10000,
+	    .max_ranges = 256,
+	    .max_events = 1024,
+	    .max_versions = 100000,
+	    .max_severity = 32,
 	};
 }
 
@@ -109,7 +109,8 @@ static size_t json_depth(json_t *j, size_t limit)
 	if (json_is_object(j)) {
 		const char *k;
 		json_t *v;
-		json_object_foreach(j, k, v) {
+		json_object_foreach(j, k, v)
+		{
 			size_t d = json_depth(v, limit - 1);
 			if (d > deepest)
 				deepest = d;
@@ -121,7 +122,8 @@ static size_t json_depth(json_t *j, size_t limit)
 	if (json_is_array(j)) {
 		size_t i;
 		json_t *v;
-		json_array_foreach(j, i, v) {
+		json_array_foreach(j, i, v)
+		{
 			size_t d = json_depth(v, limit - 1);
 			if (d > deepest)
 				deepest = d;
@@ -155,7 +157,7 @@ FERRY_PRINTF(3, 4) static int fail(struct parse_ctx *pc, int code, const char *f
 /* A string field: NULL stays NULL when optional; anything else but a string
  * is an error; longer than max is an error unless cut is set. */
 static int get_string(struct parse_ctx *pc, json_t *obj, const char *key, const char *where,
-		      bool required, size_t max, bool cut, char **out)
+                      bool required, size_t max, bool cut, char **out)
 {
 	*out = NULL;
 	json_t *v = json_object_get(obj, key);
@@ -169,7 +171,8 @@ static int get_string(struct parse_ctx *pc, json_t *obj, const char *key, const 
 	size_t len = json_string_length(v);
 	if (len > max) {
 		if (!cut)
-			return fail(pc, FERRY_E_LIMIT, "%s%s: longer than %zu bytes", where, key, max);
+			return fail(pc, FERRY_E_LIMIT, "%s%s: longer than %zu bytes", where, key,
+			            max);
 		len = max;
 		/* do not cut inside a UTF-8 sequence */
 		const unsigned char *s = (const unsigned char *)json_string_value(v);
@@ -186,7 +189,7 @@ static int get_string(struct parse_ctx *pc, json_t *obj, const char *key, const 
 
 /* A bounded array field; NULL when absent. */
 static int get_array(struct parse_ctx *pc, json_t *obj, const char *key, const char *where,
-		     size_t max, json_t **out)
+                     size_t max, json_t **out)
 {
 	*out = NULL;
 	json_t *v = json_object_get(obj, key);
@@ -210,7 +213,7 @@ static bool strv_has(char **v, size_t n, const char *s)
 
 /* Append the strings of array key to *v (skipping duplicates). */
 static int get_strings(struct parse_ctx *pc, json_t *obj, const char *key, const char *where,
-		       size_t max, char ***v, size_t *n)
+                       size_t max, char ***v, size_t *n)
 {
 	json_t *arr;
 	int rc = get_array(pc, obj, key, where, max, &arr);
@@ -224,13 +227,14 @@ static int get_strings(struct parse_ctx *pc, json_t *obj, const char *key, const
 	*v = grown;
 	size_t i;
 	json_t *s;
-	json_array_foreach(arr, i, s) {
+	json_array_foreach(arr, i, s)
+	{
 		if (!json_is_string(s) || json_string_length(s) == 0)
 			return fail(pc, FERRY_E_INVALID, "%s%s[%zu]: expected a non-empty string",
-				    where, key, i);
+			            where, key, i);
 		if (json_string_length(s) > pc->lim->max_string)
-			return fail(pc, FERRY_E_LIMIT, "%s%s[%zu]: longer than %zu bytes", where, key,
-				    i, pc->lim->max_string);
+			return fail(pc, FERRY_E_LIMIT, "%s%s[%zu]: longer than %zu bytes", where,
+			            key, i, pc->lim->max_string);
 		if (strv_has(*v, *n, json_string_value(s)))
 			continue;
 		(*v)[*n] = strdup(json_string_value(s));
@@ -243,7 +247,7 @@ static int get_strings(struct parse_ctx *pc, json_t *obj, const char *key, const
 
 /* The first string found under obj.key1.key2 for one of the names. */
 static int get_nested_label(struct parse_ctx *pc, json_t *obj, const char *outer,
-			    const char *const *names, char **out)
+                            const char *const *names, char **out)
 {
 	*out = NULL;
 	json_t *o = json_object_get(obj, outer);
@@ -253,8 +257,8 @@ static int get_nested_label(struct parse_ctx *pc, json_t *obj, const char *outer
 		json_t *v = json_object_get(o, names[i]);
 		if (json_is_string(v) && json_string_length(v) > 0) {
 			if (json_string_length(v) > pc->lim->max_string)
-				return fail(pc, FERRY_E_LIMIT, "%s.%s: longer than %zu bytes", outer,
-					    names[i], pc->lim->max_string);
+				return fail(pc, FERRY_E_LIMIT, "%s.%s: longer than %zu bytes",
+				            outer, names[i], pc->lim->max_string);
 			*out = strdup(json_string_value(v));
 			return *out ? 0 : fail(pc, FERRY_E_NOMEM, "out of memory");
 		}
@@ -275,20 +279,20 @@ static int event_cmp(const void *pa, const void *pb, void *order)
 		r = za && zb ? 0 : za ? -1 : 1;
 	else if (vuln_version_compare(sort_order, a->version, b->version, &r, NULL) < 0)
 		r = 0; /* cannot happen: every version was checked before sorting */
-	if (r == 0) /* equal versions: introduced, fixed, last_affected, limit */
+	if (r == 0)    /* equal versions: introduced, fixed, last_affected, limit */
 		r = (int)a->kind - (int)b->kind;
 	return r;
 }
 
 static const char *const event_names[] = {
-	[OSV_EVENT_INTRODUCED] = "introduced",
-	[OSV_EVENT_FIXED] = "fixed",
-	[OSV_EVENT_LAST_AFFECTED] = "last_affected",
-	[OSV_EVENT_LIMIT] = "limit",
+    [OSV_EVENT_INTRODUCED] = "introduced",
+    [OSV_EVENT_FIXED] = "fixed",
+    [OSV_EVENT_LAST_AFFECTED] = "last_affected",
+    [OSV_EVENT_LIMIT] = "limit",
 };
 
 static int parse_range(struct parse_ctx *pc, json_t *jr, const char *where, enum vuln_ordering eco,
-		       struct osv_range *r)
+                       struct osv_range *r)
 {
 	char w[160];
 	if (!json_is_object(jr))
@@ -309,7 +313,7 @@ static int parse_range(struct parse_ctx *pc, json_t *jr, const char *where, enum
 		order = VULN_ORDER_NONE;
 	} else {
 		return fail(pc, FERRY_E_INVALID, "%s.type: '%.32s' is not ECOSYSTEM, SEMVER or GIT",
-			    where, t);
+		            where, t);
 	}
 	json_t *events;
 	snprintf(w, sizeof(w), "%s.", where);
@@ -324,12 +328,14 @@ static int parse_range(struct parse_ctx *pc, json_t *jr, const char *where, enum
 	bool introduced = false;
 	size_t i;
 	json_t *je;
-	json_array_foreach(events, i, je) {
+	json_array_foreach(events, i, je)
+	{
 		if (!json_is_object(je) || json_object_size(je) != 1)
-			return fail(pc, FERRY_E_INVALID,
-				    "%s.events[%zu]: expected an object with one of introduced, fixed, "
-				    "last_affected, limit",
-				    where, i);
+			return fail(
+			    pc, FERRY_E_INVALID,
+			    "%s.events[%zu]: expected an object with one of introduced, fixed, "
+			    "last_affected, limit",
+			    where, i);
 		struct osv_event *ev = &r->events[r->n_events];
 		bool known = false;
 		for (int k = 0; k < 4; k++) {
@@ -340,19 +346,20 @@ static int parse_range(struct parse_ctx *pc, json_t *jr, const char *where, enum
 			ev->kind = (enum osv_event_kind)k;
 			if (!json_is_string(v) || json_string_length(v) == 0)
 				return fail(pc, FERRY_E_INVALID,
-					    "%s.events[%zu].%s: expected a non-empty string", where, i,
-					    event_names[k]);
+				            "%s.events[%zu].%s: expected a non-empty string", where,
+				            i, event_names[k]);
 			if (json_string_length(v) > pc->lim->max_string)
-				return fail(pc, FERRY_E_LIMIT, "%s.events[%zu].%s: longer than %zu bytes",
-					    where, i, event_names[k], pc->lim->max_string);
+				return fail(pc, FERRY_E_LIMIT,
+				            "%s.events[%zu].%s: longer than %zu bytes", where, i,
+				            event_names[k], pc->lim->max_string);
 			ev->version = strdup(json_string_value(v));
 			if (!ev->version)
 				return fail(pc, FERRY_E_NOMEM, "out of memory");
 		}
 		if (!known) {
 			const char *k = json_object_iter_key(json_object_iter(je));
-			return fail(pc, FERRY_E_INVALID, "%s.events[%zu]: unknown event '%.32s'", where,
-				    i, k);
+			return fail(pc, FERRY_E_INVALID, "%s.events[%zu]: unknown event '%.32s'",
+			            where, i, k);
 		}
 		r->n_events++;
 		if (ev->kind == OSV_EVENT_INTRODUCED)
@@ -363,7 +370,7 @@ static int parse_range(struct parse_ctx *pc, json_t *jr, const char *where, enum
 			int cmp;
 			if (vuln_version_compare(order, ev->version, ev->version, &cmp, &verr) < 0)
 				return fail(pc, FERRY_E_INVALID, "%s.events[%zu].%s: %s", where, i,
-					    event_names[ev->kind], verr.msg);
+				            event_names[ev->kind], verr.msg);
 		}
 	}
 	if (!introduced)
@@ -384,8 +391,8 @@ static int parse_affected(struct parse_ctx *pc, json_t *ja, size_t idx, struct o
 	if (!json_is_object(pkg))
 		return fail(pc, FERRY_E_INVALID, "%s.package: missing", where);
 	snprintf(w2, sizeof(w2), "%s.package.", where);
-	int rc = get_string(pc, pkg, "ecosystem", w2, true, pc->lim->max_string, false,
-			    &a->ecosystem);
+	int rc =
+	    get_string(pc, pkg, "ecosystem", w2, true, pc->lim->max_string, false, &a->ecosystem);
 	if (rc == 0)
 		rc = get_string(pc, pkg, "name", w2, true, pc->lim->max_string, false, &a->name);
 	if (rc == 0)
@@ -405,7 +412,8 @@ static int parse_affected(struct parse_ctx *pc, json_t *ja, size_t idx, struct o
 			return fail(pc, FERRY_E_NOMEM, "out of memory");
 		size_t i;
 		json_t *jr;
-		json_array_foreach(ranges, i, jr) {
+		json_array_foreach(ranges, i, jr)
+		{
 			snprintf(w2, sizeof(w2), "%s.ranges[%zu]", where, i);
 			a->n_ranges++;
 			rc = parse_range(pc, jr, w2, a->ordering, &a->ranges[i]);
@@ -415,7 +423,7 @@ static int parse_affected(struct parse_ctx *pc, json_t *ja, size_t idx, struct o
 	}
 	snprintf(w2, sizeof(w2), "%s.", where);
 	rc = get_strings(pc, ja, "versions", w2, pc->lim->max_versions, &a->versions,
-			 &a->n_versions);
+	                 &a->n_versions);
 	if (rc < 0)
 		return rc;
 	rc = get_nested_label(pc, ja, "ecosystem_specific", severity_labels, &a->severity);
@@ -466,7 +474,8 @@ int osv_parse_time(const char *s, int64_t *out)
 
 static int record_digest(json_t *obj, char out[65], char **keep, struct parse_ctx *pc)
 {
-	_cleanup_free_ char *canon = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+	_cleanup_free_ char *canon =
+	    json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
 	if (!canon)
 		return fail(pc, FERRY_E_NOMEM, "out of memory");
 	if (crypto_digest_hex(CRYPTO_HASH_SHA256, canon, strlen(canon), out, NULL) < 0)
@@ -477,7 +486,7 @@ static int record_digest(json_t *obj, char out[65], char **keep, struct parse_ct
 }
 
 int osv_record_from_json(json_t *obj, const char *origin, const struct osv_limits *lim,
-			 struct osv_record **out, ferry_error *err)
+                         struct osv_record **out, ferry_error *err)
 {
 	struct osv_limits deflim;
 	if (!lim) {
@@ -496,8 +505,10 @@ int osv_record_from_json(json_t *obj, const char *origin, const struct osv_limit
 		return rc;
 	for (const char *p = rec->id; *p; p++)
 		if ((unsigned char)*p <= ' ' || *p == '/' || (unsigned char)*p >= 0x7f)
-			return fail(&pc, FERRY_E_INVALID, "id: '%.64s' has a character outside "
-					 "printable ASCII or a '/'", rec->id);
+			return fail(&pc, FERRY_E_INVALID,
+			            "id: '%.64s' has a character outside "
+			            "printable ASCII or a '/'",
+			            rec->id);
 	pc.id = rec->id;
 	if (json_depth(obj, lim->max_depth + 1) > lim->max_depth)
 		return fail(&pc, FERRY_E_LIMIT, "nested deeper than %zu levels", lim->max_depth);
@@ -506,27 +517,27 @@ int osv_record_from_json(json_t *obj, const char *origin, const struct osv_limit
 		return rc;
 	if (osv_parse_time(rec->modified, &rec->modified_ts) < 0)
 		return fail(&pc, FERRY_E_INVALID, "modified: '%s' is not an RFC 3339 time",
-			    rec->modified);
+		            rec->modified);
 	int64_t ts;
 	if ((rc = get_string(&pc, obj, "published", "", false, 64, false, &rec->published)) < 0)
 		return rc;
 	if (rec->published && osv_parse_time(rec->published, &ts) < 0)
 		return fail(&pc, FERRY_E_INVALID, "published: '%s' is not an RFC 3339 time",
-			    rec->published);
+		            rec->published);
 	if ((rc = get_string(&pc, obj, "withdrawn", "", false, 64, false, &rec->withdrawn)) < 0)
 		return rc;
 	if (rec->withdrawn && osv_parse_time(rec->withdrawn, &ts) < 0)
 		return fail(&pc, FERRY_E_INVALID, "withdrawn: '%s' is not an RFC 3339 time",
-			    rec->withdrawn);
+		            rec->withdrawn);
 	if ((rc = get_strings(&pc, obj, "aliases", "", lim->max_aliases, &rec->aliases,
-			      &rec->n_aliases)) < 0 ||
+	                      &rec->n_aliases)) < 0 ||
 	    (rc = get_strings(&pc, obj, "upstream", "", lim->max_aliases, &rec->aliases,
-			      &rec->n_aliases)) < 0)
+	                      &rec->n_aliases)) < 0)
 		return rc;
 	if ((rc = get_string(&pc, obj, "summary", "", false, lim->max_details, true,
-			     &rec->summary)) < 0 ||
+	                     &rec->summary)) < 0 ||
 	    (rc = get_string(&pc, obj, "details", "", false, lim->max_details, true,
-			     &rec->details)) < 0)
+	                     &rec->details)) < 0)
 		return rc;
 
 	json_t *sev;
@@ -538,21 +549,23 @@ int osv_record_from_json(json_t *obj, const char *origin, const struct osv_limit
 			return fail(&pc, FERRY_E_NOMEM, "out of memory");
 		size_t i;
 		json_t *js;
-		json_array_foreach(sev, i, js) {
+		json_array_foreach(sev, i, js)
+		{
 			char w[48];
 			snprintf(w, sizeof(w), "severity[%zu].", i);
 			if (!json_is_object(js))
-				return fail(&pc, FERRY_E_INVALID, "severity[%zu]: expected an object", i);
+				return fail(&pc, FERRY_E_INVALID,
+				            "severity[%zu]: expected an object", i);
 			rec->n_severity++;
 			if ((rc = get_string(&pc, js, "type", w, true, 64, false,
-					     &rec->severity[i].type)) < 0 ||
+			                     &rec->severity[i].type)) < 0 ||
 			    (rc = get_string(&pc, js, "score", w, true, lim->max_string, false,
-					     &rec->severity[i].score)) < 0)
+			                     &rec->severity[i].score)) < 0)
 				return rc;
 		}
 	}
 	if ((rc = get_nested_label(&pc, obj, "database_specific", severity_labels,
-				   &rec->db_severity)) < 0)
+	                           &rec->db_severity)) < 0)
 		return rc;
 
 	json_t *aff;
@@ -564,7 +577,8 @@ int osv_record_from_json(json_t *obj, const char *origin, const struct osv_limit
 			return fail(&pc, FERRY_E_NOMEM, "out of memory");
 		size_t i;
 		json_t *ja;
-		json_array_foreach(aff, i, ja) {
+		json_array_foreach(aff, i, ja)
+		{
 			rec->n_affected++;
 			if ((rc = parse_affected(&pc, ja, i, &rec->affected[i])) < 0)
 				return rc;
@@ -576,16 +590,16 @@ int osv_record_from_json(json_t *obj, const char *origin, const struct osv_limit
 	return 0;
 }
 
-int osv_record_parse(const char *data, size_t len, const char *origin,
-		     const struct osv_limits *lim, struct osv_record **out, ferry_error *err)
+int osv_record_parse(const char *data, size_t len, const char *origin, const struct osv_limits *lim,
+                     struct osv_record **out, ferry_error *err)
 {
 	*out = NULL;
 	json_error_t jerr;
-	_cleanup_(json_decrefp) json_t *j =
-		json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+	_cleanup_(json_decrefp) json_t *j = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!j)
-		return ferry_error_set(err, FERRY_E_INVALID, "%s:%d:%d: %s", origin ? origin : "record",
-				       jerr.line, jerr.column, jerr.text);
+		return ferry_error_set(err, FERRY_E_INVALID, "%s:%d:%d: %s",
+		                       origin ? origin : "record", jerr.line, jerr.column,
+		                       jerr.text);
 	return osv_record_from_json(j, origin, lim, out, err);
 }
 
@@ -600,7 +614,7 @@ struct import_ctx {
 };
 
 static void reject(struct import_ctx *ic, const char *origin, const char *id,
-		   const ferry_error *why)
+                   const ferry_error *why)
 {
 	ic->st->rejected++;
 	if (ic->on_reject)
@@ -629,8 +643,7 @@ static int handle_object(struct import_ctx *ic, json_t *obj, const char *origin)
 }
 
 /* One JSON document: a record, or an array of records. */
-static int handle_document(struct import_ctx *ic, const char *data, size_t len,
-			   const char *origin)
+static int handle_document(struct import_ctx *ic, const char *data, size_t len, const char *origin)
 {
 	ic->st->files++;
 	json_error_t jerr;
@@ -638,7 +651,7 @@ static int handle_document(struct import_ctx *ic, const char *data, size_t len,
 	if (!j) {
 		ferry_error perr = {0};
 		ferry_error_set(&perr, FERRY_E_INVALID, "%s:%d:%d: %s", origin, jerr.line,
-				jerr.column, jerr.text);
+		                jerr.column, jerr.text);
 		reject(ic, origin, NULL, &perr);
 		return 0;
 	}
@@ -647,13 +660,14 @@ static int handle_document(struct import_ctx *ic, const char *data, size_t len,
 	if (json_array_size(j) > ic->lim->max_entries) {
 		ferry_error perr = {0};
 		ferry_error_set(&perr, FERRY_E_LIMIT, "%s: more than %zu records", origin,
-				ic->lim->max_entries);
+		                ic->lim->max_entries);
 		reject(ic, origin, NULL, &perr);
 		return 0;
 	}
 	size_t i;
 	json_t *obj;
-	json_array_foreach(j, i, obj) {
+	json_array_foreach(j, i, obj)
+	{
 		char sub[PATH_MAX + 32];
 		snprintf(sub, sizeof(sub), "%s[%zu]", origin, i);
 		int rc = handle_object(ic, obj, sub);
@@ -667,8 +681,8 @@ static int account(struct import_ctx *ic, size_t len, const char *origin, ferry_
 {
 	ic->st->bytes += len;
 	if (ic->st->bytes > ic->lim->max_total)
-		return ferry_error_set(err, FERRY_E_LIMIT, "%s: more than %llu bytes in all", origin,
-				       (unsigned long long)ic->lim->max_total);
+		return ferry_error_set(err, FERRY_E_LIMIT, "%s: more than %llu bytes in all",
+		                       origin, (unsigned long long)ic->lim->max_total);
 	return 0;
 }
 
@@ -695,7 +709,7 @@ static int import_dir(struct import_ctx *ic, const char *path, int depth, ferry_
 {
 	if (depth > 8)
 		return ferry_error_set(err, FERRY_E_LIMIT, "%s: directories nested deeper than 8",
-				       path);
+		                       path);
 	struct dirent **names = NULL;
 	int n = scandir(path, &names, NULL, alphasort);
 	if (n < 0)
@@ -707,8 +721,8 @@ static int import_dir(struct import_ctx *ic, const char *path, int depth, ferry_
 			char sub[PATH_MAX];
 			struct stat st;
 			if (snprintf(sub, sizeof(sub), "%s/%s", path, name) >= (int)sizeof(sub)) {
-				rc = ferry_error_set(err, FERRY_E_LIMIT, "%s/%s: path too long", path,
-						     name);
+				rc = ferry_error_set(err, FERRY_E_LIMIT, "%s/%s: path too long",
+				                     path, name);
 			} else if (lstat(sub, &st) < 0) {
 				rc = ferry_error_errno(err, FERRY_E_IO, errno, "stat %s", sub);
 			} else if (S_ISDIR(st.st_mode)) {
@@ -716,8 +730,8 @@ static int import_dir(struct import_ctx *ic, const char *path, int depth, ferry_
 			} else if (S_ISREG(st.st_mode) && str_has_suffix(name, ".json")) {
 				if (ic->st->files >= ic->lim->max_entries)
 					rc = ferry_error_set(err, FERRY_E_LIMIT,
-							     "%s: more than %zu files", path,
-							     ic->lim->max_entries);
+					                     "%s: more than %zu files", path,
+					                     ic->lim->max_entries);
 				else
 					rc = import_file(ic, sub, err);
 			}
@@ -738,15 +752,17 @@ static int import_zip(struct import_ctx *ic, const char *path, ferry_error *err)
 	if (!za) {
 		zip_error_t ze;
 		zip_error_init_with_code(&ze, zerr);
-		int code = zerr == ZIP_ER_OPEN || zerr == ZIP_ER_READ ? FERRY_E_IO : FERRY_E_CORRUPT;
-		ferry_error_set(err, code, "%s: not a readable zip: %s", path, zip_error_strerror(&ze));
+		int code =
+		    zerr == ZIP_ER_OPEN || zerr == ZIP_ER_READ ? FERRY_E_IO : FERRY_E_CORRUPT;
+		ferry_error_set(err, code, "%s: not a readable zip: %s", path,
+		                zip_error_strerror(&ze));
 		zip_error_fini(&ze);
 		return code;
 	}
 	zip_int64_t n = zip_get_num_entries(za, 0);
 	if (n < 0 || (uint64_t)n > ic->lim->max_entries)
 		return ferry_error_set(err, FERRY_E_LIMIT, "%s: more than %zu entries", path,
-				       ic->lim->max_entries);
+		                       ic->lim->max_entries);
 	_cleanup_free_ char *data = malloc(ic->lim->max_file + 1);
 	if (!data)
 		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
@@ -754,7 +770,7 @@ static int import_zip(struct import_ctx *ic, const char *path, ferry_error *err)
 		zip_stat_t zs;
 		if (zip_stat_index(za, (zip_uint64_t)i, 0, &zs) < 0 || !(zs.valid & ZIP_STAT_NAME))
 			return ferry_error_set(err, FERRY_E_CORRUPT, "%s: entry %lld: %s", path,
-					       (long long)i, zip_strerror(za));
+			                       (long long)i, zip_strerror(za));
 		if (!str_has_suffix(zs.name, ".json"))
 			continue;
 		char origin[PATH_MAX + 256];
@@ -763,7 +779,7 @@ static int import_zip(struct import_ctx *ic, const char *path, ferry_error *err)
 		if ((zs.valid & ZIP_STAT_SIZE) && zs.size > ic->lim->max_file) {
 			ferry_error perr = {0};
 			ferry_error_set(&perr, FERRY_E_LIMIT, "%s: larger than %zu bytes", origin,
-					ic->lim->max_file);
+			                ic->lim->max_file);
 			reject(ic, origin, NULL, &perr);
 			continue;
 		}
@@ -782,7 +798,7 @@ static int import_zip(struct import_ctx *ic, const char *path, ferry_error *err)
 			if (got < 0) {
 				ferry_error perr = {0};
 				ferry_error_set(&perr, FERRY_E_CORRUPT, "%s: %s", origin,
-						zip_file_strerror(zf));
+				                zip_file_strerror(zf));
 				reject(ic, origin, NULL, &perr);
 				bad = true;
 				break;
@@ -796,7 +812,7 @@ static int import_zip(struct import_ctx *ic, const char *path, ferry_error *err)
 			if (len > ic->lim->max_file) {
 				ferry_error perr = {0};
 				ferry_error_set(&perr, FERRY_E_LIMIT, "%s: larger than %zu bytes",
-						origin, ic->lim->max_file);
+				                origin, ic->lim->max_file);
 				reject(ic, origin, NULL, &perr);
 				bad = true;
 				break;
@@ -815,8 +831,8 @@ static int import_zip(struct import_ctx *ic, const char *path, ferry_error *err)
 }
 
 int osv_import_path(const char *path, const struct osv_limits *lim, osv_record_fn on_record,
-		    osv_reject_fn on_reject, void *ctx, struct osv_import_stats *stats,
-		    ferry_error *err)
+                    osv_reject_fn on_reject, void *ctx, struct osv_import_stats *stats,
+                    ferry_error *err)
 {
 	struct osv_limits deflim;
 	struct osv_import_stats st0 = {0};
@@ -828,8 +844,8 @@ int osv_import_path(const char *path, const struct osv_limits *lim, osv_record_f
 	*ic.st = (struct osv_import_stats){0};
 	struct stat st;
 	if (stat(path, &st) < 0)
-		return ferry_error_errno(err, errno == ENOENT ? FERRY_E_NOTFOUND : FERRY_E_IO, errno,
-					 "%s", path);
+		return ferry_error_errno(err, errno == ENOENT ? FERRY_E_NOTFOUND : FERRY_E_IO,
+		                         errno, "%s", path);
 	if (S_ISDIR(st.st_mode))
 		return import_dir(&ic, path, 0, err);
 	if (!S_ISREG(st.st_mode))

@@ -52,9 +52,9 @@ struct osv_range {
 };
 
 struct osv_affected {
-	char *ecosystem; /* as written: "Debian:12", "npm", ... */
-	char *name;      /* for Debian and Ubuntu: the source package */
-	char *purl;      /* NULL when absent */
+	char *ecosystem;             /* as written: "Debian:12", "npm", ... */
+	char *name;                  /* for Debian and Ubuntu: the source package */
+	char *purl;                  /* NULL when absent */
 	enum vuln_ordering ordering; /* of ECOSYSTEM ranges, from the ecosystem */
 	struct osv_range *ranges;
 	size_t n_ranges;
@@ -70,11 +70,11 @@ struct osv_severity {
 
 struct osv_record {
 	char *id;
-	char *modified;  /* RFC 3339, as given */
+	char *modified;      /* RFC 3339, as given */
 	int64_t modified_ts; /* seconds since the epoch, for ordering */
-	char *published; /* NULL when absent */
-	char *withdrawn; /* NULL unless withdrawn */
-	char **aliases;  /* aliases then upstream ids, without duplicates */
+	char *published;     /* NULL when absent */
+	char *withdrawn;     /* NULL unless withdrawn */
+	char **aliases;      /* aliases then upstream ids, without duplicates */
 	size_t n_aliases;
 	char *summary;
 	char *details; /* at most osv_limits.max_details bytes */
@@ -85,23 +85,23 @@ struct osv_record {
 	size_t n_affected;
 	char digest[65]; /* SHA-256 (hex) of the record's canonical JSON */
 	char *json;      /* that canonical JSON (compact, sorted keys, ASCII) when
-			  * the limits asked for it (keep_json), else NULL */
+	                  * the limits asked for it (keep_json), else NULL */
 };
 
 struct osv_limits {
-	size_t max_file;       /* bytes of one JSON file or zip entry */
-	size_t max_entries;    /* files in a directory tree, entries in a zip */
-	uint64_t max_total;    /* uncompressed bytes read from one source */
-	size_t max_depth;      /* JSON nesting */
-	size_t max_string;     /* bytes of an id, name, version, alias... */
-	size_t max_details;    /* bytes of summary/details kept (longer is cut) */
+	size_t max_file;    /* bytes of one JSON file or zip entry */
+	size_t max_entries; /* files in a directory tree, entries in a zip */
+	uint64_t max_total; /* uncompressed bytes read from one source */
+	size_t max_depth;   /* JSON nesting */
+	size_t max_string;  /* bytes of an id, name, version, alias... */
+	size_t max_details; /* bytes of summary/details kept (longer is cut) */
 	size_t max_aliases;
 	size_t max_affected;
-	size_t max_ranges;     /* per affected entry */
-	size_t max_events;     /* per range */
-	size_t max_versions;   /* per affected entry */
+	size_t max_ranges;   /* per affected entry */
+	size_t max_events;   /* per range */
+	size_t max_versions; /* per affected entry */
 	size_t max_severity;
-	bool keep_json;        /* keep the record's canonical JSON (osv_record.json) */
+	bool keep_json; /* keep the record's canonical JSON (osv_record.json) */
 };
 
 /* The defaults: 16 MiB per file, 1,000,000 entries, 8 GiB per source, depth
@@ -113,12 +113,11 @@ void osv_limits_default(struct osv_limits *lim);
  * ("dump.zip:DSA-1-1.json") for messages. */
 struct json_t;
 int osv_record_from_json(struct json_t *obj, const char *origin, const struct osv_limits *lim,
-			 struct osv_record **out, ferry_error *err) FERRY_WUR;
+                         struct osv_record **out, ferry_error *err) FERRY_WUR;
 
 /* Parse one record from JSON text. */
-int osv_record_parse(const char *data, size_t len, const char *origin,
-		     const struct osv_limits *lim, struct osv_record **out,
-		     ferry_error *err) FERRY_WUR;
+int osv_record_parse(const char *data, size_t len, const char *origin, const struct osv_limits *lim,
+                     struct osv_record **out, ferry_error *err) FERRY_WUR;
 
 void osv_record_free(struct osv_record *rec);
 
@@ -130,7 +129,7 @@ typedef int (*osv_record_fn)(void *ctx, struct osv_record *rec, const char *orig
 /* A record that was refused: origin names the file (and the zip entry),
  * id is NULL when the record had none that could be read. */
 typedef void (*osv_reject_fn)(void *ctx, const char *origin, const char *id,
-			      const ferry_error *why);
+                              const ferry_error *why);
 
 struct osv_import_stats {
 	size_t files;    /* JSON files or zip entries read */
@@ -146,8 +145,8 @@ struct osv_import_stats {
  * _CORRUPT, ...) only when it cannot be read or breaks a source-wide bound,
  * and then records already handed on stay handed on. */
 int osv_import_path(const char *path, const struct osv_limits *lim, osv_record_fn on_record,
-		    osv_reject_fn on_reject, void *ctx, struct osv_import_stats *stats,
-		    ferry_error *err) FERRY_WUR;
+                    osv_reject_fn on_reject, void *ctx, struct osv_import_stats *stats,
+                    ferry_error *err) FERRY_WUR;
 
 /* Parse an RFC 3339 UTC time ("2024-01-02T03:04:05Z", optional fraction,
  * "Z" or +00:00) into seconds since the epoch. */

@@ -162,10 +162,10 @@ int semver_compare(const char *a, const char *b, int *result, ferry_error *err)
 	struct semver_view va, vb;
 	if (!semver_split(a, &va))
 		return ferry_error_set(err, FERRY_E_INVALID, "version '%.64s' is not SemVer 2.0.0",
-				       a ? a : "");
+		                       a ? a : "");
 	if (!semver_split(b, &vb))
 		return ferry_error_set(err, FERRY_E_INVALID, "version '%.64s' is not SemVer 2.0.0",
-				       b ? b : "");
+		                       b ? b : "");
 	for (int i = 0; i < 3; i++) {
 		int r = num_cmp(va.core[i], va.core_len[i], vb.core[i], vb.core_len[i]);
 		if (r) {
@@ -184,13 +184,9 @@ static const struct {
 	const char *name;
 	enum vuln_ordering order;
 } ecosystem_table[] = {
-	{"Debian", VULN_ORDER_DPKG},
-	{"Ubuntu", VULN_ORDER_DPKG},
-	{"npm", VULN_ORDER_SEMVER},
-	{"crates.io", VULN_ORDER_SEMVER},
-	{"Go", VULN_ORDER_SEMVER},
-	{"Hex", VULN_ORDER_SEMVER},
-	{"Pub", VULN_ORDER_SEMVER},
+    {"Debian", VULN_ORDER_DPKG},      {"Ubuntu", VULN_ORDER_DPKG}, {"npm", VULN_ORDER_SEMVER},
+    {"crates.io", VULN_ORDER_SEMVER}, {"Go", VULN_ORDER_SEMVER},   {"Hex", VULN_ORDER_SEMVER},
+    {"Pub", VULN_ORDER_SEMVER},
 };
 
 enum vuln_ordering vuln_ecosystem_ordering(const char *ecosystem)
@@ -206,7 +202,7 @@ enum vuln_ordering vuln_ecosystem_ordering(const char *ecosystem)
 }
 
 int vuln_version_compare(enum vuln_ordering order, const char *a, const char *b, int *result,
-			 ferry_error *err)
+                         ferry_error *err)
 {
 	switch (order) {
 	case VULN_ORDER_DPKG:

@@ -40,4 +40,4 @@ enum vuln_ordering vuln_ecosystem_ordering(const char *ecosystem);
 
 /* Compare under an ordering; FERRY_E_UNSUPPORTED for VULN_ORDER_NONE. */
 int vuln_version_compare(enum vuln_ordering order, const char *a, const char *b, int *result,
-			 ferry_error *err) FERRY_WUR;
+                         ferry_error *err) FERRY_WUR;

@@ -29,6 +29,6 @@ void **strmap_slot(struct strmap *m, const char *key, size_t klen);
 /* Free the keys and the table (not the values). */
 void strmap_free(struct strmap *m);
 
-#define strmap_foreach(m, s) \
-	for (struct strmap_slot *s = (m)->slots; s && s < (m)->slots + (m)->cap; s++) \
+#define strmap_foreach(m, s)                                                                       \
+	for (struct strmap_slot *s = (m)->slots; s && s < (m)->slots + (m)->cap; s++)              \
 		if (s->key)

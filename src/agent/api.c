@@ -35,7 +35,6 @@
 #define API_MAX_BODY (64 * 1024)
 #define API_MAX_LOG_LINES 10000
 
-
 struct request {
 	struct buf body;
 	bool too_big;
@@ -54,12 +53,11 @@ static struct MHD_Daemon *mhd(void)
 static struct reply sync_reply(json_t *result)
 {
 	json_t *o = json_pack("{s:s, s:i, s:o}", "type", "sync", "status-code", 200, "result",
-			      result ? result : json_null());
+	                      result ? result : json_null());
 	return (struct reply){200, o};
 }
 
-static struct reply error_reply(unsigned status, int code, const char *fmt, ...)
-	FERRY_PRINTF(3, 4);
+static struct reply error_reply(unsigned status, int code, const char *fmt, ...) FERRY_PRINTF(3, 4);
 static struct reply error_reply(unsigned status, int code, const char *fmt, ...)
 {
 	char msg[FERRY_ERROR_MSG_MAX];
@@ -67,22 +65,27 @@ static struct reply error_reply(unsigned status, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	json_t *o = json_pack("{s:s, s:i, s:{s:s, s:s}}", "type", "error", "status-code", (int)status,
-			      "result", "message", msg, "kind", ferry_errname(code));
+	json_t *o = json_pack("{s:s, s:i, s:{s:s, s:s}}", "type", "error", "status-code",
+	                      (int)status, "result", "message", msg, "kind", ferry_errname(code));
 	return (struct reply){status, o};
 }
 
 static unsigned status_of(int code)
 {
 	switch (code) {
-	case FERRY_E_NOTFOUND: return 404;
-	case FERRY_E_PERM: return 403;
+	case FERRY_E_NOTFOUND:
+		return 404;
+	case FERRY_E_PERM:
+		return 403;
 	case FERRY_E_BUSY:
-	case FERRY_E_EXISTS: return 409;
+	case FERRY_E_EXISTS:
+		return 409;
 	case FERRY_E_INVALID:
 	case FERRY_E_LIMIT:
-	case FERRY_E_UNSUPPORTED: return 400;
-	default: return 500;
+	case FERRY_E_UNSUPPORTED:
+		return 400;
+	default:
+		return 500;
 	}
 }
 
@@ -95,7 +98,8 @@ static struct reply async_reply(int64_t id)
 {
 	char ids[32];
 	snprintf(ids, sizeof(ids), "%lld", (long long)id);
-	json_t *o = json_pack("{s:s, s:i, s:s}", "type", "async", "status-code", 202, "change", ids);
+	json_t *o =
+	    json_pack("{s:s, s:i, s:s}", "type", "async", "status-code", 202, "change", ids);
 	return (struct reply){202, o};
 }
 
@@ -128,35 +132,39 @@ static json_t *package_json(json_t *pkg, bool detail)
 	json_object_set(o, "channel", json_object_get(pkg, "channel"));
 	json_object_set(o, "installed", json_object_get(pkg, "installed"));
 	json_t *rev = NULL;
-	if (state_query_row(agent.db, &rev, NULL,
-			    "SELECT version, sha256, size, local FROM revisions WHERE name=? AND rev=?", "tt",
-			    name, cur) == 0) {
+	if (state_query_row(
+	        agent.db, &rev, NULL,
+	        "SELECT version, sha256, size, local FROM revisions WHERE name=? AND rev=?", "tt",
+	        name, cur) == 0) {
 		json_object_set(o, "version", json_object_get(rev, "version"));
 		json_object_set(o, "sha256", json_object_get(rev, "sha256"));
 		json_object_set(o, "size", json_object_get(rev, "size"));
-		json_object_set_new(o, "local", json_boolean(json_integer_value(json_object_get(rev, "local"))));
+		json_object_set_new(
+		    o, "local", json_boolean(json_integer_value(json_object_get(rev, "local"))));
 		json_decref(rev);
 	}
 	json_t *hold = NULL;
-	if (state_query_row(agent.db, &hold, NULL,
-			    "SELECT name, until FROM holds WHERE (name=? OR name='*') AND (until=0 OR until>?)"
-			    " ORDER BY until=0 DESC, until DESC",
-			    "ti", name, wall_s()) == 0) {
+	if (state_query_row(
+	        agent.db, &hold, NULL,
+	        "SELECT name, until FROM holds WHERE (name=? OR name='*') AND (until=0 OR until>?)"
+	        " ORDER BY until=0 DESC, until DESC",
+	        "ti", name, wall_s()) == 0) {
 		json_object_set(o, "held-until", json_object_get(hold, "until"));
 		json_decref(hold);
 	}
 	if (!detail)
 		return o;
 	json_t *revs = NULL;
-	if (state_query(agent.db, &revs, NULL,
-			"SELECT rev AS revision, version, status, local, added, sha256, size FROM revisions"
-			" WHERE name=? ORDER BY added DESC, rowid DESC",
-			"t", name) == 0)
+	if (state_query(
+	        agent.db, &revs, NULL,
+	        "SELECT rev AS revision, version, status, local, added, sha256, size FROM revisions"
+	        " WHERE name=? ORDER BY added DESC, rowid DESC",
+	        "t", name) == 0)
 		json_object_set_new(o, "revisions", revs);
 	json_t *blocked = NULL;
 	if (state_query(agent.db, &blocked, NULL,
-			"SELECT rev AS revision, reason, at FROM blocked WHERE name=? ORDER BY at", "t",
-			name) == 0)
+	                "SELECT rev AS revision, reason, at FROM blocked WHERE name=? ORDER BY at",
+	                "t", name) == 0)
 		json_object_set_new(o, "blocked", blocked);
 	struct manifest *m = NULL;
 	ferry_error err;
@@ -167,12 +175,15 @@ static json_t *package_json(json_t *pkg, bool detail)
 		json_t *apps = json_array();
 		for (size_t i = 0; i < m->n_apps; i++) {
 			const struct manifest_app *a = &m->apps[i];
-			json_t *ao = json_pack("{s:s, s:s}", "name", a->name, "command", a->command);
+			json_t *ao =
+			    json_pack("{s:s, s:s}", "name", a->name, "command", a->command);
 			if (a->daemon != DAEMON_NONE) {
-				json_object_set_new(ao, "daemon", json_string(manifest_daemon_name(a->daemon)));
+				json_object_set_new(ao, "daemon",
+				                    json_string(manifest_daemon_name(a->daemon)));
 				struct service *s = svc_find(name, a->name);
-				json_object_set_new(ao, "active",
-						    json_string(s ? svc_state_name(s->state) : "inactive"));
+				json_object_set_new(
+				    ao, "active",
+				    json_string(s ? svc_state_name(s->state) : "inactive"));
 			}
 			json_array_append_new(apps, ao);
 		}
@@ -180,7 +191,8 @@ static json_t *package_json(json_t *pkg, bool detail)
 		json_t *hooks = json_array();
 		for (int h = 0; h < HOOK__COUNT; h++)
 			if (m->hooks[h].present)
-				json_array_append_new(hooks, json_string(manifest_hook_name((enum manifest_hook)h)));
+				json_array_append_new(
+				    hooks, json_string(manifest_hook_name((enum manifest_hook)h)));
 		json_object_set_new(o, "hooks", hooks);
 		manifest_free(m);
 	}
@@ -194,11 +206,13 @@ static struct reply get_packages(struct MHD_Connection *c)
 	ferry_error err;
 	int rc;
 	if (all && strcmp(all, "true") == 0) {
-		rc = state_query(agent.db, &rows, &err,
-				 "SELECT r.name, r.rev AS revision, r.version, r.status, r.local, p.channel,"
-				 " (p.current = r.rev) AS current FROM revisions r LEFT JOIN packages p ON p.name=r.name"
-				 " ORDER BY r.name, r.added, r.rowid",
-				 NULL);
+		rc = state_query(
+		    agent.db, &rows, &err,
+		    "SELECT r.name, r.rev AS revision, r.version, r.status, r.local, p.channel,"
+		    " (p.current = r.rev) AS current FROM revisions r LEFT JOIN packages p ON "
+		    "p.name=r.name"
+		    " ORDER BY r.name, r.added, r.rowid",
+		    NULL);
 		if (rc < 0)
 			return ferr_reply(rc, &err);
 		return sync_reply(rows);
@@ -209,8 +223,7 @@ static struct reply get_packages(struct MHD_Connection *c)
 	json_t *out = json_array();
 	size_t i;
 	json_t *p;
-	json_array_foreach(rows, i, p)
-		json_array_append_new(out, package_json(p, false));
+	json_array_foreach(rows, i, p) json_array_append_new(out, package_json(p, false));
 	json_decref(rows);
 	return sync_reply(out);
 }
@@ -219,7 +232,8 @@ static struct reply get_package(const char *name)
 {
 	json_t *row = NULL;
 	ferry_error err;
-	int rc = state_query_row(agent.db, &row, &err, "SELECT * FROM packages WHERE name=?", "t", name);
+	int rc =
+	    state_query_row(agent.db, &row, &err, "SELECT * FROM packages WHERE name=?", "t", name);
 	if (rc == FERRY_E_NOTFOUND)
 		return error_reply(404, rc, "%s is not installed", name);
 	if (rc < 0)
@@ -241,22 +255,25 @@ static json_t *change_json(json_t *c, bool steps)
 	json_error_t jerr;
 	json_t *data = json_loads(jstr(c, "data"), 0, &jerr);
 	if (data) {
-		const char *dk[] = {"from", "to", "version", "channel", "note", "changes", "progressive"};
+		const char *dk[] = {"from", "to",      "version",    "channel",
+		                    "note", "changes", "progressive"};
 		for (size_t i = 0; i < ARRAY_SIZE(dk); i++)
 			if (json_object_get(data, dk[i]))
 				json_object_set(o, dk[i], json_object_get(data, dk[i]));
 		json_decref(data);
 	}
-	if (agent.running_change == json_integer_value(json_object_get(c, "id")) && agent.progress_total)
-		json_object_set_new(o, "progress", json_pack("{s:I, s:I}", "done",
-							      (json_int_t)agent.progress_done, "total",
-							      (json_int_t)agent.progress_total));
+	if (agent.running_change == json_integer_value(json_object_get(c, "id")) &&
+	    agent.progress_total)
+		json_object_set_new(o, "progress",
+		                    json_pack("{s:I, s:I}", "done", (json_int_t)agent.progress_done,
+		                              "total", (json_int_t)agent.progress_total));
 	if (steps) {
 		json_t *rows = NULL;
 		if (state_query(agent.db, &rows, NULL,
-				"SELECT seq, kind, summary, status, started, ended, started_ms, ended_ms, msg FROM steps"
-				" WHERE change=? ORDER BY seq",
-				"i", json_integer_value(json_object_get(c, "id"))) == 0)
+		                "SELECT seq, kind, summary, status, started, ended, started_ms, "
+		                "ended_ms, msg FROM steps"
+		                " WHERE change=? ORDER BY seq",
+		                "i", json_integer_value(json_object_get(c, "id"))) == 0)
 			json_object_set_new(o, "steps", rows);
 	}
 	return o;
@@ -268,16 +285,15 @@ static struct reply get_changes(struct MHD_Connection *c)
 	json_t *rows = NULL;
 	ferry_error err;
 	int rc = state_query(agent.db, &rows, &err,
-			     "SELECT * FROM (SELECT * FROM changes WHERE (?1 IS NULL OR name=?1)"
-			     " ORDER BY id DESC LIMIT 100) ORDER BY id",
-			     "t", name);
+	                     "SELECT * FROM (SELECT * FROM changes WHERE (?1 IS NULL OR name=?1)"
+	                     " ORDER BY id DESC LIMIT 100) ORDER BY id",
+	                     "t", name);
 	if (rc < 0)
 		return ferr_reply(rc, &err);
 	json_t *out = json_array();
 	size_t i;
 	json_t *ch;
-	json_array_foreach(rows, i, ch)
-		json_array_append_new(out, change_json(ch, false));
+	json_array_foreach(rows, i, ch) json_array_append_new(out, change_json(ch, false));
 	json_decref(rows);
 	return sync_reply(out);
 }
@@ -286,10 +302,12 @@ static struct reply get_change(const char *id)
 {
 	unsigned long long n;
 	if (str_to_u64(id, 1ull << 62, &n) < 0)
-		return error_reply(400, FERRY_E_INVALID, "change id must be a number; got \"%s\"", id);
+		return error_reply(400, FERRY_E_INVALID, "change id must be a number; got \"%s\"",
+		                   id);
 	json_t *row = NULL;
 	ferry_error err;
-	int rc = state_query_row(agent.db, &row, &err, "SELECT * FROM changes WHERE id=?", "i", (int64_t)n);
+	int rc = state_query_row(agent.db, &row, &err, "SELECT * FROM changes WHERE id=?", "i",
+	                         (int64_t)n);
 	if (rc == FERRY_E_NOTFOUND)
 		return error_reply(404, rc, "no change %s", id);
 	if (rc < 0)
@@ -303,10 +321,12 @@ static struct reply get_services(void)
 {
 	json_t *out = json_array();
 	json_t *rows = NULL;
-	if (state_query(agent.db, &rows, NULL, "SELECT name, current FROM packages ORDER BY name", NULL) == 0) {
+	if (state_query(agent.db, &rows, NULL, "SELECT name, current FROM packages ORDER BY name",
+	                NULL) == 0) {
 		size_t i;
 		json_t *p;
-		json_array_foreach(rows, i, p) {
+		json_array_foreach(rows, i, p)
+		{
 			struct manifest *m = NULL;
 			ferry_error err;
 			if (rev_manifest(jstr(p, "name"), jstr(p, "current"), &m, &err) < 0)
@@ -316,10 +336,11 @@ static struct reply get_services(void)
 				if (a->daemon == DAEMON_NONE)
 					continue;
 				struct service *s = svc_find(m->name, a->name);
-				json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", m->name, "app",
-						      a->name, "daemon", manifest_daemon_name(a->daemon),
-						      "active", s ? svc_state_name(s->state) : "inactive",
-						      "revision", s ? s->rev : jstr(p, "current"));
+				json_t *o =
+				    json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", m->name, "app",
+				              a->name, "daemon", manifest_daemon_name(a->daemon),
+				              "active", s ? svc_state_name(s->state) : "inactive",
+				              "revision", s ? s->rev : jstr(p, "current"));
 				if (s) {
 					json_object_set_new(o, "pid", json_integer(s->pid));
 					json_object_set_new(o, "restarts", json_integer(s->exits));
@@ -361,7 +382,8 @@ static struct reply get_logs(struct MHD_Connection *c)
 		return ferr_reply(rc, &err);
 	unsigned long long n = 10;
 	if (ns && str_to_u64(ns, API_MAX_LOG_LINES, &n) < 0)
-		return error_reply(400, FERRY_E_INVALID, "logs: n must be 0 to %d", API_MAX_LOG_LINES);
+		return error_reply(400, FERRY_E_INVALID, "logs: n must be 0 to %d",
+		                   API_MAX_LOG_LINES);
 	json_error_t jerr;
 	_cleanup_(json_decrefp) json_t *offsets = offs ? json_loads(offs, 0, &jerr) : NULL;
 	struct manifest *m = NULL;
@@ -450,19 +472,21 @@ static struct reply get_conf(const char *name, struct MHD_Connection *c)
 		return ferr_reply(rc, &err);
 	json_t *rows = NULL;
 	rc = state_query(agent.db, &rows, &err,
-			 "SELECT key, value FROM pkg_config WHERE name=? AND (?2 IS NULL OR key=?2) ORDER BY key",
-			 "tt", name, key);
+	                 "SELECT key, value FROM pkg_config WHERE name=? AND (?2 IS NULL OR "
+	                 "key=?2) ORDER BY key",
+	                 "tt", name, key);
 	if (rc < 0)
 		return ferr_reply(rc, &err);
 	if (key && json_array_size(rows) == 0) {
 		json_decref(rows);
-		return error_reply(404, FERRY_E_NOTFOUND, "%s has no configuration key \"%s\"", name, key);
+		return error_reply(404, FERRY_E_NOTFOUND, "%s has no configuration key \"%s\"",
+		                   name, key);
 	}
 	json_t *o = json_object();
 	size_t i;
 	json_t *r;
 	json_array_foreach(rows, i, r)
-		json_object_set(o, jstr(r, "key"), json_object_get(r, "value"));
+	    json_object_set(o, jstr(r, "key"), json_object_get(r, "value"));
 	json_decref(rows);
 	return sync_reply(o);
 }
@@ -471,7 +495,8 @@ static struct reply get_app(const char *spec)
 {
 	char name[STATE_NAME_MAX], app[STATE_NAME_MAX];
 	if (!split_app(spec, name, app))
-		return error_reply(400, FERRY_E_INVALID, "expected NAME or NAME.APP; got \"%s\"", spec);
+		return error_reply(400, FERRY_E_INVALID, "expected NAME or NAME.APP; got \"%s\"",
+		                   spec);
 	if (!*app)
 		IGNORE_RC(str_copy(app, sizeof(app), name));
 	char cur[STATE_REV_MAX];
@@ -627,13 +652,15 @@ static struct reply post_connections(json_t *body)
 static struct reply get_system(void)
 {
 	json_t *holds = NULL;
-	if (state_query(agent.db, &holds, NULL, "SELECT name, until FROM holds ORDER BY name", NULL) < 0)
+	if (state_query(agent.db, &holds, NULL, "SELECT name, until FROM holds ORDER BY name",
+	                NULL) < 0)
 		holds = json_array();
-	json_t *o = json_pack("{s:s, s:s, s:b, s:b, s:s, s:i, s:o, s:s, s:s}", "version", FERRY_VERSION,
-			      "root", agent.root, "ready", agent.ready, "privileged", agent.privileged,
-			      "images", agent.extract ? "extracted" : "loop-mounted", "retain", agent.retain,
-			      "holds", holds, "device-id", agent.device_id, "refresh-timer",
-			      agent.refresh_timer ? agent.refresh_timer : "");
+	json_t *o =
+	    json_pack("{s:s, s:s, s:b, s:b, s:s, s:i, s:o, s:s, s:s}", "version", FERRY_VERSION,
+	              "root", agent.root, "ready", agent.ready, "privileged", agent.privileged,
+	              "images", agent.extract ? "extracted" : "loop-mounted", "retain",
+	              agent.retain, "holds", holds, "device-id", agent.device_id, "refresh-timer",
+	              agent.refresh_timer ? agent.refresh_timer : "");
 	json_object_set_new(o, "device-key", json_string(report_device_key()));
 	if (agent.store_url) {
 		json_object_set_new(o, "store", json_string(agent.store_url));
@@ -644,7 +671,8 @@ static struct reply get_system(void)
 
 /* --- changes of state -------------------------------------------------------- */
 
-static struct reply new_change(const char *kind, const char *name, const char *summary, json_t *data)
+static struct reply new_change(const char *kind, const char *name, const char *summary,
+                               json_t *data)
 {
 	int64_t id = 0;
 	ferry_error err;
@@ -659,21 +687,23 @@ static struct reply post_install_file(json_t *body)
 {
 	const char *path = jstr(body, "path");
 	if (!*path || path[0] != '/')
-		return error_reply(400, FERRY_E_INVALID, "install: \"path\" must be an absolute path");
+		return error_reply(400, FERRY_E_INVALID,
+		                   "install: \"path\" must be an absolute path");
 	bool dangerous = json_is_true(json_object_get(body, "dangerous"));
 	if (!dangerous && !agent.store_url)
 		return error_reply(403, FERRY_E_VERIFY,
-				   "cannot install %s: no signed metadata covers this file; "
-				   "use --dangerous to install it without verification",
-				   path);
+		                   "cannot install %s: no signed metadata covers this file; "
+		                   "use --dangerous to install it without verification",
+		                   path);
 	ferry_error err;
 	int rc = rev_image_check(path, NULL, &err);
 	if (rc < 0)
-		return error_reply(status_of(rc), rc, "cannot install %s: %s", path, ferry_error_msg(&err));
+		return error_reply(status_of(rc), rc, "cannot install %s: %s", path,
+		                   ferry_error_msg(&err));
 	const char *base = strrchr(path, '/') + 1;
 	_cleanup_free_ char *summary = str_dup_printf("Install %s (local file)", base);
 	_cleanup_(json_decrefp) json_t *data =
-		json_pack("{s:s, s:b, s:s}", "source", path, "dangerous", dangerous, "channel", "");
+	    json_pack("{s:s, s:b, s:s}", "source", path, "dangerous", dangerous, "channel", "");
 	return new_change("install-file", "", summary ? summary : "Install", data);
 }
 
@@ -699,9 +729,10 @@ static struct reply post_remove(const char *name, json_t *body)
 	if (installed(name, cur, &r) < 0)
 		return r;
 	bool purge = json_is_true(json_object_get(body, "purge"));
-	_cleanup_free_ char *summary = str_dup_printf("Remove %s%s", name, purge ? " and its data" : "");
+	_cleanup_free_ char *summary =
+	    str_dup_printf("Remove %s%s", name, purge ? " and its data" : "");
 	_cleanup_(json_decrefp) json_t *data =
-		json_pack("{s:s, s:s, s:b}", "name", name, "from", cur, "purge", purge);
+	    json_pack("{s:s, s:s, s:b}", "name", name, "from", cur, "purge", purge);
 	return new_change("remove", name, summary ? summary : "Remove", data);
 }
 
@@ -717,27 +748,33 @@ static struct reply post_revert(const char *name, json_t *body)
 	int rc;
 	if (*want) {
 		if (strcmp(want, cur) == 0)
-			return error_reply(400, FERRY_E_INVALID, "%s revision %s is already current", name, want);
-		rc = state_query_row(agent.db, &row, &err,
-				     "SELECT rev FROM revisions WHERE name=? AND rev=? AND status='ok'", "tt",
-				     name, want);
+			return error_reply(400, FERRY_E_INVALID,
+			                   "%s revision %s is already current", name, want);
+		rc = state_query_row(
+		    agent.db, &row, &err,
+		    "SELECT rev FROM revisions WHERE name=? AND rev=? AND status='ok'", "tt", name,
+		    want);
 		if (rc == FERRY_E_NOTFOUND)
-			return error_reply(404, rc, "%s has no revision %s on this device", name, want);
+			return error_reply(404, rc, "%s has no revision %s on this device", name,
+			                   want);
 	} else {
-		rc = state_query_row(agent.db, &row, &err,
-				     "SELECT rev FROM revisions WHERE name=? AND rev<>? AND status='ok'"
-				     " ORDER BY added DESC, rowid DESC LIMIT 1",
-				     "tt", name, cur);
+		rc = state_query_row(
+		    agent.db, &row, &err,
+		    "SELECT rev FROM revisions WHERE name=? AND rev<>? AND status='ok'"
+		    " ORDER BY added DESC, rowid DESC LIMIT 1",
+		    "tt", name, cur);
 		if (rc == FERRY_E_NOTFOUND)
-			return error_reply(404, rc, "%s has no earlier revision to revert to", name);
+			return error_reply(404, rc, "%s has no earlier revision to revert to",
+			                   name);
 	}
 	if (rc < 0)
 		return ferr_reply(rc, &err);
 	_cleanup_free_ char *to = strdup(jstr(row, "rev"));
 	json_decref(row);
-	_cleanup_free_ char *summary = str_dup_printf("Revert %s from revision %s to %s", name, cur, to);
-	_cleanup_(json_decrefp) json_t *data = json_pack("{s:s, s:s, s:s}", "name", name, "from", cur,
-							  "to", to ? to : "");
+	_cleanup_free_ char *summary =
+	    str_dup_printf("Revert %s from revision %s to %s", name, cur, to);
+	_cleanup_(json_decrefp) json_t *data =
+	    json_pack("{s:s, s:s, s:s}", "name", name, "from", cur, "to", to ? to : "");
 	return new_change("revert", name, summary ? summary : "Revert", data);
 }
 
@@ -745,7 +782,8 @@ static struct reply post_services(json_t *body)
 {
 	const char *action = jstr(body, "action");
 	if (strcmp(action, "start") && strcmp(action, "stop") && strcmp(action, "restart"))
-		return error_reply(400, FERRY_E_INVALID, "services: action must be start, stop or restart");
+		return error_reply(400, FERRY_E_INVALID,
+		                   "services: action must be start, stop or restart");
 	json_t *names = json_object_get(body, "names");
 	if (json_array_size(names) != 1)
 		return error_reply(400, FERRY_E_INVALID, "services: name one package or NAME.APP");
@@ -764,18 +802,20 @@ static struct reply post_services(json_t *body)
 		return ferr_reply(rc, &err);
 	bool any = false;
 	for (size_t i = 0; i < m->n_apps; i++)
-		if (m->apps[i].daemon != DAEMON_NONE && (!*app || strcmp(app, m->apps[i].name) == 0))
+		if (m->apps[i].daemon != DAEMON_NONE &&
+		    (!*app || strcmp(app, m->apps[i].name) == 0))
 			any = true;
 	manifest_free(m);
 	if (!any)
-		return error_reply(404, FERRY_E_NOTFOUND, *app ? "%s.%s is not a service" : "%s%s has no services",
-				   name, app);
+		return error_reply(404, FERRY_E_NOTFOUND,
+		                   *app ? "%s.%s is not a service" : "%s%s has no services", name,
+		                   app);
 	_cleanup_free_ char *summary = str_dup_printf("%c%s %s", action[0] - 32, action + 1, spec);
 	json_t *apps = json_array();
 	if (*app)
 		json_array_append_new(apps, json_string(app));
 	_cleanup_(json_decrefp) json_t *data =
-		json_pack("{s:s, s:s, s:o}", "name", name, "action", action, "apps", apps);
+	    json_pack("{s:s, s:s, s:o}", "name", name, "action", action, "apps", apps);
 	return new_change("services", name, summary ? summary : "Services", data);
 }
 
@@ -786,26 +826,31 @@ static struct reply post_conf(const char *name, json_t *body)
 	if (installed(name, cur, &r) < 0)
 		return r;
 	json_t *values = json_object_get(body, "values");
-	if (!json_is_object(values) || json_object_size(values) == 0 || json_object_size(values) > 64)
+	if (!json_is_object(values) || json_object_size(values) == 0 ||
+	    json_object_size(values) > 64)
 		return error_reply(400, FERRY_E_INVALID, "set: give 1 to 64 key=value pairs");
 	const char *key;
 	json_t *v;
-	json_object_foreach(values, key, v) {
+	json_object_foreach(values, key, v)
+	{
 		size_t kl = strlen(key);
 		bool ok = kl > 0 && kl <= 64;
 		for (size_t i = 0; i < kl; i++)
-			if (!((key[i] >= 'a' && key[i] <= 'z') || (key[i] >= '0' && key[i] <= '9') ||
-			      key[i] == '-' || key[i] == '.' || key[i] == '_'))
+			if (!((key[i] >= 'a' && key[i] <= 'z') ||
+			      (key[i] >= '0' && key[i] <= '9') || key[i] == '-' || key[i] == '.' ||
+			      key[i] == '_'))
 				ok = false;
 		if (!ok)
 			return error_reply(400, FERRY_E_INVALID,
-					   "set: key \"%s\": expected 1 to 64 of a-z 0-9 - . _", key);
+			                   "set: key \"%s\": expected 1 to 64 of a-z 0-9 - . _",
+			                   key);
 		if (!json_is_null(v) && (!json_is_string(v) || strlen(json_string_value(v)) > 4096))
-			return error_reply(400, FERRY_E_INVALID, "set: %s: value must be a string up to 4096 bytes",
-					   key);
+			return error_reply(400, FERRY_E_INVALID,
+			                   "set: %s: value must be a string up to 4096 bytes", key);
 	}
 	_cleanup_free_ char *summary = str_dup_printf("Configure %s", name);
-	_cleanup_(json_decrefp) json_t *data = json_pack("{s:s, s:O}", "name", name, "values", values);
+	_cleanup_(json_decrefp) json_t *data =
+	    json_pack("{s:s, s:O}", "name", name, "values", values);
 	return new_change("configure", name, summary ? summary : "Configure", data);
 }
 
@@ -827,7 +872,8 @@ static struct reply post_holds(json_t *body)
 		struct reply r;
 		if (!nm || installed(nm, cur, &r) < 0) {
 			if (!nm)
-				return error_reply(400, FERRY_E_INVALID, "holds: names must be strings");
+				return error_reply(400, FERRY_E_INVALID,
+				                   "holds: names must be strings");
 			return r;
 		}
 	}
@@ -838,8 +884,8 @@ static struct reply post_holds(json_t *body)
 		const char *nm = n ? json_string_value(json_array_get(names, i)) : "*";
 		if (hold)
 			rc = state_exec(agent.db, &err,
-					"INSERT OR REPLACE INTO holds(name, until) VALUES(?, ?)", "ti", nm,
-					(int64_t)until);
+			                "INSERT OR REPLACE INTO holds(name, until) VALUES(?, ?)",
+			                "ti", nm, (int64_t)until);
 		else if (n)
 			rc = state_exec(agent.db, &err, "DELETE FROM holds WHERE name=?", "t", nm);
 		else
@@ -859,8 +905,9 @@ static struct reply post_store(const char *action, const char *name, json_t *bod
 {
 	if (!agent.store_url)
 		return error_reply(400, FERRY_E_UNSUPPORTED,
-				   "%s: ferryd has no store to %s from (start it with --store URL --trust ROOT_JSON)",
-				   action, action);
+		                   "%s: ferryd has no store to %s from (start it with --store URL "
+		                   "--trust ROOT_JSON)",
+		                   action, action);
 	const char *channel = jstr(body, "channel");
 	if (*channel) {
 		struct channel ch;
@@ -872,32 +919,37 @@ static struct reply post_store(const char *action, const char *name, json_t *bod
 		json_t *names = json_object_get(body, "names");
 		size_t i;
 		json_t *n;
-		json_array_foreach(names, i, n) {
+		json_array_foreach(names, i, n)
+		{
 			char cur[STATE_REV_MAX];
 			struct reply r;
 			if (!json_is_string(n))
-				return error_reply(400, FERRY_E_INVALID, "refresh: names must be strings");
+				return error_reply(400, FERRY_E_INVALID,
+				                   "refresh: names must be strings");
 			if (installed(json_string_value(n), cur, &r) < 0)
 				return r;
 		}
 		_cleanup_(json_decrefp) json_t *data =
-			json_pack("{s:b, s:O}", "auto", 0, "names", names ? names : json_array());
+		    json_pack("{s:b, s:O}", "auto", 0, "names", names ? names : json_array());
 		return new_change("refresh-all", "", "Refresh", data);
 	}
 	if (!manifest_valid_name(name))
-		return error_reply(400, FERRY_E_INVALID, "\"%s\" is not a valid package name", name);
+		return error_reply(400, FERRY_E_INVALID, "\"%s\" is not a valid package name",
+		                   name);
 	bool install = strcmp(action, "install") == 0;
 	char cur[STATE_REV_MAX];
 	ferry_error err;
 	int rc = state_current(agent.db, name, cur, &err);
 	if (install && rc == 0)
-		return error_reply(409, FERRY_E_EXISTS, "%s is already installed (ferry refresh %s updates it)",
-				   name, name);
+		return error_reply(409, FERRY_E_EXISTS,
+		                   "%s is already installed (ferry refresh %s updates it)", name,
+		                   name);
 	if (!install && rc < 0)
 		return ferr_reply(rc, &err);
-	_cleanup_free_ char *summary = str_dup_printf("%s %s", install ? "Install" : "Refresh", name);
+	_cleanup_free_ char *summary =
+	    str_dup_printf("%s %s", install ? "Install" : "Refresh", name);
 	_cleanup_(json_decrefp) json_t *data =
-		json_pack("{s:s, s:s, s:b}", "name", name, "channel", channel, "explicit", 1);
+	    json_pack("{s:s, s:s, s:b}", "name", name, "channel", channel, "explicit", 1);
 	return new_change(install ? "install" : "refresh", name, summary ? summary : action, data);
 }
 
@@ -924,7 +976,8 @@ static struct reply post_packages(const char *name, json_t *body)
 
 static bool may_change(struct MHD_Connection *c)
 {
-	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
 	if (!ci)
 		return false;
 	struct ucred cred;
@@ -934,23 +987,27 @@ static bool may_change(struct MHD_Connection *c)
 	return cred.uid == 0 || cred.uid == agent.owner_uid;
 }
 
-static struct reply route(struct MHD_Connection *c, const char *url, const char *method, struct request *req)
+static struct reply route(struct MHD_Connection *c, const char *url, const char *method,
+                          struct request *req)
 {
 	bool get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
 	if (!get && !post)
 		return error_reply(405, FERRY_E_INVALID, "method %s not allowed", method);
 	if (post && !may_change(c))
-		return error_reply(403, FERRY_E_PERM, "permission denied: only root may change packages");
+		return error_reply(403, FERRY_E_PERM,
+		                   "permission denied: only root may change packages");
 	if (req->too_big)
-		return error_reply(413, FERRY_E_LIMIT, "request body larger than %d bytes", API_MAX_BODY);
+		return error_reply(413, FERRY_E_LIMIT, "request body larger than %d bytes",
+		                   API_MAX_BODY);
 	json_t *body = NULL;
 	if (post) {
 		json_error_t jerr;
-		body = json_loadb(req->body.data ? req->body.data : "{}", req->body.data ? req->body.len : 2,
-				  0, &jerr);
+		body = json_loadb(req->body.data ? req->body.data : "{}",
+		                  req->body.data ? req->body.len : 2, 0, &jerr);
 		if (!json_is_object(body)) {
 			json_decref(body);
-			return error_reply(400, FERRY_E_INVALID, "request body: expected a JSON object");
+			return error_reply(400, FERRY_E_INVALID,
+			                   "request body: expected a JSON object");
 		}
 	}
 	struct reply r;
@@ -984,8 +1041,8 @@ static struct reply route(struct MHD_Connection *c, const char *url, const char 
 }
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
-			       const char *method, const char *version, const char *upload_data,
-			       size_t *upload_data_size, void **con_cls)
+                               const char *method, const char *version, const char *upload_data,
+                               size_t *upload_data_size, void **con_cls)
 {
 	(void)cls;
 	(void)version;
@@ -1010,7 +1067,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	if (!text)
 		return MHD_NO;
 	struct MHD_Response *resp =
-		MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+	    MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
 	if (!resp) {
 		free(text);
 		return MHD_NO;
@@ -1022,7 +1079,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
-		      enum MHD_RequestTerminationCode toe)
+                      enum MHD_RequestTerminationCode toe)
 {
 	(void)cls;
 	(void)c;
@@ -1039,37 +1096,39 @@ int api_start(ferry_error *err)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	if (str_copy(sa.sun_path, sizeof(sa.sun_path), agent.socket_path) < 0)
-		return ferry_error_set(err, FERRY_E_LIMIT, "%s: socket path too long (at most %zu bytes)",
-				       agent.socket_path, sizeof(sa.sun_path) - 1);
+		return ferry_error_set(err, FERRY_E_LIMIT,
+		                       "%s: socket path too long (at most %zu bytes)",
+		                       agent.socket_path, sizeof(sa.sun_path) - 1);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return ferry_error_errno(err, FERRY_E_IO, errno, "socket");
 	/* Another ferryd answering there? Then do not steal its socket. */
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
 		close(fd);
-		return ferry_error_set(err, FERRY_E_BUSY, "%s: another ferryd is already listening there",
-				       agent.socket_path);
+		return ferry_error_set(err, FERRY_E_BUSY,
+		                       "%s: another ferryd is already listening there",
+		                       agent.socket_path);
 	}
 	close(fd);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return ferry_error_errno(err, FERRY_E_IO, errno, "socket");
 	unlink(agent.socket_path);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(agent.socket_path, 0666) < 0 ||
-	    listen(fd, 64) < 0) {
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    chmod(agent.socket_path, 0666) < 0 || listen(fd, 64) < 0) {
 		int e = errno;
 		close(fd);
 		return ferry_error_errno(err, FERRY_E_IO, e, "listen on %s", agent.socket_path);
 	}
 	agent.listen_fd = fd;
 	struct MHD_Daemon *d = MHD_start_daemon(
-		MHD_USE_EPOLL, 0, NULL, NULL, handler, NULL,
-		MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024), MHD_OPTION_END);
+	    MHD_USE_EPOLL, 0, NULL, NULL, handler, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
+	    MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    (size_t)(128 * 1024), MHD_OPTION_END);
 	if (!d)
 		return ferry_error_set(err, FERRY_E_IO, "%s: the HTTP server did not start",
-				       agent.socket_path);
+		                       agent.socket_path);
 	agent.mhd = d;
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_EPOLL_FD);
 	if (!info)

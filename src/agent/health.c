@@ -33,7 +33,7 @@ static off_t file_size(const char *path)
 }
 
 int hook_run(const char *name, const char *rev, const struct manifest *m, enum manifest_hook h,
-	     uint64_t timeout_ms, ferry_error *err)
+             uint64_t timeout_ms, ferry_error *err)
 {
 	if (!m->hooks[h].present)
 		return 0;
@@ -47,8 +47,8 @@ int hook_run(const char *name, const char *rev, const struct manifest *m, enum m
 		return rc;
 	if (access(prog, X_OK) < 0)
 		return ferry_error_errno(err, FERRY_E_INVALID, errno,
-					 "%s hook of %s revision %s: meta/hooks/%s", manifest_hook_name(h),
-					 name, rev, manifest_hook_name(h));
+		                         "%s hook of %s revision %s: meta/hooks/%s",
+		                         manifest_hook_name(h), name, rev, manifest_hook_name(h));
 	/* Keep hooks.log bounded: start it over when it has grown too big. */
 	if ((uint64_t)file_size(logpath) > agent.log_max) {
 		char old[PATH_MAX];
@@ -61,7 +61,8 @@ int hook_run(const char *name, const char *rev, const struct manifest *m, enum m
 		return rc;
 	FILE *lf = fopen(logpath, "ae");
 	if (lf) {
-		fprintf(lf, "-- ferryd: %s hook of %s revision %s --\n", manifest_hook_name(h), name, rev);
+		fprintf(lf, "-- ferryd: %s hook of %s revision %s --\n", manifest_hook_name(h),
+		        name, rev);
 		fclose(lf);
 	}
 	off_t before = file_size(logpath);
@@ -81,7 +82,7 @@ int hook_run(const char *name, const char *rev, const struct manifest *m, enum m
 		char msg[FERRY_ERROR_MSG_MAX];
 		snprintf(msg, sizeof(msg), "%s", ferry_error_msg(err));
 		return ferry_error_set(err, rc, "%s hook %s%s%s", manifest_hook_name(h), msg,
-				       tail && *tail ? "; last output:\n" : "", tail ? tail : "");
+		                       tail && *tail ? "; last output:\n" : "", tail ? tail : "");
 	}
 	return 0;
 }
@@ -110,16 +111,18 @@ int health_check(const char *name, const char *rev, const struct manifest *m, fe
 			int st = s->last_status;
 			char how[96];
 			if (WIFEXITED(st))
-				snprintf(how, sizeof(how), "exited with status %d", WEXITSTATUS(st));
+				snprintf(how, sizeof(how), "exited with status %d",
+				         WEXITSTATUS(st));
 			else if (WIFSIGNALED(st))
 				snprintf(how, sizeof(how), "was killed by signal %d", WTERMSIG(st));
 			else
 				snprintf(how, sizeof(how), "stopped");
 			pthread_mutex_unlock(&agent.lock);
-			return ferry_error_set(err, FERRY_E_INVALID,
-					       "daemon %s.%s %s within the %llu ms grace period%s%s", name,
-					       s->app, how, (unsigned long long)m->health_grace_ms,
-					       tail && *tail ? "; last output:\n" : "", tail ? tail : "");
+			return ferry_error_set(
+			    err, FERRY_E_INVALID,
+			    "daemon %s.%s %s within the %llu ms grace period%s%s", name, s->app,
+			    how, (unsigned long long)m->health_grace_ms,
+			    tail && *tail ? "; last output:\n" : "", tail ? tail : "");
 		}
 		int64_t left = grace_end - now_ms();
 		if (left <= 0 || agent.quit)

@@ -79,12 +79,12 @@ int agent_path(char *out, const char *fmt, ...)
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: ferryd [--root DIR] [--socket PATH] [--store URL --trust ROOT_JSON]\n"
-		"              [--config FILE] [--log-level error|warn|info|debug]\n"
-		"  the device agent: installs, refreshes and supervises packages under DIR\n"
-		"  (default %s), serving the local API on PATH (default %s).\n"
-		"ferryd --version\n",
-		AGENT_DEFAULT_ROOT, AGENT_DEFAULT_SOCKET);
+	        "usage: ferryd [--root DIR] [--socket PATH] [--store URL --trust ROOT_JSON]\n"
+	        "              [--config FILE] [--log-level error|warn|info|debug]\n"
+	        "  the device agent: installs, refreshes and supervises packages under DIR\n"
+	        "  (default %s), serving the local API on PATH (default %s).\n"
+	        "ferryd --version\n",
+	        AGENT_DEFAULT_ROOT, AGENT_DEFAULT_SOCKET);
 }
 
 struct options {
@@ -115,7 +115,8 @@ static int read_config(const char *path, struct options *o, char **keep, ferry_e
 			continue;
 		char *eq = strchr(p, '=');
 		if (!eq)
-			return ferry_error_set(err, FERRY_E_INVALID, "%s:%d: expected key = value", path, lineno);
+			return ferry_error_set(err, FERRY_E_INVALID, "%s:%d: expected key = value",
+			                       path, lineno);
 		char *k = p, *v = eq + 1, *ke = eq;
 		while (ke > k && (ke[-1] == ' ' || ke[-1] == '\t'))
 			ke--;
@@ -173,7 +174,7 @@ static int make_dirs(ferry_error *err)
 		const char *dir;
 		mode_t mode;
 	} dirs[] = {{"", 0755},     {"images", 0700}, {"mnt", 0755}, {"data", 0755},
-		    {"logs", 0750}, {"run", 0755},    {"tuf", 0755}};
+	            {"logs", 0750}, {"run", 0755},    {"tuf", 0755}};
 	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
 		char p[PATH_MAX];
 		if (agent_path(p, "%s", dirs[i].dir) < 0)
@@ -189,8 +190,9 @@ static int open_notify(ferry_error *err)
 {
 	if (agent_path(agent.notify_path, "run/notify.sock") < 0 ||
 	    strlen(agent.notify_path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
-		return ferry_error_set(err, FERRY_E_LIMIT, "%s/run/notify.sock: path too long for a socket",
-				       agent.root);
+		return ferry_error_set(err, FERRY_E_LIMIT,
+		                       "%s/run/notify.sock: path too long for a socket",
+		                       agent.root);
 	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return ferry_error_errno(err, FERRY_E_IO, errno, "socket");
@@ -198,7 +200,8 @@ static int open_notify(ferry_error *err)
 	memcpy(sa.sun_path, agent.notify_path, strlen(agent.notify_path) + 1);
 	unlink(agent.notify_path);
 	int one = 1;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(agent.notify_path, 0666) < 0 ||
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    chmod(agent.notify_path, 0666) < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0) {
 		int e = errno;
 		close(fd);
@@ -275,8 +278,9 @@ static void auto_refresh(void)
 {
 	json_t *row = NULL;
 	if (state_query_row(agent.db, &row, NULL,
-			    "SELECT id FROM changes WHERE kind IN ('refresh-all', 'refresh') AND status IN ('Do', 'Doing')",
-			    NULL) == 0) {
+	                    "SELECT id FROM changes WHERE kind IN ('refresh-all', 'refresh') AND "
+	                    "status IN ('Do', 'Doing')",
+	                    NULL) == 0) {
 		json_decref(row);
 		return;
 	}
@@ -315,7 +319,8 @@ static int run(void)
 			auto_refresh();
 			agent.refresh_next = schedule_next(agent.refresh_timer, wall_s());
 		}
-		int64_t refresh_in = agent.refresh_next > 0 ? (agent.refresh_next - wall_s()) * 1000 : -1;
+		int64_t refresh_in =
+		    agent.refresh_next > 0 ? (agent.refresh_next - wall_s()) * 1000 : -1;
 		pthread_mutex_unlock(&agent.lock);
 		if (done)
 			break;
@@ -323,7 +328,9 @@ static int run(void)
 		if (next >= 0)
 			timeout = (int)(next - now > 0 ? next - now : 0);
 		if (refresh_in >= 0 && (timeout < 0 || refresh_in < timeout))
-			timeout = (int)(refresh_in > 0 ? (refresh_in > INT32_MAX ? INT32_MAX : refresh_in) : 0);
+			timeout =
+			    (int)(refresh_in > 0 ? (refresh_in > INT32_MAX ? INT32_MAX : refresh_in)
+			                         : 0);
 		if (api >= 0 && (timeout < 0 || api < timeout))
 			timeout = (int)api;
 		if (stop_requested && (timeout < 0 || timeout > 200))
@@ -402,7 +409,8 @@ int main(int argc, char **argv)
 		} else if (strcmp(a, "--log-level") == 0) {
 			slot = &o.level;
 		} else {
-			fprintf(stderr, "ferryd: unknown %s \"%s\"\n", a[0] == '-' ? "option" : "argument", a);
+			fprintf(stderr, "ferryd: unknown %s \"%s\"\n",
+			        a[0] == '-' ? "option" : "argument", a);
 			usage(stderr);
 			return 2;
 		}
@@ -423,12 +431,15 @@ int main(int argc, char **argv)
 	}
 	int level = o.level ? log_level_parse(o.level) : LOG_LEVEL_INFO;
 	if (level < 0) {
-		fprintf(stderr, "ferryd: --log-level: expected error, warn, info or debug; got \"%s\"\n", o.level);
+		fprintf(stderr,
+		        "ferryd: --log-level: expected error, warn, info or debug; got \"%s\"\n",
+		        o.level);
 		return 2;
 	}
 	log_setup("ferryd", (enum log_level)level, NULL);
 	if ((o.store != NULL) != (o.trust != NULL)) {
-		fprintf(stderr, "ferryd: --store and --trust go together: the store's URL and the root.json to trust\n");
+		fprintf(stderr, "ferryd: --store and --trust go together: the store's URL and the "
+		                "root.json to trust\n");
 		return 2;
 	}
 
@@ -440,8 +451,8 @@ int main(int argc, char **argv)
 	if (o.retain) {
 		unsigned long long r;
 		if (str_to_u64(o.retain, AGENT_RETAIN_MAX, &r) < 0 || r < AGENT_RETAIN_MIN) {
-			fprintf(stderr, "ferryd: retain: expected %d to %d; got \"%s\"\n", AGENT_RETAIN_MIN,
-				AGENT_RETAIN_MAX, o.retain);
+			fprintf(stderr, "ferryd: retain: expected %d to %d; got \"%s\"\n",
+			        AGENT_RETAIN_MIN, AGENT_RETAIN_MAX, o.retain);
 			return 2;
 		}
 		agent.retain = (int)r;
@@ -449,8 +460,10 @@ int main(int argc, char **argv)
 	if (o.log_max) {
 		unsigned long long v;
 		if (str_to_u64(o.log_max, 1ull << 32, &v) < 0 || v < 4096) {
-			fprintf(stderr, "ferryd: log-max-size: expected 4096 to 4294967296 bytes; got \"%s\"\n",
-				o.log_max);
+			fprintf(
+			    stderr,
+			    "ferryd: log-max-size: expected 4096 to 4294967296 bytes; got \"%s\"\n",
+			    o.log_max);
 			return 2;
 		}
 		agent.log_max = v;
@@ -459,8 +472,10 @@ int main(int argc, char **argv)
 	if (o.hook_timeout) {
 		unsigned long long ms;
 		if (str_parse_duration_ms(o.hook_timeout, 3600ull * 1000, &ms) < 0 || ms == 0) {
-			fprintf(stderr, "ferryd: hook-timeout: expected a duration from 1ms to 1h, such as 30s or 10m; got \"%s\"\n",
-				o.hook_timeout);
+			fprintf(stderr,
+			        "ferryd: hook-timeout: expected a duration from 1ms to 1h, such as "
+			        "30s or 10m; got \"%s\"\n",
+			        o.hook_timeout);
 			return 2;
 		}
 		agent.hook_timeout_ms = ms;
@@ -471,7 +486,8 @@ int main(int argc, char **argv)
 	if (o.retries) {
 		unsigned long long v;
 		if (str_to_u64(o.retries, 100, &v) < 0 || v < 1) {
-			fprintf(stderr, "ferryd: retries: expected 1 to 100; got \"%s\"\n", o.retries);
+			fprintf(stderr, "ferryd: retries: expected 1 to 100; got \"%s\"\n",
+			        o.retries);
 			return 2;
 		}
 		agent.retries = (unsigned)v;
@@ -479,8 +495,10 @@ int main(int argc, char **argv)
 	if (o.retry_delay) {
 		unsigned long long v;
 		if (str_parse_duration_ms(o.retry_delay, 3600ull * 1000, &v) < 0 || v < 10) {
-			fprintf(stderr, "ferryd: retry-delay: expected a duration from 10ms to 1h; got \"%s\"\n",
-				o.retry_delay);
+			fprintf(stderr,
+			        "ferryd: retry-delay: expected a duration from 10ms to 1h; got "
+			        "\"%s\"\n",
+			        o.retry_delay);
 			return 2;
 		}
 		agent.retry_delay_ms = v;
@@ -488,8 +506,9 @@ int main(int argc, char **argv)
 	if (o.min_free) {
 		unsigned long long v;
 		if (str_to_u64(o.min_free, 1ull << 50, &v) < 0) {
-			fprintf(stderr, "ferryd: min-free-space: expected a number of bytes; got \"%s\"\n",
-				o.min_free);
+			fprintf(stderr,
+			        "ferryd: min-free-space: expected a number of bytes; got \"%s\"\n",
+			        o.min_free);
 			return 2;
 		}
 		agent.min_free = v;
@@ -505,17 +524,20 @@ int main(int argc, char **argv)
 		bool ok = l >= 1 && l < sizeof(agent.device_id);
 		for (size_t k = 0; ok && k < l; k++)
 			ok = (o.device_id[k] >= 'a' && o.device_id[k] <= 'z') ||
-			     (o.device_id[k] >= '0' && o.device_id[k] <= '9') || o.device_id[k] == '-';
+			     (o.device_id[k] >= '0' && o.device_id[k] <= '9') ||
+			     o.device_id[k] == '-';
 		if (!ok) {
-			fprintf(stderr, "ferryd: device-id: expected 1 to 64 of a-z 0-9 -; got \"%s\"\n",
-				o.device_id);
+			fprintf(stderr,
+			        "ferryd: device-id: expected 1 to 64 of a-z 0-9 -; got \"%s\"\n",
+			        o.device_id);
 			free(agent.refresh_timer);
 			return 2;
 		}
 		memcpy(agent.device_id, o.device_id, l + 1);
 	}
 	if (o.images && strcmp(o.images, "extract") != 0 && strcmp(o.images, "mount") != 0) {
-		fprintf(stderr, "ferryd: images: expected mount or extract; got \"%s\"\n", o.images);
+		fprintf(stderr, "ferryd: images: expected mount or extract; got \"%s\"\n",
+		        o.images);
 		return 2;
 	}
 	agent.extract = o.images ? strcmp(o.images, "extract") == 0 : !agent.privileged;
@@ -578,7 +600,7 @@ int main(int argc, char **argv)
 	const char *sock = o.socket ? o.socket : AGENT_DEFAULT_SOCKET;
 	if (str_copy(agent.socket_path, sizeof(agent.socket_path), sock) < 0) {
 		fprintf(stderr, "ferryd: %s: socket path too long (at most %zu bytes)\n", sock,
-			sizeof(agent.socket_path) - 1);
+		        sizeof(agent.socket_path) - 1);
 		return 2;
 	}
 	if (o.store) {
@@ -598,7 +620,7 @@ int main(int argc, char **argv)
 	_cleanup_close_ int lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB) < 0) {
 		fprintf(stderr, "ferryd: %s: another ferryd is using this root (%s)\n", agent.root,
-			strerror(errno));
+		        strerror(errno));
 		return 1;
 	}
 	char sockdir[sizeof(agent.socket_path)];
@@ -612,7 +634,8 @@ int main(int argc, char **argv)
 		}
 	}
 
-	if (agent_path(agent.db_path, "state.db") < 0 || state_open(agent.db_path, &agent.db, &err) < 0) {
+	if (agent_path(agent.db_path, "state.db") < 0 ||
+	    state_open(agent.db_path, &agent.db, &err) < 0) {
 		fprintf(stderr, "ferryd: %s\n", ferry_error_msg(&err));
 		return 1;
 	}
@@ -623,8 +646,9 @@ int main(int argc, char **argv)
 	}
 	if (agent.store_url) {
 		agent.refresh_next = schedule_next(agent.refresh_timer, wall_s());
-		log_info("store %s; device %s; next automatic refresh in %lld s (%s)", agent.store_url,
-			 agent.device_id, (long long)(agent.refresh_next - wall_s()), agent.refresh_timer);
+		log_info("store %s; device %s; next automatic refresh in %lld s (%s)",
+		         agent.store_url, agent.device_id,
+		         (long long)(agent.refresh_next - wall_s()), agent.refresh_timer);
 	}
 
 	/* Signals arrive through a descriptor; children get them back to default. */
@@ -667,7 +691,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_info("ferryd %s serving %s (root %s, images %s)", FERRY_VERSION, agent.socket_path,
-		 agent.root, agent.extract ? "extracted" : "loop-mounted");
+	         agent.root, agent.extract ? "extracted" : "loop-mounted");
 	if (agent.confine)
 		log_info("apps run confined by %s%s", agent.confine_path,
 		         agent.privileged ? "" : " in a user namespace, as ferryd's own user");

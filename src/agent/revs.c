@@ -36,20 +36,21 @@ int rev_image_check(const char *path, uint64_t *size, ferry_error *err)
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return ferry_error_errno(err, errno == ENOENT ? FERRY_E_NOTFOUND : FERRY_E_IO, errno,
-					 "%s", path);
+		return ferry_error_errno(err, errno == ENOENT ? FERRY_E_NOTFOUND : FERRY_E_IO,
+		                         errno, "%s", path);
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return ferry_error_errno(err, FERRY_E_IO, errno, "stat %s", path);
 	if (!S_ISREG(st.st_mode))
 		return ferry_error_set(err, FERRY_E_INVALID, "%s: not a regular file", path);
 	if ((uint64_t)st.st_size > IMAGE_FILE_MAX)
-		return ferry_error_set(err, FERRY_E_LIMIT, "%s: %lld bytes; an image may have at most %llu",
-				       path, (long long)st.st_size, IMAGE_FILE_MAX);
+		return ferry_error_set(err, FERRY_E_LIMIT,
+		                       "%s: %lld bytes; an image may have at most %llu", path,
+		                       (long long)st.st_size, IMAGE_FILE_MAX);
 	char magic[4];
 	if (pread(fd, magic, 4, 0) != 4 || memcmp(magic, SQUASHFS_MAGIC_LE, 4) != 0)
-		return ferry_error_set(err, FERRY_E_INVALID, "%s: not a ferry package (no squashfs image)",
-				       path);
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "%s: not a ferry package (no squashfs image)", path);
 	if (size)
 		*size = (uint64_t)st.st_size;
 	return 0;
@@ -57,7 +58,8 @@ int rev_image_check(const char *path, uint64_t *size, ferry_error *err)
 
 /* --- copying ------------------------------------------------------------ */
 
-int copy_file(const char *src, const char *dst, uint64_t *size, char sha256_hex[65], ferry_error *err)
+int copy_file(const char *src, const char *dst, uint64_t *size, char sha256_hex[65],
+              ferry_error *err)
 {
 	_cleanup_close_ int in = open(src, O_RDONLY | O_CLOEXEC);
 	if (in < 0)
@@ -96,7 +98,7 @@ int copy_file(const char *src, const char *dst, uint64_t *size, char sha256_hex[
 		total += (uint64_t)n;
 		if (total > IMAGE_FILE_MAX)
 			rc = ferry_error_set(err, FERRY_E_LIMIT, "%s: larger than %llu bytes", src,
-					     IMAGE_FILE_MAX);
+			                     IMAGE_FILE_MAX);
 	}
 	free(buf);
 	if (rc == 0 && md) {
@@ -120,13 +122,13 @@ int copy_file(const char *src, const char *dst, uint64_t *size, char sha256_hex[
 }
 
 static int copy_reg(int sfd, int dfd, const char *name, const struct stat *st, const char *path,
-		    ferry_error *err)
+                    ferry_error *err)
 {
 	_cleanup_close_ int in = openat(sfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (in < 0)
 		return ferry_error_errno(err, FERRY_E_IO, errno, "open %s", path);
 	_cleanup_close_ int out =
-		openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	    openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (out < 0)
 		return ferry_error_errno(err, FERRY_E_IO, errno, "create copy of %s", path);
 	off_t left = st->st_size;
@@ -145,7 +147,8 @@ static int copy_reg(int sfd, int dfd, const char *name, const struct stat *st, c
 			if (r == 0)
 				break;
 			if (fs_write_all(out, buf, (size_t)r) < 0)
-				return ferry_error_errno(err, FERRY_E_IO, errno, "write copy of %s", path);
+				return ferry_error_errno(err, FERRY_E_IO, errno, "write copy of %s",
+				                         path);
 			n = r;
 		}
 		left -= n;
@@ -191,13 +194,14 @@ static int copy_dir_at(int sfd, int dfd, const char *path, int depth, ferry_erro
 			rc = copy_reg(sfd, dfd, de->d_name, &st, sub, err);
 		} else if (S_ISDIR(st.st_mode)) {
 			if (mkdirat(dfd, de->d_name, 0700) < 0) {
-				rc = ferry_error_errno(err, FERRY_E_IO, errno, "mkdir copy of %s", sub);
+				rc = ferry_error_errno(err, FERRY_E_IO, errno, "mkdir copy of %s",
+				                       sub);
 				break;
 			}
-			_cleanup_close_ int s2 =
-				openat(sfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			_cleanup_close_ int d2 =
-				openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			_cleanup_close_ int s2 = openat(
+			    sfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			_cleanup_close_ int d2 = openat(
+			    dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (s2 < 0 || d2 < 0) {
 				rc = ferry_error_errno(err, FERRY_E_IO, errno, "open %s", sub);
 				break;
@@ -219,12 +223,15 @@ static int copy_dir_at(int sfd, int dfd, const char *path, int depth, ferry_erro
 			}
 			target[n] = '\0';
 			if (symlinkat(target, dfd, de->d_name) < 0)
-				rc = ferry_error_errno(err, FERRY_E_IO, errno, "symlink copy of %s", sub);
+				rc = ferry_error_errno(err, FERRY_E_IO, errno, "symlink copy of %s",
+				                       sub);
 			else if (geteuid() == 0)
-				(void)fchownat(dfd, de->d_name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
+				(void)fchownat(dfd, de->d_name, st.st_uid, st.st_gid,
+				               AT_SYMLINK_NOFOLLOW);
 		} else if (S_ISFIFO(st.st_mode)) {
 			if (mkfifoat(dfd, de->d_name, st.st_mode & 07777) < 0)
-				rc = ferry_error_errno(err, FERRY_E_IO, errno, "mkfifo copy of %s", sub);
+				rc = ferry_error_errno(err, FERRY_E_IO, errno, "mkfifo copy of %s",
+				                       sub);
 		} else {
 			/* Sockets and device nodes do not belong in data: skipped. */
 			log_info("copy data: %s: not a file, directory or link; not copied", sub);
@@ -313,7 +320,8 @@ static int loop_attach(const char *image, char *dev, size_t devsz, ferry_error *
 		int lfd = open(dev, O_RDONLY | O_CLOEXEC);
 		if (lfd < 0 && errno == ENOENT) {
 			/* A container's /dev may lack the node the kernel just made. */
-			if (mknod(dev, S_IFBLK | 0600, makedev(7, (unsigned)n)) < 0 && errno != EEXIST)
+			if (mknod(dev, S_IFBLK | 0600, makedev(7, (unsigned)n)) < 0 &&
+			    errno != EEXIST)
 				return ferry_error_errno(err, FERRY_E_IO, errno, "mknod %s", dev);
 			lfd = open(dev, O_RDONLY | O_CLOEXEC);
 		}
@@ -355,7 +363,7 @@ static int loop_mount(const char *image, const char *target, ferry_error *err)
 	int rc = 0;
 	if (mount(dev, target, "squashfs", MS_RDONLY | MS_NODEV | MS_NOSUID, NULL) < 0)
 		rc = ferry_error_errno(err, errno == EINVAL ? FERRY_E_CORRUPT : FERRY_E_IO, errno,
-				       "mount %s (%s) on %s", image, dev, target);
+		                       "mount %s (%s) on %s", image, dev, target);
 	/* With AUTOCLEAR the device detaches when this fd and the mount are gone. */
 	close(lfd);
 	return rc;
@@ -413,9 +421,11 @@ static int unmount_or_remove(const char *target, ferry_error *err)
 			if (errno == EBUSY) {
 				log_warn("%s is busy; detaching it lazily", target);
 				if (umount2(target, MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
-					return ferry_error_errno(err, FERRY_E_IO, errno, "unmount %s", target);
+					return ferry_error_errno(err, FERRY_E_IO, errno,
+					                         "unmount %s", target);
 			} else if (errno != EINVAL) {
-				return ferry_error_errno(err, FERRY_E_IO, errno, "unmount %s", target);
+				return ferry_error_errno(err, FERRY_E_IO, errno, "unmount %s",
+				                         target);
 			}
 		}
 		if (rmdir(target) < 0 && errno != ENOENT)

@@ -49,10 +49,11 @@ static int parse(const char *spec, struct window *w, int *nw, uint64_t *every_ms
 	if (str_has_prefix(spec, "every ")) {
 		unsigned long long ms;
 		if (str_parse_duration_ms(spec + 6, SCHEDULE_EVERY_MAX_MS, &ms) < 0 || ms < 1000)
-			return ferry_error_set(err, FERRY_E_INVALID,
-					       "refresh timer \"%s\": expected every DURATION from 1s to 168h, "
-					       "such as every 30m",
-					       spec);
+			return ferry_error_set(
+			    err, FERRY_E_INVALID,
+			    "refresh timer \"%s\": expected every DURATION from 1s to 168h, "
+			    "such as every 30m",
+			    spec);
 		*every_ms = ms;
 		return 0;
 	}
@@ -61,8 +62,9 @@ static int parse(const char *spec, struct window *w, int *nw, uint64_t *every_ms
 		const char *end = strchr(p, ',');
 		size_t len = end ? (size_t)(end - p) : strlen(p);
 		if (*nw >= SCHEDULE_MAX_WINDOWS)
-			return ferry_error_set(err, FERRY_E_LIMIT, "refresh timer \"%s\": more than %d windows",
-					       spec, SCHEDULE_MAX_WINDOWS);
+			return ferry_error_set(err, FERRY_E_LIMIT,
+			                       "refresh timer \"%s\": more than %d windows", spec,
+			                       SCHEDULE_MAX_WINDOWS);
 		struct window x = {0, 0, 1};
 		const char *tilde = memchr(p, '~', len);
 		const char *slash = memchr(p, '/', len);
@@ -71,7 +73,8 @@ static int parse(const char *spec, struct window *w, int *nw, uint64_t *every_ms
 			ok = !slash && parse_hhmm(p, len, &x.start) == 0;
 			x.end = x.start + 1;
 		} else {
-			size_t l2 = slash ? (size_t)(slash - tilde - 1) : len - (size_t)(tilde - p) - 1;
+			size_t l2 =
+			    slash ? (size_t)(slash - tilde - 1) : len - (size_t)(tilde - p) - 1;
 			ok = parse_hhmm(p, (size_t)(tilde - p), &x.start) == 0 &&
 			     parse_hhmm(tilde + 1, l2, &x.end) == 0;
 			if (ok && slash) {
@@ -82,7 +85,8 @@ static int parse(const char *spec, struct window *w, int *nw, uint64_t *every_ms
 				if (ok) {
 					memcpy(num, slash + 1, nl);
 					num[nl] = '\0';
-					ok = str_to_u64(num, SCHEDULE_MAX_PER_WINDOW, &n) == 0 && n >= 1;
+					ok = str_to_u64(num, SCHEDULE_MAX_PER_WINDOW, &n) == 0 &&
+					     n >= 1;
 					x.n = (int)n;
 				}
 			}
@@ -90,10 +94,11 @@ static int parse(const char *spec, struct window *w, int *nw, uint64_t *every_ms
 				x.end += 1440;
 		}
 		if (!ok)
-			return ferry_error_set(err, FERRY_E_INVALID,
-					       "refresh timer \"%s\": expected windows such as 00:00~24:00/4, "
-					       "09:00~17:00 or 03:30, separated by commas (or every DURATION)",
-					       spec);
+			return ferry_error_set(
+			    err, FERRY_E_INVALID,
+			    "refresh timer \"%s\": expected windows such as 00:00~24:00/4, "
+			    "09:00~17:00 or 03:30, separated by commas (or every DURATION)",
+			    spec);
 		w[(*nw)++] = x;
 		p += len;
 		if (*p == ',')
@@ -111,7 +116,7 @@ static uint64_t slot_offset(const struct tm *day, int window, int slot)
 {
 	char key[160];
 	snprintf(key, sizeof(key), "%s/%04d-%02d-%02d/%d/%d", agent.device_id, day->tm_year + 1900,
-		 day->tm_mon + 1, day->tm_mday, window, slot);
+	         day->tm_mon + 1, day->tm_mday, window, slot);
 	uint64_t h = 1469598103934665603ull;
 	for (const char *p = key; *p; p++) {
 		h ^= (unsigned char)*p;

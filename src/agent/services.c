@@ -40,12 +40,18 @@ extern char **environ;
 const char *svc_state_name(enum svc_state st)
 {
 	switch (st) {
-	case SVC_STOPPED: return "inactive";
-	case SVC_STARTING: return "starting";
-	case SVC_RUNNING: return "active";
-	case SVC_STOPPING: return "stopping";
-	case SVC_WAITING: return "restarting";
-	case SVC_EXITED: return "exited";
+	case SVC_STOPPED:
+		return "inactive";
+	case SVC_STARTING:
+		return "starting";
+	case SVC_RUNNING:
+		return "active";
+	case SVC_STOPPING:
+		return "stopping";
+	case SVC_WAITING:
+		return "restarting";
+	case SVC_EXITED:
+		return "exited";
 	}
 	return "unknown";
 }
@@ -100,9 +106,10 @@ static char *expand(const char *value, char *const vars[][2], size_t nvars)
 				if (strncmp(nm, vars[i][0], l) != 0)
 					continue;
 				char next = nm[l];
-				if (brace ? next != '}' : (next == '_' || (next >= 'A' && next <= 'Z') ||
-							   (next >= 'a' && next <= 'z') ||
-							   (next >= '0' && next <= '9')))
+				if (brace ? next != '}'
+				          : (next == '_' || (next >= 'A' && next <= 'Z') ||
+				             (next >= 'a' && next <= 'z') ||
+				             (next >= '0' && next <= '9')))
 					continue;
 				if (buf_append_str(&b, vars[i][1]) < 0)
 					goto fail;
@@ -142,9 +149,8 @@ int svc_env(const char *name, const char *rev, const struct manifest *m,
 		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", name);
 	}
 	char *const vars[][2] = {
-		{"FERRY_NAME", (char *)name},   {"FERRY_REVISION", (char *)rev},
-		{"FERRY_PKG", pkg},             {"FERRY_DATA", data},
-		{"FERRY_COMMON", common},
+	    {"FERRY_NAME", (char *)name}, {"FERRY_REVISION", (char *)rev}, {"FERRY_PKG", pkg},
+	    {"FERRY_DATA", data},         {"FERRY_COMMON", common},
 	};
 	struct strv s = {0};
 	int rc = 0;
@@ -155,9 +161,10 @@ int svc_env(const char *name, const char *rev, const struct manifest *m,
 	if (rc == 0 && !sandboxed)
 		rc = strv_add(&s, str_dup_printf("HOME=%s", data));
 	if (rc == 0 && !sandboxed)
-		rc = strv_add(&s, str_dup_printf("PATH=%s/bin:%s/usr/bin:/usr/local/sbin:/usr/local/bin:"
-						 "/usr/sbin:/usr/bin:/sbin:/bin",
-						 pkg, pkg));
+		rc = strv_add(
+		    &s, str_dup_printf("PATH=%s/bin:%s/usr/bin:/usr/local/sbin:/usr/local/bin:"
+		                       "/usr/sbin:/usr/bin:/sbin:/bin",
+		                       pkg, pkg));
 	if (rc == 0 && !sandboxed)
 		rc = strv_add(&s, strdup("LANG=C.UTF-8"));
 	const struct manifest_env *lists[2] = {extra, NULL};
@@ -166,11 +173,13 @@ int svc_env(const char *name, const char *rev, const struct manifest *m,
 	for (int l = 0; l < 2 && rc == 0; l++)
 		for (size_t i = 0; i < counts[l] && rc == 0; i++) {
 			_cleanup_free_ char *v = expand(lists[l][i].value, vars, ARRAY_SIZE(vars));
-			rc = v ? strv_add(&s, str_dup_printf("%s=%s", lists[l][i].key, v)) : FERRY_E_NOMEM;
+			rc = v ? strv_add(&s, str_dup_printf("%s=%s", lists[l][i].key, v))
+			       : FERRY_E_NOMEM;
 		}
 	if (rc < 0) {
 		strv_free(s.v);
-		return ferry_error_set(err, FERRY_E_NOMEM, "environment of %s: out of memory", name);
+		return ferry_error_set(err, FERRY_E_NOMEM, "environment of %s: out of memory",
+		                       name);
 	}
 	*envp = s.v;
 	return 0;
@@ -264,8 +273,8 @@ void svc_kill_stale(void)
 			unsigned long long start = 0;
 			if (sscanf(text, "%d %llu", &pid, &start) == 2 && pid > 1 &&
 			    proc_starttime(pid) == start && start != 0) {
-				log_info("stopping process %d that an earlier ferryd left (%s)", pid,
-					 de->d_name);
+				log_info("stopping process %d that an earlier ferryd left (%s)",
+				         pid, de->d_name);
 				kill(-pid, SIGTERM);
 				kill(pid, SIGTERM);
 				pids[n++] = pid;
@@ -295,7 +304,7 @@ void svc_kill_stale(void)
 /* --- spawning ------------------------------------------------------------- */
 
 static int spawn(char *const argv[], char *const envp[], const char *cwd, int out_fd,
-		 const char *out_path, pid_t *pid, ferry_error *err)
+                 const char *out_path, pid_t *pid, ferry_error *err)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
@@ -309,13 +318,13 @@ static int spawn(char *const argv[], char *const envp[], const char *cwd, int ou
 	posix_spawnattr_setsigmask(&at, &none);
 	posix_spawnattr_setsigdefault(&at, &dflt);
 	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
-					      POSIX_SPAWN_SETSIGDEF);
+	                                  POSIX_SPAWN_SETSIGDEF);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	if (out_fd >= 0) {
 		posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
 	} else {
 		posix_spawn_file_actions_addopen(&fa, 1, out_path ? out_path : "/dev/null",
-						 O_WRONLY | O_APPEND | O_CREAT, 0600);
+		                                 O_WRONLY | O_APPEND | O_CREAT, 0600);
 	}
 	posix_spawn_file_actions_adddup2(&fa, 1, 2);
 	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
@@ -335,7 +344,7 @@ static void describe_status(int status, char *out, size_t size)
 		snprintf(out, size, "exited with status %d", WEXITSTATUS(status));
 	else if (WIFSIGNALED(status))
 		snprintf(out, size, "killed by signal %d (%s)", WTERMSIG(status),
-			 strsignal(WTERMSIG(status)));
+		         strsignal(WTERMSIG(status)));
 	else
 		snprintf(out, size, "stopped (status 0x%x)", status);
 }
@@ -375,7 +384,7 @@ char *log_tail(const char *path, int n, off_t from)
 }
 
 int proc_run(char *const argv[], char *const envp[], const char *cwd, const char *logpath,
-	     uint64_t timeout_ms, ferry_error *err)
+             uint64_t timeout_ms, ferry_error *err)
 {
 	struct child c = {0};
 	pthread_mutex_lock(&agent.lock);
@@ -424,8 +433,9 @@ int proc_run(char *const argv[], char *const envp[], const char *cwd, const char
 	pidfile_remove(tag);
 
 	if (killed)
-		return ferry_error_set(err, FERRY_E_TIMEOUT, "did not finish within %llu ms; killed",
-				       (unsigned long long)timeout_ms);
+		return ferry_error_set(err, FERRY_E_TIMEOUT,
+		                       "did not finish within %llu ms; killed",
+		                       (unsigned long long)timeout_ms);
 	if (WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0)
 		return 0;
 	char how[96];
@@ -485,7 +495,8 @@ static int log_open(struct service *s)
 {
 	char dir[PATH_MAX], path[PATH_MAX];
 	ferry_error err;
-	if (agent_path(dir, "logs/%s", s->name) < 0 || agent_path(path, "logs/%s/%s.log", s->name, s->app) < 0)
+	if (agent_path(dir, "logs/%s", s->name) < 0 ||
+	    agent_path(path, "logs/%s/%s.log", s->name, s->app) < 0)
 		return -1;
 	if (fs_mkdir_p(dir, 0750, &err) < 0) {
 		log_warn("%s", ferry_error_msg(&err));
@@ -513,7 +524,7 @@ static void log_rotate(struct service *s)
 }
 
 int svc_setup(const char *name, const char *rev, const struct manifest *m, const char *app,
-	      struct service **out, ferry_error *err)
+              struct service **out, ferry_error *err)
 {
 	const struct manifest_app *a = NULL;
 	for (size_t i = 0; i < m->n_apps; i++)
@@ -531,7 +542,8 @@ int svc_setup(const char *name, const char *rev, const struct manifest *m, const
 		if (str_copy(s->name, sizeof(s->name), name) < 0 ||
 		    str_copy(s->app, sizeof(s->app), app) < 0) {
 			free(s);
-			return ferry_error_set(err, FERRY_E_LIMIT, "%s.%s: name too long", name, app);
+			return ferry_error_set(err, FERRY_E_LIMIT, "%s.%s: name too long", name,
+			                       app);
 		}
 		int p[2];
 		if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) {
@@ -579,7 +591,7 @@ int svc_start(struct service *s, ferry_error *err)
 		return ferry_error_set(err, FERRY_E_BUSY, "%s.%s is stopping", s->name, s->app);
 	char line[256];
 	int n = snprintf(line, sizeof(line), "-- ferryd: starting %s.%s revision %s --\n", s->name,
-			 s->app, s->rev);
+	                 s->app, s->rev);
 	if (s->log_fd >= 0 && fs_write_all(s->log_fd, line, (size_t)n) == 0)
 		s->log_size += (uint64_t)n;
 	int rc = spawn(s->argv, s->envp, s->cwd, s->log_wr, NULL, &s->pid, err);
@@ -593,7 +605,8 @@ int svc_start(struct service *s, ferry_error *err)
 	s->pgid = s->pid;
 	s->ready = false;
 	s->adoptions = 0;
-	s->state = (s->type == DAEMON_NOTIFY || s->type == DAEMON_FORKING) ? SVC_STARTING : SVC_RUNNING;
+	s->state =
+	    (s->type == DAEMON_NOTIFY || s->type == DAEMON_FORKING) ? SVC_STARTING : SVC_RUNNING;
 	svc_record_pid(s);
 	log_info("%s.%s (revision %s) started, pid %d", s->name, s->app, s->rev, (int)s->pid);
 	return 0;
@@ -623,7 +636,8 @@ void svc_stop_wait(struct service *s)
 		if (left <= 0) {
 			if (killed)
 				break;
-			log_warn("%s.%s did not stop within its stop-timeout; killing it", s->name, s->app);
+			log_warn("%s.%s did not stop within its stop-timeout; killing it", s->name,
+			         s->app);
 			svc_signal(s, SIGKILL);
 			killed = true;
 			deadline = now_ms() + 10000;
@@ -706,7 +720,8 @@ static void svc_exited(struct service *s, int status)
 			s->state = SVC_RUNNING;
 			s->ready = true;
 			svc_record_pid(s);
-			log_info("%s.%s: supervising pid %d it forked", s->name, s->app, (int)orphan);
+			log_info("%s.%s: supervising pid %d it forked", s->name, s->app,
+			         (int)orphan);
 			return;
 		}
 	}
@@ -730,7 +745,7 @@ static void svc_exited(struct service *s, int status)
 		s->state = SVC_WAITING;
 		s->restart_at_ms = now_ms() + (int64_t)delay;
 		log_warn("%s.%s %s; restarting in %llu ms", s->name, s->app, how,
-			 (unsigned long long)delay);
+		         (unsigned long long)delay);
 	} else {
 		s->state = SVC_EXITED;
 		log_warn("%s.%s %s", s->name, s->app, how);
@@ -841,8 +856,10 @@ void svc_notify_readable(void)
 		char buf[4096];
 		char cbuf[CMSG_SPACE(sizeof(struct ucred))];
 		struct iovec iov = {buf, sizeof(buf) - 1};
-		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-				    .msg_controllen = sizeof(cbuf)};
+		struct msghdr mh = {.msg_iov = &iov,
+		                    .msg_iovlen = 1,
+		                    .msg_control = cbuf,
+		                    .msg_controllen = sizeof(cbuf)};
 		ssize_t n = recvmsg(agent.notify_fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 		if (n < 0)
 			return;
@@ -885,7 +902,8 @@ static bool wait_started(struct service *s, int64_t deadline, ferry_error *err)
 		if (s->exits > 0 || s->state == SVC_EXITED) {
 			char how[96];
 			describe_status(s->last_status, how, sizeof(how));
-			ferry_error_set(err, FERRY_E_INVALID, "%s.%s %s while starting", s->name, s->app, how);
+			ferry_error_set(err, FERRY_E_INVALID, "%s.%s %s while starting", s->name,
+			                s->app, how);
 			return false;
 		}
 		struct timespec ts;
@@ -897,8 +915,8 @@ static bool wait_started(struct service *s, int64_t deadline, ferry_error *err)
 		}
 		pthread_cond_timedwait(&agent.cond, &agent.lock, &ts);
 	}
-	ferry_error_set(err, FERRY_E_TIMEOUT, "%s.%s did not report it was ready within %d s", s->name,
-			s->app, AGENT_START_TIMEOUT_MS / 1000);
+	ferry_error_set(err, FERRY_E_TIMEOUT, "%s.%s did not report it was ready within %d s",
+	                s->name, s->app, AGENT_START_TIMEOUT_MS / 1000);
 	return false;
 }
 

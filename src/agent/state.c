@@ -66,7 +66,7 @@ static const char *const migrations[] = {
     "CREATE TABLE IF NOT EXISTS outbox("
     "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  change INTEGER NOT NULL UNIQUE,"
-    "  body TEXT NOT NULL,"                /* the exact bytes that are signed and sent */
+    "  body TEXT NOT NULL," /* the exact bytes that are signed and sent */
     "  created INTEGER NOT NULL,"
     "  attempts INTEGER NOT NULL DEFAULT 0,"
     "  next_attempt_ms INTEGER NOT NULL DEFAULT 0," /* wall clock */
@@ -108,9 +108,10 @@ static int migrate(sqlite3 *db, ferry_error *err)
 	int version = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
 	sqlite3_finalize(st);
 	if (version > (int)ARRAY_SIZE(migrations))
-		return ferry_error_set(err, FERRY_E_UNSUPPORTED,
-				       "state.db: schema version %d is newer than this ferryd knows (%d)",
-				       version, (int)ARRAY_SIZE(migrations));
+		return ferry_error_set(
+		    err, FERRY_E_UNSUPPORTED,
+		    "state.db: schema version %d is newer than this ferryd knows (%d)", version,
+		    (int)ARRAY_SIZE(migrations));
 	for (int v = version; v < (int)ARRAY_SIZE(migrations); v++) {
 		char pragma[64];
 		snprintf(pragma, sizeof(pragma), "PRAGMA user_version=%d", v + 1);
@@ -134,7 +135,7 @@ int state_open(const char *path, sqlite3 **out, ferry_error *err)
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
 	if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
 		int rc = ferry_error_set(err, FERRY_E_DB, "%s: %s", path,
-					 db ? sqlite3_errmsg(db) : "cannot open");
+		                         db ? sqlite3_errmsg(db) : "cannot open");
 		sqlite3_close(db);
 		return rc;
 	}
@@ -142,9 +143,9 @@ int state_open(const char *path, sqlite3 **out, ferry_error *err)
 	/* WAL with synchronous=FULL: every commit is on disk when it returns.
 	 * A small page cache keeps the agent's memory small. */
 	const char *pragmas = "PRAGMA journal_mode=WAL;"
-			      "PRAGMA synchronous=FULL;"
-			      "PRAGMA foreign_keys=ON;"
-			      "PRAGMA cache_size=-256;";
+	                      "PRAGMA synchronous=FULL;"
+	                      "PRAGMA foreign_keys=ON;"
+	                      "PRAGMA cache_size=-256;";
 	if (sqlite3_exec(db, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
 		int rc = db_error(db, err, path);
 		sqlite3_close(db);
@@ -166,7 +167,7 @@ void state_close(sqlite3 *db)
 }
 
 static int prepare_bind(sqlite3 *db, sqlite3_stmt **out, ferry_error *err, const char *sql,
-			const char *fmt, va_list ap)
+                        const char *fmt, va_list ap)
 {
 	sqlite3_stmt *st = NULL;
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
@@ -188,7 +189,8 @@ static int prepare_bind(sqlite3 *db, sqlite3_stmt **out, ferry_error *err, const
 			break;
 		default:
 			sqlite3_finalize(st);
-			return ferry_error_set(err, FERRY_E_INTERNAL, "state: bad bind format %c", fmt[i]);
+			return ferry_error_set(err, FERRY_E_INTERNAL, "state: bad bind format %c",
+			                       fmt[i]);
 		}
 		if (r != SQLITE_OK) {
 			int rc = db_error(db, err, "bind");
@@ -248,7 +250,7 @@ static json_t *row_to_json(sqlite3_stmt *st)
 }
 
 static int query_v(sqlite3 *db, json_t **rows, bool one, ferry_error *err, const char *sql,
-		   const char *fmt, va_list ap)
+                   const char *fmt, va_list ap)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = prepare_bind(db, &st, err, sql, fmt, ap);
@@ -291,7 +293,7 @@ int state_query(sqlite3 *db, json_t **rows, ferry_error *err, const char *sql, c
 }
 
 int state_query_row(sqlite3 *db, json_t **row, ferry_error *err, const char *sql, const char *fmt,
-		    ...)
+                    ...)
 {
 	json_t *rows = NULL;
 	va_list ap;
@@ -324,14 +326,15 @@ int state_config_set(sqlite3 *db, const char *key, const char *value, ferry_erro
 {
 	if (!value)
 		return state_exec(db, err, "DELETE FROM config WHERE key=?", "t", key);
-	return state_exec(db, err, "INSERT OR REPLACE INTO config(key, value) VALUES(?, ?)", "tt", key,
-			  value);
+	return state_exec(db, err, "INSERT OR REPLACE INTO config(key, value) VALUES(?, ?)", "tt",
+	                  key, value);
 }
 
 int state_current(sqlite3 *db, const char *name, char *rev, ferry_error *err)
 {
 	json_t *row = NULL;
-	int rc = state_query_row(db, &row, NULL, "SELECT current FROM packages WHERE name=?", "t", name);
+	int rc =
+	    state_query_row(db, &row, NULL, "SELECT current FROM packages WHERE name=?", "t", name);
 	if (rc == FERRY_E_NOTFOUND)
 		return ferry_error_set(err, FERRY_E_NOTFOUND, "%s is not installed", name);
 	if (rc < 0)

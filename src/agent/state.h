@@ -21,8 +21,8 @@
 #include "base/error.h"
 
 #define STATE_SCHEMA_VERSION 4
-#define STATE_REV_MAX 24       /* "12345" or "x3" */
-#define STATE_NAME_MAX 41      /* package names: 40 + NUL */
+#define STATE_REV_MAX 24  /* "12345" or "x3" */
+#define STATE_NAME_MAX 41 /* package names: 40 + NUL */
 
 /* Open (creating when missing) the database at path and migrate it. */
 int state_open(const char *path, sqlite3 **out, ferry_error *err) FERRY_WUR;
@@ -35,11 +35,11 @@ int state_exec(sqlite3 *db, ferry_error *err, const char *sql, const char *fmt, 
 /* Run a query and return its rows as a JSON array of objects keyed by column
  * name (integers as integers, text as strings, NULL as null). */
 int state_query(sqlite3 *db, json_t **rows, ferry_error *err, const char *sql, const char *fmt,
-		...) FERRY_WUR;
+                ...) FERRY_WUR;
 
 /* The first row of a query as a JSON object; FERRY_E_NOTFOUND when none. */
 int state_query_row(sqlite3 *db, json_t **row, ferry_error *err, const char *sql, const char *fmt,
-		    ...) FERRY_WUR;
+                    ...) FERRY_WUR;
 
 int state_begin(sqlite3 *db, ferry_error *err) FERRY_WUR;
 int state_commit(sqlite3 *db, ferry_error *err) FERRY_WUR;

@@ -104,8 +104,9 @@ int store_open(struct store *s, ferry_error *err)
 {
 	memset(s, 0, sizeof(*s));
 	if (!agent.store_url)
-		return ferry_error_set(err, FERRY_E_UNSUPPORTED,
-				       "ferryd has no store (start it with --store URL --trust ROOT_JSON)");
+		return ferry_error_set(
+		    err, FERRY_E_UNSUPPORTED,
+		    "ferryd has no store (start it with --store URL --trust ROOT_JSON)");
 	struct http_options ho = {.connect_timeout_ms = 15000, .stall_timeout_s = 60};
 	int rc = http_client_new(&ho, &s->http, err);
 	if (rc < 0)
@@ -119,7 +120,7 @@ int store_open(struct store *s, ferry_error *err)
 		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
 	}
 	struct tuf_updater_config cfg = {
-		.metadata_dir = meta, .metadata_url = murl, .target_base_url = turl, .http = s->http};
+	    .metadata_dir = meta, .metadata_url = murl, .target_base_url = turl, .http = s->http};
 	rc = tuf_updater_new(&cfg, &s->u, err);
 	if (rc < 0) {
 		store_close(s);
@@ -154,7 +155,7 @@ static int target_path(const char *name, const char *file, char *out, size_t siz
 }
 
 bool store_progressive_pick(const char *device_id, const char *name, const char *rev,
-			    unsigned percentage)
+                            unsigned percentage)
 {
 	char in[256], hex[CRYPTO_DIGEST_HEX_MAX];
 	int n = snprintf(in, sizeof(in), "%s/%s/%s", device_id, name, rev);
@@ -180,8 +181,9 @@ static int load_map(struct store *s, const char *name, json_t **map, ferry_error
 	if (rc < 0)
 		return rc;
 	if (t->length > CHANNEL_MAP_MAX)
-		return ferry_error_set(err, FERRY_E_LIMIT, "%s: channel map of %llu bytes is too large",
-				       name, (unsigned long long)t->length);
+		return ferry_error_set(err, FERRY_E_LIMIT,
+		                       "%s: channel map of %llu bytes is too large", name,
+		                       (unsigned long long)t->length);
 	char dir[PATH_MAX], file[PATH_MAX];
 	if (agent_path(dir, "tuf/maps") < 0 || agent_path(file, "tuf/maps/%s.json", name) < 0)
 		return ferry_error_set(err, FERRY_E_LIMIT, "path too long");
@@ -210,7 +212,8 @@ static int load_map(struct store *s, const char *name, json_t **map, ferry_error
 	if (!json_is_object(*map)) {
 		json_decref(*map);
 		*map = NULL;
-		return ferry_error_set(err, FERRY_E_CORRUPT, "%s: channel map is not a JSON object", name);
+		return ferry_error_set(err, FERRY_E_CORRUPT, "%s: channel map is not a JSON object",
+		                       name);
 	}
 	return 0;
 }
@@ -227,7 +230,7 @@ static void choice_from_rev(json_t *map, const char *rev, struct store_choice *c
 }
 
 int store_resolve(struct store *s, const char *name, const char *channel, struct store_choice *out,
-		  ferry_error *err)
+                  ferry_error *err)
 {
 	struct channel ch;
 	int rc = channel_parse(channel, &ch, err);
@@ -245,7 +248,8 @@ int store_resolve(struct store *s, const char *name, const char *channel, struct
 	json_t *found = NULL;
 	size_t i;
 	json_t *e;
-	json_array_foreach(json_object_get(map, "channels"), i, e) {
+	json_array_foreach(json_object_get(map, "channels"), i, e)
+	{
 		const char *cn = json_string_value(json_object_get(e, "channel"));
 		const char *ea = json_string_value(json_object_get(e, "architecture"));
 		if (!cn || !ea || strcmp(cn, want) != 0)
@@ -256,8 +260,8 @@ int store_resolve(struct store *s, const char *name, const char *channel, struct
 	json_t *rev = json_object_get(found, "revision");
 	if (!found || !json_is_integer(rev)) {
 		json_decref(map);
-		return ferry_error_set(err, FERRY_E_NOTFOUND, "%s has no revision in %s for %s", name, want,
-				       arch);
+		return ferry_error_set(err, FERRY_E_NOTFOUND, "%s has no revision in %s for %s",
+		                       name, want, arch);
 	}
 	char revs[32];
 	snprintf(revs, sizeof(revs), "%lld", (long long)json_integer_value(rev));
@@ -265,7 +269,7 @@ int store_resolve(struct store *s, const char *name, const char *channel, struct
 	if (json_is_object(prog)) {
 		char prev[32];
 		snprintf(prev, sizeof(prev), "%lld",
-			 (long long)json_integer_value(json_object_get(prog, "revision")));
+		         (long long)json_integer_value(json_object_get(prog, "revision")));
 		json_int_t pct = json_integer_value(json_object_get(prog, "percentage"));
 		if (pct > 0 && store_progressive_pick(agent.device_id, name, prev, (unsigned)pct)) {
 			snprintf(revs, sizeof(revs), "%s", prev);
@@ -275,13 +279,14 @@ int store_resolve(struct store *s, const char *name, const char *channel, struct
 	choice_from_rev(map, revs, out);
 	json_decref(map);
 	if (!out->sha256[0] || !out->size)
-		return ferry_error_set(err, FERRY_E_CORRUPT, "%s: channel map names revision %s without its image",
-				       name, revs);
+		return ferry_error_set(err, FERRY_E_CORRUPT,
+		                       "%s: channel map names revision %s without its image", name,
+		                       revs);
 	return 0;
 }
 
 int store_find_by_sha256(struct store *s, const char *name, const char *sha256,
-			 struct store_choice *out, ferry_error *err)
+                         struct store_choice *out, ferry_error *err)
 {
 	json_t *map = NULL;
 	int rc = load_map(s, name, &map, err);
@@ -291,7 +296,8 @@ int store_find_by_sha256(struct store *s, const char *name, const char *sha256,
 	json_t *r;
 	rc = FERRY_E_NOTFOUND;
 	memset(out, 0, sizeof(*out));
-	json_object_foreach(json_object_get(map, "revisions"), rev, r) {
+	json_object_foreach(json_object_get(map, "revisions"), rev, r)
+	{
 		const char *h = json_string_value(json_object_get(r, "sha256"));
 		if (h && strcmp(h, sha256) == 0) {
 			choice_from_rev(map, rev, out);
@@ -301,12 +307,13 @@ int store_find_by_sha256(struct store *s, const char *name, const char *sha256,
 	}
 	json_decref(map);
 	if (rc < 0)
-		return ferry_error_set(err, FERRY_E_VERIFY, "no signed metadata of %s covers this file", name);
+		return ferry_error_set(err, FERRY_E_VERIFY,
+		                       "no signed metadata of %s covers this file", name);
 	return 0;
 }
 
 static int image_target(struct store *s, const char *name, const char *rev,
-			const struct tuf_target **t, ferry_error *err)
+                        const struct tuf_target **t, ferry_error *err)
 {
 	char file[96], path[512];
 	snprintf(file, sizeof(file), "%s_%s.ferry", name, rev);
@@ -314,22 +321,24 @@ static int image_target(struct store *s, const char *name, const char *rev,
 		return ferry_error_set(err, FERRY_E_INVALID, "%s: bad package name", name);
 	int rc = tuf_updater_find_target(s->u, path, t, err);
 	if (rc == FERRY_E_NOTFOUND)
-		return ferry_error_set(err, FERRY_E_VERIFY, "%s revision %s: no signed metadata names its image",
-				       name, rev);
+		return ferry_error_set(err, FERRY_E_VERIFY,
+		                       "%s revision %s: no signed metadata names its image", name,
+		                       rev);
 	return rc;
 }
 
 int store_verify_file(struct store *s, const char *name, const char *rev, const char *path,
-		      ferry_error *err)
+                      ferry_error *err)
 {
 	const struct tuf_target *t = NULL;
 	int rc = image_target(s, name, rev, &t, err);
 	if (rc < 0)
 		return rc;
 	if (!tuf_target_file_matches(t, path))
-		return ferry_error_set(err, FERRY_E_VERIFY,
-				       "%s revision %s: the file does not match its signed length and hashes",
-				       name, rev);
+		return ferry_error_set(
+		    err, FERRY_E_VERIFY,
+		    "%s revision %s: the file does not match its signed length and hashes", name,
+		    rev);
 	return 0;
 }
 
@@ -340,17 +349,17 @@ static int free_space_check(const char *dir, uint64_t need, ferry_error *err)
 		return ferry_error_errno(err, FERRY_E_IO, errno, "statvfs %s", dir);
 	uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
 	if (agent.min_free > avail || need > avail - agent.min_free)
-		return ferry_error_set(err, FERRY_E_LIMIT,
-				       "not enough free space in %s: %llu MiB needed (and %llu MiB kept free), "
-				       "%llu MiB free",
-				       dir, (unsigned long long)(need >> 20),
-				       (unsigned long long)(agent.min_free >> 20),
-				       (unsigned long long)(avail >> 20));
+		return ferry_error_set(
+		    err, FERRY_E_LIMIT,
+		    "not enough free space in %s: %llu MiB needed (and %llu MiB kept free), "
+		    "%llu MiB free",
+		    dir, (unsigned long long)(need >> 20),
+		    (unsigned long long)(agent.min_free >> 20), (unsigned long long)(avail >> 20));
 	return 0;
 }
 
 int store_download(struct store *s, const char *name, const char *rev, const char *dest,
-		   ferry_error *err)
+                   ferry_error *err)
 {
 	const struct tuf_target *t = NULL;
 	int rc = image_target(s, name, rev, &t, err);
@@ -380,12 +389,13 @@ int store_download(struct store *s, const char *name, const char *rev, const cha
 	const struct tuf_metadata *root = tuf_updater_trusted(s->u, "root");
 	const char *slash = strrchr(t->path, '/');
 	_cleanup_free_ char *rel =
-		root && root->root.consistent_snapshot && t->hashes.n > 0 && slash
-			? str_dup_printf("%.*s/%s.%s", (int)(slash - t->path), t->path, t->hashes.v[0].hex,
-					 slash + 1)
-			: strdup(t->path);
+	    root && root->root.consistent_snapshot && t->hashes.n > 0 && slash
+	        ? str_dup_printf("%.*s/%s.%s", (int)(slash - t->path), t->path, t->hashes.v[0].hex,
+	                         slash + 1)
+	        : strdup(t->path);
 	_cleanup_free_ char *qrel = rel ? http_quote(rel, true) : NULL;
-	_cleanup_free_ char *url = qrel ? str_dup_printf("%s/repo/targets/%s", agent.store_url, qrel) : NULL;
+	_cleanup_free_ char *url =
+	    qrel ? str_dup_printf("%s/repo/targets/%s", agent.store_url, qrel) : NULL;
 	if (!url)
 		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
 	pthread_mutex_lock(&agent.lock);
@@ -407,10 +417,11 @@ int store_download(struct store *s, const char *name, const char *rev, const cha
 		return ferry_error_prefix(err, rc, "download %s revision %s", name, rev);
 	if (!tuf_target_file_matches(t, part)) {
 		unlink(part);
-		return ferry_error_set(err, FERRY_E_VERIFY,
-				       "download %s revision %s: the image does not match its signed length "
-				       "and hashes; discarded it",
-				       name, rev);
+		return ferry_error_set(
+		    err, FERRY_E_VERIFY,
+		    "download %s revision %s: the image does not match its signed length "
+		    "and hashes; discarded it",
+		    name, rev);
 	}
 	if (rename(part, dest) < 0)
 		return ferry_error_errno(err, FERRY_E_IO, errno, "rename %s", dest);

@@ -35,23 +35,23 @@ void store_close(struct store *s);
 /* The revision channel holds for this device's architecture; a progressive
  * release picks its revision when store_progressive_pick() says so. */
 int store_resolve(struct store *s, const char *name, const char *channel, struct store_choice *out,
-		  ferry_error *err) FERRY_WUR;
+                  ferry_error *err) FERRY_WUR;
 
 /* The revision of name whose image has this SHA-256, if the signed channel
  * map lists one (for `ferry install FILE` without --dangerous). */
 int store_find_by_sha256(struct store *s, const char *name, const char *sha256,
-			 struct store_choice *out, ferry_error *err) FERRY_WUR;
+                         struct store_choice *out, ferry_error *err) FERRY_WUR;
 
 /* Does the file at path match the signed target of name's revision rev? */
 int store_verify_file(struct store *s, const char *name, const char *rev, const char *path,
-		      ferry_error *err) FERRY_WUR;
+                      ferry_error *err) FERRY_WUR;
 
 /* Download revision rev of name to dest (resumable, verified, atomic). */
 int store_download(struct store *s, const char *name, const char *rev, const char *dest,
-		   ferry_error *err) FERRY_WUR;
+                   ferry_error *err) FERRY_WUR;
 
 /* Progressive releases: a device takes revision rev of name when the first
  * 32 bits of SHA-256("DEVICE_ID/NAME/REV"), as a big-endian number, modulo
  * 100 are below percentage. The same device always decides the same. */
 bool store_progressive_pick(const char *device_id, const char *name, const char *rev,
-			    unsigned percentage);
+                            unsigned percentage);

@@ -38,15 +38,14 @@
 #include "report.h"
 #include "store.h"
 
-
 struct txn {
 	sqlite3 *db;
 	int64_t id;
 	char kind[32];
-	json_t *data;                 /* owned */
-	char note[512];               /* a step's remark, kept as its message */
+	json_t *data;   /* owned */
+	char note[512]; /* a step's remark, kept as its message */
 	char name[STATE_NAME_MAX];
-	char from[STATE_REV_MAX];     /* "" when there is none */
+	char from[STATE_REV_MAX]; /* "" when there is none */
 	char to[STATE_REV_MAX];
 };
 
@@ -59,8 +58,8 @@ struct step_def {
 	const char *kind;
 	const char *summary;
 	step_fn run;
-	step_fn undo;                 /* NULL: nothing to undo */
-	bool no_return;               /* once started, finished forward */
+	step_fn undo;   /* NULL: nothing to undo */
+	bool no_return; /* once started, finished forward */
 };
 
 static const char *jstr(json_t *o, const char *key)
@@ -75,7 +74,7 @@ static int save_data(struct txn *t, ferry_error *err)
 	if (!text)
 		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
 	return state_exec(t->db, err, "UPDATE changes SET data=?, name=? WHERE id=?", "tti", text,
-			  t->name, t->id);
+	                  t->name, t->id);
 }
 
 static void load_names(struct txn *t)
@@ -88,8 +87,9 @@ static void load_names(struct txn *t)
 static bool rev_ok(struct txn *t, const char *rev)
 {
 	json_t *row = NULL;
-	if (state_query_row(t->db, &row, NULL, "SELECT status FROM revisions WHERE name=? AND rev=?",
-			    "tt", t->name, rev) < 0)
+	if (state_query_row(t->db, &row, NULL,
+	                    "SELECT status FROM revisions WHERE name=? AND rev=?", "tt", t->name,
+	                    rev) < 0)
 		return false;
 	bool ok = strcmp(jstr(row, "status"), "ok") == 0;
 	json_decref(row);
@@ -171,8 +171,9 @@ static int step_prepare_file(struct txn *t, ferry_error *err)
 			return ferry_error_prefix(err, rc, "%s", source);
 		IGNORE_RC(str_copy(t->to, sizeof(t->to), c.rev));
 		if (*t->from && strcmp(t->from, t->to) == 0)
-			return ferry_error_set(err, FERRY_E_EXISTS, "%s revision %s is already installed",
-					       t->name, t->to);
+			return ferry_error_set(err, FERRY_E_EXISTS,
+			                       "%s revision %s is already installed", t->name,
+			                       t->to);
 	}
 	if (agent_path(image, "images/%s_%s.ferry", t->name, t->to) < 0)
 		return ferry_error_set(err, FERRY_E_LIMIT, "root path too long");
@@ -190,19 +191,21 @@ static int step_prepare_file(struct txn *t, ferry_error *err)
 	if (rc < 0)
 		return rc;
 	rc = state_exec(t->db, err,
-			"INSERT OR REPLACE INTO revisions(name, rev, version, sha256, size, local, status, added)"
-			" VALUES(?, ?, ?, ?, ?, ?, 'new', ?)",
-			"ttttiii", t->name, t->to, version, sha, (int64_t)size, (int64_t)dangerous, wall_s());
+	                "INSERT OR REPLACE INTO revisions(name, rev, version, sha256, size, local, "
+	                "status, added)"
+	                " VALUES(?, ?, ?, ?, ?, ?, 'new', ?)",
+	                "ttttiii", t->name, t->to, version, sha, (int64_t)size, (int64_t)dangerous,
+	                wall_s());
 	if (rc == 0)
 		rc = save_data(t, err);
 	if (rc == 0) {
 		const char *how = dangerous ? "local file" : "local file, verified";
 		_cleanup_free_ char *summary =
-			*t->from ? str_dup_printf("Refresh %s from revision %s to %s (%s)", t->name,
-						  t->from, t->to, how)
-				 : str_dup_printf("Install %s revision %s (%s)", t->name, t->to, how);
+		    *t->from ? str_dup_printf("Refresh %s from revision %s to %s (%s)", t->name,
+		                              t->from, t->to, how)
+		             : str_dup_printf("Install %s revision %s (%s)", t->name, t->to, how);
 		rc = state_exec(t->db, err, "UPDATE changes SET summary=? WHERE id=?", "ti",
-				summary ? summary : "", t->id);
+		                summary ? summary : "", t->id);
 	}
 	if (rc < 0) {
 		state_rollback(t->db);
@@ -226,16 +229,16 @@ static int undo_prepare(struct txn *t, ferry_error *err)
 	if (agent_path(image, "images/%s_%s.ferry", t->name, t->to) == 0 && unlink(image) < 0 &&
 	    errno != ENOENT)
 		return ferry_error_errno(err, FERRY_E_IO, errno, "remove %s", image);
-	return state_exec(t->db, err, "DELETE FROM revisions WHERE name=? AND rev=? AND status='new'",
-			  "tt", t->name, t->to);
+	return state_exec(t->db, err,
+	                  "DELETE FROM revisions WHERE name=? AND rev=? AND status='new'", "tt",
+	                  t->name, t->to);
 }
-
 
 static bool is_blocked(struct txn *t, const char *rev)
 {
 	json_t *row = NULL;
-	if (state_query_row(t->db, &row, NULL, "SELECT reason FROM blocked WHERE name=? AND rev=?", "tt",
-			    t->name, rev) < 0)
+	if (state_query_row(t->db, &row, NULL, "SELECT reason FROM blocked WHERE name=? AND rev=?",
+	                    "tt", t->name, rev) < 0)
 		return false;
 	json_decref(row);
 	return true;
@@ -244,9 +247,10 @@ static bool is_blocked(struct txn *t, const char *rev)
 static bool held(sqlite3 *db, const char *name)
 {
 	json_t *row = NULL;
-	if (state_query_row(db, &row, NULL,
-			    "SELECT until FROM holds WHERE (name=? OR name='*') AND (until=0 OR until>?)", "ti",
-			    name, wall_s()) < 0)
+	if (state_query_row(
+	        db, &row, NULL,
+	        "SELECT until FROM holds WHERE (name=? OR name='*') AND (until=0 OR until>?)", "ti",
+	        name, wall_s()) < 0)
 		return false;
 	json_decref(row);
 	return true;
@@ -255,8 +259,8 @@ static bool held(sqlite3 *db, const char *name)
 static void set_summary(struct txn *t, const char *summary)
 {
 	if (summary)
-		IGNORE_RC(state_exec(t->db, NULL, "UPDATE changes SET summary=? WHERE id=?", "ti", summary,
-				     t->id));
+		IGNORE_RC(state_exec(t->db, NULL, "UPDATE changes SET summary=? WHERE id=?", "ti",
+		                     summary, t->id));
 }
 
 static int finish_early(struct txn *t, ferry_error *err)
@@ -275,7 +279,8 @@ static int step_resolve(struct txn *t, ferry_error *err)
 	bool installed = state_current(t->db, t->name, cur, NULL) == 0;
 	if (install && installed)
 		return ferry_error_set(err, FERRY_E_EXISTS,
-				       "%s is already installed (ferry refresh %s updates it)", t->name, t->name);
+		                       "%s is already installed (ferry refresh %s updates it)",
+		                       t->name, t->name);
 	if (!install && !installed)
 		return ferry_error_set(err, FERRY_E_NOTFOUND, "%s is not installed", t->name);
 	char channel[CHANNEL_NAME_MAX] = "latest/stable";
@@ -284,8 +289,8 @@ static int step_resolve(struct txn *t, ferry_error *err)
 		snprintf(channel, sizeof(channel), "%s", want);
 	} else if (installed) {
 		json_t *row = NULL;
-		if (state_query_row(t->db, &row, NULL, "SELECT channel FROM packages WHERE name=?", "t",
-				    t->name) == 0) {
+		if (state_query_row(t->db, &row, NULL, "SELECT channel FROM packages WHERE name=?",
+		                    "t", t->name) == 0) {
 			snprintf(channel, sizeof(channel), "%s", jstr(row, "channel"));
 			json_decref(row);
 		}
@@ -301,16 +306,17 @@ static int step_resolve(struct txn *t, ferry_error *err)
 		return rc;
 	json_object_set_new(t->data, "channel", json_string(c.channel));
 	if (installed && strcmp(c.rev, cur) == 0) {
-		IGNORE_RC(state_exec(t->db, NULL, "UPDATE packages SET channel=? WHERE name=?", "tt",
-				     c.channel, t->name));
-		snprintf(t->note, sizeof(t->note), "%s is up to date (revision %s, %s)", t->name, cur,
-			 c.channel);
+		IGNORE_RC(state_exec(t->db, NULL, "UPDATE packages SET channel=? WHERE name=?",
+		                     "tt", c.channel, t->name));
+		snprintf(t->note, sizeof(t->note), "%s is up to date (revision %s, %s)", t->name,
+		         cur, c.channel);
 		return finish_early(t, err);
 	}
 	if (is_blocked(t, c.rev) && !json_is_true(json_object_get(t->data, "explicit"))) {
-		snprintf(t->note, sizeof(t->note),
-			 "%s revision %s failed or was reverted on this device; waiting for a newer one",
-			 t->name, c.rev);
+		snprintf(
+		    t->note, sizeof(t->note),
+		    "%s revision %s failed or was reverted on this device; waiting for a newer one",
+		    t->name, c.rev);
 		return finish_early(t, err);
 	}
 	IGNORE_RC(str_copy(t->from, sizeof(t->from), cur));
@@ -322,9 +328,9 @@ static int step_resolve(struct txn *t, ferry_error *err)
 	json_object_set_new(t->data, "size", json_integer((json_int_t)c.size));
 	json_object_set_new(t->data, "progressive", json_boolean(c.progressive));
 	_cleanup_free_ char *summary =
-		installed ? str_dup_printf("Refresh %s from revision %s to %s (%s)", t->name, cur, c.rev,
-					   c.channel)
-			  : str_dup_printf("Install %s revision %s (%s)", t->name, c.rev, c.channel);
+	    installed ? str_dup_printf("Refresh %s from revision %s to %s (%s)", t->name, cur,
+	                               c.rev, c.channel)
+	              : str_dup_printf("Install %s revision %s (%s)", t->name, c.rev, c.channel);
 	set_summary(t, summary);
 	return save_data(t, err);
 }
@@ -343,10 +349,12 @@ static int step_download(struct txn *t, ferry_error *err)
 	if (rc < 0)
 		return rc;
 	return state_exec(t->db, err,
-			  "INSERT OR IGNORE INTO revisions(name, rev, version, sha256, size, local, status, added)"
-			  " VALUES(?, ?, ?, ?, ?, 0, 'new', ?)",
-			  "ttttii", t->name, t->to, jstr(t->data, "version"), jstr(t->data, "sha256"),
-			  (int64_t)json_integer_value(json_object_get(t->data, "size")), wall_s());
+	                  "INSERT OR IGNORE INTO revisions(name, rev, version, sha256, size, "
+	                  "local, status, added)"
+	                  " VALUES(?, ?, ?, ?, ?, 0, 'new', ?)",
+	                  "ttttii", t->name, t->to, jstr(t->data, "version"),
+	                  jstr(t->data, "sha256"),
+	                  (int64_t)json_integer_value(json_object_get(t->data, "size")), wall_s());
 }
 
 static int undo_download(struct txn *t, ferry_error *err)
@@ -359,8 +367,9 @@ static int undo_download(struct txn *t, ferry_error *err)
 	if (agent_path(image, "images/%s_%s.ferry", t->name, t->to) == 0 && unlink(image) < 0 &&
 	    errno != ENOENT)
 		return ferry_error_errno(err, FERRY_E_IO, errno, "remove %s", image);
-	return state_exec(t->db, err, "DELETE FROM revisions WHERE name=? AND rev=? AND status='new'",
-			  "tt", t->name, t->to);
+	return state_exec(t->db, err,
+	                  "DELETE FROM revisions WHERE name=? AND rev=? AND status='new'", "tt",
+	                  t->name, t->to);
 }
 
 /* refresh (all or some): find what has something new and queue a refresh of
@@ -371,8 +380,8 @@ static int step_check(struct txn *t, ferry_error *err)
 	bool automatic = json_is_true(json_object_get(t->data, "auto"));
 	json_t *names = json_object_get(t->data, "names");
 	json_t *rows = NULL;
-	int rc = state_query(t->db, &rows, err, "SELECT name, current, channel FROM packages ORDER BY name",
-			     NULL);
+	int rc = state_query(t->db, &rows, err,
+	                     "SELECT name, current, channel FROM packages ORDER BY name", NULL);
 	if (rc < 0)
 		return rc;
 	struct store s;
@@ -394,7 +403,7 @@ static int step_check(struct txn *t, ferry_error *err)
 			uint64_t one = 1;
 			IGNORE_RC(write(agent.wake_fd, &one, sizeof(one)) < 0);
 			log_warn("automatic refresh failed; trying again in %lld s",
-				 (long long)(soon - wall_s()));
+			         (long long)(soon - wall_s()));
 		}
 		return rc;
 	}
@@ -402,14 +411,14 @@ static int step_check(struct txn *t, ferry_error *err)
 	struct buf notes = BUF_INIT(8192);
 	size_t i;
 	json_t *r;
-	json_array_foreach(rows, i, r) {
+	json_array_foreach(rows, i, r)
+	{
 		const char *name = jstr(r, "name"), *cur = jstr(r, "current");
 		bool named = json_array_size(names) == 0;
 		size_t k;
 		json_t *n;
-		json_array_foreach(names, k, n)
-			if (strcmp(json_string_value(n), name) == 0)
-				named = true;
+		json_array_foreach(names, k, n) if (strcmp(json_string_value(n), name) == 0) named =
+		    true;
 		if (!named)
 			continue;
 		if (json_array_size(names) == 0 && held(t->db, name)) {
@@ -430,15 +439,16 @@ static int step_check(struct txn *t, ferry_error *err)
 			continue;
 		IGNORE_RC(str_copy(t->name, sizeof(t->name), name));
 		if (is_blocked(t, c.rev)) {
-			IGNORE_RC(buf_printf(&notes, "%s: revision %s failed or was reverted here\n", name,
-					     c.rev));
+			IGNORE_RC(buf_printf(
+			    &notes, "%s: revision %s failed or was reverted here\n", name, c.rev));
 			continue;
 		}
-		_cleanup_free_ char *summary =
-			str_dup_printf("Refresh %s from revision %s to %s (%s)", name, cur, c.rev, c.channel);
+		_cleanup_free_ char *summary = str_dup_printf(
+		    "Refresh %s from revision %s to %s (%s)", name, cur, c.rev, c.channel);
 		json_t *data = json_pack("{s:s, s:b}", "name", name, "auto", automatic);
 		int64_t id = 0;
-		rc = txn_create(t->db, "refresh", name, summary ? summary : "Refresh", data, &id, err);
+		rc = txn_create(t->db, "refresh", name, summary ? summary : "Refresh", data, &id,
+		                err);
 		json_decref(data);
 		if (rc < 0)
 			break;
@@ -462,9 +472,9 @@ static int step_check(struct txn *t, ferry_error *err)
 		return rc;
 	size_t n = json_array_size(spawned);
 	_cleanup_free_ char *summary =
-		n ? str_dup_printf("%s refresh: %zu package%s to refresh", automatic ? "Automatic" : "Manual",
-				   n, n == 1 ? "" : "s")
-		  : str_dup_printf("%s refresh: nothing new", automatic ? "Automatic" : "Manual");
+	    n ? str_dup_printf("%s refresh: %zu package%s to refresh",
+	                       automatic ? "Automatic" : "Manual", n, n == 1 ? "" : "s")
+	      : str_dup_printf("%s refresh: nothing new", automatic ? "Automatic" : "Manual");
 	set_summary(t, summary);
 	return save_data(t, err);
 }
@@ -479,8 +489,8 @@ static int step_mount(struct txn *t, ferry_error *err)
 	if (rc < 0)
 		return rc;
 	if (strcmp(m->name, t->name) != 0)
-		rc = ferry_error_set(err, FERRY_E_INVALID,
-				     "revision %s calls itself %s, not %s", t->to, m->name, t->name);
+		rc = ferry_error_set(err, FERRY_E_INVALID, "revision %s calls itself %s, not %s",
+		                     t->to, m->name, t->name);
 	manifest_free(m);
 	return rc;
 }
@@ -493,7 +503,7 @@ static int undo_mount(struct txn *t, ferry_error *err)
 }
 
 static int run_hook_of(struct txn *t, const char *rev, enum manifest_hook h, uint64_t timeout,
-		       ferry_error *err)
+                       ferry_error *err)
 {
 	struct manifest *m = NULL;
 	int rc = rev_manifest(t->name, rev, &m, err);
@@ -534,7 +544,8 @@ static int undo_stop_services(struct txn *t, ferry_error *err)
 static int step_copy_data(struct txn *t, ferry_error *err)
 {
 	char dir[PATH_MAX], dst[PATH_MAX], part[PATH_MAX], src[PATH_MAX], common[PATH_MAX];
-	if (agent_path(dir, "data/%s", t->name) < 0 || agent_path(dst, "data/%s/%s", t->name, t->to) < 0 ||
+	if (agent_path(dir, "data/%s", t->name) < 0 ||
+	    agent_path(dst, "data/%s/%s", t->name, t->to) < 0 ||
 	    agent_path(part, "data/%s/%s.part", t->name, t->to) < 0 ||
 	    agent_path(common, "data/%s/common", t->name) < 0)
 		return ferry_error_set(err, FERRY_E_LIMIT, "root path too long");
@@ -581,11 +592,14 @@ static int undo_copy_data(struct txn *t, ferry_error *err)
 static int link_current(const char *name, const char *rev, bool in_change, ferry_error *err)
 {
 	char mlink[PATH_MAX], dlink[PATH_MAX];
-	if (agent_path(mlink, "mnt/%s/current", name) < 0 || agent_path(dlink, "data/%s/current", name) < 0)
+	if (agent_path(mlink, "mnt/%s/current", name) < 0 ||
+	    agent_path(dlink, "data/%s/current", name) < 0)
 		return ferry_error_set(err, FERRY_E_LIMIT, "root path too long");
 	if (!rev) {
-		if ((unlink(mlink) < 0 && errno != ENOENT) || (unlink(dlink) < 0 && errno != ENOENT))
-			return ferry_error_errno(err, FERRY_E_IO, errno, "remove current of %s", name);
+		if ((unlink(mlink) < 0 && errno != ENOENT) ||
+		    (unlink(dlink) < 0 && errno != ENOENT))
+			return ferry_error_errno(err, FERRY_E_IO, errno, "remove current of %s",
+			                         name);
 		return 0;
 	}
 	int rc = symlink_replace(rev, mlink, err);
@@ -602,10 +616,11 @@ static int set_current(struct txn *t, const char *rev, ferry_error *err)
 	if (!rev)
 		return state_exec(t->db, err, "DELETE FROM packages WHERE name=?", "t", t->name);
 	const char *channel = jstr(t->data, "channel");
-	return state_exec(t->db, err,
-			  "INSERT INTO packages(name, current, channel, installed) VALUES(?, ?, ?, ?)"
-			  " ON CONFLICT(name) DO UPDATE SET current=excluded.current",
-			  "ttti", t->name, rev, *channel ? channel : "latest/stable", wall_s());
+	return state_exec(
+	    t->db, err,
+	    "INSERT INTO packages(name, current, channel, installed) VALUES(?, ?, ?, ?)"
+	    " ON CONFLICT(name) DO UPDATE SET current=excluded.current",
+	    "ttti", t->name, rev, *channel ? channel : "latest/stable", wall_s());
 }
 
 static int step_switch(struct txn *t, ferry_error *err)
@@ -654,12 +669,14 @@ static void prune(struct txn *t)
 {
 	json_t *rows = NULL;
 	if (state_query(t->db, &rows, NULL,
-			"SELECT rev FROM revisions WHERE name=? AND status='ok' AND rev<>? ORDER BY added DESC, rowid DESC",
-			"tt", t->name, t->to) < 0)
+	                "SELECT rev FROM revisions WHERE name=? AND status='ok' AND rev<>? ORDER "
+	                "BY added DESC, rowid DESC",
+	                "tt", t->name, t->to) < 0)
 		return;
 	size_t i;
 	json_t *row;
-	json_array_foreach(rows, i, row) {
+	json_array_foreach(rows, i, row)
+	{
 		if ((int)i < agent.retain - 1)
 			continue;
 		const char *rev = jstr(row, "rev");
@@ -671,10 +688,11 @@ static void prune(struct txn *t)
 		}
 		if (agent_path(image, "images/%s_%s.ferry", t->name, rev) == 0)
 			unlink(image);
-		if (agent_path(data, "data/%s/%s", t->name, rev) == 0 && fs_remove_tree(data, &err) < 0)
+		if (agent_path(data, "data/%s/%s", t->name, rev) == 0 &&
+		    fs_remove_tree(data, &err) < 0)
 			log_warn("prune: %s", ferry_error_msg(&err));
-		if (state_exec(t->db, &err, "DELETE FROM revisions WHERE name=? AND rev=?", "tt", t->name,
-			       rev) < 0)
+		if (state_exec(t->db, &err, "DELETE FROM revisions WHERE name=? AND rev=?", "tt",
+		               t->name, rev) < 0)
 			log_warn("prune: %s", ferry_error_msg(&err));
 		log_info("pruned %s revision %s", t->name, rev);
 	}
@@ -690,13 +708,13 @@ static int step_commit(struct txn *t, ferry_error *err)
 	/* a refresh that switched channels now tracks the new one */
 	const char *channel = jstr(t->data, "channel");
 	if (*channel) {
-		rc = state_exec(t->db, err, "UPDATE packages SET channel=? WHERE name=?", "tt", channel,
-				t->name);
+		rc = state_exec(t->db, err, "UPDATE packages SET channel=? WHERE name=?", "tt",
+		                channel, t->name);
 		if (rc < 0)
 			return rc;
 	}
 	rc = state_exec(t->db, err, "UPDATE revisions SET status='ok' WHERE name=? AND rev=?", "tt",
-			    t->name, t->to);
+	                t->name, t->to);
 	if (rc < 0)
 		return rc;
 	char saved[PATH_MAX];
@@ -708,9 +726,10 @@ static int step_commit(struct txn *t, ferry_error *err)
 
 static int step_commit_revert(struct txn *t, ferry_error *err)
 {
-	return state_exec(t->db, err,
-			  "INSERT OR REPLACE INTO blocked(name, rev, reason, at) VALUES(?, ?, 'reverted', ?)",
-			  "tti", t->name, t->from, wall_s());
+	return state_exec(
+	    t->db, err,
+	    "INSERT OR REPLACE INTO blocked(name, rev, reason, at) VALUES(?, ?, 'reverted', ?)",
+	    "tti", t->name, t->from, wall_s());
 }
 
 static int step_remove_hook(struct txn *t, ferry_error *err)
@@ -720,7 +739,8 @@ static int step_remove_hook(struct txn *t, ferry_error *err)
 	if (run_hook_of(t, t->from, HOOK_REMOVE, 0, &herr) < 0) {
 		/* A failing remove hook must not keep a package a user wants gone. */
 		log_warn("%s: remove hook failed (ignored): %s", t->name, ferry_error_msg(&herr));
-		json_object_set_new(t->data, "remove-hook-error", json_string(ferry_error_msg(&herr)));
+		json_object_set_new(t->data, "remove-hook-error",
+		                    json_string(ferry_error_msg(&herr)));
 		return save_data(t, err);
 	}
 	return 0;
@@ -738,7 +758,8 @@ static int step_discard(struct txn *t, ferry_error *err)
 		return rc;
 	size_t i;
 	json_t *row;
-	json_array_foreach(rows, i, row) {
+	json_array_foreach(rows, i, row)
+	{
 		const char *rev = jstr(row, "rev");
 		char image[PATH_MAX];
 		rc = rev_unmount(t->name, rev, err);
@@ -785,8 +806,10 @@ static int step_discard(struct txn *t, ferry_error *err)
 	if (rc < 0)
 		return rc;
 	const char *stmts[] = {
-		"DELETE FROM packages WHERE name=?", "DELETE FROM revisions WHERE name=?",
-		"DELETE FROM holds WHERE name=?",    "DELETE FROM blocked WHERE name=?",
+	    "DELETE FROM packages WHERE name=?",
+	    "DELETE FROM revisions WHERE name=?",
+	    "DELETE FROM holds WHERE name=?",
+	    "DELETE FROM blocked WHERE name=?",
 	};
 	for (size_t k = 0; k < ARRAY_SIZE(stmts) && rc == 0; k++)
 		rc = state_exec(t->db, err, stmts[k], "t", t->name);
@@ -817,20 +840,22 @@ static int step_discard(struct txn *t, ferry_error *err)
 static int write_config_file(struct txn *t, ferry_error *err)
 {
 	json_t *rows = NULL;
-	int rc = state_query(t->db, &rows, err, "SELECT key, value FROM pkg_config WHERE name=? ORDER BY key",
-			     "t", t->name);
+	int rc = state_query(t->db, &rows, err,
+	                     "SELECT key, value FROM pkg_config WHERE name=? ORDER BY key", "t",
+	                     t->name);
 	if (rc < 0)
 		return rc;
 	json_t *o = json_object();
 	size_t i;
 	json_t *r;
 	json_array_foreach(rows, i, r)
-		json_object_set(o, jstr(r, "key"), json_object_get(r, "value"));
+	    json_object_set(o, jstr(r, "key"), json_object_get(r, "value"));
 	json_decref(rows);
 	_cleanup_free_ char *text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
 	json_decref(o);
 	char dir[PATH_MAX], path[PATH_MAX];
-	if (!text || agent_path(dir, "run/config") < 0 || agent_path(path, "run/config/%s.json", t->name) < 0)
+	if (!text || agent_path(dir, "run/config") < 0 ||
+	    agent_path(path, "run/config/%s.json", t->name) < 0)
 		return ferry_error_set(err, FERRY_E_NOMEM, "configuration file of %s", t->name);
 	rc = fs_mkdir_p(dir, 0700, err);
 	if (rc < 0)
@@ -849,22 +874,25 @@ static int step_configure(struct txn *t, ferry_error *err)
 		json_decref(old);
 		return rc;
 	}
-	json_object_foreach(values, key, v) {
+	json_object_foreach(values, key, v)
+	{
 		json_t *row = NULL;
-		if (state_query_row(t->db, &row, NULL, "SELECT value FROM pkg_config WHERE name=? AND key=?",
-				    "tt", t->name, key) == 0) {
+		if (state_query_row(t->db, &row, NULL,
+		                    "SELECT value FROM pkg_config WHERE name=? AND key=?", "tt",
+		                    t->name, key) == 0) {
 			json_object_set(old, key, json_object_get(row, "value"));
 			json_decref(row);
 		} else {
 			json_object_set_new(old, key, json_null());
 		}
 		if (json_is_null(v))
-			rc = state_exec(t->db, err, "DELETE FROM pkg_config WHERE name=? AND key=?", "tt",
-					t->name, key);
+			rc = state_exec(t->db, err, "DELETE FROM pkg_config WHERE name=? AND key=?",
+			                "tt", t->name, key);
 		else
-			rc = state_exec(t->db, err,
-					"INSERT OR REPLACE INTO pkg_config(name, key, value) VALUES(?, ?, ?)",
-					"ttt", t->name, key, json_string_value(v));
+			rc = state_exec(
+			    t->db, err,
+			    "INSERT OR REPLACE INTO pkg_config(name, key, value) VALUES(?, ?, ?)",
+			    "ttt", t->name, key, json_string_value(v));
 		if (rc < 0)
 			break;
 	}
@@ -896,14 +924,16 @@ static int undo_configure(struct txn *t, ferry_error *err)
 	const char *key;
 	json_t *v;
 	int rc = 0;
-	json_object_foreach(old, key, v) {
+	json_object_foreach(old, key, v)
+	{
 		if (json_is_null(v))
-			rc = state_exec(t->db, err, "DELETE FROM pkg_config WHERE name=? AND key=?", "tt",
-					t->name, key);
+			rc = state_exec(t->db, err, "DELETE FROM pkg_config WHERE name=? AND key=?",
+			                "tt", t->name, key);
 		else
-			rc = state_exec(t->db, err,
-					"INSERT OR REPLACE INTO pkg_config(name, key, value) VALUES(?, ?, ?)",
-					"ttt", t->name, key, json_string_value(v));
+			rc = state_exec(
+			    t->db, err,
+			    "INSERT OR REPLACE INTO pkg_config(name, key, value) VALUES(?, ?, ?)",
+			    "ttt", t->name, key, json_string_value(v));
 		if (rc < 0)
 			return rc;
 	}
@@ -930,9 +960,8 @@ static int step_service_control(struct txn *t, ferry_error *err)
 		bool wanted = json_array_size(apps) == 0;
 		size_t k;
 		json_t *it;
-		json_array_foreach(apps, k, it)
-			if (strcmp(json_string_value(it), a->name) == 0)
-				wanted = true;
+		json_array_foreach(apps, k, it) if (strcmp(json_string_value(it), a->name) == 0)
+		    wanted = true;
 		if (!wanted)
 			continue;
 		struct service *s = svc_find(t->name, a->name);
@@ -954,84 +983,89 @@ static int step_service_control(struct txn *t, ferry_error *err)
 }
 
 static const struct step_def steps_install_file[] = {
-	{"prepare-file", "Copy and verify the package file", step_prepare_file, undo_prepare, false},
-	{"mount", "Mount the new revision read-only", step_mount, undo_mount, false},
-	{"pre-refresh", "Run the pre-refresh hook of the old revision", step_pre_refresh, NULL, false},
-	{"stop-services", "Stop the services of the old revision", step_stop_services, undo_stop_services, false},
-	{"copy-data", "Copy the data of the old revision", step_copy_data, undo_copy_data, false},
-	{"switch", "Make the new revision current", step_switch, undo_switch, false},
-	{"post-refresh", "Run the post-refresh (or install) hook of the new revision", step_post_refresh, NULL, false},
-	{"start-services", "Start the services of the new revision", step_start_services, undo_start_services, false},
-	{"health", "Check the health of the new revision", step_health, NULL, false},
-	{"commit", "Keep the new revision and prune old ones", step_commit, NULL, true},
-	{NULL, NULL, NULL, NULL, false},
+    {"prepare-file", "Copy and verify the package file", step_prepare_file, undo_prepare, false},
+    {"mount", "Mount the new revision read-only", step_mount, undo_mount, false},
+    {"pre-refresh", "Run the pre-refresh hook of the old revision", step_pre_refresh, NULL, false},
+    {"stop-services", "Stop the services of the old revision", step_stop_services,
+     undo_stop_services, false},
+    {"copy-data", "Copy the data of the old revision", step_copy_data, undo_copy_data, false},
+    {"switch", "Make the new revision current", step_switch, undo_switch, false},
+    {"post-refresh", "Run the post-refresh (or install) hook of the new revision",
+     step_post_refresh, NULL, false},
+    {"start-services", "Start the services of the new revision", step_start_services,
+     undo_start_services, false},
+    {"health", "Check the health of the new revision", step_health, NULL, false},
+    {"commit", "Keep the new revision and prune old ones", step_commit, NULL, true},
+    {NULL, NULL, NULL, NULL, false},
 };
 
 #define STEPS_FROM_MOUNT                                                                           \
-	{"mount", "Mount the new revision read-only", step_mount, undo_mount, false},                     \
-	{"pre-refresh", "Run the pre-refresh hook of the old revision", step_pre_refresh, NULL, false},   \
-	{"stop-services", "Stop the services of the old revision", step_stop_services,                    \
-	 undo_stop_services, false},                                                                      \
-	{"copy-data", "Copy the data of the old revision", step_copy_data, undo_copy_data, false},        \
-	{"switch", "Make the new revision current", step_switch, undo_switch, false},                     \
-	{"post-refresh", "Run the post-refresh (or install) hook of the new revision",                    \
-	 step_post_refresh, NULL, false},                                                                 \
-	{"start-services", "Start the services of the new revision", step_start_services,                 \
-	 undo_start_services, false},                                                                     \
-	{"health", "Check the health of the new revision", step_health, NULL, false},                     \
-	{"commit", "Keep the new revision and prune old ones", step_commit, NULL, true},                  \
-	{NULL, NULL, NULL, NULL, false}
+	{"mount", "Mount the new revision read-only", step_mount, undo_mount, false},              \
+	    {"pre-refresh", "Run the pre-refresh hook of the old revision", step_pre_refresh,      \
+	     NULL, false},                                                                         \
+	    {"stop-services", "Stop the services of the old revision", step_stop_services,         \
+	     undo_stop_services, false},                                                           \
+	    {"copy-data", "Copy the data of the old revision", step_copy_data, undo_copy_data,     \
+	     false},                                                                               \
+	    {"switch", "Make the new revision current", step_switch, undo_switch, false},          \
+	    {"post-refresh", "Run the post-refresh (or install) hook of the new revision",         \
+	     step_post_refresh, NULL, false},                                                      \
+	    {"start-services", "Start the services of the new revision", step_start_services,      \
+	     undo_start_services, false},                                                          \
+	    {"health", "Check the health of the new revision", step_health, NULL, false},          \
+	    {"commit", "Keep the new revision and prune old ones", step_commit, NULL, true},       \
+	{                                                                                          \
+		NULL, NULL, NULL, NULL, false                                                      \
+	}
 
 static const struct step_def steps_store[] = {
-	{"resolve", "Find the revision the channel holds for this device", step_resolve, NULL, false},
-	{"download", "Download the image and verify it against the signed metadata", step_download,
-	 undo_download, false},
-	STEPS_FROM_MOUNT,
+    {"resolve", "Find the revision the channel holds for this device", step_resolve, NULL, false},
+    {"download", "Download the image and verify it against the signed metadata", step_download,
+     undo_download, false},
+    STEPS_FROM_MOUNT,
 };
 
 static const struct step_def steps_check[] = {
-	{"check", "Check the store for new revisions", step_check, NULL, false},
-	{NULL, NULL, NULL, NULL, false},
+    {"check", "Check the store for new revisions", step_check, NULL, false},
+    {NULL, NULL, NULL, NULL, false},
 };
 
 static const struct step_def steps_revert[] = {
-	{"stop-services", "Stop the services of the current revision", step_stop_services, undo_stop_services, false},
-	{"switch", "Make the earlier revision current", step_switch, undo_switch, false},
-	{"start-services", "Start the services of the earlier revision", step_start_services, undo_start_services, false},
-	{"health", "Check the health of the earlier revision", step_health, NULL, false},
-	{"commit-revert", "Keep the earlier revision", step_commit_revert, NULL, true},
-	{NULL, NULL, NULL, NULL, false},
+    {"stop-services", "Stop the services of the current revision", step_stop_services,
+     undo_stop_services, false},
+    {"switch", "Make the earlier revision current", step_switch, undo_switch, false},
+    {"start-services", "Start the services of the earlier revision", step_start_services,
+     undo_start_services, false},
+    {"health", "Check the health of the earlier revision", step_health, NULL, false},
+    {"commit-revert", "Keep the earlier revision", step_commit_revert, NULL, true},
+    {NULL, NULL, NULL, NULL, false},
 };
 
 static const struct step_def steps_remove[] = {
-	{"stop-services", "Stop the services", step_stop_services, undo_stop_services, false},
-	{"remove-hook", "Run the remove hook", step_remove_hook, NULL, false},
-	{"discard", "Remove the revisions and their data", step_discard, NULL, true},
-	{NULL, NULL, NULL, NULL, false},
+    {"stop-services", "Stop the services", step_stop_services, undo_stop_services, false},
+    {"remove-hook", "Run the remove hook", step_remove_hook, NULL, false},
+    {"discard", "Remove the revisions and their data", step_discard, NULL, true},
+    {NULL, NULL, NULL, NULL, false},
 };
 
 static const struct step_def steps_configure[] = {
-	{"configure", "Apply the configuration and run the configure hook", step_configure, undo_configure, false},
-	{NULL, NULL, NULL, NULL, false},
+    {"configure", "Apply the configuration and run the configure hook", step_configure,
+     undo_configure, false},
+    {NULL, NULL, NULL, NULL, false},
 };
 
 static const struct step_def steps_services[] = {
-	{"service-control", "Start, stop or restart services", step_service_control, NULL, false},
-	{NULL, NULL, NULL, NULL, false},
+    {"service-control", "Start, stop or restart services", step_service_control, NULL, false},
+    {NULL, NULL, NULL, NULL, false},
 };
 
 static const struct {
 	const char *kind;
 	const struct step_def *steps;
 } kinds[] = {
-	{"install-file", steps_install_file},
-	{"install", steps_store},
-	{"refresh", steps_store},
-	{"refresh-all", steps_check},
-	{"revert", steps_revert},
-	{"remove", steps_remove},
-	{"configure", steps_configure},
-	{"services", steps_services},
+    {"install-file", steps_install_file}, {"install", steps_store},     {"refresh", steps_store},
+    {"refresh-all", steps_check},         {"revert", steps_revert},     {"remove", steps_remove},
+    {"configure", steps_configure},       {"services", steps_services},
 };
 
 static const struct step_def *steps_of(const char *kind)
@@ -1045,7 +1079,7 @@ static const struct step_def *steps_of(const char *kind)
 /* --- the journal ------------------------------------------------------------ */
 
 int txn_create(sqlite3 *db, const char *kind, const char *name, const char *summary, json_t *data,
-	       int64_t *id, ferry_error *err)
+               int64_t *id, ferry_error *err)
 {
 	const struct step_def *steps = steps_of(kind);
 	if (!steps)
@@ -1057,13 +1091,15 @@ int txn_create(sqlite3 *db, const char *kind, const char *name, const char *summ
 	if (rc < 0)
 		return rc;
 	rc = state_exec(db, err,
-			"INSERT INTO changes(kind, name, summary, status, spawn, data) VALUES(?, ?, ?, 'Do', ?, ?)",
-			"tttit", kind, name ? name : "", summary, wall_s(), text);
+	                "INSERT INTO changes(kind, name, summary, status, spawn, data) VALUES(?, "
+	                "?, ?, 'Do', ?, ?)",
+	                "tttit", kind, name ? name : "", summary, wall_s(), text);
 	int64_t cid = sqlite3_last_insert_rowid(db);
 	for (int i = 0; rc == 0 && steps[i].kind; i++)
 		rc = state_exec(db, err,
-				"INSERT INTO steps(change, seq, kind, summary, status) VALUES(?, ?, ?, ?, 'Do')",
-				"iitt", cid, (int64_t)i, steps[i].kind, steps[i].summary);
+		                "INSERT INTO steps(change, seq, kind, summary, status) VALUES(?, "
+		                "?, ?, ?, 'Do')",
+		                "iitt", cid, (int64_t)i, steps[i].kind, steps[i].summary);
 	if (rc < 0) {
 		state_rollback(db);
 		return rc;
@@ -1095,17 +1131,19 @@ static void set_step(struct txn *t, int seq, const char *status, const char *msg
 	int64_t ms = wall_ms();
 	if (strcmp(status, "Doing") == 0 || strcmp(status, "Undoing") == 0)
 		rc = state_exec(t->db, &err,
-				"UPDATE steps SET status=?, started=coalesce(started, ?),"
-				" started_ms=coalesce(started_ms, ?) WHERE change=? AND seq=?",
-				"tiiii", status, ms / 1000, ms, t->id, (int64_t)seq);
+		                "UPDATE steps SET status=?, started=coalesce(started, ?),"
+		                " started_ms=coalesce(started_ms, ?) WHERE change=? AND seq=?",
+		                "tiiii", status, ms / 1000, ms, t->id, (int64_t)seq);
 	else if (msg)
 		rc = state_exec(t->db, &err,
-				"UPDATE steps SET status=?, ended=?, ended_ms=?, msg=? WHERE change=? AND seq=?",
-				"tiitii", status, ms / 1000, ms, msg, t->id, (int64_t)seq);
+		                "UPDATE steps SET status=?, ended=?, ended_ms=?, msg=? WHERE "
+		                "change=? AND seq=?",
+		                "tiitii", status, ms / 1000, ms, msg, t->id, (int64_t)seq);
 	else
-		rc = state_exec(t->db, &err,
-				"UPDATE steps SET status=?, ended=?, ended_ms=? WHERE change=? AND seq=?", "tiiii",
-				status, ms / 1000, ms, t->id, (int64_t)seq);
+		rc = state_exec(
+		    t->db, &err,
+		    "UPDATE steps SET status=?, ended=?, ended_ms=? WHERE change=? AND seq=?",
+		    "tiiii", status, ms / 1000, ms, t->id, (int64_t)seq);
 	if (rc < 0)
 		log_error("change %lld: %s", (long long)t->id, ferry_error_msg(&err));
 }
@@ -1115,10 +1153,12 @@ static void set_change(struct txn *t, const char *status, const char *errmsg)
 	ferry_error err;
 	int rc;
 	if (strcmp(status, "Doing") == 0)
-		rc = state_exec(t->db, &err, "UPDATE changes SET status=? WHERE id=?", "ti", status, t->id);
+		rc = state_exec(t->db, &err, "UPDATE changes SET status=? WHERE id=?", "ti", status,
+		                t->id);
 	else
-		rc = state_exec(t->db, &err, "UPDATE changes SET status=?, ready=?, err=? WHERE id=?",
-				"titi", status, wall_s(), errmsg, t->id);
+		rc = state_exec(t->db, &err,
+		                "UPDATE changes SET status=?, ready=?, err=? WHERE id=?", "titi",
+		                status, wall_s(), errmsg, t->id);
 	if (rc < 0)
 		log_error("change %lld: %s", (long long)t->id, ferry_error_msg(&err));
 }
@@ -1127,7 +1167,7 @@ static void set_change(struct txn *t, const char *status, const char *errmsg)
  * rolled-back, failed; NULL for none) in one transaction: after a crash
  * there are both or neither. */
 static void finish_change(struct txn *t, const char *status, const char *errmsg, const char *result,
-			  const char *failed_step, const char *step_error)
+                          const char *failed_step, const char *step_error)
 {
 	ferry_error err;
 	bool txn = state_begin(t->db, &err) == 0;
@@ -1135,7 +1175,7 @@ static void finish_change(struct txn *t, const char *status, const char *errmsg,
 		log_error("change %lld: %s", (long long)t->id, ferry_error_msg(&err));
 	set_change(t, status, errmsg);
 	int queued = report_queue(t->db, t->id, t->kind, t->name, t->from, t->to,
-				  jstr(t->data, "channel"), result, failed_step, step_error, &err);
+	                          jstr(t->data, "channel"), result, failed_step, step_error, &err);
 	if (queued < 0)
 		log_warn("change %lld: no report: %s", (long long)t->id, ferry_error_msg(&err));
 	if (txn && state_commit(t->db, &err) < 0)
@@ -1159,7 +1199,7 @@ static bool undo_from(struct txn *t, const struct step_def *steps, json_t *rows,
 	for (int i = upto; i >= 0; i--) {
 		const char *st = jstr(json_array_get(rows, (size_t)i), "status");
 		bool ran = !strcmp(st, "Doing") || !strcmp(st, "Done") || !strcmp(st, "Undoing") ||
-			   !strcmp(st, "Error");
+		           !strcmp(st, "Error");
 		if (!ran)
 			continue;
 		bool failed_here = !strcmp(st, "Error");
@@ -1171,7 +1211,7 @@ static bool undo_from(struct txn *t, const struct step_def *steps, json_t *rows,
 		ferry_error_clear(&err);
 		if (steps[i].undo && steps[i].undo(t, &err) < 0) {
 			log_error("change %lld: undo %s: %s", (long long)t->id, steps[i].kind,
-				  ferry_error_msg(&err));
+			          ferry_error_msg(&err));
 			char msg[FERRY_ERROR_MSG_MAX + 32];
 			snprintf(msg, sizeof(msg), "undo failed: %s", ferry_error_msg(&err));
 			set_step(t, i, "Error", msg);
@@ -1184,11 +1224,13 @@ static bool undo_from(struct txn *t, const struct step_def *steps, json_t *rows,
 	return clean;
 }
 
-static int load_txn(sqlite3 *db, int64_t id, struct txn *t, json_t **rows, const struct step_def **steps)
+static int load_txn(sqlite3 *db, int64_t id, struct txn *t, json_t **rows,
+                    const struct step_def **steps)
 {
 	json_t *row = NULL;
 	ferry_error err;
-	if (state_query_row(db, &row, &err, "SELECT kind, data FROM changes WHERE id=?", "i", id) < 0)
+	if (state_query_row(db, &row, &err, "SELECT kind, data FROM changes WHERE id=?", "i", id) <
+	    0)
 		return -1;
 	memset(t, 0, sizeof(*t));
 	t->db = db;
@@ -1203,8 +1245,9 @@ static int load_txn(sqlite3 *db, int64_t id, struct txn *t, json_t **rows, const
 		return -1;
 	}
 	load_names(t);
-	if (state_query(db, rows, &err, "SELECT seq, kind, status FROM steps WHERE change=? ORDER BY seq",
-			"i", id) < 0) {
+	if (state_query(db, rows, &err,
+	                "SELECT seq, kind, status FROM steps WHERE change=? ORDER BY seq", "i",
+	                id) < 0) {
 		json_decref(t->data);
 		return -1;
 	}
@@ -1225,9 +1268,10 @@ static void block_revision(struct txn *t, const char *failed_step)
 	if (!bad || !*t->to || !*t->name)
 		return;
 	ferry_error err;
-	if (state_exec(t->db, &err,
-		       "INSERT OR REPLACE INTO blocked(name, rev, reason, at) VALUES(?, ?, 'failed', ?)",
-		       "tti", t->name, t->to, wall_s()) < 0)
+	if (state_exec(
+	        t->db, &err,
+	        "INSERT OR REPLACE INTO blocked(name, rev, reason, at) VALUES(?, ?, 'failed', ?)",
+	        "tti", t->name, t->to, wall_s()) < 0)
 		log_warn("%s", ferry_error_msg(&err));
 }
 
@@ -1238,14 +1282,16 @@ static void run_change(sqlite3 *db, int64_t id)
 	const struct step_def *steps = NULL;
 	if (load_txn(db, id, &t, &rows, &steps) < 0) {
 		log_error("change %lld cannot be loaded; marking it failed", (long long)id);
-		IGNORE_RC(state_exec(db, NULL,
-				     "UPDATE changes SET status='Error', err='cannot be loaded' WHERE id=?", "i",
-				     id));
+		IGNORE_RC(state_exec(
+		    db, NULL,
+		    "UPDATE changes SET status='Error', err='cannot be loaded' WHERE id=?", "i",
+		    id));
 		return;
 	}
 	json_t *kindrow = NULL;
 	_cleanup_free_ char *kind = NULL;
-	if (state_query_row(db, &kindrow, NULL, "SELECT kind FROM changes WHERE id=?", "i", id) == 0) {
+	if (state_query_row(db, &kindrow, NULL, "SELECT kind FROM changes WHERE id=?", "i", id) ==
+	    0) {
 		kind = strdup(jstr(kindrow, "kind"));
 		json_decref(kindrow);
 	}
@@ -1272,7 +1318,8 @@ static void run_change(sqlite3 *db, int64_t id)
 		else
 			rc = steps[i].run(&t, &err);
 		if (rc == 0 && fault("", steps[i].kind, "-done"))
-			rc = ferry_error_set(&err, FERRY_E_FAULT, "fault point %s-done", steps[i].kind);
+			rc = ferry_error_set(&err, FERRY_E_FAULT, "fault point %s-done",
+			                     steps[i].kind);
 		if (rc < 0) {
 			if (agent.quit)
 				goto out;
@@ -1289,8 +1336,8 @@ static void run_change(sqlite3 *db, int64_t id)
 			char full[FERRY_ERROR_MSG_MAX + 128];
 			snprintf(full, sizeof(full), "%s: %s", steps[i].kind, msg);
 			block_revision(&t, steps[i].kind);
-			finish_change(&t, "Error", full, clean ? "rolled-back" : "failed", steps[i].kind,
-				      msg);
+			finish_change(&t, "Error", full, clean ? "rolled-back" : "failed",
+			              steps[i].kind, msg);
 			log_warn("change %lld rolled back", (long long)id);
 			goto out;
 		}
@@ -1300,8 +1347,9 @@ static void run_change(sqlite3 *db, int64_t id)
 		if (rc == STEP_COMPLETE) {
 			complete_early = true;
 			IGNORE_RC(state_exec(db, NULL,
-					     "UPDATE steps SET status='Hold' WHERE change=? AND seq>? AND status='Do'",
-					     "ii", id, (int64_t)i));
+			                     "UPDATE steps SET status='Hold' WHERE change=? AND "
+			                     "seq>? AND status='Do'",
+			                     "ii", id, (int64_t)i));
 			break;
 		}
 	}
@@ -1321,14 +1369,16 @@ int txn_recover(sqlite3 *db)
 {
 	json_t *changes = NULL;
 	ferry_error err;
-	if (state_query(db, &changes, &err, "SELECT id, kind FROM changes WHERE status='Doing' ORDER BY id",
-			NULL) < 0) {
+	if (state_query(db, &changes, &err,
+	                "SELECT id, kind FROM changes WHERE status='Doing' ORDER BY id",
+	                NULL) < 0) {
 		log_error("%s", ferry_error_msg(&err));
 		return -1;
 	}
 	size_t ci;
 	json_t *c;
-	json_array_foreach(changes, ci, c) {
+	json_array_foreach(changes, ci, c)
+	{
 		int64_t id = json_integer_value(json_object_get(c, "id"));
 		struct txn t;
 		json_t *rows = NULL;
@@ -1343,13 +1393,15 @@ int txn_recover(sqlite3 *db)
 				last = i;
 			if (!strcmp(st, "Undoing") || !strcmp(st, "Undone") || !strcmp(st, "Error"))
 				undoing = true;
-			if (steps[i].no_return && forward < 0 && (!strcmp(st, "Doing") || !strcmp(st, "Done")))
+			if (steps[i].no_return && forward < 0 &&
+			    (!strcmp(st, "Doing") || !strcmp(st, "Done")))
 				forward = i;
 		}
 		const char *at = last >= 0 ? steps[last].kind : "start";
 		if (forward >= 0 && !undoing) {
-			log_warn("change %lld was interrupted at %s, past its point of no return: finishing it",
-				 (long long)id, at);
+			log_warn("change %lld was interrupted at %s, past its point of no return: "
+			         "finishing it",
+			         (long long)id, at);
 			json_decref(rows);
 			json_decref(t.data);
 			run_change(db, id);
@@ -1362,11 +1414,14 @@ int txn_recover(sqlite3 *db)
 				failed = steps[i].kind;
 		bool clean = undo_from(&t, steps, rows, last);
 		char msg[256];
-		snprintf(msg, sizeof(msg), "%s: interrupted (ferryd stopped during this step); rolled back when ferryd started again", at);
+		snprintf(msg, sizeof(msg),
+		         "%s: interrupted (ferryd stopped during this step); rolled back when "
+		         "ferryd started again",
+		         at);
 		if (failed)
 			block_revision(&t, failed);
-		finish_change(&t, "Error", msg, clean ? "rolled-back" : "failed", failed ? failed : at,
-			      msg + strlen(at) + 2);
+		finish_change(&t, "Error", msg, clean ? "rolled-back" : "failed",
+		              failed ? failed : at, msg + strlen(at) + 2);
 		json_decref(rows);
 		json_decref(t.data);
 	}
@@ -1380,14 +1435,16 @@ static void mount_all(sqlite3 *db)
 	ferry_error err;
 	/* Only kept revisions: one a change added is mounted by that change, or
 	 * by its commit when it is finished at start-up. */
-	if (state_query(db, &rows, &err, "SELECT name, rev FROM revisions WHERE status='ok' ORDER BY name, rev",
-			NULL) < 0) {
+	if (state_query(db, &rows, &err,
+	                "SELECT name, rev FROM revisions WHERE status='ok' ORDER BY name, rev",
+	                NULL) < 0) {
 		log_error("%s", ferry_error_msg(&err));
 		return;
 	}
 	size_t i;
 	json_t *r;
-	json_array_foreach(rows, i, r) {
+	json_array_foreach(rows, i, r)
+	{
 		const char *name = jstr(r, "name"), *rev = jstr(r, "rev");
 		if (rev_mounted(name, rev))
 			continue;
@@ -1401,11 +1458,13 @@ static void start_all(sqlite3 *db)
 {
 	json_t *rows = NULL;
 	ferry_error err;
-	if (state_query(db, &rows, &err, "SELECT name, current FROM packages ORDER BY name", NULL) < 0)
+	if (state_query(db, &rows, &err, "SELECT name, current FROM packages ORDER BY name", NULL) <
+	    0)
 		return;
 	size_t i;
 	json_t *r;
-	json_array_foreach(rows, i, r) {
+	json_array_foreach(rows, i, r)
+	{
 		/* the links follow the database, which is the truth */
 		if (link_current(jstr(r, "name"), jstr(r, "current"), false, &err) < 0)
 			log_error("%s", ferry_error_msg(&err));
@@ -1444,8 +1503,10 @@ void *txn_worker(void *arg)
 		for (;;) {
 			json_t *row = NULL;
 			if (agent.quit ||
-			    state_query_row(db, &row, NULL,
-					    "SELECT id FROM changes WHERE status='Do' ORDER BY id LIMIT 1", NULL) < 0)
+			    state_query_row(
+			        db, &row, NULL,
+			        "SELECT id FROM changes WHERE status='Do' ORDER BY id LIMIT 1",
+			        NULL) < 0)
 				break;
 			int64_t id = json_integer_value(json_object_get(row, "id"));
 			json_decref(row);

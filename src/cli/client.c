@@ -51,14 +51,15 @@ static int wait_fd(int fd, short events, int64_t deadline, ferry_error *err)
 		int64_t left = deadline - now_ms();
 		if (left <= 0)
 			return ferry_error_set(err, FERRY_E_TIMEOUT,
-					       "ferryd at %s did not answer within %d s", client_socket(),
-					       CLIENT_TIMEOUT_MS / 1000);
+			                       "ferryd at %s did not answer within %d s",
+			                       client_socket(), CLIENT_TIMEOUT_MS / 1000);
 		struct pollfd p = {.fd = fd, .events = events};
 		int n = poll(&p, 1, (int)left);
 		if (n > 0)
 			return 0;
 		if (n < 0 && errno != EINTR)
-			return ferry_error_errno(err, FERRY_E_IO, errno, "poll %s", client_socket());
+			return ferry_error_errno(err, FERRY_E_IO, errno, "poll %s",
+			                         client_socket());
 	}
 }
 
@@ -66,7 +67,7 @@ static int wait_fd(int fd, short events, int64_t deadline, ferry_error *err)
  * request asked the agent to close): with Content-Length, chunked, or up to
  * the end. *status the HTTP status. */
 static int parse_answer(struct buf *in, long *status, const char **body, size_t *blen,
-			ferry_error *err)
+                        ferry_error *err)
 {
 	const char *d = in->data ? in->data : "";
 	const char *eoh = memmem(d, in->len, "\r\n\r\n", 4);
@@ -91,9 +92,9 @@ static int parse_answer(struct buf *in, long *status, const char **body, size_t 
 	if (!chunked) {
 		if (clen >= 0) {
 			if ((unsigned long long)clen > left)
-				return ferry_error_set(err, FERRY_E_CORRUPT,
-						       "ferryd's answer was cut off (%zu of %lld bytes)",
-						       left, clen);
+				return ferry_error_set(
+				    err, FERRY_E_CORRUPT,
+				    "ferryd's answer was cut off (%zu of %lld bytes)", left, clen);
 			left = (size_t)clen;
 		}
 		*body = p;
@@ -108,7 +109,8 @@ static int parse_answer(struct buf *in, long *status, const char **body, size_t 
 		unsigned long long n = strtoull(p, &nl, 16);
 		const char *crlf = memmem(p, (size_t)(end - p), "\r\n", 2);
 		if (!crlf || nl == p || nl > crlf || n > (unsigned long long)(end - crlf - 2))
-			return ferry_error_set(err, FERRY_E_CORRUPT, "ferryd's answer has a bad chunk");
+			return ferry_error_set(err, FERRY_E_CORRUPT,
+			                       "ferryd's answer has a bad chunk");
 		p = crlf + 2;
 		if (n == 0)
 			break;
@@ -116,7 +118,8 @@ static int parse_answer(struct buf *in, long *status, const char **body, size_t 
 		w += n;
 		p += n;
 		if (end - p < 2 || p[0] != '\r' || p[1] != '\n')
-			return ferry_error_set(err, FERRY_E_CORRUPT, "ferryd's answer has a bad chunk");
+			return ferry_error_set(err, FERRY_E_CORRUPT,
+			                       "ferryd's answer has a bad chunk");
 		p += 2;
 	}
 	*body = out;
@@ -126,17 +129,18 @@ static int parse_answer(struct buf *in, long *status, const char **body, size_t 
 
 /* One request over the agent's Unix socket; the whole answer into *answer. */
 static int request(const char *method, const char *path, const char *body, struct buf *answer,
-		   ferry_error *err)
+                   ferry_error *err)
 {
 	const char *sock = client_socket();
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	if (str_copy(sa.sun_path, sizeof(sa.sun_path), sock) < 0)
-		return ferry_error_set(err, FERRY_E_LIMIT, "FERRY_SOCKET %s: path too long (at most %zu bytes)",
-				       sock, sizeof(sa.sun_path) - 1);
+		return ferry_error_set(err, FERRY_E_LIMIT,
+		                       "FERRY_SOCKET %s: path too long (at most %zu bytes)", sock,
+		                       sizeof(sa.sun_path) - 1);
 	for (const char *c = path; *c; c++)
 		if (*c <= ' ' || *c == 0x7f)
-			return ferry_error_set(err, FERRY_E_INVALID, "request %s: bad character in the path",
-					       path);
+			return ferry_error_set(err, FERRY_E_INVALID,
+			                       "request %s: bad character in the path", path);
 	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return ferry_error_errno(err, FERRY_E_IO, errno, "socket");
@@ -153,13 +157,16 @@ static int request(const char *method, const char *path, const char *body, struc
 		rc = e ? -1 : 0;
 	}
 	if (rc < 0)
-		return ferry_error_set(err, FERRY_E_NETWORK, "cannot reach ferryd at %s: %s (is ferryd running?)",
-				       sock, strerror(errno));
+		return ferry_error_set(err, FERRY_E_NETWORK,
+		                       "cannot reach ferryd at %s: %s (is ferryd running?)", sock,
+		                       strerror(errno));
 	size_t blen = body ? strlen(body) : 0;
 	struct buf req = BUF_INIT(CLIENT_MAX_HEAD + blen);
-	rc = buf_printf(&req, "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n", method, path);
+	rc = buf_printf(&req, "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n", method,
+	                path);
 	if (rc == 0 && body)
-		rc = buf_printf(&req, "Content-Type: application/json\r\nContent-Length: %zu\r\n", blen);
+		rc = buf_printf(&req, "Content-Type: application/json\r\nContent-Length: %zu\r\n",
+		                blen);
 	if (rc == 0)
 		rc = buf_append(&req, "\r\n", 2);
 	if (rc == 0 && body)
@@ -177,7 +184,8 @@ static int request(const char *method, const char *path, const char *body, struc
 			continue;
 		}
 		if (n < 0) {
-			rc = ferry_error_errno(err, FERRY_E_NETWORK, errno, "send to ferryd at %s", sock);
+			rc = ferry_error_errno(err, FERRY_E_NETWORK, errno, "send to ferryd at %s",
+			                       sock);
 			break;
 		}
 		off += (size_t)n;
@@ -197,14 +205,16 @@ static int request(const char *method, const char *path, const char *body, struc
 			continue;
 		}
 		if (n < 0)
-			return ferry_error_errno(err, FERRY_E_NETWORK, errno, "read from ferryd at %s", sock);
+			return ferry_error_errno(err, FERRY_E_NETWORK, errno,
+			                         "read from ferryd at %s", sock);
 		if (buf_append(answer, chunk, (size_t)n) < 0)
 			return ferry_error_set(err, FERRY_E_LIMIT, "ferryd's answer is over %d MiB",
-					       (CLIENT_MAX_ANSWER + CLIENT_MAX_HEAD) >> 20);
+			                       (CLIENT_MAX_ANSWER + CLIENT_MAX_HEAD) >> 20);
 	}
 }
 
-int client_call(const char *method, const char *path, json_t *body, json_t **result, ferry_error *err)
+int client_call(const char *method, const char *path, json_t *body, json_t **result,
+                ferry_error *err)
 {
 	_cleanup_free_ char *text = NULL;
 	if (strcmp(method, "POST") == 0) {
@@ -228,8 +238,9 @@ int client_call(const char *method, const char *path, json_t *body, json_t **res
 	buf_free(&answer);
 	if (!json_is_object(j)) {
 		json_decref(j);
-		return ferry_error_set(err, FERRY_E_CORRUPT, "ferryd answered %ld with something that is not JSON",
-				       status);
+		return ferry_error_set(err, FERRY_E_CORRUPT,
+		                       "ferryd answered %ld with something that is not JSON",
+		                       status);
 	}
 	const char *type = json_string_value(json_object_get(j, "type"));
 	if (type && strcmp(type, "error") == 0) {
@@ -237,7 +248,7 @@ int client_call(const char *method, const char *path, json_t *body, json_t **res
 		const char *msg = json_string_value(json_object_get(r, "message"));
 		const char *kind = json_string_value(json_object_get(r, "kind"));
 		rc = ferry_error_set(err, kind ? code_of(kind) : FERRY_E_INTERNAL, "%s",
-				     msg ? msg : "ferryd reported an error");
+		                     msg ? msg : "ferryd reported an error");
 	} else if (type && strcmp(type, "async") == 0) {
 		*result = json_incref(json_object_get(j, "change"));
 	} else {
@@ -267,26 +278,34 @@ int client_wait_change(const char *id, json_t **change, ferry_error *err)
 			if (strcmp(status, "Done") == 0)
 				return 0;
 			const char *e = json_string_value(json_object_get(ch, "err"));
-			return ferry_error_set(err, FERRY_E_INVALID, "change %s failed and was rolled back: %s",
-					       id, e ? e : "unknown error");
+			return ferry_error_set(err, FERRY_E_INVALID,
+			                       "change %s failed and was rolled back: %s", id,
+			                       e ? e : "unknown error");
 		}
 		if (tty) {
 			size_t i;
 			json_t *st;
-			json_array_foreach(json_object_get(ch, "steps"), i, st) {
+			json_array_foreach(json_object_get(ch, "steps"), i, st)
+			{
 				const char *ss = json_string_value(json_object_get(st, "status"));
-				if (ss && (strcmp(ss, "Doing") == 0 || strcmp(ss, "Undoing") == 0)) {
+				if (ss &&
+				    (strcmp(ss, "Doing") == 0 || strcmp(ss, "Undoing") == 0)) {
 					char line[256], pct[64] = "";
 					json_t *pr = json_object_get(ch, "progress");
-					json_int_t total = json_integer_value(json_object_get(pr, "total"));
+					json_int_t total =
+					    json_integer_value(json_object_get(pr, "total"));
 					if (total > 0) {
-						json_int_t done = json_integer_value(json_object_get(pr, "done"));
-						snprintf(pct, sizeof(pct), " %lld%% (%.1f of %.1f MiB)",
-							 (long long)(done * 100 / total), done / 1048576.0,
-							 total / 1048576.0);
+						json_int_t done =
+						    json_integer_value(json_object_get(pr, "done"));
+						snprintf(pct, sizeof(pct),
+						         " %lld%% (%.1f of %.1f MiB)",
+						         (long long)(done * 100 / total),
+						         done / 1048576.0, total / 1048576.0);
 					}
-					snprintf(line, sizeof(line), "%s%s%s", strcmp(ss, "Undoing") == 0 ? "Undo: " : "",
-						 json_string_value(json_object_get(st, "summary")), pct);
+					snprintf(line, sizeof(line), "%s%s%s",
+					         strcmp(ss, "Undoing") == 0 ? "Undo: " : "",
+					         json_string_value(json_object_get(st, "summary")),
+					         pct);
 					if (strcmp(line, shown) != 0) {
 						fprintf(stderr, "\r\033[K%s...", line);
 						snprintf(shown, sizeof(shown), "%s", line);

@@ -20,7 +20,7 @@ const char *client_socket(void);
  * answer's "result" (sync) or, for an async answer, a JSON string holding
  * the change id. */
 int client_call(const char *method, const char *path, json_t *body, json_t **result,
-		ferry_error *err) FERRY_WUR;
+                ferry_error *err) FERRY_WUR;
 
 /* Follow change id until it is Done or Error, showing the step that runs on
  * a terminal (stderr). *change receives the final change. 0 when Done; when

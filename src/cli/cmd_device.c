@@ -199,7 +199,8 @@ static int fail_err(const char *verb, const ferry_error *err)
 }
 
 /* Send a request that creates a change; follow it unless --no-wait. */
-static int do_change(const char *verb, const char *path, json_t *body, bool no_wait, json_t **change)
+static int do_change(const char *verb, const char *path, json_t *body, bool no_wait,
+                     json_t **change)
 {
 	json_t *id = NULL;
 	ferry_error err;
@@ -264,12 +265,14 @@ int cmd_install(int argc, char **argv)
 		if (!abs)
 			return cli_fail("install: %s: %s", arg, strerror(errno));
 		body = json_pack("{s:s, s:s, s:b}", "action", "install", "path", abs, "dangerous",
-				 f.dangerous);
+		                 f.dangerous);
 		free(abs);
 	} else {
 		if (!manifest_valid_name(arg))
-			return cli_fail("install: \"%s\" is neither a file nor a valid package name", arg);
-		body = json_pack("{s:s, s:s}", "action", "install", "channel", f.channel ? f.channel : "");
+			return cli_fail(
+			    "install: \"%s\" is neither a file nor a valid package name", arg);
+		body = json_pack("{s:s, s:s}", "action", "install", "channel",
+		                 f.channel ? f.channel : "");
 		snprintf(url, sizeof(url), "/v1/packages/%s", arg);
 		path = url;
 	}
@@ -294,7 +297,7 @@ int cmd_remove(int argc, char **argv)
 		char url[128];
 		snprintf(url, sizeof(url), "/v1/packages/%s", f.args[i]);
 		_cleanup_(json_decrefp) json_t *body =
-			json_pack("{s:s, s:b}", "action", "remove", "purge", f.purge);
+		    json_pack("{s:s, s:b}", "action", "remove", "purge", f.purge);
 		json_t *ch = NULL;
 		int rc = do_change("remove", url, body, f.no_wait, &ch);
 		if (rc) {
@@ -318,8 +321,9 @@ int cmd_refresh(int argc, char **argv)
 	_cleanup_(json_decrefp) json_t *names = json_array();
 	for (int i = 0; i < f.nargs; i++)
 		json_array_append_new(names, json_string(f.args[i]));
-	_cleanup_(json_decrefp) json_t *body = json_pack("{s:s, s:O, s:s}", "action", "refresh", "names",
-							  names, "channel", f.channel ? f.channel : "");
+	_cleanup_(json_decrefp) json_t *body =
+	    json_pack("{s:s, s:O, s:s}", "action", "refresh", "names", names, "channel",
+	              f.channel ? f.channel : "");
 	char url[128] = "/v1/packages";
 	if (f.nargs == 1)
 		snprintf(url, sizeof(url), "/v1/packages/%s", f.args[0]);
@@ -339,7 +343,8 @@ int cmd_refresh(int argc, char **argv)
 		printf("All packages are up to date.\n");
 	size_t i;
 	json_t *id;
-	json_array_foreach(spawned, i, id) {
+	json_array_foreach(spawned, i, id)
+	{
 		json_t *one = NULL;
 		ferry_error err;
 		ferry_error_clear(&err);
@@ -366,8 +371,8 @@ int cmd_revert(int argc, char **argv)
 		return cli_usage(argv[0]);
 	char url[128];
 	snprintf(url, sizeof(url), "/v1/packages/%s", f.args[0]);
-	_cleanup_(json_decrefp) json_t *body = json_pack("{s:s, s:s}", "action", "revert", "revision",
-							  f.revision ? f.revision : "");
+	_cleanup_(json_decrefp) json_t *body =
+	    json_pack("{s:s, s:s}", "action", "revert", "revision", f.revision ? f.revision : "");
 	json_t *ch = NULL;
 	int rc = do_change("revert", url, body, f.no_wait, &ch);
 	if (rc || !ch)
@@ -425,14 +430,16 @@ int cmd_list(int argc, char **argv)
 	table_add(&t, head);
 	size_t i;
 	json_t *p;
-	json_array_foreach(r, i, p) {
+	json_array_foreach(r, i, p)
+	{
 		char notes[64];
 		const char *rev = json_string_value(json_object_get(p, "revision"));
 		if (f.all) {
 			bool cur = json_integer_value(json_object_get(p, "current")) == 1;
 			snprintf(notes, sizeof(notes), "%s%s%s", cur ? "current" : "disabled",
-				 json_integer_value(json_object_get(p, "local")) ? ",dangerous" : "",
-				 strcmp(js(p, "status"), "ok") ? ",in-progress" : "");
+			         json_integer_value(json_object_get(p, "local")) ? ",dangerous"
+			                                                         : "",
+			         strcmp(js(p, "status"), "ok") ? ",in-progress" : "");
 		} else {
 			notes_of(p, notes, sizeof(notes));
 		}
@@ -484,10 +491,11 @@ int cmd_info(int argc, char **argv)
 	json_t *a;
 	if (json_array_size(json_object_get(p, "apps"))) {
 		printf("apps:\n");
-		json_array_foreach(json_object_get(p, "apps"), i, a) {
+		json_array_foreach(json_object_get(p, "apps"), i, a)
+		{
 			if (*js(a, "daemon"))
-				printf("  %s: %s (%s daemon, %s)\n", js(a, "name"), js(a, "command"),
-				       js(a, "daemon"), js(a, "active"));
+				printf("  %s: %s (%s daemon, %s)\n", js(a, "name"),
+				       js(a, "command"), js(a, "daemon"), js(a, "active"));
 			else
 				printf("  %s: %s\n", js(a, "name"), js(a, "command"));
 		}
@@ -495,17 +503,18 @@ int cmd_info(int argc, char **argv)
 	if (json_array_size(json_object_get(p, "hooks"))) {
 		printf("hooks:    ");
 		json_array_foreach(json_object_get(p, "hooks"), i, a)
-			printf(" %s", json_string_value(a));
+		    printf(" %s", json_string_value(a));
 		printf("\n");
 	}
 	printf("revisions on this device:\n");
-	json_array_foreach(json_object_get(p, "revisions"), i, a) {
+	json_array_foreach(json_object_get(p, "revisions"), i, a)
+	{
 		fmt_time(json_object_get(a, "added"), when, sizeof(when));
 		printf("  %-6s %-12s %s%s\n", js(a, "revision"), js(a, "version"), when,
 		       strcmp(js(a, "revision"), js(p, "revision")) == 0 ? "  (current)" : "");
 	}
 	json_array_foreach(json_object_get(p, "blocked"), i, a)
-		printf("not refreshed to: revision %s (%s)\n", js(a, "revision"), js(a, "reason"));
+	    printf("not refreshed to: revision %s (%s)\n", js(a, "revision"), js(a, "reason"));
 	json_decref(p);
 	return 0;
 }
@@ -543,20 +552,22 @@ int cmd_hold(int argc, char **argv)
 	if (parse(argc, argv, "for forever", &f) < 0)
 		return 2;
 	if (!!f.forever + !!f.hold_for != 1)
-		return cli_fail("hold: say how long: --for DURATION (such as 12h, 7d, 2w) or --forever");
+		return cli_fail(
+		    "hold: say how long: --for DURATION (such as 12h, 7d, 2w) or --forever");
 	long long until = 0;
 	if (f.hold_for) {
 		long long secs;
 		if (parse_for(f.hold_for, &secs) < 0)
-			return cli_fail("hold: --for: expected a duration such as 30m, 12h, 7d or 2w; got \"%s\"",
-					f.hold_for);
+			return cli_fail("hold: --for: expected a duration such as 30m, 12h, 7d or "
+			                "2w; got \"%s\"",
+			                f.hold_for);
 		until = (long long)time(NULL) + secs;
 	}
 	_cleanup_(json_decrefp) json_t *names = json_array();
 	for (int i = 0; i < f.nargs; i++)
 		json_array_append_new(names, json_string(f.args[i]));
-	_cleanup_(json_decrefp) json_t *body =
-		json_pack("{s:s, s:O, s:I}", "action", "hold", "names", names, "until", (json_int_t)until);
+	_cleanup_(json_decrefp) json_t *body = json_pack(
+	    "{s:s, s:O, s:I}", "action", "hold", "names", names, "until", (json_int_t)until);
 	json_t *r = NULL;
 	ferry_error err;
 	ferry_error_clear(&err);
@@ -586,7 +597,8 @@ int cmd_unhold(int argc, char **argv)
 	_cleanup_(json_decrefp) json_t *names = json_array();
 	for (int i = 0; i < f.nargs; i++)
 		json_array_append_new(names, json_string(f.args[i]));
-	_cleanup_(json_decrefp) json_t *body = json_pack("{s:s, s:O}", "action", "unhold", "names", names);
+	_cleanup_(json_decrefp) json_t *body =
+	    json_pack("{s:s, s:O}", "action", "unhold", "names", names);
 	json_t *r = NULL;
 	ferry_error err;
 	ferry_error_clear(&err);
@@ -629,7 +641,8 @@ int cmd_changes(int argc, char **argv)
 	table_add(&t, head);
 	size_t i;
 	json_t *c;
-	json_array_foreach(r, i, c) {
+	json_array_foreach(r, i, c)
+	{
 		char spawn[48], ready[48];
 		fmt_time(json_object_get(c, "spawn"), spawn, sizeof(spawn));
 		fmt_time(json_object_get(c, "ready"), ready, sizeof(ready));
@@ -664,17 +677,18 @@ int cmd_change(int argc, char **argv)
 	table_add(&t, head);
 	size_t i;
 	json_t *s;
-	json_array_foreach(json_object_get(c, "steps"), i, s) {
+	json_array_foreach(json_object_get(c, "steps"), i, s)
+	{
 		char spawn[48], ready[48];
 		fmt_time(json_object_get(s, "started"), spawn, sizeof(spawn));
 		fmt_time(json_object_get(s, "ended"), ready, sizeof(ready));
-		const char *row[] = {js(s, "status"), spawn, ready, js(s, "kind"), js(s, "summary")};
+		const char *row[] = {js(s, "status"), spawn, ready, js(s, "kind"),
+		                     js(s, "summary")};
 		table_add(&t, row);
 	}
 	table_print(&t);
-	json_array_foreach(json_object_get(c, "steps"), i, s)
-		if (*js(s, "msg"))
-			printf("\n%s: %s\n", js(s, "kind"), js(s, "msg"));
+	json_array_foreach(json_object_get(c, "steps"), i, s) if (*js(s, "msg"))
+	    printf("\n%s: %s\n", js(s, "kind"), js(s, "msg"));
 	if (*js(c, "err") && strcmp(js(c, "status"), "Error") == 0)
 		printf("\nchange %s: %s\n", js(c, "id"), js(c, "err"));
 	json_decref(c);
@@ -690,7 +704,8 @@ int cmd_logs(int argc, char **argv)
 		return cli_usage(argv[0]);
 	unsigned long long n = 10;
 	if (f.lines && str_to_u64(f.lines, 10000, &n) < 0)
-		return cli_fail("logs: -n: expected a number of lines from 0 to 10000; got \"%s\"", f.lines);
+		return cli_fail("logs: -n: expected a number of lines from 0 to 10000; got \"%s\"",
+		                f.lines);
 	char url[4096];
 	snprintf(url, sizeof(url), "/v1/logs?name=%s&n=%llu", f.args[0], n);
 	json_t *r = NULL;
@@ -700,13 +715,15 @@ int cmd_logs(int argc, char **argv)
 	bool many = json_array_size(r) > 1;
 	size_t i;
 	json_t *l;
-	json_array_foreach(r, i, l) {
+	json_array_foreach(r, i, l)
+	{
 		const char *text = js(l, "text");
 		if (!*text)
 			continue;
 		if (many) {
 			_cleanup_free_ char *copy = strdup(text);
-			for (char *line = copy ? strtok(copy, "\n") : NULL; line; line = strtok(NULL, "\n"))
+			for (char *line = copy ? strtok(copy, "\n") : NULL; line;
+			     line = strtok(NULL, "\n"))
 				printf("%s: %s\n", js(l, "app"), line);
 		} else {
 			printf("%s%s", text, str_has_suffix(text, "\n") ? "" : "\n");
@@ -716,7 +733,7 @@ int cmd_logs(int argc, char **argv)
 	while (f.follow) {
 		json_t *offs = json_object();
 		json_array_foreach(r, i, l)
-			json_object_set(offs, js(l, "app"), json_object_get(l, "offset"));
+		    json_object_set(offs, js(l, "app"), json_object_get(l, "offset"));
 		char *o = json_dumps(offs, JSON_COMPACT);
 		json_decref(offs);
 		char *q = o ? url_quote(o) : NULL;
@@ -729,13 +746,15 @@ int cmd_logs(int argc, char **argv)
 			break;
 		json_decref(r);
 		r = r2;
-		json_array_foreach(r, i, l) {
+		json_array_foreach(r, i, l)
+		{
 			const char *text = js(l, "text");
 			if (!*text)
 				continue;
 			if (many) {
 				_cleanup_free_ char *copy = strdup(text);
-				for (char *line = copy ? strtok(copy, "\n") : NULL; line; line = strtok(NULL, "\n"))
+				for (char *line = copy ? strtok(copy, "\n") : NULL; line;
+				     line = strtok(NULL, "\n"))
 					printf("%s: %s\n", js(l, "app"), line);
 			} else {
 				fputs(text, stdout);
@@ -761,7 +780,8 @@ int cmd_services(int argc, char **argv)
 	json_t *sel = json_array();
 	size_t i;
 	json_t *s;
-	json_array_foreach(r, i, s) {
+	json_array_foreach(r, i, s)
+	{
 		bool want = f.nargs == 0;
 		for (int k = 0; k < f.nargs; k++)
 			if (!strcmp(f.args[k], js(s, "name")))
@@ -783,13 +803,15 @@ int cmd_services(int argc, char **argv)
 	struct table t = {.ncols = 5};
 	const char *head[] = {"Service", "Type", "Current", "Rev", "Notes"};
 	table_add(&t, head);
-	json_array_foreach(sel, i, s) {
+	json_array_foreach(sel, i, s)
+	{
 		char svc[96], notes[64] = "-";
 		snprintf(svc, sizeof(svc), "%s.%s", js(s, "name"), js(s, "app"));
 		json_int_t restarts = json_integer_value(json_object_get(s, "restarts"));
 		if (restarts)
 			snprintf(notes, sizeof(notes), "exited %lld times", (long long)restarts);
-		const char *row[] = {svc, js(s, "daemon"), js(s, "active"), js(s, "revision"), notes};
+		const char *row[] = {svc, js(s, "daemon"), js(s, "active"), js(s, "revision"),
+		                     notes};
 		table_add(&t, row);
 	}
 	table_print(&t);
@@ -807,7 +829,7 @@ static int service_action(int argc, char **argv, const char *action)
 	int status = 0;
 	for (int i = 0; i < f.nargs; i++) {
 		_cleanup_(json_decrefp) json_t *body =
-			json_pack("{s:s, s:[s]}", "action", action, "names", f.args[i]);
+		    json_pack("{s:s, s:[s]}", "action", action, "names", f.args[i]);
 		json_t *ch = NULL;
 		int rc = do_change(action, "/v1/services", body, f.no_wait, &ch);
 		if (rc) {
@@ -815,8 +837,11 @@ static int service_action(int argc, char **argv, const char *action)
 			continue;
 		}
 		if (ch)
-			printf("%s %s\n", action[0] == 's' && action[2] == 'o' ? "stopped" :
-					  action[0] == 's' ? "started" : "restarted", f.args[i]);
+			printf("%s %s\n",
+			       action[0] == 's' && action[2] == 'o' ? "stopped"
+			       : action[0] == 's'                   ? "started"
+			                                            : "restarted",
+			       f.args[i]);
 		json_decref(ch);
 	}
 	return status;
@@ -889,8 +914,7 @@ int cmd_get(int argc, char **argv)
 	} else {
 		const char *k;
 		json_t *v;
-		json_object_foreach(r, k, v)
-			printf("%s=%s\n", k, json_string_value(v));
+		json_object_foreach(r, k, v) printf("%s=%s\n", k, json_string_value(v));
 	}
 	json_decref(r);
 	return 0;

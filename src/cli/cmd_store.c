@@ -51,11 +51,11 @@ static int parse(int argc, char **argv, struct sopts *o, const char *verb)
 			continue;
 		}
 		const char **slot = strcmp(a, "--store") == 0        ? &o->store
-				    : strcmp(a, "--token-file") == 0 ? &o->token_file
-				    : strcmp(a, "--release") == 0    ? &o->release
-				    : strcmp(a, "--from") == 0       ? &o->from
-				    : strcmp(a, "--to") == 0         ? &o->to
-								     : NULL;
+		                    : strcmp(a, "--token-file") == 0 ? &o->token_file
+		                    : strcmp(a, "--release") == 0    ? &o->release
+		                    : strcmp(a, "--from") == 0       ? &o->from
+		                    : strcmp(a, "--to") == 0         ? &o->to
+		                                                     : NULL;
 		if (slot || strcmp(a, "--progressive") == 0) {
 			if (!v) {
 				fprintf(stderr, "ferry %s: %s needs a value\n", verb, a);
@@ -68,9 +68,10 @@ static int parse(int argc, char **argv, struct sopts *o, const char *verb)
 			}
 			unsigned long long pct = 0;
 			if (str_to_u64(v, 100, &pct) < 0 || pct == 0) {
-				fprintf(stderr, "ferry %s: --progressive: expected a percentage from "
-						"1 to 100\n",
-					verb);
+				fprintf(stderr,
+				        "ferry %s: --progressive: expected a percentage from "
+				        "1 to 100\n",
+				        verb);
 				return 2;
 			}
 			o->progressive = (long long)pct;
@@ -135,7 +136,7 @@ int cmd_login(int argc, char **argv)
 	if (!got) {
 		OPENSSL_cleanse(tok, sizeof(tok));
 		return cli_fail("login: no token given on %s",
-				o.token_file ? o.token_file : "standard input");
+		                o.token_file ? o.token_file : "standard input");
 	}
 	size_t n = strlen(tok);
 	while (n && (tok[n - 1] == '\n' || tok[n - 1] == '\r' || tok[n - 1] == ' '))
@@ -162,8 +163,8 @@ int cmd_login(int argc, char **argv)
 	}
 	const char *account = json_string_value(json_object_get(reply, "account"));
 	char path[PATH_MAX], dir[PATH_MAX];
-	json_t *cfg = json_pack("{s:s, s:s, s:b}", "store", c.url, "token", c.token, "insecure",
-				o.insecure);
+	json_t *cfg =
+	    json_pack("{s:s, s:s, s:b}", "store", c.url, "token", c.token, "insecure", o.insecure);
 	char *text = cfg ? json_dumps(cfg, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
 	json_decref(cfg);
 	rc = store_config_path(path, sizeof(path), &err);
@@ -301,7 +302,7 @@ int cmd_collaborators(int argc, char **argv)
 			json_t *v;
 			size_t i;
 			json_array_foreach(json_object_get(reply, "collaborators"), i, v)
-				printf("collaborator: %s\n", json_string_value(v));
+			    printf("collaborator: %s\n", json_string_value(v));
 		}
 	}
 	json_decref(body);
@@ -355,7 +356,8 @@ int cmd_push(int argc, char **argv)
 		printf("released %s revision %lld to", pkg, rev);
 		json_t *v;
 		size_t i;
-		json_array_foreach(released, i, v) printf("%s %s", i ? "," : "", json_string_value(v));
+		json_array_foreach(released, i, v)
+		    printf("%s %s", i ? "," : "", json_string_value(v));
 		printf("\n");
 	}
 	json_decref(reply);
@@ -390,7 +392,7 @@ static void print_status(json_t *map)
 		json_t *branch = json_object_get(e, "branch");
 		if (json_is_string(branch))
 			snprintf(chan, sizeof(chan), "%s/%s", strv(e, "risk"),
-				 json_string_value(branch));
+			         json_string_value(branch));
 		else
 			snprintf(chan, sizeof(chan), "%s", strv(e, "risk"));
 		json_t *rev = json_object_get(e, "revision");
@@ -417,17 +419,18 @@ static void print_status(json_t *map)
 			strftime(exp, sizeof(exp), "%Y-%m-%dT%H:%M:%SZ", &tm);
 		}
 		/* "↑" is three bytes but one column: pad by hand */
-		int vpad = json_is_string(follows) ? 14 : 12, rpad = json_is_string(follows) ? 11 : 9;
+		int vpad = json_is_string(follows) ? 14 : 12,
+		    rpad = json_is_string(follows) ? 11 : 9;
 		printf("%-10s %-8s %-20s %-*s %-*s %-10s %s\n", new_track ? track : "",
 		       new_arch ? arch : "", chan, vpad, ver, rpad, revs, prog, exp);
 		if (json_is_object(pr)) {
 			char pv[24];
 			snprintf(pv, sizeof(pv), "%lld",
-				 (long long)json_integer_value(json_object_get(pr, "revision")));
+			         (long long)json_integer_value(json_object_get(pr, "revision")));
 			char pp[16];
 			snprintf(pp, sizeof(pp), "%lld%%", pct);
-			printf("%-10s %-8s %-20s %-12s %-9s %-10s\n", "", "", "", strv(pr, "version"),
-			       pv, pp);
+			printf("%-10s %-8s %-20s %-12s %-9s %-10s\n", "", "", "",
+			       strv(pr, "version"), pv, pp);
 		}
 		last_track = track;
 		last_arch = arch;
@@ -435,7 +438,7 @@ static void print_status(json_t *map)
 }
 
 static int get_package(struct sopts *o, const char *what, json_t **reply, ferry_error *err,
-		       struct store_client *c)
+                       struct store_client *c)
 {
 	char path[512];
 	_cleanup_free_ char *ename = store_escape(o->args[0]);
@@ -504,13 +507,13 @@ int cmd_revisions(int argc, char **argv)
 			{
 				size_t n = strlen(arches);
 				snprintf(arches + n, sizeof(arches) - n, "%s%s", k ? "," : "",
-					 json_string_value(v));
+				         json_string_value(v));
 			}
 			json_array_foreach(json_object_get(e, "channels"), k, v)
 			{
 				size_t n = strlen(chans);
 				snprintf(chans + n, sizeof(chans) - n, "%s%s", k ? ", " : "",
-					 json_string_value(v));
+				         json_string_value(v));
 			}
 			printf("%-6lld %-21s %-14s %-12s %s\n",
 			       (long long)json_integer_value(json_object_get(e, "revision")), when,
@@ -555,7 +558,7 @@ static int channel_call(struct sopts *o, const char *verb, const char *action, j
 		printf("released %s revision %lld to", o->args[0],
 		       (long long)json_integer_value(json_object_get(reply, "revision")));
 		json_array_foreach(json_object_get(reply, "released"), i, v)
-			printf("%s %s", i ? "," : "", json_string_value(v));
+		    printf("%s %s", i ? "," : "", json_string_value(v));
 		if (json_is_integer(pr))
 			printf(" for %lld%% of devices", (long long)json_integer_value(pr));
 		printf("\n");
@@ -565,12 +568,12 @@ static int channel_call(struct sopts *o, const char *verb, const char *action, j
 	} else {
 		printf("closed");
 		json_array_foreach(json_object_get(reply, "closed"), i, v)
-			printf("%s %s", i ? "," : "", json_string_value(v));
+		    printf("%s %s", i ? "," : "", json_string_value(v));
 		printf(" of %s\n", o->args[0]);
 	}
 	if (!json_is_true(json_object_get(reply, "published")))
 		fprintf(stderr, "ferry: warning: the store recorded the change but has not "
-				"published it yet; it retries on its own\n");
+		                "published it yet; it retries on its own\n");
 	print_status(json_object_get(reply, "status"));
 	json_decref(reply);
 	return 0;
@@ -607,7 +610,7 @@ int cmd_promote(int argc, char **argv)
 	if (o.nargs != 1 || !o.from || !o.to)
 		return cli_usage("promote");
 	return channel_call(&o, "promote", "promote",
-			    json_pack("{s:s, s:s}", "from", o.from, "to", o.to));
+	                    json_pack("{s:s, s:s}", "from", o.from, "to", o.to));
 }
 
 int cmd_close(int argc, char **argv)

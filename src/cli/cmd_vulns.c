@@ -119,8 +119,8 @@ static void print_findings(const char *name, json_t *r)
 	if (json_array_size(list) == 0) {
 		printf("%s: no known vulnerability in its released revisions\n", name);
 	} else {
-		printf("%s: %zu open finding%s in released revisions\n\n", name, json_array_size(list),
-		       json_array_size(list) == 1 ? "" : "s");
+		printf("%s: %zu open finding%s in released revisions\n\n", name,
+		       json_array_size(list), json_array_size(list) == 1 ? "" : "s");
 		printf("%-5s %-22s %-14s %-20s %-20s %-22s %s\n", "Rev.", "Channels", "Component",
 		       "Bundled", "Fixed in", "Advisory", "Severity");
 		json_array_foreach(list, i, f)
@@ -182,7 +182,7 @@ int cmd_vulns(int argc, char **argv)
  * caller's own (checked against whoami, so a typo is not silently some
  * other scope). */
 static int hooks_path(struct store_client *c, const char *name, char *out, size_t size,
-		      ferry_error *err)
+                      ferry_error *err)
 {
 	if (name[0] != '@') {
 		_cleanup_free_ char *e = store_escape(name);
@@ -194,10 +194,11 @@ static int hooks_path(struct store_client *c, const char *name, char *out, size_
 	json_t *who = NULL;
 	int rc = store_call(c, "GET", "/v1/account", NULL, &who, NULL, err);
 	if (rc == 0 && !str_eq(strv(who, "account", ""), name + 1))
-		rc = ferry_error_set(err, FERRY_E_PERM,
-				     "you are logged in as %s: only the hooks of @%s can be managed "
-				     "with this token",
-				     strv(who, "account", "?"), strv(who, "account", "?"));
+		rc =
+		    ferry_error_set(err, FERRY_E_PERM,
+		                    "you are logged in as %s: only the hooks of @%s can be managed "
+		                    "with this token",
+		                    strv(who, "account", "?"), strv(who, "account", "?"));
 	json_decref(who);
 	snprintf(out, size, "/v1/account/webhooks");
 	return rc;
@@ -216,8 +217,8 @@ static void print_hooks(const char *name, json_t *r)
 	{
 		char when[32];
 		fmt_time(json_object_get(h, "created"), when);
-		printf("%-20s %-20s %-10s %s\n", strv(h, "id", "?"), when, strv(h, "created_by", "?"),
-		       strv(h, "url", "?"));
+		printf("%-20s %-20s %-10s %s\n", strv(h, "id", "?"), when,
+		       strv(h, "created_by", "?"), strv(h, "url", "?"));
 	}
 	if (json_array_size(log) == 0)
 		return;
@@ -231,14 +232,14 @@ static void print_hooks(const char *name, json_t *r)
 		fmt_time(json_object_get(d, "next_attempt"), next);
 		if (json_is_integer(json_object_get(d, "response")))
 			snprintf(code, sizeof(code), "%lld",
-				 (long long)json_integer_value(json_object_get(d, "response")));
+			         (long long)json_integer_value(json_object_get(d, "response")));
 		const char *error = strv(d, "error", "");
 		printf("%-6lld %-20s %-12s %-8s %-20s %-10s %-8lld %-8s %s%s%s\n",
-		       (long long)json_integer_value(json_object_get(d, "id")), strv(d, "webhook", "?"),
-		       strv(d, "package", "?"), strv(d, "state", "?"), when, strv(d, "status", "?"),
+		       (long long)json_integer_value(json_object_get(d, "id")),
+		       strv(d, "webhook", "?"), strv(d, "package", "?"), strv(d, "state", "?"),
+		       when, strv(d, "status", "?"),
 		       (long long)json_integer_value(json_object_get(d, "attempts")), code, error,
-		       *error && strcmp(next, "-") ? "; next " : "",
-		       strcmp(next, "-") ? next : "");
+		       *error && strcmp(next, "-") ? "; next " : "", strcmp(next, "-") ? next : "");
 	}
 }
 
@@ -250,7 +251,7 @@ static int read_secret(const char *file, char **out, size_t *len, ferry_error *e
 	int rc = fs_read_file(file, SECRET_FILE_MAX + 2, &data, &n, err);
 	if (rc == FERRY_E_LIMIT)
 		return ferry_error_set(err, FERRY_E_LIMIT, "%s: a secret is at most %d bytes", file,
-				       SECRET_FILE_MAX);
+		                       SECRET_FILE_MAX);
 	if (rc < 0)
 		return rc;
 	while (n && (data[n - 1] == '\n' || data[n - 1] == '\r'))
@@ -258,8 +259,8 @@ static int read_secret(const char *file, char **out, size_t *len, ferry_error *e
 	if (n > SECRET_FILE_MAX || memchr(data, '\0', n) || !str_valid_utf8(data, n)) {
 		OPENSSL_clear_free(data, n);
 		return ferry_error_set(err, FERRY_E_INVALID,
-				       "%s: expected a text secret of at most %d bytes", file,
-				       SECRET_FILE_MAX);
+		                       "%s: expected a text secret of at most %d bytes", file,
+		                       SECRET_FILE_MAX);
 	}
 	*out = data;
 	*len = n;
@@ -322,7 +323,10 @@ int cmd_webhooks(int argc, char **argv)
 	json_decref(body);
 	json_decref(reply);
 	store_client_free(&c);
-	return rc < 0 ? cli_fail("webhooks%s %s: %s", add ? " add" : del ? " remove" : "", name,
-				 ferry_error_msg(&err))
-		      : 0;
+	return rc < 0 ? cli_fail("webhooks%s %s: %s",
+	                         add   ? " add"
+	                         : del ? " remove"
+	                               : "",
+	                         name, ferry_error_msg(&err))
+	              : 0;
 }

@@ -15,7 +15,7 @@ static int publisher(void)
 	char path[4200];
 	if (cli_sibling("ferry-publish", NULL, path, sizeof(path)) < 0)
 		return cli_fail("%s needs %s, which is not installed beside ferry",
-				cli_argv[1] ? cli_argv[1] : "this verb", path);
+		                cli_argv[1] ? cli_argv[1] : "this verb", path);
 	execv(path, cli_argv);
 	return cli_fail("cannot run %s: %s", path, strerror(errno));
 }

@@ -113,7 +113,7 @@ int cli_usage(const char *verb)
 	for (size_t i = 0; verbs[i].name; i++)
 		if (strcmp(verbs[i].name, verb) == 0) {
 			fprintf(stderr, "usage: ferry %s %s\n  %s\n", verbs[i].name, verbs[i].usage,
-				verbs[i].summary);
+			        verbs[i].summary);
 			return 2;
 		}
 	usage_all(stderr);

@@ -33,7 +33,7 @@ int store_config_path(char *out, size_t size, ferry_error *err)
 		rc = str_printf(out, size, "%s/.config/ferry/store.json", home);
 	else
 		return ferry_error_set(err, FERRY_E_NOTFOUND,
-				       "neither XDG_CONFIG_HOME nor HOME is set");
+		                       "neither XDG_CONFIG_HOME nor HOME is set");
 	return rc < 0 ? ferry_error_set(err, FERRY_E_LIMIT, "configuration path too long") : 0;
 }
 
@@ -43,7 +43,7 @@ int store_url_check(const char *url, bool insecure, ferry_error *err)
 		return 0;
 	if (!str_has_prefix(url, "http://"))
 		return ferry_error_set(err, FERRY_E_INVALID,
-				       "store URL %s: expected http:// or https://", url);
+		                       "store URL %s: expected http:// or https://", url);
 	const char *h = url + strlen("http://");
 	char host[256];
 	size_t n = 0;
@@ -62,15 +62,15 @@ int store_url_check(const char *url, bool insecure, ferry_error *err)
 	host[n] = '\0';
 	if (strchr(host, '@'))
 		return ferry_error_set(err, FERRY_E_INVALID,
-				       "store URL %s: user names in the URL are not used", url);
+		                       "store URL %s: user names in the URL are not used", url);
 	bool loopback = strcasecmp(host, "localhost") == 0 || strcmp(host, "::1") == 0 ||
-			str_has_prefix(host, "127.");
+	                str_has_prefix(host, "127.");
 	if (loopback || insecure)
 		return 0;
 	return ferry_error_set(err, FERRY_E_UNSAFE,
-			       "refusing to send a token over plain http to %s; use https, or "
-			       "--insecure if this network is trusted",
-			       host);
+	                       "refusing to send a token over plain http to %s; use https, or "
+	                       "--insecure if this network is trusted",
+	                       host);
 }
 
 static int read_config(const char *path, json_t **out, ferry_error *err)
@@ -87,14 +87,14 @@ static int read_config(const char *path, json_t **out, ferry_error *err)
 	if (!json_is_object(*out)) {
 		json_decref(*out);
 		*out = NULL;
-		return ferry_error_set(err, FERRY_E_CORRUPT, "%s: not a ferry login file (%s)", path,
-				       jerr.text);
+		return ferry_error_set(err, FERRY_E_CORRUPT, "%s: not a ferry login file (%s)",
+		                       path, jerr.text);
 	}
 	return 0;
 }
 
 int store_client_open(struct store_client *c, const char *store_opt, bool insecure, bool need_token,
-		      ferry_error *err)
+                      ferry_error *err)
 {
 	memset(c, 0, sizeof(*c));
 	const char *url = store_opt ? store_opt : getenv("FERRY_STORE");
@@ -119,8 +119,8 @@ int store_client_open(struct store_client *c, const char *store_opt, bool insecu
 	int ret = 0;
 	if (!url || !*url)
 		ret = ferry_error_set(err, FERRY_E_NOTFOUND,
-				      "no store given: run ferry login --store URL, or set "
-				      "FERRY_STORE and FERRY_TOKEN");
+		                      "no store given: run ferry login --store URL, or set "
+		                      "FERRY_STORE and FERRY_TOKEN");
 	else if (str_copy(c->url, sizeof(c->url), url) < 0)
 		ret = ferry_error_set(err, FERRY_E_LIMIT, "store URL too long");
 	else if (token && *token && (strlen(token) > TOKEN_MAX || strpbrk(token, "\r\n")))
@@ -136,8 +136,8 @@ int store_client_open(struct store_client *c, const char *store_opt, bool insecu
 	c->insecure = insecure;
 	if (need_token && !c->token)
 		return ferry_error_set(err, FERRY_E_NOTFOUND,
-				       "not logged in to %s: run ferry login, or set FERRY_TOKEN",
-				       c->url);
+		                       "not logged in to %s: run ferry login, or set FERRY_TOKEN",
+		                       c->url);
 	if (c->token)
 		return store_url_check(c->url, c->insecure, err);
 	return 0;
@@ -157,10 +157,10 @@ char *store_escape(const char *s)
 	struct buf b = BUF_INIT(8192);
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		int rc = ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-			  (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' ||
-			  *p == '~' || *p == '/' || *p == ',')
-				 ? buf_append(&b, p, 1)
-				 : buf_printf(&b, "%%%02X", *p);
+		          (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' ||
+		          *p == '~' || *p == '/' || *p == ',')
+		             ? buf_append(&b, p, 1)
+		             : buf_printf(&b, "%%%02X", *p);
 		if (rc < 0) {
 			buf_free(&b);
 			return NULL;
@@ -188,7 +188,7 @@ struct progress {
 };
 
 static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-		       curl_off_t ulnow)
+                       curl_off_t ulnow)
 {
 	(void)dltotal;
 	(void)dlnow;
@@ -207,12 +207,12 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
 		bar[i] = i < fill ? '=' : (i == fill ? '>' : ' ');
 	bar[30] = '\0';
 	fprintf(stderr, "\rpushing %s [%s] %3d%% %.1f/%.1f MiB ", p->name, bar, pct,
-		(double)ulnow / 1048576.0, (double)ultotal / 1048576.0);
+	        (double)ulnow / 1048576.0, (double)ultotal / 1048576.0);
 	return 0;
 }
 
 static int perform(struct store_client *c, CURL *h, const char *method, const char *path,
-		   struct curl_slist *headers, json_t **reply, long *status, ferry_error *err)
+                   struct curl_slist *headers, json_t **reply, long *status, ferry_error *err)
 {
 	char url[2048], auth[TOKEN_MAX + 32];
 	struct buf body = BUF_INIT(REPLY_MAX);
@@ -251,19 +251,19 @@ static int perform(struct store_client *c, CURL *h, const char *method, const ch
 	if (cc != CURLE_OK && !(cc == CURLE_SEND_ERROR && code >= 400)) {
 		buf_free(&body);
 		return ferry_error_set(err, FERRY_E_NETWORK, "%s: %s", c->url,
-				       curl_easy_strerror(cc));
+		                       curl_easy_strerror(cc));
 	}
 	json_t *j = body.len ? json_loadb(body.data, body.len, 0, NULL) : NULL;
 	buf_free(&body);
 	if (code >= 400) {
-		const char *msg = json_string_value(
-			json_object_get(json_object_get(j, "error"), "message"));
+		const char *msg =
+		    json_string_value(json_object_get(json_object_get(j, "error"), "message"));
 		int rc = code == 401 || code == 403 ? FERRY_E_PERM
-			 : code == 404		    ? FERRY_E_NOTFOUND
-			 : code == 409		    ? FERRY_E_EXISTS
-			 : code == 413		    ? FERRY_E_LIMIT
-			 : code >= 500		    ? FERRY_E_NETWORK
-						    : FERRY_E_INVALID;
+		         : code == 404              ? FERRY_E_NOTFOUND
+		         : code == 409              ? FERRY_E_EXISTS
+		         : code == 413              ? FERRY_E_LIMIT
+		         : code >= 500              ? FERRY_E_NETWORK
+		                                    : FERRY_E_INVALID;
 		ferry_error_set(err, rc, "%s", msg ? msg : "the store refused the request");
 		if (code == 401 && msg)
 			ferry_error_set(err, rc, "%s (HTTP 401: run ferry login)", msg);
@@ -275,7 +275,7 @@ static int perform(struct store_client *c, CURL *h, const char *method, const ch
 	}
 	if (!j) {
 		return ferry_error_set(err, FERRY_E_NETWORK, "%s: the reply is not JSON (HTTP %ld)",
-				       c->url, code);
+		                       c->url, code);
 	}
 	if (reply)
 		*reply = j;
@@ -285,12 +285,12 @@ static int perform(struct store_client *c, CURL *h, const char *method, const ch
 }
 
 int store_call(struct store_client *c, const char *method, const char *path, json_t *body,
-	       json_t **reply, long *status, ferry_error *err)
+               json_t **reply, long *status, ferry_error *err)
 {
 	CURL *h = curl_easy_init();
 	if (!h)
 		return ferry_error_set(err, FERRY_E_NOMEM, "%s",
-				       *curl_dl_error() ? curl_dl_error() : "out of memory");
+		                       *curl_dl_error() ? curl_dl_error() : "out of memory");
 	_cleanup_free_ char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	struct curl_slist *hs = NULL;
 	if (text) {
@@ -315,7 +315,7 @@ static size_t on_read(char *ptr, size_t size, size_t nmemb, void *ud)
 }
 
 int store_upload(struct store_client *c, const char *api_path, const char *file, json_t **reply,
-		 long *status, ferry_error *err)
+                 long *status, ferry_error *err)
 {
 	_cleanup_close_ int fd = open(file, O_RDONLY | O_CLOEXEC);
 	struct stat sb;
@@ -326,7 +326,7 @@ int store_upload(struct store_client *c, const char *api_path, const char *file,
 	CURL *h = curl_easy_init();
 	if (!h)
 		return ferry_error_set(err, FERRY_E_NOMEM, "%s",
-				       *curl_dl_error() ? curl_dl_error() : "out of memory");
+		                       *curl_dl_error() ? curl_dl_error() : "out of memory");
 	const char *base = strrchr(file, '/');
 	struct progress p = {.name = base ? base + 1 : file, .tty = isatty(2), .last_pct = -1};
 	struct curl_slist *hs = curl_slist_append(NULL, "Content-Type: application/octet-stream");

@@ -34,7 +34,7 @@ int store_config_path(char *out, size_t size, ferry_error *err) FERRY_WUR;
 /* Fill c from --store (may be NULL), the environment and the login file.
  * need_token: fail when there is none. */
 int store_client_open(struct store_client *c, const char *store_opt, bool insecure, bool need_token,
-		      ferry_error *err) FERRY_WUR;
+                      ferry_error *err) FERRY_WUR;
 void store_client_free(struct store_client *c);
 
 /* May a token go to url? FERRY_E_UNSAFE with a message when not. */
@@ -45,12 +45,12 @@ int store_url_check(const char *url, bool insecure, ferry_error *err) FERRY_WUR;
  * is the store's error message; FERRY_E_PERM for 401/403, FERRY_E_NOTFOUND
  * for 404. */
 int store_call(struct store_client *c, const char *method, const char *path, json_t *body,
-	       json_t **reply, long *status, ferry_error *err) FERRY_WUR;
+               json_t **reply, long *status, ferry_error *err) FERRY_WUR;
 
 /* Stream the file at path as the body of POST to api_path (with its query),
  * showing a progress bar on stderr when it is a terminal. */
 int store_upload(struct store_client *c, const char *api_path, const char *file, json_t **reply,
-		 long *status, ferry_error *err) FERRY_WUR;
+                 long *status, ferry_error *err) FERRY_WUR;
 
 /* Percent-encode a path element or query value. */
 char *store_escape(const char *s);

@@ -82,7 +82,7 @@
 #define CONFINE_DEFAULT_CGROUP_PARENT "ferry"
 
 /* Inside the sandbox (docs/formats/confine.md, "Layout"). */
-#define CONFINE_SANDBOX_TOP "/ferry" /* /ferry/PKG/{current,data,common} */
+#define CONFINE_SANDBOX_TOP "/ferry"                    /* /ferry/PKG/{current,data,common} */
 #define CONFINE_SANDBOX_NOTIFY "/run/ferry-notify"      /* --notify-socket */
 #define CONFINE_SANDBOX_CONFIG "/run/ferry-config.json" /* --config-file */
 
@@ -144,7 +144,7 @@ struct confine_policy {
 	const char *notify_socket; /* host path of the agent's notify socket, or NULL */
 	const char *config_file;   /* host path of the package's configuration, or NULL */
 	bool forking;              /* the sandbox lives while processes remain */
-	const char *pkg_dir; /* host paths */
+	const char *pkg_dir;       /* host paths */
 	const char *data_dir;
 	const char *common_dir;
 	const char *state_dir; /* hidden in the sandbox */
@@ -251,7 +251,8 @@ int ns_init_loop(const struct confine_policy *p, pid_t app, int notify_sock);
  * its wait status), or false as soon as init reported the app's end ("exited
  * N", "killed N": by then every process of the app is gone) when
  * wait_for_init is false. */
-bool ns_monitor_wait(pid_t init, int report_fd, bool wait_for_init, char *buf, size_t size, int *st);
+bool ns_monitor_wait(pid_t init, int report_fd, bool wait_for_init, char *buf, size_t size,
+                     int *st);
 /* Signals the monitor and init forward. */
 extern const int ns_forwarded_signals[];
 

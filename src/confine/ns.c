@@ -237,7 +237,7 @@ bool ns_monitor_wait(pid_t init, int report_fd, bool wait_for_init, char *buf, s
 	*st = 0;
 	while (sfd >= 0) {
 		struct pollfd pfd[2] = {{.fd = sfd, .events = POLLIN},
-					{.fd = eof ? -1 : report_fd, .events = POLLIN}};
+		                        {.fd = eof ? -1 : report_fd, .events = POLLIN}};
 		if (poll(pfd, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -266,7 +266,8 @@ bool ns_monitor_wait(pid_t init, int report_fd, bool wait_for_init, char *buf, s
 			}
 			if (waitpid(init, st, WNOHANG) == init) {
 				ssize_t n;
-				while (len < size - 1 && (n = read(report_fd, buf + len, size - 1 - len)) > 0)
+				while (len < size - 1 &&
+				       (n = read(report_fd, buf + len, size - 1 - len)) > 0)
 					len += (size_t)n;
 				buf[len] = 0;
 				return true;

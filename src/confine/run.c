@@ -399,8 +399,9 @@ int confine_main(int argc, char **argv)
 		else if (last)
 			snprintf(outcome, sizeof(outcome), "%s", last);
 		/* init's last line, "exited N" or "killed N", when it is not waited for */
-		code = !last ? CONFINE_EXIT_SETUP
-		       : strncmp(last, "killed ", 7) == 0 ? 128 + atoi(last + 7) : atoi(last + 7);
+		code = !last                              ? CONFINE_EXIT_SETUP
+		       : strncmp(last, "killed ", 7) == 0 ? 128 + atoi(last + 7)
+		                                          : atoi(last + 7);
 	}
 	if (!init_gone) {
 		/* code is set */

@@ -27,7 +27,7 @@ bool account_name_valid(const char *name)
 	for (size_t i = 0; i < n; i++) {
 		char c = name[i];
 		bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-			  (i > 0 && (c == '-' || c == '_' || c == '.'));
+		          (i > 0 && (c == '-' || c == '_' || c == '.'));
 		if (!ok)
 			return false;
 	}
@@ -46,13 +46,13 @@ int account_add(struct db *db, const char *name, ferry_error *err)
 {
 	if (!account_name_valid(name))
 		return ferry_error_set(err, FERRY_E_INVALID,
-				       "account name \"%s\": use 2 to %d of a-z, 0-9, and '-', '_' "
-				       "or '.' after the first",
-				       name, STORE_ACCOUNT_MAX);
+		                       "account name \"%s\": use 2 to %d of a-z, 0-9, and '-', '_' "
+		                       "or '.' after the first",
+		                       name, STORE_ACCOUNT_MAX);
 	char now[24];
 	snprintf(now, sizeof(now), "%lld", store_now());
 	int rc = db_run(db, NULL, err, "INSERT INTO accounts (name, created) VALUES ($1, $2)", name,
-			now);
+	                now);
 	if (rc == FERRY_E_EXISTS)
 		return ferry_error_set(err, rc, "account %s already exists", name);
 	return rc;
@@ -82,8 +82,8 @@ int token_issue(struct db *db, const char *account, char **token, char id[17], f
 	sha256_hex(t, hash);
 	snprintf(now, sizeof(now), "%lld", store_now());
 	rc = db_run(db, NULL, err,
-		    "INSERT INTO tokens (id, hash, account, created) VALUES ($1, $2, $3, $4)", id,
-		    hash, account, now);
+	            "INSERT INTO tokens (id, hash, account, created) VALUES ($1, $2, $3, $4)", id,
+	            hash, account, now);
 	if (rc < 0) {
 		OPENSSL_clear_free(t, strlen(t));
 		return rc;
@@ -93,7 +93,7 @@ int token_issue(struct db *db, const char *account, char **token, char id[17], f
 }
 
 int token_revoke(struct db *db, const char *account, const char *id, size_t *count,
-		 ferry_error *err)
+                 ferry_error *err)
 {
 	_cleanup_rows_ struct db_rows rows = DB_ROWS_INIT;
 	char now[24];
@@ -106,25 +106,25 @@ int token_revoke(struct db *db, const char *account, const char *id, size_t *cou
 	db_rows_free(&rows);
 	if (id)
 		rc = db_run(db, &rows, err,
-			    "UPDATE tokens SET revoked = $1 WHERE account = $2 AND id = $3 "
-			    "AND revoked IS NULL",
-			    now, account, id);
+		            "UPDATE tokens SET revoked = $1 WHERE account = $2 AND id = $3 "
+		            "AND revoked IS NULL",
+		            now, account, id);
 	else
 		rc = db_run(db, &rows, err,
-			    "UPDATE tokens SET revoked = $1 WHERE account = $2 AND revoked IS NULL",
-			    now, account);
+		            "UPDATE tokens SET revoked = $1 WHERE account = $2 AND revoked IS NULL",
+		            now, account);
 	if (rc < 0)
 		return rc;
 	if (count)
 		*count = rows.changes;
 	if (id && rows.changes == 0)
 		return ferry_error_set(err, FERRY_E_NOTFOUND,
-				       "account %s has no active token with id %s", account, id);
+		                       "account %s has no active token with id %s", account, id);
 	return 0;
 }
 
 int token_lookup(struct db *db, const char *token, char account[STORE_ACCOUNT_MAX + 1],
-		 ferry_error *err)
+                 ferry_error *err)
 {
 	size_t n = strlen(token);
 	if (n != TOKEN_LEN || !str_has_prefix(token, TOKEN_PREFIX))
@@ -135,7 +135,8 @@ int token_lookup(struct db *db, const char *token, char account[STORE_ACCOUNT_MA
 	char hash[65];
 	sha256_hex(token, hash);
 	_cleanup_rows_ struct db_rows rows = DB_ROWS_INIT;
-	int rc = db_run(db, &rows, err, "SELECT account, revoked FROM tokens WHERE hash = $1", hash);
+	int rc =
+	    db_run(db, &rows, err, "SELECT account, revoked FROM tokens WHERE hash = $1", hash);
 	if (rc < 0)
 		return rc;
 	if (rows.nrows == 0)
@@ -149,17 +150,20 @@ int token_lookup(struct db *db, const char *token, char account[STORE_ACCOUNT_MA
 int account_list(struct db *db, ferry_error *err)
 {
 	_cleanup_rows_ struct db_rows rows = DB_ROWS_INIT;
-	int rc = db_exec(db,
-			 "SELECT a.name, t.id, t.created, t.revoked FROM accounts a "
-			 "LEFT JOIN tokens t ON t.account = a.name ORDER BY a.name, t.created, t.id",
-			 NULL, 0, &rows, err);
+	int rc =
+	    db_exec(db,
+	            "SELECT a.name, t.id, t.created, t.revoked FROM accounts a "
+	            "LEFT JOIN tokens t ON t.account = a.name ORDER BY a.name, t.created, t.id",
+	            NULL, 0, &rows, err);
 	if (rc < 0)
 		return rc;
 	printf("%-24s %-16s %s\n", "Account", "Token", "State");
 	for (size_t i = 0; i < rows.nrows; i++) {
 		const char *tid = db_cell(&rows, i, 1);
 		printf("%-24s %-16s %s\n", db_cell(&rows, i, 0), tid ? tid : "-",
-		       !tid ? "-" : db_cell(&rows, i, 3) ? "revoked" : "active");
+		       !tid                   ? "-"
+		       : db_cell(&rows, i, 3) ? "revoked"
+		                              : "active");
 	}
 	return 0;
 }

@@ -40,8 +40,8 @@ struct api_route {
 	api_fn fn;
 };
 
-static const char *const known_arches[] = {"all",   "amd64",   "arm64", "armhf", "i386",
-					   "riscv64", "ppc64el", "s390x", NULL};
+static const char *const known_arches[] = {"all",     "amd64",   "arm64", "armhf", "i386",
+                                           "riscv64", "ppc64el", "s390x", NULL};
 
 json_t *api_error_json(const char *code, const char *message)
 {
@@ -151,8 +151,8 @@ int api_authorise_package(struct api_ctx *c, bool for_update)
 	ferry_error err = {0};
 	_cleanup_rows_ struct db_rows rows = DB_ROWS_INIT;
 	const char *sql = (for_update && db_dialect(c->db) == DB_POSTGRES)
-				  ? "SELECT owner FROM packages WHERE name = $1 FOR UPDATE"
-				  : "SELECT owner FROM packages WHERE name = $1";
+	                      ? "SELECT owner FROM packages WHERE name = $1 FOR UPDATE"
+	                      : "SELECT owner FROM packages WHERE name = $1";
 	int rc = db_run(c->db, &rows, &err, sql, c->package);
 	if (rc < 0) {
 		api_error_from(c, rc, &err);
@@ -160,22 +160,22 @@ int api_authorise_package(struct api_ctx *c, bool for_update)
 	}
 	if (rows.nrows == 0) {
 		api_error(c, 404, "not-found", "package %s is not registered (ferry register %s)",
-			  c->package, c->package);
+		          c->package, c->package);
 		return FERRY_E_NOTFOUND;
 	}
 	if (str_eq(db_cell(&rows, 0, 0), c->account))
 		return 0;
 	db_rows_free(&rows);
 	rc = db_run(c->db, &rows, &err,
-		    "SELECT account FROM collaborators WHERE package = $1 AND account = $2",
-		    c->package, c->account);
+	            "SELECT account FROM collaborators WHERE package = $1 AND account = $2",
+	            c->package, c->account);
 	if (rc < 0) {
 		api_error_from(c, rc, &err);
 		return rc;
 	}
 	if (rows.nrows == 0) {
 		api_error(c, 403, "forbidden", "account %s may not publish %s", c->account,
-			  c->package);
+		          c->package);
 		return FERRY_E_PERM;
 	}
 	return 0;
@@ -209,9 +209,9 @@ static void h_account(struct api_ctx *c)
 	_cleanup_rows_ struct db_rows rows = DB_ROWS_INIT;
 	ferry_error err = {0};
 	int rc = db_run(c->db, &rows, &err,
-			"SELECT name FROM packages WHERE owner = $1 UNION "
-			"SELECT package FROM collaborators WHERE account = $1 ORDER BY 1",
-			c->account);
+	                "SELECT name FROM packages WHERE owner = $1 UNION "
+	                "SELECT package FROM collaborators WHERE account = $1 ORDER BY 1",
+	                c->account);
 	if (rc < 0)
 		return api_error_from(c, rc, &err);
 	json_t *pk = json_array();
@@ -226,10 +226,11 @@ static void h_register(struct api_ctx *c)
 	if (!name)
 		return;
 	if (!package_name_ok(name))
-		return api_error(c, 400, "bad-request",
-				 "invalid package name \"%.64s\": use %d to %d of a-z, 0-9 and '-', "
-				 "starting with a letter",
-				 name, MANIFEST_NAME_MIN, MANIFEST_NAME_MAX);
+		return api_error(
+		    c, 400, "bad-request",
+		    "invalid package name \"%.64s\": use %d to %d of a-z, 0-9 and '-', "
+		    "starting with a letter",
+		    name, MANIFEST_NAME_MIN, MANIFEST_NAME_MAX);
 	ferry_error err = {0};
 	char now[24];
 	_cleanup_rows_ struct db_rows rows = DB_ROWS_INIT;
@@ -240,13 +241,13 @@ static void h_register(struct api_ctx *c)
 		db_rollback(c->db);
 		if (str_eq(db_cell(&rows, 0, 0), c->account))
 			return api_error(c, 409, "conflict", "you have already registered %s",
-					 name);
+			                 name);
 		return api_error(c, 409, "conflict", "the name %s is already registered", name);
 	}
 	if (rc == 0)
 		rc = db_run(c->db, NULL, &err,
-			    "INSERT INTO packages (name, owner, created) VALUES ($1, $2, $3)", name,
-			    c->account, now_str(now));
+		            "INSERT INTO packages (name, owner, created) VALUES ($1, $2, $3)", name,
+		            c->account, now_str(now));
 	if (rc == 0)
 		rc = db_commit(c->db, &err);
 	if (rc == FERRY_E_EXISTS)
@@ -264,19 +265,19 @@ static void h_package(struct api_ctx *c)
 	_cleanup_rows_ struct db_rows p = DB_ROWS_INIT, co = DB_ROWS_INIT;
 	ferry_error err = {0};
 	int rc = db_run(c->db, &p, &err, "SELECT owner, created FROM packages WHERE name = $1",
-			c->package);
+	                c->package);
 	if (rc == 0)
 		rc = db_run(c->db, &co, &err,
-			    "SELECT account FROM collaborators WHERE package = $1 ORDER BY account",
-			    c->package);
+		            "SELECT account FROM collaborators WHERE package = $1 ORDER BY account",
+		            c->package);
 	if (rc < 0)
 		return api_error_from(c, rc, &err);
 	json_t *list = json_array();
 	for (size_t i = 0; i < co.nrows; i++)
 		json_array_append_new(list, json_string(db_cell(&co, i, 0)));
-	reply(c, 200, json_pack("{s:s, s:s, s:I, s:o}", "name", c->package, "owner",
-				db_cell(&p, 0, 0), "created", (json_int_t)db_cell_ll(&p, 0, 1),
-				"collaborators", list));
+	reply(c, 200,
+	      json_pack("{s:s, s:s, s:I, s:o}", "name", c->package, "owner", db_cell(&p, 0, 0),
+	                "created", (json_int_t)db_cell_ll(&p, 0, 1), "collaborators", list));
 }
 
 static void h_collab_add(struct api_ctx *c)
@@ -285,7 +286,7 @@ static void h_collab_add(struct api_ctx *c)
 		return;
 	if (!is_owner(c))
 		return api_error(c, 403, "forbidden",
-				 "only the owner of %s may change its collaborators", c->package);
+		                 "only the owner of %s may change its collaborators", c->package);
 	const char *acc = body_string(c, "account");
 	if (!acc)
 		return;
@@ -302,9 +303,9 @@ static void h_collab_add(struct api_ctx *c)
 	if (str_eq(acc, c->account))
 		return api_error(c, 400, "bad-request", "%s owns %s already", acc, c->package);
 	rc = db_run(c->db, NULL, &err,
-		    "INSERT INTO collaborators (package, account, added) VALUES ($1, $2, $3) "
-		    "ON CONFLICT (package, account) DO NOTHING",
-		    c->package, acc, now_str(now));
+	            "INSERT INTO collaborators (package, account, added) VALUES ($1, $2, $3) "
+	            "ON CONFLICT (package, account) DO NOTHING",
+	            c->package, acc, now_str(now));
 	if (rc < 0)
 		return api_error_from(c, rc, &err);
 	log_info("%s added collaborator %s to %s", c->account, acc, c->package);
@@ -317,17 +318,17 @@ static void h_collab_remove(struct api_ctx *c)
 		return;
 	if (!is_owner(c))
 		return api_error(c, 403, "forbidden",
-				 "only the owner of %s may change its collaborators", c->package);
+		                 "only the owner of %s may change its collaborators", c->package);
 	ferry_error err = {0};
 	_cleanup_rows_ struct db_rows rows = DB_ROWS_INIT;
 	int rc = db_run(c->db, &rows, &err,
-			"DELETE FROM collaborators WHERE package = $1 AND account = $2", c->package,
-			c->arg);
+	                "DELETE FROM collaborators WHERE package = $1 AND account = $2", c->package,
+	                c->arg);
 	if (rc < 0)
 		return api_error_from(c, rc, &err);
 	if (rows.changes == 0)
 		return api_error(c, 404, "not-found", "%s is not a collaborator on %s", c->arg,
-				 c->package);
+		                 c->package);
 	reply(c, 200, json_pack("{s:s, s:s}", "package", c->package, "removed", c->arg));
 }
 
@@ -340,7 +341,7 @@ struct release_target {
 
 /* Parse channel names, check their tracks are open; error reply on failure. */
 static int parse_channels(struct api_ctx *c, const char *const *names, size_t n,
-			  struct release_target *out)
+                          struct release_target *out)
 {
 	ferry_error err = {0};
 	if (n == 0) {
@@ -349,7 +350,7 @@ static int parse_channels(struct api_ctx *c, const char *const *names, size_t n,
 	}
 	if (n > API_MAX_CHANNELS) {
 		api_error(c, 400, "invalid-channel", "more than %d channels at once",
-			  API_MAX_CHANNELS);
+		          API_MAX_CHANNELS);
 		return FERRY_E_LIMIT;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -362,17 +363,17 @@ static int parse_channels(struct api_ctx *c, const char *const *names, size_t n,
 			continue;
 		_cleanup_rows_ struct db_rows rows = DB_ROWS_INIT;
 		int rc = db_run(c->db, &rows, &err,
-				"SELECT track FROM tracks WHERE package = $1 AND track = $2",
-				c->package, out[i].ch.track);
+		                "SELECT track FROM tracks WHERE package = $1 AND track = $2",
+		                c->package, out[i].ch.track);
 		if (rc < 0) {
 			api_error_from(c, rc, &err);
 			return rc;
 		}
 		if (rows.nrows == 0) {
 			api_error(c, 400, "invalid-channel",
-				  "track %s is not open for %s (the store's operator opens tracks: "
-				  "ferry-store track add %s %s)",
-				  out[i].ch.track, c->package, c->package, out[i].ch.track);
+			          "track %s is not open for %s (the store's operator opens tracks: "
+			          "ferry-store track add %s %s)",
+			          out[i].ch.track, c->package, c->package, out[i].ch.track);
 			return FERRY_E_INVALID;
 		}
 	}
@@ -390,14 +391,14 @@ static int body_channels(struct api_ctx *c, const char *key, const char **names,
 	}
 	if (json_array_size(arr) > API_MAX_CHANNELS) {
 		api_error(c, 400, "invalid-channel", "more than %d channels at once",
-			  API_MAX_CHANNELS);
+		          API_MAX_CHANNELS);
 		return FERRY_E_LIMIT;
 	}
 	json_array_foreach(arr, i, v)
 	{
 		if (!json_is_string(v)) {
-			api_error(c, 400, "bad-request", "\"%s\": expected an array of channel names",
-				  key);
+			api_error(c, 400, "bad-request",
+			          "\"%s\": expected an array of channel names", key);
 			return FERRY_E_INVALID;
 		}
 		names[i] = json_string_value(v);
@@ -409,7 +410,7 @@ static int body_channels(struct api_ctx *c, const char *key, const char **names,
 static int bump_generation(struct db *db, const char *package, ferry_error *err)
 {
 	return db_run(db, NULL, err, "UPDATE packages SET map_gen = map_gen + 1 WHERE name = $1",
-		      package);
+	              package);
 }
 
 /* Publish after the database committed; a failure leaves the job to retry. */
@@ -431,8 +432,8 @@ static bool publish_after_commit(struct api_ctx *c)
 
 /* Set rev (per architecture: arches maps arch -> revision) on each target
  * channel, fully or progressively; inside the caller's transaction. */
-static int set_channels(struct api_ctx *c, const struct release_target *t, size_t n,
-			json_t *arches, long long pct, ferry_error *err)
+static int set_channels(struct api_ctx *c, const struct release_target *t, size_t n, json_t *arches,
+                        long long pct, ferry_error *err)
 {
 	char now[24], exp[24], pcts[24];
 	now_str(now);
@@ -449,25 +450,27 @@ static int set_channels(struct api_ctx *c, const struct release_target *t, size_
 			const char *expires = *branch ? exp : NULL;
 			int rc;
 			if (pct > 0 && pct < 100)
-				rc = db_run(c->db, NULL, err,
-					    "INSERT INTO channels (package, track, risk, branch, arch, "
-					    "revision, progressive_revision, progressive_pct, updated, "
-					    "expires) VALUES ($1, $2, $3, $4, $5, NULL, $6, $7, $8, $9) "
-					    "ON CONFLICT (package, track, risk, branch, arch) DO UPDATE "
-					    "SET progressive_revision = $6, progressive_pct = $7, "
-					    "updated = $8, expires = $9",
-					    c->package, t[i].ch.track, channel_risk_name(t[i].ch.risk),
-					    branch, arch, revs, pcts, now, expires);
+				rc = db_run(
+				    c->db, NULL, err,
+				    "INSERT INTO channels (package, track, risk, branch, arch, "
+				    "revision, progressive_revision, progressive_pct, updated, "
+				    "expires) VALUES ($1, $2, $3, $4, $5, NULL, $6, $7, $8, $9) "
+				    "ON CONFLICT (package, track, risk, branch, arch) DO UPDATE "
+				    "SET progressive_revision = $6, progressive_pct = $7, "
+				    "updated = $8, expires = $9",
+				    c->package, t[i].ch.track, channel_risk_name(t[i].ch.risk),
+				    branch, arch, revs, pcts, now, expires);
 			else
-				rc = db_run(c->db, NULL, err,
-					    "INSERT INTO channels (package, track, risk, branch, arch, "
-					    "revision, progressive_revision, progressive_pct, updated, "
-					    "expires) VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, $7, $8) "
-					    "ON CONFLICT (package, track, risk, branch, arch) DO UPDATE "
-					    "SET revision = $6, progressive_revision = NULL, "
-					    "progressive_pct = NULL, updated = $7, expires = $8",
-					    c->package, t[i].ch.track, channel_risk_name(t[i].ch.risk),
-					    branch, arch, revs, now, expires);
+				rc = db_run(
+				    c->db, NULL, err,
+				    "INSERT INTO channels (package, track, risk, branch, arch, "
+				    "revision, progressive_revision, progressive_pct, updated, "
+				    "expires) VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, $7, $8) "
+				    "ON CONFLICT (package, track, risk, branch, arch) DO UPDATE "
+				    "SET revision = $6, progressive_revision = NULL, "
+				    "progressive_pct = NULL, updated = $7, expires = $8",
+				    c->package, t[i].ch.track, channel_risk_name(t[i].ch.risk),
+				    branch, arch, revs, now, expires);
 			if (rc < 0)
 				return rc;
 		}
@@ -489,7 +492,7 @@ static json_t *status_json(struct api_ctx *c)
 /* Release revision rev (its architectures) to channels; used by release and
  * by push --release. On success the reply is set. */
 static void do_release(struct api_ctx *c, long long rev, const char *const *names, size_t n,
-		       long long pct)
+                       long long pct)
 {
 	struct release_target t[API_MAX_CHANNELS];
 	ferry_error err = {0};
@@ -504,9 +507,10 @@ static void do_release(struct api_ctx *c, long long rev, const char *const *name
 		return;
 	}
 	if (rc == 0)
-		rc = db_run(c->db, &rows, &err,
-			    "SELECT architectures FROM revisions WHERE package = $1 AND revision = $2",
-			    c->package, revs);
+		rc = db_run(
+		    c->db, &rows, &err,
+		    "SELECT architectures FROM revisions WHERE package = $1 AND revision = $2",
+		    c->package, revs);
 	if (rc == 0 && rows.nrows == 0) {
 		db_rollback(c->db);
 		return api_error(c, 404, "not-found", "%s has no revision %lld", c->package, rev);
@@ -515,8 +519,8 @@ static void do_release(struct api_ctx *c, long long rev, const char *const *name
 	if (rc == 0) {
 		json_t *list = json_loads(db_cell(&rows, 0, 0), 0, NULL), *a;
 		size_t i;
-		json_array_foreach(list, i, a) json_object_set_new(arches, json_string_value(a),
-								   json_integer(rev));
+		json_array_foreach(list, i, a)
+		    json_object_set_new(arches, json_string_value(a), json_integer(rev));
 		json_decref(list);
 		rc = set_channels(c, t, n, arches, pct, &err);
 	}
@@ -534,12 +538,12 @@ static void do_release(struct api_ctx *c, long long rev, const char *const *name
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(released, json_string(t[i].name));
 	log_info("%s released %s revision %lld to %zu channel%s%s", c->account, c->package, rev, n,
-		 n == 1 ? "" : "s", pct > 0 && pct < 100 ? " progressively" : "");
+	         n == 1 ? "" : "s", pct > 0 && pct < 100 ? " progressively" : "");
 	reply(c, 200,
 	      json_pack("{s:s, s:I, s:o, s:o, s:b, s:o}", "package", c->package, "revision",
-			(json_int_t)rev, "released", released, "progressive",
-			pct > 0 && pct < 100 ? json_integer(pct) : json_null(), "published",
-			published, "status", status_json(c)));
+	                (json_int_t)rev, "released", released, "progressive",
+	                pct > 0 && pct < 100 ? json_integer(pct) : json_null(), "published",
+	                published, "status", status_json(c)));
 }
 
 static void h_release(struct api_ctx *c)
@@ -548,14 +552,15 @@ static void h_release(struct api_ctx *c)
 		return;
 	json_t *jr = json_object_get(c->body, "revision");
 	if (!json_is_integer(jr) || json_integer_value(jr) < 1)
-		return api_error(c, 400, "bad-request", "\"revision\": expected a positive integer");
+		return api_error(c, 400, "bad-request",
+		                 "\"revision\": expected a positive integer");
 	long long pct = 0;
 	json_t *jp = json_object_get(c->body, "progressive");
 	if (jp && !json_is_null(jp)) {
 		if (!json_is_integer(jp) || json_integer_value(jp) < 1 ||
 		    json_integer_value(jp) > 100)
 			return api_error(c, 400, "bad-request",
-					 "\"progressive\": expected a percentage from 1 to 100");
+			                 "\"progressive\": expected a percentage from 1 to 100");
 		pct = json_integer_value(jp);
 	}
 	const char *names[API_MAX_CHANNELS];
@@ -581,7 +586,7 @@ static void h_promote(struct api_ctx *c)
 		return;
 	if (strcmp(src.name, dst.name) == 0)
 		return api_error(c, 400, "invalid-channel", "--from and --to are both %s",
-				 src.name);
+		                 src.name);
 	ferry_error err = {0};
 	json_t *arches = NULL;
 	int rc = db_begin(c->db, true, &err);
@@ -595,7 +600,7 @@ static void h_promote(struct api_ctx *c)
 		db_rollback(c->db);
 		json_decref(arches);
 		return api_error(c, 400, "bad-request", "%s holds no revision of %s to promote",
-				 src.name, c->package);
+		                 src.name, c->package);
 	}
 	if (rc == 0)
 		rc = set_channels(c, &dst, 1, arches, 0, &err);
@@ -608,9 +613,10 @@ static void h_promote(struct api_ctx *c)
 	}
 	bool published = publish_after_commit(c);
 	log_info("%s promoted %s from %s to %s", c->account, c->package, src.name, dst.name);
-	reply(c, 200, json_pack("{s:s, s:s, s:s, s:o, s:b, s:o}", "package", c->package, "from",
-				src.name, "to", dst.name, "revisions", arches, "published",
-				published, "status", status_json(c)));
+	reply(c, 200,
+	      json_pack("{s:s, s:s, s:s, s:o, s:b, s:o}", "package", c->package, "from", src.name,
+	                "to", dst.name, "revisions", arches, "published", published, "status",
+	                status_json(c)));
 }
 
 static void h_close(struct api_ctx *c)
@@ -630,10 +636,10 @@ static void h_close(struct api_ctx *c)
 	}
 	for (size_t i = 0; rc == 0 && i < n; i++)
 		rc = db_run(c->db, NULL, &err,
-			    "DELETE FROM channels WHERE package = $1 AND track = $2 AND risk = $3 "
-			    "AND branch = $4",
-			    c->package, t[i].ch.track, channel_risk_name(t[i].ch.risk),
-			    t[i].ch.branch);
+		            "DELETE FROM channels WHERE package = $1 AND track = $2 AND risk = $3 "
+		            "AND branch = $4",
+		            c->package, t[i].ch.track, channel_risk_name(t[i].ch.risk),
+		            t[i].ch.branch);
 	if (rc == 0)
 		rc = bump_generation(c->db, c->package, &err);
 	if (rc == 0)
@@ -647,8 +653,9 @@ static void h_close(struct api_ctx *c)
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(closed, json_string(t[i].name));
 	log_info("%s closed %zu channel%s of %s", c->account, n, n == 1 ? "" : "s", c->package);
-	reply(c, 200, json_pack("{s:s, s:o, s:b, s:o}", "package", c->package, "closed", closed,
-				"published", published, "status", status_json(c)));
+	reply(c, 200,
+	      json_pack("{s:s, s:o, s:b, s:o}", "package", c->package, "closed", closed,
+	                "published", published, "status", status_json(c)));
 }
 
 static void h_status(struct api_ctx *c)
@@ -670,9 +677,9 @@ static void h_revisions(struct api_ctx *c)
 	_cleanup_rows_ struct db_rows rows = DB_ROWS_INIT;
 	ferry_error err = {0};
 	int rc = db_run(c->db, &rows, &err,
-			"SELECT revision, version, architectures, size, sha256, created, uploader "
-			"FROM revisions WHERE package = $1 ORDER BY revision DESC",
-			c->package);
+	                "SELECT revision, version, architectures, size, sha256, created, uploader "
+	                "FROM revisions WHERE package = $1 ORDER BY revision DESC",
+	                c->package);
 	if (rc < 0)
 		return api_error_from(c, rc, &err);
 	json_t *map = status_json(c);
@@ -687,25 +694,26 @@ static void h_revisions(struct api_ctx *c)
 			json_t *p = json_object_get(json_object_get(e, "progressive"), "revision");
 			bool own = json_is_null(json_object_get(e, "follows"));
 			if (own && ((json_is_integer(r) && json_integer_value(r) == rev) ||
-				    (json_is_integer(p) && json_integer_value(p) == rev))) {
+			            (json_is_integer(p) && json_integer_value(p) == rev))) {
 				const char *nm = json_string_value(json_object_get(e, "channel"));
 				bool dup = false;
 				json_t *x;
 				size_t j;
-				json_array_foreach(in, j, x) dup |= str_eq(json_string_value(x), nm);
+				json_array_foreach(in, j, x) dup |=
+				    str_eq(json_string_value(x), nm);
 				if (!dup)
 					json_array_append_new(in, json_string(nm));
 			}
 		}
 		json_t *archs = json_loads(db_cell(&rows, i, 2), 0, NULL);
 		json_array_append_new(
-			list, json_pack("{s:I, s:s, s:o, s:I, s:s, s:I, s:s, s:o}", "revision",
-					(json_int_t)rev, "version", db_cell(&rows, i, 1),
-					"architectures", archs ? archs : json_array(), "size",
-					(json_int_t)db_cell_ll(&rows, i, 3), "sha256",
-					db_cell(&rows, i, 4), "created",
-					(json_int_t)db_cell_ll(&rows, i, 5), "uploader",
-					db_cell(&rows, i, 6), "channels", in));
+		    list,
+		    json_pack("{s:I, s:s, s:o, s:I, s:s, s:I, s:s, s:o}", "revision",
+		              (json_int_t)rev, "version", db_cell(&rows, i, 1), "architectures",
+		              archs ? archs : json_array(), "size",
+		              (json_int_t)db_cell_ll(&rows, i, 3), "sha256", db_cell(&rows, i, 4),
+		              "created", (json_int_t)db_cell_ll(&rows, i, 5), "uploader",
+		              db_cell(&rows, i, 6), "channels", in));
 	}
 	json_decref(map);
 	reply(c, 200, json_pack("{s:s, s:o}", "package", c->package, "revisions", list));
@@ -732,11 +740,11 @@ static int store_blob(struct api_ctx *c, ferry_error *err)
 }
 
 static json_t *revision_reply(const char *package, long long rev, const char *version,
-			      const struct api_upload *u, bool existing)
+                              const struct api_upload *u, bool existing)
 {
 	return json_pack("{s:s, s:I, s:s, s:s, s:I, s:b}", "package", package, "revision",
-			 (json_int_t)rev, "version", version, "sha256", u->sha256, "size",
-			 (json_int_t)u->size, "existing", existing);
+	                 (json_int_t)rev, "version", version, "sha256", u->sha256, "size",
+	                 (json_int_t)u->size, "existing", existing);
 }
 
 static void h_push(struct api_ctx *c)
@@ -755,21 +763,21 @@ static void h_push(struct api_ctx *c)
 		for (char *s = relbuf, *tok; (tok = strsep(&s, ","));) {
 			if (nrel == API_MAX_CHANNELS)
 				return api_error(c, 400, "invalid-channel",
-						 "more than %d channels at once", API_MAX_CHANNELS);
+				                 "more than %d channels at once", API_MAX_CHANNELS);
 			rel_names[nrel++] = tok;
 		}
 		struct release_target t[API_MAX_CHANNELS];
 		for (size_t i = 0; i < nrel; i++)
 			if (channel_parse(rel_names[i], &t[i].ch, &err) < 0)
 				return api_error(c, 400, "invalid-channel", "%s",
-						 ferry_error_msg(&err));
+				                 ferry_error_msg(&err));
 	}
 	int rc = validate_image(c->upload->path, &info, &err);
 	if (rc < 0) {
 		if (rc == FERRY_E_NOMEM || rc == FERRY_E_IO)
 			return api_error_from(c, rc, &err);
 		return api_error(c, rc == FERRY_E_LIMIT ? 413 : 400, "invalid-image",
-				 "invalid image: %s", ferry_error_msg(&err));
+		                 "invalid image: %s", ferry_error_msg(&err));
 	}
 	const struct manifest *m = info.manifest;
 	snprintf(c->package, sizeof(c->package), "%s", m->name);
@@ -782,10 +790,10 @@ static void h_push(struct api_ctx *c)
 			json_decref(archs);
 			upload_info_free(&info);
 			return api_error(c, 400, "invalid-image",
-					 "invalid image: architecture \"%.32s\" is not one this "
-					 "store knows (all, amd64, arm64, armhf, i386, riscv64, "
-					 "ppc64el, s390x)",
-					 m->architectures[i]);
+			                 "invalid image: architecture \"%.32s\" is not one this "
+			                 "store knows (all, amd64, arm64, armhf, i386, riscv64, "
+			                 "ppc64el, s390x)",
+			                 m->architectures[i]);
 		}
 		json_array_append_new(archs, json_string(m->architectures[i]));
 	}
@@ -805,15 +813,15 @@ static void h_push(struct api_ctx *c)
 	}
 	_cleanup_rows_ struct db_rows rows = DB_ROWS_INIT;
 	rc = db_run(c->db, &rows, &err,
-		    "SELECT revision, version FROM revisions WHERE package = $1 AND sha256 = $2",
-		    c->package, c->upload->sha256);
+	            "SELECT revision, version FROM revisions WHERE package = $1 AND sha256 = $2",
+	            c->package, c->upload->sha256);
 	if (rc == 0 && rows.nrows) {
 		long long rev = db_cell_ll(&rows, 0, 0);
 		upload_info_free(&info);
 		if (nrel)
 			return do_release(c, rev, rel_names, nrel, 0);
-		return reply(c, 200,
-			     revision_reply(c->package, rev, db_cell(&rows, 0, 1), c->upload, true));
+		return reply(
+		    c, 200, revision_reply(c->package, rev, db_cell(&rows, 0, 1), c->upload, true));
 	}
 	db_rows_free(&rows);
 	if (rc == 0)
@@ -832,20 +840,20 @@ static void h_push(struct api_ctx *c)
 	}
 	if (rc == 0)
 		rc = db_run(c->db, &rows, &err,
-			    "UPDATE packages SET next_revision = next_revision + 1 WHERE name = $1 "
-			    "RETURNING next_revision - 1",
-			    c->package);
+		            "UPDATE packages SET next_revision = next_revision + 1 WHERE name = $1 "
+		            "RETURNING next_revision - 1",
+		            c->package);
 	if (rc == 0) {
 		rev = db_cell_ll(&rows, 0, 0);
 		char revs[24];
 		snprintf(revs, sizeof(revs), "%lld", rev);
-		rc = db_run(c->db, NULL, &err,
-			    "INSERT INTO revisions (package, revision, sha256, sha512, size, version, "
-			    "architectures, manifest, sbom, uploader, created) VALUES ($1, $2, $3, "
-			    "$4, $5, $6, $7, $8, $9, $10, $11)",
-			    c->package, revs, c->upload->sha256, c->upload->sha512, size, version,
-			    archs_text, info.manifest_text, info.sbom_text, c->account,
-			    now_str(now));
+		rc = db_run(
+		    c->db, NULL, &err,
+		    "INSERT INTO revisions (package, revision, sha256, sha512, size, version, "
+		    "architectures, manifest, sbom, uploader, created) VALUES ($1, $2, $3, "
+		    "$4, $5, $6, $7, $8, $9, $10, $11)",
+		    c->package, revs, c->upload->sha256, c->upload->sha512, size, version,
+		    archs_text, info.manifest_text, info.sbom_text, c->account, now_str(now));
 	}
 	if (rc == 0)
 		rc = db_commit(c->db, &err);
@@ -855,12 +863,12 @@ static void h_push(struct api_ctx *c)
 		db_rows_free(&rows);
 		db_rollback(c->db);
 		rc = db_run(c->db, &rows, &err,
-			    "SELECT revision FROM revisions WHERE package = $1 AND sha256 = $2",
-			    c->package, c->upload->sha256);
+		            "SELECT revision FROM revisions WHERE package = $1 AND sha256 = $2",
+		            c->package, c->upload->sha256);
 		if (rc == 0 && rows.nrows)
 			return reply(c, 200,
-				     revision_reply(c->package, db_cell_ll(&rows, 0, 0), version,
-						    c->upload, true));
+			             revision_reply(c->package, db_cell_ll(&rows, 0, 0), version,
+			                            c->upload, true));
 		rc = rc < 0 ? rc : FERRY_E_EXISTS;
 	}
 	if (rc < 0) {
@@ -868,7 +876,7 @@ static void h_push(struct api_ctx *c)
 		return api_error_from(c, rc, &err);
 	}
 	log_info("%s pushed %s revision %lld (%s, %llu bytes, sha256 %s)", c->account, c->package,
-		 rev, version, (unsigned long long)c->upload->size, c->upload->sha256);
+	         rev, version, (unsigned long long)c->upload->size, c->upload->sha256);
 	if (nrel) {
 		do_release(c, rev, rel_names, nrel, 0);
 		if (c->status == 200)
@@ -881,27 +889,27 @@ static void h_push(struct api_ctx *c)
 /* --- routing --- */
 
 static const struct api_route routes[] = {
-	{"GET", "/v1/account", API_BODY_NONE, true, h_account},
-	{"POST", "/v1/packages", API_BODY_JSON, true, h_register},
-	{"POST", "/v1/push", API_BODY_UPLOAD, true, h_push},
-	{"GET", "/v1/packages/*", API_BODY_NONE, true, h_package},
-	{"POST", "/v1/packages/*/collaborators", API_BODY_JSON, true, h_collab_add},
-	{"DELETE", "/v1/packages/*/collaborators/*", API_BODY_NONE, true, h_collab_remove},
-	{"POST", "/v1/packages/*/release", API_BODY_JSON, true, h_release},
-	{"POST", "/v1/packages/*/promote", API_BODY_JSON, true, h_promote},
-	{"POST", "/v1/packages/*/close", API_BODY_JSON, true, h_close},
-	{"GET", "/v1/packages/*/status", API_BODY_NONE, true, h_status},
-	{"GET", "/v1/packages/*/revisions", API_BODY_NONE, true, h_revisions},
-	{"GET", "/v1/packages/*/vulns", API_BODY_NONE, true, vulns_h_findings},
-	{"GET", "/v1/packages/*/webhooks", API_BODY_NONE, true, webhooks_h_list},
-	{"POST", "/v1/packages/*/webhooks", API_BODY_JSON, true, webhooks_h_add},
-	{"DELETE", "/v1/packages/*/webhooks/*", API_BODY_NONE, true, webhooks_h_remove},
-	{"GET", "/v1/account/webhooks", API_BODY_NONE, true, webhooks_h_account_list},
-	{"POST", "/v1/account/webhooks", API_BODY_JSON, true, webhooks_h_account_add},
-	{"DELETE", "/v1/account/webhooks/*", API_BODY_NONE, true, webhooks_h_account_remove},
-	/* devices sign their reports instead of sending a token */
-	{"POST", "/v1/reports", API_BODY_JSON, false, reports_h_post},
-	{"GET", "/v1/packages/*/reports", API_BODY_NONE, true, reports_h_list},
+    {"GET", "/v1/account", API_BODY_NONE, true, h_account},
+    {"POST", "/v1/packages", API_BODY_JSON, true, h_register},
+    {"POST", "/v1/push", API_BODY_UPLOAD, true, h_push},
+    {"GET", "/v1/packages/*", API_BODY_NONE, true, h_package},
+    {"POST", "/v1/packages/*/collaborators", API_BODY_JSON, true, h_collab_add},
+    {"DELETE", "/v1/packages/*/collaborators/*", API_BODY_NONE, true, h_collab_remove},
+    {"POST", "/v1/packages/*/release", API_BODY_JSON, true, h_release},
+    {"POST", "/v1/packages/*/promote", API_BODY_JSON, true, h_promote},
+    {"POST", "/v1/packages/*/close", API_BODY_JSON, true, h_close},
+    {"GET", "/v1/packages/*/status", API_BODY_NONE, true, h_status},
+    {"GET", "/v1/packages/*/revisions", API_BODY_NONE, true, h_revisions},
+    {"GET", "/v1/packages/*/vulns", API_BODY_NONE, true, vulns_h_findings},
+    {"GET", "/v1/packages/*/webhooks", API_BODY_NONE, true, webhooks_h_list},
+    {"POST", "/v1/packages/*/webhooks", API_BODY_JSON, true, webhooks_h_add},
+    {"DELETE", "/v1/packages/*/webhooks/*", API_BODY_NONE, true, webhooks_h_remove},
+    {"GET", "/v1/account/webhooks", API_BODY_NONE, true, webhooks_h_account_list},
+    {"POST", "/v1/account/webhooks", API_BODY_JSON, true, webhooks_h_account_add},
+    {"DELETE", "/v1/account/webhooks/*", API_BODY_NONE, true, webhooks_h_account_remove},
+    /* devices sign their reports instead of sending a token */
+    {"POST", "/v1/reports", API_BODY_JSON, false, reports_h_post},
+    {"GET", "/v1/packages/*/reports", API_BODY_NONE, true, reports_h_list},
 };
 
 /* Match path against pattern; '*' captures one element into caps. */
@@ -929,7 +937,7 @@ static bool match(const char *pattern, const char *path, char caps[2][80])
 }
 
 const struct api_route *api_route_find(const char *method, const char *path, struct api_ctx *c,
-				       unsigned *status)
+                                       unsigned *status)
 {
 	bool path_known = false;
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
@@ -964,7 +972,7 @@ void api_route_run(const struct api_route *r, struct api_ctx *c)
 	c->reply = NULL;
 	if (*c->package && !package_name_ok(c->package))
 		return api_error(c, 404, "not-found", "package %.64s is not registered",
-				 c->package);
+		                 c->package);
 	r->fn(c);
 	if (!c->reply)
 		api_error(c, 500, "internal", "no reply");

@@ -8,8 +8,8 @@
  * not-found (404), method-not-allowed (405), conflict (409), too-large (413),
  * unsupported-media-type (415), invalid-channel (400), invalid-image (400),
  * busy (503), internal (500); for device reports also signature-required
- * (401), bad-signature (403) and device-key-mismatch (403). The endpoints are listed in docs/store.md.
- * Not here: sockets, bodies, static files (server.c). */
+ * (401), bad-signature (403) and device-key-mismatch (403). The endpoints are listed in
+ * docs/store.md. Not here: sockets, bodies, static files (server.c). */
 #pragma once
 
 #include <jansson.h>
@@ -40,7 +40,7 @@ struct api_ctx {
 	const char *query_release;           /* ?release=CH,CH of a push */
 	const char *raw_body;                /* JSON requests: the bytes as they came */
 	size_t raw_len;
-	const char *device_signature;        /* X-Ferry-Device-Signature, or NULL */
+	const char *device_signature;                /* X-Ferry-Device-Signature, or NULL */
 	const char *q_device, *q_revision, *q_limit; /* ?device= ?revision= ?limit= */
 	/* the reply */
 	unsigned status;
@@ -52,7 +52,7 @@ struct api_route;
 /* Find the route for method and path (without the query). Returns NULL and
  * sets *status (404 or 405) when there is none. */
 const struct api_route *api_route_find(const char *method, const char *path, struct api_ctx *c,
-				       unsigned *status);
+                                       unsigned *status);
 enum api_body api_route_body(const struct api_route *r);
 bool api_route_needs_auth(const struct api_route *r);
 /* Run a route; the reply is left in c->status and c->reply. */
@@ -60,7 +60,7 @@ void api_route_run(const struct api_route *r, struct api_ctx *c);
 
 /* Set an error reply. */
 void api_error(struct api_ctx *c, unsigned status, const char *code, const char *fmt, ...)
-	FERRY_PRINTF(4, 5);
+    FERRY_PRINTF(4, 5);
 /* Set an error reply from a ferry error (status from its code). */
 void api_error_from(struct api_ctx *c, int rc, const ferry_error *err);
 /* The error body itself. */

@@ -47,11 +47,11 @@ static json_t *progressive_json(const struct row *r, json_t *versions)
 	snprintf(key, sizeof(key), "%lld", r->prog_rev);
 	json_t *v = json_object_get(versions, key);
 	return json_pack("{s:I, s:O, s:I}", "revision", (json_int_t)r->prog_rev, "version",
-			 v ? v : json_null(), "percentage", (json_int_t)r->pct);
+	                 v ? v : json_null(), "percentage", (json_int_t)r->pct);
 }
 
 static json_t *entry(const char *track, int risk, const char *branch, const char *arch,
-		     long long rev, const char *follows, const struct row *own, json_t *versions)
+                     long long rev, const char *follows, const struct row *own, json_t *versions)
 {
 	char name[CHANNEL_NAME_MAX + 1];
 	struct channel ch;
@@ -69,39 +69,39 @@ static json_t *entry(const char *track, int risk, const char *branch, const char
 			version = json_incref(v);
 	}
 	return json_pack("{s:s, s:s, s:s, s:o, s:s, s:o, s:o, s:o, s:o, s:o}", "channel", name,
-			 "track", track, "risk", channel_risk_name(ch.risk), "branch",
-			 *branch ? json_string(branch) : json_null(), "architecture", arch,
-			 "revision", rev ? json_integer(rev) : json_null(), "version", version,
-			 "follows", follows ? json_string(follows) : json_null(), "progressive",
-			 progressive_json(own, versions), "expires",
-			 own && own->expires ? json_integer(own->expires) : json_null());
+	                 "track", track, "risk", channel_risk_name(ch.risk), "branch",
+	                 *branch ? json_string(branch) : json_null(), "architecture", arch,
+	                 "revision", rev ? json_integer(rev) : json_null(), "version", version,
+	                 "follows", follows ? json_string(follows) : json_null(), "progressive",
+	                 progressive_json(own, versions), "expires",
+	                 own && own->expires ? json_integer(own->expires) : json_null());
 }
 
 int channelmap_build(struct db *db, const char *package, long long now, json_t **out,
-		     long long *gen, ferry_error *err)
+                     long long *gen, ferry_error *err)
 {
 	_cleanup_rows_ struct db_rows g = DB_ROWS_INIT, cr = DB_ROWS_INIT, tr = DB_ROWS_INIT,
-				      rv = DB_ROWS_INIT;
+	                              rv = DB_ROWS_INIT;
 	*out = NULL;
 	int rc = db_run(db, &g, err, "SELECT map_gen FROM packages WHERE name = $1", package);
 	if (rc < 0)
 		return rc;
 	if (g.nrows == 0)
 		return ferry_error_set(err, FERRY_E_NOTFOUND, "package %s is not registered",
-				       package);
+		                       package);
 	if (gen)
 		*gen = db_cell_ll(&g, 0, 0);
 	rc = db_run(db, &cr, err,
-		    "SELECT track, risk, branch, arch, revision, progressive_revision, "
-		    "progressive_pct, expires FROM channels WHERE package = $1",
-		    package);
+	            "SELECT track, risk, branch, arch, revision, progressive_revision, "
+	            "progressive_pct, expires FROM channels WHERE package = $1",
+	            package);
 	if (rc == 0)
 		rc = db_run(db, &tr, err, "SELECT track FROM tracks WHERE package = $1", package);
 	if (rc == 0)
 		rc = db_run(db, &rv, err,
-			    "SELECT revision, version, size, sha256, architectures FROM revisions "
-			    "WHERE package = $1",
-			    package);
+		            "SELECT revision, version, size, sha256, architectures FROM revisions "
+		            "WHERE package = $1",
+		            package);
 	if (rc < 0)
 		return rc;
 
@@ -168,12 +168,11 @@ int channelmap_build(struct db *db, const char *package, long long now, json_t *
 						    strcmp(rows[i].arch, arches[a]) == 0) {
 							rev = rows[i].rev;
 							snprintf(follows, sizeof(follows), "%s/%s",
-								 tracks[t], channel_risk_name(s));
+							         tracks[t], channel_risk_name(s));
 						}
-				json_array_append_new(channels,
-						      entry(tracks[t], risk, "", arches[a], rev,
-							    *follows ? follows : NULL, own,
-							    versions));
+				json_array_append_new(
+				    channels, entry(tracks[t], risk, "", arches[a], rev,
+				                    *follows ? follows : NULL, own, versions));
 				char key[24];
 				if (rev) {
 					snprintf(key, sizeof(key), "%lld", rev);
@@ -199,10 +198,10 @@ int channelmap_build(struct db *db, const char *package, long long now, json_t *
 							br[y] = tmp;
 						}
 				for (size_t x = 0; x < nbr; x++) {
-					json_array_append_new(
-						channels, entry(tracks[t], risk, br[x]->branch,
-								arches[a], br[x]->rev, NULL, br[x],
-								versions));
+					json_array_append_new(channels,
+					                      entry(tracks[t], risk, br[x]->branch,
+					                            arches[a], br[x]->rev, NULL,
+					                            br[x], versions));
 					if (br[x]->rev) {
 						snprintf(key, sizeof(key), "%lld", br[x]->rev);
 						json_object_set_new(referenced, key, json_true());
@@ -224,12 +223,11 @@ int channelmap_build(struct db *db, const char *package, long long now, json_t *
 		long long revno = db_cell_ll(&rv, i, 0);
 		channelmap_target_name(package, revno, target, sizeof(target));
 		json_t *archs = json_loads(db_cell(&rv, i, 4) ? db_cell(&rv, i, 4) : "[]", 0, NULL);
-		json_object_set_new(revs, key,
-				    json_pack("{s:s, s:s, s:I, s:s, s:o}", "version",
-					      db_cell(&rv, i, 1), "target", target, "size",
-					      (json_int_t)db_cell_ll(&rv, i, 2), "sha256",
-					      db_cell(&rv, i, 3), "architectures",
-					      archs ? archs : json_array()));
+		json_object_set_new(
+		    revs, key,
+		    json_pack("{s:s, s:s, s:I, s:s, s:o}", "version", db_cell(&rv, i, 1), "target",
+		              target, "size", (json_int_t)db_cell_ll(&rv, i, 2), "sha256",
+		              db_cell(&rv, i, 3), "architectures", archs ? archs : json_array()));
 	}
 	json_t *jt = json_array();
 	for (size_t t = 0; t < ntracks; t++)
@@ -237,15 +235,15 @@ int channelmap_build(struct db *db, const char *package, long long now, json_t *
 	json_decref(referenced);
 	json_decref(versions);
 	*out = json_pack("{s:s, s:I, s:o, s:o, s:o}", "package", package, "generation",
-			 (json_int_t)(gen ? *gen : db_cell_ll(&g, 0, 0)), "tracks", jt, "channels",
-			 channels, "revisions", revs);
+	                 (json_int_t)(gen ? *gen : db_cell_ll(&g, 0, 0)), "tracks", jt, "channels",
+	                 channels, "revisions", revs);
 	if (!*out)
 		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
 	return 0;
 }
 
 int channelmap_resolve(struct db *db, const char *package, const struct channel *ch, long long now,
-		       json_t **out, ferry_error *err)
+                       json_t **out, ferry_error *err)
 {
 	json_t *map = NULL;
 	char name[CHANNEL_NAME_MAX + 1];
@@ -261,7 +259,7 @@ int channelmap_resolve(struct db *db, const char *package, const struct channel 
 		if (json_is_integer(rev) &&
 		    str_eq(json_string_value(json_object_get(e, "channel")), name))
 			json_object_set(res, json_string_value(json_object_get(e, "architecture")),
-					rev);
+			                rev);
 	}
 	json_decref(map);
 	*out = res;

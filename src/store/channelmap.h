@@ -30,12 +30,12 @@
  * any). The generation is read before the rows, so the rows are at least as
  * new as *gen says. */
 int channelmap_build(struct db *db, const char *package, long long now, json_t **out,
-		     long long *gen, ferry_error *err) FERRY_WUR;
+                     long long *gen, ferry_error *err) FERRY_WUR;
 
 /* The revision each architecture of a channel resolves to (following closed
  * risks), as a JSON object {"ARCH": REV, ...}; empty when it holds nothing. */
 int channelmap_resolve(struct db *db, const char *package, const struct channel *ch, long long now,
-		       json_t **out, ferry_error *err) FERRY_WUR;
+                       json_t **out, ferry_error *err) FERRY_WUR;
 
 /* The name of the image target of a revision: "NAME_REV.ferry". */
 void channelmap_target_name(const char *package, long long revision, char *out, size_t size);

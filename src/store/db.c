@@ -16,7 +16,7 @@ int db_open(const char *url, struct db **out, ferry_error *err)
 		return db_pg_ops.open(url, out, err);
 #else
 		return ferry_error_set(err, FERRY_E_UNSUPPORTED,
-				       "%s: this ferry-store was built without PostgreSQL", url);
+		                       "%s: this ferry-store was built without PostgreSQL", url);
 #endif
 	}
 	if (str_has_prefix(url, "sqlite:"))
@@ -36,7 +36,7 @@ enum db_dialect db_dialect(const struct db *db)
 }
 
 int db_exec(struct db *db, const char *sql, const char *const *params, size_t n,
-	    struct db_rows *rows, ferry_error *err)
+            struct db_rows *rows, ferry_error *err)
 {
 	if (rows)
 		*rows = (struct db_rows)DB_ROWS_INIT;

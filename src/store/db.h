@@ -44,7 +44,7 @@ struct db_ops {
 	/* Run one statement with n text parameters; rows may be NULL when the
 	 * caller wants none. */
 	int (*exec)(struct db *db, const char *sql, const char *const *params, size_t n,
-		    struct db_rows *rows, ferry_error *err);
+	            struct db_rows *rows, ferry_error *err);
 	/* Run several statements separated by ';' without parameters. */
 	int (*exec_script)(struct db *db, const char *sql, ferry_error *err);
 	int (*begin)(struct db *db, bool write, ferry_error *err);
@@ -69,7 +69,7 @@ void db_close(struct db *db);
 enum db_dialect db_dialect(const struct db *db);
 
 int db_exec(struct db *db, const char *sql, const char *const *params, size_t n,
-	    struct db_rows *rows, ferry_error *err) FERRY_WUR;
+            struct db_rows *rows, ferry_error *err) FERRY_WUR;
 int db_exec_script(struct db *db, const char *sql, ferry_error *err) FERRY_WUR;
 int db_begin(struct db *db, bool write, ferry_error *err) FERRY_WUR;
 int db_commit(struct db *db, ferry_error *err) FERRY_WUR;
@@ -78,9 +78,9 @@ void db_rollback(struct db *db);
 
 /* Convenience: db_exec with a NULL-terminated parameter list. */
 #define DB_PARAMS(...) ((const char *const[]){__VA_ARGS__})
-#define db_run(db, rows, err, sql, ...)                                                      \
-	db_exec((db), (sql), DB_PARAMS(__VA_ARGS__),                                          \
-		sizeof(DB_PARAMS(__VA_ARGS__)) / sizeof(const char *), (rows), (err))
+#define db_run(db, rows, err, sql, ...)                                                            \
+	db_exec((db), (sql), DB_PARAMS(__VA_ARGS__),                                               \
+	        sizeof(DB_PARAMS(__VA_ARGS__)) / sizeof(const char *), (rows), (err))
 
 void db_rows_free(struct db_rows *rows);
 static inline const char *db_cell(const struct db_rows *r, size_t row, size_t col)
@@ -95,7 +95,10 @@ static inline void db_rows_freep(struct db_rows *r)
 	db_rows_free(r);
 }
 #define _cleanup_rows_ __attribute__((cleanup(db_rows_freep)))
-#define DB_ROWS_INIT {0, 0, NULL, 0}
+#define DB_ROWS_INIT                                                                               \
+	{                                                                                          \
+		0, 0, NULL, 0                                                                      \
+	}
 
 /* Schema migrations (schema.c): bring the database to the newest version,
  * in one transaction per step. *from and *to (optional) get the versions. */

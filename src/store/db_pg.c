@@ -31,7 +31,7 @@ static int pg_fail(struct db_pg *d, PGresult *res, ferry_error *err, const char 
 		if (strcmp(state, "23505") == 0)
 			code = FERRY_E_EXISTS;
 		else if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
-			 strcmp(state, "55P03") == 0)
+		         strcmp(state, "55P03") == 0)
 			code = FERRY_E_BUSY;
 	}
 	const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(d->conn);
@@ -40,8 +40,8 @@ static int pg_fail(struct db_pg *d, PGresult *res, ferry_error *err, const char 
 	size_t len = strlen(clean);
 	while (len && (clean[len - 1] == '\n' || clean[len - 1] == ' '))
 		clean[--len] = '\0';
-	return ferry_error_set(err, code, "postgresql %s%s%s: %s", PQdb(d->conn),
-			       what ? ": " : "", what ? what : "", clean);
+	return ferry_error_set(err, code, "postgresql %s%s%s: %s", PQdb(d->conn), what ? ": " : "",
+	                       what ? what : "", clean);
 }
 
 static void pg_close(struct db *db)
@@ -87,7 +87,7 @@ static PGresult *pg_run(struct db_pg *d, const char *sql, const char *const *par
 }
 
 static int pg_exec(struct db *db, const char *sql, const char *const *params, size_t n,
-		   struct db_rows *rows, ferry_error *err)
+                   struct db_rows *rows, ferry_error *err)
 {
 	struct db_pg *d = (struct db_pg *)db;
 	PGresult *res = pg_run(d, sql, params, n);
@@ -118,7 +118,7 @@ static int pg_exec(struct db *db, const char *sql, const char *const *params, si
 						PQclear(res);
 						db_rows_free(rows);
 						return ferry_error_set(err, FERRY_E_NOMEM,
-								       "out of memory");
+						                       "out of memory");
 					}
 					rows->cells[r * nc + c] = v;
 				}
@@ -163,13 +163,13 @@ static int pg_rollback(struct db *db)
 }
 
 const struct db_ops db_pg_ops = {
-	.name = "postgresql",
-	.dialect = DB_POSTGRES,
-	.open = pg_open,
-	.close = pg_close,
-	.exec = pg_exec,
-	.exec_script = pg_script,
-	.begin = pg_begin,
-	.commit = pg_commit,
-	.rollback = pg_rollback,
+    .name = "postgresql",
+    .dialect = DB_POSTGRES,
+    .open = pg_open,
+    .close = pg_close,
+    .exec = pg_exec,
+    .exec_script = pg_script,
+    .begin = pg_begin,
+    .commit = pg_commit,
+    .rollback = pg_rollback,
 };

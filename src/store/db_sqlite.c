@@ -28,7 +28,7 @@ static int sqlite_fail(struct db_sqlite *d, int rc, ferry_error *err, const char
 	else if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
 		code = FERRY_E_EXISTS;
 	return ferry_error_set(err, code, "sqlite %s: %s: %s", d->path, what,
-			       d->h ? sqlite3_errmsg(d->h) : sqlite3_errstr(rc));
+	                       d->h ? sqlite3_errmsg(d->h) : sqlite3_errstr(rc));
 }
 
 static void sqlite_close(struct db *db)
@@ -45,7 +45,8 @@ static int sqlite_script(struct db *db, const char *sql, ferry_error *err)
 	int rc = sqlite3_exec(d->h, sql, NULL, NULL, &msg);
 	if (rc != SQLITE_OK) {
 		int code = ((rc & 0xff) == SQLITE_BUSY) ? FERRY_E_BUSY : FERRY_E_DB;
-		ferry_error_set(err, code, "sqlite %s: %s", d->path, msg ? msg : sqlite3_errstr(rc));
+		ferry_error_set(err, code, "sqlite %s: %s", d->path,
+		                msg ? msg : sqlite3_errstr(rc));
 		sqlite3_free(msg);
 		return code;
 	}
@@ -59,9 +60,8 @@ static int sqlite_open(const char *path, struct db **out, ferry_error *err)
 		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
 	d->base.ops = &db_sqlite_ops;
 	snprintf(d->path, sizeof(d->path), "%s", path);
-	int rc = sqlite3_open_v2(path, &d->h,
-				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-				 NULL);
+	int rc = sqlite3_open_v2(
+	    path, &d->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		rc = sqlite_fail(d, rc, err, "open");
 		sqlite_close(&d->base);
@@ -70,9 +70,9 @@ static int sqlite_open(const char *path, struct db **out, ferry_error *err)
 	sqlite3_extended_result_codes(d->h, 1);
 	sqlite3_busy_timeout(d->h, SQLITE_BUSY_TIMEOUT_MS);
 	rc = sqlite_script(&d->base,
-			   "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
-			   "PRAGMA foreign_keys=ON;",
-			   err);
+	                   "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+	                   "PRAGMA foreign_keys=ON;",
+	                   err);
 	if (rc < 0) {
 		sqlite_close(&d->base);
 		return rc;
@@ -82,7 +82,7 @@ static int sqlite_open(const char *path, struct db **out, ferry_error *err)
 }
 
 static int sqlite_exec(struct db *db, const char *sql, const char *const *params, size_t n,
-		       struct db_rows *rows, ferry_error *err)
+                       struct db_rows *rows, ferry_error *err)
 {
 	struct db_sqlite *d = (struct db_sqlite *)db;
 	sqlite3_stmt *st = NULL;
@@ -96,7 +96,7 @@ static int sqlite_exec(struct db *db, const char *sql, const char *const *params
 		if (idx == 0)
 			continue; /* the statement does not use this one */
 		rc = params[i] ? sqlite3_bind_text(st, idx, params[i], -1, SQLITE_TRANSIENT)
-			       : sqlite3_bind_null(st, idx);
+		               : sqlite3_bind_null(st, idx);
 		if (rc != SQLITE_OK) {
 			sqlite3_finalize(st);
 			return sqlite_fail(d, rc, err, "bind");
@@ -120,7 +120,8 @@ static int sqlite_exec(struct db *db, const char *sql, const char *const *params
 			continue;
 		if (rows->nrows == cap) {
 			size_t ncap = cap ? cap * 2 : 8;
-			char **c = realloc(rows->cells, ncap * (ncols ? ncols : 1) * sizeof(char *));
+			char **c =
+			    realloc(rows->cells, ncap * (ncols ? ncols : 1) * sizeof(char *));
 			if (!c) {
 				sqlite3_finalize(st);
 				db_rows_free(rows);
@@ -165,13 +166,13 @@ static int sqlite_rollback(struct db *db)
 }
 
 const struct db_ops db_sqlite_ops = {
-	.name = "sqlite",
-	.dialect = DB_SQLITE,
-	.open = sqlite_open,
-	.close = sqlite_close,
-	.exec = sqlite_exec,
-	.exec_script = sqlite_script,
-	.begin = sqlite_begin,
-	.commit = sqlite_commit,
-	.rollback = sqlite_rollback,
+    .name = "sqlite",
+    .dialect = DB_SQLITE,
+    .open = sqlite_open,
+    .close = sqlite_close,
+    .exec = sqlite_exec,
+    .exec_script = sqlite_script,
+    .begin = sqlite_begin,
+    .commit = sqlite_commit,
+    .rollback = sqlite_rollback,
 };

@@ -26,30 +26,30 @@
 #include "vulns.h"
 
 static const char usage_text[] =
-	"usage: ferry-store VERB [--dir DIR] [--db URL] [ARGS...]\n"
-	"\n"
-	"verbs:\n"
-	"  init                      create the store in DIR: database, blobs, TUF keys\n"
-	"  serve [--listen ADDR:PORT] [--threads N] [--max-upload BYTES] [--reports-keep N]\n"
-	"                            serve the publisher API and the signed repository\n"
-	"                            (default 127.0.0.1:8470); keep the newest N device\n"
-	"                            reports per package (default 1000)\n"
-	"  migrate                   bring the database schema up to date\n"
-	"  account add NAME          create a publisher account; prints its first token\n"
-	"  account token NAME        issue another token (printed once)\n"
-	"  account revoke NAME [ID]  revoke one token, or every token of the account\n"
-	"  account list              accounts and their tokens\n"
-	"  track add PACKAGE TRACK   open a track besides \"latest\" for a package\n"
-	"  resign [--all] [--within SECONDS]\n"
-	"                            re-sign timestamp and snapshot (with --all, every role,\n"
-	"                            root and targets too: their keys must be in repo/keys/)\n"
-	"                            expiring within SECONDS (default 1 day)\n"
-	"  vulns import PATH         import OSV advisories (.json file, directory, .zip)\n"
-	"  vulns sources [--json]    what was imported and when, with counts\n"
-	"\n"
-	"--dir DIR   the store directory (default .)\n"
-	"--db URL    postgresql://... for PostgreSQL (or FERRY_STORE_DB); default SQLite in DIR\n"
-	"--log-level error|warn|info|debug\n";
+    "usage: ferry-store VERB [--dir DIR] [--db URL] [ARGS...]\n"
+    "\n"
+    "verbs:\n"
+    "  init                      create the store in DIR: database, blobs, TUF keys\n"
+    "  serve [--listen ADDR:PORT] [--threads N] [--max-upload BYTES] [--reports-keep N]\n"
+    "                            serve the publisher API and the signed repository\n"
+    "                            (default 127.0.0.1:8470); keep the newest N device\n"
+    "                            reports per package (default 1000)\n"
+    "  migrate                   bring the database schema up to date\n"
+    "  account add NAME          create a publisher account; prints its first token\n"
+    "  account token NAME        issue another token (printed once)\n"
+    "  account revoke NAME [ID]  revoke one token, or every token of the account\n"
+    "  account list              accounts and their tokens\n"
+    "  track add PACKAGE TRACK   open a track besides \"latest\" for a package\n"
+    "  resign [--all] [--within SECONDS]\n"
+    "                            re-sign timestamp and snapshot (with --all, every role,\n"
+    "                            root and targets too: their keys must be in repo/keys/)\n"
+    "                            expiring within SECONDS (default 1 day)\n"
+    "  vulns import PATH         import OSV advisories (.json file, directory, .zip)\n"
+    "  vulns sources [--json]    what was imported and when, with counts\n"
+    "\n"
+    "--dir DIR   the store directory (default .)\n"
+    "--db URL    postgresql://... for PostgreSQL (or FERRY_STORE_DB); default SQLite in DIR\n"
+    "--log-level error|warn|info|debug\n";
 
 static int usage(void)
 {
@@ -133,15 +133,16 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			o->threads = (unsigned)n;
 		} else if (strcmp(a, "--max-upload") == 0 && v) {
 			if (str_to_u64(v, 1ull << 40, &o->max_upload) < 0 || o->max_upload == 0) {
-				fprintf(stderr, "ferry-store: --max-upload: expected a number of bytes "
-						"up to 1 TiB\n");
+				fprintf(stderr,
+				        "ferry-store: --max-upload: expected a number of bytes "
+				        "up to 1 TiB\n");
 				return 2;
 			}
 		} else if (strcmp(a, "--reports-keep") == 0 && v) {
 			if (str_to_u64(v, REPORTS_KEEP_MAX, &o->reports_keep) < 0 ||
 			    o->reports_keep == 0) {
 				fprintf(stderr, "ferry-store: --reports-keep: expected 1 to %d\n",
-					REPORTS_KEEP_MAX);
+				        REPORTS_KEEP_MAX);
 				return 2;
 			}
 		} else if (strcmp(a, "--within") == 0 && v) {
@@ -155,8 +156,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		} else if (strcmp(a, "--log-level") == 0 && v) {
 			int l = log_level_parse(v);
 			if (l < 0) {
-				fprintf(stderr, "ferry-store: --log-level: expected error, warn, info "
-						"or debug\n");
+				fprintf(stderr,
+				        "ferry-store: --log-level: expected error, warn, info "
+				        "or debug\n");
 				return 2;
 			}
 			log_set_level((enum log_level)l);
@@ -169,7 +171,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		}
 		if (a[0] == '-' && a[1]) {
 			fprintf(stderr, "ferry-store: unknown option %s%s\n", a,
-				v ? "" : " (or it needs a value)");
+			        v ? "" : " (or it needs a value)");
 			return 2;
 		}
 		if (o->nargs == (int)ARRAY_SIZE(o->args)) {
@@ -189,10 +191,11 @@ static int open_db(struct store *st, struct db **db, ferry_error *err)
 	int v = 0;
 	rc = db_schema_version(*db, &v, err);
 	if (rc == 0 && v != db_schema_latest())
-		rc = ferry_error_set(err, FERRY_E_INVALID,
-				     "database schema is version %d, this ferry-store needs %d: run "
-				     "ferry-store migrate",
-				     v, db_schema_latest());
+		rc =
+		    ferry_error_set(err, FERRY_E_INVALID,
+		                    "database schema is version %d, this ferry-store needs %d: run "
+		                    "ferry-store migrate",
+		                    v, db_schema_latest());
 	if (rc < 0) {
 		db_close(*db);
 		*db = NULL;
@@ -206,7 +209,8 @@ static int cmd_init(struct store *st, struct opts *o)
 	if (o->nargs)
 		return usage();
 	if (fs_exists(st->repo))
-		return ferry_error_set(&err, FERRY_E_EXISTS, "%s: a store is already there", st->dir),
+		return ferry_error_set(&err, FERRY_E_EXISTS, "%s: a store is already there",
+		                       st->dir),
 		       fail("init", &err);
 	if (fs_mkdir_p(st->dir, 0755, &err) < 0 || fs_mkdir_p(st->blobs, 0755, &err) < 0 ||
 	    fs_mkdir_p(st->tmp, 0700, &err) < 0)
@@ -265,10 +269,10 @@ static int cmd_account(struct store *st, struct opts *o)
 	if (o->nargs < 1)
 		return usage();
 	const char *sub = o->args[0];
-	if (strcmp(sub, "list") == 0 ? o->nargs != 1
+	if (strcmp(sub, "list") == 0     ? o->nargs != 1
 	    : strcmp(sub, "revoke") == 0 ? (o->nargs < 2 || o->nargs > 3)
 	    : (strcmp(sub, "add") == 0 || strcmp(sub, "token") == 0) ? o->nargs != 2
-								   : true)
+	                                                             : true)
 		return usage();
 	if (open_db(st, &db, &err) < 0)
 		return fail("account", &err);
@@ -304,9 +308,9 @@ static int cmd_track(struct store *st, struct opts *o)
 	const char *pkg = o->args[1], *track = o->args[2];
 	if (!channel_track_valid(track))
 		return fprintf(stderr,
-			       "ferry-store track: invalid track \"%s\": letters and digits with "
-			       "single '.', '_' or '-' between them, at most %d bytes\n",
-			       track, CHANNEL_TRACK_MAX),
+		               "ferry-store track: invalid track \"%s\": letters and digits with "
+		               "single '.', '_' or '-' between them, at most %d bytes\n",
+		               track, CHANNEL_TRACK_MAX),
 		       1;
 	if (open_db(st, &db, &err) < 0)
 		return fail("track", &err);
@@ -318,8 +322,8 @@ static int cmd_track(struct store *st, struct opts *o)
 		rc = ferry_error_set(&err, FERRY_E_NOTFOUND, "package %s is not registered", pkg);
 	if (rc == 0 && strcmp(track, CHANNEL_DEFAULT_TRACK) != 0)
 		rc = db_run(db, NULL, &err,
-			    "INSERT INTO tracks (package, track, created) VALUES ($1, $2, $3)", pkg,
-			    track, now);
+		            "INSERT INTO tracks (package, track, created) VALUES ($1, $2, $3)", pkg,
+		            track, now);
 	db_close(db);
 	if (rc == FERRY_E_EXISTS) {
 		printf("track %s of %s is already open\n", track, pkg);
@@ -338,7 +342,7 @@ static int cmd_resign(struct store *st, struct opts *o)
 	if (o->nargs)
 		return usage();
 	int rc = o->all ? publish_resign_all(st, (long long)o->within, &n, &err)
-			: publish_resign(st, (long long)o->within, &n, &err);
+	                : publish_resign(st, (long long)o->within, &n, &err);
 	if (rc < 0)
 		return fail("resign", &err);
 	printf("re-signed %zu role%s\n", n, n == 1 ? "" : "s");
@@ -352,7 +356,7 @@ static int cmd_serve(struct store *st, struct opts *o)
 		return usage();
 	if (!fs_exists(st->repo)) {
 		ferry_error_set(&err, FERRY_E_NOTFOUND, "%s: no store here; run ferry-store init",
-				st->dir);
+		                st->dir);
 		return fail("serve", &err);
 	}
 	st->max_upload = o->max_upload;
@@ -378,8 +382,8 @@ int main(int argc, char **argv)
 		return usage();
 	}
 	const char *verb = argv[1];
-	static const char *const verbs[] = {"init",  "serve", "migrate", "account",
-					     "track", "resign", "vulns", NULL};
+	static const char *const verbs[] = {"init",  "serve",  "migrate", "account",
+	                                    "track", "resign", "vulns",   NULL};
 	bool known = false;
 	for (size_t i = 0; verbs[i]; i++)
 		known |= strcmp(verbs[i], verb) == 0;
@@ -387,7 +391,7 @@ int main(int argc, char **argv)
 		const char *near = str_did_you_mean(verb, verbs);
 		if (near)
 			fprintf(stderr, "ferry-store: unknown verb \"%s\"; did you mean \"%s\"?\n",
-				verb, near);
+			        verb, near);
 		else
 			fprintf(stderr, "ferry-store: unknown verb \"%s\"\n", verb);
 		return usage();

@@ -59,7 +59,7 @@ static int repo_open_wait(struct store *st, struct tuf_repo **repo, ferry_error 
 }
 
 static int publish_locked(struct store *st, struct tuf_repo *repo, struct db *db,
-			  const char *package, ferry_error *err)
+                          const char *package, ferry_error *err)
 {
 	json_t *map = NULL;
 	long long gen = 0;
@@ -72,10 +72,11 @@ static int publish_locked(struct store *st, struct tuf_repo *repo, struct db *db
 	if (rc == 0 && !has)
 		rc = tuf_repo_add_package(repo, package, NULL, 0, 0, err);
 	if (rc == 0)
-		rc = db_run(db, &todo, err,
-			    "SELECT revision, sha256, version FROM revisions WHERE package = $1 AND "
-			    "published = 0",
-			    package);
+		rc =
+		    db_run(db, &todo, err,
+		           "SELECT revision, sha256, version FROM revisions WHERE package = $1 AND "
+		           "published = 0",
+		           package);
 	json_t *revs = json_object_get(map, "revisions");
 	for (size_t i = 0; rc == 0 && i < todo.nrows; i++) {
 		if (!json_object_get(revs, db_cell(&todo, i, 0)))
@@ -89,7 +90,7 @@ static int publish_locked(struct store *st, struct tuf_repo *repo, struct db *db
 			break;
 		}
 		json_t *custom = json_pack("{s:s, s:I, s:s}", "package", package, "revision",
-					   (json_int_t)rev, "version", db_cell(&todo, i, 2));
+		                           (json_int_t)rev, "version", db_cell(&todo, i, 2));
 		rc = tuf_repo_add_target_file(repo, package, target, blob, custom, err);
 		json_decref(custom);
 	}
@@ -97,8 +98,8 @@ static int publish_locked(struct store *st, struct tuf_repo *repo, struct db *db
 		_cleanup_free_ char *text = json_dumps(map, JSON_COMPACT | JSON_SORT_KEYS);
 		json_t *custom = json_pack("{s:I}", "generation", (json_int_t)gen);
 		rc = text ? tuf_repo_add_target(repo, package, "channels.json", text, strlen(text),
-						custom, err)
-			  : ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
+		                                custom, err)
+		          : ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
 		json_decref(custom);
 	}
 	json_decref(map);
@@ -113,14 +114,15 @@ static int publish_locked(struct store *st, struct tuf_repo *repo, struct db *db
 	char gens[24];
 	snprintf(gens, sizeof(gens), "%lld", gen);
 	for (size_t i = 0; rc == 0 && i < todo.nrows; i++)
-		rc = db_run(db, NULL, err,
-			    "UPDATE revisions SET published = 1 WHERE package = $1 AND revision = $2",
-			    package, db_cell(&todo, i, 0));
+		rc = db_run(
+		    db, NULL, err,
+		    "UPDATE revisions SET published = 1 WHERE package = $1 AND revision = $2",
+		    package, db_cell(&todo, i, 0));
 	if (rc == 0)
 		rc = db_run(db, NULL, err,
-			    "UPDATE packages SET published_gen = $2 WHERE name = $1 AND "
-			    "published_gen < $2",
-			    package, gens);
+		            "UPDATE packages SET published_gen = $2 WHERE name = $1 AND "
+		            "published_gen < $2",
+		            package, gens);
 	if (rc == 0)
 		log_debug("published %s at generation %lld", package, gen);
 	return rc;
@@ -142,9 +144,9 @@ int publish_recover(struct store *st, struct db *db, size_t *count, ferry_error 
 {
 	_cleanup_rows_ struct db_rows rows = DB_ROWS_INIT;
 	*count = 0;
-	int rc = db_exec(db,
-			 "SELECT name FROM packages WHERE map_gen <> published_gen ORDER BY name",
-			 NULL, 0, &rows, err);
+	int rc =
+	    db_exec(db, "SELECT name FROM packages WHERE map_gen <> published_gen ORDER BY name",
+	            NULL, 0, &rows, err);
 	for (size_t i = 0; rc == 0 && i < rows.nrows; i++) {
 		rc = publish_package(st, db, db_cell(&rows, i, 0), err);
 		if (rc == 0)
@@ -172,20 +174,20 @@ static int read_json(const char *path, json_t **out, ferry_error *err)
  * expire. Their expiry is read from the published files that snapshot
  * names. */
 static int touch_expiring_delegated(struct store *st, struct tuf_repo *repo, long long within_s,
-				    size_t *count, ferry_error *err)
+                                    size_t *count, ferry_error *err)
 {
 	char path[PATH_MAX];
 	json_t *ts = NULL, *snap = NULL;
 	int rc = str_printf(path, sizeof(path), "%s/published/metadata/timestamp.json", st->repo);
 	if (rc == 0)
 		rc = read_json(path, &ts, err);
-	long long sv = json_integer_value(json_object_get(
-		json_object_get(json_object_get(json_object_get(ts, "signed"), "meta"),
-				"snapshot.json"),
-		"version"));
+	long long sv = json_integer_value(
+	    json_object_get(json_object_get(json_object_get(json_object_get(ts, "signed"), "meta"),
+	                                    "snapshot.json"),
+	                    "version"));
 	json_decref(ts);
 	if (rc == 0 && str_printf(path, sizeof(path), "%s/published/metadata/%lld.snapshot.json",
-				  st->repo, sv) < 0)
+	                          st->repo, sv) < 0)
 		rc = ferry_error_set(err, FERRY_E_LIMIT, "path too long");
 	if (rc == 0)
 		rc = read_json(path, &snap, err);
@@ -201,14 +203,15 @@ static int touch_expiring_delegated(struct store *st, struct tuf_repo *repo, lon
 		json_t *role = NULL;
 		long long v = json_integer_value(json_object_get(info, "version"));
 		if (str_printf(path, sizeof(path), "%s/published/metadata/%lld.%s", st->repo, v,
-			       name) < 0 ||
+		               name) < 0 ||
 		    read_json(path, &role, NULL) < 0)
 			continue; /* a role with no file yet is written at its first commit */
-		const char *exp = json_string_value(
-			json_object_get(json_object_get(role, "signed"), "expires"));
+		const char *exp =
+		    json_string_value(json_object_get(json_object_get(role, "signed"), "expires"));
 		struct tm tm;
 		memset(&tm, 0, sizeof(tm));
-		bool soon = !exp || !strptime(exp, "%Y-%m-%dT%H:%M:%SZ", &tm) || timegm(&tm) < limit;
+		bool soon =
+		    !exp || !strptime(exp, "%Y-%m-%dT%H:%M:%SZ", &tm) || timegm(&tm) < limit;
 		json_decref(role);
 		if (!soon)
 			continue;
@@ -245,7 +248,8 @@ int publish_resign(struct store *st, long long within_s, size_t *count, ferry_er
 	pthread_mutex_lock(&st->publish_lock);
 	int rc = repo_open_wait(st, &repo, err);
 	if (rc == 0)
-		rc = touch_expiring_delegated(st, repo, PUBLISH_DELEGATED_WITHIN_S, &delegated, err);
+		rc =
+		    touch_expiring_delegated(st, repo, PUBLISH_DELEGATED_WITHIN_S, &delegated, err);
 	if (rc == 0)
 		rc = tuf_repo_resign_expiring(repo, within_s, false, count, err);
 	*count += delegated;

@@ -11,15 +11,15 @@
  *                (device, report_id) unique, so a retried report counts once */
 #pragma once
 
-#define V3_REPORTS(serial)                                                                    \
-	"CREATE TABLE device_keys (device TEXT PRIMARY KEY, public_key TEXT NOT NULL,"        \
-	"  first_seen BIGINT NOT NULL, last_seen BIGINT NOT NULL);"                           \
-	"CREATE TABLE reports (id " serial ","                                                \
-	"  package TEXT NOT NULL REFERENCES packages(name), device TEXT NOT NULL,"            \
-	"  report_id TEXT NOT NULL, from_revision BIGINT, to_revision BIGINT NOT NULL,"       \
-	"  channel TEXT NOT NULL, result TEXT NOT NULL, failed_step TEXT,"                    \
-	"  message TEXT NOT NULL, log TEXT NOT NULL, reported BIGINT NOT NULL,"               \
-	"  received BIGINT NOT NULL, agent_version TEXT NOT NULL,"                            \
-	"  UNIQUE (device, report_id));"                                                      \
-	"CREATE INDEX reports_package ON reports(package, id);"                               \
+#define V3_REPORTS(serial)                                                                         \
+	"CREATE TABLE device_keys (device TEXT PRIMARY KEY, public_key TEXT NOT NULL,"             \
+	"  first_seen BIGINT NOT NULL, last_seen BIGINT NOT NULL);"                                \
+	"CREATE TABLE reports (id " serial ","                                                     \
+	"  package TEXT NOT NULL REFERENCES packages(name), device TEXT NOT NULL,"                 \
+	"  report_id TEXT NOT NULL, from_revision BIGINT, to_revision BIGINT NOT NULL,"            \
+	"  channel TEXT NOT NULL, result TEXT NOT NULL, failed_step TEXT,"                         \
+	"  message TEXT NOT NULL, log TEXT NOT NULL, reported BIGINT NOT NULL,"                    \
+	"  received BIGINT NOT NULL, agent_version TEXT NOT NULL,"                                 \
+	"  UNIQUE (device, report_id));"                                                           \
+	"CREATE INDEX reports_package ON reports(package, id);"                                    \
 	"CREATE INDEX reports_device ON reports(device);"

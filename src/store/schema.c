@@ -40,46 +40,46 @@ struct migration {
 	const char *sql_pg;
 };
 
-#define V1_COMMON                                                                         \
-	"CREATE TABLE accounts (name TEXT PRIMARY KEY, created BIGINT NOT NULL);"         \
-	"CREATE TABLE tokens (id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE,"            \
-	"  account TEXT NOT NULL REFERENCES accounts(name), created BIGINT NOT NULL,"     \
-	"  revoked BIGINT);"                                                              \
-	"CREATE INDEX tokens_account ON tokens(account);"                                 \
-	"CREATE TABLE packages (name TEXT PRIMARY KEY,"                                   \
-	"  owner TEXT NOT NULL REFERENCES accounts(name), created BIGINT NOT NULL,"       \
-	"  next_revision BIGINT NOT NULL DEFAULT 1,"                                      \
-	"  map_gen BIGINT NOT NULL DEFAULT 0, published_gen BIGINT NOT NULL DEFAULT 0);"  \
-	"CREATE TABLE collaborators (package TEXT NOT NULL REFERENCES packages(name),"    \
-	"  account TEXT NOT NULL REFERENCES accounts(name), added BIGINT NOT NULL,"       \
-	"  PRIMARY KEY (package, account));"                                              \
-	"CREATE TABLE tracks (package TEXT NOT NULL REFERENCES packages(name),"           \
-	"  track TEXT NOT NULL, created BIGINT NOT NULL, PRIMARY KEY (package, track));"  \
-	"CREATE TABLE revisions (package TEXT NOT NULL REFERENCES packages(name),"        \
-	"  revision BIGINT NOT NULL, sha256 TEXT NOT NULL, sha512 TEXT NOT NULL,"         \
-	"  size BIGINT NOT NULL, version TEXT NOT NULL, architectures TEXT NOT NULL,"     \
-	"  manifest TEXT NOT NULL, sbom TEXT, uploader TEXT NOT NULL,"                    \
-	"  created BIGINT NOT NULL, published BIGINT NOT NULL DEFAULT 0,"                 \
-	"  PRIMARY KEY (package, revision),"                                              \
-	"  UNIQUE (package, sha256));"                                                    \
-	"CREATE TABLE channels (package TEXT NOT NULL REFERENCES packages(name),"         \
-	"  track TEXT NOT NULL, risk TEXT NOT NULL, branch TEXT NOT NULL DEFAULT '',"     \
-	"  arch TEXT NOT NULL, revision BIGINT, progressive_revision BIGINT,"             \
-	"  progressive_pct BIGINT, updated BIGINT NOT NULL, expires BIGINT,"              \
+#define V1_COMMON                                                                                  \
+	"CREATE TABLE accounts (name TEXT PRIMARY KEY, created BIGINT NOT NULL);"                  \
+	"CREATE TABLE tokens (id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE,"                     \
+	"  account TEXT NOT NULL REFERENCES accounts(name), created BIGINT NOT NULL,"              \
+	"  revoked BIGINT);"                                                                       \
+	"CREATE INDEX tokens_account ON tokens(account);"                                          \
+	"CREATE TABLE packages (name TEXT PRIMARY KEY,"                                            \
+	"  owner TEXT NOT NULL REFERENCES accounts(name), created BIGINT NOT NULL,"                \
+	"  next_revision BIGINT NOT NULL DEFAULT 1,"                                               \
+	"  map_gen BIGINT NOT NULL DEFAULT 0, published_gen BIGINT NOT NULL DEFAULT 0);"           \
+	"CREATE TABLE collaborators (package TEXT NOT NULL REFERENCES packages(name),"             \
+	"  account TEXT NOT NULL REFERENCES accounts(name), added BIGINT NOT NULL,"                \
+	"  PRIMARY KEY (package, account));"                                                       \
+	"CREATE TABLE tracks (package TEXT NOT NULL REFERENCES packages(name),"                    \
+	"  track TEXT NOT NULL, created BIGINT NOT NULL, PRIMARY KEY (package, track));"           \
+	"CREATE TABLE revisions (package TEXT NOT NULL REFERENCES packages(name),"                 \
+	"  revision BIGINT NOT NULL, sha256 TEXT NOT NULL, sha512 TEXT NOT NULL,"                  \
+	"  size BIGINT NOT NULL, version TEXT NOT NULL, architectures TEXT NOT NULL,"              \
+	"  manifest TEXT NOT NULL, sbom TEXT, uploader TEXT NOT NULL,"                             \
+	"  created BIGINT NOT NULL, published BIGINT NOT NULL DEFAULT 0,"                          \
+	"  PRIMARY KEY (package, revision),"                                                       \
+	"  UNIQUE (package, sha256));"                                                             \
+	"CREATE TABLE channels (package TEXT NOT NULL REFERENCES packages(name),"                  \
+	"  track TEXT NOT NULL, risk TEXT NOT NULL, branch TEXT NOT NULL DEFAULT '',"              \
+	"  arch TEXT NOT NULL, revision BIGINT, progressive_revision BIGINT,"                      \
+	"  progressive_pct BIGINT, updated BIGINT NOT NULL, expires BIGINT,"                       \
 	"  PRIMARY KEY (package, track, risk, branch, arch));"
 
-#define V1_JOBS(serial)                                                                   \
-	"CREATE TABLE jobs (id " serial ", kind TEXT NOT NULL,"                           \
-	"  arg TEXT NOT NULL DEFAULT '', state TEXT NOT NULL DEFAULT 'queued',"           \
-	"  run_after BIGINT NOT NULL, lease_until BIGINT NOT NULL DEFAULT 0,"             \
-	"  attempts BIGINT NOT NULL DEFAULT 0, owner TEXT, last_error TEXT,"              \
-	"  UNIQUE (kind, arg));"                                                          \
+#define V1_JOBS(serial)                                                                            \
+	"CREATE TABLE jobs (id " serial ", kind TEXT NOT NULL,"                                    \
+	"  arg TEXT NOT NULL DEFAULT '', state TEXT NOT NULL DEFAULT 'queued',"                    \
+	"  run_after BIGINT NOT NULL, lease_until BIGINT NOT NULL DEFAULT 0,"                      \
+	"  attempts BIGINT NOT NULL DEFAULT 0, owner TEXT, last_error TEXT,"                       \
+	"  UNIQUE (kind, arg));"                                                                   \
 	"CREATE INDEX jobs_due ON jobs(state, run_after);"
 
 static const struct migration migrations[] = {
-	{1, V1_COMMON V1_JOBS("INTEGER PRIMARY KEY"), V1_COMMON V1_JOBS("BIGSERIAL PRIMARY KEY")},
-	{2, V2_VULNS("INTEGER PRIMARY KEY"), V2_VULNS("BIGSERIAL PRIMARY KEY")},
-	{3, V3_REPORTS("INTEGER PRIMARY KEY"), V3_REPORTS("BIGSERIAL PRIMARY KEY")},
+    {1, V1_COMMON V1_JOBS("INTEGER PRIMARY KEY"), V1_COMMON V1_JOBS("BIGSERIAL PRIMARY KEY")},
+    {2, V2_VULNS("INTEGER PRIMARY KEY"), V2_VULNS("BIGSERIAL PRIMARY KEY")},
+    {3, V3_REPORTS("INTEGER PRIMARY KEY"), V3_REPORTS("BIGSERIAL PRIMARY KEY")},
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
@@ -101,8 +101,8 @@ static int read_version(struct db *db, int *out, ferry_error *err)
 
 static int ensure_version_table(struct db *db, ferry_error *err)
 {
-	return db_exec_script(db, "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)",
-			      err);
+	return db_exec_script(
+	    db, "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)", err);
 }
 
 int db_schema_version(struct db *db, int *out, ferry_error *err)
@@ -128,9 +128,9 @@ int db_migrate(struct db *db, int *from, int *to, ferry_error *err)
 			start = cur;
 		if (cur > db_schema_latest()) {
 			rc = ferry_error_set(err, FERRY_E_UNSUPPORTED,
-					     "database schema version %d is newer than this "
-					     "ferry-store knows (%d): upgrade ferry-store",
-					     cur, db_schema_latest());
+			                     "database schema version %d is newer than this "
+			                     "ferry-store knows (%d): upgrade ferry-store",
+			                     cur, db_schema_latest());
 			goto fail;
 		}
 		const struct migration *m = NULL;
@@ -142,13 +142,13 @@ int db_migrate(struct db *db, int *from, int *to, ferry_error *err)
 			break;
 		}
 		rc = db_exec_script(db, db_dialect(db) == DB_POSTGRES ? m->sql_pg : m->sql_sqlite,
-				    err);
+		                    err);
 		if (rc < 0)
 			goto fail;
 		char v[16];
 		snprintf(v, sizeof(v), "%d", m->version);
 		rc = cur == 0 ? db_run(db, NULL, err, "INSERT INTO schema_version VALUES ($1)", v)
-			      : db_run(db, NULL, err, "UPDATE schema_version SET version = $1", v);
+		              : db_run(db, NULL, err, "UPDATE schema_version SET version = $1", v);
 		if (rc < 0)
 			goto fail;
 		if ((rc = db_commit(db, err)) < 0)

@@ -86,7 +86,7 @@ static double ms_since(const struct timespec *t0)
 }
 
 static enum MHD_Result queue(struct request *r, struct MHD_Connection *conn, unsigned status,
-			     struct MHD_Response *resp)
+                             struct MHD_Response *resp)
 {
 	if (!resp)
 		return MHD_NO;
@@ -98,8 +98,8 @@ static enum MHD_Result queue(struct request *r, struct MHD_Connection *conn, uns
 	return ret;
 }
 
-static enum MHD_Result queue_json(struct request *r, struct MHD_Connection *conn,
-				  unsigned status, json_t *body)
+static enum MHD_Result queue_json(struct request *r, struct MHD_Connection *conn, unsigned status,
+                                  json_t *body)
 {
 	char *text = body ? json_dumps(body, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
 	json_decref(body);
@@ -115,7 +115,7 @@ static enum MHD_Result queue_json(struct request *r, struct MHD_Connection *conn
 		text[len] = '\0';
 	}
 	struct MHD_Response *resp =
-		MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+	    MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
 	if (!resp) {
 		free(text);
 		return MHD_NO;
@@ -125,8 +125,8 @@ static enum MHD_Result queue_json(struct request *r, struct MHD_Connection *conn
 	return queue(r, conn, status, resp);
 }
 
-static enum MHD_Result queue_error(struct request *r, struct MHD_Connection *conn,
-				   unsigned status, const char *code, const char *msg)
+static enum MHD_Result queue_error(struct request *r, struct MHD_Connection *conn, unsigned status,
+                                   const char *code, const char *msg)
 {
 	log_info("%s %s: %u %s: %s", r->method, r->url, status, code, msg);
 	return queue_json(r, conn, status, api_error_json(code, msg));
@@ -211,8 +211,7 @@ static int parse_range(const char *h, uint64_t size, uint64_t *off, uint64_t *le
 	return 0;
 }
 
-static enum MHD_Result serve_static(struct request *r, struct MHD_Connection *conn,
-				    const char *rel)
+static enum MHD_Result serve_static(struct request *r, struct MHD_Connection *conn, const char *rel)
 {
 	char path[PATH_MAX];
 	if (!static_path_ok(rel) ||
@@ -227,13 +226,13 @@ static enum MHD_Result serve_static(struct request *r, struct MHD_Connection *co
 	}
 	char etag[80];
 	snprintf(etag, sizeof(etag), "\"%" PRIx64 "-%" PRIx64 "-%lx%09lx\"", (uint64_t)sb.st_ino,
-		 (uint64_t)sb.st_size, (long)sb.st_mtim.tv_sec, (long)sb.st_mtim.tv_nsec);
+	         (uint64_t)sb.st_size, (long)sb.st_mtim.tv_sec, (long)sb.st_mtim.tv_nsec);
 	const char *cc = static_cache_control(rel);
 	const char *inm = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "If-None-Match");
 	if (inm && (strstr(inm, etag) || strcmp(inm, "*") == 0)) {
 		close(fd);
 		struct MHD_Response *resp =
-			MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+		    MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
 		if (resp) {
 			MHD_add_response_header(resp, "ETag", etag);
 			MHD_add_response_header(resp, "Cache-Control", cc);
@@ -251,7 +250,7 @@ static enum MHD_Result serve_static(struct request *r, struct MHD_Connection *co
 			close(fd);
 			snprintf(content_range, sizeof(content_range), "bytes */%" PRIu64, size);
 			struct MHD_Response *resp =
-				MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+			    MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
 			if (resp)
 				MHD_add_response_header(resp, "Content-Range", content_range);
 			return queue(r, conn, MHD_HTTP_RANGE_NOT_SATISFIABLE, resp);
@@ -259,7 +258,8 @@ static enum MHD_Result serve_static(struct request *r, struct MHD_Connection *co
 		if (pr == 0) {
 			status = MHD_HTTP_PARTIAL_CONTENT;
 			snprintf(content_range, sizeof(content_range),
-				 "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, off, off + len - 1, size);
+			         "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, off, off + len - 1,
+			         size);
 		} else {
 			off = 0;
 			len = size;
@@ -273,9 +273,9 @@ static enum MHD_Result serve_static(struct request *r, struct MHD_Connection *co
 	MHD_add_response_header(resp, "ETag", etag);
 	MHD_add_response_header(resp, "Cache-Control", cc);
 	MHD_add_response_header(resp, "Accept-Ranges", "bytes");
-	MHD_add_response_header(resp, "Content-Type", str_has_suffix(rel, ".json")
-							      ? "application/json"
-							      : "application/octet-stream");
+	MHD_add_response_header(resp, "Content-Type",
+	                        str_has_suffix(rel, ".json") ? "application/json"
+	                                                     : "application/octet-stream");
 	if (content_range[0])
 		MHD_add_response_header(resp, "Content-Range", content_range);
 	return queue(r, conn, status, resp);
@@ -320,7 +320,8 @@ static bool body_append(struct request *r, const char *data, size_t len)
 	if (r->route && api_route_body(r->route) == API_BODY_UPLOAD) {
 		if (len > r->st->max_upload - r->upload.size)
 			return false;
-		if (fs_write_all(r->up_fd, data, len) < 0 || !EVP_DigestUpdate(r->h256, data, len) ||
+		if (fs_write_all(r->up_fd, data, len) < 0 ||
+		    !EVP_DigestUpdate(r->h256, data, len) ||
 		    !EVP_DigestUpdate(r->h512, data, len)) {
 			log_error("write %s: %s", r->upload.path, strerror(errno));
 			return false;
@@ -336,17 +337,17 @@ static enum MHD_Result authenticate(struct request *r, struct MHD_Connection *co
 	const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
 	if (!h || !*h)
 		return queue_error(r, conn, MHD_HTTP_UNAUTHORIZED, "auth-required",
-				   "this call needs a token: run ferry login");
+		                   "this call needs a token: run ferry login");
 	if (strncasecmp(h, "Bearer ", 7) != 0)
 		return queue_error(r, conn, MHD_HTTP_UNAUTHORIZED, "invalid-token",
-				   "malformed Authorization header: expected \"Bearer TOKEN\"");
+		                   "malformed Authorization header: expected \"Bearer TOKEN\"");
 	ferry_error err = {0};
 	struct db *db = db_pool_get(&r->st->pool);
 	int rc = token_lookup(db, h + 7, r->ctx.account, &err);
 	db_pool_put(&r->st->pool, db);
 	if (rc == FERRY_E_PERM)
 		return queue_error(r, conn, MHD_HTTP_UNAUTHORIZED, "invalid-token",
-				   ferry_error_msg(&err));
+		                   ferry_error_msg(&err));
 	if (rc < 0) {
 		log_error("token look-up: %s", ferry_error_msg(&err));
 		return queue_error(r, conn, 503, "busy", "the store's database is not available");
@@ -354,26 +355,26 @@ static enum MHD_Result authenticate(struct request *r, struct MHD_Connection *co
 	return MHD_YES;
 }
 
-static enum MHD_Result first_call(struct request *r, struct MHD_Connection *conn,
-				  const char *url, const char *method)
+static enum MHD_Result first_call(struct request *r, struct MHD_Connection *conn, const char *url,
+                                  const char *method)
 {
 	if (strlen(url) >= sizeof(r->url))
 		return queue_error(r, conn, 414, "too-large", "request path too long");
 	if (str_has_prefix(url, STATIC_PREFIX)) {
 		if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
 			return queue_error(r, conn, MHD_HTTP_METHOD_NOT_ALLOWED,
-					   "method-not-allowed", "the repository is read-only");
+			                   "method-not-allowed", "the repository is read-only");
 		r->is_static = true; /* answered at the next call: a response queued
-				      * before the request is complete closes the
-				      * connection */
+		                      * before the request is complete closes the
+		                      * connection */
 		return MHD_YES;
 	}
 	unsigned status = 404;
 	r->route = api_route_find(method, url, &r->ctx, &status);
 	if (!r->route)
 		return queue_error(r, conn, status,
-				   status == 405 ? "method-not-allowed" : "not-found",
-				   status == 405 ? "method not allowed here" : "no such endpoint");
+		                   status == 405 ? "method-not-allowed" : "not-found",
+		                   status == 405 ? "method not allowed here" : "no such endpoint");
 	if (api_route_needs_auth(r->route) && authenticate(r, conn) != MHD_YES)
 		return MHD_YES;
 	if (r->responded)
@@ -386,9 +387,10 @@ static enum MHD_Result first_call(struct request *r, struct MHD_Connection *conn
 	case API_BODY_UPLOAD:
 		if (announced > r->st->max_upload) {
 			char msg[160];
-			snprintf(msg, sizeof(msg), "upload of %llu bytes is larger than this store "
-						   "accepts (%llu bytes)",
-				 announced, (unsigned long long)r->st->max_upload);
+			snprintf(msg, sizeof(msg),
+			         "upload of %llu bytes is larger than this store "
+			         "accepts (%llu bytes)",
+			         announced, (unsigned long long)r->st->max_upload);
 			return queue_error(r, conn, MHD_HTTP_CONTENT_TOO_LARGE, "too-large", msg);
 		}
 		return start_upload(r, conn);
@@ -396,7 +398,7 @@ static enum MHD_Result first_call(struct request *r, struct MHD_Connection *conn
 		if (announced > STORE_MAX_JSON_BODY) {
 			char msg[120];
 			snprintf(msg, sizeof(msg), "request body of %llu bytes is larger than %u",
-				 announced, STORE_MAX_JSON_BODY);
+			         announced, STORE_MAX_JSON_BODY);
 			return queue_error(r, conn, MHD_HTTP_CONTENT_TOO_LARGE, "too-large", msg);
 		}
 		return MHD_YES;
@@ -425,36 +427,35 @@ static enum MHD_Result last_call(struct request *r, struct MHD_Connection *conn)
 		r->up_fd = -1;
 		c->upload = &r->upload;
 		c->query_release =
-			MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "release");
+		    MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "release");
 	} else if (api_route_body(r->route) == API_BODY_JSON) {
 		const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
 		if (ct && !str_has_prefix(ct, "application/json"))
 			return queue_error(r, conn, 415, "unsupported-media-type",
-					   "expected a JSON body (Content-Type: application/json)");
+			                   "expected a JSON body (Content-Type: application/json)");
 		if (!api_json_depth_ok(r->body.data ? r->body.data : "", r->body.len,
-				       STORE_MAX_JSON_DEPTH)) {
+		                       STORE_MAX_JSON_DEPTH)) {
 			char msg[96];
 			snprintf(msg, sizeof(msg), "JSON nested deeper than %d levels",
-				 STORE_MAX_JSON_DEPTH);
+			         STORE_MAX_JSON_DEPTH);
 			return queue_error(r, conn, 400, "invalid-json", msg);
 		}
 		json_error_t jerr;
 		c->body = json_loadb(r->body.data ? r->body.data : "", r->body.len,
-				     JSON_REJECT_DUPLICATES, &jerr);
+		                     JSON_REJECT_DUPLICATES, &jerr);
 		if (!c->body) {
 			char msg[256];
 			snprintf(msg, sizeof(msg), "invalid JSON at byte %d: %s", jerr.position,
-				 jerr.text);
+			         jerr.text);
 			return queue_error(r, conn, 400, "invalid-json", msg);
 		}
 		if (!json_is_object(c->body))
-			return queue_error(r, conn, 400, "invalid-json",
-					   "expected a JSON object");
+			return queue_error(r, conn, 400, "invalid-json", "expected a JSON object");
 	}
 	c->raw_body = r->body.data ? r->body.data : "";
 	c->raw_len = r->body.len;
 	c->device_signature =
-		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Ferry-Device-Signature");
+	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Ferry-Device-Signature");
 	c->q_device = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "device");
 	c->q_revision = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "revision");
 	c->q_limit = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "limit");
@@ -469,14 +470,14 @@ static enum MHD_Result last_call(struct request *r, struct MHD_Connection *conn)
 	if (c->status >= 400) {
 		json_t *m = json_object_get(json_object_get(reply, "error"), "message");
 		log_info("%s %s: %u: %s", r->method, r->url, c->status,
-			 m ? json_string_value(m) : "");
+		         m ? json_string_value(m) : "");
 	}
 	return queue_json(r, conn, c->status ? c->status : 200, reply);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-				  const char *method, const char *version, const char *data,
-				  size_t *data_size, void **con_cls)
+                                  const char *method, const char *version, const char *data,
+                                  size_t *data_size, void **con_cls)
 {
 	struct store *st = cls;
 	struct request *r = *con_cls;
@@ -489,7 +490,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		buf_init(&r->body, STORE_MAX_JSON_BODY);
 		clock_gettime(CLOCK_MONOTONIC, &r->start);
 		snprintf(r->id, sizeof(r->id), "%08x%08x", srv.salt,
-			 atomic_fetch_add(&srv.seq, 1) + 1);
+		         atomic_fetch_add(&srv.seq, 1) + 1);
 		snprintf(r->method, sizeof(r->method), "%s", method);
 		snprintf(r->url, sizeof(r->url), "%s", url);
 		atomic_fetch_add(&srv.in_flight, 1);
@@ -506,21 +507,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			/* The body outgrew its bound without announcing it: answering
 			 * mid-body is not possible here, so the connection is closed. */
 			log_info("%s %s: body larger than allowed, connection closed", r->method,
-				 r->url);
+			         r->url);
 			r->status = 413;
 			ret = MHD_NO;
 		}
 		*data_size = 0;
 	} else if (!r->responded) {
 		ret = r->is_static ? serve_static(r, conn, r->url + strlen(STATIC_PREFIX))
-				   : last_call(r, conn);
+		                   : last_call(r, conn);
 	}
 	log_set_context(NULL);
 	return ret;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-			 enum MHD_RequestTerminationCode toe)
+                         enum MHD_RequestTerminationCode toe)
 {
 	(void)cls;
 	(void)conn;
@@ -532,12 +533,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		log_info("%s %s %u %.1fms", r->method, r->url, r->status, ms_since(&r->start));
 	else
 		log_info("%s %s: connection ended before the request completed (%s)", r->method,
-			 r->url,
-			 toe == MHD_REQUEST_TERMINATED_CLIENT_ABORT        ? "client went away"
-			 : toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED   ? "timeout"
-			 : toe == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN   ? "shutdown"
-			 : toe == MHD_REQUEST_TERMINATED_READ_ERROR        ? "read error"
-								       : "error");
+		         r->url,
+		         toe == MHD_REQUEST_TERMINATED_CLIENT_ABORT      ? "client went away"
+		         : toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? "timeout"
+		         : toe == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN ? "shutdown"
+		         : toe == MHD_REQUEST_TERMINATED_READ_ERROR      ? "read error"
+		                                                         : "error");
 	log_set_context(NULL);
 	request_free(r);
 	*con_cls = NULL;
@@ -566,17 +567,18 @@ static int parse_listen(const char *listen, struct sockaddr_in *sa, ferry_error 
 	if (!colon || (size_t)(colon - listen) >= sizeof(host) ||
 	    str_to_u64(colon + 1, 65535, &port) < 0)
 		return ferry_error_set(err, FERRY_E_INVALID,
-				       "--listen %s: expected ADDRESS:PORT, e.g. 127.0.0.1:8470",
-				       listen);
+		                       "--listen %s: expected ADDRESS:PORT, e.g. 127.0.0.1:8470",
+		                       listen);
 	memcpy(host, listen, (size_t)(colon - listen));
 	host[colon - listen] = '\0';
 	memset(sa, 0, sizeof(*sa));
 	sa->sin_family = AF_INET;
 	sa->sin_port = htons((uint16_t)port);
 	if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
-		return ferry_error_set(err, FERRY_E_INVALID, "--listen %s: \"%s\" is not an IPv4 "
-							      "address",
-				       listen, host);
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "--listen %s: \"%s\" is not an IPv4 "
+		                       "address",
+		                       listen, host);
 	return 0;
 }
 
@@ -619,16 +621,17 @@ int server_run(struct store *st, const char *listen, ferry_error *err)
 	int v = 0;
 	rc = db_schema_version(db, &v, err);
 	if (rc == 0 && v != db_schema_latest())
-		rc = ferry_error_set(err, FERRY_E_INVALID,
-				     "database schema is version %d, this ferry-store needs %d: run "
-				     "ferry-store migrate",
-				     v, db_schema_latest());
+		rc =
+		    ferry_error_set(err, FERRY_E_INVALID,
+		                    "database schema is version %d, this ferry-store needs %d: run "
+		                    "ferry-store migrate",
+		                    v, db_schema_latest());
 	size_t recovered = 0;
 	if (rc == 0)
 		rc = publish_recover(st, db, &recovered, err);
 	if (rc == 0 && recovered)
 		log_info("re-published %zu package%s after an interrupted release", recovered,
-			 recovered == 1 ? "" : "s");
+		         recovered == 1 ? "" : "s");
 	if (rc == 0)
 		rc = jobs_enqueue(db, "resign", "", store_now(), err);
 	db_pool_put(&st->pool, db);
@@ -645,21 +648,21 @@ int server_run(struct store *st, const char *listen, ferry_error *err)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 
 	struct MHD_Daemon *d = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
-			MHD_ALLOW_SUSPEND_RESUME,
-		ntohs(sa.sin_port), NULL, NULL, on_request, st, MHD_OPTION_SOCK_ADDR,
-		(struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)st->threads,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SERVER_MEMORY_LIMIT,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)SERVER_CONN_TIMEOUT_S,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1000, MHD_OPTION_NOTIFY_COMPLETED,
-		on_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
-		MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+	        MHD_ALLOW_SUSPEND_RESUME,
+	    ntohs(sa.sin_port), NULL, NULL, on_request, st, MHD_OPTION_SOCK_ADDR,
+	    (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)st->threads,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SERVER_MEMORY_LIMIT,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)SERVER_CONN_TIMEOUT_S,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1000, MHD_OPTION_NOTIFY_COMPLETED,
+	    on_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
 	if (!d) {
 		db_pool_close(&st->pool);
 		return ferry_error_errno(err, FERRY_E_IO, errno, "cannot listen on %s", listen);
 	}
 	log_info("listening on %s (%u threads), store %s, database %s", listen, st->threads,
-		 st->dir, db_dialect(st->pool.conns[0]) == DB_POSTGRES ? "postgresql" : "sqlite");
+	         st->dir, db_dialect(st->pool.conns[0]) == DB_POSTGRES ? "postgresql" : "sqlite");
 	fprintf(stdout, "ferry-store listening on http://%s\n", listen);
 	fflush(stdout);
 
@@ -679,7 +682,7 @@ int server_run(struct store *st, const char *listen, ferry_error *err)
 		db_pool_put(&st->pool, db);
 	}
 	log_info("stopping: no new connections; waiting for %d request%s in flight",
-		 atomic_load(&srv.in_flight), atomic_load(&srv.in_flight) == 1 ? "" : "s");
+	         atomic_load(&srv.in_flight), atomic_load(&srv.in_flight) == 1 ? "" : "s");
 	st->stopping = 1;
 	MHD_socket lfd = MHD_quiesce_daemon(d);
 	if (lfd != MHD_INVALID_SOCKET)

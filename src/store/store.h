@@ -31,10 +31,10 @@ struct store {
 	char blobs[PATH_MAX];
 	char tmp[PATH_MAX];
 	char repo[PATH_MAX];
-	char instance[24];       /* this process, in the job table's owner column */
+	char instance[24]; /* this process, in the job table's owner column */
 	uint64_t max_upload;
 	unsigned threads;
-	unsigned reports_keep;   /* outcome reports kept per package */
+	unsigned reports_keep; /* outcome reports kept per package */
 	struct db_pool pool;
 	pthread_mutex_t publish_lock; /* one publisher per process; the repo lock across */
 	volatile sig_atomic_t stopping;
@@ -51,13 +51,13 @@ int account_add(struct db *db, const char *name, ferry_error *err) FERRY_WUR;
 /* A new token for an existing account: *token (heap, wipe and free) is
  * shown once; only its SHA-256 is stored. *id: short public id. */
 int token_issue(struct db *db, const char *account, char **token, char id[17],
-		ferry_error *err) FERRY_WUR;
+                ferry_error *err) FERRY_WUR;
 /* Revoke one token by id, or every token of the account when id is NULL. */
 int token_revoke(struct db *db, const char *account, const char *id, size_t *count,
-		 ferry_error *err) FERRY_WUR;
+                 ferry_error *err) FERRY_WUR;
 /* Whose token is this? FERRY_E_PERM for malformed, unknown or revoked. */
 int token_lookup(struct db *db, const char *token, char account[STORE_ACCOUNT_MAX + 1],
-		 ferry_error *err) FERRY_WUR;
+                 ferry_error *err) FERRY_WUR;
 /* Print accounts and their tokens (ids, created, revoked) to stdout. */
 int account_list(struct db *db, ferry_error *err) FERRY_WUR;
 
@@ -70,31 +70,30 @@ int publish_init(struct store *st, ferry_error *err) FERRY_WUR;
 /* Bring the published metadata of one package up to the database's channel
  * map (and its released images). */
 int publish_package(struct store *st, struct db *db, const char *package,
-		    ferry_error *err) FERRY_WUR;
+                    ferry_error *err) FERRY_WUR;
 /* Publish every package whose channel map is ahead of what is published
  * (after a crash). *count gets how many. */
 int publish_recover(struct store *st, struct db *db, size_t *count, ferry_error *err) FERRY_WUR;
 /* Re-sign timestamp and snapshot when they expire within within_s, and the
  * online delegated roles (bins, packages) within 7 days of expiry. */
-int publish_resign(struct store *st, long long within_s, size_t *count,
-		   ferry_error *err) FERRY_WUR;
+int publish_resign(struct store *st, long long within_s, size_t *count, ferry_error *err) FERRY_WUR;
 
 /* Re-sign every role expiring within within_s, root and targets included
  * (their keys must be in repo/keys/: the offline-key ceremony). */
 int publish_resign_all(struct store *st, long long within_s, size_t *count,
-		       ferry_error *err) FERRY_WUR;
+                       ferry_error *err) FERRY_WUR;
 
 /* --- the job table (jobs.c) --- */
 /* Queue a job unless one of this kind and argument is queued already. */
 int jobs_enqueue(struct db *db, const char *kind, const char *arg, long long run_after,
-		 ferry_error *err) FERRY_WUR;
+                 ferry_error *err) FERRY_WUR;
 /* Claim one due job: FOR UPDATE SKIP LOCKED on PostgreSQL, the single
  * writer on SQLite. Returns 1 with id/kind/arg filled, 0 when none is due. */
-int jobs_claim(struct db *db, const char *owner, long long lease_s, long long *id,
-	       char kind[32], char arg[256], ferry_error *err) FERRY_WUR;
+int jobs_claim(struct db *db, const char *owner, long long lease_s, long long *id, char kind[32],
+               char arg[256], ferry_error *err) FERRY_WUR;
 /* Finish a claimed job: done, or back to the queue at run_after (with the
  * error recorded) when it failed or recurs. */
 int jobs_finish(struct db *db, long long id, bool again, long long run_after, const char *error,
-		ferry_error *err) FERRY_WUR;
+                ferry_error *err) FERRY_WUR;
 /* One pass of the worker: claim and run what is due. */
 int jobs_run_due(struct store *st, struct db *db, size_t *ran, ferry_error *err) FERRY_WUR;

@@ -37,9 +37,9 @@ int validate_image(const char *path, struct upload_info *out, ferry_error *err)
 	image_get_info(img, &ii);
 	if (stat(path, &sb) == 0 && (uint64_t)sb.st_size > ((ii.bytes_used + 4095) & ~4095ull)) {
 		rc = ferry_error_set(err, FERRY_E_INVALID,
-				     "%lld bytes follow the end of the file system (%llu bytes)",
-				     (long long)sb.st_size - (long long)ii.bytes_used,
-				     (unsigned long long)ii.bytes_used);
+		                     "%lld bytes follow the end of the file system (%llu bytes)",
+		                     (long long)sb.st_size - (long long)ii.bytes_used,
+		                     (unsigned long long)ii.bytes_used);
 		goto out;
 	}
 	rc = image_walk(img, count_entry, out, err);
@@ -47,7 +47,7 @@ int validate_image(const char *path, struct upload_info *out, ferry_error *err)
 		goto out;
 	size_t len = 0;
 	rc = image_read_file(img, "meta/ferry.yaml", MANIFEST_MAX_BYTES, &out->manifest_text, &len,
-			     err);
+	                     err);
 	if (rc == FERRY_E_NOTFOUND) {
 		rc = ferry_error_set(err, FERRY_E_INVALID, "no meta/ferry.yaml in the image");
 		goto out;
@@ -58,7 +58,7 @@ int validate_image(const char *path, struct upload_info *out, ferry_error *err)
 	if (rc < 0)
 		goto out;
 	rc = image_read_file(img, "meta/sbom.cdx.json", VALIDATE_SBOM_MAX, &out->sbom_text, &len,
-			     err);
+	                     err);
 	if (rc == FERRY_E_NOTFOUND) {
 		rc = 0;
 	} else if (rc == 0) {
@@ -68,8 +68,8 @@ int validate_image(const char *path, struct upload_info *out, ferry_error *err)
 		json_decref(j);
 		if (!ok)
 			rc = ferry_error_set(err, FERRY_E_INVALID,
-					     "meta/sbom.cdx.json: not a JSON object (%s)",
-					     j ? "other value" : jerr.text);
+			                     "meta/sbom.cdx.json: not a JSON object (%s)",
+			                     j ? "other value" : jerr.text);
 	}
 out:
 	image_close(img);

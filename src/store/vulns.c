@@ -31,12 +31,12 @@
 #include "vuln/notice.h"
 #include "vuln/osv.h"
 
-#define VULNS_BATCH 500         /* advisories per import transaction */
-#define VULNS_INDEX_BATCH 50    /* revisions per indexing transaction */
-#define VULNS_KEY_BATCH 50      /* packages per transaction of a vulnkey scan */
-#define VULNS_RETRY_S 30        /* a failed scan job runs again after this */
-#define VULNS_HISTORY_MAX 200   /* cleared findings a reply lists */
-#define VULNS_KEY_MAX 200       /* bytes of "FAMILY:NAME" */
+#define VULNS_BATCH 500       /* advisories per import transaction */
+#define VULNS_INDEX_BATCH 50  /* revisions per indexing transaction */
+#define VULNS_KEY_BATCH 50    /* packages per transaction of a vulnkey scan */
+#define VULNS_RETRY_S 30      /* a failed scan job runs again after this */
+#define VULNS_HISTORY_MAX 200 /* cleared findings a reply lists */
+#define VULNS_KEY_MAX 200     /* bytes of "FAMILY:NAME" */
 
 static char *ll_str(char buf[24], long long v)
 {
@@ -59,7 +59,9 @@ static int key_norm(const char *ecosystem, const char *name, char fam[64], char 
 	for (size_t i = 0; i <= nlen; i++) {
 		char ch = name[i];
 		if (pypi)
-			ch = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : (ch == '_' || ch == '.') ? '-' : ch;
+			ch = (ch >= 'A' && ch <= 'Z')   ? (char)(ch + 32)
+			     : (ch == '_' || ch == '.') ? '-'
+			                                : ch;
 		nm[i] = ch;
 	}
 	return 0;
@@ -104,9 +106,10 @@ static int import_flush(struct import_state *s)
 		const char *tab = strchr(k, '\t');
 		snprintf(fam, sizeof(fam), "%.*s", (int)(tab - k), k);
 		_cleanup_rows_ struct db_rows rows = DB_ROWS_INIT;
-		rc = db_run(db, &rows, s->err,
-			    "SELECT 1 FROM revision_components WHERE family = $1 AND name = $2 LIMIT 1",
-			    fam, tab + 1);
+		rc = db_run(
+		    db, &rows, s->err,
+		    "SELECT 1 FROM revision_components WHERE family = $1 AND name = $2 LIMIT 1",
+		    fam, tab + 1);
 		if (rc < 0)
 			return rc;
 		if (rows.nrows == 0)
@@ -118,16 +121,15 @@ static int import_flush(struct import_state *s)
 	}
 	json_object_clear(s->keys);
 	char c[9][24];
-	rc = db_run(db, NULL, s->err,
-		    "UPDATE vuln_sources SET files = $2, records = $3, added = $4, replaced = $5, "
-		    "unchanged = $6, older = $7, withdrawn = $8, rejected = $9 WHERE id = $1",
-		    s->source, ll_str(c[0], (long long)s->cnt->files),
-		    ll_str(c[1], (long long)s->cnt->records), ll_str(c[2], (long long)s->cnt->added),
-		    ll_str(c[3], (long long)s->cnt->replaced),
-		    ll_str(c[4], (long long)s->cnt->unchanged),
-		    ll_str(c[5], (long long)s->cnt->older),
-		    ll_str(c[6], (long long)s->cnt->withdrawn),
-		    ll_str(c[7], (long long)s->cnt->rejected));
+	rc = db_run(
+	    db, NULL, s->err,
+	    "UPDATE vuln_sources SET files = $2, records = $3, added = $4, replaced = $5, "
+	    "unchanged = $6, older = $7, withdrawn = $8, rejected = $9 WHERE id = $1",
+	    s->source, ll_str(c[0], (long long)s->cnt->files),
+	    ll_str(c[1], (long long)s->cnt->records), ll_str(c[2], (long long)s->cnt->added),
+	    ll_str(c[3], (long long)s->cnt->replaced), ll_str(c[4], (long long)s->cnt->unchanged),
+	    ll_str(c[5], (long long)s->cnt->older), ll_str(c[6], (long long)s->cnt->withdrawn),
+	    ll_str(c[7], (long long)s->cnt->rejected));
 	if (rc == 0)
 		rc = db_commit(db, s->err);
 	s->committed |= rc == 0;
@@ -143,7 +145,7 @@ static int import_record(struct import_state *s, struct osv_record *rec)
 		return rc;
 	_cleanup_rows_ struct db_rows old = DB_ROWS_INIT;
 	rc = db_run(db, &old, s->err, "SELECT digest, modified FROM advisories WHERE id = $1",
-		    rec->id);
+	            rec->id);
 	if (rc < 0)
 		return rc;
 	s->cnt->records++;
@@ -158,12 +160,13 @@ static int import_record(struct import_state *s, struct osv_record *rec)
 	if (old.nrows) {
 		_cleanup_rows_ struct db_rows pk = DB_ROWS_INIT;
 		rc = db_run(db, &pk, s->err,
-			    "SELECT family, name FROM advisory_packages WHERE advisory = $1", rec->id);
+		            "SELECT family, name FROM advisory_packages WHERE advisory = $1",
+		            rec->id);
 		for (size_t i = 0; rc == 0 && i < pk.nrows; i++)
 			rc = add_key(s, db_cell(&pk, i, 0), db_cell(&pk, i, 1));
 		if (rc == 0)
-			rc = db_run(db, NULL, s->err, "DELETE FROM advisory_packages WHERE advisory = $1",
-				    rec->id);
+			rc = db_run(db, NULL, s->err,
+			            "DELETE FROM advisory_packages WHERE advisory = $1", rec->id);
 		if (rc < 0)
 			return rc;
 	}
@@ -171,12 +174,13 @@ static int import_record(struct import_state *s, struct osv_record *rec)
 	int64_t wts = 0;
 	if (rec->withdrawn && osv_parse_time(rec->withdrawn, &wts) < 0)
 		wts = rec->modified_ts;
-	rc = db_run(db, NULL, s->err,
-		    "INSERT INTO advisories (id, modified, digest, withdrawn, record, source, imported, "
-		    "updated) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (id) DO UPDATE SET "
-		    "modified = $2, digest = $3, withdrawn = $4, record = $5, source = $6, updated = $7",
-		    rec->id, ll_str(mod, rec->modified_ts), rec->digest,
-		    rec->withdrawn ? ll_str(wd, wts) : NULL, rec->json, s->source, s->now);
+	rc = db_run(
+	    db, NULL, s->err,
+	    "INSERT INTO advisories (id, modified, digest, withdrawn, record, source, imported, "
+	    "updated) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (id) DO UPDATE SET "
+	    "modified = $2, digest = $3, withdrawn = $4, record = $5, source = $6, updated = $7",
+	    rec->id, ll_str(mod, rec->modified_ts), rec->digest,
+	    rec->withdrawn ? ll_str(wd, wts) : NULL, rec->json, s->source, s->now);
 	if (rc < 0)
 		return rc;
 	if (old.nrows)
@@ -192,10 +196,11 @@ static int import_record(struct import_state *s, struct osv_record *rec)
 		char fam[64], nm[VULNS_KEY_MAX];
 		if (!a->ecosystem || !a->name || key_norm(a->ecosystem, a->name, fam, nm) < 0)
 			continue;
-		rc = db_run(db, NULL, s->err,
-			    "INSERT INTO advisory_packages (advisory, family, name) VALUES ($1, $2, $3) "
-			    "ON CONFLICT DO NOTHING",
-			    rec->id, fam, nm);
+		rc = db_run(
+		    db, NULL, s->err,
+		    "INSERT INTO advisory_packages (advisory, family, name) VALUES ($1, $2, $3) "
+		    "ON CONFLICT DO NOTHING",
+		    rec->id, fam, nm);
 		if (rc == 0)
 			rc = add_key(s, fam, nm);
 		if (rc < 0)
@@ -212,16 +217,15 @@ static int on_import_record(void *ctx, struct osv_record *rec, const char *origi
 	(void)origin;
 	struct import_state *s = ctx;
 	int rc = rec->json ? import_record(s, rec)
-			   : ferry_error_set(s->err, FERRY_E_INTERNAL, "record %s: no JSON kept",
-					     rec->id);
+	                   : ferry_error_set(s->err, FERRY_E_INTERNAL, "record %s: no JSON kept",
+	                                     rec->id);
 	if (rc < 0)
 		ferry_error_prefix(s->err, rc, "advisory %s", rec->id);
 	osv_record_free(rec);
 	return rc;
 }
 
-static void on_import_reject(void *ctx, const char *origin, const char *id,
-			     const ferry_error *why)
+static void on_import_reject(void *ctx, const char *origin, const char *id, const ferry_error *why)
 {
 	struct import_state *s = ctx;
 	s->cnt->rejected++;
@@ -230,7 +234,7 @@ static void on_import_reject(void *ctx, const char *origin, const char *id,
 }
 
 int vulns_import(struct db *db, const char *path, vulns_reject_fn on_reject, void *ctx,
-		 struct vulns_import_counts *out, ferry_error *err)
+                 struct vulns_import_counts *out, ferry_error *err)
 {
 	struct vulns_import_counts cnt0 = {0};
 	struct vulns_import_counts *cnt = out ? out : &cnt0;
@@ -238,7 +242,8 @@ int vulns_import(struct db *db, const char *path, vulns_reject_fn on_reject, voi
 	char abs[PATH_MAX];
 	if (!realpath(path, abs))
 		return ferry_error_errno(err, FERRY_E_IO, errno, "%s", path);
-	struct import_state s = {.db = db, .cnt = cnt, .on_reject = on_reject, .ctx = ctx, .err = err};
+	struct import_state s = {
+	    .db = db, .cnt = cnt, .on_reject = on_reject, .ctx = ctx, .err = err};
 	ll_str(s.now, store_now());
 	s.keys = json_object();
 	if (!s.keys)
@@ -249,8 +254,8 @@ int vulns_import(struct db *db, const char *path, vulns_reject_fn on_reject, voi
 	int rc = db_begin(db, true, err);
 	if (rc == 0)
 		rc = db_run(db, &rows, err,
-			    "INSERT INTO vuln_sources (path, started) VALUES ($1, $2) RETURNING id", abs,
-			    s.now);
+		            "INSERT INTO vuln_sources (path, started) VALUES ($1, $2) RETURNING id",
+		            abs, s.now);
 	if (rc < 0) {
 		db_rollback(db);
 		json_decref(s.keys);
@@ -270,7 +275,7 @@ int vulns_import(struct db *db, const char *path, vulns_reject_fn on_reject, voi
 		rc = db_begin(db, true, err);
 	if (rc == 0)
 		rc = db_run(db, NULL, err, "UPDATE vuln_sources SET finished = $2 WHERE id = $1",
-			    s.source, fin);
+		            s.source, fin);
 	if (rc == 0)
 		rc = import_flush(&s);
 	db_rollback(db); /* the batch in progress when a record failed */
@@ -281,14 +286,15 @@ int vulns_import(struct db *db, const char *path, vulns_reject_fn on_reject, voi
 	 * committed) */
 	ferry_error e2 = {0};
 	ll_str(rej, (long long)cnt->rejected);
-	if ((s.committed ? db_run(db, NULL, &e2,
-				  "UPDATE vuln_sources SET finished = $2, files = $3, rejected = $4, "
-				  "error = $5 WHERE id = $1",
-				  s.source, fin, files, rej, ferry_error_msg(err))
-			 : db_run(db, NULL, &e2,
-				  "INSERT INTO vuln_sources (path, started, finished, files, rejected, "
-				  "error) VALUES ($1, $2, $3, $4, $5, $6)",
-				  abs, s.now, fin, files, rej, ferry_error_msg(err))) < 0)
+	if ((s.committed
+	         ? db_run(db, NULL, &e2,
+	                  "UPDATE vuln_sources SET finished = $2, files = $3, rejected = $4, "
+	                  "error = $5 WHERE id = $1",
+	                  s.source, fin, files, rej, ferry_error_msg(err))
+	         : db_run(db, NULL, &e2,
+	                  "INSERT INTO vuln_sources (path, started, finished, files, rejected, "
+	                  "error) VALUES ($1, $2, $3, $4, $5, $6)",
+	                  abs, s.now, fin, files, rej, ferry_error_msg(err))) < 0)
 		log_warn("vulns import: %s", ferry_error_msg(&e2));
 	return rc;
 }
@@ -297,7 +303,7 @@ int vulns_import(struct db *db, const char *path, vulns_reject_fn on_reject, voi
 /* the components of revisions                                         */
 
 static int index_one(struct db *db, const char *package, const char *rev, const char *sbom,
-		     ferry_error *err)
+                     ferry_error *err)
 {
 	struct sbom_component *comps = NULL;
 	size_t n = 0, added = 0, skipped = 0;
@@ -305,7 +311,7 @@ static int index_one(struct db *db, const char *package, const char *rev, const 
 		ferry_error serr = {0};
 		if (sbom_read_components(sbom, strlen(sbom), &comps, &n, &serr) < 0) {
 			log_warn("%s revision %s: SBOM not read: %s", package, rev,
-				 ferry_error_msg(&serr));
+			         ferry_error_msg(&serr));
 			skipped = 1;
 		}
 	}
@@ -318,39 +324,44 @@ static int index_one(struct db *db, const char *package, const char *rev, const 
 			skipped++;
 			continue;
 		}
-		rc = db_run(db, NULL, err,
-			    "INSERT INTO revision_components (package, revision, purl, family, name) "
-			    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-			    package, rev, comps[i].purl, fam, nm);
+		rc = db_run(
+		    db, NULL, err,
+		    "INSERT INTO revision_components (package, revision, purl, family, name) "
+		    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+		    package, rev, comps[i].purl, fam, nm);
 		added++;
 	}
 	sbom_components_free(comps, n);
 	char a[24], s[24], now[24];
 	if (rc == 0)
-		rc = db_run(db, NULL, err,
-			    "INSERT INTO vuln_indexed (package, revision, components, skipped, indexed) "
-			    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-			    package, rev, ll_str(a, (long long)added), ll_str(s, (long long)skipped),
-			    ll_str(now, store_now()));
+		rc = db_run(
+		    db, NULL, err,
+		    "INSERT INTO vuln_indexed (package, revision, components, skipped, indexed) "
+		    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+		    package, rev, ll_str(a, (long long)added), ll_str(s, (long long)skipped),
+		    ll_str(now, store_now()));
 	return rc;
 }
 
 int vulns_index_revisions(struct db *db, const char *package, ferry_error *err)
 {
 	_cleanup_rows_ struct db_rows rows = DB_ROWS_INIT;
-	int rc = db_run(db, &rows, err,
-			"SELECT r.revision, r.sbom FROM revisions r LEFT JOIN vuln_indexed v ON "
-			"v.package = r.package AND v.revision = r.revision WHERE r.package = $1 AND "
-			"v.package IS NULL ORDER BY r.revision",
-			package);
+	int rc =
+	    db_run(db, &rows, err,
+	           "SELECT r.revision, r.sbom FROM revisions r LEFT JOIN vuln_indexed v ON "
+	           "v.package = r.package AND v.revision = r.revision WHERE r.package = $1 AND "
+	           "v.package IS NULL ORDER BY r.revision",
+	           package);
 	/* a few revisions per transaction: one after an upload, all of a
 	 * package's in a few commits after an upgrade */
 	for (size_t i = 0; rc == 0 && i < rows.nrows; i++) {
 		if (i % VULNS_INDEX_BATCH == 0)
 			rc = db_begin(db, true, err);
 		if (rc == 0)
-			rc = index_one(db, package, db_cell(&rows, i, 0), db_cell(&rows, i, 1), err);
-		if (rc == 0 && (i % VULNS_INDEX_BATCH == VULNS_INDEX_BATCH - 1 || i + 1 == rows.nrows))
+			rc =
+			    index_one(db, package, db_cell(&rows, i, 0), db_cell(&rows, i, 1), err);
+		if (rc == 0 &&
+		    (i % VULNS_INDEX_BATCH == VULNS_INDEX_BATCH - 1 || i + 1 == rows.nrows))
 			rc = db_commit(db, err);
 	}
 	db_rollback(db);
@@ -391,9 +402,9 @@ static int released_revisions(struct db *db, const char *package, json_t **out, 
 	_cleanup_rows_ struct db_rows rows = DB_ROWS_INIT;
 	char now[24];
 	int rc = db_run(db, &rows, err,
-			"SELECT track, risk, branch, revision, progressive_revision FROM channels "
-			"WHERE package = $1 AND (expires IS NULL OR expires > $2)",
-			package, ll_str(now, store_now()));
+	                "SELECT track, risk, branch, revision, progressive_revision FROM channels "
+	                "WHERE package = $1 AND (expires IS NULL OR expires > $2)",
+	                package, ll_str(now, store_now()));
 	if (rc < 0)
 		return rc;
 	_cleanup_free_ struct chan *ch = calloc(rows.nrows * 2 + 1, sizeof(*ch));
@@ -403,9 +414,10 @@ static int released_revisions(struct db *db, const char *package, json_t **out, 
 	for (size_t i = 0; i < rows.nrows; i++)
 		for (size_t col = 3; col <= 4; col++)
 			if (db_cell(&rows, i, col))
-				ch[n++] = (struct chan){db_cell(&rows, i, 0), db_cell(&rows, i, 1),
-							db_cell(&rows, i, 2) ? db_cell(&rows, i, 2) : "",
-							db_cell_ll(&rows, i, col)};
+				ch[n++] =
+				    (struct chan){db_cell(&rows, i, 0), db_cell(&rows, i, 1),
+				                  db_cell(&rows, i, 2) ? db_cell(&rows, i, 2) : "",
+				                  db_cell_ll(&rows, i, col)};
 	qsort(ch, n, sizeof(*ch), chan_cmp);
 	json_t *rel = json_object();
 	if (!rel)
@@ -414,7 +426,8 @@ static int released_revisions(struct db *db, const char *package, json_t **out, 
 		char key[24], name[256];
 		ll_str(key, ch[i].rev);
 		if (*ch[i].branch)
-			snprintf(name, sizeof(name), "%s/%s/%s", ch[i].track, ch[i].risk, ch[i].branch);
+			snprintf(name, sizeof(name), "%s/%s/%s", ch[i].track, ch[i].risk,
+			         ch[i].branch);
 		else
 			snprintf(name, sizeof(name), "%s/%s", ch[i].track, ch[i].risk);
 		json_t *list = json_object_get(rel, key);
@@ -457,10 +470,11 @@ static int load_key(struct eval *e, const char *family, const char *name)
 		return 0;
 	json_object_set_new(e->loaded, k, json_true());
 	_cleanup_rows_ struct db_rows rows = DB_ROWS_INIT;
-	int rc = db_run(e->db, &rows, e->err,
-			"SELECT a.id, a.record FROM advisory_packages p JOIN advisories a ON "
-			"a.id = p.advisory WHERE p.family = $1 AND p.name = $2 AND a.withdrawn IS NULL",
-			family, name);
+	int rc =
+	    db_run(e->db, &rows, e->err,
+	           "SELECT a.id, a.record FROM advisory_packages p JOIN advisories a ON "
+	           "a.id = p.advisory WHERE p.family = $1 AND p.name = $2 AND a.withdrawn IS NULL",
+	           family, name);
 	for (size_t i = 0; rc == 0 && i < rows.nrows; i++) {
 		if (vuln_index_get(e->ix, db_cell(&rows, i, 0)))
 			continue;
@@ -470,7 +484,7 @@ static int load_key(struct eval *e, const char *family, const char *name)
 		if (osv_record_parse(text, strlen(text), db_cell(&rows, i, 0), NULL, &rec, &perr) <
 		    0) {
 			log_warn("advisory %s no longer parses: %s", db_cell(&rows, i, 0),
-				 ferry_error_msg(&perr));
+			         ferry_error_msg(&perr));
 			continue;
 		}
 		enum vuln_put_result res;
@@ -483,21 +497,21 @@ static int on_hit(void *ctx, const struct osv_record *rec, const char *fixed)
 {
 	struct eval *e = ctx;
 	struct vuln_finding f = {.revision = (uint64_t)e->rev,
-				 .channels = e->channels,
-				 .n_channels = e->n_channels,
-				 .component = e->comp,
-				 .advisory = rec,
-				 .fixed = fixed};
+	                         .channels = e->channels,
+	                         .n_channels = e->n_channels,
+	                         .component = e->comp,
+	                         .advisory = rec,
+	                         .fixed = fixed};
 	json_t *detail = vuln_finding_json(&f);
 	if (!detail)
 		return ferry_error_set(e->err, FERRY_E_INVALID,
-				       "finding %s on %s: text is not UTF-8", rec->id,
-				       e->comp->package);
+		                       "finding %s on %s: text is not UTF-8", rec->id,
+		                       e->comp->package);
 	char key[PURL_MAX + 200];
 	snprintf(key, sizeof(key), "%lld %s %s", e->rev, e->purl, rec->id);
 	json_t *o = json_pack("{s:o, s:I, s:s, s:s, s:s, s:s, s:s}", "detail", detail, "revision",
-			      (json_int_t)e->rev, "purl", e->purl, "component", e->comp->package,
-			      "advisory", rec->id, "family", e->family, "source", e->name);
+	                      (json_int_t)e->rev, "purl", e->purl, "component", e->comp->package,
+	                      "advisory", rec->id, "family", e->family, "source", e->name);
 	if (!o || json_object_set_new(e->desired, key, o) < 0)
 		return ferry_error_set(e->err, FERRY_E_NOMEM, "out of memory");
 	return 0;
@@ -509,7 +523,7 @@ static char *dump(json_t *j)
 }
 
 static int clear_reason(struct db *db, json_t *released, long long rev, const char *advisory,
-			const char **reason, ferry_error *err)
+                        const char **reason, ferry_error *err)
 {
 	char key[24];
 	if (!json_object_get(released, ll_str(key, rev))) {
@@ -526,7 +540,7 @@ static int clear_reason(struct db *db, json_t *released, long long rev, const ch
 
 /* Queue the notices of one evaluation (inside its transaction). */
 static int queue_notices(struct db *db, const char *package, json_t *cleared, size_t opened,
-			 ferry_error *err)
+                         ferry_error *err)
 {
 	size_t queued = 0;
 	int rc = 0;
@@ -538,10 +552,11 @@ static int queue_notices(struct db *db, const char *package, json_t *cleared, si
 	}
 	if (rc == 0 && opened) {
 		_cleanup_rows_ struct db_rows rows = DB_ROWS_INIT;
-		rc = db_run(db, &rows, err,
-			    "SELECT detail FROM vuln_findings WHERE package = $1 AND cleared IS NULL "
-			    "ORDER BY revision, component, advisory",
-			    package);
+		rc = db_run(
+		    db, &rows, err,
+		    "SELECT detail FROM vuln_findings WHERE package = $1 AND cleared IS NULL "
+		    "ORDER BY revision, component, advisory",
+		    package);
 		json_auto_t *all = json_array();
 		for (size_t i = 0; rc == 0 && i < rows.nrows; i++) {
 			json_t *d = json_loads(db_cell(&rows, i, 0), 0, NULL);
@@ -558,16 +573,17 @@ static int queue_notices(struct db *db, const char *package, json_t *cleared, si
 }
 
 static int evaluate_locked(struct eval *e, const char *package, const char *family,
-			   const char *name, size_t *opened_out, size_t *cleared_out)
+                           const char *name, size_t *opened_out, size_t *cleared_out)
 {
 	struct db *db = e->db;
 	ferry_error *err = e->err;
 	_cleanup_rows_ struct db_rows pk = DB_ROWS_INIT;
-	int rc = db_run(db, &pk, err,
-			db_dialect(db) == DB_POSTGRES
-				? "SELECT map_gen, next_revision FROM packages WHERE name = $1 FOR UPDATE"
-				: "SELECT map_gen, next_revision FROM packages WHERE name = $1",
-			package);
+	int rc =
+	    db_run(db, &pk, err,
+	           db_dialect(db) == DB_POSTGRES
+	               ? "SELECT map_gen, next_revision FROM packages WHERE name = $1 FOR UPDATE"
+	               : "SELECT map_gen, next_revision FROM packages WHERE name = $1",
+	           package);
 	if (rc < 0 || pk.nrows == 0)
 		return rc;
 	json_auto_t *released = NULL;
@@ -578,18 +594,19 @@ static int evaluate_locked(struct eval *e, const char *package, const char *fami
 	 * key (package, revision, ...) whatever the number of revisions; the
 	 * key is filtered here, so that no planner prefers its index (which
 	 * spans every revision of every package) */
-	rc = db_run(db, &comps, err,
-		    "SELECT revision, purl, family, name FROM revision_components WHERE "
-		    "package = $1 AND revision IN (SELECT revision FROM channels WHERE package = $1 "
-		    "AND revision IS NOT NULL UNION SELECT progressive_revision FROM channels WHERE "
-		    "package = $1 AND progressive_revision IS NOT NULL) ORDER BY revision, purl",
-		    package);
+	rc =
+	    db_run(db, &comps, err,
+	           "SELECT revision, purl, family, name FROM revision_components WHERE "
+	           "package = $1 AND revision IN (SELECT revision FROM channels WHERE package = $1 "
+	           "AND revision IS NOT NULL UNION SELECT progressive_revision FROM channels WHERE "
+	           "package = $1 AND progressive_revision IS NOT NULL) ORDER BY revision, purl",
+	           package);
 	if (rc < 0)
 		return rc;
 	for (size_t i = 0; i < comps.nrows; i++) {
 		json_t *chans = json_object_get(released, db_cell(&comps, i, 0));
 		if (!chans || (family && (!str_eq(db_cell(&comps, i, 2), family) ||
-					  !str_eq(db_cell(&comps, i, 3), name))))
+		                          !str_eq(db_cell(&comps, i, 3), name))))
 			continue;
 		struct vuln_component c;
 		const char *purl = db_cell(&comps, i, 1);
@@ -614,13 +631,13 @@ static int evaluate_locked(struct eval *e, const char *package, const char *fami
 
 	_cleanup_rows_ struct db_rows cur = DB_ROWS_INIT;
 	rc = family ? db_run(db, &cur, err,
-			     "SELECT id, revision, purl, advisory, detail FROM vuln_findings WHERE "
-			     "package = $1 AND cleared IS NULL AND family = $2 AND source = $3",
-			     package, family, name)
-		    : db_run(db, &cur, err,
-			     "SELECT id, revision, purl, advisory, detail FROM vuln_findings WHERE "
-			     "package = $1 AND cleared IS NULL",
-			     package);
+	                     "SELECT id, revision, purl, advisory, detail FROM vuln_findings WHERE "
+	                     "package = $1 AND cleared IS NULL AND family = $2 AND source = $3",
+	                     package, family, name)
+	            : db_run(db, &cur, err,
+	                     "SELECT id, revision, purl, advisory, detail FROM vuln_findings WHERE "
+	                     "package = $1 AND cleared IS NULL",
+	                     package);
 	if (rc < 0)
 		return rc;
 	char now[24];
@@ -630,7 +647,7 @@ static int evaluate_locked(struct eval *e, const char *package, const char *fami
 		char key[PURL_MAX + 200];
 		long long rev = db_cell_ll(&cur, i, 1);
 		snprintf(key, sizeof(key), "%lld %s %s", rev, db_cell(&cur, i, 2),
-			 db_cell(&cur, i, 3));
+		         db_cell(&cur, i, 3));
 		json_t *want = json_object_get(e->desired, key);
 		if (want) {
 			_cleanup_free_ char *d = dump(json_object_get(want, "detail"));
@@ -638,17 +655,18 @@ static int evaluate_locked(struct eval *e, const char *package, const char *fami
 				return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
 			if (!str_eq(d, db_cell(&cur, i, 4)) &&
 			    (rc = db_run(db, NULL, err,
-					 "UPDATE vuln_findings SET detail = $2 WHERE id = $1",
-					 db_cell(&cur, i, 0), d)) < 0)
+			                 "UPDATE vuln_findings SET detail = $2 WHERE id = $1",
+			                 db_cell(&cur, i, 0), d)) < 0)
 				return rc;
 			json_object_del(e->desired, key);
 			continue;
 		}
 		const char *reason = NULL;
 		if ((rc = clear_reason(db, released, rev, db_cell(&cur, i, 3), &reason, err)) < 0 ||
-		    (rc = db_run(db, NULL, err,
-				 "UPDATE vuln_findings SET cleared = $2, cleared_reason = $3 WHERE id = $1",
-				 db_cell(&cur, i, 0), now, reason)) < 0)
+		    (rc = db_run(
+		         db, NULL, err,
+		         "UPDATE vuln_findings SET cleared = $2, cleared_reason = $3 WHERE id = $1",
+		         db_cell(&cur, i, 0), now, reason)) < 0)
 			return rc;
 		json_t *d = json_loads(db_cell(&cur, i, 4), 0, NULL);
 		if (d) {
@@ -665,17 +683,18 @@ static int evaluate_locked(struct eval *e, const char *package, const char *fami
 		char rev[24];
 		if (!d)
 			return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
-		rc = db_run(db, NULL, err,
-			    "INSERT INTO vuln_findings (package, revision, component, purl, advisory, "
-			    "family, source, detail, first_seen) VALUES ($1, $2, $3, $4, $5, $6, $7, "
-			    "$8, $9)",
-			    package,
-			    ll_str(rev, (long long)json_integer_value(json_object_get(want, "revision"))),
-			    json_string_value(json_object_get(want, "component")),
-			    json_string_value(json_object_get(want, "purl")),
-			    json_string_value(json_object_get(want, "advisory")),
-			    json_string_value(json_object_get(want, "family")),
-			    json_string_value(json_object_get(want, "source")), d, now);
+		rc = db_run(
+		    db, NULL, err,
+		    "INSERT INTO vuln_findings (package, revision, component, purl, advisory, "
+		    "family, source, detail, first_seen) VALUES ($1, $2, $3, $4, $5, $6, $7, "
+		    "$8, $9)",
+		    package,
+		    ll_str(rev, (long long)json_integer_value(json_object_get(want, "revision"))),
+		    json_string_value(json_object_get(want, "component")),
+		    json_string_value(json_object_get(want, "purl")),
+		    json_string_value(json_object_get(want, "advisory")),
+		    json_string_value(json_object_get(want, "family")),
+		    json_string_value(json_object_get(want, "source")), d, now);
 		if (rc < 0)
 			return rc;
 		opened++;
@@ -683,11 +702,12 @@ static int evaluate_locked(struct eval *e, const char *package, const char *fami
 	if ((rc = queue_notices(db, package, cleared, opened, err)) < 0)
 		return rc;
 	if (!family)
-		rc = db_run(db, NULL, err,
-			    "INSERT INTO vuln_state (package, map_gen, next_revision, scanned) VALUES "
-			    "($1, $2, $3, $4) ON CONFLICT (package) DO UPDATE SET map_gen = $2, "
-			    "next_revision = $3, scanned = $4",
-			    package, db_cell(&pk, 0, 0), db_cell(&pk, 0, 1), now);
+		rc = db_run(
+		    db, NULL, err,
+		    "INSERT INTO vuln_state (package, map_gen, next_revision, scanned) VALUES "
+		    "($1, $2, $3, $4) ON CONFLICT (package) DO UPDATE SET map_gen = $2, "
+		    "next_revision = $3, scanned = $4",
+		    package, db_cell(&pk, 0, 0), db_cell(&pk, 0, 1), now);
 	*opened_out = opened;
 	*cleared_out = json_array_size(cleared);
 	return rc;
@@ -717,8 +737,7 @@ static int eval_init(struct eval *e, struct db *db, ferry_error *err)
 
 /* One package with e's advisories (loaded as needed and kept for the next
  * package of the same job). */
-static int evaluate_one(struct eval *e, const char *package, const char *family,
-			const char *name)
+static int evaluate_one(struct eval *e, const char *package, const char *family, const char *name)
 {
 	struct db *db = e->db;
 	size_t opened = 0, cleared = 0;
@@ -733,13 +752,13 @@ static int evaluate_one(struct eval *e, const char *package, const char *family,
 		return ferry_error_prefix(e->err, rc, "vulnerability scan of %s", package);
 	if (opened || cleared)
 		log_info("vulnerabilities of %s%s%s%s: %zu new finding%s, %zu cleared", package,
-			 family ? " (" : "", family ? name : "", family ? ")" : "", opened,
-			 opened == 1 ? "" : "s", cleared);
+		         family ? " (" : "", family ? name : "", family ? ")" : "", opened,
+		         opened == 1 ? "" : "s", cleared);
 	return 0;
 }
 
 int vulns_evaluate(struct db *db, const char *package, const char *family, const char *name,
-		   ferry_error *err)
+                   ferry_error *err)
 {
 	struct eval e;
 	int rc = eval_init(&e, db, err);
@@ -756,20 +775,21 @@ int vulns_evaluate(struct db *db, const char *package, const char *family, const
 int vulns_watch(struct db *db, ferry_error *err)
 {
 	_cleanup_rows_ struct db_rows rows = DB_ROWS_INIT;
-	int rc = db_exec(db,
-			 "SELECT p.name FROM packages p LEFT JOIN vuln_state v ON v.package = p.name "
-			 "WHERE v.package IS NULL OR v.map_gen <> p.map_gen OR "
-			 "v.next_revision <> p.next_revision",
-			 NULL, 0, &rows, err);
+	int rc =
+	    db_exec(db,
+	            "SELECT p.name FROM packages p LEFT JOIN vuln_state v ON v.package = p.name "
+	            "WHERE v.package IS NULL OR v.map_gen <> p.map_gen OR "
+	            "v.next_revision <> p.next_revision",
+	            NULL, 0, &rows, err);
 	char now[24];
 	ll_str(now, store_now());
 	/* DO NOTHING: a scan already queued keeps its time (a failed one its
 	 * back-off) */
 	for (size_t i = 0; rc == 0 && i < rows.nrows; i++)
 		rc = db_run(db, NULL, err,
-			    "INSERT INTO jobs (kind, arg, run_after) VALUES ('vulnscan', $1, $2) "
-			    "ON CONFLICT (kind, arg) DO NOTHING",
-			    db_cell(&rows, i, 0), now);
+		            "INSERT INTO jobs (kind, arg, run_after) VALUES ('vulnscan', $1, $2) "
+		            "ON CONFLICT (kind, arg) DO NOTHING",
+		            db_cell(&rows, i, 0), now);
 	return rc;
 }
 
@@ -780,7 +800,7 @@ bool vulns_job_kind(const char *kind)
 }
 
 int vulns_job_run(struct store *st, struct db *db, const char *kind, const char *arg, bool *again,
-		  long long *next, ferry_error *err)
+                  long long *next, ferry_error *err)
 {
 	int rc = 0;
 	*again = false;
@@ -795,19 +815,20 @@ int vulns_job_run(struct store *st, struct db *db, const char *kind, const char 
 		const char *colon = strchr(arg, ':');
 		char fam[64];
 		if (!colon || colon - arg >= (long)sizeof(fam))
-			return ferry_error_set(err, FERRY_E_INVALID, "vulnkey %s: expected FAMILY:NAME",
-					       arg);
+			return ferry_error_set(err, FERRY_E_INVALID,
+			                       "vulnkey %s: expected FAMILY:NAME", arg);
 		snprintf(fam, sizeof(fam), "%.*s", (int)(colon - arg), arg);
 		_cleanup_rows_ struct db_rows rows = DB_ROWS_INIT;
 		/* the packages that bundle it in a released revision, or hold open
 		 * findings for it (which may have to clear) */
-		rc = db_run(db, &rows, err,
-			    "SELECT DISTINCT rc.package FROM revision_components rc JOIN channels c ON "
-			    "c.package = rc.package AND (c.revision = rc.revision OR "
-			    "c.progressive_revision = rc.revision) WHERE rc.family = $1 AND rc.name = $2 "
-			    "UNION SELECT package FROM vuln_findings WHERE cleared IS NULL AND "
-			    "family = $1 AND source = $2 ORDER BY 1",
-			    fam, colon + 1);
+		rc = db_run(
+		    db, &rows, err,
+		    "SELECT DISTINCT rc.package FROM revision_components rc JOIN channels c ON "
+		    "c.package = rc.package AND (c.revision = rc.revision OR "
+		    "c.progressive_revision = rc.revision) WHERE rc.family = $1 AND rc.name = $2 "
+		    "UNION SELECT package FROM vuln_findings WHERE cleared IS NULL AND "
+		    "family = $1 AND source = $2 ORDER BY 1",
+		    fam, colon + 1);
 		/* several packages per transaction (one commit, not one each),
 		 * locked in name order as the rows come */
 		struct eval e;
@@ -819,13 +840,13 @@ int vulns_job_run(struct store *st, struct db *db, const char *kind, const char 
 					rc = db_begin(db, true, err);
 				json_object_clear(e.desired);
 				if (rc == 0)
-					rc = evaluate_locked(&e, db_cell(&rows, i, 0), fam, colon + 1, &o,
-							     &cl);
+					rc = evaluate_locked(&e, db_cell(&rows, i, 0), fam,
+					                     colon + 1, &o, &cl);
 				if (rc < 0)
 					ferry_error_prefix(err, rc, "vulnerability scan of %s",
-							   db_cell(&rows, i, 0));
+					                   db_cell(&rows, i, 0));
 				if (rc == 0 && (i % VULNS_KEY_BATCH == VULNS_KEY_BATCH - 1 ||
-						i + 1 == rows.nrows))
+				                i + 1 == rows.nrows))
 					rc = db_commit(db, err);
 				opened += o;
 				cleared += cl;
@@ -833,10 +854,11 @@ int vulns_job_run(struct store *st, struct db *db, const char *kind, const char 
 			db_rollback(db);
 			eval_free(&e);
 			if (rc == 0 && (opened || cleared))
-				log_info("vulnerabilities of %s %s in %zu package%s: %zu new finding%s, "
-					 "%zu cleared",
-					 fam, colon + 1, rows.nrows, rows.nrows == 1 ? "" : "s", opened,
-					 opened == 1 ? "" : "s", cleared);
+				log_info(
+				    "vulnerabilities of %s %s in %zu package%s: %zu new finding%s, "
+				    "%zu cleared",
+				    fam, colon + 1, rows.nrows, rows.nrows == 1 ? "" : "s", opened,
+				    opened == 1 ? "" : "s", cleared);
 		}
 	}
 	if (rc < 0) {
@@ -869,24 +891,27 @@ void vulns_h_findings(struct api_ctx *c)
 	ferry_error err = {0};
 	_cleanup_rows_ struct db_rows cur = DB_ROWS_INIT, hist = DB_ROWS_INIT, st = DB_ROWS_INIT;
 	char lim[24];
-	int rc = db_run(c->db, &cur, &err,
-			"SELECT detail, first_seen, cleared, cleared_reason FROM vuln_findings WHERE "
-			"package = $1 AND cleared IS NULL ORDER BY revision, component, advisory",
-			c->package);
+	int rc =
+	    db_run(c->db, &cur, &err,
+	           "SELECT detail, first_seen, cleared, cleared_reason FROM vuln_findings WHERE "
+	           "package = $1 AND cleared IS NULL ORDER BY revision, component, advisory",
+	           c->package);
 	if (rc == 0)
-		rc = db_run(c->db, &hist, &err,
-			    "SELECT detail, first_seen, cleared, cleared_reason FROM vuln_findings "
-			    "WHERE package = $1 AND cleared IS NOT NULL ORDER BY cleared DESC, id DESC "
-			    "LIMIT $2",
-			    c->package, ll_str(lim, VULNS_HISTORY_MAX));
+		rc = db_run(
+		    c->db, &hist, &err,
+		    "SELECT detail, first_seen, cleared, cleared_reason FROM vuln_findings "
+		    "WHERE package = $1 AND cleared IS NOT NULL ORDER BY cleared DESC, id DESC "
+		    "LIMIT $2",
+		    c->package, ll_str(lim, VULNS_HISTORY_MAX));
 	if (rc == 0)
-		rc = db_run(c->db, &st, &err,
-			    "SELECT v.scanned, (v.map_gen = p.map_gen AND v.next_revision = "
-			    "p.next_revision), (SELECT COUNT(*) FROM jobs WHERE kind = 'vulnkey' OR "
-			    "(kind = 'vulnscan' AND arg = $1)), (SELECT COUNT(*) FROM advisories "
-			    "WHERE withdrawn IS NULL) FROM packages p LEFT JOIN vuln_state v ON "
-			    "v.package = p.name WHERE p.name = $1",
-			    c->package);
+		rc =
+		    db_run(c->db, &st, &err,
+		           "SELECT v.scanned, (v.map_gen = p.map_gen AND v.next_revision = "
+		           "p.next_revision), (SELECT COUNT(*) FROM jobs WHERE kind = 'vulnkey' OR "
+		           "(kind = 'vulnscan' AND arg = $1)), (SELECT COUNT(*) FROM advisories "
+		           "WHERE withdrawn IS NULL) FROM packages p LEFT JOIN vuln_state v ON "
+		           "v.package = p.name WHERE p.name = $1",
+		           c->package);
 	if (rc < 0)
 		return api_error_from(c, rc, &err);
 	json_t *findings = json_array(), *history = json_array();
@@ -902,13 +927,14 @@ void vulns_h_findings(struct api_ctx *c)
 	}
 	const char *up = db_cell(&st, 0, 1);
 	bool pending = !db_cell(&st, 0, 0) || !up || !(str_eq(up, "1") || str_eq(up, "t")) ||
-		       db_cell_ll(&st, 0, 2) > 0;
-	json_t *scan = json_pack("{s:o, s:b, s:I}", "scanned",
-				 db_cell(&st, 0, 0) ? json_integer(db_cell_ll(&st, 0, 0)) : json_null(),
-				 "pending", pending, "advisories", (json_int_t)db_cell_ll(&st, 0, 3));
+	               db_cell_ll(&st, 0, 2) > 0;
+	json_t *scan =
+	    json_pack("{s:o, s:b, s:I}", "scanned",
+	              db_cell(&st, 0, 0) ? json_integer(db_cell_ll(&st, 0, 0)) : json_null(),
+	              "pending", pending, "advisories", (json_int_t)db_cell_ll(&st, 0, 3));
 	json_t *r = json_pack("{s:s, s:s, s:o, s:o, s:o}", "package", c->package, "state",
-			      json_array_size(findings) ? "open" : "clear", "findings", findings,
-			      "history", history, "scan", scan);
+	                      json_array_size(findings) ? "open" : "clear", "findings", findings,
+	                      "history", history, "scan", scan);
 	json_decref(c->reply);
 	c->reply = r;
 	c->status = r ? 200 : 500;
@@ -920,10 +946,10 @@ void vulns_h_findings(struct api_ctx *c)
 /* ferry-store vulns                                                   */
 
 static const char vulns_usage[] =
-	"usage: ferry-store vulns import PATH [--dir DIR] [--db URL]\n"
-	"       ferry-store vulns sources [--json] [--dir DIR] [--db URL]\n"
-	"  import   read OSV advisories from a .json file, a directory of them or a .zip\n"
-	"  sources  what was imported, from where and when, with counts\n";
+    "usage: ferry-store vulns import PATH [--dir DIR] [--db URL]\n"
+    "       ferry-store vulns sources [--json] [--dir DIR] [--db URL]\n"
+    "  import   read OSV advisories from a .json file, a directory of them or a .zip\n"
+    "  sources  what was imported, from where and when, with counts\n";
 
 static void print_reject(void *ctx, const char *origin, const char *id, const ferry_error *why)
 {
@@ -940,9 +966,9 @@ static int open_store_db(const char *dir, const char *url, struct db **db, ferry
 		if (str_printf(path, sizeof(path), "%s/store.db", dir) < 0)
 			return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", dir);
 		if (!fs_exists(path))
-			return ferry_error_set(err, FERRY_E_NOTFOUND,
-					       "%s: no store here; run ferry-store init or give --db",
-					       dir);
+			return ferry_error_set(
+			    err, FERRY_E_NOTFOUND,
+			    "%s: no store here; run ferry-store init or give --db", dir);
 		url = path;
 	}
 	int rc = db_open(url, db, err);
@@ -951,10 +977,11 @@ static int open_store_db(const char *dir, const char *url, struct db **db, ferry
 	int v = 0;
 	rc = db_schema_version(*db, &v, err);
 	if (rc == 0 && v != db_schema_latest())
-		rc = ferry_error_set(err, FERRY_E_INVALID,
-				     "database schema is version %d, this ferry-store needs %d: run "
-				     "ferry-store migrate",
-				     v, db_schema_latest());
+		rc =
+		    ferry_error_set(err, FERRY_E_INVALID,
+		                    "database schema is version %d, this ferry-store needs %d: run "
+		                    "ferry-store migrate",
+		                    v, db_schema_latest());
 	if (rc < 0) {
 		db_close(*db);
 		*db = NULL;
@@ -973,38 +1000,40 @@ static void fmt_time(long long t, char out[32])
 static int print_sources(struct db *db, bool as_json, ferry_error *err)
 {
 	_cleanup_rows_ struct db_rows rows = DB_ROWS_INIT, tot = DB_ROWS_INIT;
-	int rc = db_exec(db,
-			 "SELECT id, path, started, finished, files, records, added, replaced, "
-			 "unchanged, older, withdrawn, rejected, error FROM vuln_sources ORDER BY id",
-			 NULL, 0, &rows, err);
+	int rc =
+	    db_exec(db,
+	            "SELECT id, path, started, finished, files, records, added, replaced, "
+	            "unchanged, older, withdrawn, rejected, error FROM vuln_sources ORDER BY id",
+	            NULL, 0, &rows, err);
 	if (rc == 0)
 		rc = db_exec(db, "SELECT COUNT(*), COUNT(withdrawn), MAX(updated) FROM advisories",
-			     NULL, 0, &tot, err);
+		             NULL, 0, &tot, err);
 	if (rc < 0)
 		return rc;
-	static const char *const cols[] = {"files", "records", "added", "replaced",
-					   "unchanged", "older", "withdrawn", "rejected"};
+	static const char *const cols[] = {"files",     "records", "added",     "replaced",
+	                                   "unchanged", "older",   "withdrawn", "rejected"};
 	if (as_json) {
 		json_auto_t *list = json_array();
 		for (size_t i = 0; i < rows.nrows; i++) {
-			json_t *o = json_pack("{s:I, s:s, s:I, s:o, s:o}", "id",
-					      (json_int_t)db_cell_ll(&rows, i, 0), "path",
-					      db_cell(&rows, i, 1), "started",
-					      (json_int_t)db_cell_ll(&rows, i, 2), "finished",
-					      db_cell(&rows, i, 3)
-						      ? json_integer(db_cell_ll(&rows, i, 3))
-						      : json_null(),
-					      "error",
-					      db_cell(&rows, i, 12) ? json_string(db_cell(&rows, i, 12))
-								    : json_null());
+			json_t *o = json_pack(
+			    "{s:I, s:s, s:I, s:o, s:o}", "id", (json_int_t)db_cell_ll(&rows, i, 0),
+			    "path", db_cell(&rows, i, 1), "started",
+			    (json_int_t)db_cell_ll(&rows, i, 2), "finished",
+			    db_cell(&rows, i, 3) ? json_integer(db_cell_ll(&rows, i, 3))
+			                         : json_null(),
+			    "error",
+			    db_cell(&rows, i, 12) ? json_string(db_cell(&rows, i, 12))
+			                          : json_null());
 			for (size_t k = 0; o && k < 8; k++)
-				json_object_set_new(o, cols[k], json_integer(db_cell_ll(&rows, i, 4 + k)));
+				json_object_set_new(o, cols[k],
+				                    json_integer(db_cell_ll(&rows, i, 4 + k)));
 			json_array_append_new(list, o);
 		}
-		json_auto_t *doc = json_pack("{s:I, s:I, s:O}", "advisories",
-					     (json_int_t)db_cell_ll(&tot, 0, 0), "withdrawn",
-					     (json_int_t)db_cell_ll(&tot, 0, 1), "imports", list);
-		_cleanup_free_ char *s = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+		json_auto_t *doc =
+		    json_pack("{s:I, s:I, s:O}", "advisories", (json_int_t)db_cell_ll(&tot, 0, 0),
+		              "withdrawn", (json_int_t)db_cell_ll(&tot, 0, 1), "imports", list);
+		_cleanup_free_ char *s =
+		    doc ? json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
 		if (!s)
 			return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
 		printf("%s\n", s);
@@ -1012,8 +1041,8 @@ static int print_sources(struct db *db, bool as_json, ferry_error *err)
 	}
 	char last[32];
 	fmt_time(db_cell_ll(&tot, 0, 2), last);
-	printf("%lld advisories held (%lld withdrawn), last changed %s\n",
-	       db_cell_ll(&tot, 0, 0), db_cell_ll(&tot, 0, 1), last);
+	printf("%lld advisories held (%lld withdrawn), last changed %s\n", db_cell_ll(&tot, 0, 0),
+	       db_cell_ll(&tot, 0, 1), last);
 	if (rows.nrows == 0) {
 		printf("nothing imported yet: ferry-store vulns import PATH\n");
 		return 0;
@@ -1023,9 +1052,9 @@ static int print_sources(struct db *db, bool as_json, ferry_error *err)
 	for (size_t i = 0; i < rows.nrows; i++) {
 		char when[32];
 		fmt_time(db_cell_ll(&rows, i, 2), when);
-		const char *status = db_cell(&rows, i, 12) ? "failed"
-				     : db_cell(&rows, i, 3) ? "done"
-							    : "running";
+		const char *status = db_cell(&rows, i, 12)  ? "failed"
+		                     : db_cell(&rows, i, 3) ? "done"
+		                                            : "running";
 		printf("%-20s %8lld %6lld %8lld %7lld %7lld %9lld %9lld %8s  %s\n", when,
 		       db_cell_ll(&rows, i, 5), db_cell_ll(&rows, i, 6), db_cell_ll(&rows, i, 7),
 		       db_cell_ll(&rows, i, 8), db_cell_ll(&rows, i, 9), db_cell_ll(&rows, i, 10),
@@ -1047,8 +1076,8 @@ int vulns_main(int argc, char **argv)
 		if (strcmp(a, "--json") == 0) {
 			as_json = true;
 		} else if ((strcmp(a, "--dir") == 0 || strcmp(a, "--db") == 0 ||
-			    strcmp(a, "--log-level") == 0) &&
-			   v) {
+		            strcmp(a, "--log-level") == 0) &&
+		           v) {
 			if (a[2] == 'd' && a[3] == 'i')
 				dir = v;
 			else if (a[2] == 'd')
@@ -1061,7 +1090,7 @@ int vulns_main(int argc, char **argv)
 			return 0;
 		} else if (a[0] == '-' && a[1]) {
 			fprintf(stderr, "ferry-store vulns: unknown option %s%s\n", a,
-				v ? "" : " (or it needs a value)");
+			        v ? "" : " (or it needs a value)");
 			fputs(vulns_usage, stderr);
 			return 2;
 		} else if (nargs < 4) {
@@ -1097,8 +1126,8 @@ int vulns_main(int argc, char **argv)
 	if (rc < 0) {
 		fprintf(stderr, "ferry-store vulns import: %s\n", ferry_error_msg(&err));
 		fprintf(stderr,
-			"ferry-store vulns import: %zu records read before the failure were kept\n",
-			n.records);
+		        "ferry-store vulns import: %zu records read before the failure were kept\n",
+		        n.records);
 		return 1;
 	}
 	printf("imported %s: %zu record%s from %zu file%s: %zu added, %zu replaced, %zu unchanged, "

@@ -42,13 +42,13 @@ bool vulns_job_kind(const char *kind);
 /* Run one: vulnscan NAME, vulnkey FAMILY:NAME, webhook DELIVERY-ID.
  * again and next: whether and when the job table should run it again. */
 int vulns_job_run(struct store *st, struct db *db, const char *kind, const char *arg, bool *again,
-		  long long *next, ferry_error *err) FERRY_WUR;
+                  long long *next, ferry_error *err) FERRY_WUR;
 
 /* Evaluate one package: every component of its released revisions (key
  * NULL), or only those advisories know as family:name. Used by the jobs and
  * the benchmark. */
 int vulns_evaluate(struct db *db, const char *package, const char *family, const char *name,
-		   ferry_error *err) FERRY_WUR;
+                   ferry_error *err) FERRY_WUR;
 /* Read the SBOMs of a package's revisions that are not indexed yet. */
 int vulns_index_revisions(struct db *db, const char *package, ferry_error *err) FERRY_WUR;
 
@@ -58,23 +58,23 @@ struct vulns_import_counts {
 	size_t files, records, added, replaced, unchanged, older, withdrawn, rejected, jobs;
 };
 typedef void (*vulns_reject_fn)(void *ctx, const char *origin, const char *id,
-				const ferry_error *why);
+                                const ferry_error *why);
 int vulns_import(struct db *db, const char *path, vulns_reject_fn on_reject, void *ctx,
-		 struct vulns_import_counts *out, ferry_error *err) FERRY_WUR;
+                 struct vulns_import_counts *out, ferry_error *err) FERRY_WUR;
 
 /* Queue a delivery of notice body to every hook that covers package
  * (inside the caller's transaction). *queued gets how many. */
 int webhooks_queue(struct db *db, const char *package, const char *state, const char *body,
-		   size_t *queued, ferry_error *err) FERRY_WUR;
+                   size_t *queued, ferry_error *err) FERRY_WUR;
 /* Attempt one delivery (the `webhook` job). */
-int webhooks_deliver(struct store *st, struct db *db, const char *id, bool *again,
-		     long long *next, ferry_error *err) FERRY_WUR;
+int webhooks_deliver(struct store *st, struct db *db, const char *id, bool *again, long long *next,
+                     ferry_error *err) FERRY_WUR;
 
 /* --- API routes --- */
-void vulns_h_findings(struct api_ctx *c);     /* GET /v1/packages/NAME/vulns */
-void webhooks_h_list(struct api_ctx *c);      /* GET .../NAME/webhooks, /v1/account/webhooks */
-void webhooks_h_add(struct api_ctx *c);       /* POST the same */
-void webhooks_h_remove(struct api_ctx *c);    /* DELETE .../webhooks/ID */
+void vulns_h_findings(struct api_ctx *c);  /* GET /v1/packages/NAME/vulns */
+void webhooks_h_list(struct api_ctx *c);   /* GET .../NAME/webhooks, /v1/account/webhooks */
+void webhooks_h_add(struct api_ctx *c);    /* POST the same */
+void webhooks_h_remove(struct api_ctx *c); /* DELETE .../webhooks/ID */
 void webhooks_h_account_list(struct api_ctx *c);
 void webhooks_h_account_add(struct api_ctx *c);
 void webhooks_h_account_remove(struct api_ctx *c);

@@ -74,7 +74,7 @@ static int read_key(const char *path, unsigned char key[32], ferry_error *err)
 		return rc;
 	if (len != 32)
 		rc = ferry_error_set(err, FERRY_E_CORRUPT, "%s: expected 32 bytes, found %zu", path,
-				     len);
+		                     len);
 	else
 		memcpy(key, data, 32);
 	OPENSSL_clear_free(data, len);
@@ -94,7 +94,8 @@ static int secret_key(struct store *st, unsigned char key[32], ferry_error *err)
 		return read_key(path, key, err);
 	unsigned char fresh[32];
 	if (RAND_bytes(fresh, sizeof(fresh)) != 1)
-		return ferry_error_set(err, FERRY_E_INTERNAL, "no random bytes for the webhook key");
+		return ferry_error_set(err, FERRY_E_INTERNAL,
+		                       "no random bytes for the webhook key");
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
 		OPENSSL_cleanse(fresh, sizeof(fresh));
@@ -121,8 +122,8 @@ static int secret_key(struct store *st, unsigned char key[32], ferry_error *err)
 }
 
 /* "v1:" HEX(nonce | ciphertext | tag), heap. */
-static int secret_seal(struct store *st, const char *id, const char *secret, size_t len,
-		       char **out, ferry_error *err)
+static int secret_seal(struct store *st, const char *id, const char *secret, size_t len, char **out,
+                       ferry_error *err)
 {
 	unsigned char key[32], nonce[GCM_NONCE], tag[GCM_TAG];
 	int rc = secret_key(st, key, err);
@@ -132,18 +133,19 @@ static int secret_seal(struct store *st, const char *id, const char *secret, siz
 	char *hex = malloc(3 + 2 * (GCM_NONCE + len + GCM_TAG) + 1);
 	EVP_CIPHER_CTX *cx = EVP_CIPHER_CTX_new();
 	int n = 0, fin = 0;
-	bool ok = ct && hex && cx && RAND_bytes(nonce, sizeof(nonce)) == 1 &&
-		  EVP_EncryptInit_ex(cx, EVP_aes_256_gcm(), NULL, key, nonce) == 1 &&
-		  EVP_EncryptUpdate(cx, NULL, &n, (const unsigned char *)id, (int)strlen(id)) == 1 &&
-		  EVP_EncryptUpdate(cx, ct, &n, (const unsigned char *)secret, (int)len) == 1 &&
-		  EVP_EncryptFinal_ex(cx, ct + n, &fin) == 1 &&
-		  EVP_CIPHER_CTX_ctrl(cx, EVP_CTRL_GCM_GET_TAG, GCM_TAG, tag) == 1;
+	bool ok =
+	    ct && hex && cx && RAND_bytes(nonce, sizeof(nonce)) == 1 &&
+	    EVP_EncryptInit_ex(cx, EVP_aes_256_gcm(), NULL, key, nonce) == 1 &&
+	    EVP_EncryptUpdate(cx, NULL, &n, (const unsigned char *)id, (int)strlen(id)) == 1 &&
+	    EVP_EncryptUpdate(cx, ct, &n, (const unsigned char *)secret, (int)len) == 1 &&
+	    EVP_EncryptFinal_ex(cx, ct + n, &fin) == 1 &&
+	    EVP_CIPHER_CTX_ctrl(cx, EVP_CTRL_GCM_GET_TAG, GCM_TAG, tag) == 1;
 	EVP_CIPHER_CTX_free(cx);
 	OPENSSL_cleanse(key, sizeof(key));
 	if (!ok) {
 		free(hex);
-		return ferry_error_set(err, FERRY_E_INTERNAL, "webhook %s: encrypting the secret failed",
-				       id);
+		return ferry_error_set(err, FERRY_E_INTERNAL,
+		                       "webhook %s: encrypting the secret failed", id);
 	}
 	memcpy(hex, "v1:", 3);
 	str_hex(nonce, GCM_NONCE, hex + 3);
@@ -174,13 +176,13 @@ static int unhex(const char *s, size_t n, unsigned char *out)
 
 /* The plaintext secret (heap, *len bytes; wipe and free). */
 static int secret_open(struct store *st, const char *id, const char *sealed, unsigned char **out,
-		       size_t *len, ferry_error *err)
+                       size_t *len, ferry_error *err)
 {
 	size_t hl = strlen(sealed);
-	if (!str_has_prefix(sealed, "v1:") || (hl - 3) % 2 ||
-	    (hl - 3) / 2 < GCM_NONCE + GCM_TAG || (hl - 3) / 2 > GCM_NONCE + GCM_TAG + 4096)
-		return ferry_error_set(err, FERRY_E_CORRUPT, "webhook %s: stored secret is malformed",
-				       id);
+	if (!str_has_prefix(sealed, "v1:") || (hl - 3) % 2 || (hl - 3) / 2 < GCM_NONCE + GCM_TAG ||
+	    (hl - 3) / 2 > GCM_NONCE + GCM_TAG + 4096)
+		return ferry_error_set(err, FERRY_E_CORRUPT,
+		                       "webhook %s: stored secret is malformed", id);
 	size_t total = (hl - 3) / 2, clen = total - GCM_NONCE - GCM_TAG;
 	_cleanup_free_ unsigned char *raw = malloc(total);
 	unsigned char *pt = malloc(clen + 1);
@@ -190,8 +192,8 @@ static int secret_open(struct store *st, const char *id, const char *sealed, uns
 	}
 	if (unhex(sealed + 3, total, raw) < 0) {
 		free(pt);
-		return ferry_error_set(err, FERRY_E_CORRUPT, "webhook %s: stored secret is malformed",
-				       id);
+		return ferry_error_set(err, FERRY_E_CORRUPT,
+		                       "webhook %s: stored secret is malformed", id);
 	}
 	unsigned char key[32];
 	int rc = secret_key(st, key, err);
@@ -201,19 +203,19 @@ static int secret_open(struct store *st, const char *id, const char *sealed, uns
 	}
 	EVP_CIPHER_CTX *cx = EVP_CIPHER_CTX_new();
 	int n = 0, fin = 0;
-	bool ok = cx && EVP_DecryptInit_ex(cx, EVP_aes_256_gcm(), NULL, key, raw) == 1 &&
-		  EVP_DecryptUpdate(cx, NULL, &n, (const unsigned char *)id, (int)strlen(id)) == 1 &&
-		  EVP_DecryptUpdate(cx, pt, &n, raw + GCM_NONCE, (int)clen) == 1 &&
-		  EVP_CIPHER_CTX_ctrl(cx, EVP_CTRL_GCM_SET_TAG, GCM_TAG,
-				      raw + GCM_NONCE + clen) == 1 &&
-		  EVP_DecryptFinal_ex(cx, pt + n, &fin) == 1;
+	bool ok =
+	    cx && EVP_DecryptInit_ex(cx, EVP_aes_256_gcm(), NULL, key, raw) == 1 &&
+	    EVP_DecryptUpdate(cx, NULL, &n, (const unsigned char *)id, (int)strlen(id)) == 1 &&
+	    EVP_DecryptUpdate(cx, pt, &n, raw + GCM_NONCE, (int)clen) == 1 &&
+	    EVP_CIPHER_CTX_ctrl(cx, EVP_CTRL_GCM_SET_TAG, GCM_TAG, raw + GCM_NONCE + clen) == 1 &&
+	    EVP_DecryptFinal_ex(cx, pt + n, &fin) == 1;
 	EVP_CIPHER_CTX_free(cx);
 	OPENSSL_cleanse(key, sizeof(key));
 	if (!ok) {
 		OPENSSL_clear_free(pt, clen + 1);
 		return ferry_error_set(err, FERRY_E_VERIFY,
-				       "webhook %s: the secret does not decrypt under %s/%s", id,
-				       st->dir, WEBHOOK_KEY_FILE);
+		                       "webhook %s: the secret does not decrypt under %s/%s", id,
+		                       st->dir, WEBHOOK_KEY_FILE);
 	}
 	*out = pt;
 	*len = (size_t)(n + fin);
@@ -224,22 +226,24 @@ static int secret_open(struct store *st, const char *id, const char *sealed, uns
 /* queueing and delivering                                             */
 
 int webhooks_queue(struct db *db, const char *package, const char *state, const char *body,
-		   size_t *queued, ferry_error *err)
+                   size_t *queued, ferry_error *err)
 {
 	_cleanup_rows_ struct db_rows hooks = DB_ROWS_INIT;
 	char now[24];
 	ll_str(now, store_now());
-	int rc = db_run(db, &hooks, err,
-			"SELECT id FROM webhooks WHERE removed IS NULL AND (package = $1 OR "
-			"(package IS NULL AND account IN (SELECT owner FROM packages WHERE name = $1 "
-			"UNION SELECT account FROM collaborators WHERE package = $1))) ORDER BY id",
-			package);
+	int rc =
+	    db_run(db, &hooks, err,
+	           "SELECT id FROM webhooks WHERE removed IS NULL AND (package = $1 OR "
+	           "(package IS NULL AND account IN (SELECT owner FROM packages WHERE name = $1 "
+	           "UNION SELECT account FROM collaborators WHERE package = $1))) ORDER BY id",
+	           package);
 	for (size_t i = 0; rc == 0 && i < hooks.nrows; i++) {
 		_cleanup_rows_ struct db_rows ins = DB_ROWS_INIT;
-		rc = db_run(db, &ins, err,
-			    "INSERT INTO webhook_deliveries (webhook, package, state, body, created, "
-			    "next_attempt) VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
-			    db_cell(&hooks, i, 0), package, state, body, now);
+		rc = db_run(
+		    db, &ins, err,
+		    "INSERT INTO webhook_deliveries (webhook, package, state, body, created, "
+		    "next_attempt) VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
+		    db_cell(&hooks, i, 0), package, state, body, now);
 		if (rc == 0)
 			rc = jobs_enqueue(db, "webhook", db_cell(&ins, 0, 0), store_now(), err);
 		if (rc == 0)
@@ -264,14 +268,14 @@ static void curl_setup(void)
 
 /* POST body to url; *status the HTTP status (0 when none came). */
 static int post(const char *url, const char *body, const char *sig, const char *id, long *status,
-		ferry_error *err)
+                ferry_error *err)
 {
 	pthread_once(&curl_once, curl_setup);
 	*status = 0;
 	CURL *h = curl_easy_init();
 	if (!h)
 		return ferry_error_set(err, FERRY_E_NOMEM, "%s",
-				       *curl_dl_error() ? curl_dl_error() : "out of memory");
+		                       *curl_dl_error() ? curl_dl_error() : "out of memory");
 	char hsig[128], hid[64], ua[64];
 	snprintf(hsig, sizeof(hsig), "%s: %s", VULN_SIGNATURE_HEADER, sig);
 	snprintf(hid, sizeof(hid), "X-Ferry-Delivery: %s", id);
@@ -305,9 +309,11 @@ static int post(const char *url, const char *body, const char *sig, const char *
 	curl_slist_free_all(hdr);
 	curl_easy_cleanup(h);
 	if (cc != CURLE_OK && !(cc == CURLE_WRITE_ERROR && *status))
-		return ferry_error_set(err, FERRY_E_NETWORK, "%s", *ebuf ? ebuf : curl_easy_strerror(cc));
+		return ferry_error_set(err, FERRY_E_NETWORK, "%s",
+		                       *ebuf ? ebuf : curl_easy_strerror(cc));
 	if (*status < 200 || *status > 299)
-		return ferry_error_set(err, FERRY_E_NETWORK, "the receiver answered HTTP %ld", *status);
+		return ferry_error_set(err, FERRY_E_NETWORK, "the receiver answered HTTP %ld",
+		                       *status);
 	return 0;
 }
 
@@ -322,14 +328,15 @@ static long long backoff_s(unsigned attempt)
 	return s < 1 ? 1 : s;
 }
 
-int webhooks_deliver(struct store *st, struct db *db, const char *id, bool *again,
-		     long long *next, ferry_error *err)
+int webhooks_deliver(struct store *st, struct db *db, const char *id, bool *again, long long *next,
+                     ferry_error *err)
 {
 	_cleanup_rows_ struct db_rows rows = DB_ROWS_INIT;
-	int rc = db_run(db, &rows, err,
-			"SELECT d.body, d.attempts, w.url, w.secret, w.removed, w.id, d.status FROM "
-			"webhook_deliveries d JOIN webhooks w ON w.id = d.webhook WHERE d.id = $1",
-			id);
+	int rc =
+	    db_run(db, &rows, err,
+	           "SELECT d.body, d.attempts, w.url, w.secret, w.removed, w.id, d.status FROM "
+	           "webhook_deliveries d JOIN webhooks w ON w.id = d.webhook WHERE d.id = $1",
+	           id);
 	if (rc < 0)
 		return rc;
 	if (rows.nrows == 0 || str_eq(db_cell(&rows, 0, 6), "delivered"))
@@ -338,9 +345,9 @@ int webhooks_deliver(struct store *st, struct db *db, const char *id, bool *agai
 	ll_str(now, store_now());
 	if (db_cell(&rows, 0, 4))
 		return db_run(db, NULL, err,
-			      "UPDATE webhook_deliveries SET status = 'abandoned', error = "
-			      "'the webhook was removed', next_attempt = NULL WHERE id = $1",
-			      id);
+		              "UPDATE webhook_deliveries SET status = 'abandoned', error = "
+		              "'the webhook was removed', next_attempt = NULL WHERE id = $1",
+		              id);
 	const char *body = db_cell(&rows, 0, 0), *hook = db_cell(&rows, 0, 5);
 	long long attempts = db_cell_ll(&rows, 0, 1) + 1;
 	unsigned char *secret = NULL;
@@ -359,21 +366,21 @@ int webhooks_deliver(struct store *st, struct db *db, const char *id, bool *agai
 	if (rc == 0) {
 		log_info("webhook %s: delivered notice %s (HTTP %ld)", hook, id, status);
 		return db_run(db, NULL, err,
-			      "UPDATE webhook_deliveries SET status = 'delivered', attempts = $2, "
-			      "last_attempt = $3, response = $4, error = NULL, next_attempt = NULL "
-			      "WHERE id = $1",
-			      id, ll_str(att, attempts), now, status ? ll_str(code, status) : NULL);
+		              "UPDATE webhook_deliveries SET status = 'delivered', attempts = $2, "
+		              "last_attempt = $3, response = $4, error = NULL, next_attempt = NULL "
+		              "WHERE id = $1",
+		              id, ll_str(att, attempts), now, status ? ll_str(code, status) : NULL);
 	}
 	bool retry = attempts <= VULN_RETRY_MAX;
 	long long when = store_now() + backoff_s((unsigned)attempts);
 	log_warn("webhook %s: notice %s not delivered (attempt %lld): %s%s", hook, id, attempts,
-		 ferry_error_msg(&perr), retry ? "; will retry" : "; giving up");
+	         ferry_error_msg(&perr), retry ? "; will retry" : "; giving up");
 	rc = db_run(db, NULL, err,
-		    "UPDATE webhook_deliveries SET status = $2, attempts = $3, last_attempt = $4, "
-		    "response = $5, error = $6, next_attempt = $7 WHERE id = $1",
-		    id, retry ? "retrying" : "failed", ll_str(att, attempts), now,
-		    status ? ll_str(code, status) : NULL, ferry_error_msg(&perr),
-		    retry ? ll_str(nx, when) : NULL);
+	            "UPDATE webhook_deliveries SET status = $2, attempts = $3, last_attempt = $4, "
+	            "response = $5, error = $6, next_attempt = $7 WHERE id = $1",
+	            id, retry ? "retrying" : "failed", ll_str(att, attempts), now,
+	            status ? ll_str(code, status) : NULL, ferry_error_msg(&perr),
+	            retry ? ll_str(nx, when) : NULL);
 	if (rc == 0 && retry) {
 		*again = true;
 		*next = when;
@@ -405,56 +412,57 @@ static void list(struct api_ctx *c, const char *package, const char *account)
 	_cleanup_rows_ struct db_rows hooks = DB_ROWS_INIT, log = DB_ROWS_INIT;
 	char lim[24];
 	ll_str(lim, WEBHOOK_LOG_MAX);
-	int rc = package
-			 ? db_run(c->db, &hooks, &err,
-				  "SELECT id, url, created, created_by FROM webhooks WHERE package = $1 "
-				  "AND removed IS NULL ORDER BY created, id",
-				  package)
-			 : db_run(c->db, &hooks, &err,
-				  "SELECT id, url, created, created_by FROM webhooks WHERE package IS "
-				  "NULL AND account = $1 AND removed IS NULL ORDER BY created, id",
-				  account);
+	int rc =
+	    package ? db_run(c->db, &hooks, &err,
+	                     "SELECT id, url, created, created_by FROM webhooks WHERE package = $1 "
+	                     "AND removed IS NULL ORDER BY created, id",
+	                     package)
+	            : db_run(c->db, &hooks, &err,
+	                     "SELECT id, url, created, created_by FROM webhooks WHERE package IS "
+	                     "NULL AND account = $1 AND removed IS NULL ORDER BY created, id",
+	                     account);
 	if (rc == 0)
 		rc = package ? db_run(c->db, &log, &err,
-				      "SELECT d.id, d.webhook, d.package, d.state, d.created, "
-				      "d.attempts, d.status, d.response, d.error, d.last_attempt, "
-				      "d.next_attempt FROM webhook_deliveries d JOIN webhooks w ON "
-				      "w.id = d.webhook WHERE w.package = $1 ORDER BY d.id DESC "
-				      "LIMIT $2",
-				      package, lim)
-			     : db_run(c->db, &log, &err,
-				      "SELECT d.id, d.webhook, d.package, d.state, d.created, "
-				      "d.attempts, d.status, d.response, d.error, d.last_attempt, "
-				      "d.next_attempt FROM webhook_deliveries d JOIN webhooks w ON "
-				      "w.id = d.webhook WHERE w.package IS NULL AND w.account = $1 "
-				      "ORDER BY d.id DESC LIMIT $2",
-				      account, lim);
+		                      "SELECT d.id, d.webhook, d.package, d.state, d.created, "
+		                      "d.attempts, d.status, d.response, d.error, d.last_attempt, "
+		                      "d.next_attempt FROM webhook_deliveries d JOIN webhooks w ON "
+		                      "w.id = d.webhook WHERE w.package = $1 ORDER BY d.id DESC "
+		                      "LIMIT $2",
+		                      package, lim)
+		             : db_run(c->db, &log, &err,
+		                      "SELECT d.id, d.webhook, d.package, d.state, d.created, "
+		                      "d.attempts, d.status, d.response, d.error, d.last_attempt, "
+		                      "d.next_attempt FROM webhook_deliveries d JOIN webhooks w ON "
+		                      "w.id = d.webhook WHERE w.package IS NULL AND w.account = $1 "
+		                      "ORDER BY d.id DESC LIMIT $2",
+		                      account, lim);
 	if (rc < 0)
 		return api_error_from(c, rc, &err);
 	json_t *hl = json_array(), *dl = json_array();
 	for (size_t i = 0; i < hooks.nrows; i++)
 		json_array_append_new(
-			hl, json_pack("{s:s, s:s, s:s, s:I, s:s}", "id", db_cell(&hooks, i, 0), "url",
-				      db_cell(&hooks, i, 1), "scope", package ? "package" : "account",
-				      "created", (json_int_t)db_cell_ll(&hooks, i, 2), "created_by",
-				      db_cell(&hooks, i, 3)));
+		    hl, json_pack("{s:s, s:s, s:s, s:I, s:s}", "id", db_cell(&hooks, i, 0), "url",
+		                  db_cell(&hooks, i, 1), "scope", package ? "package" : "account",
+		                  "created", (json_int_t)db_cell_ll(&hooks, i, 2), "created_by",
+		                  db_cell(&hooks, i, 3)));
 	for (size_t i = 0; i < log.nrows; i++) {
-		json_t *o = json_pack(
-			"{s:I, s:s, s:s, s:s, s:I, s:I, s:s, s:o, s:o, s:o, s:o}", "id",
-			(json_int_t)db_cell_ll(&log, i, 0), "webhook", db_cell(&log, i, 1), "package",
-			db_cell(&log, i, 2), "state", db_cell(&log, i, 3), "created",
-			(json_int_t)db_cell_ll(&log, i, 4), "attempts",
-			(json_int_t)db_cell_ll(&log, i, 5), "status", db_cell(&log, i, 6), "response",
-			null_or_int(&log, i, 7), "error",
-			db_cell(&log, i, 8) ? json_string(db_cell(&log, i, 8)) : json_null(),
-			"last_attempt", null_or_int(&log, i, 9), "next_attempt",
-			null_or_int(&log, i, 10));
+		json_t *o =
+		    json_pack("{s:I, s:s, s:s, s:s, s:I, s:I, s:s, s:o, s:o, s:o, s:o}", "id",
+		              (json_int_t)db_cell_ll(&log, i, 0), "webhook", db_cell(&log, i, 1),
+		              "package", db_cell(&log, i, 2), "state", db_cell(&log, i, 3),
+		              "created", (json_int_t)db_cell_ll(&log, i, 4), "attempts",
+		              (json_int_t)db_cell_ll(&log, i, 5), "status", db_cell(&log, i, 6),
+		              "response", null_or_int(&log, i, 7), "error",
+		              db_cell(&log, i, 8) ? json_string(db_cell(&log, i, 8)) : json_null(),
+		              "last_attempt", null_or_int(&log, i, 9), "next_attempt",
+		              null_or_int(&log, i, 10));
 		json_array_append_new(dl, o);
 	}
 	reply(c, 200,
-	      json_pack("{s:o, s:o, s:o, s:o}", "package", package ? json_string(package) : json_null(),
-			"account", account ? json_string(account) : json_null(), "webhooks", hl,
-			"deliveries", dl));
+	      json_pack("{s:o, s:o, s:o, s:o}", "package",
+	                package ? json_string(package) : json_null(), "account",
+	                account ? json_string(account) : json_null(), "webhooks", hl, "deliveries",
+	                dl));
 }
 
 /* Is url one the store will POST to? Error reply when not. */
@@ -462,21 +470,22 @@ static bool url_ok(struct api_ctx *c, const char *url)
 {
 	size_t n = strlen(url);
 	if (n == 0 || n > WEBHOOK_URL_MAX) {
-		api_error(c, 400, "bad-request", "\"url\": expected 1 to %d bytes", WEBHOOK_URL_MAX);
+		api_error(c, 400, "bad-request", "\"url\": expected 1 to %d bytes",
+		          WEBHOOK_URL_MAX);
 		return false;
 	}
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)url[i] <= ' ' || (unsigned char)url[i] >= 0x7f) {
 			api_error(c, 400, "bad-request",
-				  "\"url\": spaces, control characters and non-ASCII bytes are not "
-				  "allowed");
+			          "\"url\": spaces, control characters and non-ASCII bytes are not "
+			          "allowed");
 			return false;
 		}
 	CURLU *u = curl_url();
 	char *scheme = NULL, *host = NULL, *user = NULL;
 	bool ok = u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-		  curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
-		  curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK;
+	          curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+	          curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK;
 	bool http = ok && (strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0);
 	bool creds = ok && curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK;
 	curl_free(scheme);
@@ -484,12 +493,12 @@ static bool url_ok(struct api_ctx *c, const char *url)
 	curl_free(user);
 	curl_url_cleanup(u);
 	if (!ok || !http)
-		api_error(c, 400, "bad-request", "\"url\": %.200s is not an http:// or https:// URL",
-			  url);
+		api_error(c, 400, "bad-request",
+		          "\"url\": %.200s is not an http:// or https:// URL", url);
 	else if (creds)
 		api_error(c, 400, "bad-request",
-			  "\"url\": no user name or password in the URL; the signature "
-			  "authenticates the store");
+		          "\"url\": no user name or password in the URL; the signature "
+		          "authenticates the store");
 	return ok && http && !creds;
 }
 
@@ -507,9 +516,9 @@ static void add(struct api_ctx *c, const char *package, const char *account)
 	if (slen < WEBHOOK_SECRET_MIN || slen > WEBHOOK_SECRET_MAX || strlen(secret) != slen) {
 		OPENSSL_cleanse(secret, slen);
 		return api_error(c, 400, "bad-request",
-				 "\"secret\": expected %d to %d bytes without NUL (a random string "
-				 "such as: openssl rand -hex 32)",
-				 WEBHOOK_SECRET_MIN, WEBHOOK_SECRET_MAX);
+		                 "\"secret\": expected %d to %d bytes without NUL (a random string "
+		                 "such as: openssl rand -hex 32)",
+		                 WEBHOOK_SECRET_MIN, WEBHOOK_SECRET_MAX);
 	}
 	if (!url_ok(c, url)) {
 		OPENSSL_cleanse(secret, slen);
@@ -531,36 +540,37 @@ static void add(struct api_ctx *c, const char *package, const char *account)
 	if (rc == 0)
 		rc = db_begin(c->db, true, &err);
 	if (rc == 0)
-		rc = package ? db_run(c->db, &cnt, &err,
-				      "SELECT COUNT(*) FROM webhooks WHERE package = $1 AND removed "
-				      "IS NULL",
-				      package)
-			     : db_run(c->db, &cnt, &err,
-				      "SELECT COUNT(*) FROM webhooks WHERE package IS NULL AND "
-				      "account = $1 AND removed IS NULL",
-				      account);
+		rc = package
+		         ? db_run(c->db, &cnt, &err,
+		                  "SELECT COUNT(*) FROM webhooks WHERE package = $1 AND removed "
+		                  "IS NULL",
+		                  package)
+		         : db_run(c->db, &cnt, &err,
+		                  "SELECT COUNT(*) FROM webhooks WHERE package IS NULL AND "
+		                  "account = $1 AND removed IS NULL",
+		                  account);
 	if (rc == 0 && db_cell_ll(&cnt, 0, 0) >= WEBHOOK_MAX_PER_SCOPE) {
 		db_rollback(c->db);
 		return api_error(c, 409, "conflict", "%s has %d webhooks already; remove one first",
-				 package ? package : account, WEBHOOK_MAX_PER_SCOPE);
+		                 package ? package : account, WEBHOOK_MAX_PER_SCOPE);
 	}
 	if (rc == 0)
 		rc = db_run(c->db, NULL, &err,
-			    "INSERT INTO webhooks (id, package, account, url, secret, created, "
-			    "created_by) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-			    id, package, package ? NULL : account, url, sealed, ll_str(now, store_now()),
-			    c->account);
+		            "INSERT INTO webhooks (id, package, account, url, secret, created, "
+		            "created_by) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+		            id, package, package ? NULL : account, url, sealed,
+		            ll_str(now, store_now()), c->account);
 	if (rc == 0)
 		rc = db_commit(c->db, &err);
 	db_rollback(c->db);
 	if (rc < 0)
 		return api_error_from(c, rc, &err);
 	log_info("%s added webhook %s for %s%s", c->account, id, package ? "" : "account ",
-		 package ? package : account);
+	         package ? package : account);
 	reply(c, 201,
 	      json_pack("{s:s, s:s, s:s, s:s}", "id", id, "url", url, "scope",
-			package ? "package" : "account", package ? "package" : "account",
-			package ? package : account));
+	                package ? "package" : "account", package ? "package" : "account",
+	                package ? package : account));
 }
 
 static void removal(struct api_ctx *c, const char *package, const char *account, const char *id)
@@ -569,19 +579,20 @@ static void removal(struct api_ctx *c, const char *package, const char *account,
 	_cleanup_rows_ struct db_rows rows = DB_ROWS_INIT;
 	char now[24];
 	ll_str(now, store_now());
-	int rc = package ? db_run(c->db, &rows, &err,
-				  "UPDATE webhooks SET removed = $3 WHERE id = $1 AND package = $2 AND "
-				  "removed IS NULL",
-				  id, package, now)
-			 : db_run(c->db, &rows, &err,
-				  "UPDATE webhooks SET removed = $3 WHERE id = $1 AND package IS NULL "
-				  "AND account = $2 AND removed IS NULL",
-				  id, account, now);
+	int rc = package
+	             ? db_run(c->db, &rows, &err,
+	                      "UPDATE webhooks SET removed = $3 WHERE id = $1 AND package = $2 AND "
+	                      "removed IS NULL",
+	                      id, package, now)
+	             : db_run(c->db, &rows, &err,
+	                      "UPDATE webhooks SET removed = $3 WHERE id = $1 AND package IS NULL "
+	                      "AND account = $2 AND removed IS NULL",
+	                      id, account, now);
 	if (rc < 0)
 		return api_error_from(c, rc, &err);
 	if (rows.changes == 0)
 		return api_error(c, 404, "not-found", "%s has no webhook %s",
-				 package ? package : account, id);
+		                 package ? package : account, id);
 	log_info("%s removed webhook %s of %s", c->account, id, package ? package : account);
 	reply(c, 200, json_pack("{s:s}", "removed", id));
 }
@@ -598,7 +609,7 @@ void webhooks_h_add(struct api_ctx *c)
 		add(c, c->package, NULL);
 	else if (json_is_string(json_object_get(c->body, "secret")))
 		OPENSSL_cleanse((char *)json_string_value(json_object_get(c->body, "secret")),
-				json_string_length(json_object_get(c->body, "secret")));
+		                json_string_length(json_object_get(c->body, "secret")));
 }
 
 void webhooks_h_remove(struct api_ctx *c)

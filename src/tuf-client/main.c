@@ -58,11 +58,10 @@ static int fail(const char *verb, const ferry_error *err)
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: " PROG " --metadata-dir DIR init ROOT_FILE\n"
-		"       " PROG " --metadata-url URL --metadata-dir DIR refresh\n"
-		"       " PROG " --metadata-url URL --metadata-dir DIR --target-name NAME...\n"
-		"              --target-dir DIR --target-base-url URL download\n");
+	fprintf(out, "usage: " PROG " --metadata-dir DIR init ROOT_FILE\n"
+	             "       " PROG " --metadata-url URL --metadata-dir DIR refresh\n"
+	             "       " PROG " --metadata-url URL --metadata-dir DIR --target-name NAME...\n"
+	             "              --target-dir DIR --target-base-url URL download\n");
 }
 
 static int cmd_init(const struct args *a, const char *root_file)
@@ -80,9 +79,9 @@ static int cmd_init(const struct args *a, const char *root_file)
 static int make_updater(const struct args *a, struct tuf_updater **u, ferry_error *err)
 {
 	struct tuf_updater_config cfg = {
-		.metadata_dir = a->metadata_dir,
-		.metadata_url = a->metadata_url,
-		.target_base_url = a->target_base_url,
+	    .metadata_dir = a->metadata_dir,
+	    .metadata_url = a->metadata_url,
+	    .target_base_url = a->target_base_url,
 	};
 	return tuf_updater_new(&cfg, u, err);
 }
@@ -111,7 +110,8 @@ static int cmd_download(const struct args *a)
 		char dest[PATH_MAX];
 		if (!file || strlen(file) > NAME_MAX ||
 		    str_printf(dest, sizeof(dest), "%s/%s", a->target_dir, file) < 0) {
-			ferry_error_set(&err, FERRY_E_LIMIT, "target %s: name too long to store", name);
+			ferry_error_set(&err, FERRY_E_LIMIT, "target %s: name too long to store",
+			                name);
 			return fail("download", &err);
 		}
 		if (tuf_target_file_matches(t, dest)) {
@@ -128,14 +128,14 @@ static int cmd_download(const struct args *a)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"metadata-dir", required_argument, NULL, 'd'},
-		{"metadata-url", required_argument, NULL, 'u'},
-		{"target-name", required_argument, NULL, 'n'},
-		{"target-dir", required_argument, NULL, 't'},
-		{"target-base-url", required_argument, NULL, 'b'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"metadata-dir", required_argument, NULL, 'd'},
+	    {"metadata-url", required_argument, NULL, 'u'},
+	    {"target-name", required_argument, NULL, 'n'},
+	    {"target-dir", required_argument, NULL, 't'},
+	    {"target-base-url", required_argument, NULL, 'b'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct args a = {0};
 	_cleanup_free_ const char **names = calloc((size_t)argc + 1, sizeof(char *));
@@ -145,18 +145,37 @@ int main(int argc, char **argv)
 	int c;
 	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'd': a.metadata_dir = optarg; break;
-		case 'u': a.metadata_url = optarg; break;
-		case 'n': names[a.ntargets++] = optarg; break;
-		case 't': a.target_dir = optarg; break;
-		case 'b': a.target_base_url = optarg; break;
-		case 'v': a.verbose++; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 1;
+		case 'd':
+			a.metadata_dir = optarg;
+			break;
+		case 'u':
+			a.metadata_url = optarg;
+			break;
+		case 'n':
+			names[a.ntargets++] = optarg;
+			break;
+		case 't':
+			a.target_dir = optarg;
+			break;
+		case 'b':
+			a.target_base_url = optarg;
+			break;
+		case 'v':
+			a.verbose++;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 1;
 		}
 	}
-	log_setup(PROG, a.verbose >= 2 ? LOG_LEVEL_DEBUG : a.verbose ? LOG_LEVEL_INFO : LOG_LEVEL_WARN,
-		  NULL);
+	log_setup(PROG,
+	          a.verbose >= 2 ? LOG_LEVEL_DEBUG
+	          : a.verbose    ? LOG_LEVEL_INFO
+	                         : LOG_LEVEL_WARN,
+	          NULL);
 	const char *verb = optind < argc ? argv[optind] : NULL;
 	if (!verb || !a.metadata_dir) {
 		usage(stderr);
@@ -178,7 +197,7 @@ int main(int argc, char **argv)
 	if (strcmp(verb, "download") == 0) {
 		if (a.ntargets == 0 || !a.target_dir || !a.target_base_url) {
 			fprintf(stderr, PROG ": download needs --target-name, --target-dir and "
-					"--target-base-url\n");
+			                     "--target-base-url\n");
 			return 1;
 		}
 		return cmd_download(&a);

@@ -9,11 +9,11 @@
 #include "vuln/osv.h"
 
 static const char *const purls[] = {
-	"pkg:deb/debian/libssl3@3.0.11-1~deb12u2?distro=debian-12&upstream=openssl",
-	"pkg:deb/debian/x@1:2.0~rc1-1+b1?distro=bookworm",
-	"pkg:npm/left-pad@1.3.0-beta.1",
-	"pkg:pypi/requests@2.30.0",
-	"pkg:golang/golang.org/x/net@v0.17.0",
+    "pkg:deb/debian/libssl3@3.0.11-1~deb12u2?distro=debian-12&upstream=openssl",
+    "pkg:deb/debian/x@1:2.0~rc1-1+b1?distro=bookworm",
+    "pkg:npm/left-pad@1.3.0-beta.1",
+    "pkg:pypi/requests@2.30.0",
+    "pkg:golang/golang.org/x/net@v0.17.0",
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -41,7 +41,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)vuln_record_severity(rec, &c);
 		/* every affected entry with the record's own package name */
 		for (size_t a = 0; a < rec->n_affected; a++)
-			if (vuln_affected_check(&rec->affected[a], c.version, &hit, &fixed, NULL) == 0 &&
+			if (vuln_affected_check(&rec->affected[a], c.version, &hit, &fixed, NULL) ==
+			        0 &&
 			    fixed && !hit)
 				abort();
 	}

@@ -30,7 +30,7 @@
 static int usage(void)
 {
 	fprintf(stderr, "usage: tuf-repo-tool init|add-package|add-target|remove-target|rotate|"
-			"resign|touch|version|target-path|populate ...\n");
+	                "resign|touch|version|target-path|populate ...\n");
 	return 2;
 }
 
@@ -90,8 +90,8 @@ static int cmd_init(int argc, char **argv)
 		} else if (str_eq(argv[i], "--key-type")) {
 			const char *t = opt_value(argc, argv, &i);
 			cfg.key_type = str_eq(t, "rsa")     ? CRYPTO_KEY_RSA
-				       : str_eq(t, "ecdsa") ? CRYPTO_KEY_ECDSA_P256
-							    : CRYPTO_KEY_ED25519;
+			               : str_eq(t, "ecdsa") ? CRYPTO_KEY_ECDSA_P256
+			                                    : CRYPTO_KEY_ED25519;
 		} else if (str_eq(argv[i], "--keys")) {
 			int k = kind_arg(opt_value(argc, argv, &i), &rest);
 			unsigned n = 0, t = 0;
@@ -114,9 +114,8 @@ static int cmd_init(int argc, char **argv)
 }
 
 /* Open argv[1], run fn, commit. */
-static int edit(const char *verb, const char *dir, int (*fn)(struct tuf_repo *, void *,
-							     ferry_error *),
-		void *ctx)
+static int edit(const char *verb, const char *dir,
+                int (*fn)(struct tuf_repo *, void *, ferry_error *), void *ctx)
 {
 	ferry_error err = {0};
 	struct tuf_repo *repo = NULL;
@@ -159,7 +158,7 @@ static int do_add_target(struct tuf_repo *repo, void *ctx, ferry_error *err)
 				return rc;
 		} else {
 			return ferry_error_set(err, FERRY_E_INVALID, "unknown option %s",
-					       a->argv[i]);
+			                       a->argv[i]);
 		}
 	}
 	return tuf_repo_add_target_file(repo, a->argv[2], a->argv[3], a->argv[4], custom, err);
@@ -186,7 +185,7 @@ static int do_rotate(struct tuf_repo *repo, void *ctx, ferry_error *err)
 			t = parse_ll(opt_value(a->argc, a->argv, &i));
 		else
 			return ferry_error_set(err, FERRY_E_INVALID, "unknown option %s",
-					       a->argv[i]);
+			                       a->argv[i]);
 	}
 	if (n < 1 || n > 16 || t < 1 || t > n)
 		return ferry_error_set(err, FERRY_E_INVALID, "expected 1..16 keys, threshold 1..N");
@@ -205,7 +204,7 @@ static int do_resign(struct tuf_repo *repo, void *ctx, ferry_error *err)
 			all = true;
 		else
 			return ferry_error_set(err, FERRY_E_INVALID, "unknown option %s",
-					       a->argv[i]);
+			                       a->argv[i]);
 	}
 	size_t n = 0;
 	int rc = tuf_repo_resign_expiring(repo, within, all, &n, err);
@@ -225,7 +224,7 @@ static int do_touch(struct tuf_repo *repo, void *ctx, ferry_error *err)
 			expires = time(NULL) + (time_t)parse_ll(opt_value(a->argc, a->argv, &i));
 		else
 			return ferry_error_set(err, FERRY_E_INVALID, "unknown option %s",
-					       a->argv[i]);
+			                       a->argv[i]);
 	}
 	return tuf_repo_touch(repo, a->argv[2], expires, err);
 }
@@ -241,18 +240,18 @@ static int do_populate(struct tuf_repo *repo, void *ctx, ferry_error *err)
 			start = parse_ll(opt_value(a->argc, a->argv, &i));
 		else
 			return ferry_error_set(err, FERRY_E_INVALID, "unknown option %s",
-					       a->argv[i]);
+			                       a->argv[i]);
 	}
 	for (long long i = start; i < start + count; i++) {
 		char name[32], image[64], map[256];
 		snprintf(name, sizeof(name), "p%lld", i);
 		snprintf(image, sizeof(image), "%s_1_amd64.ferry", name);
 		int n = snprintf(map, sizeof(map),
-				 "{\"package\":\"%s\",\"channels\":{\"latest/stable\":1}}\n", name);
+		                 "{\"package\":\"%s\",\"channels\":{\"latest/stable\":1}}\n", name);
 		int rc = tuf_repo_add_package(repo, name, NULL, 0, 0, err);
 		if (rc == 0)
 			rc = tuf_repo_add_target(repo, name, "channels.json", map, (size_t)n, NULL,
-						 err);
+			                         err);
 		if (rc == 0)
 			rc = tuf_repo_add_target(repo, name, image, name, strlen(name), NULL, err);
 		if (rc < 0)
@@ -300,9 +299,13 @@ int main(int argc, char **argv)
 		const char *name;
 		int (*fn)(struct tuf_repo *, void *, ferry_error *);
 	} verbs[] = {
-		{"add-package", do_add_package}, {"add-target", do_add_target},
-		{"remove-target", do_remove_target}, {"rotate", do_rotate},
-		{"resign", do_resign}, {"touch", do_touch}, {"populate", do_populate},
+	    {"add-package", do_add_package},
+	    {"add-target", do_add_target},
+	    {"remove-target", do_remove_target},
+	    {"rotate", do_rotate},
+	    {"resign", do_resign},
+	    {"touch", do_touch},
+	    {"populate", do_populate},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(verbs); i++)
 		if (str_eq(verb, verbs[i].name))

@@ -20,9 +20,10 @@ struct agent agent;
 static void test_refused(void **state)
 {
 	(void)state;
-	const char *bad[] = {"", "24:01", "25:00", "9:00", "09:00~", "~10:00", "09:00~10:00/0",
-			     "09:00~10:00/97", "09:00~10:00/x", "every", "every 0s", "every 500ms",
-			     "every 200h", "09:00,,10:00", "09:00;10:00"};
+	const char *bad[] = {
+	    "",         "24:01",         "25:00",          "9:00",          "09:00~",
+	    "~10:00",   "09:00~10:00/0", "09:00~10:00/97", "09:00~10:00/x", "every",
+	    "every 0s", "every 500ms",   "every 200h",     "09:00,,10:00",  "09:00;10:00"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		ferry_error err;
 		ferry_error_clear(&err);
@@ -31,10 +32,11 @@ static void test_refused(void **state)
 	}
 	ferry_error err;
 	assert_int_equal(schedule_check("25:00", &err), FERRY_E_INVALID);
-	assert_string_equal(err.msg, "refresh timer \"25:00\": expected windows such as 00:00~24:00/4, "
-				     "09:00~17:00 or 03:30, separated by commas (or every DURATION)");
-	const char *good[] = {"00:00~24:00/4", "09:00~17:00", "03:30", "22:00~02:00/2",
-			      "02:00~04:00/2,14:00", "every 30m", "every 1s", "every 168h"};
+	assert_string_equal(err.msg,
+	                    "refresh timer \"25:00\": expected windows such as 00:00~24:00/4, "
+	                    "09:00~17:00 or 03:30, separated by commas (or every DURATION)");
+	const char *good[] = {"00:00~24:00/4",       "09:00~17:00", "03:30",    "22:00~02:00/2",
+	                      "02:00~04:00/2,14:00", "every 30m",   "every 1s", "every 168h"};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
 		assert_int_equal(schedule_check(good[i], NULL), 0);
 }
@@ -55,7 +57,7 @@ static void test_next_is_inside_and_after(void **state)
 {
 	(void)state;
 	const char *specs[] = {"00:00~24:00/4", "09:00~17:00", "03:30", "22:00~02:00/2",
-			       "02:00~04:00/2,14:00"};
+	                       "02:00~04:00/2,14:00"};
 	for (size_t s = 0; s < sizeof(specs) / sizeof(specs[0]); s++)
 		for (int h = 0; h < 24; h++) {
 			int64_t now = at(0, h, 7);
@@ -107,10 +109,10 @@ static void test_revision_order(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_refused),
-		cmocka_unit_test(test_next_is_inside_and_after),
-		cmocka_unit_test(test_four_a_day_spreads),
-		cmocka_unit_test(test_revision_order),
+	    cmocka_unit_test(test_refused),
+	    cmocka_unit_test(test_next_is_inside_and_after),
+	    cmocka_unit_test(test_four_a_day_spreads),
+	    cmocka_unit_test(test_revision_order),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

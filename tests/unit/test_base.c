@@ -28,14 +28,16 @@ static void test_error_context(void **state)
 	assert_int_equal(rc, FERRY_E_INVALID);
 	rc = ferry_error_prefix(&err, rc, "meta/ferry.yaml:%d:%d", 12, 14);
 	assert_int_equal(rc, FERRY_E_INVALID);
-	assert_string_equal(ferry_error_msg(&err), "meta/ferry.yaml:12:14: apps.web.daemon: expected simple");
+	assert_string_equal(ferry_error_msg(&err),
+	                    "meta/ferry.yaml:12:14: apps.web.daemon: expected simple");
 	assert_string_equal(ferry_errname(err.code), "invalid");
 
 	ferry_error_clear(&err);
 	assert_int_equal(ferry_error_prefix(&err, FERRY_E_IO, "write x"), FERRY_E_IO);
 	assert_string_equal(err.msg, "write x: input/output error");
 
-	assert_int_equal(ferry_error_errno(&err, FERRY_E_IO, ENOENT, "open %s", "/nope"), FERRY_E_IO);
+	assert_int_equal(ferry_error_errno(&err, FERRY_E_IO, ENOENT, "open %s", "/nope"),
+	                 FERRY_E_IO);
 	assert_string_equal(err.msg, "open /nope: No such file or directory");
 
 	/* a NULL record is allowed and the code still comes back */
@@ -93,7 +95,7 @@ static void test_str_numbers(void **state)
 	assert_int_equal(str_parse_duration_ms("5d", UINT64_MAX, &v), FERRY_E_INVALID);
 	assert_int_equal(str_parse_duration_ms("s", UINT64_MAX, &v), FERRY_E_INVALID);
 	assert_int_equal(str_parse_duration_ms("99999999999999999999999h", UINT64_MAX, &v),
-			 FERRY_E_LIMIT);
+	                 FERRY_E_LIMIT);
 }
 
 static void test_did_you_mean(void **state)
@@ -110,10 +112,10 @@ static void test_utf8(void **state)
 {
 	assert_true(str_valid_utf8("h\xc3\xa9llo", 6));
 	assert_true(str_valid_utf8("\xf0\x9f\x98\x80", 4));
-	assert_false(str_valid_utf8("\xc3", 1));              /* truncated */
-	assert_false(str_valid_utf8("\xc0\xaf", 2));          /* overlong */
-	assert_false(str_valid_utf8("\xed\xa0\x80", 3));      /* surrogate */
-	assert_false(str_valid_utf8("\xf4\x90\x80\x80", 4));  /* > U+10FFFF */
+	assert_false(str_valid_utf8("\xc3", 1));             /* truncated */
+	assert_false(str_valid_utf8("\xc0\xaf", 2));         /* overlong */
+	assert_false(str_valid_utf8("\xed\xa0\x80", 3));     /* surrogate */
+	assert_false(str_valid_utf8("\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
 	assert_false(str_valid_utf8("\xff", 1));
 	char hex[9];
 	str_hex((const unsigned char *)"\x01\xab\xff\x00", 4, hex);
@@ -256,19 +258,19 @@ static void test_remove_deep_tree(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_error_context),
-		cmocka_unit_test(test_error_truncates),
-		cmocka_unit_test(test_str_bounds),
-		cmocka_unit_test(test_str_numbers),
-		cmocka_unit_test(test_did_you_mean),
-		cmocka_unit_test(test_utf8),
-		cmocka_unit_test(test_buf_bounded),
-		cmocka_unit_test(test_buf_steal_reserved),
-		cmocka_unit_test(test_atomic_write_and_read),
-		cmocka_unit_test(test_read_pipe_bounded),
-		cmocka_unit_test(test_read_missing),
-		cmocka_unit_test(test_mkdir_and_remove),
-		cmocka_unit_test(test_remove_deep_tree),
+	    cmocka_unit_test(test_error_context),
+	    cmocka_unit_test(test_error_truncates),
+	    cmocka_unit_test(test_str_bounds),
+	    cmocka_unit_test(test_str_numbers),
+	    cmocka_unit_test(test_did_you_mean),
+	    cmocka_unit_test(test_utf8),
+	    cmocka_unit_test(test_buf_bounded),
+	    cmocka_unit_test(test_buf_steal_reserved),
+	    cmocka_unit_test(test_atomic_write_and_read),
+	    cmocka_unit_test(test_read_pipe_bounded),
+	    cmocka_unit_test(test_read_missing),
+	    cmocka_unit_test(test_mkdir_and_remove),
+	    cmocka_unit_test(test_remove_deep_tree),
 	};
 	return cmocka_run_group_tests(tests, tu_tmpdir_setup, tu_tmpdir_teardown);
 }

@@ -62,31 +62,34 @@ static void test_errors(void **state)
 	(void)state;
 	expect_error("", "invalid channel \"\": empty name");
 	expect_error("latest/foo",
-		     "invalid channel \"latest/foo\": \"foo\" is not a risk (stable, candidate, "
-		     "beta, edge)");
+	             "invalid channel \"latest/foo\": \"foo\" is not a risk (stable, candidate, "
+	             "beta, edge)");
 	expect_error("a/b/c/d", "invalid channel \"a/b/c/d\": more than three parts "
-				"(TRACK/RISK/BRANCH)");
+	                        "(TRACK/RISK/BRANCH)");
 	expect_error("edge/", "invalid channel \"edge/\": empty part");
 	expect_error("/edge", "invalid channel \"/edge\": empty part");
 	expect_error("stable/a..b",
-		     "invalid channel \"stable/a..b\": branch \"a..b\" must be letters and digits "
-		     "with single '.', '_' or '-' between them, at most 128 bytes");
+	             "invalid channel \"stable/a..b\": branch \"a..b\" must be letters and digits "
+	             "with single '.', '_' or '-' between them, at most 128 bytes");
 	expect_error("-x/stable",
-		     "invalid channel \"-x/stable\": track \"-x\" must be letters and digits with "
-		     "single '.', '_' or '-' between them, at most 28 bytes");
+	             "invalid channel \"-x/stable\": track \"-x\" must be letters and digits with "
+	             "single '.', '_' or '-' between them, at most 28 bytes");
 	expect_error("latest/stable/", "invalid channel \"latest/stable/\": empty part");
-	expect_error("st\xc3\xa4" "ble", "invalid channel: only printable ASCII is allowed");
+	expect_error("st\xc3\xa4"
+	             "ble",
+	             "invalid channel: only printable ASCII is allowed");
 	expect_error("a b", "invalid channel \"a b\": track \"a b\" must be letters and digits "
-			    "with single '.', '_' or '-' between them, at most 28 bytes");
+	                    "with single '.', '_' or '-' between them, at most 28 bytes");
 	char longname[300];
 	memset(longname, 'a', sizeof(longname) - 1);
 	longname[sizeof(longname) - 1] = '\0';
 	expect_error(longname, "invalid channel: longer than 172 bytes");
 	/* a track of 29 bytes */
-	expect_error("aaaaaaaaaaaaaaaaaaaaaaaaaaaaa/stable",
-		     "invalid channel \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaa/stable\": track "
-		     "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaa\" must be letters and digits with single '.', "
-		     "'_' or '-' between them, at most 28 bytes");
+	expect_error(
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaa/stable",
+	    "invalid channel \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaa/stable\": track "
+	    "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaa\" must be letters and digits with single '.', "
+	    "'_' or '-' between them, at most 28 bytes");
 	assert_true(channel_track_valid("aaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
 	assert_false(channel_branch_valid("x-"));
 }
@@ -94,9 +97,9 @@ static void test_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_short_forms),
-		cmocka_unit_test(test_fields),
-		cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_short_forms),
+	    cmocka_unit_test(test_fields),
+	    cmocka_unit_test(test_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

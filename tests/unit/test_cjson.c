@@ -32,19 +32,21 @@ static void check_canonical(const char *in, const char *want)
 static void test_canonical_known_answers(void **state)
 {
 	check_canonical("{\"b\": 1, \"a\": [true, false, null], \"\": \"x\"}",
-			"{\"\":\"x\",\"a\":[true,false,null],\"b\":1}");
+	                "{\"\":\"x\",\"a\":[true,false,null],\"b\":1}");
 	/* only " and \ are escaped; everything else goes out raw as UTF-8 */
-	check_canonical("{\"s\": \"quote \\\" back \\\\ slash / nl \\n tab \\t ctl \\u0001 e "
-			"\\u00e9 emoji \\ud83d\\ude00\"}",
-			"{\"s\":\"quote \\\" back \\\\ slash / nl \x0a tab \x09 ctl \x01 e \xc3\xa9 "
-			"emoji \xf0\x9f\x98\x80\"}");
+	check_canonical(
+	    "{\"s\": \"quote \\\" back \\\\ slash / nl \\n tab \\t ctl \\u0001 e "
+	    "\\u00e9 emoji \\ud83d\\ude00\"}",
+	    "{\"s\":\"quote \\\" back \\\\ slash / nl \x0a tab \x09 ctl \x01 e \xc3\xa9 "
+	    "emoji \xf0\x9f\x98\x80\"}");
 	check_canonical("{\"z\": {\"y\": {}, \"x\": []}, \"B\": -42, \"a\": 9007199254740993}",
-			"{\"B\":-42,\"a\":9007199254740993,\"z\":{\"x\":[],\"y\":{}}}");
+	                "{\"B\":-42,\"a\":9007199254740993,\"z\":{\"x\":[],\"y\":{}}}");
 	/* keys sort by code point (UTF-8 byte order) */
-	check_canonical("{\"\\u00e9\": 1, \"z\": 2, \"\\u00c0\": 3, \"Z\": 4, \"\\ud83d\\ude00\": 5, "
-			"\"\\uffff\": 6}",
-			"{\"Z\":4,\"z\":2,\"\xc3\x80\":3,\"\xc3\xa9\":1,\"\xef\xbf\xbf\":6,"
-			"\"\xf0\x9f\x98\x80\":5}");
+	check_canonical(
+	    "{\"\\u00e9\": 1, \"z\": 2, \"\\u00c0\": 3, \"Z\": 4, \"\\ud83d\\ude00\": 5, "
+	    "\"\\uffff\": 6}",
+	    "{\"Z\":4,\"z\":2,\"\xc3\x80\":3,\"\xc3\xa9\":1,\"\xef\xbf\xbf\":6,"
+	    "\"\xf0\x9f\x98\x80\":5}");
 	check_canonical("[]", "[]");
 	check_canonical("\"just a string\"", "\"just a string\"");
 	/* a prefix sorts before the longer key */
@@ -107,7 +109,7 @@ static void test_parse_refusals(void **state)
 	assert_int_equal(tuf_json_parse(nul, strlen(nul), NULL, &v, &err), FERRY_E_INVALID);
 	const char *trailing = "{} {}";
 	assert_int_equal(tuf_json_parse(trailing, strlen(trailing), NULL, &v, &err),
-			 FERRY_E_INVALID);
+	                 FERRY_E_INVALID);
 	const char *badutf8 = "[\"\xc3\x28\"]";
 	assert_int_equal(tuf_json_parse(badutf8, strlen(badutf8), NULL, &v, &err), FERRY_E_INVALID);
 	/* not NUL-terminated input is read by length only */
@@ -119,10 +121,10 @@ static void test_parse_refusals(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_canonical_known_answers),
-		cmocka_unit_test(test_canonical_refuses_reals),
-		cmocka_unit_test(test_parse_bounds),
-		cmocka_unit_test(test_parse_refusals),
+	    cmocka_unit_test(test_canonical_known_answers),
+	    cmocka_unit_test(test_canonical_refuses_reals),
+	    cmocka_unit_test(test_parse_bounds),
+	    cmocka_unit_test(test_parse_refusals),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -42,10 +42,12 @@ static void test_digest_known_answers(void **state)
 {
 	char hex[CRYPTO_DIGEST_HEX_MAX];
 	assert_int_equal(crypto_digest_hex(CRYPTO_HASH_SHA256, "abc", 3, hex, NULL), 0);
-	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	assert_string_equal(hex,
+	                    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 	assert_int_equal(crypto_digest_hex(CRYPTO_HASH_SHA512, "abc", 3, hex, NULL), 0);
-	assert_string_equal(hex, "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a"
-				 "2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f");
+	assert_string_equal(hex,
+	                    "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a"
+	                    "2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f");
 
 	/* streaming in uneven chunks gives the same digest */
 	struct crypto_digest *d = NULL;
@@ -57,9 +59,9 @@ static void test_digest_known_answers(void **state)
 	assert_int_equal(crypto_digest_final(d, md, NULL), 0);
 	crypto_digest_free(d);
 	assert_true(crypto_digest_equal_hex(
-		md, 32, "BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD"));
+	    md, 32, "BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD"));
 	assert_false(crypto_digest_equal_hex(
-		md, 32, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ae"));
+	    md, 32, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ae"));
 	assert_false(crypto_digest_equal_hex(md, 32, "ba78"));
 	assert_false(crypto_digest_equal_hex(md, 32, NULL));
 
@@ -78,7 +80,7 @@ static void test_digest_file(void **state)
 	unsigned char md[CRYPTO_DIGEST_MAX];
 	assert_int_equal(crypto_digest_file(CRYPTO_HASH_SHA256, path, md, NULL), 0);
 	assert_true(crypto_digest_equal_hex(
-		md, 32, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+	    md, 32, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
 	ferry_error err = {0};
 	snprintf(path, sizeof(path), "%s/missing", tu_tmpdir);
 	assert_int_equal(crypto_digest_file(CRYPTO_HASH_SHA256, path, md, &err), FERRY_E_NOTFOUND);
@@ -86,8 +88,8 @@ static void test_digest_file(void **state)
 }
 
 #define ABC_256 "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-#define ABC_512                                                                            \
-	"ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a2192992a274fc1a8" \
+#define ABC_512                                                                                    \
+	"ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a2192992a274fc1a8"         \
 	"36ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f"
 #define EMPTY_256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
@@ -142,7 +144,7 @@ static void test_digest_file_errors(void **state)
 	ferry_error err = {0};
 	unsigned char md[CRYPTO_DIGEST_MAX];
 	assert_int_equal(crypto_digest_file(CRYPTO_HASH_SHA256, "/nonexistent/x", md, &err),
-			 FERRY_E_NOTFOUND);
+	                 FERRY_E_NOTFOUND);
 	assert_string_equal(err.msg, "open /nonexistent/x: No such file or directory");
 	struct crypto_file_digests d;
 	ferry_error_clear(&err);
@@ -189,12 +191,12 @@ static void test_verify_securesystemslib_signatures(void **state)
 		msg[0] ^= 1;
 		ferry_error err = {0};
 		assert_int_equal(crypto_key_verify(key, sig, (size_t)siglen, msg, msglen, &err),
-				 FERRY_E_VERIFY);
+		                 FERRY_E_VERIFY);
 		assert_non_null(strstr(err.msg, "does not verify"));
 		msg[0] ^= 1;
 		sig[siglen / 2] ^= 0x10;
 		assert_int_equal(crypto_key_verify(key, sig, (size_t)siglen, msg, msglen, NULL),
-				 FERRY_E_VERIFY);
+		                 FERRY_E_VERIFY);
 		/* empty signatures never verify */
 		assert_int_equal(crypto_key_verify(key, sig, 0, msg, msglen, NULL), FERRY_E_VERIFY);
 	}
@@ -245,7 +247,7 @@ static void test_keyids_match_securesystemslib(void **state)
 static void test_sign_verify_roundtrip_generated(void **state)
 {
 	const enum crypto_key_type types[] = {CRYPTO_KEY_ED25519, CRYPTO_KEY_ECDSA_P256,
-					      CRYPTO_KEY_RSA};
+	                                      CRYPTO_KEY_RSA};
 	for (size_t i = 0; i < ARRAY_SIZE(types); i++) {
 		_cleanup_key_ struct crypto_key *key = NULL;
 		assert_int_equal(crypto_key_generate(types[i], &key, NULL), 0);
@@ -265,17 +267,18 @@ static void test_sign_verify_roundtrip_generated(void **state)
 		assert_true(crypto_key_public_equal(key, pub));
 		assert_int_equal(crypto_key_verify(pub, sig, siglen, "payload", 7, NULL), 0);
 		assert_int_equal(crypto_key_verify(pub, sig, siglen, "payloae", 7, NULL),
-				 FERRY_E_VERIFY);
+		                 FERRY_E_VERIFY);
 		/* a public key cannot sign */
 		unsigned char *nosig = NULL;
-		assert_int_equal(crypto_key_sign(pub, "x", 1, &nosig, &siglen, NULL), FERRY_E_INVALID);
+		assert_int_equal(crypto_key_sign(pub, "x", 1, &nosig, &siglen, NULL),
+		                 FERRY_E_INVALID);
 
 		/* another key of the same kind does not verify it */
 		_cleanup_key_ struct crypto_key *other = NULL;
 		assert_int_equal(crypto_key_generate(types[i], &other, NULL), 0);
 		assert_false(crypto_key_public_equal(key, other));
 		assert_int_equal(crypto_key_verify(other, sig, siglen, "payload", 7, NULL),
-				 FERRY_E_VERIFY);
+		                 FERRY_E_VERIFY);
 	}
 }
 
@@ -316,11 +319,12 @@ static void test_key_parse_refusals(void **state)
 	struct crypto_key *k = NULL;
 	ferry_error err = {0};
 	assert_int_equal(crypto_key_from_public("ed25519", "ed25519", "abcd", &k, &err),
-			 FERRY_E_INVALID);
-	assert_int_equal(crypto_key_from_public("ed25519", "ecdsa-sha2-nistp256",
-						"ab092cabfe65f928e649ba5b90cd01e2414d4e9a9c6db1ab29597d329a8eaf92",
-						&k, &err),
-			 FERRY_E_UNSUPPORTED);
+	                 FERRY_E_INVALID);
+	assert_int_equal(crypto_key_from_public(
+	                     "ed25519", "ecdsa-sha2-nistp256",
+	                     "ab092cabfe65f928e649ba5b90cd01e2414d4e9a9c6db1ab29597d329a8eaf92", &k,
+	                     &err),
+	                 FERRY_E_UNSUPPORTED);
 	assert_non_null(strstr(err.msg, "not supported"));
 	assert_int_equal(crypto_key_from_public("dsa", "dsa", "x", &k, &err), FERRY_E_UNSUPPORTED);
 
@@ -330,7 +334,7 @@ static void test_key_parse_refusals(void **state)
 	_cleanup_free_ char *rsa_pem = NULL;
 	assert_int_equal(crypto_key_public_value(rsa, &rsa_pem, NULL), 0);
 	assert_int_equal(crypto_key_from_public("ecdsa", "ecdsa-sha2-nistp256", rsa_pem, &k, &err),
-			 FERRY_E_INVALID);
+	                 FERRY_E_INVALID);
 	assert_non_null(strstr(err.msg, "not an ECDSA key"));
 
 	/* the legacy key type string, with PEM and with a hex point */
@@ -339,28 +343,30 @@ static void test_key_parse_refusals(void **state)
 	assert_int_equal(crypto_key_public_value(ec, &ec_pem, NULL), 0);
 	_cleanup_key_ struct crypto_key *legacy = NULL;
 	assert_int_equal(crypto_key_from_public("ecdsa-sha2-nistp256", "ecdsa-sha2-nistp256",
-						ec_pem, &legacy, NULL),
-			 0);
+	                                        ec_pem, &legacy, NULL),
+	                 0);
 	assert_true(crypto_key_public_equal(ec, legacy));
 	assert_string_equal(crypto_key_keytype(legacy), "ecdsa-sha2-nistp256");
 	_cleanup_key_ struct crypto_key *point = NULL;
 	/* sigstore's first root carries keys this way */
-	assert_int_equal(
-		crypto_key_from_public(
-			"ecdsa-sha2-nistp256", "ecdsa-sha2-nistp256",
-			"04cbc5cab2684160323c25cd06c3307178a6b1d1c9b949328453ae473c5ba7527e35b13f298b41633382241f3fd8526c262d43b45adee5c618fa0642c82b8a9803",
-			&point, &err),
-		0);
+	assert_int_equal(crypto_key_from_public(
+	                     "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp256",
+	                     "04cbc5cab2684160323c25cd06c3307178a6b1d1c9b949328453ae473c5ba7527e35b"
+	                     "13f298b41633382241f3fd8526c262d43b45adee5c618fa0642c82b8a9803",
+	                     &point, &err),
+	                 0);
 	_cleanup_free_ char *hex = NULL;
 	assert_int_equal(crypto_key_public_value(point, &hex, NULL), 0);
-	assert_string_equal(hex, "04cbc5cab2684160323c25cd06c3307178a6b1d1c9b949328453ae473c5ba7527e35b13f298b41633382241f3fd8526c262d43b45adee5c618fa0642c82b8a9803");
+	assert_string_equal(hex,
+	                    "04cbc5cab2684160323c25cd06c3307178a6b1d1c9b949328453ae473c5ba7527e35b1"
+	                    "3f298b41633382241f3fd8526c262d43b45adee5c618fa0642c82b8a9803");
 
 	/* an over-long public value is refused before parsing */
 	_cleanup_free_ char *big = malloc(CRYPTO_KEY_PUBLIC_MAX + 2);
 	memset(big, 'A', CRYPTO_KEY_PUBLIC_MAX + 1);
 	big[CRYPTO_KEY_PUBLIC_MAX + 1] = '\0';
 	assert_int_equal(crypto_key_from_public("rsa", "rsassa-pss-sha256", big, &k, &err),
-			 FERRY_E_LIMIT);
+	                 FERRY_E_LIMIT);
 }
 
 static void test_base64(void **state)
@@ -383,25 +389,26 @@ static void test_base64(void **state)
 	size_t n;
 	const char *bad[] = {"Zg=", "Zg", " Zg==", "Zg==\n", "Z=g=", "Zm9v!A==", "=Zm9", "Zg=a"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		assert_int_equal(crypto_base64_decode(bad[i], b, sizeof(b), &n, NULL), FERRY_E_INVALID);
+		assert_int_equal(crypto_base64_decode(bad[i], b, sizeof(b), &n, NULL),
+		                 FERRY_E_INVALID);
 	assert_int_equal(crypto_base64_decode("Zm9vYmFy", b, 5, &n, NULL), FERRY_E_LIMIT);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_digest_known_answers),
-		cmocka_unit_test(test_digest_file),
-		cmocka_unit_test(test_digest_memory_known),
-		cmocka_unit_test(test_digest_file_all),
-		cmocka_unit_test(test_digest_file_errors),
-		cmocka_unit_test(test_verify_securesystemslib_signatures),
-		cmocka_unit_test(test_ed25519_known_signature),
-		cmocka_unit_test(test_keyids_match_securesystemslib),
-		cmocka_unit_test(test_sign_verify_roundtrip_generated),
-		cmocka_unit_test(test_key_files),
-		cmocka_unit_test(test_key_parse_refusals),
-		cmocka_unit_test(test_base64),
+	    cmocka_unit_test(test_digest_known_answers),
+	    cmocka_unit_test(test_digest_file),
+	    cmocka_unit_test(test_digest_memory_known),
+	    cmocka_unit_test(test_digest_file_all),
+	    cmocka_unit_test(test_digest_file_errors),
+	    cmocka_unit_test(test_verify_securesystemslib_signatures),
+	    cmocka_unit_test(test_ed25519_known_signature),
+	    cmocka_unit_test(test_keyids_match_securesystemslib),
+	    cmocka_unit_test(test_sign_verify_roundtrip_generated),
+	    cmocka_unit_test(test_key_files),
+	    cmocka_unit_test(test_key_parse_refusals),
+	    cmocka_unit_test(test_base64),
 	};
 	return cmocka_run_group_tests(tests, tu_tmpdir_setup, tu_tmpdir_teardown);
 }

@@ -138,7 +138,7 @@ static void rmdir_last(const char *root, const char *name, int levels)
 }
 
 static int pack(const char *dir_rel, const char *out_rel, const struct image_write_opts *o,
-		ferry_error *err)
+                ferry_error *err)
 {
 	struct image_write_opts def = {.compression = IMAGE_ZSTD, .mtime = 1700000000};
 	return image_write(at(dir_rel), at(out_rel), o ? o : &def, err);
@@ -204,33 +204,33 @@ static int collect(const struct image_entry *e, void *ctx)
 	struct seen *s = ctx;
 	assert_true(s->n < 64);
 	snprintf(s->lines[s->n++], sizeof(s->lines[0]), "%06o %llu %s%s%s", (unsigned)e->mode,
-		 (unsigned long long)e->size, e->path[0] ? e->path : "/", e->target ? " -> " : "",
-		 e->target ? e->target : "");
+	         (unsigned long long)e->size, e->path[0] ? e->path : "/", e->target ? " -> " : "",
+	         e->target ? e->target : "");
 	return 0;
 }
 
 static const char *const tree_listing[] = {
-	"040755 0 /",
-	"120777 11 app -> usr/lib/app",
-	"120777 14 dangling -> does/not/exist",
-	"040755 0 empty",
-	"040755 0 meta",
-	"100644 25 meta/ferry.yaml",
-	"040755 0 meta/hooks",
-	"100755 17 meta/hooks/install",
-	"040755 0 usr",
-	"040755 0 usr/bin",
-	"120777 19 usr/bin/data -> ../lib/app/data.txt",
-	"100755 21 usr/bin/hello",
-	"120777 5 usr/bin/hi -> hello",
-	"040755 0 usr/lib",
-	"040755 0 usr/lib/app",
-	"100644 394450 usr/lib/app/big.bin",
-	"100644 131072 usr/lib/app/block.bin",
-	"100644 131073 usr/lib/app/block1.bin",
-	"100644 10 usr/lib/app/data.txt",
-	"100644 0 usr/lib/app/empty.dat",
-	"100644 700000 usr/lib/app/sparse.img",
+    "040755 0 /",
+    "120777 11 app -> usr/lib/app",
+    "120777 14 dangling -> does/not/exist",
+    "040755 0 empty",
+    "040755 0 meta",
+    "100644 25 meta/ferry.yaml",
+    "040755 0 meta/hooks",
+    "100755 17 meta/hooks/install",
+    "040755 0 usr",
+    "040755 0 usr/bin",
+    "120777 19 usr/bin/data -> ../lib/app/data.txt",
+    "100755 21 usr/bin/hello",
+    "120777 5 usr/bin/hi -> hello",
+    "040755 0 usr/lib",
+    "040755 0 usr/lib/app",
+    "100644 394450 usr/lib/app/big.bin",
+    "100644 131072 usr/lib/app/block.bin",
+    "100644 131073 usr/lib/app/block1.bin",
+    "100644 10 usr/lib/app/data.txt",
+    "100644 0 usr/lib/app/empty.dat",
+    "100644 700000 usr/lib/app/sparse.img",
 };
 
 static void check_listing(struct image *img)
@@ -277,9 +277,11 @@ static void test_roundtrip_each_compression(void **state)
 {
 	make_tree("src");
 	for (int c = IMAGE_ZSTD; c <= IMAGE_GZIP; c++) {
-		struct image_write_opts o = {.compression = (enum image_compression)c, .mtime = 1234567};
+		struct image_write_opts o = {.compression = (enum image_compression)c,
+		                             .mtime = 1234567};
 		char out[64];
-		snprintf(out, sizeof(out), "out.%s", image_compression_name((enum image_compression)c));
+		snprintf(out, sizeof(out), "out.%s",
+		         image_compression_name((enum image_compression)c));
 		pack_ok("src", out, &o);
 
 		struct image *img = NULL;
@@ -323,8 +325,8 @@ static void test_compression_names(void **state)
 	assert_int_equal(m, 1700000000);
 	setenv("SOURCE_DATE_EPOCH", "soon", 1);
 	assert_int_equal(image_mtime_from_env(&m, &err), FERRY_E_INVALID);
-	assert_string_equal(err.msg,
-			    "SOURCE_DATE_EPOCH=soon: expected seconds since 1970, at most 4294967295");
+	assert_string_equal(
+	    err.msg, "SOURCE_DATE_EPOCH=soon: expected seconds since 1970, at most 4294967295");
 	setenv("SOURCE_DATE_EPOCH", "4294967296", 1);
 	assert_int_equal(image_mtime_from_env(&m, &err), FERRY_E_INVALID);
 }
@@ -343,9 +345,8 @@ static void test_name_order(void **state)
 	assert_int_equal(image_open(at("o"), &img, NULL), 0);
 	struct seen s = {0};
 	assert_int_equal(image_walk(img, collect, &s, NULL), 0);
-	const char *want[] = {"040755 0 /",       "100644 1 B",  "040755 0 a",
-			      "100644 1 a/x",     "100644 1 a.b", "100644 1 a0",
-			      "100644 1 ab",      "100644 1 \xc3\xa9"};
+	const char *want[] = {"040755 0 /",   "100644 1 B",  "040755 0 a",  "100644 1 a/x",
+	                      "100644 1 a.b", "100644 1 a0", "100644 1 ab", "100644 1 \xc3\xa9"};
 	assert_int_equal(s.n, ARRAY_SIZE(want));
 	for (int i = 0; i < s.n; i++)
 		assert_string_equal(s.lines[i], want[i]);
@@ -507,17 +508,18 @@ static void test_refuse_links(void **state)
 	puts_file("src/lib/f", "f", 0644);
 
 	link_to("/etc/passwd", "src/lib/abs");
-	expect_refusal("src", FERRY_E_UNSAFE, "lib/abs: symlink target \"/etc/passwd\" is absolute");
+	expect_refusal("src", FERRY_E_UNSAFE,
+	               "lib/abs: symlink target \"/etc/passwd\" is absolute");
 	unlink(at("src/lib/abs"));
 
 	link_to("../../etc/passwd", "src/lib/up");
 	expect_refusal("src", FERRY_E_UNSAFE,
-		       "lib/up: symlink target \"../../etc/passwd\" points outside the tree");
+	               "lib/up: symlink target \"../../etc/passwd\" points outside the tree");
 	unlink(at("src/lib/up"));
 
 	link_to("sub/../../..", "src/lib/up2");
 	expect_refusal("src", FERRY_E_UNSAFE,
-		       "lib/up2: symlink target \"sub/../../..\" points outside the tree");
+	               "lib/up2: symlink target \"sub/../../..\" points outside the tree");
 	unlink(at("src/lib/up2"));
 
 	/* Escaping through another link: "s" is the root itself, so s/.. is
@@ -525,7 +527,7 @@ static void test_refuse_links(void **state)
 	link_to(".", "src/s");
 	link_to("s/../etc/passwd", "src/y");
 	expect_refusal("src", FERRY_E_UNSAFE,
-		       "y: symlink target \"s/../etc/passwd\" points outside the tree");
+	               "y: symlink target \"s/../etc/passwd\" points outside the tree");
 	unlink(at("src/y"));
 
 	/* An absolute link is reported as itself, also when another link
@@ -540,7 +542,7 @@ static void test_refuse_links(void **state)
 	link_to("b/x", "src/a");
 	link_to("a/y", "src/b");
 	expect_refusal("src", FERRY_E_UNSAFE,
-		       "a: symlink target \"b/x\": too many levels of symbolic links");
+	               "a: symlink target \"b/x\": too many levels of symbolic links");
 	unlink(at("src/a"));
 	unlink(at("src/b"));
 
@@ -728,7 +730,8 @@ static void test_unsquashfs_reads_ours(void **state)
 		while (fgets(line, sizeof(line), f)) {
 			char perms[16], owner[64], name[256];
 			unsigned long long size;
-			if (sscanf(line, "%15s %63s %llu %*s %*s %255s", perms, owner, &size, name) != 4)
+			if (sscanf(line, "%15s %63s %llu %*s %*s %255s", perms, owner, &size,
+			           name) != 4)
 				continue;
 			assert_true(n < 64);
 			snprintf(names[n++], sizeof(names[0]), "%s %s", perms, name);
@@ -744,8 +747,10 @@ static void test_unsquashfs_reads_ours(void **state)
 		assert_string_equal(names[20], "-rw-r--r-- squashfs-root/usr/lib/app/sparse.img");
 
 		/* and extracts the same bytes */
-		snprintf(cmd, sizeof(cmd), "unsquashfs -q -n -d %s %s >/dev/null 2>&1 && diff -r --no-dereference %s %s",
-			 at("un"), at("o.img"), at("src"), at("un"));
+		snprintf(
+		    cmd, sizeof(cmd),
+		    "unsquashfs -q -n -d %s %s >/dev/null 2>&1 && diff -r --no-dereference %s %s",
+		    at("un"), at("o.img"), at("src"), at("un"));
 		assert_int_equal(system(cmd), 0);
 		assert_int_equal(fs_remove_tree(at("un"), NULL), 0);
 	}
@@ -764,12 +769,12 @@ static void test_kernel_mounts_ours(void **state)
 		pack_ok("src", "k.img", &o);
 		char cmd[1024];
 		snprintf(cmd, sizeof(cmd), "mount -t squashfs -o loop,ro %s %s 2>/dev/null",
-			 at("k.img"), at("mnt"));
+		         at("k.img"), at("mnt"));
 		if (system(cmd) != 0) {
 			if (c == IMAGE_ZSTD)
 				skip(); /* no loop devices here */
 			fail_msg("the kernel does not mount the %s image",
-				 image_compression_name((enum image_compression)c));
+			         image_compression_name((enum image_compression)c));
 		}
 		snprintf(cmd, sizeof(cmd), "diff -r --no-dereference %s %s", at("src"), at("mnt"));
 		int diff = system(cmd);
@@ -793,9 +798,10 @@ static void test_we_read_mksquashfs(void **state)
 	assert_int_equal(chmod(at("src/meta/hooks/install"), 0755), 0);
 	assert_int_equal(chmod(at("src/usr/lib/app/data.txt"), 0644), 0);
 	char cmd[1024];
-	snprintf(cmd, sizeof(cmd),
-		 "mksquashfs %s %s -comp zstd -noappend -all-root -no-progress -quiet >/dev/null 2>&1",
-		 at("src"), at("m.img"));
+	snprintf(
+	    cmd, sizeof(cmd),
+	    "mksquashfs %s %s -comp zstd -noappend -all-root -no-progress -quiet >/dev/null 2>&1",
+	    at("src"), at("m.img"));
 	assert_int_equal(system(cmd), 0);
 	struct image *img = NULL;
 	ferry_error err = {0};
@@ -819,30 +825,32 @@ static void test_read_file_errors(void **state)
 	char want[512];
 	assert_int_equal(image_open(at("o"), &img, &err), 0);
 
-	assert_int_equal(image_read_file(img, "usr/nope", 100, &data, &len, &err), FERRY_E_NOTFOUND);
+	assert_int_equal(image_read_file(img, "usr/nope", 100, &data, &len, &err),
+	                 FERRY_E_NOTFOUND);
 	snprintf(want, sizeof(want), "%s: usr/nope: no such file in the image", at("o"));
 	assert_string_equal(err.msg, want);
 	assert_null(data);
 
 	assert_int_equal(image_read_file(img, "meta/ferry.yaml", 10, &data, &len, &err),
-			 FERRY_E_LIMIT);
+	                 FERRY_E_LIMIT);
 	snprintf(want, sizeof(want), "%s: meta/ferry.yaml: 25 bytes, more than the limit of 10",
-		 at("o"));
+	         at("o"));
 	assert_string_equal(err.msg, want);
 
 	assert_int_equal(image_read_file(img, "usr/bin", 100, &data, &len, &err), FERRY_E_INVALID);
-	assert_int_equal(image_read_file(img, "usr/bin/hi", 100, &data, &len, &err), FERRY_E_INVALID);
+	assert_int_equal(image_read_file(img, "usr/bin/hi", 100, &data, &len, &err),
+	                 FERRY_E_INVALID);
 	snprintf(want, sizeof(want), "%s: usr/bin/hi: not a regular file", at("o"));
 	assert_string_equal(err.msg, want);
 	assert_int_equal(image_read_file(img, "app/data.txt", 100, &data, &len, &err),
-			 FERRY_E_NOTFOUND);
+	                 FERRY_E_NOTFOUND);
 	assert_int_equal(image_read_file(img, "../etc/passwd", 100, &data, &len, &err),
-			 FERRY_E_INVALID);
+	                 FERRY_E_INVALID);
 	assert_int_equal(image_read_file(img, "/meta/ferry.yaml", 100, &data, &len, &err),
-			 FERRY_E_INVALID);
+	                 FERRY_E_INVALID);
 	assert_int_equal(image_read_file(img, "", 100, &data, &len, &err), FERRY_E_INVALID);
 	assert_int_equal(image_read_file(img, "meta//ferry.yaml", 100, &data, &len, &err),
-			 FERRY_E_INVALID);
+	                 FERRY_E_INVALID);
 	assert_int_equal(image_read_file(img, "meta/ferry.yaml", 25, &data, &len, &err), 0);
 	assert_int_equal(len, 25);
 	free(data);
@@ -860,7 +868,7 @@ static void test_open_errors(void **state)
 	puts_file("small", "hello", 0644);
 	assert_int_equal(image_open(at("small"), &img, &err), FERRY_E_CORRUPT);
 	snprintf(want, sizeof(want), "%s: truncated: 5 bytes, smaller than a squashfs superblock",
-		 at("small"));
+	         at("small"));
 	assert_string_equal(err.msg, want);
 	char text[4096];
 	memset(text, 'x', sizeof(text));
@@ -912,7 +920,7 @@ static void test_bad_superblocks(void **state)
 	expect_open("p", FERRY_E_CORRUPT, "block size 131072 (log 16) is not valid");
 	patch("o", "p", 20, SQFS_COMP_LZO, 2);
 	expect_open("p", FERRY_E_UNSUPPORTED,
-		    "compressor lzo is not supported (use zstd, xz, lz4 or gzip)");
+	            "compressor lzo is not supported (use zstd, xz, lz4 or gzip)");
 	patch("o", "p", 20, 77, 2);
 	expect_open("p", FERRY_E_CORRUPT, "unknown compressor 77");
 	patch("o", "p", 4, 0x7fffffff, 4);
@@ -922,11 +930,11 @@ static void test_bad_superblocks(void **state)
 	patch("o", "p", 40, len + 1, 8);
 	char want[256];
 	snprintf(want, sizeof(want), "truncated: the superblock says %zu bytes, the file has %zu",
-		 len + 1, len);
+	         len + 1, len);
 	expect_open("p", FERRY_E_CORRUPT, want);
 	patch("o", "p", 72, bytes_used + 10, 8);
 	snprintf(want, sizeof(want), "directory table offset %llu out of bounds",
-		 (unsigned long long)bytes_used + 10);
+	         (unsigned long long)bytes_used + 10);
 	expect_open("p", FERRY_E_CORRUPT, want);
 	patch("o", "p", 64, 10, 8);
 	expect_open("p", FERRY_E_CORRUPT, "inode table offset 10 out of bounds");
@@ -954,7 +962,8 @@ static void test_bad_superblocks(void **state)
 	ferry_error err = {0};
 	assert_int_equal(image_open(at("t2"), &img, &err), 0);
 	char *data = NULL;
-	assert_int_equal(image_read_file(img, "words", 1 << 20, &data, NULL, &err), FERRY_E_CORRUPT);
+	assert_int_equal(image_read_file(img, "words", 1 << 20, &data, NULL, &err),
+	                 FERRY_E_CORRUPT);
 	snprintf(want, sizeof(want), "%s: words: compressed data is damaged", at("t2"));
 	assert_string_equal(err.msg, want);
 	image_close(img);
@@ -1179,9 +1188,9 @@ static void hostile_image(const char *rel, const struct hent *ents, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		bool self = ents[i].kind == H_SELF;
 		assert_int_equal(sqfs_dir_writer_add_entry(dw, ents[i].name,
-							   self ? (sqfs_u32)n + 1 : (sqfs_u32)i + 1,
-							   self ? root_ref : refs[i], modes[i]),
-				 0);
+		                                           self ? (sqfs_u32)n + 1 : (sqfs_u32)i + 1,
+		                                           self ? root_ref : refs[i], modes[i]),
+		                 0);
 	}
 	assert_int_equal(sqfs_dir_writer_end(dw), 0);
 	sqfs_inode_generic_t *root = sqfs_dir_writer_create_inode(dw, 2, 0xFFFFFFFF, 0);
@@ -1243,12 +1252,12 @@ static void test_hostile_images(void **state)
 	const struct hent loop[] = {{"a", H_FILE, NULL}, {"self", H_SELF, NULL}};
 	hostile_image("loop", loop, 2);
 	expect_walk("loop", FERRY_E_CORRUPT,
-		    "self: inode 3 out of range or reached twice (directory loop or hard link)");
+	            "self: inode 3 out of range or reached twice (directory loop or hard link)");
 
 	const struct hent unsorted[] = {{"b", H_FILE, NULL}, {"a", H_FILE, NULL}};
 	hostile_image("unsorted", unsorted, 2);
 	expect_walk("unsorted", FERRY_E_CORRUPT,
-		    "root directory: entries not in order or repeated (a)");
+	            "root directory: entries not in order or repeated (a)");
 
 	const struct hent dup[] = {{"a", H_FILE, NULL}, {"a", H_FILE, NULL}};
 	hostile_image("dup", dup, 2);
@@ -1265,7 +1274,7 @@ static void test_hostile_images(void **state)
 	const struct hent huge[] = {{"big", H_HUGE, NULL}};
 	hostile_image("huge", huge, 1);
 	expect_walk("huge", FERRY_E_LIMIT,
-		    "big: file of 1099511627776 bytes, more than the limit of 4294967296");
+	            "big: file of 1099511627776 bytes, more than the limit of 4294967296");
 
 	const struct hent abs[] = {{"l", H_LINK, "/etc/shadow"}};
 	hostile_image("abs", abs, 1);
@@ -1273,7 +1282,8 @@ static void test_hostile_images(void **state)
 
 	const struct hent up[] = {{"l", H_LINK, "a/../../x"}};
 	hostile_image("up", up, 1);
-	expect_walk("up", FERRY_E_UNSAFE, "l: symlink target \"a/../../x\" points outside the tree");
+	expect_walk("up", FERRY_E_UNSAFE,
+	            "l: symlink target \"a/../../x\" points outside the tree");
 
 	const struct hent dots[] = {{"..", H_FILE, NULL}};
 	hostile_image("dots", dots, 1);
@@ -1335,32 +1345,32 @@ static void test_extract(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_roundtrip_each_compression, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_compression_names, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_name_order, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_walk_stops, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_deterministic, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_refuse_fifo, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_refuse_socket, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_refuse_device, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_refuse_setuid_setgid, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_refuse_links, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_hard_links_are_copies, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_missing_tree, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_atomic_output, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_progress, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_changed_while_packing, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unsquashfs_reads_ours, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_kernel_mounts_ours, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_we_read_mksquashfs, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_read_file_errors, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_superblocks, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_truncated_everywhere, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bit_flips_everywhere, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_hostile_images, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_extract, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_roundtrip_each_compression, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_compression_names, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_name_order, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_walk_stops, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_deterministic, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refuse_fifo, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refuse_socket, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refuse_device, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refuse_setuid_setgid, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refuse_links, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_hard_links_are_copies, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_missing_tree, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_atomic_output, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_progress, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_changed_while_packing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unsquashfs_reads_ours, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_kernel_mounts_ours, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_we_read_mksquashfs, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_read_file_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_superblocks, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_truncated_everywhere, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bit_flips_everywhere, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_hostile_images, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_extract, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

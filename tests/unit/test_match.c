@@ -29,7 +29,8 @@ static struct vuln_component comp(const char *purl)
 
 static void test_purl(void **state)
 {
-	struct vuln_component c = comp("pkg:deb/debian/libssl3@3.0.11-1~deb12u2?arch=amd64&distro=debian-12&upstream=openssl");
+	struct vuln_component c = comp(
+	    "pkg:deb/debian/libssl3@3.0.11-1~deb12u2?arch=amd64&distro=debian-12&upstream=openssl");
 	assert_string_equal(c.ecosystem, "Debian");
 	assert_string_equal(c.release, "12");
 	assert_string_equal(c.name, "openssl");
@@ -37,7 +38,8 @@ static void test_purl(void **state)
 	assert_string_equal(c.package, "libssl3");
 
 	/* source version given, percent-encoded, differs from the binary's */
-	c = comp("pkg:deb/debian/libgcc-s1@12.2.0-14?distro=bookworm&upstream=gcc-12%4012.2.0-14%2Bdeb12u1");
+	c = comp("pkg:deb/debian/"
+	         "libgcc-s1@12.2.0-14?distro=bookworm&upstream=gcc-12%4012.2.0-14%2Bdeb12u1");
 	assert_string_equal(c.release, "12");
 	assert_string_equal(c.name, "gcc-12");
 	assert_string_equal(c.version, "12.2.0-14+deb12u1");
@@ -63,17 +65,18 @@ static void test_purl(void **state)
 	struct vuln_component x;
 	ferry_error err = {0};
 	assert_int_equal(vuln_component_from_purl("pkg:rpm/fedora/curl@8.0", &x, &err),
-			 FERRY_E_UNSUPPORTED);
+	                 FERRY_E_UNSUPPORTED);
 	assert_string_equal(err.msg, "purl 'pkg:rpm/fedora/curl@8.0': type 'rpm' is not supported");
-	assert_int_equal(vuln_component_from_purl("pkg:deb/debian/curl", &x, &err), FERRY_E_INVALID);
+	assert_int_equal(vuln_component_from_purl("pkg:deb/debian/curl", &x, &err),
+	                 FERRY_E_INVALID);
 	assert_string_equal(err.msg, "purl 'pkg:deb/debian/curl': no version");
 	assert_int_equal(vuln_component_from_purl("pkg:deb/debian/curl@1%2", &x, &err),
-			 FERRY_E_INVALID);
+	                 FERRY_E_INVALID);
 	assert_int_equal(vuln_component_from_purl("pkg:deb/debian/curl@1%00", &x, &err),
-			 FERRY_E_INVALID);
+	                 FERRY_E_INVALID);
 	assert_int_equal(vuln_component_from_purl("http://x", &x, &err), FERRY_E_INVALID);
 	assert_int_equal(vuln_component_from_purl("pkg:deb/fedora/x@1", &x, &err),
-			 FERRY_E_UNSUPPORTED);
+	                 FERRY_E_UNSUPPORTED);
 }
 
 static struct osv_record *rec_of(const char *fmt, ...) FERRY_PRINTF(1, 2);
@@ -94,9 +97,10 @@ static struct osv_record *rec_of(const char *fmt, ...)
 /* A Debian record for openssl with the given ranges/versions JSON. */
 static struct osv_record *deb_rec(const char *id, const char *eco, const char *affected_rest)
 {
-	return rec_of("{\"id\":\"%s\",\"modified\":\"2024-01-01T00:00:00Z\",\"affected\":[{\"package\":"
-		      "{\"ecosystem\":\"%s\",\"name\":\"openssl\"},%s}]}",
-		      id, eco, affected_rest);
+	return rec_of(
+	    "{\"id\":\"%s\",\"modified\":\"2024-01-01T00:00:00Z\",\"affected\":[{\"package\":"
+	    "{\"ecosystem\":\"%s\",\"name\":\"openssl\"},%s}]}",
+	    id, eco, affected_rest);
 }
 
 /* Is version affected, and what fix is named? "-" for no fix. */
@@ -105,7 +109,7 @@ static const char *check(const struct osv_record *rec, const char *purl_version)
 	static char out[128];
 	char purl[256];
 	snprintf(purl, sizeof(purl), "pkg:deb/debian/libssl3@%s?distro=debian-12&upstream=openssl",
-		 purl_version);
+	         purl_version);
 	struct vuln_component c = comp(purl);
 	bool hit;
 	const char *fixed;
@@ -120,9 +124,10 @@ static const char *check(const struct osv_record *rec, const char *purl_version)
 
 static void test_ranges(void **state)
 {
-	struct osv_record *r = deb_rec("R-1", "Debian:12",
-		"\"ranges\":[{\"type\":\"ECOSYSTEM\",\"events\":[{\"introduced\":\"0\"},"
-		"{\"fixed\":\"3.0.11-1~deb12u2\"}]}]");
+	struct osv_record *r =
+	    deb_rec("R-1", "Debian:12",
+	            "\"ranges\":[{\"type\":\"ECOSYSTEM\",\"events\":[{\"introduced\":\"0\"},"
+	            "{\"fixed\":\"3.0.11-1~deb12u2\"}]}]");
 	assert_string_equal(check(r, "3.0.9-1"), "yes 3.0.11-1~deb12u2");
 	assert_string_equal(check(r, "3.0.11-1~deb12u1"), "yes 3.0.11-1~deb12u2");
 	assert_string_equal(check(r, "3.0.11-1~deb12u2"), "no"); /* fixed itself */
@@ -132,13 +137,16 @@ static void test_ranges(void **state)
 
 	/* two introduced/fixed pairs in one range, a last_affected range, a
 	 * limit, and a versions list */
-	r = deb_rec("R-2", "Debian:12",
-		"\"ranges\":[{\"type\":\"ECOSYSTEM\",\"events\":[{\"introduced\":\"1.0\"},"
-		"{\"fixed\":\"1.5\"},{\"introduced\":\"2.0\"},{\"fixed\":\"2.3\"}]},"
-		"{\"type\":\"ECOSYSTEM\",\"events\":[{\"introduced\":\"5.0\"},{\"last_affected\":\"5.2\"}]},"
-		"{\"type\":\"ECOSYSTEM\",\"events\":[{\"introduced\":\"7.0\"},{\"limit\":\"7.5\"}]},"
-		"{\"type\":\"GIT\",\"repo\":\"x\",\"events\":[{\"introduced\":\"0\"},{\"fixed\":\"abc\"}]}],"
-		"\"versions\":[\"9.0-1\"]");
+	r = deb_rec(
+	    "R-2", "Debian:12",
+	    "\"ranges\":[{\"type\":\"ECOSYSTEM\",\"events\":[{\"introduced\":\"1.0\"},"
+	    "{\"fixed\":\"1.5\"},{\"introduced\":\"2.0\"},{\"fixed\":\"2.3\"}]},"
+	    "{\"type\":\"ECOSYSTEM\",\"events\":[{\"introduced\":\"5.0\"},{\"last_affected\":\"5."
+	    "2\"}]},"
+	    "{\"type\":\"ECOSYSTEM\",\"events\":[{\"introduced\":\"7.0\"},{\"limit\":\"7.5\"}]},"
+	    "{\"type\":\"GIT\",\"repo\":\"x\",\"events\":[{\"introduced\":\"0\"},{\"fixed\":"
+	    "\"abc\"}]}],"
+	    "\"versions\":[\"9.0-1\"]");
 	assert_string_equal(check(r, "0.9"), "no");
 	assert_string_equal(check(r, "1.0"), "yes 1.5"); /* introduced includes itself */
 	assert_string_equal(check(r, "1.4.9"), "yes 1.5");
@@ -156,46 +164,54 @@ static void test_ranges(void **state)
 	osv_record_free(r);
 
 	/* overlapping ranges: the smallest fix above the version is named */
-	r = deb_rec("R-3", "Debian:12",
-		"\"ranges\":[{\"type\":\"ECOSYSTEM\",\"events\":[{\"introduced\":\"0\"},{\"fixed\":\"3.0\"}]},"
-		"{\"type\":\"ECOSYSTEM\",\"events\":[{\"introduced\":\"1.0\"},{\"fixed\":\"2.0\"}]}]");
+	r = deb_rec(
+	    "R-3", "Debian:12",
+	    "\"ranges\":[{\"type\":\"ECOSYSTEM\",\"events\":[{\"introduced\":\"0\"},{\"fixed\":\"3."
+	    "0\"}]},"
+	    "{\"type\":\"ECOSYSTEM\",\"events\":[{\"introduced\":\"1.0\"},{\"fixed\":\"2.0\"}]}]");
 	assert_string_equal(check(r, "1.5"), "yes 2.0");
 	assert_string_equal(check(r, "2.5"), "yes 3.0");
 	osv_record_free(r);
 
 	/* releases: Debian:11 records do not apply to Debian 12, plain Debian does */
 	r = deb_rec("R-4", "Debian:11",
-		"\"ranges\":[{\"type\":\"ECOSYSTEM\",\"events\":[{\"introduced\":\"0\"}]}]");
+	            "\"ranges\":[{\"type\":\"ECOSYSTEM\",\"events\":[{\"introduced\":\"0\"}]}]");
 	assert_string_equal(check(r, "1.0"), "no");
 	osv_record_free(r);
 	r = deb_rec("R-5", "Debian",
-		"\"ranges\":[{\"type\":\"ECOSYSTEM\",\"events\":[{\"introduced\":\"0\"}]}]");
+	            "\"ranges\":[{\"type\":\"ECOSYSTEM\",\"events\":[{\"introduced\":\"0\"}]}]");
 	assert_string_equal(check(r, "1.0"), "yes -");
 	osv_record_free(r);
 
 	/* matched through the source package, not the binary name */
-	r = rec_of("{\"id\":\"R-6\",\"modified\":\"2024-01-01T00:00:00Z\",\"affected\":[{\"package\":"
-		   "{\"ecosystem\":\"Debian:12\",\"name\":\"libssl3\"},\"ranges\":[{\"type\":\"ECOSYSTEM\","
-		   "\"events\":[{\"introduced\":\"0\"}]}]}]}");
+	r = rec_of(
+	    "{\"id\":\"R-6\",\"modified\":\"2024-01-01T00:00:00Z\",\"affected\":[{\"package\":"
+	    "{\"ecosystem\":\"Debian:12\",\"name\":\"libssl3\"},\"ranges\":[{\"type\":"
+	    "\"ECOSYSTEM\","
+	    "\"events\":[{\"introduced\":\"0\"}]}]}]}");
 	assert_string_equal(check(r, "1.0"), "no");
 	osv_record_free(r);
 
 	/* withdrawn never matches */
-	r = rec_of("{\"id\":\"R-7\",\"modified\":\"2024-01-01T00:00:00Z\",\"withdrawn\":\"2024-01-02T00:00:00Z\","
-		   "\"affected\":[{\"package\":{\"ecosystem\":\"Debian:12\",\"name\":\"openssl\"},"
-		   "\"ranges\":[{\"type\":\"ECOSYSTEM\",\"events\":[{\"introduced\":\"0\"}]}]}]}");
+	r = rec_of("{\"id\":\"R-7\",\"modified\":\"2024-01-01T00:00:00Z\",\"withdrawn\":\"2024-01-"
+	           "02T00:00:00Z\","
+	           "\"affected\":[{\"package\":{\"ecosystem\":\"Debian:12\",\"name\":\"openssl\"},"
+	           "\"ranges\":[{\"type\":\"ECOSYSTEM\",\"events\":[{\"introduced\":\"0\"}]}]}]}");
 	assert_string_equal(check(r, "1.0"), "no");
 	osv_record_free(r);
 }
 
 static void test_semver_and_unordered(void **state)
 {
-	struct osv_record *r = rec_of(
-		"{\"id\":\"G-1\",\"modified\":\"2024-01-01T00:00:00Z\",\"affected\":["
-		"{\"package\":{\"ecosystem\":\"npm\",\"name\":\"left-pad\"},\"ranges\":[{\"type\":\"SEMVER\","
-		"\"events\":[{\"introduced\":\"1.0.0-alpha\"},{\"fixed\":\"1.3.0\"}]}]},"
-		"{\"package\":{\"ecosystem\":\"PyPI\",\"name\":\"Requests\"},\"ranges\":[{\"type\":\"ECOSYSTEM\","
-		"\"events\":[{\"introduced\":\"0\"},{\"fixed\":\"2.31.0\"}]}],\"versions\":[\"2.30.0\"]}]}");
+	struct osv_record *r =
+	    rec_of("{\"id\":\"G-1\",\"modified\":\"2024-01-01T00:00:00Z\",\"affected\":["
+	           "{\"package\":{\"ecosystem\":\"npm\",\"name\":\"left-pad\"},\"ranges\":[{"
+	           "\"type\":\"SEMVER\","
+	           "\"events\":[{\"introduced\":\"1.0.0-alpha\"},{\"fixed\":\"1.3.0\"}]}]},"
+	           "{\"package\":{\"ecosystem\":\"PyPI\",\"name\":\"Requests\"},\"ranges\":[{"
+	           "\"type\":\"ECOSYSTEM\","
+	           "\"events\":[{\"introduced\":\"0\"},{\"fixed\":\"2.31.0\"}]}],\"versions\":[\"2."
+	           "30.0\"]}]}");
 	struct vuln_component c = comp("pkg:npm/left-pad@1.0.0-beta");
 	bool hit;
 	const char *fixed;
@@ -242,9 +258,9 @@ static enum vuln_put_result put(struct vuln_index *ix, struct osv_record *r, str
 	return res;
 }
 
-#define REC_JSON \
-	"{\"id\":\"DSA-1\",\"modified\":\"%s\",%s\"affected\":[{\"package\":" \
-	"{\"ecosystem\":\"Debian:12\",\"name\":\"%s\"},\"ranges\":[{\"type\":\"ECOSYSTEM\"," \
+#define REC_JSON                                                                                   \
+	"{\"id\":\"DSA-1\",\"modified\":\"%s\",%s\"affected\":[{\"package\":"                      \
+	"{\"ecosystem\":\"Debian:12\",\"name\":\"%s\"},\"ranges\":[{\"type\":\"ECOSYSTEM\","       \
 	"\"events\":[{\"introduced\":\"0\"},{\"fixed\":\"%s\"}]}]}]}"
 
 struct found {
@@ -253,12 +269,12 @@ struct found {
 };
 
 static int on_finding(void *ctx, uint64_t revision, const struct vuln_component *c,
-		      const char *advisory, const char *fixed)
+                      const char *advisory, const char *fixed)
 {
 	struct found *f = ctx;
 	if (f->n < 32)
 		snprintf(f->lines[f->n++], 160, "r%llu %s %s %s %s", (unsigned long long)revision,
-			 c->package, c->version, advisory, fixed ? fixed : "-");
+		         c->package, c->version, advisory, fixed ? fixed : "-");
 	return 0;
 }
 
@@ -280,16 +296,16 @@ static void test_index_and_scans(void **state)
 	/* two revisions share libssl3 3.0.9-1; revision 2 also bundles a newer
 	 * libcrypto from the same source, listed twice */
 	const char *r1[] = {
-		"pkg:deb/debian/libssl3@3.0.9-1?distro=debian-12&upstream=openssl",
-		"pkg:deb/debian/zlib1g@1:1.2.13.dfsg-1?distro=debian-12&upstream=zlib",
-		"pkg:rpm/fedora/x@1",
+	    "pkg:deb/debian/libssl3@3.0.9-1?distro=debian-12&upstream=openssl",
+	    "pkg:deb/debian/zlib1g@1:1.2.13.dfsg-1?distro=debian-12&upstream=zlib",
+	    "pkg:rpm/fedora/x@1",
 	};
 	const char *r2[] = {
-		"pkg:deb/debian/libssl3@3.0.9-1?distro=debian-12&upstream=openssl",
-		"pkg:deb/debian/openssl@3.0.9-1?distro=debian-12&upstream=openssl",
+	    "pkg:deb/debian/libssl3@3.0.9-1?distro=debian-12&upstream=openssl",
+	    "pkg:deb/debian/openssl@3.0.9-1?distro=debian-12&upstream=openssl",
 	};
 	const char *r3[] = {
-		"pkg:deb/debian/libssl3@3.0.11-1~deb12u2?distro=debian-12&upstream=openssl",
+	    "pkg:deb/debian/libssl3@3.0.11-1~deb12u2?distro=debian-12&upstream=openssl",
 	};
 	size_t unsupported = 0;
 	assert_int_equal(vuln_catalog_add(cat, 1, r1, 3, &unsupported, &err), 0);
@@ -300,7 +316,8 @@ static void test_index_and_scans(void **state)
 
 	char buf[2048];
 	struct keys k = {0};
-	snprintf(buf, sizeof(buf), REC_JSON, "2024-01-01T00:00:00Z", "", "openssl", "3.0.11-1~deb12u2");
+	snprintf(buf, sizeof(buf), REC_JSON, "2024-01-01T00:00:00Z", "", "openssl",
+	         "3.0.11-1~deb12u2");
 	struct osv_record *rec = NULL;
 	assert_int_equal(osv_record_parse(buf, strlen(buf), "a.json", NULL, &rec, &err), 0);
 	assert_int_equal(put(ix, rec, &k), VULN_PUT_ADDED);
@@ -329,7 +346,7 @@ static void test_index_and_scans(void **state)
 	assert_int_equal(osv_record_parse(buf, strlen(buf), "a.json", NULL, &rec, &err), 0);
 	assert_int_equal(put(ix, rec, &k), VULN_PUT_OLDER);
 	assert_string_equal(vuln_index_get(ix, "DSA-1")->affected[0].ranges[0].events[1].version,
-			    "3.0.11-1~deb12u2");
+	                    "3.0.11-1~deb12u2");
 
 	/* a changed record replaces: now about zlib, not openssl; both touched */
 	snprintf(buf, sizeof(buf), REC_JSON, "2024-02-01T00:00:00Z", "", "zlib", "1:1.2.13.dfsg-2");
@@ -342,7 +359,8 @@ static void test_index_and_scans(void **state)
 	for (size_t i = 0; i < k.n; i++) {
 		char *slash = strchr(k.seen[i], '/');
 		*slash = 0;
-		assert_int_equal(vuln_catalog_scan_package(cat, ix, k.seen[i], slash + 1, &st, &err), 0);
+		assert_int_equal(
+		    vuln_catalog_scan_package(cat, ix, k.seen[i], slash + 1, &st, &err), 0);
 	}
 	assert_int_equal(st.components, 3); /* two openssl versions, one zlib */
 	assert_int_equal(findings(cat, 2, &f), 0);
@@ -352,7 +370,7 @@ static void test_index_and_scans(void **state)
 	/* withdrawn: held, no longer matches */
 	memset(&k, 0, sizeof(k));
 	snprintf(buf, sizeof(buf), REC_JSON, "2024-03-01T00:00:00Z",
-		 "\"withdrawn\":\"2024-03-01T00:00:00Z\",", "zlib", "1:1.2.13.dfsg-2");
+	         "\"withdrawn\":\"2024-03-01T00:00:00Z\",", "zlib", "1:1.2.13.dfsg-2");
 	assert_int_equal(osv_record_parse(buf, strlen(buf), "a.json", NULL, &rec, &err), 0);
 	assert_int_equal(put(ix, rec, &k), VULN_PUT_REPLACED);
 	assert_int_equal(vuln_catalog_scan_package(cat, ix, "Debian", "zlib", NULL, &err), 0);
@@ -384,8 +402,9 @@ static void test_affected_revisions(void **state)
 	assert_int_equal(vuln_catalog_new(&cat, NULL), 0);
 	char purl[256];
 	for (uint64_t rev = 1; rev <= 50; rev++) {
-		snprintf(purl, sizeof(purl), "pkg:deb/debian/libssl3@3.0.%llu-1?distro=debian-12&upstream=openssl",
-			 (unsigned long long)(rev % 5 + 8));
+		snprintf(purl, sizeof(purl),
+		         "pkg:deb/debian/libssl3@3.0.%llu-1?distro=debian-12&upstream=openssl",
+		         (unsigned long long)(rev % 5 + 8));
 		const char *p = purl;
 		assert_int_equal(vuln_catalog_add(cat, rev, &p, 1, NULL, NULL), 0);
 	}
@@ -397,7 +416,8 @@ static void test_affected_revisions(void **state)
 	assert_int_equal(put(ix, rec, NULL), VULN_PUT_ADDED);
 	assert_int_equal(vuln_catalog_scan_package(cat, ix, "Debian", "openssl", NULL, NULL), 0);
 	size_t nrev = 0;
-	assert_int_equal(vuln_catalog_affected_revisions(cat, "Debian", "openssl", count_rev, &nrev), 0);
+	assert_int_equal(
+	    vuln_catalog_affected_revisions(cat, "Debian", "openssl", count_rev, &nrev), 0);
 	assert_int_equal(nrev, 30); /* 3.0.8, 3.0.9, 3.0.10: 10 revisions each */
 	vuln_catalog_free(cat);
 	vuln_index_free(ix);
@@ -406,11 +426,11 @@ static void test_affected_revisions(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_purl),
-		cmocka_unit_test(test_ranges),
-		cmocka_unit_test(test_semver_and_unordered),
-		cmocka_unit_test(test_index_and_scans),
-		cmocka_unit_test(test_affected_revisions),
+	    cmocka_unit_test(test_purl),
+	    cmocka_unit_test(test_ranges),
+	    cmocka_unit_test(test_semver_and_unordered),
+	    cmocka_unit_test(test_index_and_scans),
+	    cmocka_unit_test(test_affected_revisions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -25,15 +25,15 @@
 
 /* As osv.dev writes a Debian security advisory. */
 static const char dsa[] =
-	"{\"schema_version\":\"1.6.0\",\"id\":\"DSA-5532-1\","
-	"\"modified\":\"2023-10-25T08:12:03.123456Z\",\"published\":\"2023-10-24T00:00:00Z\","
-	"\"aliases\":[\"CVE-2023-5363\"],\"upstream\":[\"CVE-2023-5363\",\"CVE-2023-5678\"],"
-	"\"summary\":\"openssl - security update\",\"details\":\"Several vulnerabilities.\","
-	"\"database_specific\":{\"urgency\":\"medium\"},"
-	"\"affected\":[{\"package\":{\"ecosystem\":\"Debian:12\",\"name\":\"openssl\","
-	"\"purl\":\"pkg:deb/debian/openssl?arch=source\"},"
-	"\"ranges\":[{\"type\":\"ECOSYSTEM\",\"events\":[{\"fixed\":\"3.0.11-1~deb12u2\"},"
-	"{\"introduced\":\"0\"}]}],\"versions\":[\"3.0.9-1\",\"3.0.11-1~deb12u1\"]}]}";
+    "{\"schema_version\":\"1.6.0\",\"id\":\"DSA-5532-1\","
+    "\"modified\":\"2023-10-25T08:12:03.123456Z\",\"published\":\"2023-10-24T00:00:00Z\","
+    "\"aliases\":[\"CVE-2023-5363\"],\"upstream\":[\"CVE-2023-5363\",\"CVE-2023-5678\"],"
+    "\"summary\":\"openssl - security update\",\"details\":\"Several vulnerabilities.\","
+    "\"database_specific\":{\"urgency\":\"medium\"},"
+    "\"affected\":[{\"package\":{\"ecosystem\":\"Debian:12\",\"name\":\"openssl\","
+    "\"purl\":\"pkg:deb/debian/openssl?arch=source\"},"
+    "\"ranges\":[{\"type\":\"ECOSYSTEM\",\"events\":[{\"fixed\":\"3.0.11-1~deb12u2\"},"
+    "{\"introduced\":\"0\"}]}],\"versions\":[\"3.0.9-1\",\"3.0.11-1~deb12u1\"]}]}";
 
 static struct osv_record *parse_ok(const char *json)
 {
@@ -45,7 +45,7 @@ static struct osv_record *parse_ok(const char *json)
 }
 
 static void expect_refused(const char *json, const struct osv_limits *lim, int code,
-			   const char *msg)
+                           const char *msg)
 {
 	struct osv_record *rec = NULL;
 	ferry_error err = {0};
@@ -81,9 +81,12 @@ static void test_parse_debian_record(void **state)
 	osv_record_free(rec);
 
 	/* the digest ignores key order and white space, and sees content */
-	struct osv_record *r1 = parse_ok("{\"id\":\"X-1\",\"modified\":\"2024-01-01T00:00:00Z\",\"summary\":\"a\"}");
-	struct osv_record *r2 = parse_ok("{ \"summary\" : \"a\", \"modified\":\"2024-01-01T00:00:00Z\",\"id\":\"X-1\"}");
-	struct osv_record *r3 = parse_ok("{\"id\":\"X-1\",\"modified\":\"2024-01-01T00:00:00Z\",\"summary\":\"b\"}");
+	struct osv_record *r1 =
+	    parse_ok("{\"id\":\"X-1\",\"modified\":\"2024-01-01T00:00:00Z\",\"summary\":\"a\"}");
+	struct osv_record *r2 = parse_ok(
+	    "{ \"summary\" : \"a\", \"modified\":\"2024-01-01T00:00:00Z\",\"id\":\"X-1\"}");
+	struct osv_record *r3 =
+	    parse_ok("{\"id\":\"X-1\",\"modified\":\"2024-01-01T00:00:00Z\",\"summary\":\"b\"}");
 	assert_string_equal(r1->digest, r2->digest);
 	assert_string_not_equal(r1->digest, r3->digest);
 	assert_null(r1->json); /* kept only on request */
@@ -91,9 +94,11 @@ static void test_parse_debian_record(void **state)
 	osv_limits_default(&keep);
 	keep.keep_json = true;
 	struct osv_record *r4 = NULL;
-	const char *text = "{ \"summary\" : \"a\", \"modified\":\"2024-01-01T00:00:00Z\",\"id\":\"X-1\"}";
+	const char *text =
+	    "{ \"summary\" : \"a\", \"modified\":\"2024-01-01T00:00:00Z\",\"id\":\"X-1\"}";
 	assert_int_equal(osv_record_parse(text, strlen(text), "t", &keep, &r4, NULL), 0);
-	assert_string_equal(r4->json, "{\"id\":\"X-1\",\"modified\":\"2024-01-01T00:00:00Z\",\"summary\":\"a\"}");
+	assert_string_equal(
+	    r4->json, "{\"id\":\"X-1\",\"modified\":\"2024-01-01T00:00:00Z\",\"summary\":\"a\"}");
 	assert_string_equal(r4->digest, r1->digest);
 	osv_record_free(r4);
 	osv_record_free(r1);
@@ -104,14 +109,16 @@ static void test_parse_debian_record(void **state)
 static void test_parse_severity_and_semver(void **state)
 {
 	struct osv_record *rec = parse_ok(
-		"{\"id\":\"GHSA-xxxx-yyyy-zzzz\",\"modified\":\"2024-02-03T04:05:06+01:00\","
-		"\"withdrawn\":\"2024-03-01T00:00:00Z\","
-		"\"severity\":[{\"type\":\"CVSS_V3\",\"score\":\"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H\"}],"
-		"\"database_specific\":{\"severity\":\"CRITICAL\"},"
-		"\"affected\":[{\"package\":{\"ecosystem\":\"npm\",\"name\":\"@scope/left-pad\"},"
-		"\"ranges\":[{\"type\":\"SEMVER\",\"events\":[{\"introduced\":\"1.0.0-rc.1\"},"
-		"{\"last_affected\":\"1.2.0\"},{\"introduced\":\"0.5.0\"},{\"fixed\":\"0.9.1\"}]},"
-		"{\"type\":\"GIT\",\"repo\":\"https://example.org/x.git\",\"events\":[{\"introduced\":\"abc\"},{\"limit\":\"def\"}]}]}]}");
+	    "{\"id\":\"GHSA-xxxx-yyyy-zzzz\",\"modified\":\"2024-02-03T04:05:06+01:00\","
+	    "\"withdrawn\":\"2024-03-01T00:00:00Z\","
+	    "\"severity\":[{\"type\":\"CVSS_V3\",\"score\":\"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/"
+	    "I:H/A:H\"}],"
+	    "\"database_specific\":{\"severity\":\"CRITICAL\"},"
+	    "\"affected\":[{\"package\":{\"ecosystem\":\"npm\",\"name\":\"@scope/left-pad\"},"
+	    "\"ranges\":[{\"type\":\"SEMVER\",\"events\":[{\"introduced\":\"1.0.0-rc.1\"},"
+	    "{\"last_affected\":\"1.2.0\"},{\"introduced\":\"0.5.0\"},{\"fixed\":\"0.9.1\"}]},"
+	    "{\"type\":\"GIT\",\"repo\":\"https://example.org/"
+	    "x.git\",\"events\":[{\"introduced\":\"abc\"},{\"limit\":\"def\"}]}]}]}");
 	assert_int_equal(rec->modified_ts, 1706929506);
 	assert_string_equal(rec->withdrawn, "2024-03-01T00:00:00Z");
 	assert_int_equal(rec->n_severity, 1);
@@ -128,58 +135,67 @@ static void test_parse_severity_and_semver(void **state)
 
 static void test_parse_refusals(void **state)
 {
-	expect_refused("[1,2", NULL, FERRY_E_INVALID,
-		       "t.json:1:4: ']' expected near end of file");
+	expect_refused("[1,2", NULL, FERRY_E_INVALID, "t.json:1:4: ']' expected near end of file");
 	expect_refused("{\"id\":\"A\",\"id\":\"B\",\"modified\":\"2024-01-01T00:00:00Z\"}", NULL,
-		       FERRY_E_INVALID, "t.json:1:14: duplicate object key near '\"id\"'");
+	               FERRY_E_INVALID, "t.json:1:14: duplicate object key near '\"id\"'");
 	expect_refused("[]", NULL, FERRY_E_INVALID, "t.json: expected a JSON object");
 	expect_refused("{\"modified\":\"2024-01-01T00:00:00Z\"}", NULL, FERRY_E_INVALID,
-		       "t.json: id: missing");
+	               "t.json: id: missing");
 	expect_refused("{\"id\":\"../x\",\"modified\":\"2024-01-01T00:00:00Z\"}", NULL,
-		       FERRY_E_INVALID,
-		       "t.json: id: '../x' has a character outside printable ASCII or a '/'");
-	expect_refused("{\"id\":\"A-1\"}", NULL, FERRY_E_INVALID, "t.json: record A-1: modified: missing");
+	               FERRY_E_INVALID,
+	               "t.json: id: '../x' has a character outside printable ASCII or a '/'");
+	expect_refused("{\"id\":\"A-1\"}", NULL, FERRY_E_INVALID,
+	               "t.json: record A-1: modified: missing");
 	expect_refused("{\"id\":\"A-1\",\"modified\":\"yesterday\"}", NULL, FERRY_E_INVALID,
-		       "t.json: record A-1: modified: 'yesterday' is not an RFC 3339 time");
-	expect_refused("{\"id\":\"A-1\",\"modified\":\"2024-01-01T00:00:00Z\",\"aliases\":\"CVE-1\"}",
-		       NULL, FERRY_E_INVALID, "t.json: record A-1: aliases: expected an array");
-	expect_refused("{\"id\":\"A-1\",\"modified\":\"2024-01-01T00:00:00Z\",\"aliases\":[7]}", NULL,
-		       FERRY_E_INVALID, "t.json: record A-1: aliases[0]: expected a non-empty string");
+	               "t.json: record A-1: modified: 'yesterday' is not an RFC 3339 time");
+	expect_refused(
+	    "{\"id\":\"A-1\",\"modified\":\"2024-01-01T00:00:00Z\",\"aliases\":\"CVE-1\"}", NULL,
+	    FERRY_E_INVALID, "t.json: record A-1: aliases: expected an array");
+	expect_refused("{\"id\":\"A-1\",\"modified\":\"2024-01-01T00:00:00Z\",\"aliases\":[7]}",
+	               NULL, FERRY_E_INVALID,
+	               "t.json: record A-1: aliases[0]: expected a non-empty string");
 	expect_refused("{\"id\":\"A-1\",\"modified\":\"2024-01-01T00:00:00Z\",\"affected\":[{}]}",
-		       NULL, FERRY_E_INVALID, "t.json: record A-1: affected[0].package: missing");
-	expect_refused("{\"id\":\"A-1\",\"modified\":\"2024-01-01T00:00:00Z\",\"affected\":[{\"package\":"
-		       "{\"ecosystem\":\"Debian:12\",\"name\":\"x\"},\"ranges\":[{\"type\":\"ECOSYSTEM\","
-		       "\"events\":[{\"introduced\":\"0\"},{\"fixed\":\"1.0 beta\"}]}]}]}",
-		       NULL, FERRY_E_INVALID,
-		       "t.json: record A-1: affected[0].ranges[0].events[1].fixed: version '1.0 beta' "
-		       "has embedded spaces");
-	expect_refused("{\"id\":\"A-1\",\"modified\":\"2024-01-01T00:00:00Z\",\"affected\":[{\"package\":"
-		       "{\"ecosystem\":\"npm\",\"name\":\"x\"},\"ranges\":[{\"type\":\"SEMVER\","
-		       "\"events\":[{\"introduced\":\"1.0\"}]}]}]}",
-		       NULL, FERRY_E_INVALID,
-		       "t.json: record A-1: affected[0].ranges[0].events[0].introduced: version '1.0' is "
-		       "not SemVer 2.0.0");
-	expect_refused("{\"id\":\"A-1\",\"modified\":\"2024-01-01T00:00:00Z\",\"affected\":[{\"package\":"
-		       "{\"ecosystem\":\"npm\",\"name\":\"x\"},\"ranges\":[{\"type\":\"SEMVER\","
-		       "\"events\":[{\"fixed\":\"1.0.0\"}]}]}]}",
-		       NULL, FERRY_E_INVALID,
-		       "t.json: record A-1: affected[0].ranges[0].events: no introduced event");
-	expect_refused("{\"id\":\"A-1\",\"modified\":\"2024-01-01T00:00:00Z\",\"affected\":[{\"package\":"
-		       "{\"ecosystem\":\"npm\",\"name\":\"x\"},\"ranges\":[{\"type\":\"SEMVER\","
-		       "\"events\":[{\"introduced\":\"1.0.0\",\"fixed\":\"2.0.0\"}]}]}]}",
-		       NULL, FERRY_E_INVALID,
-		       "t.json: record A-1: affected[0].ranges[0].events[0]: expected an object with one "
-		       "of introduced, fixed, last_affected, limit");
-	expect_refused("{\"id\":\"A-1\",\"modified\":\"2024-01-01T00:00:00Z\",\"affected\":[{\"package\":"
-		       "{\"ecosystem\":\"npm\",\"name\":\"x\"},\"ranges\":[{\"type\":\"SEMVER\","
-		       "\"events\":[{\"broken\":\"1.0.0\"}]}]}]}",
-		       NULL, FERRY_E_INVALID,
-		       "t.json: record A-1: affected[0].ranges[0].events[0]: unknown event 'broken'");
-	expect_refused("{\"id\":\"A-1\",\"modified\":\"2024-01-01T00:00:00Z\",\"affected\":[{\"package\":"
-		       "{\"ecosystem\":\"npm\",\"name\":\"x\"},\"ranges\":[{\"type\":\"DATE\","
-		       "\"events\":[]}]}]}",
-		       NULL, FERRY_E_INVALID,
-		       "t.json: record A-1: affected[0].ranges[0].type: 'DATE' is not ECOSYSTEM, SEMVER or GIT");
+	               NULL, FERRY_E_INVALID, "t.json: record A-1: affected[0].package: missing");
+	expect_refused(
+	    "{\"id\":\"A-1\",\"modified\":\"2024-01-01T00:00:00Z\",\"affected\":[{\"package\":"
+	    "{\"ecosystem\":\"Debian:12\",\"name\":\"x\"},\"ranges\":[{\"type\":\"ECOSYSTEM\","
+	    "\"events\":[{\"introduced\":\"0\"},{\"fixed\":\"1.0 beta\"}]}]}]}",
+	    NULL, FERRY_E_INVALID,
+	    "t.json: record A-1: affected[0].ranges[0].events[1].fixed: version '1.0 beta' "
+	    "has embedded spaces");
+	expect_refused(
+	    "{\"id\":\"A-1\",\"modified\":\"2024-01-01T00:00:00Z\",\"affected\":[{\"package\":"
+	    "{\"ecosystem\":\"npm\",\"name\":\"x\"},\"ranges\":[{\"type\":\"SEMVER\","
+	    "\"events\":[{\"introduced\":\"1.0\"}]}]}]}",
+	    NULL, FERRY_E_INVALID,
+	    "t.json: record A-1: affected[0].ranges[0].events[0].introduced: version '1.0' is "
+	    "not SemVer 2.0.0");
+	expect_refused(
+	    "{\"id\":\"A-1\",\"modified\":\"2024-01-01T00:00:00Z\",\"affected\":[{\"package\":"
+	    "{\"ecosystem\":\"npm\",\"name\":\"x\"},\"ranges\":[{\"type\":\"SEMVER\","
+	    "\"events\":[{\"fixed\":\"1.0.0\"}]}]}]}",
+	    NULL, FERRY_E_INVALID,
+	    "t.json: record A-1: affected[0].ranges[0].events: no introduced event");
+	expect_refused(
+	    "{\"id\":\"A-1\",\"modified\":\"2024-01-01T00:00:00Z\",\"affected\":[{\"package\":"
+	    "{\"ecosystem\":\"npm\",\"name\":\"x\"},\"ranges\":[{\"type\":\"SEMVER\","
+	    "\"events\":[{\"introduced\":\"1.0.0\",\"fixed\":\"2.0.0\"}]}]}]}",
+	    NULL, FERRY_E_INVALID,
+	    "t.json: record A-1: affected[0].ranges[0].events[0]: expected an object with one "
+	    "of introduced, fixed, last_affected, limit");
+	expect_refused(
+	    "{\"id\":\"A-1\",\"modified\":\"2024-01-01T00:00:00Z\",\"affected\":[{\"package\":"
+	    "{\"ecosystem\":\"npm\",\"name\":\"x\"},\"ranges\":[{\"type\":\"SEMVER\","
+	    "\"events\":[{\"broken\":\"1.0.0\"}]}]}]}",
+	    NULL, FERRY_E_INVALID,
+	    "t.json: record A-1: affected[0].ranges[0].events[0]: unknown event 'broken'");
+	expect_refused(
+	    "{\"id\":\"A-1\",\"modified\":\"2024-01-01T00:00:00Z\",\"affected\":[{\"package\":"
+	    "{\"ecosystem\":\"npm\",\"name\":\"x\"},\"ranges\":[{\"type\":\"DATE\","
+	    "\"events\":[]}]}]}",
+	    NULL, FERRY_E_INVALID,
+	    "t.json: record A-1: affected[0].ranges[0].type: 'DATE' is not ECOSYSTEM, SEMVER or "
+	    "GIT");
 }
 
 static void test_parse_bounds(void **state)
@@ -190,12 +206,15 @@ static void test_parse_bounds(void **state)
 	lim.max_depth = 6;
 	lim.max_details = 8;
 	lim.max_string = 16;
-	expect_refused("{\"id\":\"A-1\",\"modified\":\"2024-01-01T00:00:00Z\",\"aliases\":[\"a\",\"b\",\"c\"]}",
-		       &lim, FERRY_E_LIMIT, "t.json: record A-1: aliases: more than 2 entries");
-	expect_refused("{\"id\":\"A-1\",\"modified\":\"2024-01-01T00:00:00Z\",\"x\":[[[[[[[1]]]]]]]}",
-		       &lim, FERRY_E_LIMIT, "t.json: record A-1: nested deeper than 6 levels");
-	expect_refused("{\"id\":\"A-1\",\"modified\":\"2024-01-01T00:00:00Z\",\"aliases\":[\"CVE-2024-000000001\"]}",
-		       &lim, FERRY_E_LIMIT, "t.json: record A-1: aliases[0]: longer than 16 bytes");
+	expect_refused("{\"id\":\"A-1\",\"modified\":\"2024-01-01T00:00:00Z\",\"aliases\":[\"a\","
+	               "\"b\",\"c\"]}",
+	               &lim, FERRY_E_LIMIT, "t.json: record A-1: aliases: more than 2 entries");
+	expect_refused(
+	    "{\"id\":\"A-1\",\"modified\":\"2024-01-01T00:00:00Z\",\"x\":[[[[[[[1]]]]]]]}", &lim,
+	    FERRY_E_LIMIT, "t.json: record A-1: nested deeper than 6 levels");
+	expect_refused("{\"id\":\"A-1\",\"modified\":\"2024-01-01T00:00:00Z\",\"aliases\":[\"CVE-"
+	               "2024-000000001\"]}",
+	               &lim, FERRY_E_LIMIT, "t.json: record A-1: aliases[0]: longer than 16 bytes");
 	/* the id is bounded before anything else */
 	char big[300];
 	memset(big, 'A', 200);
@@ -207,7 +226,8 @@ static void test_parse_bounds(void **state)
 	/* details are cut at the bound, on a character boundary */
 	struct osv_record *rec = NULL;
 	ferry_error err = {0};
-	const char *d = "{\"id\":\"A-1\",\"modified\":\"2024-01-01T00:00:00Z\",\"details\":\"1234567\xc3\xa9xyz\"}";
+	const char *d = "{\"id\":\"A-1\",\"modified\":\"2024-01-01T00:00:00Z\",\"details\":"
+	                "\"1234567\xc3\xa9xyz\"}";
 	assert_int_equal(osv_record_parse(d, strlen(d), "t.json", &lim, &rec, &err), 0);
 	assert_string_equal(rec->details, "1234567");
 	osv_record_free(rec);
@@ -250,10 +270,9 @@ static void write_file(const char *rel, const char *content)
 static void test_import_directory(void **state)
 {
 	write_file("feed/a/DSA-5532-1.json", dsa);
-	write_file("feed/b/many.json",
-		   "[{\"id\":\"M-1\",\"modified\":\"2024-01-01T00:00:00Z\"},"
-		   "{\"id\":\"M-2\",\"modified\":\"not a time\"},"
-		   "{\"id\":\"M-3\",\"modified\":\"2024-01-01T00:00:00Z\"}]");
+	write_file("feed/b/many.json", "[{\"id\":\"M-1\",\"modified\":\"2024-01-01T00:00:00Z\"},"
+	                               "{\"id\":\"M-2\",\"modified\":\"not a time\"},"
+	                               "{\"id\":\"M-3\",\"modified\":\"2024-01-01T00:00:00Z\"}]");
 	write_file("feed/b/broken.json", "{\"id\":\"B-1\",");
 	write_file("feed/b/notes.txt", "not a record");
 	char path[512];
@@ -270,11 +289,13 @@ static void test_import_directory(void **state)
 	assert_int_equal(st.rejected, 2);
 	assert_int_equal(st.files, 3);
 	char want[600];
-	snprintf(want, sizeof(want), "%s/feed/b/broken.json:1:12: string or '}' expected near end of file", tu_tmpdir);
-	assert_string_equal(c.rejects[0], want);
 	snprintf(want, sizeof(want),
-		 "%s/feed/b/many.json[1]: record M-2: modified: 'not a time' is not an RFC 3339 time",
-		 tu_tmpdir);
+	         "%s/feed/b/broken.json:1:12: string or '}' expected near end of file", tu_tmpdir);
+	assert_string_equal(c.rejects[0], want);
+	snprintf(
+	    want, sizeof(want),
+	    "%s/feed/b/many.json[1]: record M-2: modified: 'not a time' is not an RFC 3339 time",
+	    tu_tmpdir);
 	assert_string_equal(c.rejects[1], want);
 
 	/* one file */
@@ -297,13 +318,13 @@ static void test_import_directory(void **state)
 	/* a source that does not exist fails as a whole */
 	snprintf(path, sizeof(path), "%s/nope", tu_tmpdir);
 	assert_int_equal(osv_import_path(path, NULL, on_record, on_reject, &c, &st, &err),
-			 FERRY_E_NOTFOUND);
+	                 FERRY_E_NOTFOUND);
 	snprintf(want, sizeof(want), "%s/nope: No such file or directory", tu_tmpdir);
 	assert_string_equal(err.msg, want);
 }
 
 static void make_zip(const char *path, const char *const *names, const char *const *contents,
-		     size_t n)
+                     size_t n)
 {
 	int zerr = 0;
 	zip_t *za = zip_open(path, ZIP_CREATE | ZIP_TRUNCATE, &zerr);
@@ -349,7 +370,8 @@ static void test_import_zip(void **state)
 	char want[600];
 	snprintf(want, sizeof(want), "%s:bomb.json: larger than 1048576 bytes", path);
 	assert_string_equal(c.rejects[0], want);
-	snprintf(want, sizeof(want), "%s:bad.json: record BAD-1: modified: expected a string", path);
+	snprintf(want, sizeof(want), "%s:bad.json: record BAD-1: modified: expected a string",
+	         path);
 	assert_string_equal(c.rejects[1], want);
 
 	/* the same zip under another name is still read as a zip */
@@ -365,7 +387,7 @@ static void test_import_zip(void **state)
 	lim.max_total = 1u << 20;
 	memset(&c, 0, sizeof(c));
 	assert_int_equal(osv_import_path(other, &lim, on_record, on_reject, &c, &st, &err),
-			 FERRY_E_LIMIT);
+	                 FERRY_E_LIMIT);
 	snprintf(want, sizeof(want), "%s: more than 1048576 bytes in all", other);
 	assert_string_equal(err.msg, want);
 
@@ -373,7 +395,7 @@ static void test_import_zip(void **state)
 	osv_limits_default(&lim);
 	lim.max_entries = 3;
 	assert_int_equal(osv_import_path(other, &lim, on_record, on_reject, &c, &st, &err),
-			 FERRY_E_LIMIT);
+	                 FERRY_E_LIMIT);
 	snprintf(want, sizeof(want), "%s: more than 3 entries", other);
 	assert_string_equal(err.msg, want);
 
@@ -381,7 +403,7 @@ static void test_import_zip(void **state)
 	write_file("fake.zip", "PK\3\4 this is not a zip");
 	snprintf(path, sizeof(path), "%s/fake.zip", tu_tmpdir);
 	assert_int_equal(osv_import_path(path, NULL, on_record, on_reject, &c, &st, &err),
-			 FERRY_E_CORRUPT);
+	                 FERRY_E_CORRUPT);
 	assert_non_null(strstr(err.msg, "fake.zip: not a readable zip: "));
 }
 
@@ -401,13 +423,14 @@ static void test_parse_time(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_debian_record),
-		cmocka_unit_test(test_parse_severity_and_semver),
-		cmocka_unit_test(test_parse_refusals),
-		cmocka_unit_test(test_parse_bounds),
-		cmocka_unit_test(test_parse_time),
-		cmocka_unit_test_setup_teardown(test_import_directory, tu_tmpdir_setup, tu_tmpdir_teardown),
-		cmocka_unit_test_setup_teardown(test_import_zip, tu_tmpdir_setup, tu_tmpdir_teardown),
+	    cmocka_unit_test(test_parse_debian_record),
+	    cmocka_unit_test(test_parse_severity_and_semver),
+	    cmocka_unit_test(test_parse_refusals),
+	    cmocka_unit_test(test_parse_bounds),
+	    cmocka_unit_test(test_parse_time),
+	    cmocka_unit_test_setup_teardown(test_import_directory, tu_tmpdir_setup,
+	                                    tu_tmpdir_teardown),
+	    cmocka_unit_test_setup_teardown(test_import_zip, tu_tmpdir_setup, tu_tmpdir_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

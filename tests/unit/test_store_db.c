@@ -42,7 +42,6 @@ static int setup(void **state)
 	return 0;
 }
 
-
 static struct db *open_migrated(void)
 {
 	struct db *db = NULL;
@@ -58,12 +57,12 @@ static struct db *open_migrated(void)
 static void wipe(struct db *db)
 {
 	assert_int_equal(db_exec_script(db,
-					"DELETE FROM jobs; DELETE FROM channels; "
-					"DELETE FROM revisions; DELETE FROM tracks; "
-					"DELETE FROM collaborators; DELETE FROM packages; "
-					"DELETE FROM tokens; DELETE FROM accounts;",
-					NULL),
-			 0);
+	                                "DELETE FROM jobs; DELETE FROM channels; "
+	                                "DELETE FROM revisions; DELETE FROM tracks; "
+	                                "DELETE FROM collaborators; DELETE FROM packages; "
+	                                "DELETE FROM tokens; DELETE FROM accounts;",
+	                                NULL),
+	                 0);
 }
 
 static void test_migrations(void **state)
@@ -80,11 +79,11 @@ static void test_migrations(void **state)
 	assert_int_equal(db_exec_script(db, "UPDATE schema_version SET version = 99", NULL), 0);
 	assert_int_equal(db_migrate(db, NULL, NULL, &err), FERRY_E_UNSUPPORTED);
 	assert_non_null(strstr(err.msg, "database schema version 99 is newer than this "
-					"ferry-store knows"));
+	                                "ferry-store knows"));
 	char latest[8];
 	snprintf(latest, sizeof(latest), "%d", db_schema_latest());
 	assert_int_equal(db_run(db, NULL, NULL, "UPDATE schema_version SET version = $1", latest),
-			 0);
+	                 0);
 	db_close(db);
 }
 
@@ -96,24 +95,26 @@ static void test_params_rows_and_errors(void **state)
 	wipe(db);
 	struct db_rows rows = DB_ROWS_INIT;
 	assert_int_equal(db_run(db, NULL, &err,
-				"INSERT INTO accounts (name, created) VALUES ($1, $2)", "alice", "5"),
-			 0);
+	                        "INSERT INTO accounts (name, created) VALUES ($1, $2)", "alice",
+	                        "5"),
+	                 0);
 	assert_int_equal(db_run(db, NULL, &err,
-				"INSERT INTO accounts (name, created) VALUES ($1, $2)", "bob", "6"),
-			 0);
+	                        "INSERT INTO accounts (name, created) VALUES ($1, $2)", "bob", "6"),
+	                 0);
 	/* a unique violation is FERRY_E_EXISTS on both engines */
 	assert_int_equal(db_run(db, NULL, &err,
-				"INSERT INTO accounts (name, created) VALUES ($1, $2)", "alice", "7"),
-			 FERRY_E_EXISTS);
+	                        "INSERT INTO accounts (name, created) VALUES ($1, $2)", "alice",
+	                        "7"),
+	                 FERRY_E_EXISTS);
 	/* text that looks like SQL stays text */
 	assert_int_equal(db_run(db, NULL, &err,
-				"INSERT INTO accounts (name, created) VALUES ($1, $2)",
-				"x'); DROP TABLE accounts; --", "8"),
-			 0);
-	assert_int_equal(db_run(db, &rows, &err,
-				"SELECT name, created FROM accounts WHERE created >= $1 ORDER BY name",
-				"6"),
-			 0);
+	                        "INSERT INTO accounts (name, created) VALUES ($1, $2)",
+	                        "x'); DROP TABLE accounts; --", "8"),
+	                 0);
+	assert_int_equal(
+	    db_run(db, &rows, &err,
+	           "SELECT name, created FROM accounts WHERE created >= $1 ORDER BY name", "6"),
+	    0);
 	assert_int_equal(rows.nrows, 2);
 	assert_int_equal(rows.ncols, 2);
 	assert_string_equal(db_cell(&rows, 0, 0), "bob");
@@ -122,12 +123,12 @@ static void test_params_rows_and_errors(void **state)
 	db_rows_free(&rows);
 	/* NULL in, NULL out; changes counted */
 	assert_int_equal(db_run(db, NULL, &err,
-				"INSERT INTO tokens (id, hash, account, created, revoked) "
-				"VALUES ($1, $2, $3, $4, $5)",
-				"t1", "h1", "alice", "1", NULL),
-			 0);
+	                        "INSERT INTO tokens (id, hash, account, created, revoked) "
+	                        "VALUES ($1, $2, $3, $4, $5)",
+	                        "t1", "h1", "alice", "1", NULL),
+	                 0);
 	assert_int_equal(db_run(db, &rows, &err, "SELECT revoked FROM tokens WHERE id = $1", "t1"),
-			 0);
+	                 0);
 	assert_int_equal(rows.nrows, 1);
 	assert_null(db_cell(&rows, 0, 0));
 	db_rows_free(&rows);
@@ -135,11 +136,12 @@ static void test_params_rows_and_errors(void **state)
 	assert_int_equal(rows.changes, 3);
 	db_rows_free(&rows);
 	/* a foreign key holds */
-	assert_int_equal(db_run(db, NULL, &err,
-				"INSERT INTO tokens (id, hash, account, created) VALUES ($1, $2, $3, "
-				"$4)",
-				"t2", "h2", "nobody", "1"),
-			 FERRY_E_DB);
+	assert_int_equal(
+	    db_run(db, NULL, &err,
+	           "INSERT INTO tokens (id, hash, account, created) VALUES ($1, $2, $3, "
+	           "$4)",
+	           "t2", "h2", "nobody", "1"),
+	    FERRY_E_DB);
 	/* a syntax error names the engine */
 	assert_int_equal(db_exec(db, "SELEKT 1", NULL, 0, NULL, &err), FERRY_E_DB);
 	assert_true(str_has_prefix(err.msg, "sqlite ") || str_has_prefix(err.msg, "postgresql "));
@@ -156,16 +158,18 @@ static void test_transactions(void **state)
 	assert_int_equal(db_begin(db, true, &err), 0);
 	assert_int_equal(db_begin(db, true, &err), FERRY_E_INTERNAL);
 	assert_int_equal(db_run(db, NULL, &err,
-				"INSERT INTO accounts (name, created) VALUES ($1, $2)", "gone", "1"),
-			 0);
+	                        "INSERT INTO accounts (name, created) VALUES ($1, $2)", "gone",
+	                        "1"),
+	                 0);
 	db_rollback(db);
 	assert_int_equal(db_exec(db, "SELECT name FROM accounts", NULL, 0, &rows, &err), 0);
 	assert_int_equal(rows.nrows, 0);
 	db_rows_free(&rows);
 	assert_int_equal(db_begin(db, true, &err), 0);
 	assert_int_equal(db_run(db, NULL, &err,
-				"INSERT INTO accounts (name, created) VALUES ($1, $2)", "kept", "1"),
-			 0);
+	                        "INSERT INTO accounts (name, created) VALUES ($1, $2)", "kept",
+	                        "1"),
+	                 0);
 	assert_int_equal(db_commit(db, &err), 0);
 	assert_int_equal(db_commit(db, &err), FERRY_E_INTERNAL);
 	/* another connection sees the commit */
@@ -248,9 +252,9 @@ static void test_jobs(void **state)
 	if (db_dialect(a) == DB_POSTGRES) {
 		/* a row another instance holds is skipped, not waited for */
 		assert_int_equal(db_begin(a, true, &err), 0);
-		assert_int_equal(db_exec(a, "SELECT id FROM jobs FOR UPDATE SKIP LOCKED", NULL, 0,
-					 &rows, &err),
-				 0);
+		assert_int_equal(
+		    db_exec(a, "SELECT id FROM jobs FOR UPDATE SKIP LOCKED", NULL, 0, &rows, &err),
+		    0);
 		assert_int_equal(rows.nrows, 1);
 		db_rows_free(&rows);
 		assert_int_equal(jobs_claim(b, "b", 60, &id2, kind, arg, &err), 0);
@@ -263,14 +267,13 @@ static void test_jobs(void **state)
 	/* finished with "again": due later, not now */
 	assert_int_equal(jobs_finish(a, id, true, store_now() + 600, "boom", &err), 0);
 	assert_int_equal(jobs_claim(b, "b", 60, &id2, kind, arg, &err), 0);
-	assert_int_equal(db_run(a, &rows, &err, "SELECT last_error, state FROM jobs WHERE id = $1",
-				"1") < 0,
-			 false);
+	assert_int_equal(
+	    db_run(a, &rows, &err, "SELECT last_error, state FROM jobs WHERE id = $1", "1") < 0,
+	    false);
 	db_rows_free(&rows);
 	/* a lease that ran out (its instance died) is claimed again */
-	assert_int_equal(db_exec_script(a, "UPDATE jobs SET state = 'running', lease_until = 1",
-					NULL),
-			 0);
+	assert_int_equal(
+	    db_exec_script(a, "UPDATE jobs SET state = 'running', lease_until = 1", NULL), 0);
 	assert_int_equal(jobs_claim(b, "b", 60, &id2, kind, arg, &err), 1);
 	assert_int_equal(id2, id);
 	assert_int_equal(jobs_finish(b, id2, false, 0, NULL, &err), 0);
@@ -281,13 +284,14 @@ static void test_jobs(void **state)
 }
 
 static void add_channel(struct db *db, const char *track, const char *risk, const char *branch,
-			const char *rev, const char *expires)
+                        const char *rev, const char *expires)
 {
-	assert_int_equal(db_run(db, NULL, NULL,
-				"INSERT INTO channels (package, track, risk, branch, arch, revision, "
-				"updated, expires) VALUES ('hello', $1, $2, $3, 'amd64', $4, 1, $5)",
-				track, risk, branch, rev, expires),
-			 0);
+	assert_int_equal(
+	    db_run(db, NULL, NULL,
+	           "INSERT INTO channels (package, track, risk, branch, arch, revision, "
+	           "updated, expires) VALUES ('hello', $1, $2, $3, 'amd64', $4, 1, $5)",
+	           track, risk, branch, rev, expires),
+	    0);
 }
 
 static void test_channel_map(void **state)
@@ -298,17 +302,17 @@ static void test_channel_map(void **state)
 	wipe(db);
 	assert_int_equal(account_add(db, "alice", &err), 0);
 	assert_int_equal(db_exec_script(db,
-					"INSERT INTO packages (name, owner, created, map_gen) "
-					"VALUES ('hello', 'alice', 1, 3)",
-					&err),
-			 0);
+	                                "INSERT INTO packages (name, owner, created, map_gen) "
+	                                "VALUES ('hello', 'alice', 1, 3)",
+	                                &err),
+	                 0);
 	for (int r = 1; r <= 3; r++) {
 		char q[512];
 		snprintf(q, sizeof(q),
-			 "INSERT INTO revisions (package, revision, sha256, sha512, size, version, "
-			 "architectures, manifest, uploader, created) VALUES ('hello', %d, 'h%d', "
-			 "'s', 10, '1.%d', '[\"amd64\"]', 'm', 'alice', 1)",
-			 r, r, r);
+		         "INSERT INTO revisions (package, revision, sha256, sha512, size, version, "
+		         "architectures, manifest, uploader, created) VALUES ('hello', %d, 'h%d', "
+		         "'s', 10, '1.%d', '[\"amd64\"]', 'm', 'alice', 1)",
+		         r, r, r);
 		assert_int_equal(db_exec_script(db, q, &err), 0);
 	}
 	add_channel(db, "latest", "stable", "", "1", NULL);
@@ -322,15 +326,15 @@ static void test_channel_map(void **state)
 	json_t *ch = json_object_get(map, "channels");
 	assert_int_equal(json_array_size(ch), 5); /* four risks and one live branch */
 	const char *want[5][3] = {{"latest/stable", "1", ""},
-				  {"latest/candidate", "1", "latest/stable"},
-				  {"latest/beta", "2", ""},
-				  {"latest/edge", "2", "latest/beta"},
-				  {"latest/edge/fix", "3", ""}};
+	                          {"latest/candidate", "1", "latest/stable"},
+	                          {"latest/beta", "2", ""},
+	                          {"latest/edge", "2", "latest/beta"},
+	                          {"latest/edge/fix", "3", ""}};
 	for (size_t i = 0; i < 5; i++) {
 		json_t *e = json_array_get(ch, i);
 		assert_string_equal(json_string_value(json_object_get(e, "channel")), want[i][0]);
 		assert_int_equal(json_integer_value(json_object_get(e, "revision")),
-				 atoi(want[i][1]));
+		                 atoi(want[i][1]));
 		json_t *f = json_object_get(e, "follows");
 		if (*want[i][2])
 			assert_string_equal(json_string_value(f), want[i][2]);
@@ -340,8 +344,8 @@ static void test_channel_map(void **state)
 	json_t *revs = json_object_get(map, "revisions");
 	assert_int_equal(json_object_size(revs), 3);
 	assert_string_equal(
-		json_string_value(json_object_get(json_object_get(revs, "3"), "target")),
-		"hello_3.ferry");
+	    json_string_value(json_object_get(json_object_get(revs, "3"), "target")),
+	    "hello_3.ferry");
 	json_decref(map);
 
 	struct channel c;
@@ -355,19 +359,16 @@ static void test_channel_map(void **state)
 	assert_int_equal(json_object_size(res), 0); /* expired branches hold nothing */
 	json_decref(res);
 	assert_int_equal(channelmap_build(db, "nothing", store_now(), &map, NULL, &err),
-			 FERRY_E_NOTFOUND);
+	                 FERRY_E_NOTFOUND);
 	db_close(db);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_migrations),
-		cmocka_unit_test(test_params_rows_and_errors),
-		cmocka_unit_test(test_transactions),
-		cmocka_unit_test(test_tokens),
-		cmocka_unit_test(test_jobs),
-		cmocka_unit_test(test_channel_map),
+	    cmocka_unit_test(test_migrations),   cmocka_unit_test(test_params_rows_and_errors),
+	    cmocka_unit_test(test_transactions), cmocka_unit_test(test_tokens),
+	    cmocka_unit_test(test_jobs),         cmocka_unit_test(test_channel_map),
 	};
 	return cmocka_run_group_tests(tests, setup, tu_tmpdir_teardown);
 }

@@ -62,10 +62,12 @@ static char *sign_doc(json_t *signed_, const int *signers, size_t *len)
 	for (int i = 0; signers && signers[i] >= 0; i++) {
 		unsigned char *sig = NULL;
 		size_t siglen = 0;
-		assert_int_equal(crypto_key_sign(keys[signers[i]], canon, clen, &sig, &siglen, NULL), 0);
+		assert_int_equal(
+		    crypto_key_sign(keys[signers[i]], canon, clen, &sig, &siglen, NULL), 0);
 		char *hex = malloc(2 * siglen + 1);
 		str_hex(sig, siglen, hex);
-		json_array_append_new(sigs, json_pack("{s:s, s:s}", "keyid", keyids[signers[i]], "sig", hex));
+		json_array_append_new(
+		    sigs, json_pack("{s:s, s:s}", "keyid", keyids[signers[i]], "sig", hex));
 		free(sig);
 		free(hex);
 	}
@@ -85,11 +87,13 @@ static json_t *root_signed(int threshold, const char *expires)
 	json_t *roles = json_object();
 	const char *r[] = {"root", "timestamp", "snapshot", "targets"};
 	for (int i = 0; i < 4; i++)
-		json_object_set_new(roles, r[i], json_pack("{s:O, s:i}", "keyids", ids, "threshold", threshold));
+		json_object_set_new(roles, r[i],
+		                    json_pack("{s:O, s:i}", "keyids", ids, "threshold", threshold));
 	json_decref(ids);
-	return json_pack("{s:s, s:s, s:i, s:s, s:b, s:o, s:o, s:s}", "_type", "root", "spec_version",
-			 "1.0.31", "version", 1, "expires", expires, "consistent_snapshot", 1,
-			 "keys", k, "roles", roles, "x-custom", "kept in the signed bytes");
+	return json_pack("{s:s, s:s, s:i, s:s, s:b, s:o, s:o, s:s}", "_type", "root",
+	                 "spec_version", "1.0.31", "version", 1, "expires", expires,
+	                 "consistent_snapshot", 1, "keys", k, "roles", roles, "x-custom",
+	                 "kept in the signed bytes");
 }
 
 static struct tuf_metadata *parse_ok(const char *doc, size_t len, enum tuf_role type)
@@ -112,14 +116,14 @@ static void test_root_threshold(void **state)
 	assert_int_equal(md->root.keys.n, 3);
 	assert_non_null(strstr(md->signed_bytes, "\"x-custom\":\"kept in the signed bytes\""));
 	ferry_error err = {0};
-	assert_int_equal(tuf_verify_threshold(md, &md->root.keys, &md->root.roles[TUF_ROLE_ROOT],
-					      "root", &err),
-			 0);
+	assert_int_equal(
+	    tuf_verify_threshold(md, &md->root.keys, &md->root.roles[TUF_ROLE_ROOT], "root", &err),
+	    0);
 	/* threshold 3 with two signatures fails, and says so */
 	md->root.roles[TUF_ROLE_ROOT].threshold = 3;
-	assert_int_equal(tuf_verify_threshold(md, &md->root.keys, &md->root.roles[TUF_ROLE_ROOT],
-					      "root", &err),
-			 FERRY_E_VERIFY);
+	assert_int_equal(
+	    tuf_verify_threshold(md, &md->root.keys, &md->root.roles[TUF_ROLE_ROOT], "root", &err),
+	    FERRY_E_VERIFY);
 	assert_string_equal(err.msg, "root: 2 of 3 required signatures verified");
 }
 
@@ -138,13 +142,13 @@ static void test_same_key_counts_once(void **state)
 	assert_int_equal(tuf_json_parse(doc, len, NULL, &d, NULL), 0);
 	json_t *sigs = json_object_get(d, "signatures");
 	json_array_append_new(sigs, json_pack("{s:s, s:O}", "keyid", "alias", "sig",
-					      json_object_get(json_array_get(sigs, 0), "sig")));
+	                                      json_object_get(json_array_get(sigs, 0), "sig")));
 	_cleanup_free_ char *doc2 = json_dumps(d, 0);
 	_cleanup_metadata_ struct tuf_metadata *md = parse_ok(doc2, strlen(doc2), TUF_ROLE_ROOT);
 	ferry_error err = {0};
-	assert_int_equal(tuf_verify_threshold(md, &md->root.keys, &md->root.roles[TUF_ROLE_ROOT],
-					      "root", &err),
-			 FERRY_E_VERIFY);
+	assert_int_equal(
+	    tuf_verify_threshold(md, &md->root.keys, &md->root.roles[TUF_ROLE_ROOT], "root", &err),
+	    FERRY_E_VERIFY);
 	assert_string_equal(err.msg, "root: 1 of 2 required signatures verified");
 
 	/* the same keyid twice in signatures is refused outright */
@@ -152,13 +156,13 @@ static void test_same_key_counts_once(void **state)
 	_cleanup_free_ char *doc3 = json_dumps(d, 0);
 	struct tuf_metadata *bad = NULL;
 	assert_int_equal(tuf_metadata_parse(doc3, strlen(doc3), TUF_ROLE_ROOT, &bad, &err),
-			 FERRY_E_INVALID);
+	                 FERRY_E_INVALID);
 	assert_non_null(strstr(err.msg, "a second signature by key"));
 	/* and a role listing one key ID twice */
 	json_t *sd = json_object_get(d, "signed");
-	json_array_append_new(json_object_get(json_object_get(json_object_get(sd, "roles"), "root"),
-					      "keyids"),
-			      json_string(keyids[0]));
+	json_array_append_new(
+	    json_object_get(json_object_get(json_object_get(sd, "roles"), "root"), "keyids"),
+	    json_string(keyids[0]));
 	_cleanup_free_ char *doc4 = sign_doc(json_incref(sd), one, &len);
 	assert_int_equal(tuf_metadata_parse(doc4, len, TUF_ROLE_ROOT, &bad, &err), FERRY_E_INVALID);
 	assert_non_null(strstr(err.msg, "listed twice"));
@@ -176,14 +180,15 @@ static void test_bad_signatures_never_count(void **state)
 	/* empty, non-hex, and another key's signature under each key ID */
 	json_object_set_new(json_array_get(sigs, 0), "sig", json_string(""));
 	json_object_set_new(json_array_get(sigs, 1), "sig", json_string("zz"));
-	json_object_set(json_array_get(sigs, 2), "keyid", json_object_get(json_array_get(sigs, 0), "keyid"));
+	json_object_set(json_array_get(sigs, 2), "keyid",
+	                json_object_get(json_array_get(sigs, 0), "keyid"));
 	json_object_set_new(json_array_get(sigs, 0), "keyid", json_string(keyids[2]));
 	_cleanup_free_ char *doc2 = json_dumps(d, 0);
 	json_decref(d);
 	_cleanup_metadata_ struct tuf_metadata *md = parse_ok(doc2, strlen(doc2), TUF_ROLE_ROOT);
-	assert_int_equal(tuf_verify_threshold(md, &md->root.keys, &md->root.roles[TUF_ROLE_ROOT],
-					      "root", NULL),
-			 FERRY_E_VERIFY);
+	assert_int_equal(
+	    tuf_verify_threshold(md, &md->root.keys, &md->root.roles[TUF_ROLE_ROOT], "root", NULL),
+	    FERRY_E_VERIFY);
 }
 
 static void test_tampered_signed_fails(void **state)
@@ -194,9 +199,9 @@ static void test_tampered_signed_fails(void **state)
 	char *p = strstr(doc, "kept in the");
 	p[0] = 'K';
 	_cleanup_metadata_ struct tuf_metadata *md = parse_ok(doc, len, TUF_ROLE_ROOT);
-	assert_int_equal(tuf_verify_threshold(md, &md->root.keys, &md->root.roles[TUF_ROLE_ROOT],
-					      "root", NULL),
-			 FERRY_E_VERIFY);
+	assert_int_equal(
+	    tuf_verify_threshold(md, &md->root.keys, &md->root.roles[TUF_ROLE_ROOT], "root", NULL),
+	    FERRY_E_VERIFY);
 }
 
 static void test_expiry_and_spec_version(void **state)
@@ -211,8 +216,9 @@ static void test_expiry_and_spec_version(void **state)
 	assert_true(tuf_metadata_expired(md, t));
 	assert_true(tuf_metadata_expired(md, t + 1));
 
-	const char *bad_times[] = {"2030-06-01T12:00:00", "2030-06-01 12:00:00Z", "2030-13-01T12:00:00Z",
-				   "2030-02-30T12:00:00Z", "2030-06-01T12:00:00.5Z", "+030-06-01T12:00:00Z"};
+	const char *bad_times[] = {"2030-06-01T12:00:00",    "2030-06-01 12:00:00Z",
+	                           "2030-13-01T12:00:00Z",   "2030-02-30T12:00:00Z",
+	                           "2030-06-01T12:00:00.5Z", "+030-06-01T12:00:00Z"};
 	for (size_t i = 0; i < ARRAY_SIZE(bad_times); i++)
 		assert_int_equal(tuf_parse_expires(bad_times[i], &t), FERRY_E_INVALID);
 
@@ -221,7 +227,8 @@ static void test_expiry_and_spec_version(void **state)
 	json_t *s = root_signed(1, "2030-06-01T12:00:00Z");
 	json_object_set_new(s, "spec_version", json_string("2.0.0"));
 	_cleanup_free_ char *doc2 = sign_doc(s, NULL, &len);
-	assert_int_equal(tuf_metadata_parse(doc2, len, TUF_ROLE_ROOT, &bad, &err), FERRY_E_UNSUPPORTED);
+	assert_int_equal(tuf_metadata_parse(doc2, len, TUF_ROLE_ROOT, &bad, &err),
+	                 FERRY_E_UNSUPPORTED);
 	assert_string_equal(err.msg, "root: signed.spec_version: 2.0.0 is not a 1.x version");
 	s = root_signed(1, "2030-06-01T12:00:00Z");
 	json_object_set_new(s, "spec_version", json_string("1.0"));
@@ -236,7 +243,8 @@ static void test_wrong_type_and_fields(void **state)
 	_cleanup_free_ char *doc = sign_doc(root_signed(1, "2030-06-01T12:00:00Z"), NULL, &len);
 	ferry_error err = {0};
 	struct tuf_metadata *md = NULL;
-	assert_int_equal(tuf_metadata_parse(doc, len, TUF_ROLE_TIMESTAMP, &md, &err), FERRY_E_INVALID);
+	assert_int_equal(tuf_metadata_parse(doc, len, TUF_ROLE_TIMESTAMP, &md, &err),
+	                 FERRY_E_INVALID);
 	assert_string_equal(err.msg, "timestamp: signed._type: is root, expected timestamp");
 
 	json_t *s = root_signed(1, "2030-06-01T12:00:00Z");
@@ -257,68 +265,69 @@ static void test_wrong_type_and_fields(void **state)
 	_cleanup_free_ char *doc4 = json_dumps(env, 0);
 	json_decref(env);
 	assert_int_equal(tuf_metadata_parse(doc4, strlen(doc4), TUF_ROLE_ROOT, &md, &err),
-			 FERRY_E_INVALID);
+	                 FERRY_E_INVALID);
 	assert_non_null(strstr(err.msg, "no real numbers"));
 
 	/* bounds: a document nested too deep never reaches the parser */
 	char deep[200];
 	memset(deep, '[', sizeof(deep));
-	assert_int_equal(tuf_metadata_parse(deep, sizeof(deep), TUF_ROLE_ROOT, &md, &err), FERRY_E_LIMIT);
+	assert_int_equal(tuf_metadata_parse(deep, sizeof(deep), TUF_ROLE_ROOT, &md, &err),
+	                 FERRY_E_LIMIT);
 }
 
 static void test_timestamp_snapshot_targets(void **state)
 {
 	size_t len = 0;
-	json_t *ts = json_pack("{s:s, s:s, s:i, s:s, s:{s:{s:i, s:i, s:{s:s}}}}", "_type", "timestamp",
-			       "spec_version", "1.0.31", "version", 7, "expires", "2099-01-01T00:00:00Z",
-			       "meta", "snapshot.json", "version", 3, "length", 10, "hashes", "sha256",
-			       "ab");
+	json_t *ts = json_pack("{s:s, s:s, s:i, s:s, s:{s:{s:i, s:i, s:{s:s}}}}", "_type",
+	                       "timestamp", "spec_version", "1.0.31", "version", 7, "expires",
+	                       "2099-01-01T00:00:00Z", "meta", "snapshot.json", "version", 3,
+	                       "length", 10, "hashes", "sha256", "ab");
 	_cleanup_free_ char *d1 = sign_doc(ts, NULL, &len);
 	_cleanup_metadata_ struct tuf_metadata *t = parse_ok(d1, len, TUF_ROLE_TIMESTAMP);
 	assert_int_equal(t->timestamp.snapshot.version, 3);
 	assert_true(t->timestamp.snapshot.has_length);
 	assert_int_equal(t->timestamp.snapshot.hashes.n, 1);
 
-	json_t *sn = json_pack("{s:s, s:s, s:i, s:s, s:{s:{s:i}, s:{s:i}}}", "_type", "snapshot",
-			       "spec_version", "1.0.31", "version", 3, "expires", "2099-01-01T00:00:00Z",
-			       "meta", "targets.json", "version", 5, "a.json", "version", 2);
+	json_t *sn =
+	    json_pack("{s:s, s:s, s:i, s:s, s:{s:{s:i}, s:{s:i}}}", "_type", "snapshot",
+	              "spec_version", "1.0.31", "version", 3, "expires", "2099-01-01T00:00:00Z",
+	              "meta", "targets.json", "version", 5, "a.json", "version", 2);
 	_cleanup_free_ char *d2 = sign_doc(sn, NULL, &len);
 	_cleanup_metadata_ struct tuf_metadata *s = parse_ok(d2, len, TUF_ROLE_SNAPSHOT);
 	assert_int_equal(tuf_snapshot_find(s, "targets.json")->version, 5);
 	assert_null(tuf_snapshot_find(s, "b.json"));
 
-	json_t *tg = json_pack(
-		"{s:s, s:s, s:i, s:s, s:{s:{s:i, s:{s:s}, s:{s:s}}}, s:{s:{}, s:["
-		"{s:s, s:[], s:i, s:b, s:[s]},"
-		"{s:s, s:[], s:i, s:b, s:[s]},"
-		"{s:s, s:[], s:i, s:b, s:[s]},"
-		"{s:s, s:[], s:i, s:b, s:[s]}]}}",
-		"_type", "targets", "spec_version", "1.0.31", "version", 5, "expires",
-		"2099-01-01T00:00:00Z", "targets", "file.txt", "length", 3, "hashes", "sha256",
-		"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", "custom", "x", "y",
-		"delegations", "keys", "roles",
-		"name", "docs", "keyids", "threshold", 1, "terminating", 0, "paths", "*.md",
-		"name", "rel", "keyids", "threshold", 1, "terminating", 1, "paths", "releases/*/*",
-		"name", "after", "keyids", "threshold", 1, "terminating", 0, "paths", "*",
-		"name", "bins", "keyids", "threshold", 1, "terminating", 0, "path_hash_prefixes",
-		"ba78");
+	json_t *tg =
+	    json_pack("{s:s, s:s, s:i, s:s, s:{s:{s:i, s:{s:s}, s:{s:s}}}, s:{s:{}, s:["
+	              "{s:s, s:[], s:i, s:b, s:[s]},"
+	              "{s:s, s:[], s:i, s:b, s:[s]},"
+	              "{s:s, s:[], s:i, s:b, s:[s]},"
+	              "{s:s, s:[], s:i, s:b, s:[s]}]}}",
+	              "_type", "targets", "spec_version", "1.0.31", "version", 5, "expires",
+	              "2099-01-01T00:00:00Z", "targets", "file.txt", "length", 3, "hashes",
+	              "sha256", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+	              "custom", "x", "y", "delegations", "keys", "roles", "name", "docs", "keyids",
+	              "threshold", 1, "terminating", 0, "paths", "*.md", "name", "rel", "keyids",
+	              "threshold", 1, "terminating", 1, "paths", "releases/*/*", "name", "after",
+	              "keyids", "threshold", 1, "terminating", 0, "paths", "*", "name", "bins",
+	              "keyids", "threshold", 1, "terminating", 0, "path_hash_prefixes", "ba78");
 	_cleanup_free_ char *d3 = sign_doc(tg, NULL, &len);
 	_cleanup_metadata_ struct tuf_metadata *g = parse_ok(d3, len, TUF_ROLE_TARGETS);
 	const struct tuf_target *f = tuf_targets_find(g, "file.txt");
 	assert_non_null(f);
 	assert_int_equal(f->length, 3);
 	assert_non_null(f->custom);
-	assert_int_equal(tuf_check_length_hashes("abc", 3, true, f->length, &f->hashes, true, "file.txt",
-						 NULL),
-			 0);
+	assert_int_equal(
+	    tuf_check_length_hashes("abc", 3, true, f->length, &f->hashes, true, "file.txt", NULL),
+	    0);
 	ferry_error err = {0};
-	assert_int_equal(tuf_check_length_hashes("abd", 3, true, f->length, &f->hashes, true,
-						 "file.txt", &err),
-			 FERRY_E_VERIFY);
+	assert_int_equal(
+	    tuf_check_length_hashes("abd", 3, true, f->length, &f->hashes, true, "file.txt", &err),
+	    FERRY_E_VERIFY);
 	assert_string_equal(err.msg, "file.txt: sha256 hash does not match");
-	assert_int_equal(tuf_check_length_hashes("abcd", 4, true, f->length, &f->hashes, true,
-						 "file.txt", &err),
-			 FERRY_E_VERIFY);
+	assert_int_equal(
+	    tuf_check_length_hashes("abcd", 4, true, f->length, &f->hashes, true, "file.txt", &err),
+	    FERRY_E_VERIFY);
 	assert_string_equal(err.msg, "file.txt: 4 bytes, expected 3");
 
 	struct tuf_role_match m[8];
@@ -342,11 +351,11 @@ static void test_timestamp_snapshot_targets(void **state)
 static void test_succinct_bins(void **state)
 {
 	size_t len = 0;
-	json_t *tg = json_pack("{s:s, s:s, s:i, s:s, s:{}, s:{s:{}, s:{s:[], s:i, s:i, s:s}}}", "_type",
-			       "targets", "spec_version", "1.0.31", "version", 1, "expires",
-			       "2099-01-01T00:00:00Z", "targets", "delegations", "keys",
-			       "succinct_roles", "keyids", "threshold", 1, "bit_length", 10,
-			       "name_prefix", "bin");
+	json_t *tg =
+	    json_pack("{s:s, s:s, s:i, s:s, s:{}, s:{s:{}, s:{s:[], s:i, s:i, s:s}}}", "_type",
+	              "targets", "spec_version", "1.0.31", "version", 1, "expires",
+	              "2099-01-01T00:00:00Z", "targets", "delegations", "keys", "succinct_roles",
+	              "keyids", "threshold", 1, "bit_length", 10, "name_prefix", "bin");
 	_cleanup_free_ char *d = sign_doc(tg, NULL, &len);
 	_cleanup_metadata_ struct tuf_metadata *g = parse_ok(d, len, TUF_ROLE_TARGETS);
 	struct tuf_role_match m[1];
@@ -359,14 +368,14 @@ static void test_succinct_bins(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_root_threshold),
-		cmocka_unit_test(test_same_key_counts_once),
-		cmocka_unit_test(test_bad_signatures_never_count),
-		cmocka_unit_test(test_tampered_signed_fails),
-		cmocka_unit_test(test_expiry_and_spec_version),
-		cmocka_unit_test(test_wrong_type_and_fields),
-		cmocka_unit_test(test_timestamp_snapshot_targets),
-		cmocka_unit_test(test_succinct_bins),
+	    cmocka_unit_test(test_root_threshold),
+	    cmocka_unit_test(test_same_key_counts_once),
+	    cmocka_unit_test(test_bad_signatures_never_count),
+	    cmocka_unit_test(test_tampered_signed_fails),
+	    cmocka_unit_test(test_expiry_and_spec_version),
+	    cmocka_unit_test(test_wrong_type_and_fields),
+	    cmocka_unit_test(test_timestamp_snapshot_targets),
+	    cmocka_unit_test(test_succinct_bins),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -52,13 +52,12 @@ static struct tuf_metadata *load(const char *file, enum tuf_role type)
 static void assert_root_signed(const struct tuf_metadata *md, const struct tuf_metadata *by)
 {
 	ferry_error err = {0};
-	if (tuf_verify_threshold(md, &by->root.keys, &by->root.roles[TUF_ROLE_ROOT], "root",
-				 &err) < 0)
+	if (tuf_verify_threshold(md, &by->root.keys, &by->root.roles[TUF_ROLE_ROOT], "root", &err) <
+	    0)
 		fail_msg("%s", err.msg);
 }
 
-static const struct tuf_delegated_role *delegation(const struct tuf_metadata *md,
-						   const char *name)
+static const struct tuf_delegated_role *delegation(const struct tuf_metadata *md, const char *name)
 {
 	assert_non_null(md->targets.delegations);
 	for (size_t i = 0; i < md->targets.delegations->nroles; i++)
@@ -114,9 +113,9 @@ static void test_init_layout_and_signatures(void **state)
 	assert_in_range(ts->expires - now, 86000, 86400 + 60);
 	ferry_error err = {0};
 	assert_int_equal(tuf_verify_threshold(ts, &root->root.keys,
-					      &root->root.roles[TUF_ROLE_TIMESTAMP], "timestamp",
-					      &err),
-			 0);
+	                                      &root->root.roles[TUF_ROLE_TIMESTAMP], "timestamp",
+	                                      &err),
+	                 0);
 	assert_int_equal(ts->timestamp.snapshot.version, 1);
 	assert_true(ts->timestamp.snapshot.has_length);
 
@@ -144,7 +143,7 @@ static void test_package_target_versions(void **state)
 	assert_int_equal(tuf_repo_add_package(repo, "hello", NULL, 0, 0, &err), 0);
 	assert_int_equal(tuf_repo_add_package(repo, "hello", NULL, 0, 0, &err), FERRY_E_EXISTS);
 	assert_int_equal(tuf_repo_add_target(repo, "hello", "channels.json", "{}", 2, NULL, &err),
-			 0);
+	                 0);
 	assert_int_equal(tuf_repo_commit(repo, &err), 0);
 	assert_int_equal(version_of(repo, "hello"), 1);
 	assert_int_equal(version_of(repo, "snapshot"), 2);
@@ -153,7 +152,7 @@ static void test_package_target_versions(void **state)
 
 	char tpath[256], bin[16];
 	assert_int_equal(tuf_repo_target_path("hello", "channels.json", tpath, sizeof(tpath), &err),
-			 0);
+	                 0);
 	char hex[CRYPTO_DIGEST_HEX_MAX];
 	assert_int_equal(crypto_digest_hex(CRYPTO_HASH_SHA256, "hello", 5, hex, &err), 0);
 	assert_memory_equal(tpath, hex, 4);
@@ -169,9 +168,8 @@ static void test_package_target_versions(void **state)
 	const struct tuf_delegated_role *d = delegation(b, "pkg-hello");
 	assert_true(d->terminating);
 	assert_true(tuf_role_matches_path(d, tpath));
-	assert_int_equal(tuf_verify_threshold(p, &b->targets.delegations->keys, &d->keys,
-					      "pkg-hello", &err),
-			 0);
+	assert_int_equal(
+	    tuf_verify_threshold(p, &b->targets.delegations->keys, &d->keys, "pkg-hello", &err), 0);
 	const struct tuf_target *t = tuf_targets_find(p, tpath);
 	assert_non_null(t);
 	assert_int_equal(t->length, 2);
@@ -182,15 +180,14 @@ static void test_package_target_versions(void **state)
 		_cleanup_free_ char *data = NULL;
 		size_t len = 0;
 		snprintf(path, sizeof(path), "%s/published/targets/%.4s/hello/%s.channels.json",
-			 repodir, tpath, t->hashes.v[i].hex);
+		         repodir, tpath, t->hashes.v[i].hex);
 		assert_int_equal(fs_read_file(path, 100, &data, &len, &err), 0);
 		assert_string_equal(data, "{}");
 	}
 
 	/* replacing the target bumps the package, not the bin */
-	assert_int_equal(tuf_repo_add_target(repo, "hello", "channels.json", "{\"a\":1}", 7, NULL,
-					     &err),
-			 0);
+	assert_int_equal(
+	    tuf_repo_add_target(repo, "hello", "channels.json", "{\"a\":1}", 7, NULL, &err), 0);
 	assert_int_equal(tuf_repo_commit(repo, &err), 0);
 	assert_int_equal(version_of(repo, "pkg-hello"), 2);
 	assert_int_equal(version_of(repo, bin), 2);
@@ -201,7 +198,7 @@ static void test_package_target_versions(void **state)
 
 	assert_int_equal(tuf_repo_remove_target(repo, "hello", "nope", &err), FERRY_E_NOTFOUND);
 	assert_int_equal(tuf_repo_add_target(repo, "nobody", "x", "x", 1, NULL, &err),
-			 FERRY_E_NOTFOUND);
+	                 FERRY_E_NOTFOUND);
 	assert_non_null(strstr(err.msg, "package nobody"));
 	tuf_repo_close(repo);
 
@@ -226,7 +223,7 @@ static void test_lock_and_names(void **state)
 	assert_non_null(strstr(err.msg, "Bad_Name"));
 	assert_int_equal(tuf_repo_add_package(a, "ok", NULL, 0, 0, &err), 0);
 	assert_int_equal(tuf_repo_add_target(a, "ok", ".hidden", "x", 1, NULL, &err),
-			 FERRY_E_INVALID);
+	                 FERRY_E_INVALID);
 	assert_int_equal(tuf_repo_add_target(a, "ok", "../x", "x", 1, NULL, &err), FERRY_E_INVALID);
 	tuf_repo_close(a);
 	assert_int_equal(tuf_repo_init(repodir, &cfg, &err), FERRY_E_EXISTS);
@@ -260,20 +257,20 @@ static void test_root_rotation_chain(void **state)
 	assert_int_equal(r3->root.roles[TUF_ROLE_ROOT].threshold, 2);
 	assert_int_equal(r3->root.roles[TUF_ROLE_ROOT].nkeyids, 3);
 	/* version 1's keys alone cannot sign version 3 */
-	assert_int_equal(tuf_verify_threshold(r3, &r1->root.keys, &r1->root.roles[TUF_ROLE_ROOT],
-					      "root", &err),
-			 FERRY_E_VERIFY);
+	assert_int_equal(
+	    tuf_verify_threshold(r3, &r1->root.keys, &r1->root.roles[TUF_ROLE_ROOT], "root", &err),
+	    FERRY_E_VERIFY);
 	/* unused keys leave the root */
 	assert_int_equal(r3->root.keys.n, 3 + 1 + 1 + 2);
 	_cleanup_metadata_ struct tuf_metadata *ts = load("timestamp.json", TUF_ROLE_TIMESTAMP);
 	assert_int_equal(tuf_verify_threshold(ts, &r3->root.keys,
-					      &r3->root.roles[TUF_ROLE_TIMESTAMP], "timestamp",
-					      &err),
-			 0);
+	                                      &r3->root.roles[TUF_ROLE_TIMESTAMP], "timestamp",
+	                                      &err),
+	                 0);
 	assert_int_equal(tuf_verify_threshold(ts, &r1->root.keys,
-					      &r1->root.roles[TUF_ROLE_TIMESTAMP], "timestamp",
-					      &err),
-			 FERRY_E_VERIFY);
+	                                      &r1->root.roles[TUF_ROLE_TIMESTAMP], "timestamp",
+	                                      &err),
+	                 FERRY_E_VERIFY);
 }
 
 static void test_offline_keys_refused(void **state)
@@ -285,7 +282,7 @@ static void test_offline_keys_refused(void **state)
 	_cleanup_metadata_ struct tuf_metadata *r1 = load("1.root.json", TUF_ROLE_ROOT);
 	char path[1024], away[1024];
 	snprintf(path, sizeof(path), "%s/keys/%s.pem", repodir,
-		 r1->root.roles[TUF_ROLE_ROOT].keyids[0]);
+	         r1->root.roles[TUF_ROLE_ROOT].keyids[0]);
 	snprintf(away, sizeof(away), "%s/offline.pem", tu_tmpdir);
 	assert_int_equal(rename(path, away), 0);
 
@@ -305,7 +302,7 @@ static void test_offline_keys_refused(void **state)
 
 	/* back online: the rotation goes through */
 	snprintf(path, sizeof(path), "%s/keys/%s.pem", repodir,
-		 r1->root.roles[TUF_ROLE_ROOT].keyids[0]);
+	         r1->root.roles[TUF_ROLE_ROOT].keyids[0]);
 	assert_int_equal(rename(away, path), 0);
 	assert_int_equal(tuf_repo_open(repodir, &repo, &err), 0);
 	assert_int_equal(tuf_repo_rotate_keys(repo, "snapshot", 1, 1, &err), 0);
@@ -381,13 +378,16 @@ static void test_package_keys_of_its_own(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_init_layout_and_signatures, setup, tu_tmpdir_teardown),
-		cmocka_unit_test_setup_teardown(test_package_target_versions, setup, tu_tmpdir_teardown),
-		cmocka_unit_test_setup_teardown(test_lock_and_names, setup, tu_tmpdir_teardown),
-		cmocka_unit_test_setup_teardown(test_root_rotation_chain, setup, tu_tmpdir_teardown),
-		cmocka_unit_test_setup_teardown(test_offline_keys_refused, setup, tu_tmpdir_teardown),
-		cmocka_unit_test_setup_teardown(test_resign_expiring, setup, tu_tmpdir_teardown),
-		cmocka_unit_test_setup_teardown(test_package_keys_of_its_own, setup, tu_tmpdir_teardown),
+	    cmocka_unit_test_setup_teardown(test_init_layout_and_signatures, setup,
+	                                    tu_tmpdir_teardown),
+	    cmocka_unit_test_setup_teardown(test_package_target_versions, setup,
+	                                    tu_tmpdir_teardown),
+	    cmocka_unit_test_setup_teardown(test_lock_and_names, setup, tu_tmpdir_teardown),
+	    cmocka_unit_test_setup_teardown(test_root_rotation_chain, setup, tu_tmpdir_teardown),
+	    cmocka_unit_test_setup_teardown(test_offline_keys_refused, setup, tu_tmpdir_teardown),
+	    cmocka_unit_test_setup_teardown(test_resign_expiring, setup, tu_tmpdir_teardown),
+	    cmocka_unit_test_setup_teardown(test_package_keys_of_its_own, setup,
+	                                    tu_tmpdir_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
