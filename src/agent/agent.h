@@ -130,6 +130,9 @@ extern struct agent agent;
 
 /* time */
 int64_t now_ms(void); /* CLOCK_MONOTONIC */
+/* Wait on agent.cond, with agent.lock held, for at most ms milliseconds
+ * (the condition variable runs on CLOCK_MONOTONIC). */
+void agent_wait_ms(int64_t ms);
 int64_t wall_s(void); /* time(NULL) */
 
 /* paths under the root: "ROOT/FMT" into out (PATH_MAX) */
@@ -157,6 +160,14 @@ int svc_env(const char *name, const char *rev, const struct manifest *m,
             const struct manifest_env *extra, size_t n_extra, bool sandboxed, char ***envp,
             ferry_error *err) FERRY_WUR;
 void strv_free(char **v);
+/* A growing NULL-terminated vector of strings. */
+struct strv {
+	char **v;
+	size_t n, cap;
+};
+/* Append item (taken; NULL means an allocation failed), keeping v
+ * NULL-terminated. FERRY_E_NOMEM, item freed, on failure. */
+int strv_add(struct strv *s, char *item);
 int svc_setup(const char *name, const char *rev, const struct manifest *m, const char *app,
               struct service **out, ferry_error *err) FERRY_WUR;
 int svc_start(struct service *s, ferry_error *err) FERRY_WUR;

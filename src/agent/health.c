@@ -127,15 +127,7 @@ int health_check(const char *name, const char *rev, const struct manifest *m, fe
 		int64_t left = grace_end - now_ms();
 		if (left <= 0 || agent.quit)
 			break;
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += left / 1000;
-		ts.tv_nsec += (left % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&agent.cond, &agent.lock, &ts);
+		agent_wait_ms(left);
 	}
 	bool quit = agent.quit;
 	pthread_mutex_unlock(&agent.lock);

@@ -237,15 +237,7 @@ static bool sender_wait(int64_t wait_ms)
 			continue;
 		}
 		int64_t left = until - now_ms();
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += left / 1000;
-		ts.tv_nsec += (left % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&agent.cond, &agent.lock, &ts);
+		agent_wait_ms(left);
 	}
 	rep.kicked = false;
 	bool go = !agent.quit;

@@ -315,34 +315,10 @@ static int connected_ifaces(sqlite3 *db, const char *name, const struct manifest
 
 /* --- the command line --------------------------------------------------------- */
 
-struct strv {
-	char **v;
-	size_t n, cap;
-};
-
-static int add(struct strv *s, char *item)
-{
-	if (!item)
-		return FERRY_E_NOMEM;
-	if (s->n + 2 > s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 32;
-		char **v = realloc(s->v, cap * sizeof(char *));
-		if (!v) {
-			free(item);
-			return FERRY_E_NOMEM;
-		}
-		s->v = v;
-		s->cap = cap;
-	}
-	s->v[s->n++] = item;
-	s->v[s->n] = NULL;
-	return 0;
-}
-
 static int add2(struct strv *s, const char *opt, const char *value)
 {
-	int rc = add(s, strdup(opt));
-	return rc < 0 ? rc : add(s, strdup(value));
+	int rc = strv_add(s, strdup(opt));
+	return rc < 0 ? rc : strv_add(s, strdup(value));
 }
 
 void launch_free(struct launch *l)
@@ -373,16 +349,16 @@ static int launch_direct(const char *name, const char *rev, const struct manifes
 	e.cap = e.n + 1;
 	char confpath[PATH_MAX];
 	if (a && (a->daemon == DAEMON_NOTIFY))
-		rc = add(&e, str_dup_printf("NOTIFY_SOCKET=%s", agent.notify_path));
+		rc = strv_add(&e, str_dup_printf("NOTIFY_SOCKET=%s", agent.notify_path));
 	if (!a && rc == 0)
-		rc = add(&e, str_dup_printf("FERRY_HOOK=%s", manifest_hook_name(h)));
+		rc = strv_add(&e, str_dup_printf("FERRY_HOOK=%s", manifest_hook_name(h)));
 	if (!a && rc == 0 && agent_path(confpath, "run/config/%s.json", name) == 0 &&
 	    fs_exists(confpath))
-		rc = add(&e, str_dup_printf("FERRY_CONFIG=%s", confpath));
+		rc = strv_add(&e, str_dup_printf("FERRY_CONFIG=%s", confpath));
 	l->envp = e.v;
 	struct strv v = {0};
 	if (rc == 0)
-		rc = add(&v, strdup(cmd));
+		rc = strv_add(&v, strdup(cmd));
 	l->argv = v.v;
 	l->cwd = strdup(cwd);
 	if (rc < 0 || !l->cwd) {
@@ -431,7 +407,7 @@ int sandbox_launch(sqlite3 *db, const char *name, const char *rev, const struct 
 		*slash = '\0';
 
 	struct strv v = {0};
-	rc = add(&v, strdup(agent.confine_path));
+	rc = strv_add(&v, strdup(agent.confine_path));
 	if (rc == 0)
 		rc = add2(&v, "--name", name);
 	if (rc == 0)
@@ -456,13 +432,14 @@ int sandbox_launch(sqlite3 *db, const char *name, const char *rev, const struct 
 		rc = add2(&v, "--plug", ifaces[i]);
 	struct manifest_limits lim = manifest_limits_of(m, a);
 	if (rc == 0 && lim.memory)
-		rc = add(&v, str_dup_printf("--memory=%llu", (unsigned long long)lim.memory));
+		rc = strv_add(&v, str_dup_printf("--memory=%llu", (unsigned long long)lim.memory));
 	if (rc == 0 && lim.cpu_percent)
-		rc = add(&v, str_dup_printf("--cpu=%llu%%", (unsigned long long)lim.cpu_percent));
+		rc = strv_add(&v,
+		              str_dup_printf("--cpu=%llu%%", (unsigned long long)lim.cpu_percent));
 	if (rc == 0 && lim.pids)
-		rc = add(&v, str_dup_printf("--pids=%llu", (unsigned long long)lim.pids));
+		rc = strv_add(&v, str_dup_printf("--pids=%llu", (unsigned long long)lim.pids));
 	if (rc == 0 && m->confinement == CONFINEMENT_DEVMODE)
-		rc = add(&v, strdup("--devmode"));
+		rc = strv_add(&v, strdup("--devmode"));
 	if (rc == 0 && a) {
 		char **env = NULL;
 		rc = svc_env(name, rev, m, a->env, a->n_env, true, &env, err);
@@ -491,7 +468,7 @@ int sandbox_launch(sqlite3 *db, const char *name, const char *rev, const struct 
 	if (rc == 0 && a && (a->daemon == DAEMON_NOTIFY || a->daemon == DAEMON_FORKING))
 		rc = add2(&v, "--notify-socket", agent.notify_path);
 	if (rc == 0 && a && a->daemon == DAEMON_FORKING)
-		rc = add(&v, strdup("--forking"));
+		rc = strv_add(&v, strdup("--forking"));
 	if (rc == 0 && !a && fs_exists(confpath)) {
 		/* readable by the package's user alone */
 		if (agent.privileged && chown(confpath, uid, gid) < 0)
@@ -499,9 +476,9 @@ int sandbox_launch(sqlite3 *db, const char *name, const char *rev, const struct 
 		rc = add2(&v, "--config-file", confpath);
 	}
 	if (rc == 0)
-		rc = add(&v, strdup("--"));
+		rc = strv_add(&v, strdup("--"));
 	if (rc == 0)
-		rc = add(&v, strdup(cmd));
+		rc = strv_add(&v, strdup(cmd));
 	if (rc < 0) {
 		strv_free(v.v);
 		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");

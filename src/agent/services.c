@@ -67,12 +67,7 @@ void strv_free(char **v)
 
 /* --- environment ---------------------------------------------------------- */
 
-struct strv {
-	char **v;
-	size_t n, cap;
-};
-
-static int strv_add(struct strv *s, char *item)
+int strv_add(struct strv *s, char *item)
 {
 	if (!item)
 		return FERRY_E_NOMEM;
@@ -414,15 +409,7 @@ int proc_run(char *const argv[], char *const envp[], const char *cwd, const char
 			deadline = now_ms() + 10000;
 			continue;
 		}
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += left / 1000;
-		ts.tv_nsec += (left % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&agent.cond, &agent.lock, &ts);
+		agent_wait_ms(left);
 	}
 	for (struct child **pp = &agent.children; *pp; pp = &(*pp)->next)
 		if (*pp == &c) {
@@ -643,15 +630,7 @@ void svc_stop_wait(struct service *s)
 			deadline = now_ms() + 10000;
 			continue;
 		}
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += left / 1000;
-		ts.tv_nsec += (left % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&agent.cond, &agent.lock, &ts);
+		agent_wait_ms(left);
 	}
 	s->state = SVC_STOPPED;
 }
@@ -906,14 +885,7 @@ static bool wait_started(struct service *s, int64_t deadline, ferry_error *err)
 			                s->app, how);
 			return false;
 		}
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += 50 * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&agent.cond, &agent.lock, &ts);
+		agent_wait_ms(50);
 	}
 	ferry_error_set(err, FERRY_E_TIMEOUT, "%s.%s did not report it was ready within %d s",
 	                s->name, s->app, AGENT_START_TIMEOUT_MS / 1000);

@@ -85,15 +85,7 @@ static bool backoff(uint64_t ms)
 	pthread_mutex_lock(&agent.lock);
 	while (!agent.quit && now_ms() < until) {
 		int64_t left = until - now_ms();
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += left / 1000;
-		ts.tv_nsec += (left % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&agent.cond, &agent.lock, &ts);
+		agent_wait_ms(left);
 	}
 	bool go = !agent.quit;
 	pthread_mutex_unlock(&agent.lock);

@@ -391,6 +391,27 @@ static int get(const char *verb, const char *path, json_t **out)
 	return 0;
 }
 
+/* GET a list for a verb that prints a table: with --json the answer is
+ * printed as it is, an empty list is said (`none`) on stderr, and *done is
+ * set; otherwise *r is the list to show. Returns get()'s status. */
+static int get_table(const char *verb, const char *path, bool json, const char *none, json_t **r,
+                     bool *done)
+{
+	int rc = get(verb, path, r);
+	if (rc)
+		return rc;
+	if (!json && json_array_size(*r) > 0)
+		return 0;
+	if (json)
+		print_json(*r);
+	else
+		fprintf(stderr, "%s\n", none);
+	json_decref(*r);
+	*r = NULL;
+	*done = true;
+	return 0;
+}
+
 static void notes_of(json_t *p, char *out, size_t size)
 {
 	out[0] = '\0';
@@ -412,19 +433,11 @@ int cmd_list(int argc, char **argv)
 	if (f.nargs)
 		return cli_usage(argv[0]);
 	json_t *r = NULL;
-	int rc = get("list", f.all ? "/v1/packages?all=true" : "/v1/packages", &r);
-	if (rc)
+	bool done = false;
+	int rc = get_table("list", f.all ? "/v1/packages?all=true" : "/v1/packages", f.json,
+	                   "No packages are installed.", &r, &done);
+	if (rc || done)
 		return rc;
-	if (f.json) {
-		print_json(r);
-		json_decref(r);
-		return 0;
-	}
-	if (json_array_size(r) == 0) {
-		fprintf(stderr, "No packages are installed.\n");
-		json_decref(r);
-		return 0;
-	}
 	struct table t = {.ncols = 5};
 	const char *head[] = {"Name", "Version", "Rev", "Channel", "Notes"};
 	table_add(&t, head);
@@ -623,19 +636,10 @@ int cmd_changes(int argc, char **argv)
 	if (f.nargs == 1)
 		snprintf(url, sizeof(url), "/v1/changes?name=%s", f.args[0]);
 	json_t *r = NULL;
-	int rc = get("changes", url, &r);
-	if (rc)
+	bool done = false;
+	int rc = get_table("changes", url, f.json, "No changes yet.", &r, &done);
+	if (rc || done)
 		return rc;
-	if (f.json) {
-		print_json(r);
-		json_decref(r);
-		return 0;
-	}
-	if (json_array_size(r) == 0) {
-		fprintf(stderr, "No changes yet.\n");
-		json_decref(r);
-		return 0;
-	}
 	struct table t = {.ncols = 5};
 	const char *head[] = {"ID", "Status", "Spawn", "Ready", "Summary"};
 	table_add(&t, head);
@@ -1056,19 +1060,10 @@ int cmd_connections(int argc, char **argv)
 		snprintf(url, sizeof(url), "/v1/connections?name=%s", q);
 	}
 	json_t *r = NULL;
-	int rc = get("connections", url, &r);
-	if (rc)
+	bool done = false;
+	int rc = get_table("connections", url, f.json, "No plugs.", &r, &done);
+	if (rc || done)
 		return rc;
-	if (f.json) {
-		print_json(r);
-		json_decref(r);
-		return 0;
-	}
-	if (json_array_size(r) == 0) {
-		fprintf(stderr, "No plugs.\n");
-		json_decref(r);
-		return 0;
-	}
 	struct table t = {.ncols = 5};
 	const char *head[] = {"Package", "Plug", "Interface", "Connected", "Notes"};
 	table_add(&t, head);
