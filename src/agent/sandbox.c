@@ -142,29 +142,52 @@ int pkg_ids(sqlite3 *db, const char *name, uid_t *uid, gid_t *gid, ferry_error *
 	return ferry_error_set(err, FERRY_E_DB, "state.db: cannot record the uid of %s", name);
 }
 
-/* Give a tree to uid:gid (not following symlinks). */
-static int chown_tree(const char *path, uid_t uid, gid_t gid, ferry_error *err)
+/* Give the tree under the directory dfd to uid:gid. Everything goes through
+ * descriptors opened with O_NOFOLLOW relative to their parent, so that the
+ * package's own processes, which may write in common/ meanwhile, cannot turn
+ * an entry into a symlink that leads root's chown out of the tree. */
+static int chown_at(int dfd, const char *path, uid_t uid, gid_t gid, int depth, ferry_error *err)
 {
-	if (lchown(path, uid, gid) < 0)
+	if (depth > 256)
+		return ferry_error_set(err, FERRY_E_LIMIT, "%s: deeper than 256 levels", path);
+	if (fchown(dfd, uid, gid) < 0)
 		return ferry_error_errno(err, FERRY_E_IO, errno, "chown %s", path);
-	struct stat st;
-	if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode))
-		return 0;
-	DIR *d = opendir(path);
-	if (!d)
+	int fd = dup(dfd);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
 		return ferry_error_errno(err, FERRY_E_IO, errno, "%s", path);
+	}
 	int rc = 0;
 	struct dirent *de;
 	while (rc == 0 && (de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		char p[PATH_MAX];
+		char p[PATH_MAX]; /* for messages only */
 		if (str_printf(p, sizeof(p), "%s/%s", path, de->d_name) < 0)
-			rc = ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", path);
-		else
-			rc = chown_tree(p, uid, gid, err);
+			memcpy(p + sizeof(p) - 5, "/...", 5);
+		int sub = openat(dfd, de->d_name,
+		                 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+		if (sub >= 0) {
+			rc = chown_at(sub, p, uid, gid, depth + 1, err);
+			close(sub);
+		} else if (fchownat(dfd, de->d_name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 &&
+		           errno != ENOENT) {
+			rc = ferry_error_errno(err, FERRY_E_IO, errno, "chown %s", p);
+		}
 	}
 	closedir(d);
+	return rc;
+}
+
+static int chown_tree(const char *path, uid_t uid, gid_t gid, ferry_error *err)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "%s", path);
+	int rc = chown_at(fd, path, uid, gid, 0, err);
+	close(fd);
 	return rc;
 }
 

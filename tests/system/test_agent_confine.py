@@ -208,6 +208,29 @@ def test_daemon_runs_as_its_package_user_in_its_sandbox(agent, work, listener):
     assert os.stat(open_path).st_uid == ids["hello"]
 
 
+def test_data_is_handed_over_without_following_symlinks(agent, work, tmp_path):
+    """Data the package's uid does not own yet (copied by root, or from
+    before confinement) is given to it at the next start; a symlink in it is
+    changed itself, never what it points to."""
+    agent.ferry("install", build_package(work, name="other", version="1.0"), "--dangerous")
+    common = os.path.join(agent.root, "data/other/common")
+    uid = os.stat(common).st_uid
+    target = tmp_path / "host-file"
+    target.write_text("root's\n")
+    os.makedirs(os.path.join(common, "sub/deeper"))
+    open(os.path.join(common, "sub/deeper/f"), "w").close()
+    os.symlink(str(target), os.path.join(common, "link"))
+    os.symlink("/etc", os.path.join(common, "sub/etc"))
+    for dirpath, dirnames, filenames in os.walk(common):
+        for n in dirnames + filenames + [""]:
+            os.lchown(os.path.join(dirpath, n), 0, 0)
+    agent.ferry("restart", "other")
+    for rel in ("", "sub", "sub/deeper", "sub/deeper/f", "link", "sub/etc"):
+        assert os.lstat(os.path.join(common, rel)).st_uid == uid, rel
+    assert os.stat(target).st_uid == 0
+    assert os.stat("/etc").st_uid == 0 and os.stat("/etc/passwd").st_uid == 0
+
+
 def test_connect_and_disconnect_take_effect_at_the_next_start(agent, work, listener, home_marker):
     agent.ferry("install", probe_package(agent, work, listener), "--dangerous")
     assert connections(agent) == {"network": (True, "auto"), "home": (False, "-"),
