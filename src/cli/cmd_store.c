@@ -435,21 +435,6 @@ static void print_status(json_t *map)
 		last_track = track;
 		last_arch = arch;
 	}
-	json_t *h;
-	json_array_foreach(json_object_get(map, "halted"), i, h)
-	{
-		char when[32];
-		time_t t = (time_t)json_integer_value(json_object_get(h, "at"));
-		struct tm tm;
-		gmtime_r(&t, &tm);
-		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		printf("%s: the progressive release of revision %lld was halted at %s: %lld of "
-		       "%lld reporting devices failed\n",
-		       strv(h, "channel"),
-		       (long long)json_integer_value(json_object_get(h, "revision")), when,
-		       (long long)json_integer_value(json_object_get(h, "failed")),
-		       (long long)json_integer_value(json_object_get(h, "reporting")));
-	}
 }
 
 static int get_package(struct sopts *o, const char *what, json_t **reply, ferry_error *err,

@@ -407,14 +407,14 @@ static int body_channels(struct api_ctx *c, const char *key, const char **names,
 	return 0;
 }
 
-int api_bump_generation(struct db *db, const char *package, ferry_error *err)
+static int bump_generation(struct db *db, const char *package, ferry_error *err)
 {
 	return db_run(db, NULL, err, "UPDATE packages SET map_gen = map_gen + 1 WHERE name = $1",
 	              package);
 }
 
 /* Publish after the database committed; a failure leaves the job to retry. */
-bool api_publish_after_commit(struct api_ctx *c)
+static bool publish_after_commit(struct api_ctx *c)
 {
 	ferry_error err = {0};
 	if (FAULT("release-after-commit"))
@@ -474,15 +474,8 @@ static int set_channels(struct api_ctx *c, const struct release_target *t, size_
 			if (rc < 0)
 				return rc;
 		}
-		/* a release to the channel ends the note of a halted one */
-		int rc = db_run(c->db, NULL, err,
-		                "UPDATE halts SET active = 0 WHERE package = $1 AND channel = $2 "
-		                "AND active = 1",
-		                c->package, t[i].name);
-		if (rc < 0)
-			return rc;
 	}
-	return api_bump_generation(c->db, c->package, err);
+	return bump_generation(c->db, c->package, err);
 }
 
 static json_t *status_json(struct api_ctx *c)
@@ -540,7 +533,7 @@ static void do_release(struct api_ctx *c, long long rev, const char *const *name
 		db_rollback(c->db);
 		return api_error_from(c, rc, &err);
 	}
-	bool published = api_publish_after_commit(c);
+	bool published = publish_after_commit(c);
 	json_t *released = json_array();
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(released, json_string(t[i].name));
@@ -618,7 +611,7 @@ static void h_promote(struct api_ctx *c)
 		json_decref(arches);
 		return api_error_from(c, rc, &err);
 	}
-	bool published = api_publish_after_commit(c);
+	bool published = publish_after_commit(c);
 	log_info("%s promoted %s from %s to %s", c->account, c->package, src.name, dst.name);
 	reply(c, 200,
 	      json_pack("{s:s, s:s, s:s, s:o, s:b, s:o}", "package", c->package, "from", src.name,
@@ -648,14 +641,14 @@ static void h_close(struct api_ctx *c)
 		            c->package, t[i].ch.track, channel_risk_name(t[i].ch.risk),
 		            t[i].ch.branch);
 	if (rc == 0)
-		rc = api_bump_generation(c->db, c->package, &err);
+		rc = bump_generation(c->db, c->package, &err);
 	if (rc == 0)
 		rc = db_commit(c->db, &err);
 	if (rc < 0) {
 		db_rollback(c->db);
 		return api_error_from(c, rc, &err);
 	}
-	bool published = api_publish_after_commit(c);
+	bool published = publish_after_commit(c);
 	json_t *closed = json_array();
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(closed, json_string(t[i].name));
@@ -674,25 +667,6 @@ static void h_status(struct api_ctx *c)
 	int rc = channelmap_build(c->db, c->package, store_now(), &map, NULL, &err);
 	if (rc < 0)
 		return api_error_from(c, rc, &err);
-	/* progressive releases the store halted (reports.c), on their channel */
-	_cleanup_rows_ struct db_rows rows = DB_ROWS_INIT;
-	rc = db_run(c->db, &rows, &err,
-	            "SELECT channel, revision, failed, reporting, at FROM halts WHERE package = $1 "
-	            "AND active = 1 ORDER BY id",
-	            c->package);
-	if (rc < 0) {
-		json_decref(map);
-		return api_error_from(c, rc, &err);
-	}
-	json_t *halts = json_array();
-	for (size_t k = 0; k < rows.nrows; k++)
-		json_array_append_new(
-		    halts, json_pack("{s:s, s:I, s:I, s:I, s:I}", "channel", db_cell(&rows, k, 0),
-		                     "revision", (json_int_t)db_cell_ll(&rows, k, 1), "failed",
-		                     (json_int_t)db_cell_ll(&rows, k, 2), "reporting",
-		                     (json_int_t)db_cell_ll(&rows, k, 3), "at",
-		                     (json_int_t)db_cell_ll(&rows, k, 4)));
-	json_object_set_new(map, "halted", halts);
 	reply(c, 200, map);
 }
 

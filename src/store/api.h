@@ -71,12 +71,5 @@ json_t *api_error_json(const char *code, const char *message);
  * for_update. */
 int api_authorise_package(struct api_ctx *c, bool for_update);
 
-/* The package's channel map changed: bump its generation (inside the
- * caller's transaction), so that it is published. */
-int api_bump_generation(struct db *db, const char *package, ferry_error *err) FERRY_WUR;
-/* After the commit of such a change: publish c->package now; a failure
- * queues a retry job. Whether it was published. */
-bool api_publish_after_commit(struct api_ctx *c);
-
 /* Check that a JSON request body nests no deeper than max. */
 bool api_json_depth_ok(const char *data, size_t len, unsigned max);

@@ -34,10 +34,6 @@ static const char usage_text[] =
     "                            serve the publisher API and the signed repository\n"
     "                            (default 127.0.0.1:8470); keep the newest N device\n"
     "                            reports per package (default 1000)\n"
-    "        [--halt-failures N] [--halt-ratio PCT]\n"
-    "                            halt a progressive release once N devices (default\n"
-    "                            3; 0: never) and PCT%% of those reporting (default\n"
-    "                            20) reported it failing\n"
     "  migrate                   bring the database schema up to date\n"
     "  account add NAME          create a publisher account; prints its first token\n"
     "  account token NAME        issue another token (printed once)\n"
@@ -102,7 +98,6 @@ struct opts {
 	unsigned threads;
 	unsigned long long max_upload;
 	unsigned long long reports_keep;
-	unsigned long long halt_failures, halt_ratio;
 	unsigned long long within;
 	bool all;
 	char *args[8];
@@ -119,8 +114,6 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	o->max_upload = STORE_DEFAULT_MAX_UPLOAD;
 	o->within = 86400;
 	o->reports_keep = REPORTS_KEEP_DEFAULT;
-	o->halt_failures = REPORTS_HALT_FAILURES_DEFAULT;
-	o->halt_ratio = REPORTS_HALT_RATIO_DEFAULT;
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -150,19 +143,6 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			    o->reports_keep == 0) {
 				fprintf(stderr, "ferry-store: --reports-keep: expected 1 to %d\n",
 				        REPORTS_KEEP_MAX);
-				return 2;
-			}
-		} else if (strcmp(a, "--halt-failures") == 0 && v) {
-			if (str_to_u64(v, 1000000, &o->halt_failures) < 0) {
-				fprintf(stderr,
-				        "ferry-store: --halt-failures: expected 0 (never) to "
-				        "1000000 devices\n");
-				return 2;
-			}
-		} else if (strcmp(a, "--halt-ratio") == 0 && v) {
-			if (str_to_u64(v, 100, &o->halt_ratio) < 0 || o->halt_ratio == 0) {
-				fprintf(stderr, "ferry-store: --halt-ratio: expected a percentage "
-				                "from 1 to 100\n");
 				return 2;
 			}
 		} else if (strcmp(a, "--within") == 0 && v) {
@@ -382,8 +362,6 @@ static int cmd_serve(struct store *st, struct opts *o)
 	st->max_upload = o->max_upload;
 	st->threads = o->threads;
 	st->reports_keep = (unsigned)o->reports_keep;
-	st->halt_failures = (unsigned)o->halt_failures;
-	st->halt_ratio = (unsigned)o->halt_ratio;
 	if (server_run(st, o->listen, &err) < 0)
 		return fail("serve", &err);
 	return 0;

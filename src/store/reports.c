@@ -210,64 +210,6 @@ static char *num(char buf[24], long long v)
 	return buf;
 }
 
-/* After a failure report for (package, channel, to_revision): when that
- * revision is the channel's progressive release and enough distinct devices
- * reported it failing, withdraw it (every device stays on, or goes back to,
- * the channel's full revision) and note the halt; inside the caller's
- * transaction. *halted says whether the channel map changed. */
-static int maybe_halt(struct api_ctx *c, const struct report *r, bool *halted, ferry_error *err)
-{
-	*halted = false;
-	if (c->st->halt_failures == 0 || strcmp(r->result, "ok") == 0)
-		return 0;
-	struct channel ch;
-	char name[CHANNEL_NAME_MAX + 1], rev[24], now[24];
-	if (channel_parse(r->channel, &ch, err) < 0)
-		return 0; /* validated already; nothing to halt on a name that is not one */
-	channel_format(&ch, name, sizeof(name));
-	num(rev, r->to_revision);
-	num(now, store_now());
-	_cleanup_rows_ struct db_rows rows = DB_ROWS_INIT;
-	int rc = db_run(c->db, &rows, err,
-	                "SELECT arch FROM channels WHERE package = $1 AND track = $2 AND risk = $3 "
-	                "AND branch = $4 AND progressive_revision = $5",
-	                r->package, ch.track, channel_risk_name(ch.risk), ch.branch, rev);
-	if (rc < 0 || rows.nrows == 0)
-		return rc;
-	db_rows_free(&rows);
-	rc = db_run(c->db, &rows, err,
-	            "SELECT COUNT(DISTINCT device), COUNT(DISTINCT CASE WHEN result <> 'ok' THEN "
-	            "device END) FROM reports WHERE package = $1 AND to_revision = $2 AND "
-	            "channel = $3",
-	            r->package, rev, r->channel);
-	if (rc < 0)
-		return rc;
-	long long reporting = db_cell_ll(&rows, 0, 0), failed = db_cell_ll(&rows, 0, 1);
-	if (failed < (long long)c->st->halt_failures ||
-	    failed * 100 < (long long)c->st->halt_ratio * reporting)
-		return 0;
-	char nf[24], nr[24];
-	rc = db_run(c->db, NULL, err,
-	            "UPDATE channels SET progressive_revision = NULL, progressive_pct = NULL, "
-	            "updated = $6 WHERE package = $1 AND track = $2 AND risk = $3 AND branch = $4 "
-	            "AND progressive_revision = $5",
-	            r->package, ch.track, channel_risk_name(ch.risk), ch.branch, rev, now);
-	if (rc == 0)
-		rc = db_run(c->db, NULL, err,
-		            "INSERT INTO halts (package, channel, revision, failed, reporting, at) "
-		            "VALUES ($1, $2, $3, $4, $5, $6)",
-		            r->package, name, rev, num(nf, failed), num(nr, reporting), now);
-	if (rc == 0)
-		rc = api_bump_generation(c->db, r->package, err);
-	if (rc < 0)
-		return rc;
-	log_warn("%s revision %lld on %s: %lld of %lld reporting devices failed; progressive "
-	         "release halted",
-	         r->package, r->to_revision, name, failed, reporting);
-	*halted = true;
-	return 0;
-}
-
 void reports_h_post(struct api_ctx *c)
 {
 	struct report r;
@@ -332,9 +274,6 @@ void reports_h_post(struct api_ctx *c)
 		            log, num(when, r.time), now, r.agent_version);
 	bool duplicate = rc == 0 && rows.nrows == 0;
 	long long id = rc == 0 && !duplicate ? db_cell_ll(&rows, 0, 0) : 0;
-	bool halted = false;
-	if (rc == 0 && !duplicate)
-		rc = maybe_halt(c, &r, &halted, &err);
 	if (rc == 0 && !duplicate) {
 		char sql[256];
 		snprintf(sql, sizeof(sql),
@@ -366,10 +305,6 @@ void reports_h_post(struct api_ctx *c)
 	}
 	log_info("device %s reported %s revision %lld: %s", r.device_id, r.package, r.to_revision,
 	         r.result);
-	if (halted) {
-		snprintf(c->package, sizeof(c->package), "%s", r.package);
-		api_publish_after_commit(c);
-	}
 	c->reply = json_pack("{s:I, s:b}", "id", (json_int_t)id, "duplicate", 0);
 	c->status = 201;
 }

@@ -22,13 +22,6 @@
 
 #define REPORTS_KEEP_DEFAULT 1000
 #define REPORTS_KEEP_MAX 1000000
-
-/* A progressive release is halted when at least HALT_FAILURES distinct
- * devices reported it rolled back or failed on its channel and they are at
- * least HALT_RATIO percent of the devices that reported on it (serve
- * --halt-failures N, 0 never; --halt-ratio PCT). */
-#define REPORTS_HALT_FAILURES_DEFAULT 3
-#define REPORTS_HALT_RATIO_DEFAULT 20
 #define REPORTS_LIST_DEFAULT 100
 #define REPORTS_LIST_MAX 1000
 #define REPORTS_LOG_LINES 20

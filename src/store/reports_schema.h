@@ -11,17 +11,6 @@
  *                (device, report_id) unique, so a retried report counts once */
 #pragma once
 
-/* Version 4: progressive releases the store halted because devices reported
- * them failing (reports.c); `active` until the next release to the channel.
- *   halts        package, channel (TRACK/RISK[/BRANCH]), revision, the
- *                distinct devices that failed and that reported, when */
-#define V4_HALTS(serial)                                                                           \
-	"CREATE TABLE halts (id " serial ","                                                       \
-	"  package TEXT NOT NULL REFERENCES packages(name), channel TEXT NOT NULL,"                \
-	"  revision BIGINT NOT NULL, failed BIGINT NOT NULL, reporting BIGINT NOT NULL,"           \
-	"  at BIGINT NOT NULL, active INTEGER NOT NULL DEFAULT 1);"                                \
-	"CREATE INDEX halts_package ON halts(package, channel);"
-
 #define V3_REPORTS(serial)                                                                         \
 	"CREATE TABLE device_keys (device TEXT PRIMARY KEY, public_key TEXT NOT NULL,"             \
 	"  first_seen BIGINT NOT NULL, last_seen BIGINT NOT NULL);"                                \

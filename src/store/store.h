@@ -34,9 +34,7 @@ struct store {
 	char instance[24]; /* this process, in the job table's owner column */
 	uint64_t max_upload;
 	unsigned threads;
-	unsigned reports_keep;  /* outcome reports kept per package */
-	unsigned halt_failures; /* halt a progressive release when this many devices */
-	unsigned halt_ratio;    /* ... and this percentage of those reporting failed; 0: never */
+	unsigned reports_keep; /* outcome reports kept per package */
 	struct db_pool pool;
 	pthread_mutex_t publish_lock; /* one publisher per process; the repo lock across */
 	volatile sig_atomic_t stopping;
