@@ -437,9 +437,13 @@ struct halt_limits {
 
 static const struct halt_limits store_limits = {-1, -1};
 
+/* The newest report when a progressive release begins: only later ones count
+ * towards halting it. */
+#define LAST_REPORT "(SELECT COALESCE(MAX(id), 0) FROM reports)"
+
 /* Set rev (per architecture: arches maps arch -> revision) on each target
  * channel, fully or progressively; inside the caller's transaction. A
- * progressive release keeps the time it began (progressive_since) while
+ * progressive release keeps the report it began after (progressive_after) while
  * only its percentage changes. */
 static int set_channels(struct api_ctx *c, const struct release_target *t, size_t n, json_t *arches,
                         long long pct, const struct halt_limits *limits, ferry_error *err)
@@ -468,12 +472,13 @@ static int set_channels(struct api_ctx *c, const struct release_target *t, size_
 				    c->db, NULL, err,
 				    "INSERT INTO channels (package, track, risk, branch, arch, "
 				    "revision, progressive_revision, progressive_pct, updated, "
-				    "expires, progressive_since, halt_failures, halt_ratio) "
-				    "VALUES ($1, $2, $3, $4, $5, NULL, $6, $7, $8, $9, $8, $10, "
-				    "$11) ON CONFLICT (package, track, risk, branch, arch) DO "
-				    "UPDATE SET progressive_since = CASE WHEN "
+				    "expires, progressive_after, halt_failures, halt_ratio) "
+				    "VALUES ($1, $2, $3, $4, $5, NULL, $6, $7, $8, $9, " LAST_REPORT
+				    ", $10, $11) ON CONFLICT (package, track, risk, branch, arch) "
+				    "DO UPDATE SET progressive_after = CASE WHEN "
 				    "channels.progressive_revision = $6 THEN "
-				    "COALESCE(channels.progressive_since, $8) ELSE $8 END, "
+				    "COALESCE(channels.progressive_after, 0) ELSE " LAST_REPORT
+				    " END, "
 				    "progressive_revision = $6, progressive_pct = $7, "
 				    "updated = $8, expires = $9, halt_failures = $10, "
 				    "halt_ratio = $11",
@@ -489,7 +494,7 @@ static int set_channels(struct api_ctx *c, const struct release_target *t, size_
 				    "expires) VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, $7, $8) "
 				    "ON CONFLICT (package, track, risk, branch, arch) DO UPDATE "
 				    "SET revision = $6, progressive_revision = NULL, "
-				    "progressive_pct = NULL, progressive_since = NULL, "
+				    "progressive_pct = NULL, progressive_after = NULL, "
 				    "halt_failures = NULL, halt_ratio = NULL, updated = $7, "
 				    "expires = $8",
 				    c->package, t[i].ch.track, channel_risk_name(t[i].ch.risk),

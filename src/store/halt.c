@@ -47,7 +47,7 @@ int halt_check(struct store *st, struct db *db, const struct report *r, struct h
 
 	_cleanup_rows_ struct db_rows rows = DB_ROWS_INIT, counts = DB_ROWS_INIT;
 	int rc = db_run(db, &rows, err,
-	                "SELECT halt_failures, halt_ratio, COALESCE(progressive_since, 0) "
+	                "SELECT halt_failures, halt_ratio, COALESCE(progressive_after, 0) "
 	                "FROM channels WHERE package = $1 AND track = $2 AND risk = $3 AND "
 	                "branch = $4 AND progressive_revision = $5 ORDER BY arch",
 	                r->package, ch.track, risk, ch.branch, rev);
@@ -68,7 +68,7 @@ int halt_check(struct store *st, struct db *db, const struct report *r, struct h
 	rc = db_run(db, &counts, err,
 	            "SELECT COUNT(DISTINCT CASE WHEN result <> 'ok' THEN device END), "
 	            "COUNT(DISTINCT device) FROM reports WHERE package = $1 AND "
-	            "to_revision = $2 AND channel IN ($3, $4) AND received >= $5",
+	            "to_revision = $2 AND channel IN ($3, $4) AND id > $5",
 	            r->package, rev, name, alt, ll(since_s, since));
 	if (rc < 0)
 		return rc;
@@ -80,7 +80,7 @@ int halt_check(struct store *st, struct db *db, const struct report *r, struct h
 	ll(now, store_now());
 	rc = db_run(db, NULL, err,
 	            "UPDATE channels SET progressive_revision = NULL, progressive_pct = NULL, "
-	            "progressive_since = NULL, halt_failures = NULL, halt_ratio = NULL, "
+	            "progressive_after = NULL, halt_failures = NULL, halt_ratio = NULL, "
 	            "updated = $6 WHERE package = $1 AND track = $2 AND risk = $3 AND "
 	            "branch = $4 AND progressive_revision = $5",
 	            r->package, ch.track, risk, ch.branch, rev, now);
@@ -117,17 +117,14 @@ int halt_clear(struct db *db, const char *package, const struct channel *ch, fer
 	              ll(now, store_now()));
 }
 
-static json_t *halt_json(const struct db_rows *rows, size_t i, bool with_channel)
+static json_t *halt_json(const struct db_rows *rows, size_t i)
 {
-	json_t *o = json_pack(
-	    "{s:I, s:I, s:I, s:I, s:I, s:I}", "revision", (json_int_t)db_cell_ll(rows, i, 4),
-	    "failed", (json_int_t)db_cell_ll(rows, i, 5), "reporting",
-	    (json_int_t)db_cell_ll(rows, i, 6), "time", (json_int_t)db_cell_ll(rows, i, 7),
-	    "halt-failures", (json_int_t)db_cell_ll(rows, i, 8), "halt-ratio",
-	    (json_int_t)db_cell_ll(rows, i, 9));
-	if (o && with_channel)
-		json_object_set_new(o, "channel", json_string(db_cell(rows, i, 3)));
-	return o;
+	return json_pack(
+	    "{s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "channel", db_cell(rows, i, 3), "revision",
+	    (json_int_t)db_cell_ll(rows, i, 4), "failed", (json_int_t)db_cell_ll(rows, i, 5),
+	    "reporting", (json_int_t)db_cell_ll(rows, i, 6), "time",
+	    (json_int_t)db_cell_ll(rows, i, 7), "halt-failures", (json_int_t)db_cell_ll(rows, i, 8),
+	    "halt-ratio", (json_int_t)db_cell_ll(rows, i, 9));
 }
 
 int halt_annotate(struct db *db, const char *package, json_t *map, ferry_error *err)
@@ -140,29 +137,11 @@ int halt_annotate(struct db *db, const char *package, json_t *map, ferry_error *
 	                package);
 	if (rc < 0)
 		return rc;
-	json_t *list = json_array(), *e;
+	json_t *list = json_array();
 	if (!list)
 		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
 	for (size_t i = 0; i < rows.nrows; i++)
-		json_array_append_new(list, halt_json(&rows, i, true));
-	size_t k;
-	json_array_foreach(json_object_get(map, "channels"), k, e)
-	{
-		json_t *note = json_null();
-		bool own = json_is_null(json_object_get(e, "follows"));
-		json_t *jb = json_object_get(e, "branch");
-		const char *branch = json_is_string(jb) ? json_string_value(jb) : "";
-		for (size_t i = 0; own && i < rows.nrows; i++)
-			if (str_eq(db_cell(&rows, i, 0),
-			           json_string_value(json_object_get(e, "track"))) &&
-			    str_eq(db_cell(&rows, i, 1),
-			           json_string_value(json_object_get(e, "risk"))) &&
-			    str_eq(db_cell(&rows, i, 2) ? db_cell(&rows, i, 2) : "", branch)) {
-				json_decref(note);
-				note = halt_json(&rows, i, false);
-			}
-		json_object_set_new(e, "halted", note);
-	}
+		json_array_append_new(list, halt_json(&rows, i));
 	json_object_set_new(map, "halts", list);
 	return 0;
 }

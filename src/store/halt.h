@@ -4,7 +4,7 @@
  * The rule. A report (reports.c) whose result is rolled-back or failed and
  * whose to-revision is the progressive revision of its channel (same
  * package, track, risk and branch) makes the store count, over the reports
- * it keeps that were received since that progressive release was made:
+ * it keeps that arrived after that progressive release was made:
  *   failed     distinct devices that reported rolled-back or failed for it
  *   reporting  distinct devices that reported anything for it
  * When failed >= N and failed * 100 >= PCT * reporting, the progressive
@@ -52,8 +52,8 @@ int halt_check(struct store *st, struct db *db, const struct report *r, struct h
 int halt_clear(struct db *db, const char *package, const struct channel *ch,
                ferry_error *err) FERRY_WUR;
 
-/* Add the halts still noted to a status map (channelmap.h): "halted"
- * {"revision", "failed", "reporting", "time", "halt-failures",
- * "halt-ratio"} or null on each channel entry of its own, and the list of
- * them as "halts" [{"channel", ...the same}]. */
+/* Add the halts still noted to a status map (channelmap.h) as
+ *   "halts": [{"channel", "revision", "failed", "reporting", "time",
+ *              "halt-failures", "halt-ratio"}, ...]
+ * oldest first; the channel entries stay those devices read. */
 int halt_annotate(struct db *db, const char *package, json_t *map, ferry_error *err) FERRY_WUR;

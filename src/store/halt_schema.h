@@ -6,8 +6,9 @@
  *   channels.halt_failures      the release's own thresholds (ferry release
  *   channels.halt_ratio         --halt-failures N --halt-ratio PCT), NULL for
  *                               the store's (serve --halt-failures/--halt-ratio)
- *   channels.progressive_since  when the progressive revision was set: only
- *                               reports received since then count towards it
+ *   channels.progressive_after  the newest report's id when the progressive
+ *                               revision was set: only later reports count
+ *                               towards halting it
  *   halts                       each halt: channel, revision, the counts that
  *                               crossed the threshold and when; cleared is set
  *                               by the next release on that channel (the note
@@ -17,7 +18,7 @@
 #define V4_HALTS(serial)                                                                           \
 	"ALTER TABLE channels ADD COLUMN halt_failures BIGINT;"                                    \
 	"ALTER TABLE channels ADD COLUMN halt_ratio BIGINT;"                                       \
-	"ALTER TABLE channels ADD COLUMN progressive_since BIGINT;"                                \
+	"ALTER TABLE channels ADD COLUMN progressive_after BIGINT;"                                \
 	"CREATE TABLE halts (id " serial ","                                                       \
 	"  package TEXT NOT NULL REFERENCES packages(name), track TEXT NOT NULL,"                  \
 	"  risk TEXT NOT NULL, branch TEXT NOT NULL, channel TEXT NOT NULL,"                       \
