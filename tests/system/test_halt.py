@@ -8,6 +8,7 @@ progressive revision never halt; concurrent reports halt once."""
 import hashlib
 import json
 import os
+import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 
 from conftest import run
@@ -247,3 +248,37 @@ def test_threshold_options_are_checked(store, tmp_path):
     for bad in (["--halt-ratio", "200"], ["--halt-failures", "x"]):
         p = run("ferry-store", "serve", "--dir", store.dir, *bad, check=2)
         assert bad[0] in p.stderr
+
+
+def test_a_store_at_schema_version_3_migrates(store, tmp_path):
+    """A progressive release made before version 4 (no thresholds of its
+    own, no start recorded) is halted by the store's rule after migrating."""
+    r = Rollout(store, tmp_path)
+    r.release("2", "stable", "--progressive", "10")
+    assert store.stop() == 0, store.read_log()
+    downgrade = ["DROP TABLE halts",
+                 "ALTER TABLE channels DROP COLUMN halt_failures",
+                 "ALTER TABLE channels DROP COLUMN halt_ratio",
+                 "ALTER TABLE channels DROP COLUMN progressive_after",
+                 "UPDATE schema_version SET version = 3"]
+    if store.backend == "postgresql":
+        for q in downgrade:
+            store.sql(q)
+    else:
+        con = sqlite3.connect(os.path.join(store.dir, "store.db"), timeout=30)
+        with con:
+            for q in downgrade:
+                con.execute(q)
+        con.close()
+    p = store.admin("serve", "--listen", "127.0.0.1:1", check=1)
+    assert "version 3" in p.stderr
+    p = store.admin("migrate")
+    assert p.stdout == "database schema migrated from version 3 to 4\n"
+    store.start()
+    for _ in range(3):
+        r.report("failed", **{"failed-step": "install"})
+    [h] = r.status()["halts"]
+    assert (h["revision"], h["failed"], h["reporting"]) == (2, 3, 3)
+    assert stable_of(r.device_map())["progressive"] is None
+    store.check_consistent()
+    assert store.stop() == 0, store.read_log()
