@@ -30,6 +30,7 @@ struct sopts {
 	const char *from;
 	const char *to;
 	long long progressive;
+	long long halt_failures, halt_ratio; /* -1: not given */
 	char *args[20];
 	int nargs;
 };
@@ -38,6 +39,8 @@ static int parse(int argc, char **argv, struct sopts *o, const char *verb)
 {
 	memset(o, 0, sizeof(*o));
 	o->progressive = -1;
+	o->halt_failures = -1;
+	o->halt_ratio = -1;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
@@ -56,6 +59,23 @@ static int parse(int argc, char **argv, struct sopts *o, const char *verb)
 		                    : strcmp(a, "--from") == 0       ? &o->from
 		                    : strcmp(a, "--to") == 0         ? &o->to
 		                                                     : NULL;
+		long long *num = strcmp(a, "--halt-failures") == 0 ? &o->halt_failures
+		                 : strcmp(a, "--halt-ratio") == 0  ? &o->halt_ratio
+		                                                   : NULL;
+		if (num) {
+			unsigned long long n = 0;
+			bool devices = num == &o->halt_failures;
+			if (!v || str_to_u64(v, devices ? 1000000 : 100, &n) < 0) {
+				fprintf(stderr, "ferry %s: %s: expected %s\n", verb, a,
+				        devices
+				            ? "a number of devices from 0 (never halt) to 1000000"
+				            : "a percentage from 0 to 100");
+				return 2;
+			}
+			*num = (long long)n;
+			i++;
+			continue;
+		}
 		if (slot || strcmp(a, "--progressive") == 0) {
 			if (!v) {
 				fprintf(stderr, "ferry %s: %s needs a value\n", verb, a);
@@ -372,12 +392,35 @@ static const char *strv(json_t *o, const char *k)
 	return s ? s : "";
 }
 
+/* Progressive releases the store halted because devices reported them
+ * failing, until the next release on their channel. */
+static void print_halts(json_t *map)
+{
+	json_t *h;
+	size_t i;
+	json_array_foreach(json_object_get(map, "halts"), i, h)
+	{
+		char when[32] = "?";
+		time_t t = (time_t)json_integer_value(json_object_get(h, "time"));
+		struct tm tm;
+		if (gmtime_r(&t, &tm))
+			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		printf("%s: progressive release of revision %lld halted: %lld of %lld devices "
+		       "failed at %s\n",
+		       strv(h, "channel"),
+		       (long long)json_integer_value(json_object_get(h, "revision")),
+		       (long long)json_integer_value(json_object_get(h, "failed")),
+		       (long long)json_integer_value(json_object_get(h, "reporting")), when);
+	}
+}
+
 static void print_status(json_t *map)
 {
 	json_t *chans = json_object_get(map, "channels"), *e;
 	size_t i;
 	if (json_array_size(chans) == 0) {
 		printf("%s has no released revisions\n", strv(map, "package"));
+		print_halts(map);
 		return;
 	}
 	printf("%-10s %-8s %-20s %-12s %-9s %-10s %s\n", "Track", "Arch", "Channel", "Version",
@@ -435,6 +478,7 @@ static void print_status(json_t *map)
 		last_track = track;
 		last_arch = arch;
 	}
+	print_halts(map);
 }
 
 static int get_package(struct sopts *o, const char *what, json_t **reply, ferry_error *err,
@@ -598,6 +642,16 @@ int cmd_release(int argc, char **argv)
 	json_t *body = json_pack("{s:I, s:o}", "revision", (json_int_t)rev, "channels", chans);
 	if (o.progressive > 0)
 		json_object_set_new(body, "progressive", json_integer(o.progressive));
+	if ((o.halt_failures >= 0 || o.halt_ratio >= 0) &&
+	    (o.progressive < 1 || o.progressive > 99)) {
+		json_decref(body);
+		return cli_fail("release: --halt-failures and --halt-ratio apply only to a "
+		                "progressive release (--progressive 1 to 99)");
+	}
+	if (o.halt_failures >= 0)
+		json_object_set_new(body, "halt-failures", json_integer(o.halt_failures));
+	if (o.halt_ratio >= 0)
+		json_object_set_new(body, "halt-ratio", json_integer(o.halt_ratio));
 	return channel_call(&o, "release", "release", body);
 }
 

@@ -21,6 +21,7 @@
 #include "base/log.h"
 #include "base/str.h"
 #include "channelmap.h"
+#include "halt.h"
 #include "pkg/channel.h"
 #include "pkg/manifest.h"
 #include "reports.h"
@@ -413,8 +414,7 @@ static int bump_generation(struct db *db, const char *package, ferry_error *err)
 	              package);
 }
 
-/* Publish after the database committed; a failure leaves the job to retry. */
-static bool publish_after_commit(struct api_ctx *c)
+bool api_publish_after_commit(struct api_ctx *c)
 {
 	ferry_error err = {0};
 	if (FAULT("release-after-commit"))
@@ -430,16 +430,34 @@ static bool publish_after_commit(struct api_ctx *c)
 	return true;
 }
 
+/* A release's own halting thresholds (halt.h); -1: the store's. */
+struct halt_limits {
+	long long failures, ratio;
+};
+
+static const struct halt_limits store_limits = {-1, -1};
+
+/* The newest report when a progressive release begins: only later ones count
+ * towards halting it. */
+#define LAST_REPORT "(SELECT COALESCE(MAX(id), 0) FROM reports)"
+
 /* Set rev (per architecture: arches maps arch -> revision) on each target
- * channel, fully or progressively; inside the caller's transaction. */
+ * channel, fully or progressively; inside the caller's transaction. A
+ * progressive release keeps the report it began after (progressive_after) while
+ * only its percentage changes. */
 static int set_channels(struct api_ctx *c, const struct release_target *t, size_t n, json_t *arches,
-                        long long pct, ferry_error *err)
+                        long long pct, const struct halt_limits *limits, ferry_error *err)
 {
-	char now[24], exp[24], pcts[24];
+	char now[24], exp[24], pcts[24], hf[24], hr[24];
 	now_str(now);
 	snprintf(exp, sizeof(exp), "%lld", store_now() + STORE_BRANCH_LIFETIME_S);
 	snprintf(pcts, sizeof(pcts), "%lld", pct);
+	snprintf(hf, sizeof(hf), "%lld", limits->failures);
+	snprintf(hr, sizeof(hr), "%lld", limits->ratio);
 	for (size_t i = 0; i < n; i++) {
+		int hc = halt_clear(c->db, c->package, &t[i].ch, err);
+		if (hc < 0)
+			return hc;
 		const char *arch;
 		json_t *rv;
 		json_object_foreach(arches, arch, rv)
@@ -454,12 +472,20 @@ static int set_channels(struct api_ctx *c, const struct release_target *t, size_
 				    c->db, NULL, err,
 				    "INSERT INTO channels (package, track, risk, branch, arch, "
 				    "revision, progressive_revision, progressive_pct, updated, "
-				    "expires) VALUES ($1, $2, $3, $4, $5, NULL, $6, $7, $8, $9) "
-				    "ON CONFLICT (package, track, risk, branch, arch) DO UPDATE "
-				    "SET progressive_revision = $6, progressive_pct = $7, "
-				    "updated = $8, expires = $9",
+				    "expires, progressive_after, halt_failures, halt_ratio) "
+				    "VALUES ($1, $2, $3, $4, $5, NULL, $6, $7, $8, $9, " LAST_REPORT
+				    ", $10, $11) ON CONFLICT (package, track, risk, branch, arch) "
+				    "DO UPDATE SET progressive_after = CASE WHEN "
+				    "channels.progressive_revision = $6 THEN "
+				    "COALESCE(channels.progressive_after, 0) ELSE " LAST_REPORT
+				    " END, "
+				    "progressive_revision = $6, progressive_pct = $7, "
+				    "updated = $8, expires = $9, halt_failures = $10, "
+				    "halt_ratio = $11",
 				    c->package, t[i].ch.track, channel_risk_name(t[i].ch.risk),
-				    branch, arch, revs, pcts, now, expires);
+				    branch, arch, revs, pcts, now, expires,
+				    limits->failures >= 0 ? hf : NULL,
+				    limits->ratio >= 0 ? hr : NULL);
 			else
 				rc = db_run(
 				    c->db, NULL, err,
@@ -468,7 +494,9 @@ static int set_channels(struct api_ctx *c, const struct release_target *t, size_
 				    "expires) VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, $7, $8) "
 				    "ON CONFLICT (package, track, risk, branch, arch) DO UPDATE "
 				    "SET revision = $6, progressive_revision = NULL, "
-				    "progressive_pct = NULL, updated = $7, expires = $8",
+				    "progressive_pct = NULL, progressive_after = NULL, "
+				    "halt_failures = NULL, halt_ratio = NULL, updated = $7, "
+				    "expires = $8",
 				    c->package, t[i].ch.track, channel_risk_name(t[i].ch.risk),
 				    branch, arch, revs, now, expires);
 			if (rc < 0)
@@ -482,8 +510,10 @@ static json_t *status_json(struct api_ctx *c)
 {
 	json_t *map = NULL;
 	ferry_error err = {0};
-	if (channelmap_build(c->db, c->package, store_now(), &map, NULL, &err) < 0) {
+	if (channelmap_build(c->db, c->package, store_now(), &map, NULL, &err) < 0 ||
+	    halt_annotate(c->db, c->package, map, &err) < 0) {
 		log_error("status of %s: %s", c->package, ferry_error_msg(&err));
+		json_decref(map);
 		return json_null();
 	}
 	return map;
@@ -492,7 +522,7 @@ static json_t *status_json(struct api_ctx *c)
 /* Release revision rev (its architectures) to channels; used by release and
  * by push --release. On success the reply is set. */
 static void do_release(struct api_ctx *c, long long rev, const char *const *names, size_t n,
-                       long long pct)
+                       long long pct, const struct halt_limits *limits)
 {
 	struct release_target t[API_MAX_CHANNELS];
 	ferry_error err = {0};
@@ -522,7 +552,7 @@ static void do_release(struct api_ctx *c, long long rev, const char *const *name
 		json_array_foreach(list, i, a)
 		    json_object_set_new(arches, json_string_value(a), json_integer(rev));
 		json_decref(list);
-		rc = set_channels(c, t, n, arches, pct, &err);
+		rc = set_channels(c, t, n, arches, pct, limits, &err);
 	}
 	json_decref(arches);
 	if (rc == 0 && FAULT("release-before-commit"))
@@ -533,7 +563,7 @@ static void do_release(struct api_ctx *c, long long rev, const char *const *name
 		db_rollback(c->db);
 		return api_error_from(c, rc, &err);
 	}
-	bool published = publish_after_commit(c);
+	bool published = api_publish_after_commit(c);
 	json_t *released = json_array();
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(released, json_string(t[i].name));
@@ -563,11 +593,35 @@ static void h_release(struct api_ctx *c)
 			                 "\"progressive\": expected a percentage from 1 to 100");
 		pct = json_integer_value(jp);
 	}
+	struct halt_limits limits = store_limits;
+	static const struct {
+		const char *key;
+		long long max;
+		const char *what;
+	} lim[] = {
+	    {"halt-failures", HALT_FAILURES_MAX, "a number of devices from 0 (never halt)"},
+	    {"halt-ratio", 100, "a percentage from 0"},
+	};
+	for (size_t i = 0; i < 2; i++) {
+		json_t *v = json_object_get(c->body, lim[i].key);
+		if (!v || json_is_null(v))
+			continue;
+		if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+		    json_integer_value(v) > lim[i].max)
+			return api_error(c, 400, "bad-request", "\"%s\": expected %s to %lld",
+			                 lim[i].key, lim[i].what, lim[i].max);
+		if (pct < 1 || pct > 99)
+			return api_error(c, 400, "bad-request",
+			                 "\"%s\": applies only to a progressive release "
+			                 "(progressive from 1 to 99)",
+			                 lim[i].key);
+		*(i == 0 ? &limits.failures : &limits.ratio) = json_integer_value(v);
+	}
 	const char *names[API_MAX_CHANNELS];
 	size_t n = 0;
 	if (body_channels(c, "channels", names, &n) < 0)
 		return;
-	do_release(c, json_integer_value(jr), names, n, pct);
+	do_release(c, json_integer_value(jr), names, n, pct, &limits);
 }
 
 static void h_promote(struct api_ctx *c)
@@ -603,7 +657,7 @@ static void h_promote(struct api_ctx *c)
 		                 src.name, c->package);
 	}
 	if (rc == 0)
-		rc = set_channels(c, &dst, 1, arches, 0, &err);
+		rc = set_channels(c, &dst, 1, arches, 0, &store_limits, &err);
 	if (rc == 0)
 		rc = db_commit(c->db, &err);
 	if (rc < 0) {
@@ -611,7 +665,7 @@ static void h_promote(struct api_ctx *c)
 		json_decref(arches);
 		return api_error_from(c, rc, &err);
 	}
-	bool published = publish_after_commit(c);
+	bool published = api_publish_after_commit(c);
 	log_info("%s promoted %s from %s to %s", c->account, c->package, src.name, dst.name);
 	reply(c, 200,
 	      json_pack("{s:s, s:s, s:s, s:o, s:b, s:o}", "package", c->package, "from", src.name,
@@ -634,12 +688,15 @@ static void h_close(struct api_ctx *c)
 		db_rollback(c->db);
 		return;
 	}
-	for (size_t i = 0; rc == 0 && i < n; i++)
+	for (size_t i = 0; rc == 0 && i < n; i++) {
 		rc = db_run(c->db, NULL, &err,
 		            "DELETE FROM channels WHERE package = $1 AND track = $2 AND risk = $3 "
 		            "AND branch = $4",
 		            c->package, t[i].ch.track, channel_risk_name(t[i].ch.risk),
 		            t[i].ch.branch);
+		if (rc == 0)
+			rc = halt_clear(c->db, c->package, &t[i].ch, &err);
+	}
 	if (rc == 0)
 		rc = bump_generation(c->db, c->package, &err);
 	if (rc == 0)
@@ -648,7 +705,7 @@ static void h_close(struct api_ctx *c)
 		db_rollback(c->db);
 		return api_error_from(c, rc, &err);
 	}
-	bool published = publish_after_commit(c);
+	bool published = api_publish_after_commit(c);
 	json_t *closed = json_array();
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(closed, json_string(t[i].name));
@@ -665,8 +722,12 @@ static void h_status(struct api_ctx *c)
 	json_t *map = NULL;
 	ferry_error err = {0};
 	int rc = channelmap_build(c->db, c->package, store_now(), &map, NULL, &err);
-	if (rc < 0)
+	if (rc == 0)
+		rc = halt_annotate(c->db, c->package, map, &err);
+	if (rc < 0) {
+		json_decref(map);
 		return api_error_from(c, rc, &err);
+	}
 	reply(c, 200, map);
 }
 
@@ -819,7 +880,7 @@ static void h_push(struct api_ctx *c)
 		long long rev = db_cell_ll(&rows, 0, 0);
 		upload_info_free(&info);
 		if (nrel)
-			return do_release(c, rev, rel_names, nrel, 0);
+			return do_release(c, rev, rel_names, nrel, 0, &store_limits);
 		return reply(
 		    c, 200, revision_reply(c->package, rev, db_cell(&rows, 0, 1), c->upload, true));
 	}
@@ -878,7 +939,7 @@ static void h_push(struct api_ctx *c)
 	log_info("%s pushed %s revision %lld (%s, %llu bytes, sha256 %s)", c->account, c->package,
 	         rev, version, (unsigned long long)c->upload->size, c->upload->sha256);
 	if (nrel) {
-		do_release(c, rev, rel_names, nrel, 0);
+		do_release(c, rev, rel_names, nrel, 0, &store_limits);
 		if (c->status == 200)
 			json_object_set_new(c->reply, "version", json_string(version));
 		return;

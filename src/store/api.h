@@ -71,5 +71,10 @@ json_t *api_error_json(const char *code, const char *message);
  * for_update. */
 int api_authorise_package(struct api_ctx *c, bool for_update);
 
+/* Publish c->package after a committed change of its channel map (a
+ * release, or a halt): false when that failed and a publish job is queued
+ * to retry it (recovery at start covers a crash in between). */
+bool api_publish_after_commit(struct api_ctx *c);
+
 /* Check that a JSON request body nests no deeper than max. */
 bool api_json_depth_ok(const char *data, size_t len, unsigned max);

@@ -22,6 +22,7 @@
 #include "base/str.h"
 #include "pkg/channel.h"
 #include "reports.h"
+#include "halt.h"
 #include "store.h"
 #include "vulns.h"
 
@@ -34,6 +35,10 @@ static const char usage_text[] =
     "                            serve the publisher API and the signed repository\n"
     "                            (default 127.0.0.1:8470); keep the newest N device\n"
     "                            reports per package (default 1000)\n"
+    "        [--halt-failures N] [--halt-ratio PCT]\n"
+    "                            halt a progressive release when at least N devices\n"
+    "                            (default 3) and PCT% of those reporting it (default\n"
+    "                            20) report it failing; 0 devices: never halt\n"
     "  migrate                   bring the database schema up to date\n"
     "  account add NAME          create a publisher account; prints its first token\n"
     "  account token NAME        issue another token (printed once)\n"
@@ -98,6 +103,7 @@ struct opts {
 	unsigned threads;
 	unsigned long long max_upload;
 	unsigned long long reports_keep;
+	unsigned long long halt_failures, halt_ratio;
 	unsigned long long within;
 	bool all;
 	char *args[8];
@@ -114,6 +120,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	o->max_upload = STORE_DEFAULT_MAX_UPLOAD;
 	o->within = 86400;
 	o->reports_keep = REPORTS_KEEP_DEFAULT;
+	o->halt_failures = HALT_FAILURES_DEFAULT;
+	o->halt_ratio = HALT_RATIO_DEFAULT;
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -143,6 +151,21 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			    o->reports_keep == 0) {
 				fprintf(stderr, "ferry-store: --reports-keep: expected 1 to %d\n",
 				        REPORTS_KEEP_MAX);
+				return 2;
+			}
+		} else if (strcmp(a, "--halt-failures") == 0 && v) {
+			if (str_to_u64(v, HALT_FAILURES_MAX, &o->halt_failures) < 0) {
+				fprintf(stderr,
+				        "ferry-store: --halt-failures: expected 0 (never halt) to "
+				        "%d devices\n",
+				        HALT_FAILURES_MAX);
+				return 2;
+			}
+		} else if (strcmp(a, "--halt-ratio") == 0 && v) {
+			if (str_to_u64(v, 100, &o->halt_ratio) < 0) {
+				fprintf(stderr,
+				        "ferry-store: --halt-ratio: expected a percentage from 0 "
+				        "to 100\n");
 				return 2;
 			}
 		} else if (strcmp(a, "--within") == 0 && v) {
@@ -362,6 +385,8 @@ static int cmd_serve(struct store *st, struct opts *o)
 	st->max_upload = o->max_upload;
 	st->threads = o->threads;
 	st->reports_keep = (unsigned)o->reports_keep;
+	st->halt_failures = (unsigned)o->halt_failures;
+	st->halt_ratio = (unsigned)o->halt_ratio;
 	if (server_run(st, o->listen, &err) < 0)
 		return fail("serve", &err);
 	return 0;

@@ -78,9 +78,14 @@ static int publish_locked(struct store *st, struct tuf_repo *repo, struct db *db
 		           "published = 0",
 		           package);
 	json_t *revs = json_object_get(map, "revisions");
+	/* which of todo become targets now: only those are marked published */
+	_cleanup_free_ bool *added = calloc(todo.nrows + 1, sizeof(*added));
+	if (rc == 0 && !added)
+		rc = ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
 	for (size_t i = 0; rc == 0 && i < todo.nrows; i++) {
 		if (!json_object_get(revs, db_cell(&todo, i, 0)))
-			continue; /* not referenced by any channel */
+			continue; /* not referenced by any channel: stays unpublished */
+		added[i] = true;
 		char target[256], blob[PATH_MAX];
 		long long rev = db_cell_ll(&todo, i, 0);
 		const char *h = db_cell(&todo, i, 1);
@@ -114,10 +119,11 @@ static int publish_locked(struct store *st, struct tuf_repo *repo, struct db *db
 	char gens[24];
 	snprintf(gens, sizeof(gens), "%lld", gen);
 	for (size_t i = 0; rc == 0 && i < todo.nrows; i++)
-		rc = db_run(
-		    db, NULL, err,
-		    "UPDATE revisions SET published = 1 WHERE package = $1 AND revision = $2",
-		    package, db_cell(&todo, i, 0));
+		if (added[i])
+			rc = db_run(db, NULL, err,
+			            "UPDATE revisions SET published = 1 WHERE package = $1 AND "
+			            "revision = $2",
+			            package, db_cell(&todo, i, 0));
 	if (rc == 0)
 		rc = db_run(db, NULL, err,
 		            "UPDATE packages SET published_gen = $2 WHERE name = $1 AND "

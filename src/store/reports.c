@@ -12,6 +12,7 @@
 #include "base/str.h"
 #include "crypto/base64.h"
 #include "crypto/key.h"
+#include "halt.h"
 #include "pkg/channel.h"
 #include "pkg/manifest.h"
 #include "store.h"
@@ -291,11 +292,23 @@ void reports_h_post(struct api_ctx *c)
 		    "DELETE FROM device_keys WHERE device = $1 AND NOT EXISTS (SELECT 1 FROM "
 		    "reports WHERE reports.device = $1)",
 		    db_cell(&rows, i, 0));
+	/* a progressive release that its devices report failing stops here,
+	 * in the same transaction (halt.h) */
+	struct halt halt = {0};
+	if (rc == 0 && !duplicate)
+		rc = halt_check(c->st, c->db, &r, &halt, &err);
 	if (rc == 0)
 		rc = db_commit(c->db, &err);
 	if (rc < 0) {
 		db_rollback(c->db);
 		return api_error_from(c, rc, &err);
+	}
+	if (halt.halted) {
+		log_warn("halted the progressive release of %s revision %lld on %s: %lld of %lld "
+		         "reporting devices failed",
+		         r.package, halt.revision, halt.channel, halt.failed, halt.reporting);
+		snprintf(c->package, sizeof(c->package), "%s", r.package);
+		api_publish_after_commit(c);
 	}
 	json_decref(c->reply);
 	if (duplicate) {

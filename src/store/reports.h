@@ -11,7 +11,9 @@
  * another key is refused (403). The package must be registered. Each
  * package keeps the newest st->reports_keep reports, pruned in the
  * transaction that adds one; a device none of whose reports is left is
- * forgotten with them (its next report binds its key again). Not here: HTTP framing (server.c). */
+ * forgotten with them (its next report binds its key again). A failure
+ * report may halt a progressive release (halt.h). Not here: HTTP framing
+ * (server.c). */
 #pragma once
 
 #include <jansson.h>

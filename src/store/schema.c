@@ -26,11 +26,13 @@
  *                  holds a revision, a progressive release, or a closing
  *   jobs           work that must happen once, claimed by one instance
  * Version 2: vulnerability notices (vulns_schema.h); version 3: device
- * outcome reports (reports_schema.h). */
+ * outcome reports (reports_schema.h); version 4: halting a progressive
+ * release that devices report failing (halt_schema.h). */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "db.h"
+#include "halt_schema.h"
 #include "reports_schema.h"
 #include "vulns_schema.h"
 
@@ -80,6 +82,7 @@ static const struct migration migrations[] = {
     {1, V1_COMMON V1_JOBS("INTEGER PRIMARY KEY"), V1_COMMON V1_JOBS("BIGSERIAL PRIMARY KEY")},
     {2, V2_VULNS("INTEGER PRIMARY KEY"), V2_VULNS("BIGSERIAL PRIMARY KEY")},
     {3, V3_REPORTS("INTEGER PRIMARY KEY"), V3_REPORTS("BIGSERIAL PRIMARY KEY")},
+    {4, V4_HALTS("INTEGER PRIMARY KEY"), V4_HALTS("BIGSERIAL PRIMARY KEY")},
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

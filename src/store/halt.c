@@ -1,0 +1,147 @@
+/* halt.c: halting a progressive release that devices report failing, and
+ * the note publishers see of it (see halt.h for the rule). */
+#include "halt.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "base/cleanup.h"
+#include "base/log.h"
+#include "base/str.h"
+
+static char *ll(char buf[24], long long v)
+{
+	snprintf(buf, 24, "%lld", v);
+	return buf;
+}
+
+/* The short form a device may know the channel by (channel.h), or the
+ * canonical name again when there is none. */
+static void short_name(const struct channel *ch, const char *canonical, char *out, size_t size)
+{
+	const char *risk = channel_risk_name(ch->risk);
+	if (strcmp(ch->track, CHANNEL_DEFAULT_TRACK) == 0 && *ch->branch)
+		snprintf(out, size, "%s/%s", risk, ch->branch);
+	else if (strcmp(ch->track, CHANNEL_DEFAULT_TRACK) == 0)
+		snprintf(out, size, "%s", risk);
+	else if (ch->risk == RISK_STABLE && !*ch->branch)
+		snprintf(out, size, "%s", ch->track);
+	else
+		snprintf(out, size, "%s", canonical);
+}
+
+int halt_check(struct store *st, struct db *db, const struct report *r, struct halt *out,
+               ferry_error *err)
+{
+	memset(out, 0, sizeof(*out));
+	if (strcmp(r->result, "ok") == 0)
+		return 0;
+	struct channel ch;
+	if (channel_parse(r->channel, &ch, NULL) < 0)
+		return 0; /* reports_validate refused it already */
+	char name[CHANNEL_NAME_MAX + 1], alt[CHANNEL_NAME_MAX + 1], rev[24];
+	channel_format(&ch, name, sizeof(name));
+	short_name(&ch, name, alt, sizeof(alt));
+	ll(rev, r->to_revision);
+	const char *risk = channel_risk_name(ch.risk);
+
+	_cleanup_rows_ struct db_rows rows = DB_ROWS_INIT, counts = DB_ROWS_INIT;
+	int rc = db_run(db, &rows, err,
+	                "SELECT halt_failures, halt_ratio, COALESCE(progressive_after, 0) "
+	                "FROM channels WHERE package = $1 AND track = $2 AND risk = $3 AND "
+	                "branch = $4 AND progressive_revision = $5 ORDER BY arch",
+	                r->package, ch.track, risk, ch.branch, rev);
+	if (rc < 0 || rows.nrows == 0)
+		return rc;
+	long long min_failed = st->halt_failures, ratio = st->halt_ratio, since = -1;
+	for (size_t i = 0; i < rows.nrows; i++) {
+		if (db_cell(&rows, i, 0))
+			min_failed = db_cell_ll(&rows, i, 0);
+		if (db_cell(&rows, i, 1))
+			ratio = db_cell_ll(&rows, i, 1);
+		if (since < 0 || db_cell_ll(&rows, i, 2) < since)
+			since = db_cell_ll(&rows, i, 2);
+	}
+	if (min_failed <= 0)
+		return 0; /* halting is off for this release */
+	char since_s[24];
+	rc = db_run(db, &counts, err,
+	            "SELECT COUNT(DISTINCT CASE WHEN result <> 'ok' THEN device END), "
+	            "COUNT(DISTINCT device) FROM reports WHERE package = $1 AND "
+	            "to_revision = $2 AND channel IN ($3, $4) AND id > $5",
+	            r->package, rev, name, alt, ll(since_s, since));
+	if (rc < 0)
+		return rc;
+	long long failed = db_cell_ll(&counts, 0, 0), reporting = db_cell_ll(&counts, 0, 1);
+	if (failed < min_failed || failed * 100 < ratio * reporting)
+		return 0;
+
+	char now[24], f[24], n[24], mf[24], ra[24];
+	ll(now, store_now());
+	rc = db_run(db, NULL, err,
+	            "UPDATE channels SET progressive_revision = NULL, progressive_pct = NULL, "
+	            "progressive_after = NULL, halt_failures = NULL, halt_ratio = NULL, "
+	            "updated = $6 WHERE package = $1 AND track = $2 AND risk = $3 AND "
+	            "branch = $4 AND progressive_revision = $5",
+	            r->package, ch.track, risk, ch.branch, rev, now);
+	if (rc == 0)
+		rc = halt_clear(db, r->package, &ch, err);
+	if (rc == 0)
+		rc = db_run(db, NULL, err,
+		            "INSERT INTO halts (package, track, risk, branch, channel, revision, "
+		            "failed, reporting, halt_failures, halt_ratio, halted) VALUES ($1, $2, "
+		            "$3, $4, $5, $6, $7, $8, $9, $10, $11)",
+		            r->package, ch.track, risk, ch.branch, name, rev, ll(f, failed),
+		            ll(n, reporting), ll(mf, min_failed), ll(ra, ratio), now);
+	if (rc == 0)
+		rc =
+		    db_run(db, NULL, err,
+		           "UPDATE packages SET map_gen = map_gen + 1 WHERE name = $1", r->package);
+	if (rc < 0)
+		return rc;
+	out->halted = true;
+	snprintf(out->channel, sizeof(out->channel), "%s", name);
+	out->revision = r->to_revision;
+	out->failed = failed;
+	out->reporting = reporting;
+	return 0;
+}
+
+int halt_clear(struct db *db, const char *package, const struct channel *ch, ferry_error *err)
+{
+	char now[24];
+	return db_run(db, NULL, err,
+	              "UPDATE halts SET cleared = $5 WHERE package = $1 AND track = $2 AND "
+	              "risk = $3 AND branch = $4 AND cleared IS NULL",
+	              package, ch->track, channel_risk_name(ch->risk), ch->branch,
+	              ll(now, store_now()));
+}
+
+static json_t *halt_json(const struct db_rows *rows, size_t i)
+{
+	return json_pack(
+	    "{s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "channel", db_cell(rows, i, 3), "revision",
+	    (json_int_t)db_cell_ll(rows, i, 4), "failed", (json_int_t)db_cell_ll(rows, i, 5),
+	    "reporting", (json_int_t)db_cell_ll(rows, i, 6), "time",
+	    (json_int_t)db_cell_ll(rows, i, 7), "halt-failures", (json_int_t)db_cell_ll(rows, i, 8),
+	    "halt-ratio", (json_int_t)db_cell_ll(rows, i, 9));
+}
+
+int halt_annotate(struct db *db, const char *package, json_t *map, ferry_error *err)
+{
+	_cleanup_rows_ struct db_rows rows = DB_ROWS_INIT;
+	int rc = db_run(db, &rows, err,
+	                "SELECT track, risk, branch, channel, revision, failed, reporting, "
+	                "halted, halt_failures, halt_ratio FROM halts WHERE package = $1 AND "
+	                "cleared IS NULL ORDER BY id",
+	                package);
+	if (rc < 0)
+		return rc;
+	json_t *list = json_array();
+	if (!list)
+		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
+	for (size_t i = 0; i < rows.nrows; i++)
+		json_array_append_new(list, halt_json(&rows, i));
+	json_object_set_new(map, "halts", list);
+	return 0;
+}

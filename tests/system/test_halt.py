@@ -1,0 +1,284 @@
+"""The store halts a progressive release by itself when the devices that took
+it report failures (SQLite and PostgreSQL): below the threshold nothing
+happens; crossing it withdraws the progressive revision from the channel map
+that devices read (fetched here with ferry-tuf-client), `ferry status`
+shows the halt until the next release on that channel; thresholds per store
+and per release, 0 turning it off; reports for anything but the channel's
+progressive revision never halt; concurrent reports halt once."""
+import hashlib
+import json
+import os
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+
+from conftest import run
+from storelib import backend, make_image, postgres, store  # noqa: F401 (fixtures)
+from test_reports import Device, Publisher, post
+
+
+class Rollout:
+    """A publisher with hello 1.0 (revision 1) on latest/stable and 2.0
+    (revision 2) pushed, and devices that report as signed here."""
+
+    def __init__(self, store, tmp_path, args=()):
+        store.start(args=list(args))
+        self.store = store
+        self.tmp = tmp_path
+        self.pub = Publisher(store)
+        store.owner_tokens["alice"] = self.pub.token
+        self.pub.push(make_image(tmp_path, version="1.0"))
+        out = self.pub.ferry("push", make_image(tmp_path, version="2.0")).stdout
+        assert "revision 2" in out
+        out = self.pub.ferry("push", make_image(tmp_path, version="3.0")).stdout
+        assert "revision 3" in out
+        self.fetches = 0
+
+    def release(self, *args, check=0):
+        return self.pub.ferry("release", "hello", *args, check=check)
+
+    def report(self, result, device=None, **over):
+        d = device or Device()
+        fields = {"result": result, "from-revision": 1, "to-revision": 2}
+        if result == "ok":
+            fields.update({"failed-step": None, "message": "", "log": []})
+        fields.update(over)
+        body = json.dumps(d.report(**fields)).encode()
+        status, reply = post(self.store, body, d.sign(body))
+        assert status == 201, reply
+        return d
+
+    def status(self):
+        return json.loads(self.pub.ferry("status", "hello", "--json").stdout)
+
+    def status_text(self):
+        return self.pub.ferry("status", "hello").stdout
+
+    def stable(self, status=None):
+        m = status or self.status()
+        return [c for c in m["channels"] if c["channel"] == "latest/stable"][0]
+
+    def device_map(self):
+        """The channel map as a device reads it: through TUF, trusting only
+        the first root."""
+        self.fetches += 1
+        meta = self.tmp / f"meta-{self.fetches}"
+        tdir = self.tmp / f"targets-{self.fetches}"
+        meta.mkdir()
+        tdir.mkdir()
+        run("ferry-tuf-client", "--metadata-dir", meta, "init", self.pub.root_json, check=0)
+        prefix = hashlib.sha256(b"hello").hexdigest()[:4]
+        run("ferry-tuf-client", "--metadata-url", f"{self.store.url}/repo/metadata",
+            "--metadata-dir", meta, "--target-dir", tdir, "--target-base-url",
+            f"{self.store.url}/repo/targets", "--target-name",
+            f"{prefix}/hello/channels.json", "download", check=0)
+        got = [f for f in os.listdir(tdir) if "channels.json" in f]
+        return json.load(open(tdir / got[0]))
+
+    def halts(self):
+        return self.store.sql("SELECT channel, revision, failed, reporting, cleared "
+                              "FROM halts ORDER BY id")
+
+
+def stable_of(cmap):
+    return [c for c in cmap["channels"] if c["channel"] == "latest/stable"][0]
+
+
+def test_failing_devices_halt_a_progressive_release(store, tmp_path):
+    r = Rollout(store, tmp_path)
+    out = r.release("2", "stable", "--progressive", "10").stdout
+    assert "for 10% of devices" in out
+    assert stable_of(r.device_map())["progressive"]["revision"] == 2
+
+    # two devices fine, two failing: fewer than 3 failing devices, nothing happens
+    r.report("ok")
+    r.report("ok")
+    r.report("rolled-back")
+    failing = r.report("failed", **{"failed-step": "install"})
+    # the same device failing again is still one device
+    r.report("failed", device=failing, **{"failed-step": "install"})
+    st = r.status()
+    assert st["halts"] == []
+    assert r.stable(st)["progressive"]["revision"] == 2
+    assert "halted" not in r.status_text()
+    assert r.halts() == []
+
+    # a third failing device (knowing the channel by its short name): 3 of 5, halted
+    r.report("rolled-back", channel="stable")
+    st = r.status()
+    assert r.stable(st)["progressive"] is None
+    assert r.stable(st)["revision"] == 1
+    [h] = st["halts"]
+    assert (h["channel"], h["revision"], h["failed"], h["reporting"]) == (
+        "latest/stable", 2, 3, 5)
+    assert (h["halt-failures"], h["halt-ratio"]) == (3, 20)
+    text = r.status_text()
+    assert "latest/stable: progressive release of revision 2 halted: 3 of 5 devices " \
+           "failed at 20" in text, text
+
+    # devices read a map without the progressive revision
+    cmap = r.device_map()
+    assert stable_of(cmap)["progressive"] is None
+    assert stable_of(cmap)["revision"] == 1
+    assert "2" not in cmap["revisions"]
+    store.check_consistent()
+    assert "halted the progressive release of hello revision 2" in store.read_log()
+
+    # later failures of the withdrawn revision change nothing: one halt
+    r.report("failed", **{"failed-step": "health"})
+    assert len(r.halts()) == 1
+    assert r.status()["halts"] == [h]
+
+    # a full release on the channel works and ends the note
+    r.release("2", "stable")
+    st = r.status()
+    assert st["halts"] == []
+    assert r.stable(st)["revision"] == 2
+    assert "halted" not in r.status_text()
+    assert stable_of(r.device_map())["revision"] == 2
+    [(ch, rev, failed, reporting, cleared)] = r.halts()
+    assert (ch, rev, failed, reporting) == ("latest/stable", "2", "3", "5") and cleared
+    store.check_consistent()
+    assert store.stop() == 0, store.read_log()
+
+
+def test_thresholds_of_the_store_and_of_a_release(store, tmp_path):
+    # the store halts nothing with --halt-failures 0
+    r = Rollout(store, tmp_path, ["--halt-failures", "0"])
+    r.release("2", "stable", "--progressive", "50")
+    for _ in range(4):
+        r.report("failed", **{"failed-step": "install"})
+    assert r.stable()["progressive"]["revision"] == 2
+    assert r.status()["halts"] == []
+
+    # a release's own thresholds win: 2 devices and 50% of those reporting
+    r.release("3", "stable", "--progressive", "20", "--halt-failures", "2",
+              "--halt-ratio", "50")
+    for _ in range(3):
+        r.report("ok", **{"to-revision": 3})
+    r.report("failed", **{"to-revision": 3})
+    r.report("failed", **{"to-revision": 3})  # 2 of 5: 40%, below 50%
+    assert r.stable()["progressive"]["revision"] == 3
+    assert r.status()["halts"] == []
+    r.report("rolled-back", **{"to-revision": 3})  # 3 of 6: 50%
+    st = r.status()
+    assert r.stable(st)["progressive"] is None
+    [h] = st["halts"]
+    assert (h["revision"], h["failed"], h["reporting"], h["halt-failures"],
+            h["halt-ratio"]) == (3, 3, 6, 2, 50)
+    assert stable_of(r.device_map())["progressive"] is None
+
+    # a new progressive release ends the note; the earlier failures of the
+    # same revision no longer count towards it
+    r.release("3", "stable", "--progressive", "10", "--halt-failures", "1")
+    assert r.status()["halts"] == []
+    r.report("ok", **{"to-revision": 3})
+    assert r.stable()["progressive"]["revision"] == 3
+    r.report("failed", **{"to-revision": 3})
+    assert r.stable()["progressive"] is None
+    assert r.status()["halts"][0]["failed"] == 1
+    store.check_consistent()
+    assert store.stop() == 0, store.read_log()
+
+
+def test_a_release_can_turn_halting_off(store, tmp_path):
+    r = Rollout(store, tmp_path)
+    r.release("2", "stable", "--progressive", "10", "--halt-failures", "0")
+    for _ in range(5):
+        r.report("rolled-back")
+    assert r.stable()["progressive"]["revision"] == 2
+    assert r.status()["halts"] == []
+    assert r.halts() == []
+
+
+def test_reports_for_other_revisions_never_halt(store, tmp_path):
+    r = Rollout(store, tmp_path)
+    r.release("2", "stable", "--progressive", "10")
+    r.release("3", "beta")
+    # failures of the channel's full revision, of another channel, of an
+    # unreleased revision
+    for _ in range(4):
+        r.report("failed", **{"to-revision": 1, "from-revision": None})
+        r.report("failed", channel="latest/beta", **{"to-revision": 3})
+        r.report("failed", channel="latest/edge")
+        r.report("failed", channel="latest/stable/hotfix")
+    assert r.stable()["progressive"]["revision"] == 2
+    assert r.status()["halts"] == []
+    # a full (not progressive) release of 2: its failures are the publisher's call
+    r.release("2", "stable")
+    for _ in range(4):
+        r.report("failed")
+    assert r.stable()["revision"] == 2
+    assert r.status()["halts"] == []
+    assert r.halts() == []
+    store.check_consistent()
+
+
+def test_concurrent_failures_halt_once(store, tmp_path):
+    r = Rollout(store, tmp_path)
+    r.release("2", "stable", "--progressive", "30")
+    devices = [Device() for _ in range(12)]
+    with ThreadPoolExecutor(max_workers=6) as ex:
+        list(ex.map(lambda d: r.report("rolled-back", device=d), devices))
+    assert len(r.halts()) == 1
+    [h] = r.status()["halts"]
+    assert 3 <= h["failed"] <= 12 and h["failed"] == h["reporting"]
+    assert r.stable()["progressive"] is None
+    store.check_consistent()
+    assert store.stop() == 0, store.read_log()
+
+
+def test_threshold_options_are_checked(store, tmp_path):
+    r = Rollout(store, tmp_path)
+    p = r.release("2", "stable", "--halt-failures", "2", check=1)
+    assert "apply only to a progressive release" in p.stderr
+    p = r.release("2", "stable", "--progressive", "10", "--halt-ratio", "101", check=2)
+    assert "--halt-ratio: expected a percentage from 0 to 100" in p.stderr
+    p = r.release("2", "stable", "--progressive", "10", "--halt-failures", "-1", check=2)
+    assert "--halt-failures" in p.stderr
+    token = r.pub.token
+    for body, what in [
+            ({"revision": 2, "channels": ["stable"], "halt-failures": 3}, "progressive"),
+            ({"revision": 2, "channels": ["stable"], "progressive": 10, "halt-ratio": "5"},
+             "halt-ratio"),
+            ({"revision": 2, "channels": ["stable"], "progressive": 10,
+              "halt-failures": 10 ** 7}, "halt-failures")]:
+        status, reply = store.api("POST", "/v1/packages/hello/release", body, token=token)
+        assert status == 400 and what in reply["error"]["message"], reply
+    assert r.stable()["revision"] == 1 and r.stable()["progressive"] is None
+    for bad in (["--halt-ratio", "200"], ["--halt-failures", "x"]):
+        p = run("ferry-store", "serve", "--dir", store.dir, *bad, check=2)
+        assert bad[0] in p.stderr
+
+
+def test_a_store_at_schema_version_3_migrates(store, tmp_path):
+    """A progressive release made before version 4 (no thresholds of its
+    own, no start recorded) is halted by the store's rule after migrating."""
+    r = Rollout(store, tmp_path)
+    r.release("2", "stable", "--progressive", "10")
+    assert store.stop() == 0, store.read_log()
+    downgrade = ["DROP TABLE halts",
+                 "ALTER TABLE channels DROP COLUMN halt_failures",
+                 "ALTER TABLE channels DROP COLUMN halt_ratio",
+                 "ALTER TABLE channels DROP COLUMN progressive_after",
+                 "UPDATE schema_version SET version = 3"]
+    if store.backend == "postgresql":
+        for q in downgrade:
+            store.sql(q)
+    else:
+        con = sqlite3.connect(os.path.join(store.dir, "store.db"), timeout=30)
+        with con:
+            for q in downgrade:
+                con.execute(q)
+        con.close()
+    p = store.admin("serve", "--listen", "127.0.0.1:1", check=1)
+    assert "version 3" in p.stderr
+    p = store.admin("migrate")
+    assert p.stdout == "database schema migrated from version 3 to 4\n"
+    store.start()
+    for _ in range(3):
+        r.report("failed", **{"failed-step": "install"})
+    [h] = r.status()["halts"]
+    assert (h["revision"], h["failed"], h["reporting"]) == (2, 3, 3)
+    assert stable_of(r.device_map())["progressive"] is None
+    store.check_consistent()
+    assert store.stop() == 0, store.read_log()
