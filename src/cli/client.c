@@ -79,15 +79,30 @@ static int parse_answer(struct buf *in, long *status, const char **body, size_t 
 	size_t left = in->len - (size_t)(p - d);
 	bool chunked = false;
 	long long clen = -1;
-	for (const char *h = strstr(d, "\r\n") + 2; h < eoh; h = strstr(h, "\r\n") + 2) {
-		if (strncasecmp(h, "Transfer-Encoding:", 18) == 0) {
+	/* Header lines between the status line and eoh; memmem, not strstr:
+	 * the answer may hold NUL bytes. */
+	const char *h = (const char *)memmem(d, (size_t)(eoh - d) + 2, "\r\n", 2) + 2;
+	while (h < eoh) {
+		const char *end = memmem(h, (size_t)(eoh - h) + 2, "\r\n", 2);
+		size_t n = (size_t)(end - h);
+		if (n >= 18 && strncasecmp(h, "Transfer-Encoding:", 18) == 0) {
 			const char *v = h + 18;
-			while (*v == ' ')
+			while (v < end && *v == ' ')
 				v++;
-			chunked = strncasecmp(v, "chunked", 7) == 0;
-		} else if (strncasecmp(h, "Content-Length:", 15) == 0) {
-			clen = strtoll(h + 15, NULL, 10);
+			chunked = (size_t)(end - v) >= 7 && strncasecmp(v, "chunked", 7) == 0;
+		} else if (n >= 15 && strncasecmp(h, "Content-Length:", 15) == 0) {
+			char num[24] = "";
+			size_t vl = n - 15 < sizeof(num) - 1 ? n - 15 : sizeof(num) - 1;
+			memcpy(num, h + 15, vl);
+			char *e;
+			clen = strtoll(num, &e, 10);
+			while (*e == ' ')
+				e++;
+			if (clen < 0 || *e)
+				return ferry_error_set(err, FERRY_E_CORRUPT,
+				                       "ferryd's answer has a bad Content-Length");
 		}
+		h = end + 2;
 	}
 	if (!chunked) {
 		if (clen >= 0) {

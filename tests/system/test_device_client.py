@@ -38,6 +38,10 @@ BROKEN = {
     "not-http": (b"SSH-2.0-OpenSSH\r\n\r\n", "not HTTP"),
     "not-json": (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", "not JSON"),
     "no-head-end": (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n", "not HTTP"),
+    "nul-in-head": (b"HTTP/1.1 200 OK\r\nX-A: \0\r\nContent-Length: 5\r\n\r\nhello", "not JSON"),
+    "bad-length": (b"HTTP/1.1 200 OK\r\nContent-Length: 12x\r\n\r\n" + BODY, "bad Content-Length"),
+    "negative-length": (b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n" + BODY,
+                        "bad Content-Length"),
 }
 
 
