@@ -283,8 +283,11 @@ int conn_state(sqlite3 *db, const char *name, const char *plug, const char *ifac
 {
 	json_t *row = NULL;
 	int rc = state_query_row(db, &row, NULL,
-	                         "SELECT connected FROM connections WHERE name=? AND plug=?", "tt",
-	                         name, plug);
+	                         "SELECT connected FROM connections WHERE name=? AND plug=? AND "
+	                         "interface=?",
+	                         "ttt", name, plug, iface);
+	/* A decision holds for the interface it was made for: a revision that
+	 * points the plug at another interface gets no grant from it. */
 	if (rc == 0) {
 		*connected = json_integer_value(json_object_get(row, "connected")) != 0;
 		*how = "manual";

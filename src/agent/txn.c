@@ -827,6 +827,12 @@ static int step_discard(struct txn *t, ferry_error *err)
 	rc = state_commit(t->db, err);
 	if (rc < 0)
 		return rc;
+	if (purge) { /* the configuration hooks read goes with its rows */
+		char conf[PATH_MAX];
+		if (agent_path(conf, "run/config/%s.json", t->name) == 0 && unlink(conf) < 0 &&
+		    errno != ENOENT)
+			log_warn("remove %s: %s", conf, strerror(errno));
+	}
 	pthread_mutex_lock(&agent.lock);
 	svc_forget_package(t->name);
 	pthread_mutex_unlock(&agent.lock);
