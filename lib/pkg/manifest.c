@@ -23,6 +23,7 @@
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/str.h"
+#include "pkg/name.h"
 
 #define PATH_BUF 320    /* the field path shown in messages */
 #define SHOW_MAX 64     /* characters of a value quoted in a message */
@@ -483,39 +484,6 @@ fail:
 
 /* ---- names and small grammars ---- */
 
-static const char *name_problem(const char *s, size_t min)
-{
-	size_t len = strlen(s);
-	bool letter = false;
-
-	if (len < min || len > MANIFEST_NAME_MAX)
-		return min == 1 ? "1 to 40 characters" : "2 to 40 characters";
-	for (size_t i = 0; i < len; i++) {
-		char ch = s[i];
-		if (ch >= 'a' && ch <= 'z')
-			letter = true;
-		else if (!(ch >= '0' && ch <= '9') && ch != '-')
-			return "only lowercase letters, digits and hyphens";
-	}
-	if (s[0] == '-' || s[len - 1] == '-')
-		return "no hyphen at the start or end";
-	if (strstr(s, "--"))
-		return "no two hyphens in a row";
-	if (!letter)
-		return "at least one letter";
-	return NULL;
-}
-
-bool manifest_valid_name(const char *name)
-{
-	return name && !name_problem(name, MANIFEST_NAME_MIN);
-}
-
-bool manifest_valid_app_name(const char *name)
-{
-	return name && !name_problem(name, 1);
-}
-
 static bool is_alnum(char ch)
 {
 	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
@@ -906,7 +874,7 @@ static int check_name(struct ctx *c, const struct node *n, size_t min, const cha
 	int rc = want_kind(c, n, NODE_SCALAR, what);
 	if (rc < 0)
 		return rc;
-	const char *why = name_problem(n->str, min);
+	const char *why = pkg_name_problem(n->str, min);
 	if (why)
 		return fail(c, n, FERRY_E_INVALID, "expected %s: %s; %s", what, why, GOT(n));
 	return 0;
@@ -963,14 +931,14 @@ static int get_string_list(struct ctx *c, const struct node *n, const char *what
 
 static int check_plug_ref(struct ctx *c, const struct node *it)
 {
-	return check_name(c, it, MANIFEST_NAME_MIN, "a plug name");
+	return check_name(c, it, PKG_NAME_MIN, "a plug name");
 }
 
 /* ---- top-level fields ---- */
 
 static int field_name(struct ctx *c, const struct node *v, struct manifest *m)
 {
-	int rc = check_name(c, v, MANIFEST_NAME_MIN, "a package name");
+	int rc = check_name(c, v, PKG_NAME_MIN, "a package name");
 	return rc < 0 ? rc : dup_string(c, v->str, &m->name);
 }
 
@@ -1314,7 +1282,7 @@ static int field_apps(struct ctx *c, const struct node *v, struct manifest *m)
 		int idx;
 		if ((rc = key_index(c, v, i, NULL, NULL, &idx)) < 0)
 			return rc;
-		const char *why = name_problem(k->str, 1);
+		const char *why = pkg_name_problem(k->str, PKG_APP_NAME_MIN);
 		if (why)
 			return fail(c, k, FERRY_E_INVALID, "expected an app name: %s; %s", why,
 			            GOT(k));
@@ -1408,7 +1376,7 @@ static int parse_plug_body(struct ctx *c, const struct node *v, struct manifest_
 	if (v->kind == NODE_SCALAR) {
 		if (v->is_null)
 			return dup_string(c, p->name, &p->interface);
-		if ((rc = check_name(c, v, MANIFEST_NAME_MIN, "an interface name")) < 0)
+		if ((rc = check_name(c, v, PKG_NAME_MIN, "an interface name")) < 0)
 			return rc;
 		return dup_string(c, v->str, &p->interface);
 	}
@@ -1425,12 +1393,12 @@ static int parse_plug_body(struct ctx *c, const struct node *v, struct manifest_
 			return rc;
 		size_t saved = path_push(c, k->str);
 		if (strcmp(k->str, "interface") == 0) {
-			rc = check_name(c, a, MANIFEST_NAME_MIN, "an interface name");
+			rc = check_name(c, a, PKG_NAME_MIN, "an interface name");
 			if (rc == 0)
 				rc = dup_string(c, a->str, &p->interface);
-		} else if (name_problem(k->str, 1)) {
+		} else if (pkg_name_problem(k->str, PKG_APP_NAME_MIN)) {
 			rc = fail(c, k, FERRY_E_INVALID, "expected an attribute name: %s; %s",
-			          name_problem(k->str, 1), GOT(k));
+			          pkg_name_problem(k->str, PKG_APP_NAME_MIN), GOT(k));
 		} else if (a->kind != NODE_SCALAR || a->is_null) {
 			rc = fail(c, a, FERRY_E_INVALID, "expected a string; %s", GOT(a));
 		} else if (!clean_text(a->str, false)) {
@@ -1472,7 +1440,7 @@ static int get_plugs(struct ctx *c, const struct node *v, const char *what,
 		else
 			rc = want_kind(c, k, NODE_SCALAR, "a name");
 		if (rc == 0)
-			rc = check_name(c, k, MANIFEST_NAME_MIN,
+			rc = check_name(c, k, PKG_NAME_MIN,
 			                strcmp(what, "plug") == 0 ? "a plug name" : "a slot name");
 		for (size_t j = 0; rc == 0 && v->kind == NODE_LIST && j < i; j++)
 			if (strcmp(v->kids[j]->str, k->str) == 0)
@@ -1542,7 +1510,7 @@ static int field_parts(struct ctx *c, const struct node *v, struct manifest *m)
 		int idx;
 		if ((rc = key_index(c, v, i, NULL, NULL, &idx)) < 0)
 			return rc;
-		const char *why = name_problem(k->str, 1);
+		const char *why = pkg_name_problem(k->str, PKG_APP_NAME_MIN);
 		if (why)
 			return fail(c, k, FERRY_E_INVALID, "expected a part name: %s; %s", why,
 			            GOT(k));
@@ -1928,7 +1896,7 @@ const char *manifest_host_architecture(void)
 
 char *manifest_template(const char *name)
 {
-	if (!manifest_valid_name(name))
+	if (!pkg_name_valid(name))
 		return NULL;
 	return str_dup_printf(TEMPLATE, name);
 }

@@ -23,6 +23,7 @@
 #include "base/fs.h"
 #include "base/str.h"
 #include "crypto/digest.h"
+#include "pkg/name.h"
 #include "tuf/cjson.h"
 #include "tuf/key.h"
 
@@ -134,18 +135,14 @@ static int key_type_from_name(const char *s, enum crypto_key_type *out)
 	return 0;
 }
 
-bool tuf_repo_package_name_valid(const char *name)
+/* The package-name rule of pkg/name.h, with an error that names it. */
+static int check_package_name(const char *package, ferry_error *err)
 {
-	size_t n = name ? strlen(name) : 0;
-	if (n == 0 || n > TUF_REPO_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = name[i];
-		bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c == '-' && i > 0);
-		if (!ok)
-			return false;
-	}
-	return true;
+	const char *why = package ? pkg_name_problem(package, PKG_NAME_MIN) : "missing";
+	if (why)
+		return ferry_error_set(err, FERRY_E_INVALID, "package name '%s': expected %s",
+		                       package ? package : "", why);
+	return 0;
 }
 
 bool tuf_repo_file_name_valid(const char *name)
@@ -171,18 +168,16 @@ static int name_hash_hex(const char *package, char hex[CRYPTO_DIGEST_HEX_MAX], f
 int tuf_repo_target_path(const char *package, const char *file, char *out, size_t size,
                          ferry_error *err)
 {
-	if (!tuf_repo_package_name_valid(package))
-		return ferry_error_set(err, FERRY_E_INVALID,
-		                       "package name '%s': expected lower-case letters, digits and "
-		                       "hyphens, at most %d bytes",
-		                       package ? package : "", TUF_REPO_NAME_MAX);
+	int rc = check_package_name(package, err);
+	if (rc < 0)
+		return rc;
 	if (!tuf_repo_file_name_valid(file))
 		return ferry_error_set(err, FERRY_E_INVALID,
 		                       "target file name '%s': expected letters, digits and ._+~- "
 		                       "(not first '.'), at most %d bytes",
 		                       file ? file : "", TUF_REPO_FILE_MAX);
 	char hex[CRYPTO_DIGEST_HEX_MAX];
-	int rc = name_hash_hex(package, hex, err);
+	rc = name_hash_hex(package, hex, err);
 	if (rc < 0)
 		return rc;
 	if (str_printf(out, size, "%.*s/%s/%s", PATH_PREFIX_DIGITS, hex, package, file) < 0)
@@ -193,11 +188,9 @@ int tuf_repo_target_path(const char *package, const char *file, char *out, size_
 
 int tuf_repo_package_role(const char *package, char *out, size_t size, ferry_error *err)
 {
-	if (!tuf_repo_package_name_valid(package))
-		return ferry_error_set(err, FERRY_E_INVALID,
-		                       "package name '%s': expected lower-case letters, digits and "
-		                       "hyphens, at most %d bytes",
-		                       package ? package : "", TUF_REPO_NAME_MAX);
+	int rc = check_package_name(package, err);
+	if (rc < 0)
+		return rc;
 	if (str_printf(out, size, "pkg-%s", package) < 0)
 		return ferry_error_set(err, FERRY_E_LIMIT, "role name of %s: too long", package);
 	return 0;

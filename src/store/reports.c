@@ -14,9 +14,8 @@
 #include "crypto/key.h"
 #include "halt.h"
 #include "pkg/channel.h"
-#include "pkg/manifest.h"
+#include "pkg/name.h"
 #include "store.h"
-#include "tuf/repo.h"
 
 #define REV_MAX (1LL << 53)
 
@@ -113,8 +112,7 @@ int reports_validate(json_t *body, struct report *r, ferry_error *err)
 		return bad(err, "device-key",
 		           "expected an ed25519 public key (64 lower-case hex digits)");
 	r->package = str_field(body, "package");
-	if (!r->package || !manifest_valid_name(r->package) ||
-	    !tuf_repo_package_name_valid(r->package))
+	if (!pkg_name_valid(r->package))
 		return bad(err, "package", "expected a package name");
 	int rc = revision_field(body, "from-revision", true, &r->from_revision, err);
 	if (rc == 0)
