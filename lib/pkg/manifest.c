@@ -1,11 +1,9 @@
-/* manifest.c: reads meta/ferry.yaml. libyaml's event parser feeds a small
- * tree of our own (maps, lists, strings, each with its line and column), built
- * under hard bounds: file size, nesting depth, entries per list or map, total
- * nodes, string length. Anchors, aliases and tags are refused while building,
- * so no input can expand (billion laughs) or change a value's meaning. A
- * second pass walks the tree in file order, checks every key and value
- * against the rules of docs/formats/manifest.md and fills struct manifest;
- * the first problem found ends the parse with one message of the shape
+/* manifest.c: reads meta/ferry.yaml. manifest_tree.c builds a bounded tree
+ * from libyaml's events; this second pass walks the tree in file order,
+ * checks every key and value against the rules of docs/formats/manifest.md
+ * (the small grammars are manifest_grammar.c's, names pkg/name.h's) and fills
+ * struct manifest; the first problem found ends the parse with one message
+ * of the shape
  *   FILE:LINE:COLUMN: FIELD.PATH: what was expected; got "what was there"
  * Every scalar is kept as the text that was written (YAML 1.1 booleans and
  * numbers mean nothing here), so `version: 1.10` stays "1.10".
@@ -14,7 +12,6 @@
  * for `ferry pack` to check. */
 #include "pkg/manifest.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,789 +20,18 @@
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/str.h"
+#include "pkg/manifest_int.h"
+#include "pkg/name.h"
 
-#define PATH_BUF 320    /* the field path shown in messages */
-#define SHOW_MAX 64     /* characters of a value quoted in a message */
-#define PATH_KEY_MAX 48 /* characters of one key shown in a path */
 #define COMMAND_MAX 256
 #define PRIME_MAX 256
-#define APT_NAME_MAX 128
-#define APT_VERSION_MAX 128
 #define COMPONENT_NAME_MAX 128
 #define COMPONENT_VERSION_MAX 64
-#define PURL_MAX 512
-#define ENV_KEY_MAX 64
-#define SPDX_DEPTH_MAX 16
 
 #define DEFAULT_RESTART_DELAY_MS 1000
 #define DEFAULT_STOP_TIMEOUT_MS 10000
 #define DEFAULT_HEALTH_GRACE_MS 30000
 #define DEFAULT_HEALTH_TIMEOUT_MS 30000
-
-/* ---- the tree ---- */
-
-enum node_kind { NODE_SCALAR, NODE_LIST, NODE_MAP };
-
-struct node {
-	enum node_kind kind;
-	unsigned line, col; /* 1-based */
-	bool is_null;       /* a plain empty, "~" or "null" scalar */
-	char *str;          /* scalars: NUL-terminated, no NUL inside */
-	size_t len;
-	struct node **kids; /* lists: items; maps: key, value, key, value, ... */
-	size_t n;
-};
-
-static void node_free(struct node *n)
-{
-	if (!n)
-		return;
-	for (size_t i = 0; i < n->n; i++)
-		node_free(n->kids[i]);
-	free(n->kids);
-	free(n->str);
-	free(n);
-}
-
-/* ---- messages ---- */
-
-/* Quote s for a message: at most SHOW_MAX characters, cut on a UTF-8
- * boundary, with quotes, backslashes and control bytes escaped, so that a
- * message is always one printable line. */
-static void show(const char *s, char *out, size_t size)
-{
-	size_t o = 0, chars = 0;
-	const unsigned char *p = (const unsigned char *)s;
-
-	if (size < 8) {
-		if (size)
-			out[0] = '\0';
-		return;
-	}
-	out[o++] = '"';
-	for (; *p; p++) {
-		unsigned char ch = *p;
-		if ((ch & 0xC0) != 0x80 && ++chars > SHOW_MAX) {
-			if (o + 4 < size) {
-				memcpy(out + o, "...", 3);
-				o += 3;
-			}
-			break;
-		}
-		if (o + 6 >= size)
-			break;
-		if (ch == '"' || ch == '\\') {
-			out[o++] = '\\';
-			out[o++] = (char)ch;
-		} else if (ch < 0x20 || ch == 0x7f) {
-			o += (size_t)snprintf(out + o, size - o, "\\x%02x", ch);
-		} else {
-			out[o++] = (char)ch;
-		}
-	}
-	out[o++] = '"';
-	out[o] = '\0';
-}
-
-struct ctx {
-	const char *file;
-	ferry_error *err;
-	char path[PATH_BUF];
-	size_t plen;
-	size_t nodes;
-	yaml_parser_t *parser;
-	const char *data;
-	size_t len;
-};
-
-static bool plain_key(const char *k)
-{
-	if (!*k)
-		return false;
-	for (const char *p = k; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		      (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'))
-			return false;
-	return strlen(k) <= PATH_KEY_MAX;
-}
-
-/* Append ".key" (or "key" first) to the path; returns the length to restore. */
-static size_t path_push(struct ctx *c, const char *key)
-{
-	size_t saved = c->plen;
-	char shown[PATH_KEY_MAX * 4 + 16];
-
-	if (plain_key(key))
-		snprintf(shown, sizeof(shown), "%s", key);
-	else
-		show(key, shown, sizeof(shown));
-	int n = snprintf(c->path + c->plen, sizeof(c->path) - c->plen, "%s%s", c->plen ? "." : "",
-	                 shown);
-	if (n > 0)
-		c->plen = c->plen + (size_t)n < sizeof(c->path) ? c->plen + (size_t)n
-		                                                : sizeof(c->path) - 1;
-	return saved;
-}
-
-static size_t path_push_index(struct ctx *c, size_t i)
-{
-	size_t saved = c->plen;
-	int n = snprintf(c->path + c->plen, sizeof(c->path) - c->plen, "[%zu]", i);
-	if (n > 0)
-		c->plen = c->plen + (size_t)n < sizeof(c->path) ? c->plen + (size_t)n
-		                                                : sizeof(c->path) - 1;
-	return saved;
-}
-
-static void path_pop(struct ctx *c, size_t saved)
-{
-	c->plen = saved;
-	c->path[saved] = '\0';
-}
-
-static int fail_at(struct ctx *c, unsigned line, unsigned col, int code, const char *fmt, ...)
-    FERRY_PRINTF(5, 6);
-static int fail_at(struct ctx *c, unsigned line, unsigned col, int code, const char *fmt, ...)
-{
-	char msg[768];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (c->plen)
-		return ferry_error_set(c->err, code, "%s:%u:%u: %s: %s", c->file, line, col,
-		                       c->path, msg);
-	return ferry_error_set(c->err, code, "%s:%u:%u: %s", c->file, line, col, msg);
-}
-
-#define fail(c, node, code, ...) fail_at((c), (node)->line, (node)->col, (code), __VA_ARGS__)
-
-static const char *kind_name(const struct node *n)
-{
-	if (n->kind == NODE_LIST)
-		return "a list";
-	if (n->kind == NODE_MAP)
-		return "a map";
-	return n->is_null ? "nothing" : "a string";
-}
-
-/* "got "value"" for a scalar, "got a list" for the rest. */
-static const char *got(const struct node *n, char *buf, size_t size)
-{
-	if (n->kind == NODE_SCALAR && !n->is_null) {
-		char q[SHOW_MAX * 4 + 16];
-		show(n->str, q, sizeof(q));
-		snprintf(buf, size, "got %s", q);
-	} else {
-		snprintf(buf, size, "got %s", kind_name(n));
-	}
-	return buf;
-}
-
-#define GOT(n) got((n), (char[SHOW_MAX * 4 + 32]){0}, SHOW_MAX * 4 + 32)
-
-static int oom(struct ctx *c)
-{
-	return ferry_error_set(c->err, FERRY_E_NOMEM, "%s: out of memory", c->file);
-}
-
-/* ---- building the tree from libyaml events ---- */
-
-/* Line and column (1-based, in characters) of a byte offset: for reader
- * errors, which libyaml reports as an offset only. */
-static void offset_mark(const struct ctx *c, size_t off, unsigned *line, unsigned *col)
-{
-	*line = 1;
-	*col = 1;
-	for (size_t i = 0; i < off && i < c->len; i++) {
-		unsigned char ch = (unsigned char)c->data[i];
-		if (ch == '\n') {
-			(*line)++;
-			*col = 1;
-		} else if ((ch & 0xC0) != 0x80) {
-			(*col)++;
-		}
-	}
-}
-
-static int yaml_fail(struct ctx *c)
-{
-	yaml_parser_t *p = c->parser;
-	const char *problem = p->problem ? p->problem : "malformed YAML";
-	unsigned line, col;
-
-	if (p->error == YAML_MEMORY_ERROR)
-		return oom(c);
-	if (p->error == YAML_READER_ERROR) {
-		offset_mark(c, p->problem_offset, &line, &col);
-		return fail_at(c, line, col, FERRY_E_INVALID, "invalid YAML: %s", problem);
-	}
-	line = (unsigned)p->problem_mark.line + 1;
-	col = (unsigned)p->problem_mark.column + 1;
-	if (p->context)
-		return fail_at(c, line, col, FERRY_E_INVALID, "invalid YAML: %s (%s at line %u)",
-		               problem, p->context, (unsigned)p->context_mark.line + 1);
-	return fail_at(c, line, col, FERRY_E_INVALID, "invalid YAML: %s", problem);
-}
-
-static int next_event(struct ctx *c, yaml_event_t *ev)
-{
-	if (!yaml_parser_parse(c->parser, ev))
-		return yaml_fail(c);
-	return 0;
-}
-
-static int add_kid(struct ctx *c, struct node *parent, struct node *kid, size_t *cap)
-{
-	if (parent->n == *cap) {
-		size_t ncap = *cap ? *cap * 2 : 8;
-		struct node **k = realloc(parent->kids, ncap * sizeof(*k));
-		if (!k)
-			return oom(c);
-		parent->kids = k;
-		*cap = ncap;
-	}
-	parent->kids[parent->n++] = kid;
-	return 0;
-}
-
-/* show() of sigil + name, for anchors and aliases: "&x", "*x". */
-static void show_mark(char sigil, const yaml_char_t *name, char *out, size_t size)
-{
-	char buf[SHOW_MAX * 4 + 2];
-	snprintf(buf, sizeof(buf), "%c%s", sigil, (const char *)name);
-	show(buf, out, size);
-}
-
-static bool scalar_is_null(const yaml_event_t *ev)
-{
-	const char *v = (const char *)ev->data.scalar.value;
-	if (ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-		return false;
-	return ev->data.scalar.length == 0 || strcmp(v, "~") == 0 || strcmp(v, "null") == 0 ||
-	       strcmp(v, "Null") == 0 || strcmp(v, "NULL") == 0;
-}
-
-/* Build the node that starts with ev (owned by the caller); depth is the
- * number of collections around it. */
-static int build_node(struct ctx *c, const yaml_event_t *ev, unsigned depth, struct node **out)
-{
-	unsigned line = (unsigned)ev->start_mark.line + 1,
-	         col = (unsigned)ev->start_mark.column + 1;
-	const yaml_char_t *anchor = NULL, *tag = NULL;
-	enum node_kind kind;
-	char q[SHOW_MAX * 4 + 16];
-
-	switch (ev->type) {
-	case YAML_ALIAS_EVENT:
-		show_mark('*', ev->data.alias.anchor, q, sizeof(q));
-		return fail_at(c, line, col, FERRY_E_INVALID, "aliases are not allowed; got %s", q);
-	case YAML_SCALAR_EVENT:
-		anchor = ev->data.scalar.anchor;
-		tag = ev->data.scalar.tag;
-		kind = NODE_SCALAR;
-		break;
-	case YAML_SEQUENCE_START_EVENT:
-		anchor = ev->data.sequence_start.anchor;
-		tag = ev->data.sequence_start.tag;
-		kind = NODE_LIST;
-		break;
-	case YAML_MAPPING_START_EVENT:
-		anchor = ev->data.mapping_start.anchor;
-		tag = ev->data.mapping_start.tag;
-		kind = NODE_MAP;
-		break;
-	default:
-		return fail_at(c, line, col, FERRY_E_INVALID, "invalid YAML: unexpected event");
-	}
-	if (anchor) {
-		show_mark('&', anchor, q, sizeof(q));
-		return fail_at(c, line, col, FERRY_E_INVALID, "anchors are not allowed; got %s", q);
-	}
-	if (tag) {
-		/* libyaml hands over the resolved tag; show "!!str" as written */
-		const char *t = (const char *)tag;
-		char written[SHOW_MAX * 4];
-		if (str_has_prefix(t, "tag:yaml.org,2002:"))
-			snprintf(written, sizeof(written), "!!%s", t + 18);
-		else
-			snprintf(written, sizeof(written), "%s", t);
-		show(written, q, sizeof(q));
-		return fail_at(c, line, col, FERRY_E_INVALID, "tags are not allowed; got %s", q);
-	}
-	if (kind != NODE_SCALAR && depth >= MANIFEST_MAX_DEPTH)
-		return fail_at(c, line, col, FERRY_E_LIMIT, "nested deeper than %d levels",
-		               MANIFEST_MAX_DEPTH);
-	if (++c->nodes > MANIFEST_MAX_NODES)
-		return fail_at(c, line, col, FERRY_E_LIMIT, "more than %d values in the file",
-		               MANIFEST_MAX_NODES);
-
-	struct node *n = calloc(1, sizeof(*n));
-	if (!n)
-		return oom(c);
-	n->kind = kind;
-	n->line = line;
-	n->col = col;
-
-	if (kind == NODE_SCALAR) {
-		size_t len = ev->data.scalar.length;
-		if (len > MANIFEST_STRING_MAX) {
-			node_free(n);
-			return fail_at(c, line, col, FERRY_E_LIMIT,
-			               "string of %zu bytes; at most %d allowed", len,
-			               MANIFEST_STRING_MAX);
-		}
-		if (memchr(ev->data.scalar.value, '\0', len)) {
-			node_free(n);
-			return fail_at(c, line, col, FERRY_E_INVALID,
-			               "strings must not contain NUL characters");
-		}
-		n->str = strndup((const char *)ev->data.scalar.value, len);
-		if (!n->str) {
-			node_free(n);
-			return oom(c);
-		}
-		n->len = len;
-		n->is_null = scalar_is_null(ev);
-		*out = n;
-		return 0;
-	}
-
-	size_t cap = 0;
-	int rc = 0;
-	for (;;) {
-		yaml_event_t e;
-		size_t entries = kind == NODE_MAP ? n->n / 2 : n->n;
-		if ((rc = next_event(c, &e)) < 0)
-			break;
-		if (e.type == YAML_SEQUENCE_END_EVENT || e.type == YAML_MAPPING_END_EVENT) {
-			yaml_event_delete(&e);
-			break;
-		}
-		if (entries >= MANIFEST_MAX_ITEMS) {
-			rc = fail_at(c, (unsigned)e.start_mark.line + 1,
-			             (unsigned)e.start_mark.column + 1, FERRY_E_LIMIT,
-			             "more than %d entries in one %s", MANIFEST_MAX_ITEMS,
-			             kind == NODE_MAP ? "map" : "list");
-			yaml_event_delete(&e);
-			break;
-		}
-		struct node *kid = NULL;
-		if (kind == NODE_LIST) {
-			size_t saved = path_push_index(c, n->n);
-			rc = build_node(c, &e, depth + 1, &kid);
-			path_pop(c, saved);
-			yaml_event_delete(&e);
-			if (rc == 0 && (rc = add_kid(c, n, kid, &cap)) < 0)
-				node_free(kid);
-			if (rc < 0)
-				break;
-			continue;
-		}
-		/* a map: the key must be a plain string */
-		if (e.type == YAML_SEQUENCE_START_EVENT || e.type == YAML_MAPPING_START_EVENT) {
-			rc = fail_at(c, (unsigned)e.start_mark.line + 1,
-			             (unsigned)e.start_mark.column + 1, FERRY_E_INVALID,
-			             "keys must be strings; got a %s",
-			             e.type == YAML_MAPPING_START_EVENT ? "map" : "list");
-			yaml_event_delete(&e);
-			break;
-		}
-		rc = build_node(c, &e, depth + 1, &kid);
-		yaml_event_delete(&e);
-		if (rc == 0 && (rc = add_kid(c, n, kid, &cap)) < 0)
-			node_free(kid);
-		if (rc < 0)
-			break;
-		if ((rc = next_event(c, &e)) < 0)
-			break;
-		size_t saved = path_push(c, kid->str);
-		struct node *val = NULL;
-		rc = build_node(c, &e, depth + 1, &val);
-		path_pop(c, saved);
-		yaml_event_delete(&e);
-		if (rc == 0 && (rc = add_kid(c, n, val, &cap)) < 0)
-			node_free(val);
-		if (rc < 0)
-			break;
-	}
-	if (rc < 0) {
-		node_free(n);
-		return rc;
-	}
-	*out = n;
-	return 0;
-}
-
-/* Parse the whole stream into one tree; exactly one document. */
-static int build_tree(struct ctx *c, struct node **root)
-{
-	yaml_event_t e;
-	int rc;
-
-	*root = NULL;
-	if ((rc = next_event(c, &e)) < 0)
-		return rc;
-	yaml_event_delete(&e); /* stream start */
-	if ((rc = next_event(c, &e)) < 0)
-		return rc;
-	if (e.type == YAML_STREAM_END_EVENT) {
-		yaml_event_delete(&e);
-		return fail_at(c, 1, 1, FERRY_E_INVALID,
-		               "the manifest is empty; expected a map with at least name, version "
-		               "and summary");
-	}
-	yaml_event_delete(&e); /* document start */
-	if ((rc = next_event(c, &e)) < 0)
-		return rc;
-	rc = build_node(c, &e, 0, root);
-	yaml_event_delete(&e);
-	if (rc < 0)
-		return rc;
-	if ((rc = next_event(c, &e)) < 0)
-		goto fail;
-	yaml_event_delete(&e); /* document end */
-	if ((rc = next_event(c, &e)) < 0)
-		goto fail;
-	if (e.type != YAML_STREAM_END_EVENT) {
-		rc = fail_at(c, (unsigned)e.start_mark.line + 1, (unsigned)e.start_mark.column + 1,
-		             FERRY_E_INVALID, "only one YAML document is allowed");
-		yaml_event_delete(&e);
-		goto fail;
-	}
-	yaml_event_delete(&e);
-	return 0;
-fail:
-	node_free(*root);
-	*root = NULL;
-	return rc;
-}
-
-/* ---- names and small grammars ---- */
-
-static const char *name_problem(const char *s, size_t min)
-{
-	size_t len = strlen(s);
-	bool letter = false;
-
-	if (len < min || len > MANIFEST_NAME_MAX)
-		return min == 1 ? "1 to 40 characters" : "2 to 40 characters";
-	for (size_t i = 0; i < len; i++) {
-		char ch = s[i];
-		if (ch >= 'a' && ch <= 'z')
-			letter = true;
-		else if (!(ch >= '0' && ch <= '9') && ch != '-')
-			return "only lowercase letters, digits and hyphens";
-	}
-	if (s[0] == '-' || s[len - 1] == '-')
-		return "no hyphen at the start or end";
-	if (strstr(s, "--"))
-		return "no two hyphens in a row";
-	if (!letter)
-		return "at least one letter";
-	return NULL;
-}
-
-bool manifest_valid_name(const char *name)
-{
-	return name && !name_problem(name, MANIFEST_NAME_MIN);
-}
-
-bool manifest_valid_app_name(const char *name)
-{
-	return name && !name_problem(name, 1);
-}
-
-static bool is_alnum(char ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
-}
-
-static bool valid_version(const char *s)
-{
-	size_t len = strlen(s);
-	if (len < 1 || len > MANIFEST_VERSION_MAX || !is_alnum(s[0]))
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!is_alnum(s[i]) && !strchr(".+~-", s[i]))
-			return false;
-	return true;
-}
-
-/* No control characters (tab and newline allowed only when multiline). */
-static bool clean_text(const char *s, bool multiline)
-{
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-		if ((*p < 0x20 && !(multiline && (*p == '\n' || *p == '\t'))) || *p == 0x7f)
-			return false;
-	return true;
-}
-
-static size_t utf8_chars(const char *s)
-{
-	size_t n = 0;
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-		if ((*p & 0xC0) != 0x80)
-			n++;
-	return n;
-}
-
-/* Printable ASCII without space: 0x21..0x7e. */
-static bool graph_ascii(const char *s, size_t min, size_t max)
-{
-	size_t len = strlen(s);
-	if (len < min || len > max)
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
-			return false;
-	return true;
-}
-
-/* A relative path inside the package: no leading "/", no empty or ".."
- * component, no whitespace or control characters. ("./bin/x" is fine.) */
-static bool valid_rel_path(const char *s, size_t max)
-{
-	size_t len = strlen(s);
-	if (len == 0 || len > max || s[0] == '/')
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		if (ch <= 0x20 || ch == 0x7f)
-			return false;
-	}
-	const char *p = s;
-	for (;;) {
-		const char *slash = strchr(p, '/');
-		size_t clen = slash ? (size_t)(slash - p) : strlen(p);
-		if (clen == 0 || (clen == 2 && p[0] == '.' && p[1] == '.'))
-			return false;
-		if (!slash)
-			break;
-		p = slash + 1;
-	}
-	return true;
-}
-
-/* Debian package name [a-z0-9][a-z0-9+.-]+, optionally "=VERSION" where the
- * version starts with a digit and uses [A-Za-z0-9.+~:-]. */
-static bool valid_apt(const char *s)
-{
-	const char *eq = strchr(s, '=');
-	size_t nlen = eq ? (size_t)(eq - s) : strlen(s);
-
-	if (nlen < 2 || nlen > APT_NAME_MAX)
-		return false;
-	if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
-		return false;
-	for (size_t i = 0; i < nlen; i++) {
-		char ch = s[i];
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '+' ||
-		      ch == '.' || ch == '-'))
-			return false;
-	}
-	if (!eq)
-		return true;
-	const char *v = eq + 1;
-	size_t vlen = strlen(v);
-	if (vlen < 1 || vlen > APT_VERSION_MAX || !(v[0] >= '0' && v[0] <= '9'))
-		return false;
-	for (size_t i = 0; i < vlen; i++)
-		if (!is_alnum(v[i]) && !strchr(".+~:-", v[i]))
-			return false;
-	return true;
-}
-
-/* pkg:TYPE/NAME...: type [a-zA-Z][a-zA-Z0-9.+-]*, then a non-empty rest of
- * printable ASCII without spaces. */
-static bool valid_purl(const char *s)
-{
-	if (!graph_ascii(s, 1, PURL_MAX) || strncmp(s, "pkg:", 4) != 0)
-		return false;
-	const char *p = s + 4;
-	if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
-		return false;
-	while (is_alnum(*p) || *p == '.' || *p == '+' || *p == '-')
-		p++;
-	if (*p != '/')
-		return false;
-	p++;
-	return *p && *p != '/' && *p != '@';
-}
-
-static bool valid_env_key(const char *s)
-{
-	size_t len = strlen(s);
-	if (len < 1 || len > ENV_KEY_MAX || (s[0] >= '0' && s[0] <= '9'))
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!is_alnum(s[i]) && s[i] != '_')
-			return false;
-	return true;
-}
-
-/* ---- SPDX license expressions (SPDX 2.3, annex D), syntax only ---- */
-
-struct spdx {
-	const char *p;
-	const char *why;
-	unsigned depth;
-};
-
-enum spdx_tok { TOK_END, TOK_OPEN, TOK_CLOSE, TOK_AND, TOK_OR, TOK_WITH, TOK_WORD };
-
-static enum spdx_tok spdx_peek(struct spdx *s, const char **w, size_t *wlen)
-{
-	while (*s->p == ' ')
-		s->p++;
-	if (!*s->p)
-		return TOK_END;
-	if (*s->p == '(')
-		return TOK_OPEN;
-	if (*s->p == ')')
-		return TOK_CLOSE;
-	const char *b = s->p;
-	size_t n = 0;
-	while (b[n] && b[n] != ' ' && b[n] != '(' && b[n] != ')')
-		n++;
-	*w = b;
-	*wlen = n;
-	if ((n == 3 && (!strncmp(b, "AND", 3) || !strncmp(b, "and", 3))))
-		return TOK_AND;
-	if ((n == 2 && (!strncmp(b, "OR", 2) || !strncmp(b, "or", 2))))
-		return TOK_OR;
-	if ((n == 4 && (!strncmp(b, "WITH", 4) || !strncmp(b, "with", 4))))
-		return TOK_WITH;
-	return TOK_WORD;
-}
-
-static void spdx_skip(struct spdx *s, enum spdx_tok t, size_t wlen)
-{
-	s->p += (t == TOK_OPEN || t == TOK_CLOSE) ? 1 : wlen;
-}
-
-/* idstring = 1*(ALPHA / DIGIT / "-" / ".") */
-static bool spdx_idstring(const char *w, size_t n)
-{
-	if (n == 0)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!is_alnum(w[i]) && w[i] != '-' && w[i] != '.')
-			return false;
-	return true;
-}
-
-static bool spdx_license_id(const char *w, size_t n)
-{
-	if (n >= 12 && !strncmp(w, "DocumentRef-", 12)) {
-		const char *colon = memchr(w, ':', n);
-		if (!colon || !spdx_idstring(w + 12, (size_t)(colon - w) - 12))
-			return false;
-		size_t rest = n - (size_t)(colon + 1 - w);
-		return rest > 11 && !strncmp(colon + 1, "LicenseRef-", 11) &&
-		       spdx_idstring(colon + 12, rest - 11);
-	}
-	if (n >= 11 && !strncmp(w, "LicenseRef-", 11))
-		return spdx_idstring(w + 11, n - 11);
-	if (n > 1 && w[n - 1] == '+')
-		n--;
-	return spdx_idstring(w, n);
-}
-
-static bool spdx_or(struct spdx *s);
-
-static bool spdx_primary(struct spdx *s, const char *after)
-{
-	const char *w = NULL;
-	size_t n = 0;
-	enum spdx_tok t = spdx_peek(s, &w, &n);
-
-	if (t == TOK_OPEN) {
-		if (++s->depth > SPDX_DEPTH_MAX) {
-			s->why = "parentheses nested too deep";
-			return false;
-		}
-		spdx_skip(s, t, n);
-		if (!spdx_or(s))
-			return false;
-		if (spdx_peek(s, &w, &n) != TOK_CLOSE) {
-			s->why = "a \"(\" is not closed";
-			return false;
-		}
-		spdx_skip(s, TOK_CLOSE, n);
-		s->depth--;
-		return true;
-	}
-	if (t != TOK_WORD) {
-		s->why = after;
-		return false;
-	}
-	if (!spdx_license_id(w, n)) {
-		s->why = "a license identifier has characters other than letters, digits, \"-\" "
-		         "and \".\"";
-		return false;
-	}
-	spdx_skip(s, t, n);
-	if (spdx_peek(s, &w, &n) == TOK_WITH) {
-		spdx_skip(s, TOK_WITH, n);
-		t = spdx_peek(s, &w, &n);
-		if (t != TOK_WORD || !spdx_idstring(w, n)) {
-			s->why = "an exception identifier is missing after WITH";
-			return false;
-		}
-		spdx_skip(s, t, n);
-	}
-	return true;
-}
-
-static bool spdx_and(struct spdx *s, const char *first_why)
-{
-	const char *w = NULL;
-	size_t n = 0;
-	if (!spdx_primary(s, first_why))
-		return false;
-	while (spdx_peek(s, &w, &n) == TOK_AND) {
-		spdx_skip(s, TOK_AND, n);
-		if (!spdx_primary(s, "a license is missing after AND"))
-			return false;
-	}
-	return true;
-}
-
-static bool spdx_or(struct spdx *s)
-{
-	const char *w = NULL;
-	size_t n = 0;
-	if (!spdx_and(s, "a license is missing"))
-		return false;
-	while (spdx_peek(s, &w, &n) == TOK_OR) {
-		spdx_skip(s, TOK_OR, n);
-		if (!spdx_and(s, "a license is missing after OR"))
-			return false;
-	}
-	return true;
-}
-
-/* NULL when s is a well-formed SPDX expression, else why not. */
-static const char *spdx_problem(const char *s)
-{
-	struct spdx p = {s, NULL, 0};
-	const char *w = NULL;
-	size_t n = 0;
-
-	for (const char *q = s; *q; q++)
-		if ((unsigned char)*q < 0x20 || (unsigned char)*q > 0x7e)
-			return "only ASCII letters, digits, \"-\", \".\", \"+\", \":\", spaces and "
-			       "parentheses";
-	if (!spdx_or(&p))
-		return p.why;
-	enum spdx_tok t = spdx_peek(&p, &w, &n);
-	if (t == TOK_CLOSE)
-		return "a \")\" has no matching \"(\"";
-	if (t != TOK_END)
-		return "AND, OR or WITH is missing between licenses";
-	return NULL;
-}
 
 /* ---- checking the tree ---- */
 
@@ -820,7 +46,7 @@ static int dup_string(struct ctx *c, const char *s, char **out)
 {
 	free(*out);
 	*out = strdup(s);
-	return *out ? 0 : oom(c);
+	return *out ? 0 : manifest_oom(c);
 }
 
 /* Find key i of map n in allowed; errors for a duplicate or unknown key. */
@@ -830,10 +56,10 @@ static int key_index(struct ctx *c, const struct node *map, size_t i, const char
 	const struct node *k = map->kids[i];
 	for (size_t j = 0; j < i; j += 2)
 		if (strcmp(map->kids[j]->str, k->str) == 0) {
-			size_t saved = path_push(c, k->str);
+			size_t saved = manifest_path_push(c, k->str);
 			int rc = fail(c, k, FERRY_E_INVALID, "duplicate key (first at line %u)",
 			              map->kids[j]->line);
-			path_pop(c, saved);
+			manifest_path_pop(c, saved);
 			return rc;
 		}
 	if (!allowed) {
@@ -845,7 +71,7 @@ static int key_index(struct ctx *c, const struct node *map, size_t i, const char
 			*idx = a;
 			return 0;
 		}
-	size_t saved = path_push(c, k->str);
+	size_t saved = manifest_path_push(c, k->str);
 	const char *near = str_did_you_mean(k->str, allowed);
 	int rc;
 	if (near) {
@@ -860,15 +86,15 @@ static int key_index(struct ctx *c, const struct node *map, size_t i, const char
 		rc = fail(c, k, FERRY_E_INVALID, "unknown %s; expected one of %s", unknown_what,
 		          list);
 	}
-	path_pop(c, saved);
+	manifest_path_pop(c, saved);
 	return rc;
 }
 
 static int missing(struct ctx *c, const struct node *map, const char *key)
 {
-	size_t saved = path_push(c, key);
+	size_t saved = manifest_path_push(c, key);
 	int rc = fail(c, map, FERRY_E_INVALID, "required key is missing");
-	path_pop(c, saved);
+	manifest_path_pop(c, saved);
 	return rc;
 }
 
@@ -906,7 +132,7 @@ static int check_name(struct ctx *c, const struct node *n, size_t min, const cha
 	int rc = want_kind(c, n, NODE_SCALAR, what);
 	if (rc < 0)
 		return rc;
-	const char *why = name_problem(n->str, min);
+	const char *why = pkg_name_problem(n->str, min);
 	if (why)
 		return fail(c, n, FERRY_E_INVALID, "expected %s: %s; %s", what, why, GOT(n));
 	return 0;
@@ -935,10 +161,10 @@ static int get_string_list(struct ctx *c, const struct node *n, const char *what
 		            what);
 	char **v = calloc(n->n + 1, sizeof(*v));
 	if (!v)
-		return oom(c);
+		return manifest_oom(c);
 	for (size_t i = 0; i < n->n; i++) {
 		const struct node *it = n->kids[i];
-		size_t saved = path_push_index(c, i);
+		size_t saved = manifest_path_push_index(c, i);
 		rc = want_kind(c, it, NODE_SCALAR, what);
 		if (rc == 0)
 			rc = check(c, it);
@@ -947,9 +173,9 @@ static int get_string_list(struct ctx *c, const struct node *n, const char *what
 				rc = fail(c, it, FERRY_E_INVALID,
 				          "\"%s\" is listed twice (first at line %u)", v[j],
 				          n->kids[j]->line);
-		path_pop(c, saved);
+		manifest_path_pop(c, saved);
 		if (rc == 0 && !(v[i] = strdup(it->str)))
-			rc = oom(c);
+			rc = manifest_oom(c);
 		if (rc < 0) {
 			strv_free(v);
 			return rc;
@@ -963,14 +189,14 @@ static int get_string_list(struct ctx *c, const struct node *n, const char *what
 
 static int check_plug_ref(struct ctx *c, const struct node *it)
 {
-	return check_name(c, it, MANIFEST_NAME_MIN, "a plug name");
+	return check_name(c, it, PKG_NAME_MIN, "a plug name");
 }
 
 /* ---- top-level fields ---- */
 
 static int field_name(struct ctx *c, const struct node *v, struct manifest *m)
 {
-	int rc = check_name(c, v, MANIFEST_NAME_MIN, "a package name");
+	int rc = check_name(c, v, PKG_NAME_MIN, "a package name");
 	return rc < 0 ? rc : dup_string(c, v->str, &m->name);
 }
 
@@ -979,7 +205,7 @@ static int field_version(struct ctx *c, const struct node *v, struct manifest *m
 	int rc = want_kind(c, v, NODE_SCALAR, "a version");
 	if (rc < 0)
 		return rc;
-	if (!valid_version(v->str))
+	if (!manifest_valid_version(v->str))
 		return fail(c, v, FERRY_E_INVALID,
 		            "expected 1 to 32 letters, digits, \".\", \"+\", \"~\" and \"-\", "
 		            "starting with a "
@@ -993,8 +219,8 @@ static int field_summary(struct ctx *c, const struct node *v, struct manifest *m
 	int rc = want_kind(c, v, NODE_SCALAR, "a one-line summary");
 	if (rc < 0)
 		return rc;
-	size_t n = utf8_chars(v->str);
-	if (n < 1 || n > MANIFEST_SUMMARY_MAX || !clean_text(v->str, false))
+	size_t n = manifest_utf8_chars(v->str);
+	if (n < 1 || n > MANIFEST_SUMMARY_MAX || !manifest_clean_text(v->str, false))
 		return fail(c, v, FERRY_E_INVALID, "expected one line of 1 to %d characters; %s",
 		            MANIFEST_SUMMARY_MAX, n ? GOT(v) : "got an empty string");
 	return dup_string(c, v->str, &m->summary);
@@ -1005,7 +231,7 @@ static int field_description(struct ctx *c, const struct node *v, struct manifes
 	int rc = want_kind(c, v, NODE_SCALAR, "a description");
 	if (rc < 0)
 		return rc;
-	if (v->len > MANIFEST_DESCRIPTION_MAX || !clean_text(v->str, true))
+	if (v->len > MANIFEST_DESCRIPTION_MAX || !manifest_clean_text(v->str, true))
 		return fail(c, v, FERRY_E_INVALID,
 		            "expected text of at most %d bytes without control characters; %s",
 		            MANIFEST_DESCRIPTION_MAX, GOT(v));
@@ -1017,7 +243,8 @@ static int field_license(struct ctx *c, const struct node *v, struct manifest *m
 	int rc = want_kind(c, v, NODE_SCALAR, "an SPDX license expression");
 	if (rc < 0)
 		return rc;
-	const char *why = v->len > MANIFEST_LICENSE_MAX ? "too long" : spdx_problem(v->str);
+	const char *why =
+	    v->len > MANIFEST_LICENSE_MAX ? "too long" : manifest_spdx_problem(v->str);
 	if (why)
 		return fail(
 		    c, v, FERRY_E_INVALID,
@@ -1040,7 +267,7 @@ static int check_arch(struct ctx *c, const struct node *it)
 	const char *near = str_did_you_mean(it->str, known_arches);
 	if (near) {
 		char q[SHOW_MAX * 4 + 16];
-		show(it->str, q, sizeof(q));
+		manifest_show(it->str, q, sizeof(q));
 		return fail(c, it, FERRY_E_INVALID, "unknown architecture %s; did you mean \"%s\"?",
 		            q, near);
 	}
@@ -1061,10 +288,10 @@ static int field_architectures(struct ctx *c, const struct node *v, struct manif
 	if (m->n_architectures > 1)
 		for (size_t i = 0; i < m->n_architectures; i++)
 			if (strcmp(m->architectures[i], "all") == 0) {
-				size_t saved = path_push_index(c, i);
+				size_t saved = manifest_path_push_index(c, i);
 				rc = fail(c, v->kids[i], FERRY_E_INVALID,
 				          "\"all\" must be the only architecture when listed");
-				path_pop(c, saved);
+				manifest_path_pop(c, saved);
 				return rc;
 			}
 	return 0;
@@ -1079,7 +306,7 @@ static const char *const hook_names[] = {"install",      "configure", "pre-refre
 
 static int check_command(struct ctx *c, const struct node *v)
 {
-	if (!valid_rel_path(v->str, COMMAND_MAX))
+	if (!manifest_valid_rel_path(v->str, COMMAND_MAX))
 		return fail(
 		    c, v, FERRY_E_INVALID,
 		    "expected a relative path inside the package, such as bin/server (no leading "
@@ -1096,14 +323,14 @@ static int get_env(struct ctx *c, const struct node *v, struct manifest_env **ou
 	size_t n = 0;
 	int rc = 0;
 	if (!env)
-		return oom(c);
+		return manifest_oom(c);
 	for (size_t i = 0; rc == 0 && i < v->n; i += 2) {
 		const struct node *k = v->kids[i], *val = v->kids[i + 1];
 		int idx;
 		if ((rc = key_index(c, v, i, NULL, NULL, &idx)) < 0)
 			break;
-		size_t saved = path_push(c, k->str);
-		if (!valid_env_key(k->str))
+		size_t saved = manifest_path_push(c, k->str);
+		if (!manifest_valid_env_key(k->str))
 			rc = fail(c, k, FERRY_E_INVALID,
 			          "expected a variable name of letters, digits and \"_\" (at most "
 			          "%d, not "
@@ -1111,16 +338,16 @@ static int get_env(struct ctx *c, const struct node *v, struct manifest_env **ou
 			          ENV_KEY_MAX, GOT(k));
 		else if (val->kind != NODE_SCALAR)
 			rc = fail(c, val, FERRY_E_INVALID, "expected a string; %s", GOT(val));
-		else if (!clean_text(val->str, false))
+		else if (!manifest_clean_text(val->str, false))
 			rc = fail(c, val, FERRY_E_INVALID,
 			          "expected one line without control characters; %s", GOT(val));
-		path_pop(c, saved);
+		manifest_path_pop(c, saved);
 		if (rc == 0) {
 			env[n].key = strdup(k->str);
 			env[n].value = strdup(val->is_null ? "" : val->str);
 			n++;
 			if (!env[n - 1].key || !env[n - 1].value)
-				rc = oom(c);
+				rc = manifest_oom(c);
 		}
 	}
 	if (rc < 0) {
@@ -1149,7 +376,7 @@ static int get_limits(struct ctx *c, const struct node *v, struct manifest_limit
 		int idx;
 		if ((rc = key_index(c, v, i, limit_keys, "key", &idx)) < 0)
 			return rc;
-		size_t saved = path_push(c, v->kids[i]->str);
+		size_t saved = manifest_path_push(c, v->kids[i]->str);
 		const char *s = val->kind == NODE_SCALAR && !val->is_null ? val->str : "";
 		size_t n = strlen(s);
 		char num[24];
@@ -1197,7 +424,7 @@ static int get_limits(struct ctx *c, const struct node *v, struct manifest_limit
 			else
 				l->pids = x;
 		}
-		path_pop(c, saved);
+		manifest_path_pop(c, saved);
 		if (rc < 0)
 			return rc;
 	}
@@ -1235,7 +462,7 @@ static int parse_app(struct ctx *c, const struct node *map, struct manifest_app 
 		int idx, e = 0;
 		if ((rc = key_index(c, map, i, app_keys, "key", &idx)) < 0)
 			return rc;
-		size_t saved = path_push(c, k->str);
+		size_t saved = manifest_path_push(c, k->str);
 		switch (idx) {
 		case 0:
 			rc = want_kind(c, v, NODE_SCALAR, "a relative path inside the package");
@@ -1272,18 +499,18 @@ static int parse_app(struct ctx *c, const struct node *map, struct manifest_app 
 			rc = get_limits(c, v, &app->limits);
 			break;
 		}
-		path_pop(c, saved);
+		manifest_path_pop(c, saved);
 		if (rc < 0)
 			return rc;
 	}
 	if (!app->command)
 		return missing(c, map, "command");
 	if (restart_key && app->daemon == DAEMON_NONE) {
-		size_t saved = path_push(c, restart_key->str);
+		size_t saved = manifest_path_push(c, restart_key->str);
 		rc = fail(
 		    c, restart_key, FERRY_E_INVALID,
 		    "only allowed for a daemon; add daemon: simple (or oneshot, notify, forking)");
-		path_pop(c, saved);
+		manifest_path_pop(c, saved);
 		return rc;
 	}
 	return 0;
@@ -1308,22 +535,22 @@ static int field_apps(struct ctx *c, const struct node *v, struct manifest *m)
 		return rc;
 	m->apps = calloc(v->n / 2 + 1, sizeof(*m->apps));
 	if (!m->apps)
-		return oom(c);
+		return manifest_oom(c);
 	for (size_t i = 0; i < v->n; i += 2) {
 		const struct node *k = v->kids[i];
 		int idx;
 		if ((rc = key_index(c, v, i, NULL, NULL, &idx)) < 0)
 			return rc;
-		const char *why = name_problem(k->str, 1);
+		const char *why = pkg_name_problem(k->str, PKG_APP_NAME_MIN);
 		if (why)
 			return fail(c, k, FERRY_E_INVALID, "expected an app name: %s; %s", why,
 			            GOT(k));
 		struct manifest_app *app = &m->apps[m->n_apps++];
 		if (!(app->name = strdup(k->str)))
-			return oom(c);
-		size_t saved = path_push(c, k->str);
+			return manifest_oom(c);
+		size_t saved = manifest_path_push(c, k->str);
 		rc = parse_app(c, v->kids[i + 1], app);
-		path_pop(c, saved);
+		manifest_path_pop(c, saved);
 		if (rc < 0)
 			return rc;
 	}
@@ -1344,9 +571,9 @@ static int field_hooks(struct ctx *c, const struct node *v, struct manifest *m)
 			return rc;
 		struct manifest_hook_def *def = &m->hooks[idx];
 		def->present = true;
-		size_t saved = path_push(c, k->str);
+		size_t saved = manifest_path_push(c, k->str);
 		if (h->kind == NODE_SCALAR && h->is_null) {
-			path_pop(c, saved);
+			manifest_path_pop(c, saved);
 			continue;
 		}
 		rc = want_kind(c, h, NODE_MAP, "an empty map or a map with plugs");
@@ -1354,12 +581,12 @@ static int field_hooks(struct ctx *c, const struct node *v, struct manifest *m)
 			int hidx;
 			if ((rc = key_index(c, h, j, hook_keys, "key", &hidx)) < 0)
 				break;
-			size_t s2 = path_push(c, h->kids[j]->str);
+			size_t s2 = manifest_path_push(c, h->kids[j]->str);
 			rc = get_string_list(c, h->kids[j + 1], "plug names", check_plug_ref, true,
 			                     &def->plugs, &def->n_plugs);
-			path_pop(c, s2);
+			manifest_path_pop(c, s2);
 		}
-		path_pop(c, saved);
+		manifest_path_pop(c, saved);
 		if (rc < 0)
 			return rc;
 	}
@@ -1377,12 +604,12 @@ static int field_health(struct ctx *c, const struct node *v, struct manifest *m)
 		int idx;
 		if ((rc = key_index(c, v, i, health_keys, "key", &idx)) < 0)
 			return rc;
-		size_t saved = path_push(c, v->kids[i]->str);
+		size_t saved = manifest_path_push(c, v->kids[i]->str);
 		if (idx == 0)
 			rc = get_duration(c, v->kids[i + 1], 0, &m->health_grace_ms);
 		else
 			rc = get_duration(c, v->kids[i + 1], 1, &m->health_timeout_ms);
-		path_pop(c, saved);
+		manifest_path_pop(c, saved);
 		if (rc < 0)
 			return rc;
 	}
@@ -1408,7 +635,7 @@ static int parse_plug_body(struct ctx *c, const struct node *v, struct manifest_
 	if (v->kind == NODE_SCALAR) {
 		if (v->is_null)
 			return dup_string(c, p->name, &p->interface);
-		if ((rc = check_name(c, v, MANIFEST_NAME_MIN, "an interface name")) < 0)
+		if ((rc = check_name(c, v, PKG_NAME_MIN, "an interface name")) < 0)
 			return rc;
 		return dup_string(c, v->str, &p->interface);
 	}
@@ -1417,31 +644,31 @@ static int parse_plug_body(struct ctx *c, const struct node *v, struct manifest_
 		            "expected an interface name or a map of attributes; %s", GOT(v));
 	p->attrs = calloc(v->n / 2 + 1, sizeof(*p->attrs));
 	if (!p->attrs)
-		return oom(c);
+		return manifest_oom(c);
 	for (size_t i = 0; i < v->n; i += 2) {
 		const struct node *k = v->kids[i], *a = v->kids[i + 1];
 		int idx;
 		if ((rc = key_index(c, v, i, NULL, NULL, &idx)) < 0)
 			return rc;
-		size_t saved = path_push(c, k->str);
+		size_t saved = manifest_path_push(c, k->str);
 		if (strcmp(k->str, "interface") == 0) {
-			rc = check_name(c, a, MANIFEST_NAME_MIN, "an interface name");
+			rc = check_name(c, a, PKG_NAME_MIN, "an interface name");
 			if (rc == 0)
 				rc = dup_string(c, a->str, &p->interface);
-		} else if (name_problem(k->str, 1)) {
+		} else if (pkg_name_problem(k->str, PKG_APP_NAME_MIN)) {
 			rc = fail(c, k, FERRY_E_INVALID, "expected an attribute name: %s; %s",
-			          name_problem(k->str, 1), GOT(k));
+			          pkg_name_problem(k->str, PKG_APP_NAME_MIN), GOT(k));
 		} else if (a->kind != NODE_SCALAR || a->is_null) {
 			rc = fail(c, a, FERRY_E_INVALID, "expected a string; %s", GOT(a));
-		} else if (!clean_text(a->str, false)) {
+		} else if (!manifest_clean_text(a->str, false)) {
 			rc = fail(c, a, FERRY_E_INVALID,
 			          "expected one line without control characters; %s", GOT(a));
 		} else {
 			struct manifest_env *e = &p->attrs[p->n_attrs++];
 			if (!(e->key = strdup(k->str)) || !(e->value = strdup(a->str)))
-				rc = oom(c);
+				rc = manifest_oom(c);
 		}
-		path_pop(c, saved);
+		manifest_path_pop(c, saved);
 		if (rc < 0)
 			return rc;
 	}
@@ -1461,18 +688,18 @@ static int get_plugs(struct ctx *c, const struct node *v, const char *what,
 	size_t n = v->kind == NODE_MAP ? v->n / 2 : v->n;
 	*out = calloc(n + 1, sizeof(**out));
 	if (!*out)
-		return oom(c);
+		return manifest_oom(c);
 	for (size_t i = 0; i < n; i++) {
 		struct manifest_plug *p = &(*out)[(*count)++];
 		const struct node *k = v->kind == NODE_MAP ? v->kids[2 * i] : v->kids[i];
-		size_t saved = v->kind == NODE_MAP ? c->plen : path_push_index(c, i);
+		size_t saved = v->kind == NODE_MAP ? c->plen : manifest_path_push_index(c, i);
 		int idx;
 		if (v->kind == NODE_MAP)
 			rc = key_index(c, v, 2 * i, NULL, NULL, &idx);
 		else
 			rc = want_kind(c, k, NODE_SCALAR, "a name");
 		if (rc == 0)
-			rc = check_name(c, k, MANIFEST_NAME_MIN,
+			rc = check_name(c, k, PKG_NAME_MIN,
 			                strcmp(what, "plug") == 0 ? "a plug name" : "a slot name");
 		for (size_t j = 0; rc == 0 && v->kind == NODE_LIST && j < i; j++)
 			if (strcmp(v->kids[j]->str, k->str) == 0)
@@ -1480,14 +707,14 @@ static int get_plugs(struct ctx *c, const struct node *v, const char *what,
 				          "\"%s\" is listed twice (first at line %u)", k->str,
 				          v->kids[j]->line);
 		if (rc == 0 && !(p->name = strdup(k->str)))
-			rc = oom(c);
+			rc = manifest_oom(c);
 		if (rc == 0 && v->kind == NODE_LIST)
 			rc = dup_string(c, p->name, &p->interface);
-		path_pop(c, saved);
+		manifest_path_pop(c, saved);
 		if (rc == 0 && v->kind == NODE_MAP) {
-			saved = path_push(c, k->str);
+			saved = manifest_path_push(c, k->str);
 			rc = parse_plug_body(c, v->kids[2 * i + 1], p);
-			path_pop(c, saved);
+			manifest_path_pop(c, saved);
 		}
 		if (rc < 0)
 			return rc;
@@ -1507,7 +734,7 @@ static int field_slots(struct ctx *c, const struct node *v, struct manifest *m)
 
 static int check_apt(struct ctx *c, const struct node *it)
 {
-	if (!valid_apt(it->str))
+	if (!manifest_valid_apt(it->str))
 		return fail(c, it, FERRY_E_INVALID,
 		            "expected a Debian package as NAME or NAME=VERSION (such as libssl3 or "
 		            "libssl3=3.0.11-1~deb12u2); %s",
@@ -1518,7 +745,7 @@ static int check_apt(struct ctx *c, const struct node *it)
 static int check_prime(struct ctx *c, const struct node *it)
 {
 	const char *s = it->str[0] == '-' ? it->str + 1 : it->str;
-	if (!valid_rel_path(s, PRIME_MAX))
+	if (!manifest_valid_rel_path(s, PRIME_MAX))
 		return fail(
 		    c, it, FERRY_E_INVALID,
 		    "expected a relative path or pattern inside the package, \"-\" in front to "
@@ -1536,25 +763,25 @@ static int field_parts(struct ctx *c, const struct node *v, struct manifest *m)
 		return rc;
 	m->parts = calloc(v->n / 2 + 1, sizeof(*m->parts));
 	if (!m->parts)
-		return oom(c);
+		return manifest_oom(c);
 	for (size_t i = 0; i < v->n; i += 2) {
 		const struct node *k = v->kids[i], *p = v->kids[i + 1];
 		int idx;
 		if ((rc = key_index(c, v, i, NULL, NULL, &idx)) < 0)
 			return rc;
-		const char *why = name_problem(k->str, 1);
+		const char *why = pkg_name_problem(k->str, PKG_APP_NAME_MIN);
 		if (why)
 			return fail(c, k, FERRY_E_INVALID, "expected a part name: %s; %s", why,
 			            GOT(k));
 		struct manifest_part *part = &m->parts[m->n_parts++];
 		if (!(part->name = strdup(k->str)))
-			return oom(c);
-		size_t saved = path_push(c, k->str);
+			return manifest_oom(c);
+		size_t saved = manifest_path_push(c, k->str);
 		rc = want_kind(c, p, NODE_MAP, "a map with stage-packages and prime");
 		for (size_t j = 0; rc == 0 && j < p->n; j += 2) {
 			if ((rc = key_index(c, p, j, part_keys, "key", &idx)) < 0)
 				break;
-			size_t s2 = path_push(c, p->kids[j]->str);
+			size_t s2 = manifest_path_push(c, p->kids[j]->str);
 			if (idx == 0)
 				rc = get_string_list(c, p->kids[j + 1], "Debian packages",
 				                     check_apt, true, &part->stage_packages,
@@ -1562,9 +789,9 @@ static int field_parts(struct ctx *c, const struct node *v, struct manifest *m)
 			else
 				rc = get_string_list(c, p->kids[j + 1], "paths", check_prime, true,
 				                     &part->prime, &part->n_prime);
-			path_pop(c, s2);
+			manifest_path_pop(c, s2);
 		}
-		path_pop(c, saved);
+		manifest_path_pop(c, saved);
 		if (rc < 0)
 			return rc;
 	}
@@ -1583,17 +810,17 @@ static int parse_component(struct ctx *c, const struct node *map, struct manifes
 		int idx;
 		if ((rc = key_index(c, map, i, component_keys, "key", &idx)) < 0)
 			return rc;
-		size_t saved = path_push(c, map->kids[i]->str);
+		size_t saved = manifest_path_push(c, map->kids[i]->str);
 		rc = want_kind(c, v, NODE_SCALAR, "a string");
-		if (rc == 0 && idx == 0 && !graph_ascii(v->str, 1, COMPONENT_NAME_MAX))
+		if (rc == 0 && idx == 0 && !manifest_graph_ascii(v->str, 1, COMPONENT_NAME_MAX))
 			rc = fail(c, v, FERRY_E_INVALID,
 			          "expected 1 to %d printable ASCII characters without spaces; %s",
 			          COMPONENT_NAME_MAX, GOT(v));
-		if (rc == 0 && idx == 1 && !graph_ascii(v->str, 1, COMPONENT_VERSION_MAX))
+		if (rc == 0 && idx == 1 && !manifest_graph_ascii(v->str, 1, COMPONENT_VERSION_MAX))
 			rc = fail(c, v, FERRY_E_INVALID,
 			          "expected 1 to %d printable ASCII characters without spaces; %s",
 			          COMPONENT_VERSION_MAX, GOT(v));
-		if (rc == 0 && idx == 2 && !valid_purl(v->str))
+		if (rc == 0 && idx == 2 && !manifest_valid_purl(v->str))
 			rc = fail(c, v, FERRY_E_INVALID,
 			          "expected a package URL such as pkg:npm/left-pad@1.3.0; %s",
 			          GOT(v));
@@ -1602,7 +829,7 @@ static int parse_component(struct ctx *c, const struct node *map, struct manifes
 			                idx == 0   ? &comp->name
 			                : idx == 1 ? &comp->version
 			                           : &comp->purl);
-		path_pop(c, saved);
+		manifest_path_pop(c, saved);
 		if (rc < 0)
 			return rc;
 	}
@@ -1620,11 +847,11 @@ static int field_components(struct ctx *c, const struct node *v, struct manifest
 		return rc;
 	m->components = calloc(v->n + 1, sizeof(*m->components));
 	if (!m->components)
-		return oom(c);
+		return manifest_oom(c);
 	for (size_t i = 0; i < v->n; i++) {
-		size_t saved = path_push_index(c, i);
+		size_t saved = manifest_path_push_index(c, i);
 		rc = parse_component(c, v->kids[i], &m->components[m->n_components++]);
-		path_pop(c, saved);
+		manifest_path_pop(c, saved);
 		if (rc < 0)
 			return rc;
 	}
@@ -1678,9 +905,9 @@ static int check_manifest(struct ctx *c, const struct node *root, struct manifes
 		int idx;
 		if ((rc = key_index(c, root, i, top_keys, "key", &idx)) < 0)
 			return rc;
-		size_t saved = path_push(c, root->kids[i]->str);
+		size_t saved = manifest_path_push(c, root->kids[i]->str);
 		rc = top_fields[idx](c, root->kids[i + 1], m);
-		path_pop(c, saved);
+		manifest_path_pop(c, saved);
 		if (rc < 0)
 			return rc;
 	}
@@ -1699,10 +926,10 @@ static int check_manifest(struct ctx *c, const struct node *root, struct manifes
 				for (size_t k = 0; k < root->n; k += 2)
 					if (strcmp(root->kids[k]->str, "slots") == 0)
 						slots = root->kids[k + 1];
-				size_t saved = path_push(c, "slots");
+				size_t saved = manifest_path_push(c, "slots");
 				rc = fail(c, slots, FERRY_E_INVALID,
 				          "\"%s\" is already the name of a plug", m->slots[i].name);
-				path_pop(c, saved);
+				manifest_path_pop(c, saved);
 				return rc;
 			}
 
@@ -1710,7 +937,7 @@ static int check_manifest(struct ctx *c, const struct node *root, struct manifes
 		m->architectures = calloc(2, sizeof(char *));
 		if (!m->architectures ||
 		    !(m->architectures[0] = strdup(manifest_host_architecture())))
-			return oom(c);
+			return manifest_oom(c);
 		m->n_architectures = 1;
 		m->architectures_default = true;
 	}
@@ -1774,24 +1001,24 @@ int manifest_parse(const char *data, size_t len, const char *filename, struct ma
 		                       "%s: %zu bytes; a manifest may have at most %u", c.file, len,
 		                       MANIFEST_MAX_BYTES);
 	if (!yaml_parser_initialize(&parser))
-		return oom(&c);
+		return manifest_oom(&c);
 	yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
 	yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING);
 	c.parser = &parser;
-	rc = build_tree(&c, &root);
+	rc = manifest_build_tree(&c, &root);
 	yaml_parser_delete(&parser);
 	if (rc < 0)
 		return rc;
 
 	struct manifest *m = calloc(1, sizeof(*m));
 	if (!m) {
-		node_free(root);
-		return oom(&c);
+		manifest_node_free(root);
+		return manifest_oom(&c);
 	}
 	m->health_grace_ms = DEFAULT_HEALTH_GRACE_MS;
 	m->health_timeout_ms = DEFAULT_HEALTH_TIMEOUT_MS;
 	rc = check_manifest(&c, root, m);
-	node_free(root);
+	manifest_node_free(root);
 	if (rc < 0) {
 		manifest_free(m);
 		return rc;
@@ -1928,7 +1155,7 @@ const char *manifest_host_architecture(void)
 
 char *manifest_template(const char *name)
 {
-	if (!manifest_valid_name(name))
+	if (!pkg_name_valid(name))
 		return NULL;
 	return str_dup_printf(TEMPLATE, name);
 }

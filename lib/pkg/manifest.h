@@ -10,12 +10,13 @@
 #include <stdint.h>
 
 #include "base/error.h"
+#include "pkg/name.h"
 
 #define MANIFEST_MAX_BYTES (256u * 1024) /* the file itself */
 #define MANIFEST_MAX_DEPTH 16            /* YAML nesting */
 #define MANIFEST_MAX_ITEMS 256           /* entries of any one list or map */
-#define MANIFEST_NAME_MIN 2
-#define MANIFEST_NAME_MAX 40
+#define MANIFEST_NAME_MIN PKG_NAME_MIN   /* names: pkg/name.h */
+#define MANIFEST_NAME_MAX PKG_NAME_MAX
 #define MANIFEST_VERSION_MAX 32
 #define MANIFEST_SUMMARY_MAX 128
 #define MANIFEST_DESCRIPTION_MAX 4096
@@ -158,14 +159,7 @@ const char *manifest_grade_name(enum manifest_grade g);             /* "stable" 
  * "arm64", ...): what `dpkg --print-architecture` says on a native system. */
 const char *manifest_host_architecture(void);
 
-/* Is name a valid package name (the rule for `name`): 2 to 40 lowercase
- * letters, digits and hyphens, at least one letter, no hyphen at either end
- * and no two hyphens in a row? */
-bool manifest_valid_name(const char *name);
-/* The same rule with 1 to 40 characters: app and part names. */
-bool manifest_valid_app_name(const char *name);
-
 /* The commented starting manifest that `ferry init` writes, for a package
- * called name (which must pass manifest_valid_name; NULL otherwise, or when
+ * called name (which must pass pkg_name_valid; NULL otherwise, or when
  * out of memory). Its one app is called name too. free() the result. */
 char *manifest_template(const char *name);

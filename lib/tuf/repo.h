@@ -91,11 +91,9 @@ void tuf_repo_config_default(struct tuf_repo_config *cfg);
 const char *tuf_repo_kind_name(enum tuf_repo_kind kind);
 int tuf_repo_kind_from_name(const char *name);
 
-/* Package names: [a-z0-9][a-z0-9-]*, at most 64 bytes. Target file names:
+/* Package names follow pkg/name.h (pkg_name_valid). Target file names:
  * [A-Za-z0-9._+~-], not starting with a dot, at most 128 bytes. */
-#define TUF_REPO_NAME_MAX 64
 #define TUF_REPO_FILE_MAX 128
-bool tuf_repo_package_name_valid(const char *name);
 bool tuf_repo_file_name_valid(const char *name);
 
 /* The TUF target path of FILE of package NAME: "HHHH/NAME/FILE". */

@@ -30,6 +30,7 @@
 #include "base/str.h"
 #include "confine.h"
 #include "pkg/channel.h"
+#include "pkg/name.h"
 #include "report.h"
 
 #define API_MAX_BODY (64 * 1024)
@@ -373,7 +374,7 @@ static struct reply get_logs(struct MHD_Connection *c)
 	const char *ns = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "n");
 	const char *offs = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "offsets");
 	char name[STATE_NAME_MAX], app[STATE_NAME_MAX];
-	if (!spec || !split_app(spec, name, app) || !manifest_valid_name(name))
+	if (!spec || !split_app(spec, name, app) || !pkg_name_valid(name))
 		return error_reply(400, FERRY_E_INVALID, "logs: expected NAME or NAME.APP");
 	char cur[STATE_REV_MAX];
 	ferry_error err;
@@ -548,7 +549,7 @@ static struct reply get_connections(struct MHD_Connection *c)
 	const char *only = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "name");
 	json_t *rows = NULL;
 	ferry_error err;
-	if (only && !manifest_valid_name(only))
+	if (only && !pkg_name_valid(only))
 		return error_reply(400, FERRY_E_INVALID, "\"%s\" is not a valid package name",
 		                   only);
 	int rc = state_query(
@@ -710,7 +711,7 @@ static struct reply post_install_file(json_t *body)
 static int installed(const char *name, char *cur, struct reply *r)
 {
 	ferry_error err;
-	if (!manifest_valid_name(name)) {
+	if (!pkg_name_valid(name)) {
 		*r = error_reply(400, FERRY_E_INVALID, "\"%s\" is not a valid package name", name);
 		return -1;
 	}
@@ -933,7 +934,7 @@ static struct reply post_store(const char *action, const char *name, json_t *bod
 		    json_pack("{s:b, s:O}", "auto", 0, "names", names ? names : json_array());
 		return new_change("refresh-all", "", "Refresh", data);
 	}
-	if (!manifest_valid_name(name))
+	if (!pkg_name_valid(name))
 		return error_reply(400, FERRY_E_INVALID, "\"%s\" is not a valid package name",
 		                   name);
 	bool install = strcmp(action, "install") == 0;

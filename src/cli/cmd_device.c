@@ -19,6 +19,7 @@
 #include "client.h"
 #include "confine.h"
 #include "pkg/manifest.h"
+#include "pkg/name.h"
 
 static const char *js(json_t *o, const char *key)
 {
@@ -268,7 +269,7 @@ int cmd_install(int argc, char **argv)
 		                 f.dangerous);
 		free(abs);
 	} else {
-		if (!manifest_valid_name(arg))
+		if (!pkg_name_valid(arg))
 			return cli_fail(
 			    "install: \"%s\" is neither a file nor a valid package name", arg);
 		body = json_pack("{s:s, s:s}", "action", "install", "channel",

@@ -18,6 +18,7 @@
 #include "base/str.h"
 #include "cli.h"
 #include "pkg/manifest.h"
+#include "pkg/name.h"
 
 #define INIT_DEFAULT_NAME "my-app"
 
@@ -44,7 +45,7 @@ static void init_name(const char *dir, char *out, size_t size)
 		name[n++] = ch;
 	}
 	name[n] = '\0';
-	if (manifest_valid_name(name))
+	if (pkg_name_valid(name))
 		snprintf(out, size, "%s", name);
 }
 

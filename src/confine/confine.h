@@ -186,7 +186,6 @@ int policy_finish(struct confine_policy *p, ferry_error *err) FERRY_WUR;
 /* "256M" -> bytes; "50%" -> quota per 100 ms period. */
 int policy_parse_size(const char *s, uint64_t *out, ferry_error *err) FERRY_WUR;
 int policy_parse_cpu(const char *s, uint64_t *quota_us, ferry_error *err) FERRY_WUR;
-bool policy_valid_name(const char *s);
 
 /* ---- mount.c ---- */
 

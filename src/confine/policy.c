@@ -17,8 +17,8 @@
 #include "base/log.h"
 #include "base/str.h"
 #include "confine.h"
+#include "pkg/name.h"
 
-#define NAME_MAX_LEN 40
 #define PATH_MAX_LEN 1024
 #define ENV_MAX_LEN 4096
 #define MEMORY_MIN (4ull << 20)
@@ -98,22 +98,6 @@ static const struct option options[] = {
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
-
-bool policy_valid_name(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n < 1 || n > NAME_MAX_LEN || s[0] == '-' || s[n - 1] == '-')
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
-			return false;
-		if (c == '-' && s[i + 1] == '-')
-			return false;
-	}
-	return true;
-}
 
 /* An absolute path without "." or ".." components, control characters or
  * repeated slashes, shorter than PATH_MAX_LEN. */
@@ -343,22 +327,20 @@ int policy_parse(struct confine_policy *p, int argc, char **argv, bool *done, fe
 		r = 0;
 		switch (c) {
 		case OPT_NAME:
-			if (!policy_valid_name(v) || strlen(v) < 2)
+			if (!pkg_name_valid(v))
 				return ferry_error_set(err, FERRY_E_INVALID,
-				                       "--name \"%s\": expected 2 to 40 of a-z, "
-				                       "0-9 and single hyphens",
-				                       v);
+				                       "--name \"%s\": expected a package name: %s",
+				                       v, pkg_name_problem(v, PKG_NAME_MIN));
 			p->name = v;
 			break;
 		case OPT_APP:
 			/* a hook runs as the app "hook.HOOK" */
 			p->hook = str_has_prefix(v, "hook.") ? v + 5 : NULL;
-			if (!policy_valid_name(p->hook ? p->hook : v))
-				return ferry_error_set(err, FERRY_E_INVALID,
-				                       "--app \"%s\": expected 1 to 40 of a-z, 0-9 "
-				                       "and single hyphens, "
-				                       "or hook.HOOK",
-				                       v);
+			if (!pkg_app_name_valid(p->hook ? p->hook : v))
+				return ferry_error_set(
+				    err, FERRY_E_INVALID,
+				    "--app \"%s\": expected an app name or hook.HOOK: %s", v,
+				    pkg_name_problem(p->hook ? p->hook : v, PKG_APP_NAME_MIN));
 			p->app = v;
 			break;
 		case OPT_REVISION:

@@ -24,6 +24,7 @@
 #include "halt.h"
 #include "pkg/channel.h"
 #include "pkg/manifest.h"
+#include "pkg/name.h"
 #include "reports.h"
 #include "tuf/repo.h"
 #include "validate.h"
@@ -138,7 +139,7 @@ bool api_json_depth_ok(const char *data, size_t len, unsigned max)
 
 static bool package_name_ok(const char *name)
 {
-	return manifest_valid_name(name) && tuf_repo_package_name_valid(name);
+	return pkg_name_valid(name);
 }
 
 static char *now_str(char buf[24])

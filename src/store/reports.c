@@ -1,6 +1,6 @@
-/* reports.c: device outcome reports in the store (see reports.h): strict
- * checks of every field, the signature, trust on first use of device keys,
- * bounded retention, and the publisher's listing. */
+/* reports.c: device outcome reports in the store (see reports.h): the
+ * signature, trust on first use of device keys, bounded retention, and the
+ * publisher's listing. The checks of every field are lib/pkg/report.c's. */
 #include "reports.h"
 
 #include <stdio.h>
@@ -13,157 +13,7 @@
 #include "crypto/base64.h"
 #include "crypto/key.h"
 #include "halt.h"
-#include "pkg/channel.h"
-#include "pkg/manifest.h"
 #include "store.h"
-#include "tuf/repo.h"
-
-#define REV_MAX (1LL << 53)
-
-static const char *const fields[] = {
-    "report-id",   "device-id", "device-key",    "package",     "from-revision",
-    "to-revision", "channel",   "result",        "failed-step", "message",
-    "log",         "time",      "agent-version", NULL,
-};
-
-static bool all_of(const char *s, size_t min, size_t max, const char *extra, bool hex_only)
-{
-	size_t n = strlen(s);
-	if (n < min || n > max)
-		return false;
-	for (; *s; s++) {
-		char c = *s;
-		bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= (hex_only ? 'f' : 'z')) ||
-		          (extra && strchr(extra, c));
-		if (!ok)
-			return false;
-	}
-	return true;
-}
-
-bool reports_device_id_valid(const char *s)
-{
-	return s && all_of(s, 1, 64, "-", false);
-}
-
-/* Text a person reads: no control characters but tab, at most max bytes
- * (jansson has already checked it is UTF-8). */
-static bool text_ok(const char *s, size_t max)
-{
-	if (strlen(s) > max)
-		return false;
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-		if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
-			return false;
-	return true;
-}
-
-static int bad(ferry_error *err, const char *field, const char *what)
-{
-	return ferry_error_set(err, FERRY_E_INVALID, "report: \"%s\": %s", field, what);
-}
-
-static const char *str_field(json_t *body, const char *key)
-{
-	return json_string_value(json_object_get(body, key));
-}
-
-static int revision_field(json_t *body, const char *key, bool nullable, long long *out,
-                          ferry_error *err)
-{
-	json_t *v = json_object_get(body, key);
-	*out = 0;
-	if (nullable && json_is_null(v))
-		return 0;
-	if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > REV_MAX)
-		return bad(err, key,
-		           nullable ? "expected a revision (a positive integer) or null"
-		                    : "expected a revision (a positive integer)");
-	*out = json_integer_value(v);
-	return 0;
-}
-
-int reports_validate(json_t *body, struct report *r, ferry_error *err)
-{
-	memset(r, 0, sizeof(*r));
-	if (!json_is_object(body))
-		return ferry_error_set(err, FERRY_E_INVALID, "report: expected a JSON object");
-	const char *key;
-	json_t *v;
-	json_object_foreach(body, key, v)
-	{
-		bool known = false;
-		for (size_t i = 0; fields[i]; i++)
-			known |= strcmp(fields[i], key) == 0;
-		if (!known)
-			return ferry_error_set(err, FERRY_E_INVALID,
-			                       "report: unknown field \"%.64s\"", key);
-	}
-	for (size_t i = 0; fields[i]; i++)
-		if (!json_object_get(body, fields[i]))
-			return bad(err, fields[i], "missing");
-	r->report_id = str_field(body, "report-id");
-	if (!r->report_id || !all_of(r->report_id, 32, 32, NULL, true))
-		return bad(err, "report-id", "expected 32 lower-case hex digits");
-	r->device_id = str_field(body, "device-id");
-	if (!reports_device_id_valid(r->device_id))
-		return bad(err, "device-id", "expected 1 to 64 of a-z, 0-9 and '-'");
-	r->device_key = str_field(body, "device-key");
-	if (!r->device_key || !all_of(r->device_key, 64, 64, NULL, true))
-		return bad(err, "device-key",
-		           "expected an ed25519 public key (64 lower-case hex digits)");
-	r->package = str_field(body, "package");
-	if (!r->package || !manifest_valid_name(r->package) ||
-	    !tuf_repo_package_name_valid(r->package))
-		return bad(err, "package", "expected a package name");
-	int rc = revision_field(body, "from-revision", true, &r->from_revision, err);
-	if (rc == 0)
-		rc = revision_field(body, "to-revision", false, &r->to_revision, err);
-	if (rc < 0)
-		return rc;
-	r->channel = str_field(body, "channel");
-	struct channel ch;
-	if (!r->channel || strlen(r->channel) >= CHANNEL_NAME_MAX ||
-	    channel_parse(r->channel, &ch, NULL) < 0)
-		return bad(err, "channel", "expected a channel such as latest/stable");
-	r->result = str_field(body, "result");
-	if (!r->result || (strcmp(r->result, "ok") != 0 && strcmp(r->result, "rolled-back") != 0 &&
-	                   strcmp(r->result, "failed") != 0))
-		return bad(err, "result", "expected ok, rolled-back or failed");
-	json_t *fs = json_object_get(body, "failed-step");
-	bool ok = strcmp(r->result, "ok") == 0;
-	if (ok && !json_is_null(fs))
-		return bad(err, "failed-step", "must be null when the result is ok");
-	if (!ok && (!json_is_string(fs) || !all_of(json_string_value(fs), 1, 32, "-", false)))
-		return bad(err, "failed-step",
-		           "expected a step name (1 to 32 of a-z, 0-9 and '-')");
-	r->failed_step = ok ? NULL : json_string_value(fs);
-	r->message = str_field(body, "message");
-	if (!r->message || !text_ok(r->message, REPORTS_MESSAGE_MAX))
-		return bad(err, "message",
-		           "expected text of at most 1024 bytes without control "
-		           "characters");
-	r->log = json_object_get(body, "log");
-	if (!json_is_array(r->log) || json_array_size(r->log) > REPORTS_LOG_LINES)
-		return bad(err, "log", "expected an array of at most 20 lines");
-	size_t i;
-	json_array_foreach(r->log, i, v)
-	{
-		if (!json_is_string(v) || !text_ok(json_string_value(v), REPORTS_LINE_MAX))
-			return bad(err, "log",
-			           "expected lines of at most 500 bytes without control "
-			           "characters");
-	}
-	v = json_object_get(body, "time");
-	if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > (1LL << 40))
-		return bad(err, "time", "expected unix time (a positive integer)");
-	r->time = json_integer_value(v);
-	r->agent_version = str_field(body, "agent-version");
-	if (!r->agent_version || !*r->agent_version || !text_ok(r->agent_version, 64) ||
-	    strchr(r->agent_version, '\t'))
-		return bad(err, "agent-version", "expected a version of at most 64 bytes");
-	return 0;
-}
 
 /* The signature header over the raw body: 0, or an error reply is set. */
 static int check_signature(struct api_ctx *c, const struct report *r)
@@ -171,20 +21,20 @@ static int check_signature(struct api_ctx *c, const struct report *r)
 	const char *h = c->device_signature;
 	if (!h || !*h) {
 		api_error(c, 401, "signature-required",
-		          "a report must be signed: " REPORTS_SIGNATURE_HEADER " header missing");
+		          "a report must be signed: " REPORT_SIGNATURE_HEADER " header missing");
 		return FERRY_E_PERM;
 	}
 	if (!str_has_prefix(h, "ed25519 ") || strlen(h) > 200) {
 		api_error(c, 400, "bad-request",
-		          REPORTS_SIGNATURE_HEADER ": expected \"ed25519 BASE64\"");
+		          REPORT_SIGNATURE_HEADER ": expected \"ed25519 BASE64\"");
 		return FERRY_E_INVALID;
 	}
 	unsigned char sig[64];
 	size_t siglen = 0;
 	if (crypto_base64_decode(h + 8, sig, sizeof(sig), &siglen, NULL) < 0 || siglen != 64) {
 		api_error(c, 400, "bad-request",
-		          REPORTS_SIGNATURE_HEADER ": expected 64 bytes of ed25519 signature in "
-		                                   "base64");
+		          REPORT_SIGNATURE_HEADER ": expected 64 bytes of ed25519 signature in "
+		                                  "base64");
 		return FERRY_E_INVALID;
 	}
 	ferry_error err = {0};
@@ -215,7 +65,7 @@ void reports_h_post(struct api_ctx *c)
 {
 	struct report r;
 	ferry_error err = {0};
-	if (reports_validate(c->body, &r, &err) < 0)
+	if (report_parse(c->body, &r, &err) < 0)
 		return api_error(c, 400, "bad-request", "%s", ferry_error_msg(&err));
 	if (check_signature(c, &r) < 0)
 		return;
@@ -344,10 +194,11 @@ void reports_h_list(struct api_ctx *c)
 	const char *device = c->q_device ? c->q_device : "";
 	const char *revision = c->q_revision ? c->q_revision : "";
 	unsigned long long limit = REPORTS_LIST_DEFAULT, rev = 0;
-	if (*device && !reports_device_id_valid(device))
+	if (*device && !report_device_id_valid(device))
 		return api_error(c, 400, "bad-request",
 		                 "device: expected a device id (1 to 64 of a-z, 0-9 and '-')");
-	if (*revision && (str_to_u64(revision, REV_MAX, &rev) < 0 || rev == 0))
+	if (*revision &&
+	    (str_to_u64(revision, (unsigned long long)REPORT_REVISION_MAX, &rev) < 0 || rev == 0))
 		return api_error(c, 400, "bad-request", "revision: expected a positive integer");
 	if (c->q_limit && (str_to_u64(c->q_limit, REPORTS_LIST_MAX, &limit) < 0 || limit == 0))
 		return api_error(c, 400, "bad-request", "limit: expected 1 to %d",

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "pkg/manifest.h"
+#include "pkg/name.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -33,11 +34,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 		return 0;
 	}
-	if (!m || !manifest_valid_name(m->name) || !m->version || !m->summary ||
+	if (!m || !pkg_name_valid(m->name) || !m->version || !m->summary ||
 	    m->n_architectures == 0 || !m->architectures[0] || m->architectures[m->n_architectures])
 		abort();
 	for (size_t i = 0; i < m->n_apps; i++)
-		if (!manifest_valid_app_name(m->apps[i].name) || !m->apps[i].command ||
+		if (!pkg_app_name_valid(m->apps[i].name) || !m->apps[i].command ||
 		    m->apps[i].command[0] == '/' || has_dotdot(m->apps[i].command))
 			abort();
 	for (size_t i = 0; i < m->n_plugs; i++)

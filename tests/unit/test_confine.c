@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "confine.h"
+#include "pkg/name.h"
 
 static int parse(struct confine_policy *p, ferry_error *err, ...)
 {
@@ -161,7 +162,7 @@ static void test_interface_table(void **state)
 	for (size_t i = 0; required[i]; i++)
 		assert_non_null(iface_find(required[i]));
 	for (size_t i = 0; i < n; i++) {
-		assert_true(policy_valid_name(all[i].name));
+		assert_true(pkg_name_valid(all[i].name));
 		for (size_t j = 0; j < IFACE_MAX_PATHS && all[i].paths[j].host; j++)
 			assert_int_equal(all[i].paths[j].host[0], '/');
 		/* every lift names a rule that exists */

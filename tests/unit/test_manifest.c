@@ -19,6 +19,7 @@
 #include "base/fs.h"
 #include "base/str.h"
 #include "pkg/manifest.h"
+#include "pkg/name.h"
 
 #include "testutil.h"
 
@@ -322,7 +323,7 @@ static void expect_name_error(const char *name, const char *why, unsigned col)
 	snprintf(msg, sizeof(msg), FILE_NAME ":1:%u: name: expected a package name: %s; got \"%s\"",
 	         col, why, shown);
 	expect_error(yaml, msg);
-	assert_false(manifest_valid_name(shown));
+	assert_false(pkg_name_valid(shown));
 }
 
 static void test_names(void **state)
@@ -335,17 +336,6 @@ static void test_names(void **state)
 	expect_name_error("\"123\"", "at least one letter", 7);
 	expect_name_error("abcdefghij-abcdefghij-abcdefghij-abcdefgh", "2 to 40 characters", 7);
 	expect_name_error("\"caf\xc3\xa9\"", "only lowercase letters, digits and hyphens", 7);
-
-	assert_true(manifest_valid_name("ab"));
-	assert_true(manifest_valid_name("web-server-2"));
-	assert_true(manifest_valid_name("2fa"));
-	assert_true(manifest_valid_name("abcdefghij-abcdefghij-abcdefghij-abcdefg"));
-	assert_false(manifest_valid_name("x"));
-	assert_false(manifest_valid_name(""));
-	assert_false(manifest_valid_name(NULL));
-	assert_true(manifest_valid_app_name("x"));
-	assert_false(manifest_valid_app_name("X"));
-	assert_false(manifest_valid_app_name(""));
 }
 
 static void test_version_summary_description(void **state)

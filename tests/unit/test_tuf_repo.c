@@ -157,6 +157,12 @@ static void test_package_target_versions(void **state)
 	assert_int_equal(crypto_digest_hex(CRYPTO_HASH_SHA256, "hello", 5, hex, &err), 0);
 	assert_memory_equal(tpath, hex, 4);
 	assert_string_equal(tpath + 4, "/hello/channels.json");
+	/* package names follow the manifest's rule (pkg/name.h) */
+	const char *bad[] = {"a", "ab-", "a--b", "123",
+	                     "abcdefghij-abcdefghij-abcdefghij-abcdefgh"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(tuf_repo_target_path(bad[i], "f", tpath, sizeof(tpath), NULL),
+		                 FERRY_E_INVALID);
 	snprintf(bin, sizeof(bin), "bin-%.2s", hex);
 	assert_int_equal(version_of(repo, bin), 2);
 
@@ -290,7 +296,7 @@ static void test_offline_keys_refused(void **state)
 	struct tuf_repo *repo = NULL;
 	assert_int_equal(tuf_repo_open(repodir, &repo, &err), 0);
 	/* online roles still work */
-	assert_int_equal(tuf_repo_add_package(repo, "a", NULL, 0, 0, &err), 0);
+	assert_int_equal(tuf_repo_add_package(repo, "ab", NULL, 0, 0, &err), 0);
 	assert_int_equal(tuf_repo_commit(repo, &err), 0);
 	assert_int_equal(tuf_repo_rotate_keys(repo, "snapshot", 1, 1, &err), 0);
 	assert_int_equal(tuf_repo_commit(repo, &err), FERRY_E_PERM);

@@ -1,7 +1,8 @@
-/* test_agent_report.c: the body of ferryd's outcome reports
- * (src/agent/report_body.c): the failing step's error split into message and
- * quoted output, the bounds on lines and their count, bytes that are not
- * printable UTF-8 replaced, revisions as integers or null. */
+/* test_report.c: lib/pkg/report: the body of ferryd's outcome reports (the
+ * failing step's error split into message and quoted output, the bounds on
+ * lines and their count, bytes that are not printable UTF-8 replaced,
+ * revisions as integers or null), and the store's check of a body: what the
+ * device builds passes, a member out of bounds is refused by name. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "report.h"
+#include "pkg/report.h"
 
 static struct report_outcome outcome(const char *result, const char *step, const char *error)
 {
@@ -130,12 +131,72 @@ static void test_clean(void **state)
 	free(c);
 }
 
+static const char key_hex[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+/* A body the device built, parsed as the store parses it. */
+static void test_parse_round_trip(void **state)
+{
+	(void)state;
+	struct report_outcome o = outcome(
+	    "rolled-back", "health", "health check failed" REPORT_OUTPUT_MARK "line 1\nline 2");
+	o.device_key = key_hex;
+	json_t *j = body_of(&o);
+	struct report r;
+	ferry_error err = {0};
+	assert_int_equal(report_parse(j, &r, &err), 0);
+	assert_string_equal(r.package, "hello");
+	assert_string_equal(r.failed_step, "health");
+	assert_string_equal(r.message, "health check failed");
+	assert_int_equal(r.from_revision, 1);
+	assert_int_equal(r.to_revision, 2);
+	assert_int_equal(json_array_size(r.log), 2);
+	json_decref(j);
+}
+
+static void expect_refused(const char *member, json_t *value, const char *why)
+{
+	struct report_outcome o = outcome("ok", NULL, NULL);
+	o.device_key = key_hex;
+	json_t *j = body_of(&o);
+	if (value)
+		json_object_set_new(j, member, value);
+	else
+		json_object_del(j, member);
+	struct report r;
+	ferry_error err = {0};
+	assert_int_equal(report_parse(j, &r, &err), FERRY_E_INVALID);
+	if (!strstr(err.msg, why))
+		fail_msg("%s: got \"%s\", expected \"%s\"", member, err.msg, why);
+	json_decref(j);
+}
+
+static void test_parse_refusals(void **state)
+{
+	(void)state;
+	expect_refused("package", NULL, "\"package\": missing");
+	expect_refused("package", json_string("Hello"), "\"package\": expected a package name");
+	expect_refused("package", json_string("123"), "\"package\": expected a package name");
+	expect_refused("device-id", json_string("Dev"), "\"device-id\": expected 1 to 64");
+	expect_refused("to-revision", json_integer(0), "\"to-revision\": expected a revision");
+	expect_refused("to-revision", json_integer(REPORT_REVISION_MAX + 1), "expected a revision");
+	expect_refused("failed-step", json_string("health"), "must be null when the result is ok");
+	expect_refused("result", json_string("maybe"), "expected ok, rolled-back or failed");
+	expect_refused("message", json_string("a\x01"), "\"message\": expected text");
+	expect_refused("time", json_integer(REPORT_TIME_MAX + 1), "\"time\": expected unix time");
+	expect_refused("extra", json_true(), "unknown field \"extra\"");
+	assert_true(report_device_id_valid("dev-1"));
+	assert_false(report_device_id_valid(""));
+	assert_false(report_device_id_valid(NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_ok),
 	    cmocka_unit_test(test_split_and_bound),
 	    cmocka_unit_test(test_clean),
+	    cmocka_unit_test(test_parse_round_trip),
+	    cmocka_unit_test(test_parse_refusals),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

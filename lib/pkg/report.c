@@ -1,0 +1,272 @@
+/* report.c: the outcome report format (see report.h), both ways. On the
+ * device, the JSON body of a report: the failing step's error split into its
+ * message and the output it quoted, both bounded and cleaned. On the store,
+ * the strict check of every member of a body against its bound. Pure: no
+ * state, no I/O; the signature over the body is not checked here. */
+#include "pkg/report.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/cleanup.h"
+#include "base/str.h"
+#include "pkg/channel.h"
+#include "pkg/name.h"
+
+/* Bytes of the UTF-8 sequence that starts at p (at most left), or 0 when it
+ * is not a valid one. */
+static size_t utf8_seq(const unsigned char *p, size_t left)
+{
+	size_t n = p[0] < 0x80             ? 1
+	           : (p[0] & 0xE0) == 0xC0 ? 2
+	           : (p[0] & 0xF0) == 0xE0 ? 3
+	           : (p[0] & 0xF8) == 0xF0 ? 4
+	                                   : 0;
+	if (n == 0 || n > left || !str_valid_utf8((const char *)p, n))
+		return 0;
+	return n;
+}
+
+char *report_clean(const char *text, size_t len, size_t max)
+{
+	char *out = malloc((len < max ? len : max) + 1);
+	if (!out)
+		return NULL;
+	size_t o = 0;
+	const unsigned char *p = (const unsigned char *)text;
+	for (size_t i = 0; i < len;) {
+		size_t n = utf8_seq(p + i, len - i);
+		if (o + (n ? n : 1) > max)
+			break;
+		if (n == 1 && ((p[i] < 0x20 && p[i] != '\t') || p[i] == 0x7f)) {
+			out[o++] = '?';
+		} else if (n == 0) {
+			out[o++] = '?';
+			n = 1;
+		} else {
+			memcpy(out + o, p + i, n);
+			o += n;
+		}
+		i += n;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* The last REPORT_LOG_LINES lines of text, each cleaned and bounded. */
+static json_t *log_lines(const char *text)
+{
+	json_t *lines = json_array();
+	if (!lines)
+		return NULL;
+	const char *starts[REPORT_LOG_LINES];
+	size_t lens[REPORT_LOG_LINES], n = 0;
+	for (const char *p = text; *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t l = nl ? (size_t)(nl - p) : strlen(p);
+		if (n == REPORT_LOG_LINES) {
+			memmove(starts, starts + 1, sizeof(starts[0]) * (n - 1));
+			memmove(lens, lens + 1, sizeof(lens[0]) * (n - 1));
+			n--;
+		}
+		starts[n] = p;
+		lens[n++] = l;
+		p += l + (nl ? 1 : 0);
+	}
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *c = report_clean(starts[i], lens[i], REPORT_LINE_MAX);
+		if (!c || json_array_append_new(lines, json_string(c)) < 0) {
+			json_decref(lines);
+			return NULL;
+		}
+	}
+	return lines;
+}
+
+/* A store revision ("12") as an integer; anything else null. */
+static json_t *revision_json(const char *rev)
+{
+	unsigned long long n = 0;
+	if (!rev || !*rev || str_to_u64(rev, (unsigned long long)REPORT_REVISION_MAX, &n) < 0 ||
+	    n == 0)
+		return json_null();
+	return json_integer((json_int_t)n);
+}
+
+int report_body(const struct report_outcome *o, char **out, ferry_error *err)
+{
+	const char *e = o->error ? o->error : "";
+	const char *mark = strstr(e, REPORT_OUTPUT_MARK);
+	size_t mlen = mark ? (size_t)(mark - e) : strlen(e);
+	_cleanup_free_ char *message = report_clean(e, mlen, REPORT_MESSAGE_MAX);
+	json_t *log = log_lines(mark ? mark + strlen(REPORT_OUTPUT_MARK) : "");
+	json_t *to = revision_json(o->to);
+	if (!message || !log || json_is_null(to)) {
+		json_decref(log);
+		json_decref(to);
+		return ferry_error_set(err, message && log ? FERRY_E_INVALID : FERRY_E_NOMEM,
+		                       "report: %s",
+		                       message && log ? "no store revision" : "out of memory");
+	}
+	json_t *body = json_pack(
+	    "{s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:s, s:o, s:s, s:o, s:I, s:s}", "report-id",
+	    o->report_id, "device-id", o->device_id, "device-key", o->device_key, "package",
+	    o->package, "from-revision", revision_json(o->from), "to-revision", to, "channel",
+	    o->channel ? o->channel : "", "result", o->result, "failed-step",
+	    o->failed_step ? json_string(o->failed_step) : json_null(), "message", message, "log",
+	    log, "time", (json_int_t)o->time, "agent-version", o->agent_version);
+	if (!body)
+		return ferry_error_set(err, FERRY_E_NOMEM, "report: cannot build the body");
+	*out = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(body);
+	return *out ? 0 : ferry_error_set(err, FERRY_E_NOMEM, "report: out of memory");
+}
+
+/* --- checking a body ------------------------------------------------------ */
+
+static const char *const fields[] = {
+    "report-id",   "device-id", "device-key",    "package",     "from-revision",
+    "to-revision", "channel",   "result",        "failed-step", "message",
+    "log",         "time",      "agent-version", NULL,
+};
+
+static bool all_of(const char *s, size_t min, size_t max, const char *extra, bool hex_only)
+{
+	size_t n = strlen(s);
+	if (n < min || n > max)
+		return false;
+	for (; *s; s++) {
+		char c = *s;
+		bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= (hex_only ? 'f' : 'z')) ||
+		          (extra && strchr(extra, c));
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+bool report_device_id_valid(const char *s)
+{
+	return s && all_of(s, 1, REPORT_DEVICE_ID_MAX, "-", false);
+}
+
+/* Text a person reads: no control characters but tab, at most max bytes
+ * (jansson has already checked it is UTF-8). */
+static bool text_ok(const char *s, size_t max)
+{
+	if (strlen(s) > max)
+		return false;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+			return false;
+	return true;
+}
+
+static int bad(ferry_error *err, const char *field, const char *what)
+{
+	return ferry_error_set(err, FERRY_E_INVALID, "report: \"%s\": %s", field, what);
+}
+
+static const char *str_field(json_t *body, const char *key)
+{
+	return json_string_value(json_object_get(body, key));
+}
+
+static int revision_field(json_t *body, const char *key, bool nullable, long long *out,
+                          ferry_error *err)
+{
+	json_t *v = json_object_get(body, key);
+	*out = 0;
+	if (nullable && json_is_null(v))
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+	    json_integer_value(v) > REPORT_REVISION_MAX)
+		return bad(err, key,
+		           nullable ? "expected a revision (a positive integer) or null"
+		                    : "expected a revision (a positive integer)");
+	*out = json_integer_value(v);
+	return 0;
+}
+
+int report_parse(json_t *body, struct report *r, ferry_error *err)
+{
+	memset(r, 0, sizeof(*r));
+	if (!json_is_object(body))
+		return ferry_error_set(err, FERRY_E_INVALID, "report: expected a JSON object");
+	const char *key;
+	json_t *v;
+	json_object_foreach(body, key, v)
+	{
+		bool known = false;
+		for (size_t i = 0; fields[i]; i++)
+			known |= strcmp(fields[i], key) == 0;
+		if (!known)
+			return ferry_error_set(err, FERRY_E_INVALID,
+			                       "report: unknown field \"%.64s\"", key);
+	}
+	for (size_t i = 0; fields[i]; i++)
+		if (!json_object_get(body, fields[i]))
+			return bad(err, fields[i], "missing");
+	r->report_id = str_field(body, "report-id");
+	if (!r->report_id || !all_of(r->report_id, 32, 32, NULL, true))
+		return bad(err, "report-id", "expected 32 lower-case hex digits");
+	r->device_id = str_field(body, "device-id");
+	if (!report_device_id_valid(r->device_id))
+		return bad(err, "device-id", "expected 1 to 64 of a-z, 0-9 and '-'");
+	r->device_key = str_field(body, "device-key");
+	if (!r->device_key || !all_of(r->device_key, 64, 64, NULL, true))
+		return bad(err, "device-key",
+		           "expected an ed25519 public key (64 lower-case hex digits)");
+	r->package = str_field(body, "package");
+	if (!pkg_name_valid(r->package))
+		return bad(err, "package", "expected a package name");
+	int rc = revision_field(body, "from-revision", true, &r->from_revision, err);
+	if (rc == 0)
+		rc = revision_field(body, "to-revision", false, &r->to_revision, err);
+	if (rc < 0)
+		return rc;
+	r->channel = str_field(body, "channel");
+	struct channel ch;
+	if (!r->channel || strlen(r->channel) >= CHANNEL_NAME_MAX ||
+	    channel_parse(r->channel, &ch, NULL) < 0)
+		return bad(err, "channel", "expected a channel such as latest/stable");
+	r->result = str_field(body, "result");
+	if (!r->result || (strcmp(r->result, "ok") != 0 && strcmp(r->result, "rolled-back") != 0 &&
+	                   strcmp(r->result, "failed") != 0))
+		return bad(err, "result", "expected ok, rolled-back or failed");
+	json_t *fs = json_object_get(body, "failed-step");
+	bool ok = strcmp(r->result, "ok") == 0;
+	if (ok && !json_is_null(fs))
+		return bad(err, "failed-step", "must be null when the result is ok");
+	if (!ok &&
+	    (!json_is_string(fs) || !all_of(json_string_value(fs), 1, REPORT_STEP_MAX, "-", false)))
+		return bad(err, "failed-step",
+		           "expected a step name (1 to 32 of a-z, 0-9 and '-')");
+	r->failed_step = ok ? NULL : json_string_value(fs);
+	r->message = str_field(body, "message");
+	if (!r->message || !text_ok(r->message, REPORT_MESSAGE_MAX))
+		return bad(err, "message",
+		           "expected text of at most 1024 bytes without control "
+		           "characters");
+	r->log = json_object_get(body, "log");
+	if (!json_is_array(r->log) || json_array_size(r->log) > REPORT_LOG_LINES)
+		return bad(err, "log", "expected an array of at most 20 lines");
+	size_t i;
+	json_array_foreach(r->log, i, v)
+	{
+		if (!json_is_string(v) || !text_ok(json_string_value(v), REPORT_LINE_MAX))
+			return bad(err, "log",
+			           "expected lines of at most 500 bytes without control "
+			           "characters");
+	}
+	v = json_object_get(body, "time");
+	if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+	    json_integer_value(v) > REPORT_TIME_MAX)
+		return bad(err, "time", "expected unix time (a positive integer)");
+	r->time = json_integer_value(v);
+	r->agent_version = str_field(body, "agent-version");
+	if (!r->agent_version || !*r->agent_version ||
+	    !text_ok(r->agent_version, REPORT_AGENT_VERSION_MAX) || strchr(r->agent_version, '\t'))
+		return bad(err, "agent-version", "expected a version of at most 64 bytes");
+	return 0;
+}
