@@ -29,7 +29,7 @@
 #include "base/error.h"
 #include "db.h"
 #include "pkg/channel.h"
-#include "reports.h"
+#include "report.h"
 #include "store.h"
 
 #define HALT_FAILURES_DEFAULT 3

@@ -24,7 +24,7 @@
 #include "reports.h"
 #include "halt.h"
 #include "store.h"
-#include "vulns.h"
+#include "vulns_admin.h"
 
 static const char usage_text[] =
     "usage: ferry-store VERB [--dir DIR] [--db URL] [ARGS...]\n"

@@ -13,6 +13,7 @@
 #include "crypto/base64.h"
 #include "crypto/key.h"
 #include "halt.h"
+#include "handler.h"
 #include "pkg/channel.h"
 #include "pkg/manifest.h"
 #include "store.h"

@@ -19,8 +19,9 @@
 #include <jansson.h>
 #include <stdint.h>
 
-#include "api.h"
 #include "base/error.h"
+#include "reply.h"
+#include "report.h"
 
 #define REPORTS_KEEP_DEFAULT 1000
 #define REPORTS_KEEP_MAX 1000000
@@ -30,18 +31,6 @@
 #define REPORTS_LINE_MAX 500
 #define REPORTS_MESSAGE_MAX 1024
 #define REPORTS_SIGNATURE_HEADER "X-Ferry-Device-Signature"
-
-/* A checked report; the strings point into the JSON body. */
-struct report {
-	const char *report_id, *device_id, *device_key, *package, *channel, *result;
-	const char *failed_step; /* NULL when ok */
-	const char *message;
-	json_t *log;             /* array of strings */
-	long long from_revision; /* 0 when none */
-	long long to_revision;
-	long long time;
-	const char *agent_version;
-};
 
 /* Check every field of a report body against its bound. FERRY_E_INVALID
  * with a message that names the field. */

@@ -42,6 +42,8 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "job_kinds.h"
+#include "jobs.h"
 #include "base/buf.h"
 #include "base/cleanup.h"
 #include "base/fs.h"
@@ -677,7 +679,7 @@ int server_run(struct store *st, const char *listen, ferry_error *err)
 		ferry_error jerr = {0};
 		size_t ran = 0;
 		db = db_pool_get(&st->pool);
-		if (jobs_run_due(st, db, &ran, &jerr) < 0)
+		if (job_kinds_run_due(st, db, &ran, &jerr) < 0)
 			log_warn("jobs: %s", ferry_error_msg(&jerr));
 		db_pool_put(&st->pool, db);
 	}

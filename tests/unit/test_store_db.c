@@ -19,6 +19,7 @@
 #include "base/str.h"
 #include "channelmap.h"
 #include "db.h"
+#include "jobs.h"
 #include "store.h"
 #include "testutil.h"
 
