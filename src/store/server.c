@@ -620,14 +620,7 @@ int server_run(struct store *st, const char *listen, ferry_error *err)
 	if (rc < 0)
 		return rc;
 	struct db *db = db_pool_get(&st->pool);
-	int v = 0;
-	rc = db_schema_version(db, &v, err);
-	if (rc == 0 && v != db_schema_latest())
-		rc =
-		    ferry_error_set(err, FERRY_E_INVALID,
-		                    "database schema is version %d, this ferry-store needs %d: run "
-		                    "ferry-store migrate",
-		                    v, db_schema_latest());
+	rc = db_schema_check(db, st->db_url, err);
 	size_t recovered = 0;
 	if (rc == 0)
 		rc = publish_recover(st, db, &recovered, err);

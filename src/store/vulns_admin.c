@@ -45,22 +45,7 @@ static int open_store_db(const char *dir, const char *url, struct db **db, ferry
 			    "%s: no store here; run ferry-store init or give --db", dir);
 		url = path;
 	}
-	int rc = db_open(url, db, err);
-	if (rc < 0)
-		return rc;
-	int v = 0;
-	rc = db_schema_version(*db, &v, err);
-	if (rc == 0 && v != db_schema_latest())
-		rc =
-		    ferry_error_set(err, FERRY_E_INVALID,
-		                    "database schema is version %d, this ferry-store needs %d: run "
-		                    "ferry-store migrate",
-		                    v, db_schema_latest());
-	if (rc < 0) {
-		db_close(*db);
-		*db = NULL;
-	}
-	return rc;
+	return db_open_checked(url, db, err);
 }
 
 static void fmt_time(long long t, char out[32])
