@@ -24,6 +24,7 @@
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/str.h"
+#include "job_kinds.h"
 #include "store.h"
 #include "vulns.h"
 
@@ -89,7 +90,7 @@ static size_t drain(struct store *st, struct db *db)
 	ferry_error err = {0};
 	size_t total = 0, ran;
 	do {
-		if (jobs_run_due(st, db, &ran, &err) < 0)
+		if (job_kinds_run_due(st, db, &ran, &err) < 0)
 			die("jobs", &err);
 		total += ran;
 	} while (ran);

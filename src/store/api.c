@@ -1,14 +1,15 @@
 /* api.c: the publisher API's routes and what each does to the database and
- * the blob store (see api.h for the error contract, docs/store.md for the
- * endpoints). A change to a channel map is one database transaction that
+ * the blob store (see reply.h for the error contract, docs/store.md for
+ * the endpoints). A change to a channel map is one database transaction that
  * also bumps the package's map generation; the new map is then published
  * (publish.c), and a crash in between is repaired by publish_recover() at the
- * next start. Not here: HTTP framing (server.c). */
+ * next start. Not here: the replies and the authorisation every route
+ * shares (reply.c, handler.c), the routes of reports, vulnerabilities and
+ * webhooks (their own files), HTTP framing (server.c). */
 #include "api.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,13 +23,16 @@
 #include "base/str.h"
 #include "channelmap.h"
 #include "halt.h"
+#include "handler.h"
+#include "jobs.h"
 #include "pkg/channel.h"
 #include "pkg/manifest.h"
 #include "pkg/name.h"
 #include "reports.h"
 #include "tuf/repo.h"
 #include "validate.h"
-#include "vulns.h"
+#include "vulns_routes.h"
+#include "webhooks.h"
 
 #define API_MAX_CHANNELS 16
 
@@ -44,72 +48,6 @@ struct api_route {
 
 static const char *const known_arches[] = {"all",     "amd64",   "arm64", "armhf", "i386",
                                            "riscv64", "ppc64el", "s390x", NULL};
-
-json_t *api_error_json(const char *code, const char *message)
-{
-	return json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", message);
-}
-
-void api_error(struct api_ctx *c, unsigned status, const char *code, const char *fmt, ...)
-{
-	char msg[FERRY_ERROR_MSG_MAX];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	json_decref(c->reply);
-	c->reply = api_error_json(code, msg);
-	c->status = status;
-}
-
-void api_error_from(struct api_ctx *c, int rc, const ferry_error *err)
-{
-	unsigned status = 500;
-	const char *code = "internal";
-	switch (rc) {
-	case FERRY_E_INVALID:
-	case FERRY_E_UNSAFE:
-	case FERRY_E_CORRUPT:
-	case FERRY_E_UNSUPPORTED:
-		status = 400;
-		code = "bad-request";
-		break;
-	case FERRY_E_LIMIT:
-		status = 413;
-		code = "too-large";
-		break;
-	case FERRY_E_NOTFOUND:
-		status = 404;
-		code = "not-found";
-		break;
-	case FERRY_E_EXISTS:
-		status = 409;
-		code = "conflict";
-		break;
-	case FERRY_E_PERM:
-		status = 403;
-		code = "forbidden";
-		break;
-	case FERRY_E_BUSY:
-		status = 503;
-		code = "busy";
-		break;
-	default:
-		break;
-	}
-	if (status == 500)
-		log_error("%s", ferry_error_msg(err));
-	api_error(c, status, code, "%s", ferry_error_msg(err));
-}
-
-static void reply(struct api_ctx *c, unsigned status, json_t *body)
-{
-	json_decref(c->reply);
-	c->reply = body;
-	c->status = status;
-	if (!body)
-		api_error(c, 500, "internal", "out of memory");
-}
 
 bool api_json_depth_ok(const char *data, size_t len, unsigned max)
 {
@@ -148,41 +86,6 @@ static char *now_str(char buf[24])
 	return buf;
 }
 
-int api_authorise_package(struct api_ctx *c, bool for_update)
-{
-	ferry_error err = {0};
-	_cleanup_rows_ struct db_rows rows = DB_ROWS_INIT;
-	const char *sql = (for_update && db_dialect(c->db) == DB_POSTGRES)
-	                      ? "SELECT owner FROM packages WHERE name = $1 FOR UPDATE"
-	                      : "SELECT owner FROM packages WHERE name = $1";
-	int rc = db_run(c->db, &rows, &err, sql, c->package);
-	if (rc < 0) {
-		api_error_from(c, rc, &err);
-		return rc;
-	}
-	if (rows.nrows == 0) {
-		api_error(c, 404, "not-found", "package %s is not registered (ferry register %s)",
-		          c->package, c->package);
-		return FERRY_E_NOTFOUND;
-	}
-	if (str_eq(db_cell(&rows, 0, 0), c->account))
-		return 0;
-	db_rows_free(&rows);
-	rc = db_run(c->db, &rows, &err,
-	            "SELECT account FROM collaborators WHERE package = $1 AND account = $2",
-	            c->package, c->account);
-	if (rc < 0) {
-		api_error_from(c, rc, &err);
-		return rc;
-	}
-	if (rows.nrows == 0) {
-		api_error(c, 403, "forbidden", "account %s may not publish %s", c->account,
-		          c->package);
-		return FERRY_E_PERM;
-	}
-	return 0;
-}
-
 static bool is_owner(struct api_ctx *c)
 {
 	_cleanup_rows_ struct db_rows rows = DB_ROWS_INIT;
@@ -219,7 +122,7 @@ static void h_account(struct api_ctx *c)
 	json_t *pk = json_array();
 	for (size_t i = 0; i < rows.nrows; i++)
 		json_array_append_new(pk, json_string(db_cell(&rows, i, 0)));
-	reply(c, 200, json_pack("{s:s, s:o}", "account", c->account, "packages", pk));
+	api_reply(c, 200, json_pack("{s:s, s:o}", "account", c->account, "packages", pk));
 }
 
 static void h_register(struct api_ctx *c)
@@ -257,7 +160,7 @@ static void h_register(struct api_ctx *c)
 	if (rc < 0)
 		return api_error_from(c, rc, &err);
 	log_info("account %s registered %s", c->account, name);
-	reply(c, 201, json_pack("{s:s, s:s}", "name", name, "owner", c->account));
+	api_reply(c, 201, json_pack("{s:s, s:s}", "name", name, "owner", c->account));
 }
 
 static void h_package(struct api_ctx *c)
@@ -277,9 +180,9 @@ static void h_package(struct api_ctx *c)
 	json_t *list = json_array();
 	for (size_t i = 0; i < co.nrows; i++)
 		json_array_append_new(list, json_string(db_cell(&co, i, 0)));
-	reply(c, 200,
-	      json_pack("{s:s, s:s, s:I, s:o}", "name", c->package, "owner", db_cell(&p, 0, 0),
-	                "created", (json_int_t)db_cell_ll(&p, 0, 1), "collaborators", list));
+	api_reply(c, 200,
+	          json_pack("{s:s, s:s, s:I, s:o}", "name", c->package, "owner", db_cell(&p, 0, 0),
+	                    "created", (json_int_t)db_cell_ll(&p, 0, 1), "collaborators", list));
 }
 
 static void h_collab_add(struct api_ctx *c)
@@ -311,7 +214,7 @@ static void h_collab_add(struct api_ctx *c)
 	if (rc < 0)
 		return api_error_from(c, rc, &err);
 	log_info("%s added collaborator %s to %s", c->account, acc, c->package);
-	reply(c, 200, json_pack("{s:s, s:s}", "package", c->package, "collaborator", acc));
+	api_reply(c, 200, json_pack("{s:s, s:s}", "package", c->package, "collaborator", acc));
 }
 
 static void h_collab_remove(struct api_ctx *c)
@@ -331,7 +234,7 @@ static void h_collab_remove(struct api_ctx *c)
 	if (rows.changes == 0)
 		return api_error(c, 404, "not-found", "%s is not a collaborator on %s", c->arg,
 		                 c->package);
-	reply(c, 200, json_pack("{s:s, s:s}", "package", c->package, "removed", c->arg));
+	api_reply(c, 200, json_pack("{s:s, s:s}", "package", c->package, "removed", c->arg));
 }
 
 /* --- channel changes --- */
@@ -413,22 +316,6 @@ static int bump_generation(struct db *db, const char *package, ferry_error *err)
 {
 	return db_run(db, NULL, err, "UPDATE packages SET map_gen = map_gen + 1 WHERE name = $1",
 	              package);
-}
-
-bool api_publish_after_commit(struct api_ctx *c)
-{
-	ferry_error err = {0};
-	if (FAULT("release-after-commit"))
-		return false;
-	int rc = publish_package(c->st, c->db, c->package, &err);
-	if (rc < 0) {
-		log_error("publish %s: %s (queued for retry)", c->package, ferry_error_msg(&err));
-		ferry_error jerr = {0};
-		if (jobs_enqueue(c->db, "publish", c->package, store_now() + 5, &jerr) < 0)
-			log_error("queue publish %s: %s", c->package, ferry_error_msg(&jerr));
-		return false;
-	}
-	return true;
 }
 
 /* A release's own halting thresholds (halt.h); -1: the store's. */
@@ -570,11 +457,11 @@ static void do_release(struct api_ctx *c, long long rev, const char *const *name
 		json_array_append_new(released, json_string(t[i].name));
 	log_info("%s released %s revision %lld to %zu channel%s%s", c->account, c->package, rev, n,
 	         n == 1 ? "" : "s", pct > 0 && pct < 100 ? " progressively" : "");
-	reply(c, 200,
-	      json_pack("{s:s, s:I, s:o, s:o, s:b, s:o}", "package", c->package, "revision",
-	                (json_int_t)rev, "released", released, "progressive",
-	                pct > 0 && pct < 100 ? json_integer(pct) : json_null(), "published",
-	                published, "status", status_json(c)));
+	api_reply(c, 200,
+	          json_pack("{s:s, s:I, s:o, s:o, s:b, s:o}", "package", c->package, "revision",
+	                    (json_int_t)rev, "released", released, "progressive",
+	                    pct > 0 && pct < 100 ? json_integer(pct) : json_null(), "published",
+	                    published, "status", status_json(c)));
 }
 
 static void h_release(struct api_ctx *c)
@@ -668,10 +555,10 @@ static void h_promote(struct api_ctx *c)
 	}
 	bool published = api_publish_after_commit(c);
 	log_info("%s promoted %s from %s to %s", c->account, c->package, src.name, dst.name);
-	reply(c, 200,
-	      json_pack("{s:s, s:s, s:s, s:o, s:b, s:o}", "package", c->package, "from", src.name,
-	                "to", dst.name, "revisions", arches, "published", published, "status",
-	                status_json(c)));
+	api_reply(c, 200,
+	          json_pack("{s:s, s:s, s:s, s:o, s:b, s:o}", "package", c->package, "from",
+	                    src.name, "to", dst.name, "revisions", arches, "published", published,
+	                    "status", status_json(c)));
 }
 
 static void h_close(struct api_ctx *c)
@@ -711,9 +598,9 @@ static void h_close(struct api_ctx *c)
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(closed, json_string(t[i].name));
 	log_info("%s closed %zu channel%s of %s", c->account, n, n == 1 ? "" : "s", c->package);
-	reply(c, 200,
-	      json_pack("{s:s, s:o, s:b, s:o}", "package", c->package, "closed", closed,
-	                "published", published, "status", status_json(c)));
+	api_reply(c, 200,
+	          json_pack("{s:s, s:o, s:b, s:o}", "package", c->package, "closed", closed,
+	                    "published", published, "status", status_json(c)));
 }
 
 static void h_status(struct api_ctx *c)
@@ -729,7 +616,7 @@ static void h_status(struct api_ctx *c)
 		json_decref(map);
 		return api_error_from(c, rc, &err);
 	}
-	reply(c, 200, map);
+	api_reply(c, 200, map);
 }
 
 static void h_revisions(struct api_ctx *c)
@@ -778,7 +665,7 @@ static void h_revisions(struct api_ctx *c)
 		              db_cell(&rows, i, 6), "channels", in));
 	}
 	json_decref(map);
-	reply(c, 200, json_pack("{s:s, s:o}", "package", c->package, "revisions", list));
+	api_reply(c, 200, json_pack("{s:s, s:o}", "package", c->package, "revisions", list));
 }
 
 /* --- upload --- */
@@ -882,7 +769,7 @@ static void h_push(struct api_ctx *c)
 		upload_info_free(&info);
 		if (nrel)
 			return do_release(c, rev, rel_names, nrel, 0, &store_limits);
-		return reply(
+		return api_reply(
 		    c, 200, revision_reply(c->package, rev, db_cell(&rows, 0, 1), c->upload, true));
 	}
 	db_rows_free(&rows);
@@ -928,9 +815,9 @@ static void h_push(struct api_ctx *c)
 		            "SELECT revision FROM revisions WHERE package = $1 AND sha256 = $2",
 		            c->package, c->upload->sha256);
 		if (rc == 0 && rows.nrows)
-			return reply(c, 200,
-			             revision_reply(c->package, db_cell_ll(&rows, 0, 0), version,
-			                            c->upload, true));
+			return api_reply(c, 200,
+			                 revision_reply(c->package, db_cell_ll(&rows, 0, 0),
+			                                version, c->upload, true));
 		rc = rc < 0 ? rc : FERRY_E_EXISTS;
 	}
 	if (rc < 0) {
@@ -945,7 +832,7 @@ static void h_push(struct api_ctx *c)
 			json_object_set_new(c->reply, "version", json_string(version));
 		return;
 	}
-	reply(c, 201, revision_reply(c->package, rev, version, c->upload, false));
+	api_reply(c, 201, revision_reply(c->package, rev, version, c->upload, false));
 }
 
 /* --- routing --- */

@@ -107,6 +107,13 @@ int db_migrate(struct db *db, int *from, int *to, ferry_error *err) FERRY_WUR;
 int db_schema_version(struct db *db, int *out, ferry_error *err) FERRY_WUR;
 /* The newest version this program knows. */
 int db_schema_latest(void);
+/* Is the database at the version this program knows? FERRY_E_INVALID with
+ * a message naming the database (url, without credentials) and both
+ * versions when not. */
+int db_schema_check(struct db *db, const char *url, ferry_error *err) FERRY_WUR;
+/* db_open, then db_schema_check: how every command that uses the store's
+ * data opens it (migrate and init open it with db_open). */
+int db_open_checked(const char *url, struct db **out, ferry_error *err) FERRY_WUR;
 
 /* A fixed set of connections for the server's threads. */
 struct db_pool {

@@ -38,7 +38,7 @@ int halt_check(struct store *st, struct db *db, const struct report *r, struct h
 		return 0;
 	struct channel ch;
 	if (channel_parse(r->channel, &ch, NULL) < 0)
-		return 0; /* reports_validate refused it already */
+		return 0; /* report_parse refused it already */
 	char name[CHANNEL_NAME_MAX + 1], alt[CHANNEL_NAME_MAX + 1], rev[24];
 	channel_format(&ch, name, sizeof(name));
 	short_name(&ch, name, alt, sizeof(alt));

@@ -20,7 +20,7 @@
  *
  * A halt stays noted in the publisher's status (not in the published map)
  * until the next release to, or closing of, that channel. Not here: when
- * the map is published (api.c, publish.c). */
+ * the map is published (handler.c, publish.c). */
 #pragma once
 
 #include <jansson.h>
@@ -29,7 +29,7 @@
 #include "base/error.h"
 #include "db.h"
 #include "pkg/channel.h"
-#include "reports.h"
+#include "pkg/report.h"
 #include "store.h"
 
 #define HALT_FAILURES_DEFAULT 3

@@ -24,7 +24,7 @@
 #include "reports.h"
 #include "halt.h"
 #include "store.h"
-#include "vulns.h"
+#include "vulns_admin.h"
 
 static const char usage_text[] =
     "usage: ferry-store VERB [--dir DIR] [--db URL] [ARGS...]\n"
@@ -206,26 +206,6 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
-static int open_db(struct store *st, struct db **db, ferry_error *err)
-{
-	int rc = db_open(st->db_url, db, err);
-	if (rc < 0)
-		return rc;
-	int v = 0;
-	rc = db_schema_version(*db, &v, err);
-	if (rc == 0 && v != db_schema_latest())
-		rc =
-		    ferry_error_set(err, FERRY_E_INVALID,
-		                    "database schema is version %d, this ferry-store needs %d: run "
-		                    "ferry-store migrate",
-		                    v, db_schema_latest());
-	if (rc < 0) {
-		db_close(*db);
-		*db = NULL;
-	}
-	return rc;
-}
-
 static int cmd_init(struct store *st, struct opts *o)
 {
 	ferry_error err = {0};
@@ -297,7 +277,7 @@ static int cmd_account(struct store *st, struct opts *o)
 	    : (strcmp(sub, "add") == 0 || strcmp(sub, "token") == 0) ? o->nargs != 2
 	                                                             : true)
 		return usage();
-	if (open_db(st, &db, &err) < 0)
+	if (db_open_checked(st->db_url, &db, &err) < 0)
 		return fail("account", &err);
 	if (strcmp(sub, "add") == 0) {
 		rc = db_begin(db, true, &err);
@@ -335,7 +315,7 @@ static int cmd_track(struct store *st, struct opts *o)
 		               "single '.', '_' or '-' between them, at most %d bytes\n",
 		               track, CHANNEL_TRACK_MAX),
 		       1;
-	if (open_db(st, &db, &err) < 0)
+	if (db_open_checked(st->db_url, &db, &err) < 0)
 		return fail("track", &err);
 	_cleanup_rows_ struct db_rows rows = DB_ROWS_INIT;
 	char now[24];

@@ -13,6 +13,7 @@
 #include "crypto/base64.h"
 #include "crypto/key.h"
 #include "halt.h"
+#include "handler.h"
 #include "store.h"
 
 /* The signature header over the raw body: 0, or an error reply is set. */

@@ -19,9 +19,9 @@
 #include <jansson.h>
 #include <stdint.h>
 
-#include "api.h"
 #include "base/error.h"
 #include "pkg/report.h"
+#include "reply.h"
 
 #define REPORTS_KEEP_DEFAULT 1000
 #define REPORTS_KEEP_MAX 1000000

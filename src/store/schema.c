@@ -27,9 +27,14 @@
  *   jobs           work that must happen once, claimed by one instance
  * Version 2: vulnerability notices (vulns_schema.h); version 3: device
  * outcome reports (reports_schema.h); version 4: halting a progressive
- * release that devices report failing (halt_schema.h). */
+ * release that devices report failing (halt_schema.h).
+ *
+ * Also here: the one check that a database is at this program's version
+ * (db_open_checked, db_schema_check). */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "db.h"
 #include "halt_schema.h"
@@ -112,6 +117,46 @@ int db_schema_version(struct db *db, int *out, ferry_error *err)
 {
 	int rc = ensure_version_table(db, err);
 	return rc < 0 ? rc : read_version(db, out, err);
+}
+
+/* The database as a message names it: the path of a SQLite file, or a
+ * PostgreSQL URL without its user, password and parameters (which may hold
+ * secrets). */
+static void display_name(const char *url, char *out, size_t size)
+{
+	const char *rest = strstr(url, "://");
+	if (strncmp(url, "sqlite:", 7) == 0 || !rest) {
+		snprintf(out, size, "%s", strncmp(url, "sqlite:", 7) == 0 ? url + 7 : url);
+		return;
+	}
+	rest += 3;
+	size_t auth = strcspn(rest, "/?#");
+	const char *at = memchr(rest, '@', auth);
+	const char *host = at ? at + 1 : rest;
+	snprintf(out, size, "%.*s%.*s", (int)(rest - url), url, (int)strcspn(host, "?#"), host);
+}
+
+int db_schema_check(struct db *db, const char *url, ferry_error *err)
+{
+	int v = 0, rc = db_schema_version(db, &v, err);
+	if (rc < 0 || v == db_schema_latest())
+		return rc;
+	char name[PATH_MAX + 16];
+	display_name(url, name, sizeof(name));
+	return ferry_error_set(err, FERRY_E_INVALID,
+	                       "database %s: schema is version %d, this ferry-store needs %d: run "
+	                       "ferry-store migrate",
+	                       name, v, db_schema_latest());
+}
+
+int db_open_checked(const char *url, struct db **out, ferry_error *err)
+{
+	int rc = db_open(url, out, err);
+	if (rc == 0 && (rc = db_schema_check(*out, url, err)) < 0) {
+		db_close(*out);
+		*out = NULL;
+	}
+	return rc;
 }
 
 int db_migrate(struct db *db, int *from, int *to, ferry_error *err)

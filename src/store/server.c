@@ -42,6 +42,8 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "job_kinds.h"
+#include "jobs.h"
 #include "base/buf.h"
 #include "base/cleanup.h"
 #include "base/fs.h"
@@ -618,14 +620,7 @@ int server_run(struct store *st, const char *listen, ferry_error *err)
 	if (rc < 0)
 		return rc;
 	struct db *db = db_pool_get(&st->pool);
-	int v = 0;
-	rc = db_schema_version(db, &v, err);
-	if (rc == 0 && v != db_schema_latest())
-		rc =
-		    ferry_error_set(err, FERRY_E_INVALID,
-		                    "database schema is version %d, this ferry-store needs %d: run "
-		                    "ferry-store migrate",
-		                    v, db_schema_latest());
+	rc = db_schema_check(db, st->db_url, err);
 	size_t recovered = 0;
 	if (rc == 0)
 		rc = publish_recover(st, db, &recovered, err);
@@ -677,7 +672,7 @@ int server_run(struct store *st, const char *listen, ferry_error *err)
 		ferry_error jerr = {0};
 		size_t ran = 0;
 		db = db_pool_get(&st->pool);
-		if (jobs_run_due(st, db, &ran, &jerr) < 0)
+		if (job_kinds_run_due(st, db, &ran, &jerr) < 0)
 			log_warn("jobs: %s", ferry_error_msg(&jerr));
 		db_pool_put(&st->pool, db);
 	}

@@ -84,18 +84,3 @@ int publish_resign(struct store *st, long long within_s, size_t *count, ferry_er
  * (their keys must be in repo/keys/: the offline-key ceremony). */
 int publish_resign_all(struct store *st, long long within_s, size_t *count,
                        ferry_error *err) FERRY_WUR;
-
-/* --- the job table (jobs.c) --- */
-/* Queue a job unless one of this kind and argument is queued already. */
-int jobs_enqueue(struct db *db, const char *kind, const char *arg, long long run_after,
-                 ferry_error *err) FERRY_WUR;
-/* Claim one due job: FOR UPDATE SKIP LOCKED on PostgreSQL, the single
- * writer on SQLite. Returns 1 with id/kind/arg filled, 0 when none is due. */
-int jobs_claim(struct db *db, const char *owner, long long lease_s, long long *id, char kind[32],
-               char arg[256], ferry_error *err) FERRY_WUR;
-/* Finish a claimed job: done, or back to the queue at run_after (with the
- * error recorded) when it failed or recurs. */
-int jobs_finish(struct db *db, long long id, bool again, long long run_after, const char *error,
-                ferry_error *err) FERRY_WUR;
-/* One pass of the worker: claim and run what is due. */
-int jobs_run_due(struct store *st, struct db *db, size_t *ran, ferry_error *err) FERRY_WUR;

@@ -1,16 +1,18 @@
-/* vulns.c: vulnerability notices in the store (see vulns.h for how the parts
- * fit): advisories imported into the database, the components of each
- * revision read from its SBOM, the evaluation of a package's released
- * revisions into findings with their history, the scan jobs, the watch that
- * queues them, the publisher's GET /v1/packages/NAME/vulns, and the
- * `ferry-store vulns import|sources` commands.
+/* vulns.c: vulnerability notices in the store, the domain part (see
+ * vulns.h for how the parts fit): advisories imported into the database,
+ * the components of each revision read from its SBOM, and the evaluation
+ * of a package's released revisions (or of one advisory package name
+ * across the packages bundling it) into findings with their history and
+ * the notices they make.
  *
  * The matching is lib/vuln's: an evaluation loads, for each (family, name)
  * its components are known by, the live advisories naming it from the
  * database into a lib/vuln index and asks the index. Nothing is cached
  * across jobs, so every instance sees the same advisories.
  *
- * Not here: webhooks and their deliveries (webhooks.c). */
+ * Not here: the scan jobs and the watch that queues them (vulns_job.c),
+ * GET /v1/packages/NAME/vulns (vulns_routes.c), the `ferry-store vulns`
+ * commands (vulns_admin.c), webhooks and their deliveries (webhooks.c). */
 #include "vulns.h"
 
 #include <errno.h>
@@ -25,18 +27,19 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/str.h"
+#include "jobs.h"
 #include "pkg/sbom.h"
 #include "vuln/index.h"
 #include "vuln/match.h"
 #include "vuln/notice.h"
+#include "store.h"
 #include "vuln/osv.h"
+#include "webhooks.h"
 
-#define VULNS_BATCH 500       /* advisories per import transaction */
-#define VULNS_INDEX_BATCH 50  /* revisions per indexing transaction */
-#define VULNS_KEY_BATCH 50    /* packages per transaction of a vulnkey scan */
-#define VULNS_RETRY_S 30      /* a failed scan job runs again after this */
-#define VULNS_HISTORY_MAX 200 /* cleared findings a reply lists */
-#define VULNS_KEY_MAX 200     /* bytes of "FAMILY:NAME" */
+#define VULNS_BATCH 500      /* advisories per import transaction */
+#define VULNS_INDEX_BATCH 50 /* revisions per indexing transaction */
+#define VULNS_KEY_BATCH 50   /* packages per transaction of a vulnkey scan */
+#define VULNS_KEY_MAX 200    /* bytes of "FAMILY:NAME" */
 
 static char *ll_str(char buf[24], long long v)
 {
@@ -769,373 +772,48 @@ int vulns_evaluate(struct db *db, const char *package, const char *family, const
 	return rc;
 }
 
-/* ------------------------------------------------------------------ */
-/* jobs                                                                */
-
-int vulns_watch(struct db *db, ferry_error *err)
+int vulns_evaluate_key(struct db *db, const char *family, const char *name, ferry_error *err)
 {
 	_cleanup_rows_ struct db_rows rows = DB_ROWS_INIT;
+	/* the packages that bundle it in a released revision, or hold open
+	 * findings for it (which may have to clear) */
 	int rc =
-	    db_exec(db,
-	            "SELECT p.name FROM packages p LEFT JOIN vuln_state v ON v.package = p.name "
-	            "WHERE v.package IS NULL OR v.map_gen <> p.map_gen OR "
-	            "v.next_revision <> p.next_revision",
-	            NULL, 0, &rows, err);
-	char now[24];
-	ll_str(now, store_now());
-	/* DO NOTHING: a scan already queued keeps its time (a failed one its
-	 * back-off) */
-	for (size_t i = 0; rc == 0 && i < rows.nrows; i++)
-		rc = db_run(db, NULL, err,
-		            "INSERT INTO jobs (kind, arg, run_after) VALUES ('vulnscan', $1, $2) "
-		            "ON CONFLICT (kind, arg) DO NOTHING",
-		            db_cell(&rows, i, 0), now);
-	return rc;
-}
-
-bool vulns_job_kind(const char *kind)
-{
-	return strcmp(kind, "vulnscan") == 0 || strcmp(kind, "vulnkey") == 0 ||
-	       strcmp(kind, "webhook") == 0;
-}
-
-int vulns_job_run(struct store *st, struct db *db, const char *kind, const char *arg, bool *again,
-                  long long *next, ferry_error *err)
-{
-	int rc = 0;
-	*again = false;
-	*next = 0;
-	if (strcmp(kind, "webhook") == 0)
-		return webhooks_deliver(st, db, arg, again, next, err);
-	if (strcmp(kind, "vulnscan") == 0) {
-		rc = vulns_index_revisions(db, arg, err);
-		if (rc == 0)
-			rc = vulns_evaluate(db, arg, NULL, NULL, err);
-	} else {
-		const char *colon = strchr(arg, ':');
-		char fam[64];
-		if (!colon || colon - arg >= (long)sizeof(fam))
-			return ferry_error_set(err, FERRY_E_INVALID,
-			                       "vulnkey %s: expected FAMILY:NAME", arg);
-		snprintf(fam, sizeof(fam), "%.*s", (int)(colon - arg), arg);
-		_cleanup_rows_ struct db_rows rows = DB_ROWS_INIT;
-		/* the packages that bundle it in a released revision, or hold open
-		 * findings for it (which may have to clear) */
-		rc = db_run(
-		    db, &rows, err,
-		    "SELECT DISTINCT rc.package FROM revision_components rc JOIN channels c ON "
-		    "c.package = rc.package AND (c.revision = rc.revision OR "
-		    "c.progressive_revision = rc.revision) WHERE rc.family = $1 AND rc.name = $2 "
-		    "UNION SELECT package FROM vuln_findings WHERE cleared IS NULL AND "
-		    "family = $1 AND source = $2 ORDER BY 1",
-		    fam, colon + 1);
-		/* several packages per transaction (one commit, not one each),
-		 * locked in name order as the rows come */
-		struct eval e;
-		if (rc == 0 && rows.nrows && (rc = eval_init(&e, db, err)) == 0) {
-			size_t opened = 0, cleared = 0;
-			for (size_t i = 0; rc == 0 && i < rows.nrows; i++) {
-				size_t o = 0, cl = 0;
-				if (i % VULNS_KEY_BATCH == 0)
-					rc = db_begin(db, true, err);
-				json_object_clear(e.desired);
-				if (rc == 0)
-					rc = evaluate_locked(&e, db_cell(&rows, i, 0), fam,
-					                     colon + 1, &o, &cl);
-				if (rc < 0)
-					ferry_error_prefix(err, rc, "vulnerability scan of %s",
-					                   db_cell(&rows, i, 0));
-				if (rc == 0 && (i % VULNS_KEY_BATCH == VULNS_KEY_BATCH - 1 ||
-				                i + 1 == rows.nrows))
-					rc = db_commit(db, err);
-				opened += o;
-				cleared += cl;
-			}
-			db_rollback(db);
-			eval_free(&e);
-			if (rc == 0 && (opened || cleared))
-				log_info(
-				    "vulnerabilities of %s %s in %zu package%s: %zu new finding%s, "
-				    "%zu cleared",
-				    fam, colon + 1, rows.nrows, rows.nrows == 1 ? "" : "s", opened,
-				    opened == 1 ? "" : "s", cleared);
+	    db_run(db, &rows, err,
+	           "SELECT DISTINCT rc.package FROM revision_components rc JOIN channels c ON "
+	           "c.package = rc.package AND (c.revision = rc.revision OR "
+	           "c.progressive_revision = rc.revision) WHERE rc.family = $1 AND rc.name = $2 "
+	           "UNION SELECT package FROM vuln_findings WHERE cleared IS NULL AND "
+	           "family = $1 AND source = $2 ORDER BY 1",
+	           family, name);
+	/* several packages per transaction (one commit, not one each),
+	 * locked in name order as the rows come */
+	struct eval e;
+	if (rc == 0 && rows.nrows && (rc = eval_init(&e, db, err)) == 0) {
+		size_t opened = 0, cleared = 0;
+		for (size_t i = 0; rc == 0 && i < rows.nrows; i++) {
+			size_t o = 0, cl = 0;
+			if (i % VULNS_KEY_BATCH == 0)
+				rc = db_begin(db, true, err);
+			json_object_clear(e.desired);
+			if (rc == 0)
+				rc = evaluate_locked(&e, db_cell(&rows, i, 0), family, name, &o,
+				                     &cl);
+			if (rc < 0)
+				ferry_error_prefix(err, rc, "vulnerability scan of %s",
+				                   db_cell(&rows, i, 0));
+			if (rc == 0 &&
+			    (i % VULNS_KEY_BATCH == VULNS_KEY_BATCH - 1 || i + 1 == rows.nrows))
+				rc = db_commit(db, err);
+			opened += o;
+			cleared += cl;
 		}
-	}
-	if (rc < 0) {
-		*again = true;
-		*next = store_now() + VULNS_RETRY_S;
+		db_rollback(db);
+		eval_free(&e);
+		if (rc == 0 && (opened || cleared))
+			log_info("vulnerabilities of %s %s in %zu package%s: %zu new finding%s, "
+			         "%zu cleared",
+			         family, name, rows.nrows, rows.nrows == 1 ? "" : "s", opened,
+			         opened == 1 ? "" : "s", cleared);
 	}
 	return rc;
-}
-
-/* ------------------------------------------------------------------ */
-/* GET /v1/packages/NAME/vulns                                         */
-
-static json_t *finding_row(const struct db_rows *r, size_t i)
-{
-	json_t *d = json_loads(db_cell(r, i, 0), 0, NULL);
-	if (!d)
-		return NULL;
-	json_object_set_new(d, "first_seen", json_integer(db_cell_ll(r, i, 1)));
-	if (db_cell(r, i, 2)) {
-		json_object_set_new(d, "cleared", json_integer(db_cell_ll(r, i, 2)));
-		json_object_set_new(d, "cleared_reason", json_string(db_cell(r, i, 3)));
-	}
-	return d;
-}
-
-void vulns_h_findings(struct api_ctx *c)
-{
-	if (api_authorise_package(c, false) < 0)
-		return;
-	ferry_error err = {0};
-	_cleanup_rows_ struct db_rows cur = DB_ROWS_INIT, hist = DB_ROWS_INIT, st = DB_ROWS_INIT;
-	char lim[24];
-	int rc =
-	    db_run(c->db, &cur, &err,
-	           "SELECT detail, first_seen, cleared, cleared_reason FROM vuln_findings WHERE "
-	           "package = $1 AND cleared IS NULL ORDER BY revision, component, advisory",
-	           c->package);
-	if (rc == 0)
-		rc = db_run(
-		    c->db, &hist, &err,
-		    "SELECT detail, first_seen, cleared, cleared_reason FROM vuln_findings "
-		    "WHERE package = $1 AND cleared IS NOT NULL ORDER BY cleared DESC, id DESC "
-		    "LIMIT $2",
-		    c->package, ll_str(lim, VULNS_HISTORY_MAX));
-	if (rc == 0)
-		rc =
-		    db_run(c->db, &st, &err,
-		           "SELECT v.scanned, (v.map_gen = p.map_gen AND v.next_revision = "
-		           "p.next_revision), (SELECT COUNT(*) FROM jobs WHERE kind = 'vulnkey' OR "
-		           "(kind = 'vulnscan' AND arg = $1)), (SELECT COUNT(*) FROM advisories "
-		           "WHERE withdrawn IS NULL) FROM packages p LEFT JOIN vuln_state v ON "
-		           "v.package = p.name WHERE p.name = $1",
-		           c->package);
-	if (rc < 0)
-		return api_error_from(c, rc, &err);
-	json_t *findings = json_array(), *history = json_array();
-	for (size_t i = 0; i < cur.nrows; i++) {
-		json_t *d = finding_row(&cur, i);
-		if (d)
-			json_array_append_new(findings, d);
-	}
-	for (size_t i = 0; i < hist.nrows; i++) {
-		json_t *d = finding_row(&hist, i);
-		if (d)
-			json_array_append_new(history, d);
-	}
-	const char *up = db_cell(&st, 0, 1);
-	bool pending = !db_cell(&st, 0, 0) || !up || !(str_eq(up, "1") || str_eq(up, "t")) ||
-	               db_cell_ll(&st, 0, 2) > 0;
-	json_t *scan =
-	    json_pack("{s:o, s:b, s:I}", "scanned",
-	              db_cell(&st, 0, 0) ? json_integer(db_cell_ll(&st, 0, 0)) : json_null(),
-	              "pending", pending, "advisories", (json_int_t)db_cell_ll(&st, 0, 3));
-	json_t *r = json_pack("{s:s, s:s, s:o, s:o, s:o}", "package", c->package, "state",
-	                      json_array_size(findings) ? "open" : "clear", "findings", findings,
-	                      "history", history, "scan", scan);
-	json_decref(c->reply);
-	c->reply = r;
-	c->status = r ? 200 : 500;
-	if (!r)
-		api_error(c, 500, "internal", "out of memory");
-}
-
-/* ------------------------------------------------------------------ */
-/* ferry-store vulns                                                   */
-
-static const char vulns_usage[] =
-    "usage: ferry-store vulns import PATH [--dir DIR] [--db URL]\n"
-    "       ferry-store vulns sources [--json] [--dir DIR] [--db URL]\n"
-    "  import   read OSV advisories from a .json file, a directory of them or a .zip\n"
-    "  sources  what was imported, from where and when, with counts\n";
-
-static void print_reject(void *ctx, const char *origin, const char *id, const ferry_error *why)
-{
-	(void)ctx;
-	(void)origin;
-	(void)id;
-	fprintf(stderr, "ferry-store vulns import: rejected: %s\n", ferry_error_msg(why));
-}
-
-static int open_store_db(const char *dir, const char *url, struct db **db, ferry_error *err)
-{
-	char path[PATH_MAX + 16];
-	if (!url || !*url) {
-		if (str_printf(path, sizeof(path), "%s/store.db", dir) < 0)
-			return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", dir);
-		if (!fs_exists(path))
-			return ferry_error_set(
-			    err, FERRY_E_NOTFOUND,
-			    "%s: no store here; run ferry-store init or give --db", dir);
-		url = path;
-	}
-	int rc = db_open(url, db, err);
-	if (rc < 0)
-		return rc;
-	int v = 0;
-	rc = db_schema_version(*db, &v, err);
-	if (rc == 0 && v != db_schema_latest())
-		rc =
-		    ferry_error_set(err, FERRY_E_INVALID,
-		                    "database schema is version %d, this ferry-store needs %d: run "
-		                    "ferry-store migrate",
-		                    v, db_schema_latest());
-	if (rc < 0) {
-		db_close(*db);
-		*db = NULL;
-	}
-	return rc;
-}
-
-static void fmt_time(long long t, char out[32])
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-	if (t <= 0 || !gmtime_r(&tt, &tm) || !strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
-		snprintf(out, 32, "-");
-}
-
-static int print_sources(struct db *db, bool as_json, ferry_error *err)
-{
-	_cleanup_rows_ struct db_rows rows = DB_ROWS_INIT, tot = DB_ROWS_INIT;
-	int rc =
-	    db_exec(db,
-	            "SELECT id, path, started, finished, files, records, added, replaced, "
-	            "unchanged, older, withdrawn, rejected, error FROM vuln_sources ORDER BY id",
-	            NULL, 0, &rows, err);
-	if (rc == 0)
-		rc = db_exec(db, "SELECT COUNT(*), COUNT(withdrawn), MAX(updated) FROM advisories",
-		             NULL, 0, &tot, err);
-	if (rc < 0)
-		return rc;
-	static const char *const cols[] = {"files",     "records", "added",     "replaced",
-	                                   "unchanged", "older",   "withdrawn", "rejected"};
-	if (as_json) {
-		json_auto_t *list = json_array();
-		for (size_t i = 0; i < rows.nrows; i++) {
-			json_t *o = json_pack(
-			    "{s:I, s:s, s:I, s:o, s:o}", "id", (json_int_t)db_cell_ll(&rows, i, 0),
-			    "path", db_cell(&rows, i, 1), "started",
-			    (json_int_t)db_cell_ll(&rows, i, 2), "finished",
-			    db_cell(&rows, i, 3) ? json_integer(db_cell_ll(&rows, i, 3))
-			                         : json_null(),
-			    "error",
-			    db_cell(&rows, i, 12) ? json_string(db_cell(&rows, i, 12))
-			                          : json_null());
-			for (size_t k = 0; o && k < 8; k++)
-				json_object_set_new(o, cols[k],
-				                    json_integer(db_cell_ll(&rows, i, 4 + k)));
-			json_array_append_new(list, o);
-		}
-		json_auto_t *doc =
-		    json_pack("{s:I, s:I, s:O}", "advisories", (json_int_t)db_cell_ll(&tot, 0, 0),
-		              "withdrawn", (json_int_t)db_cell_ll(&tot, 0, 1), "imports", list);
-		_cleanup_free_ char *s =
-		    doc ? json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
-		if (!s)
-			return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
-		printf("%s\n", s);
-		return 0;
-	}
-	char last[32];
-	fmt_time(db_cell_ll(&tot, 0, 2), last);
-	printf("%lld advisories held (%lld withdrawn), last changed %s\n", db_cell_ll(&tot, 0, 0),
-	       db_cell_ll(&tot, 0, 1), last);
-	if (rows.nrows == 0) {
-		printf("nothing imported yet: ferry-store vulns import PATH\n");
-		return 0;
-	}
-	printf("%-20s %8s %6s %8s %7s %7s %9s %9s %8s  %s\n", "Imported", "Records", "Added",
-	       "Replaced", "Same", "Older", "Withdrawn", "Rejected", "Status", "Path");
-	for (size_t i = 0; i < rows.nrows; i++) {
-		char when[32];
-		fmt_time(db_cell_ll(&rows, i, 2), when);
-		const char *status = db_cell(&rows, i, 12)  ? "failed"
-		                     : db_cell(&rows, i, 3) ? "done"
-		                                            : "running";
-		printf("%-20s %8lld %6lld %8lld %7lld %7lld %9lld %9lld %8s  %s\n", when,
-		       db_cell_ll(&rows, i, 5), db_cell_ll(&rows, i, 6), db_cell_ll(&rows, i, 7),
-		       db_cell_ll(&rows, i, 8), db_cell_ll(&rows, i, 9), db_cell_ll(&rows, i, 10),
-		       db_cell_ll(&rows, i, 11), status, db_cell(&rows, i, 1));
-		if (db_cell(&rows, i, 12))
-			printf("%20s %s\n", "", db_cell(&rows, i, 12));
-	}
-	return 0;
-}
-
-int vulns_main(int argc, char **argv)
-{
-	const char *dir = ".", *url = getenv("FERRY_STORE_DB");
-	bool as_json = false;
-	const char *args[4];
-	int nargs = 0;
-	for (int i = 0; i < argc; i++) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (strcmp(a, "--json") == 0) {
-			as_json = true;
-		} else if ((strcmp(a, "--dir") == 0 || strcmp(a, "--db") == 0 ||
-		            strcmp(a, "--log-level") == 0) &&
-		           v) {
-			if (a[2] == 'd' && a[3] == 'i')
-				dir = v;
-			else if (a[2] == 'd')
-				url = v;
-			else if (log_level_parse(v) >= 0)
-				log_set_level((enum log_level)log_level_parse(v));
-			i++;
-		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-			fputs(vulns_usage, stdout);
-			return 0;
-		} else if (a[0] == '-' && a[1]) {
-			fprintf(stderr, "ferry-store vulns: unknown option %s%s\n", a,
-			        v ? "" : " (or it needs a value)");
-			fputs(vulns_usage, stderr);
-			return 2;
-		} else if (nargs < 4) {
-			args[nargs++] = a;
-		} else {
-			fputs(vulns_usage, stderr);
-			return 2;
-		}
-	}
-	bool import = nargs == 2 && strcmp(args[0], "import") == 0;
-	bool sources = nargs == 1 && strcmp(args[0], "sources") == 0;
-	if (!import && !sources) {
-		fputs(vulns_usage, stderr);
-		return 2;
-	}
-	ferry_error err = {0};
-	struct db *db = NULL;
-	if (open_store_db(dir, url, &db, &err) < 0) {
-		fprintf(stderr, "ferry-store vulns: %s\n", ferry_error_msg(&err));
-		return 1;
-	}
-	int rc;
-	if (sources) {
-		rc = print_sources(db, as_json, &err);
-		db_close(db);
-		if (rc < 0)
-			fprintf(stderr, "ferry-store vulns sources: %s\n", ferry_error_msg(&err));
-		return rc < 0 ? 1 : 0;
-	}
-	struct vulns_import_counts n = {0};
-	rc = vulns_import(db, args[1], print_reject, NULL, &n, &err);
-	db_close(db);
-	if (rc < 0) {
-		fprintf(stderr, "ferry-store vulns import: %s\n", ferry_error_msg(&err));
-		fprintf(stderr,
-		        "ferry-store vulns import: %zu records read before the failure were kept\n",
-		        n.records);
-		return 1;
-	}
-	printf("imported %s: %zu record%s from %zu file%s: %zu added, %zu replaced, %zu unchanged, "
-	       "%zu older, %zu withdrawn, %zu rejected\n",
-	       args[1], n.records, n.records == 1 ? "" : "s", n.files, n.files == 1 ? "" : "s",
-	       n.added, n.replaced, n.unchanged, n.older, n.withdrawn, n.rejected);
-	if (n.jobs)
-		printf("queued %zu scan%s of the packages these advisories name\n", n.jobs,
-		       n.jobs == 1 ? "" : "s");
-	return 0;
 }

@@ -1,6 +1,6 @@
 /* vulns_schema.h: the tables of vulnerability notices (schema version 2),
  * kept apart from schema.c's version 1 so that the SQL sits next to the code
- * that uses it (vulns.c, webhooks.c). Included by schema.c only.
+ * that uses it (vulns*.c, webhooks.c). Included by schema.c only.
  *
  * Tables (version 2)
  *   advisories           OSV records by id: canonical JSON, its SHA-256,

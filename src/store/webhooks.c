@@ -42,8 +42,10 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/str.h"
+#include "handler.h"
+#include "jobs.h"
 #include "vuln/notice.h"
-#include "vulns.h"
+#include "webhooks.h"
 
 #define WEBHOOK_KEY_FILE "webhook-secrets.key"
 #define WEBHOOK_SECRET_MIN 16

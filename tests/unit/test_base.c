@@ -1,4 +1,4 @@
-/* test_base.c: lib/base: error records, bounded strings and buffers, atomic
+/* test_base.c: lib/base: error records and their HTTP mapping, bounded strings and buffers, atomic
  * replace and bounded reads. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +16,7 @@
 
 #include "base/buf.h"
 #include "base/cleanup.h"
+#include "base/errhttp.h"
 #include "base/error.h"
 #include "base/fs.h"
 #include "base/str.h"
@@ -55,6 +56,34 @@ static void test_error_truncates(void **state)
 	ferry_error_prefix(&err, FERRY_E_INVALID, "ctx");
 	assert_int_equal(strlen(err.msg), FERRY_ERROR_MSG_MAX - 1);
 	assert_true(str_has_prefix(err.msg, "ctx: aaa"));
+}
+
+static void test_errhttp(void **state)
+{
+	static const struct {
+		int code;
+		unsigned status;
+		const char *name;
+	} want[] = {
+	    {FERRY_E_INVALID, 400, "bad-request"},
+	    {FERRY_E_UNSAFE, 400, "bad-request"},
+	    {FERRY_E_CORRUPT, 400, "bad-request"},
+	    {FERRY_E_UNSUPPORTED, 400, "bad-request"},
+	    {FERRY_E_PERM, 403, "forbidden"},
+	    {FERRY_E_NOTFOUND, 404, "not-found"},
+	    {FERRY_E_EXISTS, 409, "conflict"},
+	    {FERRY_E_LIMIT, 413, "too-large"},
+	    {FERRY_E_BUSY, 503, "busy"},
+	    {FERRY_E_IO, 500, "internal"},
+	    {FERRY_E_DB, 500, "internal"},
+	    {0, 500, "internal"},
+	    {12345, 500, "internal"},
+	};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		struct ferry_http_error h = ferry_http_error_of(want[i].code);
+		assert_int_equal(h.status, want[i].status);
+		assert_string_equal(h.name, want[i].name);
+	}
 }
 
 static void test_str_bounds(void **state)
@@ -260,6 +289,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_error_context),
 	    cmocka_unit_test(test_error_truncates),
+	    cmocka_unit_test(test_errhttp),
 	    cmocka_unit_test(test_str_bounds),
 	    cmocka_unit_test(test_str_numbers),
 	    cmocka_unit_test(test_did_you_mean),

@@ -19,6 +19,7 @@
 #include "base/str.h"
 #include "channelmap.h"
 #include "db.h"
+#include "jobs.h"
 #include "store.h"
 #include "testutil.h"
 
@@ -80,10 +81,28 @@ static void test_migrations(void **state)
 	assert_int_equal(db_migrate(db, NULL, NULL, &err), FERRY_E_UNSUPPORTED);
 	assert_non_null(strstr(err.msg, "database schema version 99 is newer than this "
 	                                "ferry-store knows"));
+	/* and every command that opens it names the database and both versions */
+	char want[128];
+	snprintf(want, sizeof(want), "schema is version 99, this ferry-store needs %d",
+	         db_schema_latest());
+	struct db *other = NULL;
+	assert_int_equal(db_open_checked(url, &other, &err), FERRY_E_INVALID);
+	assert_null(other);
+	assert_non_null(strstr(err.msg, want));
+	if (!str_has_prefix(url, "postgres"))
+		assert_non_null(strstr(err.msg, url));
+	/* a PostgreSQL URL is named without its credentials */
+	assert_int_equal(
+	    db_schema_check(db, "postgresql://u:secret@db.example:5432/ferry?password=x", &err),
+	    FERRY_E_INVALID);
+	assert_non_null(strstr(err.msg, "database postgresql://db.example:5432/ferry: "));
+	assert_null(strstr(err.msg, "secret"));
 	char latest[8];
 	snprintf(latest, sizeof(latest), "%d", db_schema_latest());
 	assert_int_equal(db_run(db, NULL, NULL, "UPDATE schema_version SET version = $1", latest),
 	                 0);
+	assert_int_equal(db_open_checked(url, &other, &err), 0);
+	db_close(other);
 	db_close(db);
 }
 

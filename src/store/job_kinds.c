@@ -1,0 +1,126 @@
+/* job_kinds.c: the kinds of job (job_kinds.h) in one table, kind name to
+ * runner, and the worker pass that claims due jobs from the queue and runs
+ * each through the table. The runners of the resign and publish kinds are
+ * here; the others live with what they do (vulns_job.c, webhooks.c). A
+ * runner says whether and when its job runs again. Not here: the queue
+ * (jobs.c). */
+#include "job_kinds.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/cleanup.h"
+#include "base/log.h"
+#include "jobs.h"
+#include "vulns_job.h"
+#include "webhooks.h"
+
+#define JOBS_LEASE_S 300
+#define JOBS_RESIGN_EVERY_S 600
+#define JOBS_RESIGN_WITHIN_S (12 * 3600)
+#define JOBS_PER_PASS 8
+
+typedef int (*job_fn)(struct store *st, struct db *db, const char *arg, bool *again,
+                      long long *next, ferry_error *err);
+
+/* Drop branches whose 30 days have passed, and publish what changed. */
+static int expire_branches(struct store *st, struct db *db, ferry_error *err)
+{
+	_cleanup_rows_ struct db_rows rows = DB_ROWS_INIT;
+	char now[24];
+	snprintf(now, sizeof(now), "%lld", store_now());
+	int rc = db_run(db, &rows, err,
+	                "SELECT DISTINCT package FROM channels WHERE expires IS NOT NULL AND "
+	                "expires <= $1",
+	                now);
+	for (size_t i = 0; rc == 0 && i < rows.nrows; i++) {
+		const char *pkg = db_cell(&rows, i, 0);
+		rc = db_begin(db, true, err);
+		if (rc == 0)
+			rc = db_run(
+			    db, NULL, err,
+			    "DELETE FROM channels WHERE package = $1 AND expires IS NOT NULL "
+			    "AND expires <= $2",
+			    pkg, now);
+		if (rc == 0)
+			rc = db_run(db, NULL, err,
+			            "UPDATE packages SET map_gen = map_gen + 1 WHERE name = $1",
+			            pkg);
+		if (rc == 0)
+			rc = db_commit(db, err);
+		db_rollback(db);
+		if (rc == 0)
+			rc = publish_package(st, db, pkg, err);
+		if (rc == 0)
+			log_info("expired branches of %s removed", pkg);
+	}
+	return rc;
+}
+
+static int job_resign(struct store *st, struct db *db, const char *arg, bool *again,
+                      long long *next, ferry_error *err)
+{
+	(void)arg;
+	size_t n = 0;
+	int rc = publish_resign(st, JOBS_RESIGN_WITHIN_S, &n, err);
+	if (rc == 0 && n)
+		log_info("re-signed %zu role%s before expiry", n, n == 1 ? "" : "s");
+	if (rc == 0)
+		rc = expire_branches(st, db, err);
+	*again = true;
+	*next = store_now() + (rc == 0 ? JOBS_RESIGN_EVERY_S : JOBS_RETRY_S);
+	return rc;
+}
+
+static int job_publish(struct store *st, struct db *db, const char *arg, bool *again,
+                       long long *next, ferry_error *err)
+{
+	int rc = publish_package(st, db, arg, err);
+	*again = rc < 0;
+	*next = store_now() + JOBS_RETRY_S;
+	return rc;
+}
+
+static const struct {
+	const char *kind;
+	job_fn run;
+} kinds[] = {
+    {"resign", job_resign},     {"publish", job_publish},      {"vulnscan", vulns_job_scan},
+    {"vulnkey", vulns_job_key}, {"webhook", webhooks_deliver},
+};
+
+static int run_kind(struct store *st, struct db *db, const char *kind, const char *arg, bool *again,
+                    long long *next, ferry_error *err)
+{
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strcmp(kinds[i].kind, kind) == 0)
+			return kinds[i].run(st, db, arg, again, next, err);
+	return ferry_error_set(err, FERRY_E_UNSUPPORTED, "unknown job kind %s", kind);
+}
+
+int job_kinds_run_due(struct store *st, struct db *db, size_t *ran, ferry_error *err)
+{
+	*ran = 0;
+	if (vulns_watch(db, err) < 0)
+		log_warn("vulnerability scans: %s", ferry_error_msg(err));
+	for (int i = 0; i < JOBS_PER_PASS && !st->stopping; i++) {
+		long long id = 0;
+		char kind[JOBS_KIND_MAX], arg[JOBS_ARG_MAX];
+		int rc = jobs_claim(db, st->instance, JOBS_LEASE_S, &id, kind, arg, err);
+		if (rc <= 0)
+			return rc;
+		ferry_error jerr = {0};
+		bool again = false;
+		long long next = 0;
+		rc = run_kind(st, db, kind, arg, &again, &next, &jerr);
+		if (rc < 0)
+			log_warn("job %s %s: %s", kind, arg, ferry_error_msg(&jerr));
+		db_rollback(db);
+		rc = jobs_finish(db, id, again, next, rc < 0 ? ferry_error_msg(&jerr) : NULL, err);
+		if (rc < 0)
+			return rc;
+		(*ran)++;
+	}
+	return 0;
+}

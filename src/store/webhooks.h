@@ -1,0 +1,29 @@
+/* webhooks.h: publishers' webhooks and the delivery of vulnerability
+ * notices to them (webhooks.c says how). Not here: when notices are made
+ * (vulns.h). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "base/error.h"
+#include "db.h"
+#include "reply.h"
+#include "store.h"
+
+/* Queue a delivery of notice body to every hook that covers package
+ * (inside the caller's transaction). *queued gets how many. */
+int webhooks_queue(struct db *db, const char *package, const char *state, const char *body,
+                   size_t *queued, ferry_error *err) FERRY_WUR;
+/* Attempt one delivery (the `webhook DELIVERY-ID` job). again and next:
+ * whether and when the job table should run it again. */
+int webhooks_deliver(struct store *st, struct db *db, const char *id, bool *again, long long *next,
+                     ferry_error *err) FERRY_WUR;
+
+/* --- API routes --- */
+void webhooks_h_list(struct api_ctx *c);   /* GET .../NAME/webhooks, /v1/account/webhooks */
+void webhooks_h_add(struct api_ctx *c);    /* POST the same */
+void webhooks_h_remove(struct api_ctx *c); /* DELETE .../webhooks/ID */
+void webhooks_h_account_list(struct api_ctx *c);
+void webhooks_h_account_add(struct api_ctx *c);
+void webhooks_h_account_remove(struct api_ctx *c);
