@@ -11,6 +11,10 @@
  * lose their checks; typed per-option helpers would repeat curl's list of
  * option types.) The program links no libcurl, so these definitions are the
  * only ones it sees; libcurl, opened RTLD_LOCAL, keeps calling its own.
+ * gcc reports the checks' findings from inside the system header unless
+ * macro tokens are located where the macro is used: this file and http.c are
+ * built with -ftrack-macro-expansion=0 (lib/http/meson.build), and a wrong
+ * argument type is then an error under -Werror.
  *
  * curl_easy_setopt takes its argument through "...": it is read back with
  * the type the option's number says (curl's own rule: CURLOPTTYPE_LONG,
