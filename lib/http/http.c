@@ -453,6 +453,11 @@ int http_perform(struct http_client *c, const struct http_request *rq, long *sta
 	CURL *h = c->curl;
 	const char *method = rq->method ? rq->method : "GET";
 	const char *url = rq->url;
+	if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0 &&
+	    strcmp(method, "PUT") != 0 && strcmp(method, "DELETE") != 0)
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "%s %s: only GET, POST, PUT and DELETE are sent", method,
+		                       url);
 	_cleanup_close_ int fd = -1;
 	uint64_t upload_len = 0;
 	if (rq->body_file) {
