@@ -1,5 +1,7 @@
 /* client.c: requests to ferryd's local API over its Unix socket (see
- * client.h). It does not interpret results beyond the answer's envelope. */
+ * client.h): the request is written here, the answer read and parsed by
+ * lib/http's reader. It does not interpret results beyond the answer's
+ * envelope. */
 #include "client.h"
 
 #include <errno.h>
@@ -7,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -17,6 +18,7 @@
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/str.h"
+#include "http/reader.h"
 
 /* How long one request may take (the agent answers at once; long work is a
  * change the client follows), and the most the answer's head may hold. */
@@ -37,111 +39,6 @@ static int code_of(const char *kind)
 	return FERRY_E_INTERNAL;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Wait until fd is ready for events, or the deadline. */
-static int wait_fd(int fd, short events, int64_t deadline, ferry_error *err)
-{
-	for (;;) {
-		int64_t left = deadline - now_ms();
-		if (left <= 0)
-			return ferry_error_set(err, FERRY_E_TIMEOUT,
-			                       "ferryd at %s did not answer within %d s",
-			                       client_socket(), CLIENT_TIMEOUT_MS / 1000);
-		struct pollfd p = {.fd = fd, .events = events};
-		int n = poll(&p, 1, (int)left);
-		if (n > 0)
-			return 0;
-		if (n < 0 && errno != EINTR)
-			return ferry_error_errno(err, FERRY_E_IO, errno, "poll %s",
-			                         client_socket());
-	}
-}
-
-/* The answer's body, from a whole HTTP/1.1 answer read to the end (the
- * request asked the agent to close): with Content-Length, chunked, or up to
- * the end. *status the HTTP status. */
-static int parse_answer(struct buf *in, long *status, const char **body, size_t *blen,
-                        ferry_error *err)
-{
-	const char *d = in->data ? in->data : "";
-	const char *eoh = memmem(d, in->len, "\r\n\r\n", 4);
-	int sp = 0;
-	if (!eoh || sscanf(d, "HTTP/1.%*1[01] %3ld%n", status, &sp) < 1 || sp == 0 ||
-	    *status < 100 || *status > 599)
-		return ferry_error_set(err, FERRY_E_CORRUPT, "ferryd's answer is not HTTP/1.1");
-	const char *p = eoh + 4;
-	size_t left = in->len - (size_t)(p - d);
-	bool chunked = false;
-	long long clen = -1;
-	/* Header lines between the status line and eoh; memmem, not strstr:
-	 * the answer may hold NUL bytes. */
-	const char *h = (const char *)memmem(d, (size_t)(eoh - d) + 2, "\r\n", 2) + 2;
-	while (h < eoh) {
-		const char *end = memmem(h, (size_t)(eoh - h) + 2, "\r\n", 2);
-		size_t n = (size_t)(end - h);
-		if (n >= 18 && strncasecmp(h, "Transfer-Encoding:", 18) == 0) {
-			const char *v = h + 18;
-			while (v < end && *v == ' ')
-				v++;
-			chunked = (size_t)(end - v) >= 7 && strncasecmp(v, "chunked", 7) == 0;
-		} else if (n >= 15 && strncasecmp(h, "Content-Length:", 15) == 0) {
-			char num[24] = "";
-			size_t vl = n - 15 < sizeof(num) - 1 ? n - 15 : sizeof(num) - 1;
-			memcpy(num, h + 15, vl);
-			char *e;
-			clen = strtoll(num, &e, 10);
-			while (*e == ' ')
-				e++;
-			if (clen < 0 || *e)
-				return ferry_error_set(err, FERRY_E_CORRUPT,
-				                       "ferryd's answer has a bad Content-Length");
-		}
-		h = end + 2;
-	}
-	if (!chunked) {
-		if (clen >= 0) {
-			if ((unsigned long long)clen > left)
-				return ferry_error_set(
-				    err, FERRY_E_CORRUPT,
-				    "ferryd's answer was cut off (%zu of %lld bytes)", left, clen);
-			left = (size_t)clen;
-		}
-		*body = p;
-		*blen = left;
-		return 0;
-	}
-	/* De-chunk in place: the body only shrinks. */
-	char *out = (char *)p, *w = out;
-	const char *end = p + left;
-	for (;;) {
-		char *nl;
-		unsigned long long n = strtoull(p, &nl, 16);
-		const char *crlf = memmem(p, (size_t)(end - p), "\r\n", 2);
-		if (!crlf || nl == p || nl > crlf || n > (unsigned long long)(end - crlf - 2))
-			return ferry_error_set(err, FERRY_E_CORRUPT,
-			                       "ferryd's answer has a bad chunk");
-		p = crlf + 2;
-		if (n == 0)
-			break;
-		memmove(w, p, (size_t)n);
-		w += n;
-		p += n;
-		if (end - p < 2 || p[0] != '\r' || p[1] != '\n')
-			return ferry_error_set(err, FERRY_E_CORRUPT,
-			                       "ferryd's answer has a bad chunk");
-		p += 2;
-	}
-	*body = out;
-	*blen = (size_t)(w - out);
-	return 0;
-}
-
 /* One request over the agent's Unix socket; the whole answer into *answer. */
 static int request(const char *method, const char *path, const char *body, struct buf *answer,
                    ferry_error *err)
@@ -159,10 +56,13 @@ static int request(const char *method, const char *path, const char *body, struc
 	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return ferry_error_errno(err, FERRY_E_IO, errno, "socket");
-	int64_t deadline = now_ms() + CLIENT_TIMEOUT_MS;
+	char peer[sizeof(sa.sun_path) + 16];
+	snprintf(peer, sizeof(peer), "ferryd at %s", sock);
+	struct http_reader r;
+	http_reader_init(&r, fd, CLIENT_TIMEOUT_MS, peer, "ferryd's answer");
 	int rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
 	if (rc < 0 && errno == EAGAIN) { /* the agent's backlog is full: wait */
-		rc = wait_fd(fd, POLLOUT, deadline, err);
+		rc = http_reader_wait(&r, POLLOUT, err);
 		if (rc < 0)
 			return rc;
 		int e = 0;
@@ -193,7 +93,7 @@ static int request(const char *method, const char *path, const char *body, struc
 	for (size_t off = 0; off < req.len;) {
 		ssize_t n = send(fd, req.data + off, req.len - off, MSG_NOSIGNAL);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-			rc = errno == EAGAIN ? wait_fd(fd, POLLOUT, deadline, err) : 0;
+			rc = errno == EAGAIN ? http_reader_wait(&r, POLLOUT, err) : 0;
 			if (rc < 0)
 				break;
 			continue;
@@ -208,24 +108,7 @@ static int request(const char *method, const char *path, const char *body, struc
 	buf_free(&req);
 	if (rc < 0)
 		return rc;
-	for (;;) {
-		char chunk[16384];
-		ssize_t n = recv(fd, chunk, sizeof(chunk), 0);
-		if (n == 0)
-			return 0;
-		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-			rc = errno == EAGAIN ? wait_fd(fd, POLLIN, deadline, err) : 0;
-			if (rc < 0)
-				return rc;
-			continue;
-		}
-		if (n < 0)
-			return ferry_error_errno(err, FERRY_E_NETWORK, errno,
-			                         "read from ferryd at %s", sock);
-		if (buf_append(answer, chunk, (size_t)n) < 0)
-			return ferry_error_set(err, FERRY_E_LIMIT, "ferryd's answer is over %d MiB",
-			                       (CLIENT_MAX_ANSWER + CLIENT_MAX_HEAD) >> 20);
-	}
+	return http_reader_read_all(&r, answer, err);
 }
 
 int client_call(const char *method, const char *path, json_t *body, json_t **result,
@@ -239,17 +122,16 @@ int client_call(const char *method, const char *path, json_t *body, json_t **res
 	}
 	struct buf answer = BUF_INIT(CLIENT_MAX_ANSWER + CLIENT_MAX_HEAD);
 	int rc = request(method, path, text, &answer, err);
-	long status = 0;
-	const char *data = NULL;
-	size_t dlen = 0;
+	struct http_answer a = {0};
 	if (rc == 0)
-		rc = parse_answer(&answer, &status, &data, &dlen, err);
+		rc = http_answer_parse(answer.data, answer.len, "ferryd's answer", &a, err);
 	if (rc < 0) {
 		buf_free(&answer);
 		return rc;
 	}
+	long status = a.status;
 	json_error_t jerr;
-	json_t *j = json_loadb(data, dlen, 0, &jerr);
+	json_t *j = json_loadb(a.body, a.body_len, 0, &jerr);
 	buf_free(&answer);
 	if (!json_is_object(j)) {
 		json_decref(j);

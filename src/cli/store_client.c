@@ -1,8 +1,7 @@
 /* store_client.c: see store_client.h. Replies are bounded (1 MiB); uploads
- * are read from the file in chunks as libcurl asks for them. */
+ * are streamed from the file by lib/http. */
 #include "store_client.h"
 
-#include "http/curl_dl.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -18,6 +17,7 @@
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/str.h"
+#include "http/http.h"
 
 #define REPLY_MAX (1u << 20)
 #define TOKEN_MAX 256
@@ -173,13 +173,6 @@ char *store_escape(const char *s)
 	return buf_steal(&b, NULL);
 }
 
-static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-	struct buf *b = ud;
-	size_t n = size * nmemb;
-	return buf_append(b, ptr, n) == 0 ? n : 0;
-}
-
 struct progress {
 	const char *name;
 	bool tty;
@@ -187,15 +180,12 @@ struct progress {
 	int last_pct;
 };
 
-static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-                       curl_off_t ulnow)
+static int on_progress(void *ud, uint64_t sent, uint64_t total)
 {
-	(void)dltotal;
-	(void)dlnow;
 	struct progress *p = ud;
-	if (!p->tty || ultotal <= 0)
+	if (!p->tty || total == 0)
 		return 0;
-	int pct = (int)(ulnow * 100 / ultotal);
+	int pct = (int)(sent * 100 / total);
 	time_t now = time(NULL);
 	if (pct == p->last_pct && now == p->last)
 		return 0;
@@ -207,16 +197,20 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
 		bar[i] = i < fill ? '=' : (i == fill ? '>' : ' ');
 	bar[30] = '\0';
 	fprintf(stderr, "\rpushing %s [%s] %3d%% %.1f/%.1f MiB ", p->name, bar, pct,
-	        (double)ulnow / 1048576.0, (double)ultotal / 1048576.0);
+	        (double)sent / 1048576.0, (double)total / 1048576.0);
 	return 0;
 }
 
-static int perform(struct store_client *c, CURL *h, const char *method, const char *path,
-                   struct curl_slist *headers, json_t **reply, long *status, ferry_error *err)
+/* One request to the store: rq's method, body and content type; the URL,
+ * the token and the answer's handling are added here. */
+static int perform(struct store_client *c, struct http_request *rq, const char *path,
+                   const char *content_type, struct progress *progress, json_t **reply,
+                   long *status, ferry_error *err)
 {
-	char url[2048], auth[TOKEN_MAX + 32];
+	char url[2048], auth[TOKEN_MAX + 32], ctype[64];
 	struct buf body = BUF_INIT(REPLY_MAX);
-	struct curl_slist *hs = headers;
+	const char *headers[4];
+	size_t nh = 0;
 	if (reply)
 		*reply = NULL;
 	if (str_printf(url, sizeof(url), "%s%s", c->url, path) < 0)
@@ -226,44 +220,49 @@ static int perform(struct store_client *c, CURL *h, const char *method, const ch
 		if (rc < 0)
 			return rc;
 		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->token);
-		hs = curl_slist_append(hs, auth);
-		OPENSSL_cleanse(auth, sizeof(auth));
+		headers[nh++] = auth;
 	}
-	hs = curl_slist_append(hs, "Accept: application/json");
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hs);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "ferry/" FERRY_VERSION);
-	const char *ca = getenv("FERRY_CA_FILE");
-	if (ca && *ca)
-		curl_easy_setopt(h, CURLOPT_CAINFO, ca);
-	CURLcode cc = curl_easy_perform(h);
-	curl_slist_free_all(hs);
+	if (content_type) {
+		snprintf(ctype, sizeof(ctype), "Content-Type: %s", content_type);
+		headers[nh++] = ctype;
+	}
+	headers[nh++] = "Accept: application/json";
+	headers[nh] = NULL;
+	/* lib/http's defaults but two: see store_client.h */
+	struct http_options ho = {
+	    .stall_timeout_s = -1, .ca_file = getenv("FERRY_CA_FILE"), .no_redirects = true};
+	_cleanup_http_ struct http_client *h = NULL;
+	int rc = http_client_new(&ho, &h, err);
+	if (rc < 0) {
+		OPENSSL_cleanse(auth, sizeof(auth));
+		return rc;
+	}
+	if (progress)
+		http_set_progress(h, on_progress, progress);
+	rq->url = url;
+	rq->headers = headers;
+	rq->max_answer = REPLY_MAX;
+	rq->answer = &body;
 	long code = 0;
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+	rc = http_perform(h, rq, &code, err);
+	OPENSSL_cleanse(auth, sizeof(auth));
 	if (status)
 		*status = code;
-	if (cc != CURLE_OK && !(cc == CURLE_SEND_ERROR && code >= 400)) {
+	if (rc < 0) {
 		buf_free(&body);
-		return ferry_error_set(err, FERRY_E_NETWORK, "%s: %s", c->url,
-		                       curl_easy_strerror(cc));
+		return rc;
 	}
 	json_t *j = body.len ? json_loadb(body.data, body.len, 0, NULL) : NULL;
 	buf_free(&body);
 	if (code >= 400) {
 		const char *msg =
 		    json_string_value(json_object_get(json_object_get(j, "error"), "message"));
-		int rc = code == 401 || code == 403 ? FERRY_E_PERM
-		         : code == 404              ? FERRY_E_NOTFOUND
-		         : code == 409              ? FERRY_E_EXISTS
-		         : code == 413              ? FERRY_E_LIMIT
-		         : code >= 500              ? FERRY_E_NETWORK
-		                                    : FERRY_E_INVALID;
+		rc = code == 401 || code == 403 ? FERRY_E_PERM
+		     : code == 404              ? FERRY_E_NOTFOUND
+		     : code == 409              ? FERRY_E_EXISTS
+		     : code == 413              ? FERRY_E_LIMIT
+		     : code >= 500              ? FERRY_E_NETWORK
+		                                : FERRY_E_INVALID;
 		ferry_error_set(err, rc, "%s", msg ? msg : "the store refused the request");
 		if (code == 401 && msg)
 			ferry_error_set(err, rc, "%s (HTTP 401: run ferry login)", msg);
@@ -287,59 +286,22 @@ static int perform(struct store_client *c, CURL *h, const char *method, const ch
 int store_call(struct store_client *c, const char *method, const char *path, json_t *body,
                json_t **reply, long *status, ferry_error *err)
 {
-	CURL *h = curl_easy_init();
-	if (!h)
-		return ferry_error_set(err, FERRY_E_NOMEM, "%s",
-		                       *curl_dl_error() ? curl_dl_error() : "out of memory");
 	_cleanup_free_ char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-	struct curl_slist *hs = NULL;
-	if (text) {
-		hs = curl_slist_append(hs, "Content-Type: application/json");
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, text);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(text));
-	}
-	int rc = perform(c, h, method, path, hs, reply, status, err);
-	curl_easy_cleanup(h);
-	return rc;
-}
-
-static size_t on_read(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-	int fd = *(int *)ud;
-	for (;;) {
-		ssize_t n = read(fd, ptr, size * nmemb);
-		if (n < 0 && errno == EINTR)
-			continue;
-		return n < 0 ? CURL_READFUNC_ABORT : (size_t)n;
-	}
+	if (body && !text)
+		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
+	struct http_request rq = {
+	    .method = method, .body = text, .body_len = text ? strlen(text) : 0};
+	return perform(c, &rq, path, text ? "application/json" : NULL, NULL, reply, status, err);
 }
 
 int store_upload(struct store_client *c, const char *api_path, const char *file, json_t **reply,
                  long *status, ferry_error *err)
 {
-	_cleanup_close_ int fd = open(file, O_RDONLY | O_CLOEXEC);
-	struct stat sb;
-	if (fd < 0 || fstat(fd, &sb) < 0)
-		return ferry_error_errno(err, FERRY_E_IO, errno, "%s", file);
-	if (!S_ISREG(sb.st_mode))
-		return ferry_error_set(err, FERRY_E_INVALID, "%s: not a regular file", file);
-	CURL *h = curl_easy_init();
-	if (!h)
-		return ferry_error_set(err, FERRY_E_NOMEM, "%s",
-		                       *curl_dl_error() ? curl_dl_error() : "out of memory");
 	const char *base = strrchr(file, '/');
 	struct progress p = {.name = base ? base + 1 : file, .tty = isatty(2), .last_pct = -1};
-	struct curl_slist *hs = curl_slist_append(NULL, "Content-Type: application/octet-stream");
-	curl_easy_setopt(h, CURLOPT_POST, 1L);
-	curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
-	curl_easy_setopt(h, CURLOPT_READDATA, &fd);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)sb.st_size);
-	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(h, CURLOPT_XFERINFODATA, &p);
-	int rc = perform(c, h, "POST", api_path, hs, reply, status, err);
+	struct http_request rq = {.method = "POST", .body_file = file};
+	int rc = perform(c, &rq, api_path, "application/octet-stream", &p, reply, status, err);
 	if (p.tty && p.last_pct >= 0)
 		fputc('\n', stderr);
-	curl_easy_cleanup(h);
 	return rc;
 }

@@ -1,5 +1,5 @@
 /* store_client.h: the CLI's side of the publisher API: where the store is
- * and which token to send, and JSON requests and image uploads over libcurl.
+ * and which token to send, and JSON requests and image uploads over HTTP(S).
  *
  * The store URL and token come from, first to last: --store and the
  * environment (FERRY_STORE, FERRY_TOKEN), then the file `ferry login` wrote,
@@ -12,8 +12,10 @@
  * names a file of CA certificates to trust instead of the system's (a store
  * with a private CA).
  *
- * This is a small client of its own because lib/http fetches only (GET);
- * it shares nothing with it but libcurl. */
+ * The requests go through lib/http (http.h): its defaults, except that
+ * redirects are not followed (the token would go along) and a transfer is
+ * not timed out for stalling (the store may take long to answer an upload
+ * it checks). */
 #pragma once
 
 #include <jansson.h>

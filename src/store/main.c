@@ -39,6 +39,9 @@ static const char usage_text[] =
     "                            halt a progressive release when at least N devices\n"
     "                            (default 3) and PCT% of those reporting it (default\n"
     "                            20) report it failing; 0 devices: never halt\n"
+    "        [--webhook-allow-private]\n"
+    "                            deliver webhooks to loopback, link-local and private\n"
+    "                            addresses too (by default only to public ones)\n"
     "  migrate                   bring the database schema up to date\n"
     "  account add NAME          create a publisher account; prints its first token\n"
     "  account token NAME        issue another token (printed once)\n"
@@ -106,6 +109,7 @@ struct opts {
 	unsigned long long halt_failures, halt_ratio;
 	unsigned long long within;
 	bool all;
+	bool webhook_allow_private;
 	char *args[8];
 	int nargs;
 };
@@ -175,6 +179,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			}
 		} else if (strcmp(a, "--all") == 0) {
 			o->all = true;
+			continue;
+		} else if (strcmp(a, "--webhook-allow-private") == 0) {
+			o->webhook_allow_private = true;
 			continue;
 		} else if (strcmp(a, "--log-level") == 0 && v) {
 			int l = log_level_parse(v);
@@ -367,6 +374,7 @@ static int cmd_serve(struct store *st, struct opts *o)
 	st->reports_keep = (unsigned)o->reports_keep;
 	st->halt_failures = (unsigned)o->halt_failures;
 	st->halt_ratio = (unsigned)o->halt_ratio;
+	st->webhook_allow_private = o->webhook_allow_private;
 	if (server_run(st, o->listen, &err) < 0)
 		return fail("serve", &err);
 	return 0;

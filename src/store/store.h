@@ -34,9 +34,10 @@ struct store {
 	char instance[24]; /* this process, in the job table's owner column */
 	uint64_t max_upload;
 	unsigned threads;
-	unsigned reports_keep;  /* outcome reports kept per package */
-	unsigned halt_failures; /* halt.h: devices failing a progressive release, 0: off */
-	unsigned halt_ratio;    /* and their share of the devices reporting it, percent */
+	unsigned reports_keep;      /* outcome reports kept per package */
+	unsigned halt_failures;     /* halt.h: devices failing a progressive release, 0: off */
+	unsigned halt_ratio;        /* and their share of the devices reporting it, percent */
+	bool webhook_allow_private; /* webhooks.c: deliver to any address */
 	struct db_pool pool;
 	pthread_mutex_t publish_lock; /* one publisher per process; the repo lock across */
 	volatile sig_atomic_t stopping;

@@ -11,8 +11,20 @@
  * Any 2xx answer delivers it. Otherwise the job comes back after a back-off
  * (lib/vuln: 30 s doubling up to 1 h, VULN_RETRY_MAX retries; the first
  * delay can be changed with FERRY_STORE_WEBHOOK_BACKOFF=SECONDS) and the
- * delivery log keeps each attempt's status code or error. Redirects are not
- * followed; a receiver has 5 s to accept the connection and 10 s to answer.
+ * delivery log keeps each attempt's status code or a generic cause
+ * ("connection refused", "timeout", "HTTP 500", "destination not allowed"),
+ * never the receiver's own words. Redirects are not followed; a receiver
+ * has 5 s to accept the connection and 10 s to answer.
+ *
+ * Destinations. A publisher chooses the URL and the store connects: left
+ * alone, that is a way into the store's machine and its private networks
+ * (a request forgery, with the status codes in the delivery log for an
+ * answer). So the store connects only to public addresses (lib/http
+ * address.h: no loopback, link-local, private, shared, multicast, reserved
+ * addresses nor their IPv4-mapped forms): checked when a webhook is added
+ * (the URL's host, resolved) and again, by lib/http, on the address of every
+ * connection as it is made (a name can resolve differently later), unless
+ * the operator runs `ferry-store serve --webhook-allow-private`.
  *
  * Secrets. The store must be able to sign, so a secret cannot be stored as
  * a hash. It is stored encrypted with AES-256-GCM under a key kept in the
@@ -25,13 +37,11 @@
  * copies are wiped after use.
  *
  * Not here: when notices are made (vulns.c). */
-#include "http/curl_dl.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +53,8 @@
 #include "base/log.h"
 #include "base/str.h"
 #include "handler.h"
+#include "http/address.h"
+#include "http/http.h"
 #include "jobs.h"
 #include "vuln/notice.h"
 #include "webhooks.h"
@@ -55,6 +67,7 @@
 #define WEBHOOK_LOG_MAX 50 /* deliveries a listing shows */
 #define WEBHOOK_CONNECT_TIMEOUT_S 5
 #define WEBHOOK_TIMEOUT_S 10
+#define WEBHOOK_ANSWER_MAX 65536 /* bytes of an answer read (and dropped) */
 #define GCM_NONCE 12
 #define GCM_TAG 16
 
@@ -254,68 +267,47 @@ int webhooks_queue(struct db *db, const char *package, const char *state, const 
 	return rc;
 }
 
-static size_t discard(char *p, size_t size, size_t n, void *ctx)
+/* POST body to url; *status the HTTP status (0 when none came). On
+ * failure, cause (cause_size bytes) gets what the delivery log shows: a
+ * generic cause, never the receiver's words. */
+static int post(const struct store *st, const char *url, const char *body, const char *sig,
+                const char *id, long *status, char *cause, size_t cause_size, ferry_error *err)
 {
-	(void)p;
-	size_t *total = ctx;
-	*total += size * n;
-	return *total > 65536 ? 0 : size * n; /* stop reading a reply that goes on */
-}
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static void curl_setup(void)
-{
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-/* POST body to url; *status the HTTP status (0 when none came). */
-static int post(const char *url, const char *body, const char *sig, const char *id, long *status,
-                ferry_error *err)
-{
-	pthread_once(&curl_once, curl_setup);
 	*status = 0;
-	CURL *h = curl_easy_init();
-	if (!h)
-		return ferry_error_set(err, FERRY_E_NOMEM, "%s",
-		                       *curl_dl_error() ? curl_dl_error() : "out of memory");
-	char hsig[128], hid[64], ua[64];
+	char hsig[128], hid[64];
 	snprintf(hsig, sizeof(hsig), "%s: %s", VULN_SIGNATURE_HEADER, sig);
 	snprintf(hid, sizeof(hid), "X-Ferry-Delivery: %s", id);
-	snprintf(ua, sizeof(ua), "User-Agent: ferry-store/%s", FERRY_VERSION);
-	struct curl_slist *hdr = NULL;
-	hdr = curl_slist_append(hdr, "Content-Type: application/json");
-	hdr = curl_slist_append(hdr, hsig);
-	hdr = curl_slist_append(hdr, hid);
-	hdr = curl_slist_append(hdr, "X-Ferry-Event: vulnerability-notice");
-	hdr = curl_slist_append(hdr, ua);
-	hdr = curl_slist_append(hdr, "Expect:");
-	size_t got = 0;
-	char ebuf[CURL_ERROR_SIZE] = "";
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)WEBHOOK_CONNECT_TIMEOUT_S);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)WEBHOOK_TIMEOUT_S);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &got);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
-	const char *ca = getenv("FERRY_CA_FILE");
-	if (ca && *ca)
-		curl_easy_setopt(h, CURLOPT_CAINFO, ca);
-	CURLcode cc = curl_easy_perform(h);
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
-	curl_slist_free_all(hdr);
-	curl_easy_cleanup(h);
-	if (cc != CURLE_OK && !(cc == CURLE_WRITE_ERROR && *status))
-		return ferry_error_set(err, FERRY_E_NETWORK, "%s",
-		                       *ebuf ? ebuf : curl_easy_strerror(cc));
-	if (*status < 200 || *status > 299)
+	const char *const headers[] = {"Content-Type: application/json",      hsig,      hid,
+	                               "X-Ferry-Event: vulnerability-notice", "Expect:", NULL};
+	struct http_options ho = {.connect_timeout_ms = WEBHOOK_CONNECT_TIMEOUT_S * 1000L,
+	                          .total_timeout_ms = WEBHOOK_TIMEOUT_S * 1000L,
+	                          .user_agent = "ferry-store/" FERRY_VERSION,
+	                          .ca_file = getenv("FERRY_CA_FILE"),
+	                          .no_redirects = true,
+	                          .public_only = !st->webhook_allow_private};
+	_cleanup_http_ struct http_client *h = NULL;
+	int rc = http_client_new(&ho, &h, err);
+	if (rc < 0) {
+		snprintf(cause, cause_size, "the store cannot send: %s", ferry_strerror(rc));
+		return rc;
+	}
+	struct http_request rq = {.method = "POST",
+	                          .url = url,
+	                          .headers = headers,
+	                          .body = body,
+	                          .body_len = strlen(body),
+	                          .max_answer = WEBHOOK_ANSWER_MAX};
+	rc = http_perform(h, &rq, status, err);
+	OPENSSL_cleanse(hsig, sizeof(hsig));
+	if (rc < 0) {
+		snprintf(cause, cause_size, "%s", http_failure(h));
+		return rc;
+	}
+	if (*status < 200 || *status > 299) {
+		snprintf(cause, cause_size, "HTTP %ld", *status);
 		return ferry_error_set(err, FERRY_E_NETWORK, "the receiver answered HTTP %ld",
 		                       *status);
+	}
 	return 0;
 }
 
@@ -354,7 +346,7 @@ int webhooks_deliver(struct store *st, struct db *db, const char *id, bool *agai
 	long long attempts = db_cell_ll(&rows, 0, 1) + 1;
 	unsigned char *secret = NULL;
 	size_t slen = 0;
-	char sig[VULN_SIGNATURE_LEN + 1];
+	char sig[VULN_SIGNATURE_LEN + 1], cause[128] = "";
 	long status = 0;
 	ferry_error perr = {0};
 	rc = secret_open(st, hook, db_cell(&rows, 0, 3), &secret, &slen, &perr);
@@ -363,7 +355,8 @@ int webhooks_deliver(struct store *st, struct db *db, const char *id, bool *agai
 		OPENSSL_clear_free(secret, slen + 1);
 	}
 	if (rc == 0)
-		rc = post(db_cell(&rows, 0, 2), body, sig, id, &status, &perr);
+		rc = post(st, db_cell(&rows, 0, 2), body, sig, id, &status, cause, sizeof(cause),
+		          &perr);
 	OPENSSL_cleanse(sig, sizeof(sig));
 	if (rc == 0) {
 		log_info("webhook %s: delivered notice %s (HTTP %ld)", hook, id, status);
@@ -381,7 +374,7 @@ int webhooks_deliver(struct store *st, struct db *db, const char *id, bool *agai
 	            "UPDATE webhook_deliveries SET status = $2, attempts = $3, last_attempt = $4, "
 	            "response = $5, error = $6, next_attempt = $7 WHERE id = $1",
 	            id, retry ? "retrying" : "failed", ll_str(att, attempts), now,
-	            status ? ll_str(code, status) : NULL, ferry_error_msg(&perr),
+	            status ? ll_str(code, status) : NULL, *cause ? cause : ferry_error_msg(&perr),
 	            retry ? ll_str(nx, when) : NULL);
 	if (rc == 0 && retry) {
 		*again = true;
@@ -483,25 +476,29 @@ static bool url_ok(struct api_ctx *c, const char *url)
 			          "allowed");
 			return false;
 		}
-	CURLU *u = curl_url();
-	char *scheme = NULL, *host = NULL, *user = NULL;
-	bool ok = u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-	          curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
-	          curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK;
-	bool http = ok && (strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0);
-	bool creds = ok && curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK;
-	curl_free(scheme);
-	curl_free(host);
-	curl_free(user);
-	curl_url_cleanup(u);
-	if (!ok || !http)
+	struct http_url u;
+	ferry_error err = {0};
+	int rc = http_url_split(url, &u, &err);
+	if (rc < 0 || (strcmp(u.scheme, "http") != 0 && strcmp(u.scheme, "https") != 0)) {
 		api_error(c, 400, "bad-request",
 		          "\"url\": %.200s is not an http:// or https:// URL", url);
-	else if (creds)
+		return false;
+	}
+	if (u.userinfo) {
 		api_error(c, 400, "bad-request",
 		          "\"url\": no user name or password in the URL; the signature "
 		          "authenticates the store");
-	return ok && http && !creds;
+		return false;
+	}
+	if (!c->st->webhook_allow_private && http_host_check_public(u.host, &err) < 0) {
+		api_error(c, 400, "bad-request",
+		          "\"url\": %.200s: %s; the store sends webhooks to public addresses only "
+		          "(its operator can allow others: ferry-store serve "
+		          "--webhook-allow-private)",
+		          url, ferry_error_msg(&err));
+		return false;
+	}
+	return true;
 }
 
 static void add(struct api_ctx *c, const char *package, const char *account)

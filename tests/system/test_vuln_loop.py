@@ -77,7 +77,8 @@ def test_notice_rebuild_release_clears(store, tmp_path, libssl3):
     secret = os.urandom(32).hex().encode()
     (tmp_path / "hook-secret").write_bytes(secret + b"\n")
     with Receiver() as rx:
-        store.start()
+        # the receiver listens on the loopback
+        store.start(args=("--webhook-allow-private",))
         alice = store.account("alice")
         store.owner_tokens["alice"] = alice
         ferry = lambda *a, **kw: store.ferry(alice, *a, **kw)  # noqa: E731

@@ -37,8 +37,12 @@ def image(tmp_path, version, openssl):
         ])})
 
 
+# the webhook receivers of these tests listen on the loopback
+ALLOW_LOOPBACK = ("--webhook-allow-private",)
+
+
 def publisher(store):
-    store.start()
+    store.start(args=ALLOW_LOOPBACK)
     alice = store.account("alice")
     store.owner_tokens["alice"] = alice
     store.ferry(alice, "register", "hello", check=0)
@@ -250,7 +254,7 @@ def test_webhook_retried_until_the_receiver_accepts(store, tmp_path):
     secret = b"0123456789abcdef0123456789abcdef"
     (tmp_path / "secret").write_bytes(secret + b"\n")
     with Receiver(fail_first=2) as rx:
-        store.start(env={"FERRY_STORE_WEBHOOK_BACKOFF": "1"})
+        store.start(env={"FERRY_STORE_WEBHOOK_BACKOFF": "1"}, args=ALLOW_LOOPBACK)
         alice = store.account("alice")
         store.owner_tokens["alice"] = alice
         store.ferry(alice, "register", "hello", check=0)
