@@ -238,9 +238,14 @@ static int walk_scan(struct walk *w, fs_walk_fn fn, void *ctx, ferry_error *err)
 		return ferry_error_errno(err, FERRY_E_IO, e, "open %s", w->path);
 	}
 	int rc = 0;
-	struct dirent *de;
-	errno = 0;
-	while (rc == 0 && (de = readdir(d))) {
+	int rerr = 0;
+	while (rc == 0) {
+		errno = 0;
+		struct dirent *de = readdir(d);
+		if (!de) {
+			rerr = errno;
+			break;
+		}
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
 		if (de->d_type == DT_DIR) {
@@ -265,10 +270,9 @@ static int walk_scan(struct walk *w, fs_walk_fn fn, void *ctx, ferry_error *err)
 			                          (unsigned)w->n};
 			rc = fn(ctx, FS_WALK_OTHER, &e, err);
 		}
-		errno = 0;
 	}
-	if (rc == 0 && errno != 0)
-		rc = ferry_error_errno(err, FERRY_E_IO, errno, "read directory %s", w->path);
+	if (rc == 0 && rerr != 0)
+		rc = ferry_error_errno(err, FERRY_E_IO, rerr, "read directory %s", w->path);
 	closedir(d);
 	return rc;
 }
