@@ -16,25 +16,11 @@ import traceback
 import pytest
 
 from device import Agent, build_package
+from test_agent import agent, work  # noqa: F401 (the fixtures: a root ferryd, a work directory)
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="package uids and loop mounts need root")
 
 DEPTH_MAX = 256
-
-
-@pytest.fixture
-def agent():
-    a = Agent().start()
-    yield a
-    status = a.stop()
-    log = a.logtext()
-    a.cleanup()
-    assert status == 0, f"ferryd exited with {status} on SIGTERM:\n{log}"
-
-
-@pytest.fixture
-def work(tmp_path):
-    return str(tmp_path)
 
 
 def package_ids(agent):
@@ -82,6 +68,19 @@ def alive(agent):
     assert [p["name"] for p in agent.json("list")] == ["hello"]
 
 
+def plant_deep(agent, levels):
+    """levels nested directories "d" in the data of x1, a file at the bottom:
+    made with relative mkdir and chdir, as an app would, so that no full
+    path has to fit PATH_MAX."""
+    def deep():
+        for _ in range(levels):
+            os.mkdir("d")
+            os.chdir("d")
+        with open("bottom", "w") as f:
+            f.write("deep\n")
+    as_package(agent, "data/hello/x1", deep)
+
+
 def depth_of(path):
     """How many nested "d" directories are under path, with the file at the
     bottom (relative opens: the full path does not have to fit)."""
@@ -106,16 +105,9 @@ def depth_of(path):
 @pytest.mark.parametrize("levels", [300, 1000])
 def test_deep_tree_in_data_fails_the_refresh_and_ferryd_stays_up(agent, work, levels):
     install_v1(agent, work)
-
-    def deep():
-        for _ in range(levels):
-            os.mkdir("d")
-            os.chdir("d")
-        with open("bottom", "w") as f:
-            f.write("deep\n")
     x1 = os.path.join(agent.root, "data/hello/x1")
     try:
-        as_package(agent, "data/hello/x1", deep)
+        plant_deep(agent, levels)
         for attempt in range(2):  # and again: it does not crash at the next one either
             p = refresh(agent, work, version=f"2.{attempt}", check=1)
             alive(agent)
@@ -141,14 +133,7 @@ def test_deep_tree_in_data_fails_the_refresh_and_ferryd_stays_up(agent, work, le
 
 def test_tree_at_the_limit_is_copied(agent, work):
     install_v1(agent, work)
-
-    def deep():
-        for _ in range(DEPTH_MAX):
-            os.mkdir("d")
-            os.chdir("d")
-        with open("bottom", "w") as f:
-            f.write("deep\n")
-    as_package(agent, "data/hello/x1", deep)
+    plant_deep(agent, DEPTH_MAX)
     refresh(agent, work)
     assert agent.check_invariant() == "x2"
     x2 = os.path.join(agent.root, "data/hello/x2")
