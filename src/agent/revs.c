@@ -147,8 +147,8 @@ static int copy_range(int in, int out, off_t off, off_t end, const char *path, f
 	while (off < end) {
 		ssize_t n = -1;
 		if (!plain) {
-			off_t o = off;
-			n = copy_file_range(in, &o, out, &o, (size_t)(end - off), 0);
+			off_t oin = off, oout = off;
+			n = copy_file_range(in, &oin, out, &oout, (size_t)(end - off), 0);
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n < 0 && errno != EXDEV && errno != EINVAL && errno != ENOSYS &&
