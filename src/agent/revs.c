@@ -18,6 +18,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -31,6 +32,8 @@
 
 #define SQUASHFS_MAGIC_LE "hsqs"
 #define IMAGE_FILE_MAX (8ull * 1024 * 1024 * 1024)
+/* levels of directories copy-data follows below a revision's data */
+#define COPY_DEPTH_MAX 256
 
 int rev_image_check(const char *path, uint64_t *size, ferry_error *err)
 {
@@ -121,124 +124,167 @@ int copy_file(const char *src, const char *dst, uint64_t *size, char sha256_hex[
 	return fs_fsync_parent(dst, err);
 }
 
+/* Is there room on the file system of fd for need more bytes? Checked
+ * against what an unprivileged writer may use: the blocks reserved for root
+ * stay for the system. */
+static int check_room(int fd, uint64_t need, const char *path, ferry_error *err)
+{
+	struct statvfs vs;
+	if (fstatvfs(fd, &vs) < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "statvfs for copy of %s", path);
+	uint64_t avail = (uint64_t)vs.f_bavail * (uint64_t)vs.f_frsize;
+	if (need > avail)
+		return ferry_error_set(err, FERRY_E_LIMIT,
+		                       "%s: its copy needs %llu bytes of data; %llu bytes are free",
+		                       path, (unsigned long long)need, (unsigned long long)avail);
+	return 0;
+}
+
+/* Copy bytes [off, end) of in to the same offsets of out. */
+static int copy_range(int in, int out, off_t off, off_t end, const char *path, ferry_error *err)
+{
+	bool plain = false;
+	while (off < end) {
+		ssize_t n = -1;
+		if (!plain) {
+			off_t oin = off, oout = off;
+			n = copy_file_range(in, &oin, out, &oout, (size_t)(end - off), 0);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 && errno != EXDEV && errno != EINVAL && errno != ENOSYS &&
+			    errno != EOPNOTSUPP)
+				return ferry_error_errno(err, FERRY_E_IO, errno, "copy %s", path);
+			plain = n < 0; /* other file systems: read and write */
+		}
+		if (plain) {
+			char buf[65536];
+			size_t want =
+			    (size_t)(end - off) < sizeof(buf) ? (size_t)(end - off) : sizeof(buf);
+			n = pread(in, buf, want, off);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				return ferry_error_errno(err, FERRY_E_IO, errno, "read %s", path);
+			for (ssize_t w = 0; w < n;) {
+				ssize_t k = pwrite(out, buf + w, (size_t)(n - w), off + w);
+				if (k < 0 && errno == EINTR)
+					continue;
+				if (k < 0)
+					return ferry_error_errno(err, FERRY_E_IO, errno,
+					                         "write copy of %s", path);
+				w += k;
+			}
+		}
+		if (n == 0)
+			break; /* the file shrank meanwhile */
+		off += n;
+	}
+	return 0;
+}
+
+/* A regular file, holes kept: only its data extents are copied, and its
+ * length set at the end. */
 static int copy_reg(int sfd, int dfd, const char *name, const struct stat *st, const char *path,
                     ferry_error *err)
 {
-	_cleanup_close_ int in = openat(sfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int in = openat(sfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (in < 0)
 		return ferry_error_errno(err, FERRY_E_IO, errno, "open %s", path);
 	_cleanup_close_ int out =
 	    openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (out < 0)
 		return ferry_error_errno(err, FERRY_E_IO, errno, "create copy of %s", path);
-	off_t left = st->st_size;
-	while (left > 0) {
-		ssize_t n = copy_file_range(in, NULL, out, NULL, (size_t)left, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			/* Other file systems: fall back to read and write. */
-			char buf[65536];
-			ssize_t r = read(in, buf, sizeof(buf));
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r < 0)
-				return ferry_error_errno(err, FERRY_E_IO, errno, "read %s", path);
-			if (r == 0)
-				break;
-			if (fs_write_all(out, buf, (size_t)r) < 0)
-				return ferry_error_errno(err, FERRY_E_IO, errno, "write copy of %s",
+	int rc = check_room(out, (uint64_t)st->st_blocks * 512, path, err);
+	off_t off = 0;
+	while (rc == 0 && off < st->st_size) {
+		off_t data = lseek(in, off, SEEK_DATA);
+		if (data < 0 && errno == ENXIO)
+			break; /* only a hole up to the end */
+		off_t hole = data < 0 ? -1 : lseek(in, data, SEEK_HOLE);
+		if (data < 0 || hole < 0) {
+			if (errno != EINVAL)
+				return ferry_error_errno(err, FERRY_E_IO, errno, "seek in %s",
 				                         path);
-			n = r;
+			data = off; /* no hole support: all of it is data */
+			hole = st->st_size;
 		}
-		left -= n;
+		if (hole > st->st_size)
+			hole = st->st_size;
+		rc = copy_range(in, out, data, hole, path, err);
+		off = hole;
 	}
+	if (rc < 0)
+		return rc;
+	if (ftruncate(out, st->st_size) < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "truncate copy of %s", path);
 	if (fchown(out, st->st_uid, st->st_gid) < 0 && geteuid() == 0)
 		return ferry_error_errno(err, FERRY_E_IO, errno, "chown copy of %s", path);
-	if (fchmod(out, st->st_mode & 07777) < 0)
+	/* set-user-id and set-group-id never survive a copy: the package's
+	 * files must not hand its ids to anyone who runs them */
+	if (fchmod(out, st->st_mode & 01777) < 0)
 		return ferry_error_errno(err, FERRY_E_IO, errno, "chmod copy of %s", path);
 	struct timespec ts[2] = {st->st_atim, st->st_mtim};
 	(void)futimens(out, ts);
 	return 0;
 }
 
-static int copy_dir_at(int sfd, int dfd, const char *path, int depth, ferry_error *err)
+static int copy_entry(void *ctx, enum fs_walk_event ev, struct fs_walk_entry *e, ferry_error *err)
 {
-	if (depth > 256)
-		return ferry_error_set(err, FERRY_E_LIMIT, "%s: deeper than 256 levels", path);
-	int fd2 = dup(sfd);
-	if (fd2 < 0)
-		return ferry_error_errno(err, FERRY_E_IO, errno, "dup");
-	DIR *d = fdopendir(fd2);
-	if (!d) {
-		close(fd2);
-		return ferry_error_errno(err, FERRY_E_IO, errno, "opendir %s", path);
+	(void)ctx;
+	const struct stat *st = e->st;
+	bool root = geteuid() == 0;
+	if (ev == FS_WALK_ENTER) {
+		if (mkdirat(e->parent_aux, e->name, 0700) < 0)
+			return ferry_error_errno(err, FERRY_E_IO, errno, "mkdir copy of %s",
+			                         e->path);
+		e->aux =
+		    openat(e->parent_aux, e->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (e->aux < 0)
+			return ferry_error_errno(err, FERRY_E_IO, errno, "open copy of %s",
+			                         e->path);
+		return 0;
 	}
-	rewinddir(d);
-	int rc = 0;
-	struct dirent *de;
-	while (rc == 0 && (de = readdir(d))) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		char sub[PATH_MAX];
-		if (str_printf(sub, sizeof(sub), "%s/%s", path, de->d_name) < 0) {
-			rc = ferry_error_set(err, FERRY_E_LIMIT, "%s/...: path too long", path);
-			break;
-		}
-		struct stat st;
-		if (fstatat(sfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			rc = ferry_error_errno(err, FERRY_E_IO, errno, "stat %s", sub);
-			break;
-		}
-		if (S_ISREG(st.st_mode)) {
-			rc = copy_reg(sfd, dfd, de->d_name, &st, sub, err);
-		} else if (S_ISDIR(st.st_mode)) {
-			if (mkdirat(dfd, de->d_name, 0700) < 0) {
-				rc = ferry_error_errno(err, FERRY_E_IO, errno, "mkdir copy of %s",
-				                       sub);
-				break;
-			}
-			_cleanup_close_ int s2 = openat(
-			    sfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			_cleanup_close_ int d2 = openat(
-			    dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (s2 < 0 || d2 < 0) {
-				rc = ferry_error_errno(err, FERRY_E_IO, errno, "open %s", sub);
-				break;
-			}
-			rc = copy_dir_at(s2, d2, sub, depth + 1, err);
-			if (rc == 0) {
-				if (geteuid() == 0)
-					(void)fchown(d2, st.st_uid, st.st_gid);
-				(void)fchmod(d2, st.st_mode & 07777);
-				struct timespec ts[2] = {st.st_atim, st.st_mtim};
-				(void)futimens(d2, ts);
-			}
-		} else if (S_ISLNK(st.st_mode)) {
-			char target[PATH_MAX];
-			ssize_t n = readlinkat(sfd, de->d_name, target, sizeof(target) - 1);
-			if (n < 0) {
-				rc = ferry_error_errno(err, FERRY_E_IO, errno, "readlink %s", sub);
-				break;
-			}
-			target[n] = '\0';
-			if (symlinkat(target, dfd, de->d_name) < 0)
-				rc = ferry_error_errno(err, FERRY_E_IO, errno, "symlink copy of %s",
-				                       sub);
-			else if (geteuid() == 0)
-				(void)fchownat(dfd, de->d_name, st.st_uid, st.st_gid,
-				               AT_SYMLINK_NOFOLLOW);
-		} else if (S_ISFIFO(st.st_mode)) {
-			if (mkfifoat(dfd, de->d_name, st.st_mode & 07777) < 0)
-				rc = ferry_error_errno(err, FERRY_E_IO, errno, "mkfifo copy of %s",
-				                       sub);
-		} else {
-			/* Sockets and device nodes do not belong in data: skipped. */
-			log_info("copy data: %s: not a file, directory or link; not copied", sub);
-		}
+	if (ev == FS_WALK_LEAVE) {
+		if (root)
+			(void)fchown(e->aux, st->st_uid, st->st_gid);
+		(void)fchmod(e->aux, st->st_mode & 07777);
+		struct timespec ts[2] = {st->st_atim, st->st_mtim};
+		(void)futimens(e->aux, ts);
+		return 0;
 	}
-	closedir(d);
-	return rc;
+	int dfd = e->parent_aux;
+	if (S_ISREG(st->st_mode))
+		return copy_reg(e->parent, dfd, e->name, st, e->path, err);
+	if (S_ISLNK(st->st_mode)) {
+		char target[PATH_MAX];
+		ssize_t n = readlinkat(e->parent, e->name, target, sizeof(target) - 1);
+		if (n < 0)
+			return ferry_error_errno(err, FERRY_E_IO, errno, "readlink %s", e->path);
+		target[n] = '\0';
+		if (symlinkat(target, dfd, e->name) < 0)
+			return ferry_error_errno(err, FERRY_E_IO, errno, "symlink copy of %s",
+			                         e->path);
+		if (root)
+			(void)fchownat(dfd, e->name, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW);
+		return 0;
+	}
+	if (S_ISFIFO(st->st_mode)) {
+		/* the copy's directory is root's, 0700, until the walk leaves it:
+		 * nobody can swap the new FIFO for a link before its chmod */
+		if (mkfifoat(dfd, e->name, 0600) < 0)
+			return ferry_error_errno(err, FERRY_E_IO, errno, "mkfifo copy of %s",
+			                         e->path);
+		if (root && fchownat(dfd, e->name, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+			return ferry_error_errno(err, FERRY_E_IO, errno, "chown copy of %s",
+			                         e->path);
+		if (fchmodat(dfd, e->name, st->st_mode & 01777, 0) < 0)
+			return ferry_error_errno(err, FERRY_E_IO, errno, "chmod copy of %s",
+			                         e->path);
+		return 0;
+	}
+	/* Sockets and device nodes do not belong in data: skipped. */
+	log_info("copy data: %s: not a file, directory or link; not copied", e->path);
+	return 0;
 }
 
 int copy_tree(const char *src, const char *dst, ferry_error *err)
@@ -254,9 +300,11 @@ int copy_tree(const char *src, const char *dst, ferry_error *err)
 	_cleanup_close_ int dfd = open(dst, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
 		return ferry_error_errno(err, FERRY_E_IO, errno, "open %s", dst);
-	int rc = copy_dir_at(sfd, dfd, src, 0, err);
+	/* Iterative, with a bound: an app's data as deep as it likes cannot
+	 * exhaust ferryd's stack, and a tree deeper than this fails the step. */
+	int rc = fs_walk(sfd, dfd, src, COPY_DEPTH_MAX, false, copy_entry, NULL, err);
 	if (rc < 0)
-		return rc;
+		return ferry_error_prefix(err, rc, "copy data");
 	if (geteuid() == 0)
 		(void)fchown(dfd, st.st_uid, st.st_gid);
 	(void)fchmod(dfd, st.st_mode & 07777);

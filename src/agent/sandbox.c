@@ -142,53 +142,92 @@ int pkg_ids(sqlite3 *db, const char *name, uid_t *uid, gid_t *gid, ferry_error *
 	return ferry_error_set(err, FERRY_E_DB, "state.db: cannot record the uid of %s", name);
 }
 
-/* Give the tree under the directory dfd to uid:gid. Everything goes through
- * descriptors opened with O_NOFOLLOW relative to their parent, so that the
- * package's own processes, which may write in common/ meanwhile, cannot turn
- * an entry into a symlink that leads root's chown out of the tree. */
-static int chown_at(int dfd, const char *path, uid_t uid, gid_t gid, int depth, ferry_error *err)
+struct owner {
+	uid_t uid;
+	gid_t gid;
+};
+
+/* Clear the set-user-id and set-group-id bits of a regular file the package
+ * has, opened without following a link and checked to be the file that was
+ * found: the package may swap entries meanwhile. */
+static int clear_setid(int dfd, const char *name, const struct stat *st, const char *path,
+                       ferry_error *err)
 {
-	if (depth > 256)
-		return ferry_error_set(err, FERRY_E_LIMIT, "%s: deeper than 256 levels", path);
-	if (fchown(dfd, uid, gid) < 0)
-		return ferry_error_errno(err, FERRY_E_IO, errno, "chown %s", path);
-	int fd = dup(dfd);
-	DIR *d = fd < 0 ? NULL : fdopendir(fd);
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
-		return ferry_error_errno(err, FERRY_E_IO, errno, "%s", path);
-	}
+	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT || errno == ELOOP
+		           ? 0
+		           : ferry_error_errno(err, FERRY_E_IO, errno, "open %s", path);
+	struct stat now;
 	int rc = 0;
-	struct dirent *de;
-	while (rc == 0 && (de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		char p[PATH_MAX]; /* for messages only */
-		if (str_printf(p, sizeof(p), "%s/%s", path, de->d_name) < 0)
-			memcpy(p + sizeof(p) - 5, "/...", 5);
-		int sub = openat(dfd, de->d_name,
-		                 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-		if (sub >= 0) {
-			rc = chown_at(sub, p, uid, gid, depth + 1, err);
-			close(sub);
-		} else if (fchownat(dfd, de->d_name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 &&
-		           errno != ENOENT) {
-			rc = ferry_error_errno(err, FERRY_E_IO, errno, "chown %s", p);
-		}
-	}
-	closedir(d);
+	if (fstat(fd, &now) < 0)
+		rc = ferry_error_errno(err, FERRY_E_IO, errno, "stat %s", path);
+	else if (S_ISREG(now.st_mode) && now.st_dev == st->st_dev && now.st_ino == st->st_ino &&
+	         (now.st_mode & (S_ISUID | S_ISGID)) &&
+	         fchmod(fd, now.st_mode & 07777 & ~(mode_t)(S_ISUID | S_ISGID)) < 0)
+		rc = ferry_error_errno(err, FERRY_E_IO, errno, "chmod %s", path);
+	close(fd);
 	return rc;
 }
 
+/* One entry of a tree handed to the package. Everything goes through
+ * descriptors opened with O_NOFOLLOW relative to their parent (fs_walk), so
+ * that the package's own processes, which may write in common/ meanwhile,
+ * cannot turn an entry into a symlink that leads root's chown out of the
+ * tree. */
+static int chown_entry(void *ctx, enum fs_walk_event ev, struct fs_walk_entry *e, ferry_error *err)
+{
+	const struct owner *o = ctx;
+	if (ev == FS_WALK_LEAVE)
+		return 0;
+	if (ev == FS_WALK_ENTER) {
+		if (fchown(e->fd, o->uid, o->gid) < 0)
+			return ferry_error_errno(err, FERRY_E_IO, errno, "chown %s", e->path);
+		return 0;
+	}
+	if (fchownat(e->parent, e->name, o->uid, o->gid, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT
+		           ? 0
+		           : ferry_error_errno(err, FERRY_E_IO, errno, "chown %s", e->path);
+	/* chown clears them on Linux; said here, not left to the kernel */
+	if (S_ISREG(e->st->st_mode) && (e->st->st_mode & (S_ISUID | S_ISGID)))
+		return clear_setid(e->parent, e->name, e->st, e->path, err);
+	return 0;
+}
+
+/* Give the tree at path to uid:gid, set-id bits cleared, at any depth. */
 static int chown_tree(const char *path, uid_t uid, gid_t gid, ferry_error *err)
 {
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return ferry_error_errno(err, FERRY_E_IO, errno, "%s", path);
-	int rc = chown_at(fd, path, uid, gid, 0, err);
+	struct owner o = {uid, gid};
+	int rc = fchown(fd, uid, gid) < 0
+	             ? ferry_error_errno(err, FERRY_E_IO, errno, "chown %s", path)
+	             : fs_walk(fd, -1, path, 0, false, chown_entry, &o, err);
 	close(fd);
 	return rc;
+}
+
+/* data/NAME is reachable by root and the package alone (root's, group the
+ * package's, 0710): no other local user gets at the package's files, and
+ * the package cannot rename what ferryd keeps there (current, revisions). */
+static int close_top(const char *top, gid_t gid, ferry_error *err)
+{
+	_cleanup_close_ int fd = open(top, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "%s", top);
+	if (!agent.privileged) {
+		if ((st.st_mode & 07777) != 0700 && fchmod(fd, 0700) < 0)
+			return ferry_error_errno(err, FERRY_E_IO, errno, "chmod %s", top);
+		return 0;
+	}
+	if ((st.st_uid != 0 || st.st_gid != gid) && fchown(fd, 0, gid) < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "chown %s", top);
+	if ((st.st_mode & 07777) != 0710 && fchmod(fd, 0710) < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "chmod %s", top);
+	return 0;
 }
 
 /* data/NAME/REV and data/NAME/common exist and belong to the package. */
@@ -199,7 +238,9 @@ static int prepare_dirs(const char *name, const char *rev, uid_t uid, gid_t gid,
 	    agent_path(dirs[0], "data/%s/%s", name, rev) < 0 ||
 	    agent_path(dirs[1], "data/%s/common", name) < 0)
 		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", name);
-	int rc = fs_mkdir_p(top, 0755, err);
+	int rc = fs_mkdir_p(top, 0700, err);
+	if (rc == 0)
+		rc = close_top(top, gid, err);
 	for (int i = 0; i < 2 && rc == 0; i++) {
 		struct stat st;
 		if (mkdir(dirs[i], 0750) < 0 && errno != EEXIST)

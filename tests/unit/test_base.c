@@ -284,6 +284,75 @@ static void test_remove_deep_tree(void **state)
 	assert_false(fs_exists(top));
 }
 
+/* Make levels nested directories under top (relative, so that no full path
+ * has to fit PATH_MAX), a file in every tenth; returns the deepest, open. */
+static int make_deep(const char *top, int levels)
+{
+	assert_int_equal(mkdir(top, 0755), 0);
+	int fd = open(top, O_RDONLY | O_DIRECTORY);
+	assert_true(fd >= 0);
+	for (int i = 0; i < levels; i++) {
+		assert_int_equal(mkdirat(fd, "dd", 0755), 0);
+		if (i % 10 == 0) {
+			int f = openat(fd, "file", O_WRONLY | O_CREAT, 0644);
+			assert_true(f >= 0);
+			close(f);
+		}
+		int sub = openat(fd, "dd", O_RDONLY | O_DIRECTORY);
+		assert_true(sub >= 0);
+		close(fd);
+		fd = sub;
+	}
+	return fd;
+}
+
+/* Any depth goes, without recursion (the old remover stopped at 256). */
+static void test_remove_very_deep_tree(void **state)
+{
+	char top[512];
+	snprintf(top, sizeof(top), "%s/deeper", tu_tmpdir);
+	int fd = make_deep(top, 1000);
+	assert_int_equal(mkfifoat(fd, "fifo", 0600), 0);
+	assert_int_equal(symlinkat("/etc/passwd", fd, "link"), 0);
+	assert_int_equal(fchmod(fd, 0555), 0); /* read-only at the bottom */
+	close(fd);
+	ferry_error err = {0};
+	assert_int_equal(fs_remove_tree(top, &err), 0);
+	assert_false(fs_exists(top));
+	assert_true(fs_exists("/etc/passwd"));
+}
+
+static int count_entry(void *ctx, enum fs_walk_event ev, struct fs_walk_entry *e, ferry_error *err)
+{
+	(void)e;
+	(void)err;
+	if (ev != FS_WALK_LEAVE)
+		(*(int *)ctx)++;
+	return 0;
+}
+
+/* A walk with a depth limit fails before it opens the directory beyond it,
+ * and says where and which limit. */
+static void test_walk_depth_limit(void **state)
+{
+	char top[512];
+	snprintf(top, sizeof(top), "%s/limited", tu_tmpdir);
+	close(make_deep(top, 300));
+	int fd = open(top, O_RDONLY | O_DIRECTORY);
+	assert_true(fd >= 0);
+	int n = 0;
+	ferry_error err = {0};
+	assert_int_equal(fs_walk(fd, -1, top, 256, false, count_entry, &n, &err), FERRY_E_LIMIT);
+	assert_non_null(strstr(err.msg, "/dd/dd/"));
+	assert_non_null(strstr(err.msg, "more than 256 levels"));
+	assert_int_equal(n, 256 + 26); /* 256 directories, a file in every tenth */
+	n = 0;
+	assert_int_equal(fs_walk(fd, -1, top, 300, false, count_entry, &n, &err), 0);
+	assert_int_equal(n, 300 + 30);
+	close(fd);
+	assert_int_equal(fs_remove_tree(top, NULL), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -301,6 +370,8 @@ int main(void)
 	    cmocka_unit_test(test_read_missing),
 	    cmocka_unit_test(test_mkdir_and_remove),
 	    cmocka_unit_test(test_remove_deep_tree),
+	    cmocka_unit_test(test_remove_very_deep_tree),
+	    cmocka_unit_test(test_walk_depth_limit),
 	};
 	return cmocka_run_group_tests(tests, tu_tmpdir_setup, tu_tmpdir_teardown);
 }
