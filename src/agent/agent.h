@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 #include "base/error.h"
+#include "base/strv.h"
 #include "pkg/manifest.h"
 #include "state.h"
 
@@ -159,15 +160,6 @@ int symlink_replace(const char *target, const char *linkpath, ferry_error *err) 
 int svc_env(const char *name, const char *rev, const struct manifest *m,
             const struct manifest_env *extra, size_t n_extra, bool sandboxed, char ***envp,
             ferry_error *err) FERRY_WUR;
-void strv_free(char **v);
-/* A growing NULL-terminated vector of strings. */
-struct strv {
-	char **v;
-	size_t n, cap;
-};
-/* Append item (taken; NULL means an allocation failed), keeping v
- * NULL-terminated. FERRY_E_NOMEM, item freed, on failure. */
-int strv_add(struct strv *s, char *item);
 int svc_setup(const char *name, const char *rev, const struct manifest *m, const char *app,
               struct service **out, ferry_error *err) FERRY_WUR;
 int svc_start(struct service *s, ferry_error *err) FERRY_WUR;

@@ -34,6 +34,7 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/str.h"
+#include "base/strv.h"
 
 extern char **environ;
 
@@ -56,35 +57,7 @@ const char *svc_state_name(enum svc_state st)
 	return "unknown";
 }
 
-void strv_free(char **v)
-{
-	if (!v)
-		return;
-	for (char **p = v; *p; p++)
-		free(*p);
-	free(v);
-}
-
 /* --- environment ---------------------------------------------------------- */
-
-int strv_add(struct strv *s, char *item)
-{
-	if (!item)
-		return FERRY_E_NOMEM;
-	if (s->n + 2 > s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 16;
-		char **v = realloc(s->v, cap * sizeof(char *));
-		if (!v) {
-			free(item);
-			return FERRY_E_NOMEM;
-		}
-		s->v = v;
-		s->cap = cap;
-	}
-	s->v[s->n++] = item;
-	s->v[s->n] = NULL;
-	return 0;
-}
 
 /* Expand $FERRY_X and ${FERRY_X} for the package's own variables; anything
  * else is kept as written. */
