@@ -81,9 +81,11 @@ int64_t svc_timers(struct agent *ag, int64_t now);
 void svc_kill_stale(struct agent *ag); /* start-up: processes a killed ferryd left */
 int svc_record_pid(struct agent *ag, struct service *s);
 const char *svc_state_name(enum svc_state st);
-/* A service process ended with wait status `status`: its next state (stopped,
- * exited, or waiting for a restart at now + delay), by its type and restart
- * policy. Forking services adopting their child are handled before. */
+/* Main thread: a service's process ended with wait status `status`. Its
+ * next state follows from its type and restart policy: stopped (a stop was
+ * asked), exited, or waiting for a restart at now + its delay (at least
+ * 100 ms); a forking service whose parent exited 0 adopts the child it
+ * left. */
 void svc_exited(struct agent *ag, struct service *s, int status);
 
 /* Run a program of a package and wait for it (worker; takes the lock itself).

@@ -176,15 +176,9 @@ static int step_prepare_file(struct txn *t, ferry_error *err)
 	return state_commit(t->db, err);
 }
 
-static int undo_prepare(struct txn *t, ferry_error *err)
+/* Remove the new revision's image and row, unless it was kept already. */
+static int forget_new_revision(struct txn *t, ferry_error *err)
 {
-	char incoming[PATH_MAX];
-	if (agent_path(t->ag, incoming, "images/.incoming/%lld.ferry", (long long)t->id) == 0) {
-		unlink(incoming);
-		char tmp[PATH_MAX + 8];
-		snprintf(tmp, sizeof(tmp), "%s.tmp", incoming);
-		unlink(tmp);
-	}
 	if (!*t->name || !*t->to || rev_ok(t, t->to))
 		return 0;
 	char image[PATH_MAX];
@@ -194,6 +188,18 @@ static int undo_prepare(struct txn *t, ferry_error *err)
 	return state_exec(t->db, err,
 	                  "DELETE FROM revisions WHERE name=? AND rev=? AND status='new'", "tt",
 	                  t->name, t->to);
+}
+
+static int undo_prepare(struct txn *t, ferry_error *err)
+{
+	char incoming[PATH_MAX];
+	if (agent_path(t->ag, incoming, "images/.incoming/%lld.ferry", (long long)t->id) == 0) {
+		unlink(incoming);
+		char tmp[PATH_MAX + 8];
+		snprintf(tmp, sizeof(tmp), "%s.tmp", incoming);
+		unlink(tmp);
+	}
+	return forget_new_revision(t, err);
 }
 
 static bool is_blocked(struct txn *t, const char *rev)
@@ -323,15 +329,7 @@ static int undo_download(struct txn *t, ferry_error *err)
 {
 	/* A partial download (images/.incoming/NAME_REV.part) stays, to be
 	 * resumed by the next attempt. */
-	if (!*t->name || !*t->to || rev_ok(t, t->to))
-		return 0;
-	char image[PATH_MAX];
-	if (agent_path(t->ag, image, "images/%s_%s.ferry", t->name, t->to) == 0 &&
-	    unlink(image) < 0 && errno != ENOENT)
-		return ferry_error_errno(err, FERRY_E_IO, errno, "remove %s", image);
-	return state_exec(t->db, err,
-	                  "DELETE FROM revisions WHERE name=? AND rev=? AND status='new'", "tt",
-	                  t->name, t->to);
+	return forget_new_revision(t, err);
 }
 
 /* refresh (all or some): find what has something new and queue a refresh of

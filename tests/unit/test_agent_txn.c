@@ -160,13 +160,30 @@ static void step_statuses(struct fixture *f, int64_t id, char *out, size_t size)
 	json_decref(rows);
 }
 
-static json_t *change_row(struct fixture *f, int64_t id)
+/* The change's status and its error message ("" when none) into err. */
+static void change_status(struct fixture *f, int64_t id, char *status, char *err, size_t size)
 {
 	json_t *row = NULL;
 	assert_int_equal(state_query_row(f->db, &row, NULL,
 	                                 "SELECT status, err FROM changes WHERE id=?", "i", id),
 	                 0);
-	return row;
+	const char *e = json_string_value(json_object_get(row, "err"));
+	snprintf(status, 16, "%s", json_string_value(json_object_get(row, "status")));
+	snprintf(err, size, "%s", e ? e : "");
+	json_decref(row);
+}
+
+/* What the user sees after the run: the steps that ran or were undone, each
+ * step's status, the change's status; its error message into err. */
+static void expect(struct fixture *f, int64_t id, const char *want_trace, const char *want_steps,
+                   const char *want_status, char *err, size_t size)
+{
+	assert_string_equal(trace, want_trace);
+	char st[256], status[16];
+	step_statuses(f, id, st, sizeof(st));
+	assert_string_equal(st, want_steps);
+	change_status(f, id, status, err, size);
+	assert_string_equal(status, want_status);
 }
 
 static bool blocked(struct fixture *f, const char *rev)
@@ -183,13 +200,10 @@ static void test_all_steps_done(void **state)
 	struct fixture *f = *state;
 	int64_t id = create(f);
 	txn_run(&f->ag, f->db, id);
-	assert_string_equal(trace, "do:one do:two do:three do:commit");
-	char st[256];
-	step_statuses(f, id, st, sizeof(st));
-	assert_string_equal(st, "one=Done two=Done three=Done commit=Done");
-	json_t *row = change_row(f, id);
-	assert_string_equal(json_string_value(json_object_get(row, "status")), "Done");
-	json_decref(row);
+	char err[256];
+	expect(f, id, "do:one do:two do:three do:commit",
+	       "one=Done two=Done three=Done commit=Done", "Done", err, sizeof(err));
+	assert_string_equal(err, "");
 	assert_false(blocked(f, "5"));
 }
 
@@ -200,14 +214,10 @@ static void test_failure_undoes_in_reverse(void **state)
 	int64_t id = create(f);
 	txn_run(&f->ag, f->db, id);
 	/* the failing step is undone too, then the ones before it, newest first */
-	assert_string_equal(trace, "do:one do:two do:three undo:three undo:one");
-	char st[256];
-	step_statuses(f, id, st, sizeof(st));
-	assert_string_equal(st, "one=Undone two=Undone three=Error commit=Do");
-	json_t *row = change_row(f, id);
-	assert_string_equal(json_string_value(json_object_get(row, "status")), "Error");
-	assert_string_equal(json_string_value(json_object_get(row, "err")), "three: three broke");
-	json_decref(row);
+	char err[256];
+	expect(f, id, "do:one do:two do:three undo:three undo:one",
+	       "one=Undone two=Undone three=Error commit=Do", "Error", err, sizeof(err));
+	assert_string_equal(err, "three: three broke");
 	/* step three is the new revision's own: revision 5 is not tried again */
 	assert_true(blocked(f, "5"));
 }
@@ -218,10 +228,10 @@ static void test_failure_of_other_step_does_not_block(void **state)
 	fails = "two";
 	int64_t id = create(f);
 	txn_run(&f->ag, f->db, id);
-	assert_string_equal(trace, "do:one do:two undo:one");
-	char st[256];
-	step_statuses(f, id, st, sizeof(st));
-	assert_string_equal(st, "one=Undone two=Error three=Do commit=Do");
+	char err[256];
+	expect(f, id, "do:one do:two undo:one", "one=Undone two=Error three=Do commit=Do", "Error",
+	       err, sizeof(err));
+	assert_string_equal(err, "two: two broke");
 	assert_false(blocked(f, "5"));
 }
 
@@ -231,13 +241,10 @@ static void test_no_undo_past_point_of_no_return(void **state)
 	fails = "commit";
 	int64_t id = create(f);
 	txn_run(&f->ag, f->db, id);
-	assert_string_equal(trace, "do:one do:two do:three do:commit");
-	char st[256];
-	step_statuses(f, id, st, sizeof(st));
-	assert_string_equal(st, "one=Done two=Done three=Done commit=Error");
-	json_t *row = change_row(f, id);
-	assert_string_equal(json_string_value(json_object_get(row, "status")), "Error");
-	json_decref(row);
+	char err[256];
+	expect(f, id, "do:one do:two do:three do:commit",
+	       "one=Done two=Done three=Done commit=Error", "Error", err, sizeof(err));
+	assert_string_equal(err, "commit broke");
 }
 
 static void test_complete_early_holds_the_rest(void **state)
@@ -246,19 +253,15 @@ static void test_complete_early_holds_the_rest(void **state)
 	complete_at_two = true;
 	int64_t id = create(f);
 	txn_run(&f->ag, f->db, id);
-	assert_string_equal(trace, "do:one do:two");
-	char st[256];
-	step_statuses(f, id, st, sizeof(st));
-	assert_string_equal(st, "one=Done two=Done three=Hold commit=Hold");
+	char err[256];
+	expect(f, id, "do:one do:two", "one=Done two=Done three=Hold commit=Hold", "Done", err,
+	       sizeof(err));
 	json_t *row = NULL;
 	assert_int_equal(state_query_row(f->db, &row, NULL,
 	                                 "SELECT msg FROM steps WHERE change=? AND kind='two'", "i",
 	                                 id),
 	                 0);
 	assert_string_equal(json_string_value(json_object_get(row, "msg")), "nothing to do");
-	json_decref(row);
-	row = change_row(f, id);
-	assert_string_equal(json_string_value(json_object_get(row, "status")), "Done");
 	json_decref(row);
 }
 
@@ -282,15 +285,11 @@ static void test_recovery_undoes_interrupted_change(void **state)
 	interrupt(f, id, crashed);
 	assert_int_equal(txn_recover(&f->ag, f->db), 0);
 	/* nothing runs forward; what ran is undone, newest first */
-	assert_string_equal(trace, "undo:three undo:one");
-	char st[256];
-	step_statuses(f, id, st, sizeof(st));
-	assert_string_equal(st, "one=Undone two=Undone three=Undone commit=Do");
-	json_t *row = change_row(f, id);
-	assert_string_equal(json_string_value(json_object_get(row, "status")), "Error");
-	assert_non_null(strstr(json_string_value(json_object_get(row, "err")),
-	                       "three: interrupted (ferryd stopped during this step)"));
-	json_decref(row);
+	char err[256];
+	expect(f, id, "undo:three undo:one", "one=Undone two=Undone three=Undone commit=Do",
+	       "Error", err, sizeof(err));
+	assert_string_equal(err, "three: interrupted (ferryd stopped during this step); rolled "
+	                         "back when ferryd started again");
 	/* a crash is not the revision's fault */
 	assert_false(blocked(f, "5"));
 	/* recovered once: a second start finds nothing to do */
@@ -306,13 +305,9 @@ static void test_recovery_finishes_past_point_of_no_return(void **state)
 	const char *const crashed[4] = {"Done", "Done", "Done", "Doing"};
 	interrupt(f, id, crashed);
 	assert_int_equal(txn_recover(&f->ag, f->db), 0);
-	assert_string_equal(trace, "do:commit");
-	char st[256];
-	step_statuses(f, id, st, sizeof(st));
-	assert_string_equal(st, "one=Done two=Done three=Done commit=Done");
-	json_t *row = change_row(f, id);
-	assert_string_equal(json_string_value(json_object_get(row, "status")), "Done");
-	json_decref(row);
+	char err[256];
+	expect(f, id, "do:commit", "one=Done two=Done three=Done commit=Done", "Done", err,
+	       sizeof(err));
 }
 
 static void test_recovery_of_a_rollback_cut_short(void **state)
@@ -323,7 +318,9 @@ static void test_recovery_of_a_rollback_cut_short(void **state)
 	const char *const crashed[4] = {"Done", "Undone", "Error", "Do"};
 	interrupt(f, id, crashed);
 	assert_int_equal(txn_recover(&f->ag, f->db), 0);
-	assert_string_equal(trace, "undo:three undo:one");
+	char err[256];
+	expect(f, id, "undo:three undo:one", "one=Undone two=Undone three=Error commit=Do", "Error",
+	       err, sizeof(err));
 	/* the step that failed was the revision's own: it stays blocked */
 	assert_true(blocked(f, "5"));
 }
