@@ -11,8 +11,9 @@
  * of package uids and gids, default 70000-79999). Options on the command
  * line win over the file.
  *
- * It checks each value and fills the context's settings; it does not parse
- * the command line (main.c does), nor open or start anything. */
+ * It checks each value and fills the context's settings, making the root
+ * directory when it is missing; it does not parse the command line (main.c
+ * does), nor open or start anything else. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* main.c: ferryd, the device ag-> Reads its options and configuration
+/* main.c: ferryd, the device agent. Reads its options and configuration
  * file, prepares the root directory, takes the root's lock, then runs the
  * main loop (one epoll over: signals, the local API, service output, the
  * notify socket; timers through the wait's timeout, so an idle ferryd wakes

@@ -6,7 +6,7 @@
  *
  * Every operation here is idempotent: doing it twice, or again after a crash
  * half-way, ends in the same state. It does not decide which revision runs
- * (txn.c does). */
+ * (steps.c does). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

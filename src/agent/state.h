@@ -10,7 +10,7 @@
  * state.db is upgraded in place and a newer one is refused.
  *
  * Each thread opens its own connection; this module keeps no global state.
- * It does not decide anything: txn.c and api.c do. */
+ * It does not decide anything: steps.c, txn.c and api.c do. */
 #pragma once
 
 #include <jansson.h>

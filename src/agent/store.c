@@ -11,7 +11,7 @@
  * Devices trust only the root.json they were provisioned with
  * (ROOT/tuf/root.json, written at first start from --trust). Network
  * failures are retried with back-off; a download first checks free space.
- * Worker thread only. It does not decide whether to refresh (txn.c does). */
+ * Worker thread only. It does not decide whether to refresh (steps.c does). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
