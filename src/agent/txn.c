@@ -15,13 +15,9 @@
  *
  * This file knows no kind of change and no step: it runs the table in
  * ag->txns (steps.c's in ferryd, their own in unit tests). */
-#include <dirent.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "base/cleanup.h"
 #include "base/fault.h"
