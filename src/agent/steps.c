@@ -831,6 +831,17 @@ static int write_config_file(struct txn *t, ferry_error *err)
 	return fs_write_atomic(path, text, strlen(text), 0600, err);
 }
 
+/* Set key of the package's configuration to v (a string), or unset it (null). */
+static int config_put(struct txn *t, const char *key, json_t *v, ferry_error *err)
+{
+	if (json_is_null(v))
+		return state_exec(t->db, err, "DELETE FROM pkg_config WHERE name=? AND key=?", "tt",
+		                  t->name, key);
+	return state_exec(t->db, err,
+	                  "INSERT OR REPLACE INTO pkg_config(name, key, value) VALUES(?, ?, ?)",
+	                  "ttt", t->name, key, json_string_value(v));
+}
+
 static int step_configure(struct txn *t, ferry_error *err)
 {
 	json_t *values = json_object_get(t->data, "values");
@@ -853,14 +864,7 @@ static int step_configure(struct txn *t, ferry_error *err)
 		} else {
 			json_object_set_new(old, key, json_null());
 		}
-		if (json_is_null(v))
-			rc = state_exec(t->db, err, "DELETE FROM pkg_config WHERE name=? AND key=?",
-			                "tt", t->name, key);
-		else
-			rc = state_exec(
-			    t->db, err,
-			    "INSERT OR REPLACE INTO pkg_config(name, key, value) VALUES(?, ?, ?)",
-			    "ttt", t->name, key, json_string_value(v));
+		rc = config_put(t, key, v, err);
 		if (rc < 0)
 			break;
 	}
@@ -894,14 +898,7 @@ static int undo_configure(struct txn *t, ferry_error *err)
 	int rc = 0;
 	json_object_foreach(old, key, v)
 	{
-		if (json_is_null(v))
-			rc = state_exec(t->db, err, "DELETE FROM pkg_config WHERE name=? AND key=?",
-			                "tt", t->name, key);
-		else
-			rc = state_exec(
-			    t->db, err,
-			    "INSERT OR REPLACE INTO pkg_config(name, key, value) VALUES(?, ?, ?)",
-			    "ttt", t->name, key, json_string_value(v));
+		rc = config_put(t, key, v, err);
 		if (rc < 0)
 			return rc;
 	}

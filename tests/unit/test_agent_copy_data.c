@@ -89,24 +89,54 @@ static void assert_dir_mode(const char *rel, mode_t mode)
 	assert_int_equal(st.st_mode & 07777, mode);
 }
 
-/* data/pkg/4: what revision 4 wrote */
+/* data/pkg/4: what revision 4 wrote, below "4/": directories ('d'), files
+ * ('f', with their text) and links ('l', with their target; "@" stands for
+ * the temporary directory). */
+static const struct entry {
+	char kind;
+	const char *path, *text;
+	mode_t mode;
+} tree[] = {
+    {'d', "", NULL, 0751},
+    {'f', "settings.conf", "colour = blue\n", 0640},
+    {'f', "run.sh", "#!/bin/sh\necho hi\n", 0755},
+    {'f', "empty", "", 0600},
+    {'d', "db", NULL, 0700},
+    {'d', "db/deep", NULL, 0750},
+    {'f', "db/deep/rows", "1\n2\n3\n", 0604},
+    {'l', "current.conf", "settings.conf", 0},
+    {'l', "outside", "/etc/passwd", 0},
+    {'l', "dangling", "does-not-exist", 0},
+    {'l', "deep-dir", "db/deep", 0},
+    {'l', "to-secret", "@/secret", 0},
+};
+
+static void entry_path(char *out, const char *top, const struct entry *e)
+{
+	snprintf(out, PATH_MAX, "%s%s%s", top, *e->path ? "/" : "", e->path);
+}
+
+static void link_target(char *out, const struct entry *e)
+{
+	snprintf(out, PATH_MAX, "%s%s", e->text[0] == '@' ? tu_tmpdir : "",
+	         e->text + (e->text[0] == '@'));
+}
+
 static void make_revision_data(void)
 {
-	make_dir("4", 0751);
-	write_file("4/settings.conf", "colour = blue\n", 0640);
-	write_file("4/run.sh", "#!/bin/sh\necho hi\n", 0755);
-	write_file("4/empty", "", 0600);
-	make_dir("4/db", 0700);
-	make_dir("4/db/deep", 0750);
-	write_file("4/db/deep/rows", "1\n2\n3\n", 0604);
-	make_link("settings.conf", "4/current.conf");
-	make_link("/etc/passwd", "4/outside");
-	make_link("does-not-exist", "4/dangling");
-	make_link("db/deep", "4/deep-dir");
-	char outside[PATH_MAX];
-	path_of(outside, "secret");
 	write_file("secret", "not data\n", 0600);
-	make_link(outside, "4/to-secret");
+	for (size_t i = 0; i < sizeof(tree) / sizeof(tree[0]); i++) {
+		char rel[PATH_MAX], target[PATH_MAX];
+		entry_path(rel, "4", &tree[i]);
+		if (tree[i].kind == 'd')
+			make_dir(rel, tree[i].mode);
+		else if (tree[i].kind == 'f')
+			write_file(rel, tree[i].text, tree[i].mode);
+		else {
+			link_target(target, &tree[i]);
+			make_link(target, rel);
+		}
+	}
 }
 
 static void test_copy_tree_keeps_files_modes_links(void **state)
@@ -119,23 +149,20 @@ static void test_copy_tree_keeps_files_modes_links(void **state)
 	ferry_error err;
 	ferry_error_clear(&err);
 	assert_int_equal(copy_tree(src, dst, &err), 0);
-
-	assert_dir_mode("5", 0751);
-	assert_file("5/settings.conf", "colour = blue\n", 0640);
-	assert_file("5/run.sh", "#!/bin/sh\necho hi\n", 0755);
-	assert_file("5/empty", "", 0600);
-	assert_dir_mode("5/db", 0700);
-	assert_dir_mode("5/db/deep", 0750);
-	assert_file("5/db/deep/rows", "1\n2\n3\n", 0604);
-	/* links are copied as links, whatever they point at */
-	assert_link("5/current.conf", "settings.conf");
-	assert_link("5/outside", "/etc/passwd");
-	assert_link("5/dangling", "does-not-exist");
-	assert_link("5/deep-dir", "db/deep");
-	char outside[PATH_MAX];
-	path_of(outside, "secret");
-	assert_link("5/to-secret", outside);
-
+	/* everything as it was; links are copied as links, whatever they
+	 * point at */
+	for (size_t i = 0; i < sizeof(tree) / sizeof(tree[0]); i++) {
+		char rel[PATH_MAX], target[PATH_MAX];
+		entry_path(rel, "5", &tree[i]);
+		if (tree[i].kind == 'd')
+			assert_dir_mode(rel, tree[i].mode);
+		else if (tree[i].kind == 'f')
+			assert_file(rel, tree[i].text, tree[i].mode);
+		else {
+			link_target(target, &tree[i]);
+			assert_link(rel, target);
+		}
+	}
 	/* the copy is independent of the original */
 	write_file("5/settings.conf", "colour = red\n", 0640);
 	assert_file("4/settings.conf", "colour = blue\n", 0640);
