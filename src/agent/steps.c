@@ -169,11 +169,7 @@ static int step_prepare_file(struct txn *t, ferry_error *err)
 		rc = state_exec(t->db, err, "UPDATE changes SET summary=? WHERE id=?", "ti",
 		                summary ? summary : "", t->id);
 	}
-	if (rc < 0) {
-		state_rollback(t->db);
-		return rc;
-	}
-	return state_commit(t->db, err);
+	return state_end(t->db, rc, err);
 }
 
 /* Remove the new revision's image and row, unless it was kept already. */
@@ -782,11 +778,7 @@ static int step_discard(struct txn *t, ferry_error *err)
 	/* the package's uid is freed with the last file that belongs to it */
 	if (rc == 0 && purge)
 		rc = state_exec(t->db, err, "DELETE FROM pkg_ids WHERE name=?", "t", t->name);
-	if (rc < 0) {
-		state_rollback(t->db);
-		return rc;
-	}
-	rc = state_commit(t->db, err);
+	rc = state_end(t->db, rc, err);
 	if (rc < 0)
 		return rc;
 	if (purge) { /* the configuration hooks read goes with its rows */
@@ -873,11 +865,7 @@ static int step_configure(struct txn *t, ferry_error *err)
 	json_decref(old);
 	if (rc == 0)
 		rc = txn_save_data(t, err);
-	if (rc < 0) {
-		state_rollback(t->db);
-		return rc;
-	}
-	rc = state_commit(t->db, err);
+	rc = state_end(t->db, rc, err);
 	if (rc < 0)
 		return rc;
 	rc = write_config_file(t, err);

@@ -80,11 +80,7 @@ int txn_create(struct agent *ag, sqlite3 *db, const char *kind, const char *name
 		                "INSERT INTO steps(change, seq, kind, summary, status) VALUES(?, "
 		                "?, ?, ?, 'Do')",
 		                "iitt", cid, (int64_t)i, steps[i].kind, steps[i].summary);
-	if (rc < 0) {
-		state_rollback(db);
-		return rc;
-	}
-	rc = state_commit(db, err);
+	rc = state_end(db, rc, err);
 	if (rc < 0)
 		return rc;
 	*id = cid;
