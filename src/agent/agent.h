@@ -1,15 +1,25 @@
-/* agent.h: ferryd's internals shared between its files: the one struct that
- * holds the program's state, and the functions each file offers the others.
+/* agent.h: ferryd's context, the one struct that holds the program's
+ * settings and state, handed to every function that needs it as its first
+ * parameter (`struct agent *ag`); and the few helpers on it every file uses
+ * (paths under the root, clocks, waiting). Each file declares its own
+ * functions in its own header (revs.h, services.h, health.h, sandbox.h,
+ * txn.h, steps.h, schedule.h, api.h, store.h, report.h, state.h, config.h).
+ * No file keeps a global copy: src/agent/main.c owns the single instance of
+ * ferryd, and unit tests make their own.
  *
  * Threads: the main thread runs the event loop (local API, child processes,
  * service logs, timers); one worker thread runs changes (transactions) one at
- * a time. Everything in struct agent below `lock` is guarded by it; the main
- * thread holds it while it handles an event, the worker while it touches
- * services or children. Each thread has its own SQLite connection. Only the
- * main thread reaps children: the worker waits on `cond` for what it needs. */
+ * a time; a sender thread posts outcome reports. All of them share the one
+ * struct agent main.c hands them. Its settings are written before the
+ * threads start and only read afterwards. Everything in struct agent below
+ * `lock` is guarded by it; the main thread holds it while it handles an
+ * event, the worker while it touches services or children. Each thread has
+ * its own SQLite connection (the main thread's is ag->db; the worker's and
+ * the sender's are their own, passed to the functions that read state.db).
+ * Only the main thread reaps children: the worker waits on `cond` for what it
+ * needs. */
 #pragma once
 
-#include <jansson.h>
 #include <limits.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -18,8 +28,6 @@
 #include <sys/types.h>
 
 #include "base/error.h"
-#include "pkg/manifest.h"
-#include "state.h"
 
 /* For results that are rightly ignored (gcc ignores a (void) cast on them). */
 #define IGNORE_RC(x)                                                                               \
@@ -37,54 +45,29 @@
 #define AGENT_HOOK_LOG_LINES 10      /* lines quoted when something fails */
 #define AGENT_START_TIMEOUT_MS 30000 /* notify/forking/oneshot start */
 #define AGENT_HOOK_TIMEOUT_DEFAULT_MS (10 * 60 * 1000)
+#define AGENT_APP_ID_MIN 70000
+#define AGENT_APP_ID_MAX 79999
 
-enum svc_state {
-	SVC_STOPPED = 0, /* not running, not wanted */
-	SVC_STARTING,    /* notify: waiting for READY=1; forking: for the parent to exit */
-	SVC_RUNNING,
-	SVC_STOPPING, /* SIGTERM sent */
-	SVC_WAITING,  /* died; restart scheduled at restart_at */
-	SVC_EXITED,   /* oneshot finished, or died with no restart */
-};
+struct service;    /* services.h */
+struct child;      /* services.h */
+struct txn_table;  /* txn.h */
+struct crypto_key; /* crypto/key.h */
 
-struct service {
-	struct service *next;
-	char name[STATE_NAME_MAX]; /* package */
-	char app[STATE_NAME_MAX];
-	char rev[STATE_REV_MAX]; /* revision whose command runs */
-	enum manifest_daemon type;
-	enum manifest_restart restart;
-	uint64_t restart_delay_ms;
-	uint64_t stop_timeout_ms;
-	char **argv; /* NULL-terminated, owned */
-	char **envp; /* NULL-terminated, owned */
-	char *cwd;
-	pid_t pid; /* 0 when none */
-	pid_t pgid;
-	enum svc_state state;
-	int64_t restart_at_ms; /* monotonic, SVC_WAITING */
-	int last_status;       /* wait status of the last exit */
-	unsigned exits;        /* exits counted since the service was set up */
-	unsigned adoptions;    /* forking: children adopted for this start */
-	bool ready;            /* notify: READY=1 seen */
-	int log_rd, log_wr;    /* pipe: the child's stdout and stderr */
-	int log_fd;            /* logs/NAME/APP.log, append */
-	uint64_t log_size;
-};
-
-/* A child the worker waits for (hooks). */
-struct child {
-	struct child *next;
-	pid_t pid;
-	bool done;
-	int status;
+/* report.c's own: the device key and the sender thread. */
+struct agent_reports {
+	struct crypto_key *key;
+	char key_hex[65];
+	pthread_t thread;
+	bool started;
+	bool kicked; /* a report was queued since the sender last looked (lock) */
 };
 
 struct agent {
+	/* settings: filled by config.c before any thread starts, then read only */
 	char root[PATH_MAX];
 	char socket_path[108];
 	char notify_path[108];
-	char *config_path;
+	int log_level;   /* enum log_level */
 	bool privileged; /* euid 0: loop mounts */
 	bool extract;    /* images extracted instead of mounted */
 	int retain;
@@ -102,6 +85,7 @@ struct agent {
 	char confine_path[PATH_MAX];
 	char *cgroup_parent;             /* --cgroup-parent for ferry-confine, NULL: its default */
 	uint64_t app_id_min, app_id_max; /* uids and gids of packages (as root) */
+	const struct txn_table *txns;    /* the changes the worker knows (steps.c's) */
 
 	sqlite3 *db; /* main thread's connection */
 	int epfd, sigfd, notify_fd, listen_fd;
@@ -111,6 +95,7 @@ struct agent {
 
 	char db_path[PATH_MAX];
 	int wake_fd; /* eventfd: the worker has finished */
+	struct agent_reports reports;
 
 	_Atomic bool quit; /* SIGTERM/SIGINT: stop at the next safe point */
 	pthread_mutex_t lock;
@@ -126,128 +111,19 @@ struct agent {
 	unsigned refresh_failures; /* consecutive automatic checks that failed */
 };
 
-extern struct agent agent;
+/* Settings at their defaults, descriptors at -1, the lock and the condition
+ * variable (on CLOCK_MONOTONIC) made. */
+void agent_init(struct agent *ag);
+/* Free what agent_init and config.c allocated (not the connections). */
+void agent_cleanup(struct agent *ag);
 
 /* time */
 int64_t now_ms(void); /* CLOCK_MONOTONIC */
-/* Wait on agent.cond, with agent.lock held, for at most ms milliseconds
- * (the condition variable runs on CLOCK_MONOTONIC). */
-void agent_wait_ms(int64_t ms);
-int64_t wall_s(void); /* time(NULL) */
+/* Wait on ag->cond, with ag->lock held, for at most ms milliseconds. */
+void agent_wait_ms(struct agent *ag, int64_t ms);
+int64_t wall_s(void);  /* time(NULL) */
+int64_t wall_ms(void); /* CLOCK_REALTIME in milliseconds */
 
 /* paths under the root: "ROOT/FMT" into out (PATH_MAX) */
-int agent_path(char *out, const char *fmt, ...) FERRY_PRINTF(2, 3) FERRY_WUR;
-
-/* revs.c: images and revisions on disk */
-int rev_image_check(const char *path, uint64_t *size, ferry_error *err) FERRY_WUR;
-int rev_image_manifest(const char *image, struct manifest **out, ferry_error *err) FERRY_WUR;
-int rev_mount(const char *name, const char *rev, ferry_error *err) FERRY_WUR;
-int rev_unmount(const char *name, const char *rev, ferry_error *err) FERRY_WUR;
-bool rev_mounted(const char *name, const char *rev);
-int rev_manifest(const char *name, const char *rev, struct manifest **out,
-                 ferry_error *err) FERRY_WUR;
-int copy_tree(const char *src, const char *dst, ferry_error *err) FERRY_WUR;
-int copy_file(const char *src, const char *dst, uint64_t *hashed_size, char sha256_hex[65],
-              ferry_error *err) FERRY_WUR;
-int symlink_replace(const char *target, const char *linkpath, ferry_error *err) FERRY_WUR;
-
-/* services.c (call with agent.lock held unless said otherwise) */
-/* The environment of a program of the package. sandboxed: only the
- * manifest's entries (extra), with $FERRY_* expanded to the paths inside the
- * sandbox (ferry-confine sets the rest); else the full environment with the
- * host's paths (confinement off). */
-int svc_env(const char *name, const char *rev, const struct manifest *m,
-            const struct manifest_env *extra, size_t n_extra, bool sandboxed, char ***envp,
-            ferry_error *err) FERRY_WUR;
-void strv_free(char **v);
-/* A growing NULL-terminated vector of strings. */
-struct strv {
-	char **v;
-	size_t n, cap;
-};
-/* Append item (taken; NULL means an allocation failed), keeping v
- * NULL-terminated. FERRY_E_NOMEM, item freed, on failure. */
-int strv_add(struct strv *s, char *item);
-int svc_setup(const char *name, const char *rev, const struct manifest *m, const char *app,
-              struct service **out, ferry_error *err) FERRY_WUR;
-int svc_start(struct service *s, ferry_error *err) FERRY_WUR;
-/* Stop and wait (drops the lock while waiting). */
-void svc_stop_wait(struct service *s);
-struct service *svc_find(const char *name, const char *app);
-void svc_forget_package(const char *name);
-void svc_free_all(void);
-void svc_reap(void);             /* main thread: SIGCHLD */
-void svc_log_readable(int fd);   /* main thread */
-void svc_notify_readable(void);  /* main thread */
-int64_t svc_timers(int64_t now); /* main thread: restarts due; next deadline or -1 */
-void svc_kill_stale(void);       /* start-up: processes a killed ferryd left */
-int svc_record_pid(struct service *s);
-const char *svc_state_name(enum svc_state st);
-/* Run a program of a package and wait for it (worker; takes the lock itself).
- * Output goes to logpath. 0 when it exited 0; FERRY_E_TIMEOUT; else
- * FERRY_E_INVALID with "exited with status N" / "killed by signal S". */
-int proc_run(char *const argv[], char *const envp[], const char *cwd, const char *logpath,
-             uint64_t timeout_ms, ferry_error *err) FERRY_WUR;
-/* The last n lines of a file (at most 4 KiB), for messages. free(). */
-char *log_tail(const char *path, int n, off_t from);
-
-/* package-level service control (worker; takes the lock itself) */
-int pkg_start_services(const char *name, const char *rev, bool wait_ready,
-                       ferry_error *err) FERRY_WUR;
-void pkg_stop_services(const char *name);
-
-/* hooks and health (worker) */
-int hook_run(const char *name, const char *rev, const struct manifest *m, enum manifest_hook h,
-             uint64_t timeout_ms, ferry_error *err) FERRY_WUR;
-int health_check(const char *name, const char *rev, const struct manifest *m,
-                 ferry_error *err) FERRY_WUR;
-
-/* sandbox.c: starting a program of a package through ferry-confine */
-#define AGENT_APP_ID_MIN 70000
-#define AGENT_APP_ID_MAX 79999
-struct launch {
-	char **argv; /* owned, NULL-terminated */
-	char **envp; /* owned; NULL: the agent's own environment */
-	char *cwd;   /* NULL: none (ferry-confine picks the sandbox's) */
-	uid_t uid;   /* the package's user */
-};
-/* The state.db connection of the calling thread (the worker's or the main one). */
-sqlite3 *agent_db(void);
-void sandbox_set_thread_db(sqlite3 *db);
-int sandbox_find_helper(const char *configured, ferry_error *err) FERRY_WUR;
-/* How to start app a (NULL: hook h) of revision rev. */
-int sandbox_launch(sqlite3 *db, const char *name, const char *rev, const struct manifest *m,
-                   const struct manifest_app *a, int h, struct launch *l,
-                   ferry_error *err) FERRY_WUR;
-void launch_free(struct launch *l);
-/* The package's uid and gid, allocated at first use when ferryd is root. */
-int pkg_ids(sqlite3 *db, const char *name, uid_t *uid, gid_t *gid, ferry_error *err) FERRY_WUR;
-/* Every plug the manifest declares (top level, apps, hooks), once each;
- * free() the array only (the strings are the manifest's). */
-int plug_declared(const struct manifest *m, char ***out, ferry_error *err) FERRY_WUR;
-const char *plug_interface(const struct manifest *m, const char *plug);
-bool plug_auto_connects(const char *iface);
-/* Is the plug connected, and how ("manual", "auto", "-")? */
-int conn_state(sqlite3 *db, const char *name, const char *plug, const char *iface, bool *connected,
-               const char **how) FERRY_WUR;
-/* Copy ferry-confine's lines about denials from a program's output to the agent's log. */
-void sandbox_log_denials(const char *label, const char *buf, size_t len);
-
-/* txn.c */
-int txn_create(sqlite3 *db, const char *kind, const char *name, const char *summary, json_t *data,
-               int64_t *id, ferry_error *err) FERRY_WUR;
-void *txn_worker(void *arg);
-int txn_recover(sqlite3 *db);
-void txn_wake(void);
-
-/* schedule.c */
-int schedule_check(const char *spec, ferry_error *err) FERRY_WUR;
-int64_t schedule_next(const char *spec, int64_t after);
-/* Is the time inside one of the windows (always, for "every")? */
-bool schedule_inside(const char *spec, int64_t at);
-
-/* api.c */
-int api_start(ferry_error *err) FERRY_WUR;
-void api_run(void);
-int64_t api_timeout_ms(void);
-void api_stop(void);
+int agent_path(const struct agent *ag, char *out, const char *fmt, ...)
+    FERRY_PRINTF(3, 4) FERRY_WUR;

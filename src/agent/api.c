@@ -22,7 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "api.h"
 #include "base/buf.h"
 #include "base/cleanup.h"
 #include "base/fs.h"
@@ -32,6 +32,10 @@
 #include "pkg/channel.h"
 #include "pkg/name.h"
 #include "report.h"
+#include "revs.h"
+#include "sandbox.h"
+#include "services.h"
+#include "txn.h"
 
 #define API_MAX_BODY (64 * 1024)
 #define API_MAX_LOG_LINES 10000
@@ -46,9 +50,9 @@ struct reply {
 	json_t *json; /* the whole answer */
 };
 
-static struct MHD_Daemon *mhd(void)
+static struct MHD_Daemon *mhd(struct agent *ag)
 {
-	return agent.mhd;
+	return ag->mhd;
 }
 
 static struct reply sync_reply(json_t *result)
@@ -124,7 +128,7 @@ static json_t *text_json(char *text)
 
 /* --- reads ---------------------------------------------------------------- */
 
-static json_t *package_json(json_t *pkg, bool detail)
+static json_t *package_json(struct agent *ag, json_t *pkg, bool detail)
 {
 	const char *name = jstr(pkg, "name"), *cur = jstr(pkg, "current");
 	json_t *o = json_object();
@@ -134,7 +138,7 @@ static json_t *package_json(json_t *pkg, bool detail)
 	json_object_set(o, "installed", json_object_get(pkg, "installed"));
 	json_t *rev = NULL;
 	if (state_query_row(
-	        agent.db, &rev, NULL,
+	        ag->db, &rev, NULL,
 	        "SELECT version, sha256, size, local FROM revisions WHERE name=? AND rev=?", "tt",
 	        name, cur) == 0) {
 		json_object_set(o, "version", json_object_get(rev, "version"));
@@ -146,7 +150,7 @@ static json_t *package_json(json_t *pkg, bool detail)
 	}
 	json_t *hold = NULL;
 	if (state_query_row(
-	        agent.db, &hold, NULL,
+	        ag->db, &hold, NULL,
 	        "SELECT name, until FROM holds WHERE (name=? OR name='*') AND (until=0 OR until>?)"
 	        " ORDER BY until=0 DESC, until DESC",
 	        "ti", name, wall_s()) == 0) {
@@ -157,19 +161,19 @@ static json_t *package_json(json_t *pkg, bool detail)
 		return o;
 	json_t *revs = NULL;
 	if (state_query(
-	        agent.db, &revs, NULL,
+	        ag->db, &revs, NULL,
 	        "SELECT rev AS revision, version, status, local, added, sha256, size FROM revisions"
 	        " WHERE name=? ORDER BY added DESC, rowid DESC",
 	        "t", name) == 0)
 		json_object_set_new(o, "revisions", revs);
 	json_t *blocked = NULL;
-	if (state_query(agent.db, &blocked, NULL,
+	if (state_query(ag->db, &blocked, NULL,
 	                "SELECT rev AS revision, reason, at FROM blocked WHERE name=? ORDER BY at",
 	                "t", name) == 0)
 		json_object_set_new(o, "blocked", blocked);
 	struct manifest *m = NULL;
 	ferry_error err;
-	if (rev_manifest(name, cur, &m, &err) == 0) {
+	if (rev_manifest(ag, name, cur, &m, &err) == 0) {
 		json_object_set_new(o, "summary", json_string(m->summary));
 		if (m->description)
 			json_object_set_new(o, "description", json_string(m->description));
@@ -181,7 +185,7 @@ static json_t *package_json(json_t *pkg, bool detail)
 			if (a->daemon != DAEMON_NONE) {
 				json_object_set_new(ao, "daemon",
 				                    json_string(manifest_daemon_name(a->daemon)));
-				struct service *s = svc_find(name, a->name);
+				struct service *s = svc_find(ag, name, a->name);
 				json_object_set_new(
 				    ao, "active",
 				    json_string(s ? svc_state_name(s->state) : "inactive"));
@@ -200,7 +204,7 @@ static json_t *package_json(json_t *pkg, bool detail)
 	return o;
 }
 
-static struct reply get_packages(struct MHD_Connection *c)
+static struct reply get_packages(struct agent *ag, struct MHD_Connection *c)
 {
 	const char *all = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "all");
 	json_t *rows = NULL;
@@ -208,7 +212,7 @@ static struct reply get_packages(struct MHD_Connection *c)
 	int rc;
 	if (all && strcmp(all, "true") == 0) {
 		rc = state_query(
-		    agent.db, &rows, &err,
+		    ag->db, &rows, &err,
 		    "SELECT r.name, r.rev AS revision, r.version, r.status, r.local, p.channel,"
 		    " (p.current = r.rev) AS current FROM revisions r LEFT JOIN packages p ON "
 		    "p.name=r.name"
@@ -218,33 +222,33 @@ static struct reply get_packages(struct MHD_Connection *c)
 			return ferr_reply(rc, &err);
 		return sync_reply(rows);
 	}
-	rc = state_query(agent.db, &rows, &err, "SELECT * FROM packages ORDER BY name", NULL);
+	rc = state_query(ag->db, &rows, &err, "SELECT * FROM packages ORDER BY name", NULL);
 	if (rc < 0)
 		return ferr_reply(rc, &err);
 	json_t *out = json_array();
 	size_t i;
 	json_t *p;
-	json_array_foreach(rows, i, p) json_array_append_new(out, package_json(p, false));
+	json_array_foreach(rows, i, p) json_array_append_new(out, package_json(ag, p, false));
 	json_decref(rows);
 	return sync_reply(out);
 }
 
-static struct reply get_package(const char *name)
+static struct reply get_package(struct agent *ag, const char *name)
 {
 	json_t *row = NULL;
 	ferry_error err;
 	int rc =
-	    state_query_row(agent.db, &row, &err, "SELECT * FROM packages WHERE name=?", "t", name);
+	    state_query_row(ag->db, &row, &err, "SELECT * FROM packages WHERE name=?", "t", name);
 	if (rc == FERRY_E_NOTFOUND)
 		return error_reply(404, rc, "%s is not installed", name);
 	if (rc < 0)
 		return ferr_reply(rc, &err);
-	json_t *o = package_json(row, true);
+	json_t *o = package_json(ag, row, true);
 	json_decref(row);
 	return sync_reply(o);
 }
 
-static json_t *change_json(json_t *c, bool steps)
+static json_t *change_json(struct agent *ag, json_t *c, bool steps)
 {
 	json_t *o = json_object();
 	char id[32];
@@ -263,14 +267,14 @@ static json_t *change_json(json_t *c, bool steps)
 				json_object_set(o, dk[i], json_object_get(data, dk[i]));
 		json_decref(data);
 	}
-	if (agent.running_change == json_integer_value(json_object_get(c, "id")) &&
-	    agent.progress_total)
+	if (ag->running_change == json_integer_value(json_object_get(c, "id")) &&
+	    ag->progress_total)
 		json_object_set_new(o, "progress",
-		                    json_pack("{s:I, s:I}", "done", (json_int_t)agent.progress_done,
-		                              "total", (json_int_t)agent.progress_total));
+		                    json_pack("{s:I, s:I}", "done", (json_int_t)ag->progress_done,
+		                              "total", (json_int_t)ag->progress_total));
 	if (steps) {
 		json_t *rows = NULL;
-		if (state_query(agent.db, &rows, NULL,
+		if (state_query(ag->db, &rows, NULL,
 		                "SELECT seq, kind, summary, status, started, ended, started_ms, "
 		                "ended_ms, msg FROM steps"
 		                " WHERE change=? ORDER BY seq",
@@ -280,12 +284,12 @@ static json_t *change_json(json_t *c, bool steps)
 	return o;
 }
 
-static struct reply get_changes(struct MHD_Connection *c)
+static struct reply get_changes(struct agent *ag, struct MHD_Connection *c)
 {
 	const char *name = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "name");
 	json_t *rows = NULL;
 	ferry_error err;
-	int rc = state_query(agent.db, &rows, &err,
+	int rc = state_query(ag->db, &rows, &err,
 	                     "SELECT * FROM (SELECT * FROM changes WHERE (?1 IS NULL OR name=?1)"
 	                     " ORDER BY id DESC LIMIT 100) ORDER BY id",
 	                     "t", name);
@@ -294,12 +298,12 @@ static struct reply get_changes(struct MHD_Connection *c)
 	json_t *out = json_array();
 	size_t i;
 	json_t *ch;
-	json_array_foreach(rows, i, ch) json_array_append_new(out, change_json(ch, false));
+	json_array_foreach(rows, i, ch) json_array_append_new(out, change_json(ag, ch, false));
 	json_decref(rows);
 	return sync_reply(out);
 }
 
-static struct reply get_change(const char *id)
+static struct reply get_change(struct agent *ag, const char *id)
 {
 	unsigned long long n;
 	if (str_to_u64(id, 1ull << 62, &n) < 0)
@@ -307,22 +311,22 @@ static struct reply get_change(const char *id)
 		                   id);
 	json_t *row = NULL;
 	ferry_error err;
-	int rc = state_query_row(agent.db, &row, &err, "SELECT * FROM changes WHERE id=?", "i",
+	int rc = state_query_row(ag->db, &row, &err, "SELECT * FROM changes WHERE id=?", "i",
 	                         (int64_t)n);
 	if (rc == FERRY_E_NOTFOUND)
 		return error_reply(404, rc, "no change %s", id);
 	if (rc < 0)
 		return ferr_reply(rc, &err);
-	json_t *o = change_json(row, true);
+	json_t *o = change_json(ag, row, true);
 	json_decref(row);
 	return sync_reply(o);
 }
 
-static struct reply get_services(void)
+static struct reply get_services(struct agent *ag)
 {
 	json_t *out = json_array();
 	json_t *rows = NULL;
-	if (state_query(agent.db, &rows, NULL, "SELECT name, current FROM packages ORDER BY name",
+	if (state_query(ag->db, &rows, NULL, "SELECT name, current FROM packages ORDER BY name",
 	                NULL) == 0) {
 		size_t i;
 		json_t *p;
@@ -330,13 +334,13 @@ static struct reply get_services(void)
 		{
 			struct manifest *m = NULL;
 			ferry_error err;
-			if (rev_manifest(jstr(p, "name"), jstr(p, "current"), &m, &err) < 0)
+			if (rev_manifest(ag, jstr(p, "name"), jstr(p, "current"), &m, &err) < 0)
 				continue;
 			for (size_t k = 0; k < m->n_apps; k++) {
 				const struct manifest_app *a = &m->apps[k];
 				if (a->daemon == DAEMON_NONE)
 					continue;
-				struct service *s = svc_find(m->name, a->name);
+				struct service *s = svc_find(ag, m->name, a->name);
 				json_t *o =
 				    json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", m->name, "app",
 				              a->name, "daemon", manifest_daemon_name(a->daemon),
@@ -368,7 +372,7 @@ static bool split_app(const char *spec, char *name, char *app)
 	return str_copy(app, STATE_NAME_MAX, dot + 1) == 0;
 }
 
-static struct reply get_logs(struct MHD_Connection *c)
+static struct reply get_logs(struct agent *ag, struct MHD_Connection *c)
 {
 	const char *spec = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "name");
 	const char *ns = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "n");
@@ -378,7 +382,7 @@ static struct reply get_logs(struct MHD_Connection *c)
 		return error_reply(400, FERRY_E_INVALID, "logs: expected NAME or NAME.APP");
 	char cur[STATE_REV_MAX];
 	ferry_error err;
-	int rc = state_current(agent.db, name, cur, &err);
+	int rc = state_current(ag->db, name, cur, &err);
 	if (rc < 0)
 		return ferr_reply(rc, &err);
 	unsigned long long n = 10;
@@ -388,7 +392,7 @@ static struct reply get_logs(struct MHD_Connection *c)
 	json_error_t jerr;
 	_cleanup_(json_decrefp) json_t *offsets = offs ? json_loads(offs, 0, &jerr) : NULL;
 	struct manifest *m = NULL;
-	rc = rev_manifest(name, cur, &m, &err);
+	rc = rev_manifest(ag, name, cur, &m, &err);
 	if (rc < 0)
 		return ferr_reply(rc, &err);
 	json_t *out = json_array();
@@ -405,7 +409,7 @@ static struct reply get_logs(struct MHD_Connection *c)
 		}
 		matched = true;
 		char path[PATH_MAX];
-		if (agent_path(path, "logs/%s/%s.log", name, an) < 0)
+		if (agent_path(ag, path, "logs/%s/%s.log", name, an) < 0)
 			continue;
 		struct stat st;
 		off_t size = stat(path, &st) == 0 ? st.st_size : 0;
@@ -463,16 +467,16 @@ static struct reply get_logs(struct MHD_Connection *c)
 	return sync_reply(out);
 }
 
-static struct reply get_conf(const char *name, struct MHD_Connection *c)
+static struct reply get_conf(struct agent *ag, const char *name, struct MHD_Connection *c)
 {
 	const char *key = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "key");
 	char cur[STATE_REV_MAX];
 	ferry_error err;
-	int rc = state_current(agent.db, name, cur, &err);
+	int rc = state_current(ag->db, name, cur, &err);
 	if (rc < 0)
 		return ferr_reply(rc, &err);
 	json_t *rows = NULL;
-	rc = state_query(agent.db, &rows, &err,
+	rc = state_query(ag->db, &rows, &err,
 	                 "SELECT key, value FROM pkg_config WHERE name=? AND (?2 IS NULL OR "
 	                 "key=?2) ORDER BY key",
 	                 "tt", name, key);
@@ -492,7 +496,7 @@ static struct reply get_conf(const char *name, struct MHD_Connection *c)
 	return sync_reply(o);
 }
 
-static struct reply get_app(const char *spec)
+static struct reply get_app(struct agent *ag, const char *spec)
 {
 	char name[STATE_NAME_MAX], app[STATE_NAME_MAX];
 	if (!split_app(spec, name, app))
@@ -502,11 +506,11 @@ static struct reply get_app(const char *spec)
 		IGNORE_RC(str_copy(app, sizeof(app), name));
 	char cur[STATE_REV_MAX];
 	ferry_error err;
-	int rc = state_current(agent.db, name, cur, &err);
+	int rc = state_current(ag->db, name, cur, &err);
 	if (rc < 0)
 		return ferr_reply(rc, &err);
 	struct manifest *m = NULL;
-	rc = rev_manifest(name, cur, &m, &err);
+	rc = rev_manifest(ag, name, cur, &m, &err);
 	if (rc < 0)
 		return ferr_reply(rc, &err);
 	const struct manifest_app *a = NULL;
@@ -518,7 +522,7 @@ static struct reply get_app(const char *spec)
 		return error_reply(404, FERRY_E_NOTFOUND, "%s has no app %s", name, app);
 	}
 	struct launch l;
-	rc = sandbox_launch(agent_db(), name, cur, m, a, -1, &l, &err);
+	rc = sandbox_launch(ag, ag->db, name, cur, m, a, -1, &l, &err);
 	manifest_free(m);
 	if (rc < 0)
 		return ferr_reply(rc, &err);
@@ -531,7 +535,7 @@ static struct reply get_app(const char *spec)
 	 * said by privileged and agent-uid (docs/device.md) */
 	json_t *o =
 	    json_pack("{s:s, s:s, s:s, s:b, s:b, s:i, s:o, s:o}", "name", name, "app", app,
-	              "revision", cur, "confined", agent.confine, "privileged", agent.privileged,
+	              "revision", cur, "confined", ag->confine, "privileged", ag->privileged,
 	              "agent-uid", (json_int_t)getuid(), "argv", argv, "environment", env);
 	if (l.cwd)
 		json_object_set_new(o, "cwd", json_string(l.cwd));
@@ -541,10 +545,10 @@ static struct reply get_app(const char *spec)
 
 /* --- connections -------------------------------------------------------------- */
 
-static int installed(const char *name, char *cur, struct reply *r);
+static int installed(struct agent *ag, const char *name, char *cur, struct reply *r);
 
 /* Every declared plug of the installed packages (or of one). */
-static struct reply get_connections(struct MHD_Connection *c)
+static struct reply get_connections(struct agent *ag, struct MHD_Connection *c)
 {
 	const char *only = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "name");
 	json_t *rows = NULL;
@@ -553,7 +557,7 @@ static struct reply get_connections(struct MHD_Connection *c)
 		return error_reply(400, FERRY_E_INVALID, "\"%s\" is not a valid package name",
 		                   only);
 	int rc = state_query(
-	    agent.db, &rows, &err,
+	    ag->db, &rows, &err,
 	    "SELECT name, current FROM packages WHERE ?1 IS NULL OR name=?1 ORDER BY name", "t",
 	    only);
 	if (rc < 0)
@@ -569,13 +573,13 @@ static struct reply get_connections(struct MHD_Connection *c)
 	{
 		struct manifest *m = NULL;
 		_cleanup_free_ char **plugs = NULL;
-		if (rev_manifest(jstr(p, "name"), jstr(p, "current"), &m, &err) < 0)
+		if (rev_manifest(ag, jstr(p, "name"), jstr(p, "current"), &m, &err) < 0)
 			continue;
 		if (plug_declared(m, &plugs, &err) == 0)
 			for (char **pl = plugs; *pl; pl++) {
 				const char *iface = plug_interface(m, *pl), *how = "-";
 				bool on = false;
-				if (conn_state(agent.db, m->name, *pl, iface, &on, &how) < 0)
+				if (conn_state(ag->db, m->name, *pl, iface, &on, &how) < 0)
 					continue;
 				json_array_append_new(
 				    out,
@@ -591,7 +595,7 @@ static struct reply get_connections(struct MHD_Connection *c)
 
 /* {"action": "connect" | "disconnect", "name": NAME, "plug": PLUG}: the
  * decision is recorded; it takes effect at the app's next start. */
-static struct reply post_connections(json_t *body)
+static struct reply post_connections(struct agent *ag, json_t *body)
 {
 	const char *action = jstr(body, "action"), *name = jstr(body, "name"),
 	           *plug = jstr(body, "plug");
@@ -601,11 +605,11 @@ static struct reply post_connections(json_t *body)
 		                   "connections: action must be connect or disconnect");
 	char cur[STATE_REV_MAX];
 	struct reply r;
-	if (installed(name, cur, &r) < 0)
+	if (installed(ag, name, cur, &r) < 0)
 		return r;
 	struct manifest *m = NULL;
 	ferry_error err;
-	int rc = rev_manifest(name, cur, &m, &err);
+	int rc = rev_manifest(ag, name, cur, &m, &err);
 	if (rc < 0)
 		return ferr_reply(rc, &err);
 	_cleanup_free_ char **plugs = NULL;
@@ -638,7 +642,7 @@ static struct reply post_connections(json_t *body)
 		    "%s:%s uses the interface \"%s\", which this device does not support "
 		    "(ferry-confine --list-interfaces)",
 		    name, plug, iface);
-	rc = state_exec(agent.db, &err,
+	rc = state_exec(ag->db, &err,
 	                "INSERT OR REPLACE INTO connections(name, plug, interface, connected, at)"
 	                " VALUES(?, ?, ?, ?, ?)",
 	                "tttii", name, plug, iface, (int64_t)connect, wall_s());
@@ -650,48 +654,47 @@ static struct reply post_connections(json_t *body)
 	                            "interface", iface, "connected", connect, "how", "manual"));
 }
 
-static struct reply get_system(void)
+static struct reply get_system(struct agent *ag)
 {
 	json_t *holds = NULL;
-	if (state_query(agent.db, &holds, NULL, "SELECT name, until FROM holds ORDER BY name",
-	                NULL) < 0)
+	if (state_query(ag->db, &holds, NULL, "SELECT name, until FROM holds ORDER BY name", NULL) <
+	    0)
 		holds = json_array();
-	json_t *o =
-	    json_pack("{s:s, s:s, s:b, s:b, s:s, s:i, s:o, s:s, s:s}", "version", FERRY_VERSION,
-	              "root", agent.root, "ready", agent.ready, "privileged", agent.privileged,
-	              "images", agent.extract ? "extracted" : "loop-mounted", "retain",
-	              agent.retain, "holds", holds, "device-id", agent.device_id, "refresh-timer",
-	              agent.refresh_timer ? agent.refresh_timer : "");
-	json_object_set_new(o, "device-key", json_string(report_device_key()));
-	if (agent.store_url) {
-		json_object_set_new(o, "store", json_string(agent.store_url));
-		json_object_set_new(o, "next-refresh", json_integer(agent.refresh_next));
+	json_t *o = json_pack("{s:s, s:s, s:b, s:b, s:s, s:i, s:o, s:s, s:s}", "version",
+	                      FERRY_VERSION, "root", ag->root, "ready", ag->ready, "privileged",
+	                      ag->privileged, "images", ag->extract ? "extracted" : "loop-mounted",
+	                      "retain", ag->retain, "holds", holds, "device-id", ag->device_id,
+	                      "refresh-timer", ag->refresh_timer ? ag->refresh_timer : "");
+	json_object_set_new(o, "device-key", json_string(report_device_key(ag)));
+	if (ag->store_url) {
+		json_object_set_new(o, "store", json_string(ag->store_url));
+		json_object_set_new(o, "next-refresh", json_integer(ag->refresh_next));
 	}
 	return sync_reply(o);
 }
 
 /* --- changes of state -------------------------------------------------------- */
 
-static struct reply new_change(const char *kind, const char *name, const char *summary,
-                               json_t *data)
+static struct reply new_change(struct agent *ag, const char *kind, const char *name,
+                               const char *summary, json_t *data)
 {
 	int64_t id = 0;
 	ferry_error err;
-	int rc = txn_create(agent.db, kind, name, summary, data, &id, &err);
+	int rc = txn_create(ag, ag->db, kind, name, summary, data, &id, &err);
 	if (rc < 0)
 		return ferr_reply(rc, &err);
-	txn_wake();
+	txn_wake(ag);
 	return async_reply(id);
 }
 
-static struct reply post_install_file(json_t *body)
+static struct reply post_install_file(struct agent *ag, json_t *body)
 {
 	const char *path = jstr(body, "path");
 	if (!*path || path[0] != '/')
 		return error_reply(400, FERRY_E_INVALID,
 		                   "install: \"path\" must be an absolute path");
 	bool dangerous = json_is_true(json_object_get(body, "dangerous"));
-	if (!dangerous && !agent.store_url)
+	if (!dangerous && !ag->store_url)
 		return error_reply(403, FERRY_E_VERIFY,
 		                   "cannot install %s: no signed metadata covers this file; "
 		                   "use --dangerous to install it without verification",
@@ -705,17 +708,17 @@ static struct reply post_install_file(json_t *body)
 	_cleanup_free_ char *summary = str_dup_printf("Install %s (local file)", base);
 	_cleanup_(json_decrefp) json_t *data =
 	    json_pack("{s:s, s:b, s:s}", "source", path, "dangerous", dangerous, "channel", "");
-	return new_change("install-file", "", summary ? summary : "Install", data);
+	return new_change(ag, "install-file", "", summary ? summary : "Install", data);
 }
 
-static int installed(const char *name, char *cur, struct reply *r)
+static int installed(struct agent *ag, const char *name, char *cur, struct reply *r)
 {
 	ferry_error err;
 	if (!pkg_name_valid(name)) {
 		*r = error_reply(400, FERRY_E_INVALID, "\"%s\" is not a valid package name", name);
 		return -1;
 	}
-	int rc = state_current(agent.db, name, cur, &err);
+	int rc = state_current(ag->db, name, cur, &err);
 	if (rc < 0) {
 		*r = ferr_reply(rc, &err);
 		return -1;
@@ -723,25 +726,25 @@ static int installed(const char *name, char *cur, struct reply *r)
 	return 0;
 }
 
-static struct reply post_remove(const char *name, json_t *body)
+static struct reply post_remove(struct agent *ag, const char *name, json_t *body)
 {
 	char cur[STATE_REV_MAX];
 	struct reply r;
-	if (installed(name, cur, &r) < 0)
+	if (installed(ag, name, cur, &r) < 0)
 		return r;
 	bool purge = json_is_true(json_object_get(body, "purge"));
 	_cleanup_free_ char *summary =
 	    str_dup_printf("Remove %s%s", name, purge ? " and its data" : "");
 	_cleanup_(json_decrefp) json_t *data =
 	    json_pack("{s:s, s:s, s:b}", "name", name, "from", cur, "purge", purge);
-	return new_change("remove", name, summary ? summary : "Remove", data);
+	return new_change(ag, "remove", name, summary ? summary : "Remove", data);
 }
 
-static struct reply post_revert(const char *name, json_t *body)
+static struct reply post_revert(struct agent *ag, const char *name, json_t *body)
 {
 	char cur[STATE_REV_MAX];
 	struct reply r;
-	if (installed(name, cur, &r) < 0)
+	if (installed(ag, name, cur, &r) < 0)
 		return r;
 	const char *want = jstr(body, "revision");
 	json_t *row = NULL;
@@ -752,7 +755,7 @@ static struct reply post_revert(const char *name, json_t *body)
 			return error_reply(400, FERRY_E_INVALID,
 			                   "%s revision %s is already current", name, want);
 		rc = state_query_row(
-		    agent.db, &row, &err,
+		    ag->db, &row, &err,
 		    "SELECT rev FROM revisions WHERE name=? AND rev=? AND status='ok'", "tt", name,
 		    want);
 		if (rc == FERRY_E_NOTFOUND)
@@ -760,7 +763,7 @@ static struct reply post_revert(const char *name, json_t *body)
 			                   want);
 	} else {
 		rc = state_query_row(
-		    agent.db, &row, &err,
+		    ag->db, &row, &err,
 		    "SELECT rev FROM revisions WHERE name=? AND rev<>? AND status='ok'"
 		    " ORDER BY added DESC, rowid DESC LIMIT 1",
 		    "tt", name, cur);
@@ -776,10 +779,10 @@ static struct reply post_revert(const char *name, json_t *body)
 	    str_dup_printf("Revert %s from revision %s to %s", name, cur, to);
 	_cleanup_(json_decrefp) json_t *data =
 	    json_pack("{s:s, s:s, s:s}", "name", name, "from", cur, "to", to ? to : "");
-	return new_change("revert", name, summary ? summary : "Revert", data);
+	return new_change(ag, "revert", name, summary ? summary : "Revert", data);
 }
 
-static struct reply post_services(json_t *body)
+static struct reply post_services(struct agent *ag, json_t *body)
 {
 	const char *action = jstr(body, "action");
 	if (strcmp(action, "start") && strcmp(action, "stop") && strcmp(action, "restart"))
@@ -794,11 +797,11 @@ static struct reply post_services(json_t *body)
 		return error_reply(400, FERRY_E_INVALID, "services: expected NAME or NAME.APP");
 	char cur[STATE_REV_MAX];
 	struct reply r;
-	if (installed(name, cur, &r) < 0)
+	if (installed(ag, name, cur, &r) < 0)
 		return r;
 	struct manifest *m = NULL;
 	ferry_error err;
-	int rc = rev_manifest(name, cur, &m, &err);
+	int rc = rev_manifest(ag, name, cur, &m, &err);
 	if (rc < 0)
 		return ferr_reply(rc, &err);
 	bool any = false;
@@ -817,14 +820,14 @@ static struct reply post_services(json_t *body)
 		json_array_append_new(apps, json_string(app));
 	_cleanup_(json_decrefp) json_t *data =
 	    json_pack("{s:s, s:s, s:o}", "name", name, "action", action, "apps", apps);
-	return new_change("services", name, summary ? summary : "Services", data);
+	return new_change(ag, "services", name, summary ? summary : "Services", data);
 }
 
-static struct reply post_conf(const char *name, json_t *body)
+static struct reply post_conf(struct agent *ag, const char *name, json_t *body)
 {
 	char cur[STATE_REV_MAX];
 	struct reply r;
-	if (installed(name, cur, &r) < 0)
+	if (installed(ag, name, cur, &r) < 0)
 		return r;
 	json_t *values = json_object_get(body, "values");
 	if (!json_is_object(values) || json_object_size(values) == 0 ||
@@ -852,10 +855,10 @@ static struct reply post_conf(const char *name, json_t *body)
 	_cleanup_free_ char *summary = str_dup_printf("Configure %s", name);
 	_cleanup_(json_decrefp) json_t *data =
 	    json_pack("{s:s, s:O}", "name", name, "values", values);
-	return new_change("configure", name, summary ? summary : "Configure", data);
+	return new_change(ag, "configure", name, summary ? summary : "Configure", data);
 }
 
-static struct reply post_holds(json_t *body)
+static struct reply post_holds(struct agent *ag, json_t *body)
 {
 	const char *action = jstr(body, "action");
 	json_t *names = json_object_get(body, "names");
@@ -871,40 +874,40 @@ static struct reply post_holds(json_t *body)
 		const char *nm = json_string_value(json_array_get(names, i));
 		char cur[STATE_REV_MAX];
 		struct reply r;
-		if (!nm || installed(nm, cur, &r) < 0) {
+		if (!nm || installed(ag, nm, cur, &r) < 0) {
 			if (!nm)
 				return error_reply(400, FERRY_E_INVALID,
 				                   "holds: names must be strings");
 			return r;
 		}
 	}
-	int rc = state_begin(agent.db, &err);
+	int rc = state_begin(ag->db, &err);
 	if (rc < 0)
 		return ferr_reply(rc, &err);
 	for (size_t i = 0; i < (n ? n : 1) && rc == 0; i++) {
 		const char *nm = n ? json_string_value(json_array_get(names, i)) : "*";
 		if (hold)
-			rc = state_exec(agent.db, &err,
+			rc = state_exec(ag->db, &err,
 			                "INSERT OR REPLACE INTO holds(name, until) VALUES(?, ?)",
 			                "ti", nm, (int64_t)until);
 		else if (n)
-			rc = state_exec(agent.db, &err, "DELETE FROM holds WHERE name=?", "t", nm);
+			rc = state_exec(ag->db, &err, "DELETE FROM holds WHERE name=?", "t", nm);
 		else
-			rc = state_exec(agent.db, &err, "DELETE FROM holds", NULL);
+			rc = state_exec(ag->db, &err, "DELETE FROM holds", NULL);
 	}
 	if (rc < 0) {
-		state_rollback(agent.db);
+		state_rollback(ag->db);
 		return ferr_reply(rc, &err);
 	}
-	rc = state_commit(agent.db, &err);
+	rc = state_commit(ag->db, &err);
 	if (rc < 0)
 		return ferr_reply(rc, &err);
 	return sync_reply(NULL);
 }
 
-static struct reply post_store(const char *action, const char *name, json_t *body)
+static struct reply post_store(struct agent *ag, const char *action, const char *name, json_t *body)
 {
-	if (!agent.store_url)
+	if (!ag->store_url)
 		return error_reply(400, FERRY_E_UNSUPPORTED,
 		                   "%s: ferryd has no store to %s from (start it with --store URL "
 		                   "--trust ROOT_JSON)",
@@ -927,12 +930,12 @@ static struct reply post_store(const char *action, const char *name, json_t *bod
 			if (!json_is_string(n))
 				return error_reply(400, FERRY_E_INVALID,
 				                   "refresh: names must be strings");
-			if (installed(json_string_value(n), cur, &r) < 0)
+			if (installed(ag, json_string_value(n), cur, &r) < 0)
 				return r;
 		}
 		_cleanup_(json_decrefp) json_t *data =
 		    json_pack("{s:b, s:O}", "auto", 0, "names", names ? names : json_array());
-		return new_change("refresh-all", "", "Refresh", data);
+		return new_change(ag, "refresh-all", "", "Refresh", data);
 	}
 	if (!pkg_name_valid(name))
 		return error_reply(400, FERRY_E_INVALID, "\"%s\" is not a valid package name",
@@ -940,7 +943,7 @@ static struct reply post_store(const char *action, const char *name, json_t *bod
 	bool install = strcmp(action, "install") == 0;
 	char cur[STATE_REV_MAX];
 	ferry_error err;
-	int rc = state_current(agent.db, name, cur, &err);
+	int rc = state_current(ag->db, name, cur, &err);
 	if (install && rc == 0)
 		return error_reply(409, FERRY_E_EXISTS,
 		                   "%s is already installed (ferry refresh %s updates it)", name,
@@ -951,31 +954,32 @@ static struct reply post_store(const char *action, const char *name, json_t *bod
 	    str_dup_printf("%s %s", install ? "Install" : "Refresh", name);
 	_cleanup_(json_decrefp) json_t *data =
 	    json_pack("{s:s, s:s, s:b}", "name", name, "channel", channel, "explicit", 1);
-	return new_change(install ? "install" : "refresh", name, summary ? summary : action, data);
+	return new_change(ag, install ? "install" : "refresh", name, summary ? summary : action,
+	                  data);
 }
 
-static struct reply post_packages(const char *name, json_t *body)
+static struct reply post_packages(struct agent *ag, const char *name, json_t *body)
 {
 	const char *action = jstr(body, "action");
 	if (!name) {
 		if (strcmp(action, "install") == 0 && *jstr(body, "path"))
-			return post_install_file(body);
+			return post_install_file(ag, body);
 		if (strcmp(action, "refresh") == 0)
-			return post_store(action, NULL, body);
+			return post_store(ag, action, NULL, body);
 		return error_reply(400, FERRY_E_INVALID, "unknown action \"%s\"", action);
 	}
 	if (strcmp(action, "remove") == 0)
-		return post_remove(name, body);
+		return post_remove(ag, name, body);
 	if (strcmp(action, "revert") == 0)
-		return post_revert(name, body);
+		return post_revert(ag, name, body);
 	if (strcmp(action, "install") == 0 || strcmp(action, "refresh") == 0)
-		return post_store(action, name, body);
+		return post_store(ag, action, name, body);
 	return error_reply(400, FERRY_E_INVALID, "unknown action \"%s\"", action);
 }
 
 /* --- dispatch ------------------------------------------------------------------- */
 
-static bool may_change(struct MHD_Connection *c)
+static bool may_change(struct agent *ag, struct MHD_Connection *c)
 {
 	const union MHD_ConnectionInfo *ci =
 	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -985,16 +989,16 @@ static bool may_change(struct MHD_Connection *c)
 	socklen_t len = sizeof(cred);
 	if (getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		return false;
-	return cred.uid == 0 || cred.uid == agent.owner_uid;
+	return cred.uid == 0 || cred.uid == ag->owner_uid;
 }
 
-static struct reply route(struct MHD_Connection *c, const char *url, const char *method,
-                          struct request *req)
+static struct reply route(struct agent *ag, struct MHD_Connection *c, const char *url,
+                          const char *method, struct request *req)
 {
 	bool get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
 	if (!get && !post)
 		return error_reply(405, FERRY_E_INVALID, "method %s not allowed", method);
-	if (post && !may_change(c))
+	if (post && !may_change(ag, c))
 		return error_reply(403, FERRY_E_PERM,
 		                   "permission denied: only root may change packages");
 	if (req->too_big)
@@ -1014,27 +1018,27 @@ static struct reply route(struct MHD_Connection *c, const char *url, const char 
 	struct reply r;
 	const char *rest;
 	if (strcmp(url, "/v1/system") == 0 && get)
-		r = get_system();
+		r = get_system(ag);
 	else if (strcmp(url, "/v1/packages") == 0)
-		r = get ? get_packages(c) : post_packages(NULL, body);
+		r = get ? get_packages(ag, c) : post_packages(ag, NULL, body);
 	else if ((rest = str_has_prefix(url, "/v1/packages/") ? url + 13 : NULL) && *rest)
-		r = get ? get_package(rest) : post_packages(rest, body);
+		r = get ? get_package(ag, rest) : post_packages(ag, rest, body);
 	else if (strcmp(url, "/v1/changes") == 0 && get)
-		r = get_changes(c);
+		r = get_changes(ag, c);
 	else if ((rest = str_has_prefix(url, "/v1/changes/") ? url + 12 : NULL) && *rest && get)
-		r = get_change(rest);
+		r = get_change(ag, rest);
 	else if (strcmp(url, "/v1/services") == 0)
-		r = get ? get_services() : post_services(body);
+		r = get ? get_services(ag) : post_services(ag, body);
 	else if (strcmp(url, "/v1/holds") == 0 && post)
-		r = post_holds(body);
+		r = post_holds(ag, body);
 	else if (strcmp(url, "/v1/logs") == 0 && get)
-		r = get_logs(c);
+		r = get_logs(ag, c);
 	else if ((rest = str_has_prefix(url, "/v1/conf/") ? url + 9 : NULL) && *rest)
-		r = get ? get_conf(rest, c) : post_conf(rest, body);
+		r = get ? get_conf(ag, rest, c) : post_conf(ag, rest, body);
 	else if (strcmp(url, "/v1/connections") == 0)
-		r = get ? get_connections(c) : post_connections(body);
+		r = get ? get_connections(ag, c) : post_connections(ag, body);
 	else if ((rest = str_has_prefix(url, "/v1/apps/") ? url + 9 : NULL) && *rest && get)
-		r = get_app(rest);
+		r = get_app(ag, rest);
 	else
 		r = error_reply(404, FERRY_E_NOTFOUND, "no such endpoint: %s %s", method, url);
 	json_decref(body);
@@ -1045,7 +1049,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                                const char *method, const char *version, const char *upload_data,
                                size_t *upload_data_size, void **con_cls)
 {
-	(void)cls;
+	struct agent *ag = cls;
 	(void)version;
 	struct request *req = *con_cls;
 	if (!req) {
@@ -1062,7 +1066,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	struct reply r = route(c, url, method, req);
+	struct reply r = route(ag, c, url, method, req);
 	char *text = r.json ? json_dumps(r.json, JSON_COMPACT) : NULL;
 	json_decref(r.json);
 	if (!text)
@@ -1093,13 +1097,13 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	}
 }
 
-int api_start(ferry_error *err)
+int api_start(struct agent *ag, ferry_error *err)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	if (str_copy(sa.sun_path, sizeof(sa.sun_path), agent.socket_path) < 0)
+	if (str_copy(sa.sun_path, sizeof(sa.sun_path), ag->socket_path) < 0)
 		return ferry_error_set(err, FERRY_E_LIMIT,
 		                       "%s: socket path too long (at most %zu bytes)",
-		                       agent.socket_path, sizeof(sa.sun_path) - 1);
+		                       ag->socket_path, sizeof(sa.sun_path) - 1);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return ferry_error_errno(err, FERRY_E_IO, errno, "socket");
@@ -1108,59 +1112,59 @@ int api_start(ferry_error *err)
 		close(fd);
 		return ferry_error_set(err, FERRY_E_BUSY,
 		                       "%s: another ferryd is already listening there",
-		                       agent.socket_path);
+		                       ag->socket_path);
 	}
 	close(fd);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return ferry_error_errno(err, FERRY_E_IO, errno, "socket");
-	unlink(agent.socket_path);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    chmod(agent.socket_path, 0666) < 0 || listen(fd, 64) < 0) {
+	unlink(ag->socket_path);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(ag->socket_path, 0666) < 0 ||
+	    listen(fd, 64) < 0) {
 		int e = errno;
 		close(fd);
-		return ferry_error_errno(err, FERRY_E_IO, e, "listen on %s", agent.socket_path);
+		return ferry_error_errno(err, FERRY_E_IO, e, "listen on %s", ag->socket_path);
 	}
-	agent.listen_fd = fd;
+	ag->listen_fd = fd;
 	struct MHD_Daemon *d = MHD_start_daemon(
-	    MHD_USE_EPOLL, 0, NULL, NULL, handler, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
+	    MHD_USE_EPOLL, 0, NULL, NULL, handler, ag, MHD_OPTION_LISTEN_SOCKET, fd,
 	    MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 	    (size_t)(128 * 1024), MHD_OPTION_END);
 	if (!d)
 		return ferry_error_set(err, FERRY_E_IO, "%s: the HTTP server did not start",
-		                       agent.socket_path);
-	agent.mhd = d;
+		                       ag->socket_path);
+	ag->mhd = d;
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_EPOLL_FD);
 	if (!info)
 		return ferry_error_set(err, FERRY_E_IO, "the HTTP server has no epoll descriptor");
 	struct epoll_event ev = {.events = EPOLLIN};
 	ev.data.u64 = (uint64_t)3 << 32;
-	if (epoll_ctl(agent.epfd, EPOLL_CTL_ADD, info->epoll_fd, &ev) < 0)
+	if (epoll_ctl(ag->epfd, EPOLL_CTL_ADD, info->epoll_fd, &ev) < 0)
 		return ferry_error_errno(err, FERRY_E_IO, errno, "epoll");
 	return 0;
 }
 
-void api_run(void)
+void api_run(struct agent *ag)
 {
-	if (mhd())
-		MHD_run(mhd());
+	if (mhd(ag))
+		MHD_run(mhd(ag));
 }
 
-int64_t api_timeout_ms(void)
+int64_t api_timeout_ms(struct agent *ag)
 {
 	MHD_UNSIGNED_LONG_LONG t;
-	if (!mhd() || MHD_get_timeout(mhd(), &t) != MHD_YES)
+	if (!mhd(ag) || MHD_get_timeout(mhd(ag), &t) != MHD_YES)
 		return -1;
 	return (int64_t)t;
 }
 
-void api_stop(void)
+void api_stop(struct agent *ag)
 {
-	if (mhd())
-		MHD_stop_daemon(mhd());
-	agent.mhd = NULL;
+	if (mhd(ag))
+		MHD_stop_daemon(mhd(ag));
+	ag->mhd = NULL;
 	/* the listening socket was MHD's to close */
-	agent.listen_fd = -1;
-	unlink(agent.socket_path);
+	ag->listen_fd = -1;
+	unlink(ag->socket_path);
 }

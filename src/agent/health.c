@@ -19,12 +19,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent.h"
 #include "base/cleanup.h"
 #include "base/fault.h"
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/str.h"
+#include "health.h"
+#include "sandbox.h"
+#include "services.h"
 
 static off_t file_size(const char *path)
 {
@@ -32,15 +34,15 @@ static off_t file_size(const char *path)
 	return stat(path, &st) == 0 ? st.st_size : 0;
 }
 
-int hook_run(const char *name, const char *rev, const struct manifest *m, enum manifest_hook h,
-             uint64_t timeout_ms, ferry_error *err)
+int hook_run(struct agent *ag, sqlite3 *db, const char *name, const char *rev,
+             const struct manifest *m, enum manifest_hook h, uint64_t timeout_ms, ferry_error *err)
 {
 	if (!m->hooks[h].present)
 		return 0;
 	char prog[PATH_MAX], logdir[PATH_MAX], logpath[PATH_MAX];
-	if (agent_path(prog, "mnt/%s/%s/meta/hooks/%s", name, rev, manifest_hook_name(h)) < 0 ||
-	    agent_path(logdir, "logs/%s", name) < 0 ||
-	    agent_path(logpath, "logs/%s/hooks.log", name) < 0)
+	if (agent_path(ag, prog, "mnt/%s/%s/meta/hooks/%s", name, rev, manifest_hook_name(h)) < 0 ||
+	    agent_path(ag, logdir, "logs/%s", name) < 0 ||
+	    agent_path(ag, logpath, "logs/%s/hooks.log", name) < 0)
 		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", name);
 	int rc = fs_mkdir_p(logdir, 0750, err);
 	if (rc < 0)
@@ -50,13 +52,13 @@ int hook_run(const char *name, const char *rev, const struct manifest *m, enum m
 		                         "%s hook of %s revision %s: meta/hooks/%s",
 		                         manifest_hook_name(h), name, rev, manifest_hook_name(h));
 	/* Keep hooks.log bounded: start it over when it has grown too big. */
-	if ((uint64_t)file_size(logpath) > agent.log_max) {
+	if ((uint64_t)file_size(logpath) > ag->log_max) {
 		char old[PATH_MAX];
-		if (agent_path(old, "logs/%s/hooks.log.1", name) == 0)
+		if (agent_path(ag, old, "logs/%s/hooks.log.1", name) == 0)
 			(void)rename(logpath, old);
 	}
 	struct launch l;
-	rc = sandbox_launch(agent_db(), name, rev, m, NULL, (int)h, &l, err);
+	rc = sandbox_launch(ag, db, name, rev, m, NULL, (int)h, &l, err);
 	if (rc < 0)
 		return rc;
 	FILE *lf = fopen(logpath, "ae");
@@ -66,8 +68,8 @@ int hook_run(const char *name, const char *rev, const struct manifest *m, enum m
 		fclose(lf);
 	}
 	off_t before = file_size(logpath);
-	rc = proc_run(l.argv, l.envp, l.cwd, logpath,
-	              timeout_ms ? timeout_ms : agent.hook_timeout_ms, err);
+	rc = proc_run(ag, l.argv, l.envp, l.cwd, logpath,
+	              timeout_ms ? timeout_ms : ag->hook_timeout_ms, err);
 	launch_free(&l);
 	{
 		/* what the sandbox denied, into the agent's log too */
@@ -87,17 +89,18 @@ int hook_run(const char *name, const char *rev, const struct manifest *m, enum m
 	return 0;
 }
 
-int health_check(const char *name, const char *rev, const struct manifest *m, ferry_error *err)
+int health_check(struct agent *ag, sqlite3 *db, const char *name, const char *rev,
+                 const struct manifest *m, ferry_error *err)
 {
 	int64_t grace_end = now_ms() + (int64_t)m->health_grace_ms;
 	if (FAULT("health-check"))
 		return ferry_error_set(err, FERRY_E_FAULT, "fault point health-check");
-	int rc = hook_run(name, rev, m, HOOK_CHECK_HEALTH, m->health_timeout_ms, err);
+	int rc = hook_run(ag, db, name, rev, m, HOOK_CHECK_HEALTH, m->health_timeout_ms, err);
 	if (rc < 0)
 		return rc;
-	pthread_mutex_lock(&agent.lock);
+	pthread_mutex_lock(&ag->lock);
 	for (;;) {
-		for (struct service *s = agent.services; s; s = s->next) {
+		for (struct service *s = ag->services; s; s = s->next) {
 			if (strcmp(s->name, name) != 0 || strcmp(s->rev, rev) != 0)
 				continue;
 			if (s->exits == 0 && s->state != SVC_STOPPED)
@@ -106,7 +109,7 @@ int health_check(const char *name, const char *rev, const struct manifest *m, fe
 				continue;
 			char logpath[PATH_MAX];
 			_cleanup_free_ char *tail = NULL;
-			if (agent_path(logpath, "logs/%s/%s.log", name, s->app) == 0)
+			if (agent_path(ag, logpath, "logs/%s/%s.log", name, s->app) == 0)
 				tail = log_tail(logpath, AGENT_HOOK_LOG_LINES, 0);
 			int st = s->last_status;
 			char how[96];
@@ -117,7 +120,7 @@ int health_check(const char *name, const char *rev, const struct manifest *m, fe
 				snprintf(how, sizeof(how), "was killed by signal %d", WTERMSIG(st));
 			else
 				snprintf(how, sizeof(how), "stopped");
-			pthread_mutex_unlock(&agent.lock);
+			pthread_mutex_unlock(&ag->lock);
 			return ferry_error_set(
 			    err, FERRY_E_INVALID,
 			    "daemon %s.%s %s within the %llu ms grace period%s%s", name, s->app,
@@ -125,12 +128,12 @@ int health_check(const char *name, const char *rev, const struct manifest *m, fe
 			    tail && *tail ? "; last output:\n" : "", tail ? tail : "");
 		}
 		int64_t left = grace_end - now_ms();
-		if (left <= 0 || agent.quit)
+		if (left <= 0 || ag->quit)
 			break;
-		agent_wait_ms(left);
+		agent_wait_ms(ag, left);
 	}
-	bool quit = agent.quit;
-	pthread_mutex_unlock(&agent.lock);
+	bool quit = ag->quit;
+	pthread_mutex_unlock(&ag->lock);
 	if (quit)
 		return ferry_error_set(err, FERRY_E_CANCELLED, "ferryd is stopping");
 	return 0;

@@ -16,8 +16,8 @@
  * oldest due report. Sent (2xx), or refused for good (another 4xx: logged),
  * the report leaves the outbox; a network error, 5xx or 429 schedules a
  * retry at retry-delay doubling per attempt, at most an hour. Its state
- * below is guarded by agent.lock; it waits on agent.cond, which the main
- * thread broadcasts when ferryd stops. */
+ * (struct agent_reports in the context) is guarded by ag->lock; it waits
+ * on ag->cond, which the main thread broadcasts when ferryd stops. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +25,6 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include "agent.h"
 #include "base/buf.h"
 #include "base/cleanup.h"
 #include "base/fs.h"
@@ -35,84 +34,70 @@
 #include "crypto/key.h"
 #include "http/http.h"
 #include "report.h"
+#include "state.h"
 
 #define REPORT_ANSWER_MAX 16384
 #define REPORT_RETRY_MAX_MS (3600 * 1000LL)
 
-static struct {
-	struct crypto_key *key;
-	char key_hex[65];
-	pthread_t thread;
-	bool started;
-	bool kicked; /* a report was queued since the sender last looked */
-} rep;
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int report_setup(ferry_error *err)
+int report_setup(struct agent *ag, ferry_error *err)
 {
 	char path[PATH_MAX];
-	if (agent_path(path, "device.key") < 0)
-		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", agent.root);
+	if (agent_path(ag, path, "device.key") < 0)
+		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", ag->root);
 	int rc;
 	if (fs_exists(path)) {
-		rc = crypto_key_load_private(path, &rep.key, err);
+		rc = crypto_key_load_private(path, &ag->reports.key, err);
 		if (rc < 0)
 			return ferry_error_prefix(err, rc, "device key");
-		if (crypto_key_type(rep.key) != CRYPTO_KEY_ED25519) {
-			crypto_key_free(rep.key);
-			rep.key = NULL;
+		if (crypto_key_type(ag->reports.key) != CRYPTO_KEY_ED25519) {
+			crypto_key_free(ag->reports.key);
+			ag->reports.key = NULL;
 			return ferry_error_set(err, FERRY_E_INVALID,
 			                       "device key %s: not an ed25519 key", path);
 		}
 	} else {
-		rc = crypto_key_generate(CRYPTO_KEY_ED25519, &rep.key, err);
+		rc = crypto_key_generate(CRYPTO_KEY_ED25519, &ag->reports.key, err);
 		if (rc == 0)
-			rc = crypto_key_save_private(rep.key, path, err);
+			rc = crypto_key_save_private(ag->reports.key, path, err);
 		if (rc < 0)
 			return ferry_error_prefix(err, rc, "device key %s", path);
 		log_info("device key %s generated", path);
 	}
 	_cleanup_free_ char *hex = NULL;
-	rc = crypto_key_public_value(rep.key, &hex, err);
-	if (rc == 0 && str_copy(rep.key_hex, sizeof(rep.key_hex), hex) < 0)
+	rc = crypto_key_public_value(ag->reports.key, &hex, err);
+	if (rc == 0 && str_copy(ag->reports.key_hex, sizeof(ag->reports.key_hex), hex) < 0)
 		rc = ferry_error_set(err, FERRY_E_INVALID, "device key: unexpected public value");
 	return rc;
 }
 
-void report_cleanup(void)
+void report_cleanup(struct agent *ag)
 {
-	if (rep.key)
-		crypto_key_free(rep.key);
-	rep.key = NULL;
+	if (ag->reports.key)
+		crypto_key_free(ag->reports.key);
+	ag->reports.key = NULL;
 }
 
-const char *report_device_key(void)
+const char *report_device_key(const struct agent *ag)
 {
-	return rep.key_hex;
+	return ag->reports.key_hex;
 }
 
-static bool wanted(const char *kind, const char *name, const char *to)
+static bool wanted(struct agent *ag, const char *kind, const char *name, const char *to)
 {
 	static const char *const kinds[] = {"install", "refresh", "install-file", "revert"};
 	bool known = false;
 	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
 		known |= strcmp(kind, kinds[i]) == 0;
 	/* a local revision ("x3") means nothing to the store */
-	return known && agent.store_url && rep.key && name && *name && to && to[0] >= '1' &&
+	return known && ag->store_url && ag->reports.key && name && *name && to && to[0] >= '1' &&
 	       to[0] <= '9';
 }
 
-int report_queue(sqlite3 *db, int64_t change, const char *kind, const char *name, const char *from,
-                 const char *to, const char *channel, const char *result, const char *failed_step,
-                 const char *error, ferry_error *err)
+int report_queue(struct agent *ag, sqlite3 *db, int64_t change, const char *kind, const char *name,
+                 const char *from, const char *to, const char *channel, const char *result,
+                 const char *failed_step, const char *error, ferry_error *err)
 {
-	if (!result || !wanted(kind, name, to))
+	if (!result || !wanted(ag, kind, name, to))
 		return 0;
 	char chan[128] = "";
 	if (channel && *channel) {
@@ -133,8 +118,8 @@ int report_queue(sqlite3 *db, int64_t change, const char *kind, const char *name
 	str_hex(r, sizeof(r), id);
 	struct report_outcome o = {
 	    .report_id = id,
-	    .device_id = agent.device_id,
-	    .device_key = rep.key_hex,
+	    .device_id = ag->device_id,
+	    .device_key = ag->reports.key_hex,
 	    .package = name,
 	    .from = from,
 	    .to = to,
@@ -165,31 +150,31 @@ int report_queue(sqlite3 *db, int64_t change, const char *kind, const char *name
 	return 1;
 }
 
-void report_kick(void)
+void report_kick(struct agent *ag)
 {
-	pthread_mutex_lock(&agent.lock);
-	rep.kicked = true;
-	pthread_cond_broadcast(&agent.cond);
-	pthread_mutex_unlock(&agent.lock);
+	pthread_mutex_lock(&ag->lock);
+	ag->reports.kicked = true;
+	pthread_cond_broadcast(&ag->cond);
+	pthread_mutex_unlock(&ag->lock);
 }
 
 static int cancel_on_quit(void *ctx, uint64_t done, uint64_t total)
 {
-	(void)ctx;
+	struct agent *ag = ctx;
 	(void)done;
 	(void)total;
-	return agent.quit ? 1 : 0;
+	return ag->quit ? 1 : 0;
 }
 
 /* Post one report. 0 sent or dropped for good, 1 try again later, <0 stop. */
-static int send_one(struct http_client *http, const char *body, const char *url, char *why,
-                    size_t whylen)
+static int send_one(struct agent *ag, struct http_client *http, const char *body, const char *url,
+                    char *why, size_t whylen)
 {
 	unsigned char *sig = NULL;
 	size_t siglen = 0;
 	ferry_error err;
 	ferry_error_clear(&err);
-	if (crypto_key_sign(rep.key, body, strlen(body), &sig, &siglen, &err) < 0) {
+	if (crypto_key_sign(ag->reports.key, body, strlen(body), &sig, &siglen, &err) < 0) {
 		snprintf(why, whylen, "%s", ferry_error_msg(&err));
 		return 1;
 	}
@@ -227,40 +212,40 @@ static int send_one(struct http_client *http, const char *body, const char *url,
 
 /* Sleep until wait_ms passed (-1: until woken), a report is queued, or
  * ferryd stops; false when it stops. */
-static bool sender_wait(int64_t wait_ms)
+static bool sender_wait(struct agent *ag, int64_t wait_ms)
 {
-	pthread_mutex_lock(&agent.lock);
+	pthread_mutex_lock(&ag->lock);
 	int64_t until = wait_ms >= 0 ? now_ms() + wait_ms : -1;
-	while (!agent.quit && !rep.kicked && (until < 0 || now_ms() < until)) {
+	while (!ag->quit && !ag->reports.kicked && (until < 0 || now_ms() < until)) {
 		if (until < 0) {
-			pthread_cond_wait(&agent.cond, &agent.lock);
+			pthread_cond_wait(&ag->cond, &ag->lock);
 			continue;
 		}
 		int64_t left = until - now_ms();
-		agent_wait_ms(left);
+		agent_wait_ms(ag, left);
 	}
-	rep.kicked = false;
-	bool go = !agent.quit;
-	pthread_mutex_unlock(&agent.lock);
+	ag->reports.kicked = false;
+	bool go = !ag->quit;
+	pthread_mutex_unlock(&ag->lock);
 	return go;
 }
 
 static void *sender(void *arg)
 {
-	(void)arg;
+	struct agent *ag = arg;
 	sqlite3 *db = NULL;
 	struct http_client *http = NULL;
 	ferry_error err;
 	struct http_options ho = {
 	    .connect_timeout_ms = 15000, .total_timeout_ms = 60000, .stall_timeout_s = 30};
-	_cleanup_free_ char *url = str_dup_printf("%s/v1/reports", agent.store_url);
-	if (!url || state_open(agent.db_path, &db, &err) < 0 ||
+	_cleanup_free_ char *url = str_dup_printf("%s/v1/reports", ag->store_url);
+	if (!url || state_open(ag->db_path, &db, &err) < 0 ||
 	    http_client_new(&ho, &http, &err) < 0) {
 		log_error("reports: %s", url ? ferry_error_msg(&err) : "out of memory");
 		state_close(db);
 		return NULL;
 	}
-	http_set_progress(http, cancel_on_quit, NULL);
+	http_set_progress(http, cancel_on_quit, ag);
 	for (;;) {
 		/* the oldest report that is due, else when the next one is */
 		json_t *row = NULL;
@@ -282,13 +267,13 @@ static void *sender(void *arg)
 				if (wait_ms < 0 && json_is_integer(due))
 					wait_ms = 0;
 			}
-			if (!sender_wait(wait_ms))
+			if (!sender_wait(ag, wait_ms))
 				break;
 			continue;
 		}
 		if (rc < 0) {
 			log_error("reports: %s", ferry_error_msg(&err));
-			if (!sender_wait((int64_t)agent.retry_delay_ms))
+			if (!sender_wait(ag, (int64_t)ag->retry_delay_ms))
 				break;
 			continue;
 		}
@@ -296,7 +281,7 @@ static void *sender(void *arg)
 		int64_t attempts = json_integer_value(json_object_get(row, "attempts"));
 		char why[FERRY_ERROR_MSG_MAX];
 		why[0] = '\0';
-		rc = send_one(http, json_string_value(json_object_get(row, "body")), url, why,
+		rc = send_one(ag, http, json_string_value(json_object_get(row, "body")), url, why,
 		              sizeof(why));
 		json_decref(row);
 		if (rc < 0)
@@ -310,14 +295,14 @@ static void *sender(void *arg)
 			if (state_exec(db, &err, "DELETE FROM outbox WHERE id=?", "i", id) < 0) {
 				/* sent again later: the store keeps one per report id */
 				log_error("reports: %s", ferry_error_msg(&err));
-				if (!sender_wait((int64_t)agent.retry_delay_ms))
+				if (!sender_wait(ag, (int64_t)ag->retry_delay_ms))
 					break;
 			}
 			continue;
 		}
 		attempts++;
 		int shift = attempts < 20 ? (int)attempts - 1 : 19;
-		int64_t delay = (int64_t)agent.retry_delay_ms << shift;
+		int64_t delay = (int64_t)ag->retry_delay_ms << shift;
 		if (delay > REPORT_RETRY_MAX_MS || delay <= 0)
 			delay = REPORT_RETRY_MAX_MS;
 		log_warn("report %lld not sent (%s); trying again in %lld ms", (long long)id, why,
@@ -330,7 +315,7 @@ static void *sender(void *arg)
 		               "UPDATE outbox SET next_attempt_ms=max(next_attempt_ms, ?)", "i",
 		               next) < 0) {
 			log_error("reports: %s", ferry_error_msg(&err));
-			if (!sender_wait(delay))
+			if (!sender_wait(ag, delay))
 				break;
 		}
 	}
@@ -339,23 +324,23 @@ static void *sender(void *arg)
 	return NULL;
 }
 
-int report_start(ferry_error *err)
+int report_start(struct agent *ag, ferry_error *err)
 {
-	if (!agent.store_url || !rep.key)
+	if (!ag->store_url || !ag->reports.key)
 		return 0;
-	if (pthread_create(&rep.thread, NULL, sender, NULL) != 0)
+	if (pthread_create(&ag->reports.thread, NULL, sender, ag) != 0)
 		return ferry_error_set(err, FERRY_E_INTERNAL, "cannot start the report sender");
-	rep.started = true;
+	ag->reports.started = true;
 	return 0;
 }
 
-void report_stop(void)
+void report_stop(struct agent *ag)
 {
-	if (!rep.started)
+	if (!ag->reports.started)
 		return;
-	pthread_mutex_lock(&agent.lock);
-	pthread_cond_broadcast(&agent.cond);
-	pthread_mutex_unlock(&agent.lock);
-	pthread_join(rep.thread, NULL);
-	rep.started = false;
+	pthread_mutex_lock(&ag->lock);
+	pthread_cond_broadcast(&ag->cond);
+	pthread_mutex_unlock(&ag->lock);
+	pthread_join(ag->reports.thread, NULL);
+	ag->reports.started = false;
 }

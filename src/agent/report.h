@@ -10,6 +10,7 @@
 #include <sqlite3.h>
 #include <stdint.h>
 
+#include "agent.h"
 #include "base/error.h"
 #include "pkg/report.h"
 
@@ -19,24 +20,24 @@
 
 /* Start-up: load ROOT/device.key, or generate it at first start (ed25519,
  * PKCS#8 PEM, 0600, written once and never rewritten). */
-int report_setup(ferry_error *err) FERRY_WUR;
-void report_cleanup(void);
+int report_setup(struct agent *ag, ferry_error *err) FERRY_WUR;
+void report_cleanup(struct agent *ag);
 /* The device's public key, 64 hex digits ("" before report_setup). */
-const char *report_device_key(void);
+const char *report_device_key(const struct agent *ag);
 
 /* Worker, inside the transaction that records the outcome of a change: queue
  * its report when it has one (a store is configured; an install, refresh or
  * revert of a store revision), keeping the newest REPORT_OUTBOX_MAX. result
  * NULL: none. Returns 1 when a report was queued. */
-int report_queue(sqlite3 *db, int64_t change, const char *kind, const char *name, const char *from,
-                 const char *to, const char *channel, const char *result, const char *failed_step,
-                 const char *error, ferry_error *err) FERRY_WUR;
+int report_queue(struct agent *ag, sqlite3 *db, int64_t change, const char *kind, const char *name,
+                 const char *from, const char *to, const char *channel, const char *result,
+                 const char *failed_step, const char *error, ferry_error *err) FERRY_WUR;
 /* After the commit: tell the sender there is something to send. */
-void report_kick(void);
+void report_kick(struct agent *ag);
 
 /* The sender thread: posts queued reports oldest first; retries network
  * errors, 5xx and 429 with back-off (retry-delay doubling, at most an hour);
  * drops a report the store refuses for good (another 4xx), with a warning. */
-int report_start(ferry_error *err) FERRY_WUR;
-/* Main thread at shutdown, after agent.quit is set. */
-void report_stop(void);
+int report_start(struct agent *ag, ferry_error *err) FERRY_WUR;
+/* Main thread at shutdown, after ag->quit is set. */
+void report_stop(struct agent *ag);

@@ -6,7 +6,7 @@
  *
  * Every operation here is idempotent: doing it twice, or again after a crash
  * half-way, ends in the same state. It does not decide which revision runs
- * (txn.c does). */
+ * (steps.c does). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -23,12 +23,12 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "agent.h"
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/str.h"
 #include "pkg/image.h"
+#include "revs.h"
 
 #define SQUASHFS_MAGIC_LE "hsqs"
 #define IMAGE_FILE_MAX (8ull * 1024 * 1024 * 1024)
@@ -417,9 +417,10 @@ static int loop_mount(const char *image, const char *target, ferry_error *err)
 	return rc;
 }
 
-static int mount_or_extract(const char *image, const char *target, ferry_error *err)
+static int mount_or_extract(struct agent *ag, const char *image, const char *target,
+                            ferry_error *err)
 {
-	if (!agent.extract) {
+	if (!ag->extract) {
 		if (mkdir(target, 0755) < 0 && errno != EEXIST)
 			return ferry_error_errno(err, FERRY_E_IO, errno, "mkdir %s", target);
 		if (is_mountpoint(target))
@@ -502,42 +503,44 @@ int rev_image_manifest(const char *image, struct manifest **out, ferry_error *er
 	return rc;
 }
 
-int rev_mount(const char *name, const char *rev, ferry_error *err)
+int rev_mount(struct agent *ag, const char *name, const char *rev, ferry_error *err)
 {
 	char image[PATH_MAX], dir[PATH_MAX], target[PATH_MAX];
-	if (agent_path(image, "images/%s_%s.ferry", name, rev) < 0 ||
-	    agent_path(dir, "mnt/%s", name) < 0 || agent_path(target, "mnt/%s/%s", name, rev) < 0)
+	if (agent_path(ag, image, "images/%s_%s.ferry", name, rev) < 0 ||
+	    agent_path(ag, dir, "mnt/%s", name) < 0 ||
+	    agent_path(ag, target, "mnt/%s/%s", name, rev) < 0)
 		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", name);
 	int rc = fs_mkdir_p(dir, 0755, err);
 	if (rc < 0)
 		return rc;
-	rc = mount_or_extract(image, target, err);
+	rc = mount_or_extract(ag, image, target, err);
 	if (rc < 0)
 		return rc;
 	return 0;
 }
 
-bool rev_mounted(const char *name, const char *rev)
+bool rev_mounted(struct agent *ag, const char *name, const char *rev)
 {
 	char target[PATH_MAX], yaml[PATH_MAX];
-	if (agent_path(target, "mnt/%s/%s", name, rev) < 0 ||
-	    agent_path(yaml, "mnt/%s/%s/meta/ferry.yaml", name, rev) < 0)
+	if (agent_path(ag, target, "mnt/%s/%s", name, rev) < 0 ||
+	    agent_path(ag, yaml, "mnt/%s/%s/meta/ferry.yaml", name, rev) < 0)
 		return false;
-	return agent.extract ? fs_exists(yaml) != 0 : is_mountpoint(target);
+	return ag->extract ? fs_exists(yaml) != 0 : is_mountpoint(target);
 }
 
-int rev_unmount(const char *name, const char *rev, ferry_error *err)
+int rev_unmount(struct agent *ag, const char *name, const char *rev, ferry_error *err)
 {
 	char target[PATH_MAX];
-	if (agent_path(target, "mnt/%s/%s", name, rev) < 0)
+	if (agent_path(ag, target, "mnt/%s/%s", name, rev) < 0)
 		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", name);
 	return unmount_or_remove(target, err);
 }
 
-int rev_manifest(const char *name, const char *rev, struct manifest **out, ferry_error *err)
+int rev_manifest(struct agent *ag, const char *name, const char *rev, struct manifest **out,
+                 ferry_error *err)
 {
 	char yaml[PATH_MAX];
-	if (agent_path(yaml, "mnt/%s/%s/meta/ferry.yaml", name, rev) < 0)
+	if (agent_path(ag, yaml, "mnt/%s/%s/meta/ferry.yaml", name, rev) < 0)
 		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", name);
 	int rc = manifest_load(yaml, out, err);
 	if (rc < 0)

@@ -28,26 +28,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "agent.h"
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/str.h"
+#include "base/strv.h"
 #include "confine.h"
+#include "sandbox.h"
+#include "services.h"
 
-static _Thread_local sqlite3 *thread_db;
-
-void sandbox_set_thread_db(sqlite3 *db)
-{
-	thread_db = db;
-}
-
-sqlite3 *agent_db(void)
-{
-	return thread_db ? thread_db : agent.db;
-}
-
-int sandbox_find_helper(const char *configured, ferry_error *err)
+int sandbox_find_helper(struct agent *ag, const char *configured, ferry_error *err)
 {
 	char self[PATH_MAX], cand[2][PATH_MAX];
 	size_t n = 0;
@@ -74,8 +64,7 @@ int sandbox_find_helper(const char *configured, ferry_error *err)
 		if (access(cand[i], X_OK) == 0) {
 			char *real = realpath(cand[i], NULL);
 			int rc =
-			    real ? str_copy(agent.confine_path, sizeof(agent.confine_path), real)
-			         : -1;
+			    real ? str_copy(ag->confine_path, sizeof(ag->confine_path), real) : -1;
 			free(real);
 			if (rc == 0)
 				return 0;
@@ -89,9 +78,10 @@ int sandbox_find_helper(const char *configured, ferry_error *err)
 
 /* --- the package's uid and gid ------------------------------------------- */
 
-int pkg_ids(sqlite3 *db, const char *name, uid_t *uid, gid_t *gid, ferry_error *err)
+int pkg_ids(struct agent *ag, sqlite3 *db, const char *name, uid_t *uid, gid_t *gid,
+            ferry_error *err)
 {
-	if (!agent.privileged) {
+	if (!ag->privileged) {
 		*uid = getuid();
 		*gid = getgid();
 		return 0;
@@ -114,7 +104,7 @@ int pkg_ids(sqlite3 *db, const char *name, uid_t *uid, gid_t *gid, ferry_error *
 		 * the system */
 		uint64_t pick = 0;
 		size_t k = 0;
-		for (uint64_t u = agent.app_id_min; u <= agent.app_id_max && !pick; u++) {
+		for (uint64_t u = ag->app_id_min; u <= ag->app_id_max && !pick; u++) {
 			while (k < json_array_size(rows) &&
 			       (uint64_t)json_integer_value(
 			           json_object_get(json_array_get(rows, k), "uid")) < u)
@@ -131,8 +121,8 @@ int pkg_ids(sqlite3 *db, const char *name, uid_t *uid, gid_t *gid, ferry_error *
 		if (!pick)
 			return ferry_error_set(err, FERRY_E_LIMIT,
 			                       "no free id left in app-ids %llu-%llu for %s",
-			                       (unsigned long long)agent.app_id_min,
-			                       (unsigned long long)agent.app_id_max, name);
+			                       (unsigned long long)ag->app_id_min,
+			                       (unsigned long long)ag->app_id_max, name);
 		rc = state_exec(db, NULL, "INSERT INTO pkg_ids(name, uid) VALUES(?, ?)", "ti", name,
 		                (int64_t)pick);
 		if (rc == 0)
@@ -212,13 +202,13 @@ static int chown_tree(const char *path, uid_t uid, gid_t gid, ferry_error *err)
 /* data/NAME is reachable by root and the package alone (root's, group the
  * package's, 0710): no other local user gets at the package's files, and
  * the package cannot rename what ferryd keeps there (current, revisions). */
-static int close_top(const char *top, gid_t gid, ferry_error *err)
+static int close_top(const struct agent *ag, const char *top, gid_t gid, ferry_error *err)
 {
 	_cleanup_close_ int fd = open(top, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0)
 		return ferry_error_errno(err, FERRY_E_IO, errno, "%s", top);
-	if (!agent.privileged) {
+	if (!ag->privileged) {
 		if ((st.st_mode & 07777) != 0700 && fchmod(fd, 0700) < 0)
 			return ferry_error_errno(err, FERRY_E_IO, errno, "chmod %s", top);
 		return 0;
@@ -231,16 +221,17 @@ static int close_top(const char *top, gid_t gid, ferry_error *err)
 }
 
 /* data/NAME/REV and data/NAME/common exist and belong to the package. */
-static int prepare_dirs(const char *name, const char *rev, uid_t uid, gid_t gid, ferry_error *err)
+static int prepare_dirs(struct agent *ag, const char *name, const char *rev, uid_t uid, gid_t gid,
+                        ferry_error *err)
 {
 	char top[PATH_MAX], dirs[2][PATH_MAX];
-	if (agent_path(top, "data/%s", name) < 0 ||
-	    agent_path(dirs[0], "data/%s/%s", name, rev) < 0 ||
-	    agent_path(dirs[1], "data/%s/common", name) < 0)
+	if (agent_path(ag, top, "data/%s", name) < 0 ||
+	    agent_path(ag, dirs[0], "data/%s/%s", name, rev) < 0 ||
+	    agent_path(ag, dirs[1], "data/%s/common", name) < 0)
 		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", name);
 	int rc = fs_mkdir_p(top, 0700, err);
 	if (rc == 0)
-		rc = close_top(top, gid, err);
+		rc = close_top(ag, top, gid, err);
 	for (int i = 0; i < 2 && rc == 0; i++) {
 		struct stat st;
 		if (mkdir(dirs[i], 0750) < 0 && errno != EEXIST)
@@ -251,7 +242,7 @@ static int prepare_dirs(const char *name, const char *rev, uid_t uid, gid_t gid,
 			return ferry_error_set(err, FERRY_E_INVALID, "%s: not a directory",
 			                       dirs[i]);
 		if (st.st_uid != uid || st.st_gid != gid) {
-			if (!agent.privileged)
+			if (!ag->privileged)
 				continue; /* ferry-confine says what is wrong */
 			rc = chown_tree(dirs[i], uid, gid, err);
 		}
@@ -398,16 +389,18 @@ void launch_free(struct launch *l)
 
 /* Unconfined (development switch): the program directly, with the agent's
  * environment of old. */
-static int launch_direct(const char *name, const char *rev, const struct manifest *m,
-                         const struct manifest_app *a, int h, struct launch *l, ferry_error *err)
+static int launch_direct(struct agent *ag, const char *name, const char *rev,
+                         const struct manifest *m, const struct manifest_app *a, int h,
+                         struct launch *l, ferry_error *err)
 {
 	char cmd[PATH_MAX], cwd[PATH_MAX];
-	if ((a ? agent_path(cmd, "mnt/%s/%s/%s", name, rev, a->command)
-	       : agent_path(cmd, "mnt/%s/%s/meta/hooks/%s", name, rev, manifest_hook_name(h))) <
+	if ((a ? agent_path(ag, cmd, "mnt/%s/%s/%s", name, rev, a->command)
+	       : agent_path(ag, cmd, "mnt/%s/%s/meta/hooks/%s", name, rev, manifest_hook_name(h))) <
 	        0 ||
-	    agent_path(cwd, "data/%s/%s", name, rev) < 0)
+	    agent_path(ag, cwd, "data/%s/%s", name, rev) < 0)
 		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", name);
-	int rc = svc_env(name, rev, m, a ? a->env : NULL, a ? a->n_env : 0, false, &l->envp, err);
+	int rc =
+	    svc_env(ag, name, rev, m, a ? a->env : NULL, a ? a->n_env : 0, false, &l->envp, err);
 	if (rc < 0)
 		return rc;
 	struct strv e = {l->envp, 0, 0};
@@ -416,10 +409,10 @@ static int launch_direct(const char *name, const char *rev, const struct manifes
 	e.cap = e.n + 1;
 	char confpath[PATH_MAX];
 	if (a && (a->daemon == DAEMON_NOTIFY))
-		rc = strv_add(&e, str_dup_printf("NOTIFY_SOCKET=%s", agent.notify_path));
+		rc = strv_add(&e, str_dup_printf("NOTIFY_SOCKET=%s", ag->notify_path));
 	if (!a && rc == 0)
 		rc = strv_add(&e, str_dup_printf("FERRY_HOOK=%s", manifest_hook_name(h)));
-	if (!a && rc == 0 && agent_path(confpath, "run/config/%s.json", name) == 0 &&
+	if (!a && rc == 0 && agent_path(ag, confpath, "run/config/%s.json", name) == 0 &&
 	    fs_exists(confpath))
 		rc = strv_add(&e, str_dup_printf("FERRY_CONFIG=%s", confpath));
 	l->envp = e.v;
@@ -435,20 +428,21 @@ static int launch_direct(const char *name, const char *rev, const struct manifes
 	return 0;
 }
 
-int sandbox_launch(sqlite3 *db, const char *name, const char *rev, const struct manifest *m,
-                   const struct manifest_app *a, int h, struct launch *l, ferry_error *err)
+int sandbox_launch(struct agent *ag, sqlite3 *db, const char *name, const char *rev,
+                   const struct manifest *m, const struct manifest_app *a, int h, struct launch *l,
+                   ferry_error *err)
 {
 	memset(l, 0, sizeof(*l));
 	uid_t uid;
 	gid_t gid;
-	int rc = pkg_ids(db, name, &uid, &gid, err);
+	int rc = pkg_ids(ag, db, name, &uid, &gid, err);
 	if (rc == 0)
-		rc = prepare_dirs(name, rev, uid, gid, err);
+		rc = prepare_dirs(ag, name, rev, uid, gid, err);
 	if (rc < 0)
 		return ferry_error_prefix(err, rc, "%s", name);
 	l->uid = uid;
-	if (!agent.confine)
-		return launch_direct(name, rev, m, a, h, l, err);
+	if (!ag->confine)
+		return launch_direct(ag, name, rev, m, a, h, l, err);
 
 	const char *ifaces[CONFINE_MAX_PLUGS];
 	size_t n_ifaces = 0;
@@ -456,25 +450,25 @@ int sandbox_launch(sqlite3 *db, const char *name, const char *rev, const struct 
 	if (rc < 0)
 		return rc;
 	char app[64], pkg[PATH_MAX], data[PATH_MAX], common[PATH_MAX],
-	    rundir[sizeof(agent.socket_path)], confpath[PATH_MAX], cmd[PATH_MAX];
+	    rundir[sizeof(ag->socket_path)], confpath[PATH_MAX], cmd[PATH_MAX];
 	if (a)
 		snprintf(app, sizeof(app), "%s", a->name);
 	else
 		snprintf(app, sizeof(app), "hook.%s", manifest_hook_name(h));
-	if (agent_path(pkg, "mnt/%s/%s", name, rev) < 0 ||
-	    agent_path(data, "data/%s/%s", name, rev) < 0 ||
-	    agent_path(common, "data/%s/common", name) < 0 ||
-	    agent_path(confpath, "run/config/%s.json", name) < 0 ||
+	if (agent_path(ag, pkg, "mnt/%s/%s", name, rev) < 0 ||
+	    agent_path(ag, data, "data/%s/%s", name, rev) < 0 ||
+	    agent_path(ag, common, "data/%s/common", name) < 0 ||
+	    agent_path(ag, confpath, "run/config/%s.json", name) < 0 ||
 	    str_printf(cmd, sizeof(cmd), "%s%s", a ? a->command : "meta/hooks/",
 	               a ? "" : manifest_hook_name(h)) < 0)
 		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", name);
-	memcpy(rundir, agent.socket_path, sizeof(rundir));
+	memcpy(rundir, ag->socket_path, sizeof(rundir));
 	char *slash = strrchr(rundir, '/');
 	if (slash && slash != rundir)
 		*slash = '\0';
 
 	struct strv v = {0};
-	rc = strv_add(&v, strdup(agent.confine_path));
+	rc = strv_add(&v, strdup(ag->confine_path));
 	if (rc == 0)
 		rc = add2(&v, "--name", name);
 	if (rc == 0)
@@ -487,7 +481,7 @@ int sandbox_launch(sqlite3 *db, const char *name, const char *rev, const struct 
 		rc = add2(&v, "--data", data);
 	if (rc == 0)
 		rc = add2(&v, "--common", common);
-	if (rc == 0 && agent.privileged) {
+	if (rc == 0 && ag->privileged) {
 		char id[24];
 		snprintf(id, sizeof(id), "%u", (unsigned)uid);
 		rc = add2(&v, "--uid", id);
@@ -509,7 +503,7 @@ int sandbox_launch(sqlite3 *db, const char *name, const char *rev, const struct 
 		rc = strv_add(&v, strdup("--devmode"));
 	if (rc == 0 && a) {
 		char **env = NULL;
-		rc = svc_env(name, rev, m, a->env, a->n_env, true, &env, err);
+		rc = svc_env(ag, name, rev, m, a->env, a->n_env, true, &env, err);
 		if (rc < 0) {
 			strv_free(v.v);
 			return rc;
@@ -527,18 +521,18 @@ int sandbox_launch(sqlite3 *db, const char *name, const char *rev, const struct 
 		strv_free(env);
 	}
 	if (rc == 0)
-		rc = add2(&v, "--state-dir", agent.root);
-	if (rc == 0 && strcmp(rundir, agent.socket_path) != 0)
+		rc = add2(&v, "--state-dir", ag->root);
+	if (rc == 0 && strcmp(rundir, ag->socket_path) != 0)
 		rc = add2(&v, "--run-dir", rundir);
-	if (rc == 0 && agent.cgroup_parent)
-		rc = add2(&v, "--cgroup-parent", agent.cgroup_parent);
+	if (rc == 0 && ag->cgroup_parent)
+		rc = add2(&v, "--cgroup-parent", ag->cgroup_parent);
 	if (rc == 0 && a && (a->daemon == DAEMON_NOTIFY || a->daemon == DAEMON_FORKING))
-		rc = add2(&v, "--notify-socket", agent.notify_path);
+		rc = add2(&v, "--notify-socket", ag->notify_path);
 	if (rc == 0 && a && a->daemon == DAEMON_FORKING)
 		rc = strv_add(&v, strdup("--forking"));
 	if (rc == 0 && !a && fs_exists(confpath)) {
 		/* readable by the package's user alone */
-		if (agent.privileged && chown(confpath, uid, gid) < 0)
+		if (ag->privileged && chown(confpath, uid, gid) < 0)
 			log_warn("chown %s: %s", confpath, strerror(errno));
 		rc = add2(&v, "--config-file", confpath);
 	}

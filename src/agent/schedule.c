@@ -15,8 +15,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "agent.h"
 #include "base/str.h"
+#include "schedule.h"
 
 #define SCHEDULE_MAX_WINDOWS 16
 #define SCHEDULE_MAX_PER_WINDOW 96
@@ -112,10 +112,10 @@ static int parse(const char *spec, struct window *w, int *nw, uint64_t *every_ms
 /* Where in its slot a run falls on a given day: random-looking, different
  * from device to device (salted with the device id), but the same every time
  * it is asked, so that a slot gets exactly one run a day. FNV-1a. */
-static uint64_t slot_offset(const struct tm *day, int window, int slot)
+static uint64_t slot_offset(const char *device_id, const struct tm *day, int window, int slot)
 {
 	char key[160];
-	snprintf(key, sizeof(key), "%s/%04d-%02d-%02d/%d/%d", agent.device_id, day->tm_year + 1900,
+	snprintf(key, sizeof(key), "%s/%04d-%02d-%02d/%d/%d", device_id, day->tm_year + 1900,
 	         day->tm_mon + 1, day->tm_mday, window, slot);
 	uint64_t h = 1469598103934665603ull;
 	for (const char *p = key; *p; p++) {
@@ -133,7 +133,7 @@ int schedule_check(const char *spec, ferry_error *err)
 	return parse(spec, w, &n, &every, err);
 }
 
-int64_t schedule_next(const char *spec, int64_t after)
+int64_t schedule_next(const char *spec, const char *device_id, int64_t after)
 {
 	struct window w[SCHEDULE_MAX_WINDOWS];
 	int nw;
@@ -158,7 +158,8 @@ int64_t schedule_next(const char *spec, int64_t after)
 				int64_t slot = len / w[i].n;
 				int64_t at = midnight + (int64_t)w[i].start * 60 + k * slot;
 				if (slot > 1)
-					at += (int64_t)(slot_offset(&day, i, k) % (uint64_t)slot);
+					at += (int64_t)(slot_offset(device_id, &day, i, k) %
+					                (uint64_t)slot);
 				if (at > after && (best < 0 || at < best))
 					best = at;
 			}

@@ -6,7 +6,7 @@
  * Each process starts in a session of its own (so a stop reaches everything
  * it forked) with a clean environment: the package's paths and the manifest's
  * `environment`. The main thread is the only one that reaps children; the
- * worker waits on agent.cond. ferryd is a child subreaper, so the daemon a
+ * worker waits on ag->cond. ferryd is a child subreaper, so the daemon a
  * `forking` service leaves behind becomes its child and is supervised.
  * Pid files under ROOT/run/pids let a restarted ferryd stop what a killed
  * one left running. What runs is ferry-confine with the package's policy
@@ -28,12 +28,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent.h"
 #include "base/buf.h"
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/str.h"
+#include "base/strv.h"
+#include "revs.h"
+#include "sandbox.h"
+#include "services.h"
 
 extern char **environ;
 
@@ -56,35 +59,7 @@ const char *svc_state_name(enum svc_state st)
 	return "unknown";
 }
 
-void strv_free(char **v)
-{
-	if (!v)
-		return;
-	for (char **p = v; *p; p++)
-		free(*p);
-	free(v);
-}
-
 /* --- environment ---------------------------------------------------------- */
-
-int strv_add(struct strv *s, char *item)
-{
-	if (!item)
-		return FERRY_E_NOMEM;
-	if (s->n + 2 > s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 16;
-		char **v = realloc(s->v, cap * sizeof(char *));
-		if (!v) {
-			free(item);
-			return FERRY_E_NOMEM;
-		}
-		s->v = v;
-		s->cap = cap;
-	}
-	s->v[s->n++] = item;
-	s->v[s->n] = NULL;
-	return 0;
-}
 
 /* Expand $FERRY_X and ${FERRY_X} for the package's own variables; anything
  * else is kept as written. */
@@ -127,7 +102,7 @@ fail:
 	return NULL;
 }
 
-int svc_env(const char *name, const char *rev, const struct manifest *m,
+int svc_env(struct agent *ag, const char *name, const char *rev, const struct manifest *m,
             const struct manifest_env *extra, size_t n_extra, bool sandboxed, char ***envp,
             ferry_error *err)
 {
@@ -138,9 +113,9 @@ int svc_env(const char *name, const char *rev, const struct manifest *m,
 		    str_printf(data, sizeof(data), "/ferry/%s/data", name) < 0 ||
 		    str_printf(common, sizeof(common), "/ferry/%s/common", name) < 0)
 			return ferry_error_set(err, FERRY_E_LIMIT, "%s: name too long", name);
-	} else if (agent_path(pkg, "mnt/%s/%s", name, rev) < 0 ||
-	           agent_path(data, "data/%s/%s", name, rev) < 0 ||
-	           agent_path(common, "data/%s/common", name) < 0) {
+	} else if (agent_path(ag, pkg, "mnt/%s/%s", name, rev) < 0 ||
+	           agent_path(ag, data, "data/%s/%s", name, rev) < 0 ||
+	           agent_path(ag, common, "data/%s/common", name) < 0) {
 		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", name);
 	}
 	char *const vars[][2] = {
@@ -208,16 +183,16 @@ static unsigned long long proc_starttime(pid_t pid)
 	return v;
 }
 
-static int pidfile_path(char *out, const char *tag)
+static int pidfile_path(struct agent *ag, char *out, const char *tag)
 {
-	return agent_path(out, "run/pids/%s.pid", tag);
+	return agent_path(ag, out, "run/pids/%s.pid", tag);
 }
 
-static void pidfile_write(const char *tag, pid_t pid)
+static void pidfile_write(struct agent *ag, const char *tag, pid_t pid)
 {
 	char path[PATH_MAX], dir[PATH_MAX], line[128];
 	ferry_error err;
-	if (pidfile_path(path, tag) < 0 || agent_path(dir, "run/pids") < 0)
+	if (pidfile_path(ag, path, tag) < 0 || agent_path(ag, dir, "run/pids") < 0)
 		return;
 	if (fs_mkdir_p(dir, 0700, &err) < 0)
 		return;
@@ -226,28 +201,28 @@ static void pidfile_write(const char *tag, pid_t pid)
 		log_warn("%s", ferry_error_msg(&err));
 }
 
-static void pidfile_remove(const char *tag)
+static void pidfile_remove(struct agent *ag, const char *tag)
 {
 	char path[PATH_MAX];
-	if (pidfile_path(path, tag) == 0)
+	if (pidfile_path(ag, path, tag) == 0)
 		unlink(path);
 }
 
-int svc_record_pid(struct service *s)
+int svc_record_pid(struct agent *ag, struct service *s)
 {
 	char tag[96];
 	snprintf(tag, sizeof(tag), "svc-%s.%s", s->name, s->app);
 	if (s->pid > 0)
-		pidfile_write(tag, s->pid);
+		pidfile_write(ag, tag, s->pid);
 	else
-		pidfile_remove(tag);
+		pidfile_remove(ag, tag);
 	return 0;
 }
 
-void svc_kill_stale(void)
+void svc_kill_stale(struct agent *ag)
 {
 	char dir[PATH_MAX];
-	if (agent_path(dir, "run/pids") < 0)
+	if (agent_path(ag, dir, "run/pids") < 0)
 		return;
 	DIR *d = opendir(dir);
 	if (!d)
@@ -378,21 +353,21 @@ char *log_tail(const char *path, int n, off_t from)
 	return buf;
 }
 
-int proc_run(char *const argv[], char *const envp[], const char *cwd, const char *logpath,
-             uint64_t timeout_ms, ferry_error *err)
+int proc_run(struct agent *ag, char *const argv[], char *const envp[], const char *cwd,
+             const char *logpath, uint64_t timeout_ms, ferry_error *err)
 {
 	struct child c = {0};
-	pthread_mutex_lock(&agent.lock);
+	pthread_mutex_lock(&ag->lock);
 	int rc = spawn(argv, envp, cwd, -1, logpath, &c.pid, err);
 	if (rc < 0) {
-		pthread_mutex_unlock(&agent.lock);
+		pthread_mutex_unlock(&ag->lock);
 		return rc;
 	}
-	c.next = agent.children;
-	agent.children = &c;
+	c.next = ag->children;
+	ag->children = &c;
 	char tag[48];
 	snprintf(tag, sizeof(tag), "child-%d", (int)c.pid);
-	pidfile_write(tag, c.pid);
+	pidfile_write(ag, tag, c.pid);
 
 	int64_t deadline = now_ms() + (int64_t)timeout_ms;
 	bool killed = false;
@@ -409,15 +384,15 @@ int proc_run(char *const argv[], char *const envp[], const char *cwd, const char
 			deadline = now_ms() + 10000;
 			continue;
 		}
-		agent_wait_ms(left);
+		agent_wait_ms(ag, left);
 	}
-	for (struct child **pp = &agent.children; *pp; pp = &(*pp)->next)
+	for (struct child **pp = &ag->children; *pp; pp = &(*pp)->next)
 		if (*pp == &c) {
 			*pp = c.next;
 			break;
 		}
-	pthread_mutex_unlock(&agent.lock);
-	pidfile_remove(tag);
+	pthread_mutex_unlock(&ag->lock);
+	pidfile_remove(ag, tag);
 
 	if (killed)
 		return ferry_error_set(err, FERRY_E_TIMEOUT,
@@ -432,18 +407,18 @@ int proc_run(char *const argv[], char *const envp[], const char *cwd, const char
 
 /* --- daemons ------------------------------------------------------------- */
 
-struct service *svc_find(const char *name, const char *app)
+struct service *svc_find(struct agent *ag, const char *name, const char *app)
 {
-	for (struct service *s = agent.services; s; s = s->next)
+	for (struct service *s = ag->services; s; s = s->next)
 		if (strcmp(s->name, name) == 0 && (!app || strcmp(s->app, app) == 0))
 			return s;
 	return NULL;
 }
 
-static void svc_free(struct service *s)
+static void svc_free(struct agent *ag, struct service *s)
 {
 	if (s->log_rd >= 0) {
-		epoll_ctl(agent.epfd, EPOLL_CTL_DEL, s->log_rd, NULL);
+		epoll_ctl(ag->epfd, EPOLL_CTL_DEL, s->log_rd, NULL);
 		close(s->log_rd);
 	}
 	if (s->log_wr >= 0)
@@ -456,34 +431,34 @@ static void svc_free(struct service *s)
 	free(s);
 }
 
-void svc_forget_package(const char *name)
+void svc_forget_package(struct agent *ag, const char *name)
 {
-	for (struct service **pp = &agent.services; *pp;) {
+	for (struct service **pp = &ag->services; *pp;) {
 		struct service *s = *pp;
 		if (strcmp(s->name, name) == 0 && s->pid == 0) {
 			*pp = s->next;
-			svc_free(s);
+			svc_free(ag, s);
 		} else {
 			pp = &s->next;
 		}
 	}
 }
 
-void svc_free_all(void)
+void svc_free_all(struct agent *ag)
 {
-	while (agent.services) {
-		struct service *s = agent.services;
-		agent.services = s->next;
-		svc_free(s);
+	while (ag->services) {
+		struct service *s = ag->services;
+		ag->services = s->next;
+		svc_free(ag, s);
 	}
 }
 
-static int log_open(struct service *s)
+static int log_open(struct agent *ag, struct service *s)
 {
 	char dir[PATH_MAX], path[PATH_MAX];
 	ferry_error err;
-	if (agent_path(dir, "logs/%s", s->name) < 0 ||
-	    agent_path(path, "logs/%s/%s.log", s->name, s->app) < 0)
+	if (agent_path(ag, dir, "logs/%s", s->name) < 0 ||
+	    agent_path(ag, path, "logs/%s/%s.log", s->name, s->app) < 0)
 		return -1;
 	if (fs_mkdir_p(dir, 0750, &err) < 0) {
 		log_warn("%s", ferry_error_msg(&err));
@@ -497,21 +472,21 @@ static int log_open(struct service *s)
 	return 0;
 }
 
-static void log_rotate(struct service *s)
+static void log_rotate(struct agent *ag, struct service *s)
 {
 	char path[PATH_MAX], old[PATH_MAX];
-	if (agent_path(path, "logs/%s/%s.log", s->name, s->app) < 0 ||
-	    agent_path(old, "logs/%s/%s.log.1", s->name, s->app) < 0)
+	if (agent_path(ag, path, "logs/%s/%s.log", s->name, s->app) < 0 ||
+	    agent_path(ag, old, "logs/%s/%s.log.1", s->name, s->app) < 0)
 		return;
 	close(s->log_fd);
 	s->log_fd = -1;
 	if (rename(path, old) < 0)
 		log_warn("rotate %s: %s", path, strerror(errno));
-	log_open(s);
+	log_open(ag, s);
 }
 
-int svc_setup(const char *name, const char *rev, const struct manifest *m, const char *app,
-              struct service **out, ferry_error *err)
+int svc_setup(struct agent *ag, sqlite3 *db, const char *name, const char *rev,
+              const struct manifest *m, const char *app, struct service **out, ferry_error *err)
 {
 	const struct manifest_app *a = NULL;
 	for (size_t i = 0; i < m->n_apps; i++)
@@ -519,7 +494,7 @@ int svc_setup(const char *name, const char *rev, const struct manifest *m, const
 			a = &m->apps[i];
 	if (!a || a->daemon == DAEMON_NONE)
 		return ferry_error_set(err, FERRY_E_NOTFOUND, "%s.%s is not a service", name, app);
-	struct service *s = svc_find(name, app);
+	struct service *s = svc_find(ag, name, app);
 	bool fresh = !s;
 	if (fresh) {
 		s = calloc(1, sizeof(*s));
@@ -541,16 +516,16 @@ int svc_setup(const char *name, const char *rev, const struct manifest *m, const
 		s->log_wr = p[1];
 		struct epoll_event ev = {.events = EPOLLIN};
 		ev.data.u64 = ((uint64_t)2 << 32) | (uint32_t)s->log_rd;
-		epoll_ctl(agent.epfd, EPOLL_CTL_ADD, s->log_rd, &ev);
-		if (log_open(s) < 0)
+		epoll_ctl(ag->epfd, EPOLL_CTL_ADD, s->log_rd, &ev);
+		if (log_open(ag, s) < 0)
 			log_warn("%s.%s: cannot open its log file", name, app);
-		s->next = agent.services;
-		agent.services = s;
+		s->next = ag->services;
+		ag->services = s;
 	}
 	if (s->pid > 0)
 		return ferry_error_set(err, FERRY_E_BUSY, "%s.%s is running", name, app);
 	struct launch l;
-	int rc = sandbox_launch(agent_db(), name, rev, m, a, -1, &l, err);
+	int rc = sandbox_launch(ag, db, name, rev, m, a, -1, &l, err);
 	if (rc < 0)
 		return rc;
 	char **argv = l.argv, **envp = l.envp;
@@ -570,7 +545,7 @@ int svc_setup(const char *name, const char *rev, const struct manifest *m, const
 	return 0;
 }
 
-int svc_start(struct service *s, ferry_error *err)
+int svc_start(struct agent *ag, struct service *s, ferry_error *err)
 {
 	if (s->pid > 0 && s->state != SVC_STOPPING)
 		return 0;
@@ -594,7 +569,7 @@ int svc_start(struct service *s, ferry_error *err)
 	s->adoptions = 0;
 	s->state =
 	    (s->type == DAEMON_NOTIFY || s->type == DAEMON_FORKING) ? SVC_STARTING : SVC_RUNNING;
-	svc_record_pid(s);
+	svc_record_pid(ag, s);
 	log_info("%s.%s (revision %s) started, pid %d", s->name, s->app, s->rev, (int)s->pid);
 	return 0;
 }
@@ -608,7 +583,7 @@ static void svc_signal(struct service *s, int sig)
 	kill(s->pid, sig);
 }
 
-void svc_stop_wait(struct service *s)
+void svc_stop_wait(struct agent *ag, struct service *s)
 {
 	if (s->pid <= 0) {
 		s->state = SVC_STOPPED;
@@ -630,13 +605,13 @@ void svc_stop_wait(struct service *s)
 			deadline = now_ms() + 10000;
 			continue;
 		}
-		agent_wait_ms(left);
+		agent_wait_ms(ag, left);
 	}
 	s->state = SVC_STOPPED;
 }
 
 /* forking: the parent exited 0; adopt the child it left (ours, as subreaper). */
-static pid_t find_orphan(void)
+static pid_t find_orphan(struct agent *ag)
 {
 	DIR *d = opendir("/proc");
 	if (!d)
@@ -664,10 +639,10 @@ static pid_t find_orphan(void)
 		if (!p || sscanf(p + 1, " %c %d", &state, &ppid) != 2 || ppid != me || state == 'Z')
 			continue;
 		bool known = false;
-		for (struct service *s = agent.services; s; s = s->next)
+		for (struct service *s = ag->services; s; s = s->next)
 			if (s->pid == pid)
 				known = true;
-		for (struct child *c = agent.children; c; c = c->next)
+		for (struct child *c = ag->children; c; c = c->next)
 			if (c->pid == pid)
 				known = true;
 		if (!known)
@@ -677,7 +652,7 @@ static pid_t find_orphan(void)
 	return found;
 }
 
-static void svc_exited(struct service *s, int status)
+void svc_exited(struct agent *ag, struct service *s, int status)
 {
 	char how[96];
 	describe_status(status, how, sizeof(how));
@@ -686,25 +661,25 @@ static void svc_exited(struct service *s, int status)
 	s->last_status = status;
 	if (s->state == SVC_STOPPING || s->state == SVC_STOPPED) {
 		s->state = SVC_STOPPED;
-		svc_record_pid(s);
+		svc_record_pid(ag, s);
 		log_info("%s.%s stopped (%s)", s->name, s->app, how);
 		return;
 	}
 	if (s->type == DAEMON_FORKING && ok && s->adoptions < 4) {
-		pid_t orphan = find_orphan();
+		pid_t orphan = find_orphan(ag);
 		if (orphan > 0) {
 			s->pid = orphan;
 			s->pgid = getpgid(orphan);
 			s->adoptions++;
 			s->state = SVC_RUNNING;
 			s->ready = true;
-			svc_record_pid(s);
+			svc_record_pid(ag, s);
 			log_info("%s.%s: supervising pid %d it forked", s->name, s->app,
 			         (int)orphan);
 			return;
 		}
 	}
-	svc_record_pid(s);
+	svc_record_pid(ag, s);
 	if (s->type == DAEMON_ONESHOT && ok) {
 		s->state = SVC_EXITED;
 		s->ready = true;
@@ -731,7 +706,7 @@ static void svc_exited(struct service *s, int status)
 	}
 }
 
-void svc_reap(void)
+void svc_reap(struct agent *ag)
 {
 	for (;;) {
 		int status;
@@ -739,32 +714,32 @@ void svc_reap(void)
 		if (pid <= 0)
 			break;
 		bool found = false;
-		for (struct child *c = agent.children; c && !found; c = c->next)
+		for (struct child *c = ag->children; c && !found; c = c->next)
 			if (c->pid == pid) {
 				c->done = true;
 				c->status = status;
 				found = true;
 			}
-		for (struct service *s = agent.services; s && !found; s = s->next)
+		for (struct service *s = ag->services; s && !found; s = s->next)
 			if (s->pid == pid) {
-				svc_exited(s, status);
+				svc_exited(ag, s, status);
 				found = true;
 			}
 	}
-	pthread_cond_broadcast(&agent.cond);
+	pthread_cond_broadcast(&ag->cond);
 }
 
-int64_t svc_timers(int64_t now)
+int64_t svc_timers(struct agent *ag, int64_t now)
 {
 	int64_t next = -1;
-	for (struct service *s = agent.services; s; s = s->next) {
+	for (struct service *s = ag->services; s; s = s->next) {
 		if (s->state != SVC_WAITING)
 			continue;
 		if (s->restart_at_ms <= now) {
 			ferry_error err;
-			if (svc_start(s, &err) < 0)
+			if (svc_start(ag, s, &err) < 0)
 				log_error("%s", ferry_error_msg(&err));
-			pthread_cond_broadcast(&agent.cond);
+			pthread_cond_broadcast(&ag->cond);
 			if (s->state == SVC_WAITING && (next < 0 || s->restart_at_ms < next))
 				next = s->restart_at_ms;
 			continue;
@@ -775,10 +750,10 @@ int64_t svc_timers(int64_t now)
 	return next;
 }
 
-void svc_log_readable(int fd)
+void svc_log_readable(struct agent *ag, int fd)
 {
 	struct service *s = NULL;
-	for (struct service *it = agent.services; it; it = it->next)
+	for (struct service *it = ag->services; it; it = it->next)
 		if (it->log_rd == fd)
 			s = it;
 	if (!s)
@@ -790,8 +765,8 @@ void svc_log_readable(int fd)
 			return;
 		/* Rotate before writing, so that the newest output is always in
 		 * APP.log (and APP.log.1 holds the one before). */
-		if (s->log_fd >= 0 && s->log_size > 0 && s->log_size + (uint64_t)n > agent.log_max)
-			log_rotate(s);
+		if (s->log_fd >= 0 && s->log_size > 0 && s->log_size + (uint64_t)n > ag->log_max)
+			log_rotate(ag, s);
 		char label[96];
 		snprintf(label, sizeof(label), "%s.%s", s->name, s->app);
 		sandbox_log_denials(label, buf, (size_t)n);
@@ -829,7 +804,7 @@ static bool descends_from(pid_t pid, pid_t ancestor)
 	return false;
 }
 
-void svc_notify_readable(void)
+void svc_notify_readable(struct agent *ag)
 {
 	for (int i = 0; i < 16; i++) {
 		char buf[4096];
@@ -839,7 +814,7 @@ void svc_notify_readable(void)
 		                    .msg_iovlen = 1,
 		                    .msg_control = cbuf,
 		                    .msg_controllen = sizeof(cbuf)};
-		ssize_t n = recvmsg(agent.notify_fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		ssize_t n = recvmsg(ag->notify_fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 		if (n < 0)
 			return;
 		buf[n] = '\0';
@@ -850,7 +825,7 @@ void svc_notify_readable(void)
 		if (!cred)
 			continue;
 		pid_t pgid = getpgid(cred->pid);
-		for (struct service *s = agent.services; s; s = s->next) {
+		for (struct service *s = ag->services; s; s = s->next) {
 			if (s->pid <= 0 || (s->pid != cred->pid && s->pgid != pgid &&
 			                    !descends_from(cred->pid, s->pid)))
 				continue;
@@ -863,13 +838,13 @@ void svc_notify_readable(void)
 				}
 			break;
 		}
-		pthread_cond_broadcast(&agent.cond);
+		pthread_cond_broadcast(&ag->cond);
 	}
 }
 
 /* --- a package's services -------------------------------------------------- */
 
-static bool wait_started(struct service *s, int64_t deadline, ferry_error *err)
+static bool wait_started(struct agent *ag, struct service *s, int64_t deadline, ferry_error *err)
 {
 	while (now_ms() < deadline) {
 		if (s->type == DAEMON_ONESHOT && s->state == SVC_EXITED && s->ready)
@@ -885,47 +860,48 @@ static bool wait_started(struct service *s, int64_t deadline, ferry_error *err)
 			                s->app, how);
 			return false;
 		}
-		agent_wait_ms(50);
+		agent_wait_ms(ag, 50);
 	}
 	ferry_error_set(err, FERRY_E_TIMEOUT, "%s.%s did not report it was ready within %d s",
 	                s->name, s->app, AGENT_START_TIMEOUT_MS / 1000);
 	return false;
 }
 
-int pkg_start_services(const char *name, const char *rev, bool wait_ready, ferry_error *err)
+int pkg_start_services(struct agent *ag, sqlite3 *db, const char *name, const char *rev,
+                       bool wait_ready, ferry_error *err)
 {
 	struct manifest *m = NULL;
-	int rc = rev_manifest(name, rev, &m, err);
+	int rc = rev_manifest(ag, name, rev, &m, err);
 	if (rc < 0)
 		return rc;
-	pthread_mutex_lock(&agent.lock);
+	pthread_mutex_lock(&ag->lock);
 	for (size_t i = 0; i < m->n_apps && rc == 0; i++) {
 		if (m->apps[i].daemon == DAEMON_NONE)
 			continue;
-		struct service *s = svc_find(name, m->apps[i].name);
+		struct service *s = svc_find(ag, name, m->apps[i].name);
 		if (s && s->pid > 0 && strcmp(s->rev, rev) == 0 && s->state != SVC_STOPPING)
 			continue; /* already running this revision */
 		if (s && s->pid > 0)
-			svc_stop_wait(s);
-		rc = svc_setup(name, rev, m, m->apps[i].name, &s, err);
+			svc_stop_wait(ag, s);
+		rc = svc_setup(ag, db, name, rev, m, m->apps[i].name, &s, err);
 		if (rc < 0)
 			break;
 		s->exits = 0;
-		rc = svc_start(s, err);
+		rc = svc_start(ag, s, err);
 		if (rc == 0 && wait_ready && s->type != DAEMON_SIMPLE &&
-		    !wait_started(s, now_ms() + AGENT_START_TIMEOUT_MS, err))
+		    !wait_started(ag, s, now_ms() + AGENT_START_TIMEOUT_MS, err))
 			rc = FERRY_E_INVALID;
 	}
-	pthread_mutex_unlock(&agent.lock);
+	pthread_mutex_unlock(&ag->lock);
 	manifest_free(m);
 	return rc;
 }
 
-void pkg_stop_services(const char *name)
+void pkg_stop_services(struct agent *ag, const char *name)
 {
-	pthread_mutex_lock(&agent.lock);
-	for (struct service *s = agent.services; s; s = s->next)
+	pthread_mutex_lock(&ag->lock);
+	for (struct service *s = ag->services; s; s = s->next)
 		if (strcmp(s->name, name) == 0 && s->state != SVC_STOPPED)
-			svc_stop_wait(s);
-	pthread_mutex_unlock(&agent.lock);
+			svc_stop_wait(ag, s);
+	pthread_mutex_unlock(&ag->lock);
 }

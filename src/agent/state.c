@@ -100,6 +100,15 @@ void state_rollback(sqlite3 *db)
 	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+int state_end(sqlite3 *db, int rc, ferry_error *err)
+{
+	if (rc < 0) {
+		state_rollback(db);
+		return rc;
+	}
+	return state_commit(db, err);
+}
+
 static int migrate(sqlite3 *db, ferry_error *err)
 {
 	sqlite3_stmt *st = NULL;

@@ -10,7 +10,7 @@
  * state.db is upgraded in place and a newer one is refused.
  *
  * Each thread opens its own connection; this module keeps no global state.
- * It does not decide anything: txn.c and api.c do. */
+ * It does not decide anything: steps.c, txn.c and api.c do. */
 #pragma once
 
 #include <jansson.h>
@@ -44,6 +44,9 @@ int state_query_row(sqlite3 *db, json_t **row, ferry_error *err, const char *sql
 int state_begin(sqlite3 *db, ferry_error *err) FERRY_WUR;
 int state_commit(sqlite3 *db, ferry_error *err) FERRY_WUR;
 void state_rollback(sqlite3 *db);
+/* End what state_begin began: commit when rc is 0 (and return how that
+ * went), else roll back and return rc. */
+int state_end(sqlite3 *db, int rc, ferry_error *err) FERRY_WUR;
 
 /* Agent settings (table config): get a copy (NULL when unset) or set one. */
 char *state_config_get(sqlite3 *db, const char *key);

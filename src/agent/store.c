@@ -11,7 +11,7 @@
  * Devices trust only the root.json they were provisioned with
  * (ROOT/tuf/root.json, written at first start from --trust). Network
  * failures are retried with back-off; a download first checks free space.
- * Worker thread only. It does not decide whether to refresh (txn.c does). */
+ * Worker thread only. It does not decide whether to refresh (steps.c does). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +21,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent.h"
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/log.h"
@@ -29,38 +28,39 @@
 #include "crypto/digest.h"
 #include "http/http.h"
 #include "pkg/channel.h"
+#include "pkg/manifest.h"
 #include "store.h"
 
 #define CHANNEL_MAP_MAX (4 * 1024 * 1024)
 
-int store_provision(ferry_error *err)
+int store_provision(struct agent *ag, ferry_error *err)
 {
 	char meta[PATH_MAX], root[PATH_MAX];
-	if (agent_path(meta, "tuf") < 0 || agent_path(root, "tuf/root.json") < 0)
-		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", agent.root);
+	if (agent_path(ag, meta, "tuf") < 0 || agent_path(ag, root, "tuf/root.json") < 0)
+		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", ag->root);
 	if (fs_exists(root))
 		return 0; /* provisioned before: what verified since then is trusted */
 	char *data = NULL;
 	size_t len = 0;
-	int rc = fs_read_file(agent.trust_path, 512 * 1024, &data, &len, err);
+	int rc = fs_read_file(ag->trust_path, 512 * 1024, &data, &len, err);
 	if (rc < 0)
 		return ferry_error_prefix(err, rc, "--trust");
 	rc = tuf_updater_init(meta, data, len, err);
 	free(data);
 	if (rc < 0)
-		return ferry_error_prefix(err, rc, "--trust %s", agent.trust_path);
-	log_info("provisioned: trusting %s for %s", agent.trust_path, agent.store_url);
+		return ferry_error_prefix(err, rc, "--trust %s", ag->trust_path);
+	log_info("provisioned: trusting %s for %s", ag->trust_path, ag->store_url);
 	return 0;
 }
 
 static int progress(void *ctx, uint64_t received, uint64_t total)
 {
-	(void)ctx;
-	pthread_mutex_lock(&agent.lock);
-	agent.progress_done = received;
-	agent.progress_total = total;
-	pthread_mutex_unlock(&agent.lock);
-	return agent.quit ? 1 : 0;
+	struct agent *ag = ctx;
+	pthread_mutex_lock(&ag->lock);
+	ag->progress_done = received;
+	ag->progress_total = total;
+	pthread_mutex_unlock(&ag->lock);
+	return ag->quit ? 1 : 0;
 }
 
 void store_close(struct store *s)
@@ -79,23 +79,24 @@ static bool transient(int rc)
 }
 
 /* Wait ms unless ferryd is stopping; false when it is. */
-static bool backoff(uint64_t ms)
+static bool backoff(struct agent *ag, uint64_t ms)
 {
 	int64_t until = now_ms() + (int64_t)ms;
-	pthread_mutex_lock(&agent.lock);
-	while (!agent.quit && now_ms() < until) {
+	pthread_mutex_lock(&ag->lock);
+	while (!ag->quit && now_ms() < until) {
 		int64_t left = until - now_ms();
-		agent_wait_ms(left);
+		agent_wait_ms(ag, left);
 	}
-	bool go = !agent.quit;
-	pthread_mutex_unlock(&agent.lock);
+	bool go = !ag->quit;
+	pthread_mutex_unlock(&ag->lock);
 	return go;
 }
 
-int store_open(struct store *s, ferry_error *err)
+int store_open(struct agent *ag, struct store *s, ferry_error *err)
 {
 	memset(s, 0, sizeof(*s));
-	if (!agent.store_url)
+	s->ag = ag;
+	if (!ag->store_url)
 		return ferry_error_set(
 		    err, FERRY_E_UNSUPPORTED,
 		    "ferryd has no store (start it with --store URL --trust ROOT_JSON)");
@@ -103,11 +104,11 @@ int store_open(struct store *s, ferry_error *err)
 	int rc = http_client_new(&ho, &s->http, err);
 	if (rc < 0)
 		return rc;
-	http_set_progress(s->http, progress, NULL);
+	http_set_progress(s->http, progress, ag);
 	char meta[PATH_MAX];
-	_cleanup_free_ char *murl = str_dup_printf("%s/repo/metadata/", agent.store_url);
-	_cleanup_free_ char *turl = str_dup_printf("%s/repo/targets/", agent.store_url);
-	if (!murl || !turl || agent_path(meta, "tuf") < 0) {
+	_cleanup_free_ char *murl = str_dup_printf("%s/repo/metadata/", ag->store_url);
+	_cleanup_free_ char *turl = str_dup_printf("%s/repo/targets/", ag->store_url);
+	if (!murl || !turl || agent_path(ag, meta, "tuf") < 0) {
 		store_close(s);
 		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
 	}
@@ -120,10 +121,10 @@ int store_open(struct store *s, ferry_error *err)
 	}
 	for (unsigned attempt = 0;; attempt++) {
 		rc = tuf_updater_refresh(s->u, err);
-		if (rc == 0 || !transient(rc) || attempt + 1 >= agent.retries ||
-		    !backoff(agent.retry_delay_ms << attempt))
+		if (rc == 0 || !transient(rc) || attempt + 1 >= ag->retries ||
+		    !backoff(ag, ag->retry_delay_ms << attempt))
 			break;
-		log_warn("store %s: %s; trying again", agent.store_url, ferry_error_msg(err));
+		log_warn("store %s: %s; trying again", ag->store_url, ferry_error_msg(err));
 		/* a fresh updater: a failed refresh leaves it unusable */
 		tuf_updater_free(s->u);
 		s->u = NULL;
@@ -133,7 +134,7 @@ int store_open(struct store *s, ferry_error *err)
 	}
 	if (rc < 0) {
 		store_close(s);
-		return ferry_error_prefix(err, rc, "store %s", agent.store_url);
+		return ferry_error_prefix(err, rc, "store %s", ag->store_url);
 	}
 	return 0;
 }
@@ -163,6 +164,7 @@ bool store_progressive_pick(const char *device_id, const char *name, const char 
 
 static int load_map(struct store *s, const char *name, json_t **map, ferry_error *err)
 {
+	struct agent *ag = s->ag;
 	char path[512];
 	if (target_path(name, "channels.json", path, sizeof(path)) < 0)
 		return ferry_error_set(err, FERRY_E_INVALID, "%s: bad package name", name);
@@ -177,7 +179,8 @@ static int load_map(struct store *s, const char *name, json_t **map, ferry_error
 		                       "%s: channel map of %llu bytes is too large", name,
 		                       (unsigned long long)t->length);
 	char dir[PATH_MAX], file[PATH_MAX];
-	if (agent_path(dir, "tuf/maps") < 0 || agent_path(file, "tuf/maps/%s.json", name) < 0)
+	if (agent_path(ag, dir, "tuf/maps") < 0 ||
+	    agent_path(ag, file, "tuf/maps/%s.json", name) < 0)
 		return ferry_error_set(err, FERRY_E_LIMIT, "path too long");
 	rc = fs_mkdir_p(dir, 0755, err);
 	if (rc < 0)
@@ -186,8 +189,8 @@ static int load_map(struct store *s, const char *name, json_t **map, ferry_error
 	if (!tuf_target_file_matches(t, file)) {
 		for (unsigned attempt = 0;; attempt++) {
 			rc = tuf_updater_download_target(s->u, t, file, err);
-			if (rc == 0 || !transient(rc) || attempt + 1 >= agent.retries ||
-			    !backoff(agent.retry_delay_ms << attempt))
+			if (rc == 0 || !transient(rc) || attempt + 1 >= ag->retries ||
+			    !backoff(ag, ag->retry_delay_ms << attempt))
 				break;
 		}
 		if (rc < 0)
@@ -224,6 +227,7 @@ static void choice_from_rev(json_t *map, const char *rev, struct store_choice *c
 int store_resolve(struct store *s, const char *name, const char *channel, struct store_choice *out,
                   ferry_error *err)
 {
+	struct agent *ag = s->ag;
 	struct channel ch;
 	int rc = channel_parse(channel, &ch, err);
 	if (rc < 0)
@@ -263,7 +267,7 @@ int store_resolve(struct store *s, const char *name, const char *channel, struct
 		snprintf(prev, sizeof(prev), "%lld",
 		         (long long)json_integer_value(json_object_get(prog, "revision")));
 		json_int_t pct = json_integer_value(json_object_get(prog, "percentage"));
-		if (pct > 0 && store_progressive_pick(agent.device_id, name, prev, (unsigned)pct)) {
+		if (pct > 0 && store_progressive_pick(ag->device_id, name, prev, (unsigned)pct)) {
 			snprintf(revs, sizeof(revs), "%s", prev);
 			out->progressive = true;
 		}
@@ -334,25 +338,26 @@ int store_verify_file(struct store *s, const char *name, const char *rev, const 
 	return 0;
 }
 
-static int free_space_check(const char *dir, uint64_t need, ferry_error *err)
+static int free_space_check(struct agent *ag, const char *dir, uint64_t need, ferry_error *err)
 {
 	struct statvfs vfs;
 	if (statvfs(dir, &vfs) < 0)
 		return ferry_error_errno(err, FERRY_E_IO, errno, "statvfs %s", dir);
 	uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
-	if (agent.min_free > avail || need > avail - agent.min_free)
+	if (ag->min_free > avail || need > avail - ag->min_free)
 		return ferry_error_set(
 		    err, FERRY_E_LIMIT,
 		    "not enough free space in %s: %llu MiB needed (and %llu MiB kept free), "
 		    "%llu MiB free",
-		    dir, (unsigned long long)(need >> 20),
-		    (unsigned long long)(agent.min_free >> 20), (unsigned long long)(avail >> 20));
+		    dir, (unsigned long long)(need >> 20), (unsigned long long)(ag->min_free >> 20),
+		    (unsigned long long)(avail >> 20));
 	return 0;
 }
 
 int store_download(struct store *s, const char *name, const char *rev, const char *dest,
                    ferry_error *err)
 {
+	struct agent *ag = s->ag;
 	const struct tuf_target *t = NULL;
 	int rc = image_target(s, name, rev, &t, err);
 	if (rc < 0)
@@ -360,8 +365,8 @@ int store_download(struct store *s, const char *name, const char *rev, const cha
 	if (tuf_target_file_matches(t, dest))
 		return 0; /* downloaded and verified before a crash */
 	char dir[PATH_MAX], part[PATH_MAX];
-	if (agent_path(dir, "images/.incoming") < 0 ||
-	    agent_path(part, "images/.incoming/%s_%s.part", name, rev) < 0)
+	if (agent_path(ag, dir, "images/.incoming") < 0 ||
+	    agent_path(ag, part, "images/.incoming/%s_%s.part", name, rev) < 0)
 		return ferry_error_set(err, FERRY_E_LIMIT, "path too long");
 	rc = fs_mkdir_p(dir, 0700, err);
 	if (rc < 0)
@@ -373,8 +378,8 @@ int store_download(struct store *s, const char *name, const char *rev, const cha
 		have = 0;
 	}
 	/* The image, and as much again when it is extracted instead of mounted. */
-	uint64_t need = (t->length - have) + (agent.extract ? t->length * 3 : 0);
-	rc = free_space_check(dir, need, err);
+	uint64_t need = (t->length - have) + (ag->extract ? t->length * 3 : 0);
+	rc = free_space_check(ag, dir, need, err);
 	if (rc < 0)
 		return rc;
 	/* Consistent snapshots name a target file by its hash. */
@@ -387,24 +392,24 @@ int store_download(struct store *s, const char *name, const char *rev, const cha
 	        : strdup(t->path);
 	_cleanup_free_ char *qrel = rel ? http_quote(rel, true) : NULL;
 	_cleanup_free_ char *url =
-	    qrel ? str_dup_printf("%s/repo/targets/%s", agent.store_url, qrel) : NULL;
+	    qrel ? str_dup_printf("%s/repo/targets/%s", ag->store_url, qrel) : NULL;
 	if (!url)
 		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
-	pthread_mutex_lock(&agent.lock);
-	agent.progress_done = have;
-	agent.progress_total = t->length;
-	pthread_mutex_unlock(&agent.lock);
+	pthread_mutex_lock(&ag->lock);
+	ag->progress_done = have;
+	ag->progress_total = t->length;
+	pthread_mutex_unlock(&ag->lock);
 	for (unsigned attempt = 0;; attempt++) {
 		rc = http_get_file(s->http, url, part, t->length, true, NULL, err);
-		if (rc == 0 || !transient(rc) || attempt + 1 >= agent.retries)
+		if (rc == 0 || !transient(rc) || attempt + 1 >= ag->retries)
 			break;
 		log_warn("download %s revision %s: %s; resuming", name, rev, ferry_error_msg(err));
-		if (!backoff(agent.retry_delay_ms << attempt))
+		if (!backoff(ag, ag->retry_delay_ms << attempt))
 			break;
 	}
-	pthread_mutex_lock(&agent.lock);
-	agent.progress_total = 0;
-	pthread_mutex_unlock(&agent.lock);
+	pthread_mutex_lock(&ag->lock);
+	ag->progress_total = 0;
+	pthread_mutex_unlock(&ag->lock);
 	if (rc < 0)
 		return ferry_error_prefix(err, rc, "download %s revision %s", name, rev);
 	if (!tuf_target_file_matches(t, part)) {

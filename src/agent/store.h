@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "agent.h"
 #include "base/error.h"
 #include "http/http.h"
 #include "pkg/channel.h"
@@ -11,6 +12,7 @@
 #include "tuf/updater.h"
 
 struct store {
+	struct agent *ag;
 	struct http_client *http;
 	struct tuf_updater *u;
 };
@@ -26,10 +28,10 @@ struct store_choice {
 };
 
 /* First start: trust --trust as ROOT/tuf/root.json (kept afterwards). */
-int store_provision(ferry_error *err) FERRY_WUR;
+int store_provision(struct agent *ag, ferry_error *err) FERRY_WUR;
 
 /* An updater with fresh metadata (retried with back-off on network errors). */
-int store_open(struct store *s, ferry_error *err) FERRY_WUR;
+int store_open(struct agent *ag, struct store *s, ferry_error *err) FERRY_WUR;
 void store_close(struct store *s);
 
 /* The revision channel holds for this device's architecture; a progressive

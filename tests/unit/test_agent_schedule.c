@@ -13,9 +13,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "agent.h"
-
-struct agent agent;
+#include "schedule.h"
+#include "state.h"
 
 static void test_refused(void **state)
 {
@@ -61,12 +60,12 @@ static void test_next_is_inside_and_after(void **state)
 	for (size_t s = 0; s < sizeof(specs) / sizeof(specs[0]); s++)
 		for (int h = 0; h < 24; h++) {
 			int64_t now = at(0, h, 7);
-			int64_t next = schedule_next(specs[s], now);
+			int64_t next = schedule_next(specs[s], "", now);
 			assert_true(next > now);
 			assert_true(next <= now + 48 * 3600);
 			assert_true(schedule_inside(specs[s], next));
 		}
-	assert_int_equal(schedule_next("every 30m", 1000), 1000 + 1800);
+	assert_int_equal(schedule_next("every 30m", "", 1000), 1000 + 1800);
 	assert_true(schedule_inside("every 30m", 12345));
 	assert_false(schedule_inside("09:00~17:00", at(0, 8, 59)));
 	assert_true(schedule_inside("09:00~17:00", at(0, 9, 0)));
@@ -75,7 +74,7 @@ static void test_next_is_inside_and_after(void **state)
 	assert_true(schedule_inside("22:00~02:00", at(0, 23, 0)));
 	assert_false(schedule_inside("22:00~02:00", at(0, 2, 30)));
 	/* an exact time is that minute */
-	int64_t n = schedule_next("03:30", at(0, 4, 0));
+	int64_t n = schedule_next("03:30", "", at(0, 4, 0));
 	assert_true(n >= at(1, 3, 30) && n < at(1, 3, 31));
 }
 
@@ -86,7 +85,7 @@ static void test_four_a_day_spreads(void **state)
 	int quarters[4] = {0};
 	int64_t t = at(0, 0, 0) - 1;
 	for (int i = 0; i < 4; i++) {
-		t = schedule_next("00:00~24:00/4", t);
+		t = schedule_next("00:00~24:00/4", "", t);
 		struct tm tm;
 		time_t tt = (time_t)t;
 		localtime_r(&tt, &tm);

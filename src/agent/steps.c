@@ -1,0 +1,1093 @@
+/* steps.c: the steps of ferryd's changes, and which kinds of change run
+ * which steps (steps_table, given to the engine in txn.c). Every step's do
+ * and undo are idempotent: after a crash the engine runs a step again, or
+ * its undo, from the start.
+ *
+ * Kinds and their steps:
+ *   install-file  prepare-file mount pre-refresh stop-services copy-data
+ *                 switch post-refresh start-services health commit
+ *   install, refresh
+ *                 resolve download, then as install-file from mount
+ *   refresh-all   check (queues a refresh of each package with something new)
+ *   revert        stop-services switch start-services health commit-revert
+ *   remove        stop-services remove-hook discard
+ *   configure     configure
+ *   services      service-control
+ * The worker's start-up is here too: mount the kept revisions before the
+ * engine recovers interrupted changes, then point the current links at what
+ * state.db says and start the services.
+ *
+ * This file does not journal, order or undo steps (txn.c does). */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/buf.h"
+#include "base/cleanup.h"
+#include "base/fault.h"
+#include "base/fs.h"
+#include "base/log.h"
+#include "base/str.h"
+#include "health.h"
+#include "revs.h"
+#include "schedule.h"
+#include "services.h"
+#include "steps.h"
+#include "store.h"
+
+static const char *jstr(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	return s ? s : "";
+}
+
+static bool rev_ok(struct txn *t, const char *rev)
+{
+	json_t *row = NULL;
+	if (state_query_row(t->db, &row, NULL,
+	                    "SELECT status FROM revisions WHERE name=? AND rev=?", "tt", t->name,
+	                    rev) < 0)
+		return false;
+	bool ok = strcmp(jstr(row, "status"), "ok") == 0;
+	json_decref(row);
+	return ok;
+}
+
+/* --- steps --------------------------------------------------------------- */
+
+static int next_local_rev(struct txn *t, char *out, ferry_error *err)
+{
+	char key[96];
+	snprintf(key, sizeof(key), "local-seq.%s", t->name);
+	_cleanup_free_ char *v = state_config_get(t->db, key);
+	unsigned long long n = 0;
+	if (v && str_to_u64(v, 1ull << 40, &n) < 0)
+		n = 0;
+	n++;
+	char nv[32];
+	snprintf(nv, sizeof(nv), "%llu", n);
+	int rc = state_config_set(t->db, key, nv, err);
+	if (rc < 0)
+		return rc;
+	snprintf(out, STATE_REV_MAX, "x%llu", n);
+	return 0;
+}
+
+static int step_prepare_file(struct txn *t, ferry_error *err)
+{
+	char incoming_dir[PATH_MAX], incoming[PATH_MAX], image[PATH_MAX];
+	if (agent_path(t->ag, incoming_dir, "images/.incoming") < 0 ||
+	    agent_path(t->ag, incoming, "images/.incoming/%lld.ferry", (long long)t->id) < 0)
+		return ferry_error_set(err, FERRY_E_LIMIT, "root path too long");
+	int rc = fs_mkdir_p(incoming_dir, 0700, err);
+	if (rc < 0)
+		return rc;
+	const char *source = jstr(t->data, "source");
+	rc = rev_image_check(source, NULL, err);
+	if (rc < 0)
+		return rc;
+	uint64_t size = 0;
+	char sha[65];
+	rc = copy_file(source, incoming, &size, sha, err);
+	if (rc < 0)
+		return rc;
+	/* From here on only the copy is used: the caller's file may change. */
+	rc = rev_image_check(incoming, NULL, err);
+	if (rc < 0)
+		return ferry_error_prefix(err, rc, "%s", source);
+	struct manifest *m = NULL;
+	rc = rev_image_manifest(incoming, &m, err);
+	if (rc < 0)
+		return ferry_error_prefix(err, rc, "%s", source);
+	rc = str_copy(t->name, sizeof(t->name), m->name);
+	_cleanup_free_ char *version = strdup(m->version);
+	manifest_free(m);
+	if (rc < 0 || !version)
+		return ferry_error_set(err, FERRY_E_LIMIT, "%s: bad name", source);
+	char cur[STATE_REV_MAX] = "";
+	rc = state_current(t->db, t->name, cur, NULL);
+	if (rc < 0 && rc != FERRY_E_NOTFOUND)
+		return ferry_error_set(err, rc, "state.db: read package %s", t->name);
+	IGNORE_RC(str_copy(t->from, sizeof(t->from), rc == 0 ? cur : ""));
+	bool dangerous = json_is_true(json_object_get(t->data, "dangerous"));
+	if (dangerous) {
+		rc = next_local_rev(t, t->to, err);
+		if (rc < 0)
+			return rc;
+	} else {
+		/* Accepted only when signed metadata covers these exact bytes. */
+		struct store s;
+		struct store_choice c;
+		rc = store_open(t->ag, &s, err);
+		if (rc == 0)
+			rc = store_find_by_sha256(&s, t->name, sha, &c, err);
+		if (rc == 0)
+			rc = store_verify_file(&s, t->name, c.rev, incoming, err);
+		store_close(&s);
+		if (rc < 0)
+			return ferry_error_prefix(err, rc, "%s", source);
+		IGNORE_RC(str_copy(t->to, sizeof(t->to), c.rev));
+		if (*t->from && strcmp(t->from, t->to) == 0)
+			return ferry_error_set(err, FERRY_E_EXISTS,
+			                       "%s revision %s is already installed", t->name,
+			                       t->to);
+	}
+	if (agent_path(t->ag, image, "images/%s_%s.ferry", t->name, t->to) < 0)
+		return ferry_error_set(err, FERRY_E_LIMIT, "root path too long");
+	if (rename(incoming, image) < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "rename %s", image);
+	rc = fs_fsync_parent(image, err);
+	if (rc < 0)
+		return rc;
+	json_object_set_new(t->data, "name", json_string(t->name));
+	json_object_set_new(t->data, "from", json_string(t->from));
+	json_object_set_new(t->data, "to", json_string(t->to));
+	json_object_set_new(t->data, "version", json_string(version));
+	json_object_set_new(t->data, "sha256", json_string(sha));
+	rc = state_begin(t->db, err);
+	if (rc < 0)
+		return rc;
+	rc = state_exec(t->db, err,
+	                "INSERT OR REPLACE INTO revisions(name, rev, version, sha256, size, local, "
+	                "status, added)"
+	                " VALUES(?, ?, ?, ?, ?, ?, 'new', ?)",
+	                "ttttiii", t->name, t->to, version, sha, (int64_t)size, (int64_t)dangerous,
+	                wall_s());
+	if (rc == 0)
+		rc = txn_save_data(t, err);
+	if (rc == 0) {
+		const char *how = dangerous ? "local file" : "local file, verified";
+		_cleanup_free_ char *summary =
+		    *t->from ? str_dup_printf("Refresh %s from revision %s to %s (%s)", t->name,
+		                              t->from, t->to, how)
+		             : str_dup_printf("Install %s revision %s (%s)", t->name, t->to, how);
+		rc = state_exec(t->db, err, "UPDATE changes SET summary=? WHERE id=?", "ti",
+		                summary ? summary : "", t->id);
+	}
+	return state_end(t->db, rc, err);
+}
+
+/* Remove the new revision's image and row, unless it was kept already. */
+static int forget_new_revision(struct txn *t, ferry_error *err)
+{
+	if (!*t->name || !*t->to || rev_ok(t, t->to))
+		return 0;
+	char image[PATH_MAX];
+	if (agent_path(t->ag, image, "images/%s_%s.ferry", t->name, t->to) == 0 &&
+	    unlink(image) < 0 && errno != ENOENT)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "remove %s", image);
+	return state_exec(t->db, err,
+	                  "DELETE FROM revisions WHERE name=? AND rev=? AND status='new'", "tt",
+	                  t->name, t->to);
+}
+
+static int undo_prepare(struct txn *t, ferry_error *err)
+{
+	char incoming[PATH_MAX];
+	if (agent_path(t->ag, incoming, "images/.incoming/%lld.ferry", (long long)t->id) == 0) {
+		unlink(incoming);
+		char tmp[PATH_MAX + 8];
+		snprintf(tmp, sizeof(tmp), "%s.tmp", incoming);
+		unlink(tmp);
+	}
+	return forget_new_revision(t, err);
+}
+
+static bool is_blocked(struct txn *t, const char *rev)
+{
+	json_t *row = NULL;
+	if (state_query_row(t->db, &row, NULL, "SELECT reason FROM blocked WHERE name=? AND rev=?",
+	                    "tt", t->name, rev) < 0)
+		return false;
+	json_decref(row);
+	return true;
+}
+
+static bool held(sqlite3 *db, const char *name)
+{
+	json_t *row = NULL;
+	if (state_query_row(
+	        db, &row, NULL,
+	        "SELECT until FROM holds WHERE (name=? OR name='*') AND (until=0 OR until>?)", "ti",
+	        name, wall_s()) < 0)
+		return false;
+	json_decref(row);
+	return true;
+}
+
+static void set_summary(struct txn *t, const char *summary)
+{
+	if (summary)
+		IGNORE_RC(state_exec(t->db, NULL, "UPDATE changes SET summary=? WHERE id=?", "ti",
+		                     summary, t->id));
+}
+
+static int finish_early(struct txn *t, ferry_error *err)
+{
+	json_object_set_new(t->data, "note", json_string(t->note));
+	set_summary(t, t->note);
+	int rc = txn_save_data(t, err);
+	return rc < 0 ? rc : STEP_COMPLETE;
+}
+
+/* install NAME / refresh NAME: which revision the channel gives this device */
+static int step_resolve(struct txn *t, ferry_error *err)
+{
+	bool install = strcmp(t->kind, "install") == 0;
+	char cur[STATE_REV_MAX] = "";
+	bool installed = state_current(t->db, t->name, cur, NULL) == 0;
+	if (install && installed)
+		return ferry_error_set(err, FERRY_E_EXISTS,
+		                       "%s is already installed (ferry refresh %s updates it)",
+		                       t->name, t->name);
+	if (!install && !installed)
+		return ferry_error_set(err, FERRY_E_NOTFOUND, "%s is not installed", t->name);
+	char channel[CHANNEL_NAME_MAX] = "latest/stable";
+	const char *want = jstr(t->data, "channel");
+	if (*want) {
+		snprintf(channel, sizeof(channel), "%s", want);
+	} else if (installed) {
+		json_t *row = NULL;
+		if (state_query_row(t->db, &row, NULL, "SELECT channel FROM packages WHERE name=?",
+		                    "t", t->name) == 0) {
+			snprintf(channel, sizeof(channel), "%s", jstr(row, "channel"));
+			json_decref(row);
+		}
+	}
+	struct store s;
+	int rc = store_open(t->ag, &s, err);
+	if (rc < 0)
+		return rc;
+	struct store_choice c;
+	rc = store_resolve(&s, t->name, channel, &c, err);
+	store_close(&s);
+	if (rc < 0)
+		return rc;
+	json_object_set_new(t->data, "channel", json_string(c.channel));
+	if (installed && strcmp(c.rev, cur) == 0) {
+		IGNORE_RC(state_exec(t->db, NULL, "UPDATE packages SET channel=? WHERE name=?",
+		                     "tt", c.channel, t->name));
+		snprintf(t->note, sizeof(t->note), "%s is up to date (revision %s, %s)", t->name,
+		         cur, c.channel);
+		return finish_early(t, err);
+	}
+	if (is_blocked(t, c.rev) && !json_is_true(json_object_get(t->data, "explicit"))) {
+		snprintf(
+		    t->note, sizeof(t->note),
+		    "%s revision %s failed or was reverted on this device; waiting for a newer one",
+		    t->name, c.rev);
+		return finish_early(t, err);
+	}
+	IGNORE_RC(str_copy(t->from, sizeof(t->from), cur));
+	IGNORE_RC(str_copy(t->to, sizeof(t->to), c.rev));
+	json_object_set_new(t->data, "from", json_string(t->from));
+	json_object_set_new(t->data, "to", json_string(t->to));
+	json_object_set_new(t->data, "version", json_string(c.version));
+	json_object_set_new(t->data, "sha256", json_string(c.sha256));
+	json_object_set_new(t->data, "size", json_integer((json_int_t)c.size));
+	json_object_set_new(t->data, "progressive", json_boolean(c.progressive));
+	_cleanup_free_ char *summary =
+	    installed ? str_dup_printf("Refresh %s from revision %s to %s (%s)", t->name, cur,
+	                               c.rev, c.channel)
+	              : str_dup_printf("Install %s revision %s (%s)", t->name, c.rev, c.channel);
+	set_summary(t, summary);
+	return txn_save_data(t, err);
+}
+
+static int step_download(struct txn *t, ferry_error *err)
+{
+	char image[PATH_MAX];
+	if (agent_path(t->ag, image, "images/%s_%s.ferry", t->name, t->to) < 0)
+		return ferry_error_set(err, FERRY_E_LIMIT, "root path too long");
+	struct store s;
+	int rc = store_open(t->ag, &s, err);
+	if (rc < 0)
+		return rc;
+	rc = store_download(&s, t->name, t->to, image, err);
+	store_close(&s);
+	if (rc < 0)
+		return rc;
+	return state_exec(t->db, err,
+	                  "INSERT OR IGNORE INTO revisions(name, rev, version, sha256, size, "
+	                  "local, status, added)"
+	                  " VALUES(?, ?, ?, ?, ?, 0, 'new', ?)",
+	                  "ttttii", t->name, t->to, jstr(t->data, "version"),
+	                  jstr(t->data, "sha256"),
+	                  (int64_t)json_integer_value(json_object_get(t->data, "size")), wall_s());
+}
+
+static int undo_download(struct txn *t, ferry_error *err)
+{
+	/* A partial download (images/.incoming/NAME_REV.part) stays, to be
+	 * resumed by the next attempt. */
+	return forget_new_revision(t, err);
+}
+
+/* refresh (all or some): find what has something new and queue a refresh of
+ * each. A general refresh skips held packages; an automatic one also skips
+ * packages installed from a file. */
+static int step_check(struct txn *t, ferry_error *err)
+{
+	bool automatic = json_is_true(json_object_get(t->data, "auto"));
+	json_t *names = json_object_get(t->data, "names");
+	json_t *rows = NULL;
+	int rc = state_query(t->db, &rows, err,
+	                     "SELECT name, current, channel FROM packages ORDER BY name", NULL);
+	if (rc < 0)
+		return rc;
+	struct store s;
+	rc = store_open(t->ag, &s, err);
+	if (rc < 0) {
+		json_decref(rows);
+		if (automatic) {
+			/* try again sooner than the schedule: back-off from
+			 * retry-delay, doubling, at most an hour */
+			pthread_mutex_lock(&t->ag->lock);
+			unsigned f = t->ag->refresh_failures < 20 ? ++t->ag->refresh_failures : 20;
+			uint64_t ms = t->ag->retry_delay_ms << (f < 12 ? f : 12);
+			int64_t soon = wall_s() + (int64_t)(ms > 3600000 ? 3600 : ms / 1000 + 1);
+			/* retries too stay inside the refresh windows */
+			if ((t->ag->refresh_next == 0 || soon < t->ag->refresh_next) &&
+			    schedule_inside(t->ag->refresh_timer, soon))
+				t->ag->refresh_next = soon;
+			pthread_mutex_unlock(&t->ag->lock);
+			uint64_t one = 1;
+			IGNORE_RC(write(t->ag->wake_fd, &one, sizeof(one)) < 0);
+			log_warn("automatic refresh failed; trying again in %lld s",
+			         (long long)(soon - wall_s()));
+		}
+		return rc;
+	}
+	json_t *spawned = json_array();
+	struct buf notes = BUF_INIT(8192);
+	size_t i;
+	json_t *r;
+	json_array_foreach(rows, i, r)
+	{
+		const char *name = jstr(r, "name"), *cur = jstr(r, "current");
+		bool named = json_array_size(names) == 0;
+		size_t k;
+		json_t *n;
+		json_array_foreach(names, k, n) if (strcmp(json_string_value(n), name) == 0) named =
+		    true;
+		if (!named)
+			continue;
+		if (json_array_size(names) == 0 && held(t->db, name)) {
+			IGNORE_RC(buf_printf(&notes, "%s: held\n", name));
+			continue;
+		}
+		if (automatic && cur[0] == 'x') {
+			IGNORE_RC(buf_printf(&notes, "%s: installed from a file\n", name));
+			continue;
+		}
+		struct store_choice c;
+		ferry_error e2;
+		if (store_resolve(&s, name, jstr(r, "channel"), &c, &e2) < 0) {
+			IGNORE_RC(buf_printf(&notes, "%s: %s\n", name, ferry_error_msg(&e2)));
+			continue;
+		}
+		if (strcmp(c.rev, cur) == 0)
+			continue;
+		IGNORE_RC(str_copy(t->name, sizeof(t->name), name));
+		if (is_blocked(t, c.rev)) {
+			IGNORE_RC(buf_printf(
+			    &notes, "%s: revision %s failed or was reverted here\n", name, c.rev));
+			continue;
+		}
+		_cleanup_free_ char *summary = str_dup_printf(
+		    "Refresh %s from revision %s to %s (%s)", name, cur, c.rev, c.channel);
+		json_t *data = json_pack("{s:s, s:b}", "name", name, "auto", automatic);
+		int64_t id = 0;
+		rc = txn_create(t->ag, t->db, "refresh", name, summary ? summary : "Refresh", data,
+		                &id, err);
+		json_decref(data);
+		if (rc < 0)
+			break;
+		char ids[32];
+		snprintf(ids, sizeof(ids), "%lld", (long long)id);
+		json_array_append_new(spawned, json_string(ids));
+	}
+	t->name[0] = '\0';
+	store_close(&s);
+	json_decref(rows);
+	if (automatic) {
+		pthread_mutex_lock(&t->ag->lock);
+		t->ag->refresh_failures = 0;
+		pthread_mutex_unlock(&t->ag->lock);
+	}
+	json_object_set_new(t->data, "changes", spawned);
+	if (notes.len)
+		json_object_set_new(t->data, "note", json_stringn(notes.data, notes.len));
+	buf_free(&notes);
+	if (rc < 0)
+		return rc;
+	size_t n = json_array_size(spawned);
+	_cleanup_free_ char *summary =
+	    n ? str_dup_printf("%s refresh: %zu package%s to refresh",
+	                       automatic ? "Automatic" : "Manual", n, n == 1 ? "" : "s")
+	      : str_dup_printf("%s refresh: nothing new", automatic ? "Automatic" : "Manual");
+	set_summary(t, summary);
+	return txn_save_data(t, err);
+}
+
+static int step_mount(struct txn *t, ferry_error *err)
+{
+	int rc = rev_mount(t->ag, t->name, t->to, err);
+	if (rc < 0)
+		return rc;
+	struct manifest *m = NULL;
+	rc = rev_manifest(t->ag, t->name, t->to, &m, err);
+	if (rc < 0)
+		return rc;
+	if (strcmp(m->name, t->name) != 0)
+		rc = ferry_error_set(err, FERRY_E_INVALID, "revision %s calls itself %s, not %s",
+		                     t->to, m->name, t->name);
+	manifest_free(m);
+	return rc;
+}
+
+static int undo_mount(struct txn *t, ferry_error *err)
+{
+	if (!*t->name || !*t->to || rev_ok(t, t->to))
+		return 0;
+	return rev_unmount(t->ag, t->name, t->to, err);
+}
+
+static int run_hook_of(struct txn *t, const char *rev, enum manifest_hook h, uint64_t timeout,
+                       ferry_error *err)
+{
+	struct manifest *m = NULL;
+	int rc = rev_manifest(t->ag, t->name, rev, &m, err);
+	if (rc < 0)
+		return rc;
+	rc = hook_run(t->ag, t->db, t->name, rev, m, h, timeout, err);
+	manifest_free(m);
+	return rc;
+}
+
+static int step_pre_refresh(struct txn *t, ferry_error *err)
+{
+	if (!*t->from)
+		return 0;
+	return run_hook_of(t, t->from, HOOK_PRE_REFRESH, 0, err);
+}
+
+static int step_stop_services(struct txn *t, ferry_error *err)
+{
+	(void)err;
+	pkg_stop_services(t->ag, t->name);
+	return 0;
+}
+
+static int undo_stop_services(struct txn *t, ferry_error *err)
+{
+	char cur[STATE_REV_MAX];
+	if (state_current(t->db, t->name, cur, NULL) < 0)
+		return 0; /* a first install: nothing ran before */
+	if (!rev_mounted(t->ag, t->name, cur)) {
+		int rc = rev_mount(t->ag, t->name, cur, err);
+		if (rc < 0)
+			return rc;
+	}
+	return pkg_start_services(t->ag, t->db, t->name, cur, false, err);
+}
+
+static int step_copy_data(struct txn *t, ferry_error *err)
+{
+	char dir[PATH_MAX], dst[PATH_MAX], part[PATH_MAX], src[PATH_MAX], common[PATH_MAX];
+	if (agent_path(t->ag, dir, "data/%s", t->name) < 0 ||
+	    agent_path(t->ag, dst, "data/%s/%s", t->name, t->to) < 0 ||
+	    agent_path(t->ag, part, "data/%s/%s.part", t->name, t->to) < 0 ||
+	    agent_path(t->ag, common, "data/%s/common", t->name) < 0)
+		return ferry_error_set(err, FERRY_E_LIMIT, "root path too long");
+	int rc = fs_mkdir_p(dir, 0755, err);
+	if (rc == 0)
+		rc = fs_mkdir_p(common, 0755, err);
+	if (rc == 0)
+		rc = fs_remove_tree(part, err);
+	if (rc == 0)
+		rc = fs_remove_tree(dst, err);
+	if (rc < 0)
+		return rc;
+	if (*t->from) {
+		if (agent_path(t->ag, src, "data/%s/%s", t->name, t->from) < 0)
+			return ferry_error_set(err, FERRY_E_LIMIT, "root path too long");
+	} else if (agent_path(t->ag, src, "data/%s/saved", t->name) < 0) {
+		return ferry_error_set(err, FERRY_E_LIMIT, "root path too long");
+	}
+	if (fs_exists(src))
+		rc = copy_tree(src, part, err);
+	else if (mkdir(part, 0755) < 0)
+		rc = ferry_error_errno(err, FERRY_E_IO, errno, "mkdir %s", part);
+	if (rc < 0)
+		return rc;
+	if (rename(part, dst) < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "rename %s", dst);
+	return fs_fsync_dir(dir, err);
+}
+
+static int undo_copy_data(struct txn *t, ferry_error *err)
+{
+	if (!*t->name || !*t->to || rev_ok(t, t->to))
+		return 0;
+	char dst[PATH_MAX], part[PATH_MAX];
+	if (agent_path(t->ag, dst, "data/%s/%s", t->name, t->to) < 0 ||
+	    agent_path(t->ag, part, "data/%s/%s.part", t->name, t->to) < 0)
+		return ferry_error_set(err, FERRY_E_LIMIT, "root path too long");
+	int rc = fs_remove_tree(part, err);
+	return rc < 0 ? rc : fs_remove_tree(dst, err);
+}
+
+/* Point mnt/NAME/current and data/NAME/current at rev (or remove them).
+ * in_change: a fault point between the two, for crash tests. */
+static int link_current(struct agent *ag, const char *name, const char *rev, bool in_change,
+                        ferry_error *err)
+{
+	char mlink[PATH_MAX], dlink[PATH_MAX];
+	if (agent_path(ag, mlink, "mnt/%s/current", name) < 0 ||
+	    agent_path(ag, dlink, "data/%s/current", name) < 0)
+		return ferry_error_set(err, FERRY_E_LIMIT, "root path too long");
+	if (!rev) {
+		if ((unlink(mlink) < 0 && errno != ENOENT) ||
+		    (unlink(dlink) < 0 && errno != ENOENT))
+			return ferry_error_errno(err, FERRY_E_IO, errno, "remove current of %s",
+			                         name);
+		return 0;
+	}
+	int rc = symlink_replace(rev, mlink, err);
+	if (rc == 0 && in_change && FAULT("switch-links"))
+		return ferry_error_set(err, FERRY_E_FAULT, "fault point switch-links");
+	return rc < 0 ? rc : symlink_replace(rev, dlink, err);
+}
+
+static int set_current(struct txn *t, const char *rev, ferry_error *err)
+{
+	int rc = link_current(t->ag, t->name, rev, true, err);
+	if (rc < 0)
+		return rc;
+	if (!rev)
+		return state_exec(t->db, err, "DELETE FROM packages WHERE name=?", "t", t->name);
+	const char *channel = jstr(t->data, "channel");
+	return state_exec(
+	    t->db, err,
+	    "INSERT INTO packages(name, current, channel, installed) VALUES(?, ?, ?, ?)"
+	    " ON CONFLICT(name) DO UPDATE SET current=excluded.current",
+	    "ttti", t->name, rev, *channel ? channel : "latest/stable", wall_s());
+}
+
+static int step_switch(struct txn *t, ferry_error *err)
+{
+	return set_current(t, t->to, err);
+}
+
+static int undo_switch(struct txn *t, ferry_error *err)
+{
+	if (!*t->name)
+		return 0;
+	return set_current(t, *t->from ? t->from : NULL, err);
+}
+
+static int step_post_refresh(struct txn *t, ferry_error *err)
+{
+	return run_hook_of(t, t->to, *t->from ? HOOK_POST_REFRESH : HOOK_INSTALL, 0, err);
+}
+
+static int step_start_services(struct txn *t, ferry_error *err)
+{
+	return pkg_start_services(t->ag, t->db, t->name, t->to, true, err);
+}
+
+static int undo_start_services(struct txn *t, ferry_error *err)
+{
+	(void)err;
+	pkg_stop_services(t->ag, t->name);
+	return 0;
+}
+
+static int step_health(struct txn *t, ferry_error *err)
+{
+	struct manifest *m = NULL;
+	int rc = rev_manifest(t->ag, t->name, t->to, &m, err);
+	if (rc < 0)
+		return rc;
+	rc = health_check(t->ag, t->db, t->name, t->to, m, err);
+	manifest_free(m);
+	return rc;
+}
+
+/* Keep the current revision and the retain-1 newest others; never the
+ * current one, never the one a rollback would go back to. */
+static void prune(struct txn *t)
+{
+	json_t *rows = NULL;
+	if (state_query(t->db, &rows, NULL,
+	                "SELECT rev FROM revisions WHERE name=? AND status='ok' AND rev<>? ORDER "
+	                "BY added DESC, rowid DESC",
+	                "tt", t->name, t->to) < 0)
+		return;
+	size_t i;
+	json_t *row;
+	json_array_foreach(rows, i, row)
+	{
+		if ((int)i < t->ag->retain - 1)
+			continue;
+		const char *rev = jstr(row, "rev");
+		char image[PATH_MAX], data[PATH_MAX];
+		ferry_error err;
+		if (rev_unmount(t->ag, t->name, rev, &err) < 0) {
+			log_warn("prune %s revision %s: %s", t->name, rev, ferry_error_msg(&err));
+			continue;
+		}
+		if (agent_path(t->ag, image, "images/%s_%s.ferry", t->name, rev) == 0)
+			unlink(image);
+		if (agent_path(t->ag, data, "data/%s/%s", t->name, rev) == 0 &&
+		    fs_remove_tree(data, &err) < 0)
+			log_warn("prune: %s", ferry_error_msg(&err));
+		if (state_exec(t->db, &err, "DELETE FROM revisions WHERE name=? AND rev=?", "tt",
+		               t->name, rev) < 0)
+			log_warn("prune: %s", ferry_error_msg(&err));
+		log_info("pruned %s revision %s", t->name, rev);
+	}
+	json_decref(rows);
+}
+
+static int step_commit(struct txn *t, ferry_error *err)
+{
+	/* after a crash the new revision may not be mounted yet */
+	int rc = rev_mount(t->ag, t->name, t->to, err);
+	if (rc < 0)
+		return rc;
+	/* a refresh that switched channels now tracks the new one */
+	const char *channel = jstr(t->data, "channel");
+	if (*channel) {
+		rc = state_exec(t->db, err, "UPDATE packages SET channel=? WHERE name=?", "tt",
+		                channel, t->name);
+		if (rc < 0)
+			return rc;
+	}
+	rc = state_exec(t->db, err, "UPDATE revisions SET status='ok' WHERE name=? AND rev=?", "tt",
+	                t->name, t->to);
+	if (rc < 0)
+		return rc;
+	char saved[PATH_MAX];
+	if (agent_path(t->ag, saved, "data/%s/saved", t->name) == 0)
+		IGNORE_RC(fs_remove_tree(saved, NULL));
+	prune(t);
+	return 0;
+}
+
+static int step_commit_revert(struct txn *t, ferry_error *err)
+{
+	return state_exec(
+	    t->db, err,
+	    "INSERT OR REPLACE INTO blocked(name, rev, reason, at) VALUES(?, ?, 'reverted', ?)",
+	    "tti", t->name, t->from, wall_s());
+}
+
+static int step_remove_hook(struct txn *t, ferry_error *err)
+{
+	ferry_error herr;
+	ferry_error_clear(&herr);
+	if (run_hook_of(t, t->from, HOOK_REMOVE, 0, &herr) < 0) {
+		/* A failing remove hook must not keep a package a user wants gone. */
+		log_warn("%s: remove hook failed (ignored): %s", t->name, ferry_error_msg(&herr));
+		json_object_set_new(t->data, "remove-hook-error",
+		                    json_string(ferry_error_msg(&herr)));
+		return txn_save_data(t, err);
+	}
+	return 0;
+}
+
+static int step_discard(struct txn *t, ferry_error *err)
+{
+	bool purge = json_is_true(json_object_get(t->data, "purge"));
+	int rc = link_current(t->ag, t->name, NULL, false, err);
+	if (rc < 0)
+		return rc;
+	json_t *rows = NULL;
+	rc = state_query(t->db, &rows, err, "SELECT rev FROM revisions WHERE name=?", "t", t->name);
+	if (rc < 0)
+		return rc;
+	size_t i;
+	json_t *row;
+	json_array_foreach(rows, i, row)
+	{
+		const char *rev = jstr(row, "rev");
+		char image[PATH_MAX];
+		rc = rev_unmount(t->ag, t->name, rev, err);
+		if (rc < 0)
+			break;
+		if (agent_path(t->ag, image, "images/%s_%s.ferry", t->name, rev) == 0)
+			unlink(image);
+	}
+	json_decref(rows);
+	if (rc < 0)
+		return rc;
+	char mdir[PATH_MAX], ddir[PATH_MAX], cur[PATH_MAX], saved[PATH_MAX], common[PATH_MAX];
+	if (agent_path(t->ag, mdir, "mnt/%s", t->name) < 0 ||
+	    agent_path(t->ag, ddir, "data/%s", t->name) < 0 ||
+	    agent_path(t->ag, cur, "data/%s/%s", t->name, t->from) < 0 ||
+	    agent_path(t->ag, saved, "data/%s/saved", t->name) < 0 ||
+	    agent_path(t->ag, common, "data/%s/common", t->name) < 0)
+		return ferry_error_set(err, FERRY_E_LIMIT, "root path too long");
+	rc = fs_remove_tree(mdir, err);
+	if (rc < 0)
+		return rc;
+	if (purge) {
+		rc = fs_remove_tree(ddir, err);
+	} else {
+		/* Keep the data of the revision that ran last (as data/NAME/saved,
+		 * which the next install starts from) and the common data. */
+		if (*t->from && fs_exists(cur) && !fs_exists(saved) && rename(cur, saved) < 0)
+			return ferry_error_errno(err, FERRY_E_IO, errno, "rename %s", cur);
+		DIR *d = opendir(ddir);
+		struct dirent *de;
+		while (d && rc == 0 && (de = readdir(d))) {
+			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+			    !strcmp(de->d_name, "saved") || !strcmp(de->d_name, "common"))
+				continue;
+			char p[PATH_MAX];
+			if (str_printf(p, sizeof(p), "%s/%s", ddir, de->d_name) == 0)
+				rc = fs_remove_tree(p, err);
+		}
+		if (d)
+			closedir(d);
+	}
+	if (rc < 0)
+		return rc;
+	rc = state_begin(t->db, err);
+	if (rc < 0)
+		return rc;
+	const char *stmts[] = {
+	    "DELETE FROM packages WHERE name=?",
+	    "DELETE FROM revisions WHERE name=?",
+	    "DELETE FROM holds WHERE name=?",
+	    "DELETE FROM blocked WHERE name=?",
+	};
+	for (size_t k = 0; k < ARRAY_SIZE(stmts) && rc == 0; k++)
+		rc = state_exec(t->db, err, stmts[k], "t", t->name);
+	if (rc == 0)
+		rc = state_exec(t->db, err, "DELETE FROM connections WHERE name=?", "t", t->name);
+	if (rc == 0 && purge)
+		rc = state_exec(t->db, err, "DELETE FROM pkg_config WHERE name=?", "t", t->name);
+	/* the package's uid is freed with the last file that belongs to it */
+	if (rc == 0 && purge)
+		rc = state_exec(t->db, err, "DELETE FROM pkg_ids WHERE name=?", "t", t->name);
+	rc = state_end(t->db, rc, err);
+	if (rc < 0)
+		return rc;
+	if (purge) { /* the configuration hooks read goes with its rows */
+		char conf[PATH_MAX];
+		if (agent_path(t->ag, conf, "run/config/%s.json", t->name) == 0 &&
+		    unlink(conf) < 0 && errno != ENOENT)
+			log_warn("remove %s: %s", conf, strerror(errno));
+	}
+	pthread_mutex_lock(&t->ag->lock);
+	svc_forget_package(t->ag, t->name);
+	pthread_mutex_unlock(&t->ag->lock);
+	char logs[PATH_MAX];
+	if (purge && agent_path(t->ag, logs, "logs/%s", t->name) == 0)
+		IGNORE_RC(fs_remove_tree(logs, NULL));
+	return 0;
+}
+
+/* run/config/NAME.json: the package's configuration, for its hooks. */
+static int write_config_file(struct txn *t, ferry_error *err)
+{
+	json_t *rows = NULL;
+	int rc = state_query(t->db, &rows, err,
+	                     "SELECT key, value FROM pkg_config WHERE name=? ORDER BY key", "t",
+	                     t->name);
+	if (rc < 0)
+		return rc;
+	json_t *o = json_object();
+	size_t i;
+	json_t *r;
+	json_array_foreach(rows, i, r)
+	    json_object_set(o, jstr(r, "key"), json_object_get(r, "value"));
+	json_decref(rows);
+	_cleanup_free_ char *text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
+	json_decref(o);
+	char dir[PATH_MAX], path[PATH_MAX];
+	if (!text || agent_path(t->ag, dir, "run/config") < 0 ||
+	    agent_path(t->ag, path, "run/config/%s.json", t->name) < 0)
+		return ferry_error_set(err, FERRY_E_NOMEM, "configuration file of %s", t->name);
+	rc = fs_mkdir_p(dir, 0700, err);
+	if (rc < 0)
+		return rc;
+	return fs_write_atomic(path, text, strlen(text), 0600, err);
+}
+
+/* Set key of the package's configuration to v (a string), or unset it (null). */
+static int config_put(struct txn *t, const char *key, json_t *v, ferry_error *err)
+{
+	if (json_is_null(v))
+		return state_exec(t->db, err, "DELETE FROM pkg_config WHERE name=? AND key=?", "tt",
+		                  t->name, key);
+	return state_exec(t->db, err,
+	                  "INSERT OR REPLACE INTO pkg_config(name, key, value) VALUES(?, ?, ?)",
+	                  "ttt", t->name, key, json_string_value(v));
+}
+
+static int step_configure(struct txn *t, ferry_error *err)
+{
+	json_t *values = json_object_get(t->data, "values");
+	json_t *old = json_object();
+	const char *key;
+	json_t *v;
+	int rc = state_begin(t->db, err);
+	if (rc < 0) {
+		json_decref(old);
+		return rc;
+	}
+	json_object_foreach(values, key, v)
+	{
+		json_t *row = NULL;
+		if (state_query_row(t->db, &row, NULL,
+		                    "SELECT value FROM pkg_config WHERE name=? AND key=?", "tt",
+		                    t->name, key) == 0) {
+			json_object_set(old, key, json_object_get(row, "value"));
+			json_decref(row);
+		} else {
+			json_object_set_new(old, key, json_null());
+		}
+		rc = config_put(t, key, v, err);
+		if (rc < 0)
+			break;
+	}
+	if (!json_object_get(t->data, "old"))
+		json_object_set(t->data, "old", old);
+	json_decref(old);
+	if (rc == 0)
+		rc = txn_save_data(t, err);
+	rc = state_end(t->db, rc, err);
+	if (rc < 0)
+		return rc;
+	rc = write_config_file(t, err);
+	if (rc < 0)
+		return rc;
+	char cur[STATE_REV_MAX];
+	rc = state_current(t->db, t->name, cur, err);
+	if (rc < 0)
+		return rc;
+	return run_hook_of(t, cur, HOOK_CONFIGURE, 0, err);
+}
+
+static int undo_configure(struct txn *t, ferry_error *err)
+{
+	json_t *old = json_object_get(t->data, "old");
+	const char *key;
+	json_t *v;
+	int rc = 0;
+	json_object_foreach(old, key, v)
+	{
+		rc = config_put(t, key, v, err);
+		if (rc < 0)
+			return rc;
+	}
+	return write_config_file(t, err);
+}
+
+static int step_service_control(struct txn *t, ferry_error *err)
+{
+	const char *action = jstr(t->data, "action");
+	json_t *apps = json_object_get(t->data, "apps");
+	char cur[STATE_REV_MAX];
+	int rc = state_current(t->db, t->name, cur, err);
+	if (rc < 0)
+		return rc;
+	struct manifest *m = NULL;
+	rc = rev_manifest(t->ag, t->name, cur, &m, err);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&t->ag->lock);
+	for (size_t i = 0; i < m->n_apps && rc == 0; i++) {
+		const struct manifest_app *a = &m->apps[i];
+		if (a->daemon == DAEMON_NONE)
+			continue;
+		bool wanted = json_array_size(apps) == 0;
+		size_t k;
+		json_t *it;
+		json_array_foreach(apps, k, it) if (strcmp(json_string_value(it), a->name) == 0)
+		    wanted = true;
+		if (!wanted)
+			continue;
+		struct service *s = svc_find(t->ag, t->name, a->name);
+		if (strcmp(action, "stop") == 0 || strcmp(action, "restart") == 0) {
+			if (s)
+				svc_stop_wait(t->ag, s);
+		}
+		if (strcmp(action, "start") == 0 || strcmp(action, "restart") == 0) {
+			rc = svc_setup(t->ag, t->db, t->name, cur, m, a->name, &s, err);
+			if (rc == 0) {
+				s->exits = 0;
+				rc = svc_start(t->ag, s, err);
+			}
+		}
+	}
+	pthread_mutex_unlock(&t->ag->lock);
+	manifest_free(m);
+	return rc;
+}
+
+static const struct step_def steps_install_file[] = {
+    {"prepare-file", "Copy and verify the package file", step_prepare_file, undo_prepare, false,
+     false},
+    {"mount", "Mount the new revision read-only", step_mount, undo_mount, false, true},
+    {"pre-refresh", "Run the pre-refresh hook of the old revision", step_pre_refresh, NULL, false,
+     false},
+    {"stop-services", "Stop the services of the old revision", step_stop_services,
+     undo_stop_services, false, false},
+    {"copy-data", "Copy the data of the old revision", step_copy_data, undo_copy_data, false,
+     false},
+    {"switch", "Make the new revision current", step_switch, undo_switch, false, false},
+    {"post-refresh", "Run the post-refresh (or install) hook of the new revision",
+     step_post_refresh, NULL, false, true},
+    {"start-services", "Start the services of the new revision", step_start_services,
+     undo_start_services, false, true},
+    {"health", "Check the health of the new revision", step_health, NULL, false, true},
+    {"commit", "Keep the new revision and prune old ones", step_commit, NULL, true, false},
+    {NULL, NULL, NULL, NULL, false, false},
+};
+
+#define STEPS_FROM_MOUNT                                                                            \
+	{"mount", "Mount the new revision read-only", step_mount, undo_mount, false, true},         \
+	    {"pre-refresh",                                                                         \
+	     "Run the pre-refresh hook of the old revision",                                        \
+	     step_pre_refresh,                                                                      \
+	     NULL,                                                                                  \
+	     false,                                                                                 \
+	     false},                                                                                \
+	    {"stop-services",                                                                       \
+	     "Stop the services of the old revision",                                               \
+	     step_stop_services,                                                                    \
+	     undo_stop_services,                                                                    \
+	     false,                                                                                 \
+	     false},                                                                                \
+	    {"copy-data",    "Copy the data of the old revision",                                   \
+	     step_copy_data, undo_copy_data,                                                        \
+	     false,          false},                                                                \
+	    {"switch", "Make the new revision current", step_switch, undo_switch, false, false},    \
+	    {"post-refresh",                                                                        \
+	     "Run the post-refresh (or install) hook of the new revision",                          \
+	     step_post_refresh,                                                                     \
+	     NULL,                                                                                  \
+	     false,                                                                                 \
+	     true},                                                                                 \
+	    {"start-services",                                                                      \
+	     "Start the services of the new revision",                                              \
+	     step_start_services,                                                                   \
+	     undo_start_services,                                                                   \
+	     false,                                                                                 \
+	     true},                                                                                 \
+	    {"health", "Check the health of the new revision", step_health, NULL, false, true},     \
+	    {"commit", "Keep the new revision and prune old ones", step_commit, NULL, true, false}, \
+	{                                                                                           \
+		NULL, NULL, NULL, NULL, false, false                                                \
+	}
+
+static const struct step_def steps_store[] = {
+    {"resolve", "Find the revision the channel holds for this device", step_resolve, NULL, false,
+     false},
+    {"download", "Download the image and verify it against the signed metadata", step_download,
+     undo_download, false, false},
+    STEPS_FROM_MOUNT,
+};
+
+static const struct step_def steps_check[] = {
+    {"check", "Check the store for new revisions", step_check, NULL, false, false},
+    {NULL, NULL, NULL, NULL, false, false},
+};
+
+static const struct step_def steps_revert[] = {
+    {"stop-services", "Stop the services of the current revision", step_stop_services,
+     undo_stop_services, false, false},
+    {"switch", "Make the earlier revision current", step_switch, undo_switch, false, false},
+    {"start-services", "Start the services of the earlier revision", step_start_services,
+     undo_start_services, false, true},
+    {"health", "Check the health of the earlier revision", step_health, NULL, false, true},
+    {"commit-revert", "Keep the earlier revision", step_commit_revert, NULL, true, false},
+    {NULL, NULL, NULL, NULL, false, false},
+};
+
+static const struct step_def steps_remove[] = {
+    {"stop-services", "Stop the services", step_stop_services, undo_stop_services, false, false},
+    {"remove-hook", "Run the remove hook", step_remove_hook, NULL, false, false},
+    {"discard", "Remove the revisions and their data", step_discard, NULL, true, false},
+    {NULL, NULL, NULL, NULL, false, false},
+};
+
+static const struct step_def steps_configure[] = {
+    {"configure", "Apply the configuration and run the configure hook", step_configure,
+     undo_configure, false, false},
+    {NULL, NULL, NULL, NULL, false, false},
+};
+
+static const struct step_def steps_services[] = {
+    {"service-control", "Start, stop or restart services", step_service_control, NULL, false,
+     false},
+    {NULL, NULL, NULL, NULL, false, false},
+};
+
+static const struct txn_kind kinds[] = {
+    {"install-file", steps_install_file}, {"install", steps_store},     {"refresh", steps_store},
+    {"refresh-all", steps_check},         {"revert", steps_revert},     {"remove", steps_remove},
+    {"configure", steps_configure},       {"services", steps_services}, {NULL, NULL},
+};
+
+static void mount_all(struct agent *ag, sqlite3 *db)
+{
+	json_t *rows = NULL;
+	ferry_error err;
+	/* Only kept revisions: one a change added is mounted by that change, or
+	 * by its commit when it is finished at start-up. */
+	if (state_query(db, &rows, &err,
+	                "SELECT name, rev FROM revisions WHERE status='ok' ORDER BY name, rev",
+	                NULL) < 0) {
+		log_error("%s", ferry_error_msg(&err));
+		return;
+	}
+	size_t i;
+	json_t *r;
+	json_array_foreach(rows, i, r)
+	{
+		const char *name = jstr(r, "name"), *rev = jstr(r, "rev");
+		if (rev_mounted(ag, name, rev))
+			continue;
+		if (rev_mount(ag, name, rev, &err) < 0)
+			log_error("%s revision %s: %s", name, rev, ferry_error_msg(&err));
+	}
+	json_decref(rows);
+}
+
+static void start_all(struct agent *ag, sqlite3 *db)
+{
+	json_t *rows = NULL;
+	ferry_error err;
+	if (state_query(db, &rows, &err, "SELECT name, current FROM packages ORDER BY name", NULL) <
+	    0)
+		return;
+	size_t i;
+	json_t *r;
+	json_array_foreach(rows, i, r)
+	{
+		/* the links follow the database, which is the truth */
+		if (link_current(ag, jstr(r, "name"), jstr(r, "current"), false, &err) < 0)
+			log_error("%s", ferry_error_msg(&err));
+		if (pkg_start_services(ag, db, jstr(r, "name"), jstr(r, "current"), false, &err) <
+		    0)
+			log_error("%s", ferry_error_msg(&err));
+	}
+	json_decref(rows);
+}
+
+const struct txn_table steps_table = {
+    .kinds = kinds,
+    .before_recovery = mount_all,
+    .after_recovery = start_all,
+};
