@@ -10,6 +10,7 @@ import json
 import os
 import sqlite3
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from storelib import backend, postgres, store  # noqa: F401 (fixtures)
 from test_reports import Device, Publisher, post
@@ -59,6 +60,25 @@ def test_a_flood_of_invented_ids_cannot_take_a_device_id(store):
     assert status == 201, reply
     assert store.sql(f"SELECT public_key FROM device_keys WHERE device = '{real.id}'") == [
         (real.public,)]
+    assert store.stop() == 0, store.read_log()
+
+
+def test_a_device_is_never_refused_while_a_flood_prunes_its_reports(store):
+    """Reports of a known device racing reports that prune its last one:
+    the binding is never seen missing (a spurious device-key-mismatch)."""
+    store.start(args=["--reports-keep", "1"])
+    Publisher(store)
+    real = Device()
+    assert send(store, real)[0] == 201
+
+    def flood(_):
+        return [send(store, Device())[0] for _ in range(20)]
+
+    with ThreadPoolExecutor(4) as pool:
+        floods = [pool.submit(flood, i) for i in range(3)]
+        mine = [send(store, real) for _ in range(30)]
+        assert all(s == 201 for f in floods for s in f.result())
+    assert [s for s, _ in mine] == [201] * 30, [r for s, r in mine if s != 201]
     assert store.stop() == 0, store.read_log()
 
 
