@@ -13,7 +13,7 @@
 struct bucket {
 	char addr[48];
 	double tokens;
-	double updated;
+	double updated; /* the last time it asked */
 };
 
 struct ratelimit {
@@ -58,16 +58,17 @@ bool ratelimit_take(struct ratelimit *rl, const char *addr, double now_s)
 	if (!rl)
 		return true;
 	pthread_mutex_lock(&rl->lock);
-	struct bucket *b = NULL, *fullest = NULL;
+	struct bucket *b = NULL, *idlest = NULL;
 	for (size_t i = 0; i < rl->used && !b; i++) {
-		refill(rl, &rl->slots[i], now_s);
 		if (strcmp(rl->slots[i].addr, addr) == 0)
 			b = &rl->slots[i];
-		else if (!fullest || rl->slots[i].tokens > fullest->tokens)
-			fullest = &rl->slots[i];
+		else if (!idlest || rl->slots[i].updated < idlest->updated)
+			idlest = &rl->slots[i];
 	}
-	if (!b) {
-		b = rl->used < RATELIMIT_ADDRESSES ? &rl->slots[rl->used++] : fullest;
+	if (b) {
+		refill(rl, b, now_s);
+	} else {
+		b = rl->used < RATELIMIT_ADDRESSES ? &rl->slots[rl->used++] : idlest;
 		snprintf(b->addr, sizeof(b->addr), "%s", addr);
 		b->tokens = rl->capacity;
 		b->updated = now_s;
