@@ -56,8 +56,10 @@ static int make_room(struct api_ctx *c, long long now, long long expired_before)
 		          c->st->device_keys_max);
 		return FERRY_E_LIMIT;
 	}
-	for (size_t i = 0; i < rows.nrows; i++)
-		log_info("device keys: table full, forgot device %s", db_cell(&rows, i, 0));
+	for (size_t i = 0; i < rows.nrows; i++) {
+		const char *gone = db_cell(&rows, i, 0);
+		log_info("device keys: table full, forgot device %s", gone ? gone : "?");
+	}
 	return 0;
 }
 
