@@ -8,6 +8,7 @@
  * Every verb takes --dir DIR (default .) and --db URL (default: SQLite at
  * DIR/store.db; or FERRY_STORE_DB). Exit 0 success, 1 failure, 2 bad usage. */
 #include <errno.h>
+#include <stddef.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +23,9 @@
 #include "base/str.h"
 #include "pkg/channel.h"
 #include "reports.h"
+#include "devicekeys.h"
 #include "halt.h"
+#include "ratelimit.h"
 #include "store.h"
 #include "vulns_admin.h"
 
@@ -42,6 +45,16 @@ static const char usage_text[] =
     "        [--webhook-allow-private]\n"
     "                            deliver webhooks to loopback, link-local and private\n"
     "                            addresses too (by default only to public ones)\n"
+    "        [--device-key-days N] [--device-keys-max N] [--device-binds-per-hour N]\n"
+    "                            a device's key binding lasts N days after its last\n"
+    "                            report (default 180); at most N bindings (default\n"
+    "                            1000000); at most N new devices an hour from one\n"
+    "                            client address (default 100, 0: no limit)\n"
+    "        [--conn-timeout S] [--max-connections N] [--max-connections-per-ip N]\n"
+    "                            close a connection idle for S seconds (default 30);\n"
+    "                            at most N connections (default 1000), N from one\n"
+    "                            address (default 64, 0: no limit; behind a proxy,\n"
+    "                            raise it to --max-connections)\n"
     "  migrate                   bring the database schema up to date\n"
     "  account add NAME          create a publisher account; prints its first token\n"
     "  account token NAME        issue another token (printed once)\n"
@@ -107,12 +120,48 @@ struct opts {
 	unsigned long long max_upload;
 	unsigned long long reports_keep;
 	unsigned long long halt_failures, halt_ratio;
+	unsigned long long device_key_days, device_keys_max, device_binds_per_hour;
+	unsigned long long conn_timeout, max_connections, max_connections_ip;
 	unsigned long long within;
 	bool all;
 	bool webhook_allow_private;
 	char *args[8];
 	int nargs;
 };
+
+/* The numeric settings of serve that need nothing but a range check. */
+static const struct {
+	const char *name;
+	unsigned long long min, max;
+	size_t offset;
+} number_opts[] = {
+    {"--device-key-days", 1, DEVICE_KEY_DAYS_MAX, offsetof(struct opts, device_key_days)},
+    {"--device-keys-max", 1, DEVICE_KEYS_MAX_MAX, offsetof(struct opts, device_keys_max)},
+    {"--device-binds-per-hour", 0, 1000000, offsetof(struct opts, device_binds_per_hour)},
+    {"--conn-timeout", 1, STORE_CONN_TIMEOUT_MAX, offsetof(struct opts, conn_timeout)},
+    {"--max-connections", 1, STORE_MAX_CONNECTIONS_MAX, offsetof(struct opts, max_connections)},
+    {"--max-connections-per-ip", 0, STORE_MAX_CONNECTIONS_MAX,
+     offsetof(struct opts, max_connections_ip)},
+};
+
+/* 1: a is one of number_opts and its value is stored; 0: it is not one;
+ * -1: its value is out of range (said on stderr). */
+static int parse_number_opt(const char *a, const char *v, struct opts *o)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(number_opts); i++) {
+		if (strcmp(a, number_opts[i].name) != 0)
+			continue;
+		unsigned long long *out =
+		    (unsigned long long *)(void *)((char *)o + number_opts[i].offset);
+		if (str_to_u64(v, number_opts[i].max, out) < 0 || *out < number_opts[i].min) {
+			fprintf(stderr, "ferry-store: %s: expected %llu to %llu\n", a,
+			        number_opts[i].min, number_opts[i].max);
+			return -1;
+		}
+		return 1;
+	}
+	return 0;
+}
 
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
@@ -126,9 +175,22 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	o->reports_keep = REPORTS_KEEP_DEFAULT;
 	o->halt_failures = HALT_FAILURES_DEFAULT;
 	o->halt_ratio = HALT_RATIO_DEFAULT;
+	o->device_key_days = DEVICE_KEY_DAYS_DEFAULT;
+	o->device_keys_max = DEVICE_KEYS_MAX_DEFAULT;
+	o->device_binds_per_hour = DEVICE_BINDS_PER_HOUR_DEFAULT;
+	o->conn_timeout = STORE_CONN_TIMEOUT_DEFAULT;
+	o->max_connections = STORE_MAX_CONNECTIONS_DEFAULT;
+	o->max_connections_ip = STORE_MAX_CONNECTIONS_IP_DEFAULT;
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		int number = v ? parse_number_opt(a, v, o) : 0;
+		if (number < 0)
+			return 2;
+		if (number > 0) {
+			i++;
+			continue;
+		}
 		bool has = true;
 		if (strcmp(a, "--dir") == 0 && v)
 			o->dir = v;
@@ -362,6 +424,7 @@ static int cmd_resign(struct store *st, struct opts *o)
 static int cmd_serve(struct store *st, struct opts *o)
 {
 	ferry_error err = {0};
+	int rc;
 	if (o->nargs)
 		return usage();
 	if (!fs_exists(st->repo)) {
@@ -375,9 +438,20 @@ static int cmd_serve(struct store *st, struct opts *o)
 	st->halt_failures = (unsigned)o->halt_failures;
 	st->halt_ratio = (unsigned)o->halt_ratio;
 	st->webhook_allow_private = o->webhook_allow_private;
-	if (server_run(st, o->listen, &err) < 0)
+	st->device_key_days = (unsigned)o->device_key_days;
+	st->device_keys_max = (unsigned)o->device_keys_max;
+	st->conn_timeout = (unsigned)o->conn_timeout;
+	st->max_connections = (unsigned)o->max_connections;
+	st->max_connections_ip = (unsigned)o->max_connections_ip;
+	st->bind_limit = ratelimit_new((unsigned)o->device_binds_per_hour);
+	if (o->device_binds_per_hour && !st->bind_limit) {
+		ferry_error_set(&err, FERRY_E_NOMEM, "out of memory");
 		return fail("serve", &err);
-	return 0;
+	}
+	rc = server_run(st, o->listen, &err);
+	ratelimit_free(st->bind_limit);
+	st->bind_limit = NULL;
+	return rc < 0 ? fail("serve", &err) : 0;
 }
 
 int main(int argc, char **argv)

@@ -1,6 +1,7 @@
 /* reports.c: device outcome reports in the store (see reports.h): the
- * signature, trust on first use of device keys, bounded retention, and the
- * publisher's listing. The checks of every field are lib/pkg/report.c's. */
+ * signature, bounded retention, and the publisher's listing. Not here: the
+ * checks of every field (lib/pkg/report.c) and device-key bindings
+ * (devicekeys.c). */
 #include "reports.h"
 
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include "base/str.h"
 #include "crypto/base64.h"
 #include "crypto/key.h"
+#include "devicekeys.h"
 #include "halt.h"
 #include "handler.h"
 #include "store.h"
@@ -87,32 +89,12 @@ void reports_h_post(struct api_ctx *c)
 		db_rollback(c->db);
 		return api_error(c, 404, "not-found", "package %s is not registered", r.package);
 	}
+	db_rows_free(&rows);
 	/* trust on first use: the first valid report binds the id to its key */
-	if (rc == 0)
-		rc = db_run(c->db, NULL, &err,
-		            "INSERT INTO device_keys (device, public_key, first_seen, last_seen) "
-		            "VALUES ($1, $2, $3, $3) ON CONFLICT (device) DO NOTHING",
-		            r.device_id, r.device_key, now);
-	db_rows_free(&rows);
-	if (rc == 0)
-		rc = db_run(c->db, &rows, &err,
-		            pg ? "SELECT public_key FROM device_keys WHERE device = $1 FOR UPDATE"
-		               : "SELECT public_key FROM device_keys WHERE device = $1",
-		            r.device_id);
-	if (rc == 0 && !str_eq(db_cell(&rows, 0, 0), r.device_key)) {
+	if (rc == 0 && devicekeys_bind(c, r.device_id, r.device_key) < 0) {
 		db_rollback(c->db);
-		log_warn("report for device %s signed with another key than its first",
-		         r.device_id);
-		return api_error(c, 403, "device-key-mismatch",
-		                 "device %s reported with another key before; this key is not "
-		                 "accepted for it",
-		                 r.device_id);
+		return;
 	}
-	if (rc == 0)
-		rc = db_run(c->db, NULL, &err,
-		            "UPDATE device_keys SET last_seen = $2 WHERE device = $1", r.device_id,
-		            now);
-	db_rows_free(&rows);
 	if (rc == 0)
 		rc = db_run(c->db, &rows, &err,
 		            "INSERT INTO reports (package, device, report_id, from_revision, "
@@ -130,19 +112,10 @@ void reports_h_post(struct api_ctx *c)
 		char sql[256];
 		snprintf(sql, sizeof(sql),
 		         "DELETE FROM reports WHERE package = $1 AND id NOT IN (SELECT id FROM "
-		         "reports WHERE package = $1 ORDER BY id DESC LIMIT %u) RETURNING device",
+		         "reports WHERE package = $1 ORDER BY id DESC LIMIT %u)",
 		         c->st->reports_keep);
-		db_rows_free(&rows);
-		rc = db_run(c->db, &rows, &err, sql, r.package);
+		rc = db_run(c->db, NULL, &err, sql, r.package);
 	}
-	/* a device none of whose reports is left is forgotten: device_keys
-	 * stays bounded by the reports kept */
-	for (size_t i = 0; rc == 0 && !duplicate && i < rows.nrows; i++)
-		rc = db_run(
-		    c->db, NULL, &err,
-		    "DELETE FROM device_keys WHERE device = $1 AND NOT EXISTS (SELECT 1 FROM "
-		    "reports WHERE reports.device = $1)",
-		    db_cell(&rows, i, 0));
 	/* a progressive release that its devices report failing stops here,
 	 * in the same transaction (halt.h) */
 	struct halt halt = {0};

@@ -7,13 +7,12 @@
  * ed25519 signature over the exact body bytes, in the header
  *   X-Ferry-Device-Signature: ed25519 BASE64
  * with the public key in the body. The first valid report of a device id
- * binds that id to its key (device_keys); a report of the same id with
- * another key is refused (403). The package must be registered. Each
- * package keeps the newest st->reports_keep reports, pruned in the
- * transaction that adds one; a device none of whose reports is left is
- * forgotten with them (its next report binds its key again). A failure
- * report may halt a progressive release (halt.h). Not here: HTTP framing
- * (server.c). */
+ * binds that id to its key; a report of the same id with another key is
+ * refused (403; devicekeys.h, where bindings live apart from reports). The
+ * package must be registered. Each package keeps the newest
+ * st->reports_keep reports, pruned in the transaction that adds one. A
+ * failure report may halt a progressive release (halt.h). Not here: HTTP
+ * framing (server.c). */
 #pragma once
 
 #include <jansson.h>

@@ -1,14 +1,22 @@
 /* reports_schema.h: the tables of device outcome reports (schema version
- * 3), next to the code that uses them (reports.c). Included by schema.c only.
+ * 3, and 5), next to the code that uses them (reports.c, devicekeys.c).
+ * Included by schema.c only.
  *
  * Tables (version 3)
  *   device_keys  each device id and the ed25519 public key it first reported
  *                with (trust on first use): later reports of that id must be
- *                signed with the same key; forgotten with the last report of
- *                the device that pruning removes, so the table stays bounded
+ *                signed with the same key (version 3 forgot a device with
+ *                its last report that pruning removed; version 5 keeps it)
  *   reports      the newest reports per package (the store keeps
  *                --reports-keep of them, pruned as each one arrives);
- *                (device, report_id) unique, so a retried report counts once */
+ *                (device, report_id) unique, so a retried report counts once
+ *
+ * Version 5: bindings outlive reports (devicekeys.h)
+ *   device_keys.reports  how many reports the device sent with its key (1:
+ *                        it reported once and was not seen since; bindings
+ *                        from before count 2 when their last report came
+ *                        after their first); indexes for eviction by last
+ *                        report, once-seen devices first */
 #pragma once
 
 #define V3_REPORTS(serial)                                                                         \
@@ -23,3 +31,9 @@
 	"  UNIQUE (device, report_id));"                                                           \
 	"CREATE INDEX reports_package ON reports(package, id);"                                    \
 	"CREATE INDEX reports_device ON reports(device);"
+
+#define V5_DEVICE_KEYS                                                                             \
+	"ALTER TABLE device_keys ADD COLUMN reports BIGINT NOT NULL DEFAULT 1;"                    \
+	"UPDATE device_keys SET reports = 2 WHERE last_seen > first_seen;"                         \
+	"CREATE INDEX device_keys_last_seen ON device_keys(last_seen);"                            \
+	"CREATE INDEX device_keys_evict ON device_keys(reports, last_seen);"

@@ -27,7 +27,8 @@
  *   jobs           work that must happen once, claimed by one instance
  * Version 2: vulnerability notices (vulns_schema.h); version 3: device
  * outcome reports (reports_schema.h); version 4: halting a progressive
- * release that devices report failing (halt_schema.h).
+ * release that devices report failing (halt_schema.h); version 5: device-key
+ * bindings kept apart from reports (reports_schema.h).
  *
  * Also here: the one check that a database is at this program's version
  * (db_open_checked, db_schema_check). */
@@ -88,6 +89,7 @@ static const struct migration migrations[] = {
     {2, V2_VULNS("INTEGER PRIMARY KEY"), V2_VULNS("BIGSERIAL PRIMARY KEY")},
     {3, V3_REPORTS("INTEGER PRIMARY KEY"), V3_REPORTS("BIGSERIAL PRIMARY KEY")},
     {4, V4_HALTS("INTEGER PRIMARY KEY"), V4_HALTS("BIGSERIAL PRIMARY KEY")},
+    {5, V5_DEVICE_KEYS, V5_DEVICE_KEYS},
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

@@ -13,7 +13,10 @@
  *                  bounded by --max-upload. A body announced too large, or a
  *                  caller without a valid token, is refused before its body
  *                  is read.
- * Headers are bounded by the connection memory limit. Every request gets an
+ * Headers are bounded by the connection memory limit. Connections are
+ * bounded too: closed after --conn-timeout seconds without traffic, at most
+ * --max-connections at once and --max-connections-per-ip from one address
+ * (a slow client cannot hold every slot). Every request gets an
  * id, sent back as X-Request-Id and set as the log context of each line
  * logged for it.
  *
@@ -51,7 +54,6 @@
 #include "base/str.h"
 
 #define SERVER_MEMORY_LIMIT (64 * 1024) /* per connection: request line and headers */
-#define SERVER_CONN_TIMEOUT_S 120
 #define SERVER_SHUTDOWN_WAIT_S 60
 #define STATIC_PREFIX "/repo/"
 
@@ -70,6 +72,7 @@ struct request {
 	struct timespec start;
 	char method[12];
 	char url[600];
+	char client[INET6_ADDRSTRLEN];
 };
 
 static struct {
@@ -410,6 +413,23 @@ static enum MHD_Result first_call(struct request *r, struct MHD_Connection *conn
 	return MHD_YES;
 }
 
+/* The peer's address as text, "" when unknown. Behind a proxy it is the
+ * proxy's: X-Forwarded-For is not trusted (docs/store.md). */
+static const char *client_address(struct MHD_Connection *conn, char *out, size_t size)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+	out[0] = '\0';
+	if (sa && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+		          (socklen_t)size);
+	else if (sa && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+		          out, (socklen_t)size);
+	return out;
+}
+
 static enum MHD_Result last_call(struct request *r, struct MHD_Connection *conn)
 {
 	struct api_ctx *c = &r->ctx;
@@ -461,6 +481,7 @@ static enum MHD_Result last_call(struct request *r, struct MHD_Connection *conn)
 	c->q_device = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "device");
 	c->q_revision = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "revision");
 	c->q_limit = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "limit");
+	c->client = client_address(conn, r->client, sizeof(r->client));
 	c->st = r->st;
 	c->db = db_pool_get(&r->st->pool);
 	api_route_run(r->route, c);
@@ -585,15 +606,15 @@ static int parse_listen(const char *listen, struct sockaddr_in *sa, ferry_error 
 }
 
 /* Remove uploads a crash left behind. Other instances may share tmp/, so
- * only files nobody has written to for twice the connection timeout go: an
- * upload in progress is written to continuously, or times out. */
+ * only files nobody has written to for twice the longest connection timeout
+ * go: an upload in progress is written to continuously, or times out. */
 static void clean_tmp(const char *dir)
 {
 	DIR *d = opendir(dir);
 	if (!d)
 		return;
 	struct dirent *e;
-	time_t old = time(NULL) - 2 * SERVER_CONN_TIMEOUT_S;
+	time_t old = time(NULL) - 2 * STORE_CONN_TIMEOUT_MAX;
 	while ((e = readdir(d))) {
 		struct stat sb;
 		if (str_has_prefix(e->d_name, "upload-") &&
@@ -648,10 +669,11 @@ int server_run(struct store *st, const char *listen, ferry_error *err)
 	    ntohs(sa.sin_port), NULL, NULL, on_request, st, MHD_OPTION_SOCK_ADDR,
 	    (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)st->threads,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SERVER_MEMORY_LIMIT,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)SERVER_CONN_TIMEOUT_S,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1000, MHD_OPTION_NOTIFY_COMPLETED,
-	    on_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
-	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)st->conn_timeout,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)st->max_connections,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)st->max_connections_ip,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
+	    NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
 	if (!d) {
 		db_pool_close(&st->pool);
 		return ferry_error_errno(err, FERRY_E_IO, errno, "cannot listen on %s", listen);

@@ -24,6 +24,15 @@
 #define STORE_MAX_JSON_DEPTH 32
 #define STORE_ACCOUNT_MAX 40
 #define STORE_BRANCH_LIFETIME_S (30LL * 24 * 3600)
+/* the listener (server.c): an idle connection is closed after the timeout;
+ * beyond the caps a new connection is closed at once */
+#define STORE_CONN_TIMEOUT_DEFAULT 30 /* seconds */
+#define STORE_CONN_TIMEOUT_MAX 600
+#define STORE_MAX_CONNECTIONS_DEFAULT 1000
+#define STORE_MAX_CONNECTIONS_MAX 60000
+#define STORE_MAX_CONNECTIONS_IP_DEFAULT 64
+
+struct ratelimit;
 
 struct store {
 	char dir[PATH_MAX];
@@ -34,10 +43,16 @@ struct store {
 	char instance[24]; /* this process, in the job table's owner column */
 	uint64_t max_upload;
 	unsigned threads;
-	unsigned reports_keep;      /* outcome reports kept per package */
-	unsigned halt_failures;     /* halt.h: devices failing a progressive release, 0: off */
-	unsigned halt_ratio;        /* and their share of the devices reporting it, percent */
-	bool webhook_allow_private; /* webhooks.c: deliver to any address */
+	unsigned reports_keep;        /* outcome reports kept per package */
+	unsigned halt_failures;       /* halt.h: devices failing a progressive release, 0: off */
+	unsigned halt_ratio;          /* and their share of the devices reporting it, percent */
+	unsigned device_key_days;     /* devicekeys.h: a binding outlives its last report */
+	unsigned device_keys_max;     /* bindings kept at most */
+	struct ratelimit *bind_limit; /* new bindings per client address, NULL: no limit */
+	unsigned conn_timeout;        /* server.c: seconds a connection may stay idle */
+	unsigned max_connections;     /* connections at once */
+	unsigned max_connections_ip;  /* of them from one address, 0: no limit */
+	bool webhook_allow_private;   /* webhooks.c: deliver to any address */
 	struct db_pool pool;
 	pthread_mutex_t publish_lock; /* one publisher per process; the repo lock across */
 	volatile sig_atomic_t stopping;

@@ -256,7 +256,9 @@ def test_a_store_at_schema_version_3_migrates(store, tmp_path):
     r = Rollout(store, tmp_path)
     r.release("2", "stable", "--progressive", "10")
     assert store.stop() == 0, store.read_log()
-    downgrade = ["DROP TABLE halts",
+    downgrade = ["DROP INDEX device_keys_last_seen", "DROP INDEX device_keys_evict",
+                 "ALTER TABLE device_keys DROP COLUMN reports",
+                 "DROP TABLE halts",
                  "ALTER TABLE channels DROP COLUMN halt_failures",
                  "ALTER TABLE channels DROP COLUMN halt_ratio",
                  "ALTER TABLE channels DROP COLUMN progressive_after",
@@ -273,7 +275,7 @@ def test_a_store_at_schema_version_3_migrates(store, tmp_path):
     p = store.admin("serve", "--listen", "127.0.0.1:1", check=1)
     assert "version 3" in p.stderr
     p = store.admin("migrate")
-    assert p.stdout == "database schema migrated from version 3 to 4\n"
+    assert p.stdout == "database schema migrated from version 3 to 5\n"
     store.start()
     for _ in range(3):
         r.report("failed", **{"failed-step": "install"})
