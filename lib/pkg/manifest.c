@@ -20,6 +20,7 @@
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/str.h"
+#include "base/strv.h"
 #include "pkg/manifest_int.h"
 #include "pkg/name.h"
 
@@ -136,15 +137,6 @@ static int check_name(struct ctx *c, const struct node *n, size_t min, const cha
 	if (why)
 		return fail(c, n, FERRY_E_INVALID, "expected %s: %s; %s", what, why, GOT(n));
 	return 0;
-}
-
-static void strv_free(char **v)
-{
-	if (!v)
-		return;
-	for (char **p = v; *p; p++)
-		free(*p);
-	free(v);
 }
 
 typedef int (*item_check_fn)(struct ctx *c, const struct node *item);

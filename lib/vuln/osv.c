@@ -26,6 +26,7 @@
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/str.h"
+#include "base/strv.h"
 #include "crypto/digest.h"
 
 /* json_decrefp comes with jansson (json_auto_t). */
@@ -50,13 +51,6 @@ void osv_limits_default(struct osv_limits *lim)
 
 /* ---- records ---- */
 
-static void strv_free(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 static void affected_free(struct osv_affected *a)
 {
 	free(a->ecosystem);
@@ -69,7 +63,7 @@ static void affected_free(struct osv_affected *a)
 		free(a->ranges[r].events);
 	}
 	free(a->ranges);
-	strv_free(a->versions, a->n_versions);
+	strv_free(a->versions);
 }
 
 void osv_record_free(struct osv_record *rec)
@@ -80,7 +74,7 @@ void osv_record_free(struct osv_record *rec)
 	free(rec->modified);
 	free(rec->published);
 	free(rec->withdrawn);
-	strv_free(rec->aliases, rec->n_aliases);
+	strv_free(rec->aliases);
 	free(rec->summary);
 	free(rec->details);
 	for (size_t i = 0; i < rec->n_severity; i++) {
@@ -225,6 +219,7 @@ static int get_strings(struct parse_ctx *pc, json_t *obj, const char *key, const
 	if (!grown)
 		return fail(pc, FERRY_E_NOMEM, "out of memory");
 	*v = grown;
+	(*v)[*n] = NULL; /* kept NULL-terminated for strv_free */
 	size_t i;
 	json_t *s;
 	json_array_foreach(arr, i, s)
@@ -240,7 +235,7 @@ static int get_strings(struct parse_ctx *pc, json_t *obj, const char *key, const
 		(*v)[*n] = strdup(json_string_value(s));
 		if (!(*v)[*n])
 			return fail(pc, FERRY_E_NOMEM, "out of memory");
-		(*n)++;
+		(*v)[++(*n)] = NULL;
 	}
 	return 0;
 }
