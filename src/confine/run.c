@@ -167,7 +167,7 @@ static void __attribute__((noreturn)) run_app(int notify_sock)
 	}
 	if ((r = caps_drop_to(p, p->caps_keep, &err)) < 0)
 		die_setup("credentials", &err);
-	r = seccomp_load_from(g.filter[0], g.notify, &nfd, &err);
+	r = syscall_filter_load(g.filter[0], g.notify, &nfd, &err);
 	close(g.filter[0]);
 	if (r < 0)
 		die_setup("seccomp", &err);
@@ -279,7 +279,7 @@ static void print_dry_run(const struct confine_policy *p)
 		if (p->caps_keep & (1ull << c))
 			printf("capability %s\n", confine_cap_name(c));
 	size_t n;
-	const struct seccomp_rule *r = seccomp_rules(&n);
+	const struct syscall_rule *r = syscall_filter_rules(&n);
 	for (size_t i = 0; i < n; i++)
 		printf("seccomp %s %s\n", r[i].name,
 		       r[i].lifted_by & p->lifts ? "allowed" : "denied");
@@ -338,7 +338,7 @@ int confine_main(int argc, char **argv)
 		         "namespace still apply",
 		         p->label);
 
-	g.notify = seccomp_can_notify(p);
+	g.notify = syscall_filter_can_notify(p);
 	if (pipe2(g.report, O_CLOEXEC) < 0 || pipe2(g.filter, O_CLOEXEC) < 0) {
 		log_error("%s: pipe: %m", p->label);
 		return CONFINE_EXIT_SETUP;
@@ -379,7 +379,7 @@ int confine_main(int argc, char **argv)
 	/* the filter, built while init builds the mount namespace; on failure
 	 * the app reads nothing and stops */
 	close(g.filter[0]);
-	if (seccomp_export(p, g.notify, g.filter[1], &err) < 0)
+	if (syscall_filter_export(p, g.notify, g.filter[1], &err) < 0)
 		log_error("%s: seccomp: %s", p->label, ferry_error_msg(&err));
 	close(g.filter[1]);
 
