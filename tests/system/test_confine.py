@@ -622,6 +622,75 @@ def test_unprivileged_development_mode(env):
         shutil.rmtree(d)
 
 
+# ---- descriptors: nothing the caller had open reaches the sandbox ----------
+
+def confine_sh(e, script, redirects, extra=()):
+    """Run /bin/sh -c SCRIPT confined, ferry-confine started with the shell
+    redirections REDIRECTS (say "7<FILE") open, as `ferry run X 7<FILE` would."""
+    cmd = base_args(e, extra=extra) + ["--", "/bin/sh", "-c", script]
+    return subprocess.run(["/bin/sh", "-c", 'exec "$@" ' + redirects, "sh", *cmd],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_inherited_descriptors_do_not_reach_the_app(env):
+    secret = os.path.join(env.root, "root-only")
+    with open(secret, "w") as f:
+        f.write("root's secret\n")
+    os.chmod(secret, 0o600)
+    status = os.path.join(env.root, "status")
+    try:
+        p = confine_sh(env, 'cat <&7; echo "exited 0" >&8; ls /proc/self/fd; exit 3',
+                       f'7<"{secret}" 8>"{status}"', extra=["--status-fd", "8"])
+        assert p.returncode == 3, p.stderr
+        assert "root's secret" not in p.stdout
+        # ls itself has its directory open as 3: nothing else above 2
+        assert set(p.stdout.split()) <= {"0", "1", "2", "3"}, p.stdout
+        # the app cannot forge the status line the caller trusts
+        assert open(status).read() == "exited 3\n"
+    finally:
+        os.unlink(secret)
+        if os.path.exists(status):
+            os.unlink(status)
+
+
+def test_log_fd_carries_only_ferry_confine_lines(env):
+    log = os.path.join(env.root, "confine.log")
+    forged = 'ferry-confine[1]: warning: demo.app: pid 2 (x): FORGED(2) denied by seccomp rule "x"'
+    try:
+        p = confine_sh(env, f"echo '{forged}'; echo '{forged}' >&2; echo '{forged}' >&9; "
+                       "exec /ferry/demo/current/bin/escape ptrace 1", f'9>"{log}"',
+                       extra=["--log-fd", "9"])
+        assert outcome(p, "ptrace") == "denied EPERM"
+        text = open(log).read()
+        assert 'demo.app: pid 2 (escape): ptrace(2) denied by seccomp rule "ptrace"' in text
+        assert "FORGED" not in text, text
+        # the app's own output is the app's: ferry-confine's lines are not in it
+        assert "denied by seccomp rule \"ptrace\"" not in p.stdout + p.stderr
+    finally:
+        if os.path.exists(log):
+            os.unlink(log)
+
+
+def test_unprivileged_init_cannot_be_read_by_the_app(env):
+    nobody = pwd.getpwnam("nobody")
+    d = tempfile.mkdtemp(prefix="ferry-test-dev-", dir="/var/tmp")
+    os.chown(d, nobody.pw_uid, nobody.pw_gid)
+    try:
+        p = subprocess.run([binary("ferry-confine"), "--name", "demo", "--app", "app", "--revision", "1",
+                            "--pkg-dir", env.pkg, "--data", d, "--common", d,
+                            "--", "bin/escape", "list", "/proc/1/fd", "--next", "read", "/proc/1/environ"],
+                           capture_output=True, text=True, user=nobody.pw_uid, group=nobody.pw_gid,
+                           extra_groups=[], timeout=60)
+        if "unprivileged user namespaces" in p.stderr:
+            pytest.skip("this kernel refuses unprivileged user namespaces")
+        assert p.returncode == 0, p.stderr
+        # ferry-init runs with the app's uid here: only not being dumpable
+        # keeps its descriptors and memory out of the app's reach
+        assert p.stdout.splitlines() == ["list: denied EACCES", "read: denied EACCES"], p.stdout
+    finally:
+        shutil.rmtree(d)
+
+
 def test_killing_the_monitor_ends_the_sandbox(env):
     p = subprocess.Popen(base_args(env) + ["--", "bin/escape", "wait"], stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
