@@ -36,6 +36,10 @@
  * saying why); 126 when COMMAND could not be executed, 127 when it does not
  * exist. --status-fd FD gets one unambiguous line: "exited N", "killed N",
  * "killed 9 oom", "reboot restart|poweroff", "failed STEP: MESSAGE".
+ * --log-fd FD gets ferry-confine's own log lines (denials among them), and
+ * only those: the app gets descriptors 0, 1 and 2 and no other (init closes
+ * what it inherited, the app marks the rest close-on-exec), so it can write
+ * neither to --log-fd nor to --status-fd.
  *
  * The agent's additions: --app hook.HOOK (a hook; FERRY_HOOK), revisions
  * xN (installed from a file), --notify-socket PATH (at /run/ferry-notify,
