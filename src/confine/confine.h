@@ -56,9 +56,10 @@
  *     seccomp filter
  *     (while init builds the mounts), wait and forward signals, remove the
  *     cgroup.
- *   init (PID 1 of the sandbox, root in it until it forks the app): join the
- *     cgroup, cgroup namespace, loopback up, build the mount namespace and
- *     pivot into it, fork the app, drop to the package's uid with nothing,
+ *   init (PID 1 of the sandbox, root in it until it forks the app): close
+ *     the descriptors it inherited (0 to 2 stay), join the cgroup, cgroup
+ *     namespace, loopback up, build the mount namespace and pivot into it,
+ *     fork the app, drop to the package's uid with nothing, not dumpable,
  *     reap children, forward signals, log seccomp denials.
  *   app (PID 2): capability bounding set, groups, gid, uid, capabilities
  *     (only what an interface grants, as ambient), no-new-privs, seccomp,

@@ -9,11 +9,13 @@
  *            pipe (while init builds the mounts); forward signals; collect
  *            the outcome; remove the cgroup; write the status line; exit
  *            with the app's status.
- *   init     (PID 1) map ids (unprivileged only); join the cgroup; cgroup
+ *   init     (PID 1) parent-death signal; close every inherited descriptor
+ *            above 2; map ids (unprivileged only); join the cgroup; cgroup
  *            namespace; loopback up; build the mount namespace and pivot;
  *            fork the app; drop to the package's uid with no capability;
- *            reap, forward signals, log seccomp denials.
- *   app      (PID 2) environment; credentials and capabilities;
+ *            not dumpable; reap, forward signals, log seccomp denials.
+ *   app      (PID 2) descriptors above 2 close-on-exec; environment;
+ *            credentials and capabilities;
  *            no-new-privs; seccomp; Landlock; execve.
  *
  * Any failure before execve ends that process with status 125 (126/127 when
