@@ -392,6 +392,12 @@ int confine_main(int argc, char **argv)
 	}
 	if (done)
 		return 0;
+	/* the caller's descriptors are never the sandbox's (init closes them
+	 * too; 0 to 2 are the app's own output) */
+	if (p->status_fd > 2)
+		(void)fcntl(p->status_fd, F_SETFD, FD_CLOEXEC);
+	if (p->log_fd > 2)
+		(void)fcntl(p->log_fd, F_SETFD, FD_CLOEXEC);
 	if (p->log_fd != 2) {
 		/* a copy that closes on exec: the sandbox never gets --log-fd */
 		int fd = fcntl(p->log_fd, F_DUPFD_CLOEXEC, 3);
