@@ -3,6 +3,7 @@
  * status: 0 success, 1 failure, 2 bad usage. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct cli_verb {
@@ -41,6 +42,11 @@ int cmd_promote(int argc, char **argv);
 int cmd_close(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_revisions(int argc, char **argv);
+
+/* The store of --store URL (or of the login) for a store verb; 0, or the
+ * exit status after saying why. */
+struct store_client;
+int cli_store_open(struct store_client *c, const char *store, bool insecure);
 
 /* cmd_reports.c: what devices reported */
 int cmd_reports(int argc, char **argv);

@@ -18,16 +18,10 @@
 #include "cli.h"
 #include "client.h"
 #include "confine.h"
+#include "opts.h"
+#include "output.h"
 #include "pkg/manifest.h"
 #include "pkg/name.h"
-
-static const char *js(json_t *o, const char *key)
-{
-	json_t *v = json_object_get(o, key);
-	if (json_is_string(v))
-		return json_string_value(v);
-	return "";
-}
 
 /* Percent-encode s for a query string; heap string or NULL. */
 static char *url_quote(const char *s)
@@ -48,77 +42,10 @@ static char *url_quote(const char *s)
 	return out;
 }
 
-static void print_json(json_t *j)
-{
-	char *t = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-	if (t) {
-		puts(t);
-		free(t);
-	}
-}
-
-static void fmt_time(json_t *v, char *out, size_t size)
-{
-	if (!json_is_integer(v)) {
-		snprintf(out, size, "-");
-		return;
-	}
-	time_t t = (time_t)json_integer_value(v);
-	struct tm tm;
-	localtime_r(&t, &tm);
-	strftime(out, size, "%Y-%m-%d %H:%M:%S", &tm);
-}
-
-/* A small table: rows of cells, printed with columns padded to fit. */
-#define TABLE_MAX_COLS 8
-struct table {
-	char **cells;
-	size_t ncols, nrows, cap;
-};
-
-static void table_add(struct table *t, const char *const *row)
-{
-	if ((t->nrows + 1) * t->ncols > t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : t->ncols * 16;
-		char **c = realloc(t->cells, cap * sizeof(char *));
-		if (!c)
-			return;
-		t->cells = c;
-		t->cap = cap;
-	}
-	for (size_t i = 0; i < t->ncols; i++)
-		t->cells[t->nrows * t->ncols + i] = strdup(row[i] ? row[i] : "");
-	t->nrows++;
-}
-
-static void table_print(struct table *t)
-{
-	size_t w[TABLE_MAX_COLS] = {0};
-	for (size_t r = 0; r < t->nrows; r++)
-		for (size_t c = 0; c < t->ncols; c++) {
-			const char *s = t->cells[r * t->ncols + c];
-			size_t l = s ? strlen(s) : 0;
-			if (l > w[c])
-				w[c] = l;
-		}
-	for (size_t r = 0; r < t->nrows; r++) {
-		for (size_t c = 0; c < t->ncols; c++) {
-			const char *s = t->cells[r * t->ncols + c];
-			if (c + 1 == t->ncols)
-				printf("%s\n", s ? s : "");
-			else
-				printf("%-*s  ", (int)w[c], s ? s : "");
-		}
-	}
-	for (size_t i = 0; i < t->nrows * t->ncols; i++)
-		free(t->cells[i]);
-	free(t->cells);
-}
-
 struct flags {
 	bool json, all, dangerous, purge, forever, follow, no_wait;
 	const char *channel, *revision, *hold_for, *lines;
-	const char *args[64];
+	char *args[64];
 	int nargs;
 };
 
@@ -127,71 +54,29 @@ struct flags {
 static int parse(int argc, char **argv, const char *allowed, struct flags *f)
 {
 	memset(f, 0, sizeof(*f));
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-			cli_usage(argv[0]);
-			return -1;
-		}
-		if (a[0] == '-' && a[1] != '\0' && strcmp(a, "--") != 0) {
-			const char *name = a[1] == '-' ? a + 2 : a + 1;
-			if (strcmp(a, "-f") == 0)
-				name = "follow";
-			if (strcmp(a, "-n") == 0)
-				name = "lines";
-			char key[40];
-			snprintf(key, sizeof(key), " %s ", name);
-			char allowed_sp[256];
-			snprintf(allowed_sp, sizeof(allowed_sp), " %s ", allowed);
-			if (!strstr(allowed_sp, key)) {
-				fprintf(stderr, "ferry %s: unknown option %s\n", argv[0], a);
-				cli_usage(argv[0]);
-				return -1;
-			}
-			const char **val = NULL;
-			if (!strcmp(name, "json"))
-				f->json = true;
-			else if (!strcmp(name, "all"))
-				f->all = true;
-			else if (!strcmp(name, "dangerous"))
-				f->dangerous = true;
-			else if (!strcmp(name, "purge"))
-				f->purge = true;
-			else if (!strcmp(name, "forever"))
-				f->forever = true;
-			else if (!strcmp(name, "follow"))
-				f->follow = true;
-			else if (!strcmp(name, "no-wait"))
-				f->no_wait = true;
-			else if (!strcmp(name, "channel"))
-				val = &f->channel;
-			else if (!strcmp(name, "revision"))
-				val = &f->revision;
-			else if (!strcmp(name, "for"))
-				val = &f->hold_for;
-			else if (!strcmp(name, "lines"))
-				val = &f->lines;
-			if (val) {
-				if (i + 1 >= argc) {
-					fprintf(stderr, "ferry %s: %s needs a value\n", argv[0], a);
-					return -1;
-				}
-				*val = argv[++i];
-			}
-			continue;
-		}
-		if (strcmp(a, "--") == 0) {
-			for (i++; i < argc && f->nargs < 64; i++)
-				f->args[f->nargs++] = argv[i];
-			break;
-		}
-		if (f->nargs >= 64) {
-			fprintf(stderr, "ferry %s: too many arguments\n", argv[0]);
-			return -1;
-		}
-		f->args[f->nargs++] = a;
+	const struct cli_opt every[] = {
+	    {"--json", NULL, &f->json, NULL},           {"--all", NULL, &f->all, NULL},
+	    {"--dangerous", NULL, &f->dangerous, NULL}, {"--purge", NULL, &f->purge, NULL},
+	    {"--forever", NULL, &f->forever, NULL},     {"--follow", "-f", &f->follow, NULL},
+	    {"--no-wait", NULL, &f->no_wait, NULL},     {"--channel", NULL, NULL, &f->channel},
+	    {"--revision", NULL, NULL, &f->revision},   {"--for", NULL, NULL, &f->hold_for},
+	    {"--lines", "-n", NULL, &f->lines},
+	};
+	struct cli_opt opts[ARRAY_SIZE(every) + 1];
+	size_t n = 0;
+	char allowed_sp[256];
+	snprintf(allowed_sp, sizeof(allowed_sp), " %s ", allowed);
+	for (size_t i = 0; i < ARRAY_SIZE(every); i++) {
+		char key[40];
+		snprintf(key, sizeof(key), " %s ", every[i].name + 2);
+		if (strstr(allowed_sp, key))
+			opts[n++] = every[i];
 	}
-	return 0;
+	opts[n] = (struct cli_opt){0};
+	return cli_parse_opts(argc, argv, argv[0], opts, f->args, (int)ARRAY_SIZE(f->args),
+	                      &f->nargs)
+	           ? -1
+	           : 0;
 }
 
 static int fail_err(const char *verb, const ferry_error *err)
@@ -232,12 +117,13 @@ static int do_change(const char *verb, const char *path, json_t *body, bool no_w
 /* One line about a finished install or refresh. */
 static void print_result(json_t *ch, const char *what)
 {
-	if (*js(ch, "note") && !*js(ch, "to")) {
-		printf("%s\n", js(ch, "note"));
+	if (*cli_json_str(ch, "note", "") && !*cli_json_str(ch, "to", "")) {
+		printf("%s\n", cli_json_str(ch, "note", ""));
 		return;
 	}
-	const char *from = js(ch, "from"), *channel = js(ch, "channel");
-	printf("%s %s (revision %s) %s%s%s", js(ch, "name"), js(ch, "version"), js(ch, "to"), what,
+	const char *from = cli_json_str(ch, "from", ""), *channel = cli_json_str(ch, "channel", "");
+	printf("%s %s (revision %s) %s%s%s", cli_json_str(ch, "name", ""),
+	       cli_json_str(ch, "version", ""), cli_json_str(ch, "to", ""), what,
 	       *channel ? " from " : "", channel);
 	if (*from)
 		printf(", replacing revision %s", from);
@@ -356,7 +242,7 @@ int cmd_refresh(int argc, char **argv)
 		}
 		json_decref(one);
 	}
-	const char *note = js(ch, "note");
+	const char *note = cli_json_str(ch, "note", "");
 	if (*note)
 		fprintf(stderr, "%s", note);
 	json_decref(ch);
@@ -378,7 +264,7 @@ int cmd_revert(int argc, char **argv)
 	int rc = do_change("revert", url, body, f.no_wait, &ch);
 	if (rc || !ch)
 		return rc;
-	printf("%s reverted to revision %s\n", f.args[0], js(ch, "to"));
+	printf("%s reverted to revision %s\n", f.args[0], cli_json_str(ch, "to", ""));
 	json_decref(ch);
 	return 0;
 }
@@ -404,7 +290,7 @@ static int get_table(const char *verb, const char *path, bool json, const char *
 	if (!json && json_array_size(*r) > 0)
 		return 0;
 	if (json)
-		print_json(*r);
+		cli_print_json(*r, false);
 	else
 		fprintf(stderr, "%s\n", none);
 	json_decref(*r);
@@ -439,9 +325,9 @@ int cmd_list(int argc, char **argv)
 	                   "No packages are installed.", &r, &done);
 	if (rc || done)
 		return rc;
-	struct table t = {.ncols = 5};
+	struct cli_table t = {.ncols = 5};
 	const char *head[] = {"Name", "Version", "Rev", "Channel", "Notes"};
-	table_add(&t, head);
+	cli_table_add(&t, head);
 	size_t i;
 	json_t *p;
 	json_array_foreach(r, i, p)
@@ -453,14 +339,15 @@ int cmd_list(int argc, char **argv)
 			snprintf(notes, sizeof(notes), "%s%s%s", cur ? "current" : "disabled",
 			         json_integer_value(json_object_get(p, "local")) ? ",dangerous"
 			                                                         : "",
-			         strcmp(js(p, "status"), "ok") ? ",in-progress" : "");
+			         strcmp(cli_json_str(p, "status", ""), "ok") ? ",in-progress" : "");
 		} else {
 			notes_of(p, notes, sizeof(notes));
 		}
-		const char *row[] = {js(p, "name"), js(p, "version"), rev, js(p, "channel"), notes};
-		table_add(&t, row);
+		const char *row[] = {cli_json_str(p, "name", ""), cli_json_str(p, "version", ""),
+		                     rev, cli_json_str(p, "channel", ""), notes};
+		cli_table_add(&t, row);
 	}
-	table_print(&t);
+	cli_table_print(&t);
 	json_decref(r);
 	return 0;
 }
@@ -479,25 +366,25 @@ int cmd_info(int argc, char **argv)
 	if (rc)
 		return rc;
 	if (f.json) {
-		print_json(p);
+		cli_print_json(p, false);
 		json_decref(p);
 		return 0;
 	}
 	char when[64];
-	printf("name:      %s\n", js(p, "name"));
-	printf("summary:   %s\n", js(p, "summary"));
-	printf("version:   %s\n", js(p, "version"));
-	printf("revision:  %s\n", js(p, "revision"));
-	printf("channel:   %s\n", js(p, "channel"));
-	fmt_time(json_object_get(p, "installed"), when, sizeof(when));
+	printf("name:      %s\n", cli_json_str(p, "name", ""));
+	printf("summary:   %s\n", cli_json_str(p, "summary", ""));
+	printf("version:   %s\n", cli_json_str(p, "version", ""));
+	printf("revision:  %s\n", cli_json_str(p, "revision", ""));
+	printf("channel:   %s\n", cli_json_str(p, "channel", ""));
+	cli_json_time_local(json_object_get(p, "installed"), when, sizeof(when));
 	printf("installed: %s\n", when);
-	printf("sha256:    %s\n", js(p, "sha256"));
+	printf("sha256:    %s\n", cli_json_str(p, "sha256", ""));
 	json_t *held = json_object_get(p, "held-until");
 	if (held) {
 		if (json_integer_value(held) == 0)
 			printf("held:      forever\n");
 		else {
-			fmt_time(held, when, sizeof(when));
+			cli_json_time_local(held, when, sizeof(when));
 			printf("held:      until %s\n", when);
 		}
 	}
@@ -507,11 +394,14 @@ int cmd_info(int argc, char **argv)
 		printf("apps:\n");
 		json_array_foreach(json_object_get(p, "apps"), i, a)
 		{
-			if (*js(a, "daemon"))
-				printf("  %s: %s (%s daemon, %s)\n", js(a, "name"),
-				       js(a, "command"), js(a, "daemon"), js(a, "active"));
+			if (*cli_json_str(a, "daemon", ""))
+				printf("  %s: %s (%s daemon, %s)\n", cli_json_str(a, "name", ""),
+				       cli_json_str(a, "command", ""),
+				       cli_json_str(a, "daemon", ""),
+				       cli_json_str(a, "active", ""));
 			else
-				printf("  %s: %s\n", js(a, "name"), js(a, "command"));
+				printf("  %s: %s\n", cli_json_str(a, "name", ""),
+				       cli_json_str(a, "command", ""));
 		}
 	}
 	if (json_array_size(json_object_get(p, "hooks"))) {
@@ -523,12 +413,16 @@ int cmd_info(int argc, char **argv)
 	printf("revisions on this device:\n");
 	json_array_foreach(json_object_get(p, "revisions"), i, a)
 	{
-		fmt_time(json_object_get(a, "added"), when, sizeof(when));
-		printf("  %-6s %-12s %s%s\n", js(a, "revision"), js(a, "version"), when,
-		       strcmp(js(a, "revision"), js(p, "revision")) == 0 ? "  (current)" : "");
+		cli_json_time_local(json_object_get(a, "added"), when, sizeof(when));
+		printf("  %-6s %-12s %s%s\n", cli_json_str(a, "revision", ""),
+		       cli_json_str(a, "version", ""), when,
+		       strcmp(cli_json_str(a, "revision", ""), cli_json_str(p, "revision", "")) == 0
+		           ? "  (current)"
+		           : "");
 	}
 	json_array_foreach(json_object_get(p, "blocked"), i, a)
-	    printf("not refreshed to: revision %s (%s)\n", js(a, "revision"), js(a, "reason"));
+	    printf("not refreshed to: revision %s (%s)\n", cli_json_str(a, "revision", ""),
+	           cli_json_str(a, "reason", ""));
 	json_decref(p);
 	return 0;
 }
@@ -592,7 +486,7 @@ int cmd_hold(int argc, char **argv)
 	if (until) {
 		json_t *u = json_integer(until);
 		char t[48];
-		fmt_time(u, t, sizeof(t));
+		cli_json_time_local(u, t, sizeof(t));
 		json_decref(u);
 		snprintf(when, sizeof(when), "until %s", t);
 	}
@@ -641,20 +535,21 @@ int cmd_changes(int argc, char **argv)
 	int rc = get_table("changes", url, f.json, "No changes yet.", &r, &done);
 	if (rc || done)
 		return rc;
-	struct table t = {.ncols = 5};
+	struct cli_table t = {.ncols = 5};
 	const char *head[] = {"ID", "Status", "Spawn", "Ready", "Summary"};
-	table_add(&t, head);
+	cli_table_add(&t, head);
 	size_t i;
 	json_t *c;
 	json_array_foreach(r, i, c)
 	{
 		char spawn[48], ready[48];
-		fmt_time(json_object_get(c, "spawn"), spawn, sizeof(spawn));
-		fmt_time(json_object_get(c, "ready"), ready, sizeof(ready));
-		const char *row[] = {js(c, "id"), js(c, "status"), spawn, ready, js(c, "summary")};
-		table_add(&t, row);
+		cli_json_time_local(json_object_get(c, "spawn"), spawn, sizeof(spawn));
+		cli_json_time_local(json_object_get(c, "ready"), ready, sizeof(ready));
+		const char *row[] = {cli_json_str(c, "id", ""), cli_json_str(c, "status", ""),
+		                     spawn, ready, cli_json_str(c, "summary", "")};
+		cli_table_add(&t, row);
 	}
-	table_print(&t);
+	cli_table_print(&t);
 	json_decref(r);
 	return 0;
 }
@@ -673,29 +568,29 @@ int cmd_change(int argc, char **argv)
 	if (rc)
 		return rc;
 	if (f.json) {
-		print_json(c);
+		cli_print_json(c, false);
 		json_decref(c);
 		return 0;
 	}
-	struct table t = {.ncols = 5};
+	struct cli_table t = {.ncols = 5};
 	const char *head[] = {"Status", "Spawn", "Ready", "Step", "Summary"};
-	table_add(&t, head);
+	cli_table_add(&t, head);
 	size_t i;
 	json_t *s;
 	json_array_foreach(json_object_get(c, "steps"), i, s)
 	{
 		char spawn[48], ready[48];
-		fmt_time(json_object_get(s, "started"), spawn, sizeof(spawn));
-		fmt_time(json_object_get(s, "ended"), ready, sizeof(ready));
-		const char *row[] = {js(s, "status"), spawn, ready, js(s, "kind"),
-		                     js(s, "summary")};
-		table_add(&t, row);
+		cli_json_time_local(json_object_get(s, "started"), spawn, sizeof(spawn));
+		cli_json_time_local(json_object_get(s, "ended"), ready, sizeof(ready));
+		const char *row[] = {cli_json_str(s, "status", ""), spawn, ready,
+		                     cli_json_str(s, "kind", ""), cli_json_str(s, "summary", "")};
+		cli_table_add(&t, row);
 	}
-	table_print(&t);
-	json_array_foreach(json_object_get(c, "steps"), i, s) if (*js(s, "msg"))
-	    printf("\n%s: %s\n", js(s, "kind"), js(s, "msg"));
-	if (*js(c, "err") && strcmp(js(c, "status"), "Error") == 0)
-		printf("\nchange %s: %s\n", js(c, "id"), js(c, "err"));
+	cli_table_print(&t);
+	json_array_foreach(json_object_get(c, "steps"), i, s) if (*cli_json_str(s, "msg", ""))
+	    printf("\n%s: %s\n", cli_json_str(s, "kind", ""), cli_json_str(s, "msg", ""));
+	if (*cli_json_str(c, "err", "") && strcmp(cli_json_str(c, "status", ""), "Error") == 0)
+		printf("\nchange %s: %s\n", cli_json_str(c, "id", ""), cli_json_str(c, "err", ""));
 	json_decref(c);
 	return 0;
 }
@@ -722,14 +617,14 @@ int cmd_logs(int argc, char **argv)
 	json_t *l;
 	json_array_foreach(r, i, l)
 	{
-		const char *text = js(l, "text");
+		const char *text = cli_json_str(l, "text", "");
 		if (!*text)
 			continue;
 		if (many) {
 			_cleanup_free_ char *copy = strdup(text);
 			for (char *line = copy ? strtok(copy, "\n") : NULL; line;
 			     line = strtok(NULL, "\n"))
-				printf("%s: %s\n", js(l, "app"), line);
+				printf("%s: %s\n", cli_json_str(l, "app", ""), line);
 		} else {
 			printf("%s%s", text, str_has_suffix(text, "\n") ? "" : "\n");
 		}
@@ -738,7 +633,7 @@ int cmd_logs(int argc, char **argv)
 	while (f.follow) {
 		json_t *offs = json_object();
 		json_array_foreach(r, i, l)
-		    json_object_set(offs, js(l, "app"), json_object_get(l, "offset"));
+		    json_object_set(offs, cli_json_str(l, "app", ""), json_object_get(l, "offset"));
 		char *o = json_dumps(offs, JSON_COMPACT);
 		json_decref(offs);
 		char *q = o ? url_quote(o) : NULL;
@@ -753,14 +648,14 @@ int cmd_logs(int argc, char **argv)
 		r = r2;
 		json_array_foreach(r, i, l)
 		{
-			const char *text = js(l, "text");
+			const char *text = cli_json_str(l, "text", "");
 			if (!*text)
 				continue;
 			if (many) {
 				_cleanup_free_ char *copy = strdup(text);
 				for (char *line = copy ? strtok(copy, "\n") : NULL; line;
 				     line = strtok(NULL, "\n"))
-					printf("%s: %s\n", js(l, "app"), line);
+					printf("%s: %s\n", cli_json_str(l, "app", ""), line);
 			} else {
 				fputs(text, stdout);
 			}
@@ -789,14 +684,14 @@ int cmd_services(int argc, char **argv)
 	{
 		bool want = f.nargs == 0;
 		for (int k = 0; k < f.nargs; k++)
-			if (!strcmp(f.args[k], js(s, "name")))
+			if (!strcmp(f.args[k], cli_json_str(s, "name", "")))
 				want = true;
 		if (want)
 			json_array_append(sel, s);
 	}
 	json_decref(r);
 	if (f.json) {
-		print_json(sel);
+		cli_print_json(sel, false);
 		json_decref(sel);
 		return 0;
 	}
@@ -805,21 +700,23 @@ int cmd_services(int argc, char **argv)
 		json_decref(sel);
 		return 0;
 	}
-	struct table t = {.ncols = 5};
+	struct cli_table t = {.ncols = 5};
 	const char *head[] = {"Service", "Type", "Current", "Rev", "Notes"};
-	table_add(&t, head);
+	cli_table_add(&t, head);
 	json_array_foreach(sel, i, s)
 	{
 		char svc[96], notes[64] = "-";
-		snprintf(svc, sizeof(svc), "%s.%s", js(s, "name"), js(s, "app"));
+		snprintf(svc, sizeof(svc), "%s.%s", cli_json_str(s, "name", ""),
+		         cli_json_str(s, "app", ""));
 		json_int_t restarts = json_integer_value(json_object_get(s, "restarts"));
 		if (restarts)
 			snprintf(notes, sizeof(notes), "exited %lld times", (long long)restarts);
-		const char *row[] = {svc, js(s, "daemon"), js(s, "active"), js(s, "revision"),
+		const char *row[] = {svc, cli_json_str(s, "daemon", ""),
+		                     cli_json_str(s, "active", ""), cli_json_str(s, "revision", ""),
 		                     notes};
-		table_add(&t, row);
+		cli_table_add(&t, row);
 	}
-	table_print(&t);
+	cli_table_print(&t);
 	json_decref(sel);
 	return 0;
 }
@@ -913,9 +810,9 @@ int cmd_get(int argc, char **argv)
 	if (rc)
 		return rc;
 	if (f.json) {
-		print_json(r);
+		cli_print_json(r, false);
 	} else if (f.nargs == 2) {
-		printf("%s\n", js(r, f.args[1]));
+		printf("%s\n", cli_json_str(r, f.args[1], ""));
 	} else {
 		const char *k;
 		json_t *v;
@@ -973,7 +870,7 @@ int cmd_run(int argc, char **argv)
 		args[na + (size_t)i - 2] = argv[i];
 	for (size_t i = 0; i < ne; i++)
 		envp[i] = strdup(json_string_value(json_array_get(env, i)));
-	const char *cwd = js(a, "cwd");
+	const char *cwd = cli_json_str(a, "cwd", "");
 	if (*cwd && chdir(cwd) < 0)
 		(void)!chdir("/");
 	json_decref(a);
@@ -1031,7 +928,8 @@ static int connection_action(int argc, char **argv, const char *action)
 	if (client_call("POST", "/v1/connections", body, &r, &err) < 0)
 		return fail_err(action, &err);
 	printf("%s:%s (%s) %s; effective at the next start of its apps (ferry restart %s)\n", name,
-	       plug, js(r, "interface"), action[0] == 'c' ? "connected" : "disconnected", name);
+	       plug, cli_json_str(r, "interface", ""),
+	       action[0] == 'c' ? "connected" : "disconnected", name);
 	json_decref(r);
 	return 0;
 }
@@ -1065,25 +963,25 @@ int cmd_connections(int argc, char **argv)
 	int rc = get_table("connections", url, f.json, "No plugs.", &r, &done);
 	if (rc || done)
 		return rc;
-	struct table t = {.ncols = 5};
+	struct cli_table t = {.ncols = 5};
 	const char *head[] = {"Package", "Plug", "Interface", "Connected", "Notes"};
-	table_add(&t, head);
+	cli_table_add(&t, head);
 	size_t i;
 	json_t *c;
 	json_array_foreach(r, i, c)
 	{
 		bool on = json_is_true(json_object_get(c, "connected"));
-		const char *how = js(c, "how");
+		const char *how = cli_json_str(c, "how", "");
 		const char *notes = !json_is_true(json_object_get(c, "supported"))
 		                        ? "not supported here"
 		                    : strcmp(how, "auto") == 0   ? "auto"
 		                    : strcmp(how, "manual") == 0 ? "manual"
 		                                                 : "-";
-		const char *row[] = {js(c, "name"), js(c, "plug"), js(c, "interface"),
-		                     on ? "yes" : "no", notes};
-		table_add(&t, row);
+		const char *row[] = {cli_json_str(c, "name", ""), cli_json_str(c, "plug", ""),
+		                     cli_json_str(c, "interface", ""), on ? "yes" : "no", notes};
+		cli_table_add(&t, row);
 	}
-	table_print(&t);
+	cli_table_print(&t);
 	json_decref(r);
 	return 0;
 }

@@ -22,6 +22,7 @@
 #include "base/cleanup.h"
 #include "base/str.h"
 #include "cli.h"
+#include "output.h"
 #include "crypto/digest.h"
 #include "pkg/image.h"
 #include "pkg/manifest.h"
@@ -155,10 +156,10 @@ static json_t *strv_json(char **v, size_t n)
 	return a;
 }
 
-static int print_json(const char *file, const struct crypto_file_digests *dg,
-                      const char *compression, const struct manifest *m,
-                      const struct sbom_component *comps, size_t n_comps, bool has_sbom,
-                      const struct listing *l, bool files)
+static int inspect_json(const char *file, const struct crypto_file_digests *dg,
+                        const char *compression, const struct manifest *m,
+                        const struct sbom_component *comps, size_t n_comps, bool has_sbom,
+                        const struct listing *l, bool files)
 {
 	json_auto_t *o = json_object();
 	json_object_set_new(o, "file", json_string(file));
@@ -228,11 +229,8 @@ static int print_json(const char *file, const struct crypto_file_digests *dg,
 			json_array_append_new(fj, e);
 		}
 	}
-	char *text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	if (!text)
+	if (cli_print_json(o, true) < 0)
 		return cli_fail("inspect: out of memory");
-	puts(text);
-	free(text);
 	return 0;
 }
 
@@ -405,7 +403,7 @@ int cmd_inspect(int argc, char **argv)
 	}
 	const char *compression = image_compression_name(image_get_compression(img));
 	if (json)
-		rc = print_json(file, &dg, compression, m, comps, n_comps, has_sbom, &l, files);
+		rc = inspect_json(file, &dg, compression, m, comps, n_comps, has_sbom, &l, files);
 	else {
 		print_human(file, &dg, compression, m, comps, n_comps, has_sbom, &l, files);
 		rc = 0;

@@ -6,17 +6,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "base/cleanup.h"
 #include "base/str.h"
 #include "cli.h"
+#include "opts.h"
+#include "output.h"
 #include "store_client.h"
 
+/* A string of the record, or none when it is missing or empty. */
 static const char *sv(json_t *o, const char *k, const char *none)
 {
-	const char *s = json_string_value(json_object_get(o, k));
-	return s && *s ? s : none;
+	const char *s = cli_json_str(o, k, "");
+	return *s ? s : none;
 }
 
 static void print_table(const char *name, json_t *reports)
@@ -50,11 +52,9 @@ static void print_table(const char *name, json_t *reports)
 	       wchan, "Channel", "Result", "Failed step");
 	json_array_foreach(reports, i, r)
 	{
-		char when[32];
-		time_t t = (time_t)json_integer_value(json_object_get(r, "time"));
-		struct tm tm;
-		gmtime_r(&t, &tm);
-		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		char when[CLI_TIME_SIZE];
+		cli_time_utc(json_integer_value(json_object_get(r, "time")), "?", when,
+		             sizeof(when));
 		json_t *from = json_object_get(r, "from-revision");
 		long long to = (long long)json_integer_value(json_object_get(r, "to-revision"));
 		if (json_is_integer(from))
@@ -70,44 +70,32 @@ static void print_table(const char *name, json_t *reports)
 
 int cmd_reports(int argc, char **argv)
 {
-	const char *store = NULL, *device = NULL, *revision = NULL, *name = NULL;
+	const char *store = NULL, *device = NULL, *revision = NULL, *n_arg = NULL, *name = NULL;
 	bool insecure = false, json = false;
 	unsigned long long limit = 0;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
-			return cli_usage("reports");
-		if (strcmp(a, "--json") == 0) {
-			json = true;
-		} else if (strcmp(a, "--insecure") == 0) {
-			insecure = true;
-		} else if (strcmp(a, "--store") == 0 || strcmp(a, "--device") == 0 ||
-		           strcmp(a, "--revision") == 0 || strcmp(a, "-n") == 0) {
-			if (!v) {
-				fprintf(stderr, "ferry reports: %s needs a value\n", a);
-				return cli_usage("reports");
-			}
-			i++;
-			if (strcmp(a, "--store") == 0)
-				store = v;
-			else if (strcmp(a, "--device") == 0)
-				device = v;
-			else if (strcmp(a, "--revision") == 0)
-				revision = v;
-			else if (str_to_u64(v, 1000, &limit) < 0 || limit == 0) {
-				fprintf(stderr, "ferry reports: -n: expected 1 to 1000\n");
-				return 2;
-			}
-		} else if (a[0] == '-' && a[1]) {
-			fprintf(stderr, "ferry reports: unknown option %s\n", a);
-			return cli_usage("reports");
-		} else if (!name) {
-			name = a;
-		} else {
-			fprintf(stderr, "ferry reports: one package at a time\n");
-			return cli_usage("reports");
-		}
+	char *args[2];
+	int nargs = 0;
+	const struct cli_opt opts[] = {
+	    {"--json", NULL, &json, NULL},
+	    {"--insecure", NULL, &insecure, NULL},
+	    {"--store", NULL, NULL, &store},
+	    {"--device", NULL, NULL, &device},
+	    {"--revision", NULL, NULL, &revision},
+	    {"-n", NULL, NULL, &n_arg},
+	    {NULL, NULL, NULL, NULL},
+	};
+	int rc = cli_parse_opts(argc, argv, "reports", opts, args, 2, &nargs);
+	if (rc)
+		return rc;
+	if (nargs > 1) {
+		fprintf(stderr, "ferry reports: one package at a time\n");
+		return cli_usage("reports");
 	}
+	if (n_arg && (str_to_u64(n_arg, 1000, &limit) < 0 || limit == 0)) {
+		fprintf(stderr, "ferry reports: -n: expected 1 to 1000\n");
+		return 2;
+	}
+	name = nargs ? args[0] : NULL;
 	if (!name)
 		return cli_usage("reports");
 	unsigned long long rev = 0;
@@ -115,19 +103,16 @@ int cmd_reports(int argc, char **argv)
 		return cli_fail("reports: --revision \"%s\": expected a positive number", revision);
 	struct store_client c;
 	ferry_error err = {0};
-	if (store_client_open(&c, store, insecure, true, &err) < 0) {
-		store_client_free(&c);
-		return cli_fail("%s", ferry_error_msg(&err));
-	}
+	if ((rc = cli_store_open(&c, store, insecure)))
+		return rc;
 	_cleanup_free_ char *ename = store_escape(name);
 	_cleanup_free_ char *edev = device ? store_escape(device) : NULL;
 	char path[1024], n[32] = "";
 	if (limit)
 		snprintf(n, sizeof(n), "%llu", limit);
-	int rc =
-	    str_printf(path, sizeof(path), "/v1/packages/%s/reports?limit=%s%s%s%s%s",
-	               ename ? ename : "", limit ? n : "100", edev ? "&device=" : "",
-	               edev ? edev : "", revision ? "&revision=" : "", revision ? revision : "");
+	rc = str_printf(path, sizeof(path), "/v1/packages/%s/reports?limit=%s%s%s%s%s",
+	                ename ? ename : "", limit ? n : "100", edev ? "&device=" : "",
+	                edev ? edev : "", revision ? "&revision=" : "", revision ? revision : "");
 	if (rc < 0) {
 		store_client_free(&c);
 		return cli_fail("reports: arguments too long");
@@ -140,11 +125,7 @@ int cmd_reports(int argc, char **argv)
 		return cli_fail("reports %s: %s", name, ferry_error_msg(&err));
 	}
 	if (json) {
-		char *s =
-		    json_dumps(json_object_get(reply, "reports"), JSON_INDENT(2) | JSON_SORT_KEYS);
-		if (s)
-			printf("%s\n", s);
-		free(s);
+		cli_print_json(json_object_get(reply, "reports"), false);
 	} else {
 		print_table(name, json_object_get(reply, "reports"));
 	}

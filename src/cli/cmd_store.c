@@ -11,13 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/str.h"
 #include "cli.h"
+#include "opts.h"
+#include "output.h"
 #include "store_client.h"
 
 /* Options every store verb takes, and the positional arguments left. */
@@ -35,97 +36,66 @@ struct sopts {
 	int nargs;
 };
 
+/* A number option's value, from 0 to max (from 1 with positive); 2 after
+ * saying why. */
+static int parse_number(const char *verb, const char *opt, const char *v, unsigned long long max,
+                        bool positive, const char *expected, long long *out)
+{
+	unsigned long long n = 0;
+	if (!v)
+		return 0;
+	if (str_to_u64(v, max, &n) < 0 || (positive && n == 0)) {
+		fprintf(stderr, "ferry %s: %s: expected %s\n", verb, opt, expected);
+		return 2;
+	}
+	*out = (long long)n;
+	return 0;
+}
+
 static int parse(int argc, char **argv, struct sopts *o, const char *verb)
 {
+	const char *progressive = NULL, *halt_failures = NULL, *halt_ratio = NULL;
 	memset(o, 0, sizeof(*o));
 	o->progressive = -1;
 	o->halt_failures = -1;
 	o->halt_ratio = -1;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
-			return cli_usage(verb);
-		if (strcmp(a, "--insecure") == 0) {
-			o->insecure = true;
-			continue;
-		}
-		if (strcmp(a, "--json") == 0) {
-			o->json = true;
-			continue;
-		}
-		const char **slot = strcmp(a, "--store") == 0        ? &o->store
-		                    : strcmp(a, "--token-file") == 0 ? &o->token_file
-		                    : strcmp(a, "--release") == 0    ? &o->release
-		                    : strcmp(a, "--from") == 0       ? &o->from
-		                    : strcmp(a, "--to") == 0         ? &o->to
-		                                                     : NULL;
-		long long *num = strcmp(a, "--halt-failures") == 0 ? &o->halt_failures
-		                 : strcmp(a, "--halt-ratio") == 0  ? &o->halt_ratio
-		                                                   : NULL;
-		if (num) {
-			unsigned long long n = 0;
-			bool devices = num == &o->halt_failures;
-			if (!v || str_to_u64(v, devices ? 1000000 : 100, &n) < 0) {
-				fprintf(stderr, "ferry %s: %s: expected %s\n", verb, a,
-				        devices
-				            ? "a number of devices from 0 (never halt) to 1000000"
-				            : "a percentage from 0 to 100");
-				return 2;
-			}
-			*num = (long long)n;
-			i++;
-			continue;
-		}
-		if (slot || strcmp(a, "--progressive") == 0) {
-			if (!v) {
-				fprintf(stderr, "ferry %s: %s needs a value\n", verb, a);
-				return cli_usage(verb);
-			}
-			i++;
-			if (slot) {
-				*slot = v;
-				continue;
-			}
-			unsigned long long pct = 0;
-			if (str_to_u64(v, 100, &pct) < 0 || pct == 0) {
-				fprintf(stderr,
-				        "ferry %s: --progressive: expected a percentage from "
-				        "1 to 100\n",
-				        verb);
-				return 2;
-			}
-			o->progressive = (long long)pct;
-			continue;
-		}
-		if (a[0] == '-' && a[1]) {
-			fprintf(stderr, "ferry %s: unknown option %s\n", verb, a);
-			return cli_usage(verb);
-		}
-		if (o->nargs == (int)ARRAY_SIZE(o->args)) {
-			fprintf(stderr, "ferry %s: too many arguments\n", verb);
-			return 2;
-		}
-		o->args[o->nargs++] = argv[i];
-	}
-	return 0;
+	const struct cli_opt opts[] = {
+	    {"--insecure", NULL, &o->insecure, NULL},
+	    {"--json", NULL, &o->json, NULL},
+	    {"--store", NULL, NULL, &o->store},
+	    {"--token-file", NULL, NULL, &o->token_file},
+	    {"--release", NULL, NULL, &o->release},
+	    {"--from", NULL, NULL, &o->from},
+	    {"--to", NULL, NULL, &o->to},
+	    {"--progressive", NULL, NULL, &progressive},
+	    {"--halt-failures", NULL, NULL, &halt_failures},
+	    {"--halt-ratio", NULL, NULL, &halt_ratio},
+	    {NULL, NULL, NULL, NULL},
+	};
+	int rc =
+	    cli_parse_opts(argc, argv, verb, opts, o->args, (int)ARRAY_SIZE(o->args), &o->nargs);
+	if (rc == 0)
+		rc = parse_number(verb, "--progressive", progressive, 100, true,
+		                  "a percentage from 1 to 100", &o->progressive);
+	if (rc == 0)
+		rc = parse_number(verb, "--halt-failures", halt_failures, 1000000, false,
+		                  "a number of devices from 0 (never halt) to 1000000",
+		                  &o->halt_failures);
+	if (rc == 0)
+		rc = parse_number(verb, "--halt-ratio", halt_ratio, 100, false,
+		                  "a percentage from 0 to 100", &o->halt_ratio);
+	return rc;
 }
 
-static int open_client(struct store_client *c, struct sopts *o)
+/* The store named by --store (or the login), for every store verb. */
+int cli_store_open(struct store_client *c, const char *store, bool insecure)
 {
 	ferry_error err = {0};
-	if (store_client_open(c, o->store, o->insecure, true, &err) < 0) {
+	if (store_client_open(c, store, insecure, true, &err) < 0) {
 		store_client_free(c);
 		return cli_fail("%s", ferry_error_msg(&err));
 	}
 	return 0;
-}
-
-static void print_json(json_t *j)
-{
-	char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
-	if (s)
-		printf("%s\n", s);
-	free(s);
 }
 
 /* --- login --- */
@@ -238,14 +208,14 @@ int cmd_whoami(int argc, char **argv)
 		return rc;
 	if (o.nargs)
 		return cli_usage("whoami");
-	if ((rc = open_client(&c, &o)))
+	if ((rc = cli_store_open(&c, o.store, o.insecure)))
 		return rc;
 	json_t *reply = NULL;
 	ferry_error err = {0};
 	rc = store_call(&c, "GET", "/v1/account", NULL, &reply, NULL, &err);
 	if (rc == 0) {
 		if (o.json)
-			print_json(reply);
+			cli_print_json(reply, false);
 		else
 			printf("store:    %s\naccount:  %s\n", c.url,
 			       json_string_value(json_object_get(reply, "account")));
@@ -266,7 +236,7 @@ int cmd_register(int argc, char **argv)
 		return rc;
 	if (o.nargs != 1)
 		return cli_usage("register");
-	if ((rc = open_client(&c, &o)))
+	if ((rc = cli_store_open(&c, o.store, o.insecure)))
 		return rc;
 	json_t *body = json_pack("{s:s}", "name", o.args[0]), *reply = NULL;
 	ferry_error err = {0};
@@ -294,7 +264,7 @@ int cmd_collaborators(int argc, char **argv)
 	     list = strcmp(sub, "list") == 0;
 	if (!((add || del) && o.nargs == 3) && !(list && o.nargs == 2))
 		return cli_usage("collaborators");
-	if ((rc = open_client(&c, &o)))
+	if ((rc = cli_store_open(&c, o.store, o.insecure)))
 		return rc;
 	_cleanup_free_ char *ename = store_escape(name);
 	_cleanup_free_ char *eacc = o.nargs == 3 ? store_escape(o.args[2]) : NULL;
@@ -316,7 +286,7 @@ int cmd_collaborators(int argc, char **argv)
 		snprintf(path, sizeof(path), "/v1/packages/%s", ename);
 		rc = store_call(&c, "GET", path, NULL, &reply, NULL, &err);
 		if (rc == 0 && o.json) {
-			print_json(reply);
+			cli_print_json(reply, false);
 		} else if (rc == 0) {
 			printf("owner: %s\n", json_string_value(json_object_get(reply, "owner")));
 			json_t *v;
@@ -342,7 +312,7 @@ int cmd_push(int argc, char **argv)
 		return rc;
 	if (o.nargs != 1)
 		return cli_usage("push");
-	if ((rc = open_client(&c, &o)))
+	if ((rc = cli_store_open(&c, o.store, o.insecure)))
 		return rc;
 	char path[1200];
 	_cleanup_free_ char *rel = o.release ? store_escape(o.release) : NULL;
@@ -359,7 +329,7 @@ int cmd_push(int argc, char **argv)
 		return cli_fail("push %s: %s", o.args[0], ferry_error_msg(&err));
 	}
 	if (o.json) {
-		print_json(reply);
+		cli_print_json(reply, false);
 		json_decref(reply);
 		return 0;
 	}
@@ -386,12 +356,6 @@ int cmd_push(int argc, char **argv)
 
 /* --- status --- */
 
-static const char *strv(json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-	return s ? s : "";
-}
-
 /* Progressive releases the store halted because devices reported them
  * failing, until the next release on their channel. */
 static void print_halts(json_t *map)
@@ -400,14 +364,12 @@ static void print_halts(json_t *map)
 	size_t i;
 	json_array_foreach(json_object_get(map, "halts"), i, h)
 	{
-		char when[32] = "?";
-		time_t t = (time_t)json_integer_value(json_object_get(h, "time"));
-		struct tm tm;
-		if (gmtime_r(&t, &tm))
-			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		char when[CLI_TIME_SIZE];
+		cli_time_utc(json_integer_value(json_object_get(h, "time")), "?", when,
+		             sizeof(when));
 		printf("%s: progressive release of revision %lld halted: %lld of %lld devices "
 		       "failed at %s\n",
-		       strv(h, "channel"),
+		       cli_json_str(h, "channel", ""),
 		       (long long)json_integer_value(json_object_get(h, "revision")),
 		       (long long)json_integer_value(json_object_get(h, "failed")),
 		       (long long)json_integer_value(json_object_get(h, "reporting")), when);
@@ -419,7 +381,7 @@ static void print_status(json_t *map)
 	json_t *chans = json_object_get(map, "channels"), *e;
 	size_t i;
 	if (json_array_size(chans) == 0) {
-		printf("%s has no released revisions\n", strv(map, "package"));
+		printf("%s has no released revisions\n", cli_json_str(map, "package", ""));
 		print_halts(map);
 		return;
 	}
@@ -428,16 +390,17 @@ static void print_status(json_t *map)
 	const char *last_track = "", *last_arch = "";
 	json_array_foreach(chans, i, e)
 	{
-		const char *track = strv(e, "track"), *arch = strv(e, "architecture");
+		const char *track = cli_json_str(e, "track", ""),
+		           *arch = cli_json_str(e, "architecture", "");
 		bool new_track = strcmp(track, last_track) != 0;
 		bool new_arch = new_track || strcmp(arch, last_arch) != 0;
-		char chan[200], ver[64], revs[24], prog[16] = "-", exp[32] = "";
+		char chan[200], ver[64], revs[24], prog[16] = "-", exp[CLI_TIME_SIZE];
 		json_t *branch = json_object_get(e, "branch");
 		if (json_is_string(branch))
-			snprintf(chan, sizeof(chan), "%s/%s", strv(e, "risk"),
+			snprintf(chan, sizeof(chan), "%s/%s", cli_json_str(e, "risk", ""),
 			         json_string_value(branch));
 		else
-			snprintf(chan, sizeof(chan), "%s", strv(e, "risk"));
+			snprintf(chan, sizeof(chan), "%s", cli_json_str(e, "risk", ""));
 		json_t *rev = json_object_get(e, "revision");
 		json_t *follows = json_object_get(e, "follows");
 		json_t *pr = json_object_get(e, "progressive");
@@ -445,7 +408,7 @@ static void print_status(json_t *map)
 			snprintf(ver, sizeof(ver), "↑");
 			snprintf(revs, sizeof(revs), "↑");
 		} else if (json_is_integer(rev)) {
-			snprintf(ver, sizeof(ver), "%s", strv(e, "version"));
+			snprintf(ver, sizeof(ver), "%s", cli_json_str(e, "version", ""));
 			snprintf(revs, sizeof(revs), "%lld", (long long)json_integer_value(rev));
 		} else {
 			snprintf(ver, sizeof(ver), "-");
@@ -454,13 +417,7 @@ static void print_status(json_t *map)
 		long long pct = json_integer_value(json_object_get(pr, "percentage"));
 		if (json_is_object(pr) && (json_is_integer(rev)))
 			snprintf(prog, sizeof(prog), "%lld%%", 100 - pct);
-		json_t *ex = json_object_get(e, "expires");
-		if (json_is_integer(ex)) {
-			time_t t = (time_t)json_integer_value(ex);
-			struct tm tm;
-			gmtime_r(&t, &tm);
-			strftime(exp, sizeof(exp), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		}
+		cli_json_time_utc(json_object_get(e, "expires"), "", exp, sizeof(exp));
 		/* "↑" is three bytes but one column: pad by hand */
 		int vpad = json_is_string(follows) ? 14 : 12,
 		    rpad = json_is_string(follows) ? 11 : 9;
@@ -473,7 +430,7 @@ static void print_status(json_t *map)
 			char pp[16];
 			snprintf(pp, sizeof(pp), "%lld%%", pct);
 			printf("%-10s %-8s %-20s %-12s %-9s %-10s\n", "", "", "",
-			       strv(pr, "version"), pv, pp);
+			       cli_json_str(pr, "version", ""), pv, pp);
 		}
 		last_track = track;
 		last_arch = arch;
@@ -499,14 +456,14 @@ int cmd_status(int argc, char **argv)
 		return rc;
 	if (o.nargs != 1)
 		return cli_usage("status");
-	if ((rc = open_client(&c, &o)))
+	if ((rc = cli_store_open(&c, o.store, o.insecure)))
 		return rc;
 	json_t *reply = NULL;
 	ferry_error err = {0};
 	rc = get_package(&o, "status", &reply, &err, &c);
 	store_client_free(&c);
 	if (rc == 0 && o.json)
-		print_json(reply);
+		cli_print_json(reply, false);
 	else if (rc == 0)
 		print_status(reply);
 	json_decref(reply);
@@ -522,14 +479,14 @@ int cmd_revisions(int argc, char **argv)
 		return rc;
 	if (o.nargs != 1)
 		return cli_usage("revisions");
-	if ((rc = open_client(&c, &o)))
+	if ((rc = cli_store_open(&c, o.store, o.insecure)))
 		return rc;
 	json_t *reply = NULL;
 	ferry_error err = {0};
 	rc = get_package(&o, "revisions", &reply, &err, &c);
 	store_client_free(&c);
 	if (rc == 0 && o.json) {
-		print_json(reply);
+		cli_print_json(reply, false);
 	} else if (rc == 0) {
 		json_t *revs = json_object_get(reply, "revisions"), *e;
 		size_t i;
@@ -540,28 +497,15 @@ int cmd_revisions(int argc, char **argv)
 			       "Version", "Channels");
 		json_array_foreach(revs, i, e)
 		{
-			char when[32], arches[128] = "", chans[512] = "";
-			time_t t = (time_t)json_integer_value(json_object_get(e, "created"));
-			struct tm tm;
-			gmtime_r(&t, &tm);
-			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-			json_t *v;
-			size_t k;
-			json_array_foreach(json_object_get(e, "architectures"), k, v)
-			{
-				size_t n = strlen(arches);
-				snprintf(arches + n, sizeof(arches) - n, "%s%s", k ? "," : "",
-				         json_string_value(v));
-			}
-			json_array_foreach(json_object_get(e, "channels"), k, v)
-			{
-				size_t n = strlen(chans);
-				snprintf(chans + n, sizeof(chans) - n, "%s%s", k ? ", " : "",
-				         json_string_value(v));
-			}
+			char when[CLI_TIME_SIZE], arches[128], chans[512];
+			cli_time_utc(json_integer_value(json_object_get(e, "created")), "?", when,
+			             sizeof(when));
+			cli_json_join(json_object_get(e, "architectures"), ",", arches,
+			              sizeof(arches));
+			cli_json_join(json_object_get(e, "channels"), ", ", chans, sizeof(chans));
 			printf("%-6lld %-21s %-14s %-12s %s\n",
 			       (long long)json_integer_value(json_object_get(e, "revision")), when,
-			       arches, strv(e, "version"), *chans ? chans : "-");
+			       arches, cli_json_str(e, "version", ""), *chans ? chans : "-");
 		}
 	}
 	json_decref(reply);
@@ -573,7 +517,7 @@ int cmd_revisions(int argc, char **argv)
 static int channel_call(struct sopts *o, const char *verb, const char *action, json_t *body)
 {
 	struct store_client c;
-	int rc = open_client(&c, o);
+	int rc = cli_store_open(&c, o->store, o->insecure);
 	if (rc) {
 		json_decref(body);
 		return rc;
@@ -591,7 +535,7 @@ static int channel_call(struct sopts *o, const char *verb, const char *action, j
 		return cli_fail("%s %s: %s", verb, o->args[0], ferry_error_msg(&err));
 	}
 	if (o->json) {
-		print_json(reply);
+		cli_print_json(reply, false);
 		json_decref(reply);
 		return 0;
 	}
@@ -607,8 +551,8 @@ static int channel_call(struct sopts *o, const char *verb, const char *action, j
 			printf(" for %lld%% of devices", (long long)json_integer_value(pr));
 		printf("\n");
 	} else if (strcmp(action, "promote") == 0) {
-		printf("promoted %s from %s to %s\n", o->args[0], strv(reply, "from"),
-		       strv(reply, "to"));
+		printf("promoted %s from %s to %s\n", o->args[0], cli_json_str(reply, "from", ""),
+		       cli_json_str(reply, "to", ""));
 	} else {
 		printf("closed");
 		json_array_foreach(json_object_get(reply, "closed"), i, v)

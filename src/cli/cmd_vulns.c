@@ -13,12 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/str.h"
 #include "cli.h"
+#include "opts.h"
+#include "output.h"
 #include "store_client.h"
 
 #define SECRET_FILE_MAX 1024
@@ -35,78 +36,14 @@ struct vopts {
 static int parse(int argc, char **argv, struct vopts *o, const char *verb)
 {
 	memset(o, 0, sizeof(*o));
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
-			return cli_usage(verb);
-		if (strcmp(a, "--insecure") == 0) {
-			o->insecure = true;
-		} else if (strcmp(a, "--json") == 0) {
-			o->json = true;
-		} else if (strcmp(a, "--store") == 0 || strcmp(a, "--secret-file") == 0) {
-			if (!v) {
-				fprintf(stderr, "ferry %s: %s needs a value\n", verb, a);
-				return cli_usage(verb);
-			}
-			*(a[2] == 's' && a[3] == 't' ? &o->store : &o->secret_file) = v;
-			i++;
-		} else if (a[0] == '-' && a[1]) {
-			fprintf(stderr, "ferry %s: unknown option %s\n", verb, a);
-			return cli_usage(verb);
-		} else if (o->nargs == (int)ARRAY_SIZE(o->args)) {
-			fprintf(stderr, "ferry %s: too many arguments\n", verb);
-			return 2;
-		} else {
-			o->args[o->nargs++] = argv[i];
-		}
-	}
-	return 0;
-}
-
-static int open_client(struct store_client *c, struct vopts *o)
-{
-	ferry_error err = {0};
-	if (store_client_open(c, o->store, o->insecure, true, &err) < 0) {
-		store_client_free(c);
-		return cli_fail("%s", ferry_error_msg(&err));
-	}
-	return 0;
-}
-
-static void print_json(json_t *j)
-{
-	char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
-	if (s)
-		printf("%s\n", s);
-	free(s);
-}
-
-static const char *strv(json_t *o, const char *k, const char *dflt)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-	return s ? s : dflt;
-}
-
-static void fmt_time(json_t *v, char out[32])
-{
-	time_t t = (time_t)json_integer_value(v);
-	struct tm tm;
-	if (!json_is_integer(v) || !gmtime_r(&t, &tm) ||
-	    !strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
-		snprintf(out, 32, "-");
-}
-
-/* "a, b, c" of a JSON array of strings into out. */
-static void join(json_t *arr, const char *sep, char *out, size_t size)
-{
-	json_t *v;
-	size_t i;
-	out[0] = '\0';
-	json_array_foreach(arr, i, v)
-	{
-		size_t n = strlen(out);
-		snprintf(out + n, size - n, "%s%s", i ? sep : "", json_string_value(v));
-	}
+	const struct cli_opt opts[] = {
+	    {"--insecure", NULL, &o->insecure, NULL},
+	    {"--json", NULL, &o->json, NULL},
+	    {"--store", NULL, NULL, &o->store},
+	    {"--secret-file", NULL, NULL, &o->secret_file},
+	    {NULL, NULL, NULL, NULL},
+	};
+	return cli_parse_opts(argc, argv, verb, opts, o->args, (int)ARRAY_SIZE(o->args), &o->nargs);
 }
 
 /* --- ferry vulns --- */
@@ -126,14 +63,16 @@ static void print_findings(const char *name, json_t *r)
 		json_array_foreach(list, i, f)
 		{
 			char chans[256];
-			join(json_object_get(f, "channels"), ",", chans, sizeof(chans));
+			cli_json_join(json_object_get(f, "channels"), ",", chans, sizeof(chans));
 			printf("%-5lld %-22s %-14s %-20s %-20s %-22s %s\n",
 			       (long long)json_integer_value(json_object_get(f, "revision")), chans,
-			       strv(f, "component", "?"), strv(f, "bundled_version", "?"),
-			       strv(f, "fixed_version", "(no fix yet)"), strv(f, "advisory", "?"),
-			       strv(f, "severity", "-"));
+			       cli_json_str(f, "component", "?"),
+			       cli_json_str(f, "bundled_version", "?"),
+			       cli_json_str(f, "fixed_version", "(no fix yet)"),
+			       cli_json_str(f, "advisory", "?"), cli_json_str(f, "severity", "-"));
 			char aliases[512];
-			join(json_object_get(f, "aliases"), ", ", aliases, sizeof(aliases));
+			cli_json_join(json_object_get(f, "aliases"), ", ", aliases,
+			              sizeof(aliases));
 			if (*aliases)
 				printf("%-5s also known as %s\n", "", aliases);
 		}
@@ -159,7 +98,7 @@ int cmd_vulns(int argc, char **argv)
 		return rc;
 	if (o.nargs != 1 || o.secret_file)
 		return cli_usage("vulns");
-	if ((rc = open_client(&c, &o)))
+	if ((rc = cli_store_open(&c, o.store, o.insecure)))
 		return rc;
 	_cleanup_free_ char *ename = store_escape(o.args[0]);
 	char path[512];
@@ -169,7 +108,7 @@ int cmd_vulns(int argc, char **argv)
 	rc = store_call(&c, "GET", path, NULL, &reply, NULL, &err);
 	store_client_free(&c);
 	if (rc == 0 && o.json)
-		print_json(reply);
+		cli_print_json(reply, false);
 	else if (rc == 0)
 		print_findings(o.args[0], reply);
 	json_decref(reply);
@@ -193,12 +132,12 @@ static int hooks_path(struct store_client *c, const char *name, char *out, size_
 	}
 	json_t *who = NULL;
 	int rc = store_call(c, "GET", "/v1/account", NULL, &who, NULL, err);
-	if (rc == 0 && !str_eq(strv(who, "account", ""), name + 1))
-		rc =
-		    ferry_error_set(err, FERRY_E_PERM,
-		                    "you are logged in as %s: only the hooks of @%s can be managed "
-		                    "with this token",
-		                    strv(who, "account", "?"), strv(who, "account", "?"));
+	if (rc == 0 && !str_eq(cli_json_str(who, "account", ""), name + 1))
+		rc = ferry_error_set(
+		    err, FERRY_E_PERM,
+		    "you are logged in as %s: only the hooks of @%s can be managed "
+		    "with this token",
+		    cli_json_str(who, "account", "?"), cli_json_str(who, "account", "?"));
 	json_decref(who);
 	snprintf(out, size, "/v1/account/webhooks");
 	return rc;
@@ -216,9 +155,9 @@ static void print_hooks(const char *name, json_t *r)
 	json_array_foreach(hooks, i, h)
 	{
 		char when[32];
-		fmt_time(json_object_get(h, "created"), when);
-		printf("%-20s %-20s %-10s %s\n", strv(h, "id", "?"), when,
-		       strv(h, "created_by", "?"), strv(h, "url", "?"));
+		cli_json_time_utc(json_object_get(h, "created"), "-", when, sizeof(when));
+		printf("%-20s %-20s %-10s %s\n", cli_json_str(h, "id", "?"), when,
+		       cli_json_str(h, "created_by", "?"), cli_json_str(h, "url", "?"));
 	}
 	if (json_array_size(log) == 0)
 		return;
@@ -228,16 +167,16 @@ static void print_hooks(const char *name, json_t *r)
 	json_array_foreach(log, i, d)
 	{
 		char when[32], next[32], code[16] = "-";
-		fmt_time(json_object_get(d, "created"), when);
-		fmt_time(json_object_get(d, "next_attempt"), next);
+		cli_json_time_utc(json_object_get(d, "created"), "-", when, sizeof(when));
+		cli_json_time_utc(json_object_get(d, "next_attempt"), "-", next, sizeof(next));
 		if (json_is_integer(json_object_get(d, "response")))
 			snprintf(code, sizeof(code), "%lld",
 			         (long long)json_integer_value(json_object_get(d, "response")));
-		const char *error = strv(d, "error", "");
+		const char *error = cli_json_str(d, "error", "");
 		printf("%-6lld %-20s %-12s %-8s %-20s %-10s %-8lld %-8s %s%s%s\n",
 		       (long long)json_integer_value(json_object_get(d, "id")),
-		       strv(d, "webhook", "?"), strv(d, "package", "?"), strv(d, "state", "?"),
-		       when, strv(d, "status", "?"),
+		       cli_json_str(d, "webhook", "?"), cli_json_str(d, "package", "?"),
+		       cli_json_str(d, "state", "?"), when, cli_json_str(d, "status", "?"),
 		       (long long)json_integer_value(json_object_get(d, "attempts")), code, error,
 		       *error && strcmp(next, "-") ? "; next " : "", strcmp(next, "-") ? next : "");
 	}
@@ -285,7 +224,7 @@ int cmd_webhooks(int argc, char **argv)
 	ferry_error err = {0};
 	if (add && read_secret(o.secret_file, &secret, &slen, &err) < 0)
 		return cli_fail("webhooks add: %s", ferry_error_msg(&err));
-	if ((rc = open_client(&c, &o))) {
+	if ((rc = cli_store_open(&c, o.store, o.insecure))) {
 		OPENSSL_clear_free(secret, slen);
 		return rc;
 	}
@@ -303,8 +242,8 @@ int cmd_webhooks(int argc, char **argv)
 			OPENSSL_cleanse((char *)json_string_value(js), json_string_length(js));
 		}
 		if (rc == 0 && !o.json)
-			printf("added webhook %s for %s: %s\n", strv(reply, "id", "?"), name,
-			       o.args[2]);
+			printf("added webhook %s for %s: %s\n", cli_json_str(reply, "id", "?"),
+			       name, o.args[2]);
 	} else if (rc == 0 && del) {
 		_cleanup_free_ char *eid = store_escape(o.args[2]);
 		size_t n = strlen(path);
@@ -318,7 +257,7 @@ int cmd_webhooks(int argc, char **argv)
 			print_hooks(name, reply);
 	}
 	if (rc == 0 && o.json)
-		print_json(reply);
+		cli_print_json(reply, false);
 	OPENSSL_clear_free(secret, slen);
 	json_decref(body);
 	json_decref(reply);

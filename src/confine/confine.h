@@ -36,6 +36,10 @@
  * saying why); 126 when COMMAND could not be executed, 127 when it does not
  * exist. --status-fd FD gets one unambiguous line: "exited N", "killed N",
  * "killed 9 oom", "reboot restart|poweroff", "failed STEP: MESSAGE".
+ * --log-fd FD gets ferry-confine's own log lines (denials among them), and
+ * only those: the app gets descriptors 0, 1 and 2 and no other (init closes
+ * what it inherited, the app marks the rest close-on-exec), so it can write
+ * neither to --log-fd nor to --status-fd.
  *
  * The agent's additions: --app hook.HOOK (a hook; FERRY_HOOK), revisions
  * xN (installed from a file), --notify-socket PATH (at /run/ferry-notify,
@@ -52,9 +56,10 @@
  *     seccomp filter
  *     (while init builds the mounts), wait and forward signals, remove the
  *     cgroup.
- *   init (PID 1 of the sandbox, root in it until it forks the app): join the
- *     cgroup, cgroup namespace, loopback up, build the mount namespace and
- *     pivot into it, fork the app, drop to the package's uid with nothing,
+ *   init (PID 1 of the sandbox, root in it until it forks the app): close
+ *     the descriptors it inherited (0 to 2 stay), join the cgroup, cgroup
+ *     namespace, loopback up, build the mount namespace and pivot into it,
+ *     fork the app, drop to the package's uid with nothing, not dumpable,
  *     reap children, forward signals, log seccomp denials.
  *   app (PID 2): capability bounding set, groups, gid, uid, capabilities
  *     (only what an interface grants, as ambient), no-new-privs, seccomp,
@@ -102,7 +107,7 @@ struct iface_path {
 };
 
 /* Seccomp rule groups that an interface may lift (seccomp.c). */
-enum seccomp_lift {
+enum syscall_lift {
 	LIFT_REBOOT = 1u << 0,
 	LIFT_TIME = 1u << 1,
 	LIFT_SYSLOG = 1u << 2,
@@ -120,7 +125,7 @@ struct iface {
 	const char *summary;
 	struct iface_path paths[IFACE_MAX_PATHS]; /* unused slots have host NULL */
 	const char *groups[3]; /* supplementary groups by name, when they exist */
-	unsigned lifts;        /* enum seccomp_lift */
+	unsigned lifts;        /* enum syscall_lift */
 	int caps[2];           /* capabilities kept (ambient); -1 for none */
 	unsigned flags;        /* enum iface_flag */
 	const char *note;      /* anything else the docs must say, or NULL */
@@ -255,42 +260,44 @@ bool ns_monitor_wait(pid_t init, int report_fd, bool wait_for_init, char *buf, s
 /* Signals the monitor and init forward. */
 extern const int ns_forwarded_signals[];
 
-/* ---- seccomp.c ---- */
+/* ---- seccomp.c: the system-call filter. Its names start with syscall_filter_
+ * (and syscall_rule, SYSCALL_ARG_): seccomp_ belongs to libseccomp. ---- */
 
-struct seccomp_rule {
+struct syscall_rule {
 	const char *name;         /* the rule's name in denial messages */
 	const char *syscalls[12]; /* NULL-terminated */
-	unsigned lifted_by;       /* enum seccomp_lift, 0: never lifted */
-	int arg_kind;             /* SECCOMP_ARG_*: which calls of it are denied */
+	unsigned lifted_by;       /* enum syscall_lift, 0: never lifted */
+	int arg_kind;             /* SYSCALL_ARG_*: which calls of it are denied */
 	const char *why;
 };
 enum {
-	SECCOMP_ARG_ANY = 0,
-	SECCOMP_ARG_DEVICE_MODE, /* mknod/mknodat of a character or block device */
-	SECCOMP_ARG_NEWUSER,     /* clone/unshare with CLONE_NEWUSER */
-	SECCOMP_ARG_PERSONALITY, /* personality flags that weaken ASLR */
-	SECCOMP_ARG_TTY_INJECT,  /* ioctl TIOCSTI, TIOCLINUX */
-	SECCOMP_ARG_ENOSYS,      /* denied with ENOSYS (clone3: libc falls back) */
+	SYSCALL_ARG_ANY = 0,
+	SYSCALL_ARG_DEVICE_MODE, /* mknod/mknodat of a character or block device */
+	SYSCALL_ARG_NEWUSER,     /* clone/unshare with CLONE_NEWUSER */
+	SYSCALL_ARG_PERSONALITY, /* personality flags that weaken ASLR */
+	SYSCALL_ARG_TTY_INJECT,  /* ioctl TIOCSTI, TIOCLINUX */
+	SYSCALL_ARG_ENOSYS,      /* denied with ENOSYS (clone3: libc falls back) */
 };
 
-const struct seccomp_rule *seccomp_rules(size_t *n);
+const struct syscall_rule *syscall_filter_rules(size_t *n);
 /* Build the filter for the policy. notify: deny through a user notification
  * (init logs the denial) instead of plain EPERM. Returns a libseccomp
  * context (scmp_filter_ctx) in *ctx. */
-int seccomp_build(const struct confine_policy *p, bool notify, void **ctx,
-                  ferry_error *err) FERRY_WUR;
+int syscall_filter_build(const struct confine_policy *p, bool notify, void **ctx,
+                         ferry_error *err) FERRY_WUR;
 /* Use user notification for denials? (not in devmode; needs the kernel) */
-bool seccomp_can_notify(const struct confine_policy *p);
+bool syscall_filter_can_notify(const struct confine_policy *p);
 /* Build the filter and write it to fd as classic BPF (the monitor). */
-int seccomp_export(const struct confine_policy *p, bool notify, int fd, ferry_error *err) FERRY_WUR;
-/* Read a filter written by seccomp_export from fd and load it (the app,
+int syscall_filter_export(const struct confine_policy *p, bool notify, int fd,
+                          ferry_error *err) FERRY_WUR;
+/* Read a filter written by syscall_filter_export from fd and load it (the app,
  * after no-new-privs). *listener receives the notification fd when notify. */
-int seccomp_load_from(int fd, bool notify, int *listener, ferry_error *err) FERRY_WUR;
-void seccomp_release_ctx(void *ctx);
+int syscall_filter_load(int fd, bool notify, int *listener, ferry_error *err) FERRY_WUR;
+void syscall_filter_release(void *ctx);
 /* Describe a denied call for the log: which rule, which system call. */
-void seccomp_describe(uint32_t arch, int nr, const uint64_t args[6], char *out, size_t size);
+void syscall_filter_describe(uint32_t arch, int nr, const uint64_t args[6], char *out, size_t size);
 /* Serve one notification on fd: log and answer EPERM. <0: fd is gone. */
-int seccomp_serve_one(const struct confine_policy *p, int fd);
+int syscall_filter_serve_one(const struct confine_policy *p, int fd);
 
 /* ---- landlock.c ---- */
 

@@ -194,7 +194,7 @@ const char *confine_cap_name(int cap)
 static void print_lifts(FILE *out, unsigned lifts)
 {
 	size_t n;
-	const struct seccomp_rule *r = seccomp_rules(&n);
+	const struct syscall_rule *r = syscall_filter_rules(&n);
 	bool first = true;
 
 	for (size_t i = 0; i < n; i++) {

@@ -197,7 +197,7 @@ int ns_init_loop(const struct confine_policy *p, pid_t app, int notify_sock)
 			}
 		}
 		if (nfd >= 0 && pfd[1].revents) {
-			if ((pfd[1].revents & POLLIN) && seccomp_serve_one(p, nfd) == 0)
+			if ((pfd[1].revents & POLLIN) && syscall_filter_serve_one(p, nfd) == 0)
 				continue;
 			if (pfd[1].revents & (POLLHUP | POLLERR | POLLNVAL) ||
 			    !(pfd[1].revents & POLLIN)) {

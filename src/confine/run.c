@@ -9,19 +9,23 @@
  *            pipe (while init builds the mounts); forward signals; collect
  *            the outcome; remove the cgroup; write the status line; exit
  *            with the app's status.
- *   init     (PID 1) map ids (unprivileged only); join the cgroup; cgroup
+ *   init     (PID 1) parent-death signal; close every inherited descriptor
+ *            above 2; map ids (unprivileged only); join the cgroup; cgroup
  *            namespace; loopback up; build the mount namespace and pivot;
  *            fork the app; drop to the package's uid with no capability;
- *            reap, forward signals, log seccomp denials.
- *   app      (PID 2) environment; credentials and capabilities;
+ *            not dumpable; reap, forward signals, log seccomp denials.
+ *   app      (PID 2) descriptors above 2 close-on-exec; environment;
+ *            credentials and capabilities;
  *            no-new-privs; seccomp; Landlock; execve.
  *
  * Any failure before execve ends that process with status 125 (126/127 when
  * the command cannot be executed) after one log line, and the monitor reports
  * it. Nothing here parses a manifest or a database. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -46,9 +50,10 @@ static struct {
 	int report[2]; /* init and app -> monitor: "failed ...", "exited N", "killed N" */
 	int filter[2]; /* monitor -> app: the seccomp filter as BPF */
 	bool notify;   /* the filter denies through user notification */
+	int log_fd;    /* where this program's own log lines go (2, or a copy of --log-fd) */
 	uid_t outer_uid;
 	gid_t outer_gid;
-} g = {.report = {-1, -1}, .filter = {-1, -1}};
+} g = {.report = {-1, -1}, .filter = {-1, -1}, .log_fd = 2};
 
 static void report(const char *fmt, ...) FERRY_PRINTF(1, 2);
 static void report(const char *fmt, ...)
@@ -96,6 +101,61 @@ static int send_fd(int sock, int fd)
 		memcpy(CMSG_DATA(c), &fd, sizeof(int));
 	}
 	return sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 ? -1 : 0;
+}
+
+/* close_range(2) (Linux 5.9; CLOSE_RANGE_CLOEXEC 5.11), or the same done
+ * one descriptor at a time from /proc/self/fd on an older kernel. */
+static int fds_close_range(unsigned lo, unsigned hi, unsigned flags)
+{
+	if (close_range(lo, hi, flags) == 0)
+		return 0;
+	if (errno != ENOSYS && errno != EINVAL)
+		return -1;
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return -1;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		unsigned long long fd = 0;
+		if (str_to_u64(de->d_name, ~0U, &fd) < 0 || fd < lo || fd > hi ||
+		    (int)fd == dirfd(d))
+			continue;
+		if (flags & CLOSE_RANGE_CLOEXEC)
+			(void)fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+		else
+			close((int)fd);
+	}
+	closedir(d);
+	return 0;
+}
+
+/* Close every descriptor above 2 but the n in keep: init's part of the rule
+ * that nothing the caller had open (a file on fd 7, --log-fd, --status-fd)
+ * reaches the sandbox. What the app needs is passed by path (the notify
+ * socket, the configuration) or set up here, never inherited. */
+static int close_inherited(const int *keep, size_t n, ferry_error *err)
+{
+	unsigned lo = 3;
+	for (;;) {
+		unsigned hi = ~0U;
+		for (size_t i = 0; i < n; i++)
+			if (keep[i] >= (int)lo && (unsigned)keep[i] - 1 < hi)
+				hi = (unsigned)keep[i] - 1;
+		if (hi >= lo && fds_close_range(lo, hi, 0) < 0)
+			return ferry_error_errno(err, FERRY_E_IO, errno, "close_range %u-%u", lo,
+			                         hi);
+		if (hi == ~0U)
+			return 0;
+		lo = hi + 2;
+	}
+}
+
+/* Has the monitor gone? It alone holds the read end of the report pipe:
+ * polling the write end says POLLERR once that is closed. */
+static bool monitor_gone(void)
+{
+	struct pollfd pfd = {.fd = g.report[1]};
+	return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLERR);
 }
 
 /* The app's environment: nothing inherited but TERM, LANG, LC_ALL and TZ. */
@@ -156,6 +216,12 @@ static void __attribute__((noreturn)) run_app(int notify_sock)
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* init closed what the caller had open; whatever is still open above 2
+	 * (this program's log, the report pipe) closes on exec */
+	if (fds_close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+		ferry_error_errno(&err, FERRY_E_IO, errno, "close_range");
+		die_setup("descriptors", &err);
+	}
 	if (!(env = build_env(p))) {
 		ferry_error_set(&err, FERRY_E_NOMEM, "out of memory");
 		die_setup("environment", &err);
@@ -167,7 +233,7 @@ static void __attribute__((noreturn)) run_app(int notify_sock)
 	}
 	if ((r = caps_drop_to(p, p->caps_keep, &err)) < 0)
 		die_setup("credentials", &err);
-	r = seccomp_load_from(g.filter[0], g.notify, &nfd, &err);
+	r = syscall_filter_load(g.filter[0], g.notify, &nfd, &err);
 	close(g.filter[0]);
 	if (r < 0)
 		die_setup("seccomp", &err);
@@ -201,6 +267,14 @@ static void __attribute__((noreturn)) run_init(void)
 
 	close(g.report[0]);
 	close(g.filter[1]);
+	/* if the monitor is killed, so is the sandbox; set again below after
+	 * the uid change, which clears it */
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (monitor_gone())
+		_exit(CONFINE_EXIT_SETUP);
+	const int keep[] = {g.report[1], g.filter[0], g.log_fd};
+	if (close_inherited(keep, ARRAY_SIZE(keep), &err) < 0)
+		die_setup("descriptors", &err);
 	if (p->unprivileged && ns_write_id_maps(g.outer_uid, g.outer_gid, &err) < 0)
 		die_setup("user namespace", &err);
 	if (cgroup_join(&g.cg, &err) < 0)
@@ -234,9 +308,16 @@ static void __attribute__((noreturn)) run_init(void)
 		kill(app, SIGKILL);
 		die_setup("init credentials", &err);
 	}
-	/* if the monitor is killed, so is the sandbox (set after the uid
-	 * change, which clears it) */
+	/* not to be traced or read through /proc by the app, which has the same
+	 * uid (the uid change does this as root, not in a user namespace) */
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	/* the uid change cleared the parent-death signal: set it again, then
+	 * make sure the monitor did not die in between */
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (monitor_gone()) {
+		kill(app, SIGKILL);
+		_exit(CONFINE_EXIT_SETUP);
+	}
 	st = ns_init_loop(p, app, sv[0]);
 	/* whatever the app left behind goes with it, before init reports */
 	kill(-1, SIGKILL);
@@ -279,7 +360,7 @@ static void print_dry_run(const struct confine_policy *p)
 		if (p->caps_keep & (1ull << c))
 			printf("capability %s\n", confine_cap_name(c));
 	size_t n;
-	const struct seccomp_rule *r = seccomp_rules(&n);
+	const struct syscall_rule *r = syscall_filter_rules(&n);
 	for (size_t i = 0; i < n; i++)
 		printf("seccomp %s %s\n", r[i].name,
 		       r[i].lifted_by & p->lifts ? "allowed" : "denied");
@@ -311,11 +392,22 @@ int confine_main(int argc, char **argv)
 	}
 	if (done)
 		return 0;
+	/* the caller's descriptors are never the sandbox's (init closes them
+	 * too; 0 to 2 are the app's own output) */
+	if (p->status_fd > 2)
+		(void)fcntl(p->status_fd, F_SETFD, FD_CLOEXEC);
+	if (p->log_fd > 2)
+		(void)fcntl(p->log_fd, F_SETFD, FD_CLOEXEC);
 	if (p->log_fd != 2) {
-		FILE *f = fdopen(dup(p->log_fd), "w");
+		/* a copy that closes on exec: the sandbox never gets --log-fd */
+		int fd = fcntl(p->log_fd, F_DUPFD_CLOEXEC, 3);
+		FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
 		if (f) {
 			setvbuf(f, NULL, _IOLBF, 0);
 			log_setup("ferry-confine", log_get_level(), f);
+			g.log_fd = fd;
+		} else if (fd >= 0) {
+			close(fd);
 		}
 	}
 	if (policy_finish(p, &err) < 0 || mount_toplevel_read(&top, &err) < 0 ||
@@ -338,7 +430,7 @@ int confine_main(int argc, char **argv)
 		         "namespace still apply",
 		         p->label);
 
-	g.notify = seccomp_can_notify(p);
+	g.notify = syscall_filter_can_notify(p);
 	if (pipe2(g.report, O_CLOEXEC) < 0 || pipe2(g.filter, O_CLOEXEC) < 0) {
 		log_error("%s: pipe: %m", p->label);
 		return CONFINE_EXIT_SETUP;
@@ -379,7 +471,7 @@ int confine_main(int argc, char **argv)
 	/* the filter, built while init builds the mount namespace; on failure
 	 * the app reads nothing and stops */
 	close(g.filter[0]);
-	if (seccomp_export(p, g.notify, g.filter[1], &err) < 0)
+	if (syscall_filter_export(p, g.notify, g.filter[1], &err) < 0)
 		log_error("%s: seccomp: %s", p->label, ferry_error_msg(&err));
 	close(g.filter[1]);
 

@@ -2,7 +2,7 @@
  *
  * The filter allows by default and denies, with EPERM, what no app needs:
  * the rules below, each with a name that appears in denial messages. An
- * interface may lift a rule group (enum seccomp_lift). How a denial is
+ * interface may lift a rule group (enum syscall_lift). How a denial is
  * reported:
  *   strict mode: SCMP_ACT_NOTIFY. The sandbox's init receives the
  *     notification, logs "denied by seccomp rule NAME: SYSCALL(2) ..." and
@@ -46,81 +46,81 @@
 #define TIOCLINUX 0x541C
 #endif
 
-static const struct seccomp_rule rules[] = {
+static const struct syscall_rule rules[] = {
     {"mount",
      {"mount", "umount", "umount2", "pivot_root", "move_mount", "open_tree", "fsopen", "fsconfig",
       "fsmount", "fspick", "mount_setattr", NULL},
      0,
-     SECCOMP_ARG_ANY,
+     SYSCALL_ARG_ANY,
      "mounting is the agent's job"},
     {"module",
      {"init_module", "finit_module", "delete_module", "create_module", NULL},
      0,
-     SECCOMP_ARG_ANY,
+     SYSCALL_ARG_ANY,
      "loading kernel modules"},
     {"kexec",
      {"kexec_load", "kexec_file_load", NULL},
      0,
-     SECCOMP_ARG_ANY,
+     SYSCALL_ARG_ANY,
      "replacing the running kernel"},
-    {"bpf", {"bpf", NULL}, 0, SECCOMP_ARG_ANY, "loading BPF programs"},
+    {"bpf", {"bpf", NULL}, 0, SYSCALL_ARG_ANY, "loading BPF programs"},
     {"ptrace",
      {"ptrace", "process_vm_readv", "process_vm_writev", NULL},
      0,
-     SECCOMP_ARG_ANY,
+     SYSCALL_ARG_ANY,
      "tracing processes (the sandbox's PID namespace hides the host's anyway)"},
     {"keyring",
      {"keyctl", "add_key", "request_key", NULL},
      0,
-     SECCOMP_ARG_ANY,
+     SYSCALL_ARG_ANY,
      "the kernel keyring is not namespaced"},
-    {"perf", {"perf_event_open", NULL}, 0, SECCOMP_ARG_ANY, "performance counters expose the host"},
-    {"userfaultfd", {"userfaultfd", NULL}, 0, SECCOMP_ARG_ANY, "a common kernel-exploit primitive"},
+    {"perf", {"perf_event_open", NULL}, 0, SYSCALL_ARG_ANY, "performance counters expose the host"},
+    {"userfaultfd", {"userfaultfd", NULL}, 0, SYSCALL_ARG_ANY, "a common kernel-exploit primitive"},
     {"io_uring",
      {"io_uring_setup", "io_uring_enter", "io_uring_register", NULL},
      0,
-     SECCOMP_ARG_ANY,
+     SYSCALL_ARG_ANY,
      "io_uring requests bypass this filter"},
-    {"swap", {"swapon", "swapoff", NULL}, 0, SECCOMP_ARG_ANY, "swap is the system's"},
-    {"reboot", {"reboot", NULL}, LIFT_REBOOT, SECCOMP_ARG_ANY, "needs the shutdown interface"},
+    {"swap", {"swapon", "swapoff", NULL}, 0, SYSCALL_ARG_ANY, "swap is the system's"},
+    {"reboot", {"reboot", NULL}, LIFT_REBOOT, SYSCALL_ARG_ANY, "needs the shutdown interface"},
     {"file-handle",
      {"open_by_handle_at", NULL},
      0,
-     SECCOMP_ARG_ANY,
+     SYSCALL_ARG_ANY,
      "opens files by handle, around the mount namespace"},
     {"personality",
      {"personality", NULL},
      0,
-     SECCOMP_ARG_PERSONALITY,
+     SYSCALL_ARG_PERSONALITY,
      "personality flags that weaken address-space randomisation"},
-    {"userns", {"unshare", "clone", NULL}, 0, SECCOMP_ARG_NEWUSER, "new user namespaces"},
-    {"setns", {"setns", NULL}, 0, SECCOMP_ARG_ANY, "joining other namespaces"},
+    {"userns", {"unshare", "clone", NULL}, 0, SYSCALL_ARG_NEWUSER, "new user namespaces"},
+    {"setns", {"setns", NULL}, 0, SYSCALL_ARG_ANY, "joining other namespaces"},
     {"clone3",
      {"clone3", NULL},
      0,
-     SECCOMP_ARG_ENOSYS,
+     SYSCALL_ARG_ENOSYS,
      "its flags cannot be inspected; libc falls back to clone"},
     {"time",
      {"clock_settime", "settimeofday", "adjtimex", "clock_adjtime", "stime", NULL},
      LIFT_TIME,
-     SECCOMP_ARG_ANY,
+     SYSCALL_ARG_ANY,
      "needs the time-control interface"},
-    {"mknod", {"mknod", "mknodat", NULL}, 0, SECCOMP_ARG_DEVICE_MODE, "creating device nodes"},
-    {"syslog", {"syslog", NULL}, LIFT_SYSLOG, SECCOMP_ARG_ANY, "needs the log-observe interface"},
+    {"mknod", {"mknod", "mknodat", NULL}, 0, SYSCALL_ARG_DEVICE_MODE, "creating device nodes"},
+    {"syslog", {"syslog", NULL}, LIFT_SYSLOG, SYSCALL_ARG_ANY, "needs the log-observe interface"},
     {"tty-inject",
      {"ioctl", NULL},
      0,
-     SECCOMP_ARG_TTY_INJECT,
+     SYSCALL_ARG_TTY_INJECT,
      "TIOCSTI/TIOCLINUX inject input into a terminal"},
     {"admin",
      {"acct", "quotactl", "ioperm", "iopl", "vhangup", "uselib", "nfsservctl", "lookup_dcookie",
       "_sysctl", NULL},
      0,
-     SECCOMP_ARG_ANY,
+     SYSCALL_ARG_ANY,
      "system administration"},
 };
 
-const struct seccomp_rule *seccomp_rules(size_t *n)
+const struct syscall_rule *syscall_filter_rules(size_t *n)
 {
 	*n = ARRAY_SIZE(rules);
 	return rules;
@@ -129,16 +129,16 @@ const struct seccomp_rule *seccomp_rules(size_t *n)
 /* Weak personality flags, denied unless the call is the 0xffffffff query. */
 #define PERSONA_WEAK (ADDR_NO_RANDOMIZE | ADDR_COMPAT_LAYOUT | MMAP_PAGE_ZERO | READ_IMPLIES_EXEC)
 
-static int add_rule(scmp_filter_ctx ctx, uint32_t act, int nr, const struct seccomp_rule *r)
+static int add_rule(scmp_filter_ctx ctx, uint32_t act, int nr, const struct syscall_rule *r)
 {
 	int rc = 0;
 
 	switch (r->arg_kind) {
-	case SECCOMP_ARG_ANY:
+	case SYSCALL_ARG_ANY:
 		return seccomp_rule_add(ctx, act, nr, 0);
-	case SECCOMP_ARG_ENOSYS:
+	case SYSCALL_ARG_ENOSYS:
 		return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, 0);
-	case SECCOMP_ARG_DEVICE_MODE: {
+	case SYSCALL_ARG_DEVICE_MODE: {
 		unsigned arg = strcmp(r->syscalls[0], "mknod") == 0 &&
 		                       nr == seccomp_syscall_resolve_name("mknod")
 		                   ? 1
@@ -150,19 +150,19 @@ static int add_rule(scmp_filter_ctx ctx, uint32_t act, int nr, const struct secc
 			                      SCMP_CMP(arg, SCMP_CMP_MASKED_EQ, S_IFMT, S_IFBLK));
 		return rc;
 	}
-	case SECCOMP_ARG_NEWUSER:
+	case SYSCALL_ARG_NEWUSER:
 		/* clone's flags are argument 0 on the architectures ferry runs on,
 		 * as are unshare's */
 		return seccomp_rule_add(ctx, act, nr, 1,
 		                        SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_NEWUSER, CLONE_NEWUSER));
-	case SECCOMP_ARG_TTY_INJECT:
+	case SYSCALL_ARG_TTY_INJECT:
 		rc = seccomp_rule_add(ctx, act, nr, 1,
 		                      SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCSTI));
 		if (rc == 0)
 			rc = seccomp_rule_add(ctx, act, nr, 1,
 			                      SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCLINUX));
 		return rc;
-	case SECCOMP_ARG_PERSONALITY:
+	case SYSCALL_ARG_PERSONALITY:
 		/* a weak flag with bit 31 clear */
 		for (unsigned f = 1; f; f <<= 1) {
 			if (!(f & PERSONA_WEAK))
@@ -197,7 +197,7 @@ static void add_secondary_arches(scmp_filter_ctx ctx)
 	}
 }
 
-int seccomp_build(const struct confine_policy *p, bool notify, void **out, ferry_error *err)
+int syscall_filter_build(const struct confine_policy *p, bool notify, void **out, ferry_error *err)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
 	uint32_t act = notify ? SCMP_ACT_NOTIFY : p->devmode ? SCMP_ACT_LOG : SCMP_ACT_ERRNO(EPERM);
@@ -212,7 +212,7 @@ int seccomp_build(const struct confine_policy *p, bool notify, void **out, ferry
 	if (!notify)
 		(void)seccomp_attr_set(ctx, SCMP_FLTATR_CTL_LOG, 1);
 	for (size_t i = 0; i < ARRAY_SIZE(rules); i++) {
-		const struct seccomp_rule *r = &rules[i];
+		const struct syscall_rule *r = &rules[i];
 		if (r->lifted_by & p->lifts)
 			continue;
 		for (size_t j = 0; r->syscalls[j]; j++) {
@@ -232,34 +232,34 @@ int seccomp_build(const struct confine_policy *p, bool notify, void **out, ferry
 	return 0;
 }
 
-void seccomp_release_ctx(void *ctx)
+void syscall_filter_release(void *ctx)
 {
 	if (ctx)
 		seccomp_release((scmp_filter_ctx)ctx);
 }
 
-bool seccomp_can_notify(const struct confine_policy *p)
+bool syscall_filter_can_notify(const struct confine_policy *p)
 {
 	/* user notification needs libseccomp API level 5 and a kernel >= 5.0 */
 	(void)p;
 	return seccomp_api_get() >= 5;
 }
 
-int seccomp_export(const struct confine_policy *p, bool notify, int fd, ferry_error *err)
+int syscall_filter_export(const struct confine_policy *p, bool notify, int fd, ferry_error *err)
 {
 	void *ctx = NULL;
 	int r, rc;
 
-	if ((r = seccomp_build(p, notify, &ctx, err)) < 0)
+	if ((r = syscall_filter_build(p, notify, &ctx, err)) < 0)
 		return r;
 	rc = seccomp_export_bpf((scmp_filter_ctx)ctx, fd);
-	seccomp_release_ctx(ctx);
+	syscall_filter_release(ctx);
 	if (rc < 0)
 		return ferry_error_errno(err, FERRY_E_IO, -rc, "writing the seccomp filter");
 	return 0;
 }
 
-int seccomp_load_from(int fd, bool notify, int *listener, ferry_error *err)
+int syscall_filter_load(int fd, bool notify, int *listener, ferry_error *err)
 {
 	/* BPF_MAXINSNS instructions at most */
 	static struct sock_filter insns[BPF_MAXINSNS];
@@ -291,10 +291,10 @@ int seccomp_load_from(int fd, bool notify, int *listener, ferry_error *err)
 	return 0;
 }
 
-void seccomp_describe(uint32_t arch, int nr, const uint64_t args[6], char *out, size_t size)
+void syscall_filter_describe(uint32_t arch, int nr, const uint64_t args[6], char *out, size_t size)
 {
 	char *name = seccomp_syscall_resolve_num_arch(arch ? arch : seccomp_arch_native(), nr);
-	const struct seccomp_rule *rule = NULL;
+	const struct syscall_rule *rule = NULL;
 	const char *detail = "";
 
 	for (size_t i = 0; name && !rule && i < ARRAY_SIZE(rules); i++)
@@ -303,15 +303,15 @@ void seccomp_describe(uint32_t arch, int nr, const uint64_t args[6], char *out, 
 				rule = &rules[i];
 				break;
 			}
-	if (rule && rule->arg_kind == SECCOMP_ARG_DEVICE_MODE) {
+	if (rule && rule->arg_kind == SYSCALL_ARG_DEVICE_MODE) {
 		uint64_t mode = strcmp(name, "mknod") == 0 ? args[1] : args[2];
 		detail =
 		    (mode & S_IFMT) == S_IFBLK ? " of a block device" : " of a character device";
-	} else if (rule && rule->arg_kind == SECCOMP_ARG_NEWUSER) {
+	} else if (rule && rule->arg_kind == SYSCALL_ARG_NEWUSER) {
 		detail = " with CLONE_NEWUSER";
-	} else if (rule && rule->arg_kind == SECCOMP_ARG_TTY_INJECT) {
+	} else if (rule && rule->arg_kind == SYSCALL_ARG_TTY_INJECT) {
 		detail = (uint32_t)args[1] == TIOCSTI ? " TIOCSTI" : " TIOCLINUX";
-	} else if (rule && rule->arg_kind == SECCOMP_ARG_PERSONALITY) {
+	} else if (rule && rule->arg_kind == SYSCALL_ARG_PERSONALITY) {
 		detail = " with a flag that weakens ASLR";
 	}
 	if (rule)
@@ -323,7 +323,7 @@ void seccomp_describe(uint32_t arch, int nr, const uint64_t args[6], char *out, 
 	free(name);
 }
 
-int seccomp_serve_one(const struct confine_policy *p, int fd)
+int syscall_filter_serve_one(const struct confine_policy *p, int fd)
 {
 	struct seccomp_notif *req = NULL;
 	struct seccomp_notif_resp *resp = NULL;
@@ -341,7 +341,7 @@ int seccomp_serve_one(const struct confine_policy *p, int fd)
 	uint64_t args[6];
 	for (int i = 0; i < 6; i++)
 		args[i] = req->data.args[i];
-	seccomp_describe(req->data.arch, req->data.nr, args, what, sizeof(what));
+	syscall_filter_describe(req->data.arch, req->data.nr, args, what, sizeof(what));
 	snprintf(path, sizeof(path), "/proc/%d/comm", (int)req->pid);
 	FILE *f = fopen(path, "re");
 	if (f) {

@@ -602,7 +602,8 @@ def test_unprivileged_development_mode(env):
         p = subprocess.run([binary("ferry-confine"), "--name", "demo", "--app", "app", "--revision", "1",
                             "--pkg-dir", env.pkg, "--data", d, "--common", d, "--log-level", "info",
                             "--", "bin/escape", "whoami", "--next", "write", "/usr/escape", "--next", "ps",
-                            "--next", "mount", "--next", "write", "/ferry/demo/data/f"],
+                            "--next", "mount", "--next", "write", "/ferry/demo/data/f",
+                            "--next", "list", "/proc/1/fd", "--next", "read", "/proc/1/environ"],
                            capture_output=True, text=True, user=nobody.pw_uid, group=nobody.pw_gid,
                            extra_groups=[], timeout=60)
         if "unprivileged user namespaces" in p.stderr:
@@ -611,7 +612,10 @@ def test_unprivileged_development_mode(env):
         assert "not running as root: using a user namespace" in p.stderr
         lines = p.stdout.splitlines()
         assert lines[0].startswith(f"whoami: ok uid={nobody.pw_uid} euid={nobody.pw_uid}")
-        assert lines[1:] == ["write: denied EROFS", "ps: ok 1,2", "mount: denied EPERM", "write: ok"]
+        # ferry-init has the app's uid here: only not being dumpable keeps its
+        # descriptors and memory out of the app's reach
+        assert lines[1:] == ["write: denied EROFS", "ps: ok 1,2", "mount: denied EPERM", "write: ok",
+                             "list: denied EACCES", "read: denied EACCES"]
         p = subprocess.run([binary("ferry-confine"), "--name", "demo", "--app", "app", "--revision", "1",
                             "--pkg-dir", env.pkg, "--data", d, "--common", d, "--uid", "5000",
                             "--", "bin/escape", "whoami"], capture_output=True, text=True,
@@ -620,6 +624,55 @@ def test_unprivileged_development_mode(env):
         assert "--uid 5000: not running as root, the app can only run as your own uid" in p.stderr
     finally:
         shutil.rmtree(d)
+
+
+# ---- descriptors: nothing the caller had open reaches the sandbox ----------
+
+def confine_sh(e, script, redirects, extra=()):
+    """Run /bin/sh -c SCRIPT confined, ferry-confine started with the shell
+    redirections REDIRECTS (say "7<FILE") open, as `ferry run X 7<FILE` would."""
+    cmd = base_args(e, extra=extra) + ["--", "/bin/sh", "-c", script]
+    return subprocess.run(["/bin/sh", "-c", 'exec "$@" ' + redirects, "sh", *cmd],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_inherited_descriptors_do_not_reach_the_app(env):
+    secret = os.path.join(env.root, "root-only")
+    with open(secret, "w") as f:
+        f.write("root's secret\n")
+    os.chmod(secret, 0o600)
+    status = os.path.join(env.root, "status")
+    try:
+        p = confine_sh(env, 'cat <&7; echo "exited 0" >&8; ls /proc/self/fd; exit 3',
+                       f'7<"{secret}" 8>"{status}"', extra=["--status-fd", "8"])
+        assert p.returncode == 3, p.stderr
+        assert "root's secret" not in p.stdout
+        # ls itself has its directory open as 3: nothing else above 2
+        assert set(p.stdout.split()) <= {"0", "1", "2", "3"}, p.stdout
+        # the app cannot forge the status line the caller trusts
+        assert open(status).read() == "exited 3\n"
+    finally:
+        os.unlink(secret)
+        if os.path.exists(status):
+            os.unlink(status)
+
+
+def test_log_fd_carries_only_ferry_confine_lines(env):
+    log = os.path.join(env.root, "confine.log")
+    forged = 'ferry-confine[1]: warning: demo.app: pid 2 (x): FORGED(2) denied by seccomp rule "x"'
+    try:
+        p = confine_sh(env, f"echo '{forged}'; echo '{forged}' >&2; echo '{forged}' >&9; "
+                       "exec /ferry/demo/current/bin/escape ptrace 1", f'9>"{log}"',
+                       extra=["--log-fd", "9"])
+        assert outcome(p, "ptrace") == "denied EPERM"
+        text = open(log).read()
+        assert 'demo.app: pid 2 (escape): ptrace(2) denied by seccomp rule "ptrace"' in text
+        assert "FORGED" not in text, text
+        # the app's own output is the app's: ferry-confine's lines are not in it
+        assert "denied by seccomp rule \"ptrace\"" not in p.stdout + p.stderr
+    finally:
+        if os.path.exists(log):
+            os.unlink(log)
 
 
 def test_killing_the_monitor_ends_the_sandbox(env):

@@ -19,11 +19,11 @@ int main(int argc, char **argv)
 	memset(&p, 0, sizeof(p));
 	(void)argc;
 	(void)argv;
-	if (seccomp_build(&p, false, &ctx, &err) < 0) {
+	if (syscall_filter_build(&p, false, &ctx, &err) < 0) {
 		fprintf(stderr, "seccomp-export: %s\n", ferry_error_msg(&err));
 		return 1;
 	}
 	int rc = seccomp_export_bpf((scmp_filter_ctx)ctx, STDOUT_FILENO);
-	seccomp_release_ctx(ctx);
+	syscall_filter_release(ctx);
 	return rc < 0 ? 1 : 0;
 }

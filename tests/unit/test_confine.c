@@ -136,7 +136,7 @@ static void test_interface_table(void **state)
 {
 	size_t n, nr;
 	const struct iface *all = iface_all(&n);
-	const struct seccomp_rule *rules = seccomp_rules(&nr);
+	const struct syscall_rule *rules = syscall_filter_rules(&nr);
 	static const char *const required[] = {
 	    "network",
 	    "network-bind",
@@ -295,9 +295,9 @@ static void test_seccomp_every_lift(void **state)
 			void *ctx = NULL;
 			p.lifts = lifts;
 			p.devmode = mode == 2;
-			assert_int_equal(seccomp_build(&p, mode == 0, &ctx, &err), 0);
+			assert_int_equal(syscall_filter_build(&p, mode == 0, &ctx, &err), 0);
 			assert_non_null(ctx);
-			seccomp_release_ctx(ctx);
+			syscall_filter_release(ctx);
 		}
 }
 
@@ -314,10 +314,10 @@ static void test_seccomp_describe(void **state)
 #endif
 	if (nr_mount < 0)
 		skip();
-	seccomp_describe(0, nr_mount, args, out, sizeof(out));
+	syscall_filter_describe(0, nr_mount, args, out, sizeof(out));
 	assert_string_equal(
 	    out, "mount(2) denied by seccomp rule \"mount\" (mounting is the agent's job)");
-	seccomp_describe(0, nr_mknodat, args, out, sizeof(out));
+	syscall_filter_describe(0, nr_mknodat, args, out, sizeof(out));
 	assert_non_null(
 	    strstr(out, "mknodat(2) of a character device denied by seccomp rule \"mknod\""));
 }
