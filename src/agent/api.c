@@ -666,6 +666,9 @@ static struct reply get_system(struct agent *ag)
 	                      "retain", ag->retain, "holds", holds, "device-id", ag->device_id,
 	                      "refresh-timer", ag->refresh_timer ? ag->refresh_timer : "");
 	json_object_set_new(o, "device-key", json_string(report_device_key(ag)));
+	json_t *reports = report_status(ag->db);
+	if (reports)
+		json_object_set_new(o, "reports", reports);
 	if (ag->store_url) {
 		json_object_set_new(o, "store", json_string(ag->store_url));
 		json_object_set_new(o, "next-refresh", json_integer(ag->refresh_next));

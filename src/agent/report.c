@@ -14,8 +14,14 @@
  * Sender: one thread with its own SQLite connection and HTTP client. It
  * sleeps until a report is queued or the next retry is due, then posts the
  * oldest due report. Sent (2xx), or refused for good (another 4xx: logged),
- * the report leaves the outbox; a network error, 5xx or 429 schedules a
- * retry at retry-delay doubling per attempt, at most an hour. Its state
+ * the report leaves the outbox; a network error, 5xx, 429 or a redirect
+ * (3xx: reports are never posted across one) schedules a retry at
+ * retry-delay doubling per attempt, at most an hour. A 403
+ * device-key-mismatch (the store binds this device id to another key) is
+ * no reason to drop: the report stays, a warning names the device id and
+ * the store, and it is tried again hourly; GET /v1/system shows it.
+ * Retries are due on the wall clock; a time further ahead than the longest
+ * back-off (the clock was stepped back) counts as due. Its state
  * (struct agent_reports in the context) is guarded by ag->lock; it waits
  * on ag->cond, which the main thread broadcasts when ferryd stops. */
 #include <errno.h>
@@ -33,11 +39,19 @@
 #include "crypto/base64.h"
 #include "crypto/key.h"
 #include "http/http.h"
+#include "pkg/channel.h"
 #include "report.h"
 #include "state.h"
 
 #define REPORT_ANSWER_MAX 16384
 #define REPORT_RETRY_MAX_MS (3600 * 1000LL)
+/* what set_current records when a change names no channel */
+#define REPORT_CHANNEL_DEFAULT CHANNEL_DEFAULT_TRACK "/stable"
+/* last_error of a report the store refused for another key (GET /v1/system) */
+#define REPORT_KEY_MISMATCH "device-key-mismatch"
+
+/* send_one's answers */
+enum send_result { SEND_DONE, SEND_RETRY, SEND_DROP, SEND_KEY_MISMATCH };
 
 int report_setup(struct agent *ag, ferry_error *err)
 {
@@ -99,7 +113,7 @@ int report_queue(struct agent *ag, sqlite3 *db, int64_t change, const char *kind
 {
 	if (!result || !wanted(ag, kind, name, to))
 		return 0;
-	char chan[128] = "";
+	char chan[CHANNEL_NAME_MAX] = "";
 	if (channel && *channel) {
 		snprintf(chan, sizeof(chan), "%s", channel);
 	} else {
@@ -111,6 +125,8 @@ int report_queue(struct agent *ag, sqlite3 *db, int64_t change, const char *kind
 			json_decref(row);
 		}
 	}
+	if (!*chan) /* a failed first install from a file: no row, no channel */
+		snprintf(chan, sizeof(chan), "%s", REPORT_CHANNEL_DEFAULT);
 	unsigned char r[16];
 	char id[33];
 	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
@@ -158,6 +174,25 @@ void report_kick(struct agent *ag)
 	pthread_mutex_unlock(&ag->lock);
 }
 
+json_t *report_status(sqlite3 *db)
+{
+	json_t *row = NULL;
+	if (state_query_row(db, &row, NULL,
+	                    "SELECT count(*) AS n, (SELECT last_error FROM outbox WHERE"
+	                    " last_error IS NOT NULL ORDER BY id LIMIT 1) AS last,"
+	                    " (SELECT count(*) FROM outbox WHERE last_error LIKE ?) AS mismatch"
+	                    " FROM outbox",
+	                    "t", REPORT_KEY_MISMATCH ":%") < 0)
+		return NULL;
+	json_t *last = json_object_get(row, "last");
+	json_t *o = json_pack(
+	    "{s:I, s:s, s:b}", "waiting", (json_int_t)json_integer_value(json_object_get(row, "n")),
+	    "last-error", json_is_string(last) ? json_string_value(last) : "",
+	    "device-key-mismatch", json_integer_value(json_object_get(row, "mismatch")) > 0);
+	json_decref(row);
+	return o;
+}
+
 static int cancel_on_quit(void *ctx, uint64_t done, uint64_t total)
 {
 	struct agent *ag = ctx;
@@ -166,7 +201,7 @@ static int cancel_on_quit(void *ctx, uint64_t done, uint64_t total)
 	return ag->quit ? 1 : 0;
 }
 
-/* Post one report. 0 sent or dropped for good, 1 try again later, <0 stop. */
+/* Post one report: an enum send_result, <0 stop. */
 static int send_one(struct agent *ag, struct http_client *http, const char *body, const char *url,
                     char *why, size_t whylen)
 {
@@ -176,7 +211,7 @@ static int send_one(struct agent *ag, struct http_client *http, const char *body
 	ferry_error_clear(&err);
 	if (crypto_key_sign(ag->reports.key, body, strlen(body), &sig, &siglen, &err) < 0) {
 		snprintf(why, whylen, "%s", ferry_error_msg(&err));
-		return 1;
+		return SEND_RETRY;
 	}
 	char b64[CRYPTO_BASE64_LEN(CRYPTO_SIG_MAX)];
 	crypto_base64_encode(sig, siglen, b64);
@@ -195,19 +230,36 @@ static int send_one(struct agent *ag, struct http_client *http, const char *body
 	if (rc < 0) {
 		snprintf(why, whylen, "%s", ferry_error_msg(&err));
 		buf_free(&answer);
-		return 1;
+		return SEND_RETRY;
 	}
 	json_t *j = answer.len ? json_loadb(answer.data, answer.len, 0, NULL) : NULL;
 	buf_free(&answer);
-	const char *msg =
-	    json_string_value(json_object_get(json_object_get(j, "error"), "message"));
-	snprintf(why, whylen, "HTTP %ld%s%s", status, msg ? ": " : "", msg ? msg : "");
-	json_decref(j);
+	json_t *e = json_object_get(j, "error");
+	const char *msg = json_string_value(json_object_get(e, "message"));
+	const char *code = json_string_value(json_object_get(e, "code"));
+	int result = SEND_DROP; /* another 4xx: refused for good */
 	if (status >= 200 && status <= 299)
-		return 0;
-	if (status >= 500 || status == 429 || status == 408)
-		return 1;
-	return 2; /* refused for good */
+		result = SEND_DONE;
+	else if (status >= 300 && status <= 399)
+		result = SEND_RETRY; /* a proxy's http -> https: the operator must fix the URL */
+	else if (status >= 500 || status == 429 || status == 408)
+		result = SEND_RETRY;
+	else if (status == 403 && code && strcmp(code, REPORT_KEY_MISMATCH) == 0)
+		result = SEND_KEY_MISMATCH;
+	if (result == SEND_KEY_MISMATCH)
+		snprintf(why, whylen,
+		         "%s: the store %s binds device id %s to another key (HTTP 403%s%s)",
+		         REPORT_KEY_MISMATCH, ag->store_url, ag->device_id, msg ? ": " : "",
+		         msg ? msg : "");
+	else if (status >= 300 && status <= 399)
+		snprintf(why, whylen,
+		         "HTTP %ld: %s redirects; reports are not posted across a redirect"
+		         " (set store to the address it points to)",
+		         status, url);
+	else
+		snprintf(why, whylen, "HTTP %ld%s%s", status, msg ? ": " : "", msg ? msg : "");
+	json_decref(j);
+	return result;
 }
 
 /* Sleep until wait_ms passed (-1: until woken), a report is queued, or
@@ -236,8 +288,11 @@ static void *sender(void *arg)
 	sqlite3 *db = NULL;
 	struct http_client *http = NULL;
 	ferry_error err;
-	struct http_options ho = {
-	    .connect_timeout_ms = 15000, .total_timeout_ms = 60000, .stall_timeout_s = 30};
+	/* a followed redirect turns the POST into a GET: never follow one */
+	struct http_options ho = {.connect_timeout_ms = 15000,
+	                          .total_timeout_ms = 60000,
+	                          .stall_timeout_s = 30,
+	                          .no_redirects = true};
 	_cleanup_free_ char *url = str_dup_printf("%s/v1/reports", ag->store_url);
 	if (!url || state_open(ag->db_path, &db, &err) < 0 ||
 	    http_client_new(&ho, &http, &err) < 0) {
@@ -247,14 +302,17 @@ static void *sender(void *arg)
 	}
 	http_set_progress(http, cancel_on_quit, ag);
 	for (;;) {
-		/* the oldest report that is due, else when the next one is */
+		/* the oldest report that is due, else when the next one is; one
+		 * due further ahead than the longest back-off was scheduled
+		 * before the clock was stepped back: due now */
 		json_t *row = NULL;
 		int64_t now = wall_ms();
+		int64_t horizon = now + REPORT_RETRY_MAX_MS;
 		int rc = state_query_row(
 		    db, &row, &err,
 		    "SELECT id, body, attempts FROM outbox WHERE next_attempt_ms <= ?"
-		    " ORDER BY id LIMIT 1",
-		    "i", now);
+		    " OR next_attempt_ms > ? ORDER BY id LIMIT 1",
+		    "ii", now, horizon);
 		if (rc == FERRY_E_NOTFOUND) {
 			int64_t wait_ms = -1;
 			if (state_query_row(db, &row, NULL,
@@ -266,6 +324,8 @@ static void *sender(void *arg)
 				json_decref(row);
 				if (wait_ms < 0 && json_is_integer(due))
 					wait_ms = 0;
+				if (wait_ms > REPORT_RETRY_MAX_MS)
+					wait_ms = REPORT_RETRY_MAX_MS;
 			}
 			if (!sender_wait(ag, wait_ms))
 				break;
@@ -286,8 +346,8 @@ static void *sender(void *arg)
 		json_decref(row);
 		if (rc < 0)
 			break; /* stopping: the report stays for the next start */
-		if (rc == 0 || rc == 2) {
-			if (rc == 2)
+		if (rc == SEND_DONE || rc == SEND_DROP) {
+			if (rc == SEND_DROP)
 				log_warn("report %lld refused by the store (%s); dropped",
 				         (long long)id, why);
 			else
@@ -303,17 +363,20 @@ static void *sender(void *arg)
 		attempts++;
 		int shift = attempts < 20 ? (int)attempts - 1 : 19;
 		int64_t delay = (int64_t)ag->retry_delay_ms << shift;
-		if (delay > REPORT_RETRY_MAX_MS || delay <= 0)
+		if (delay > REPORT_RETRY_MAX_MS || delay <= 0 || rc == SEND_KEY_MISMATCH)
 			delay = REPORT_RETRY_MAX_MS;
 		log_warn("report %lld not sent (%s); trying again in %lld ms", (long long)id, why,
 		         (long long)delay);
-		/* the store is unreachable for every report: all of them wait */
-		int64_t next = wall_ms() + delay;
+		/* the store is unreachable for every report: all of them wait
+		 * (a time beyond the horizon was set before a step back) */
+		now = wall_ms();
+		int64_t next = now + delay;
 		if (state_exec(db, &err, "UPDATE outbox SET attempts=?, last_error=? WHERE id=?",
 		               "iti", attempts, why, id) < 0 ||
 		    state_exec(db, &err,
-		               "UPDATE outbox SET next_attempt_ms=max(next_attempt_ms, ?)", "i",
-		               next) < 0) {
+		               "UPDATE outbox SET next_attempt_ms=? WHERE next_attempt_ms < ?"
+		               " OR next_attempt_ms > ?",
+		               "iii", next, next, now + REPORT_RETRY_MAX_MS) < 0) {
 			log_error("reports: %s", ferry_error_msg(&err));
 			if (!sender_wait(ag, delay))
 				break;

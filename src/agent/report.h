@@ -34,10 +34,15 @@ int report_queue(struct agent *ag, sqlite3 *db, int64_t change, const char *kind
                  const char *failed_step, const char *error, ferry_error *err) FERRY_WUR;
 /* After the commit: tell the sender there is something to send. */
 void report_kick(struct agent *ag);
+/* GET /v1/system's "reports": {"waiting": N, "last-error": the oldest
+ * waiting report's, "device-key-mismatch": true when the store binds this
+ * device id to another key}. A new reference, NULL when state.db fails. */
+json_t *report_status(sqlite3 *db);
 
 /* The sender thread: posts queued reports oldest first; retries network
- * errors, 5xx and 429 with back-off (retry-delay doubling, at most an hour);
- * drops a report the store refuses for good (another 4xx), with a warning. */
+ * errors, 5xx, 429 and redirects with back-off (retry-delay doubling, at
+ * most an hour), a 403 device-key-mismatch hourly; drops a report the store
+ * refuses for good (another 4xx), with a warning. */
 int report_start(struct agent *ag, ferry_error *err) FERRY_WUR;
 /* Main thread at shutdown, after ag->quit is set. */
 void report_stop(struct agent *ag);
