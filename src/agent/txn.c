@@ -134,20 +134,37 @@ static void set_change(struct txn *t, const char *status, const char *errmsg)
 
 /* The final status of a change and its outcome report (result: ok,
  * rolled-back, failed; NULL for none) in one transaction: after a crash
- * there are both or neither. */
+ * there are both or neither. BEGIN IMMEDIATE waits state.db's busy timeout
+ * and is tried again a few times; should it still fail, a savepoint opens
+ * the transaction (its writes wait for the lock), never two commits. The
+ * report is queued under a savepoint of its own: a report that cannot be
+ * queued does not undo the outcome. */
+#define FINISH_BEGIN_TRIES 6 /* each waits the busy timeout (10 s) */
 static void finish_change(struct txn *t, const char *status, const char *errmsg, const char *result,
                           const char *failed_step, const char *step_error)
 {
 	ferry_error err;
-	bool txn = state_begin(t->db, &err) == 0;
-	if (!txn)
+	int rc = -1;
+	for (int i = 0; i < FINISH_BEGIN_TRIES && rc < 0; i++)
+		rc = state_begin(t->db, &err);
+	if (rc < 0) {
 		log_error("change %lld: %s", (long long)t->id, ferry_error_msg(&err));
+		if (sqlite3_exec(t->db, "SAVEPOINT finish", NULL, NULL, NULL) != SQLITE_OK)
+			log_error("change %lld: state.db: savepoint: %s", (long long)t->id,
+			          sqlite3_errmsg(t->db));
+	}
 	set_change(t, status, errmsg);
+	bool sp = sqlite3_exec(t->db, "SAVEPOINT report", NULL, NULL, NULL) == SQLITE_OK;
 	int queued = report_queue(t->ag, t->db, t->id, t->kind, t->name, t->from, t->to,
 	                          jstr(t->data, "channel"), result, failed_step, step_error, &err);
-	if (queued < 0)
+	if (queued < 0) {
 		log_warn("change %lld: no report: %s", (long long)t->id, ferry_error_msg(&err));
-	if (txn && state_commit(t->db, &err) < 0)
+		if (sp)
+			sqlite3_exec(t->db, "ROLLBACK TO report", NULL, NULL, NULL);
+	}
+	if (sp)
+		sqlite3_exec(t->db, "RELEASE report", NULL, NULL, NULL);
+	if (!sqlite3_get_autocommit(t->db) && state_commit(t->db, &err) < 0)
 		log_error("change %lld: %s", (long long)t->id, ferry_error_msg(&err));
 	else if (queued > 0)
 		report_kick(t->ag);
