@@ -11,6 +11,7 @@
  * fails the check at once, quoting the last lines of its log. Oneshot
  * daemons are expected to have finished with status 0. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,26 @@
 #include "health.h"
 #include "sandbox.h"
 #include "services.h"
+
+/* the most of ferry-confine's own lines kept from one hook run */
+#define HOOK_CONFINE_LOG_MAX 16384
+
+/* An unnamed file in dir for ferry-confine's lines. -1 with errno. */
+static int confine_log_open(const char *dir)
+{
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR))
+		return fd;
+	char tmpl[PATH_MAX];
+	if (str_printf(tmpl, sizeof(tmpl), "%s/.confine-XXXXXX", dir) < 0) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = mkostemp(tmpl, O_CLOEXEC);
+	if (fd >= 0)
+		unlink(tmpl);
+	return fd;
+}
 
 static off_t file_size(const char *path)
 {
@@ -58,9 +79,15 @@ int hook_run(struct agent *ag, sqlite3 *db, const char *name, const char *rev,
 			(void)rename(logpath, old);
 	}
 	struct launch l;
-	rc = sandbox_launch(ag, db, name, rev, m, NULL, (int)h, &l, err);
+	rc = sandbox_launch_supervised(ag, db, name, rev, m, NULL, (int)h, &l, err);
 	if (rc < 0)
 		return rc;
+	/* ferry-confine's own lines: a file of their own, never the hook's output */
+	_cleanup_close_ int confine_fd = ag->confine ? confine_log_open(logdir) : -1;
+	if (ag->confine && confine_fd < 0) {
+		launch_free(&l);
+		return ferry_error_errno(err, FERRY_E_IO, errno, "%s: temporary file", logdir);
+	}
 	FILE *lf = fopen(logpath, "ae");
 	if (lf) {
 		fprintf(lf, "-- ferryd: %s hook of %s revision %s --\n", manifest_hook_name(h),
@@ -68,16 +95,22 @@ int hook_run(struct agent *ag, sqlite3 *db, const char *name, const char *rev,
 		fclose(lf);
 	}
 	off_t before = file_size(logpath);
-	rc = proc_run(ag, l.argv, l.envp, l.cwd, logpath,
+	rc = proc_run(ag, l.argv, l.envp, l.cwd, logpath, confine_fd,
 	              timeout_ms ? timeout_ms : ag->hook_timeout_ms, err);
 	launch_free(&l);
-	{
-		/* what the sandbox denied, into the agent's log too */
-		_cleanup_free_ char *out = log_tail(logpath, 40, before);
+	if (confine_fd >= 0) {
+		/* what the sandbox denied, into the agent's log and hooks.log */
+		char out[HOOK_CONFINE_LOG_MAX];
+		ssize_t n = pread(confine_fd, out, sizeof(out), 0);
 		char label[96];
 		snprintf(label, sizeof(label), "%s.hook.%s", name, manifest_hook_name(h));
-		if (out)
-			sandbox_log_denials(label, out, strlen(out));
+		if (n > 0) {
+			sandbox_log_denials(label, out, (size_t)n);
+			_cleanup_close_ int lfd =
+			    open(logpath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+			if (lfd < 0 || fs_write_all(lfd, out, (size_t)n) < 0)
+				log_warn("%s: %s", logpath, strerror(errno));
+		}
 	}
 	if (rc < 0) {
 		_cleanup_free_ char *tail = log_tail(logpath, AGENT_HOOK_LOG_LINES, before);

@@ -45,7 +45,14 @@
 #include "store.h"
 #include "txn.h"
 
-enum ev_type { EV_SIGNAL = 1, EV_LOG = 2, EV_API = 3, EV_NOTIFY = 4, EV_WAKE = 5 };
+enum ev_type {
+	EV_SIGNAL = 1,
+	EV_LOG = 2,
+	EV_API = 3,
+	EV_NOTIFY = 4,
+	EV_WAKE = 5,
+	EV_CONFINE_LOG = 6 /* ferry-confine's own lines (services.c) */
+};
 
 static void usage(FILE *out)
 {
@@ -251,6 +258,7 @@ static int run(struct agent *ag)
 				break;
 			}
 			case EV_LOG:
+			case EV_CONFINE_LOG:
 				svc_log_readable(ag, fd);
 				break;
 			case EV_NOTIFY:

@@ -548,6 +548,33 @@ int sandbox_launch(struct agent *ag, sqlite3 *db, const char *name, const char *
 	return 0;
 }
 
+int sandbox_launch_supervised(struct agent *ag, sqlite3 *db, const char *name, const char *rev,
+                              const struct manifest *m, const struct manifest_app *a, int h,
+                              struct launch *l, ferry_error *err)
+{
+	int rc = sandbox_launch(ag, db, name, rev, m, a, h, l, err);
+	if (rc < 0 || !ag->confine)
+		return rc;
+	/* argv ends with "--" and the command: the option goes before them */
+	size_t n = 0;
+	while (l->argv[n])
+		n++;
+	char **v = n >= 2 ? realloc(l->argv, (n + 3) * sizeof(*v)) : NULL;
+	if (v)
+		l->argv = v;
+	char *opt = strdup("--log-fd"), *fd = strdup(SANDBOX_LOG_FD_STR);
+	if (!v || !opt || !fd) {
+		free(opt);
+		free(fd);
+		launch_free(l);
+		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
+	}
+	memmove(v + n, v + n - 2, 3 * sizeof(*v)); /* "--", command, NULL */
+	v[n - 2] = opt;
+	v[n - 1] = fd;
+	return 0;
+}
+
 /* Lines ferry-confine wrote about a denial, copied into the agent's own log. */
 void sandbox_log_denials(const char *label, const char *buf, size_t len)
 {

@@ -26,6 +26,15 @@ int sandbox_find_helper(struct agent *ag, const char *configured, ferry_error *e
 int sandbox_launch(struct agent *ag, sqlite3 *db, const char *name, const char *rev,
                    const struct manifest *m, const struct manifest_app *a, int h, struct launch *l,
                    ferry_error *err) FERRY_WUR;
+/* The same for a program ferryd supervises itself (a daemon, a hook):
+ * confined, ferry-confine writes its own lines (denials among them) to
+ * descriptor SANDBOX_LOG_FD, which the caller opens for it and the app
+ * never inherits; unconfined, nothing changes. */
+#define SANDBOX_LOG_FD 3
+#define SANDBOX_LOG_FD_STR "3"
+int sandbox_launch_supervised(struct agent *ag, sqlite3 *db, const char *name, const char *rev,
+                              const struct manifest *m, const struct manifest_app *a, int h,
+                              struct launch *l, ferry_error *err) FERRY_WUR;
 void launch_free(struct launch *l);
 /* The package's uid and gid, allocated at first use when ferryd is root. */
 int pkg_ids(struct agent *ag, sqlite3 *db, const char *name, uid_t *uid, gid_t *gid,
@@ -38,5 +47,5 @@ bool plug_auto_connects(const char *iface);
 /* Is the plug connected, and how ("manual", "auto", "-")? */
 int conn_state(sqlite3 *db, const char *name, const char *plug, const char *iface, bool *connected,
                const char **how) FERRY_WUR;
-/* Copy ferry-confine's lines about denials from a program's output to the agent's log. */
+/* Copy ferry-confine's lines about denials (read from SANDBOX_LOG_FD) to the agent's log. */
 void sandbox_log_denials(const char *label, const char *buf, size_t len);

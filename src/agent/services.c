@@ -273,8 +273,9 @@ void svc_kill_stale(struct agent *ag)
 
 /* --- spawning ------------------------------------------------------------- */
 
+/* confine_fd >= 0: ferry-confine's SANDBOX_LOG_FD (the app never has it) */
 static int spawn(char *const argv[], char *const envp[], const char *cwd, int out_fd,
-                 const char *out_path, pid_t *pid, ferry_error *err)
+                 const char *out_path, int confine_fd, pid_t *pid, ferry_error *err)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
@@ -297,7 +298,9 @@ static int spawn(char *const argv[], char *const envp[], const char *cwd, int ou
 		                                 O_WRONLY | O_APPEND | O_CREAT, 0600);
 	}
 	posix_spawn_file_actions_adddup2(&fa, 1, 2);
-	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	if (confine_fd >= 0)
+		posix_spawn_file_actions_adddup2(&fa, confine_fd, SANDBOX_LOG_FD);
+	posix_spawn_file_actions_addclosefrom_np(&fa, confine_fd >= 0 ? SANDBOX_LOG_FD + 1 : 3);
 	if (cwd)
 		posix_spawn_file_actions_addchdir_np(&fa, cwd);
 	int e = posix_spawn(pid, argv[0], &fa, &at, argv, envp ? envp : environ);
@@ -354,11 +357,11 @@ char *log_tail(const char *path, int n, off_t from)
 }
 
 int proc_run(struct agent *ag, char *const argv[], char *const envp[], const char *cwd,
-             const char *logpath, uint64_t timeout_ms, ferry_error *err)
+             const char *logpath, int confine_fd, uint64_t timeout_ms, ferry_error *err)
 {
 	struct child c = {0};
 	pthread_mutex_lock(&ag->lock);
-	int rc = spawn(argv, envp, cwd, -1, logpath, &c.pid, err);
+	int rc = spawn(argv, envp, cwd, -1, logpath, confine_fd, &c.pid, err);
 	if (rc < 0) {
 		pthread_mutex_unlock(&ag->lock);
 		return rc;
@@ -423,6 +426,12 @@ static void svc_free(struct agent *ag, struct service *s)
 	}
 	if (s->log_wr >= 0)
 		close(s->log_wr);
+	if (s->confine_rd >= 0) {
+		epoll_ctl(ag->epfd, EPOLL_CTL_DEL, s->confine_rd, NULL);
+		close(s->confine_rd);
+	}
+	if (s->confine_wr >= 0)
+		close(s->confine_wr);
 	if (s->log_fd >= 0)
 		close(s->log_fd);
 	strv_free(s->argv);
@@ -500,7 +509,7 @@ int svc_setup(struct agent *ag, sqlite3 *db, const char *name, const char *rev,
 		s = calloc(1, sizeof(*s));
 		if (!s)
 			return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
-		s->log_rd = s->log_wr = s->log_fd = -1;
+		s->log_rd = s->log_wr = s->log_fd = s->confine_rd = s->confine_wr = -1;
 		if (str_copy(s->name, sizeof(s->name), name) < 0 ||
 		    str_copy(s->app, sizeof(s->app), app) < 0) {
 			free(s);
@@ -517,6 +526,14 @@ int svc_setup(struct agent *ag, sqlite3 *db, const char *name, const char *rev,
 		struct epoll_event ev = {.events = EPOLLIN};
 		ev.data.u64 = ((uint64_t)2 << 32) | (uint32_t)s->log_rd;
 		epoll_ctl(ag->epfd, EPOLL_CTL_ADD, s->log_rd, &ev);
+		if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) {
+			svc_free(ag, s);
+			return ferry_error_errno(err, FERRY_E_IO, errno, "pipe");
+		}
+		s->confine_rd = p[0];
+		s->confine_wr = p[1];
+		ev.data.u64 = ((uint64_t)6 << 32) | (uint32_t)s->confine_rd; /* EV_CONFINE_LOG */
+		epoll_ctl(ag->epfd, EPOLL_CTL_ADD, s->confine_rd, &ev);
 		if (log_open(ag, s) < 0)
 			log_warn("%s.%s: cannot open its log file", name, app);
 		s->next = ag->services;
@@ -525,7 +542,7 @@ int svc_setup(struct agent *ag, sqlite3 *db, const char *name, const char *rev,
 	if (s->pid > 0)
 		return ferry_error_set(err, FERRY_E_BUSY, "%s.%s is running", name, app);
 	struct launch l;
-	int rc = sandbox_launch(ag, db, name, rev, m, a, -1, &l, err);
+	int rc = sandbox_launch_supervised(ag, db, name, rev, m, a, -1, &l, err);
 	if (rc < 0)
 		return rc;
 	char **argv = l.argv, **envp = l.envp;
@@ -556,7 +573,8 @@ int svc_start(struct agent *ag, struct service *s, ferry_error *err)
 	                 s->app, s->rev);
 	if (s->log_fd >= 0 && fs_write_all(s->log_fd, line, (size_t)n) == 0)
 		s->log_size += (uint64_t)n;
-	int rc = spawn(s->argv, s->envp, s->cwd, s->log_wr, NULL, &s->pid, err);
+	int rc = spawn(s->argv, s->envp, s->cwd, s->log_wr, NULL, ag->confine ? s->confine_wr : -1,
+	               &s->pid, err);
 	if (rc < 0) {
 		s->pid = 0;
 		s->state = SVC_EXITED;
@@ -753,9 +771,12 @@ int64_t svc_timers(struct agent *ag, int64_t now)
 void svc_log_readable(struct agent *ag, int fd)
 {
 	struct service *s = NULL;
+	bool confine = false; /* ferry-confine's own lines, not the app's */
 	for (struct service *it = ag->services; it; it = it->next)
-		if (it->log_rd == fd)
+		if (it->log_rd == fd || it->confine_rd == fd) {
 			s = it;
+			confine = it->confine_rd == fd;
+		}
 	if (!s)
 		return;
 	char buf[16384];
@@ -769,7 +790,8 @@ void svc_log_readable(struct agent *ag, int fd)
 			log_rotate(ag, s);
 		char label[96];
 		snprintf(label, sizeof(label), "%s.%s", s->name, s->app);
-		sandbox_log_denials(label, buf, (size_t)n);
+		if (confine)
+			sandbox_log_denials(label, buf, (size_t)n);
 		if (s->log_fd >= 0) {
 			if (fs_write_all(s->log_fd, buf, (size_t)n) < 0)
 				log_warn("log of %s.%s: %s", s->name, s->app, strerror(errno));

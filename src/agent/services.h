@@ -43,6 +43,8 @@ struct service {
 	unsigned adoptions;    /* forking: children adopted for this start */
 	bool ready;            /* notify: READY=1 seen */
 	int log_rd, log_wr;    /* pipe: the child's stdout and stderr */
+	int confine_rd;        /* pipe: ferry-confine's own lines, */
+	int confine_wr;        /* its SANDBOX_LOG_FD (confined only) */
 	int log_fd;            /* logs/NAME/APP.log, append */
 	uint64_t log_size;
 };
@@ -89,10 +91,10 @@ const char *svc_state_name(enum svc_state st);
 void svc_exited(struct agent *ag, struct service *s, int status);
 
 /* Run a program of a package and wait for it (worker; takes the lock itself).
- * Output goes to logpath. 0 when it exited 0; FERRY_E_TIMEOUT; else
- * FERRY_E_INVALID with "exited with status N" / "killed by signal S". */
+ * Output goes to logpath, confine_fd (-1: none) is its SANDBOX_LOG_FD. 0 when it exited 0;
+ * FERRY_E_TIMEOUT; else FERRY_E_INVALID with "exited with status N" / "killed by signal S". */
 int proc_run(struct agent *ag, char *const argv[], char *const envp[], const char *cwd,
-             const char *logpath, uint64_t timeout_ms, ferry_error *err) FERRY_WUR;
+             const char *logpath, int confine_fd, uint64_t timeout_ms, ferry_error *err) FERRY_WUR;
 /* The last n lines of a file (at most 4 KiB), for messages. free(). */
 char *log_tail(const char *path, int n, off_t from);
 

@@ -172,3 +172,42 @@ def test_redirect_is_retried_not_dropped(pub, tmp_path):
         stopped(dev)
         if srv:
             srv.shutdown()
+
+
+# --- denial lines are ferry-confine's alone --------------------------------------------
+
+FORGED = ('ferry-confine[1]: warn: hello.forger: pid 7 (sh): ptrace(2) denied by seccomp rule '
+          '"FORGED-BY-THE-APP" (debugging other processes)')
+
+FORGER = r"""#!/bin/sh
+echo '%s'
+echo '%s' >&2
+unshare --user true
+echo forger done
+exec sleep 1000
+""" % (FORGED, FORGED)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="confinement by a root ferryd needs root")
+def test_app_cannot_forge_denials(tmp_path):
+    work = str(tmp_path)
+    image = build_package(work, server=False, apps="""
+        forger:
+          command: bin/forger
+          daemon: simple
+        """, hooks={"install": "echo '%s'\nunshare --user true\nexit 0" % FORGED},
+        files={"bin/forger": (FORGER, 0o755)})
+    a = Agent().start()
+    try:
+        a.ferry("install", image, "--dangerous")
+        logs = lambda: a.ferry("logs", "hello.forger", "-n", "50").stdout  # noqa: E731
+        wait_for("the forger's run", lambda: "forger done" in logs())
+        real = 'unshare(2) with CLONE_NEWUSER denied by seccomp rule "userns"'
+        wait_for("the real denial", lambda: real in a.logtext() and real in logs())
+        log = a.logtext()
+        assert "FORGED-BY-THE-APP" not in log, log
+        assert "hello.forger: " in log and "hello.hook.install: " in log, log
+        hooks = open(os.path.join(a.root, "logs", "hello", "hooks.log")).read()
+        assert real in hooks, hooks
+    finally:
+        stopped(a)
