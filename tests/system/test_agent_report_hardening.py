@@ -15,7 +15,7 @@ import pytest
 
 from device import Agent, build_package
 from storelib import backend, postgres, store  # noqa: F401 (fixtures)
-from test_reports import Publisher, device, outbox, wait_for
+from test_reports import Publisher, device, outbox, revert_while_the_store_is_down, wait_for
 
 
 @pytest.fixture
@@ -72,18 +72,9 @@ def test_key_mismatch_keeps_the_report_and_says_so(pub, tmp_path):
 
 
 def test_outbox_survives_a_clock_stepped_back(pub, tmp_path):
-    work = str(tmp_path)
-    pub.push(build_package(work, version="1.0"))
     dev = device(pub).start()
     try:
-        dev.ferry("install", "hello")
-        pub.push(build_package(work, version="2.0"))
-        dev.ferry("refresh", "hello")
-        wait_for("two reports", lambda: len(pub.reports()) == 2)
-        port = pub.store.port
-        pub.store.kill()
-        dev.ferry("revert", "hello")
-        wait_for("a failed attempt", lambda: "not sent" in dev.logtext())
+        port = revert_while_the_store_is_down(pub, dev, str(tmp_path))
         assert dev.stop() == 0
         # scheduled by a clock that ran 30 days ahead, since set right
         con = sqlite3.connect(os.path.join(dev.root, "state.db"), timeout=30)
