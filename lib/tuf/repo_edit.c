@@ -490,13 +490,18 @@ int tuf_repo_resign_expiring(struct tuf_repo *repo, long long within_s, bool all
 	return rc;
 }
 
-int tuf_repo_touch(struct tuf_repo *repo, const char *role, time_t expires, ferry_error *err)
+/* The role a user names (a top-level role, or a package's name). */
+static int role_named(struct tuf_repo *repo, const char *role, struct role **out, ferry_error *err)
 {
 	char name[96];
-	struct role *r = NULL;
 	int rc = resolve_role(role, name, sizeof(name), err);
-	if (rc == 0)
-		rc = repo_role_get(repo, name, &r, err);
+	return rc < 0 ? rc : repo_role_get(repo, name, out, err);
+}
+
+int tuf_repo_touch(struct tuf_repo *repo, const char *role, time_t expires, ferry_error *err)
+{
+	struct role *r = NULL;
+	int rc = role_named(repo, role, &r, err);
 	if (rc < 0)
 		return rc;
 	r->dirty = true;
@@ -506,11 +511,8 @@ int tuf_repo_touch(struct tuf_repo *repo, const char *role, time_t expires, ferr
 
 int tuf_repo_version(struct tuf_repo *repo, const char *role, long long *out, ferry_error *err)
 {
-	char name[96];
 	struct role *r = NULL;
-	int rc = resolve_role(role, name, sizeof(name), err);
-	if (rc == 0)
-		rc = repo_role_get(repo, name, &r, err);
+	int rc = role_named(repo, role, &r, err);
 	if (rc < 0)
 		return rc;
 	*out = r->version;

@@ -407,6 +407,28 @@ static json_t *status_json(struct api_ctx *c)
 	return map;
 }
 
+/* Commit what a map change did (rc: how it went so far); on failure roll
+ * back and answer the error. True when committed. */
+static bool commit_or_answer(struct api_ctx *c, int rc, ferry_error *err)
+{
+	if (rc == 0)
+		rc = db_commit(c->db, err);
+	if (rc == 0)
+		return true;
+	db_rollback(c->db);
+	api_error_from(c, rc, err);
+	return false;
+}
+
+/* The names of n channels, as a JSON array. */
+static json_t *target_names(const struct release_target *t, size_t n)
+{
+	json_t *names = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(names, json_string(t[i].name));
+	return names;
+}
+
 /* Release revision rev (its architectures) to channels; used by release and
  * by push --release. On success the reply is set. */
 static void do_release(struct api_ctx *c, long long rev, const char *const *names, size_t n,
@@ -445,16 +467,10 @@ static void do_release(struct api_ctx *c, long long rev, const char *const *name
 	json_decref(arches);
 	if (rc == 0 && FAULT("release-before-commit"))
 		rc = ferry_error_set(&err, FERRY_E_FAULT, "fault point release-before-commit");
-	if (rc == 0)
-		rc = db_commit(c->db, &err);
-	if (rc < 0) {
-		db_rollback(c->db);
-		return api_error_from(c, rc, &err);
-	}
+	if (!commit_or_answer(c, rc, &err))
+		return;
 	bool published = api_publish_after_commit(c);
-	json_t *released = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(released, json_string(t[i].name));
+	json_t *released = target_names(t, n);
 	log_info("%s released %s revision %lld to %zu channel%s%s", c->account, c->package, rev, n,
 	         n == 1 ? "" : "s", pct > 0 && pct < 100 ? " progressively" : "");
 	api_reply(c, 200,
@@ -546,12 +562,9 @@ static void h_promote(struct api_ctx *c)
 	}
 	if (rc == 0)
 		rc = set_channels(c, &dst, 1, arches, 0, &store_limits, &err);
-	if (rc == 0)
-		rc = db_commit(c->db, &err);
-	if (rc < 0) {
-		db_rollback(c->db);
+	if (!commit_or_answer(c, rc, &err)) {
 		json_decref(arches);
-		return api_error_from(c, rc, &err);
+		return;
 	}
 	bool published = api_publish_after_commit(c);
 	log_info("%s promoted %s from %s to %s", c->account, c->package, src.name, dst.name);
@@ -587,16 +600,10 @@ static void h_close(struct api_ctx *c)
 	}
 	if (rc == 0)
 		rc = bump_generation(c->db, c->package, &err);
-	if (rc == 0)
-		rc = db_commit(c->db, &err);
-	if (rc < 0) {
-		db_rollback(c->db);
-		return api_error_from(c, rc, &err);
-	}
+	if (!commit_or_answer(c, rc, &err))
+		return;
 	bool published = api_publish_after_commit(c);
-	json_t *closed = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(closed, json_string(t[i].name));
+	json_t *closed = target_names(t, n);
 	log_info("%s closed %zu channel%s of %s", c->account, n, n == 1 ? "" : "s", c->package);
 	api_reply(c, 200,
 	          json_pack("{s:s, s:o, s:b, s:o}", "package", c->package, "closed", closed,

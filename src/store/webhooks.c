@@ -445,10 +445,10 @@ static void list(struct api_ctx *c, const char *package, const char *account)
 		json_array_append_new(dl, o);
 	}
 	api_reply(c, 200,
-	      json_pack("{s:o, s:o, s:o, s:o}", "package",
-	                package ? json_string(package) : json_null(), "account",
-	                account ? json_string(account) : json_null(), "webhooks", hl, "deliveries",
-	                dl));
+	          json_pack("{s:o, s:o, s:o, s:o}", "package",
+	                    package ? json_string(package) : json_null(), "account",
+	                    account ? json_string(account) : json_null(), "webhooks", hl,
+	                    "deliveries", dl));
 }
 
 /* Is url one the store will POST to? Error reply when not. */
@@ -558,9 +558,9 @@ static void add(struct api_ctx *c, const char *package, const char *account)
 	log_info("%s added webhook %s for %s%s", c->account, id, package ? "" : "account ",
 	         package ? package : account);
 	api_reply(c, 201,
-	      json_pack("{s:s, s:s, s:s, s:s}", "id", id, "url", url, "scope",
-	                package ? "package" : "account", package ? "package" : "account",
-	                package ? package : account));
+	          json_pack("{s:s, s:s, s:s, s:s}", "id", id, "url", url, "scope",
+	                    package ? "package" : "account", package ? "package" : "account",
+	                    package ? package : account));
 }
 
 static void removal(struct api_ctx *c, const char *package, const char *account, const char *id)
