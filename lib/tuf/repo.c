@@ -487,20 +487,26 @@ static int check_config(const struct tuf_repo_config *cfg, ferry_error *err)
 	return 0;
 }
 
-/* Generate n keys into keys/ and give their key objects and IDs. */
-int repo_generate_keys(struct tuf_repo *repo, size_t n, json_t **objs, json_t **ids,
-                       ferry_error *err)
+int repo_new_keys(struct tuf_repo *repo, size_t n, struct crypto_key **keys, ferry_error *err)
 {
-	struct crypto_key *keys[16] = {NULL};
 	int rc = 0;
-	if (n > 16)
-		return ferry_error_set(err, FERRY_E_INVALID, "at most 16 keys per role");
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		char id[TUF_KEYID_HEX_LEN + 1];
 		rc = crypto_key_generate(repo->cfg.key_type, &keys[i], err);
 		if (rc == 0)
 			rc = repo_save_key(repo, keys[i], id, err);
 	}
+	return rc;
+}
+
+/* Generate n keys into keys/ and give their key objects and IDs. */
+int repo_generate_keys(struct tuf_repo *repo, size_t n, json_t **objs, json_t **ids,
+                       ferry_error *err)
+{
+	struct crypto_key *keys[16] = {NULL};
+	if (n > 16)
+		return ferry_error_set(err, FERRY_E_INVALID, "at most 16 keys per role");
+	int rc = repo_new_keys(repo, n, keys, err);
 	if (rc == 0)
 		rc = repo_keys_to_json(keys, n, objs, ids, err);
 	for (size_t i = 0; i < n; i++)
