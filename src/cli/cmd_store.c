@@ -376,7 +376,8 @@ static void print_halts(json_t *map)
 	}
 }
 
-static void print_status(json_t *map)
+/* name: unused, the map names its package. */
+static void print_status(const char *name, json_t *map)
 {
 	json_t *chans = json_object_get(map, "channels"), *e;
 	size_t i;
@@ -447,69 +448,62 @@ static int get_package(struct sopts *o, const char *what, json_t **reply, ferry_
 	return store_call(c, "GET", path, NULL, reply, NULL, err);
 }
 
-int cmd_status(int argc, char **argv)
+static void print_revisions(const char *name, json_t *reply)
+{
+	json_t *revs = json_object_get(reply, "revisions"), *e;
+	size_t i;
+	if (json_array_size(revs) == 0)
+		printf("%s has no revisions yet\n", name);
+	else
+		printf("%-6s %-21s %-14s %-12s %s\n", "Rev.", "Uploaded", "Arches", "Version",
+		       "Channels");
+	json_array_foreach(revs, i, e)
+	{
+		char when[CLI_TIME_SIZE], arches[128], chans[512];
+		cli_time_utc(json_integer_value(json_object_get(e, "created")), "?", when,
+		             sizeof(when));
+		cli_json_join(json_object_get(e, "architectures"), ",", arches, sizeof(arches));
+		cli_json_join(json_object_get(e, "channels"), ", ", chans, sizeof(chans));
+		printf("%-6lld %-21s %-14s %-12s %s\n",
+		       (long long)json_integer_value(json_object_get(e, "revision")), when, arches,
+		       cli_json_str(e, "version", ""), *chans ? chans : "-");
+	}
+}
+
+/* VERB NAME [--json]: GET /v1/packages/NAME/VERB, printed as JSON or by
+ * print. */
+static int package_view(int argc, char **argv, const char *verb,
+                        void (*print)(const char *name, json_t *reply))
 {
 	struct sopts o;
 	struct store_client c;
-	int rc = parse(argc, argv, &o, "status");
+	int rc = parse(argc, argv, &o, verb);
 	if (rc)
 		return rc;
 	if (o.nargs != 1)
-		return cli_usage("status");
+		return cli_usage(verb);
 	if ((rc = cli_store_open(&c, o.store, o.insecure)))
 		return rc;
 	json_t *reply = NULL;
 	ferry_error err = {0};
-	rc = get_package(&o, "status", &reply, &err, &c);
+	rc = get_package(&o, verb, &reply, &err, &c);
 	store_client_free(&c);
 	if (rc == 0 && o.json)
 		cli_print_json(reply, false);
 	else if (rc == 0)
-		print_status(reply);
+		print(o.args[0], reply);
 	json_decref(reply);
-	return rc < 0 ? cli_fail("status %s: %s", o.args[0], ferry_error_msg(&err)) : 0;
+	return rc < 0 ? cli_fail("%s %s: %s", verb, o.args[0], ferry_error_msg(&err)) : 0;
+}
+
+int cmd_status(int argc, char **argv)
+{
+	return package_view(argc, argv, "status", print_status);
 }
 
 int cmd_revisions(int argc, char **argv)
 {
-	struct sopts o;
-	struct store_client c;
-	int rc = parse(argc, argv, &o, "revisions");
-	if (rc)
-		return rc;
-	if (o.nargs != 1)
-		return cli_usage("revisions");
-	if ((rc = cli_store_open(&c, o.store, o.insecure)))
-		return rc;
-	json_t *reply = NULL;
-	ferry_error err = {0};
-	rc = get_package(&o, "revisions", &reply, &err, &c);
-	store_client_free(&c);
-	if (rc == 0 && o.json) {
-		cli_print_json(reply, false);
-	} else if (rc == 0) {
-		json_t *revs = json_object_get(reply, "revisions"), *e;
-		size_t i;
-		if (json_array_size(revs) == 0)
-			printf("%s has no revisions yet\n", o.args[0]);
-		else
-			printf("%-6s %-21s %-14s %-12s %s\n", "Rev.", "Uploaded", "Arches",
-			       "Version", "Channels");
-		json_array_foreach(revs, i, e)
-		{
-			char when[CLI_TIME_SIZE], arches[128], chans[512];
-			cli_time_utc(json_integer_value(json_object_get(e, "created")), "?", when,
-			             sizeof(when));
-			cli_json_join(json_object_get(e, "architectures"), ",", arches,
-			              sizeof(arches));
-			cli_json_join(json_object_get(e, "channels"), ", ", chans, sizeof(chans));
-			printf("%-6lld %-21s %-14s %-12s %s\n",
-			       (long long)json_integer_value(json_object_get(e, "revision")), when,
-			       arches, cli_json_str(e, "version", ""), *chans ? chans : "-");
-		}
-	}
-	json_decref(reply);
-	return rc < 0 ? cli_fail("revisions %s: %s", o.args[0], ferry_error_msg(&err)) : 0;
+	return package_view(argc, argv, "revisions", print_revisions);
 }
 
 /* --- release, promote, close --- */
@@ -562,7 +556,7 @@ static int channel_call(struct sopts *o, const char *verb, const char *action, j
 	if (!json_is_true(json_object_get(reply, "published")))
 		fprintf(stderr, "ferry: warning: the store recorded the change but has not "
 		                "published it yet; it retries on its own\n");
-	print_status(json_object_get(reply, "status"));
+	print_status(o->args[0], json_object_get(reply, "status"));
 	json_decref(reply);
 	return 0;
 }
