@@ -30,6 +30,7 @@
 #include "api.h"
 #include "base/buf.h"
 #include "base/cleanup.h"
+#include "base/errhttp.h"
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/str.h"
@@ -80,28 +81,9 @@ static struct reply error_reply(unsigned status, int code, const char *fmt, ...)
 	return (struct reply){status, o};
 }
 
-static unsigned status_of(int code)
-{
-	switch (code) {
-	case FERRY_E_NOTFOUND:
-		return 404;
-	case FERRY_E_PERM:
-		return 403;
-	case FERRY_E_BUSY:
-	case FERRY_E_EXISTS:
-		return 409;
-	case FERRY_E_INVALID:
-	case FERRY_E_LIMIT:
-	case FERRY_E_UNSUPPORTED:
-		return 400;
-	default:
-		return 500;
-	}
-}
-
 static struct reply ferr_reply(int code, const ferry_error *err)
 {
-	return error_reply(status_of(code), code, "%s", ferry_error_msg(err));
+	return error_reply(ferry_http_error_of(code).status, code, "%s", ferry_error_msg(err));
 }
 
 static struct reply async_reply(int64_t id)
@@ -759,7 +741,7 @@ static struct reply post_install_file(struct agent *ag, json_t *body)
 	ferry_error err;
 	int rc = rev_image_check(path, NULL, &err);
 	if (rc < 0)
-		return error_reply(status_of(rc), rc, "cannot install %s: %s",
+		return error_reply(ferry_http_error_of(rc).status, rc, "cannot install %s: %s",
 		                   path, ferry_error_msg(&err));
 	const char *base = strrchr(path, '/') + 1;
 	_cleanup_free_ char *summary = str_dup_printf("Install %s (local file)", base);
