@@ -19,23 +19,13 @@ NOBODY = 65534
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 
-# GET PATH over the socket; prints the status, then the JSON answer.
-RAW_GET = r"""
-import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.settimeout(10)
-s.connect(sys.argv[1])
-s.sendall(("GET %s HTTP/1.0\r\nHost: x\r\n\r\n" % sys.argv[2]).encode())
-data = b""
-while True:
-    chunk = s.recv(65536)
-    if not chunk:
-        break
-    data += chunk
-head, body = data.split(b"\r\n\r\n", 1)
-print(head.split(b" ")[1].decode())
-print(body.decode())
-"""
+# device.api_get PATH over the socket, as another user; prints the answer.
+RAW_GET = """
+import json, sys
+sys.path.insert(0, %r)
+from device import api_get
+print(json.dumps(api_get(sys.argv[1], sys.argv[2])))
+""" % os.path.dirname(os.path.abspath(__file__))
 
 # Open N idle connections, wait (up to 5 s) for ferryd to close all but at
 # most KEEP, print how many stay open, hold them until stdin closes.
@@ -87,11 +77,10 @@ def as_user(uid, script, *args, **kw):
 
 
 def raw_get(agent, path, uid=NOBODY):
-    p = as_user(uid, RAW_GET, agent.socket, path)
+    p = as_user(uid, RAW_GET, agent.socket, path, env={"PYTHONDONTWRITEBYTECODE": "1"})
     out, err = p.communicate(timeout=30)
     assert p.returncode == 0, err
-    status, body = out.split("\n", 1)
-    return int(status), json.loads(body)
+    return tuple(json.loads(out))
 
 
 def pkg_ids(agent):
@@ -106,12 +95,11 @@ def pkg_ids(agent):
 def agent():
     a = Agent()
     os.chmod(a.dir, 0o755)  # like /run: every local user reaches the socket
-    a.start()
-    yield a
-    status = a.stop()
-    log = a.logtext()
-    a.cleanup()
-    assert status == 0, f"ferryd exited with {status} on SIGTERM:\n{log}"
+    try:
+        yield a.start()
+        assert a.stop() == 0, "ferryd did not exit 0 on SIGTERM:\n" + a.logtext()
+    finally:
+        a.cleanup()
 
 
 @pytest.fixture
