@@ -104,8 +104,9 @@ struct agent {
 		uid_t uid;
 		unsigned n;
 	} api_peers[API_MAX_USER_CONNS];
-	unsigned api_user_conns;   /* their sum */
-	time_t api_refused_logged; /* last warning of a refused connection */
+	unsigned api_user_conns;     /* their sum */
+	int64_t api_warned_ms;       /* last warning a user can cause (monotonic) */
+	int64_t api_paused_until_ms; /* listener not watched (out of descriptors) */
 	pthread_t worker;
 	bool worker_started;
 

@@ -1163,19 +1163,56 @@ static void conn_notify(void *cls, struct MHD_Connection *c, void **socket_conte
 	}
 }
 
+static int64_t mono_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* A warning a local user can cause at will: at most once a minute. */
+static bool warn_now(struct agent *ag)
+{
+	int64_t now = mono_ms();
+	if (ag->api_warned_ms && now - ag->api_warned_ms < 60000)
+		return false;
+	ag->api_warned_ms = now;
+	return true;
+}
+
+/* Out of descriptors: stop watching the listener for a second instead of
+ * waking at once again for the same connection (api_run watches again). */
+static void pause_listener(struct agent *ag, int e)
+{
+	if (warn_now(ag))
+		log_warn("local API: accept: %s; new connections wait", strerror(e));
+	if (epoll_ctl(ag->epfd, EPOLL_CTL_DEL, ag->listen_fd, NULL) == 0)
+		ag->api_paused_until_ms = mono_ms() + 1000;
+}
+
+static void resume_listener(struct agent *ag)
+{
+	if (!ag->api_paused_until_ms || mono_ms() < ag->api_paused_until_ms)
+		return;
+	struct epoll_event ev = {.events = EPOLLIN};
+	ev.data.u64 = (uint64_t)3 << 32;
+	if (epoll_ctl(ag->epfd, EPOLL_CTL_ADD, ag->listen_fd, &ev) == 0)
+		ag->api_paused_until_ms = 0;
+}
+
 /* Take every waiting connection. A user beyond its share (per uid, and all
  * users together, so that root and ferryd's user always find room) is
- * closed at once; logged at most once a minute, as a user can repeat it
- * at will. */
+ * closed at once. */
 static void accept_all(struct agent *ag)
 {
-	for (;;) {
+	while (!ag->api_paused_until_ms) {
 		int fd = accept4(ag->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0 && (errno == EINTR || errno == ECONNABORTED))
 			continue;
+		if (fd < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				log_warn("local API: accept: %s", strerror(errno));
+			pause_listener(ag, errno);
 			return;
 		}
 		uid_t uid;
@@ -1188,22 +1225,21 @@ static void accept_all(struct agent *ag)
 			if ((p && p->n >= API_MAX_CONNS_PER_UID) ||
 			    ag->api_user_conns >= API_MAX_USER_CONNS) {
 				close(fd);
-				time_t now = time(NULL);
-				if (now - ag->api_refused_logged >= 60) {
-					ag->api_refused_logged = now;
+				if (warn_now(ag))
 					log_warn(
 					    "local API: uid %u is at its connection limit (%d "
 					    "per user, %d for all but root); its new connections "
 					    "are closed",
 					    (unsigned)uid, API_MAX_CONNS_PER_UID,
 					    API_MAX_USER_CONNS);
-				}
 				continue;
 			}
 		}
 		struct sockaddr_un sa = {.sun_family = AF_UNIX};
 		/* on failure the server has closed fd */
-		if (MHD_add_connection(mhd(ag), fd, (struct sockaddr *)&sa, sizeof(sa)) != MHD_YES)
+		if (MHD_add_connection(mhd(ag), fd, (struct sockaddr *)&sa, sizeof(sa)) !=
+		        MHD_YES &&
+		    warn_now(ag))
 			log_warn("local API: connection of uid %u dropped: %s", (unsigned)uid,
 			         strerror(errno));
 	}
@@ -1265,6 +1301,7 @@ void api_run(struct agent *ag)
 {
 	if (!mhd(ag))
 		return;
+	resume_listener(ag);
 	accept_all(ag);
 	MHD_run(mhd(ag));
 }
@@ -1272,9 +1309,17 @@ void api_run(struct agent *ag)
 int64_t api_timeout_ms(struct agent *ag)
 {
 	MHD_UNSIGNED_LONG_LONG t;
-	if (!mhd(ag) || MHD_get_timeout(mhd(ag), &t) != MHD_YES)
-		return -1;
-	return (int64_t)t;
+	int64_t ms = -1;
+	if (mhd(ag) && MHD_get_timeout(mhd(ag), &t) == MHD_YES)
+		ms = t > INT64_MAX ? INT64_MAX : (int64_t)t;
+	if (ag->api_paused_until_ms) {
+		int64_t left = ag->api_paused_until_ms - mono_ms();
+		if (left < 0)
+			left = 0;
+		if (ms < 0 || left < ms)
+			ms = left;
+	}
+	return ms;
 }
 
 void api_stop(struct agent *ag)
