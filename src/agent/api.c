@@ -6,9 +6,9 @@
  * accepts the connections itself and hands them to the server: a user other
  * than root and ferryd's own gets a bounded share of them (API_MAX_* in
  * agent.h), so no local user can fill the server for root. Requests that
- * change packages create a
- * change and answer at once with its id (202, "async"); the client follows
- * it with GET /v1/changes/ID. The routes are listed in docs/device.md.
+ * change packages create a change and answer at once with its id (202,
+ * "async"); the client follows it with GET /v1/changes/ID. The routes, who
+ * may use them and the limits are listed in docs/device.md.
  *
  * Answers: {"type": "sync", "status-code": 200, "result": ...},
  * {"type": "async", "status-code": 202, "change": "ID"}, or
