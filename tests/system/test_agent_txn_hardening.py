@@ -1,0 +1,92 @@
+"""ferryd's changes under failure: a remove that fails leaves the package all
+there (nothing irreversible runs before its point of no return), and a kill
+at any step of `ferry remove --purge` leaves it all there or all gone."""
+import os
+
+import pytest
+
+from device import Agent, build_package
+
+
+@pytest.fixture
+def work(tmp_path):
+    return str(tmp_path)
+
+
+@pytest.fixture
+def agent():
+    a = Agent()
+    yield a
+    status = a.stop()
+    log = a.logtext()
+    a.cleanup()
+    assert status in (0, None), f"ferryd exited with {status} on SIGTERM:\n{log}"
+
+
+def install_with_data(agent, work):
+    agent.ferry("install", build_package(work, version="1.0"), "--dangerous")
+    with open(os.path.join(agent.root, "data/hello/common/keep"), "w") as f:
+        f.write("precious\n")
+    with open(os.path.join(agent.root, "data/hello/x1/mark-data"), "w") as f:
+        f.write("mine\n")
+
+
+def assert_all_there(agent):
+    assert agent.check_invariant() == "x1"
+    assert os.path.isfile(os.path.join(agent.root, "images/hello_x1.ferry"))
+    with open(os.path.join(agent.root, "data/hello/common/keep")) as f:
+        assert f.read() == "precious\n"
+    assert agent.ask()[3] == ["mark-data"]
+
+
+def assert_all_gone(agent):
+    assert agent.check_invariant() is None
+    assert not os.path.exists(os.path.join(agent.root, "mnt/hello"))
+    assert not os.path.exists(os.path.join(agent.root, "data/hello"))
+    assert not os.path.exists(os.path.join(agent.root, "images/hello_x1.ferry"))
+
+
+# forget: the step that forgets the package's rows, where the old discard
+# step had already deleted the image and the data; forget-rows: inside its
+# transaction, after the rows are deleted.
+@pytest.mark.parametrize("point", ["unmount", "forget", "forget-rows"])
+def test_failed_purge_keeps_the_package(agent, work, point):
+    agent.start()
+    install_with_data(agent, work)
+    agent.stop()
+    agent.start(env={"FERRY_FAULT": point})
+    p = agent.ferry("remove", "hello", "--purge", check=1)
+    assert f"fault point {point}" in p.stderr
+    change = agent.json("changes")[-1]
+    assert change["status"] == "Error"
+    assert_all_there(agent)
+    # and after a restart without the fault, the remove goes through
+    agent.stop()
+    agent.start()
+    assert_all_there(agent)
+    agent.ferry("remove", "hello", "--purge")
+    assert_all_gone(agent)
+
+
+REMOVE_STEPS = ["stop-services", "remove-hook", "unmount", "forget", "discard"]
+GONE = {"forget", "forget-rows", "forget-done", "discard", "discard-done"}
+
+
+@pytest.mark.parametrize("point", [p + s for p in REMOVE_STEPS for s in ("", "-done")] +
+                         ["forget-rows"])
+def test_kill_during_purge(agent, work, point):
+    agent.start()
+    install_with_data(agent, work)
+    agent.stop()
+    agent.start(env={"FERRY_FAULT": point, "FERRY_FAULT_ACTION": "kill"})
+    p = agent.ferry("remove", "hello", "--purge", check=None)
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert agent.wait_exit() == -9, "ferryd should have been killed at " + point
+    agent.start()
+    last = agent.json("changes")[-1]["id"]
+    assert f"change {last} was interrupted" in agent.logtext()
+    if point in GONE:
+        assert_all_gone(agent)
+    else:
+        assert_all_there(agent)
+
