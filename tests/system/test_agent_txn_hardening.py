@@ -90,3 +90,31 @@ def test_kill_during_purge(agent, work, point):
     else:
         assert_all_there(agent)
 
+
+
+def test_hook_output_is_bounded(work):
+    """A hook that writes 20 MiB: hooks.log and hooks.log.1 stay within the
+    log limit, and the failed change still quotes the hook's last lines."""
+    limit = 65536
+    a = Agent(config={"log-max-size": str(limit)}).start()
+    try:
+        hook = """
+            yes 'a line of hook output that goes on' | head -c 20971520
+            echo "the last words of the hook"
+            exit 3
+            """
+        image = build_package(work, hooks={"install": hook})
+        p = a.ferry("install", image, "--dangerous", check=1)
+        assert "install hook exited with status 3" in p.stderr, p.stderr
+        assert "the last words of the hook" in p.stderr, p.stderr
+        logs = os.path.join(a.root, "logs/hello")
+        total = sum(os.path.getsize(os.path.join(logs, f)) for f in os.listdir(logs)
+                    if f.startswith("hooks.log"))
+        assert total <= 2 * limit + 16384, sorted(os.listdir(logs))
+        with open(os.path.join(logs, "hooks.log")) as f:
+            assert f.read().endswith("the last words of the hook\n")
+        assert a.check_invariant(answers=False) is None
+    finally:
+        assert a.stop() == 0
+        a.cleanup()
+
