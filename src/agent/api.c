@@ -707,7 +707,8 @@ static struct reply post_install_file(struct agent *ag, json_t *body)
 	const char *base = strrchr(path, '/') + 1;
 	_cleanup_free_ char *summary = str_dup_printf("Install %s (local file)", base);
 	_cleanup_(json_decrefp) json_t *data =
-	    json_pack("{s:s, s:b, s:s}", "source", path, "dangerous", dangerous, "channel", "");
+	    json_pack("{s:s, s:b, s:s, s:b}", "source", path, "dangerous", dangerous, "channel", "",
+	              "devmode", json_is_true(json_object_get(body, "devmode")));
 	return new_change(ag, "install-file", "", summary ? summary : "Install", data);
 }
 
@@ -934,7 +935,8 @@ static struct reply post_store(struct agent *ag, const char *action, const char 
 				return r;
 		}
 		_cleanup_(json_decrefp) json_t *data =
-		    json_pack("{s:b, s:O}", "auto", 0, "names", names ? names : json_array());
+		    json_pack("{s:b, s:O, s:b}", "auto", 0, "names", names ? names : json_array(),
+		              "devmode", json_is_true(json_object_get(body, "devmode")));
 		return new_change(ag, "refresh-all", "", "Refresh", data);
 	}
 	if (!pkg_name_valid(name))
@@ -953,7 +955,8 @@ static struct reply post_store(struct agent *ag, const char *action, const char 
 	_cleanup_free_ char *summary =
 	    str_dup_printf("%s %s", install ? "Install" : "Refresh", name);
 	_cleanup_(json_decrefp) json_t *data =
-	    json_pack("{s:s, s:s, s:b}", "name", name, "channel", channel, "explicit", 1);
+	    json_pack("{s:s, s:s, s:b, s:b}", "name", name, "channel", channel, "explicit", 1,
+	              "devmode", json_is_true(json_object_get(body, "devmode")));
 	return new_change(ag, install ? "install" : "refresh", name, summary ? summary : action,
 	                  data);
 }

@@ -401,7 +401,9 @@ static int step_check(struct txn *t, ferry_error *err)
 		}
 		_cleanup_free_ char *summary = str_dup_printf(
 		    "Refresh %s from revision %s to %s (%s)", name, cur, c.rev, c.channel);
-		json_t *data = json_pack("{s:s, s:b}", "name", name, "auto", automatic);
+		json_t *data =
+		    json_pack("{s:s, s:b, s:b}", "name", name, "auto", automatic, "devmode",
+		              json_is_true(json_object_get(t->data, "devmode")));
 		int64_t id = 0;
 		rc = txn_create(t->ag, t->db, "refresh", name, summary ? summary : "Refresh", data,
 		                &id, err);
@@ -435,6 +437,29 @@ static int step_check(struct txn *t, ferry_error *err)
 	return txn_save_data(t, err);
 }
 
+/* devmode (seccomp logs instead of denying) is the device's choice, not
+ * the publisher's: a revision that asks for it runs only where the device
+ * agreed (ferry install/refresh --devmode, kept in state.db until the
+ * package is removed). */
+static int devmode_consent(struct txn *t, ferry_error *err)
+{
+	if (json_is_true(json_object_get(t->data, "devmode")))
+		return state_exec(t->db, err,
+		                  "INSERT OR REPLACE INTO devmode(name, at) VALUES(?, ?)", "ti",
+		                  t->name, wall_s());
+	json_t *row = NULL;
+	int rc =
+	    state_query_row(t->db, &row, err, "SELECT at FROM devmode WHERE name=?", "t", t->name);
+	json_decref(row);
+	if (rc != FERRY_E_NOTFOUND)
+		return rc;
+	return ferry_error_set(err, FERRY_E_PERM,
+	                       "%s revision %s asks for devmode confinement (system calls outside "
+	                       "its rules are logged, not denied); this device has not allowed "
+	                       "devmode for %s: install or refresh it with --devmode to allow it",
+	                       t->name, t->to, t->name);
+}
+
 static int step_mount(struct txn *t, ferry_error *err)
 {
 	int rc = rev_mount(t->ag, t->name, t->to, err);
@@ -447,6 +472,8 @@ static int step_mount(struct txn *t, ferry_error *err)
 	if (strcmp(m->name, t->name) != 0)
 		rc = ferry_error_set(err, FERRY_E_INVALID, "revision %s calls itself %s, not %s",
 		                     t->to, m->name, t->name);
+	if (rc == 0 && m->confinement == CONFINEMENT_DEVMODE)
+		rc = devmode_consent(t, err);
 	manifest_free(m);
 	return rc;
 }
@@ -772,7 +799,7 @@ static int step_forget(struct txn *t, ferry_error *err)
 	const char *stmts[] = {
 	    "DELETE FROM packages WHERE name=?",    "DELETE FROM revisions WHERE name=?",
 	    "DELETE FROM holds WHERE name=?",       "DELETE FROM blocked WHERE name=?",
-	    "DELETE FROM connections WHERE name=?",
+	    "DELETE FROM connections WHERE name=?", "DELETE FROM devmode WHERE name=?",
 	};
 	for (size_t k = 0; k < ARRAY_SIZE(stmts) && rc == 0; k++)
 		rc = state_exec(t->db, err, stmts[k], "t", t->name);

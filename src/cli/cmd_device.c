@@ -116,7 +116,7 @@ static void table_print(struct table *t)
 }
 
 struct flags {
-	bool json, all, dangerous, purge, forever, follow, no_wait;
+	bool json, all, dangerous, purge, forever, follow, no_wait, devmode;
 	const char *channel, *revision, *hold_for, *lines;
 	const char *args[64];
 	int nargs;
@@ -157,6 +157,8 @@ static int parse(int argc, char **argv, const char *allowed, struct flags *f)
 				f->dangerous = true;
 			else if (!strcmp(name, "purge"))
 				f->purge = true;
+			else if (!strcmp(name, "devmode"))
+				f->devmode = true;
 			else if (!strcmp(name, "forever"))
 				f->forever = true;
 			else if (!strcmp(name, "follow"))
@@ -253,7 +255,7 @@ static bool looks_like_file(const char *a)
 int cmd_install(int argc, char **argv)
 {
 	struct flags f;
-	if (parse(argc, argv, "dangerous channel no-wait", &f) < 0)
+	if (parse(argc, argv, "dangerous devmode channel no-wait", &f) < 0)
 		return 2;
 	if (f.nargs != 1)
 		return cli_usage(argv[0]);
@@ -265,15 +267,15 @@ int cmd_install(int argc, char **argv)
 		char *abs = realpath(arg, NULL);
 		if (!abs)
 			return cli_fail("install: %s: %s", arg, strerror(errno));
-		body = json_pack("{s:s, s:s, s:b}", "action", "install", "path", abs, "dangerous",
-		                 f.dangerous);
+		body = json_pack("{s:s, s:s, s:b, s:b}", "action", "install", "path", abs,
+		                 "dangerous", f.dangerous, "devmode", f.devmode);
 		free(abs);
 	} else {
 		if (!pkg_name_valid(arg))
 			return cli_fail(
 			    "install: \"%s\" is neither a file nor a valid package name", arg);
-		body = json_pack("{s:s, s:s}", "action", "install", "channel",
-		                 f.channel ? f.channel : "");
+		body = json_pack("{s:s, s:s, s:b}", "action", "install", "channel",
+		                 f.channel ? f.channel : "", "devmode", f.devmode);
 		snprintf(url, sizeof(url), "/v1/packages/%s", arg);
 		path = url;
 	}
@@ -315,7 +317,7 @@ int cmd_remove(int argc, char **argv)
 int cmd_refresh(int argc, char **argv)
 {
 	struct flags f;
-	if (parse(argc, argv, "channel no-wait", &f) < 0)
+	if (parse(argc, argv, "channel devmode no-wait", &f) < 0)
 		return 2;
 	if (f.channel && f.nargs != 1)
 		return cli_fail("refresh: --channel needs exactly one package");
@@ -323,8 +325,8 @@ int cmd_refresh(int argc, char **argv)
 	for (int i = 0; i < f.nargs; i++)
 		json_array_append_new(names, json_string(f.args[i]));
 	_cleanup_(json_decrefp) json_t *body =
-	    json_pack("{s:s, s:O, s:s}", "action", "refresh", "names", names, "channel",
-	              f.channel ? f.channel : "");
+	    json_pack("{s:s, s:O, s:s, s:b}", "action", "refresh", "names", names, "channel",
+	              f.channel ? f.channel : "", "devmode", f.devmode);
 	char url[128] = "/v1/packages";
 	if (f.nargs == 1)
 		snprintf(url, sizeof(url), "/v1/packages/%s", f.args[0]);

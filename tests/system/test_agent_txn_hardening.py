@@ -91,7 +91,6 @@ def test_kill_during_purge(agent, work, point):
         assert_all_there(agent)
 
 
-
 def test_hook_output_is_bounded(work):
     """A hook that writes 20 MiB: hooks.log and hooks.log.1 stay within the
     log limit, and the failed change still quotes the hook's last lines."""
@@ -118,3 +117,43 @@ def test_hook_output_is_bounded(work):
         assert a.stop() == 0
         a.cleanup()
 
+
+def test_devmode_needs_the_devices_consent(tmp_path):
+    """A publisher cannot switch a package to devmode by a refresh: a
+    devmode revision is refused until the device says --devmode."""
+    from test_agent_store import Publisher, device
+    work = str(tmp_path)
+    pub = Publisher(tmp_path)
+    dev = device(pub).start()
+    try:
+        pub.push(build_package(work, version="1.0"), "stable")
+        dev.ferry("install", "hello")
+        assert dev.check_invariant() == "1"
+        pub.push(build_package(work, version="2.0", extra_yaml="confinement: devmode"), "stable")
+        p = dev.ferry("refresh", "hello", check=1)
+        assert ("hello revision 2 asks for devmode confinement" in p.stderr and
+                "this device has not allowed devmode for hello" in p.stderr and
+                "--devmode" in p.stderr), p.stderr
+        assert dev.check_invariant() == "1"
+        # an automatic-style general refresh is refused as well
+        dev.ferry("refresh", check=None)
+        assert dev.check_invariant() == "1"
+        p = dev.ferry("refresh", "--devmode", "hello")
+        assert p.stdout.startswith("hello 2.0 (revision 2) refreshed"), p.stdout + p.stderr
+        assert dev.check_invariant() == "2"
+        # the consent stays for the next refreshes of the package...
+        pub.push(build_package(work, version="3.0", extra_yaml="confinement: devmode"), "stable")
+        dev.ferry("refresh", "hello")
+        assert dev.check_invariant() == "3"
+        # ...until it is removed
+        dev.ferry("remove", "hello")
+        p = dev.ferry("install", "hello", check=1)
+        assert "this device has not allowed devmode for hello" in p.stderr, p.stderr
+        dev.ferry("install", "--devmode", "hello")
+        assert dev.check_invariant() == "3"
+    finally:
+        status = dev.stop()
+        log = dev.logtext()
+        dev.cleanup()
+        pub.stop()
+        assert status == 0, log
