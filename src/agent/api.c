@@ -35,6 +35,7 @@
 #include "revs.h"
 #include "sandbox.h"
 #include "services.h"
+#include "store.h"
 #include "txn.h"
 
 #define API_MAX_BODY (64 * 1024)
@@ -147,6 +148,13 @@ static json_t *package_json(struct agent *ag, json_t *pkg, bool detail)
 		json_object_set_new(
 		    o, "local", json_boolean(json_integer_value(json_object_get(rev, "local"))));
 		json_decref(rev);
+	}
+	/* updates of a package from the store cannot be verified (steps.c) */
+	_cleanup_free_ char *since = state_config_get(ag->db, "tuf-unverified-since");
+	if (since && !json_is_true(json_object_get(o, "local"))) {
+		char when[32];
+		store_utc(strtoll(since, NULL, 10), when);
+		json_object_set_new(o, "updates-unverified-since", json_string(when));
 	}
 	json_t *hold = NULL;
 	if (state_query_row(

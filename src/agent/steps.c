@@ -78,6 +78,63 @@ static int next_local_rev(struct txn *t, char *out, ferry_error *err)
 	return 0;
 }
 
+static void set_summary(struct txn *t, const char *summary)
+{
+	if (summary)
+		IGNORE_RC(state_exec(t->db, NULL, "UPDATE changes SET summary=? WHERE id=?", "ti",
+		                     summary, t->id));
+}
+
+/* The store through TUF. When its signed metadata expired (a freeze, or a
+ * store that stopped signing), the error says since when, and state.db keeps
+ * it (config tuf-unverified-since, shown by `ferry list`) until metadata
+ * verifies again; then the next outcome report says how long it lasted
+ * (config tuf-unverified-note, see report.c). */
+static int open_store(struct txn *t, struct store *s, ferry_error *err)
+{
+	int rc = store_open(t->ag, s, err);
+	_cleanup_free_ char *since = state_config_get(t->db, "tuf-unverified-since");
+	char from[32], now[32];
+	if (rc == 0) {
+		if (!since)
+			return 0;
+		store_utc(strtoll(since, NULL, 10), from);
+		store_utc(wall_s(), now);
+		_cleanup_free_ char *note = str_dup_printf(
+		    "updates could not be verified from %s (the store's signed metadata had "
+		    "expired) until %s",
+		    from, now);
+		ferry_error e;
+		if (!note || state_config_set(t->db, "tuf-unverified-note", note, &e) < 0 ||
+		    state_config_set(t->db, "tuf-unverified-since", NULL, &e) < 0)
+			log_warn("updates verified again: %s", note ? ferry_error_msg(&e) : "");
+		log_info("%s", note ? note : "updates verified again");
+		return 0;
+	}
+	int64_t expired = store_expired_since(t->ag);
+	if (expired == 0)
+		return rc;
+	if (!since) {
+		char v[32];
+		snprintf(v, sizeof(v), "%lld", (long long)expired);
+		IGNORE_RC(state_config_set(t->db, "tuf-unverified-since", v, NULL));
+	}
+	store_utc(since ? strtoll(since, NULL, 10) : expired, from);
+	/* in `ferry changes` too */
+	json_t *row = NULL;
+	if (state_query_row(t->db, &row, NULL, "SELECT summary FROM changes WHERE id=?", "i",
+	                    t->id) == 0) {
+		_cleanup_free_ char *summary = str_dup_printf(
+		    "%s: updates cannot be verified since %s", jstr(row, "summary"), from);
+		json_decref(row);
+		set_summary(t, summary);
+	}
+	return ferry_error_prefix(err, rc,
+	                          "updates cannot be verified since %s (the store's signed "
+	                          "metadata expired then and was not renewed)",
+	                          from);
+}
+
 static int step_prepare_file(struct txn *t, ferry_error *err)
 {
 	char incoming_dir[PATH_MAX], incoming[PATH_MAX], image[PATH_MAX];
@@ -123,7 +180,7 @@ static int step_prepare_file(struct txn *t, ferry_error *err)
 		/* Accepted only when signed metadata covers these exact bytes. */
 		struct store s;
 		struct store_choice c;
-		rc = store_open(t->ag, &s, err);
+		rc = open_store(t, &s, err);
 		if (rc == 0)
 			rc = store_find_by_sha256(&s, t->name, sha, &c, err);
 		if (rc == 0)
@@ -220,13 +277,6 @@ static bool held(sqlite3 *db, const char *name)
 	return true;
 }
 
-static void set_summary(struct txn *t, const char *summary)
-{
-	if (summary)
-		IGNORE_RC(state_exec(t->db, NULL, "UPDATE changes SET summary=? WHERE id=?", "ti",
-		                     summary, t->id));
-}
-
 static int finish_early(struct txn *t, ferry_error *err)
 {
 	json_object_set_new(t->data, "note", json_string(t->note));
@@ -260,7 +310,7 @@ static int step_resolve(struct txn *t, ferry_error *err)
 		}
 	}
 	struct store s;
-	int rc = store_open(t->ag, &s, err);
+	int rc = open_store(t, &s, err);
 	if (rc < 0)
 		return rc;
 	struct store_choice c;
@@ -305,7 +355,7 @@ static int step_download(struct txn *t, ferry_error *err)
 	if (agent_path(t->ag, image, "images/%s_%s.ferry", t->name, t->to) < 0)
 		return ferry_error_set(err, FERRY_E_LIMIT, "root path too long");
 	struct store s;
-	int rc = store_open(t->ag, &s, err);
+	int rc = open_store(t, &s, err);
 	if (rc < 0)
 		return rc;
 	rc = store_download(&s, t->name, t->to, image, err);
@@ -341,7 +391,7 @@ static int step_check(struct txn *t, ferry_error *err)
 	if (rc < 0)
 		return rc;
 	struct store s;
-	rc = store_open(t->ag, &s, err);
+	rc = open_store(t, &s, err);
 	if (rc < 0) {
 		json_decref(rows);
 		if (automatic) {

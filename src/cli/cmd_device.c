@@ -424,6 +424,8 @@ static void notes_of(json_t *p, char *out, size_t size)
 	json_t *held = json_object_get(p, "held-until");
 	if (held && n < size)
 		n += (size_t)snprintf(out + n, size - n, "%sheld", n ? "," : "");
+	if (json_object_get(p, "updates-unverified-since") && n < size)
+		n += (size_t)snprintf(out + n, size - n, "%sunverified", n ? "," : "");
 	if (n == 0)
 		snprintf(out, size, "-");
 }
@@ -442,6 +444,7 @@ int cmd_list(int argc, char **argv)
 	if (rc || done)
 		return rc;
 	struct table t = {.ncols = 5};
+	char since[64] = "";
 	const char *head[] = {"Name", "Version", "Rev", "Channel", "Notes"};
 	table_add(&t, head);
 	size_t i;
@@ -461,8 +464,15 @@ int cmd_list(int argc, char **argv)
 		}
 		const char *row[] = {js(p, "name"), js(p, "version"), rev, js(p, "channel"), notes};
 		table_add(&t, row);
+		if (!*since)
+			snprintf(since, sizeof(since), "%s", js(p, "updates-unverified-since"));
 	}
 	table_print(&t);
+	if (*since)
+		fprintf(stderr,
+		        "Warning: updates cannot be verified since %s: the store's signed metadata "
+		        "expired then and was not renewed (see ferry changes).\n",
+		        since);
 	json_decref(r);
 	return 0;
 }

@@ -1,6 +1,8 @@
 """ferryd's changes under failure: a remove that fails leaves the package all
 there (nothing irreversible runs before its point of no return), and a kill
 at any step of `ferry remove --purge` leaves it all there or all gone."""
+import glob
+import json
 import os
 
 import pytest
@@ -151,6 +153,61 @@ def test_devmode_needs_the_devices_consent(tmp_path):
         assert "this device has not allowed devmode for hello" in p.stderr, p.stderr
         dev.ferry("install", "--devmode", "hello")
         assert dev.check_invariant() == "3"
+    finally:
+        status = dev.stop()
+        log = dev.logtext()
+        dev.cleanup()
+        pub.stop()
+        assert status == 0, log
+
+
+FAKETIME_LIB = next(iter(glob.glob("/usr/lib/*/faketime/libfaketime.so.1")), None)
+
+
+@pytest.mark.skipif(not FAKETIME_LIB, reason="faketime is not installed (scripts/install-deps)")
+def test_expired_metadata_is_said_plainly(tmp_path):
+    """The store stops renewing its timestamp (here: ferryd two days ahead,
+    past the timestamp's one-day expiry): refreshes fail, and `ferry list`,
+    `ferry list --json` and `ferry changes` say since when updates cannot
+    be verified; once metadata verifies again, the next outcome report says
+    how long it lasted."""
+    from test_agent_store import Publisher, device, wait_for
+    work = str(tmp_path)
+    pub = Publisher(tmp_path)
+    dev = device(pub).start()
+    try:
+        pub.push(build_package(work, version="1.0"), "stable")
+        dev.ferry("install", "hello")
+        with open(os.path.join(dev.root, "tuf/timestamp.json")) as f:
+            expires = json.load(f)["signed"]["expires"]
+        dev.stop()
+        dev.start(env={"LD_PRELOAD": FAKETIME_LIB, "FAKETIME": "+2d",
+                       "DONT_FAKE_MONOTONIC": "1",
+                       "ASAN_OPTIONS": "verify_asan_link_order=0:detect_leaks=0"})
+        p = dev.ferry("refresh", check=1)
+        said = f"updates cannot be verified since {expires}"
+        assert said in p.stderr, p.stderr
+        p = dev.ferry("list")
+        assert "unverified" in p.stdout
+        assert f"Warning: {said}" in p.stderr, p.stderr
+        assert dev.json("list")[0]["updates-unverified-since"] == expires
+        assert said in dev.json("changes")[-1]["err"]
+        assert said in dev.ferry("changes").stdout + dev.ferry("changes").stderr
+        # the store renews its metadata (the clock is right again)
+        dev.stop()
+        dev.start()
+        pub.push(build_package(work, version="2.0"), "stable")
+        dev.ferry("refresh", "hello")
+        assert dev.check_invariant() == "2"
+        p = dev.ferry("list")
+        assert "Warning" not in p.stderr and "unverified" not in p.stdout
+        assert "updates-unverified-since" not in dev.json("list")[0]
+        reports = wait_for("the report", lambda: [
+            r for r in json.loads(pub.ferry("reports", "hello", "--json"))
+            if r.get("to-revision") in (2, "2")])
+        assert reports[0]["message"].startswith(
+            f"updates could not be verified from {expires} (the store's signed metadata had "
+            "expired) until "), reports
     finally:
         status = dev.stop()
         log = dev.logtext()
