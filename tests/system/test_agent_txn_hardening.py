@@ -4,6 +4,7 @@ at any step of `ferry remove --purge` leaves it all there or all gone."""
 import glob
 import json
 import os
+import subprocess
 
 import pytest
 
@@ -68,6 +69,28 @@ def test_failed_purge_keeps_the_package(agent, work, point):
     assert_all_there(agent)
     agent.ferry("remove", "hello", "--purge")
     assert_all_gone(agent)
+
+
+def test_purge_that_cannot_delete_everything_is_consistent(agent, work):
+    """A deletion of remove --purge fails (a mount point in the app's data):
+    the package is gone as a whole, never listed with its image deleted."""
+    agent.start()
+    install_with_data(agent, work)
+    busy = os.path.join(agent.root, "data/hello/common/busy")
+    os.mkdir(busy)
+    subprocess.run(["mount", "-t", "tmpfs", "none", busy], check=True)
+    try:
+        p = agent.ferry("remove", "hello", "--purge", check=None)
+        assert agent.installed() is None, (p.stderr, agent.json("list"))
+        assert agent.check_invariant() is None
+        assert not os.path.exists(os.path.join(agent.root, "images/hello_x1.ferry"))
+    finally:
+        subprocess.run(["umount", busy], check=True)
+    # installing again works, and a purge then removes everything
+    agent.ferry("install", build_package(work, version="1.0"), "--dangerous")
+    assert agent.check_invariant() is not None
+    agent.ferry("remove", "hello", "--purge")
+    assert not os.path.exists(os.path.join(agent.root, "data/hello"))
 
 
 REMOVE_STEPS = ["stop-services", "remove-hook", "unmount", "forget", "discard"]
