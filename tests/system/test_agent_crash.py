@@ -17,8 +17,8 @@ from device import Agent, build_package
 
 INSTALL_STEPS = ["prepare-file", "mount", "pre-refresh", "stop-services", "copy-data", "switch",
                  "post-refresh", "start-services", "health", "commit"]
-FORWARD = {"commit", "commit-done", "forget-done", "discard", "discard-done", "commit-revert",
-           "commit-revert-done"}
+FORWARD = {"commit", "commit-done", "forget", "forget-done", "discard", "discard-done",
+           "commit-revert", "commit-revert-done"}
 
 
 @pytest.fixture

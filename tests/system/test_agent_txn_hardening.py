@@ -1,6 +1,9 @@
-"""ferryd's changes under failure: a remove that fails leaves the package all
-there (nothing irreversible runs before its point of no return), and a kill
-at any step of `ferry remove --purge` leaves it all there or all gone."""
+"""ferryd's changes under failure and against a publisher: a remove that
+fails leaves the package all there or all gone, and so does a kill at any
+step of `ferry remove --purge` (nothing irreversible runs before its point of
+no return); a hook's output is bounded by the log limit; a device whose
+store's metadata expired says since when updates cannot be verified; a
+devmode revision needs the device's consent."""
 import glob
 import json
 import os
@@ -9,21 +12,21 @@ import subprocess
 import pytest
 
 from device import Agent, build_package
+from test_agent_crash import agent, work  # noqa: F401 (fixtures)
 
 
 @pytest.fixture
-def work(tmp_path):
-    return str(tmp_path)
-
-
-@pytest.fixture
-def agent():
-    a = Agent()
-    yield a
-    status = a.stop()
-    log = a.logtext()
-    a.cleanup()
-    assert status in (0, None), f"ferryd exited with {status} on SIGTERM:\n{log}"
+def pub_dev(tmp_path):
+    """A store that publishes `hello` and a device provisioned against it."""
+    from test_agent_store import Publisher, device
+    pub = Publisher(tmp_path)
+    dev = device(pub).start()
+    yield pub, dev
+    status = dev.stop()
+    log = dev.logtext()
+    dev.cleanup()
+    pub.stop()
+    assert status == 0, log
 
 
 def install_with_data(agent, work):
@@ -143,97 +146,78 @@ def test_hook_output_is_bounded(work):
         a.cleanup()
 
 
-def test_devmode_needs_the_devices_consent(tmp_path):
+def test_devmode_needs_the_devices_consent(pub_dev, work):
     """A publisher cannot switch a package to devmode by a refresh: a
     devmode revision is refused until the device says --devmode."""
-    from test_agent_store import Publisher, device
-    work = str(tmp_path)
-    pub = Publisher(tmp_path)
-    dev = device(pub).start()
-    try:
-        pub.push(build_package(work, version="1.0"), "stable")
-        dev.ferry("install", "hello")
-        assert dev.check_invariant() == "1"
-        pub.push(build_package(work, version="2.0", extra_yaml="confinement: devmode"), "stable")
-        p = dev.ferry("refresh", "hello", check=1)
-        assert ("hello revision 2 asks for devmode confinement" in p.stderr and
-                "this device has not allowed devmode for hello" in p.stderr and
-                "--devmode" in p.stderr), p.stderr
-        assert dev.check_invariant() == "1"
-        # an automatic-style general refresh is refused as well
-        dev.ferry("refresh", check=None)
-        assert dev.check_invariant() == "1"
-        p = dev.ferry("refresh", "--devmode", "hello")
-        assert p.stdout.startswith("hello 2.0 (revision 2) refreshed"), p.stdout + p.stderr
-        assert dev.check_invariant() == "2"
-        # the consent stays for the next refreshes of the package...
-        pub.push(build_package(work, version="3.0", extra_yaml="confinement: devmode"), "stable")
-        dev.ferry("refresh", "hello")
-        assert dev.check_invariant() == "3"
-        # ...until it is removed
-        dev.ferry("remove", "hello")
-        p = dev.ferry("install", "hello", check=1)
-        assert "this device has not allowed devmode for hello" in p.stderr, p.stderr
-        dev.ferry("install", "--devmode", "hello")
-        assert dev.check_invariant() == "3"
-    finally:
-        status = dev.stop()
-        log = dev.logtext()
-        dev.cleanup()
-        pub.stop()
-        assert status == 0, log
+    pub, dev = pub_dev
+    pub.push(build_package(work, version="1.0"), "stable")
+    dev.ferry("install", "hello")
+    assert dev.check_invariant() == "1"
+    pub.push(build_package(work, version="2.0", extra_yaml="confinement: devmode"), "stable")
+    p = dev.ferry("refresh", "hello", check=1)
+    assert ("hello revision 2 asks for devmode confinement" in p.stderr and
+            "this device has not allowed devmode for hello" in p.stderr and
+            "--devmode" in p.stderr), p.stderr
+    assert dev.check_invariant() == "1"
+    # an automatic-style general refresh is refused as well
+    dev.ferry("refresh", check=None)
+    assert dev.check_invariant() == "1"
+    p = dev.ferry("refresh", "--devmode", "hello")
+    assert p.stdout.startswith("hello 2.0 (revision 2) refreshed"), p.stdout + p.stderr
+    assert dev.check_invariant() == "2"
+    # the consent stays for the next refreshes of the package...
+    pub.push(build_package(work, version="3.0", extra_yaml="confinement: devmode"), "stable")
+    dev.ferry("refresh", "hello")
+    assert dev.check_invariant() == "3"
+    # ...until it is removed
+    dev.ferry("remove", "hello")
+    p = dev.ferry("install", "hello", check=1)
+    assert "this device has not allowed devmode for hello" in p.stderr, p.stderr
+    dev.ferry("install", "--devmode", "hello")
+    assert dev.check_invariant() == "3"
 
 
 FAKETIME_LIB = next(iter(glob.glob("/usr/lib/*/faketime/libfaketime.so.1")), None)
 
 
 @pytest.mark.skipif(not FAKETIME_LIB, reason="faketime is not installed (scripts/install-deps)")
-def test_expired_metadata_is_said_plainly(tmp_path):
+def test_expired_metadata_is_said_plainly(pub_dev, work):
     """The store stops renewing its timestamp (here: ferryd two days ahead,
     past the timestamp's one-day expiry): refreshes fail, and `ferry list`,
     `ferry list --json` and `ferry changes` say since when updates cannot
     be verified; once metadata verifies again, the next outcome report says
     how long it lasted."""
-    from test_agent_store import Publisher, device, wait_for
-    work = str(tmp_path)
-    pub = Publisher(tmp_path)
-    dev = device(pub).start()
-    try:
-        pub.push(build_package(work, version="1.0"), "stable")
-        dev.ferry("install", "hello")
-        with open(os.path.join(dev.root, "tuf/timestamp.json")) as f:
-            expires = json.load(f)["signed"]["expires"]
-        dev.stop()
-        dev.start(env={"LD_PRELOAD": FAKETIME_LIB, "FAKETIME": "+2d",
-                       "DONT_FAKE_MONOTONIC": "1",
-                       "ASAN_OPTIONS": "verify_asan_link_order=0:detect_leaks=0"})
-        p = dev.ferry("refresh", check=1)
-        said = f"updates cannot be verified since {expires}"
-        assert said in p.stderr, p.stderr
-        p = dev.ferry("list")
-        assert "unverified" in p.stdout
-        assert f"Warning: {said}" in p.stderr, p.stderr
-        assert dev.json("list")[0]["updates-unverified-since"] == expires
-        assert said in dev.json("changes")[-1]["err"]
-        assert said in dev.ferry("changes").stdout + dev.ferry("changes").stderr
-        # the store renews its metadata (the clock is right again)
-        dev.stop()
-        dev.start()
-        pub.push(build_package(work, version="2.0"), "stable")
-        dev.ferry("refresh", "hello")
-        assert dev.check_invariant() == "2"
-        p = dev.ferry("list")
-        assert "Warning" not in p.stderr and "unverified" not in p.stdout
-        assert "updates-unverified-since" not in dev.json("list")[0]
-        reports = wait_for("the report", lambda: [
-            r for r in json.loads(pub.ferry("reports", "hello", "--json"))
-            if r.get("to-revision") in (2, "2")])
-        assert reports[0]["message"].startswith(
-            f"updates could not be verified from {expires} (the store's signed metadata had "
-            "expired) until "), reports
-    finally:
-        status = dev.stop()
-        log = dev.logtext()
-        dev.cleanup()
-        pub.stop()
-        assert status == 0, log
+    from test_agent_store import wait_for
+    pub, dev = pub_dev
+    pub.push(build_package(work, version="1.0"), "stable")
+    dev.ferry("install", "hello")
+    with open(os.path.join(dev.root, "tuf/timestamp.json")) as f:
+        expires = json.load(f)["signed"]["expires"]
+    dev.stop()
+    dev.start(env={"LD_PRELOAD": FAKETIME_LIB, "FAKETIME": "+2d",
+                   "DONT_FAKE_MONOTONIC": "1",
+                   "ASAN_OPTIONS": "verify_asan_link_order=0:detect_leaks=0"})
+    p = dev.ferry("refresh", check=1)
+    said = f"updates cannot be verified since {expires}"
+    assert said in p.stderr, p.stderr
+    p = dev.ferry("list")
+    assert "unverified" in p.stdout
+    assert f"Warning: {said}" in p.stderr, p.stderr
+    assert dev.json("list")[0]["updates-unverified-since"] == expires
+    assert said in dev.json("changes")[-1]["err"]
+    assert said in dev.ferry("changes").stdout + dev.ferry("changes").stderr
+    # the store renews its metadata (the clock is right again)
+    dev.stop()
+    dev.start()
+    pub.push(build_package(work, version="2.0"), "stable")
+    dev.ferry("refresh", "hello")
+    assert dev.check_invariant() == "2"
+    p = dev.ferry("list")
+    assert "Warning" not in p.stderr and "unverified" not in p.stdout
+    assert "updates-unverified-since" not in dev.json("list")[0]
+    reports = wait_for("the report", lambda: [
+        r for r in json.loads(pub.ferry("reports", "hello", "--json"))
+        if r.get("to-revision") in (2, "2")])
+    assert reports[0]["message"].startswith(
+        f"updates could not be verified from {expires} (the store's signed metadata had "
+        "expired) until "), reports
