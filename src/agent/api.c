@@ -41,6 +41,7 @@
 #include "revs.h"
 #include "sandbox.h"
 #include "services.h"
+#include "store.h"
 #include "txn.h"
 
 #define API_MAX_BODY (64 * 1024)
@@ -165,6 +166,13 @@ static json_t *package_json(struct agent *ag, json_t *pkg, bool detail)
 		json_object_set_new(
 		    o, "local", json_boolean(json_integer_value(json_object_get(rev, "local"))));
 		json_decref(rev);
+	}
+	/* updates of a package from the store cannot be verified (steps.c) */
+	_cleanup_free_ char *since = state_config_get(ag->db, "tuf-unverified-since");
+	if (since && !json_is_true(json_object_get(o, "local"))) {
+		char when[32];
+		store_utc(strtoll(since, NULL, 10), when);
+		json_object_set_new(o, "updates-unverified-since", json_string(when));
 	}
 	json_t *hold = NULL;
 	if (state_query_row(
@@ -746,7 +754,8 @@ static struct reply post_install_file(struct agent *ag, json_t *body)
 	const char *base = strrchr(path, '/') + 1;
 	_cleanup_free_ char *summary = str_dup_printf("Install %s (local file)", base);
 	_cleanup_(json_decrefp) json_t *data =
-	    json_pack("{s:s, s:b, s:s}", "source", path, "dangerous", dangerous, "channel", "");
+	    json_pack("{s:s, s:b, s:s, s:b}", "source", path, "dangerous", dangerous, "channel", "",
+	              "devmode", json_is_true(json_object_get(body, "devmode")));
 	return new_change(ag, "install-file", "", summary ? summary : "Install", data);
 }
 
@@ -973,7 +982,8 @@ static struct reply post_store(struct agent *ag, const char *action, const char 
 				return r;
 		}
 		_cleanup_(json_decrefp) json_t *data =
-		    json_pack("{s:b, s:O}", "auto", 0, "names", names ? names : json_array());
+		    json_pack("{s:b, s:O, s:b}", "auto", 0, "names", names ? names : json_array(),
+		              "devmode", json_is_true(json_object_get(body, "devmode")));
 		return new_change(ag, "refresh-all", "", "Refresh", data);
 	}
 	if (!pkg_name_valid(name))
@@ -992,7 +1002,8 @@ static struct reply post_store(struct agent *ag, const char *action, const char 
 	_cleanup_free_ char *summary =
 	    str_dup_printf("%s %s", install ? "Install" : "Refresh", name);
 	_cleanup_(json_decrefp) json_t *data =
-	    json_pack("{s:s, s:s, s:b}", "name", name, "channel", channel, "explicit", 1);
+	    json_pack("{s:s, s:s, s:b, s:b}", "name", name, "channel", channel, "explicit", 1,
+	              "devmode", json_is_true(json_object_get(body, "devmode")));
 	return new_change(ag, install ? "install" : "refresh", name, summary ? summary : action,
 	                  data);
 }

@@ -89,7 +89,8 @@ const char *svc_state_name(enum svc_state st);
 void svc_exited(struct agent *ag, struct service *s, int status);
 
 /* Run a program of a package and wait for it (worker; takes the lock itself).
- * Output goes to logpath. 0 when it exited 0; FERRY_E_TIMEOUT; else
+ * Output goes to logpath, rotated at the log limit like the daemons' logs.
+ * 0 when it exited 0; FERRY_E_TIMEOUT; else
  * FERRY_E_INVALID with "exited with status N" / "killed by signal S". */
 int proc_run(struct agent *ag, char *const argv[], char *const envp[], const char *cwd,
              const char *logpath, uint64_t timeout_ms, ferry_error *err) FERRY_WUR;

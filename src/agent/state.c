@@ -71,6 +71,8 @@ static const char *const migrations[] = {
     "  attempts INTEGER NOT NULL DEFAULT 0,"
     "  next_attempt_ms INTEGER NOT NULL DEFAULT 0," /* wall clock */
     "  last_error TEXT);",
+    /* 2 -> 3: the packages the device agreed to run in devmode */
+    "CREATE TABLE IF NOT EXISTS devmode(name TEXT PRIMARY KEY, at INTEGER NOT NULL);",
 };
 
 static int db_error(sqlite3 *db, ferry_error *err, const char *what)
