@@ -363,24 +363,42 @@ int cmd_list(int argc, char **argv)
 	return 0;
 }
 
-int cmd_info(int argc, char **argv)
+/* VERB ARG [--json]: the agent's answer to GET prefix+ARG. True with *out
+ * set when the caller prints it as text; false when done (printed as JSON,
+ * or failed), with the exit status in *status. */
+static bool get_one(int argc, char **argv, const char *prefix, json_t **out, int *status)
 {
 	struct flags f;
-	if (parse(argc, argv, "json", &f) < 0)
-		return 2;
-	if (f.nargs != 1)
-		return cli_usage(argv[0]);
-	char url[128];
-	snprintf(url, sizeof(url), "/v1/packages/%s", f.args[0]);
-	json_t *p = NULL;
-	int rc = get("info", url, &p);
-	if (rc)
-		return rc;
-	if (f.json) {
-		cli_print_json(p, false);
-		json_decref(p);
-		return 0;
+	*out = NULL;
+	*status = 0;
+	if (parse(argc, argv, "json", &f) < 0) {
+		*status = 2;
+		return false;
 	}
+	if (f.nargs != 1) {
+		*status = cli_usage(argv[0]);
+		return false;
+	}
+	char url[128];
+	snprintf(url, sizeof(url), "%s%s", prefix, f.args[0]);
+	json_t *j = NULL;
+	if ((*status = get(argv[0], url, &j)))
+		return false;
+	if (f.json) {
+		cli_print_json(j, false);
+		json_decref(j);
+		return false;
+	}
+	*out = j;
+	return true;
+}
+
+int cmd_info(int argc, char **argv)
+{
+	json_t *p = NULL;
+	int rc;
+	if (!get_one(argc, argv, "/v1/packages/", &p, &rc))
+		return rc;
 	char when[64];
 	printf("name:      %s\n", cli_json_str(p, "name", ""));
 	printf("summary:   %s\n", cli_json_str(p, "summary", ""));
@@ -567,22 +585,10 @@ int cmd_changes(int argc, char **argv)
 
 int cmd_change(int argc, char **argv)
 {
-	struct flags f;
-	if (parse(argc, argv, "json", &f) < 0)
-		return 2;
-	if (f.nargs != 1)
-		return cli_usage(argv[0]);
-	char url[128];
-	snprintf(url, sizeof(url), "/v1/changes/%s", f.args[0]);
 	json_t *c = NULL;
-	int rc = get("change", url, &c);
-	if (rc)
+	int rc;
+	if (!get_one(argc, argv, "/v1/changes/", &c, &rc))
 		return rc;
-	if (f.json) {
-		cli_print_json(c, false);
-		json_decref(c);
-		return 0;
-	}
 	struct cli_table t = {.ncols = 5};
 	const char *head[] = {"Status", "Spawn", "Ready", "Step", "Summary"};
 	cli_table_add(&t, head);
