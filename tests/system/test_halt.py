@@ -104,6 +104,17 @@ def run_sql(store, statements):
         con.close()
 
 
+def migrate_from(store, version, downgrade):
+    """Take a stopped store down to an older schema version, check that
+    serve refuses it and migrate refreshes it, and start it again."""
+    run_sql(store, downgrade)
+    p = store.admin("serve", "--listen", "127.0.0.1:1", check=1)
+    assert f"version {version}" in p.stderr
+    p = store.admin("migrate")
+    assert p.stdout == f"database schema migrated from version {version} to 6\n"
+    store.start()
+
+
 def stable_of(cmap):
     return [c for c in cmap["channels"] if c["channel"] == "latest/stable"][0]
 
@@ -418,12 +429,7 @@ def test_a_store_at_schema_version_3_migrates(store, tmp_path):
                  "ALTER TABLE channels DROP COLUMN halt_ratio",
                  "ALTER TABLE channels DROP COLUMN progressive_after",
                  "UPDATE schema_version SET version = 3"]
-    run_sql(store, downgrade)
-    p = store.admin("serve", "--listen", "127.0.0.1:1", check=1)
-    assert "version 3" in p.stderr
-    p = store.admin("migrate")
-    assert p.stdout == "database schema migrated from version 3 to 6\n"
-    store.start()
+    migrate_from(store, 3, downgrade)
     for _ in range(3):
         r.report("failed", **{"failed-step": "install"})
     [h] = r.status()["halts"]
@@ -439,12 +445,7 @@ def test_a_store_at_schema_version_5_migrates(store, tmp_path):
     r = Rollout(store, tmp_path)
     r.release("2", "stable")
     assert store.stop() == 0, store.read_log()
-    run_sql(store, V6_COLUMNS + ["UPDATE schema_version SET version = 5"])
-    p = store.admin("serve", "--listen", "127.0.0.1:1", check=1)
-    assert "version 5" in p.stderr
-    p = store.admin("migrate")
-    assert p.stdout == "database schema migrated from version 5 to 6\n"
-    store.start()
+    migrate_from(store, 5, V6_COLUMNS + ["UPDATE schema_version SET version = 5"])
     for _ in range(4):
         r.report("failed")
     assert r.stable()["revision"] == 2 and r.status()["halts"] == []
