@@ -14,6 +14,8 @@ import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from conftest import run
 from storelib import backend, make_image, postgres, store  # noqa: F401 (fixtures)
 from test_reports import Device, Publisher, post
@@ -380,16 +382,18 @@ def test_completing_a_progressive_release_keeps_its_count(store, tmp_path):
     store.check_consistent()
 
 
-def test_concurrent_failures_halt_once(store, tmp_path):
+@pytest.mark.parametrize("kind", ["progressive", "full"])
+def test_concurrent_failures_halt_once(store, tmp_path, kind):
     r = Rollout(store, tmp_path)
-    r.release("2", "stable", "--progressive", "30")
+    r.release("2", "stable", *(["--progressive", "30"] if kind == "progressive" else []))
     devices = [Device() for _ in range(12)]
     with ThreadPoolExecutor(max_workers=6) as ex:
         list(ex.map(lambda d: r.report("rolled-back", device=d), devices))
     assert len(r.halts()) == 1
     [h] = r.status()["halts"]
     assert 3 <= h["failed"] <= 12 and h["failed"] == h["reporting"]
-    assert r.stable()["progressive"] is None
+    assert h["kind"] == kind
+    assert r.stable()["progressive"] is None and r.stable()["revision"] == 1
     store.check_consistent()
     assert store.stop() == 0, store.read_log()
 
