@@ -26,6 +26,7 @@ struct sopts {
 	const char *store;
 	bool insecure;
 	bool json;
+	bool no_halt;
 	const char *token_file;
 	const char *release;
 	const char *from;
@@ -70,6 +71,7 @@ static int parse(int argc, char **argv, struct sopts *o, const char *verb)
 	    {"--progressive", NULL, NULL, &progressive},
 	    {"--halt-failures", NULL, NULL, &halt_failures},
 	    {"--halt-ratio", NULL, NULL, &halt_ratio},
+	    {"--no-halt", NULL, &o->no_halt, NULL},
 	    {NULL, NULL, NULL, NULL},
 	};
 	int rc =
@@ -356,23 +358,31 @@ int cmd_push(int argc, char **argv)
 
 /* --- status --- */
 
-/* Progressive releases the store halted because devices reported them
- * failing, until the next release on their channel. */
+/* Releases the store halted because devices reported them failing, until
+ * the next release on their channel: a progressive one withdrawn, a full
+ * one given way to what the channel held before. */
 static void print_halts(json_t *map)
 {
 	json_t *h;
 	size_t i;
 	json_array_foreach(json_object_get(map, "halts"), i, h)
 	{
-		char when[CLI_TIME_SIZE];
+		char when[CLI_TIME_SIZE], back[96] = "";
 		cli_time_utc(json_integer_value(json_object_get(h, "time")), "?", when,
 		             sizeof(when));
-		printf("%s: progressive release of revision %lld halted: %lld of %lld devices "
-		       "failed at %s\n",
-		       cli_json_str(h, "channel", ""),
+		bool full = str_eq(cli_json_str(h, "kind", ""), "full");
+		json_t *restored = json_object_get(h, "restored");
+		if (full && json_is_integer(restored))
+			snprintf(back, sizeof(back), "; back to revision %lld",
+			         (long long)json_integer_value(restored));
+		else if (full)
+			snprintf(back, sizeof(back), "; closed, it held no revision before");
+		printf("%s: %s release of revision %lld halted: %lld of %lld devices failed at "
+		       "%s%s\n",
+		       cli_json_str(h, "channel", ""), full ? "full" : "progressive",
 		       (long long)json_integer_value(json_object_get(h, "revision")),
 		       (long long)json_integer_value(json_object_get(h, "failed")),
-		       (long long)json_integer_value(json_object_get(h, "reporting")), when);
+		       (long long)json_integer_value(json_object_get(h, "reporting")), when, back);
 	}
 }
 
@@ -580,12 +590,14 @@ int cmd_release(int argc, char **argv)
 	json_t *body = json_pack("{s:I, s:o}", "revision", (json_int_t)rev, "channels", chans);
 	if (o.progressive > 0)
 		json_object_set_new(body, "progressive", json_integer(o.progressive));
-	if ((o.halt_failures >= 0 || o.halt_ratio >= 0) &&
-	    (o.progressive < 1 || o.progressive > 99)) {
+	/* --no-halt is --halt-failures 0, for this release to these channels */
+	if (o.no_halt && (o.halt_failures > 0 || o.halt_ratio >= 0)) {
 		json_decref(body);
-		return cli_fail("release: --halt-failures and --halt-ratio apply only to a "
-		                "progressive release (--progressive 1 to 99)");
+		return cli_fail("release: --no-halt and --halt-failures or --halt-ratio contradict "
+		                "each other");
 	}
+	if (o.no_halt)
+		o.halt_failures = 0;
 	if (o.halt_failures >= 0)
 		json_object_set_new(body, "halt-failures", json_integer(o.halt_failures));
 	if (o.halt_ratio >= 0)

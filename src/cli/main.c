@@ -51,7 +51,8 @@ static const struct cli_verb verbs[] = {
     {"push", cmd_push, "FILE [--release CHANNEL[,CHANNEL...]] [--json]",
      "upload a package image to the store"},
     {"release", cmd_release,
-     "NAME REVISION CHANNEL... [--progressive PCT [--halt-failures N] [--halt-ratio PCT]] [--json]",
+     "NAME REVISION CHANNEL... [--progressive PCT] [--halt-failures N] [--halt-ratio PCT] "
+     "[--no-halt] [--json]",
      "release a revision to channels"},
     {"promote", cmd_promote, "NAME --from CHANNEL --to CHANNEL [--json]",
      "release what one channel holds to another"},
