@@ -334,8 +334,9 @@ def test_seccomp_denial_in_ferry_logs_and_ferryd_log(agent, work, listener):
 
 
 def test_devmode_reports_instead_of_denying(agent, work, listener):
+    # devmode needs the device's consent (--devmode)
     agent.ferry("install", probe_package(agent, work, listener, extra_yaml="confinement: devmode"),
-                "--dangerous")
+                "--dangerous", "--devmode")
     r = probe(agent, restart=False)
     assert r["userns"] == 0                      # allowed ...
     logs = agent.ferry("logs", "hello.probe", "-n", "50").stdout
