@@ -96,12 +96,6 @@ static struct reply async_reply(int64_t id)
 	return (struct reply){202, o};
 }
 
-static const char *jstr(json_t *o, const char *key)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-	return s ? s : "";
-}
-
 /* Log text as a JSON string: bytes that are not UTF-8 become '?'. */
 static json_t *text_json(char *text)
 {
@@ -530,12 +524,7 @@ static struct reply get_conf(struct agent *ag, const char *name, struct MHD_Conn
 		return error_reply(404, FERRY_E_NOTFOUND, "%s has no configuration key \"%s\"",
 		                   name, key);
 	}
-	json_t *o = json_object();
-	size_t i;
-	json_t *r;
-	json_array_foreach(rows, i, r)
-	    json_object_set(o, jstr(r, "key"), json_object_get(r, "value"));
-	json_decref(rows);
+	json_t *o = state_pairs(rows);
 	return sync_reply(o);
 }
 

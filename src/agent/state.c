@@ -371,3 +371,20 @@ int state_rev_cmp(const char *a, const char *b)
 		return la ? 1 : -1;
 	return na < nb ? -1 : na > nb ? 1 : 0;
 }
+
+const char *jstr(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	return s ? s : "";
+}
+
+json_t *state_pairs(json_t *rows)
+{
+	json_t *o = json_object();
+	size_t i;
+	json_t *r;
+	json_array_foreach(rows, i, r)
+	    json_object_set(o, jstr(r, "key"), json_object_get(r, "value"));
+	json_decref(rows);
+	return o;
+}

@@ -40,12 +40,6 @@
 #include "steps.h"
 #include "store.h"
 
-static const char *jstr(json_t *o, const char *key)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-	return s ? s : "";
-}
-
 static bool rev_ok(struct txn *t, const char *rev)
 {
 	json_t *row = NULL;
@@ -948,12 +942,7 @@ static int write_config_file(struct txn *t, ferry_error *err)
 	                     t->name);
 	if (rc < 0)
 		return rc;
-	json_t *o = json_object();
-	size_t i;
-	json_t *r;
-	json_array_foreach(rows, i, r)
-	    json_object_set(o, jstr(r, "key"), json_object_get(r, "value"));
-	json_decref(rows);
+	json_t *o = state_pairs(rows);
 	_cleanup_free_ char *text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
 	json_decref(o);
 	char dir[PATH_MAX], path[PATH_MAX];

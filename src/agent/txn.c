@@ -27,12 +27,6 @@
 #include "report.h"
 #include "txn.h"
 
-static const char *jstr(json_t *o, const char *key)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-	return s ? s : "";
-}
-
 int txn_save_data(struct txn *t, ferry_error *err)
 {
 	_cleanup_free_ char *text = json_dumps(t->data, JSON_COMPACT | JSON_SORT_KEYS);
