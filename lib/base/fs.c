@@ -60,7 +60,10 @@ int fs_fsync_parent(const char *path, ferry_error *err)
 	return fs_fsync_dir(dir, err);
 }
 
-int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode, ferry_error *err)
+/* Write path by temporary file and rename; with sync, the file is on disk
+ * before it gets its name. */
+static int write_replace(const char *path, const void *data, size_t len, mode_t mode, bool sync,
+                         ferry_error *err)
 {
 	char tmp[4096];
 	int rc;
@@ -79,19 +82,30 @@ int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 		rc = ferry_error_errno(err, FERRY_E_IO, errno, "chmod %s", tmp);
 		goto fail;
 	}
-	if (FAULT("fs_write_atomic.fsync") || fsync(fd) < 0) {
+	if (sync && (FAULT("fs_write_atomic.fsync") || fsync(fd) < 0)) {
 		rc = ferry_error_errno(err, FERRY_E_IO, errno ? errno : EIO, "fsync %s", tmp);
 		goto fail;
 	}
-	if (FAULT("fs_write_atomic.rename") || rename(tmp, path) < 0) {
+	if ((sync && FAULT("fs_write_atomic.rename")) || rename(tmp, path) < 0) {
 		rc = ferry_error_errno(err, FERRY_E_IO, errno ? errno : EIO, "rename %s to %s", tmp,
 		                       path);
 		goto fail;
 	}
-	return fs_fsync_parent(path, err);
+	return 0;
 fail:
 	unlink(tmp);
 	return rc;
+}
+
+int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode, ferry_error *err)
+{
+	int rc = write_replace(path, data, len, mode, true, err);
+	return rc < 0 ? rc : fs_fsync_parent(path, err);
+}
+
+int fs_write_unsynced(const char *path, const void *data, size_t len, mode_t mode, ferry_error *err)
+{
+	return write_replace(path, data, len, mode, false, err);
 }
 
 int fs_read_fd(int fd, const char *name, size_t max, char **out, size_t *len, ferry_error *err)

@@ -19,6 +19,11 @@ int fs_write_all(int fd, const void *data, size_t len) FERRY_WUR;
 int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
                     ferry_error *err) FERRY_WUR;
 
+/* The same without fsync: for files nothing refers to yet, whose file
+ * system the caller syncs before anything refers to them. */
+int fs_write_unsynced(const char *path, const void *data, size_t len, mode_t mode,
+                      ferry_error *err) FERRY_WUR;
+
 /* Read the whole file at path, at most max bytes; a larger file fails with
  * FERRY_E_LIMIT before anything is allocated beyond max. *out is
  * NUL-terminated and must be freed. */

@@ -45,3 +45,6 @@ bool str_valid_utf8(const char *s, size_t len);
 
 /* Lower-case hex of len bytes into out (2*len+1 bytes). */
 void str_hex(const unsigned char *in, size_t len, char *out);
+
+/* The value of one hex digit (either case), or -1 when c is none. */
+int str_hex_digit(int c);

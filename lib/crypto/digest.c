@@ -202,24 +202,13 @@ int crypto_digest_file_all(const char *path, struct crypto_file_digests *out, fe
 	return 0;
 }
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 long crypto_hex_decode(const char *hex, size_t hexlen, unsigned char *out, size_t max)
 {
 	if (hexlen % 2 != 0 || hexlen / 2 > max)
 		return -1;
 	for (size_t i = 0; i < hexlen / 2; i++) {
-		int hi = hexval((unsigned char)hex[2 * i]);
-		int lo = hexval((unsigned char)hex[2 * i + 1]);
+		int hi = str_hex_digit((unsigned char)hex[2 * i]);
+		int lo = str_hex_digit((unsigned char)hex[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return -1;
 		out[i] = (unsigned char)(hi << 4 | lo);

@@ -11,6 +11,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "base/str.h"
+
 static int64_t now_ms(void)
 {
 	struct timespec ts;
@@ -78,17 +80,6 @@ static bool is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* "HTTP/1.0 200 ..." or "HTTP/1.1 200 ...", up to line_end. */
 static bool status_line(const char *p, const char *line_end, long *status)
 {
@@ -138,8 +129,8 @@ static int dechunk(char *p, const char *end, const char *name, size_t *out_len, 
 		const char *eol = crlf(p, end);
 		unsigned long long n = 0;
 		size_t digits = 0;
-		for (const char *q = p; eol && q < eol && hex_value(*q) >= 0; q++, digits++)
-			n = n * 16 + (unsigned long long)hex_value(*q);
+		for (const char *q = p; eol && q < eol && str_hex_digit(*q) >= 0; q++, digits++)
+			n = n * 16 + (unsigned long long)str_hex_digit(*q);
 		/* after the digits: nothing, or a chunk extension (";name=value") */
 		if (!eol || digits == 0 || digits > 15 ||
 		    (p + digits < eol && p[digits] != ';' && p[digits] != ' ' &&

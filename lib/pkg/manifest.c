@@ -21,6 +21,7 @@
 #include "base/fs.h"
 #include "base/str.h"
 #include "base/strv.h"
+#include "pkg/interface_names.h"
 #include "pkg/manifest_int.h"
 #include "pkg/name.h"
 
@@ -669,6 +670,39 @@ static int parse_plug_body(struct ctx *c, const struct node *v, struct manifest_
 	return 0;
 }
 
+/* A plug's interface must be one ferry knows (interface_names.h); at is the
+ * node that names it. */
+static int check_interface(struct ctx *c, const struct node *at, const char *iface)
+{
+	if (!(c->strict & MANIFEST_KNOWN_INTERFACES) || pkg_interface_known(iface))
+		return 0;
+	const char *hint = pkg_interface_suggest(iface);
+	if (hint)
+		return fail(c, at, FERRY_E_INVALID,
+		            "unknown interface \"%s\"; did you mean \"%s\"?", iface, hint);
+	char list[512] = "";
+	size_t used = 0;
+	for (const char *const *v = pkg_interfaces; *v && used < sizeof(list); v++)
+		used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s", used ? ", " : "",
+		                         *v);
+	return fail(c, at, FERRY_E_INVALID, "unknown interface \"%s\"; expected one of %s", iface,
+	            list);
+}
+
+/* The node that names a top-level plug's interface: the value, the
+ * `interface` attribute, or else the plug's name (key). */
+static const struct node *interface_node(const struct node *key, const struct node *body)
+{
+	if (!body || (body->kind == NODE_SCALAR && body->is_null))
+		return key;
+	if (body->kind == NODE_SCALAR)
+		return body;
+	for (size_t i = 0; body->kind == NODE_MAP && i < body->n; i += 2)
+		if (strcmp(body->kids[i]->str, "interface") == 0)
+			return body->kids[i + 1];
+	return key;
+}
+
 /* plugs or slots: a map (name: body) or a list of names. */
 static int get_plugs(struct ctx *c, const struct node *v, const char *what,
                      struct manifest_plug **out, size_t *count)
@@ -703,13 +737,64 @@ static int get_plugs(struct ctx *c, const struct node *v, const char *what,
 		if (rc == 0 && v->kind == NODE_LIST)
 			rc = dup_string(c, p->name, &p->interface);
 		manifest_path_pop(c, saved);
-		if (rc == 0 && v->kind == NODE_MAP) {
+		const struct node *body = v->kind == NODE_MAP ? v->kids[2 * i + 1] : NULL;
+		if (rc == 0 && body) {
 			saved = manifest_path_push(c, k->str);
-			rc = parse_plug_body(c, v->kids[2 * i + 1], p);
+			rc = parse_plug_body(c, body, p);
+			manifest_path_pop(c, saved);
+		}
+		if (rc == 0 && strcmp(what, "plug") == 0) {
+			const struct node *at = interface_node(k, body);
+			saved =
+			    body ? manifest_path_push(c, k->str) : manifest_path_push_index(c, i);
+			if (at != k && at != body)
+				manifest_path_push(c, "interface");
+			rc = check_interface(c, at, p->interface);
 			manifest_path_pop(c, saved);
 		}
 		if (rc < 0)
 			return rc;
+	}
+	return 0;
+}
+
+static bool is_top_plug(const struct manifest *m, const char *name)
+{
+	for (size_t i = 0; i < m->n_plugs; i++)
+		if (strcmp(m->plugs[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+/* A plug an app or hook lists is a top-level plug, or else the name of its
+ * interface, which must be known. Checked once the whole file is read: the
+ * top-level plugs may come after the apps. */
+static int check_listed_plugs(struct ctx *c, const struct node *root, const struct manifest *m)
+{
+	for (size_t i = 0; i < root->n; i += 2) {
+		const char *top = root->kids[i]->str;
+		const struct node *v = root->kids[i + 1];
+		if ((strcmp(top, "apps") != 0 && strcmp(top, "hooks") != 0) || v->kind != NODE_MAP)
+			continue;
+		for (size_t j = 0; j < v->n; j += 2) {
+			const struct node *body = v->kids[j + 1], *plugs = NULL;
+			for (size_t k = 0; body->kind == NODE_MAP && k < body->n; k += 2)
+				if (strcmp(body->kids[k]->str, "plugs") == 0)
+					plugs = body->kids[k + 1];
+			for (size_t k = 0; plugs && plugs->kind == NODE_LIST && k < plugs->n; k++) {
+				const char *name = plugs->kids[k]->str;
+				if (is_top_plug(m, name))
+					continue;
+				size_t saved = manifest_path_push(c, top);
+				manifest_path_push(c, v->kids[j]->str);
+				manifest_path_push(c, "plugs");
+				manifest_path_push_index(c, k);
+				int rc = check_interface(c, plugs->kids[k], name);
+				manifest_path_pop(c, saved);
+				if (rc < 0)
+					return rc;
+			}
+		}
 	}
 	return 0;
 }
@@ -925,6 +1010,9 @@ static int check_manifest(struct ctx *c, const struct node *root, struct manifes
 				return rc;
 			}
 
+	if ((rc = check_listed_plugs(c, root, m)) < 0)
+		return rc;
+
 	if (!m->architectures) {
 		m->architectures = calloc(2, sizeof(char *));
 		if (!m->architectures ||
@@ -974,15 +1062,18 @@ void manifest_free(struct manifest *m)
 	free(m);
 }
 
-int manifest_parse(const char *data, size_t len, const char *filename, struct manifest **out,
-                   ferry_error *err)
+int manifest_parse_strict(const char *data, size_t len, const char *filename, unsigned strict,
+                          struct manifest **out, ferry_error *err)
 {
 	if (!data) { /* libyaml asserts on a NULL input, even an empty one */
 		data = "";
 		len = 0;
 	}
-	struct ctx c = {
-	    .file = filename ? filename : "meta/ferry.yaml", .err = err, .data = data, .len = len};
+	struct ctx c = {.file = filename ? filename : "meta/ferry.yaml",
+	                .err = err,
+	                .data = data,
+	                .len = len,
+	                .strict = strict};
 	yaml_parser_t parser;
 	struct node *root = NULL;
 	int rc;
@@ -1019,7 +1110,13 @@ int manifest_parse(const char *data, size_t len, const char *filename, struct ma
 	return 0;
 }
 
-int manifest_load(const char *path, struct manifest **out, ferry_error *err)
+int manifest_parse(const char *data, size_t len, const char *filename, struct manifest **out,
+                   ferry_error *err)
+{
+	return manifest_parse_strict(data, len, filename, 0, out, err);
+}
+
+int manifest_load_strict(const char *path, unsigned strict, struct manifest **out, ferry_error *err)
 {
 	_cleanup_free_ char *data = NULL;
 	size_t len = 0;
@@ -1028,7 +1125,12 @@ int manifest_load(const char *path, struct manifest **out, ferry_error *err)
 	int rc = fs_read_file(path, MANIFEST_MAX_BYTES, &data, &len, err);
 	if (rc < 0)
 		return rc;
-	return manifest_parse(data, len, path, out, err);
+	return manifest_parse_strict(data, len, path, strict, out, err);
+}
+
+int manifest_load(const char *path, struct manifest **out, ferry_error *err)
+{
+	return manifest_load_strict(path, 0, out, err);
 }
 
 const char *manifest_hook_name(enum manifest_hook h)

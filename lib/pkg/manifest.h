@@ -143,6 +143,20 @@ int manifest_parse(const char *data, size_t len, const char *filename, struct ma
 /* Read (bounded by MANIFEST_MAX_BYTES) and parse a file. */
 int manifest_load(const char *path, struct manifest **out, ferry_error *err) FERRY_WUR;
 
+/* Checks beyond the format, for the one who writes the manifest (`ferry
+ * pack`), not for those who read a packed one (a device, the store): it may
+ * come from a ferry that knows other interfaces. */
+enum manifest_strict {
+	MANIFEST_KNOWN_INTERFACES = 1u << 0, /* a plug names an interface of
+	                                      * pkg/interface_names.h */
+};
+
+/* manifest_parse and manifest_load with enum manifest_strict flags. */
+int manifest_parse_strict(const char *data, size_t len, const char *filename, unsigned strict,
+                          struct manifest **out, ferry_error *err) FERRY_WUR;
+int manifest_load_strict(const char *path, unsigned strict, struct manifest **out,
+                         ferry_error *err) FERRY_WUR;
+
 void manifest_free(struct manifest *m);
 
 /* The limits of an app (NULL: the package's, for hooks): its own keys, else

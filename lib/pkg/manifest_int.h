@@ -39,6 +39,7 @@ struct ctx {
 	yaml_parser_t *parser;
 	const char *data;
 	size_t len;
+	unsigned strict; /* enum manifest_strict */
 };
 
 void manifest_node_free(struct node *n);

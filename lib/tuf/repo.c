@@ -223,31 +223,6 @@ int repo_path(const struct tuf_repo *repo, char *out, size_t size, ferry_error *
 	return 0;
 }
 
-/* Write path by temp file + rename, without fsync: for files that nothing
- * refers to yet (the commit syncs the file system before it refers to them). */
-static int write_unsynced(const char *path, const void *data, size_t len, mode_t mode,
-                          ferry_error *err)
-{
-	char tmp[PATH_MAX_LEN];
-	if (str_printf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) < 0)
-		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", path);
-	_cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
-		return ferry_error_errno(err, FERRY_E_IO, errno, "create temporary file for %s",
-		                         path);
-	if (fs_write_all(fd, data, len) < 0 || fchmod(fd, mode) < 0) {
-		int e = errno;
-		unlink(tmp);
-		return ferry_error_errno(err, FERRY_E_IO, e, "write %s", tmp);
-	}
-	if (rename(tmp, path) < 0) {
-		int e = errno;
-		unlink(tmp);
-		return ferry_error_errno(err, FERRY_E_IO, e, "rename %s to %s", tmp, path);
-	}
-	return 0;
-}
-
 static int sync_fs(const struct tuf_repo *repo, ferry_error *err)
 {
 	_cleanup_close_ int fd = open(repo->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -512,20 +487,26 @@ static int check_config(const struct tuf_repo_config *cfg, ferry_error *err)
 	return 0;
 }
 
-/* Generate n keys into keys/ and give their key objects and IDs. */
-int repo_generate_keys(struct tuf_repo *repo, size_t n, json_t **objs, json_t **ids,
-                       ferry_error *err)
+int repo_new_keys(struct tuf_repo *repo, size_t n, struct crypto_key **keys, ferry_error *err)
 {
-	struct crypto_key *keys[16] = {NULL};
 	int rc = 0;
-	if (n > 16)
-		return ferry_error_set(err, FERRY_E_INVALID, "at most 16 keys per role");
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		char id[TUF_KEYID_HEX_LEN + 1];
 		rc = crypto_key_generate(repo->cfg.key_type, &keys[i], err);
 		if (rc == 0)
 			rc = repo_save_key(repo, keys[i], id, err);
 	}
+	return rc;
+}
+
+/* Generate n keys into keys/ and give their key objects and IDs. */
+int repo_generate_keys(struct tuf_repo *repo, size_t n, json_t **objs, json_t **ids,
+                       ferry_error *err)
+{
+	struct crypto_key *keys[16] = {NULL};
+	if (n > 16)
+		return ferry_error_set(err, FERRY_E_INVALID, "at most 16 keys per role");
+	int rc = repo_new_keys(repo, n, keys, err);
 	if (rc == 0)
 		rc = repo_keys_to_json(keys, n, objs, ids, err);
 	for (size_t i = 0; i < n; i++)
@@ -775,7 +756,7 @@ int tuf_repo_commit(struct tuf_repo *repo, ferry_error *err)
 
 	/* Everything is signed: publish, lowest first. */
 	for (size_t i = 0; i < npend && rc == 0; i++)
-		rc = write_unsynced(pend[i].path, pend[i].data, pend[i].len, 0644, err);
+		rc = fs_write_unsynced(pend[i].path, pend[i].data, pend[i].len, 0644, err);
 	pending_free(pend, npend);
 	if (rc == 0 && FAULT("tuf_repo.sync"))
 		rc = ferry_error_set(err, FERRY_E_FAULT, "fault point tuf_repo.sync");

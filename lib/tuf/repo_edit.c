@@ -123,15 +123,22 @@ static int package_role(struct tuf_repo *repo, const char *package, struct role 
 	return rc;
 }
 
+/* A package's target: its path (tpath, PATH_MAX_LEN bytes) and the role
+ * that lists it. */
+static int target_role(struct tuf_repo *repo, const char *package, const char *file, char *tpath,
+                       struct role **r, ferry_error *err)
+{
+	int rc = tuf_repo_target_path(package, file, tpath, PATH_MAX_LEN, err);
+	return rc < 0 ? rc : package_role(repo, package, r, err);
+}
+
 /* Store content under DIR/HASH.FILE for each hash, from fd (>= 0) or data. */
 static int store_target(struct tuf_repo *repo, const char *package, const char *file, int fd,
                         const void *data, size_t len, const json_t *custom, ferry_error *err)
 {
 	char tpath[PATH_MAX_LEN], dir[PATH_MAX_LEN], tmp[PATH_MAX_LEN];
 	struct role *r = NULL;
-	int rc = tuf_repo_target_path(package, file, tpath, sizeof(tpath), err);
-	if (rc == 0)
-		rc = package_role(repo, package, &r, err);
+	int rc = target_role(repo, package, file, tpath, &r, err);
 	if (rc < 0)
 		return rc;
 	if (custom && !json_is_object(custom))
@@ -247,9 +254,7 @@ int tuf_repo_remove_target(struct tuf_repo *repo, const char *package, const cha
 {
 	char tpath[PATH_MAX_LEN];
 	struct role *r = NULL;
-	int rc = tuf_repo_target_path(package, file, tpath, sizeof(tpath), err);
-	if (rc == 0)
-		rc = package_role(repo, package, &r, err);
+	int rc = target_role(repo, package, file, tpath, &r, err);
 	if (rc < 0)
 		return rc;
 	if (json_object_del(json_object_get(r->signed_, "targets"), tpath) < 0)
@@ -430,13 +435,7 @@ int tuf_repo_rotate_keys(struct tuf_repo *repo, const char *role, size_t n, unsi
 		return ferry_error_set(err, FERRY_E_INVALID, "rotate %s: expected 1..16 keys",
 		                       role);
 	struct crypto_key *keys[16] = {NULL};
-	int rc = 0;
-	for (size_t i = 0; i < n && rc == 0; i++) {
-		char id[TUF_KEYID_HEX_LEN + 1];
-		rc = crypto_key_generate(repo->cfg.key_type, &keys[i], err);
-		if (rc == 0)
-			rc = repo_save_key(repo, keys[i], id, err);
-	}
+	int rc = repo_new_keys(repo, n, keys, err);
 	if (rc == 0)
 		rc = tuf_repo_set_keys(repo, role, keys, n, threshold, err);
 	for (size_t i = 0; i < n; i++)
@@ -490,13 +489,18 @@ int tuf_repo_resign_expiring(struct tuf_repo *repo, long long within_s, bool all
 	return rc;
 }
 
-int tuf_repo_touch(struct tuf_repo *repo, const char *role, time_t expires, ferry_error *err)
+/* The role a user names (a top-level role, or a package's name). */
+static int role_named(struct tuf_repo *repo, const char *role, struct role **out, ferry_error *err)
 {
 	char name[96];
-	struct role *r = NULL;
 	int rc = resolve_role(role, name, sizeof(name), err);
-	if (rc == 0)
-		rc = repo_role_get(repo, name, &r, err);
+	return rc < 0 ? rc : repo_role_get(repo, name, out, err);
+}
+
+int tuf_repo_touch(struct tuf_repo *repo, const char *role, time_t expires, ferry_error *err)
+{
+	struct role *r = NULL;
+	int rc = role_named(repo, role, &r, err);
 	if (rc < 0)
 		return rc;
 	r->dirty = true;
@@ -506,11 +510,8 @@ int tuf_repo_touch(struct tuf_repo *repo, const char *role, time_t expires, ferr
 
 int tuf_repo_version(struct tuf_repo *repo, const char *role, long long *out, ferry_error *err)
 {
-	char name[96];
 	struct role *r = NULL;
-	int rc = resolve_role(role, name, sizeof(name), err);
-	if (rc == 0)
-		rc = repo_role_get(repo, name, &r, err);
+	int rc = role_named(repo, role, &r, err);
 	if (rc < 0)
 		return rc;
 	*out = r->version;

@@ -62,6 +62,11 @@ int repo_role_add(struct tuf_repo *repo, const char *name, json_t *signed_, long
  * roles are found through the snapshot; FERRY_E_NOTFOUND if not listed. */
 int repo_role_get(struct tuf_repo *repo, const char *name, struct role **out, ferry_error *err);
 json_t *repo_new_targets_signed(bool with_delegations);
+/* Generate n (at most 16) keys, saved into keys/, into keys[] (the
+ * caller frees them, also on failure). */
+int repo_new_keys(struct tuf_repo *repo, size_t n, struct crypto_key **keys,
+                  ferry_error *err) FERRY_WUR;
+
 /* Generate n keys into keys/ and give their key objects and IDs. */
 int repo_generate_keys(struct tuf_repo *repo, size_t n, json_t **objs, json_t **ids,
                        ferry_error *err);

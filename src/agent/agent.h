@@ -47,6 +47,15 @@
 #define AGENT_HOOK_TIMEOUT_DEFAULT_MS (10 * 60 * 1000)
 #define AGENT_APP_ID_MIN 70000
 #define AGENT_APP_ID_MAX 79999
+/* The local API's connections (api.c, docs/device.md): at most
+ * API_MAX_CONNS open, of which at most API_MAX_USER_CONNS belong to users
+ * other than root and ferryd's own (the rest is kept for them), at most
+ * API_MAX_CONNS_PER_UID to any one such user; idle ones are closed after
+ * API_IDLE_TIMEOUT_S. */
+#define API_MAX_CONNS 64
+#define API_MAX_USER_CONNS 48
+#define API_MAX_CONNS_PER_UID 8
+#define API_IDLE_TIMEOUT_S 30
 
 struct service;    /* services.h */
 struct child;      /* services.h */
@@ -90,6 +99,14 @@ struct agent {
 	sqlite3 *db; /* main thread's connection */
 	int epfd, sigfd, notify_fd, listen_fd;
 	void *mhd; /* struct MHD_Daemon */
+	/* open API connections of each uid but root and owner_uid (api.c) */
+	struct api_peer {
+		uid_t uid;
+		unsigned n;
+	} api_peers[API_MAX_USER_CONNS];
+	unsigned api_user_conns;     /* their sum */
+	int64_t api_warned_ms;       /* last warning a user can cause (monotonic) */
+	int64_t api_paused_until_ms; /* listener not watched (out of descriptors) */
 	pthread_t worker;
 	bool worker_started;
 

@@ -1,9 +1,14 @@
 /* api.c: ferryd's local API, HTTP and JSON on a Unix socket (libmicrohttpd
  * on a socket ferryd binds itself, driven from the main loop). The peer's
  * credentials (SO_PEERCRED) decide: root, or the user ferryd runs as, may
- * change state; anyone may read. Requests that change packages create a
- * change and answer at once with its id (202, "async"); the client follows
- * it with GET /v1/changes/ID. The routes are listed in docs/device.md.
+ * change state; a package's configuration is read by them and the package's
+ * own user; anyone may read the rest, and reads change nothing. ferryd
+ * accepts the connections itself and hands them to the server: a user other
+ * than root and ferryd's own gets a bounded share of them (API_MAX_* in
+ * agent.h), so no local user can fill the server for root. Requests that
+ * change packages create a change and answer at once with its id (202,
+ * "async"); the client follows it with GET /v1/changes/ID. The routes, who
+ * may use them and the limits are listed in docs/device.md.
  *
  * Answers: {"type": "sync", "status-code": 200, "result": ...},
  * {"type": "async", "status-code": 202, "change": "ID"}, or
@@ -25,6 +30,7 @@
 #include "api.h"
 #include "base/buf.h"
 #include "base/cleanup.h"
+#include "base/errhttp.h"
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/str.h"
@@ -35,6 +41,7 @@
 #include "revs.h"
 #include "sandbox.h"
 #include "services.h"
+#include "store.h"
 #include "txn.h"
 
 #define API_MAX_BODY (64 * 1024)
@@ -75,28 +82,9 @@ static struct reply error_reply(unsigned status, int code, const char *fmt, ...)
 	return (struct reply){status, o};
 }
 
-static unsigned status_of(int code)
-{
-	switch (code) {
-	case FERRY_E_NOTFOUND:
-		return 404;
-	case FERRY_E_PERM:
-		return 403;
-	case FERRY_E_BUSY:
-	case FERRY_E_EXISTS:
-		return 409;
-	case FERRY_E_INVALID:
-	case FERRY_E_LIMIT:
-	case FERRY_E_UNSUPPORTED:
-		return 400;
-	default:
-		return 500;
-	}
-}
-
 static struct reply ferr_reply(int code, const ferry_error *err)
 {
-	return error_reply(status_of(code), code, "%s", ferry_error_msg(err));
+	return error_reply(ferry_http_error_of(code).status, code, "%s", ferry_error_msg(err));
 }
 
 static struct reply async_reply(int64_t id)
@@ -106,12 +94,6 @@ static struct reply async_reply(int64_t id)
 	json_t *o =
 	    json_pack("{s:s, s:i, s:s}", "type", "async", "status-code", 202, "change", ids);
 	return (struct reply){202, o};
-}
-
-static const char *jstr(json_t *o, const char *key)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-	return s ? s : "";
 }
 
 /* Log text as a JSON string: bytes that are not UTF-8 become '?'. */
@@ -124,6 +106,37 @@ static json_t *text_json(char *text)
 			if ((unsigned char)*p >= 0x80)
 				*p = '?';
 	return json_string(text);
+}
+
+/* --- who asks ------------------------------------------------------------- */
+
+static int fd_peer_uid(int fd, uid_t *uid)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return -1;
+	*uid = cred.uid;
+	return 0;
+}
+
+static bool peer_uid(struct MHD_Connection *c, uid_t *uid)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	return ci && fd_peer_uid(ci->connect_fd, uid) == 0;
+}
+
+/* root, or the user ferryd runs as */
+static bool is_admin(const struct agent *ag, uid_t uid)
+{
+	return uid == 0 || uid == ag->owner_uid;
+}
+
+static bool may_change(struct agent *ag, struct MHD_Connection *c)
+{
+	uid_t uid;
+	return peer_uid(c, &uid) && is_admin(ag, uid);
 }
 
 /* --- reads ---------------------------------------------------------------- */
@@ -147,6 +160,13 @@ static json_t *package_json(struct agent *ag, json_t *pkg, bool detail)
 		json_object_set_new(
 		    o, "local", json_boolean(json_integer_value(json_object_get(rev, "local"))));
 		json_decref(rev);
+	}
+	/* updates of a package from the store cannot be verified (steps.c) */
+	_cleanup_free_ char *since = state_config_get(ag->db, "tuf-unverified-since");
+	if (since && !json_is_true(json_object_get(o, "local"))) {
+		char when[32];
+		store_utc(strtoll(since, NULL, 10), when);
+		json_object_set_new(o, "updates-unverified-since", json_string(when));
 	}
 	json_t *hold = NULL;
 	if (state_query_row(
@@ -467,9 +487,26 @@ static struct reply get_logs(struct agent *ag, struct MHD_Connection *c)
 	return sync_reply(out);
 }
 
+/* Configuration may hold secrets: root, ferryd's user and the package's own
+ * user (its ids as allocated, never allocated here) read it. */
+static bool may_read_conf(struct agent *ag, const char *name, struct MHD_Connection *c)
+{
+	uid_t uid, pkg_uid;
+	gid_t pkg_gid;
+	if (!peer_uid(c, &uid))
+		return false;
+	return is_admin(ag, uid) ||
+	       (pkg_ids_find(ag, ag->db, name, &pkg_uid, &pkg_gid, NULL) == 0 && pkg_uid == uid);
+}
+
 static struct reply get_conf(struct agent *ag, const char *name, struct MHD_Connection *c)
 {
 	const char *key = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "key");
+	if (!may_read_conf(ag, name, c))
+		return error_reply(
+		    403, FERRY_E_PERM,
+		    "permission denied: only root and the package %s may read its configuration",
+		    name);
 	char cur[STATE_REV_MAX];
 	ferry_error err;
 	int rc = state_current(ag->db, name, cur, &err);
@@ -487,16 +524,14 @@ static struct reply get_conf(struct agent *ag, const char *name, struct MHD_Conn
 		return error_reply(404, FERRY_E_NOTFOUND, "%s has no configuration key \"%s\"",
 		                   name, key);
 	}
-	json_t *o = json_object();
-	size_t i;
-	json_t *r;
-	json_array_foreach(rows, i, r)
-	    json_object_set(o, jstr(r, "key"), json_object_get(r, "value"));
-	json_decref(rows);
+	json_t *o = state_pairs(rows);
 	return sync_reply(o);
 }
 
-static struct reply get_app(struct agent *ag, const char *spec)
+/* What `ferry run` runs. Only a caller who may start the app (root, or
+ * ferryd's user) has its ids allocated and data directories made here;
+ * for anyone else this is a read and changes nothing. */
+static struct reply get_app(struct agent *ag, const char *spec, bool may_start)
 {
 	char name[STATE_NAME_MAX], app[STATE_NAME_MAX];
 	if (!split_app(spec, name, app))
@@ -522,7 +557,8 @@ static struct reply get_app(struct agent *ag, const char *spec)
 		return error_reply(404, FERRY_E_NOTFOUND, "%s has no app %s", name, app);
 	}
 	struct launch l;
-	rc = sandbox_launch(ag, ag->db, name, cur, m, a, -1, &l, &err);
+	rc = may_start ? sandbox_launch(ag, ag->db, name, cur, m, a, -1, &l, &err)
+	               : sandbox_describe(ag, ag->db, name, cur, m, a, &l, &err);
 	manifest_free(m);
 	if (rc < 0)
 		return ferr_reply(rc, &err);
@@ -705,12 +741,13 @@ static struct reply post_install_file(struct agent *ag, json_t *body)
 	ferry_error err;
 	int rc = rev_image_check(path, NULL, &err);
 	if (rc < 0)
-		return error_reply(status_of(rc), rc, "cannot install %s: %s", path,
-		                   ferry_error_msg(&err));
+		return error_reply(ferry_http_error_of(rc).status, rc, "cannot install %s: %s",
+		                   path, ferry_error_msg(&err));
 	const char *base = strrchr(path, '/') + 1;
 	_cleanup_free_ char *summary = str_dup_printf("Install %s (local file)", base);
 	_cleanup_(json_decrefp) json_t *data =
-	    json_pack("{s:s, s:b, s:s}", "source", path, "dangerous", dangerous, "channel", "");
+	    json_pack("{s:s, s:b, s:s, s:b}", "source", path, "dangerous", dangerous, "channel", "",
+	              "devmode", json_is_true(json_object_get(body, "devmode")));
 	return new_change(ag, "install-file", "", summary ? summary : "Install", data);
 }
 
@@ -937,7 +974,8 @@ static struct reply post_store(struct agent *ag, const char *action, const char 
 				return r;
 		}
 		_cleanup_(json_decrefp) json_t *data =
-		    json_pack("{s:b, s:O}", "auto", 0, "names", names ? names : json_array());
+		    json_pack("{s:b, s:O, s:b}", "auto", 0, "names", names ? names : json_array(),
+		              "devmode", json_is_true(json_object_get(body, "devmode")));
 		return new_change(ag, "refresh-all", "", "Refresh", data);
 	}
 	if (!pkg_name_valid(name))
@@ -956,7 +994,8 @@ static struct reply post_store(struct agent *ag, const char *action, const char 
 	_cleanup_free_ char *summary =
 	    str_dup_printf("%s %s", install ? "Install" : "Refresh", name);
 	_cleanup_(json_decrefp) json_t *data =
-	    json_pack("{s:s, s:s, s:b}", "name", name, "channel", channel, "explicit", 1);
+	    json_pack("{s:s, s:s, s:b, s:b}", "name", name, "channel", channel, "explicit", 1,
+	              "devmode", json_is_true(json_object_get(body, "devmode")));
 	return new_change(ag, install ? "install" : "refresh", name, summary ? summary : action,
 	                  data);
 }
@@ -981,19 +1020,6 @@ static struct reply post_packages(struct agent *ag, const char *name, json_t *bo
 }
 
 /* --- dispatch ------------------------------------------------------------------- */
-
-static bool may_change(struct agent *ag, struct MHD_Connection *c)
-{
-	const union MHD_ConnectionInfo *ci =
-	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-	if (!ci)
-		return false;
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-	if (getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
-		return false;
-	return cred.uid == 0 || cred.uid == ag->owner_uid;
-}
 
 static struct reply route(struct agent *ag, struct MHD_Connection *c, const char *url,
                           const char *method, struct request *req)
@@ -1041,7 +1067,7 @@ static struct reply route(struct agent *ag, struct MHD_Connection *c, const char
 	else if (strcmp(url, "/v1/connections") == 0)
 		r = get ? get_connections(ag, c) : post_connections(ag, body);
 	else if ((rest = str_has_prefix(url, "/v1/apps/") ? url + 9 : NULL) && *rest && get)
-		r = get_app(ag, rest);
+		r = get_app(ag, rest, may_change(ag, c));
 	else
 		r = error_reply(404, FERRY_E_NOTFOUND, "no such endpoint: %s %s", method, url);
 	json_decref(body);
@@ -1100,6 +1126,128 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	}
 }
 
+/* --- connections ---------------------------------------------------------------- */
+
+/* The share of a user other than root and ferryd's own: its slot in
+ * ag->api_peers (a new one when add), NULL when it has none. */
+static struct api_peer *peer_slot(struct agent *ag, uid_t uid, bool add)
+{
+	struct api_peer *unused = NULL;
+	for (size_t i = 0; i < API_MAX_USER_CONNS; i++) {
+		struct api_peer *p = &ag->api_peers[i];
+		if (p->n && p->uid == uid)
+			return p;
+		if (!p->n && !unused)
+			unused = p;
+	}
+	if (!add || !unused)
+		return NULL;
+	unused->uid = uid;
+	return unused;
+}
+
+/* The server tells when a connection starts and ends: a user's are counted
+ * against its share, the slot kept as the connection's context. */
+static void conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+                        enum MHD_ConnectionNotificationCode code)
+{
+	struct agent *ag = cls;
+	struct api_peer *p = *socket_context;
+	uid_t uid;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED && peer_uid(c, &uid) && !is_admin(ag, uid) &&
+	    (p = peer_slot(ag, uid, true))) {
+		p->n++;
+		ag->api_user_conns++;
+		*socket_context = p;
+	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED && p) {
+		p->n--;
+		ag->api_user_conns--;
+		*socket_context = NULL;
+	}
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* A warning a local user can cause at will: at most once a minute. */
+static bool warn_now(struct agent *ag)
+{
+	int64_t now = mono_ms();
+	if (ag->api_warned_ms && now - ag->api_warned_ms < 60000)
+		return false;
+	ag->api_warned_ms = now;
+	return true;
+}
+
+/* Out of descriptors: stop watching the listener for a second instead of
+ * waking at once again for the same connection (api_run watches again). */
+static void pause_listener(struct agent *ag, int e)
+{
+	if (warn_now(ag))
+		log_warn("local API: accept: %s; new connections wait", strerror(e));
+	if (epoll_ctl(ag->epfd, EPOLL_CTL_DEL, ag->listen_fd, NULL) == 0)
+		ag->api_paused_until_ms = mono_ms() + 1000;
+}
+
+static void resume_listener(struct agent *ag)
+{
+	if (!ag->api_paused_until_ms || mono_ms() < ag->api_paused_until_ms)
+		return;
+	struct epoll_event ev = {.events = EPOLLIN};
+	ev.data.u64 = (uint64_t)3 << 32;
+	if (epoll_ctl(ag->epfd, EPOLL_CTL_ADD, ag->listen_fd, &ev) == 0)
+		ag->api_paused_until_ms = 0;
+}
+
+/* Take every waiting connection. A user beyond its share (per uid, and all
+ * users together, so that root and ferryd's user always find room) is
+ * closed at once. */
+static void accept_all(struct agent *ag)
+{
+	while (!ag->api_paused_until_ms) {
+		int fd = accept4(ag->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0 && (errno == EINTR || errno == ECONNABORTED))
+			continue;
+		if (fd < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (fd < 0) {
+			pause_listener(ag, errno);
+			return;
+		}
+		uid_t uid;
+		if (fd_peer_uid(fd, &uid) < 0) {
+			close(fd);
+			continue;
+		}
+		if (!is_admin(ag, uid)) {
+			const struct api_peer *p = peer_slot(ag, uid, false);
+			if ((p && p->n >= API_MAX_CONNS_PER_UID) ||
+			    ag->api_user_conns >= API_MAX_USER_CONNS) {
+				close(fd);
+				if (warn_now(ag))
+					log_warn(
+					    "local API: uid %u is at its connection limit (%d "
+					    "per user, %d for all but root); its new connections "
+					    "are closed",
+					    (unsigned)uid, API_MAX_CONNS_PER_UID,
+					    API_MAX_USER_CONNS);
+				continue;
+			}
+		}
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		/* on failure the server has closed fd */
+		if (MHD_add_connection(mhd(ag), fd, (struct sockaddr *)&sa, sizeof(sa)) !=
+		        MHD_YES &&
+		    warn_now(ag))
+			log_warn("local API: connection of uid %u dropped: %s", (unsigned)uid,
+			         strerror(errno));
+	}
+}
+
 int api_start(struct agent *ag, ferry_error *err)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -1129,11 +1277,13 @@ int api_start(struct agent *ag, ferry_error *err)
 		return ferry_error_errno(err, FERRY_E_IO, e, "listen on %s", ag->socket_path);
 	}
 	ag->listen_fd = fd;
+	/* ferryd accepts (accept_all), so the server has no listening socket */
 	struct MHD_Daemon *d = MHD_start_daemon(
-	    MHD_USE_EPOLL, 0, NULL, NULL, handler, ag, MHD_OPTION_LISTEN_SOCKET, fd,
-	    MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-	    (size_t)(128 * 1024), MHD_OPTION_END);
+	    MHD_USE_EPOLL | MHD_USE_NO_LISTEN_SOCKET, 0, NULL, NULL, handler, ag,
+	    MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, conn_notify,
+	    ag, MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_MAX_CONNS, MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned)API_IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
+	    MHD_OPTION_END);
 	if (!d)
 		return ferry_error_set(err, FERRY_E_IO, "%s: the HTTP server did not start",
 		                       ag->socket_path);
@@ -1141,25 +1291,38 @@ int api_start(struct agent *ag, ferry_error *err)
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_EPOLL_FD);
 	if (!info)
 		return ferry_error_set(err, FERRY_E_IO, "the HTTP server has no epoll descriptor");
+	/* both wake the main loop, which calls api_run */
 	struct epoll_event ev = {.events = EPOLLIN};
 	ev.data.u64 = (uint64_t)3 << 32;
-	if (epoll_ctl(ag->epfd, EPOLL_CTL_ADD, info->epoll_fd, &ev) < 0)
+	if (epoll_ctl(ag->epfd, EPOLL_CTL_ADD, info->epoll_fd, &ev) < 0 ||
+	    epoll_ctl(ag->epfd, EPOLL_CTL_ADD, ag->listen_fd, &ev) < 0)
 		return ferry_error_errno(err, FERRY_E_IO, errno, "epoll");
 	return 0;
 }
 
 void api_run(struct agent *ag)
 {
-	if (mhd(ag))
-		MHD_run(mhd(ag));
+	if (!mhd(ag))
+		return;
+	resume_listener(ag);
+	accept_all(ag);
+	MHD_run(mhd(ag));
 }
 
 int64_t api_timeout_ms(struct agent *ag)
 {
 	MHD_UNSIGNED_LONG_LONG t;
-	if (!mhd(ag) || MHD_get_timeout(mhd(ag), &t) != MHD_YES)
-		return -1;
-	return (int64_t)t;
+	int64_t ms = -1;
+	if (mhd(ag) && MHD_get_timeout(mhd(ag), &t) == MHD_YES)
+		ms = t > INT64_MAX ? INT64_MAX : (int64_t)t;
+	if (ag->api_paused_until_ms) {
+		int64_t left = ag->api_paused_until_ms - mono_ms();
+		if (left < 0)
+			left = 0;
+		if (ms < 0 || left < ms)
+			ms = left;
+	}
+	return ms;
 }
 
 void api_stop(struct agent *ag)
@@ -1167,7 +1330,8 @@ void api_stop(struct agent *ag)
 	if (mhd(ag))
 		MHD_stop_daemon(mhd(ag));
 	ag->mhd = NULL;
-	/* the listening socket was MHD's to close */
+	if (ag->listen_fd >= 0)
+		close(ag->listen_fd);
 	ag->listen_fd = -1;
 	unlink(ag->socket_path);
 }

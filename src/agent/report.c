@@ -132,6 +132,15 @@ int report_queue(struct agent *ag, sqlite3 *db, int64_t change, const char *kind
 	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
 		return ferry_error_errno(err, FERRY_E_IO, errno, "getrandom");
 	str_hex(r, sizeof(r), id);
+	/* how long updates could not be verified, said once (steps.c) */
+	_cleanup_free_ char *note = state_config_get(db, "tuf-unverified-note");
+	_cleanup_free_ char *both = NULL;
+	if (note) {
+		both = error ? str_dup_printf("%s; %s", note, error) : strdup(note);
+		if (!both)
+			return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
+		error = both;
+	}
 	struct report_outcome o = {
 	    .report_id = id,
 	    .device_id = ag->device_id,
@@ -154,6 +163,8 @@ int report_queue(struct agent *ag, sqlite3 *db, int64_t change, const char *kind
 	                "INSERT OR IGNORE INTO outbox(change, body, created, next_attempt_ms) "
 	                "VALUES(?, ?, ?, 0)",
 	                "iti", change, body, wall_s());
+	if (rc == 0 && note)
+		rc = state_config_set(db, "tuf-unverified-note", NULL, err);
 	if (rc == 0)
 		rc = state_exec(db, err,
 		                "DELETE FROM outbox WHERE id NOT IN"

@@ -78,24 +78,31 @@ int sandbox_find_helper(struct agent *ag, const char *configured, ferry_error *e
 
 /* --- the package's uid and gid ------------------------------------------- */
 
-int pkg_ids(struct agent *ag, sqlite3 *db, const char *name, uid_t *uid, gid_t *gid,
-            ferry_error *err)
+int pkg_ids_find(struct agent *ag, sqlite3 *db, const char *name, uid_t *uid, gid_t *gid,
+                 ferry_error *err)
 {
 	if (!ag->privileged) {
 		*uid = getuid();
 		*gid = getgid();
 		return 0;
 	}
+	json_t *row = NULL;
+	int rc = state_query_row(db, &row, err, "SELECT uid FROM pkg_ids WHERE name=?", "t", name);
+	if (rc < 0)
+		return rc;
+	*uid = (uid_t)json_integer_value(json_object_get(row, "uid"));
+	*gid = (gid_t)*uid;
+	json_decref(row);
+	return 0;
+}
+
+int pkg_ids(struct agent *ag, sqlite3 *db, const char *name, uid_t *uid, gid_t *gid,
+            ferry_error *err)
+{
 	for (int attempt = 0; attempt < 3; attempt++) {
-		json_t *row = NULL;
-		int rc = state_query_row(db, &row, NULL, "SELECT uid FROM pkg_ids WHERE name=?",
-		                         "t", name);
-		if (rc == 0) {
-			*uid = (uid_t)json_integer_value(json_object_get(row, "uid"));
-			*gid = (gid_t)*uid;
-			json_decref(row);
+		int rc = pkg_ids_find(ag, db, name, uid, gid, NULL);
+		if (rc == 0)
 			return 0;
-		}
 		json_t *rows = NULL;
 		rc = state_query(db, &rows, err, "SELECT uid FROM pkg_ids ORDER BY uid", NULL);
 		if (rc < 0)
@@ -428,16 +435,35 @@ static int launch_direct(struct agent *ag, const char *name, const char *rev,
 	return 0;
 }
 
-int sandbox_launch(struct agent *ag, sqlite3 *db, const char *name, const char *rev,
-                   const struct manifest *m, const struct manifest_app *a, int h, struct launch *l,
-                   ferry_error *err)
+enum {
+	/* allocate the package's ids and make its data directories (what
+	 * starting it needs); without it change nothing, and leave out the ids
+	 * of a package that has none yet */
+	LAUNCH_PREPARE = 1,
+	/* ferry-confine writes its own lines to SANDBOX_LOG_FD (--log-fd) */
+	LAUNCH_LOG_FD = 2,
+};
+
+static int launch_build(struct agent *ag, sqlite3 *db, const char *name, const char *rev,
+                        const struct manifest *m, const struct manifest_app *a, int h, int flags,
+                        struct launch *l, ferry_error *err)
 {
 	memset(l, 0, sizeof(*l));
-	uid_t uid;
-	gid_t gid;
-	int rc = pkg_ids(ag, db, name, &uid, &gid, err);
-	if (rc == 0)
-		rc = prepare_dirs(ag, name, rev, uid, gid, err);
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
+	bool have_ids = true;
+	int rc;
+	if (flags & LAUNCH_PREPARE) {
+		rc = pkg_ids(ag, db, name, &uid, &gid, err);
+		if (rc == 0)
+			rc = prepare_dirs(ag, name, rev, uid, gid, err);
+	} else {
+		rc = pkg_ids_find(ag, db, name, &uid, &gid, err);
+		if (rc == FERRY_E_NOTFOUND) {
+			have_ids = false;
+			rc = 0;
+		}
+	}
 	if (rc < 0)
 		return ferry_error_prefix(err, rc, "%s", name);
 	l->uid = uid;
@@ -481,7 +507,7 @@ int sandbox_launch(struct agent *ag, sqlite3 *db, const char *name, const char *
 		rc = add2(&v, "--data", data);
 	if (rc == 0)
 		rc = add2(&v, "--common", common);
-	if (rc == 0 && ag->privileged) {
+	if (rc == 0 && ag->privileged && have_ids) {
 		char id[24];
 		snprintf(id, sizeof(id), "%u", (unsigned)uid);
 		rc = add2(&v, "--uid", id);
@@ -536,6 +562,8 @@ int sandbox_launch(struct agent *ag, sqlite3 *db, const char *name, const char *
 			log_warn("chown %s: %s", confpath, strerror(errno));
 		rc = add2(&v, "--config-file", confpath);
 	}
+	if (rc == 0 && (flags & LAUNCH_LOG_FD) && ag->confine)
+		rc = add2(&v, "--log-fd", SANDBOX_LOG_FD_STR);
 	if (rc == 0)
 		rc = strv_add(&v, strdup("--"));
 	if (rc == 0)
@@ -548,31 +576,25 @@ int sandbox_launch(struct agent *ag, sqlite3 *db, const char *name, const char *
 	return 0;
 }
 
+int sandbox_launch(struct agent *ag, sqlite3 *db, const char *name, const char *rev,
+                   const struct manifest *m, const struct manifest_app *a, int h, struct launch *l,
+                   ferry_error *err)
+{
+	return launch_build(ag, db, name, rev, m, a, h, LAUNCH_PREPARE, l, err);
+}
+
+int sandbox_describe(struct agent *ag, sqlite3 *db, const char *name, const char *rev,
+                     const struct manifest *m, const struct manifest_app *a, struct launch *l,
+                     ferry_error *err)
+{
+	return launch_build(ag, db, name, rev, m, a, -1, 0, l, err);
+}
+
 int sandbox_launch_supervised(struct agent *ag, sqlite3 *db, const char *name, const char *rev,
                               const struct manifest *m, const struct manifest_app *a, int h,
                               struct launch *l, ferry_error *err)
 {
-	int rc = sandbox_launch(ag, db, name, rev, m, a, h, l, err);
-	if (rc < 0 || !ag->confine)
-		return rc;
-	/* argv ends with "--" and the command: the option goes before them */
-	size_t n = 0;
-	while (l->argv[n])
-		n++;
-	char **v = n >= 2 ? realloc(l->argv, (n + 3) * sizeof(*v)) : NULL;
-	if (v)
-		l->argv = v;
-	char *opt = strdup("--log-fd"), *fd = strdup(SANDBOX_LOG_FD_STR);
-	if (!v || !opt || !fd) {
-		free(opt);
-		free(fd);
-		launch_free(l);
-		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
-	}
-	memmove(v + n, v + n - 2, 3 * sizeof(*v)); /* "--", command, NULL */
-	v[n - 2] = opt;
-	v[n - 1] = fd;
-	return 0;
+	return launch_build(ag, db, name, rev, m, a, h, LAUNCH_PREPARE | LAUNCH_LOG_FD, l, err);
 }
 
 /* Lines ferry-confine wrote about a denial, copied into the agent's own log. */

@@ -26,6 +26,11 @@ int sandbox_find_helper(struct agent *ag, const char *configured, ferry_error *e
 int sandbox_launch(struct agent *ag, sqlite3 *db, const char *name, const char *rev,
                    const struct manifest *m, const struct manifest_app *a, int h, struct launch *l,
                    ferry_error *err) FERRY_WUR;
+/* The same for app a, changing nothing (for reads): no ids allocated, no
+ * directory made; a package without ids yet gets no --uid/--gid. */
+int sandbox_describe(struct agent *ag, sqlite3 *db, const char *name, const char *rev,
+                     const struct manifest *m, const struct manifest_app *a, struct launch *l,
+                     ferry_error *err) FERRY_WUR;
 /* The same for a program ferryd supervises itself (a daemon, a hook):
  * confined, ferry-confine writes its own lines (denials among them) to
  * descriptor SANDBOX_LOG_FD, which the caller opens for it and the app
@@ -39,6 +44,10 @@ void launch_free(struct launch *l);
 /* The package's uid and gid, allocated at first use when ferryd is root. */
 int pkg_ids(struct agent *ag, sqlite3 *db, const char *name, uid_t *uid, gid_t *gid,
             ferry_error *err) FERRY_WUR;
+/* The package's ids if it has any (FERRY_E_NOTFOUND: none yet); allocates
+ * nothing. */
+int pkg_ids_find(struct agent *ag, sqlite3 *db, const char *name, uid_t *uid, gid_t *gid,
+                 ferry_error *err) FERRY_WUR;
 /* Every plug the manifest declares (top level, apps, hooks), once each;
  * free() the array only (the strings are the manifest's). */
 int plug_declared(const struct manifest *m, char ***out, ferry_error *err) FERRY_WUR;

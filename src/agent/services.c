@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -356,14 +357,70 @@ char *log_tail(const char *path, int n, off_t from)
 	return buf;
 }
 
+/* Append buf to the log file path (open as *fd, *size bytes long). When it
+ * would outgrow the agent's log limit, it is first moved to path.1 and
+ * started over, so that the newest output is always in path and the two
+ * files together stay within twice the limit. */
+static void log_write_bounded(struct agent *ag, const char *path, int *fd, uint64_t *size,
+                              const char *buf, size_t n)
+{
+	if (*fd >= 0 && *size > 0 && *size + n > ag->log_max) {
+		char old[PATH_MAX];
+		close(*fd);
+		if (str_printf(old, sizeof(old), "%s.1", path) < 0 || rename(path, old) < 0)
+			log_warn("rotate %s: %s", path, strerror(errno));
+		*fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+		struct stat st;
+		*size = *fd >= 0 && fstat(*fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+	}
+	if (*fd < 0)
+		return;
+	if (fs_write_all(*fd, buf, n) < 0)
+		log_warn("%s: %s", path, strerror(errno));
+	*size += n;
+}
+
+/* A program's output, from the pipe *rd into its log: up to 1 MiB a call
+ * (the program may write for ever); *rd closed and -1 at its end. */
+static void pump_output(struct agent *ag, int *rd, const char *logpath, int *fd, uint64_t *size)
+{
+	char buf[16384];
+	for (int i = 0; i < 64 && *rd >= 0; i++) {
+		ssize_t n = read(*rd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0 || errno != EAGAIN) {
+				close(*rd);
+				*rd = -1;
+			}
+			return;
+		}
+		log_write_bounded(ag, logpath, fd, size, buf, (size_t)n);
+	}
+}
+
 int proc_run(struct agent *ag, char *const argv[], char *const envp[], const char *cwd,
              const char *logpath, int confine_fd, uint64_t timeout_ms, ferry_error *err)
 {
 	struct child c = {0};
+	/* the output through a pipe, into a log bounded like the daemons' */
+	int pfd[2];
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "pipe");
+	int rd = pfd[0];
+	IGNORE_RC(fcntl(rd, F_SETFL, O_NONBLOCK));
+	int lfd = open(logpath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	struct stat st;
+	uint64_t lsize = lfd >= 0 && fstat(lfd, &st) == 0 ? (uint64_t)st.st_size : 0;
 	pthread_mutex_lock(&ag->lock);
-	int rc = spawn(argv, envp, cwd, -1, logpath, confine_fd, &c.pid, err);
+	int rc = spawn(argv, envp, cwd, pfd[1], NULL, confine_fd, &c.pid, err);
+	close(pfd[1]);
 	if (rc < 0) {
 		pthread_mutex_unlock(&ag->lock);
+		close(rd);
+		if (lfd >= 0)
+			close(lfd);
 		return rc;
 	}
 	c.next = ag->children;
@@ -387,7 +444,15 @@ int proc_run(struct agent *ag, char *const argv[], char *const envp[], const cha
 			deadline = now_ms() + 10000;
 			continue;
 		}
-		agent_wait_ms(ag, left);
+		if (rd < 0) { /* its output is closed: wait for its end */
+			agent_wait_ms(ag, left);
+			continue;
+		}
+		pthread_mutex_unlock(&ag->lock);
+		struct pollfd p = {.fd = rd, .events = POLLIN};
+		if (poll(&p, 1, left < 100 ? (int)left : 100) > 0)
+			pump_output(ag, &rd, logpath, &lfd, &lsize);
+		pthread_mutex_lock(&ag->lock);
 	}
 	for (struct child **pp = &ag->children; *pp; pp = &(*pp)->next)
 		if (*pp == &c) {
@@ -396,6 +461,11 @@ int proc_run(struct agent *ag, char *const argv[], char *const envp[], const cha
 		}
 	pthread_mutex_unlock(&ag->lock);
 	pidfile_remove(ag, tag);
+	pump_output(ag, &rd, logpath, &lfd, &lsize); /* what it wrote last */
+	if (rd >= 0)
+		close(rd);
+	if (lfd >= 0)
+		close(lfd);
 
 	if (killed)
 		return ferry_error_set(err, FERRY_E_TIMEOUT,
@@ -479,19 +549,6 @@ static int log_open(struct agent *ag, struct service *s)
 	struct stat st;
 	s->log_size = fstat(s->log_fd, &st) == 0 ? (uint64_t)st.st_size : 0;
 	return 0;
-}
-
-static void log_rotate(struct agent *ag, struct service *s)
-{
-	char path[PATH_MAX], old[PATH_MAX];
-	if (agent_path(ag, path, "logs/%s/%s.log", s->name, s->app) < 0 ||
-	    agent_path(ag, old, "logs/%s/%s.log.1", s->name, s->app) < 0)
-		return;
-	close(s->log_fd);
-	s->log_fd = -1;
-	if (rename(path, old) < 0)
-		log_warn("rotate %s: %s", path, strerror(errno));
-	log_open(ag, s);
 }
 
 int svc_setup(struct agent *ag, sqlite3 *db, const char *name, const char *rev,
@@ -779,24 +836,18 @@ void svc_log_readable(struct agent *ag, int fd)
 		}
 	if (!s)
 		return;
-	char buf[16384];
+	char buf[16384], path[PATH_MAX];
+	if (agent_path(ag, path, "logs/%s/%s.log", s->name, s->app) < 0)
+		return;
 	for (int i = 0; i < 16; i++) {
 		ssize_t n = read(fd, buf, sizeof(buf));
 		if (n <= 0)
 			return;
-		/* Rotate before writing, so that the newest output is always in
-		 * APP.log (and APP.log.1 holds the one before). */
-		if (s->log_fd >= 0 && s->log_size > 0 && s->log_size + (uint64_t)n > ag->log_max)
-			log_rotate(ag, s);
 		char label[96];
 		snprintf(label, sizeof(label), "%s.%s", s->name, s->app);
 		if (confine)
 			sandbox_log_denials(label, buf, (size_t)n);
-		if (s->log_fd >= 0) {
-			if (fs_write_all(s->log_fd, buf, (size_t)n) < 0)
-				log_warn("log of %s.%s: %s", s->name, s->app, strerror(errno));
-			s->log_size += (uint64_t)n;
-		}
+		log_write_bounded(ag, path, &s->log_fd, &s->log_size, buf, (size_t)n);
 	}
 }
 

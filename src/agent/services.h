@@ -91,8 +91,10 @@ const char *svc_state_name(enum svc_state st);
 void svc_exited(struct agent *ag, struct service *s, int status);
 
 /* Run a program of a package and wait for it (worker; takes the lock itself).
- * Output goes to logpath, confine_fd (-1: none) is its SANDBOX_LOG_FD. 0 when it exited 0;
- * FERRY_E_TIMEOUT; else FERRY_E_INVALID with "exited with status N" / "killed by signal S". */
+ * Output goes to logpath, rotated at the log limit like the daemons' logs;
+ * confine_fd (-1: none) is its SANDBOX_LOG_FD. 0 when it exited 0;
+ * FERRY_E_TIMEOUT; else FERRY_E_INVALID with "exited with status N" /
+ * "killed by signal S". */
 int proc_run(struct agent *ag, char *const argv[], char *const envp[], const char *cwd,
              const char *logpath, int confine_fd, uint64_t timeout_ms, ferry_error *err) FERRY_WUR;
 /* The last n lines of a file (at most 4 KiB), for messages. free(). */

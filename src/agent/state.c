@@ -71,6 +71,8 @@ static const char *const migrations[] = {
     "  attempts INTEGER NOT NULL DEFAULT 0,"
     "  next_attempt_ms INTEGER NOT NULL DEFAULT 0," /* wall clock */
     "  last_error TEXT);",
+    /* 2 -> 3: the packages the device agreed to run in devmode */
+    "CREATE TABLE IF NOT EXISTS devmode(name TEXT PRIMARY KEY, at INTEGER NOT NULL);",
 };
 
 static int db_error(sqlite3 *db, ferry_error *err, const char *what)
@@ -368,4 +370,21 @@ int state_rev_cmp(const char *a, const char *b)
 	if (la != lb)
 		return la ? 1 : -1;
 	return na < nb ? -1 : na > nb ? 1 : 0;
+}
+
+const char *jstr(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	return s ? s : "";
+}
+
+json_t *state_pairs(json_t *rows)
+{
+	json_t *o = json_object();
+	size_t i;
+	json_t *r;
+	json_array_foreach(rows, i, r)
+	    json_object_set(o, jstr(r, "key"), json_object_get(r, "value"));
+	json_decref(rows);
+	return o;
 }

@@ -37,6 +37,12 @@ int state_exec(sqlite3 *db, ferry_error *err, const char *sql, const char *fmt, 
 int state_query(sqlite3 *db, json_t **rows, ferry_error *err, const char *sql, const char *fmt,
                 ...) FERRY_WUR;
 
+/* A text column of a row, "" when it is NULL or missing. */
+const char *jstr(json_t *o, const char *key);
+
+/* Rows of (key, value) as one object, key -> value; rows is released. */
+json_t *state_pairs(json_t *rows);
+
 /* The first row of a query as a JSON object; FERRY_E_NOTFOUND when none. */
 int state_query_row(sqlite3 *db, json_t **row, ferry_error *err, const char *sql, const char *fmt,
                     ...) FERRY_WUR;

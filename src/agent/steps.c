@@ -10,7 +10,7 @@
  *                 resolve download, then as install-file from mount
  *   refresh-all   check (queues a refresh of each package with something new)
  *   revert        stop-services switch start-services health commit-revert
- *   remove        stop-services remove-hook discard
+ *   remove        stop-services remove-hook unmount forget discard
  *   configure     configure
  *   services      service-control
  * The worker's start-up is here too: mount the kept revisions before the
@@ -39,12 +39,6 @@
 #include "services.h"
 #include "steps.h"
 #include "store.h"
-
-static const char *jstr(json_t *o, const char *key)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-	return s ? s : "";
-}
 
 static bool rev_ok(struct txn *t, const char *rev)
 {
@@ -76,6 +70,63 @@ static int next_local_rev(struct txn *t, char *out, ferry_error *err)
 		return rc;
 	snprintf(out, STATE_REV_MAX, "x%llu", n);
 	return 0;
+}
+
+static void set_summary(struct txn *t, const char *summary)
+{
+	if (summary)
+		IGNORE_RC(state_exec(t->db, NULL, "UPDATE changes SET summary=? WHERE id=?", "ti",
+		                     summary, t->id));
+}
+
+/* The store through TUF. When its signed metadata expired (a freeze, or a
+ * store that stopped signing), the error says since when, and state.db keeps
+ * it (config tuf-unverified-since, shown by `ferry list`) until metadata
+ * verifies again; then the next outcome report says how long it lasted
+ * (config tuf-unverified-note, see report.c). */
+static int open_store(struct txn *t, struct store *s, ferry_error *err)
+{
+	int rc = store_open(t->ag, s, err);
+	_cleanup_free_ char *since = state_config_get(t->db, "tuf-unverified-since");
+	char from[32], now[32];
+	if (rc == 0) {
+		if (!since)
+			return 0;
+		store_utc(strtoll(since, NULL, 10), from);
+		store_utc(wall_s(), now);
+		_cleanup_free_ char *note = str_dup_printf(
+		    "updates could not be verified from %s (the store's signed metadata had "
+		    "expired) until %s",
+		    from, now);
+		ferry_error e;
+		if (!note || state_config_set(t->db, "tuf-unverified-note", note, &e) < 0 ||
+		    state_config_set(t->db, "tuf-unverified-since", NULL, &e) < 0)
+			log_warn("updates verified again: %s", note ? ferry_error_msg(&e) : "");
+		log_info("%s", note ? note : "updates verified again");
+		return 0;
+	}
+	int64_t expired = store_expired_since(t->ag);
+	if (expired == 0)
+		return rc;
+	if (!since) {
+		char v[32];
+		snprintf(v, sizeof(v), "%lld", (long long)expired);
+		IGNORE_RC(state_config_set(t->db, "tuf-unverified-since", v, NULL));
+	}
+	store_utc(since ? strtoll(since, NULL, 10) : expired, from);
+	/* in `ferry changes` too */
+	json_t *row = NULL;
+	if (state_query_row(t->db, &row, NULL, "SELECT summary FROM changes WHERE id=?", "i",
+	                    t->id) == 0) {
+		_cleanup_free_ char *summary = str_dup_printf(
+		    "%s: updates cannot be verified since %s", jstr(row, "summary"), from);
+		json_decref(row);
+		set_summary(t, summary);
+	}
+	return ferry_error_prefix(err, rc,
+	                          "updates cannot be verified since %s (the store's signed "
+	                          "metadata expired then and was not renewed)",
+	                          from);
 }
 
 static int step_prepare_file(struct txn *t, ferry_error *err)
@@ -123,7 +174,7 @@ static int step_prepare_file(struct txn *t, ferry_error *err)
 		/* Accepted only when signed metadata covers these exact bytes. */
 		struct store s;
 		struct store_choice c;
-		rc = store_open(t->ag, &s, err);
+		rc = open_store(t, &s, err);
 		if (rc == 0)
 			rc = store_find_by_sha256(&s, t->name, sha, &c, err);
 		if (rc == 0)
@@ -220,13 +271,6 @@ static bool held(sqlite3 *db, const char *name)
 	return true;
 }
 
-static void set_summary(struct txn *t, const char *summary)
-{
-	if (summary)
-		IGNORE_RC(state_exec(t->db, NULL, "UPDATE changes SET summary=? WHERE id=?", "ti",
-		                     summary, t->id));
-}
-
 static int finish_early(struct txn *t, ferry_error *err)
 {
 	json_object_set_new(t->data, "note", json_string(t->note));
@@ -260,7 +304,7 @@ static int step_resolve(struct txn *t, ferry_error *err)
 		}
 	}
 	struct store s;
-	int rc = store_open(t->ag, &s, err);
+	int rc = open_store(t, &s, err);
 	if (rc < 0)
 		return rc;
 	struct store_choice c;
@@ -305,7 +349,7 @@ static int step_download(struct txn *t, ferry_error *err)
 	if (agent_path(t->ag, image, "images/%s_%s.ferry", t->name, t->to) < 0)
 		return ferry_error_set(err, FERRY_E_LIMIT, "root path too long");
 	struct store s;
-	int rc = store_open(t->ag, &s, err);
+	int rc = open_store(t, &s, err);
 	if (rc < 0)
 		return rc;
 	rc = store_download(&s, t->name, t->to, image, err);
@@ -341,7 +385,7 @@ static int step_check(struct txn *t, ferry_error *err)
 	if (rc < 0)
 		return rc;
 	struct store s;
-	rc = store_open(t->ag, &s, err);
+	rc = open_store(t, &s, err);
 	if (rc < 0) {
 		json_decref(rows);
 		if (automatic) {
@@ -401,7 +445,9 @@ static int step_check(struct txn *t, ferry_error *err)
 		}
 		_cleanup_free_ char *summary = str_dup_printf(
 		    "Refresh %s from revision %s to %s (%s)", name, cur, c.rev, c.channel);
-		json_t *data = json_pack("{s:s, s:b}", "name", name, "auto", automatic);
+		json_t *data =
+		    json_pack("{s:s, s:b, s:b}", "name", name, "auto", automatic, "devmode",
+		              json_is_true(json_object_get(t->data, "devmode")));
 		int64_t id = 0;
 		rc = txn_create(t->ag, t->db, "refresh", name, summary ? summary : "Refresh", data,
 		                &id, err);
@@ -435,6 +481,29 @@ static int step_check(struct txn *t, ferry_error *err)
 	return txn_save_data(t, err);
 }
 
+/* devmode (seccomp logs instead of denying) is the device's choice, not
+ * the publisher's: a revision that asks for it runs only where the device
+ * agreed (ferry install/refresh --devmode, kept in state.db until the
+ * package is removed). */
+static int devmode_consent(struct txn *t, ferry_error *err)
+{
+	if (json_is_true(json_object_get(t->data, "devmode")))
+		return state_exec(t->db, err,
+		                  "INSERT OR REPLACE INTO devmode(name, at) VALUES(?, ?)", "ti",
+		                  t->name, wall_s());
+	json_t *row = NULL;
+	int rc =
+	    state_query_row(t->db, &row, err, "SELECT at FROM devmode WHERE name=?", "t", t->name);
+	json_decref(row);
+	if (rc != FERRY_E_NOTFOUND)
+		return rc;
+	return ferry_error_set(err, FERRY_E_PERM,
+	                       "%s revision %s asks for devmode confinement (system calls outside "
+	                       "its rules are logged, not denied); this device has not allowed "
+	                       "devmode for %s: install or refresh it with --devmode to allow it",
+	                       t->name, t->to, t->name);
+}
+
 static int step_mount(struct txn *t, ferry_error *err)
 {
 	int rc = rev_mount(t->ag, t->name, t->to, err);
@@ -447,6 +516,8 @@ static int step_mount(struct txn *t, ferry_error *err)
 	if (strcmp(m->name, t->name) != 0)
 		rc = ferry_error_set(err, FERRY_E_INVALID, "revision %s calls itself %s, not %s",
 		                     t->to, m->name, t->name);
+	if (rc == 0 && m->confinement == CONFINEMENT_DEVMODE)
+		rc = devmode_consent(t, err);
 	manifest_free(m);
 	return rc;
 }
@@ -703,43 +774,132 @@ static int step_remove_hook(struct txn *t, ferry_error *err)
 	return 0;
 }
 
-static int step_discard(struct txn *t, ferry_error *err)
+/* The remove change is ordered so that nothing that cannot be undone
+ * happens before its point of no return: unmount (undone by mounting
+ * again), forget (the package's rows, one SQLite transaction: the commit
+ * point), then discard (the files, idempotent, finished after a crash). */
+static int each_revision(struct txn *t,
+                         int (*fn)(struct agent *, const char *, const char *, ferry_error *),
+                         ferry_error *err)
 {
-	bool purge = json_is_true(json_object_get(t->data, "purge"));
-	int rc = link_current(t->ag, t->name, NULL, false, err);
-	if (rc < 0)
-		return rc;
 	json_t *rows = NULL;
-	rc = state_query(t->db, &rows, err, "SELECT rev FROM revisions WHERE name=?", "t", t->name);
-	if (rc < 0)
-		return rc;
+	int rc =
+	    state_query(t->db, &rows, err, "SELECT rev FROM revisions WHERE name=?", "t", t->name);
 	size_t i;
 	json_t *row;
 	json_array_foreach(rows, i, row)
 	{
-		const char *rev = jstr(row, "rev");
-		char image[PATH_MAX];
-		rc = rev_unmount(t->ag, t->name, rev, err);
 		if (rc < 0)
 			break;
-		if (agent_path(t->ag, image, "images/%s_%s.ferry", t->name, rev) == 0)
-			unlink(image);
+		rc = fn(t->ag, t->name, jstr(row, "rev"), err);
 	}
 	json_decref(rows);
+	return rc;
+}
+
+static int mount_if_needed(struct agent *ag, const char *name, const char *rev, ferry_error *err)
+{
+	return rev_mounted(ag, name, rev) ? 0 : rev_mount(ag, name, rev, err);
+}
+
+static int step_unmount(struct txn *t, ferry_error *err)
+{
+	int rc = link_current(t->ag, t->name, NULL, false, err);
+	return rc < 0 ? rc : each_revision(t, rev_unmount, err);
+}
+
+static int undo_unmount(struct txn *t, ferry_error *err)
+{
+	int rc = each_revision(t, mount_if_needed, err);
+	if (rc < 0 || !*t->from)
+		return rc;
+	return link_current(t->ag, t->name, t->from, false, err);
+}
+
+static int step_forget(struct txn *t, ferry_error *err)
+{
+	/* one transaction: a failure leaves the package all there */
+	t->unchanged = true;
+	bool purge = json_is_true(json_object_get(t->data, "purge"));
+	/* the revisions the discard step deletes, kept with the change */
+	json_t *rows = NULL;
+	int rc =
+	    state_query(t->db, &rows, err, "SELECT rev FROM revisions WHERE name=?", "t", t->name);
 	if (rc < 0)
 		return rc;
-	char mdir[PATH_MAX], ddir[PATH_MAX], cur[PATH_MAX], saved[PATH_MAX], common[PATH_MAX];
+	if (json_array_size(rows) > 0) { /* a second run finds none: keep the first list */
+		json_t *revs = json_array();
+		size_t i;
+		json_t *row;
+		json_array_foreach(rows, i, row)
+		    json_array_append(revs, json_object_get(row, "rev"));
+		json_object_set_new(t->data, "revisions", revs);
+	}
+	json_decref(rows);
+	rc = state_begin(t->db, err);
+	if (rc < 0)
+		return rc;
+	rc = txn_save_data(t, err);
+	const char *stmts[] = {
+	    "DELETE FROM packages WHERE name=?",    "DELETE FROM revisions WHERE name=?",
+	    "DELETE FROM holds WHERE name=?",       "DELETE FROM blocked WHERE name=?",
+	    "DELETE FROM connections WHERE name=?", "DELETE FROM devmode WHERE name=?",
+	};
+	for (size_t k = 0; k < ARRAY_SIZE(stmts) && rc == 0; k++)
+		rc = state_exec(t->db, err, stmts[k], "t", t->name);
+	if (rc == 0 && purge)
+		rc = state_exec(t->db, err, "DELETE FROM pkg_config WHERE name=?", "t", t->name);
+	/* the package's uid is freed with the files that belong to it: the
+	 * discard step runs before any other change (at start-up too) */
+	if (rc == 0 && purge)
+		rc = state_exec(t->db, err, "DELETE FROM pkg_ids WHERE name=?", "t", t->name);
+	if (rc == 0 && FAULT("forget-rows"))
+		rc = ferry_error_set(err, FERRY_E_FAULT, "fault point forget-rows");
+	return state_end(t->db, rc, err);
+}
+
+/* Past the point of no return: every deletion is tried, so that one that
+ * fails does not keep the others; the first error is returned. */
+static void keep_first(int *rc, int r, ferry_error *err, ferry_error *e)
+{
+	if (r < 0 && *rc == 0) {
+		*rc = r;
+		*err = *e;
+	} else if (r < 0) {
+		log_warn("%s", ferry_error_msg(e));
+	}
+}
+
+static int step_discard(struct txn *t, ferry_error *err)
+{
+	bool purge = json_is_true(json_object_get(t->data, "purge"));
+	int rc = 0;
+	ferry_error e;
+	size_t i;
+	json_t *rev;
+	json_array_foreach(json_object_get(t->data, "revisions"), i, rev)
+	{
+		char image[PATH_MAX];
+		const char *r = json_string_value(rev);
+		if (!r)
+			continue;
+		ferry_error_clear(&e);
+		keep_first(&rc, rev_unmount(t->ag, t->name, r, &e), err, &e);
+		if (agent_path(t->ag, image, "images/%s_%s.ferry", t->name, r) == 0 &&
+		    unlink(image) < 0 && errno != ENOENT)
+			keep_first(&rc,
+			           ferry_error_errno(&e, FERRY_E_IO, errno, "remove %s", image),
+			           err, &e);
+	}
+	char mdir[PATH_MAX], ddir[PATH_MAX], cur[PATH_MAX], saved[PATH_MAX];
 	if (agent_path(t->ag, mdir, "mnt/%s", t->name) < 0 ||
 	    agent_path(t->ag, ddir, "data/%s", t->name) < 0 ||
 	    agent_path(t->ag, cur, "data/%s/%s", t->name, t->from) < 0 ||
-	    agent_path(t->ag, saved, "data/%s/saved", t->name) < 0 ||
-	    agent_path(t->ag, common, "data/%s/common", t->name) < 0)
+	    agent_path(t->ag, saved, "data/%s/saved", t->name) < 0)
 		return ferry_error_set(err, FERRY_E_LIMIT, "root path too long");
-	rc = fs_remove_tree(mdir, err);
-	if (rc < 0)
-		return rc;
+	keep_first(&rc, fs_remove_tree(mdir, &e), err, &e);
 	if (purge) {
-		rc = fs_remove_tree(ddir, err);
+		keep_first(&rc, fs_remove_tree(ddir, &e), err, &e);
 	} else {
 		/* Keep the data of the revision that ran last (as data/NAME/saved,
 		 * which the next install starts from) and the common data. */
@@ -747,40 +907,17 @@ static int step_discard(struct txn *t, ferry_error *err)
 			return ferry_error_errno(err, FERRY_E_IO, errno, "rename %s", cur);
 		DIR *d = opendir(ddir);
 		struct dirent *de;
-		while (d && rc == 0 && (de = readdir(d))) {
+		while (d && (de = readdir(d))) {
 			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
 			    !strcmp(de->d_name, "saved") || !strcmp(de->d_name, "common"))
 				continue;
 			char p[PATH_MAX];
 			if (str_printf(p, sizeof(p), "%s/%s", ddir, de->d_name) == 0)
-				rc = fs_remove_tree(p, err);
+				keep_first(&rc, fs_remove_tree(p, &e), err, &e);
 		}
 		if (d)
 			closedir(d);
 	}
-	if (rc < 0)
-		return rc;
-	rc = state_begin(t->db, err);
-	if (rc < 0)
-		return rc;
-	const char *stmts[] = {
-	    "DELETE FROM packages WHERE name=?",
-	    "DELETE FROM revisions WHERE name=?",
-	    "DELETE FROM holds WHERE name=?",
-	    "DELETE FROM blocked WHERE name=?",
-	};
-	for (size_t k = 0; k < ARRAY_SIZE(stmts) && rc == 0; k++)
-		rc = state_exec(t->db, err, stmts[k], "t", t->name);
-	if (rc == 0)
-		rc = state_exec(t->db, err, "DELETE FROM connections WHERE name=?", "t", t->name);
-	if (rc == 0 && purge)
-		rc = state_exec(t->db, err, "DELETE FROM pkg_config WHERE name=?", "t", t->name);
-	/* the package's uid is freed with the last file that belongs to it */
-	if (rc == 0 && purge)
-		rc = state_exec(t->db, err, "DELETE FROM pkg_ids WHERE name=?", "t", t->name);
-	rc = state_end(t->db, rc, err);
-	if (rc < 0)
-		return rc;
 	if (purge) { /* the configuration hooks read goes with its rows */
 		char conf[PATH_MAX];
 		if (agent_path(t->ag, conf, "run/config/%s.json", t->name) == 0 &&
@@ -793,7 +930,7 @@ static int step_discard(struct txn *t, ferry_error *err)
 	char logs[PATH_MAX];
 	if (purge && agent_path(t->ag, logs, "logs/%s", t->name) == 0)
 		IGNORE_RC(fs_remove_tree(logs, NULL));
-	return 0;
+	return rc;
 }
 
 /* run/config/NAME.json: the package's configuration, for its hooks. */
@@ -805,12 +942,7 @@ static int write_config_file(struct txn *t, ferry_error *err)
 	                     t->name);
 	if (rc < 0)
 		return rc;
-	json_t *o = json_object();
-	size_t i;
-	json_t *r;
-	json_array_foreach(rows, i, r)
-	    json_object_set(o, jstr(r, "key"), json_object_get(r, "value"));
-	json_decref(rows);
+	json_t *o = state_pairs(rows);
 	_cleanup_free_ char *text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
 	json_decref(o);
 	char dir[PATH_MAX], path[PATH_MAX];
@@ -1018,6 +1150,8 @@ static const struct step_def steps_revert[] = {
 static const struct step_def steps_remove[] = {
     {"stop-services", "Stop the services", step_stop_services, undo_stop_services, false, false},
     {"remove-hook", "Run the remove hook", step_remove_hook, NULL, false, false},
+    {"unmount", "Unmount the revisions", step_unmount, undo_unmount, false, false},
+    {"forget", "Forget the package", step_forget, NULL, true, false},
     {"discard", "Remove the revisions and their data", step_discard, NULL, true, false},
     {NULL, NULL, NULL, NULL, false, false},
 };

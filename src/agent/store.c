@@ -30,6 +30,7 @@
 #include "pkg/channel.h"
 #include "pkg/manifest.h"
 #include "store.h"
+#include "tuf/metadata.h"
 
 #define CHANNEL_MAP_MAX (4 * 1024 * 1024)
 
@@ -137,6 +138,38 @@ int store_open(struct agent *ag, struct store *s, ferry_error *err)
 		return ferry_error_prefix(err, rc, "store %s", ag->store_url);
 	}
 	return 0;
+}
+
+int64_t store_expired_since(struct agent *ag)
+{
+	static const char *const roles[] = {"timestamp", "snapshot"};
+	int64_t since = 0, now = wall_s();
+	for (size_t i = 0; i < ARRAY_SIZE(roles); i++) {
+		char path[PATH_MAX];
+		_cleanup_free_ char *data = NULL;
+		size_t len = 0;
+		if (agent_path(ag, path, "tuf/%s.json", roles[i]) < 0 ||
+		    fs_read_file(path, 64 * 1024 * 1024, &data, &len, NULL) < 0)
+			continue;
+		json_error_t jerr;
+		json_t *md = json_loadb(data, len, 0, &jerr);
+		const char *exp =
+		    json_string_value(json_object_get(json_object_get(md, "signed"), "expires"));
+		time_t t;
+		if (exp && tuf_parse_expires(exp, &t) == 0 && (int64_t)t <= now &&
+		    (since == 0 || (int64_t)t < since))
+			since = (int64_t)t;
+		json_decref(md);
+	}
+	return since;
+}
+
+void store_utc(int64_t t, char out[32])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	if (!gmtime_r(&tt, &tm) || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, 32, "%lld", (long long)t);
 }
 
 static int target_path(const char *name, const char *file, char *out, size_t size)

@@ -33,6 +33,11 @@ int store_provision(struct agent *ag, ferry_error *err) FERRY_WUR;
 /* An updater with fresh metadata (retried with back-off on network errors). */
 int store_open(struct agent *ag, struct store *s, ferry_error *err) FERRY_WUR;
 void store_close(struct store *s);
+/* When the trusted timestamp or snapshot (ROOT/tuf) has expired, the earlier
+ * of their expiry times (unix time); 0 when neither has. */
+int64_t store_expired_since(struct agent *ag);
+/* A unix time as 2026-01-31T12:00:00Z. */
+void store_utc(int64_t t, char out[32]);
 
 /* The revision channel holds for this device's architecture; a progressive
  * release picks its revision when store_progressive_pick() says so. */

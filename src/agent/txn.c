@@ -4,8 +4,9 @@
  * Done after. When a step fails, the steps done (and the failing one) are
  * undone in reverse order. Every step's do and undo are idempotent, so that
  * after a crash at any point ferryd can finish or undo the change at
- * start-up:
- *   - a change that reached its point of no return (commit, discard) is
+ * start-up (a step of no return that fails without having changed anything
+ * is undone with the steps before it, see struct txn's unchanged):
+ *   - a change that reached its point of no return (commit, forget) is
  *     finished: the remaining steps run again;
  *   - any other interrupted change is undone from where it stopped.
  * Each change's final status and its outcome report are written in one
@@ -25,12 +26,6 @@
 #include "base/str.h"
 #include "report.h"
 #include "txn.h"
-
-static const char *jstr(json_t *o, const char *key)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-	return s ? s : "";
-}
 
 int txn_save_data(struct txn *t, ferry_error *err)
 {
@@ -295,10 +290,15 @@ void txn_run(struct agent *ag, sqlite3 *db, int64_t id)
 		ferry_error err;
 		ferry_error_clear(&err);
 		int rc;
-		if (fault("", steps[i].kind, ""))
+		t.unchanged = false;
+		if (fault("", steps[i].kind, "")) {
 			rc = ferry_error_set(&err, FERRY_E_FAULT, "fault point %s", steps[i].kind);
-		else
+			t.unchanged = true; /* the step did not start */
+		} else {
 			rc = steps[i].run(&t, &err);
+		}
+		if (rc >= 0)
+			t.unchanged = false; /* it did what it does */
 		if (rc == 0 && fault("", steps[i].kind, "-done"))
 			rc = ferry_error_set(&err, FERRY_E_FAULT, "fault point %s-done",
 			                     steps[i].kind);
@@ -310,7 +310,7 @@ void txn_run(struct agent *ag, sqlite3 *db, int64_t id)
 			log_warn("change %lld: %s failed: %s", (long long)id, steps[i].kind, msg);
 			set_step(&t, i, "Error", msg);
 			json_object_set_new(r, "status", json_string("Error"));
-			if (steps[i].no_return) {
+			if (steps[i].no_return && !t.unchanged) {
 				finish_change(&t, "Error", msg, "failed", steps[i].kind, msg);
 				goto out;
 			}

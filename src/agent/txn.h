@@ -20,6 +20,10 @@ struct txn {
 	char kind[32];
 	json_t *data;   /* owned */
 	char note[512]; /* a step's remark, kept as its message */
+	/* Set by a step of no return that failed having changed nothing (its
+	 * work is one SQLite transaction that rolled back): the change is
+	 * undone like before its point of no return. */
+	bool unchanged;
 	char name[STATE_NAME_MAX];
 	char from[STATE_REV_MAX]; /* "" when there is none */
 	char to[STATE_REV_MAX];

@@ -17,6 +17,10 @@ struct cli_verb {
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print the usage of one verb to stderr and return 2. */
 int cli_usage(const char *verb);
+/* Print the usage of one verb to stdout and return 0 (VERB --help). */
+int cli_help(const char *verb);
+/* Is arg --help or -h? */
+bool cli_is_help(const char *arg);
 
 /* The whole command line, as main() got it. */
 extern char **cli_argv;

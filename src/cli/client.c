@@ -23,6 +23,7 @@
 /* How long one request may take (the agent answers at once; long work is a
  * change the client follows), and the most the answer's head may hold. */
 #define CLIENT_TIMEOUT_MS 120000
+#define CLIENT_CONNECT_RETRY_MS 20 /* between connects while the backlog is full */
 #define CLIENT_MAX_HEAD (64 * 1024)
 
 const char *client_socket(void)
@@ -60,16 +61,22 @@ static int request(const char *method, const char *path, const char *body, struc
 	snprintf(peer, sizeof(peer), "ferryd at %s", sock);
 	struct http_reader r;
 	http_reader_init(&r, fd, CLIENT_TIMEOUT_MS, peer, "ferryd's answer");
-	int rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-	if (rc < 0 && errno == EAGAIN) { /* the agent's backlog is full: wait */
-		rc = http_reader_wait(&r, POLLOUT, err);
-		if (rc < 0)
-			return rc;
-		int e = 0;
-		socklen_t el = sizeof(e);
-		getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el);
-		errno = e;
-		rc = e ? -1 : 0;
+	/* A Unix socket's connect fails with EAGAIN while the agent's backlog
+	 * is full (it does not complete later, unlike TCP's EINPROGRESS): try
+	 * again until the deadline. */
+	int rc;
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while ((rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa))) < 0 &&
+	       (errno == EAGAIN || errno == EINTR)) {
+		struct timespec t;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 >=
+		    CLIENT_TIMEOUT_MS) {
+			errno = EAGAIN;
+			break;
+		}
+		poll(NULL, 0, CLIENT_CONNECT_RETRY_MS);
 	}
 	if (rc < 0)
 		return ferry_error_set(err, FERRY_E_NETWORK,

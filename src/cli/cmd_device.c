@@ -43,7 +43,7 @@ static char *url_quote(const char *s)
 }
 
 struct flags {
-	bool json, all, dangerous, purge, forever, follow, no_wait;
+	bool json, all, dangerous, purge, forever, follow, no_wait, devmode;
 	const char *channel, *revision, *hold_for, *lines;
 	char *args[64];
 	int nargs;
@@ -57,10 +57,10 @@ static int parse(int argc, char **argv, const char *allowed, struct flags *f)
 	const struct cli_opt every[] = {
 	    {"--json", NULL, &f->json, NULL},           {"--all", NULL, &f->all, NULL},
 	    {"--dangerous", NULL, &f->dangerous, NULL}, {"--purge", NULL, &f->purge, NULL},
-	    {"--forever", NULL, &f->forever, NULL},     {"--follow", "-f", &f->follow, NULL},
-	    {"--no-wait", NULL, &f->no_wait, NULL},     {"--channel", NULL, NULL, &f->channel},
-	    {"--revision", NULL, NULL, &f->revision},   {"--for", NULL, NULL, &f->hold_for},
-	    {"--lines", "-n", NULL, &f->lines},
+	    {"--devmode", NULL, &f->devmode, NULL},     {"--forever", NULL, &f->forever, NULL},
+	    {"--follow", "-f", &f->follow, NULL},       {"--no-wait", NULL, &f->no_wait, NULL},
+	    {"--channel", NULL, NULL, &f->channel},     {"--revision", NULL, NULL, &f->revision},
+	    {"--for", NULL, NULL, &f->hold_for},        {"--lines", "-n", NULL, &f->lines},
 	};
 	struct cli_opt opts[ARRAY_SIZE(every) + 1];
 	size_t n = 0;
@@ -139,7 +139,7 @@ static bool looks_like_file(const char *a)
 int cmd_install(int argc, char **argv)
 {
 	struct flags f;
-	if (parse(argc, argv, "dangerous channel no-wait", &f) < 0)
+	if (parse(argc, argv, "dangerous devmode channel no-wait", &f) < 0)
 		return 2;
 	if (f.nargs != 1)
 		return cli_usage(argv[0]);
@@ -151,15 +151,15 @@ int cmd_install(int argc, char **argv)
 		char *abs = realpath(arg, NULL);
 		if (!abs)
 			return cli_fail("install: %s: %s", arg, strerror(errno));
-		body = json_pack("{s:s, s:s, s:b}", "action", "install", "path", abs, "dangerous",
-		                 f.dangerous);
+		body = json_pack("{s:s, s:s, s:b, s:b}", "action", "install", "path", abs,
+		                 "dangerous", f.dangerous, "devmode", f.devmode);
 		free(abs);
 	} else {
 		if (!pkg_name_valid(arg))
 			return cli_fail(
 			    "install: \"%s\" is neither a file nor a valid package name", arg);
-		body = json_pack("{s:s, s:s}", "action", "install", "channel",
-		                 f.channel ? f.channel : "");
+		body = json_pack("{s:s, s:s, s:b}", "action", "install", "channel",
+		                 f.channel ? f.channel : "", "devmode", f.devmode);
 		snprintf(url, sizeof(url), "/v1/packages/%s", arg);
 		path = url;
 	}
@@ -201,7 +201,7 @@ int cmd_remove(int argc, char **argv)
 int cmd_refresh(int argc, char **argv)
 {
 	struct flags f;
-	if (parse(argc, argv, "channel no-wait", &f) < 0)
+	if (parse(argc, argv, "channel devmode no-wait", &f) < 0)
 		return 2;
 	if (f.channel && f.nargs != 1)
 		return cli_fail("refresh: --channel needs exactly one package");
@@ -209,8 +209,8 @@ int cmd_refresh(int argc, char **argv)
 	for (int i = 0; i < f.nargs; i++)
 		json_array_append_new(names, json_string(f.args[i]));
 	_cleanup_(json_decrefp) json_t *body =
-	    json_pack("{s:s, s:O, s:s}", "action", "refresh", "names", names, "channel",
-	              f.channel ? f.channel : "");
+	    json_pack("{s:s, s:O, s:s, s:b}", "action", "refresh", "names", names, "channel",
+	              f.channel ? f.channel : "", "devmode", f.devmode);
 	char url[128] = "/v1/packages";
 	if (f.nargs == 1)
 		snprintf(url, sizeof(url), "/v1/packages/%s", f.args[0]);
@@ -308,6 +308,8 @@ static void notes_of(json_t *p, char *out, size_t size)
 	json_t *held = json_object_get(p, "held-until");
 	if (held && n < size)
 		n += (size_t)snprintf(out + n, size - n, "%sheld", n ? "," : "");
+	if (json_object_get(p, "updates-unverified-since") && n < size)
+		n += (size_t)snprintf(out + n, size - n, "%sunverified", n ? "," : "");
 	if (n == 0)
 		snprintf(out, size, "-");
 }
@@ -326,6 +328,7 @@ int cmd_list(int argc, char **argv)
 	if (rc || done)
 		return rc;
 	struct cli_table t = {.ncols = 5};
+	char since[64] = "";
 	const char *head[] = {"Name", "Version", "Rev", "Channel", "Notes"};
 	cli_table_add(&t, head);
 	size_t i;
@@ -346,30 +349,56 @@ int cmd_list(int argc, char **argv)
 		const char *row[] = {cli_json_str(p, "name", ""), cli_json_str(p, "version", ""),
 		                     rev, cli_json_str(p, "channel", ""), notes};
 		cli_table_add(&t, row);
+		if (!*since)
+			snprintf(since, sizeof(since), "%s",
+			         cli_json_str(p, "updates-unverified-since", ""));
 	}
 	cli_table_print(&t);
+	if (*since)
+		fprintf(stderr,
+		        "Warning: updates cannot be verified since %s: the store's signed metadata "
+		        "expired then and was not renewed (see ferry changes).\n",
+		        since);
 	json_decref(r);
 	return 0;
 }
 
-int cmd_info(int argc, char **argv)
+/* VERB ARG [--json]: the agent's answer to GET prefix+ARG. True with *out
+ * set when the caller prints it as text; false when done (printed as JSON,
+ * or failed), with the exit status in *status. */
+static bool get_one(int argc, char **argv, const char *prefix, json_t **out, int *status)
 {
 	struct flags f;
-	if (parse(argc, argv, "json", &f) < 0)
-		return 2;
-	if (f.nargs != 1)
-		return cli_usage(argv[0]);
-	char url[128];
-	snprintf(url, sizeof(url), "/v1/packages/%s", f.args[0]);
-	json_t *p = NULL;
-	int rc = get("info", url, &p);
-	if (rc)
-		return rc;
-	if (f.json) {
-		cli_print_json(p, false);
-		json_decref(p);
-		return 0;
+	*out = NULL;
+	*status = 0;
+	if (parse(argc, argv, "json", &f) < 0) {
+		*status = 2;
+		return false;
 	}
+	if (f.nargs != 1) {
+		*status = cli_usage(argv[0]);
+		return false;
+	}
+	char url[128];
+	snprintf(url, sizeof(url), "%s%s", prefix, f.args[0]);
+	json_t *j = NULL;
+	if ((*status = get(argv[0], url, &j)))
+		return false;
+	if (f.json) {
+		cli_print_json(j, false);
+		json_decref(j);
+		return false;
+	}
+	*out = j;
+	return true;
+}
+
+int cmd_info(int argc, char **argv)
+{
+	json_t *p = NULL;
+	int rc;
+	if (!get_one(argc, argv, "/v1/packages/", &p, &rc))
+		return rc;
 	char when[64];
 	printf("name:      %s\n", cli_json_str(p, "name", ""));
 	printf("summary:   %s\n", cli_json_str(p, "summary", ""));
@@ -556,22 +585,10 @@ int cmd_changes(int argc, char **argv)
 
 int cmd_change(int argc, char **argv)
 {
-	struct flags f;
-	if (parse(argc, argv, "json", &f) < 0)
-		return 2;
-	if (f.nargs != 1)
-		return cli_usage(argv[0]);
-	char url[128];
-	snprintf(url, sizeof(url), "/v1/changes/%s", f.args[0]);
 	json_t *c = NULL;
-	int rc = get("change", url, &c);
-	if (rc)
+	int rc;
+	if (!get_one(argc, argv, "/v1/changes/", &c, &rc))
 		return rc;
-	if (f.json) {
-		cli_print_json(c, false);
-		json_decref(c);
-		return 0;
-	}
 	struct cli_table t = {.ncols = 5};
 	const char *head[] = {"Status", "Spawn", "Ready", "Step", "Summary"};
 	cli_table_add(&t, head);

@@ -49,13 +49,6 @@ static void init_name(const char *dir, char *out, size_t size)
 		snprintf(out, size, "%s", name);
 }
 
-static void init_usage(FILE *out)
-{
-	fprintf(out, "usage: ferry init [DIR]\n"
-	             "  Write DIR/meta/ferry.yaml (DIR defaults to the current directory), a\n"
-	             "  commented starting manifest. An existing manifest is left alone.\n");
-}
-
 int cmd_init(int argc, char **argv)
 {
 	const char *dir = NULL;
@@ -63,10 +56,8 @@ int cmd_init(int argc, char **argv)
 	struct stat st;
 
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-			init_usage(stdout);
-			return 0;
-		}
+		if (cli_is_help(argv[i]))
+			return cli_help("init");
 		if (argv[i][0] == '-' && argv[i][1] && strcmp(argv[i], "--") != 0) {
 			fprintf(stderr, "ferry: init: unknown option %s\n", argv[i]);
 			return cli_usage("init");

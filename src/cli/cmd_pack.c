@@ -3,7 +3,8 @@
  * image.
  *
  * Steps, each of which stops the pack with one message on failure:
- *  1. read DIR/meta/ferry.yaml (manifest_load);
+ *  1. read DIR/meta/ferry.yaml (manifest_load_strict: plugs name known
+ *     interfaces);
  *  2. copy DIR into a private staging folder, leaving out only version
  *     control folders (.git, .hg, .svn, .bzr) and *.ferry files at the top
  *     of DIR, and refusing what no package may hold (device nodes, FIFOs,
@@ -462,7 +463,7 @@ static int pack_run(struct pack *p, char *out_path, size_t out_size, ferry_error
 		return ferry_error_set(
 		    err, FERRY_E_NOTFOUND,
 		    "%s: no meta/ferry.yaml (ferry init %s writes a starting one)", p->dir, p->dir);
-	if ((rc = manifest_load(manifest_path, &p->m, err)) < 0)
+	if ((rc = manifest_load_strict(manifest_path, MANIFEST_KNOWN_INTERFACES, &p->m, err)) < 0)
 		return rc;
 
 	if (p->out) {

@@ -26,6 +26,7 @@ struct sopts {
 	const char *store;
 	bool insecure;
 	bool json;
+	bool no_halt;
 	const char *token_file;
 	const char *release;
 	const char *from;
@@ -70,6 +71,7 @@ static int parse(int argc, char **argv, struct sopts *o, const char *verb)
 	    {"--progressive", NULL, NULL, &progressive},
 	    {"--halt-failures", NULL, NULL, &halt_failures},
 	    {"--halt-ratio", NULL, NULL, &halt_ratio},
+	    {"--no-halt", NULL, &o->no_halt, NULL},
 	    {NULL, NULL, NULL, NULL},
 	};
 	int rc =
@@ -356,27 +358,36 @@ int cmd_push(int argc, char **argv)
 
 /* --- status --- */
 
-/* Progressive releases the store halted because devices reported them
- * failing, until the next release on their channel. */
+/* Releases the store halted because devices reported them failing, until
+ * the next release on their channel: a progressive one withdrawn, a full
+ * one given way to what the channel held before. */
 static void print_halts(json_t *map)
 {
 	json_t *h;
 	size_t i;
 	json_array_foreach(json_object_get(map, "halts"), i, h)
 	{
-		char when[CLI_TIME_SIZE];
+		char when[CLI_TIME_SIZE], back[96] = "";
 		cli_time_utc(json_integer_value(json_object_get(h, "time")), "?", when,
 		             sizeof(when));
-		printf("%s: progressive release of revision %lld halted: %lld of %lld devices "
-		       "failed at %s\n",
-		       cli_json_str(h, "channel", ""),
+		bool full = str_eq(cli_json_str(h, "kind", ""), "full");
+		json_t *restored = json_object_get(h, "restored");
+		if (full && json_is_integer(restored))
+			snprintf(back, sizeof(back), "; back to revision %lld",
+			         (long long)json_integer_value(restored));
+		else if (full)
+			snprintf(back, sizeof(back), "; closed, it held no revision before");
+		printf("%s: %s release of revision %lld halted: %lld of %lld devices failed at "
+		       "%s%s\n",
+		       cli_json_str(h, "channel", ""), full ? "full" : "progressive",
 		       (long long)json_integer_value(json_object_get(h, "revision")),
 		       (long long)json_integer_value(json_object_get(h, "failed")),
-		       (long long)json_integer_value(json_object_get(h, "reporting")), when);
+		       (long long)json_integer_value(json_object_get(h, "reporting")), when, back);
 	}
 }
 
-static void print_status(json_t *map)
+/* name: unused, the map names its package. */
+static void print_status(const char *name, json_t *map)
 {
 	json_t *chans = json_object_get(map, "channels"), *e;
 	size_t i;
@@ -447,69 +458,62 @@ static int get_package(struct sopts *o, const char *what, json_t **reply, ferry_
 	return store_call(c, "GET", path, NULL, reply, NULL, err);
 }
 
-int cmd_status(int argc, char **argv)
+static void print_revisions(const char *name, json_t *reply)
+{
+	json_t *revs = json_object_get(reply, "revisions"), *e;
+	size_t i;
+	if (json_array_size(revs) == 0)
+		printf("%s has no revisions yet\n", name);
+	else
+		printf("%-6s %-21s %-14s %-12s %s\n", "Rev.", "Uploaded", "Arches", "Version",
+		       "Channels");
+	json_array_foreach(revs, i, e)
+	{
+		char when[CLI_TIME_SIZE], arches[128], chans[512];
+		cli_time_utc(json_integer_value(json_object_get(e, "created")), "?", when,
+		             sizeof(when));
+		cli_json_join(json_object_get(e, "architectures"), ",", arches, sizeof(arches));
+		cli_json_join(json_object_get(e, "channels"), ", ", chans, sizeof(chans));
+		printf("%-6lld %-21s %-14s %-12s %s\n",
+		       (long long)json_integer_value(json_object_get(e, "revision")), when, arches,
+		       cli_json_str(e, "version", ""), *chans ? chans : "-");
+	}
+}
+
+/* VERB NAME [--json]: GET /v1/packages/NAME/VERB, printed as JSON or by
+ * print. */
+static int package_view(int argc, char **argv, const char *verb,
+                        void (*print)(const char *name, json_t *reply))
 {
 	struct sopts o;
 	struct store_client c;
-	int rc = parse(argc, argv, &o, "status");
+	int rc = parse(argc, argv, &o, verb);
 	if (rc)
 		return rc;
 	if (o.nargs != 1)
-		return cli_usage("status");
+		return cli_usage(verb);
 	if ((rc = cli_store_open(&c, o.store, o.insecure)))
 		return rc;
 	json_t *reply = NULL;
 	ferry_error err = {0};
-	rc = get_package(&o, "status", &reply, &err, &c);
+	rc = get_package(&o, verb, &reply, &err, &c);
 	store_client_free(&c);
 	if (rc == 0 && o.json)
 		cli_print_json(reply, false);
 	else if (rc == 0)
-		print_status(reply);
+		print(o.args[0], reply);
 	json_decref(reply);
-	return rc < 0 ? cli_fail("status %s: %s", o.args[0], ferry_error_msg(&err)) : 0;
+	return rc < 0 ? cli_fail("%s %s: %s", verb, o.args[0], ferry_error_msg(&err)) : 0;
+}
+
+int cmd_status(int argc, char **argv)
+{
+	return package_view(argc, argv, "status", print_status);
 }
 
 int cmd_revisions(int argc, char **argv)
 {
-	struct sopts o;
-	struct store_client c;
-	int rc = parse(argc, argv, &o, "revisions");
-	if (rc)
-		return rc;
-	if (o.nargs != 1)
-		return cli_usage("revisions");
-	if ((rc = cli_store_open(&c, o.store, o.insecure)))
-		return rc;
-	json_t *reply = NULL;
-	ferry_error err = {0};
-	rc = get_package(&o, "revisions", &reply, &err, &c);
-	store_client_free(&c);
-	if (rc == 0 && o.json) {
-		cli_print_json(reply, false);
-	} else if (rc == 0) {
-		json_t *revs = json_object_get(reply, "revisions"), *e;
-		size_t i;
-		if (json_array_size(revs) == 0)
-			printf("%s has no revisions yet\n", o.args[0]);
-		else
-			printf("%-6s %-21s %-14s %-12s %s\n", "Rev.", "Uploaded", "Arches",
-			       "Version", "Channels");
-		json_array_foreach(revs, i, e)
-		{
-			char when[CLI_TIME_SIZE], arches[128], chans[512];
-			cli_time_utc(json_integer_value(json_object_get(e, "created")), "?", when,
-			             sizeof(when));
-			cli_json_join(json_object_get(e, "architectures"), ",", arches,
-			              sizeof(arches));
-			cli_json_join(json_object_get(e, "channels"), ", ", chans, sizeof(chans));
-			printf("%-6lld %-21s %-14s %-12s %s\n",
-			       (long long)json_integer_value(json_object_get(e, "revision")), when,
-			       arches, cli_json_str(e, "version", ""), *chans ? chans : "-");
-		}
-	}
-	json_decref(reply);
-	return rc < 0 ? cli_fail("revisions %s: %s", o.args[0], ferry_error_msg(&err)) : 0;
+	return package_view(argc, argv, "revisions", print_revisions);
 }
 
 /* --- release, promote, close --- */
@@ -562,7 +566,7 @@ static int channel_call(struct sopts *o, const char *verb, const char *action, j
 	if (!json_is_true(json_object_get(reply, "published")))
 		fprintf(stderr, "ferry: warning: the store recorded the change but has not "
 		                "published it yet; it retries on its own\n");
-	print_status(json_object_get(reply, "status"));
+	print_status(o->args[0], json_object_get(reply, "status"));
 	json_decref(reply);
 	return 0;
 }
@@ -586,12 +590,14 @@ int cmd_release(int argc, char **argv)
 	json_t *body = json_pack("{s:I, s:o}", "revision", (json_int_t)rev, "channels", chans);
 	if (o.progressive > 0)
 		json_object_set_new(body, "progressive", json_integer(o.progressive));
-	if ((o.halt_failures >= 0 || o.halt_ratio >= 0) &&
-	    (o.progressive < 1 || o.progressive > 99)) {
+	/* --no-halt is --halt-failures 0, for this release to these channels */
+	if (o.no_halt && (o.halt_failures > 0 || o.halt_ratio >= 0)) {
 		json_decref(body);
-		return cli_fail("release: --halt-failures and --halt-ratio apply only to a "
-		                "progressive release (--progressive 1 to 99)");
+		return cli_fail("release: --no-halt and --halt-failures or --halt-ratio contradict "
+		                "each other");
 	}
+	if (o.no_halt)
+		o.halt_failures = 0;
 	if (o.halt_failures >= 0)
 		json_object_set_new(body, "halt-failures", json_integer(o.halt_failures));
 	if (o.halt_ratio >= 0)

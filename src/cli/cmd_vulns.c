@@ -53,7 +53,15 @@ static void print_findings(const char *name, json_t *r)
 	json_t *list = json_object_get(r, "findings"), *f;
 	size_t i;
 	json_t *scan = json_object_get(r, "scan");
-	if (json_array_size(list) == 0) {
+	json_t *adv = json_object_get(r, "advisories");
+	/* a store that answers without the object predates it: say nothing */
+	bool none = json_is_false(json_object_get(adv, "imported"));
+	if (json_array_size(list) == 0 && none) {
+		printf("%s: no advisories imported into this store yet: it cannot tell whether its "
+		       "released revisions are vulnerable (the store's operator imports them with "
+		       "ferry-store vulns import)\n",
+		       name);
+	} else if (json_array_size(list) == 0) {
 		printf("%s: no known vulnerability in its released revisions\n", name);
 	} else {
 		printf("%s: %zu open finding%s in released revisions\n\n", name,
@@ -87,6 +95,12 @@ static void print_findings(const char *name, json_t *r)
 		       h == 1 ? "" : "s");
 	if (json_is_true(json_object_get(scan, "pending")))
 		printf("a scan is pending: this may change in a moment\n");
+	if (json_is_true(json_object_get(adv, "imported"))) {
+		char when[CLI_TIME_SIZE];
+		cli_json_time_utc(json_object_get(adv, "last-import"), "?", when, sizeof(when));
+		long long held = json_integer_value(json_object_get(adv, "held"));
+		printf("advisories last imported at %s (%lld held)\n", when, held);
+	}
 }
 
 int cmd_vulns(int argc, char **argv)

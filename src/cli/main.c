@@ -1,5 +1,6 @@
 /* main.c: the `ferry` command: dispatches to one cmd_*() per verb. Verbs are
- * added here as they are implemented; an unknown verb prints usage, exit 2. */
+ * added here as they are implemented; an unknown verb prints usage, exit 2;
+ * VERB --help prints the verb's usage to stdout, exit 0. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +36,8 @@ int cli_sibling(const char *name, const char *subdir, char *out, size_t size)
 }
 
 static const struct cli_verb verbs[] = {
-    {"init", cmd_init, "[DIR]", "write a starting meta/ferry.yaml in DIR (default: .)"},
+    {"init", cmd_init, "[DIR]",
+     "write a commented meta/ferry.yaml in DIR (default: .) unless one exists"},
     {"pack", cmd_pack, "DIR [-o FILE] [--compression zstd|xz|lz4] [--deb-cache DIR]",
      "pack DIR into a NAME_VERSION_ARCH.ferry image"},
     {"inspect", cmd_inspect, "FILE [--json] [--files]", "show what a .ferry image holds"},
@@ -49,7 +51,8 @@ static const struct cli_verb verbs[] = {
     {"push", cmd_push, "FILE [--release CHANNEL[,CHANNEL...]] [--json]",
      "upload a package image to the store"},
     {"release", cmd_release,
-     "NAME REVISION CHANNEL... [--progressive PCT [--halt-failures N] [--halt-ratio PCT]] [--json]",
+     "NAME REVISION CHANNEL... [--progressive PCT] [--halt-failures N] [--halt-ratio PCT] "
+     "[--no-halt] [--json]",
      "release a revision to channels"},
     {"promote", cmd_promote, "NAME --from CHANNEL --to CHANNEL [--json]",
      "release what one channel holds to another"},
@@ -63,10 +66,10 @@ static const struct cli_verb verbs[] = {
      "known vulnerabilities in the released revisions of a package"},
     {"webhooks", cmd_webhooks, "NAME [--json] | add NAME URL --secret-file FILE | remove NAME ID",
      "webhooks that receive vulnerability notices (NAME: a package or @ACCOUNT)"},
-    {"install", cmd_install, "NAME [--channel CH] | FILE [--dangerous]",
+    {"install", cmd_install, "NAME [--channel CH] [--devmode] | FILE [--dangerous] [--devmode]",
      "install a package from the store or a file"},
     {"remove", cmd_remove, "NAME... [--purge]", "remove packages (--purge: and their data)"},
-    {"refresh", cmd_refresh, "[NAME...] [--channel CH]", "refresh packages now"},
+    {"refresh", cmd_refresh, "[NAME...] [--channel CH] [--devmode]", "refresh packages now"},
     {"revert", cmd_revert, "NAME [--revision REV]",
      "go back to an earlier revision on this device"},
     {"list", cmd_list, "[--all] [--json]", "list installed packages"},
@@ -109,16 +112,31 @@ static void usage_all(FILE *out)
 	fprintf(out, "\nferry VERB --help shows the arguments of one verb.\n");
 }
 
-int cli_usage(const char *verb)
+static int usage_verb(const char *verb, FILE *out, int status)
 {
 	for (size_t i = 0; verbs[i].name; i++)
 		if (strcmp(verbs[i].name, verb) == 0) {
-			fprintf(stderr, "usage: ferry %s %s\n  %s\n", verbs[i].name, verbs[i].usage,
+			fprintf(out, "usage: ferry %s %s\n  %s\n", verbs[i].name, verbs[i].usage,
 			        verbs[i].summary);
-			return 2;
+			return status;
 		}
-	usage_all(stderr);
-	return 2;
+	usage_all(out);
+	return status;
+}
+
+int cli_usage(const char *verb)
+{
+	return usage_verb(verb, stderr, 2);
+}
+
+int cli_help(const char *verb)
+{
+	return usage_verb(verb, stdout, 0);
+}
+
+bool cli_is_help(const char *arg)
+{
+	return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
 }
 
 int main(int argc, char **argv)
@@ -131,7 +149,7 @@ int main(int argc, char **argv)
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (strcmp(argv[i], "--verbose") == 0 || strcmp(argv[i], "-v") == 0) {
 			log_set_level(LOG_LEVEL_DEBUG);
-		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+		} else if (cli_is_help(argv[i])) {
 			usage_all(stdout);
 			return 0;
 		} else if (strcmp(argv[i], "--version") == 0) {
@@ -148,9 +166,13 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *verb = argv[i];
+	/* VERB --help is the same for every verb, whatever its own parser does
+	 * (`ferry run NAME --help` still passes --help to the app) */
 	for (size_t k = 0; verbs[k].name; k++)
 		if (strcmp(verbs[k].name, verb) == 0)
-			return verbs[k].run(argc - i, argv + i);
+			return i + 1 < argc && cli_is_help(argv[i + 1])
+			           ? cli_help(verb)
+			           : verbs[k].run(argc - i, argv + i);
 
 	const char *names[64];
 	size_t n = 0;

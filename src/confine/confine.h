@@ -114,8 +114,9 @@ enum syscall_lift {
 };
 
 enum iface_flag {
-	IFACE_HOST_NET = 1u << 0, /* share the host's network namespace */
-	IFACE_TCP_BIND = 1u << 1, /* Landlock does not restrict TCP bind */
+	IFACE_HOST_NET = 1u << 0,    /* share the host's network namespace */
+	IFACE_TCP_BIND = 1u << 1,    /* Landlock does not restrict TCP bind */
+	IFACE_TCP_CONNECT = 1u << 2, /* Landlock does not restrict TCP connect */
 };
 
 #define IFACE_MAX_PATHS 6

@@ -22,17 +22,18 @@
 static const struct iface ifaces[] = {
     {
         .name = "network",
-        .summary = "the host's network (otherwise a network namespace with only loopback)",
+        .summary = "open connections to the host's networks",
         .paths = {{"/run/systemd/resolve", NULL, ACCESS_RO}, {"/run/resolvconf", NULL, ACCESS_RO}},
         .caps = NOCAPS,
-        .flags = IFACE_HOST_NET,
+        .flags = IFACE_HOST_NET | IFACE_TCP_CONNECT,
+        .note = "no TCP bind without `network-bind`",
     },
     {
         .name = "network-bind",
-        .summary = "listen on TCP ports",
+        .summary = "accept connections on the host's networks (listen on TCP ports)",
         .caps = NOCAPS,
-        .flags = IFACE_TCP_BIND,
-        .note = "without it, Landlock (ABI 4 or later) denies bind(2) on TCP sockets",
+        .flags = IFACE_HOST_NET | IFACE_TCP_BIND,
+        .note = "no outgoing TCP connect without `network`",
     },
     {
         .name = "home",
@@ -245,6 +246,10 @@ void iface_print_markdown(FILE *out)
 		any = false;
 		if (f->flags & IFACE_HOST_NET) {
 			fputs("host network namespace", out);
+			any = true;
+		}
+		if (f->flags & IFACE_TCP_CONNECT) {
+			fprintf(out, "%sTCP connect allowed", any ? "; " : "");
 			any = true;
 		}
 		if (f->flags & IFACE_TCP_BIND) {

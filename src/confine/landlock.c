@@ -11,7 +11,9 @@
  *   read-only devices                read, ioctl
  *   the terminal on fds 0-2, if any  read, write, ioctl (it lives on the
  *                                    host's devpts, which "/" does not reach)
- * Network (ABI 4+): TCP bind denied unless `network-bind`.
+ * Network (ABI 4+): TCP bind denied unless `network-bind`; in the host's
+ * network namespace, TCP connect denied unless `network` (in a private one
+ * the app may connect to itself over loopback).
  * Scopes (ABI 6+): abstract Unix sockets and signals stay inside the sandbox.
  * Logging (ABI 7+): denials after exec go to the kernel's audit log.
  *
@@ -50,6 +52,7 @@
 #define LL_FS_TRUNCATE (1ull << 14)                /* ABI 3 */
 #define LL_FS_IOCTL_DEV (1ull << 15)               /* ABI 5 */
 #define LL_NET_BIND_TCP (1ull << 0)                /* ABI 4 */
+#define LL_NET_CONNECT_TCP (1ull << 1)             /* ABI 4 */
 #define LL_SCOPE_ABSTRACT_UNIX (1ull << 0)         /* ABI 6 */
 #define LL_SCOPE_SIGNAL (1ull << 1)                /* ABI 6 */
 #define LL_RESTRICT_SELF_LOG_NEW_EXEC_ON (1u << 1) /* ABI 7 */
@@ -152,7 +155,7 @@ static void log_missing(const struct confine_policy *p, int abi)
 	n += (size_t)snprintf(miss + n, sizeof(miss) - n, "%s%s (ABI %d)", n ? ", " : "", s, v)
 	MISSING(2, "rename/link across directories");
 	MISSING(3, "truncate");
-	MISSING(4, "TCP bind rules");
+	MISSING(4, "TCP bind and connect rules");
 	MISSING(5, "device ioctl");
 	MISSING(6, "abstract Unix socket and signal scoping");
 	MISSING(7, "denial logging");
@@ -180,7 +183,9 @@ int landlock_apply(const struct confine_policy *p, const struct mnt_plan *plan, 
 	if (abi >= 4) {
 		attr_size = offsetof(struct ll_ruleset_attr, scoped);
 		if (!(p->flags & IFACE_TCP_BIND))
-			attr.handled_access_net = LL_NET_BIND_TCP;
+			attr.handled_access_net |= LL_NET_BIND_TCP;
+		if ((p->flags & IFACE_HOST_NET) && !(p->flags & IFACE_TCP_CONNECT))
+			attr.handled_access_net |= LL_NET_CONNECT_TCP;
 	}
 	if (abi >= 6) {
 		attr_size = sizeof(attr);

@@ -17,6 +17,7 @@
 #include "base/log.h"
 #include "base/str.h"
 #include "confine.h"
+#include "pkg/interface_names.h"
 #include "pkg/name.h"
 
 #define PATH_MAX_LEN 1024
@@ -229,12 +230,8 @@ static int add_plug(struct confine_policy *p, const char *name, ferry_error *err
 	const struct iface *f = iface_find(name);
 
 	if (!f) {
-		size_t n;
-		const struct iface *all = iface_all(&n);
-		const char *names[64] = {0};
-		for (size_t i = 0; i < n && i < ARRAY_SIZE(names) - 1; i++)
-			names[i] = all[i].name;
-		const char *hint = str_did_you_mean(name, names);
+		/* the same names as the table (tests/unit/test_confine.c) */
+		const char *hint = str_did_you_mean(name, pkg_interfaces);
 		if (hint)
 			return ferry_error_set(
 			    err, FERRY_E_INVALID,

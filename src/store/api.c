@@ -318,7 +318,8 @@ static int bump_generation(struct db *db, const char *package, ferry_error *err)
 	              package);
 }
 
-/* A release's own halting thresholds (halt.h); -1: the store's. */
+/* A release's own halting thresholds (halt.h), progressive or full; -1: the
+ * store's. */
 struct halt_limits {
 	long long failures, ratio;
 };
@@ -328,6 +329,22 @@ static const struct halt_limits store_limits = {-1, -1};
 /* The newest report when a progressive release begins: only later ones count
  * towards halting it. */
 #define LAST_REPORT "(SELECT COALESCE(MAX(id), 0) FROM reports)"
+
+/* What a full release of $6 replaces, for a halt to go back to (halt.h):
+ * the row's revision, unless it is $6 already (a release again keeps what
+ * the first one replaced) or the row is an expired branch (gone). */
+#define FULL_PREVIOUS                                                                              \
+	"CASE WHEN channels.revision = $6 THEN channels.previous_revision WHEN "                   \
+	"channels.expires <= $7 THEN NULL ELSE channels.revision END"
+
+/* The report a full release of $6 counts failures after: the same revision
+ * again keeps its count (a release from before schema version 6 stays
+ * unhalted), completing a progressive release of it counts from where that
+ * began, anything else from the newest report. */
+#define FULL_AFTER                                                                                 \
+	"CASE WHEN channels.revision = $6 THEN channels.full_after WHEN "                          \
+	"channels.progressive_revision = $6 THEN COALESCE(channels.progressive_after, 0) "         \
+	"ELSE " LAST_REPORT " END"
 
 /* Set rev (per architecture: arches maps arch -> revision) on each target
  * channel, fully or progressively; inside the caller's transaction. A
@@ -379,14 +396,20 @@ static int set_channels(struct api_ctx *c, const struct release_target *t, size_
 				    c->db, NULL, err,
 				    "INSERT INTO channels (package, track, risk, branch, arch, "
 				    "revision, progressive_revision, progressive_pct, updated, "
-				    "expires) VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, $7, $8) "
+				    "expires, previous_revision, full_after, full_halt_failures, "
+				    "full_halt_ratio) VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, "
+				    "$7, $8, NULL, " LAST_REPORT ", $9, $10) "
 				    "ON CONFLICT (package, track, risk, branch, arch) DO UPDATE "
-				    "SET revision = $6, progressive_revision = NULL, "
-				    "progressive_pct = NULL, progressive_after = NULL, "
-				    "halt_failures = NULL, halt_ratio = NULL, updated = $7, "
-				    "expires = $8",
+				    "SET previous_revision = " FULL_PREVIOUS ", "
+				    "full_after = " FULL_AFTER ", revision = $6, "
+				    "progressive_revision = NULL, progressive_pct = NULL, "
+				    "progressive_after = NULL, halt_failures = NULL, "
+				    "halt_ratio = NULL, updated = $7, expires = $8, "
+				    "full_halt_failures = $9, full_halt_ratio = $10",
 				    c->package, t[i].ch.track, channel_risk_name(t[i].ch.risk),
-				    branch, arch, revs, now, expires);
+				    branch, arch, revs, now, expires,
+				    limits->failures >= 0 ? hf : NULL,
+				    limits->ratio >= 0 ? hr : NULL);
 			if (rc < 0)
 				return rc;
 		}
@@ -405,6 +428,28 @@ static json_t *status_json(struct api_ctx *c)
 		return json_null();
 	}
 	return map;
+}
+
+/* Commit what a map change did (rc: how it went so far); on failure roll
+ * back and answer the error. True when committed. */
+static bool commit_or_answer(struct api_ctx *c, int rc, ferry_error *err)
+{
+	if (rc == 0)
+		rc = db_commit(c->db, err);
+	if (rc == 0)
+		return true;
+	db_rollback(c->db);
+	api_error_from(c, rc, err);
+	return false;
+}
+
+/* The names of n channels, as a JSON array. */
+static json_t *target_names(const struct release_target *t, size_t n)
+{
+	json_t *names = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(names, json_string(t[i].name));
+	return names;
 }
 
 /* Release revision rev (its architectures) to channels; used by release and
@@ -445,16 +490,10 @@ static void do_release(struct api_ctx *c, long long rev, const char *const *name
 	json_decref(arches);
 	if (rc == 0 && FAULT("release-before-commit"))
 		rc = ferry_error_set(&err, FERRY_E_FAULT, "fault point release-before-commit");
-	if (rc == 0)
-		rc = db_commit(c->db, &err);
-	if (rc < 0) {
-		db_rollback(c->db);
-		return api_error_from(c, rc, &err);
-	}
+	if (!commit_or_answer(c, rc, &err))
+		return;
 	bool published = api_publish_after_commit(c);
-	json_t *released = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(released, json_string(t[i].name));
+	json_t *released = target_names(t, n);
 	log_info("%s released %s revision %lld to %zu channel%s%s", c->account, c->package, rev, n,
 	         n == 1 ? "" : "s", pct > 0 && pct < 100 ? " progressively" : "");
 	api_reply(c, 200,
@@ -498,11 +537,6 @@ static void h_release(struct api_ctx *c)
 		    json_integer_value(v) > lim[i].max)
 			return api_error(c, 400, "bad-request", "\"%s\": expected %s to %lld",
 			                 lim[i].key, lim[i].what, lim[i].max);
-		if (pct < 1 || pct > 99)
-			return api_error(c, 400, "bad-request",
-			                 "\"%s\": applies only to a progressive release "
-			                 "(progressive from 1 to 99)",
-			                 lim[i].key);
 		*(i == 0 ? &limits.failures : &limits.ratio) = json_integer_value(v);
 	}
 	const char *names[API_MAX_CHANNELS];
@@ -546,12 +580,9 @@ static void h_promote(struct api_ctx *c)
 	}
 	if (rc == 0)
 		rc = set_channels(c, &dst, 1, arches, 0, &store_limits, &err);
-	if (rc == 0)
-		rc = db_commit(c->db, &err);
-	if (rc < 0) {
-		db_rollback(c->db);
+	if (!commit_or_answer(c, rc, &err)) {
 		json_decref(arches);
-		return api_error_from(c, rc, &err);
+		return;
 	}
 	bool published = api_publish_after_commit(c);
 	log_info("%s promoted %s from %s to %s", c->account, c->package, src.name, dst.name);
@@ -587,16 +618,10 @@ static void h_close(struct api_ctx *c)
 	}
 	if (rc == 0)
 		rc = bump_generation(c->db, c->package, &err);
-	if (rc == 0)
-		rc = db_commit(c->db, &err);
-	if (rc < 0) {
-		db_rollback(c->db);
-		return api_error_from(c, rc, &err);
-	}
+	if (!commit_or_answer(c, rc, &err))
+		return;
 	bool published = api_publish_after_commit(c);
-	json_t *closed = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(closed, json_string(t[i].name));
+	json_t *closed = target_names(t, n);
 	log_info("%s closed %zu channel%s of %s", c->account, n, n == 1 ? "" : "s", c->package);
 	api_reply(c, 200,
 	          json_pack("{s:s, s:o, s:b, s:o}", "package", c->package, "closed", closed,

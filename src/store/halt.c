@@ -1,5 +1,5 @@
-/* halt.c: halting a progressive release that devices report failing, and
- * the note publishers see of it (see halt.h for the rule). */
+/* halt.c: halting a release that devices report failing, progressive or
+ * full, and the note publishers see of it (see halt.h for the rule). */
 #include "halt.h"
 
 #include <stdio.h>
@@ -30,27 +30,45 @@ static void short_name(const struct channel *ch, const char *canonical, char *ou
 		snprintf(out, size, "%s", canonical);
 }
 
-int halt_check(struct store *st, struct db *db, const struct report *r, struct halt *out,
-               ferry_error *err)
+/* The two kinds of release a report can halt: a row's progressive revision,
+ * or its full revision (only one released since schema version 6, when the
+ * store began to record what it replaced). */
+struct halt_kind {
+	const char *name;    /* as the halts table and the status say it */
+	const char *match;   /* the channels rows holding the reported revision */
+	const char *columns; /* halt_failures, halt_ratio, count-from, restored */
+	const char *withdraw;
+};
+
+static const struct halt_kind kinds[] = {
+    {"progressive", "progressive_revision = $5",
+     "halt_failures, halt_ratio, COALESCE(progressive_after, 0), NULL",
+     "progressive_revision = NULL, progressive_pct = NULL, progressive_after = NULL, "
+     "halt_failures = NULL, halt_ratio = NULL"},
+    {"full", "revision = $5 AND full_after IS NOT NULL",
+     "full_halt_failures, full_halt_ratio, full_after, previous_revision",
+     "revision = previous_revision, previous_revision = NULL, full_after = NULL, "
+     "full_halt_failures = NULL, full_halt_ratio = NULL"},
+};
+
+static int halt_one(struct store *st, struct db *db, const struct report *r,
+                    const struct halt_kind *k, struct halt *out, ferry_error *err)
 {
-	memset(out, 0, sizeof(*out));
-	if (strcmp(r->result, "ok") == 0)
-		return 0;
 	struct channel ch;
 	if (channel_parse(r->channel, &ch, NULL) < 0)
 		return 0; /* report_parse refused it already */
-	char name[CHANNEL_NAME_MAX + 1], alt[CHANNEL_NAME_MAX + 1], rev[24];
+	char name[CHANNEL_NAME_MAX + 1], alt[CHANNEL_NAME_MAX + 1], rev[24], sql[512];
 	channel_format(&ch, name, sizeof(name));
 	short_name(&ch, name, alt, sizeof(alt));
 	ll(rev, r->to_revision);
 	const char *risk = channel_risk_name(ch.risk);
 
 	_cleanup_rows_ struct db_rows rows = DB_ROWS_INIT, counts = DB_ROWS_INIT;
-	int rc = db_run(db, &rows, err,
-	                "SELECT halt_failures, halt_ratio, COALESCE(progressive_after, 0) "
-	                "FROM channels WHERE package = $1 AND track = $2 AND risk = $3 AND "
-	                "branch = $4 AND progressive_revision = $5 ORDER BY arch",
-	                r->package, ch.track, risk, ch.branch, rev);
+	snprintf(sql, sizeof(sql),
+	         "SELECT %s FROM channels WHERE package = $1 AND track = $2 AND risk = $3 AND "
+	         "branch = $4 AND %s ORDER BY arch",
+	         k->columns, k->match);
+	int rc = db_run(db, &rows, err, sql, r->package, ch.track, risk, ch.branch, rev);
 	if (rc < 0 || rows.nrows == 0)
 		return rc;
 	long long min_failed = st->halt_failures, ratio = st->halt_ratio, since = -1;
@@ -76,23 +94,26 @@ int halt_check(struct store *st, struct db *db, const struct report *r, struct h
 	if (failed < min_failed || failed * 100 < ratio * reporting)
 		return 0;
 
+	/* what the channel goes back to: the first architecture's (they agree
+	 * unless the architectures were released apart) */
+	const char *restored = db_cell(&rows, 0, 3);
 	char now[24], f[24], n[24], mf[24], ra[24];
 	ll(now, store_now());
-	rc = db_run(db, NULL, err,
-	            "UPDATE channels SET progressive_revision = NULL, progressive_pct = NULL, "
-	            "progressive_after = NULL, halt_failures = NULL, halt_ratio = NULL, "
-	            "updated = $6 WHERE package = $1 AND track = $2 AND risk = $3 AND "
-	            "branch = $4 AND progressive_revision = $5",
-	            r->package, ch.track, risk, ch.branch, rev, now);
+	snprintf(sql, sizeof(sql),
+	         "UPDATE channels SET %s, updated = $6 WHERE package = $1 AND track = $2 AND "
+	         "risk = $3 AND branch = $4 AND %s",
+	         k->withdraw, k->match);
+	rc = db_run(db, NULL, err, sql, r->package, ch.track, risk, ch.branch, rev, now);
 	if (rc == 0)
 		rc = halt_clear(db, r->package, &ch, err);
 	if (rc == 0)
 		rc = db_run(db, NULL, err,
 		            "INSERT INTO halts (package, track, risk, branch, channel, revision, "
-		            "failed, reporting, halt_failures, halt_ratio, halted) VALUES ($1, $2, "
-		            "$3, $4, $5, $6, $7, $8, $9, $10, $11)",
+		            "failed, reporting, halt_failures, halt_ratio, halted, kind, restored) "
+		            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
 		            r->package, ch.track, risk, ch.branch, name, rev, ll(f, failed),
-		            ll(n, reporting), ll(mf, min_failed), ll(ra, ratio), now);
+		            ll(n, reporting), ll(mf, min_failed), ll(ra, ratio), now, k->name,
+		            restored);
 	if (rc == 0)
 		rc =
 		    db_run(db, NULL, err,
@@ -100,11 +121,25 @@ int halt_check(struct store *st, struct db *db, const struct report *r, struct h
 	if (rc < 0)
 		return rc;
 	out->halted = true;
+	out->kind = k->name;
 	snprintf(out->channel, sizeof(out->channel), "%s", name);
 	out->revision = r->to_revision;
 	out->failed = failed;
 	out->reporting = reporting;
+	out->restored = restored ? db_cell_ll(&rows, 0, 3) : 0;
 	return 0;
+}
+
+int halt_check(struct store *st, struct db *db, const struct report *r, struct halt *out,
+               ferry_error *err)
+{
+	memset(out, 0, sizeof(*out));
+	if (strcmp(r->result, "ok") == 0)
+		return 0;
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && !out->halted && i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		rc = halt_one(st, db, r, &kinds[i], out, err);
+	return rc;
 }
 
 int halt_clear(struct db *db, const char *package, const struct channel *ch, ferry_error *err)
@@ -119,22 +154,26 @@ int halt_clear(struct db *db, const char *package, const struct channel *ch, fer
 
 static json_t *halt_json(const struct db_rows *rows, size_t i)
 {
+	const char *restored = db_cell(rows, i, 11);
 	return json_pack(
-	    "{s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "channel", db_cell(rows, i, 3), "revision",
-	    (json_int_t)db_cell_ll(rows, i, 4), "failed", (json_int_t)db_cell_ll(rows, i, 5),
-	    "reporting", (json_int_t)db_cell_ll(rows, i, 6), "time",
-	    (json_int_t)db_cell_ll(rows, i, 7), "halt-failures", (json_int_t)db_cell_ll(rows, i, 8),
-	    "halt-ratio", (json_int_t)db_cell_ll(rows, i, 9));
+	    "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:o}", "channel", db_cell(rows, i, 3),
+	    "revision", (json_int_t)db_cell_ll(rows, i, 4), "failed",
+	    (json_int_t)db_cell_ll(rows, i, 5), "reporting", (json_int_t)db_cell_ll(rows, i, 6),
+	    "time", (json_int_t)db_cell_ll(rows, i, 7), "halt-failures",
+	    (json_int_t)db_cell_ll(rows, i, 8), "halt-ratio", (json_int_t)db_cell_ll(rows, i, 9),
+	    "kind", db_cell(rows, i, 10), "restored",
+	    restored ? json_integer(db_cell_ll(rows, i, 11)) : json_null());
 }
 
 int halt_annotate(struct db *db, const char *package, json_t *map, ferry_error *err)
 {
 	_cleanup_rows_ struct db_rows rows = DB_ROWS_INIT;
-	int rc = db_run(db, &rows, err,
-	                "SELECT track, risk, branch, channel, revision, failed, reporting, "
-	                "halted, halt_failures, halt_ratio FROM halts WHERE package = $1 AND "
-	                "cleared IS NULL ORDER BY id",
-	                package);
+	int rc = db_run(
+	    db, &rows, err,
+	    "SELECT track, risk, branch, channel, revision, failed, reporting, "
+	    "halted, halt_failures, halt_ratio, kind, restored FROM halts WHERE package = $1 AND "
+	    "cleared IS NULL ORDER BY id",
+	    package);
 	if (rc < 0)
 		return rc;
 	json_t *list = json_array();

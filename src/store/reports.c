@@ -116,8 +116,8 @@ void reports_h_post(struct api_ctx *c)
 		         c->st->reports_keep);
 		rc = db_run(c->db, NULL, &err, sql, r.package);
 	}
-	/* a progressive release that its devices report failing stops here,
-	 * in the same transaction (halt.h) */
+	/* a release that its devices report failing stops here, in the same
+	 * transaction (halt.h) */
 	struct halt halt = {0};
 	if (rc == 0 && !duplicate)
 		rc = halt_check(c->st, c->db, &r, &halt, &err);
@@ -128,9 +128,10 @@ void reports_h_post(struct api_ctx *c)
 		return api_error_from(c, rc, &err);
 	}
 	if (halt.halted) {
-		log_warn("halted the progressive release of %s revision %lld on %s: %lld of %lld "
+		log_warn("halted the %s release of %s revision %lld on %s: %lld of %lld "
 		         "reporting devices failed",
-		         r.package, halt.revision, halt.channel, halt.failed, halt.reporting);
+		         halt.kind, r.package, halt.revision, halt.channel, halt.failed,
+		         halt.reporting);
 		snprintf(c->package, sizeof(c->package), "%s", r.package);
 		api_publish_after_commit(c);
 	}

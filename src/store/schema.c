@@ -28,7 +28,8 @@
  * Version 2: vulnerability notices (vulns_schema.h); version 3: device
  * outcome reports (reports_schema.h); version 4: halting a progressive
  * release that devices report failing (halt_schema.h); version 5: device-key
- * bindings kept apart from reports (reports_schema.h).
+ * bindings kept apart from reports (reports_schema.h); version 6: halting
+ * full releases too (halt_schema.h).
  *
  * Also here: the one check that a database is at this program's version
  * (db_open_checked, db_schema_check). */
@@ -90,6 +91,7 @@ static const struct migration migrations[] = {
     {3, V3_REPORTS("INTEGER PRIMARY KEY"), V3_REPORTS("BIGSERIAL PRIMARY KEY")},
     {4, V4_HALTS("INTEGER PRIMARY KEY"), V4_HALTS("BIGSERIAL PRIMARY KEY")},
     {5, V5_DEVICE_KEYS, V5_DEVICE_KEYS},
+    {6, V6_FULL_HALTS, V6_FULL_HALTS},
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

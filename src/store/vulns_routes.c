@@ -1,6 +1,8 @@
 /* vulns_routes.c: GET /v1/packages/NAME/vulns, a package's open
- * findings, its recent cleared ones and the state of its scan, for its
- * owner and collaborators. Not here: how findings are made (vulns.c). */
+ * findings, its recent cleared ones, the state of its scan and whether the
+ * store has advisories to scan against at all (no import yet: no finding
+ * means nothing), for its owner and collaborators. Not here: how findings
+ * are made (vulns.c), the import (vulns.c, vulns_admin.c). */
 #include "vulns_routes.h"
 
 #include <stdio.h>
@@ -29,7 +31,8 @@ void vulns_h_findings(struct api_ctx *c)
 	if (api_authorise_package(c, false) < 0)
 		return;
 	ferry_error err = {0};
-	_cleanup_rows_ struct db_rows cur = DB_ROWS_INIT, hist = DB_ROWS_INIT, st = DB_ROWS_INIT;
+	_cleanup_rows_ struct db_rows cur = DB_ROWS_INIT, hist = DB_ROWS_INIT, st = DB_ROWS_INIT,
+	                              imp = DB_ROWS_INIT;
 	char lim[24];
 	snprintf(lim, sizeof(lim), "%d", VULNS_HISTORY_MAX);
 	int rc =
@@ -53,6 +56,13 @@ void vulns_h_findings(struct api_ctx *c)
 		           "WHERE withdrawn IS NULL) FROM packages p LEFT JOIN vuln_state v ON "
 		           "v.package = p.name WHERE p.name = $1",
 		           c->package);
+	/* imports that finished, failed ones too: what they read before the
+	 * failure was kept (vulns.h) */
+	if (rc == 0)
+		rc =
+		    db_run(c->db, &imp, &err,
+		           "SELECT COUNT(*), MAX(finished), COUNT(DISTINCT path) FROM vuln_sources "
+		           "WHERE finished IS NOT NULL");
 	if (rc < 0)
 		return api_error_from(c, rc, &err);
 	json_t *findings = json_array(), *history = json_array();
@@ -73,8 +83,14 @@ void vulns_h_findings(struct api_ctx *c)
 	    json_pack("{s:o, s:b, s:I}", "scanned",
 	              db_cell(&st, 0, 0) ? json_integer(db_cell_ll(&st, 0, 0)) : json_null(),
 	              "pending", pending, "advisories", (json_int_t)db_cell_ll(&st, 0, 3));
-	json_t *r = json_pack("{s:s, s:s, s:o, s:o, s:o}", "package", c->package, "state",
+	bool imported = db_cell_ll(&imp, 0, 0) > 0;
+	json_t *advisories = json_pack(
+	    "{s:b, s:o, s:I, s:I, s:I}", "imported", imported, "last-import",
+	    imported ? json_integer(db_cell_ll(&imp, 0, 1)) : json_null(), "imports",
+	    (json_int_t)db_cell_ll(&imp, 0, 0), "sources", (json_int_t)db_cell_ll(&imp, 0, 2),
+	    "held", (json_int_t)db_cell_ll(&st, 0, 3));
+	json_t *r = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o}", "package", c->package, "state",
 	                      json_array_size(findings) ? "open" : "clear", "findings", findings,
-	                      "history", history, "scan", scan);
+	                      "history", history, "scan", scan, "advisories", advisories);
 	api_reply(c, 200, r);
 }

@@ -386,15 +386,6 @@ int webhooks_deliver(struct store *st, struct db *db, const char *id, bool *agai
 /* ------------------------------------------------------------------ */
 /* the routes                                                          */
 
-static void reply(struct api_ctx *c, unsigned status, json_t *body)
-{
-	json_decref(c->reply);
-	c->reply = body;
-	c->status = status;
-	if (!body)
-		api_error(c, 500, "internal", "out of memory");
-}
-
 static json_t *null_or_int(const struct db_rows *r, size_t i, size_t col)
 {
 	return db_cell(r, i, col) ? json_integer(db_cell_ll(r, i, col)) : json_null();
@@ -453,11 +444,11 @@ static void list(struct api_ctx *c, const char *package, const char *account)
 		              null_or_int(&log, i, 10));
 		json_array_append_new(dl, o);
 	}
-	reply(c, 200,
-	      json_pack("{s:o, s:o, s:o, s:o}", "package",
-	                package ? json_string(package) : json_null(), "account",
-	                account ? json_string(account) : json_null(), "webhooks", hl, "deliveries",
-	                dl));
+	api_reply(c, 200,
+	          json_pack("{s:o, s:o, s:o, s:o}", "package",
+	                    package ? json_string(package) : json_null(), "account",
+	                    account ? json_string(account) : json_null(), "webhooks", hl,
+	                    "deliveries", dl));
 }
 
 /* Is url one the store will POST to? Error reply when not. */
@@ -566,10 +557,10 @@ static void add(struct api_ctx *c, const char *package, const char *account)
 		return api_error_from(c, rc, &err);
 	log_info("%s added webhook %s for %s%s", c->account, id, package ? "" : "account ",
 	         package ? package : account);
-	reply(c, 201,
-	      json_pack("{s:s, s:s, s:s, s:s}", "id", id, "url", url, "scope",
-	                package ? "package" : "account", package ? "package" : "account",
-	                package ? package : account));
+	api_reply(c, 201,
+	          json_pack("{s:s, s:s, s:s, s:s}", "id", id, "url", url, "scope",
+	                    package ? "package" : "account", package ? "package" : "account",
+	                    package ? package : account));
 }
 
 static void removal(struct api_ctx *c, const char *package, const char *account, const char *id)
@@ -593,7 +584,7 @@ static void removal(struct api_ctx *c, const char *package, const char *account,
 		return api_error(c, 404, "not-found", "%s has no webhook %s",
 		                 package ? package : account, id);
 	log_info("%s removed webhook %s of %s", c->account, id, package ? package : account);
-	reply(c, 200, json_pack("{s:s}", "removed", id));
+	api_reply(c, 200, json_pack("{s:s}", "removed", id));
 }
 
 void webhooks_h_list(struct api_ctx *c)

@@ -166,18 +166,7 @@ class Agent:
     def api(self, path):
         """GET from the local API (for waiting; assertions use ferry)."""
         try:
-            s = socket.socket(socket.AF_UNIX)
-            s.settimeout(10)
-            s.connect(self.socket)
-            s.sendall(f"GET {path} HTTP/1.0\r\nHost: x\r\n\r\n".encode())
-            data = b""
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-            s.close()
-            return json.loads(data.split(b"\r\n\r\n", 1)[1])["result"]
+            return api_get(self.socket, path)[1]["result"]
         except (OSError, ValueError, IndexError, KeyError):
             return None
 
@@ -258,16 +247,7 @@ class Agent:
         last = None
         while time.time() < deadline:
             try:
-                s = socket.socket(socket.AF_UNIX)
-                s.settimeout(5)
-                s.connect(path)
-                data = b""
-                while True:
-                    chunk = s.recv(4096)
-                    if not chunk:
-                        break
-                    data += chunk
-                s.close()
+                data = unix_exchange(path, b"", 5)
                 v, rev, d, markers = (data.decode().split(" ") + [""])[:4]
                 return v, rev, d, [m for m in markers.split(",") if m]
             except OSError as e:
@@ -299,6 +279,31 @@ class Agent:
             assert d == str(want), f"code of {rev} with the data of inode {d}, not {want}"
             assert v == p["version"], (v, p)
         return rev
+
+
+def unix_exchange(path, request, timeout):
+    """Connect to the Unix socket path, send request, read until the peer
+    closes."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(timeout)
+    try:
+        s.connect(path)
+        s.sendall(request)
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return data
+            data += chunk
+    finally:
+        s.close()
+
+
+def api_get(sock, path):
+    """GET path from ferryd's socket: (HTTP status, the JSON answer)."""
+    data = unix_exchange(sock, f"GET {path} HTTP/1.0\r\nHost: x\r\n\r\n".encode(), 10)
+    head, body = data.split(b"\r\n\r\n", 1)
+    return int(head.split(b" ")[1]), json.loads(body)
 
 
 def is_socket(path):

@@ -334,8 +334,9 @@ def test_seccomp_denial_in_ferry_logs_and_ferryd_log(agent, work, listener):
 
 
 def test_devmode_reports_instead_of_denying(agent, work, listener):
+    # devmode needs the device's consent (--devmode)
     agent.ferry("install", probe_package(agent, work, listener, extra_yaml="confinement: devmode"),
-                "--dangerous")
+                "--dangerous", "--devmode")
     r = probe(agent, restart=False)
     assert r["userns"] == 0                      # allowed ...
     logs = agent.ferry("logs", "hello.probe", "-n", "50").stdout
@@ -439,3 +440,51 @@ def test_missing_ferry_confine_stops_ferryd(work):
     assert a.wait_exit(60) == 1
     assert "ferry-confine not found (/nonexistent/ferry-confine)" in a.logtext()
     a.cleanup()
+
+
+ECHO = r"""#!/usr/bin/python3
+import os, socket
+port = int(open(os.environ["FERRY"] + "/PORT").read())
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", port))
+s.listen(4)
+while True:
+    c, _ = s.accept()
+    c.sendall(b"echo " + c.recv(64))
+    c.close()
+"""
+
+
+def exchange(port, deadline_s):
+    """Connect to the host's 127.0.0.1:port until it answers or the time is up."""
+    deadline = time.time() + deadline_s
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+                c.sendall(b"hello")
+                return c.recv(64).decode()
+        except OSError as e:
+            if time.time() > deadline:
+                return type(e).__name__
+            time.sleep(0.1)
+
+
+def test_a_server_with_network_bind_alone_is_reached_from_the_host(agent, work):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    image = build_package(work, server=False, apps="""
+        echo:
+          command: bin/echo
+          daemon: simple
+          restart-delay: 100ms
+          plugs: [network-bind]
+        """, files={"bin/echo": (ECHO, 0o755), "PORT": (f"{port}\n", 0o644)})
+    agent.ferry("install", image, "--dangerous")
+    assert connections(agent) == {"network-bind": (True, "auto")}
+    assert exchange(port, 30) == "echo hello", agent.ferry("logs", "hello.echo").stdout
+    agent.ferry("disconnect", "hello:network-bind")
+    agent.ferry("restart", "hello.echo", check=None)
+    assert exchange(port, 2) == "ConnectionRefusedError"

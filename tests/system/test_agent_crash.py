@@ -17,8 +17,8 @@ from device import Agent, build_package
 
 INSTALL_STEPS = ["prepare-file", "mount", "pre-refresh", "stop-services", "copy-data", "switch",
                  "post-refresh", "start-services", "health", "commit"]
-FORWARD = {"commit", "commit-done", "discard", "discard-done", "commit-revert",
-           "commit-revert-done"}
+FORWARD = {"commit", "commit-done", "forget", "forget-done", "discard", "discard-done",
+           "commit-revert", "commit-revert-done"}
 
 
 @pytest.fixture
@@ -120,7 +120,8 @@ def test_kill_during_rollback(agent, work, step):
     assert "x3" in [b["revision"] for b in info["blocked"]]
 
 
-@pytest.mark.parametrize("point", ["stop-services", "remove-hook", "discard", "discard-done"])
+@pytest.mark.parametrize("point", ["stop-services", "remove-hook", "unmount", "unmount-done",
+                                   "forget", "forget-done", "discard", "discard-done"])
 def test_kill_during_remove(agent, work, point):
     agent.start()
     agent.ferry("install", build_package(work, version="1.0"), "--dangerous")

@@ -99,3 +99,45 @@ def test_no_agent_says_so(tmp_path):
     p = run("ferry", "list", env={"FERRY_SOCKET": str(tmp_path / "none.sock")})
     assert p.returncode == 1
     assert "cannot reach ferryd" in p.stderr and "is ferryd running?" in p.stderr
+
+
+def test_connect_is_retried_while_the_backlog_is_full(tmp_path):
+    """A Unix socket's connect fails with EAGAIN while the listener's backlog
+    is full: ferry tries again until ferryd takes connections."""
+    path = str(tmp_path / "ferryd.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(0)
+    fillers = []
+    for _ in range(4):  # fill the backlog
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.setblocking(False)
+        try:
+            s.connect(path)
+        except BlockingIOError:
+            s.close()
+            break
+        fillers.append(s)
+    assert fillers, "the backlog did not fill"
+
+    def serve_later():
+        threading.Event().wait(0.5)
+        for _ in fillers:
+            srv.accept()[0].close()
+        c, _ = srv.accept()
+        with c:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += c.recv(4096)
+            c.sendall(ANSWERS["content-length"])
+
+    t = threading.Thread(target=serve_later, daemon=True)
+    t.start()
+    try:
+        p = run("ferry", "list", "--json", env={"FERRY_SOCKET": path}, check=0, timeout=30)
+        assert json.loads(p.stdout) == RESULT
+    finally:
+        t.join(timeout=10)
+        srv.close()
+        for s in fillers:
+            s.close()

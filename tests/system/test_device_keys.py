@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from storelib import backend, postgres, store  # noqa: F401 (fixtures)
 from test_reports import Device, Publisher, post
+from test_halt import V6_COLUMNS
 
 DAY = 86400
 
@@ -151,7 +152,8 @@ def test_a_store_at_schema_version_4_migrates(store):
     assert send(store, twice)[0] == 201
     assert send(store, once)[0] == 201
     assert store.stop() == 0, store.read_log()
-    write_sql(store, ["DROP INDEX device_keys_last_seen", "DROP INDEX device_keys_evict",
+    write_sql(store, V6_COLUMNS + [
+                      "DROP INDEX device_keys_last_seen", "DROP INDEX device_keys_evict",
                       "ALTER TABLE device_keys DROP COLUMN reports",
                       f"UPDATE device_keys SET first_seen = first_seen - 100 "
                       f"WHERE device = '{twice.id}'",
@@ -159,7 +161,7 @@ def test_a_store_at_schema_version_4_migrates(store):
     p = store.admin("serve", "--listen", "127.0.0.1:1", check=1)
     assert "version 4" in p.stderr
     p = store.admin("migrate")
-    assert p.stdout == "database schema migrated from version 4 to 5\n"
+    assert p.stdout == "database schema migrated from version 4 to 6\n"
     assert dict(store.sql("SELECT device, reports FROM device_keys")) == {twice.id: "2",
                                                                           once.id: "1"}
     store.start()

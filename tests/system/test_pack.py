@@ -191,6 +191,14 @@ BROKEN = [
     ('name: hello\nversion: "1.0"\nsummary: s\nparts:\n  x:\n    stage-packages: ["-o foo"]\n',
      '6:22: parts.x.stage-packages[0]: expected a Debian package as NAME or NAME=VERSION (such as '
      'libssl3 or libssl3=3.0.11-1~deb12u2); got "-o foo"'),
+    ('name: hello\nversion: "1.0"\nsummary: s\napps:\n  hello:\n    command: bin/hello\n'
+     '    plugs: [network, netwrok-bind]\n',
+     '7:22: apps.hello.plugs[1]: unknown interface "netwrok-bind"; did you mean "network-bind"?'),
+    ('name: hello\nversion: "1.0"\nsummary: s\nplugs:\n  dev:\n    interface: serial\n',
+     '6:16: plugs.dev.interface: unknown interface "serial"; expected one of network, '
+     'network-bind, home, removable-media, serial-port, gpio, i2c, spi, camera, audio-playback, '
+     'hardware-observe, system-observe, log-observe, mount-observe, network-observe, shutdown, '
+     'time-control'),
 ]
 
 

@@ -8,6 +8,7 @@ webhooks routes, and webhooks retried when the receiver fails first, with a
 signature the receiver checks."""
 import json
 import os
+import time
 
 from storelib import backend, make_image, postgres, store  # noqa: F401 (fixtures)
 from test_vuln_debian import osv_record
@@ -111,6 +112,43 @@ def test_import_is_idempotent_and_reports_malformed_records(store, tmp_path):
     assert p.stderr.startswith(f"ferry-store vulns import: {tmp_path / 'missing'}: ")
 
 
+def test_vulns_says_when_the_store_has_no_advisories(store, tmp_path):
+    """With no feed imported, no finding means nothing: ferry vulns and the
+    API say so; after an import they say when it was."""
+    alice = publisher(store)
+    store.ferry(alice, "push", image(tmp_path, "1.0", OLD), "--release", "stable", check=0)
+    r = settled(store, alice)
+    assert r["findings"] == []
+    assert r["advisories"] == {"imported": False, "last-import": None, "imports": 0,
+                               "sources": 0, "held": 0}
+    p = store.ferry(alice, "vulns", "hello", check=0)
+    assert p.stdout == (
+        "hello: no advisories imported into this store yet: it cannot tell whether its "
+        "released revisions are vulnerable (the store's operator imports them with "
+        "ferry-store vulns import)\n")
+    assert "no known vulnerability" not in p.stdout
+
+    # an import that names nothing this package bundles: now "none known" holds
+    rec = osv_record("CVE-2025-0009", MID, "high")
+    rec["affected"][0]["package"].update(name="curl", purl="pkg:deb/debian/curl?arch=source")
+    feed = write_feed(tmp_path / "feed", [rec])
+    assert store.sql("SELECT COUNT(*) FROM vuln_sources")[0][0] in (0, "0")
+    store.admin("vulns", "import", feed)
+    [(finished,)] = store.sql("SELECT finished FROM vuln_sources")
+    r = settled(store, alice)
+    assert r["findings"] == []
+    assert r["advisories"] == {"imported": True, "last-import": int(finished),
+                               "imports": 1, "sources": 1, "held": 1}
+    p = store.ferry(alice, "vulns", "hello", check=0)
+    when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(finished)))
+    assert p.stdout == ("hello: no known vulnerability in its released revisions\n"
+                        f"advisories last imported at {when} (1 held)\n")
+    store.admin("vulns", "import", feed)
+    r = findings(store, alice)
+    assert (r["advisories"]["imports"], r["advisories"]["sources"]) == (2, 1)
+    assert store.stop() == 0
+
+
 def test_notice_in_several_channels_then_no_longer_released(store, tmp_path):
     alice = publisher(store)
     p = store.ferry(alice, "push", image(tmp_path, "1.0", OLD), "--release", "stable,beta",
@@ -152,8 +190,10 @@ def test_notice_in_several_channels_then_no_longer_released(store, tmp_path):
         (1, "DEBIAN-CVE-2025-0001", "not-released")]
     assert r["history"][0]["cleared"] >= r["history"][0]["first_seen"]
     p = store.ferry(alice, "vulns", "hello", check=0)
-    assert p.stdout == ("hello: no known vulnerability in its released revisions\n"
-                        "1 cleared finding in the history (--json lists them)\n")
+    lines = p.stdout.splitlines()
+    assert lines[:2] == ["hello: no known vulnerability in its released revisions",
+                         "1 cleared finding in the history (--json lists them)"]
+    assert lines[2].startswith("advisories last imported at ") and len(lines) == 3
 
     # released again (a revert): a new finding, the old one stays history
     store.ferry(alice, "release", "hello", "1", "edge", check=0)

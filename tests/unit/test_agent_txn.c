@@ -22,6 +22,7 @@
 static char trace[512];   /* "do:one do:two undo:one ..." */
 static const char *fails; /* the step whose run fails, NULL: none */
 static bool complete_at_two;
+static bool commit_unchanged; /* the commit step fails having changed nothing */
 
 static void note(const char *what, const char *step)
 {
@@ -77,7 +78,7 @@ static int undo_three(struct txn *t, ferry_error *err)
 
 static int do_commit(struct txn *t, ferry_error *err)
 {
-	(void)t;
+	t->unchanged = commit_unchanged;
 	return run_step("commit", err);
 }
 
@@ -115,6 +116,7 @@ static int setup(void **state)
 	trace[0] = '\0';
 	fails = NULL;
 	complete_at_two = false;
+	commit_unchanged = false;
 	*state = f;
 	return 0;
 }
@@ -247,6 +249,21 @@ static void test_no_undo_past_point_of_no_return(void **state)
 	assert_string_equal(err, "commit broke");
 }
 
+/* A step of no return whose work rolled back as a whole (one SQLite
+ * transaction) changed nothing: the change is undone like before it. */
+static void test_unchanged_point_of_no_return_is_undone(void **state)
+{
+	struct fixture *f = *state;
+	fails = "commit";
+	commit_unchanged = true;
+	int64_t id = create(f);
+	txn_run(&f->ag, f->db, id);
+	char err[256];
+	expect(f, id, "do:one do:two do:three do:commit undo:three undo:one",
+	       "one=Undone two=Undone three=Undone commit=Error", "Error", err, sizeof(err));
+	assert_string_equal(err, "commit: commit broke");
+}
+
 static void test_complete_early_holds_the_rest(void **state)
 {
 	struct fixture *f = *state;
@@ -347,6 +364,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_failure_of_other_step_does_not_block, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_no_undo_past_point_of_no_return, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unchanged_point_of_no_return_is_undone, setup,
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_complete_early_holds_the_rest, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_recovery_undoes_interrupted_change, setup,
 	                                    teardown),

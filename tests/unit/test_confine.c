@@ -1,5 +1,6 @@
 /* test_confine.c: ferry-confine's pure parts: the command line, sizes and CPU
- * shares, the interface table, the mount plan, and the seccomp filter built
+ * shares, the interface table (and that it names the interfaces the
+ * manifest accepts), the mount plan, and the seccomp filter built
  * for every combination of lifts. The sandbox itself is tested for real, as
  * root, by tests/system/test_confine.py. */
 #include <setjmp.h>
@@ -14,6 +15,7 @@
 #include <cmocka.h>
 
 #include "confine.h"
+#include "pkg/interface_names.h"
 #include "pkg/name.h"
 
 static int parse(struct confine_policy *p, ferry_error *err, ...)
@@ -137,30 +139,19 @@ static void test_interface_table(void **state)
 	size_t n, nr;
 	const struct iface *all = iface_all(&n);
 	const struct syscall_rule *rules = syscall_filter_rules(&nr);
-	static const char *const required[] = {
-	    "network",
-	    "network-bind",
-	    "home",
-	    "removable-media",
-	    "serial-port",
-	    "gpio",
-	    "i2c",
-	    "spi",
-	    "camera",
-	    "audio-playback",
-	    "hardware-observe",
-	    "system-observe",
-	    "log-observe",
-	    "mount-observe",
-	    "network-observe",
-	    "shutdown",
-	    "time-control",
-	    NULL,
-	};
-
 	(void)state;
-	for (size_t i = 0; required[i]; i++)
-		assert_non_null(iface_find(required[i]));
+	/* the table implements exactly the names the manifest accepts, in order */
+	size_t named = 0;
+	while (pkg_interfaces[named])
+		named++;
+	assert_int_equal(n, named);
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(all[i].name, pkg_interfaces[i]);
+	for (size_t i = 0; pkg_interfaces_declared_only[i]; i++)
+		assert_null(iface_find(pkg_interfaces_declared_only[i]));
+	/* either network interface shares the host's network; each grants its half */
+	assert_int_equal(iface_find("network")->flags, IFACE_HOST_NET | IFACE_TCP_CONNECT);
+	assert_int_equal(iface_find("network-bind")->flags, IFACE_HOST_NET | IFACE_TCP_BIND);
 	for (size_t i = 0; i < n; i++) {
 		assert_true(pkg_name_valid(all[i].name));
 		for (size_t j = 0; j < IFACE_MAX_PATHS && all[i].paths[j].host; j++)

@@ -644,6 +644,72 @@ static void test_plugs_and_slots(void **state)
 	             "and hyphens; got \"Network\"");
 }
 
+static struct manifest *parse_strict_ok(const char *yaml)
+{
+	ferry_error err = {0};
+	struct manifest *m = NULL;
+	int rc = manifest_parse_strict(yaml, strlen(yaml), FILE_NAME, MANIFEST_KNOWN_INTERFACES, &m,
+	                               &err);
+	if (rc != 0)
+		print_message("unexpected error: %s\nfor:\n%s\n", err.msg, yaml);
+	assert_int_equal(rc, 0);
+	return m;
+}
+
+static void expect_strict(const char *yaml, const char *msg)
+{
+	ferry_error err = {0};
+	struct manifest *m = NULL;
+	int rc = manifest_parse_strict(yaml, strlen(yaml), FILE_NAME, MANIFEST_KNOWN_INTERFACES, &m,
+	                               &err);
+	assert_int_equal(rc, FERRY_E_INVALID);
+	assert_string_equal(err.msg, msg);
+	assert_null(m);
+	/* the same manifest reads fine where the interfaces are not checked */
+	assert_int_equal(manifest_parse(yaml, strlen(yaml), FILE_NAME, &m, &err), 0);
+	manifest_free(m);
+}
+
+static void test_unknown_interfaces(void **state)
+{
+	(void)state;
+	/* an app's plug that is no top-level plug names its interface */
+	expect_strict(BASE "apps:\n  web:\n    command: bin/web\n    plugs: [netwrok-bind]\n",
+	              FILE_NAME ":7:13: apps.web.plugs[0]: unknown interface \"netwrok-bind\"; did "
+	                        "you mean \"network-bind\"?");
+	expect_strict(BASE "hooks:\n  check-health:\n    plugs: [network, hom]\n", FILE_NAME
+	              ":6:22: hooks.check-health.plugs[1]: unknown interface \"hom\"; did "
+	              "you mean \"home\"?");
+	/* a top-level plug, in each form */
+	expect_strict(BASE "plugs: [home, cammera]\n",
+	              FILE_NAME ":4:15: plugs[1]: unknown interface \"cammera\"; did you mean "
+	                        "\"camera\"?");
+	expect_strict(BASE "plugs:\n  net: netwerk\n", FILE_NAME
+	              ":5:8: plugs.net: unknown interface \"netwerk\"; did you mean \"network\"?");
+	expect_strict(BASE "plugs:\n  www:\n    interface: contents\n    target: www\n", FILE_NAME
+	              ":6:16: plugs.www.interface: unknown interface \"contents\"; did you mean "
+	              "\"content\"?");
+	expect_strict(BASE "plugs:\n  gpiio:\n", FILE_NAME
+	              ":5:3: plugs.gpiio: unknown interface \"gpiio\"; did you mean \"gpio\"?");
+	expect_strict(BASE "plugs:\n  data:\n    target: x\n", FILE_NAME
+	              ":5:3: plugs.data: unknown interface \"data\"; expected one of network, "
+	              "network-bind, home, removable-media, serial-port, gpio, i2c, spi, camera, "
+	              "audio-playback, hardware-observe, system-observe, log-observe, "
+	              "mount-observe, network-observe, shutdown, time-control");
+	/* a plug the app lists is the top-level one, whatever comes first */
+	struct manifest *m =
+	    parse_strict_ok(BASE "apps:\n  web:\n    command: bin/web\n    plugs: [www, "
+	                         "net]\nplugs:\n  www: content\n  net: network-bind\n");
+	assert_string_equal(m->plugs[1].interface, "network-bind");
+	manifest_free(m);
+	/* slots are not checked: they offer, the device has nothing to grant */
+	m = parse_strict_ok(BASE "slots: [status-api]\n");
+	manifest_free(m);
+	/* only a strict parse checks: a device reads what another ferry packed */
+	m = parse_ok(BASE "plugs: [some-future-interface]\n");
+	manifest_free(m);
+}
+
 static void test_parts_and_components(void **state)
 {
 	const char *apt = "expected a Debian package as NAME or NAME=VERSION (such as libssl3 or "
@@ -1014,6 +1080,7 @@ int main(void)
 	    cmocka_unit_test(test_hooks_and_health),
 	    cmocka_unit_test(test_durations),
 	    cmocka_unit_test(test_plugs_and_slots),
+	    cmocka_unit_test(test_unknown_interfaces),
 	    cmocka_unit_test(test_parts_and_components),
 	    cmocka_unit_test(test_limits),
 	    cmocka_unit_test(test_yaml_refusals),
