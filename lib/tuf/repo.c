@@ -280,10 +280,10 @@ int repo_role_add(struct tuf_repo *repo, const char *name, json_t *signed_, long
 	return 0;
 }
 
-/* Read VERSION.NAME.json (or NAME.json when version is 0) and return its
- * "signed" object (new reference). */
-static int read_signed(const struct tuf_repo *repo, const char *name, long long version,
-                       json_t **out, ferry_error *err)
+/* Read VERSION.NAME.json (or NAME.json when version is 0) and return the
+ * whole document (new reference), its "signed" object checked. */
+static int read_doc(const struct tuf_repo *repo, const char *name, long long version, json_t **out,
+                    ferry_error *err)
 {
 	char path[PATH_MAX_LEN];
 	int rc = version > 0
@@ -309,8 +309,46 @@ static int read_signed(const struct tuf_repo *repo, const char *name, long long 
 		return ferry_error_set(
 		    err, FERRY_E_CORRUPT, "%s: holds version %lld", path,
 		    (long long)json_integer_value(json_object_get(s, "version")));
-	*out = json_incref(s);
+	*out = steal_pointer(&doc);
 	return 0;
+}
+
+/* The same, returning only the "signed" object (new reference). */
+static int read_signed(const struct tuf_repo *repo, const char *name, long long version,
+                       json_t **out, ferry_error *err)
+{
+	_cleanup_json_ json_t *doc = NULL;
+	int rc = read_doc(repo, name, version, &doc, err);
+	if (rc < 0)
+		return rc;
+	*out = json_incref(json_object_get(doc, "signed"));
+	return 0;
+}
+
+/* Whether doc carries signatures from a threshold of the keys root names for
+ * role. Only key ids are compared: the writer trusts its own directory, this
+ * finds a commit that stopped between publishing a root with new keys and
+ * the files those keys sign. */
+static bool signed_by_root_keys(const json_t *root, const char *role, const json_t *doc)
+{
+	const json_t *r = json_object_get(json_object_get(root, "roles"), role);
+	const json_t *ids = json_object_get(r, "keyids");
+	json_int_t threshold = json_integer_value(json_object_get(r, "threshold"));
+	json_int_t good = 0;
+	size_t i, j;
+	json_t *sig, *id;
+	json_array_foreach(json_object_get(doc, "signatures"), i, sig)
+	{
+		const char *kid = json_string_value(json_object_get(sig, "keyid"));
+		json_array_foreach(ids, j, id)
+		{
+			if (kid && str_eq(kid, json_string_value(id))) {
+				good++;
+				break;
+			}
+		}
+	}
+	return threshold >= 1 && good >= threshold;
 }
 
 /* The role called name, loaded from the published tree if needed. Delegated
@@ -644,23 +682,41 @@ int tuf_repo_open(const char *dir, struct tuf_repo **out, ferry_error *err)
 	}
 	if (rv == 0)
 		return ferry_error_set(err, FERRY_E_CORRUPT, "%s: no 1.root.json", dir);
-	_cleanup_json_ json_t *root = NULL, *ts = NULL, *snap = NULL;
+	_cleanup_json_ json_t *root = NULL, *tsdoc = NULL, *snapdoc = NULL;
 	rc = read_signed(repo, "root", rv, &root, err);
 	if (rc == 0)
 		rc = repo_role_add(repo, "root", root, rv, NULL, err);
 	if (rc == 0)
-		rc = read_signed(repo, "timestamp", 0, &ts, err);
+		rc = read_doc(repo, "timestamp", 0, &tsdoc, err);
+	json_t *ts = json_object_get(tsdoc, "signed");
 	long long tv = json_integer_value(json_object_get(ts, "version"));
 	long long sv = json_integer_value(json_object_get(
 	    json_object_get(json_object_get(ts, "meta"), "snapshot.json"), "version"));
 	if (rc == 0)
 		rc = repo_role_add(repo, "timestamp", ts, tv, NULL, err);
 	if (rc == 0)
-		rc = read_signed(repo, "snapshot", sv, &snap, err);
+		rc = read_doc(repo, "snapshot", sv, &snapdoc, err);
+	json_t *snap = json_object_get(snapdoc, "signed");
 	if (rc == 0)
 		rc = repo_role_add(repo, "snapshot", snap, sv, NULL, err);
 	if (rc < 0)
 		return rc;
+	/* A commit that rotated the timestamp or snapshot keys and stopped after
+	 * publishing the new root left files signed by keys that root no longer
+	 * names: clients refuse them. Sign them again now, before anything else. */
+	bool ts_ok = signed_by_root_keys(root, "timestamp", tsdoc);
+	bool snap_ok = signed_by_root_keys(root, "snapshot", snapdoc);
+	if (!ts_ok || !snap_ok) {
+		repo_role_find(repo, "timestamp")->dirty = true;
+		if (!snap_ok)
+			repo_role_find(repo, "snapshot")->dirty = true;
+		rc = tuf_repo_commit(repo, err);
+		if (rc < 0)
+			return ferry_error_prefix(
+			    err, rc,
+			    "%s: finishing an interrupted key rotation (%s signed by old keys)",
+			    dir, snap_ok ? "timestamp" : "snapshot");
+	}
 	*out = steal_pointer(&repo);
 	return 0;
 }

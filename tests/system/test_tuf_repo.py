@@ -151,3 +151,36 @@ def test_client_binary_contract(world):
     """ferry-tuf-client exits 1 (not 2, not a crash) on a bad invocation."""
     p = run("ferry-tuf-client", "--metadata-dir", str(world.client.mdir), "frobnicate")
     assert p.returncode == 1
+
+
+def test_key_rotation_killed_after_root_is_finished_by_the_next_writer(world):
+    """A rotation of the timestamp or snapshot keys stopped after the new
+    root was published, before the files the new keys sign: clients refuse
+    the old files under the new root. The next writer to open the
+    repository, whatever it does (here a re-sign that finds nothing to do),
+    signs them again, and clients accept the repository."""
+    w = world
+    accepted(w.client.refresh())
+
+    def published_signers(role):
+        """(signers of the published file of role, keys the newest root names)"""
+        names = os.listdir(w.repo.metadata)
+        rv = max(int(n.split(".")[0]) for n in names if n.endswith(".root.json"))
+        root = w.repo.load(f"{rv}.root.json")["signed"]
+        ts = w.repo.load("timestamp.json")
+        doc = ts if role == "timestamp" else w.repo.load(
+            f"{ts['signed']['meta']['snapshot.json']['version']}.snapshot.json")
+        return {s["keyid"] for s in doc["signatures"]}, set(root["roles"][role]["keyids"])
+
+    for role in ("timestamp", "snapshot"):
+        w.repo.edit("rotate", role, check=None,
+                    env={"FERRY_FAULT": "tuf_repo.timestamp", "FERRY_FAULT_ACTION": "kill"})
+        signers, trusted = published_signers(role)
+        assert not signers & trusted, f"{role}: the fault point did not stop the rotation"
+        refused(w.client.refresh())
+        p = w.repo.edit("resign", "--within", "60")
+        assert p.stdout.strip() == "0 roles re-signed"
+        signers, trusted = published_signers(role)
+        assert signers == trusted
+        accepted(w.client.refresh())
+        w.client.assert_only_verified(w.repo)
