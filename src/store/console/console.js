@@ -248,8 +248,7 @@ async function viewChannels(view, name) {
           return el("td", {}, c ? channelCell(c) : "—");
         }));
     });
-    cs.append(el("h3", { text: "Track " + track }),
-      table("Track " + track + ": what each channel holds, per architecture",
+    cs.append(table("Track " + track + ": what each channel holds, per architecture",
         ["Channel"].concat(arches), body, { class: "channel-map" }));
   }
   view.append(hs, cs);

@@ -1,0 +1,313 @@
+"""The web console under /console/: the files as ferry-store serves them
+(types, ETag, Content-Security-Policy, nothing but the compiled-in names:
+no path traversal, 404 otherwise), then the console itself in Debian's
+headless Chromium, driven through the DevTools protocol (cdp.py) against a
+real store with a real ferryd: log in with a token by keyboard, see the
+account's packages only, the channel map, a revision's SBOM components and
+its open vulnerability notice, the reports of a failing release with the
+failed step and log lines, the halt it caused, and the rollout and
+inventory views saying when the store does not have them. Every request
+the page makes goes to the store on the loopback; anything else would reach
+a recorder set as the browser's proxy. Screenshots go to $FERRY_ARTEFACTS
+(or the test's temporary directory), under console/."""
+import json
+import os
+import socket
+import threading
+
+import pytest
+
+from cdp import Browser
+from device import Agent, build_package
+from storelib import Store, postgres  # noqa: F401 (fixture)
+from test_reports import wait_for
+from test_vuln_debian import osv_record
+
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+       "connect-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'")
+FILES = {"/console/": "text/html; charset=utf-8",
+         "/console/index.html": "text/html; charset=utf-8",
+         "/console/console.js": "text/javascript; charset=utf-8",
+         "/console/console.css": "text/css; charset=utf-8",
+         "/console/favicon.svg": "image/svg+xml"}
+OLD, FIXED = "3.0.17-1~deb12u2", "3.0.20-1~deb12u2"
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(tmp_path, "sqlite").init()
+    s.owner_tokens = {}
+    s.start()
+    yield s
+    s.kill()
+
+
+def artefacts(tmp_path):
+    base = os.environ.get("FERRY_ARTEFACTS") or str(tmp_path / "artefacts")
+    d = os.path.join(base, "console")
+    os.makedirs(d, exist_ok=True)
+    return d
+
+
+def test_console_files_and_what_is_refused(store):
+    bodies = {}
+    for path, ctype in FILES.items():
+        status, h, body = store.request("GET", path)
+        assert status == 200, path
+        assert h["Content-Type"] == ctype, path
+        assert h["Content-Security-Policy"] == CSP
+        assert h["X-Content-Type-Options"] == "nosniff"
+        assert h["Cache-Control"] == "no-cache"
+        assert int(h["Content-Length"]) == len(body) > 0
+        bodies[path] = (h["ETag"], body)
+        # revalidation: 304 without a body
+        status, h2, body2 = store.request("GET", path, headers={"If-None-Match": h["ETag"]})
+        assert (status, body2, h2["ETag"]) == (304, b"", h["ETag"])
+        status, _, body3 = store.request("HEAD", path)
+        assert (status, body3) == (200, b"")
+    assert bodies["/console/"] == bodies["/console/index.html"]
+    html = bodies["/console/"][1].decode()
+    # nothing inline for the CSP to refuse, nothing from elsewhere
+    assert "<script src=\"console.js\" defer></script>" in html
+    assert "<script>" not in html and "style=" not in html and "<style" not in html
+    assert "http:" not in html and "https:" not in html
+
+    status, h, _ = store.request("GET", "/console")
+    assert (status, h["Location"]) == (301, "/console/")
+
+    # only the compiled-in names: no way out to the store's directory
+    secret = open(os.path.join(store.dir, "store.db"), "rb").read(16)
+    for path in ["/console/nope.html", "/console/../store.db", "/console/..%2fstore.db",
+                 "/console/%2e%2e/%2e%2e/etc/passwd", "/console/..%2f..%2f..%2fetc%2fpasswd",
+                 "/console//etc/passwd", "/console/./index.html", "/console/INDEX.HTML",
+                 "/console/index.html/",
+                 "/console/console/index.html", "/console/.."]:
+        status, h, body = store.request("GET", path)
+        assert status == 404, path
+        assert secret not in body and b"root:" not in body, path
+        assert h["Content-Security-Policy"] == CSP, path
+    assert store.request("GET", "/consolex")[0] == 404
+    # the server decodes %00 and ends the path there: the file is still the
+    # one its name says, sent with its own type
+    status, h, body = store.request("GET", "/console/console.js%00.html")
+    assert (status, h["Content-Type"]) == (200, FILES["/console/console.js"])
+    # read-only
+    for method in ("POST", "PUT", "DELETE"):
+        status, _, _ = store.request(method, "/console/index.html", body=b"x")
+        assert status == 405, method
+    # the API and the repository are not affected
+    assert store.request("GET", "/v1/account")[0] == 401
+    assert store.request("GET", "/repo/metadata/1.root.json")[0] == 200
+
+
+class Recorder:
+    """A proxy that answers nothing: every connection the browser opens to
+    it is a request for something off the loopback, recorded."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.seen = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    @property
+    def address(self):
+        return "127.0.0.1:%d" % self.sock.getsockname()[1]
+
+    def _serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            c.settimeout(2)
+            try:
+                self.seen.append(c.recv(4096).split(b"\r\n")[0].decode(errors="replace"))
+            except OSError:
+                pass
+            c.close()
+
+    def close(self):
+        self.sock.close()
+
+
+def components_yaml(openssl):
+    return ("components:\n"
+            f"  - name: libssl3\n    version: \"{openssl}\"\n"
+            f"    purl: \"pkg:deb/debian/libssl3@{openssl}?arch=amd64&distro=debian-12"
+            "&upstream=openssl\"\n"
+            "  - name: zlib1g\n    version: \"1:1.2.13.dfsg-1\"\n"
+            "    purl: \"pkg:deb/debian/zlib1g@1%3A1.2.13.dfsg-1?arch=amd64&distro=debian-12"
+            "&upstream=zlib\"\n")
+
+
+@pytest.fixture
+def fleet(store, tmp_path):
+    """alice's hello: revision 1 (bundling an openssl with a notice) on
+    stable and installed by a real ferryd; revision 2, whose health check
+    fails, released to stable and halted by that device's report. bob's
+    package, which alice must not see."""
+    work = str(tmp_path)
+    alice = store.account("alice")
+    store.owner_tokens["alice"] = alice
+    assert store.ferry(alice, "register", "hello").returncode == 0
+    bob = store.account("bob")
+    assert store.ferry(bob, "register", "bobs-secret").returncode == 0
+
+    img = build_package(work, version="1.0", extra_yaml=components_yaml(OLD))
+    assert store.ferry(alice, "push", img, "--release", "stable").returncode == 0
+    feed = tmp_path / "feed"
+    feed.mkdir()
+    (feed / "DEBIAN-CVE-2025-0001.json").write_text(
+        json.dumps(osv_record("CVE-2025-0001", FIXED, "high")))
+    store.admin("vulns", "import", feed)
+
+    def open_findings():
+        p = store.ferry(alice, "vulns", "hello", "--json")
+        return json.loads(p.stdout)["findings"]
+    wait_for("the notice", open_findings)
+
+    root = os.path.join(store.dir, "repo", "published", "metadata", "1.root.json")
+    dev = Agent(config={"store": store.url, "trust": root, "refresh-timer": "every 1h",
+                        "retry-delay": "100ms"}).start()
+    try:
+        assert dev.ferry("install", "hello").returncode == 0
+        bad = build_package(work, version="2.0", extra_yaml=components_yaml(FIXED), hooks={
+            "check-health": "echo 'connecting to the database'\necho 'no database'; exit 1"})
+        assert store.ferry(alice, "push", bad).returncode == 0
+        p = store.ferry(alice, "release", "hello", "2", "stable", "--halt-failures", "1")
+        assert p.returncode == 0, p.stderr
+        dev.ferry("refresh", "hello", check=1)
+
+        def halted():
+            p = store.ferry(alice, "status", "hello", "--json")
+            return json.loads(p.stdout).get("halts")
+        wait_for("the halt", halted)
+        yield store, alice
+    finally:
+        dev.stop()
+        dev.cleanup()
+
+
+def test_console_in_a_browser(fleet, tmp_path):
+    store, token = fleet
+    shots = artefacts(tmp_path)
+    proxy = Recorder()
+    b = Browser(proxy=proxy.address)
+    try:
+        b.navigate(store.url + "/console/")
+        b.wait_for("the login form", "document.getElementById('token') && "
+                   "!document.getElementById('login').hidden")
+        b.screenshot(os.path.join(shots, "login.png"))
+
+        # by keyboard: Tab to the token field, type, Enter
+        b.evaluate("document.activeElement && document.activeElement.blur()")
+        for _ in range(8):
+            b.tab()
+            if b.evaluate("document.activeElement.id") == "token":
+                break
+        assert b.evaluate("document.activeElement.id") == "token"
+        assert b.evaluate("document.querySelector('label[for=token]').textContent") == \
+            "Publisher token"
+        b.type_text("ferry_" + "0" * 64)
+        b.enter()
+        b.wait_for("the refusal", "document.getElementById('login-error').textContent")
+        assert "Not logged in" in b.evaluate("document.getElementById('login-error').textContent")
+        assert b.evaluate("sessionStorage.length") == 0
+        b.evaluate("document.getElementById('token').focus()")
+        b.type_text(token)
+        b.enter()
+        b.wait_for("the packages", "document.getElementById('packages')")
+        assert b.evaluate("document.getElementById('packages').innerText").split() == ["hello"]
+        assert "Logged in as alice" in b.evaluate("document.getElementById('who').textContent")
+        assert b.evaluate("Object.values(sessionStorage)") == [token]
+        assert b.evaluate("localStorage.length") == 0 and b.evaluate("document.cookie") == ""
+        b.screenshot(os.path.join(shots, "packages.png"))
+
+        # the channel map, and the halt: following the link by keyboard
+        b.evaluate("document.querySelector('#packages a').focus()")
+        b.enter()
+        ready = "document.getElementById('view').dataset.ready === '1'"
+        b.wait_for("the channel map", ready + " && document.querySelector('table.channel-map')")
+        text = b.evaluate("document.getElementById('view').innerText")
+        assert "Track latest: what each channel holds, per architecture" in text
+        row = b.evaluate("document.querySelector('tr[data-channel=\"latest/stable\"]').innerText")
+        assert row.split("\t") == ["stable", "revision 1 (1.0)"]
+        edge = b.evaluate("document.querySelector('tr[data-channel=\"latest/edge\"]').innerText")
+        assert edge.split("\t") == ["edge", "↑ follows latest/stable"]
+        halts = b.evaluate("document.getElementById('halts').innerText")
+        assert "latest/stable: full release of revision 2 halted: 1 of 1 devices failed at " \
+            in halts
+        assert "; back to revision 1" in halts
+        b.screenshot(os.path.join(shots, "channels.png"))
+
+        # revisions, an SBOM opened, the notice on revision 1
+        b.evaluate("location.hash = '#/p/hello/revisions'")
+        b.wait_for("the revisions", ready + " && document.getElementById('rev-1')")
+        rev1 = b.evaluate("document.getElementById('rev-1').innerText")
+        assert "Revision 1 (1.0)" in rev1 and "in latest/stable" in rev1
+        assert "1 open vulnerability notice" in rev1
+        assert "DEBIAN-CVE-2025-0001" in rev1 and OLD in rev1 and FIXED in rev1
+        assert "open vulnerability" not in b.evaluate("document.getElementById('rev-2').innerText")
+        b.evaluate("document.querySelector('#rev-1 details.sbom summary').focus()")
+        b.enter()
+        b.wait_for("the components", "document.querySelector('#rev-1 table.components')")
+        comps = b.evaluate("[...document.querySelectorAll('#rev-1 table.components tbody tr')]"
+                           ".map(r => r.cells[0].textContent + ' ' + r.cells[1].textContent)")
+        assert comps == [f"libssl3 {OLD}", "zlib1g 1:1.2.13.dfsg-1"]
+        b.screenshot(os.path.join(shots, "revisions.png"))
+
+        b.evaluate("location.hash = '#/p/hello/notices'")
+        b.wait_for("the notices", ready + " && document.getElementById('notices')")
+        notices = b.evaluate("document.getElementById('notices').innerText")
+        assert "DEBIAN-CVE-2025-0001" in notices and "high" in notices
+        b.screenshot(os.path.join(shots, "notices.png"))
+
+        # the failing release's reports: failed step and log lines
+        b.evaluate("location.hash = '#/p/hello/reports?result=failed'")
+        b.wait_for("the reports", ready + " && document.querySelector('table.reports')")
+        rows = b.evaluate("[...document.querySelectorAll('table.reports tbody tr')]"
+                          ".map(r => [...r.cells].map(c => c.innerText))")
+        assert len(rows) == 1
+        assert rows[0][2:6] == ["1 → 2", "latest/stable", "rolled-back", "health"]
+        assert "check-health hook exited with status 1" in rows[0][6]
+        b.evaluate("document.querySelector('table.reports details summary').focus()")
+        b.enter()
+        log = b.evaluate("document.querySelector('table.reports pre.log').innerText")
+        assert log == "connecting to the database\nno database"
+        b.screenshot(os.path.join(shots, "reports.png"))
+
+        # views of endpoints this store may not have
+        for slug in ("rollouts", "devices"):
+            b.evaluate(f"location.hash = '#/p/hello/{slug}'")
+            b.wait_for(slug, ready)
+            status, _ = store.api("GET", f"/v1/packages/hello/{slug}", token=token)
+            if status == 404:
+                assert "not available on this store" in b.evaluate(
+                    "document.getElementById('view').innerText"), slug
+            else:
+                assert status == 200
+            b.screenshot(os.path.join(shots, f"{slug}.png"))
+
+        # what the page fetched: only the store, on the loopback
+        urls = b.requests()
+        assert urls and all(u.startswith(store.url + "/") for u in urls), urls
+        assert store.url + "/v1/account" in urls
+        doc = [r for r in b.responses() if r["url"] == store.url + "/console/"]
+        assert doc and {k.lower(): v for k, v in doc[0]["headers"].items()}[
+            "content-security-policy"] == CSP
+        assert b.problems() == []
+        # Chromium's own background calls (its clock, component updates)
+        # reach the recorder, and stop there; none is the console's
+        assert not [s for s in proxy.seen if token in s or "/v1/" in s or "/console" in s
+                    or "hello" in s], proxy.seen
+        # bob's package never appeared
+        assert not any("bobs-secret" in u for u in urls)
+
+        b.evaluate("document.getElementById('logout').click()")
+        b.wait_for("the login form again", "!document.getElementById('login').hidden")
+        assert b.evaluate("sessionStorage.length") == 0
+    finally:
+        b.close()
+        proxy.close()
