@@ -305,9 +305,112 @@ def test_console_in_a_browser(fleet, tmp_path):
         # bob's package never appeared
         assert not any("bobs-secret" in u for u in urls)
 
+        # the rollout and inventory views over replies of the documented
+        # shapes (docs/store.md), given to the page in place of the store's
+        render_documented_shapes(b, shots)
+
         b.evaluate("document.getElementById('logout').click()")
         b.wait_for("the login form again", "!document.getElementById('login').hidden")
         assert b.evaluate("sessionStorage.length") == 0
     finally:
         b.close()
         proxy.close()
+
+
+def documented_rollouts(now):
+    t0 = now - 20 * 3600
+    running = {
+        "id": 12, "channel": "latest/stable", "revision": 7, "state": "running",
+        "stages": [1, 10, 50, 100], "stage": 2, "percentage": 50, "stage-wait": 21600,
+        "stage-min-ok": 1, "halt-failures": 3, "halt-ratio": 20, "started": t0,
+        "stage-started": now - 2 * 3600, "finished": None, "next-check": now + 4 * 3600,
+        "counts": {"ok": 41, "rolled-back": 2, "pending": 9, "not-seen": 3, "outside": 45,
+                   "reporting": 43},
+        "waiting": {"reason": "stage-wait", "until": now + 4 * 3600,
+                    "message": "stage 3 of 4 (50 %) lasts until 4 hours from now"},
+        "series": [{"time": t0 + h * 3600, "percentage": 1 if h < 6 else 10 if h < 18 else 50,
+                    "ok": [0, 1, 1, 1, 1, 1, 2, 4, 6, 8, 9, 10, 10, 11, 11, 12, 12, 12, 20, 33,
+                           41][h],
+                    "failed": 0 if h < 15 else 1 if h < 19 else 2} for h in range(21)],
+        "events": [{"time": t0, "event": "started", "stage": 0, "percentage": 1},
+                   {"time": t0 + 6 * 3600, "event": "stage", "stage": 1, "percentage": 10},
+                   {"time": t0 + 18 * 3600, "event": "stage", "stage": 2, "percentage": 50}]}
+    halted = dict(running, id=11, channel="latest/beta", revision=6, state="halted", stage=0,
+                  percentage=1, finished=t0 - 3600, started=t0 - 5 * 3600,
+                  counts={"ok": 1, "rolled-back": 3, "pending": 0, "not-seen": 0,
+                          "outside": 0, "reporting": 4},
+                  waiting={"reason": "halted", "until": None,
+                           "message": "halted: 3 of 4 devices failed"},
+                  series=[{"time": t0 - 5 * 3600, "percentage": 1, "ok": 0, "failed": 0},
+                          {"time": t0 - 3 * 3600, "percentage": 1, "ok": 1, "failed": 1},
+                          {"time": t0 - 3600, "percentage": 1, "ok": 1, "failed": 3}],
+                  events=[{"time": t0 - 5 * 3600, "event": "started", "stage": 0,
+                           "percentage": 1},
+                          {"time": t0 - 3600, "event": "halted", "stage": 0, "percentage": 1,
+                           "failed": 3, "reporting": 4}])
+    return {"package": "hello", "rollouts": [running, halted]}
+
+
+def documented_devices(now):
+    return {"package": "hello", "time": now,
+            "weekly-active": {"total": 120,
+                              "by-revision": [{"revision": 7, "devices": 62},
+                                              {"revision": 6, "devices": 58}],
+                              "by-channel": [{"channel": "latest/stable", "devices": 104},
+                                             {"channel": "latest/beta", "devices": 16}],
+                              "by-arch": [{"arch": "amd64", "devices": 90},
+                                          {"arch": "arm64", "devices": 30}]},
+            "devices": [{"device": "d%02d" % i, "revision": 7 if i % 2 else 6,
+                         "channel": "latest/stable", "arch": "amd64", "agent-version": "0.1.0",
+                         "held": i == 3, "last-seen": now - i * 600,
+                         "first-seen": now - 30 * 86400} for i in range(1, 6)],
+            "truncated": False}
+
+
+def render_documented_shapes(b, shots):
+    import time
+    now = int(time.time())
+    stub = """(() => {
+      const replies = {rollouts: %s, devices: %s};
+      const real = window.fetch;
+      window.fetch = (url, opts) => {
+        const m = String(url).match(/\\/v1\\/packages\\/[^/]+\\/(rollouts|devices)\\?/);
+        if (!m) return real(url, opts);
+        return Promise.resolve(new Response(JSON.stringify(replies[m[1]]),
+          {status: 200, headers: {"Content-Type": "application/json"}}));
+      };
+    })()""" % (json.dumps(documented_rollouts(now)), json.dumps(documented_devices(now)))
+    b.evaluate(stub)
+    ready = "document.getElementById('view').dataset.ready === '1'"
+    b.evaluate("location.hash = '#/p/hello/rollouts'")
+    b.wait_for("the rollouts", ready + " && document.getElementById('rollout-12')")
+    text = b.evaluate("document.getElementById('rollout-12').innerText")
+    assert "latest/stable: revision 7 — running" in text
+    assert "Stage 3 of 4 (50 %), each at least 6 h" in text
+    assert "stage 3 of 4 (50 %) lasts until" in text
+    assert b.evaluate("document.querySelector('#rollout-12 [aria-current=step]').textContent") \
+        == "50 %"
+    counts = b.evaluate("[...document.querySelectorAll('#rollout-12 dl.counts div')]"
+                        ".map(d => d.innerText.replace('\\n', '='))")
+    assert counts == ["ok=41", "rolled back=2", "pending=9", "not seen=3", "later stages=45"]
+    # the chart: a labelled image with the three lines
+    assert b.evaluate("document.querySelector('#rollout-12 svg.chart title').textContent") == \
+        "Rollout of revision 7 to latest/stable"
+    paths = b.evaluate("[...document.querySelectorAll('#rollout-12 svg.chart path')]"
+                       ".map(p => p.getAttribute('class') + ':' + p.getAttribute('d').length)")
+    assert [p.split(":")[0] for p in paths] == ["pct", "ok", "failed"]
+    assert all(int(p.split(":")[1]) > 50 for p in paths)
+    assert "halted: 3 of 4 devices failed" in b.evaluate(
+        "document.getElementById('rollout-11').innerText")
+    b.screenshot(os.path.join(shots, "rollouts-documented.png"))
+
+    b.evaluate("location.hash = '#/p/hello/devices'")
+    b.wait_for("the inventory", ready + " && document.getElementById('inventory')")
+    assert "120 devices active in the last 7 days." in b.evaluate(
+        "document.getElementById('view').innerText")
+    bars = b.evaluate("[...document.querySelectorAll('#inventory svg desc')]"
+                      ".map(d => d.textContent)")
+    assert bars == ["revision 7: 62; revision 6: 58", "latest/stable: 104; latest/beta: 16",
+                    "amd64: 90; arm64: 30"]
+    b.screenshot(os.path.join(shots, "devices-documented.png"))
+    assert b.problems() == []

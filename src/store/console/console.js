@@ -405,7 +405,7 @@ async function viewReports(view, name, params) {
  * axis, 0-100 %) and the devices that reported ok and failed (cumulated,
  * right axis). */
 function rolloutChart(ro, idBase) {
-  const W = 640, H = 240, L = 44, R = 44, T = 14, B = 34;
+  const W = 660, H = 240, L = 44, R = 60, T = 16, B = 34;
   const pts = ro.series || [];
   const t0 = pts.length ? pts[0].time : ro.started;
   const t1 = Math.max(pts.length ? pts[pts.length - 1].time : t0, t0 + 1);
