@@ -450,7 +450,7 @@ function rolloutChart(ro, idBase) {
 
 /* Horizontal bars, one per row of {label, value}. */
 function barChart(title, rows, idBase) {
-  const W = 420, rowH = 26, L = 130, R = 50;
+  const W = 340, rowH = 26, L = 110, R = 44;
   const H = Math.max(1, rows.length) * rowH + 10;
   const max = Math.max(1, ...rows.map((r) => r.value));
   const g = svg("svg", { class: "chart", viewBox: "0 0 " + W + " " + H, width: W, height: H,
