@@ -8,6 +8,7 @@
  * components have notices (vulns_routes.c). */
 #include "sbom_routes.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "base/cleanup.h"
@@ -30,11 +31,13 @@ void sbom_h_components(struct api_ctx *c)
 	if (str_to_u64(c->arg, SBOM_REVISION_MAX, &rev) < 0 || rev == 0)
 		return api_error(c, 404, "not-found", "%s has no revision %.20s", c->package,
 		                 c->arg);
+	char rev_text[24];
+	snprintf(rev_text, sizeof(rev_text), "%llu", rev);
 	ferry_error err = {0};
 	_cleanup_rows_ struct db_rows rows = DB_ROWS_INIT;
 	int rc = db_run(c->db, &rows, &err,
 	                "SELECT version, sbom FROM revisions WHERE package = $1 AND revision = $2",
-	                c->package, c->arg);
+	                c->package, rev_text);
 	if (rc < 0)
 		return api_error_from(c, rc, &err);
 	if (rows.nrows == 0)

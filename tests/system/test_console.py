@@ -414,3 +414,33 @@ def render_documented_shapes(b, shots):
                     "amd64: 90; arm64: 30"]
     b.screenshot(os.path.join(shots, "devices-documented.png"))
     assert b.problems() == []
+
+
+def test_components_of_a_revision(store, tmp_path):
+    """GET /v1/packages/NAME/revisions/REV/components, which the console's
+    revision view reads: the SBOM's components, or "sbom": false; only for
+    the package's publishers; 404 for a revision that does not exist."""
+    from storelib import make_image
+    from vulnlib import libssl3, sbom
+    alice = store.account("alice")
+    bob = store.account("bob")
+    assert store.ferry(alice, "register", "hello").returncode == 0
+    img = make_image(tmp_path, "hello", "1.0", extra={
+        "meta/sbom.cdx.json": sbom("hello", "1.0", [libssl3(OLD)])})
+    assert store.ferry(alice, "push", img).returncode == 0
+    assert store.ferry(alice, "push", make_image(tmp_path, "hello", "2.0")).returncode == 0
+    path = "/v1/packages/hello/revisions/%s/components"
+    status, r = store.api("GET", path % 1, token=alice)
+    assert status == 200
+    assert r == {"package": "hello", "revision": 1, "version": "1.0", "sbom": True,
+                 "components": [{"type": "library", "name": "libssl3", "version": OLD,
+                                 "purl": libssl3(OLD)}]}
+    status, r = store.api("GET", path % 2, token=alice)
+    assert (status, r["sbom"], r["components"]) == (200, False, [])
+    for rev in ("3", "0", "x", "01x", "99999999999999999999"):
+        status, r = store.api("GET", path % rev, token=alice)
+        assert (status, r["error"]["code"]) == (404, "not-found"), rev
+    status, r = store.api("GET", path % 1, token=bob)
+    assert (status, r["error"]["code"]) == (403, "forbidden")
+    assert store.api("GET", path % 1)[0] == 401
+    assert store.api("GET", "/v1/packages/nope/revisions/1/components", token=alice)[0] == 404
