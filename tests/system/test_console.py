@@ -19,7 +19,7 @@ import pytest
 
 from cdp import Browser
 from device import Agent, build_package
-from storelib import Store, postgres  # noqa: F401 (fixture)
+from storelib import Store, backend, postgres, store  # noqa: F401 (fixtures)
 from test_reports import wait_for
 from test_vuln_debian import osv_record
 
@@ -34,7 +34,8 @@ OLD, FIXED = "3.0.17-1~deb12u2", "3.0.20-1~deb12u2"
 
 
 @pytest.fixture
-def store(tmp_path):
+def console_store(tmp_path):
+    """The browser sees the same JSON from either backend: SQLite here."""
     s = Store(tmp_path, "sqlite").init()
     s.owner_tokens = {}
     s.start()
@@ -49,7 +50,8 @@ def artefacts(tmp_path):
     return d
 
 
-def test_console_files_and_what_is_refused(store):
+def test_console_files_and_what_is_refused(console_store):
+    store = console_store
     bodies = {}
     for path, ctype in FILES.items():
         status, h, body = store.request("GET", path)
@@ -143,11 +145,12 @@ def components_yaml(openssl):
 
 
 @pytest.fixture
-def fleet(store, tmp_path):
+def fleet(console_store, tmp_path):
     """alice's hello: revision 1 (bundling an openssl with a notice) on
     stable and installed by a real ferryd; revision 2, whose health check
     fails, released to stable and halted by that device's report. bob's
     package, which alice must not see."""
+    store = console_store
     work = str(tmp_path)
     alice = store.account("alice")
     store.owner_tokens["alice"] = alice
@@ -422,6 +425,7 @@ def test_components_of_a_revision(store, tmp_path):
     the package's publishers; 404 for a revision that does not exist."""
     from storelib import make_image
     from vulnlib import libssl3, sbom
+    store.start()
     alice = store.account("alice")
     bob = store.account("bob")
     assert store.ferry(alice, "register", "hello").returncode == 0
