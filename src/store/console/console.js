@@ -578,6 +578,9 @@ async function route() {
       crumbs([["Packages", "#/"], [name, "#/p/" + enc(name)]]);
       if (!$("who").textContent) api("/v1/account").then((a) => { $("who").textContent = "Logged in as " + a.account; }, () => {});
       view.append(tabs(name, slug));
+      const again = el("button", { type: "button", class: "secondary refresh", text: "Refresh" });
+      again.addEventListener("click", route);
+      view.append(again);
       await PACKAGE_VIEWS[slug](view, name, params);
     } else {
       view.append(el("h1", { tabindex: "-1", text: "No such page" }),
