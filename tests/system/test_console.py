@@ -20,7 +20,7 @@ import pytest
 from cdp import Browser
 from device import Agent, build_package
 from storelib import Store, backend, postgres, store  # noqa: F401 (fixtures)
-from test_reports import wait_for
+from test_reports import Device, post, wait_for
 from test_vuln_debian import osv_record
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -30,6 +30,7 @@ FILES = {"/console/": "text/html; charset=utf-8",
          "/console/console.js": "text/javascript; charset=utf-8",
          "/console/console.css": "text/css; charset=utf-8",
          "/console/favicon.svg": "image/svg+xml"}
+HOSTILE = '<img src=x onerror="window.pwned=1"><b>bold</b>'
 OLD, FIXED = "3.0.17-1~deb12u2", "3.0.20-1~deb12u2"
 
 
@@ -187,6 +188,14 @@ def fleet(console_store, tmp_path):
             p = store.ferry(alice, "status", "hello", "--json")
             return json.loads(p.stdout).get("halts")
         wait_for("the halt", halted)
+        # a device may send any text: the console must show it as text
+        d = Device()
+        body = json.dumps(d.report(**{
+            "result": "ok", "from-revision": None, "to-revision": 1, "failed-step": None,
+            "message": HOSTILE, "log": [HOSTILE, "</pre><script>window.pwned=2</script>"]})
+        ).encode()
+        status, reply = post(store, body, d.sign(body))
+        assert status == 201, reply
         yield store, alice
     finally:
         dev.stop()
@@ -280,6 +289,18 @@ def test_console_in_a_browser(fleet, tmp_path):
         log = b.evaluate("document.querySelector('table.reports pre.log').innerText")
         assert log == "connecting to the database\nno database"
         b.screenshot(os.path.join(shots, "reports.png"))
+
+        # text from devices is shown as it came, never run
+        b.evaluate("location.hash = '#/p/hello/reports?result=ok'")
+        b.wait_for("the ok reports", ready + " && document.querySelector('table.reports')")
+        cell = "document.querySelector('table.reports tbody tr td:last-child')"
+        assert b.evaluate(cell + ".querySelector('span').textContent") == HOSTILE
+        b.evaluate(cell + ".querySelector('summary').click()")
+        assert b.evaluate(cell + ".querySelector('pre').textContent") == \
+            HOSTILE + "\n</pre><script>window.pwned=2</script>"
+        assert b.evaluate("document.querySelectorAll('#view img, #view b, #view script')"
+                          ".length") == 0
+        assert b.evaluate("typeof window.pwned") == "undefined"
 
         # views of endpoints this store may not have
         for slug in ("rollouts", "devices"):
