@@ -469,3 +469,78 @@ def test_components_of_a_revision(store, tmp_path):
     assert (status, r["error"]["code"]) == (403, "forbidden")
     assert store.api("GET", path % 1)[0] == 401
     assert store.api("GET", "/v1/packages/nope/revisions/1/components", token=alice)[0] == 404
+
+
+def login(b, store, token):
+    b.navigate(store.url + "/console/")
+    b.wait_for("the login form", "document.getElementById('token')")
+    b.evaluate(f"sessionStorage.setItem('ferry-console-token', {json.dumps(token)})")
+
+
+def test_console_rollout_view(console_store, tmp_path):
+    """A store with staged rollouts: the console shows a paused one with
+    its stage, counts and chart, and a halted one, from the store's own
+    replies. Skipped by a store without them (the view then says "not
+    available", checked above)."""
+    from storelib import make_image
+    store = console_store
+    alice = store.account("alice")
+    assert store.ferry(alice, "register", "hello").returncode == 0
+    for v in ("1.0", "2.0", "3.0"):
+        assert store.ferry(alice, "push", make_image(tmp_path, "hello", v)).returncode == 0
+    assert store.ferry(alice, "release", "hello", "1", "stable").returncode == 0
+    if store.api("GET", "/v1/packages/hello/rollouts", token=alice)[0] == 404:
+        pytest.skip("this store has no staged rollouts")
+
+    def rollouts():
+        return store.api("GET", "/v1/packages/hello/rollouts?all=1", token=alice)[1]["rollouts"]
+
+    def report(rev, channel, result):
+        d = Device()
+        over = {"to-revision": rev, "channel": channel, "result": result}
+        if result == "ok":
+            over.update({"failed-step": None, "message": "", "log": []})
+        body = json.dumps(d.report(**over)).encode()
+        status, reply = post(store, body, d.sign(body))
+        assert status == 201, reply
+
+    p = store.ferry(alice, "release", "hello", "2", "stable", "--stages", "1,50,100",
+                    "--stage-wait", "3s")
+    assert p.returncode == 0, p.stderr
+    report(2, "latest/stable", "ok")
+    wait_for("stage 2", lambda: [r for r in rollouts() if r["stage"] >= 1])
+    p = store.ferry(alice, "rollout", "pause", "hello", "stable")
+    assert p.returncode == 0, p.stderr
+    p = store.ferry(alice, "release", "hello", "3", "beta", "--stages", "1,100",
+                    "--stage-wait", "1h", "--halt-failures", "2")
+    assert p.returncode == 0, p.stderr
+    report(3, "latest/beta", "rolled-back")
+    report(3, "latest/beta", "rolled-back")
+    wait_for("the halt", lambda: [r for r in rollouts() if r["state"] == "halted"])
+    got = {r["channel"]: r for r in rollouts()}
+
+    b = Browser()
+    try:
+        login(b, store, alice)
+        b.evaluate("location.hash = '#/p/hello/rollouts'")
+        b.wait_for("the rollouts", "document.getElementById('view').dataset.ready === '1' && "
+                   "document.querySelectorAll('section.rollout').length === 2")
+        stable = got["latest/stable"]
+        sec = f"document.getElementById('rollout-{stable['id']}')"
+        text = b.evaluate(sec + ".innerText")
+        assert "latest/stable: revision 2 — paused" in text
+        assert f"Stage {stable['stage'] + 1} of 3 ({stable['percentage']} %)" in text
+        assert b.evaluate(sec + ".querySelector('dl.counts div').innerText").split() == \
+            ["ok", "1"]
+        assert b.evaluate(sec + ".querySelectorAll('svg.chart path').length") == 3
+        beta = got["latest/beta"]
+        text = b.evaluate(f"document.getElementById('rollout-{beta['id']}').innerText")
+        assert "latest/beta: revision 3 — halted" in text
+        # its failures are drawn even when they all came within a second
+        failed = b.evaluate(f"document.querySelector('#rollout-{beta['id']} svg.chart "
+                            "path.failed').getAttribute('d')")
+        assert failed.count("L") >= 1, failed
+        assert b.problems() == []
+        b.screenshot(os.path.join(artefacts(tmp_path), "rollouts-store.png"))
+    finally:
+        b.close()

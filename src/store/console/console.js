@@ -408,7 +408,9 @@ async function viewReports(view, name, params) {
  * right axis). */
 function rolloutChart(ro, idBase) {
   const W = 660, H = 240, L = 44, R = 60, T = 16, B = 34;
-  const pts = ro.series || [];
+  const pts = (ro.series || []).slice();
+  /* one point (everything within a second) draws as a level line */
+  if (pts.length === 1) pts.push(Object.assign({}, pts[0], { time: pts[0].time + 1 }));
   const t0 = pts.length ? pts[0].time : ro.started;
   const t1 = Math.max(pts.length ? pts[pts.length - 1].time : t0, t0 + 1);
   const maxDev = Math.max(1, ...pts.map((p) => Math.max(p.ok, p.failed)));
