@@ -11,10 +11,13 @@
 
 /* Sent with every answer under /console/: the page may load only its own
  * script, style sheet and images and talk only to its own origin; no inline
- * script or style, no frames, no forms posted anywhere. */
+ * script or style, no frames, no forms posted anywhere; and no string may
+ * be parsed as HTML by the page's script (Trusted Types with no policy:
+ * innerHTML and the like throw). */
 #define CONSOLE_CSP                                                                                \
 	"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "                \
-	"connect-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'"
+	"connect-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'; "        \
+	"require-trusted-types-for 'script'; trusted-types 'none'"
 
 struct console_file {
 	const char *name;         /* "index.html" */

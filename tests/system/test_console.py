@@ -24,7 +24,8 @@ from test_reports import Device, post, wait_for
 from test_vuln_debian import osv_record
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-       "connect-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'")
+       "connect-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'; "
+       "require-trusted-types-for 'script'; trusted-types 'none'")
 FILES = {"/console/": "text/html; charset=utf-8",
          "/console/index.html": "text/html; charset=utf-8",
          "/console/console.js": "text/javascript; charset=utf-8",
@@ -332,6 +333,10 @@ def test_console_in_a_browser(fleet, tmp_path):
         # the rollout and inventory views over replies of the documented
         # shapes (docs/store.md), given to the page in place of the store's
         render_documented_shapes(b, shots)
+        # and the browser itself refuses to parse a string as HTML there
+        assert b.evaluate("(() => { try { document.createElement('div').innerHTML = "
+                          "'<b>x</b>'; return 'parsed'; } catch (e) { return e.name; } })()") \
+            == "TypeError"
 
         b.evaluate("document.getElementById('logout').click()")
         b.wait_for("the login form again", "!document.getElementById('login').hidden")

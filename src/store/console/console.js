@@ -561,7 +561,7 @@ async function route() {
   const token = sessionStorage.getItem(TOKEN_KEY);
   $("logout").hidden = !token;
   $("login").hidden = !!token;
-  const view = el("div", { id: "view", "aria-live": "polite", "aria-busy": "true" });
+  const view = el("div", { id: "view", "aria-busy": "true" });
   $("view").replaceWith(view);
   if (!token) {
     $("who").textContent = "";
