@@ -102,6 +102,8 @@ def test_console_files_and_what_is_refused(console_store):
     # the API and the repository are not affected
     assert store.request("GET", "/v1/account")[0] == 401
     assert store.request("GET", "/repo/metadata/1.root.json")[0] == 200
+    # a clean stop: under AddressSanitizer, nothing leaked
+    assert store.stop() == 0, store.read_log()[-3000:]
 
 
 class Recorder:
@@ -287,6 +289,7 @@ def test_console_in_a_browser(fleet, tmp_path):
         assert "check-health hook exited with status 1" in rows[0][6]
         b.evaluate("document.querySelector('table.reports details summary').focus()")
         b.enter()
+        b.wait_for("the log lines", "document.querySelector('table.reports details[open]')")
         log = b.evaluate("document.querySelector('table.reports pre.log').innerText")
         assert log == "connecting to the database\nno database"
         b.screenshot(os.path.join(shots, "reports.png"))
@@ -297,6 +300,7 @@ def test_console_in_a_browser(fleet, tmp_path):
         cell = "document.querySelector('table.reports tbody tr td:last-child')"
         assert b.evaluate(cell + ".querySelector('span').textContent") == HOSTILE
         b.evaluate(cell + ".querySelector('summary').click()")
+        b.wait_for("the log lines", cell + ".querySelector('details[open]')")
         assert b.evaluate(cell + ".querySelector('pre').textContent") == \
             HOSTILE + "\n</pre><script>window.pwned=2</script>"
         assert b.evaluate("document.querySelectorAll('#view img, #view b, #view script')"
@@ -474,6 +478,7 @@ def test_components_of_a_revision(store, tmp_path):
     assert (status, r["error"]["code"]) == (403, "forbidden")
     assert store.api("GET", path % 1)[0] == 401
     assert store.api("GET", "/v1/packages/nope/revisions/1/components", token=alice)[0] == 404
+    assert store.stop() == 0, store.read_log()[-3000:]
 
 
 def login(b, store, token):
