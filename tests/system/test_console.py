@@ -191,6 +191,13 @@ def fleet(console_store, tmp_path):
             p = store.ferry(alice, "status", "hello", "--json")
             return json.loads(p.stdout).get("halts")
         wait_for("the halt", halted)
+        # a progressive release on beta
+        from storelib import make_image
+        assert store.ferry(alice, "release", "hello", "1", "beta").returncode == 0
+        img3 = make_image(tmp_path, "hello", "1.1")
+        assert store.ferry(alice, "push", img3).returncode == 0
+        p = store.ferry(alice, "release", "hello", "3", "beta", "--progressive", "30")
+        assert p.returncode == 0, p.stderr
         # a device may send any text: the console must show it as text
         d = Device()
         body = json.dumps(d.report(**{
@@ -249,8 +256,11 @@ def test_console_in_a_browser(fleet, tmp_path):
         assert "Track latest: what each channel holds, per architecture" in text
         row = b.evaluate("document.querySelector('tr[data-channel=\"latest/stable\"]').innerText")
         assert row.split("\t") == ["stable", "revision 1 (1.0)"]
+        beta = b.evaluate("document.querySelector('tr[data-channel=\"latest/beta\"]').innerText")
+        assert beta.split("\t") == ["beta",
+                                    "revision 1 (1.0)\nprogressive: revision 3 (1.1) to 30 %"]
         edge = b.evaluate("document.querySelector('tr[data-channel=\"latest/edge\"]').innerText")
-        assert edge.split("\t") == ["edge", "↑ follows latest/stable"]
+        assert edge.split("\t") == ["edge", "↑ follows latest/beta"]
         halts = b.evaluate("document.getElementById('halts').innerText")
         assert "latest/stable: full release of revision 2 halted: 1 of 1 devices failed at " \
             in halts
@@ -261,7 +271,8 @@ def test_console_in_a_browser(fleet, tmp_path):
         b.evaluate("location.hash = '#/p/hello/revisions'")
         b.wait_for("the revisions", ready + " && document.getElementById('rev-1')")
         rev1 = b.evaluate("document.getElementById('rev-1').innerText")
-        assert "Revision 1 (1.0)" in rev1 and "in latest/stable" in rev1
+        assert "Revision 1 (1.0)" in rev1 and "in latest/stable, latest/beta" in rev1
+        assert "in latest/beta" in b.evaluate("document.getElementById('rev-3').innerText")
         assert "1 open vulnerability notice" in rev1
         assert "DEBIAN-CVE-2025-0001" in rev1 and OLD in rev1 and FIXED in rev1
         assert "open vulnerability" not in b.evaluate("document.getElementById('rev-2').innerText")
