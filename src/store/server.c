@@ -72,8 +72,8 @@ struct request {
 	EVP_MD_CTX *h256, *h512;
 	struct api_upload upload;
 	bool responded;
-	bool is_static;
 	bool is_console;
+	bool is_static;
 	unsigned status;
 	struct timespec start;
 	char method[12];
@@ -421,6 +421,13 @@ static enum MHD_Result first_call(struct request *r, struct MHD_Connection *conn
 {
 	if (strlen(url) >= sizeof(r->url))
 		return queue_error(r, conn, 414, "too-large", "request path too long");
+	if (strcmp(url, "/console") == 0 || str_has_prefix(url, CONSOLE_PREFIX)) {
+		if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+			return queue_error(r, conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+			                   "method-not-allowed", "the console is read-only");
+		r->is_console = true; /* answered at the next call, as below */
+		return MHD_YES;
+	}
 	if (str_has_prefix(url, STATIC_PREFIX)) {
 		if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
 			return queue_error(r, conn, MHD_HTTP_METHOD_NOT_ALLOWED,
@@ -428,13 +435,6 @@ static enum MHD_Result first_call(struct request *r, struct MHD_Connection *conn
 		r->is_static = true; /* answered at the next call: a response queued
 		                      * before the request is complete closes the
 		                      * connection */
-		return MHD_YES;
-	}
-	if (strcmp(url, "/console") == 0 || str_has_prefix(url, CONSOLE_PREFIX)) {
-		if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-			return queue_error(r, conn, MHD_HTTP_METHOD_NOT_ALLOWED,
-			                   "method-not-allowed", "the console is read-only");
-		r->is_console = true; /* answered at the next call, as above */
 		return MHD_YES;
 	}
 	unsigned status = 404;
@@ -598,10 +598,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			ret = MHD_NO;
 		}
 		*data_size = 0;
+	} else if (!r->responded && r->is_console) {
+		ret = serve_console(r, conn);
 	} else if (!r->responded) {
-		ret = r->is_static    ? serve_static(r, conn, r->url + strlen(STATIC_PREFIX))
-		      : r->is_console ? serve_console(r, conn)
-		                      : last_call(r, conn);
+		ret = r->is_static ? serve_static(r, conn, r->url + strlen(STATIC_PREFIX))
+		                   : last_call(r, conn);
 	}
 	log_set_context(NULL);
 	return ret;
