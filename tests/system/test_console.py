@@ -322,12 +322,14 @@ def test_console_in_a_browser(fleet, tmp_path):
         for slug in ("rollouts", "devices"):
             b.evaluate(f"location.hash = '#/p/hello/{slug}'")
             b.wait_for(slug, ready)
-            status, _ = store.api("GET", f"/v1/packages/hello/{slug}", token=token)
+            status, got = store.api("GET", f"/v1/packages/hello/{slug}", token=token)
+            shown = b.evaluate("document.getElementById('view').innerText")
             if status == 404:
-                assert "not available on this store" in b.evaluate(
-                    "document.getElementById('view').innerText"), slug
+                assert "not available on this store" in shown, slug
             else:
-                assert status == 200
+                assert status == 200 and "not available" not in shown
+                for d in got.get("devices", []):
+                    assert d["device"] in shown
             b.screenshot(os.path.join(shots, f"{slug}.png"))
 
         # what the page fetched: only the store, on the loopback

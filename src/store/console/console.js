@@ -67,6 +67,10 @@ function duration(s) {
   return s + " s";
 }
 
+function plural(n, word) {
+  return n + " " + word + (n === 1 ? "" : "s");
+}
+
 function table(caption, heads, rows, opts) {
   const t = el("table", opts || {}, caption ? el("caption", { text: caption }) : null,
     el("thead", {}, el("tr", {}, heads.map((h) =>
@@ -260,7 +264,7 @@ async function loadComponents(name, rev, box) {
     box.replaceChildren(el("p", { class: "muted", text: "This revision's image carried no SBOM." }));
     return;
   }
-  box.replaceChildren(table(r.components.length + " components of revision " + rev,
+  box.replaceChildren(table(plural(r.components.length, "component") + " of revision " + rev,
     ["Name", "Version", "Type", "Package URL"],
     r.components.map((c) => el("tr", {}, el("td", { text: c.name || "" }),
       el("td", { text: c.version || "" }), el("td", { text: c.type || "" }),
@@ -299,7 +303,7 @@ async function viewRevisions(view, name) {
       el("h2", { id: "rev-h-" + r.revision, text: "Revision " + r.revision + " (" + r.version + ")" }),
       el("p", {}, r.architectures.join(", ") + " · " + size(r.size) + " · pushed " + when(r.created) +
         " by " + r.uploader + " · " + (r.channels.length ? "in " + r.channels.join(", ") : "in no channel")),
-      mine.length ? notice("bad", mine.length + " open vulnerability notice" + (mine.length > 1 ? "s" : "") + ":")
+      mine.length ? notice("bad", plural(mine.length, "open vulnerability notice") + ":")
         : null,
       mine.length ? table(null, FINDING_HEADS, findingRows(mine), { class: "findings" }) : null);
     const box = el("div", {}, el("p", { class: "loading", text: "Loading…" }));
@@ -382,7 +386,7 @@ async function viewReports(view, name, params) {
   if (want === "ok") reports = reports.filter((x) => x.result === "ok");
   if (want === "failed") reports = reports.filter((x) => x.result !== "ok");
   const failed = reports.filter((x) => x.result !== "ok").length;
-  view.append(el("p", { text: reports.length + " report" + (reports.length === 1 ? "" : "s") + ", " +
+  view.append(el("p", { text: plural(reports.length, "report") + ", " +
     failed + " failed or rolled back (newest first, at most 200)." }));
   if (!reports.length) return;
   view.append(table(null, ["Time", "Device", "Revision", "Channel", "Result", "Failed step", "Message and log"],
@@ -396,7 +400,7 @@ async function viewReports(view, name, params) {
       el("td", { class: x.result === "ok" ? "result-ok" : "result-bad", text: x.result }),
       el("td", { class: "mono", text: x["failed-step"] || "" }),
       el("td", {}, x.message ? el("span", { text: x.message }) : null,
-        x.log && x.log.length ? el("details", {}, el("summary", { text: x.log.length + " log line" + (x.log.length === 1 ? "" : "s") }),
+        x.log && x.log.length ? el("details", {}, el("summary", { text: plural(x.log.length, "log line") }),
           el("pre", { class: "log", text: x.log.map(logLine).join("\n") })) : null))),
     { class: "reports" }));
 }
@@ -521,7 +525,7 @@ async function viewDevices(view, name, params) {
   const d = await optionalApi("/v1/packages/" + enc(name) + "/devices?" + q);
   if (!d) return notAvailable(view, "The device inventory is");
   const wa = d["weekly-active"] || {};
-  view.append(el("p", { class: "lead", text: (wa.total || 0) + " devices active in the last 7 days." }));
+  view.append(el("p", { class: "lead", text: plural(wa.total || 0, "device") + " active in the last 7 days." }));
   view.append(el("div", { class: "charts", id: "inventory" },
     barChart("Weekly active devices by revision", (wa["by-revision"] || []).map((x) =>
       ({ label: "revision " + x.revision, value: x.devices })), "wa-rev"),
@@ -537,7 +541,7 @@ async function viewDevices(view, name, params) {
   });
   view.append(el("h2", { text: "Devices" }), form);
   const rows = d.devices || [];
-  view.append(table((d.truncated ? "The first " : "") + rows.length + " devices, most recently seen first",
+  view.append(table((d.truncated ? "The first " : "") + plural(rows.length, "device") + ", most recently seen first",
     ["Device", "Revision#", "Channel", "Architecture", "ferryd", "Held", "Last seen", "First seen"],
     rows.map((x) => el("tr", {}, el("td", { class: "mono", text: x.device }),
       el("td", { class: "num", text: x.revision }), el("td", { text: x.channel }), el("td", { text: x.arch }),
