@@ -246,6 +246,15 @@ def test_console_in_a_browser(fleet, tmp_path):
         assert b.evaluate("Object.values(sessionStorage)") == [token]
         assert b.evaluate("localStorage.length") == 0 and b.evaluate("document.cookie") == ""
         b.screenshot(os.path.join(shots, "packages.png"))
+        # "Skip to content" comes before the header's links, moves the
+        # focus and leaves the view where it is
+        b.evaluate("document.querySelector('.brand').focus()")
+        b.tab(shift=True)
+        assert b.evaluate("document.activeElement.textContent") == "Skip to content"
+        b.enter()
+        assert b.evaluate("document.activeElement.id") == "main"
+        assert b.evaluate("location.hash") == "#/"
+        assert b.evaluate("!!document.getElementById('packages')")
 
         # the channel map, and the halt: following the link by keyboard
         b.evaluate("document.querySelector('#packages a').focus()")

@@ -559,8 +559,11 @@ const PACKAGE_VIEWS = {
 let routeSeq = 0;
 
 async function route() {
-  const hash = location.hash || "#/";
-  if (!hash.startsWith("#/")) return; /* in-page links: the skip link */
+  let hash = location.hash || "#/";
+  if (!hash.startsWith("#/")) {
+    if ($("view").dataset.ready) return; /* an in-page link, not a view */
+    hash = "#/";
+  }
   const seq = ++routeSeq;
   const token = sessionStorage.getItem(TOKEN_KEY);
   $("logout").hidden = !token;
@@ -606,6 +609,10 @@ async function route() {
 
 document.addEventListener("DOMContentLoaded", () => {
   $("login-form").addEventListener("submit", login);
+  document.querySelector(".skip").addEventListener("click", (ev) => {
+    ev.preventDefault(); /* keep the view's address */
+    $("main").focus();
+  });
   $("logout").addEventListener("click", () => logout(""));
   window.addEventListener("hashchange", route);
   route();
