@@ -31,6 +31,7 @@
 #include "reports.h"
 #include "tuf/repo.h"
 #include "validate.h"
+#include "sbom_routes.h"
 #include "vulns_routes.h"
 #include "webhooks.h"
 
@@ -874,6 +875,7 @@ static const struct api_route routes[] = {
     {"POST", "/v1/packages/*/close", API_BODY_JSON, true, h_close},
     {"GET", "/v1/packages/*/status", API_BODY_NONE, true, h_status},
     {"GET", "/v1/packages/*/revisions", API_BODY_NONE, true, h_revisions},
+    {"GET", "/v1/packages/*/revisions/*/components", API_BODY_NONE, true, sbom_h_components},
     {"GET", "/v1/packages/*/vulns", API_BODY_NONE, true, vulns_h_findings},
     {"GET", "/v1/packages/*/webhooks", API_BODY_NONE, true, webhooks_h_list},
     {"POST", "/v1/packages/*/webhooks", API_BODY_JSON, true, webhooks_h_add},

@@ -7,6 +7,10 @@
  *                  Cache-Control per kind (timestamp.json and root.json must
  *                  be revalidated, versioned and hash-named files are
  *                  immutable). Served with sendfile from the descriptor.
+ *   /console/...   the web console's files, compiled in (console.h): exact
+ *                  names only, with their Content-Type, an ETag and
+ *                  If-None-Match, and a strict Content-Security-Policy;
+ *                  /console answers with a redirect to /console/.
  *   /v1/...        the publisher API (api.c): JSON bodies bounded by
  *                  STORE_MAX_JSON_BODY and nesting depth, image uploads
  *                  streamed to tmp/ with their hashes computed on the way and
@@ -45,6 +49,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "console.h"
 #include "job_kinds.h"
 #include "jobs.h"
 #include "base/buf.h"
@@ -67,6 +72,7 @@ struct request {
 	EVP_MD_CTX *h256, *h512;
 	struct api_upload upload;
 	bool responded;
+	bool is_console;
 	bool is_static;
 	unsigned status;
 	struct timespec start;
@@ -286,6 +292,56 @@ static enum MHD_Result serve_static(struct request *r, struct MHD_Connection *co
 	return queue(r, conn, status, resp);
 }
 
+/* --- the web console --- */
+
+static void console_headers(struct MHD_Response *resp)
+{
+	MHD_add_response_header(resp, "Content-Security-Policy", CONSOLE_CSP);
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+}
+
+static enum MHD_Result serve_console(struct request *r, struct MHD_Connection *conn)
+{
+	struct MHD_Response *resp = NULL;
+	if (strcmp(r->url, "/console") == 0) {
+		resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+		if (resp) {
+			MHD_add_response_header(resp, "Location", CONSOLE_PREFIX);
+			console_headers(resp);
+		}
+		return queue(r, conn, MHD_HTTP_MOVED_PERMANENTLY, resp);
+	}
+	const struct console_file *f = console_find(r->url + strlen(CONSOLE_PREFIX));
+	if (!f) {
+		log_info("%s %s: 404 not-found: no such console file", r->method, r->url);
+		static const char text[] = "no such file in the console\n";
+		resp = MHD_create_response_from_buffer(sizeof(text) - 1, (void *)text,
+		                                       MHD_RESPMEM_PERSISTENT);
+		if (resp) {
+			MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
+			MHD_add_response_header(resp, "Cache-Control", "no-store");
+			console_headers(resp);
+		}
+		return queue(r, conn, MHD_HTTP_NOT_FOUND, resp);
+	}
+	const char *inm = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "If-None-Match");
+	bool fresh = inm && (strstr(inm, f->etag) || strcmp(inm, "*") == 0);
+	resp = fresh ? MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT)
+	             : MHD_create_response_from_buffer(f->size, (void *)f->data,
+	                                               MHD_RESPMEM_PERSISTENT);
+	if (resp) {
+		if (!fresh)
+			MHD_add_response_header(resp, "Content-Type", f->content_type);
+		MHD_add_response_header(resp, "ETag", f->etag);
+		/* names carry no version: revalidate each time, a 304 is cheap */
+		MHD_add_response_header(resp, "Cache-Control", "no-cache");
+		console_headers(resp);
+	}
+	return queue(r, conn, fresh ? MHD_HTTP_NOT_MODIFIED : MHD_HTTP_OK, resp);
+}
+
 /* --- the API --- */
 
 static void request_free(struct request *r)
@@ -365,6 +421,13 @@ static enum MHD_Result first_call(struct request *r, struct MHD_Connection *conn
 {
 	if (strlen(url) >= sizeof(r->url))
 		return queue_error(r, conn, 414, "too-large", "request path too long");
+	if (strcmp(url, "/console") == 0 || str_has_prefix(url, CONSOLE_PREFIX)) {
+		if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+			return queue_error(r, conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+			                   "method-not-allowed", "the console is read-only");
+		r->is_console = true; /* answered at the next call, as below */
+		return MHD_YES;
+	}
 	if (str_has_prefix(url, STATIC_PREFIX)) {
 		if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
 			return queue_error(r, conn, MHD_HTTP_METHOD_NOT_ALLOWED,
@@ -535,6 +598,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			ret = MHD_NO;
 		}
 		*data_size = 0;
+	} else if (!r->responded && r->is_console) {
+		ret = serve_console(r, conn);
 	} else if (!r->responded) {
 		ret = r->is_static ? serve_static(r, conn, r->url + strlen(STATIC_PREFIX))
 		                   : last_call(r, conn);

@@ -124,3 +124,27 @@ def test_publish_through_nginx(nginx_store, tmp_path):
     assert st == 401
     assert json.loads(body)["error"]["code"] == "auth-required"
     assert store.stop() == 0, store.read_log()
+
+
+def test_console_through_nginx(nginx_store):
+    """The web console through the documented config: its files with the
+    store's headers untouched, revalidation, the redirect of /console, and
+    the API it calls on the same host."""
+    store, url, ctx, _ = nginx_store
+    direct = {}
+    for name in ("", "console.js", "console.css", "favicon.svg"):
+        _, h, body = store.request("GET", "/console/" + name)
+        direct[name] = (h, body)
+        st, hn, bodyn = get(url + "/console/" + name, ctx)
+        assert (st, bodyn) == (200, body), name
+        for k in ("Content-Type", "Content-Security-Policy", "ETag", "Cache-Control",
+                  "X-Content-Type-Options"):
+            assert hn[k] == h[k], (name, k)
+        st, _, again = get(url + "/console/" + name, ctx, {"If-None-Match": h["ETag"]})
+        assert (st, again) == (304, b""), name
+    r = urllib.request.urlopen(url + "/console", context=ctx, timeout=30)
+    assert r.geturl() == url + "/console/" and r.read() == direct[""][1]
+    assert get(url + "/console/../store.db", ctx)[0] in (400, 404)
+    alice = store.account("alice")
+    st, _, body = get(url + "/v1/account", ctx, {"Authorization": "Bearer " + alice})
+    assert st == 200 and json.loads(body)["account"] == "alice"
