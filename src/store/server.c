@@ -690,6 +690,40 @@ static void clean_tmp(const char *dir)
 	closedir(d);
 }
 
+/* libmicrohttpd's unescaping of the path and query, except that "%00" stays
+ * as it is written: decoded, it would end the C string there and let
+ * "/console/app.js%00.html" reach the handler as "/console/app.js". Kept
+ * literal, such a path names nothing and gets a 404. */
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static size_t unescape_keep_nul(void *cls, struct MHD_Connection *conn, char *s)
+{
+	(void)cls;
+	(void)conn;
+	char *w = s;
+	for (const char *r = s; *r;) {
+		int hi = r[0] == '%' ? hex_digit(r[1]) : -1;
+		int lo = hi >= 0 ? hex_digit(r[2]) : -1;
+		if (lo >= 0 && (hi | lo) != 0) {
+			*w++ = (char)(hi * 16 + lo);
+			r += 3;
+		} else {
+			*w++ = *r++;
+		}
+	}
+	*w = '\0';
+	return (size_t)(w - s);
+}
+
 int server_run(struct store *st, const char *listen, ferry_error *err)
 {
 	struct sockaddr_in sa;
@@ -738,7 +772,8 @@ int server_run(struct store *st, const char *listen, ferry_error *err)
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)st->max_connections,
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)st->max_connections_ip,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
-	    NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
+	    NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_UNESCAPE_CALLBACK,
+	    unescape_keep_nul, NULL, MHD_OPTION_END);
 	if (!d) {
 		db_pool_close(&st->pool);
 		return ferry_error_errno(err, FERRY_E_IO, errno, "cannot listen on %s", listen);
