@@ -1,7 +1,8 @@
 /* job_kinds.c: the kinds of job (job_kinds.h) in one table, kind name to
  * runner, and the worker pass that claims due jobs from the queue and runs
  * each through the table. The runners of the resign and publish kinds are
- * here; the others live with what they do (vulns_job.c, webhooks.c). A
+ * here; the others live with what they do (vulns_job.c, webhooks.c,
+ * rollout.c). A
  * runner says whether and when its job runs again. Not here: the queue
  * (jobs.c). */
 #include "job_kinds.h"
@@ -13,6 +14,7 @@
 #include "base/cleanup.h"
 #include "base/log.h"
 #include "jobs.h"
+#include "rollout.h"
 #include "vulns_job.h"
 #include "webhooks.h"
 
@@ -87,7 +89,7 @@ static const struct {
 	job_fn run;
 } kinds[] = {
     {"resign", job_resign},     {"publish", job_publish},      {"vulnscan", vulns_job_scan},
-    {"vulnkey", vulns_job_key}, {"webhook", webhooks_deliver},
+    {"vulnkey", vulns_job_key}, {"webhook", webhooks_deliver}, {"rollout", rollout_job},
 };
 
 static int run_kind(struct store *st, struct db *db, const char *kind, const char *arg, bool *again,

@@ -481,6 +481,9 @@ static enum MHD_Result last_call(struct request *r, struct MHD_Connection *conn)
 	c->q_device = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "device");
 	c->q_revision = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "revision");
 	c->q_limit = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "limit");
+	c->q_channel = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "channel");
+	c->q_all = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "all");
+	c->q_not_seen = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "not-seen");
 	c->client = client_address(conn, r->client, sizeof(r->client));
 	c->st = r->st;
 	c->db = db_pool_get(&r->st->pool);
