@@ -34,6 +34,9 @@ int report_queue(struct agent *ag, sqlite3 *db, int64_t change, const char *kind
                  const char *failed_step, const char *error, ferry_error *err) FERRY_WUR;
 /* After the commit: tell the sender there is something to send. */
 void report_kick(struct agent *ag);
+/* After a change (a refresh above all): have the sender check in with the
+ * store (what the device runs), unless checkin = off. */
+void report_checkin(struct agent *ag);
 
 /* The sender thread: posts queued reports oldest first; retries network
  * errors, 5xx and 429 with back-off (retry-delay doubling, at most an hour);

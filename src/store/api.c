@@ -23,6 +23,7 @@
 #include "base/str.h"
 #include "channelmap.h"
 #include "halt.h"
+#include "inventory.h"
 #include "handler.h"
 #include "jobs.h"
 #include "pkg/channel.h"
@@ -829,6 +830,8 @@ static const struct api_route routes[] = {
     {"POST", "/v1/reports", API_BODY_JSON, false, reports_h_post},
     {"GET", "/v1/packages/*/reports", API_BODY_NONE, true, reports_h_list},
     {"GET", "/v1/packages/*/rollouts", API_BODY_NONE, true, rollout_h_list},
+    {"GET", "/v1/packages/*/devices", API_BODY_NONE, true, inventory_h_devices},
+    {"POST", "/v1/devices/checkin", API_BODY_JSON, false, inventory_h_checkin},
     {"POST", "/v1/packages/*/rollouts/*", API_BODY_JSON, true, rollout_h_action},
 };
 
@@ -879,6 +882,11 @@ const struct api_route *api_route_find(const char *method, const char *path, str
 enum api_body api_route_body(const struct api_route *r)
 {
 	return r->body;
+}
+
+const char *api_route_pattern(const struct api_route *r)
+{
+	return r->pattern;
 }
 
 bool api_route_needs_auth(const struct api_route *r)

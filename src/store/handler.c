@@ -8,6 +8,7 @@
 #include "base/log.h"
 #include "base/str.h"
 #include "jobs.h"
+#include "metrics.h"
 
 int api_authorise_package(struct api_ctx *c, bool for_update)
 {
@@ -49,7 +50,10 @@ bool publish_or_queue(struct store *st, struct db *db, const char *package)
 	ferry_error err = {0};
 	if (FAULT("release-after-commit"))
 		return false;
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	int rc = publish_package(st, db, package, &err);
+	metrics_publish(st->metrics, metrics_since(&t0));
 	if (rc < 0) {
 		log_error("publish %s: %s (queued for retry)", package, ferry_error_msg(&err));
 		ferry_error jerr = {0};

@@ -8,6 +8,8 @@
  *   webhook DELIVERY-ID   attempt one webhook delivery (webhooks.h)
  *   rollout ID            move a staged rollout to its next stage when it
  *                         may (rollout.h)
+ *   inventory-prune       recurring, daily: forget devices not seen for
+ *                         --devices-days (inventory.h)
  * Not here: the queue itself (jobs.c). */
 #pragma once
 

@@ -15,6 +15,7 @@
 #include "base/str.h"
 #include "handler.h"
 #include "jobs.h"
+#include "metrics.h"
 #include "webhooks.h"
 
 #define COLUMNS                                                                                    \
@@ -526,6 +527,7 @@ int rollout_job(struct store *st, struct db *db, const char *arg, bool *again, l
 		*next = now + JOBS_RETRY_S;
 		return rc;
 	}
+	metrics_stage(st->metrics);
 	publish_or_queue(st, db, r.package);
 	*again = strcmp(r.state, "running") == 0;
 	*next = r.stage_started + r.stage_wait;
