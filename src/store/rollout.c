@@ -634,7 +634,9 @@ json_t *rollout_show(struct store *st, struct db *db, long long id, ferry_error 
 	char msg[256];
 	const char *why = why_waiting(st, &r, &k, now, &until, msg, sizeof(msg));
 	json_t *chart = NULL;
-	if (series(db, &r, &ev, r.finished ? r.finished : now, &chart, err) < 0)
+	/* up to now, also for an ended rollout: late reports count as its
+	 * counts do */
+	if (series(db, &r, &ev, now, &chart, err) < 0)
 		return NULL;
 	thresholds(st, &r, &failures, &ratio);
 	json_t *stages = json_array();

@@ -123,24 +123,31 @@ def test_staged_rollout_moves_on_success_and_halts_a_failing_revision(store, tmp
             assert "hello: 2 weekly active devices" in text and b_id in text
             assert json.loads(f.pub.ferry("devices", "hello", "--not-seen", "1",
                                           "--json").stdout)["devices"] == []
-            r = wait_for("stage 2", lambda: f.only()["stage"] == 1 and f.only())
+            r = wait_for("stage 2", lambda: (lambda o: o["stage"] == 1 and o)(f.only()))
+            # held at stage 2 while this test looks (the next stage is 5 s away)
+            f.pub.ferry("rollout", "pause", "hello")
             assert r["percentage"] == 50 and r["counts"]["ok"] == 1
-            # B is chosen now, and was last seen before the stage began
-            assert (r["counts"]["not-seen"], r["counts"]["pending"],
-                    r["counts"]["outside"]) == (1, 0, 0)
+            # B is chosen now and has not reported: pending, or not seen when
+            # its last check-in came before the stage began
+            assert r["counts"]["not-seen"] + r["counts"]["pending"] == 1
+            assert r["counts"]["outside"] == 0
             assert f.stable()["progressive"]["percentage"] == 50
             # stage 2: B now takes it; then the store completes the release
             assert b.ferry("refresh", "hello").stdout.startswith("hello 2.0 (revision 2)")
+            f.pub.ferry("rollout", "resume", "hello")
             wait_for("the rollout done", lambda: f.rollout() == [])
             done = f.history()[0]
             assert done["state"] == "done" and done["percentage"] == 100
             assert done["counts"]["ok"] == 2 and done["counts"]["rolled-back"] == 0
-            assert [e["event"] for e in done["events"]] == ["started", "stage", "stage", "done"]
+            assert [e["event"] for e in done["events"]] == ["started", "stage", "paused",
+                                                            "resumed", "stage", "done"]
             assert done["series"][-1]["ok"] == 2 and done["series"][-1]["percentage"] == 100
             st = f.stable()
             assert st["revision"] == 2 and st.get("progressive") is None
-            wait_for("three events", lambda: len(f.events()) >= 3)
-            assert f.event_names() == [("rollout-stage", "running"), ("rollout-stage", "running"),
+            wait_for("five events", lambda: len(f.events()) >= 5)
+            assert f.event_names() == [("rollout-stage", "running"), ("rollout-paused", "paused"),
+                                       ("rollout-resumed", "running"),
+                                       ("rollout-stage", "running"),
                                        ("rollout-finished", "done")]
 
             # a failing revision: halted at its first stage, on A alone
@@ -165,8 +172,8 @@ def test_staged_rollout_moves_on_success_and_halts_a_failing_revision(store, tmp
             time.sleep(3)
             assert "up to date (revision 2" in b.ferry("refresh", "hello").stdout
             assert f.stable()["revision"] == 2
-            wait_for("the halt's events", lambda: len(f.events()) >= 5)
-            names = f.event_names()[3:]
+            wait_for("the halt's events", lambda: len(f.events()) >= 7)
+            names = f.event_names()[5:]
             assert ("release-halted", None) in names and ("rollout-finished", "halted") in names
             h = [e for e in f.events() if e["event"] == "release-halted"][0]
             assert (h["revision"], h["rollout"], h["kind"], h["failed"]) == (3, 2, "progressive", 1)
@@ -194,7 +201,8 @@ def test_pause_resume_stop_and_supersede(store, tmp_path):
         assert "cannot pause the rollout of revision 2 on latest/stable: it is paused" in p.stderr
         f.pub.ferry("rollout", "resume", "hello")
         assert f.only()["state"] == "running"
-        r = wait_for("stage 2", lambda: f.only()["stage"] == 1 and f.only())
+        r = wait_for("stage 2", lambda: (lambda o: o["stage"] == 1 and o)(f.only()))
+        f.pub.ferry("rollout", "pause", "hello")  # stop it from a pause, at stage 2
         assert r["percentage"] == 20 and f.stable()["progressive"]["percentage"] == 20
         p = f.pub.ferry("rollout", "stop", "hello")
         assert "stopped" in p.stdout
@@ -210,9 +218,10 @@ def test_pause_resume_stop_and_supersede(store, tmp_path):
         assert f.rollout() == [] and f.history()[0]["state"] == "superseded"
         p = f.pub.ferry("rollout", "hello")
         assert p.stdout == "hello has no active rollout\n"
-        wait_for("the events", lambda: len(f.events()) >= 5)
+        wait_for("the events", lambda: len(f.events()) >= 6)
         assert f.event_names() == [("rollout-paused", "paused"), ("rollout-resumed", "running"),
-                                   ("rollout-stage", "running"), ("rollout-finished", "stopped"),
+                                   ("rollout-stage", "running"), ("rollout-paused", "paused"),
+                                   ("rollout-finished", "stopped"),
                                    ("rollout-finished", "superseded")]
 
 
