@@ -56,4 +56,3 @@ int store_verify_file(struct store *s, const char *name, const char *rev, const 
 /* Download revision rev of name to dest (resumable, verified, atomic). */
 int store_download(struct store *s, const char *name, const char *rev, const char *dest,
                    ferry_error *err) FERRY_WUR;
-

@@ -59,8 +59,8 @@ int cmd_rollout(int argc, char **argv);
 int cmd_devices(int argc, char **argv);
 /* release --stages S --stage-wait D --stage-min-ok N into a release body
  * (any may be NULL); 0, or the exit status after saying why */
-int cli_rollout_options(const char *stages, const char *wait, const char *min_ok,
-                        bool progressive, json_t *body);
+int cli_rollout_options(const char *stages, const char *wait, const char *min_ok, bool progressive,
+                        json_t *body);
 /* a rollout (the store's JSON) in a few lines */
 void cli_print_rollout(json_t *r);
 
