@@ -49,3 +49,15 @@ int channel_risk_parse(const char *s);
 
 bool channel_track_valid(const char *s);
 bool channel_branch_valid(const char *s);
+
+/* The short form a device may know a channel by ("stable" for
+ * latest/stable, "2.x" for 2.x/stable, "edge/fix" for latest/edge/fix), or
+ * the canonical name again when there is none. */
+void channel_short_name(const struct channel *c, char *out, size_t size);
+
+/* Progressive releases, the rule the store and its devices share: a device
+ * takes revision rev of name when the first 32 bits of
+ * SHA-256("DEVICE_ID/NAME/REV"), as a big-endian number, modulo 100 are
+ * below percentage. The same device always decides the same. */
+bool channel_progressive_pick(const char *device_id, const char *name, const char *rev,
+                              unsigned percentage);

@@ -2,7 +2,9 @@
  * device, the JSON body of a report: the failing step's error split into its
  * message and the output it quoted, both bounded and cleaned. On the store,
  * the strict check of every member of a body against its bound. Pure: no
- * state, no I/O; the signature over the body is not checked here. */
+ * state, no I/O; the signature over the body is not checked here. The
+ * check-in a device sends at each refresh is checked here too, with the
+ * same rules for the members they share. */
 #include "pkg/report.h"
 
 #include <stdlib.h>
@@ -188,47 +190,94 @@ static int revision_field(json_t *body, const char *key, bool nullable, long lon
 	return 0;
 }
 
-int report_parse(json_t *body, struct report *r, ferry_error *err)
+/* Every member of body is one of fields, and each of them is there. */
+static int known_fields(json_t *body, const char *const *names, const char *what, ferry_error *err)
 {
-	memset(r, 0, sizeof(*r));
-	if (!json_is_object(body))
-		return ferry_error_set(err, FERRY_E_INVALID, "report: expected a JSON object");
 	const char *key;
 	json_t *v;
 	json_object_foreach(body, key, v)
 	{
 		bool known = false;
-		for (size_t i = 0; fields[i]; i++)
-			known |= strcmp(fields[i], key) == 0;
+		for (size_t i = 0; names[i]; i++)
+			known |= strcmp(names[i], key) == 0;
 		if (!known)
-			return ferry_error_set(err, FERRY_E_INVALID,
-			                       "report: unknown field \"%.64s\"", key);
+			return ferry_error_set(err, FERRY_E_INVALID, "%s: unknown field \"%.64s\"",
+			                       what, key);
 	}
-	for (size_t i = 0; fields[i]; i++)
-		if (!json_object_get(body, fields[i]))
-			return bad(err, fields[i], "missing");
+	for (size_t i = 0; names[i]; i++)
+		if (!json_object_get(body, names[i]))
+			return ferry_error_set(err, FERRY_E_INVALID, "%s: \"%s\": missing", what,
+			                       names[i]);
+	return 0;
+}
+
+static int device_fields(json_t *body, const char *what, const char **id, const char **key,
+                         ferry_error *err)
+{
+	*id = str_field(body, "device-id");
+	if (!report_device_id_valid(*id))
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "%s: \"device-id\": expected 1 to 64 of a-z, 0-9 and '-'",
+		                       what);
+	*key = str_field(body, "device-key");
+	if (!*key || !all_of(*key, 64, 64, NULL, true))
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "%s: \"device-key\": expected an ed25519 public key (64 "
+		                       "lower-case hex digits)",
+		                       what);
+	return 0;
+}
+
+static bool channel_ok(const char *s)
+{
+	struct channel ch;
+	return s && strlen(s) < CHANNEL_NAME_MAX && channel_parse(s, &ch, NULL) == 0;
+}
+
+static int time_and_version(json_t *body, const char *what, long long *time, const char **version,
+                            ferry_error *err)
+{
+	json_t *v = json_object_get(body, "time");
+	if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+	    json_integer_value(v) > REPORT_TIME_MAX)
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "%s: \"time\": expected unix time (a positive integer)",
+		                       what);
+	*time = json_integer_value(v);
+	*version = str_field(body, "agent-version");
+	if (!*version || !**version || !text_ok(*version, REPORT_AGENT_VERSION_MAX) ||
+	    strchr(*version, '\t'))
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "%s: \"agent-version\": expected a version of at most 64 "
+		                       "bytes",
+		                       what);
+	return 0;
+}
+
+int report_parse(json_t *body, struct report *r, ferry_error *err)
+{
+	memset(r, 0, sizeof(*r));
+	if (!json_is_object(body))
+		return ferry_error_set(err, FERRY_E_INVALID, "report: expected a JSON object");
+	json_t *v;
+	if (known_fields(body, fields, "report", err) < 0)
+		return FERRY_E_INVALID;
 	r->report_id = str_field(body, "report-id");
 	if (!r->report_id || !all_of(r->report_id, 32, 32, NULL, true))
 		return bad(err, "report-id", "expected 32 lower-case hex digits");
-	r->device_id = str_field(body, "device-id");
-	if (!report_device_id_valid(r->device_id))
-		return bad(err, "device-id", "expected 1 to 64 of a-z, 0-9 and '-'");
-	r->device_key = str_field(body, "device-key");
-	if (!r->device_key || !all_of(r->device_key, 64, 64, NULL, true))
-		return bad(err, "device-key",
-		           "expected an ed25519 public key (64 lower-case hex digits)");
+	int rc = device_fields(body, "report", &r->device_id, &r->device_key, err);
+	if (rc < 0)
+		return rc;
 	r->package = str_field(body, "package");
 	if (!pkg_name_valid(r->package))
 		return bad(err, "package", "expected a package name");
-	int rc = revision_field(body, "from-revision", true, &r->from_revision, err);
+	rc = revision_field(body, "from-revision", true, &r->from_revision, err);
 	if (rc == 0)
 		rc = revision_field(body, "to-revision", false, &r->to_revision, err);
 	if (rc < 0)
 		return rc;
 	r->channel = str_field(body, "channel");
-	struct channel ch;
-	if (!r->channel || strlen(r->channel) >= CHANNEL_NAME_MAX ||
-	    channel_parse(r->channel, &ch, NULL) < 0)
+	if (!channel_ok(r->channel))
 		return bad(err, "channel", "expected a channel such as latest/stable");
 	r->result = str_field(body, "result");
 	if (!r->result || (strcmp(r->result, "ok") != 0 && strcmp(r->result, "rolled-back") != 0 &&
@@ -259,14 +308,86 @@ int report_parse(json_t *body, struct report *r, ferry_error *err)
 			           "expected lines of at most 500 bytes without control "
 			           "characters");
 	}
-	v = json_object_get(body, "time");
-	if (!json_is_integer(v) || json_integer_value(v) < 1 ||
-	    json_integer_value(v) > REPORT_TIME_MAX)
-		return bad(err, "time", "expected unix time (a positive integer)");
-	r->time = json_integer_value(v);
-	r->agent_version = str_field(body, "agent-version");
-	if (!r->agent_version || !*r->agent_version ||
-	    !text_ok(r->agent_version, REPORT_AGENT_VERSION_MAX) || strchr(r->agent_version, '\t'))
-		return bad(err, "agent-version", "expected a version of at most 64 bytes");
+	return time_and_version(body, "report", &r->time, &r->agent_version, err);
+}
+
+static int checkin_bad(ferry_error *err, const char *field, const char *what)
+{
+	return ferry_error_set(err, FERRY_E_INVALID, "check-in: \"%s\": %s", field, what);
+}
+
+static const char *const checkin_fields[] = {
+    "device-id", "device-key", "time", "arch", "agent-version", "packages", NULL,
+};
+
+static int checkin_package(json_t *p, size_t i, struct checkin_package *out, ferry_error *err)
+{
+	static const char *const keys[] = {"name", "revision", "channel", "held"};
+	if (!json_is_object(p) || json_object_size(p) != 4)
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "check-in: \"packages\"[%zu]: expected an object of name, "
+		                       "revision, channel and held",
+		                       i);
+	for (size_t k = 0; k < 4; k++)
+		if (!json_object_get(p, keys[k]))
+			return ferry_error_set(err, FERRY_E_INVALID,
+			                       "check-in: \"packages\"[%zu]: \"%s\" missing", i,
+			                       keys[k]);
+	out->name = str_field(p, "name");
+	out->channel = str_field(p, "channel");
+	json_t *rev = json_object_get(p, "revision"), *held = json_object_get(p, "held");
+	if (!pkg_name_valid(out->name))
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "check-in: \"packages\"[%zu].name: expected a package name",
+		                       i);
+	if (!json_is_integer(rev) || json_integer_value(rev) < 1 ||
+	    json_integer_value(rev) > REPORT_REVISION_MAX)
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "check-in: \"packages\"[%zu].revision: expected a revision "
+		                       "(a positive integer)",
+		                       i);
+	if (!channel_ok(out->channel))
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "check-in: \"packages\"[%zu].channel: expected a channel",
+		                       i);
+	if (!json_is_boolean(held))
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "check-in: \"packages\"[%zu].held: expected true or false",
+		                       i);
+	out->revision = json_integer_value(rev);
+	out->held = json_is_true(held);
+	return 0;
+}
+
+int checkin_parse(json_t *body, struct checkin *c, ferry_error *err)
+{
+	memset(c, 0, sizeof(*c));
+	if (!json_is_object(body))
+		return ferry_error_set(err, FERRY_E_INVALID, "check-in: expected a JSON object");
+	int rc = known_fields(body, checkin_fields, "check-in", err);
+	if (rc == 0)
+		rc = device_fields(body, "check-in", &c->device_id, &c->device_key, err);
+	if (rc == 0)
+		rc = time_and_version(body, "check-in", &c->time, &c->agent_version, err);
+	if (rc < 0)
+		return rc;
+	c->arch = str_field(body, "arch");
+	if (!c->arch || !all_of(c->arch, 1, CHECKIN_ARCH_MAX, NULL, false))
+		return checkin_bad(err, "arch", "expected an architecture such as amd64");
+	json_t *list = json_object_get(body, "packages"), *p;
+	if (!json_is_array(list) || json_array_size(list) > CHECKIN_PACKAGES_MAX)
+		return checkin_bad(err, "packages", "expected an array of at most 256 packages");
+	size_t i;
+	json_array_foreach(list, i, p)
+	{
+		if ((rc = checkin_package(p, i, &c->packages[i], err)) < 0)
+			return rc;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(c->packages[j].name, c->packages[i].name) == 0)
+				return ferry_error_set(err, FERRY_E_INVALID,
+				                       "check-in: \"packages\": %s twice",
+				                       c->packages[i].name);
+	}
+	c->n = json_array_size(list);
 	return 0;
 }

@@ -102,3 +102,33 @@ int report_parse(json_t *body, struct report *out, ferry_error *err) FERRY_WUR;
 
 /* Is s a device id: 1 to REPORT_DEVICE_ID_MAX of a-z 0-9 '-'? */
 bool report_device_id_valid(const char *s);
+
+/* --- the check-in --------------------------------------------------------- */
+
+/* What a device sends its store at each refresh (POST /v1/devices/checkin,
+ * signed as a report is, docs/store.md "Device inventory"):
+ *   {"device-id", "device-key", "time", "arch", "agent-version",
+ *    "packages": [{"name", "revision", "channel", "held"}, ...]}
+ * revision a store revision (local installs are left out), channel as the
+ * device tracks it, held true while refreshes of it are held. At most
+ * CHECKIN_PACKAGES_MAX packages; no other member. */
+#define CHECKIN_PACKAGES_MAX 256
+#define CHECKIN_ARCH_MAX 16
+
+struct checkin_package {
+	const char *name, *channel;
+	long long revision;
+	bool held;
+};
+
+/* A checked check-in; the strings point into the JSON body. */
+struct checkin {
+	const char *device_id, *device_key, *arch, *agent_version;
+	long long time;
+	size_t n;
+	struct checkin_package packages[CHECKIN_PACKAGES_MAX];
+};
+
+/* Check every member of a check-in body against its bound; FERRY_E_INVALID
+ * naming the member. */
+int checkin_parse(json_t *body, struct checkin *out, ferry_error *err) FERRY_WUR;

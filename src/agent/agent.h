@@ -68,7 +68,8 @@ struct agent_reports {
 	char key_hex[65];
 	pthread_t thread;
 	bool started;
-	bool kicked; /* a report was queued since the sender last looked (lock) */
+	bool kicked;      /* a report was queued since the sender last looked (lock) */
+	bool checkin_due; /* a change finished: tell the store what runs (lock) */
 };
 
 struct agent {
@@ -78,6 +79,7 @@ struct agent {
 	char notify_path[108];
 	int log_level;   /* enum log_level */
 	bool privileged; /* euid 0: loop mounts */
+	bool checkin;    /* send the store a check-in after each change (report.c) */
 	bool extract;    /* images extracted instead of mounted */
 	int retain;
 	uint64_t log_max;

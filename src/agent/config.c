@@ -8,7 +8,8 @@
  * min-free-space (bytes a download leaves free, default 64 MiB),
  * ferry-confine (its path; default: next to ferryd), confinement (on, or off
  * for development only), cgroup-parent (for app cgroups), app-ids (the range
- * of package uids and gids, default 70000-79999). Options on the command
+ * of package uids and gids, default 70000-79999), checkin (on: tell the
+ * store what the device runs at each refresh; off). Options on the command
  * line win over the file.
  *
  * It checks each value and fills the context's settings, making the root
@@ -80,6 +81,7 @@ int config_read(const char *path, struct agent_options *o, char **keep, ferry_er
 		    {"confinement", &o->confinement},
 		    {"cgroup-parent", &o->cgroup_parent},
 		    {"app-ids", &o->app_ids},
+		    {"checkin", &o->checkin},
 		};
 		bool known = false;
 		for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
@@ -94,7 +96,7 @@ int config_read(const char *path, struct agent_options *o, char **keep, ferry_er
 			    "%s:%d: unknown key \"%s\" (expected root, socket, store, trust, "
 			    "retain, log-max-size, images, log-level, hook-timeout, device-id, "
 			    "refresh-timer, retries, retry-delay, min-free-space, "
-			    "ferry-confine, confinement, cgroup-parent, app-ids)",
+			    "ferry-confine, confinement, cgroup-parent, app-ids, checkin)",
 			    path, lineno, k);
 	}
 	return 0;
@@ -227,6 +229,9 @@ int config_apply(struct agent *ag, const struct agent_options *o, ferry_error *e
 	    strcmp(o->confinement, "off") != 0)
 		return bad(err, "confinement: expected on or off; got \"%s\"", o->confinement);
 	ag->confine = !o->confinement || strcmp(o->confinement, "on") == 0;
+	if (o->checkin && strcmp(o->checkin, "on") != 0 && strcmp(o->checkin, "off") != 0)
+		return bad(err, "checkin: expected on or off; got \"%s\"", o->checkin);
+	ag->checkin = !o->checkin || strcmp(o->checkin, "on") == 0;
 	if (ag->confine && sandbox_find_helper(ag, o->confine_path, err) < 0)
 		return 1;
 	if (o->app_ids) {

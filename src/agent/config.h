@@ -10,7 +10,7 @@ struct agent_options {
 	const char *root, *socket, *store, *trust, *config, *level, *images;
 	const char *retain, *log_max, *hook_timeout;
 	const char *device_id, *refresh_timer, *retries, *retry_delay, *min_free;
-	const char *confine_path, *confinement, *cgroup_parent, *app_ids;
+	const char *confine_path, *confinement, *cgroup_parent, *app_ids, *checkin;
 };
 
 /* Read the `key = value` file at path into the options not set yet (the

@@ -21,7 +21,14 @@
  * no reason to drop: the report stays, a warning names the device id and
  * the store, and it is tried again hourly; GET /v1/system shows it.
  * Retries are due on the wall clock; a time further ahead than the longest
- * back-off (the clock was stepped back) counts as due. Its state
+ * back-off (the clock was stepped back) counts as due.
+ *
+ * Check-in: after each change the worker asks the sender (report_checkin)
+ * to tell the store what the device runs (report.h in lib/pkg: the store
+ * revision and channel of each package installed from it, whether held,
+ * the arch and ferryd's version), signed with the device key as reports
+ * are. One attempt: a check-in that fails is not kept, the next change
+ * sends a fresh one. Off with `checkin = off`. Its state
  * (struct agent_reports in the context) is guarded by ag->lock; it waits
  * on ag->cond, which the main thread broadcasts when ferryd stops. */
 #include <errno.h>
@@ -40,6 +47,7 @@
 #include "crypto/key.h"
 #include "http/http.h"
 #include "pkg/channel.h"
+#include "pkg/manifest.h"
 #include "report.h"
 #include "state.h"
 
@@ -273,6 +281,99 @@ static int send_one(struct agent *ag, struct http_client *http, const char *body
 	return result;
 }
 
+void report_checkin(struct agent *ag)
+{
+	if (!ag->checkin || !ag->store_url)
+		return;
+	pthread_mutex_lock(&ag->lock);
+	ag->reports.checkin_due = true;
+	ag->reports.kicked = true;
+	pthread_cond_broadcast(&ag->cond);
+	pthread_mutex_unlock(&ag->lock);
+}
+
+/* Is name held now (a hold of its own, or of every package)? */
+static bool held(json_t *holds, const char *name, int64_t now)
+{
+	size_t i;
+	json_t *h;
+	json_array_foreach(holds, i, h)
+	{
+		const char *n = jstr(h, "name");
+		int64_t until = json_integer_value(json_object_get(h, "until"));
+		if ((strcmp(n, "*") == 0 || strcmp(n, name) == 0) && (until == 0 || until > now))
+			return true;
+	}
+	return false;
+}
+
+/* The check-in body: the packages installed from the store (local
+ * revisions mean nothing to it), at most CHECKIN_PACKAGES_MAX. */
+static char *checkin_body(struct agent *ag, sqlite3 *db, ferry_error *err)
+{
+	json_t *pkgs = NULL, *holds = NULL;
+	if (state_query(db, &pkgs, err, "SELECT name, current, channel FROM packages ORDER BY name",
+	                NULL) < 0)
+		return NULL;
+	if (state_query(db, &holds, err, "SELECT name, until FROM holds", NULL) < 0) {
+		json_decref(pkgs);
+		return NULL;
+	}
+	json_t *list = json_array(), *p;
+	size_t i;
+	int64_t now = wall_s();
+	json_array_foreach(pkgs, i, p)
+	{
+		unsigned long long rev = 0;
+		if (json_array_size(list) >= CHECKIN_PACKAGES_MAX ||
+		    str_to_u64(jstr(p, "current"), REPORT_REVISION_MAX, &rev) < 0 || rev == 0)
+			continue;
+		json_array_append_new(list, json_pack("{s:s, s:I, s:s, s:b}", "name",
+		                                      jstr(p, "name"), "revision", (json_int_t)rev,
+		                                      "channel", jstr(p, "channel"), "held",
+		                                      held(holds, jstr(p, "name"), now)));
+	}
+	json_decref(pkgs);
+	json_decref(holds);
+	json_t *body = json_pack("{s:s, s:s, s:I, s:s, s:s, s:o}", "device-id", ag->device_id,
+	                         "device-key", ag->reports.key_hex, "time", (json_int_t)now, "arch",
+	                         manifest_host_architecture(), "agent-version", FERRY_VERSION,
+	                         "packages", list);
+	char *text = body ? json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(body);
+	if (!text)
+		ferry_error_set(err, FERRY_E_NOMEM, "check-in: out of memory");
+	return text;
+}
+
+/* Send a check-in if one is due; false when ferryd stops. */
+static bool checkin_if_due(struct agent *ag, sqlite3 *db, struct http_client *http, const char *url)
+{
+	pthread_mutex_lock(&ag->lock);
+	bool due = ag->reports.checkin_due;
+	ag->reports.checkin_due = false;
+	pthread_mutex_unlock(&ag->lock);
+	if (!due)
+		return true;
+	ferry_error err;
+	ferry_error_clear(&err);
+	_cleanup_free_ char *body = checkin_body(ag, db, &err);
+	if (!body) {
+		log_warn("check-in: %s", ferry_error_msg(&err));
+		return true;
+	}
+	char why[FERRY_ERROR_MSG_MAX];
+	why[0] = '\0';
+	int rc = send_one(ag, http, body, url, why, sizeof(why));
+	if (rc < 0)
+		return false;
+	if (rc == SEND_DONE)
+		log_debug("check-in sent");
+	else
+		log_info("check-in not sent (%s); the next change sends another", why);
+	return true;
+}
+
 /* Sleep until wait_ms passed (-1: until woken), a report is queued, or
  * ferryd stops; false when it stops. */
 static bool sender_wait(struct agent *ag, int64_t wait_ms)
@@ -305,7 +406,8 @@ static void *sender(void *arg)
 	                          .stall_timeout_s = 30,
 	                          .no_redirects = true};
 	_cleanup_free_ char *url = str_dup_printf("%s/v1/reports", ag->store_url);
-	if (!url || state_open(ag->db_path, &db, &err) < 0 ||
+	_cleanup_free_ char *checkin_url = str_dup_printf("%s/v1/devices/checkin", ag->store_url);
+	if (!url || !checkin_url || state_open(ag->db_path, &db, &err) < 0 ||
 	    http_client_new(&ho, &http, &err) < 0) {
 		log_error("reports: %s", url ? ferry_error_msg(&err) : "out of memory");
 		state_close(db);
@@ -313,6 +415,8 @@ static void *sender(void *arg)
 	}
 	http_set_progress(http, cancel_on_quit, ag);
 	for (;;) {
+		if (!checkin_if_due(ag, db, http, checkin_url))
+			break;
 		/* the oldest report that is due, else when the next one is; one
 		 * due further ahead than the longest back-off was scheduled
 		 * before the clock was stepped back: due now */

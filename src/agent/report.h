@@ -38,6 +38,9 @@ void report_kick(struct agent *ag);
  * waiting report's, "device-key-mismatch": true when the store binds this
  * device id to another key}. A new reference, NULL when state.db fails. */
 json_t *report_status(sqlite3 *db);
+/* After a change (a refresh above all): have the sender check in with the
+ * store (what the device runs), unless checkin = off. */
+void report_checkin(struct agent *ag);
 
 /* The sender thread: posts queued reports oldest first; retries network
  * errors, 5xx, 429 and redirects with back-off (retry-delay doubling, at

@@ -180,21 +180,6 @@ static int target_path(const char *name, const char *file, char *out, size_t siz
 	return str_printf(out, size, "%.4s/%s/%s", hex, name, file);
 }
 
-bool store_progressive_pick(const char *device_id, const char *name, const char *rev,
-                            unsigned percentage)
-{
-	char in[256], hex[CRYPTO_DIGEST_HEX_MAX];
-	int n = snprintf(in, sizeof(in), "%s/%s/%s", device_id, name, rev);
-	if (n < 0 || (size_t)n >= sizeof(in) ||
-	    crypto_digest_hex(CRYPTO_HASH_SHA256, in, (size_t)n, hex, NULL) < 0)
-		return false;
-	char first[9];
-	memcpy(first, hex, 8);
-	first[8] = '\0';
-	unsigned long v = strtoul(first, NULL, 16);
-	return v % 100 < percentage;
-}
-
 static int load_map(struct store *s, const char *name, json_t **map, ferry_error *err)
 {
 	struct agent *ag = s->ag;
@@ -300,7 +285,7 @@ int store_resolve(struct store *s, const char *name, const char *channel, struct
 		snprintf(prev, sizeof(prev), "%lld",
 		         (long long)json_integer_value(json_object_get(prog, "revision")));
 		json_int_t pct = json_integer_value(json_object_get(prog, "percentage"));
-		if (pct > 0 && store_progressive_pick(ag->device_id, name, prev, (unsigned)pct)) {
+		if (pct > 0 && channel_progressive_pick(ag->device_id, name, prev, (unsigned)pct)) {
 			snprintf(revs, sizeof(revs), "%s", prev);
 			out->progressive = true;
 		}

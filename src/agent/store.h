@@ -40,7 +40,7 @@ int64_t store_expired_since(struct agent *ag);
 void store_utc(int64_t t, char out[32]);
 
 /* The revision channel holds for this device's architecture; a progressive
- * release picks its revision when store_progressive_pick() says so. */
+ * release picks its revision when channel_progressive_pick() says so. */
 int store_resolve(struct store *s, const char *name, const char *channel, struct store_choice *out,
                   ferry_error *err) FERRY_WUR;
 
@@ -56,9 +56,3 @@ int store_verify_file(struct store *s, const char *name, const char *rev, const 
 /* Download revision rev of name to dest (resumable, verified, atomic). */
 int store_download(struct store *s, const char *name, const char *rev, const char *dest,
                    ferry_error *err) FERRY_WUR;
-
-/* Progressive releases: a device takes revision rev of name when the first
- * 32 bits of SHA-256("DEVICE_ID/NAME/REV"), as a big-endian number, modulo
- * 100 are below percentage. The same device always decides the same. */
-bool store_progressive_pick(const char *device_id, const char *name, const char *rev,
-                            unsigned percentage);

@@ -163,6 +163,7 @@ static void finish_change(struct txn *t, const char *status, const char *errmsg,
 		log_error("change %lld: %s", (long long)t->id, ferry_error_msg(&err));
 	else if (queued > 0)
 		report_kick(t->ag);
+	report_checkin(t->ag);
 }
 
 static bool fault(const char *prefix, const char *kind, const char *suffix)

@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
 struct cli_verb {
 	const char *name;
 	int (*run)(int argc, char **argv);
@@ -51,6 +53,16 @@ int cmd_revisions(int argc, char **argv);
  * exit status after saying why. */
 struct store_client;
 int cli_store_open(struct store_client *c, const char *store, bool insecure);
+
+/* cmd_fleet.c: staged rollouts and the device inventory */
+int cmd_rollout(int argc, char **argv);
+int cmd_devices(int argc, char **argv);
+/* release --stages S --stage-wait D --stage-min-ok N into a release body
+ * (any may be NULL); 0, or the exit status after saying why */
+int cli_rollout_options(const char *stages, const char *wait, const char *min_ok, bool progressive,
+                        json_t *body);
+/* a rollout (the store's JSON) in a few lines */
+void cli_print_rollout(json_t *r);
 
 /* cmd_reports.c: what devices reported */
 int cmd_reports(int argc, char **argv);

@@ -33,6 +33,7 @@ struct sopts {
 	const char *to;
 	long long progressive;
 	long long halt_failures, halt_ratio; /* -1: not given */
+	const char *stages, *stage_wait, *stage_min_ok;
 	char *args[20];
 	int nargs;
 };
@@ -72,6 +73,9 @@ static int parse(int argc, char **argv, struct sopts *o, const char *verb)
 	    {"--halt-failures", NULL, NULL, &halt_failures},
 	    {"--halt-ratio", NULL, NULL, &halt_ratio},
 	    {"--no-halt", NULL, &o->no_halt, NULL},
+	    {"--stages", NULL, NULL, &o->stages},
+	    {"--stage-wait", NULL, NULL, &o->stage_wait},
+	    {"--stage-min-ok", NULL, NULL, &o->stage_min_ok},
 	    {NULL, NULL, NULL, NULL},
 	};
 	int rc =
@@ -554,6 +558,7 @@ static int channel_call(struct sopts *o, const char *verb, const char *action, j
 		if (json_is_integer(pr))
 			printf(" for %lld%% of devices", (long long)json_integer_value(pr));
 		printf("\n");
+		json_array_foreach(json_object_get(reply, "rollouts"), i, v) cli_print_rollout(v);
 	} else if (strcmp(action, "promote") == 0) {
 		printf("promoted %s from %s to %s\n", o->args[0], cli_json_str(reply, "from", ""),
 		       cli_json_str(reply, "to", ""));
@@ -602,6 +607,12 @@ int cmd_release(int argc, char **argv)
 		json_object_set_new(body, "halt-failures", json_integer(o.halt_failures));
 	if (o.halt_ratio >= 0)
 		json_object_set_new(body, "halt-ratio", json_integer(o.halt_ratio));
+	if ((o.stages || o.stage_wait || o.stage_min_ok) &&
+	    (rc = cli_rollout_options(o.stages, o.stage_wait, o.stage_min_ok, o.progressive > 0,
+	                              body))) {
+		json_decref(body);
+		return rc;
+	}
 	return channel_call(&o, "release", "release", body);
 }
 

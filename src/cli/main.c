@@ -51,8 +51,8 @@ static const struct cli_verb verbs[] = {
     {"push", cmd_push, "FILE [--release CHANNEL[,CHANNEL...]] [--json]",
      "upload a package image to the store"},
     {"release", cmd_release,
-     "NAME REVISION CHANNEL... [--progressive PCT] [--halt-failures N] [--halt-ratio PCT] "
-     "[--no-halt] [--json]",
+     "NAME REVISION CHANNEL... [--progressive PCT | --stages 1,10,50,100 [--stage-wait 6h] "
+     "[--stage-min-ok 1]] [--halt-failures N] [--halt-ratio PCT] [--no-halt] [--json]",
      "release a revision to channels"},
     {"promote", cmd_promote, "NAME --from CHANNEL --to CHANNEL [--json]",
      "release what one channel holds to another"},
@@ -60,6 +60,10 @@ static const struct cli_verb verbs[] = {
      "close channels (they follow the next more stable risk)"},
     {"status", cmd_status, "NAME [--json]", "the channel map of a package"},
     {"revisions", cmd_revisions, "NAME [--json]", "the revisions of a package"},
+    {"rollout", cmd_rollout, "[pause|resume|stop] NAME [CHANNEL] [--json]",
+     "a staged rollout: its stage, devices and why it waits; or pause, resume, stop it"},
+    {"devices", cmd_devices, "[NAME] [--not-seen DAYS] [--json]",
+     "devices running your packages: weekly active by revision, channel, arch"},
     {"reports", cmd_reports, "NAME [--json] [--device ID] [--revision R] [-n N]",
      "what devices reported of their refreshes of a package"},
     {"vulns", cmd_vulns, "NAME [--json]",

@@ -23,12 +23,15 @@
 #include "base/str.h"
 #include "channelmap.h"
 #include "halt.h"
+#include "inventory.h"
 #include "handler.h"
 #include "jobs.h"
 #include "pkg/channel.h"
 #include "pkg/manifest.h"
 #include "pkg/name.h"
+#include "release.h"
 #include "reports.h"
+#include "rollout.h"
 #include "tuf/repo.h"
 #include "validate.h"
 #include "sbom_routes.h"
@@ -313,109 +316,29 @@ static int body_channels(struct api_ctx *c, const char *key, const char **names,
 	return 0;
 }
 
-static int bump_generation(struct db *db, const char *package, ferry_error *err)
-{
-	return db_run(db, NULL, err, "UPDATE packages SET map_gen = map_gen + 1 WHERE name = $1",
-	              package);
-}
-
-/* A release's own halting thresholds (halt.h), progressive or full; -1: the
- * store's. */
-struct halt_limits {
-	long long failures, ratio;
-};
-
-static const struct halt_limits store_limits = {-1, -1};
-
-/* The newest report when a progressive release begins: only later ones count
- * towards halting it. */
-#define LAST_REPORT "(SELECT COALESCE(MAX(id), 0) FROM reports)"
-
-/* What a full release of $6 replaces, for a halt to go back to (halt.h):
- * the row's revision, unless it is $6 already (a release again keeps what
- * the first one replaced) or the row is an expired branch (gone). */
-#define FULL_PREVIOUS                                                                              \
-	"CASE WHEN channels.revision = $6 THEN channels.previous_revision WHEN "                   \
-	"channels.expires <= $7 THEN NULL ELSE channels.revision END"
-
-/* The report a full release of $6 counts failures after: the same revision
- * again keeps its count (a release from before schema version 6 stays
- * unhalted), completing a progressive release of it counts from where that
- * began, anything else from the newest report. */
-#define FULL_AFTER                                                                                 \
-	"CASE WHEN channels.revision = $6 THEN channels.full_after WHEN "                          \
-	"channels.progressive_revision = $6 THEN COALESCE(channels.progressive_after, 0) "         \
-	"ELSE " LAST_REPORT " END"
-
 /* Set rev (per architecture: arches maps arch -> revision) on each target
- * channel, fully or progressively; inside the caller's transaction. A
- * progressive release keeps the report it began after (progressive_after) while
- * only its percentage changes. */
+ * channel, fully or progressively (release.h); inside the caller's
+ * transaction. Any rollout the channel had ends superseded. */
 static int set_channels(struct api_ctx *c, const struct release_target *t, size_t n, json_t *arches,
-                        long long pct, const struct halt_limits *limits, ferry_error *err)
+                        long long pct, const struct release_limits *limits, ferry_error *err)
 {
-	char now[24], exp[24], pcts[24], hf[24], hr[24];
-	now_str(now);
-	snprintf(exp, sizeof(exp), "%lld", store_now() + STORE_BRANCH_LIFETIME_S);
-	snprintf(pcts, sizeof(pcts), "%lld", pct);
-	snprintf(hf, sizeof(hf), "%lld", limits->failures);
-	snprintf(hr, sizeof(hr), "%lld", limits->ratio);
 	for (size_t i = 0; i < n; i++) {
-		int hc = halt_clear(c->db, c->package, &t[i].ch, err);
-		if (hc < 0)
-			return hc;
+		int rc = halt_clear(c->db, c->package, &t[i].ch, err);
+		if (rc == 0)
+			rc = rollout_supersede(c->db, c->package, &t[i].ch, err);
+		if (rc < 0)
+			return rc;
 		const char *arch;
 		json_t *rv;
 		json_object_foreach(arches, arch, rv)
 		{
-			char revs[24];
-			snprintf(revs, sizeof(revs), "%lld", (long long)json_integer_value(rv));
-			const char *branch = t[i].ch.branch;
-			const char *expires = *branch ? exp : NULL;
-			int rc;
-			if (pct > 0 && pct < 100)
-				rc = db_run(
-				    c->db, NULL, err,
-				    "INSERT INTO channels (package, track, risk, branch, arch, "
-				    "revision, progressive_revision, progressive_pct, updated, "
-				    "expires, progressive_after, halt_failures, halt_ratio) "
-				    "VALUES ($1, $2, $3, $4, $5, NULL, $6, $7, $8, $9, " LAST_REPORT
-				    ", $10, $11) ON CONFLICT (package, track, risk, branch, arch) "
-				    "DO UPDATE SET progressive_after = CASE WHEN "
-				    "channels.progressive_revision = $6 THEN "
-				    "COALESCE(channels.progressive_after, 0) ELSE " LAST_REPORT
-				    " END, "
-				    "progressive_revision = $6, progressive_pct = $7, "
-				    "updated = $8, expires = $9, halt_failures = $10, "
-				    "halt_ratio = $11",
-				    c->package, t[i].ch.track, channel_risk_name(t[i].ch.risk),
-				    branch, arch, revs, pcts, now, expires,
-				    limits->failures >= 0 ? hf : NULL,
-				    limits->ratio >= 0 ? hr : NULL);
-			else
-				rc = db_run(
-				    c->db, NULL, err,
-				    "INSERT INTO channels (package, track, risk, branch, arch, "
-				    "revision, progressive_revision, progressive_pct, updated, "
-				    "expires, previous_revision, full_after, full_halt_failures, "
-				    "full_halt_ratio) VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, "
-				    "$7, $8, NULL, " LAST_REPORT ", $9, $10) "
-				    "ON CONFLICT (package, track, risk, branch, arch) DO UPDATE "
-				    "SET previous_revision = " FULL_PREVIOUS ", "
-				    "full_after = " FULL_AFTER ", revision = $6, "
-				    "progressive_revision = NULL, progressive_pct = NULL, "
-				    "progressive_after = NULL, halt_failures = NULL, "
-				    "halt_ratio = NULL, updated = $7, expires = $8, "
-				    "full_halt_failures = $9, full_halt_ratio = $10",
-				    c->package, t[i].ch.track, channel_risk_name(t[i].ch.risk),
-				    branch, arch, revs, now, expires,
-				    limits->failures >= 0 ? hf : NULL,
-				    limits->ratio >= 0 ? hr : NULL);
+			rc = release_row(c->db, c->package, &t[i].ch, arch, json_integer_value(rv),
+			                 pct, limits, err);
 			if (rc < 0)
 				return rc;
 		}
 	}
-	return bump_generation(c->db, c->package, err);
+	return release_bump(c->db, c->package, err);
 }
 
 static json_t *status_json(struct api_ctx *c)
@@ -456,8 +379,12 @@ static json_t *target_names(const struct release_target *t, size_t n)
 /* Release revision rev (its architectures) to channels; used by release and
  * by push --release. On success the reply is set. */
 static void do_release(struct api_ctx *c, long long rev, const char *const *names, size_t n,
-                       long long pct, const struct halt_limits *limits)
+                       long long pct, const struct release_limits *limits,
+                       const struct rollout_spec *stages)
 {
+	long long rollouts[API_MAX_CHANNELS];
+	if (stages)
+		pct = stages->stages[0];
 	struct release_target t[API_MAX_CHANNELS];
 	ferry_error err = {0};
 	if (parse_channels(c, names, n, t) < 0)
@@ -488,6 +415,9 @@ static void do_release(struct api_ctx *c, long long rev, const char *const *name
 		json_decref(list);
 		rc = set_channels(c, t, n, arches, pct, limits, &err);
 	}
+	for (size_t i = 0; stages && rc == 0 && i < n; i++)
+		rc = rollout_begin(c->db, c->package, &t[i].ch, rev, stages, limits, &rollouts[i],
+		                   &err);
 	json_decref(arches);
 	if (rc == 0 && FAULT("release-before-commit"))
 		rc = ferry_error_set(&err, FERRY_E_FAULT, "fault point release-before-commit");
@@ -497,11 +427,19 @@ static void do_release(struct api_ctx *c, long long rev, const char *const *name
 	json_t *released = target_names(t, n);
 	log_info("%s released %s revision %lld to %zu channel%s%s", c->account, c->package, rev, n,
 	         n == 1 ? "" : "s", pct > 0 && pct < 100 ? " progressively" : "");
-	api_reply(c, 200,
-	          json_pack("{s:s, s:I, s:o, s:o, s:b, s:o}", "package", c->package, "revision",
-	                    (json_int_t)rev, "released", released, "progressive",
-	                    pct > 0 && pct < 100 ? json_integer(pct) : json_null(), "published",
-	                    published, "status", status_json(c)));
+	json_t *reply = json_pack("{s:s, s:I, s:o, s:o, s:b, s:o}", "package", c->package,
+	                          "revision", (json_int_t)rev, "released", released, "progressive",
+	                          pct > 0 && pct < 100 ? json_integer(pct) : json_null(),
+	                          "published", published, "status", status_json(c));
+	if (stages && reply) {
+		json_t *list = json_array();
+		for (size_t i = 0; i < n; i++) {
+			json_t *one = rollout_show(c->st, c->db, rollouts[i], &err);
+			json_array_append_new(list, one ? one : json_null());
+		}
+		json_object_set_new(reply, "rollouts", list);
+	}
+	api_reply(c, 200, reply);
 }
 
 static void h_release(struct api_ctx *c)
@@ -521,7 +459,7 @@ static void h_release(struct api_ctx *c)
 			                 "\"progressive\": expected a percentage from 1 to 100");
 		pct = json_integer_value(jp);
 	}
-	struct halt_limits limits = store_limits;
+	struct release_limits limits = release_store_limits;
 	static const struct {
 		const char *key;
 		long long max;
@@ -540,11 +478,16 @@ static void h_release(struct api_ctx *c)
 			                 lim[i].key, lim[i].what, lim[i].max);
 		*(i == 0 ? &limits.failures : &limits.ratio) = json_integer_value(v);
 	}
+	struct rollout_spec stages;
+	bool staged = false;
+	ferry_error err = {0};
+	if (rollout_spec_parse(c->body, &stages, &staged, &err) < 0)
+		return api_error(c, 400, "bad-request", "%s", ferry_error_msg(&err));
 	const char *names[API_MAX_CHANNELS];
 	size_t n = 0;
 	if (body_channels(c, "channels", names, &n) < 0)
 		return;
-	do_release(c, json_integer_value(jr), names, n, pct, &limits);
+	do_release(c, json_integer_value(jr), names, n, pct, &limits, staged ? &stages : NULL);
 }
 
 static void h_promote(struct api_ctx *c)
@@ -580,7 +523,7 @@ static void h_promote(struct api_ctx *c)
 		                 src.name, c->package);
 	}
 	if (rc == 0)
-		rc = set_channels(c, &dst, 1, arches, 0, &store_limits, &err);
+		rc = set_channels(c, &dst, 1, arches, 0, &release_store_limits, &err);
 	if (!commit_or_answer(c, rc, &err)) {
 		json_decref(arches);
 		return;
@@ -616,9 +559,11 @@ static void h_close(struct api_ctx *c)
 		            t[i].ch.branch);
 		if (rc == 0)
 			rc = halt_clear(c->db, c->package, &t[i].ch, &err);
+		if (rc == 0)
+			rc = rollout_supersede(c->db, c->package, &t[i].ch, &err);
 	}
 	if (rc == 0)
-		rc = bump_generation(c->db, c->package, &err);
+		rc = release_bump(c->db, c->package, &err);
 	if (!commit_or_answer(c, rc, &err))
 		return;
 	bool published = api_publish_after_commit(c);
@@ -794,7 +739,7 @@ static void h_push(struct api_ctx *c)
 		long long rev = db_cell_ll(&rows, 0, 0);
 		upload_info_free(&info);
 		if (nrel)
-			return do_release(c, rev, rel_names, nrel, 0, &store_limits);
+			return do_release(c, rev, rel_names, nrel, 0, &release_store_limits, NULL);
 		return api_reply(
 		    c, 200, revision_reply(c->package, rev, db_cell(&rows, 0, 1), c->upload, true));
 	}
@@ -853,7 +798,7 @@ static void h_push(struct api_ctx *c)
 	log_info("%s pushed %s revision %lld (%s, %llu bytes, sha256 %s)", c->account, c->package,
 	         rev, version, (unsigned long long)c->upload->size, c->upload->sha256);
 	if (nrel) {
-		do_release(c, rev, rel_names, nrel, 0, &store_limits);
+		do_release(c, rev, rel_names, nrel, 0, &release_store_limits, NULL);
 		if (c->status == 200)
 			json_object_set_new(c->reply, "version", json_string(version));
 		return;
@@ -886,6 +831,10 @@ static const struct api_route routes[] = {
     /* devices sign their reports instead of sending a token */
     {"POST", "/v1/reports", API_BODY_JSON, false, reports_h_post},
     {"GET", "/v1/packages/*/reports", API_BODY_NONE, true, reports_h_list},
+    {"GET", "/v1/packages/*/rollouts", API_BODY_NONE, true, rollout_h_list},
+    {"GET", "/v1/packages/*/devices", API_BODY_NONE, true, inventory_h_devices},
+    {"POST", "/v1/devices/checkin", API_BODY_JSON, false, inventory_h_checkin},
+    {"POST", "/v1/packages/*/rollouts/*", API_BODY_JSON, true, rollout_h_action},
 };
 
 /* Match path against pattern; '*' captures one element into caps. */
@@ -935,6 +884,11 @@ const struct api_route *api_route_find(const char *method, const char *path, str
 enum api_body api_route_body(const struct api_route *r)
 {
 	return r->body;
+}
+
+const char *api_route_pattern(const struct api_route *r)
+{
+	return r->pattern;
 }
 
 bool api_route_needs_auth(const struct api_route *r)

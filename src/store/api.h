@@ -19,6 +19,8 @@ const struct api_route *api_route_find(const char *method, const char *path, str
                                        unsigned *status);
 enum api_body api_route_body(const struct api_route *r);
 bool api_route_needs_auth(const struct api_route *r);
+/* The route's pattern as the routing table has it (a static string). */
+const char *api_route_pattern(const struct api_route *r);
 /* Run a route; the reply is left in c->status and c->reply. */
 void api_route_run(const struct api_route *r, struct api_ctx *c);
 

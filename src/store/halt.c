@@ -8,26 +8,13 @@
 #include "base/cleanup.h"
 #include "base/log.h"
 #include "base/str.h"
+#include "release.h"
+#include "rollout.h"
 
 static char *ll(char buf[24], long long v)
 {
 	snprintf(buf, 24, "%lld", v);
 	return buf;
-}
-
-/* The short form a device may know the channel by (channel.h), or the
- * canonical name again when there is none. */
-static void short_name(const struct channel *ch, const char *canonical, char *out, size_t size)
-{
-	const char *risk = channel_risk_name(ch->risk);
-	if (strcmp(ch->track, CHANNEL_DEFAULT_TRACK) == 0 && *ch->branch)
-		snprintf(out, size, "%s/%s", risk, ch->branch);
-	else if (strcmp(ch->track, CHANNEL_DEFAULT_TRACK) == 0)
-		snprintf(out, size, "%s", risk);
-	else if (ch->risk == RISK_STABLE && !*ch->branch)
-		snprintf(out, size, "%s", ch->track);
-	else
-		snprintf(out, size, "%s", canonical);
 }
 
 /* The two kinds of release a report can halt: a row's progressive revision,
@@ -59,7 +46,7 @@ static int halt_one(struct store *st, struct db *db, const struct report *r,
 		return 0; /* report_parse refused it already */
 	char name[CHANNEL_NAME_MAX + 1], alt[CHANNEL_NAME_MAX + 1], rev[24], sql[512];
 	channel_format(&ch, name, sizeof(name));
-	short_name(&ch, name, alt, sizeof(alt));
+	channel_short_name(&ch, alt, sizeof(alt));
 	ll(rev, r->to_revision);
 	const char *risk = channel_risk_name(ch.risk);
 
@@ -115,9 +102,7 @@ static int halt_one(struct store *st, struct db *db, const struct report *r,
 		            ll(n, reporting), ll(mf, min_failed), ll(ra, ratio), now, k->name,
 		            restored);
 	if (rc == 0)
-		rc =
-		    db_run(db, NULL, err,
-		           "UPDATE packages SET map_gen = map_gen + 1 WHERE name = $1", r->package);
+		rc = release_bump(db, r->package, err);
 	if (rc < 0)
 		return rc;
 	out->halted = true;
@@ -127,7 +112,8 @@ static int halt_one(struct store *st, struct db *db, const struct report *r,
 	out->failed = failed;
 	out->reporting = reporting;
 	out->restored = restored ? db_cell_ll(&rows, 0, 3) : 0;
-	return 0;
+	/* the rollout of that revision ends, and webhooks hear of the halt */
+	return rollout_halted(db, r->package, &ch, out, err);
 }
 
 int halt_check(struct store *st, struct db *db, const struct report *r, struct halt *out,

@@ -8,6 +8,7 @@
 #include "base/log.h"
 #include "base/str.h"
 #include "jobs.h"
+#include "metrics.h"
 
 int api_authorise_package(struct api_ctx *c, bool for_update)
 {
@@ -44,18 +45,26 @@ int api_authorise_package(struct api_ctx *c, bool for_update)
 	return 0;
 }
 
-bool api_publish_after_commit(struct api_ctx *c)
+bool publish_or_queue(struct store *st, struct db *db, const char *package)
 {
 	ferry_error err = {0};
 	if (FAULT("release-after-commit"))
 		return false;
-	int rc = publish_package(c->st, c->db, c->package, &err);
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int rc = publish_package(st, db, package, &err);
+	metrics_publish(st->metrics, metrics_since(&t0));
 	if (rc < 0) {
-		log_error("publish %s: %s (queued for retry)", c->package, ferry_error_msg(&err));
+		log_error("publish %s: %s (queued for retry)", package, ferry_error_msg(&err));
 		ferry_error jerr = {0};
-		if (jobs_enqueue(c->db, "publish", c->package, store_now() + 5, &jerr) < 0)
-			log_error("queue publish %s: %s", c->package, ferry_error_msg(&jerr));
+		if (jobs_enqueue(db, "publish", package, store_now() + 5, &jerr) < 0)
+			log_error("queue publish %s: %s", package, ferry_error_msg(&jerr));
 		return false;
 	}
 	return true;
+}
+
+bool api_publish_after_commit(struct api_ctx *c)
+{
+	return publish_or_queue(c->st, c->db, c->package);
 }

@@ -17,3 +17,5 @@ int api_authorise_package(struct api_ctx *c, bool for_update);
  * release, or a halt): false when that failed and a publish job is queued
  * to retry it (recovery at start covers a crash in between). */
 bool api_publish_after_commit(struct api_ctx *c);
+/* The same for a change made outside a request (a rollout's stage). */
+bool publish_or_queue(struct store *st, struct db *db, const char *package);

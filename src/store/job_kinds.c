@@ -1,7 +1,8 @@
 /* job_kinds.c: the kinds of job (job_kinds.h) in one table, kind name to
  * runner, and the worker pass that claims due jobs from the queue and runs
  * each through the table. The runners of the resign and publish kinds are
- * here; the others live with what they do (vulns_job.c, webhooks.c). A
+ * here; the others live with what they do (vulns_job.c, webhooks.c,
+ * rollout.c). A
  * runner says whether and when its job runs again. Not here: the queue
  * (jobs.c). */
 #include "job_kinds.h"
@@ -12,7 +13,10 @@
 
 #include "base/cleanup.h"
 #include "base/log.h"
+#include "inventory.h"
 #include "jobs.h"
+#include "metrics.h"
+#include "rollout.h"
 #include "vulns_job.h"
 #include "webhooks.h"
 
@@ -86,9 +90,23 @@ static const struct {
 	const char *kind;
 	job_fn run;
 } kinds[] = {
-    {"resign", job_resign},     {"publish", job_publish},      {"vulnscan", vulns_job_scan},
-    {"vulnkey", vulns_job_key}, {"webhook", webhooks_deliver},
+    {"resign", job_resign},
+    {"publish", job_publish},
+    {"vulnscan", vulns_job_scan},
+    {"vulnkey", vulns_job_key},
+    {"webhook", webhooks_deliver},
+    {"rollout", rollout_job},
+    {"inventory-prune", inventory_job_prune},
 };
+
+/* The kind as a static string for the metrics ("other" when unknown). */
+static const char *job_label(const char *kind)
+{
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strcmp(kinds[i].kind, kind) == 0)
+			return kinds[i].kind;
+	return "other";
+}
 
 static int run_kind(struct store *st, struct db *db, const char *kind, const char *arg, bool *again,
                     long long *next, ferry_error *err)
@@ -113,7 +131,10 @@ int job_kinds_run_due(struct store *st, struct db *db, size_t *ran, ferry_error 
 		ferry_error jerr = {0};
 		bool again = false;
 		long long next = 0;
+		struct timespec t0;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		rc = run_kind(st, db, kind, arg, &again, &next, &jerr);
+		metrics_job(st->metrics, job_label(kind), metrics_since(&t0), rc < 0);
 		if (rc < 0)
 			log_warn("job %s %s: %s", kind, arg, ferry_error_msg(&jerr));
 		db_rollback(db);

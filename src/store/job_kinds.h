@@ -6,6 +6,10 @@
  *   vulnscan NAME         scan a package (vulns_job.h)
  *   vulnkey FAMILY:NAME   evaluate one advisory package name (vulns_job.h)
  *   webhook DELIVERY-ID   attempt one webhook delivery (webhooks.h)
+ *   rollout ID            move a staged rollout to its next stage when it
+ *                         may (rollout.h)
+ *   inventory-prune       recurring, daily: forget devices not seen for
+ *                         --devices-days (inventory.h)
  * Not here: the queue itself (jobs.c). */
 #pragma once
 

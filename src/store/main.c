@@ -25,6 +25,8 @@
 #include "reports.h"
 #include "devicekeys.h"
 #include "halt.h"
+#include "inventory.h"
+#include "metrics.h"
 #include "ratelimit.h"
 #include "store.h"
 #include "vulns_admin.h"
@@ -50,6 +52,13 @@ static const char usage_text[] =
     "                            report (default 180); at most N bindings (default\n"
     "                            1000000); at most N new devices an hour from one\n"
     "                            client address (default 100, 0: no limit)\n"
+    "        [--devices-days N] [--devices-max N]\n"
+    "                            forget a device not seen for N days (default 90, 0:\n"
+    "                            record no check-ins); at most N devices (default\n"
+    "                            1000000)\n"
+    "        [--metrics on|off] [--metrics-token FILE]\n"
+    "                            GET /metrics from loopback (default on), and from\n"
+    "                            anywhere with the bearer token in FILE\n"
     "        [--conn-timeout S] [--max-connections N] [--max-connections-per-ip N]\n"
     "                            close a connection idle for S seconds (default 30);\n"
     "                            at most N connections (default 1000), N from one\n"
@@ -71,6 +80,35 @@ static const char usage_text[] =
     "--dir DIR   the store directory (default .)\n"
     "--db URL    postgresql://... for PostgreSQL (or FERRY_STORE_DB); default SQLite in DIR\n"
     "--log-level error|warn|info|debug\n";
+
+/* The metrics token: the first line of file, 16 to STORE_METRICS_TOKEN_MAX
+ * printable bytes. */
+static int read_metrics_token(const char *file, struct store *st, ferry_error *err)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int rc = fs_read_file(file, STORE_METRICS_TOKEN_MAX + 2, &text, &len, err);
+	if (rc < 0)
+		return ferry_error_prefix(err, rc, "--metrics-token %s", file);
+	size_t read = len;
+	while (len && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+		len--;
+	bool ok = len >= 16 && len <= STORE_METRICS_TOKEN_MAX;
+	for (size_t i = 0; ok && i < len; i++)
+		ok = text[i] > 0x20 && text[i] < 0x7f;
+	if (ok) {
+		memcpy(st->metrics_token, text, len);
+		st->metrics_token[len] = '\0';
+	}
+	OPENSSL_clear_free(text, read);
+	if (!ok)
+		return ferry_error_set(
+		    err, FERRY_E_INVALID,
+		    "--metrics-token %s: expected one line of 16 to %d printable "
+		    "characters without spaces",
+		    file, STORE_METRICS_TOKEN_MAX);
+	return 0;
+}
 
 static int usage(void)
 {
@@ -122,6 +160,8 @@ struct opts {
 	unsigned long long halt_failures, halt_ratio;
 	unsigned long long device_key_days, device_keys_max, device_binds_per_hour;
 	unsigned long long conn_timeout, max_connections, max_connections_ip;
+	unsigned long long devices_days, devices_max;
+	const char *metrics, *metrics_token;
 	unsigned long long within;
 	bool all;
 	bool webhook_allow_private;
@@ -142,6 +182,8 @@ static const struct {
     {"--max-connections", 1, STORE_MAX_CONNECTIONS_MAX, offsetof(struct opts, max_connections)},
     {"--max-connections-per-ip", 0, STORE_MAX_CONNECTIONS_MAX,
      offsetof(struct opts, max_connections_ip)},
+    {"--devices-days", 0, INVENTORY_DAYS_MAX, offsetof(struct opts, devices_days)},
+    {"--devices-max", 1, INVENTORY_MAX_MAX, offsetof(struct opts, devices_max)},
 };
 
 /* 1: a is one of number_opts and its value is stored; 0: it is not one;
@@ -181,6 +223,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	o->conn_timeout = STORE_CONN_TIMEOUT_DEFAULT;
 	o->max_connections = STORE_MAX_CONNECTIONS_DEFAULT;
 	o->max_connections_ip = STORE_MAX_CONNECTIONS_IP_DEFAULT;
+	o->devices_days = INVENTORY_DAYS_DEFAULT;
+	o->devices_max = INVENTORY_MAX_DEFAULT;
+	o->metrics = "on";
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -245,6 +290,14 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		} else if (strcmp(a, "--webhook-allow-private") == 0) {
 			o->webhook_allow_private = true;
 			continue;
+		} else if (strcmp(a, "--metrics") == 0 && v) {
+			if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0) {
+				fprintf(stderr, "ferry-store: --metrics: expected on or off\n");
+				return 2;
+			}
+			o->metrics = v;
+		} else if (strcmp(a, "--metrics-token") == 0 && v) {
+			o->metrics_token = v;
 		} else if (strcmp(a, "--log-level") == 0 && v) {
 			int l = log_level_parse(v);
 			if (l < 0) {
@@ -443,6 +496,13 @@ static int cmd_serve(struct store *st, struct opts *o)
 	st->conn_timeout = (unsigned)o->conn_timeout;
 	st->max_connections = (unsigned)o->max_connections;
 	st->max_connections_ip = (unsigned)o->max_connections_ip;
+	st->devices_days = (unsigned)o->devices_days;
+	st->devices_max = (unsigned)o->devices_max;
+	st->metrics_on = strcmp(o->metrics, "on") == 0;
+	if (o->metrics_token && (rc = read_metrics_token(o->metrics_token, st, &err)) < 0)
+		return fail("serve", &err);
+	if (metrics_new(&st->metrics, &err) < 0)
+		return fail("serve", &err);
 	st->bind_limit = ratelimit_new((unsigned)o->device_binds_per_hour);
 	if (o->device_binds_per_hour && !st->bind_limit) {
 		ferry_error_set(&err, FERRY_E_NOMEM, "out of memory");
@@ -451,6 +511,9 @@ static int cmd_serve(struct store *st, struct opts *o)
 	rc = server_run(st, o->listen, &err);
 	ratelimit_free(st->bind_limit);
 	st->bind_limit = NULL;
+	metrics_free(st->metrics);
+	st->metrics = NULL;
+	OPENSSL_cleanse(st->metrics_token, sizeof(st->metrics_token));
 	return rc < 0 ? fail("serve", &err) : 0;
 }
 

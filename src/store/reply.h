@@ -43,6 +43,7 @@ struct api_ctx {
 	size_t raw_len;
 	const char *device_signature;                /* X-Ferry-Device-Signature, or NULL */
 	const char *q_device, *q_revision, *q_limit; /* ?device= ?revision= ?limit= */
+	const char *q_channel, *q_all, *q_not_seen;  /* ?channel= ?all= ?not-seen= */
 	const char *client; /* the peer's address (a proxy's, behind one) */
 	/* the reply */
 	unsigned status;

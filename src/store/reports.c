@@ -16,15 +16,15 @@
 #include "devicekeys.h"
 #include "halt.h"
 #include "handler.h"
+#include "metrics.h"
 #include "store.h"
 
-/* The signature header over the raw body: 0, or an error reply is set. */
-static int check_signature(struct api_ctx *c, const struct report *r)
+int reports_check_signature(struct api_ctx *c, const char *what, const char *device_key)
 {
 	const char *h = c->device_signature;
 	if (!h || !*h) {
 		api_error(c, 401, "signature-required",
-		          "a report must be signed: " REPORT_SIGNATURE_HEADER " header missing");
+		          "a %s must be signed: " REPORT_SIGNATURE_HEADER " header missing", what);
 		return FERRY_E_PERM;
 	}
 	if (!str_has_prefix(h, "ed25519 ") || strlen(h) > 200) {
@@ -42,9 +42,9 @@ static int check_signature(struct api_ctx *c, const struct report *r)
 	}
 	ferry_error err = {0};
 	struct crypto_key *key = NULL;
-	int rc = crypto_key_from_public("ed25519", "ed25519", r->device_key, &key, &err);
+	int rc = crypto_key_from_public("ed25519", "ed25519", device_key, &key, &err);
 	if (rc < 0) {
-		api_error(c, 400, "bad-request", "report: \"device-key\": %s",
+		api_error(c, 400, "bad-request", "%s: \"device-key\": %s", what,
 		          ferry_error_msg(&err));
 		return rc;
 	}
@@ -52,7 +52,7 @@ static int check_signature(struct api_ctx *c, const struct report *r)
 	crypto_key_free(key);
 	if (rc < 0) {
 		api_error(c, 403, "bad-signature",
-		          "the report's signature does not verify with its device key");
+		          "the %s's signature does not verify with its device key", what);
 		return FERRY_E_VERIFY;
 	}
 	return 0;
@@ -70,7 +70,7 @@ void reports_h_post(struct api_ctx *c)
 	ferry_error err = {0};
 	if (report_parse(c->body, &r, &err) < 0)
 		return api_error(c, 400, "bad-request", "%s", ferry_error_msg(&err));
-	if (check_signature(c, &r) < 0)
+	if (reports_check_signature(c, "report", r.device_key) < 0)
 		return;
 	_cleanup_free_ char *log = json_dumps(r.log, JSON_COMPACT);
 	if (!log)
@@ -127,7 +127,10 @@ void reports_h_post(struct api_ctx *c)
 		db_rollback(c->db);
 		return api_error_from(c, rc, &err);
 	}
+	if (!duplicate)
+		metrics_report(c->st->metrics, r.result);
 	if (halt.halted) {
+		metrics_halt(c->st->metrics);
 		log_warn("halted the %s release of %s revision %lld on %s: %lld of %lld "
 		         "reporting devices failed",
 		         halt.kind, r.package, halt.revision, halt.channel, halt.failed,

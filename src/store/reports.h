@@ -28,5 +28,9 @@
 #define REPORTS_LIST_MAX 1000
 
 /* Routes (api.c's table) */
+/* The device signature header over the raw body, by device_key (hex): 0,
+ * or an error reply naming what (a "report", a "check-in") is set. */
+int reports_check_signature(struct api_ctx *c, const char *what, const char *device_key);
+
 void reports_h_post(struct api_ctx *c);
 void reports_h_list(struct api_ctx *c);

@@ -29,7 +29,8 @@
  * outcome reports (reports_schema.h); version 4: halting a progressive
  * release that devices report failing (halt_schema.h); version 5: device-key
  * bindings kept apart from reports (reports_schema.h); version 6: halting
- * full releases too (halt_schema.h).
+ * full releases too (halt_schema.h); version 7: staged rollouts, the device
+ * inventory and release events to webhooks (rollout_schema.h).
  *
  * Also here: the one check that a database is at this program's version
  * (db_open_checked, db_schema_check). */
@@ -41,6 +42,7 @@
 #include "db.h"
 #include "halt_schema.h"
 #include "reports_schema.h"
+#include "rollout_schema.h"
 #include "vulns_schema.h"
 
 struct migration {
@@ -92,6 +94,7 @@ static const struct migration migrations[] = {
     {4, V4_HALTS("INTEGER PRIMARY KEY"), V4_HALTS("BIGSERIAL PRIMARY KEY")},
     {5, V5_DEVICE_KEYS, V5_DEVICE_KEYS},
     {6, V6_FULL_HALTS, V6_FULL_HALTS},
+    {7, V7_ROLLOUTS("INTEGER PRIMARY KEY"), V7_ROLLOUTS("BIGSERIAL PRIMARY KEY")},
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

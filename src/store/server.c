@@ -17,6 +17,8 @@
  *                  bounded by --max-upload. A body announced too large, or a
  *                  caller without a valid token, is refused before its body
  *                  is read.
+ *   /metrics       the Prometheus exposition (metrics.h), unless --metrics
+ *                  off: to loopback peers, or with the --metrics-token.
  * Headers are bounded by the connection memory limit. Connections are
  * bounded too: closed after --conn-timeout seconds without traffic, at most
  * --max-connections at once and --max-connections-per-ip from one address
@@ -37,6 +39,7 @@
 #include <inttypes.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <pthread.h>
@@ -52,6 +55,7 @@
 #include "console.h"
 #include "job_kinds.h"
 #include "jobs.h"
+#include "metrics.h"
 #include "base/buf.h"
 #include "base/cleanup.h"
 #include "base/fs.h"
@@ -61,6 +65,7 @@
 #define SERVER_MEMORY_LIMIT (64 * 1024) /* per connection: request line and headers */
 #define SERVER_SHUTDOWN_WAIT_S 60
 #define STATIC_PREFIX "/repo/"
+#define METRICS_PATH "/metrics"
 
 struct request {
 	struct store *st;
@@ -74,6 +79,7 @@ struct request {
 	bool responded;
 	bool is_console;
 	bool is_static;
+	bool is_metrics;
 	unsigned status;
 	struct timespec start;
 	char method[12];
@@ -437,6 +443,13 @@ static enum MHD_Result first_call(struct request *r, struct MHD_Connection *conn
 		                      * connection */
 		return MHD_YES;
 	}
+	if (strcmp(url, METRICS_PATH) == 0 && r->st->metrics_on) {
+		if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+			return queue_error(r, conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+			                   "method-not-allowed", "GET " METRICS_PATH " only");
+		r->is_metrics = true; /* answered at the next call, as static files */
+		return MHD_YES;
+	}
 	unsigned status = 404;
 	r->route = api_route_find(method, url, &r->ctx, &status);
 	if (!r->route)
@@ -493,6 +506,59 @@ static const char *client_address(struct MHD_Connection *conn, char *out, size_t
 	return out;
 }
 
+/* Is the peer a loopback address (127/8, ::1, or 127/8 mapped in IPv6)? */
+static bool peer_is_loopback(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+	if (sa && sa->sa_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)(const void *)sa)->sin_addr.s_addr) >>
+		        24) == 127;
+	if (!sa || sa->sa_family != AF_INET6)
+		return false;
+	const struct in6_addr *a = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+	return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+}
+
+/* The metrics token, compared in constant time; false when none is set. */
+static bool metrics_token_ok(const struct store *st, struct MHD_Connection *conn)
+{
+	const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+	size_t n = strlen(st->metrics_token);
+	if (!n || !h || !str_has_prefix(h, "Bearer ") || strlen(h + 7) != n)
+		return false;
+	return CRYPTO_memcmp(h + 7, st->metrics_token, n) == 0;
+}
+
+/* GET /metrics: from loopback, or with the metrics token (metrics.h). */
+static enum MHD_Result serve_metrics(struct request *r, struct MHD_Connection *conn)
+{
+	if (!peer_is_loopback(conn) && !metrics_token_ok(r->st, conn))
+		return queue_error(r, conn, 403, "forbidden",
+		                   "metrics are served to loopback addresses, or with the "
+		                   "metrics token");
+	ferry_error err = {0};
+	char *text = NULL;
+	size_t len = 0;
+	struct db *db = db_pool_get(&r->st->pool);
+	int rc = metrics_render(r->st->metrics, db, &text, &len, &err);
+	db_pool_put(&r->st->pool, db);
+	if (rc < 0) {
+		log_error("metrics: %s", ferry_error_msg(&err));
+		return queue_error(r, conn, 500, "internal", "metrics: the store failed");
+	}
+	struct MHD_Response *resp =
+	    MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	return queue(r, conn, 200, resp);
+}
+
 static enum MHD_Result last_call(struct request *r, struct MHD_Connection *conn)
 {
 	struct api_ctx *c = &r->ctx;
@@ -544,6 +610,9 @@ static enum MHD_Result last_call(struct request *r, struct MHD_Connection *conn)
 	c->q_device = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "device");
 	c->q_revision = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "revision");
 	c->q_limit = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "limit");
+	c->q_channel = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "channel");
+	c->q_all = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "all");
+	c->q_not_seen = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "not-seen");
 	c->client = client_address(conn, r->client, sizeof(r->client));
 	c->st = r->st;
 	c->db = db_pool_get(&r->st->pool);
@@ -601,8 +670,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	} else if (!r->responded && r->is_console) {
 		ret = serve_console(r, conn);
 	} else if (!r->responded) {
-		ret = r->is_static ? serve_static(r, conn, r->url + strlen(STATIC_PREFIX))
-		                   : last_call(r, conn);
+		ret = r->is_static    ? serve_static(r, conn, r->url + strlen(STATIC_PREFIX))
+		      : r->is_metrics ? serve_metrics(r, conn)
+		                      : last_call(r, conn);
 	}
 	log_set_context(NULL);
 	return ret;
@@ -617,6 +687,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (!r)
 		return;
 	log_set_context(r->id);
+	if (r->status)
+		metrics_request(r->st->metrics,
+		                r->route        ? api_route_pattern(r->route)
+		                : r->is_static  ? "/repo"
+		                : r->is_metrics ? METRICS_PATH
+		                                : "other",
+		                r->method, r->status, ms_since(&r->start) / 1e3);
 	if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
 		log_info("%s %s %u %.1fms", r->method, r->url, r->status, ms_since(&r->start));
 	else
@@ -749,6 +826,8 @@ int server_run(struct store *st, const char *listen, ferry_error *err)
 		         recovered == 1 ? "" : "s");
 	if (rc == 0)
 		rc = jobs_enqueue(db, "resign", "", store_now(), err);
+	if (rc == 0)
+		rc = jobs_enqueue(db, "inventory-prune", "", store_now(), err);
 	db_pool_put(&st->pool, db);
 	if (rc < 0) {
 		db_pool_close(&st->pool);

@@ -32,7 +32,10 @@
 #define STORE_MAX_CONNECTIONS_MAX 60000
 #define STORE_MAX_CONNECTIONS_IP_DEFAULT 64
 
+#define STORE_METRICS_TOKEN_MAX 256
+
 struct ratelimit;
+struct metrics;
 
 struct store {
 	char dir[PATH_MAX];
@@ -53,6 +56,11 @@ struct store {
 	unsigned max_connections;     /* connections at once */
 	unsigned max_connections_ip;  /* of them from one address, 0: no limit */
 	bool webhook_allow_private;   /* webhooks.c: deliver to any address */
+	unsigned devices_days;        /* inventory.h: forget devices not seen for this, 0: off */
+	unsigned devices_max;         /* devices kept at most */
+	bool metrics_on;              /* metrics.h: GET /metrics answered (loopback or token) */
+	char metrics_token[STORE_METRICS_TOKEN_MAX + 1]; /* "" when none */
+	struct metrics *metrics;
 	struct db_pool pool;
 	pthread_mutex_t publish_lock; /* one publisher per process; the repo lock across */
 	volatile sig_atomic_t stopping;

@@ -8,6 +8,8 @@
  *   Content-Type: application/json
  *   X-Ferry-Signature: sha256=HEX   (HMAC-SHA256 of the body under the secret)
  *   X-Ferry-Delivery: ID            X-Ferry-Event: vulnerability-notice
+ * A release event (a halt, a rollout's stage or end: rollout.c) is queued and
+ * sent the same way, its X-Ferry-Event naming it (column event).
  * Any 2xx answer delivers it. Otherwise the job comes back after a back-off
  * (lib/vuln: 30 s doubling up to 1 h, VULN_RETRY_MAX retries; the first
  * delay can be changed with FERRY_STORE_WEBHOOK_BACKOFF=SECONDS) and the
@@ -240,8 +242,8 @@ static int secret_open(struct store *st, const char *id, const char *sealed, uns
 /* ------------------------------------------------------------------ */
 /* queueing and delivering                                             */
 
-int webhooks_queue(struct db *db, const char *package, const char *state, const char *body,
-                   size_t *queued, ferry_error *err)
+static int queue(struct db *db, const char *package, const char *event, const char *state,
+                 const char *body, size_t *queued, ferry_error *err)
 {
 	_cleanup_rows_ struct db_rows hooks = DB_ROWS_INIT;
 	char now[24];
@@ -257,8 +259,8 @@ int webhooks_queue(struct db *db, const char *package, const char *state, const 
 		rc = db_run(
 		    db, &ins, err,
 		    "INSERT INTO webhook_deliveries (webhook, package, state, body, created, "
-		    "next_attempt) VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
-		    db_cell(&hooks, i, 0), package, state, body, now);
+		    "next_attempt, event) VALUES ($1, $2, $3, $4, $5, $5, $6) RETURNING id",
+		    db_cell(&hooks, i, 0), package, state, body, now, event);
 		if (rc == 0)
 			rc = jobs_enqueue(db, "webhook", db_cell(&ins, 0, 0), store_now(), err);
 		if (rc == 0)
@@ -267,18 +269,33 @@ int webhooks_queue(struct db *db, const char *package, const char *state, const 
 	return rc;
 }
 
+int webhooks_queue(struct db *db, const char *package, const char *state, const char *body,
+                   size_t *queued, ferry_error *err)
+{
+	return queue(db, package, WEBHOOK_EVENT_NOTICE, state, body, queued, err);
+}
+
+int webhooks_queue_event(struct db *db, const char *package, const char *event, const char *body,
+                         ferry_error *err)
+{
+	size_t queued = 0;
+	return queue(db, package, event, event, body, &queued, err);
+}
+
 /* POST body to url; *status the HTTP status (0 when none came). On
  * failure, cause (cause_size bytes) gets what the delivery log shows: a
  * generic cause, never the receiver's words. */
 static int post(const struct store *st, const char *url, const char *body, const char *sig,
-                const char *id, long *status, char *cause, size_t cause_size, ferry_error *err)
+                const char *id, const char *event, long *status, char *cause, size_t cause_size,
+                ferry_error *err)
 {
 	*status = 0;
-	char hsig[128], hid[64];
+	char hsig[128], hid[64], hev[64];
 	snprintf(hsig, sizeof(hsig), "%s: %s", VULN_SIGNATURE_HEADER, sig);
 	snprintf(hid, sizeof(hid), "X-Ferry-Delivery: %s", id);
-	const char *const headers[] = {"Content-Type: application/json",      hsig,      hid,
-	                               "X-Ferry-Event: vulnerability-notice", "Expect:", NULL};
+	snprintf(hev, sizeof(hev), "X-Ferry-Event: %s", event);
+	const char *const headers[] = {
+	    "Content-Type: application/json", hsig, hid, hev, "Expect:", NULL};
 	struct http_options ho = {.connect_timeout_ms = WEBHOOK_CONNECT_TIMEOUT_S * 1000L,
 	                          .total_timeout_ms = WEBHOOK_TIMEOUT_S * 1000L,
 	                          .user_agent = "ferry-store/" FERRY_VERSION,
@@ -328,7 +345,8 @@ int webhooks_deliver(struct store *st, struct db *db, const char *id, bool *agai
 	_cleanup_rows_ struct db_rows rows = DB_ROWS_INIT;
 	int rc =
 	    db_run(db, &rows, err,
-	           "SELECT d.body, d.attempts, w.url, w.secret, w.removed, w.id, d.status FROM "
+	           "SELECT d.body, d.attempts, w.url, w.secret, w.removed, w.id, d.status, d.event "
+	           "FROM "
 	           "webhook_deliveries d JOIN webhooks w ON w.id = d.webhook WHERE d.id = $1",
 	           id);
 	if (rc < 0)
@@ -343,6 +361,7 @@ int webhooks_deliver(struct store *st, struct db *db, const char *id, bool *agai
 		              "'the webhook was removed', next_attempt = NULL WHERE id = $1",
 		              id);
 	const char *body = db_cell(&rows, 0, 0), *hook = db_cell(&rows, 0, 5);
+	const char *event = db_cell(&rows, 0, 7) ? db_cell(&rows, 0, 7) : WEBHOOK_EVENT_NOTICE;
 	long long attempts = db_cell_ll(&rows, 0, 1) + 1;
 	unsigned char *secret = NULL;
 	size_t slen = 0;
@@ -355,11 +374,11 @@ int webhooks_deliver(struct store *st, struct db *db, const char *id, bool *agai
 		OPENSSL_clear_free(secret, slen + 1);
 	}
 	if (rc == 0)
-		rc = post(st, db_cell(&rows, 0, 2), body, sig, id, &status, cause, sizeof(cause),
-		          &perr);
+		rc = post(st, db_cell(&rows, 0, 2), body, sig, id, event, &status, cause,
+		          sizeof(cause), &perr);
 	OPENSSL_cleanse(sig, sizeof(sig));
 	if (rc == 0) {
-		log_info("webhook %s: delivered notice %s (HTTP %ld)", hook, id, status);
+		log_info("webhook %s: delivered %s %s (HTTP %ld)", hook, event, id, status);
 		return db_run(db, NULL, err,
 		              "UPDATE webhook_deliveries SET status = 'delivered', attempts = $2, "
 		              "last_attempt = $3, response = $4, error = NULL, next_attempt = NULL "
@@ -368,7 +387,7 @@ int webhooks_deliver(struct store *st, struct db *db, const char *id, bool *agai
 	}
 	bool retry = attempts <= VULN_RETRY_MAX;
 	long long when = store_now() + backoff_s((unsigned)attempts);
-	log_warn("webhook %s: notice %s not delivered (attempt %lld): %s%s", hook, id, attempts,
+	log_warn("webhook %s: %s %s not delivered (attempt %lld): %s%s", hook, event, id, attempts,
 	         ferry_error_msg(&perr), retry ? "; will retry" : "; giving up");
 	rc = db_run(db, NULL, err,
 	            "UPDATE webhook_deliveries SET status = $2, attempts = $3, last_attempt = $4, "
@@ -411,14 +430,16 @@ static void list(struct api_ctx *c, const char *package, const char *account)
 		rc = package ? db_run(c->db, &log, &err,
 		                      "SELECT d.id, d.webhook, d.package, d.state, d.created, "
 		                      "d.attempts, d.status, d.response, d.error, d.last_attempt, "
-		                      "d.next_attempt FROM webhook_deliveries d JOIN webhooks w ON "
+		                      "d.next_attempt, d.event FROM webhook_deliveries d JOIN "
+		                      "webhooks w ON "
 		                      "w.id = d.webhook WHERE w.package = $1 ORDER BY d.id DESC "
 		                      "LIMIT $2",
 		                      package, lim)
 		             : db_run(c->db, &log, &err,
 		                      "SELECT d.id, d.webhook, d.package, d.state, d.created, "
 		                      "d.attempts, d.status, d.response, d.error, d.last_attempt, "
-		                      "d.next_attempt FROM webhook_deliveries d JOIN webhooks w ON "
+		                      "d.next_attempt, d.event FROM webhook_deliveries d JOIN "
+		                      "webhooks w ON "
 		                      "w.id = d.webhook WHERE w.package IS NULL AND w.account = $1 "
 		                      "ORDER BY d.id DESC LIMIT $2",
 		                      account, lim);
@@ -442,6 +463,7 @@ static void list(struct api_ctx *c, const char *package, const char *account)
 		              db_cell(&log, i, 8) ? json_string(db_cell(&log, i, 8)) : json_null(),
 		              "last_attempt", null_or_int(&log, i, 9), "next_attempt",
 		              null_or_int(&log, i, 10));
+		json_object_set_new(o, "event", json_string(db_cell(&log, i, 11)));
 		json_array_append_new(dl, o);
 	}
 	api_reply(c, 200,

@@ -1,6 +1,6 @@
 /* webhooks.h: publishers' webhooks and the delivery of vulnerability
- * notices to them (webhooks.c says how). Not here: when notices are made
- * (vulns.h). */
+ * notices and release events to them (webhooks.c says how). Not here: when
+ * notices and events are made (vulns.h, rollout.h). */
 #pragma once
 
 #include <stdbool.h>
@@ -15,6 +15,13 @@
  * (inside the caller's transaction). *queued gets how many. */
 int webhooks_queue(struct db *db, const char *package, const char *state, const char *body,
                    size_t *queued, ferry_error *err) FERRY_WUR;
+#define WEBHOOK_EVENT_NOTICE "vulnerability-notice"
+
+/* Queue a delivery of a release event (X-Ferry-Event: event; body its
+ * JSON) to every hook that covers package, in the caller's transaction;
+ * signed and retried as notices are. */
+int webhooks_queue_event(struct db *db, const char *package, const char *event, const char *body,
+                         ferry_error *err) FERRY_WUR;
 /* Attempt one delivery (the `webhook DELIVERY-ID` job). again and next:
  * whether and when the job table should run it again. */
 int webhooks_deliver(struct store *st, struct db *db, const char *id, bool *again, long long *next,

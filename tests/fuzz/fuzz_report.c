@@ -1,9 +1,10 @@
 /* fuzz_report.c: the device-report format (lib/pkg/report.h) on arbitrary
  * bytes: the store's check of a body (report_parse, after jansson as the
  * store calls it), and the device's cleaning of text it quotes
- * (report_clean). Beyond not crashing: a refusal has a message; an accepted
- * report has every member within its bound; cleaned text is printable UTF-8
- * within its bound. */
+ * (report_clean), and the check of a device's check-in (checkin_parse).
+ * Beyond not crashing: a refusal has a message; an accepted report or
+ * check-in has every member within its bound; cleaned text is printable
+ * UTF-8 within its bound. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	           strlen(r.message) > REPORT_MESSAGE_MAX ||
 	           (strcmp(r.result, "ok") == 0) != (r.failed_step == NULL)) {
 		abort();
+	}
+	struct checkin *c = malloc(sizeof(*c));
+	if (c) {
+		ferry_error_clear(&err);
+		if (checkin_parse(body, c, &err) < 0) {
+			if (!err.msg[0])
+				abort();
+		} else {
+			if (!report_device_id_valid(c->device_id) || c->n > CHECKIN_PACKAGES_MAX)
+				abort();
+			for (size_t i = 0; i < c->n; i++)
+				if (!pkg_name_valid(c->packages[i].name) ||
+				    c->packages[i].revision < 1)
+					abort();
+		}
+		free(c);
 	}
 	json_decref(body);
 	return 0;

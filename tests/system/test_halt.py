@@ -84,8 +84,11 @@ class Rollout:
                               "FROM halts ORDER BY id")
 
 
-# what schema version 6 added (halt_schema.h), dropped to make an older store
-V6_COLUMNS = ["ALTER TABLE channels DROP COLUMN previous_revision",
+# what schema version 7 added (rollout_schema.h), dropped to make an older store
+V7_TABLES = ["DROP TABLE rollouts", "DROP TABLE rollout_events", "DROP TABLE device_packages",
+             "DROP TABLE devices", "ALTER TABLE webhook_deliveries DROP COLUMN event"]
+# what schema version 6 added (halt_schema.h), and 7 on top of it
+V6_COLUMNS = V7_TABLES + ["ALTER TABLE channels DROP COLUMN previous_revision",
               "ALTER TABLE channels DROP COLUMN full_after",
               "ALTER TABLE channels DROP COLUMN full_halt_failures",
               "ALTER TABLE channels DROP COLUMN full_halt_ratio",
@@ -113,7 +116,7 @@ def migrate_from(store, version, downgrade):
     p = store.admin("serve", "--listen", "127.0.0.1:1", check=1)
     assert f"version {version}" in p.stderr
     p = store.admin("migrate")
-    assert p.stdout == f"database schema migrated from version {version} to 6\n"
+    assert p.stdout == f"database schema migrated from version {version} to 7\n"
     store.start()
 
 

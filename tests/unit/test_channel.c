@@ -1,5 +1,6 @@
 /* test_channel.c: lib/pkg/channel: short and full channel names, the
- * messages for every rule a name can break, and formatting back. */
+ * messages for every rule a name can break, formatting back, short names,
+ * and the progressive pick the store and ferryd share. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -94,12 +95,39 @@ static void test_errors(void **state)
 	assert_false(channel_branch_valid("x-"));
 }
 
+static void test_short_name_and_pick(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *in, *want;
+	} cases[] = {{"latest/stable", "stable"},
+	             {"latest/edge/fix-1", "edge/fix-1"},
+	             {"2.x/stable", "2.x"},
+	             {"2.x/beta", "2.x/beta"},
+	             {"2.x/stable/hot", "2.x/stable/hot"}};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct channel c;
+		char out[CHANNEL_NAME_MAX + 1];
+		assert_int_equal(channel_parse(cases[i].in, &c, NULL), 0);
+		channel_short_name(&c, out, sizeof(out));
+		assert_string_equal(out, cases[i].want);
+	}
+	/* SHA-256("dev-1/hello/2") puts dev-1 at 96, dev-2 at 60 (of 100) */
+	assert_false(channel_progressive_pick("dev-1", "hello", "2", 96));
+	assert_true(channel_progressive_pick("dev-1", "hello", "2", 97));
+	assert_false(channel_progressive_pick("dev-2", "hello", "2", 60));
+	assert_true(channel_progressive_pick("dev-2", "hello", "2", 61));
+	assert_true(channel_progressive_pick("dev-2", "hello", "2", 100));
+	assert_false(channel_progressive_pick("dev-2", "hello", "2", 0));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_short_forms),
 	    cmocka_unit_test(test_fields),
 	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_short_name_and_pick),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

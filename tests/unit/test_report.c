@@ -189,6 +189,70 @@ static void test_parse_refusals(void **state)
 	assert_false(report_device_id_valid(NULL));
 }
 
+static json_t *checkin_json(void)
+{
+	return json_pack("{s:s, s:s, s:I, s:s, s:s, s:[{s:s, s:I, s:s, s:b}]}", "device-id",
+	                 "dev-1", "device-key", key_hex, "time", (json_int_t)1764921600, "arch",
+	                 "amd64", "agent-version", "0.1.0", "packages", "name", "hello", "revision",
+	                 (json_int_t)7, "channel", "stable", "held", 1);
+}
+
+static void expect_checkin_refused(const char *member, json_t *value, const char *why)
+{
+	json_t *j = checkin_json();
+	if (value)
+		json_object_set_new(j, member, value);
+	else
+		json_object_del(j, member);
+	struct checkin c;
+	ferry_error err = {0};
+	assert_int_equal(checkin_parse(j, &c, &err), FERRY_E_INVALID);
+	if (!strstr(err.msg, why))
+		fail_msg("%s: got \"%s\", expected \"%s\"", member, err.msg, why);
+	json_decref(j);
+}
+
+static void test_checkin(void **state)
+{
+	(void)state;
+	json_t *j = checkin_json();
+	struct checkin c;
+	ferry_error err = {0};
+	assert_int_equal(checkin_parse(j, &c, &err), 0);
+	assert_int_equal(c.n, 1);
+	assert_string_equal(c.packages[0].name, "hello");
+	assert_string_equal(c.packages[0].channel, "stable");
+	assert_int_equal(c.packages[0].revision, 7);
+	assert_true(c.packages[0].held);
+	assert_string_equal(c.arch, "amd64");
+	json_decref(j);
+	expect_checkin_refused("arch", NULL, "check-in: \"arch\": missing");
+	expect_checkin_refused("arch", json_string("x86 64"), "\"arch\": expected");
+	expect_checkin_refused("device-id", json_string("Dev"), "check-in: \"device-id\"");
+	expect_checkin_refused("time", json_integer(0), "check-in: \"time\"");
+	expect_checkin_refused("report-id", json_string("x"), "unknown field \"report-id\"");
+	expect_checkin_refused("packages", json_string("hello"), "\"packages\": expected an array");
+	expect_checkin_refused("packages", json_pack("[{s:s}]", "name", "hello"),
+	                       "\"packages\"[0]: expected an object");
+	expect_checkin_refused("packages",
+	                       json_pack("[{s:s, s:I, s:s, s:b}]", "name", "hello", "revision",
+	                                 (json_int_t)0, "channel", "stable", "held", 0),
+	                       "\"packages\"[0].revision");
+	expect_checkin_refused("packages",
+	                       json_pack("[{s:s, s:I, s:s, s:i}]", "name", "hello", "revision",
+	                                 (json_int_t)1, "channel", "stable", "held", 0),
+	                       "\"packages\"[0].held");
+	json_t *many = json_array();
+	for (int i = 0; i <= CHECKIN_PACKAGES_MAX; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "p%d", i);
+		json_array_append_new(many,
+		                      json_pack("{s:s, s:I, s:s, s:b}", "name", name, "revision",
+		                                (json_int_t)1, "channel", "edge", "held", 0));
+	}
+	expect_checkin_refused("packages", many, "at most 256");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -197,6 +261,7 @@ int main(void)
 	    cmocka_unit_test(test_clean),
 	    cmocka_unit_test(test_parse_round_trip),
 	    cmocka_unit_test(test_parse_refusals),
+	    cmocka_unit_test(test_checkin),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
