@@ -115,6 +115,10 @@ int report_body(const struct report_outcome *o, char **out, ferry_error *err)
 	    o->channel ? o->channel : "", "result", o->result, "failed-step",
 	    o->failed_step ? json_string(o->failed_step) : json_null(), "message", message, "log",
 	    log, "time", (json_int_t)o->time, "agent-version", o->agent_version);
+	if (body && o->action && json_object_set_new(body, "action", json_string(o->action)) < 0) {
+		json_decref(body);
+		body = NULL;
+	}
 	if (!body)
 		return ferry_error_set(err, FERRY_E_NOMEM, "report: cannot build the body");
 	*out = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
@@ -129,6 +133,8 @@ static const char *const fields[] = {
     "to-revision", "channel",   "result",        "failed-step", "message",
     "log",         "time",      "agent-version", NULL,
 };
+/* optional members */
+static const char *const optional[] = {"action", NULL};
 
 static bool all_of(const char *s, size_t min, size_t max, const char *extra, bool hex_only)
 {
@@ -200,6 +206,8 @@ int report_parse(json_t *body, struct report *r, ferry_error *err)
 		bool known = false;
 		for (size_t i = 0; fields[i]; i++)
 			known |= strcmp(fields[i], key) == 0;
+		for (size_t i = 0; optional[i]; i++)
+			known |= strcmp(optional[i], key) == 0;
 		if (!known)
 			return ferry_error_set(err, FERRY_E_INVALID,
 			                       "report: unknown field \"%.64s\"", key);
@@ -268,5 +276,10 @@ int report_parse(json_t *body, struct report *r, ferry_error *err)
 	if (!r->agent_version || !*r->agent_version ||
 	    !text_ok(r->agent_version, REPORT_AGENT_VERSION_MAX) || strchr(r->agent_version, '\t'))
 		return bad(err, "agent-version", "expected a version of at most 64 bytes");
+	json_t *action = json_object_get(body, "action");
+	r->action = action ? json_string_value(action) : "refresh";
+	if (!r->action || (strcmp(r->action, "install") != 0 && strcmp(r->action, "refresh") != 0 &&
+	                   strcmp(r->action, "revert") != 0))
+		return bad(err, "action", "expected install, refresh or revert");
 	return 0;
 }

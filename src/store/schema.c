@@ -29,7 +29,8 @@
  * outcome reports (reports_schema.h); version 4: halting a progressive
  * release that devices report failing (halt_schema.h); version 5: device-key
  * bindings kept apart from reports (reports_schema.h); version 6: halting
- * full releases too (halt_schema.h).
+ * full releases too (halt_schema.h); version 7: the action of a device
+ * report (reports_schema.h).
  *
  * Also here: the one check that a database is at this program's version
  * (db_open_checked, db_schema_check). */
@@ -92,6 +93,7 @@ static const struct migration migrations[] = {
     {4, V4_HALTS("INTEGER PRIMARY KEY"), V4_HALTS("BIGSERIAL PRIMARY KEY")},
     {5, V5_DEVICE_KEYS, V5_DEVICE_KEYS},
     {6, V6_FULL_HALTS, V6_FULL_HALTS},
+    {7, V7_REPORT_ACTION, V7_REPORT_ACTION},
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
