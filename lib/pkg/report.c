@@ -277,7 +277,7 @@ int report_parse(json_t *body, struct report *r, ferry_error *err)
 	    !text_ok(r->agent_version, REPORT_AGENT_VERSION_MAX) || strchr(r->agent_version, '\t'))
 		return bad(err, "agent-version", "expected a version of at most 64 bytes");
 	json_t *action = json_object_get(body, "action");
-	r->action = action ? json_string_value(action) : "refresh";
+	r->action = action ? json_string_value(action) : r->from_revision ? "refresh" : "install";
 	if (!r->action || (strcmp(r->action, "install") != 0 && strcmp(r->action, "refresh") != 0 &&
 	                   strcmp(r->action, "revert") != 0))
 		return bad(err, "action", "expected install, refresh or revert");

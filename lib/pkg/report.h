@@ -100,7 +100,8 @@ struct report {
 	long long to_revision;
 	long long time;
 	const char *agent_version;
-	const char *action; /* "install", "refresh" or "revert"; "refresh" when absent */
+	const char *action; /* "install", "refresh" or "revert"; when absent, "install"
+	                     * without a from-revision, else "refresh" */
 };
 
 /* Check every member of a report body against its bound. FERRY_E_INVALID

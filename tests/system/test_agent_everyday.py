@@ -119,16 +119,20 @@ def test_list_shows_the_running_revision_until_the_change_is_done(pub, dev, tmp_
         "check-health": 'while [ ! -e "$FERRY_COMMON/go" ]; do sleep 0.1; done'})
     pub.push(slow, "stable")
     change = dev.ferry("refresh", "hello", "--no-wait").stdout.strip()
-    wait_for("the health check", lambda: any(
-        s["kind"] == "health" and s["status"] == "Doing"
-        for s in dev.json("change", change)["steps"]))
-    p = dev.ferry("list")
-    row = p.stdout.splitlines()[1].split()
-    assert row == ["hello", "1.0", "1", "latest/stable", "in-progress"], p.stdout
-    assert p.stderr == (f"Note: change {change} (refresh to revision 2) of hello is in progress; "
-                        "the revision shown runs until it is done (ferry changes).\n")
-    assert dev.json("list")[0]["change-in-progress"]["to"] == "2"
-    open(os.path.join(dev.root, "data", "hello", "common", "go"), "w").close()
+    go = os.path.join(dev.root, "data", "hello", "common", "go")
+    try:
+        wait_for("the health check", lambda: any(
+            s["kind"] == "health" and s["status"] == "Doing"
+            for s in dev.json("change", change)["steps"]))
+        p = dev.ferry("list")
+        row = p.stdout.splitlines()[1].split()
+        assert row == ["hello", "1.0", "1", "latest/stable", "in-progress"], p.stdout
+        assert p.stderr == (f"Note: change {change} (refresh to revision 2) of hello is in "
+                            "progress; the revision shown runs until it is done (ferry "
+                            "changes).\n")
+        assert dev.json("list")[0]["change-in-progress"]["to"] == "2"
+    finally:
+        open(go, "w").close()  # the health check ends, whatever happened
     wait_for("the refresh", lambda: dev.json("change", change)["status"] == "Done")
     p = dev.ferry("list")
     assert p.stdout.splitlines()[1].split() == ["hello", "2.0", "2", "latest/stable", "-"]

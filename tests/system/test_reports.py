@@ -160,7 +160,7 @@ def test_a_revert_is_reported_as_a_revert(pub, dev, tmp_path):
     dev.ferry("revert", "hello")
     got = wait_for("three reports", lambda: len(pub.reports()) == 3 and pub.reports())
     assert [(r["from-revision"], r["to-revision"], r["result"], r["action"]) for r in got] == [
-        (2, 1, "ok", "revert"), (1, 2, "ok", "refresh"), (None, 1, "ok", "refresh")]
+        (2, 1, "ok", "revert"), (1, 2, "ok", "refresh"), (None, 1, "ok", "install")]
     lines = pub.ferry("reports", "hello").stdout.splitlines()
     assert lines[1].split()[2:] == ["2", "->", "1", "(revert)", "latest/stable", "ok", "-"]
     assert lines[2].split()[2:] == ["1", "->", "2", "latest/stable", "ok", "-"]
