@@ -209,6 +209,9 @@ int cmd_remove(int argc, char **argv)
 	return status;
 }
 
+/* The columns of ferry list and ferry refresh --list. */
+static const char *const package_columns[] = {"Name", "Version", "Rev", "Channel", "Notes"};
+
 /* ferry refresh --time: the schedule, the last check and the next. */
 static int refresh_time(void)
 {
@@ -261,8 +264,7 @@ static int refresh_list(const struct flags *f)
 		printf("All packages are up to date.\n");
 	} else {
 		struct cli_table t = {.ncols = 5};
-		const char *head[] = {"Name", "Version", "Rev", "Channel", "Notes"};
-		cli_table_add(&t, head);
+		cli_table_add(&t, package_columns);
 		size_t i;
 		json_t *a;
 		json_array_foreach(avail, i, a)
@@ -419,8 +421,7 @@ int cmd_list(int argc, char **argv)
 		return rc;
 	struct cli_table t = {.ncols = 5};
 	char since[64] = "";
-	const char *head[] = {"Name", "Version", "Rev", "Channel", "Notes"};
-	cli_table_add(&t, head);
+	cli_table_add(&t, package_columns);
 	size_t i;
 	json_t *p;
 	json_array_foreach(r, i, p)

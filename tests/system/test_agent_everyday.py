@@ -7,27 +7,8 @@ import json
 import os
 import re
 
-import pytest
-
 from device import build_package
-from test_agent_store import Publisher, device, empty_checks, wait_for
-
-
-@pytest.fixture
-def pub(tmp_path):
-    p = Publisher(tmp_path)
-    yield p
-    p.stop()
-
-
-@pytest.fixture
-def dev(pub):
-    a = device(pub).start()
-    yield a
-    status = a.stop()
-    log = a.logtext()
-    a.cleanup()
-    assert status == 0, log
+from test_agent_store import dev, device, empty_checks, pub, wait_for  # noqa: F401 (fixtures)
 
 
 def test_checks_that_find_nothing_are_counted_not_listed(pub, tmp_path):

@@ -151,12 +151,16 @@ def test_refresh_outcomes_are_reported(pub, dev, tmp_path):
     assert len(pub.reports()) == 3
 
 
-def test_a_revert_is_reported_as_a_revert(pub, dev, tmp_path):
-    work = str(tmp_path)
+def install_and_refresh(pub, dev, work):
+    """Revision 1 installed, then revision 2 by a refresh."""
     pub.push(build_package(work, version="1.0"))
     dev.ferry("install", "hello")
     pub.push(build_package(work, version="2.0"))
     dev.ferry("refresh", "hello")
+
+
+def test_a_revert_is_reported_as_a_revert(pub, dev, tmp_path):
+    install_and_refresh(pub, dev, str(tmp_path))
     dev.ferry("revert", "hello")
     got = wait_for("three reports", lambda: len(pub.reports()) == 3 and pub.reports())
     assert [(r["from-revision"], r["to-revision"], r["result"], r["action"]) for r in got] == [
@@ -305,10 +309,7 @@ def test_retention_bound(store):
 
 def test_reports_wait_for_a_store_that_is_down(pub, dev, tmp_path):
     work = str(tmp_path)
-    pub.push(build_package(work, version="1.0"))
-    dev.ferry("install", "hello")
-    pub.push(build_package(work, version="2.0"))
-    dev.ferry("refresh", "hello")
+    install_and_refresh(pub, dev, work)
     wait_for("two reports", lambda: len(pub.reports()) == 2)
     port = pub.store.port
     pub.store.kill()
