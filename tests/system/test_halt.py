@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from conftest import run
-from storelib import backend, make_image, postgres, store  # noqa: F401 (fixtures)
+from storelib import SCHEMA_LATEST, backend, make_image, postgres, store  # noqa: F401 (fixtures)
 from test_reports import Device, Publisher, post
 
 
@@ -85,7 +85,8 @@ class Rollout:
 
 
 # what schema version 6 added (halt_schema.h), dropped to make an older store
-V6_COLUMNS = ["ALTER TABLE channels DROP COLUMN previous_revision",
+V6_COLUMNS = ["ALTER TABLE reports DROP COLUMN action",  # version 7
+              "ALTER TABLE channels DROP COLUMN previous_revision",
               "ALTER TABLE channels DROP COLUMN full_after",
               "ALTER TABLE channels DROP COLUMN full_halt_failures",
               "ALTER TABLE channels DROP COLUMN full_halt_ratio",
@@ -113,7 +114,7 @@ def migrate_from(store, version, downgrade):
     p = store.admin("serve", "--listen", "127.0.0.1:1", check=1)
     assert f"version {version}" in p.stderr
     p = store.admin("migrate")
-    assert p.stdout == f"database schema migrated from version {version} to 6\n"
+    assert p.stdout == f"database schema migrated from version {version} to {SCHEMA_LATEST}\n"
     store.start()
 
 
