@@ -128,12 +128,14 @@ static char *ferry_vars(const char *in)
 			const char *v = p + 1 + brace;
 			for (size_t i = 0; i < ARRAY_SIZE(from) && !done; i++) {
 				size_t n = strlen(from[i]);
-				char next = v[n];
+				if (strncmp(v, from[i], n) != 0)
+					continue;
+				char next = v[n]; /* v has n bytes and its NUL at least */
 				bool whole = brace ? next == '}'
 				                   : !((next >= 'A' && next <= 'Z') ||
 				                       (next >= 'a' && next <= 'z') ||
 				                       (next >= '0' && next <= '9') || next == '_');
-				if (strncmp(v, from[i], n) == 0 && whole) {
+				if (whole) {
 					ok = buf_printf(&b, brace ? "${%s}" : "$%s", to[i]) == 0;
 					p = v + n + brace;
 					done = true;
@@ -192,7 +194,8 @@ static const char *app_plug(struct conv *s, const char *where, const char *p)
 		}
 	if (top) {
 		const char *iface = plug_interface(&(struct node){.str = (char *)p}, body);
-		return map_interface(iface) ? p : NULL; /* said once, at the top */
+		/* said once, at the top */
+		return map_interface(iface) && !pkg_name_problem(p, PKG_NAME_MIN) ? p : NULL;
 	}
 	const char *m = map_interface(p);
 	if (m)
@@ -231,6 +234,10 @@ static void put_top_plugs(struct conv *s)
 		const char *iface = plug_interface(k, body), *m = map_interface(iface);
 		char what[160];
 		snprintf(what, sizeof(what), "plugs.%s", k->str);
+		if (pkg_name_problem(k->str, PKG_NAME_MIN)) {
+			lose(s, what, "not a ferry plug name");
+			continue;
+		}
 		if (!m) {
 			lose(s, what, "ferry has no interface \"%s\"", iface);
 			continue;
@@ -415,20 +422,26 @@ static int convert(struct ctx *c, const struct node *root, const struct snap_imp
 	const char *name = scalar(lookup(root, "name")), *version = scalar(lookup(root, "version"));
 	if (root->kind != NODE_MAP)
 		return ferry_error_set(c->err, FERRY_E_INVALID, "%s: expected a map", c->file);
-	if (!name || !pkg_name_valid(name))
+	char shown[SHOW_MAX * 4 + 8];
+	if (!name || !pkg_name_valid(name)) {
+		manifest_show(name ? name : "", shown, sizeof(shown));
 		return ferry_error_set(c->err, FERRY_E_INVALID,
-		                       "%s: name: %s is not a ferry package name", c->file,
-		                       name ? name : "(none)");
-	if (!version || !manifest_valid_version(version))
+		                       "%s: name: %s is not a ferry package name", c->file, shown);
+	}
+	if (!version || !manifest_valid_version(version)) {
+		manifest_show(version ? version : "", shown, sizeof(shown));
 		return ferry_error_set(c->err, FERRY_E_INVALID,
 		                       "%s: version: %s is not a ferry version (1 to 32 of A-Z a-z "
 		                       "0-9 . + ~ -)",
-		                       c->file, version ? version : "(none)");
+		                       c->file, shown);
+	}
 	const char *type = scalar(lookup(root, "type"));
-	if (type && strcmp(type, "app") != 0)
+	if (type && strcmp(type, "app") != 0) {
+		manifest_show(type, shown, sizeof(shown));
 		return ferry_error_set(c->err, FERRY_E_INVALID,
 		                       "%s: type: %s: only app snaps become ferry packages",
-		                       c->file, type);
+		                       c->file, shown);
+	}
 	s->top_plugs = lookup(root, "plugs");
 	if (s->top_plugs && s->top_plugs->kind != NODE_MAP) {
 		lose(s, "plugs", "expected a map");

@@ -1,8 +1,8 @@
 /* fuzz_snap_yaml.c: manifest_from_snap() (ferry import) on arbitrary bytes.
  * Beyond not crashing: a refusal has a one-line printable message that
  * starts with the file name; an accepted snap.yaml gives a manifest that is
- * itself well-formed YAML with the same name and version (read back by the
- * same function), and a report naming them. */
+ * itself well-formed YAML with the same name, version and apps (read back
+ * by the same function: nothing from the input became a key of its own). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +34,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	json_t *info2 = NULL;
 	if (manifest_from_snap(yaml, strlen(yaml), "snap.yaml", NULL, &again, &info2, &err) < 0 ||
 	    !json_equal(json_object_get(info, "name"), json_object_get(info2, "name")) ||
-	    !json_equal(json_object_get(info, "version"), json_object_get(info2, "version")))
+	    !json_equal(json_object_get(info, "version"), json_object_get(info2, "version")) ||
+	    !json_equal(json_object_get(info, "apps"), json_object_get(info2, "apps")))
 		abort();
 	free(again);
 	json_decref(info2);
