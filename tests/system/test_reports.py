@@ -309,7 +309,10 @@ def test_retention_bound(store):
 
 def test_reports_wait_for_a_store_that_is_down(pub, dev, tmp_path):
     work = str(tmp_path)
-    install_and_refresh(pub, dev, work)
+    pub.push(build_package(work, version="1.0"))
+    dev.ferry("install", "hello")
+    pub.push(build_package(work, version="2.0"))
+    dev.ferry("refresh", "hello")
     wait_for("two reports", lambda: len(pub.reports()) == 2)
     port = pub.store.port
     pub.store.kill()
