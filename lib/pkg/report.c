@@ -117,6 +117,10 @@ int report_body(const struct report_outcome *o, char **out, ferry_error *err)
 	    o->channel ? o->channel : "", "result", o->result, "failed-step",
 	    o->failed_step ? json_string(o->failed_step) : json_null(), "message", message, "log",
 	    log, "time", (json_int_t)o->time, "agent-version", o->agent_version);
+	if (body && o->action && json_object_set_new(body, "action", json_string(o->action)) < 0) {
+		json_decref(body);
+		body = NULL;
+	}
 	if (!body)
 		return ferry_error_set(err, FERRY_E_NOMEM, "report: cannot build the body");
 	*out = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
@@ -131,6 +135,8 @@ static const char *const fields[] = {
     "to-revision", "channel",   "result",        "failed-step", "message",
     "log",         "time",      "agent-version", NULL,
 };
+/* optional members */
+static const char *const optional[] = {"action", NULL};
 
 static bool all_of(const char *s, size_t min, size_t max, const char *extra, bool hex_only)
 {
@@ -190,8 +196,10 @@ static int revision_field(json_t *body, const char *key, bool nullable, long lon
 	return 0;
 }
 
-/* Every member of body is one of fields, and each of them is there. */
-static int known_fields(json_t *body, const char *const *names, const char *what, ferry_error *err)
+/* Every member of body is one of names or optional (NULL: none), and each
+ * of names is there. */
+static int known_fields(json_t *body, const char *const *names, const char *const *optional,
+                        const char *what, ferry_error *err)
 {
 	const char *key;
 	json_t *v;
@@ -200,6 +208,8 @@ static int known_fields(json_t *body, const char *const *names, const char *what
 		bool known = false;
 		for (size_t i = 0; names[i]; i++)
 			known |= strcmp(names[i], key) == 0;
+		for (size_t i = 0; optional && optional[i]; i++)
+			known |= strcmp(optional[i], key) == 0;
 		if (!known)
 			return ferry_error_set(err, FERRY_E_INVALID, "%s: unknown field \"%.64s\"",
 			                       what, key);
@@ -260,7 +270,7 @@ int report_parse(json_t *body, struct report *r, ferry_error *err)
 	if (!json_is_object(body))
 		return ferry_error_set(err, FERRY_E_INVALID, "report: expected a JSON object");
 	json_t *v;
-	if (known_fields(body, fields, "report", err) < 0)
+	if (known_fields(body, fields, optional, "report", err) < 0)
 		return FERRY_E_INVALID;
 	r->report_id = str_field(body, "report-id");
 	if (!r->report_id || !all_of(r->report_id, 32, 32, NULL, true))
@@ -308,7 +318,15 @@ int report_parse(json_t *body, struct report *r, ferry_error *err)
 			           "expected lines of at most 500 bytes without control "
 			           "characters");
 	}
-	return time_and_version(body, "report", &r->time, &r->agent_version, err);
+	int rc = time_and_version(body, "report", &r->time, &r->agent_version, err);
+	if (rc < 0)
+		return rc;
+	json_t *action = json_object_get(body, "action");
+	r->action = action ? json_string_value(action) : r->from_revision ? "refresh" : "install";
+	if (!r->action || (strcmp(r->action, "install") != 0 && strcmp(r->action, "refresh") != 0 &&
+	                   strcmp(r->action, "revert") != 0))
+		return bad(err, "action", "expected install, refresh or revert");
+	return 0;
 }
 
 static int checkin_bad(ferry_error *err, const char *field, const char *what)
@@ -364,7 +382,7 @@ int checkin_parse(json_t *body, struct checkin *c, ferry_error *err)
 	memset(c, 0, sizeof(*c));
 	if (!json_is_object(body))
 		return ferry_error_set(err, FERRY_E_INVALID, "check-in: expected a JSON object");
-	int rc = known_fields(body, checkin_fields, "check-in", err);
+	int rc = known_fields(body, checkin_fields, NULL, "check-in", err);
 	if (rc == 0)
 		rc = device_fields(body, "check-in", &c->device_id, &c->device_key, err);
 	if (rc == 0)

@@ -27,6 +27,11 @@
  *                  bytes each
  *   time           unix time of the outcome on the device, 1 to 2^40
  *   agent-version  ferryd's version, 1 to 64 bytes
+ * and one optional member:
+ *   action         "revert" when the device's owner reverted the package by
+ *                  hand (ferry revert): to-revision is the earlier revision
+ *                  it went back to. Absent for installs and refreshes, so
+ *                  that stores which predate it still take those.
  * Text members are UTF-8 without control characters but tab (agent-version:
  * no tab either). The body is sent with the header
  *   X-Ferry-Device-Signature: ed25519 BASE64
@@ -69,6 +74,7 @@ struct report_outcome {
 	const char *result;      /* ok, rolled-back, failed */
 	const char *failed_step; /* NULL when ok */
 	const char *error;       /* the failing step's message, NULL when ok */
+	const char *action;      /* "revert" or NULL (see above) */
 	int64_t time;
 	const char *agent_version;
 };
@@ -94,6 +100,8 @@ struct report {
 	long long to_revision;
 	long long time;
 	const char *agent_version;
+	const char *action; /* "install", "refresh" or "revert"; when absent, "install"
+	                     * without a from-revision, else "refresh" */
 };
 
 /* Check every member of a report body against its bound. FERRY_E_INVALID

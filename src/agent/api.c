@@ -141,12 +141,41 @@ static bool may_change(struct agent *ag, struct MHD_Connection *c)
 
 /* --- reads ---------------------------------------------------------------- */
 
+/* The change under way on a package, if any: {"id", "kind", "from", "to"}
+ * (NULL when none). A refresh, install or revert makes its revision current
+ * before its services and health are checked; until the change is done the
+ * package is said to run the revision it ran before. */
+static json_t *change_in_progress(struct agent *ag, const char *name)
+{
+	json_t *row = NULL;
+	if (state_query_row(ag->db, &row, NULL,
+	                    "SELECT id, kind, data FROM changes WHERE name=? AND status IN "
+	                    "('Do', 'Doing') AND kind IN ('install', 'install-file', 'refresh',"
+	                    " 'revert') ORDER BY id LIMIT 1",
+	                    "t", name) < 0)
+		return NULL;
+	json_error_t jerr;
+	json_t *data = json_loads(jstr(row, "data"), 0, &jerr);
+	char id[32];
+	snprintf(id, sizeof(id), "%lld", (long long)json_integer_value(json_object_get(row, "id")));
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "id", id, "kind", jstr(row, "kind"), "from",
+	                      data ? jstr(data, "from") : "", "to", data ? jstr(data, "to") : "");
+	json_decref(data);
+	json_decref(row);
+	return o;
+}
+
 static json_t *package_json(struct agent *ag, json_t *pkg, bool detail)
 {
 	const char *name = jstr(pkg, "name"), *cur = jstr(pkg, "current");
 	json_t *o = json_object();
+	json_t *busy = change_in_progress(ag, name);
+	if (busy && *jstr(busy, "from") && strcmp(cur, jstr(busy, "to")) == 0)
+		cur = jstr(busy, "from"); /* switched, not yet kept */
+	if (busy)
+		json_object_set_new(o, "change-in-progress", busy);
 	json_object_set(o, "name", json_object_get(pkg, "name"));
-	json_object_set(o, "revision", json_object_get(pkg, "current"));
+	json_object_set_new(o, "revision", json_string(cur));
 	json_object_set(o, "channel", json_object_get(pkg, "channel"));
 	json_object_set(o, "installed", json_object_get(pkg, "installed"));
 	json_t *rev = NULL;
@@ -280,8 +309,8 @@ static json_t *change_json(struct agent *ag, json_t *c, bool steps)
 	json_error_t jerr;
 	json_t *data = json_loads(jstr(c, "data"), 0, &jerr);
 	if (data) {
-		const char *dk[] = {"from", "to",      "version",    "channel",
-		                    "note", "changes", "progressive"};
+		const char *dk[] = {"from", "to",      "version",     "channel",
+		                    "note", "changes", "progressive", "available"};
 		for (size_t i = 0; i < ARRAY_SIZE(dk); i++)
 			if (json_object_get(data, dk[i]))
 				json_object_set(o, dk[i], json_object_get(data, dk[i]));
@@ -309,10 +338,16 @@ static struct reply get_changes(struct agent *ag, struct MHD_Connection *c)
 	const char *name = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "name");
 	json_t *rows = NULL;
 	ferry_error err;
+	const char *n_arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "n");
+	unsigned long long n = 100;
+	if (n_arg && (str_to_u64(n_arg, 100, &n) < 0 || n == 0))
+		return error_reply(400, FERRY_E_INVALID,
+		                   "changes: n: expected 1 to 100; got \"%s\"", n_arg);
+	/* a refresh list (ferry refresh --list) is a question, not a change */
 	int rc = state_query(ag->db, &rows, &err,
 	                     "SELECT * FROM (SELECT * FROM changes WHERE (?1 IS NULL OR name=?1)"
-	                     " ORDER BY id DESC LIMIT 100) ORDER BY id",
-	                     "t", name);
+	                     " AND kind<>'refresh-list' ORDER BY id DESC LIMIT ?2) ORDER BY id",
+	                     "ti", name, (int64_t)n);
 	if (rc < 0)
 		return ferr_reply(rc, &err);
 	json_t *out = json_array();
@@ -708,6 +743,15 @@ static struct reply get_system(struct agent *ag)
 	if (ag->store_url) {
 		json_object_set_new(o, "store", json_string(ag->store_url));
 		json_object_set_new(o, "next-refresh", json_integer(ag->refresh_next));
+		/* the last check that reached the store (steps.c) */
+		_cleanup_free_ char *last = state_config_get(ag->db, "refresh-last-check");
+		_cleanup_free_ char *result = state_config_get(ag->db, "refresh-last-result");
+		_cleanup_free_ char *empty = state_config_get(ag->db, "refresh-empty-checks");
+		json_object_set_new(o, "last-refresh-check",
+		                    json_integer(last ? strtoll(last, NULL, 10) : 0));
+		json_object_set_new(o, "last-refresh-result", json_string(result ? result : ""));
+		json_object_set_new(o, "empty-refresh-checks",
+		                    json_integer(empty ? strtoll(empty, NULL, 10) : 0));
 	}
 	return sync_reply(o);
 }
@@ -973,10 +1017,23 @@ static struct reply post_store(struct agent *ag, const char *action, const char 
 			if (installed(ag, json_string_value(n), cur, &r) < 0)
 				return r;
 		}
-		_cleanup_(json_decrefp) json_t *data =
-		    json_pack("{s:b, s:O, s:b}", "auto", 0, "names", names ? names : json_array(),
-		              "devmode", json_is_true(json_object_get(body, "devmode")));
-		return new_change(ag, "refresh-all", "", "Refresh", data);
+		bool list = json_is_true(json_object_get(body, "list"));
+		_cleanup_(json_decrefp) json_t *data = json_pack(
+		    "{s:b, s:O, s:b, s:b}", "auto", 0, "names", names ? names : json_array(),
+		    "devmode", json_is_true(json_object_get(body, "devmode")), "list", list);
+		/* only the newest list is kept */
+		if (list &&
+		    state_exec(ag->db, NULL,
+		               "DELETE FROM steps WHERE change IN (SELECT id FROM changes WHERE "
+		               "kind='refresh-list' AND status IN ('Done', 'Error'))",
+		               NULL) == 0)
+			IGNORE_RC(
+			    state_exec(ag->db, NULL,
+			               "DELETE FROM changes WHERE kind='refresh-list' AND status "
+			               "IN ('Done', 'Error')",
+			               NULL));
+		return new_change(ag, list ? "refresh-list" : "refresh-all", "",
+		                  list ? "Refresh list" : "Refresh", data);
 	}
 	if (!pkg_name_valid(name))
 		return error_reply(400, FERRY_E_INVALID, "\"%s\" is not a valid package name",

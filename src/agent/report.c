@@ -162,6 +162,7 @@ int report_queue(struct agent *ag, sqlite3 *db, int64_t change, const char *kind
 	    .error = error,
 	    .time = wall_s(),
 	    .agent_version = FERRY_VERSION,
+	    .action = strcmp(kind, "revert") == 0 ? "revert" : NULL,
 	};
 	_cleanup_free_ char *body = NULL;
 	int rc = report_body(&o, &body, err);

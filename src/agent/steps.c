@@ -9,6 +9,7 @@
  *   install, refresh
  *                 resolve download, then as install-file from mount
  *   refresh-all   check (queues a refresh of each package with something new)
+ *   refresh-list  check (records what is available; queues nothing)
  *   revert        stop-services switch start-services health commit-revert
  *   remove        stop-services remove-hook unmount forget discard
  *   configure     configure
@@ -372,12 +373,35 @@ static int undo_download(struct txn *t, ferry_error *err)
 	return forget_new_revision(t, err);
 }
 
+/* A check that reached the store: when (config refresh-last-check), what it
+ * found (refresh-last-result), and how many automatic checks found nothing
+ * (refresh-empty-checks; they are not kept as changes). For ferry refresh
+ * --time. */
+static void note_check(struct txn *t, bool automatic, size_t spawned, bool empty)
+{
+	char now[32], count[32];
+	snprintf(now, sizeof(now), "%lld", (long long)wall_s());
+	_cleanup_free_ char *result =
+	    spawned ? str_dup_printf("%zu package%s to refresh", spawned, spawned == 1 ? "" : "s")
+	            : strdup("nothing new");
+	IGNORE_RC(state_config_set(t->db, "refresh-last-check", now, NULL));
+	IGNORE_RC(state_config_set(t->db, "refresh-last-result", result ? result : "", NULL));
+	if (!automatic || !empty)
+		return;
+	_cleanup_free_ char *n = state_config_get(t->db, "refresh-empty-checks");
+	snprintf(count, sizeof(count), "%lld", (n ? strtoll(n, NULL, 10) : 0) + 1);
+	IGNORE_RC(state_config_set(t->db, "refresh-empty-checks", count, NULL));
+}
+
 /* refresh (all or some): find what has something new and queue a refresh of
  * each. A general refresh skips held packages; an automatic one also skips
- * packages installed from a file. */
+ * packages installed from a file. A list (ferry refresh --list) queues
+ * nothing: it records what each package could be refreshed to, held ones
+ * too, in "available". */
 static int step_check(struct txn *t, ferry_error *err)
 {
 	bool automatic = json_is_true(json_object_get(t->data, "auto"));
+	bool list = json_is_true(json_object_get(t->data, "list"));
 	json_t *names = json_object_get(t->data, "names");
 	json_t *rows = NULL;
 	int rc = state_query(t->db, &rows, err,
@@ -407,8 +431,9 @@ static int step_check(struct txn *t, ferry_error *err)
 		}
 		return rc;
 	}
-	json_t *spawned = json_array();
+	json_t *spawned = json_array(), *available = json_array();
 	struct buf notes = BUF_INIT(8192);
+	bool trouble = false; /* a package the store could not answer for */
 	size_t i;
 	json_t *r;
 	json_array_foreach(rows, i, r)
@@ -421,11 +446,12 @@ static int step_check(struct txn *t, ferry_error *err)
 		    true;
 		if (!named)
 			continue;
-		if (json_array_size(names) == 0 && held(t->db, name)) {
+		bool is_held = held(t->db, name);
+		if (!list && json_array_size(names) == 0 && is_held) {
 			IGNORE_RC(buf_printf(&notes, "%s: held\n", name));
 			continue;
 		}
-		if (automatic && cur[0] == 'x') {
+		if (!list && automatic && cur[0] == 'x') {
 			IGNORE_RC(buf_printf(&notes, "%s: installed from a file\n", name));
 			continue;
 		}
@@ -433,12 +459,23 @@ static int step_check(struct txn *t, ferry_error *err)
 		ferry_error e2;
 		if (store_resolve(&s, name, jstr(r, "channel"), &c, &e2) < 0) {
 			IGNORE_RC(buf_printf(&notes, "%s: %s\n", name, ferry_error_msg(&e2)));
+			trouble = true;
 			continue;
 		}
 		if (strcmp(c.rev, cur) == 0)
 			continue;
 		IGNORE_RC(str_copy(t->name, sizeof(t->name), name));
-		if (is_blocked(t, c.rev)) {
+		bool blocked = is_blocked(t, c.rev);
+		if (list) {
+			json_array_append_new(available,
+			                      json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:b, s:b}",
+			                                "name", name, "current", cur, "revision",
+			                                c.rev, "version", c.version, "channel",
+			                                c.channel, "size", (json_int_t)c.size,
+			                                "held", is_held, "blocked", blocked));
+			continue;
+		}
+		if (blocked) {
 			IGNORE_RC(buf_printf(
 			    &notes, "%s: revision %s failed or was reverted here\n", name, c.rev));
 			continue;
@@ -466,17 +503,28 @@ static int step_check(struct txn *t, ferry_error *err)
 		t->ag->refresh_failures = 0;
 		pthread_mutex_unlock(&t->ag->lock);
 	}
+	size_t n = json_array_size(spawned);
 	json_object_set_new(t->data, "changes", spawned);
+	if (list)
+		json_object_set_new(t->data, "available", available);
+	else
+		json_decref(available);
 	if (notes.len)
 		json_object_set_new(t->data, "note", json_stringn(notes.data, notes.len));
 	buf_free(&notes);
 	if (rc < 0)
 		return rc;
-	size_t n = json_array_size(spawned);
+	note_check(t, automatic, n, n == 0 && !trouble);
+	/* an automatic check that found nothing is counted, not kept */
+	if (automatic && n == 0 && !trouble)
+		json_object_set_new(t->data, "forget", json_true());
 	_cleanup_free_ char *summary =
-	    n ? str_dup_printf("%s refresh: %zu package%s to refresh",
-	                       automatic ? "Automatic" : "Manual", n, n == 1 ? "" : "s")
-	      : str_dup_printf("%s refresh: nothing new", automatic ? "Automatic" : "Manual");
+	    list ? str_dup_printf("Refresh list: %zu package%s with something new",
+	                          json_array_size(available),
+	                          json_array_size(available) == 1 ? "" : "s")
+	    : n  ? str_dup_printf("%s refresh: %zu package%s to refresh",
+                                 automatic ? "Automatic" : "Manual", n, n == 1 ? "" : "s")
+	         : str_dup_printf("%s refresh: nothing new", automatic ? "Automatic" : "Manual");
 	set_summary(t, summary);
 	return txn_save_data(t, err);
 }
@@ -1169,9 +1217,16 @@ static const struct step_def steps_services[] = {
 };
 
 static const struct txn_kind kinds[] = {
-    {"install-file", steps_install_file}, {"install", steps_store},     {"refresh", steps_store},
-    {"refresh-all", steps_check},         {"revert", steps_revert},     {"remove", steps_remove},
-    {"configure", steps_configure},       {"services", steps_services}, {NULL, NULL},
+    {"install-file", steps_install_file},
+    {"install", steps_store},
+    {"refresh", steps_store},
+    {"refresh-all", steps_check},
+    {"refresh-list", steps_check},
+    {"revert", steps_revert},
+    {"remove", steps_remove},
+    {"configure", steps_configure},
+    {"services", steps_services},
+    {NULL, NULL},
 };
 
 static void mount_all(struct agent *ag, sqlite3 *db)

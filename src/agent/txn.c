@@ -339,6 +339,12 @@ void txn_run(struct agent *ag, sqlite3 *db, int64_t id)
 	/* nothing to report when nothing was tried (up to date, blocked) */
 	finish_change(&t, "Done", NULL, complete_early ? NULL : "ok", NULL, NULL);
 	log_info("change %lld done", (long long)id);
+	/* a change that did nothing worth keeping (an automatic refresh that
+	 * found nothing new) says so in its data: it is not kept */
+	if (json_is_true(json_object_get(t.data, "forget")) &&
+	    (state_exec(db, NULL, "DELETE FROM steps WHERE change=?", "i", id) < 0 ||
+	     state_exec(db, NULL, "DELETE FROM changes WHERE id=?", "i", id) < 0))
+		log_warn("change %lld: cannot forget it", (long long)id);
 out:
 	pthread_mutex_lock(&ag->lock);
 	ag->running_change = 0;

@@ -43,7 +43,7 @@ static char *url_quote(const char *s)
 }
 
 struct flags {
-	bool json, all, dangerous, purge, forever, follow, no_wait, devmode;
+	bool json, all, dangerous, purge, forever, follow, no_wait, devmode, time, list;
 	const char *channel, *revision, *hold_for, *lines;
 	char *args[64];
 	int nargs;
@@ -61,6 +61,7 @@ static int parse(int argc, char **argv, const char *allowed, struct flags *f)
 	    {"--follow", "-f", &f->follow, NULL},       {"--no-wait", NULL, &f->no_wait, NULL},
 	    {"--channel", NULL, NULL, &f->channel},     {"--revision", NULL, NULL, &f->revision},
 	    {"--for", NULL, NULL, &f->hold_for},        {"--lines", "-n", NULL, &f->lines},
+	    {"--time", NULL, &f->time, NULL},           {"--list", NULL, &f->list, NULL},
 	};
 	struct cli_opt opts[ARRAY_SIZE(every) + 1];
 	size_t n = 0;
@@ -82,6 +83,15 @@ static int parse(int argc, char **argv, const char *allowed, struct flags *f)
 static int fail_err(const char *verb, const ferry_error *err)
 {
 	return cli_fail("%s: %s", verb, ferry_error_msg(err));
+}
+
+static int get(const char *verb, const char *path, json_t **out)
+{
+	ferry_error err;
+	ferry_error_clear(&err);
+	if (client_call("GET", path, NULL, out, &err) < 0)
+		return fail_err(verb, &err);
+	return 0;
 }
 
 /* Send a request that creates a change; follow it unless --no-wait. */
@@ -130,10 +140,11 @@ static void print_result(json_t *ch, const char *what)
 	printf("\n");
 }
 
+/* Only a path is a file: a name with a slash or ending in .ferry. A folder or
+ * file named like the package in the current directory is not taken for it. */
 static bool looks_like_file(const char *a)
 {
-	struct stat st;
-	return strchr(a, '/') || str_has_suffix(a, ".ferry") || stat(a, &st) == 0;
+	return strchr(a, '/') || str_has_suffix(a, ".ferry");
 }
 
 int cmd_install(int argc, char **argv)
@@ -198,11 +209,99 @@ int cmd_remove(int argc, char **argv)
 	return status;
 }
 
+/* The columns of ferry list and ferry refresh --list. */
+static const char *const package_columns[] = {"Name", "Version", "Rev", "Channel", "Notes"};
+
+/* ferry refresh --time: the schedule, the last check and the next. */
+static int refresh_time(void)
+{
+	json_t *sys = NULL;
+	int rc = get("refresh", "/v1/system", &sys);
+	if (rc)
+		return rc;
+	char when[64];
+	printf("timer: %s\n", cli_json_str(sys, "refresh-timer", ""));
+	if (!json_object_get(sys, "store")) {
+		printf("last:  -\nnext:  - (ferryd has no store)\n");
+		json_decref(sys);
+		return 0;
+	}
+	if (json_integer_value(json_object_get(sys, "last-refresh-check")) > 0) {
+		cli_json_time_local(json_object_get(sys, "last-refresh-check"), when, sizeof(when));
+		printf("last:  %s (%s)\n", when, cli_json_str(sys, "last-refresh-result", ""));
+	} else {
+		printf("last:  never\n");
+	}
+	if (json_integer_value(json_object_get(sys, "next-refresh")) > 0) {
+		cli_json_time_local(json_object_get(sys, "next-refresh"), when, sizeof(when));
+		printf("next:  %s\n", when);
+	} else {
+		printf("next:  -\n");
+	}
+	printf("automatic checks that found nothing new: %lld (not listed in ferry changes)\n",
+	       (long long)json_integer_value(json_object_get(sys, "empty-refresh-checks")));
+	json_decref(sys);
+	return 0;
+}
+
+/* ferry refresh --list [NAME...] [--json]: what the store has that is newer
+ * than what runs, held packages included; changes nothing. */
+static int refresh_list(const struct flags *f)
+{
+	_cleanup_(json_decrefp) json_t *names = json_array();
+	for (int i = 0; i < f->nargs; i++)
+		json_array_append_new(names, json_string(f->args[i]));
+	_cleanup_(json_decrefp) json_t *body =
+	    json_pack("{s:s, s:O, s:b}", "action", "refresh", "names", names, "list", 1);
+	json_t *ch = NULL;
+	int rc = do_change("refresh", "/v1/packages", body, false, &ch);
+	if (rc || !ch)
+		return rc;
+	json_t *avail = json_object_get(ch, "available");
+	if (f->json) {
+		cli_print_json(avail ? avail : json_array(), false);
+	} else if (json_array_size(avail) == 0) {
+		printf("All packages are up to date.\n");
+	} else {
+		struct cli_table t = {.ncols = 5};
+		cli_table_add(&t, package_columns);
+		size_t i;
+		json_t *a;
+		json_array_foreach(avail, i, a)
+		{
+			char notes[64];
+			bool h = json_is_true(json_object_get(a, "held")),
+			     b = json_is_true(json_object_get(a, "blocked"));
+			snprintf(notes, sizeof(notes), "%s%s%s", h ? "held" : "", h && b ? "," : "",
+			         b ? "failed-here" : "");
+			const char *row[] = {cli_json_str(a, "name", ""),
+			                     cli_json_str(a, "version", ""),
+			                     cli_json_str(a, "revision", ""),
+			                     cli_json_str(a, "channel", ""), *notes ? notes : "-"};
+			cli_table_add(&t, row);
+		}
+		cli_table_print(&t);
+	}
+	const char *note = cli_json_str(ch, "note", "");
+	if (*note)
+		fprintf(stderr, "%s", note);
+	json_decref(ch);
+	return 0;
+}
+
 int cmd_refresh(int argc, char **argv)
 {
 	struct flags f;
-	if (parse(argc, argv, "channel devmode no-wait", &f) < 0)
+	if (parse(argc, argv, "channel devmode no-wait time list json", &f) < 0)
 		return 2;
+	if (f.time || f.list) {
+		if (f.channel || f.devmode || f.no_wait || (f.time && (f.list || f.nargs)))
+			return cli_fail("refresh: --time takes nothing else; --list takes only "
+			                "package names and --json");
+		return f.time ? refresh_time() : refresh_list(&f);
+	}
+	if (f.json)
+		return cli_fail("refresh: --json goes with --list");
 	if (f.channel && f.nargs != 1)
 		return cli_fail("refresh: --channel needs exactly one package");
 	_cleanup_(json_decrefp) json_t *names = json_array();
@@ -269,15 +368,6 @@ int cmd_revert(int argc, char **argv)
 	return 0;
 }
 
-static int get(const char *verb, const char *path, json_t **out)
-{
-	ferry_error err;
-	ferry_error_clear(&err);
-	if (client_call("GET", path, NULL, out, &err) < 0)
-		return fail_err(verb, &err);
-	return 0;
-}
-
 /* GET a list for a verb that prints a table: with --json the answer is
  * printed as it is, an empty list is said (`none`) on stderr, and *done is
  * set; otherwise *r is the list to show. Returns get()'s status. */
@@ -310,6 +400,8 @@ static void notes_of(json_t *p, char *out, size_t size)
 		n += (size_t)snprintf(out + n, size - n, "%sheld", n ? "," : "");
 	if (json_object_get(p, "updates-unverified-since") && n < size)
 		n += (size_t)snprintf(out + n, size - n, "%sunverified", n ? "," : "");
+	if (json_object_get(p, "change-in-progress") && n < size)
+		n += (size_t)snprintf(out + n, size - n, "%sin-progress", n ? "," : "");
 	if (n == 0)
 		snprintf(out, size, "-");
 }
@@ -329,8 +421,7 @@ int cmd_list(int argc, char **argv)
 		return rc;
 	struct cli_table t = {.ncols = 5};
 	char since[64] = "";
-	const char *head[] = {"Name", "Version", "Rev", "Channel", "Notes"};
-	cli_table_add(&t, head);
+	cli_table_add(&t, package_columns);
 	size_t i;
 	json_t *p;
 	json_array_foreach(r, i, p)
@@ -354,6 +445,19 @@ int cmd_list(int argc, char **argv)
 			         cli_json_str(p, "updates-unverified-since", ""));
 	}
 	cli_table_print(&t);
+	json_array_foreach(r, i, p)
+	{
+		json_t *busy = json_object_get(p, "change-in-progress");
+		if (!busy)
+			continue;
+		const char *to = cli_json_str(busy, "to", "");
+		fprintf(stderr, "Note: change %s (%s%s%s) of %s is in progress; %s.\n",
+		        cli_json_str(busy, "id", ""), cli_json_str(busy, "kind", ""),
+		        *to ? " to revision " : "", to, cli_json_str(p, "name", ""),
+		        *cli_json_str(busy, "from", "")
+		            ? "the revision shown runs until it is done (ferry changes)"
+		            : "see ferry changes");
+	}
 	if (*since)
 		fprintf(stderr,
 		        "Warning: updates cannot be verified since %s: the store's signed metadata "
@@ -552,13 +656,19 @@ int cmd_unhold(int argc, char **argv)
 int cmd_changes(int argc, char **argv)
 {
 	struct flags f;
-	if (parse(argc, argv, "json", &f) < 0)
+	if (parse(argc, argv, "json lines", &f) < 0)
 		return 2;
 	if (f.nargs > 1)
 		return cli_usage(argv[0]);
-	char url[128] = "/v1/changes";
-	if (f.nargs == 1)
-		snprintf(url, sizeof(url), "/v1/changes?name=%s", f.args[0]);
+	unsigned long long n = 100;
+	if (f.lines && (str_to_u64(f.lines, 100, &n) < 0 || n == 0))
+		return cli_fail(
+		    "changes: -n: expected a number of changes from 1 to 100; got \"%s\"", f.lines);
+	_cleanup_free_ char *q = f.nargs ? url_quote(f.args[0]) : NULL;
+	char url[512];
+	if (str_printf(url, sizeof(url), "/v1/changes?n=%llu%s%s", n, q ? "&name=" : "",
+	               q ? q : "") < 0)
+		return cli_fail("changes: name too long");
 	json_t *r = NULL;
 	bool done = false;
 	int rc = get_table("changes", url, f.json, "No changes yet.", &r, &done);

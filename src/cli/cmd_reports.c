@@ -21,6 +21,19 @@ static const char *sv(json_t *o, const char *k, const char *none)
 	return *s ? s : none;
 }
 
+/* "5 -> 6", "- -> 1" for a first install, "5 -> 4 (revert)" for a revert
+ * by the device's owner; its length. */
+static int revisions_of(json_t *r, char *out, size_t size)
+{
+	json_t *from = json_object_get(r, "from-revision");
+	char f[24] = "-";
+	if (json_is_integer(from))
+		snprintf(f, sizeof(f), "%lld", (long long)json_integer_value(from));
+	return snprintf(out, size, "%s -> %lld%s", f,
+	                (long long)json_integer_value(json_object_get(r, "to-revision")),
+	                strcmp(cli_json_str(r, "action", ""), "revert") == 0 ? " (revert)" : "");
+}
+
 static void print_table(const char *name, json_t *reports)
 {
 	if (json_array_size(reports) == 0) {
@@ -35,15 +48,7 @@ static void print_table(const char *name, json_t *reports)
 	json_array_foreach(reports, i, r)
 	{
 		int d = (int)strlen(sv(r, "device", "")), ch = (int)strlen(sv(r, "channel", ""));
-		json_t *from = json_object_get(r, "from-revision");
-		int n =
-		    json_is_integer(from)
-		        ? snprintf(revs, sizeof(revs), "%lld -> %lld",
-		                   (long long)json_integer_value(from),
-		                   (long long)json_integer_value(json_object_get(r, "to-revision")))
-		        : snprintf(
-		              revs, sizeof(revs), "- -> %lld",
-		              (long long)json_integer_value(json_object_get(r, "to-revision")));
+		int n = revisions_of(r, revs, sizeof(revs));
 		wdev = d > wdev ? d : wdev;
 		wchan = ch > wchan ? ch : wchan;
 		wrev = n > wrev ? n : wrev;
@@ -55,13 +60,7 @@ static void print_table(const char *name, json_t *reports)
 		char when[CLI_TIME_SIZE];
 		cli_time_utc(json_integer_value(json_object_get(r, "time")), "?", when,
 		             sizeof(when));
-		json_t *from = json_object_get(r, "from-revision");
-		long long to = (long long)json_integer_value(json_object_get(r, "to-revision"));
-		if (json_is_integer(from))
-			snprintf(revs, sizeof(revs), "%lld -> %lld",
-			         (long long)json_integer_value(from), to);
-		else
-			snprintf(revs, sizeof(revs), "- -> %lld", to);
+		revisions_of(r, revs, sizeof(revs));
 		printf("%-20s  %-*s  %-*s  %-*s  %-11s  %s\n", when, wdev, sv(r, "device", "?"),
 		       wrev, revs, wchan, sv(r, "channel", "-"), sv(r, "result", "?"),
 		       sv(r, "failed-step", "-"));

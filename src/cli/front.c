@@ -1,4 +1,4 @@
-/* front.c: in `ferry` itself, the publisher verbs (init, pack, inspect and
+/* front.c: in `ferry` itself, the publisher verbs (init, pack, inspect, import and
  * those that talk to a store) run the program beside it, ferry-publish, with
  * the same arguments. ferry-publish links what they need (libsquashfs, the
  * compressors, libyaml, libcrypto); `ferry` does not, so the device verbs,
@@ -31,6 +31,7 @@ static int publisher(void)
 PUBLISHER_VERB(cmd_init)
 PUBLISHER_VERB(cmd_pack)
 PUBLISHER_VERB(cmd_inspect)
+PUBLISHER_VERB(cmd_import)
 PUBLISHER_VERB(cmd_login)
 PUBLISHER_VERB(cmd_logout)
 PUBLISHER_VERB(cmd_whoami)

@@ -99,13 +99,13 @@ void reports_h_post(struct api_ctx *c)
 		rc = db_run(c->db, &rows, &err,
 		            "INSERT INTO reports (package, device, report_id, from_revision, "
 		            "to_revision, channel, result, failed_step, message, log, reported, "
-		            "received, agent_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
-		            "$10, $11, $12, $13) ON CONFLICT (device, report_id) DO NOTHING "
-		            "RETURNING id",
+		            "received, agent_version, action) VALUES ($1, $2, $3, $4, $5, $6, $7, "
+		            "$8, $9, $10, $11, $12, $13, $14) ON CONFLICT (device, report_id) DO "
+		            "NOTHING RETURNING id",
 		            r.package, r.device_id, r.report_id,
 		            r.from_revision ? num(from, r.from_revision) : NULL,
 		            num(to, r.to_revision), r.channel, r.result, r.failed_step, r.message,
-		            log, num(when, r.time), now, r.agent_version);
+		            log, num(when, r.time), now, r.agent_version, r.action);
 	bool duplicate = rc == 0 && rows.nrows == 0;
 	long long id = rc == 0 && !duplicate ? db_cell_ll(&rows, 0, 0) : 0;
 	if (rc == 0 && !duplicate) {
@@ -155,14 +155,14 @@ static json_t *row_json(const struct db_rows *rows, size_t i)
 	json_t *log = json_loads(db_cell(rows, i, 10) ? db_cell(rows, i, 10) : "[]", 0, NULL);
 	const char *step = db_cell(rows, i, 8);
 	return json_pack(
-	    "{s:I, s:s, s:o, s:I, s:s, s:s, s:o, s:s, s:o, s:I, s:I, s:s}", "id",
+	    "{s:I, s:s, s:o, s:I, s:s, s:s, s:o, s:s, s:o, s:I, s:I, s:s, s:s}", "id",
 	    (json_int_t)db_cell_ll(rows, i, 0), "device", db_cell(rows, i, 1), "from-revision",
 	    db_cell(rows, i, 3) ? json_integer(db_cell_ll(rows, i, 3)) : json_null(), "to-revision",
 	    (json_int_t)db_cell_ll(rows, i, 4), "channel", db_cell(rows, i, 5), "result",
 	    db_cell(rows, i, 6), "failed-step", step ? json_string(step) : json_null(), "message",
 	    db_cell(rows, i, 9), "log", json_is_array(log) ? log : json_array(), "time",
 	    (json_int_t)db_cell_ll(rows, i, 11), "received", (json_int_t)db_cell_ll(rows, i, 12),
-	    "agent-version", db_cell(rows, i, 13));
+	    "agent-version", db_cell(rows, i, 13), "action", db_cell(rows, i, 14));
 }
 
 void reports_h_list(struct api_ctx *c)
@@ -184,7 +184,7 @@ void reports_h_list(struct api_ctx *c)
 	char sql[640];
 	snprintf(sql, sizeof(sql),
 	         "SELECT id, device, report_id, from_revision, to_revision, channel, result, "
-	         "received, failed_step, message, log, reported, received, agent_version "
+	         "received, failed_step, message, log, reported, received, agent_version, action "
 	         "FROM reports WHERE package = $1 AND ($2 = '' OR device = $2) "
 	         "AND ($3 = '' OR to_revision = CAST(NULLIF($3, '') AS BIGINT)) "
 	         "ORDER BY id DESC LIMIT %llu",

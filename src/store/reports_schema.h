@@ -16,7 +16,11 @@
  *                        it reported once and was not seen since; bindings
  *                        from before count 2 when their last report came
  *                        after their first); indexes for eviction by last
- *                        report, once-seen devices first */
+ *                        report, once-seen devices first
+ *
+ * Version 7: what the device did
+ *   reports.action  install, refresh or revert (a revert by the device's
+ *                   owner, `ferry revert`); refresh for earlier reports */
 #pragma once
 
 #define V3_REPORTS(serial)                                                                         \
@@ -37,3 +41,5 @@
 	"UPDATE device_keys SET reports = 2 WHERE last_seen > first_seen;"                         \
 	"CREATE INDEX device_keys_last_seen ON device_keys(last_seen);"                            \
 	"CREATE INDEX device_keys_evict ON device_keys(reports, last_seen);"
+
+#define V8_REPORT_ACTION "ALTER TABLE reports ADD COLUMN action TEXT NOT NULL DEFAULT 'refresh';"

@@ -30,7 +30,8 @@
  * release that devices report failing (halt_schema.h); version 5: device-key
  * bindings kept apart from reports (reports_schema.h); version 6: halting
  * full releases too (halt_schema.h); version 7: staged rollouts, the device
- * inventory and release events to webhooks (rollout_schema.h).
+ * inventory and release events to webhooks (rollout_schema.h); version 8: the
+ * action of a device report (reports_schema.h).
  *
  * Also here: the one check that a database is at this program's version
  * (db_open_checked, db_schema_check). */
@@ -95,6 +96,7 @@ static const struct migration migrations[] = {
     {5, V5_DEVICE_KEYS, V5_DEVICE_KEYS},
     {6, V6_FULL_HALTS, V6_FULL_HALTS},
     {7, V7_ROLLOUTS("INTEGER PRIMARY KEY"), V7_ROLLOUTS("BIGSERIAL PRIMARY KEY")},
+    {8, V8_REPORT_ACTION, V8_REPORT_ACTION},
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

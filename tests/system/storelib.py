@@ -24,6 +24,8 @@ import pytest
 from conftest import binary, run
 
 PG_USER = "ferry"
+# the store's newest schema version (src/store/schema.c)
+SCHEMA_LATEST = 8
 
 
 def free_port():

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from conftest import run
-from storelib import backend, make_image, postgres, store  # noqa: F401 (fixtures)
+from storelib import SCHEMA_LATEST, backend, make_image, postgres, store  # noqa: F401 (fixtures)
 from test_reports import Device, Publisher, post
 
 
@@ -84,8 +84,10 @@ class Rollout:
                               "FROM halts ORDER BY id")
 
 
-# what schema version 7 added (rollout_schema.h), dropped to make an older store
-V7_TABLES = ["DROP TABLE rollouts", "DROP TABLE rollout_events", "DROP TABLE device_packages",
+# what schema version 8 added (reports_schema.h), dropped to make an older store
+V8_COLUMNS = ["ALTER TABLE reports DROP COLUMN action"]
+# what schema version 7 added (rollout_schema.h), and 8 on top of it
+V7_TABLES = V8_COLUMNS + ["DROP TABLE rollouts", "DROP TABLE rollout_events", "DROP TABLE device_packages",
              "DROP TABLE devices", "ALTER TABLE webhook_deliveries DROP COLUMN event"]
 # what schema version 6 added (halt_schema.h), and 7 on top of it
 V6_COLUMNS = V7_TABLES + ["ALTER TABLE channels DROP COLUMN previous_revision",
@@ -116,7 +118,7 @@ def migrate_from(store, version, downgrade):
     p = store.admin("serve", "--listen", "127.0.0.1:1", check=1)
     assert f"version {version}" in p.stderr
     p = store.admin("migrate")
-    assert p.stdout == f"database schema migrated from version {version} to 7\n"
+    assert p.stdout == f"database schema migrated from version {version} to {SCHEMA_LATEST}\n"
     store.start()
 
 

@@ -152,6 +152,25 @@ def test_refresh_outcomes_are_reported(pub, dev, tmp_path):
     assert len(pub.reports()) == 3
 
 
+def install_and_refresh(pub, dev, work):
+    """Revision 1 installed, then revision 2 by a refresh."""
+    pub.push(build_package(work, version="1.0"))
+    dev.ferry("install", "hello")
+    pub.push(build_package(work, version="2.0"))
+    dev.ferry("refresh", "hello")
+
+
+def test_a_revert_is_reported_as_a_revert(pub, dev, tmp_path):
+    install_and_refresh(pub, dev, str(tmp_path))
+    dev.ferry("revert", "hello")
+    got = wait_for("three reports", lambda: len(pub.reports()) == 3 and pub.reports())
+    assert [(r["from-revision"], r["to-revision"], r["result"], r["action"]) for r in got] == [
+        (2, 1, "ok", "revert"), (1, 2, "ok", "refresh"), (None, 1, "ok", "install")]
+    lines = pub.ferry("reports", "hello").stdout.splitlines()
+    assert lines[1].split()[2:] == ["2", "->", "1", "(revert)", "latest/stable", "ok", "-"]
+    assert lines[2].split()[2:] == ["1", "->", "2", "latest/stable", "ok", "-"]
+
+
 def outbox(agent):
     con = sqlite3.connect(os.path.join(agent.root, "state.db"), timeout=30)
     try:
