@@ -196,9 +196,9 @@ static int revision_field(json_t *body, const char *key, bool nullable, long lon
 	return 0;
 }
 
-/* Every member of body is one of names or optional (NULL: none), and each
+/* Every member of body is one of names or opt (NULL: none), and each
  * of names is there. */
-static int known_fields(json_t *body, const char *const *names, const char *const *optional,
+static int known_fields(json_t *body, const char *const *names, const char *const *opt,
                         const char *what, ferry_error *err)
 {
 	const char *key;
@@ -208,8 +208,8 @@ static int known_fields(json_t *body, const char *const *names, const char *cons
 		bool known = false;
 		for (size_t i = 0; names[i]; i++)
 			known |= strcmp(names[i], key) == 0;
-		for (size_t i = 0; optional && optional[i]; i++)
-			known |= strcmp(optional[i], key) == 0;
+		for (size_t i = 0; opt && opt[i]; i++)
+			known |= strcmp(opt[i], key) == 0;
 		if (!known)
 			return ferry_error_set(err, FERRY_E_INVALID, "%s: unknown field \"%.64s\"",
 			                       what, key);
@@ -318,7 +318,7 @@ int report_parse(json_t *body, struct report *r, ferry_error *err)
 			           "expected lines of at most 500 bytes without control "
 			           "characters");
 	}
-	int rc = time_and_version(body, "report", &r->time, &r->agent_version, err);
+	rc = time_and_version(body, "report", &r->time, &r->agent_version, err);
 	if (rc < 0)
 		return rc;
 	json_t *action = json_object_get(body, "action");
