@@ -277,11 +277,10 @@ static int write_meta(const struct rootfs_opts *o, const char *root, const char 
 
 	yaml = str_dup_printf("name: %s\n"
 	                      "version: \"%s\"\n"
-	                      "summary: \"%s %s minbase (%s)\"\n"
+	                      "summary: \"%s minbase root file system\"\n"
 	                      "type: base\n"
 	                      "architectures: [%s]\n",
-	                      o->name, res->version, pretty[0] ? pretty : "Debian",
-	                      "root file system", o->suite, arch);
+	                      o->name, res->version, pretty[0] ? pretty : "Debian", arch);
 	if (!yaml)
 		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
 	struct manifest *m = NULL;

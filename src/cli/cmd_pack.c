@@ -14,7 +14,11 @@
  *     on a base (--base FILE, the base's image), from the base's suite
  *     through ferry's own apt configuration (lib/pkg/apt), leaving out what
  *     the base holds;
- *  4. check hooks (every hook in the manifest has an executable
+ *  4. check every ELF file's libraries and symbol versions against the
+ *     package and the base, or the build machine's root without a base
+ *     (lib/pkg/elf_check; for one architecture, the machine's unless on a
+ *     base);
+ *     check hooks (every hook in the manifest has an executable
  *     meta/hooks/NAME, every file there is a declared hook) and apps (each
  *     command is an executable file in the tree, symlinks resolved inside
  *     the tree);
@@ -46,6 +50,7 @@
 #include "crypto/digest.h"
 #include "pkg/apt.h"
 #include "pkg/dpkg_status.h"
+#include "pkg/elf_check.h"
 #include "pkg/image.h"
 #include "pkg/manifest.h"
 #include "pkg/sbom.h"
@@ -554,6 +559,11 @@ static void image_progress(uint64_t done, uint64_t total, void *ctx)
 	fprintf(stderr, "\r\033[Kwriting image [%s] %3d%%", bar, pct);
 }
 
+static void progress_line(struct pack *p, const char *what)
+{
+	stage_progress(what, p);
+}
+
 static void progress_done(struct pack *p)
 {
 	if (p->tty)
@@ -648,6 +658,15 @@ static int pack_run(struct pack *p, char *out_path, size_t out_size, ferry_error
 		return ferry_error_errno(err, FERRY_E_IO, errno, "open %s", p->tree);
 	if ((rc = check_hooks(p, root, err)) < 0 || (rc = check_apps(p, root, err)) < 0)
 		return rc;
+	if (arch && (p->base || strcmp(arch, manifest_host_architecture()) == 0)) {
+		progress_line(p, "checking libraries");
+		struct elf_check_opts eo = {
+		    .tree = p->tree, .base = p->base, .base_name = p->m->base, .arch = arch};
+		rc = elf_check_tree(&eo, err);
+		progress_done(p);
+		if (rc < 0)
+			return rc;
+	}
 
 	char vendor[64], distro[128];
 	if (p->base) {
