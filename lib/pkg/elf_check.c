@@ -26,6 +26,7 @@
 #define CK_PATH_MAX 4096
 #define MAX_LINKS 40
 #define LIST_MAX (16u * 1024 * 1024) /* a base's var/lib/dpkg/info/NAME.list */
+#define MAX_PROBLEMS 8
 
 /* ---- roots ------------------------------------------------------------------ */
 
@@ -204,6 +205,15 @@ struct check {
 	/* the walk's current folder, relative to the tree */
 	char rel[CK_PATH_MAX];
 	size_t rel_len[IMAGE_MAX_DEPTH + 2]; /* length of rel at each depth */
+	/* what is missing: each distinct problem once, with the first file
+	 * (a program in preference) and how many files have it */
+	char what[768];
+	struct problem {
+		char *what;
+		char *file;
+		size_t files;
+	} problems[MAX_PROBLEMS];
+	size_t n_problems, n_files;
 };
 
 static const char *triplet_of(const char *arch)
@@ -359,13 +369,10 @@ static bool base_package_of(struct check *c, const char *name, char *out, size_t
 	return false;
 }
 
-/* dpkg -S on the build machine: "libonig5:amd64: /usr/lib/.../libonig.so.5" */
-static bool host_package_of(const char *name, char *out, size_t size)
+/* dpkg -S PATTERN on the build machine: "libonig5:amd64: /usr/lib/..." */
+static bool host_package_of(const char *pattern, char *out, size_t size)
 {
-	char pattern[300];
-	if (snprintf(pattern, sizeof(pattern), "*/%s", name) >= (int)sizeof(pattern))
-		return false;
-	char *argv[] = {"dpkg", "-S", pattern, NULL};
+	char *argv[] = {"dpkg", "-S", (char *)pattern, NULL};
 	_cleanup_buf_ struct buf o = BUF_INIT(64 * 1024);
 	int status = 0;
 	ferry_error e = {0};
@@ -378,12 +385,24 @@ static bool host_package_of(const char *name, char *out, size_t size)
 	return true;
 }
 
+/* The host's package of a library called name: in the architecture's
+ * folder first, then anywhere. */
+static bool host_package_of_name(struct check *c, const char *name, char *out, size_t size)
+{
+	char pattern[512];
+	if (str_printf(pattern, sizeof(pattern), "*/%s/%s", c->triplet, name) == 0 &&
+	    host_package_of(pattern, out, size))
+		return true;
+	return str_printf(pattern, sizeof(pattern), "*/%s", name) == 0 &&
+	       host_package_of(pattern, out, size);
+}
+
 static void package_hint(struct check *c, const char *name, char *out, size_t size)
 {
 	char pkg[256];
 	out[0] = '\0';
 	if (base_package_of(c, name, pkg, sizeof(pkg)) ||
-	    (!c->o->base && host_package_of(name, pkg, sizeof(pkg))))
+	    (!c->o->base && host_package_of_name(c, name, pkg, sizeof(pkg))))
 		snprintf(out, size, " (Debian package %s has it)", pkg);
 }
 
@@ -412,11 +431,11 @@ static int check_file(struct check *c, const char *rel, const unsigned char *dat
 		if (!l->found) {
 			char hint[300];
 			package_hint(c, info.needed[i], hint, sizeof(hint));
-			rc = ferry_error_set(c->err, FERRY_E_NOTFOUND,
-			                     "%s: needs %s, which is neither in the package nor "
-			                     "in %s%s%s%s",
-			                     rel, info.needed[i], where, c->o->base ? " " : "",
-			                     c->o->base ? c->o->base_name : "", hint);
+			snprintf(c->what, sizeof(c->what),
+			         "needs %s, which is neither in the package nor in %s%s%s%s",
+			         info.needed[i], where, c->o->base ? " " : "",
+			         c->o->base ? c->o->base_name : "", hint);
+			rc = FERRY_E_NOTFOUND;
 		}
 	}
 	for (size_t i = 0; rc == 0 && i < info.n_verneed; i++) {
@@ -430,16 +449,54 @@ static int check_file(struct check *c, const char *rel, const unsigned char *dat
 			continue;
 		char hint[300] = "";
 		char pkg[256];
+		char at[CK_PATH_MAX + 1];
+		snprintf(at, sizeof(at), "/%s", l->where);
 		if (l->root == &c->roots[1] &&
 		    (base_package_of(c, v->file, pkg, sizeof(pkg)) ||
-		     (!c->o->base && host_package_of(v->file, pkg, sizeof(pkg)))))
+		     (!c->o->base && (host_package_of(at, pkg, sizeof(pkg)) ||
+		                      host_package_of_name(c, v->file, pkg, sizeof(pkg))))))
 			snprintf(hint, sizeof(hint), " (Debian package %s)", pkg);
-		rc = ferry_error_set(c->err, FERRY_E_NOTFOUND,
-		                     "%s: needs version %s of %s, which %s's /%s%s does not define",
-		                     rel, v->version, v->file, l->root->label, l->where, hint);
+		snprintf(c->what, sizeof(c->what),
+		         "needs version %s of %s, which %s's /%s%s does not define", v->version,
+		         v->file, l->root->label, l->where, hint);
+		rc = FERRY_E_NOTFOUND;
 	}
 	elf_info_free(&info);
 	return rc;
+}
+
+static bool is_program(const char *rel)
+{
+	return strstr(rel, "bin/") != NULL;
+}
+
+static int note_problem(struct check *c, const char *rel)
+{
+	c->n_files++;
+	for (size_t i = 0; i < c->n_problems; i++) {
+		struct problem *p = &c->problems[i];
+		if (strcmp(p->what, c->what) != 0)
+			continue;
+		p->files++;
+		if (is_program(rel) && !is_program(p->file)) {
+			char *f = strdup(rel);
+			if (!f)
+				return ferry_error_set(c->err, FERRY_E_NOMEM, "out of memory");
+			free(p->file);
+			p->file = f;
+		}
+		return 0;
+	}
+	if (c->n_problems == MAX_PROBLEMS)
+		return 0;
+	struct problem *p = &c->problems[c->n_problems];
+	p->what = strdup(c->what);
+	p->file = strdup(rel);
+	p->files = 1;
+	c->n_problems++;
+	if (!p->what || !p->file)
+		return ferry_error_set(c->err, FERRY_E_NOMEM, "out of memory");
+	return 0;
 }
 
 static int walk(void *ctx, enum fs_walk_event ev, struct fs_walk_entry *e, ferry_error *err)
@@ -473,7 +530,10 @@ static int walk(void *ctx, enum fs_walk_event ev, struct fs_walk_entry *e, ferry
 	if (str_printf(rel, sizeof(rel), "%.*s%s%s", (int)base, c->rel, base ? "/" : "", e->name) <
 	    0)
 		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", e->path);
-	return check_file(c, rel, (const unsigned char *)data, len);
+	rc = check_file(c, rel, (const unsigned char *)data, len);
+	if (rc == FERRY_E_NOTFOUND) /* go on, to name every problem at once */
+		return note_problem(c, rel);
+	return rc;
 }
 
 int elf_check_tree(const struct elf_check_opts *o, ferry_error *err)
@@ -505,6 +565,31 @@ int elf_check_tree(const struct elf_check_opts *o, ferry_error *err)
 			rc = ferry_error_errno(err, FERRY_E_IO, errno, "open %s", o->tree);
 		else
 			rc = fs_walk(fd, -1, o->tree, 0, true, walk, &c, err);
+	}
+	if (rc == 0 && c.n_problems) {
+		/* programs' problems first: they are what the publisher knows */
+		struct buf b;
+		buf_init(&b, FERRY_ERROR_MSG_MAX);
+		for (int pass = 0; pass < 2; pass++)
+			for (size_t i = 0; i < c.n_problems; i++) {
+				const struct problem *p = &c.problems[i];
+				if (is_program(p->file) != (pass == 0))
+					continue;
+				char more[48] = "";
+				if (p->files > 1)
+					snprintf(more, sizeof(more), " (and %zu more)",
+					         p->files - 1);
+				(void)!buf_printf(&b, "\n  %s%s: %s", p->file, more, p->what);
+			}
+		rc = ferry_error_set(
+		    err, FERRY_E_NOTFOUND, "%zu ELF file%s would not load on %s:%s", c.n_files,
+		    c.n_files == 1 ? "" : "s", o->base ? o->base_name : "the build machine's root",
+		    b.data ? b.data : "");
+		buf_free(&b);
+	}
+	for (size_t i = 0; i < c.n_problems; i++) {
+		free(c.problems[i].what);
+		free(c.problems[i].file);
 	}
 	for (size_t i = 0; i < c.n_libs; i++) {
 		free(c.libs[i].key);

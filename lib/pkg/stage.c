@@ -738,17 +738,20 @@ static int resolve_part(struct stager *s, const struct manifest_part *part)
 		const char *eol = strchr(line, '\n');
 		size_t len = eol ? (size_t)(eol - line) : strlen(line);
 		if (line[0] == '\'') {
+			/* 'URI' FILE SIZE HASH: the hash is apt's choice here (MD5Sum);
+			 * download --print-uris gives the SHA-256 that is checked */
 			_cleanup_free_ char *one = stage_dup_span(line, len);
-			_cleanup_free_ char *file = NULL, *sha = NULL, *arch = NULL;
+			_cleanup_free_ char *file = NULL, *arch = NULL;
 			char *spec = NULL;
 			if (!one)
 				return ferry_error_set(s->err, FERRY_E_NOMEM, "out of memory");
-			if ((rc = stage_parse_print_uris(one, &file, &sha, s->err)) < 0)
-				return rc;
-			if (stage_parse_deb_filename(file, &spec, &arch) < 0)
-				return ferry_error_set(s->err, FERRY_E_INVALID,
-				                       "apt-get install: unexpected file name %s",
-				                       file);
+			const char *q = strchr(one + 1, '\'');
+			if (q && q[1] == ' ')
+				file = stage_dup_span(q + 2, strcspn(q + 2, " "));
+			if (!file || stage_parse_deb_filename(file, &spec, &arch) < 0)
+				return ferry_error_set(
+				    s->err, FERRY_E_INVALID,
+				    "apt-get install: unexpected line \"%.120s\"", one);
 			if (s->n_resolved >= STAGE_MAX_PACKAGES) {
 				free(spec);
 				return ferry_error_set(s->err, FERRY_E_LIMIT,
