@@ -171,3 +171,31 @@ def test_pack_base_errors(bases, tmp_path):
     assert "the manifest names base debian-13, the image is debian-12" in p.stderr
     _, p = pack_app(tmp_path, "none", bases["debian-12"], check=1)
     assert "the manifest names no base" in p.stderr
+
+
+def test_elf_check_names_missing_glibc_version_without_base(bases, tmp_path):
+    """jq and python3 from Debian 13 pack on debian-13; the very same files
+    with no base are refused at pack, naming the glibc version they need."""
+    out, _ = pack_app(tmp_path, "debian-13", bases["debian-13"])
+    tree = tmp_path / "nobase"
+    subprocess.run(["unsquashfs", "-q", "-n", "-d", str(tree), str(out)], check=True,
+                   capture_output=True)
+    os.unlink(tree / "meta" / "sbom.cdx.json")
+    (tree / "meta" / "ferry.yaml").write_text(
+        "name: tools\nversion: \"1.0\"\nsummary: s\nbase: none\n"
+        "apps:\n  jq:\n    command: usr/bin/jq\n")
+    p = run("ferry", "pack", tree, "-o", tmp_path / "nobase.ferry", check=1,
+            env={"SOURCE_DATE_EPOCH": EPOCH})
+    assert "would not load on the build machine's root" in p.stderr
+    line = next(l for l in p.stderr.splitlines() if l.strip().startswith("usr/bin/jq"))
+    assert "needs version GLIBC_2.3" in line and "of libc.so.6" in line, p.stderr
+    assert "(Debian package libc6)" in line
+    assert not os.path.exists(tmp_path / "nobase.ferry")
+
+
+def test_elf_check_names_missing_library_on_base(bases, tmp_path):
+    manifest = APP.replace("    prime:", "    stage-packages-deps: false\n    prime:")
+    manifest = manifest.replace("[jq, python3]", "[jq]")
+    _, p = pack_app(tmp_path, "debian-12", bases["debian-12"], manifest=manifest, check=1)
+    assert "usr/bin/jq: needs libjq.so.1, which is neither in the package nor in the base " \
+           "debian-12" in p.stderr
