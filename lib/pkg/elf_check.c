@@ -216,7 +216,7 @@ struct check {
 	size_t n_problems, n_files;
 };
 
-static const char *triplet_of(const char *arch)
+const char *elf_check_triplet(const char *arch)
 {
 	static const char *const map[][2] = {
 	    {"amd64", "x86_64-linux-gnu"},
@@ -538,7 +538,7 @@ static int walk(void *ctx, enum fs_walk_event ev, struct fs_walk_entry *e, ferry
 
 int elf_check_tree(const struct elf_check_opts *o, ferry_error *err)
 {
-	struct check c = {.o = o, .err = err, .triplet = triplet_of(o->arch)};
+	struct check c = {.o = o, .err = err, .triplet = elf_check_triplet(o->arch)};
 	int rc = 0;
 	c.roots[0] = (struct root){.label = "the package", .dir_fd = -1};
 	c.roots[1] =

@@ -121,10 +121,38 @@ static int empty_dir(const char *root, const char *rel, ferry_error *err)
 	return 0;
 }
 
+/* etc/localtime is a link into usr/share/zoneinfo; the sandbox mounts the
+ * device's over it, which needs a file: a copy of what the link names. */
+static int localtime_file(const char *root, ferry_error *err)
+{
+	char p[ROOT_PATH_MAX], target[ROOT_PATH_MAX], zone[ROOT_PATH_MAX];
+	if (str_printf(p, sizeof(p), "%s/etc/localtime", root) < 0)
+		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", root);
+	ssize_t n = readlink(p, target, sizeof(target) - 1);
+	if (n < 0)
+		return 0; /* a file already, or none */
+	target[n] = '\0';
+	const char *t = target;
+	while (str_has_prefix(t, "../"))
+		t += 3;
+	while (*t == '/')
+		t++;
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0;
+	if (strstr(t, "..") || str_printf(zone, sizeof(zone), "%s/%s", root, t) < 0 ||
+	    fs_read_file(zone, 1024 * 1024, &data, &len, NULL) < 0)
+		data = NULL;
+	if (unlink(p) < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "remove %s", p);
+	return fs_write_atomic(p, data ? data : "", data ? len : 0, 0644, err);
+}
+
 int rootfs_normalise(const char *root, ferry_error *err)
 {
 	char p[ROOT_PATH_MAX];
 	int rc;
+	if ((rc = localtime_file(root, err)) < 0)
+		return rc;
 	for (size_t i = 0; drop_paths[i]; i++) {
 		if (str_printf(p, sizeof(p), "%s/%s", root, drop_paths[i]) < 0)
 			return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", root);

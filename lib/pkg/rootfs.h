@@ -10,6 +10,8 @@
  *     /dev), apt's lists and caches, logs, the -old copies of dpkg's and
  *     debconf's databases, ldconfig's aux-cache, machine-id, the sources
  *     list (it names the build machine's mirror);
+ *   - etc/localtime: a regular file, a copy of the zone it linked to (a
+ *     mount point for the device's);
  *   - emptied (kept as mount points for the sandbox): etc/hostname,
  *     etc/resolv.conf, etc/hosts;
  *   - setuid and setgid bits cleared (nothing in a sandbox gains privilege);
