@@ -308,6 +308,27 @@ int apt_sources_parse(const char *text, bool deb822, const char *codename, struc
 	return found;
 }
 
+void apt_os_release_value(const char *text, const char *key, char *out, size_t size)
+{
+	size_t kl = strlen(key);
+	out[0] = '\0';
+	for (const char *p = text; p && *p;) {
+		const char *eol = strchr(p, '\n');
+		size_t l = eol ? (size_t)(eol - p) : strlen(p);
+		if (l > kl && strncmp(p, key, kl) == 0 && p[kl] == '=') {
+			const char *v = p + kl + 1;
+			size_t vl = l - kl - 1;
+			if (vl >= 2 && (*v == '"' || *v == '\'')) {
+				v++;
+				vl -= 2;
+			}
+			if (vl < size)
+				snprintf(out, size, "%.*s", (int)vl, v);
+		}
+		p = eol ? eol + 1 : NULL;
+	}
+}
+
 static int read_codename(const char *os_release, char *out, size_t size, ferry_error *err)
 {
 	_cleanup_free_ char *text = NULL;
@@ -316,22 +337,7 @@ static int read_codename(const char *os_release, char *out, size_t size, ferry_e
 	int rc = fs_read_file(path, 64 * 1024, &text, &len, err);
 	if (rc < 0)
 		return rc;
-	out[0] = '\0';
-	for (const char *p = text; p && *p;) {
-		const char *eol = strchr(p, '\n');
-		size_t l = eol ? (size_t)(eol - p) : strlen(p);
-		if (l > 17 && strncmp(p, "VERSION_CODENAME=", 17) == 0) {
-			const char *v = p + 17;
-			size_t vl = l - 17;
-			if (vl >= 2 && (*v == '"' || *v == '\'')) {
-				v++;
-				vl -= 2;
-			}
-			if (vl > 0 && vl < size)
-				snprintf(out, size, "%.*s", (int)vl, v);
-		}
-		p = eol ? eol + 1 : NULL;
-	}
+	apt_os_release_value(text, "VERSION_CODENAME", out, size);
 	for (const char *c = out; *c; c++)
 		if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-'))
 			out[0] = '\0';

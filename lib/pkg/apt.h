@@ -40,6 +40,10 @@ int apt_run(char *const argv[], const char *cwd, char *const *env_extra, struct 
  * the prefix, else the last non-empty line. */
 void apt_child_message(const struct buf *errout, char *msg, size_t size);
 
+/* KEY=value of an os-release text, quotes removed, into out ("" when
+ * absent or longer than size allows). Callers check the value's grammar. */
+void apt_os_release_value(const char *text, const char *key, char *out, size_t size);
+
 /* Where the build machine's apt fetches its own release from. */
 struct apt_mirrors {
 	char archive[APT_URI_MAX];  /* "http://HOST/debian" */

@@ -235,28 +235,6 @@ static int run_mmdebstrap(const struct rootfs_opts *o, const char *arch, const c
 	return 0;
 }
 
-/* KEY=value of os-release text (unquoted) into out, "" when absent. */
-static void os_value(const char *text, const char *key, char *out, size_t size)
-{
-	size_t kl = strlen(key);
-	out[0] = '\0';
-	for (const char *p = text; p && *p;) {
-		const char *eol = strchr(p, '\n');
-		size_t l = eol ? (size_t)(eol - p) : strlen(p);
-		if (l > kl && strncmp(p, key, kl) == 0 && p[kl] == '=') {
-			const char *v = p + kl + 1;
-			size_t vl = l - kl - 1;
-			if (vl >= 2 && (*v == '"' || *v == '\'')) {
-				v++;
-				vl -= 2;
-			}
-			if (vl < size)
-				snprintf(out, size, "%.*s", (int)vl, v);
-		}
-		p = eol ? eol + 1 : NULL;
-	}
-}
-
 static bool version_char(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -276,9 +254,9 @@ static int write_meta(const struct rootfs_opts *o, const char *root, const char 
 	    (rc = fs_read_file(p, 64 * 1024, &osr, &len, err)) < 0)
 		return ferry_error_prefix(err, FERRY_E_NOTFOUND, "the base has no os-release");
 	char id[32], version_id[32], pretty[128], debver[32] = "";
-	os_value(osr, "ID", id, sizeof(id));
-	os_value(osr, "VERSION_ID", version_id, sizeof(version_id));
-	os_value(osr, "PRETTY_NAME", pretty, sizeof(pretty));
+	apt_os_release_value(osr, "ID", id, sizeof(id));
+	apt_os_release_value(osr, "VERSION_ID", version_id, sizeof(version_id));
+	apt_os_release_value(osr, "PRETTY_NAME", pretty, sizeof(pretty));
 	if (str_printf(p, sizeof(p), "%s/etc/debian_version", root) == 0 &&
 	    fs_read_file(p, 256, &dv, &len, NULL) == 0) {
 		size_t k = 0;

@@ -433,30 +433,14 @@ static int check_staged_arch(struct pack *p, ferry_error *err)
 
 /* ---- the base ---------------------------------------------------------------- */
 
-/* KEY=value of an os-release text, unquoted, into out ("" when absent). */
+/* KEY=value of an os-release text, [a-z0-9.-] only, into out. */
 static void os_release_get(const char *text, const char *key, char *out, size_t size)
 {
-	size_t kl = strlen(key);
-	out[0] = '\0';
-	for (const char *p = text; p && *p;) {
-		const char *eol = strchr(p, '\n');
-		size_t l = eol ? (size_t)(eol - p) : strlen(p);
-		if (l > kl && strncmp(p, key, kl) == 0 && p[kl] == '=') {
-			const char *v = p + kl + 1;
-			size_t vl = l - kl - 1;
-			if (vl >= 2 && (*v == '"' || *v == '\'')) {
-				v++;
-				vl -= 2;
-			}
-			bool ok = vl > 0 && vl < size;
-			for (size_t i = 0; ok && i < vl; i++)
-				ok = (v[i] >= 'a' && v[i] <= 'z') || (v[i] >= '0' && v[i] <= '9') ||
-				     v[i] == '.' || v[i] == '-';
-			if (ok)
-				snprintf(out, size, "%.*s", (int)vl, v);
-		}
-		p = eol ? eol + 1 : NULL;
-	}
+	apt_os_release_value(text, key, out, size);
+	for (const char *c = out; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '.' ||
+		      *c == '-'))
+			out[0] = '\0';
 }
 
 /* Open --base, check it is the base the manifest names, read what it holds
