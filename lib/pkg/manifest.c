@@ -291,6 +291,7 @@ static int field_architectures(struct ctx *c, const struct node *v, struct manif
 }
 
 static const char *const confinement_names[] = {"strict", "devmode", NULL};
+static const char *const type_names[] = {"app", "base", NULL};
 static const char *const grade_names[] = {"stable", "devel", NULL};
 static const char *const daemon_names[] = {"simple", "oneshot", "notify", "forking", NULL};
 static const char *const restart_names[] = {"on-failure", "always", "never", NULL};
@@ -831,7 +832,8 @@ static int check_prime(struct ctx *c, const struct node *it)
 	return 0;
 }
 
-static const char *const part_keys[] = {"stage-packages", "prime", NULL};
+static const char *const part_keys[] = {"stage-packages", "prime", "stage-packages-deps", NULL};
+static const char *const bool_names[] = {"false", "true", NULL};
 
 static int field_parts(struct ctx *c, const struct node *v, struct manifest *m)
 {
@@ -853,6 +855,7 @@ static int field_parts(struct ctx *c, const struct node *v, struct manifest *m)
 		struct manifest_part *part = &m->parts[m->n_parts++];
 		if (!(part->name = strdup(k->str)))
 			return manifest_oom(c);
+		part->stage_deps = -1;
 		size_t saved = manifest_path_push(c, k->str);
 		rc = want_kind(c, p, NODE_MAP, "a map with stage-packages and prime");
 		for (size_t j = 0; rc == 0 && j < p->n; j += 2) {
@@ -863,6 +866,8 @@ static int field_parts(struct ctx *c, const struct node *v, struct manifest *m)
 				rc = get_string_list(c, p->kids[j + 1], "Debian packages",
 				                     check_apt, true, &part->stage_packages,
 				                     &part->n_stage_packages);
+			else if (idx == 2)
+				rc = get_enum(c, p->kids[j + 1], bool_names, &part->stage_deps);
 			else
 				rc = get_string_list(c, p->kids[j + 1], "paths", check_prime, true,
 				                     &part->prime, &part->n_prime);
@@ -956,19 +961,66 @@ static int field_limits(struct ctx *c, const struct node *v, struct manifest *m)
 	return get_limits(c, v, &m->limits);
 }
 
+static int field_type(struct ctx *c, const struct node *v, struct manifest *m)
+{
+	int e = 0;
+	int rc = get_enum(c, v, type_names, &e);
+	m->type = (enum manifest_type)e;
+	return rc;
+}
+
+/* base: NAME of a base package, or none (the host's root, as without it). */
+static int field_base(struct ctx *c, const struct node *v, struct manifest *m)
+{
+	int rc = check_name(c, v, PKG_NAME_MIN, "a base package name or none");
+	if (rc < 0)
+		return rc;
+	if (strcmp(v->str, "none") == 0) {
+		free(m->base);
+		m->base = NULL;
+		return 0;
+	}
+	return dup_string(c, v->str, &m->base);
+}
+
+/* What a base may not have: apps, hooks, a base of its own. */
+static int check_base_type(struct ctx *c, const struct node *root, const struct manifest *m)
+{
+	if (m->type != MANIFEST_TYPE_BASE)
+		return 0;
+	for (size_t i = 0; i < root->n; i += 2) {
+		const char *k = root->kids[i]->str;
+		const char *why = NULL;
+		if (strcmp(k, "apps") == 0 && m->n_apps)
+			why = "a base has no apps: apps run in packages of type app that name "
+			      "it with base";
+		else if (strcmp(k, "hooks") == 0)
+			why = "a base has no hooks";
+		else if (strcmp(k, "base") == 0 && m->base)
+			why = "a base cannot have a base of its own";
+		if (!why)
+			continue;
+		size_t saved = manifest_path_push(c, k);
+		int rc = fail(c, root->kids[i], FERRY_E_INVALID, "%s (type: base)", why);
+		manifest_path_pop(c, saved);
+		return rc;
+	}
+	return 0;
+}
+
 typedef int (*field_fn)(struct ctx *c, const struct node *v, struct manifest *m);
 
 static const char *const top_keys[] = {
-    "name",        "version", "summary",    "description", "license", "architectures",
-    "confinement", "grade",   "apps",       "hooks",       "health",  "plugs",
-    "slots",       "parts",   "components", "limits",      NULL,
+    "name",       "version", "summary", "description", "license", "architectures", "confinement",
+    "grade",      "apps",    "hooks",   "health",      "plugs",   "slots",         "parts",
+    "components", "limits",  "type",    "base",        NULL,
 };
 
 static const field_fn top_fields[] = {
-    field_name,    field_version,       field_summary,     field_description,
-    field_license, field_architectures, field_confinement, field_grade,
-    field_apps,    field_hooks,         field_health,      field_plugs,
-    field_slots,   field_parts,         field_components,  field_limits,
+    field_name,          field_version,     field_summary, field_description, field_license,
+    field_architectures, field_confinement, field_grade,   field_apps,        field_hooks,
+    field_health,        field_plugs,       field_slots,   field_parts,       field_components,
+    field_limits,        field_type,        field_base,
 };
 
 static int check_manifest(struct ctx *c, const struct node *root, struct manifest *m)
@@ -1012,6 +1064,8 @@ static int check_manifest(struct ctx *c, const struct node *root, struct manifes
 
 	if ((rc = check_listed_plugs(c, root, m)) < 0)
 		return rc;
+	if ((rc = check_base_type(c, root, m)) < 0)
+		return rc;
 
 	if (!m->architectures) {
 		m->architectures = calloc(2, sizeof(char *));
@@ -1035,6 +1089,7 @@ void manifest_free(struct manifest *m)
 	free(m->summary);
 	free(m->description);
 	free(m->license);
+	free(m->base);
 	strv_free(m->architectures);
 	for (size_t i = 0; i < m->n_apps; i++)
 		app_clear(&m->apps[i]);
@@ -1156,6 +1211,18 @@ const char *manifest_confinement_name(enum manifest_confinement cf)
 const char *manifest_grade_name(enum manifest_grade g)
 {
 	return (unsigned)g <= GRADE_DEVEL ? grade_names[g] : NULL;
+}
+
+const char *manifest_type_name(enum manifest_type t)
+{
+	return (unsigned)t <= MANIFEST_TYPE_BASE ? type_names[t] : NULL;
+}
+
+bool manifest_part_follows_deps(const struct manifest *m, const struct manifest_part *p)
+{
+	if (p->stage_deps >= 0)
+		return p->stage_deps == 1;
+	return m->base != NULL;
 }
 
 const char *manifest_host_architecture(void)

@@ -26,6 +26,9 @@
 #define MANIFEST_DURATION_MAX_MS (3600ull * 1000) /* 1h, for every duration */
 
 enum manifest_confinement { CONFINEMENT_STRICT = 0, CONFINEMENT_DEVMODE };
+/* app: programs to run (the default); base: a root file system that apps
+ * name with `base:` (no apps, hooks or base of its own). */
+enum manifest_type { MANIFEST_TYPE_APP = 0, MANIFEST_TYPE_BASE };
 enum manifest_grade { GRADE_STABLE = 0, GRADE_DEVEL };
 enum manifest_daemon {
 	DAEMON_NONE = 0,
@@ -99,6 +102,9 @@ struct manifest_part {
 	size_t n_stage_packages;
 	char **prime; /* filters: "usr/bin/tool*", "-usr/share/doc" */
 	size_t n_prime;
+	/* stage-packages-deps: 1 follow Depends, 0 do not, -1 not written
+	 * (manifest_part_follows_deps() decides) */
+	int stage_deps;
 };
 
 struct manifest_component {
@@ -117,6 +123,8 @@ struct manifest {
 	                       * manifest has none, { manifest_host_architecture() } */
 	size_t n_architectures;
 	bool architectures_default; /* true when the manifest named none */
+	enum manifest_type type;
+	char *base; /* the base's package name; NULL: none (the host's root) */
 	enum manifest_confinement confinement;
 	enum manifest_grade grade;
 	struct manifest_app *apps;
@@ -168,6 +176,11 @@ const char *manifest_daemon_name(enum manifest_daemon d); /* "simple", NULL for 
 const char *manifest_restart_name(enum manifest_restart r);
 const char *manifest_confinement_name(enum manifest_confinement c); /* "strict" */
 const char *manifest_grade_name(enum manifest_grade g);             /* "stable" */
+const char *manifest_type_name(enum manifest_type t);               /* "app", "base" */
+
+/* Does pack follow the Depends of this part's stage-packages? As written,
+ * else yes for an app on a base and no for one on the host's root. */
+bool manifest_part_follows_deps(const struct manifest *m, const struct manifest_part *p);
 
 /* The Debian name of the architecture this ferry was built for ("amd64",
  * "arm64", ...): what `dpkg --print-architecture` says on a native system. */

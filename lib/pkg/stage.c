@@ -6,9 +6,10 @@
  * is read by stage_parse.c, which also holds the checks on names and the
  * prime filters.
  *
- * It does not resolve dependencies: a package's libraries are staged only
- * when the manifest names them, as with snapcraft's stage-packages written by
- * hand. It does not run maintainer scripts. */
+ * It resolves no dependencies itself: for a part that follows Depends it
+ * asks apt (install --print-uris) and stages what apt would fetch; other
+ * parts get exactly what the manifest names. It does not run maintainer
+ * scripts. */
 #include "pkg/stage.h"
 
 #include <dirent.h>
@@ -32,148 +33,12 @@
 #include "base/log.h"
 #include "base/str.h"
 #include "crypto/digest.h"
+#include "pkg/apt.h"
+#include "pkg/dpkg_status.h"
 #include "pkg/stage_int.h"
 
-extern char **environ;
-
-#define OUTPUT_MAX (1024 * 1024) /* bytes kept of a child's stdout or stderr */
+#define OUTPUT_MAX APT_OUTPUT_MAX
 #define MERGE_MAX_DEPTH 64
-
-/* ---- child processes ---------------------------------------------------- */
-
-/* The environment for apt and dpkg: ours without locale settings, with the
- * C locale, so their messages are the same on every machine. */
-static char **child_environ(void)
-{
-	size_t n = 0;
-	for (char **e = environ; e && *e; e++)
-		n++;
-	char **env = calloc(n + 3, sizeof(char *));
-	if (!env)
-		return NULL;
-	size_t k = 0;
-	for (char **e = environ; e && *e; e++)
-		if (!str_has_prefix(*e, "LC_") && !str_has_prefix(*e, "LANG=") &&
-		    !str_has_prefix(*e, "LANGUAGE="))
-			env[k++] = *e;
-	env[k++] = (char *)"LC_ALL=C";
-	env[k] = NULL;
-	return env;
-}
-
-/* Run argv (argv[0] looked up in PATH) in cwd, with stdin /dev/null; keep
- * up to OUTPUT_MAX bytes of its stdout in out and stderr in errout (either
- * may be NULL to discard). *status is the exit code, or 128+signal. */
-static int run_child(char *const argv[], const char *cwd, struct buf *out, struct buf *errout,
-                     int *status, ferry_error *err)
-{
-	int po[2] = {-1, -1}, pe[2] = {-1, -1};
-	_cleanup_free_ char **env = child_environ();
-	if (!env)
-		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
-	if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0) {
-		int e = errno;
-		if (po[0] >= 0) {
-			close(po[0]);
-			close(po[1]);
-		}
-		return ferry_error_errno(err, FERRY_E_IO, e, "pipe for %s", argv[0]);
-	}
-	pid_t pid = fork();
-	if (pid < 0) {
-		int e = errno;
-		close(po[0]);
-		close(po[1]);
-		close(pe[0]);
-		close(pe[1]);
-		return ferry_error_errno(err, FERRY_E_IO, e, "fork for %s", argv[0]);
-	}
-	if (pid == 0) {
-		int devnull = open("/dev/null", O_RDONLY);
-		if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(po[1], 1) < 0 || dup2(pe[1], 2) < 0)
-			_exit(126);
-		if (cwd && chdir(cwd) < 0)
-			_exit(126);
-		signal(SIGPIPE, SIG_DFL);
-		execvpe(argv[0], argv, env);
-		dprintf(2, "cannot run %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	close(po[1]);
-	close(pe[1]);
-
-	struct pollfd fds[2] = {{.fd = po[0], .events = POLLIN}, {.fd = pe[0], .events = POLLIN}};
-	struct buf *sinks[2] = {out, errout};
-	int open_fds = 2, rc = 0;
-	char chunk[8192];
-	while (open_fds > 0) {
-		if (poll(fds, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = ferry_error_errno(err, FERRY_E_IO, errno, "poll %s", argv[0]);
-			break;
-		}
-		for (int i = 0; i < 2; i++) {
-			if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
-				continue;
-			ssize_t r = read(fds[i].fd, chunk, sizeof(chunk));
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r <= 0) {
-				close(fds[i].fd);
-				fds[i].fd = -1;
-				open_fds--;
-				continue;
-			}
-			/* past the bound the rest is read and dropped */
-			if (sinks[i] && sinks[i]->len + (size_t)r <= sinks[i]->max &&
-			    buf_append(sinks[i], chunk, (size_t)r) < 0) {
-				rc = ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
-			}
-		}
-	}
-	for (int i = 0; i < 2; i++)
-		if (fds[i].fd >= 0)
-			close(fds[i].fd);
-	int ws = 0;
-	while (waitpid(pid, &ws, 0) < 0) {
-		if (errno != EINTR)
-			return ferry_error_errno(err, FERRY_E_IO, errno, "wait for %s", argv[0]);
-	}
-	*status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + (WIFSIGNALED(ws) ? WTERMSIG(ws) : 0);
-	return rc;
-}
-
-/* The lines of apt's or dpkg's stderr worth showing: "E: ..." lines without
- * the prefix, else the last non-empty line. */
-static void child_message(const struct buf *errout, char *msg, size_t size)
-{
-	msg[0] = '\0';
-	if (!errout->data)
-		return;
-	size_t used = 0;
-	const char *last = NULL;
-	size_t last_len = 0;
-	for (const char *p = errout->data; *p;) {
-		const char *eol = strchr(p, '\n');
-		size_t len = eol ? (size_t)(eol - p) : strlen(p);
-		if (len > 3 && strncmp(p, "E: ", 3) == 0) {
-			int n = snprintf(msg + used, size - used, "%s%.*s", used ? "; " : "",
-			                 (int)(len - 3), p + 3);
-			if (n > 0 && (size_t)n < size - used)
-				used += (size_t)n;
-		}
-		if (len > 0) {
-			last = p;
-			last_len = len;
-		}
-		p += len;
-		if (*p == '\n')
-			p++;
-	}
-	if (used == 0 && last)
-		snprintf(msg, size, "%.*s", (int)last_len, last);
-}
 
 /* ---- merging an unpacked .deb into the tree ----------------------------- */
 
@@ -542,6 +407,9 @@ static int merge_dir(struct merge *m, int src_dir, const char *rel, int depth)
 struct stager {
 	const struct stage_opts *opts;
 	const char *tree;
+	char empty_status[PATH_MAX_LEN]; /* dpkg status of nothing installed */
+	char **resolved;                 /* specs apt chose, owned here */
+	size_t n_resolved;
 	char uris_dir[PATH_MAX_LEN]; /* stays empty: print-uris skips files it finds */
 	char debs_dir[PATH_MAX_LEN]; /* apt-get download writes here */
 	char scratch[PATH_MAX_LEN];  /* dpkg-deb -x target, one package at a time */
@@ -573,7 +441,7 @@ static int apt_failed(const struct stager *s, const char *spec, const struct buf
                       int status)
 {
 	char msg[768];
-	child_message(errout, msg, sizeof(msg));
+	apt_child_message(errout, msg, sizeof(msg));
 	if (!msg[0])
 		snprintf(msg, sizeof(msg), "exit status %d", status);
 	(void)s;
@@ -616,6 +484,7 @@ struct job {
 	char arg[SPEC_MAX + 64]; /* as apt is given it: NAME[:ARCH][=VERSION] */
 	struct stage_deb *d;
 	char path[PATH_MAX_LEN]; /* where the .deb is once fetched */
+	bool held;               /* the base holds it at this version */
 };
 
 static bool spec_names(const char *spec, const char *name)
@@ -624,12 +493,34 @@ static bool spec_names(const char *spec, const char *name)
 	return strlen(name) == n && strncmp(spec, name, n) == 0;
 }
 
+/* The start of an apt-get command line: "apt-get", the suite's options,
+ * then words; room for extra more entries after them. */
+static char **apt_argv(const struct stager *s, const char *const *words, size_t extra, size_t *used)
+{
+	size_t no = s->opts->apt ? s->opts->apt->n_opts : 0, nw = 0;
+	while (words[nw])
+		nw++;
+	char **argv = calloc(1 + no + nw + extra + 1, sizeof(char *));
+	if (!argv)
+		return NULL;
+	size_t k = 0;
+	argv[k++] = "apt-get";
+	for (size_t i = 0; i < no; i++)
+		argv[k++] = s->opts->apt->argv_opts[i];
+	for (size_t i = 0; i < nw; i++)
+		argv[k++] = (char *)words[i];
+	*used = k;
+	return argv;
+}
+
 /* apt-get download --print-uris for n jobs in one run (apt takes seconds to
  * start, so one run for all); when it fails, once per job to find the one
  * apt refuses: *failed is its index. */
 static int print_uris(struct stager *s, struct job *jobs, size_t n, size_t *failed)
 {
-	_cleanup_free_ char **argv = calloc(n + 5, sizeof(char *));
+	static const char *const words[] = {"download", "-q", "--print-uris", NULL};
+	size_t k = 0;
+	_cleanup_free_ char **argv = apt_argv(s, words, n, &k);
 	_cleanup_buf_ struct buf out = BUF_INIT(OUTPUT_MAX);
 	_cleanup_buf_ struct buf errout = BUF_INIT(OUTPUT_MAX);
 	int status = 0, rc;
@@ -637,13 +528,9 @@ static int print_uris(struct stager *s, struct job *jobs, size_t n, size_t *fail
 	*failed = 0;
 	if (!argv)
 		return ferry_error_set(s->err, FERRY_E_NOMEM, "out of memory");
-	argv[0] = "apt-get";
-	argv[1] = "download";
-	argv[2] = "-q";
-	argv[3] = "--print-uris";
 	for (size_t i = 0; i < n; i++)
-		argv[4 + i] = jobs[i].arg;
-	rc = run_child(argv, s->uris_dir, &out, &errout, &status, s->err);
+		argv[k + i] = jobs[i].arg;
+	rc = apt_run(argv, s->uris_dir, NULL, &out, &errout, &status, s->err);
 	if (rc < 0)
 		return ferry_error_prefix(s->err, rc, "%s", jobs[0].spec);
 	if (status != 0) {
@@ -701,19 +588,18 @@ static int print_uris(struct stager *s, struct job *jobs, size_t n, size_t *fail
  * it fails, once per job to name the one that fails. */
 static int download(struct stager *s, struct job **jobs, size_t n, size_t *failed)
 {
-	_cleanup_free_ char **argv = calloc(n + 4, sizeof(char *));
+	static const char *const words[] = {"download", "-q", NULL};
+	size_t k = 0;
+	_cleanup_free_ char **argv = apt_argv(s, words, n, &k);
 	_cleanup_buf_ struct buf errout = BUF_INIT(OUTPUT_MAX);
 	int status = 0, rc;
 
 	*failed = 0;
 	if (!argv)
 		return ferry_error_set(s->err, FERRY_E_NOMEM, "out of memory");
-	argv[0] = "apt-get";
-	argv[1] = "download";
-	argv[2] = "-q";
 	for (size_t i = 0; i < n; i++)
-		argv[3 + i] = jobs[i]->arg;
-	rc = run_child(argv, s->debs_dir, NULL, &errout, &status, s->err);
+		argv[k + i] = jobs[i]->arg;
+	rc = apt_run(argv, s->debs_dir, NULL, NULL, &errout, &status, s->err);
 	if (rc < 0)
 		return ferry_error_prefix(s->err, rc, "%s", jobs[0]->spec);
 	if (status != 0) {
@@ -746,6 +632,17 @@ static int fetch_all(struct stager *s, struct job *jobs, size_t n, size_t *faile
 		struct stage_deb *d = jobs[i].d;
 		char cached[PATH_MAX_LEN];
 		*failed = i;
+		_cleanup_free_ char *spec = NULL, *arch = NULL;
+		if (s->opts->held && stage_parse_deb_filename(d->filename, &spec, &arch) == 0) {
+			size_t nl = strcspn(spec, "=");
+			spec[nl] = '\0';
+			const struct stage_deb *h = dpkg_status_find(s->opts->held, spec, arch);
+			if (h && strcmp(h->version, spec + nl + 1) == 0) {
+				log_info("left out %s %s: the base holds it", spec, h->version);
+				jobs[i].held = true;
+				continue;
+			}
+		}
 		if (s->opts->cache_dir &&
 		    str_printf(cached, sizeof(cached), "%s/%s", s->opts->cache_dir, d->filename) ==
 		        0 &&
@@ -797,6 +694,85 @@ static int fetch_all(struct stager *s, struct job *jobs, size_t n, size_t *faile
 	return 0;
 }
 
+/* The packages apt would fetch to install part's stage-packages, against
+ * the dpkg status of the apt configuration (the base's) or an empty one:
+ * appended to s->resolved as "NAME=VERSION". */
+static int resolve_part(struct stager *s, const struct manifest_part *part)
+{
+	static const char *const words[] = {
+	    "install", "-qq", "--print-uris", "-y", "-o", "APT::Install-Recommends=false", NULL};
+	size_t k = 0;
+	_cleanup_free_ char **argv = apt_argv(s, words, part->n_stage_packages + 2, &k);
+	_cleanup_free_ char *status_opt = NULL;
+	_cleanup_buf_ struct buf out = BUF_INIT(OUTPUT_MAX);
+	_cleanup_buf_ struct buf errout = BUF_INIT(OUTPUT_MAX);
+	char args[STAGE_MAX_PACKAGES][SPEC_MAX + 64];
+	int status = 0, rc;
+
+	if (!argv)
+		return ferry_error_set(s->err, FERRY_E_NOMEM, "out of memory");
+	if (!s->opts->apt) {
+		status_opt = str_dup_printf("Dir::State::status=%s", s->empty_status);
+		if (!status_opt)
+			return ferry_error_set(s->err, FERRY_E_NOMEM, "out of memory");
+		argv[k++] = "-o";
+		argv[k++] = status_opt;
+	}
+	for (size_t i = 0; i < part->n_stage_packages && i < STAGE_MAX_PACKAGES; i++) {
+		if (apt_arg(s, part->stage_packages[i], args[i], sizeof(args[i])) < 0)
+			return ferry_error_set(s->err, FERRY_E_LIMIT, "%s: too long",
+			                       part->stage_packages[i]);
+		argv[k++] = args[i];
+	}
+	progress(s, "resolving", part->name);
+	rc = apt_run(argv, s->uris_dir, NULL, &out, &errout, &status, s->err);
+	if (rc < 0)
+		return rc;
+	if (status != 0) {
+		char msg[768];
+		apt_child_message(&errout, msg, sizeof(msg));
+		return ferry_error_set(s->err, FERRY_E_NOTFOUND, "apt-get install: %s",
+		                       msg[0] ? msg : "failed");
+	}
+	for (const char *line = out.data ? out.data : ""; *line;) {
+		const char *eol = strchr(line, '\n');
+		size_t len = eol ? (size_t)(eol - line) : strlen(line);
+		if (line[0] == '\'') {
+			/* 'URI' FILE SIZE HASH: the hash is apt's choice here (MD5Sum);
+			 * download --print-uris gives the SHA-256 that is checked */
+			_cleanup_free_ char *one = stage_dup_span(line, len);
+			_cleanup_free_ char *file = NULL, *arch = NULL;
+			char *spec = NULL;
+			if (!one)
+				return ferry_error_set(s->err, FERRY_E_NOMEM, "out of memory");
+			const char *q = strchr(one + 1, '\'');
+			if (q && q[1] == ' ')
+				file = stage_dup_span(q + 2, strcspn(q + 2, " "));
+			if (!file || stage_parse_deb_filename(file, &spec, &arch) < 0)
+				return ferry_error_set(
+				    s->err, FERRY_E_INVALID,
+				    "apt-get install: unexpected line \"%.120s\"", one);
+			if (s->n_resolved >= STAGE_MAX_PACKAGES) {
+				free(spec);
+				return ferry_error_set(s->err, FERRY_E_LIMIT,
+				                       "more than %d packages with their Depends",
+				                       STAGE_MAX_PACKAGES);
+			}
+			char **v = realloc(s->resolved, (s->n_resolved + 1) * sizeof(char *));
+			if (!v) {
+				free(spec);
+				return ferry_error_set(s->err, FERRY_E_NOMEM, "out of memory");
+			}
+			s->resolved = v;
+			v[s->n_resolved++] = spec;
+		}
+		line += len;
+		if (*line == '\n')
+			line++;
+	}
+	return 0;
+}
+
 /* Read the control fields of a fetched .deb, unpack it and merge it. */
 static int stage_one(struct stager *s, struct job *j)
 {
@@ -809,12 +785,12 @@ static int stage_one(struct stager *s, struct job *j)
 		_cleanup_buf_ struct buf errout = BUF_INIT(OUTPUT_MAX);
 		char *argv[] = {"dpkg-deb", "-f",           j->path,  "Package",
 		                "Version",  "Architecture", "Source", NULL};
-		rc = run_child(argv, NULL, &out, &errout, &status, s->err);
+		rc = apt_run(argv, NULL, NULL, &out, &errout, &status, s->err);
 		if (rc < 0)
 			return ferry_error_prefix(s->err, rc, "%s", spec);
 		if (status != 0) {
 			char msg[512];
-			child_message(&errout, msg, sizeof(msg));
+			apt_child_message(&errout, msg, sizeof(msg));
 			return ferry_error_set(s->err, FERRY_E_CORRUPT, "%s: dpkg-deb -f: %s", spec,
 			                       msg);
 		}
@@ -839,12 +815,12 @@ static int stage_one(struct stager *s, struct job *j)
 	{
 		_cleanup_buf_ struct buf errout = BUF_INIT(OUTPUT_MAX);
 		char *argv[] = {"dpkg-deb", "-x", j->path, s->scratch, NULL};
-		rc = run_child(argv, NULL, NULL, &errout, &status, s->err);
+		rc = apt_run(argv, NULL, NULL, NULL, &errout, &status, s->err);
 		if (rc < 0)
 			return ferry_error_prefix(s->err, rc, "%s", spec);
 		if (status != 0) {
 			char msg[512];
-			child_message(&errout, msg, sizeof(msg));
+			apt_child_message(&errout, msg, sizeof(msg));
 			return ferry_error_set(s->err, FERRY_E_CORRUPT, "%s: dpkg-deb -x: %s", spec,
 			                       msg);
 		}
@@ -864,6 +840,13 @@ static int stage_one(struct stager *s, struct job *j)
 	if (rc < 0)
 		return rc;
 	return fs_remove_tree(s->scratch, s->err);
+}
+
+static void strv_free_n(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
 }
 
 static void deb_free(struct stage_deb *d)
@@ -936,8 +919,13 @@ int stage_parts(const struct manifest *m, const char *tree, const struct stage_o
 	if ((rc = prepare_download_dir(opts->work_dir, s.debs_dir, err)) < 0)
 		return rc;
 
-	out->debs = calloc(total, sizeof(*out->debs));
-	struct job *jobs = calloc(total, sizeof(*jobs));
+	if (str_printf(s.empty_status, sizeof(s.empty_status), "%s/empty-status", opts->work_dir) <
+	        0 ||
+	    (rc = fs_write_atomic(s.empty_status, "", 0, 0644, err)) < 0)
+		return rc < 0 ? rc : ferry_error_set(err, FERRY_E_LIMIT, "path too long");
+
+	out->debs = calloc(STAGE_MAX_PACKAGES, sizeof(*out->debs));
+	struct job *jobs = calloc(STAGE_MAX_PACKAGES, sizeof(*jobs));
 	if (!out->debs || !jobs) {
 		free(jobs);
 		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
@@ -945,16 +933,28 @@ int stage_parts(const struct manifest *m, const char *tree, const struct stage_o
 	size_t n = 0;
 	for (size_t i = 0; i < m->n_parts; i++) {
 		const struct manifest_part *part = &m->parts[i];
-		for (size_t j = 0; j < part->n_stage_packages; j++) {
-			const char *spec = part->stage_packages[j];
-			if (!stage_valid_spec(spec)) {
+		char *const *specs = part->stage_packages;
+		size_t n_specs = part->n_stage_packages;
+		for (size_t j = 0; j < n_specs; j++)
+			if (!stage_valid_spec(specs[j])) {
 				rc = ferry_error_set(
 				    err, FERRY_E_INVALID,
 				    "parts.%s.stage-packages: \"%s\" is not NAME or "
 				    "NAME=VERSION",
-				    part->name, spec);
+				    part->name, specs[j]);
 				goto fail;
 			}
+		if (n_specs && manifest_part_follows_deps(m, part)) {
+			size_t first = s.n_resolved;
+			if ((rc = resolve_part(&s, part)) < 0) {
+				ferry_error_prefix(err, rc, "parts.%s.stage-packages", part->name);
+				goto fail;
+			}
+			specs = s.resolved + first;
+			n_specs = s.n_resolved - first;
+		}
+		for (size_t j = 0; j < n_specs; j++) {
+			const char *spec = specs[j];
 			/* the same name twice (in two parts) is staged once, if the
 			 * pins agree */
 			size_t nlen = strcspn(spec, "=");
@@ -975,6 +975,12 @@ int stage_parts(const struct manifest *m, const char *tree, const struct stage_o
 			}
 			if (dup)
 				continue;
+			if (n >= STAGE_MAX_PACKAGES) {
+				rc = ferry_error_set(err, FERRY_E_LIMIT,
+				                     "parts: more than %d packages to stage",
+				                     STAGE_MAX_PACKAGES);
+				goto fail;
+			}
 			struct job *jb = &jobs[n];
 			jb->part = part;
 			jb->spec = spec;
@@ -990,12 +996,14 @@ int stage_parts(const struct manifest *m, const char *tree, const struct stage_o
 	}
 
 	size_t failed = 0;
-	rc = fetch_all(&s, jobs, n, &failed);
+	rc = n ? fetch_all(&s, jobs, n, &failed) : 0;
 	if (rc < 0) {
 		ferry_error_prefix(err, rc, "parts.%s.stage-packages", jobs[failed].part->name);
 		goto fail;
 	}
 	for (size_t i = 0; i < n; i++) {
+		if (jobs[i].held)
+			continue;
 		rc = stage_one(&s, &jobs[i]);
 		if (rc < 0) {
 			ferry_error_prefix(err, rc, "parts.%s.stage-packages", jobs[i].part->name);
@@ -1003,10 +1011,27 @@ int stage_parts(const struct manifest *m, const char *tree, const struct stage_o
 		}
 		log_info("staged %s %s (%s)", jobs[i].d->name, jobs[i].d->version, jobs[i].d->arch);
 	}
+	/* what the base holds is not part of the package */
+	size_t kept = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (jobs[i].held) {
+			deb_free(&out->debs[i]);
+			out->n_left_out++;
+			continue;
+		}
+		if (kept != i) {
+			out->debs[kept] = out->debs[i];
+			memset(&out->debs[i], 0, sizeof(out->debs[i]));
+		}
+		kept++;
+	}
+	out->n = kept;
 	free(jobs);
+	strv_free_n(s.resolved, s.n_resolved);
 	return 0;
 fail:
 	free(jobs);
+	strv_free_n(s.resolved, s.n_resolved);
 	stage_result_free(out);
 	return rc;
 }

@@ -12,6 +12,13 @@
  * filters. Nothing is ever installed on the build machine; programs are run
  * with fork/exec, never through a shell, after their arguments are checked.
  *
+ * A part that follows Depends (stage-packages-deps) first asks apt which
+ * packages installing its stage-packages would fetch (apt-get install
+ * --print-uris against the base's dpkg status, or an empty one) and stages
+ * exactly those, pinned to the versions apt chose; what the base holds at
+ * that version is not fetched. Staging from a base's suite goes through
+ * ferry's own apt configuration for it (pkg/apt.h).
+ *
  * Without a pinned version apt offers its candidate, the newest the
  * configured archive has, so a rebuild picks up security fixes.
  *
@@ -44,9 +51,13 @@ struct stage_deb {
 };
 
 struct stage_result {
-	struct stage_deb *debs; /* in the order the manifest names them */
+	struct stage_deb *debs; /* in the order the manifest names them, then
+	                         * the Depends apt added */
 	size_t n;
+	size_t n_left_out; /* named, but held by the base at that version */
 };
+
+struct apt_suite;
 
 /* Called before each step on a terminal; what is one line, e.g.
  * "fetching jq". */
@@ -63,6 +74,15 @@ struct stage_opts {
 	/* A directory of .debs kept between runs; NULL for none. A file there
 	 * is used only when its SHA-256 is the one apt's indexes give. */
 	const char *cache_dir;
+	/* ferry's own apt configuration for a base's suite (pkg/apt.h); NULL:
+	 * the build machine's apt, as for a package without a base. */
+	const struct apt_suite *apt;
+	/* What the base already holds (its dpkg status; NULL: nothing). A
+	 * package apt offers at a version the base holds is left out. Parts
+	 * that follow Depends (manifest_part_follows_deps) ask apt to resolve
+	 * against the apt configuration's dpkg status instead, which is the
+	 * base's, or an empty one without a base. */
+	const struct stage_result *held;
 	stage_progress_fn progress; /* may be NULL */
 	void *progress_ctx;
 };

@@ -16,3 +16,6 @@ bool stage_valid_deb_arch(const char *s);
 bool stage_filter_matches(const char *pattern, const char *path);
 /* A NUL-terminated copy of len bytes of s (NULL when out of memory). */
 char *stage_dup_span(const char *s, size_t len);
+/* "NAME_VERSION_ARCH.deb" as apt names a .deb (":" of an epoch written
+ * "%3a") into the spec "NAME=VERSION" and ARCH (both malloc'd). */
+int stage_parse_deb_filename(const char *file, char **spec, char **arch);

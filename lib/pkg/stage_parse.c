@@ -289,3 +289,35 @@ int stage_distro(const char *path, char *vendor, size_t vendor_size, char *distr
 		distro[0] = '\0';
 	return 0;
 }
+
+int stage_parse_deb_filename(const char *file, char **spec, char **arch)
+{
+	*spec = *arch = NULL;
+	const char *u1 = strchr(file, '_');
+	const char *u2 = u1 ? strchr(u1 + 1, '_') : NULL;
+	const char *dot = u2 ? strstr(u2, ".deb") : NULL;
+	if (!u1 || !u2 || !dot || dot[4] || u1 == file || u2 == u1 + 1 || dot == u2 + 1)
+		return FERRY_E_INVALID;
+	char version[SPEC_MAX];
+	size_t o = 0;
+	for (const char *p = u1 + 1; p < u2; p++) {
+		if (o + 1 >= sizeof(version))
+			return FERRY_E_LIMIT;
+		if (p + 2 < u2 && p[0] == '%' && p[1] == '3' && (p[2] == 'a' || p[2] == 'A')) {
+			version[o++] = ':';
+			p += 2;
+		} else {
+			version[o++] = *p;
+		}
+	}
+	version[o] = '\0';
+	*spec = str_dup_printf("%.*s=%s", (int)(u1 - file), file, version);
+	*arch = stage_dup_span(u2 + 1, (size_t)(dot - u2 - 1));
+	if (!*spec || !*arch || !stage_valid_spec(*spec) || !stage_valid_deb_arch(*arch)) {
+		free(*spec);
+		free(*arch);
+		*spec = *arch = NULL;
+		return FERRY_E_INVALID;
+	}
+	return 0;
+}

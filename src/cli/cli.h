@@ -34,6 +34,7 @@ int cli_sibling(const char *name, const char *subdir, char *out, size_t size);
 /* The verbs, one cmd_*.c each. */
 int cmd_init(int argc, char **argv);
 int cmd_pack(int argc, char **argv);
+int cmd_base(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 

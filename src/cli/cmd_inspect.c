@@ -172,6 +172,8 @@ static int inspect_json(const char *file, const struct crypto_file_digests *dg,
 	json_object_set_new(o, "summary", m->summary ? json_string(m->summary) : json_null());
 	json_object_set_new(o, "license", m->license ? json_string(m->license) : json_null());
 	json_object_set_new(o, "architectures", strv_json(m->architectures, m->n_architectures));
+	json_object_set_new(o, "type", json_string(manifest_type_name(m->type)));
+	json_object_set_new(o, "base", m->base ? json_string(m->base) : json_null());
 	json_object_set_new(o, "confinement",
 	                    json_string(manifest_confinement_name(m->confinement)));
 	json_object_set_new(o, "grade", json_string(manifest_grade_name(m->grade)));
@@ -246,7 +248,10 @@ static void print_human(const char *file, const struct crypto_file_digests *dg,
 	printf("architectures:");
 	for (size_t i = 0; i < m->n_architectures; i++)
 		printf(" %s", m->architectures[i]);
-	printf("\nconfinement:   %s\n", manifest_confinement_name(m->confinement));
+	printf("\ntype:          %s\n", manifest_type_name(m->type));
+	if (m->type == MANIFEST_TYPE_APP)
+		printf("base:          %s\n", m->base ? m->base : "none (the host's root)");
+	printf("confinement:   %s\n", manifest_confinement_name(m->confinement));
 	printf("grade:         %s\n", manifest_grade_name(m->grade));
 	printf("file:          %s\n", file);
 	printf("size:          %llu bytes\n", (unsigned long long)dg->size);

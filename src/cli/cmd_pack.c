@@ -10,8 +10,15 @@
  *     of DIR, and refusing what no package may hold (device nodes, FIFOs,
  *     sockets, setuid or setgid files, more than IMAGE_MAX_FILES entries);
  *     symlinks are copied as links, never followed;
- *  3. stage the parts' stage-packages into it (lib/pkg/stage);
- *  4. check hooks (every hook in the manifest has an executable
+ *  3. stage the parts' stage-packages into it (lib/pkg/stage); for an app
+ *     on a base (--base FILE, the base's image), from the base's suite
+ *     through ferry's own apt configuration (lib/pkg/apt), leaving out what
+ *     the base holds;
+ *  4. check every ELF file's libraries and symbol versions against the
+ *     package and the base, or the build machine's root without a base
+ *     (lib/pkg/elf_check; for one architecture, the machine's unless on a
+ *     base);
+ *     check hooks (every hook in the manifest has an executable
  *     meta/hooks/NAME, every file there is a declared hook) and apps (each
  *     command is an executable file in the tree, symlinks resolved inside
  *     the tree);
@@ -41,6 +48,9 @@
 #include "base/str.h"
 #include "cli.h"
 #include "crypto/digest.h"
+#include "pkg/apt.h"
+#include "pkg/dpkg_status.h"
+#include "pkg/elf_check.h"
 #include "pkg/image.h"
 #include "pkg/manifest.h"
 #include "pkg/sbom.h"
@@ -52,6 +62,7 @@ struct pack {
 	const char *dir;
 	const char *out;
 	const char *deb_cache;
+	const char *base_file; /* --base */
 	enum image_compression compression;
 	uint32_t mtime;
 	bool tty;
@@ -59,6 +70,11 @@ struct pack {
 	char tree[PACK_PATH_MAX];
 	struct manifest *m;
 	struct stage_result staged;
+	/* the base, for an app that names one */
+	struct image *base;
+	struct stage_result held; /* its dpkg status */
+	struct apt_suite apt;
+	char base_vendor[64], base_distro[128], base_codename[64];
 	/* copy state */
 	size_t entries;
 	uint64_t bytes;
@@ -71,8 +87,10 @@ struct pack {
 static void pack_usage(FILE *f)
 {
 	fprintf(f, "usage: ferry pack DIR [-o FILE] [--compression zstd|xz|lz4] [--deb-cache DIR]\n"
+	           "                 [--base FILE]\n"
 	           "  Pack the package tree DIR (with DIR/meta/ferry.yaml) into an image,\n"
 	           "  by default NAME_VERSION_ARCH.ferry in the current directory.\n"
+	           "  --base FILE: the image of the base the manifest names (base: NAME).\n"
 	           "  SOURCE_DATE_EPOCH sets every timestamp in the image (default 0).\n");
 }
 
@@ -413,6 +431,92 @@ static int check_staged_arch(struct pack *p, ferry_error *err)
 	return 0;
 }
 
+/* ---- the base ---------------------------------------------------------------- */
+
+/* KEY=value of an os-release text, [a-z0-9.-] only, into out. */
+static void os_release_get(const char *text, const char *key, char *out, size_t size)
+{
+	apt_os_release_value(text, key, out, size);
+	for (const char *c = out; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '.' ||
+		      *c == '-'))
+			out[0] = '\0';
+}
+
+/* Open --base, check it is the base the manifest names, read what it holds
+ * and set up apt for its suite. */
+static int open_base(struct pack *p, ferry_error *err)
+{
+	const char *want = p->m->base;
+	int rc;
+	if (!p->base_file)
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "base: %s: give its image with --base FILE (ferry base "
+		                       "build %s --suite SUITE writes one)",
+		                       want, want);
+	if ((rc = image_open(p->base_file, &p->base, err)) < 0)
+		return ferry_error_prefix(err, rc, "--base");
+	_cleanup_free_ char *yaml = NULL, *osr = NULL, *status = NULL;
+	size_t len = 0;
+	struct manifest *bm = NULL;
+	if ((rc = image_read_file(p->base, "meta/ferry.yaml", MANIFEST_MAX_BYTES, &yaml, &len,
+	                          err)) < 0 ||
+	    (rc = manifest_parse(yaml, len, "meta/ferry.yaml", &bm, err)) < 0)
+		return ferry_error_prefix(err, rc, "--base %s", p->base_file);
+	bool is_base = bm->type == MANIFEST_TYPE_BASE, same = strcmp(bm->name, want) == 0;
+	char bname[PKG_NAME_MAX + 1];
+	snprintf(bname, sizeof(bname), "%s", bm->name);
+	bool arch_ok = p->m->n_architectures == 1 && bm->n_architectures == 1 &&
+	               strcmp(bm->architectures[0], p->m->architectures[0]) == 0;
+	manifest_free(bm);
+	if (!is_base)
+		return ferry_error_set(err, FERRY_E_INVALID, "--base %s: %s is not of type base",
+		                       p->base_file, bname);
+	if (!same)
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "--base %s: the manifest names base %s, the image is %s",
+		                       p->base_file, want, bname);
+	if (!arch_ok)
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "--base %s: an app on a base has the one architecture of "
+		                       "its base",
+		                       p->base_file);
+	if ((rc = image_read_file(p->base, "etc/os-release", 64 * 1024, &osr, &len, err)) < 0 &&
+	    (rc = image_read_file(p->base, "usr/lib/os-release", 64 * 1024, &osr, &len, err)) < 0)
+		return ferry_error_prefix(err, rc, "--base %s", p->base_file);
+	char version_id[32];
+	os_release_get(osr, "ID", p->base_vendor, sizeof(p->base_vendor));
+	os_release_get(osr, "VERSION_ID", version_id, sizeof(version_id));
+	os_release_get(osr, "VERSION_CODENAME", p->base_codename, sizeof(p->base_codename));
+	if (!p->base_vendor[0] || !p->base_codename[0])
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "--base %s: os-release names no ID and VERSION_CODENAME",
+		                       p->base_file);
+	snprintf(p->base_distro, sizeof(p->base_distro), "%s-%s", p->base_vendor,
+	         version_id[0] ? version_id : p->base_codename);
+	if ((rc = image_read_file(p->base, DPKG_STATUS_PATH, DPKG_STATUS_MAX_BYTES, &status, &len,
+	                          err)) < 0 ||
+	    (rc = dpkg_status_parse(status, len, &p->held, err)) < 0)
+		return ferry_error_prefix(err, rc, "--base %s", p->base_file);
+
+	/* apt for the base's suite, resolving against the base's status */
+	char status_path[PACK_PATH_MAX], apt_dir[APT_SUITE_PATH_MAX];
+	struct apt_mirrors mirrors;
+	if (str_printf(status_path, sizeof(status_path), "%s/base-status", p->work) < 0)
+		return ferry_error_set(err, FERRY_E_LIMIT, "TMPDIR: path too long");
+	if ((rc = fs_write_atomic(status_path, status, len, 0644, err)) < 0)
+		return rc;
+	if ((rc = apt_host_mirrors(NULL, NULL, &mirrors, err)) < 0)
+		return rc;
+	if (apt_suite_default_dir(p->base_codename, p->m->architectures[0], apt_dir,
+	                          sizeof(apt_dir)) < 0)
+		return ferry_error_set(err, FERRY_E_LIMIT, "apt cache folder: path too long");
+	if ((rc = apt_suite_open(apt_dir, p->base_codename, p->m->architectures[0], &mirrors,
+	                         status_path, &p->apt, err)) < 0)
+		return ferry_error_prefix(err, rc, "base %s", want);
+	return 0;
+}
+
 /* ---- progress --------------------------------------------------------------- */
 
 static void stage_progress(const char *what, void *ctx)
@@ -437,6 +541,11 @@ static void image_progress(uint64_t done, uint64_t total, void *ctx)
 		bar[i] = i < fill ? '#' : '.';
 	bar[30] = '\0';
 	fprintf(stderr, "\r\033[Kwriting image [%s] %3d%%", bar, pct);
+}
+
+static void progress_line(struct pack *p, const char *what)
+{
+	stage_progress(what, p);
 }
 
 static void progress_done(struct pack *p)
@@ -508,9 +617,17 @@ static int pack_run(struct pack *p, char *out_path, size_t out_size, ferry_error
 	const char *arch = NULL;
 	if (p->m->n_architectures == 1 && strcmp(p->m->architectures[0], "all") != 0)
 		arch = p->m->architectures[0];
+	if (p->base_file && !p->m->base)
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "--base %s: the manifest names no base (add base: NAME)",
+		                       p->base_file);
+	if (p->m->base && (rc = open_base(p, err)) < 0)
+		return rc;
 	struct stage_opts so = {.work_dir = p->work,
 	                        .arch = arch,
 	                        .cache_dir = p->deb_cache,
+	                        .apt = p->m->base ? &p->apt : NULL,
+	                        .held = p->m->base ? &p->held : NULL,
 	                        .progress = stage_progress,
 	                        .progress_ctx = p};
 	rc = stage_parts(p->m, p->tree, &so, &p->staged, err);
@@ -525,10 +642,23 @@ static int pack_run(struct pack *p, char *out_path, size_t out_size, ferry_error
 		return ferry_error_errno(err, FERRY_E_IO, errno, "open %s", p->tree);
 	if ((rc = check_hooks(p, root, err)) < 0 || (rc = check_apps(p, root, err)) < 0)
 		return rc;
+	if (arch && (p->base || strcmp(arch, manifest_host_architecture()) == 0)) {
+		progress_line(p, "checking libraries");
+		struct elf_check_opts eo = {
+		    .tree = p->tree, .base = p->base, .base_name = p->m->base, .arch = arch};
+		rc = elf_check_tree(&eo, err);
+		progress_done(p);
+		if (rc < 0)
+			return rc;
+	}
 
 	char vendor[64], distro[128];
-	if ((rc = stage_distro(NULL, vendor, sizeof(vendor), distro, sizeof(distro))) < 0)
+	if (p->base) {
+		snprintf(vendor, sizeof(vendor), "%s", p->base_vendor);
+		snprintf(distro, sizeof(distro), "%s", p->base_distro);
+	} else if ((rc = stage_distro(NULL, vendor, sizeof(vendor), distro, sizeof(distro))) < 0) {
 		return ferry_error_set(err, rc, "cannot read /etc/os-release");
+	}
 	struct sbom_input si = {.manifest = p->m,
 	                        .debs = p->staged.debs,
 	                        .n_debs = p->staged.n,
@@ -559,6 +689,7 @@ int cmd_pack(int argc, char **argv)
 	    {"output", required_argument, NULL, 'o'},
 	    {"compression", required_argument, NULL, 'c'},
 	    {"deb-cache", required_argument, NULL, 'C'},
+	    {"base", required_argument, NULL, 'B'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -587,6 +718,9 @@ int cmd_pack(int argc, char **argv)
 		}
 		case 'C':
 			p.deb_cache = optarg;
+			break;
+		case 'B':
+			p.base_file = optarg;
 			break;
 		case 'h':
 			pack_usage(stdout);
@@ -620,6 +754,9 @@ int cmd_pack(int argc, char **argv)
 			log_warn("cannot remove %s: %s", p.work, ferry_error_msg(&rerr));
 	}
 	stage_result_free(&p.staged);
+	stage_result_free(&p.held);
+	apt_suite_free(&p.apt);
+	image_close(p.base);
 	manifest_free(p.m);
 	if (rc < 0)
 		return cli_fail("pack: %s", ferry_error_msg(&err));

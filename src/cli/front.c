@@ -30,6 +30,7 @@ static int publisher(void)
 
 PUBLISHER_VERB(cmd_init)
 PUBLISHER_VERB(cmd_pack)
+PUBLISHER_VERB(cmd_base)
 PUBLISHER_VERB(cmd_inspect)
 PUBLISHER_VERB(cmd_import)
 PUBLISHER_VERB(cmd_login)

@@ -38,8 +38,10 @@ int cli_sibling(const char *name, const char *subdir, char *out, size_t size)
 static const struct cli_verb verbs[] = {
     {"init", cmd_init, "[DIR]",
      "write a commented meta/ferry.yaml in DIR (default: .) unless one exists"},
-    {"pack", cmd_pack, "DIR [-o FILE] [--compression zstd|xz|lz4] [--deb-cache DIR]",
+    {"pack", cmd_pack, "DIR [-o FILE] [--compression zstd|xz|lz4] [--deb-cache DIR] [--base FILE]",
      "pack DIR into a NAME_VERSION_ARCH.ferry image"},
+    {"base", cmd_base, "build NAME --suite SUITE [--include PKG,...] [-o FILE]",
+     "build a base (a Debian minbase root file system) from the archive"},
     {"inspect", cmd_inspect, "FILE [--json] [--files]", "show what a .ferry image holds"},
     {"import", cmd_import, "FILE.snap [-o DIR] [--base-map SNAPBASE=BASE[,...]] [--json]",
      "turn a .snap into a package directory (meta/ferry.yaml from meta/snap.yaml)"},

@@ -150,6 +150,8 @@ struct confine_policy {
 	const char *notify_socket; /* host path of the agent's notify socket, or NULL */
 	const char *config_file;   /* host path of the package's configuration, or NULL */
 	bool forking;              /* the sandbox lives while processes remain */
+	const char *base_dir;      /* --base: the sandbox's root file system (a base's
+	                            * tree), read-only; NULL: the host's */
 	const char *pkg_dir;       /* host paths */
 	const char *data_dir;
 	const char *common_dir;
@@ -231,8 +233,9 @@ int mount_plan_build(const struct confine_policy *p, char *const *toplevel, stru
                      ferry_error *err) FERRY_WUR;
 void mount_plan_free(struct mnt_plan *plan);
 void mount_plan_print(const struct mnt_plan *plan, FILE *out);
-/* Read the host's "/" into a toplevel list (free with mount_toplevel_free). */
-int mount_toplevel_read(char ***out, ferry_error *err) FERRY_WUR;
+/* Read the top-level entries of root (the host's "/", or a base's tree) into
+ * a toplevel list (free with mount_toplevel_free). */
+int mount_toplevel_read(const char *root, char ***out, ferry_error *err) FERRY_WUR;
 void mount_toplevel_free(char **list);
 /* In the new mount namespace: carry out the plan, pivot into it. Globs in
  * the plan are replaced by what they matched; absent optional sources are

@@ -131,12 +131,12 @@ static bool covered(const struct mnt_plan *plan, size_t i)
 int mount_plan_build(const struct confine_policy *p, char *const *toplevel, struct mnt_plan *plan,
                      ferry_error *err)
 {
-	char dst[1100];
+	char dst[1100], src[2400];
 	bool have_var = false;
 	int r;
 
 	memset(plan, 0, sizeof(*plan));
-	/* the host, read-only */
+	/* the host, or the base, read-only */
 	for (size_t i = 0; toplevel && toplevel[i]; i++) {
 		const char *arrow = strstr(toplevel[i], "->");
 		size_t len = arrow ? (size_t)(arrow - toplevel[i]) : strlen(toplevel[i]);
@@ -149,10 +149,12 @@ int mount_plan_build(const struct confine_policy *p, char *const *toplevel, stru
 			continue;
 		if (str_printf(dst, sizeof(dst), "/%s", name) < 0)
 			continue;
+		if (str_printf(src, sizeof(src), "%s%s", p->base_dir ? p->base_dir : "", dst) < 0)
+			return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", dst);
 		if (arrow)
 			r = plan_add(plan, MNT_SYMLINK, arrow + 2, dst, false, false, err);
 		else
-			r = plan_add(plan, MNT_BIND_RO, dst, dst, false, false, err);
+			r = plan_add(plan, MNT_BIND_RO, src, dst, false, false, err);
 		if (r < 0)
 			return r;
 		have_var |= !arrow && strcmp(name, "var") == 0;
@@ -184,6 +186,13 @@ int mount_plan_build(const struct confine_policy *p, char *const *toplevel, stru
 	    (r = plan_add(plan, MNT_BIND_RO, "/sys/devices/system/cpu", "/sys/devices/system/cpu",
 	                  true, false, err)) < 0)
 		return r;
+	/* on a base, the only files of the host a running program needs */
+	static const char *const host_etc[] = {"/etc/resolv.conf", "/etc/hosts", "/etc/localtime",
+	                                       "/etc/hostname", NULL};
+	for (size_t i = 0; p->base_dir && host_etc[i]; i++)
+		if ((r = plan_add(plan, MNT_BIND_RO, host_etc[i], host_etc[i], true, false, err)) <
+		    0)
+			return r;
 	/* what the agent hands over: its notify socket, the configuration */
 	if ((p->notify_socket && (r = plan_add(plan, MNT_BIND_RO, p->notify_socket,
 	                                       CONFINE_SANDBOX_NOTIFY, false, false, err)) < 0) ||
@@ -291,16 +300,16 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int mount_toplevel_read(char ***out, ferry_error *err)
+int mount_toplevel_read(const char *root, char ***out, ferry_error *err)
 {
 	_cleanup_(closedirp) DIR *d = NULL;
 	char **list = NULL;
 	size_t n = 0, cap = 0;
 	struct dirent *de;
 
-	d = opendir("/");
+	d = opendir(root);
 	if (!d)
-		return ferry_error_errno(err, FERRY_E_IO, errno, "/");
+		return ferry_error_errno(err, FERRY_E_IO, errno, "%s", root);
 	while ((de = readdir(d))) {
 		struct stat st;
 		char link[512], *item;

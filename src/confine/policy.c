@@ -59,6 +59,7 @@ enum {
 	OPT_CONFIG_FILE,
 	OPT_STATE_DIR,
 	OPT_RUN_DIR,
+	OPT_BASE,
 	OPT_CGROUP_PARENT,
 	OPT_LOG_FD,
 	OPT_STATUS_FD,
@@ -74,6 +75,7 @@ static const struct option options[] = {
     {"app", required_argument, NULL, OPT_APP},
     {"revision", required_argument, NULL, OPT_REVISION},
     {"pkg-dir", required_argument, NULL, OPT_PKG_DIR},
+    {"base", required_argument, NULL, OPT_BASE},
     {"data", required_argument, NULL, OPT_DATA},
     {"common", required_argument, NULL, OPT_COMMON},
     {"uid", required_argument, NULL, OPT_UID},
@@ -361,6 +363,9 @@ int policy_parse(struct confine_policy *p, int argc, char **argv, bool *done, fe
 			break;
 		case OPT_PKG_DIR:
 			r = parse_path("pkg-dir", v, &p->pkg_dir, err);
+			break;
+		case OPT_BASE:
+			r = parse_path("base", v, &p->base_dir, err);
 			break;
 		case OPT_DATA:
 			r = parse_path("data", v, &p->data_dir, err);

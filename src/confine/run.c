@@ -42,6 +42,8 @@
 #include "base/log.h"
 #include "base/str.h"
 #include "confine.h"
+#include "pkg/elf_check.h"
+#include "pkg/manifest.h"
 
 static struct {
 	struct confine_policy p;
@@ -171,6 +173,13 @@ static char **build_env(const struct confine_policy *p)
 	    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 	    pkg, pkg, pkg, pkg);
 	env[n++] = str_dup_printf("HOME=%s/data", pkg);
+	/* on a base the staged libraries are found without the publisher's help */
+	if (p->base_dir)
+		env[n++] = str_dup_printf(
+		    "LD_LIBRARY_PATH=%s/current/usr/lib/%s:%s/current/lib/%s:%s/current/usr/lib:"
+		    "%s/current/lib",
+		    pkg, elf_check_triplet(manifest_host_architecture()), pkg,
+		    elf_check_triplet(manifest_host_architecture()), pkg, pkg);
 	env[n++] = str_dup_printf("TMPDIR=/tmp");
 	env[n++] = str_dup_printf("FERRY=%s/current", pkg);
 	env[n++] = str_dup_printf("FERRY_NAME=%s", p->name);
@@ -410,7 +419,8 @@ int confine_main(int argc, char **argv)
 			close(fd);
 		}
 	}
-	if (policy_finish(p, &err) < 0 || mount_toplevel_read(&top, &err) < 0 ||
+	if (policy_finish(p, &err) < 0 ||
+	    mount_toplevel_read(p->base_dir ? p->base_dir : "/", &top, &err) < 0 ||
 	    mount_plan_build(p, top, &g.plan, &err) < 0) {
 		log_error("%s", ferry_error_msg(&err));
 		mount_toplevel_free(top);

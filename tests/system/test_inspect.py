@@ -43,6 +43,8 @@ def test_human(image):
     assert f"sha256:        {sha256(image)}" in lines
     assert f"sha512:        {sha512(image)}" in lines
     assert "compression:   zstd" in lines
+    assert "type:          app" in lines
+    assert "base:          none (the host's root)" in lines
     i = lines.index("apps:")
     assert lines[i + 1].split() == ["hello", "bin/hello"]
     assert lines[i + 2].split() == ["hello.server", "bin/server", "(daemon:", "simple)"]
@@ -65,6 +67,7 @@ def test_json(image):
     assert d["compression"] == "zstd"
     assert d["license"] == "MIT"
     assert d["confinement"] == "strict"
+    assert d["type"] == "app" and d["base"] is None
     assert len(d["architectures"]) == 1
     assert d["apps"] == [
         {"name": "hello", "id": "hello", "command": "bin/hello", "daemon": None, "plugs": []},
@@ -231,3 +234,16 @@ def test_image_made_by_another_tool_without_sbom(tmp_path):
     assert "components:    (no meta/sbom.cdx.json in this image)" in p.stdout
     d = json.loads(run("ferry", "inspect", "--json", img, check=0).stdout)
     assert d["sbom"] is None and d["components"] == []
+
+
+def test_base_type(tmp_path):
+    """A package of type base shows as one, with no base line of its own."""
+    manifest = "name: tiny-base\nversion: \"1\"\nsummary: A root file system\ntype: base\n"
+    tree = write_tree(tmp_path / "b", manifest=manifest, files={"etc/os-release": ("ID=x\n", 0o644)})
+    out = tmp_path / "b.ferry"
+    run("ferry", "pack", tree, "-o", out, env={"SOURCE_DATE_EPOCH": EPOCH}, check=0)
+    lines = run("ferry", "inspect", out, check=0).stdout.splitlines()
+    assert "type:          base" in lines
+    assert not any(line.startswith("base:") for line in lines)
+    d = json.loads(run("ferry", "inspect", "--json", out, check=0).stdout)
+    assert d["type"] == "base" and d["base"] is None and d["apps"] == []

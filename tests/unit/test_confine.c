@@ -183,7 +183,7 @@ static const struct mnt_entry *find(const struct mnt_plan *plan, const char *dst
 	return NULL;
 }
 
-static void plan_for(struct mnt_plan *plan, const char *plugs[])
+static void plan_for_base(struct mnt_plan *plan, const char *plugs[], const char *base)
 {
 	struct confine_policy p;
 	ferry_error err = {0};
@@ -196,10 +196,46 @@ static void plan_for(struct mnt_plan *plan, const char *plugs[])
 	p.common_dir = "/var/lib/ferry/data/demo/common";
 	p.state_dir = "/var/lib/ferry";
 	p.run_dir = "/run/ferry";
+	p.base_dir = base;
 	for (size_t i = 0; plugs && plugs[i]; i++)
 		p.plugs[p.n_plugs++] = iface_find(plugs[i]);
 	snprintf(p.sandbox_pkg, sizeof(p.sandbox_pkg), "/ferry/demo");
 	assert_int_equal(mount_plan_build(&p, toplevel, plan, &err), 0);
+}
+
+static void plan_for(struct mnt_plan *plan, const char *plugs[])
+{
+	plan_for_base(plan, plugs, NULL);
+}
+
+static void test_plan_base(void **state)
+{
+	struct mnt_plan plan;
+	const struct mnt_entry *e;
+
+	(void)state;
+	plan_for_base(&plan, NULL, "/var/lib/ferry/mnt/debian-12/4");
+	/* the base's folders, not the host's */
+	assert_non_null(e = find(&plan, "/usr", NULL));
+	assert_int_equal(e->kind, MNT_BIND_RO);
+	assert_string_equal(e->src, "/var/lib/ferry/mnt/debian-12/4/usr");
+	assert_non_null(e = find(&plan, "/etc", NULL));
+	assert_string_equal(e->src, "/var/lib/ferry/mnt/debian-12/4/etc");
+	/* of the host's /etc only what a running program needs */
+	assert_non_null(e = find(&plan, "/etc/resolv.conf", NULL));
+	assert_string_equal(e->src, "/etc/resolv.conf");
+	assert_int_equal(e->kind, MNT_BIND_RO);
+	assert_non_null(find(&plan, "/etc/localtime", NULL));
+	assert_non_null(find(&plan, "/etc/hostname", NULL));
+	assert_non_null(find(&plan, "/etc/hosts", NULL));
+	assert_null(find(&plan, "/etc/passwd", NULL));
+	mount_plan_free(&plan);
+
+	/* without a base none of them is bound on its own */
+	plan_for(&plan, NULL);
+	assert_null(find(&plan, "/etc/resolv.conf", NULL));
+	assert_string_equal(find(&plan, "/usr", NULL)->src, "/usr");
+	mount_plan_free(&plan);
 }
 
 static void test_plan_default(void **state)
@@ -321,6 +357,7 @@ int main(void)
 	    cmocka_unit_test(test_sizes),
 	    cmocka_unit_test(test_interface_table),
 	    cmocka_unit_test(test_plan_default),
+	    cmocka_unit_test(test_plan_base),
 	    cmocka_unit_test(test_plan_plugs),
 	    cmocka_unit_test(test_seccomp_every_lift),
 	    cmocka_unit_test(test_seccomp_describe),

@@ -271,19 +271,64 @@ static void test_error_shape(void **state)
 	expect_error(BASE "foo: 1\n", FILE_NAME
 	             ":4:1: foo: unknown key; expected one of name, version, summary, "
 	             "description, license, architectures, confinement, grade, apps, hooks, "
-	             "health, plugs, slots, parts, components, limits");
+	             "health, plugs, slots, parts, components, limits, type, base");
 	expect_error(BASE "name: cd\n", FILE_NAME ":4:1: name: duplicate key (first at line 1)");
 	/* a message is one printable line whatever the input holds */
 	expect_error(BASE "\"a\\nb\": 1\n", FILE_NAME
 	             ":4:1: \"a\\x0ab\": unknown key; expected one of name, version, summary, "
 	             "description, license, architectures, confinement, grade, apps, hooks, "
-	             "health, plugs, slots, parts, components, limits");
+	             "health, plugs, slots, parts, components, limits, type, base");
 	/* the file name is the caller's */
 	ferry_error err = {0};
 	struct manifest *m = NULL;
 	assert_int_equal(manifest_parse("x: 1", 4, "/tmp/p/meta/ferry.yaml", &m, &err),
 	                 FERRY_E_INVALID);
 	assert_true(str_has_prefix(err.msg, "/tmp/p/meta/ferry.yaml:1:1: x: unknown key"));
+}
+
+static void test_bases(void **state)
+{
+	(void)state;
+	struct manifest *m = parse_ok(BASE);
+	assert_int_equal(m->type, MANIFEST_TYPE_APP);
+	assert_null(m->base);
+	manifest_free(m);
+
+	m = parse_ok(BASE "base: debian-13\nparts:\n  p:\n    stage-packages: [jq]\n"
+	                  "  q:\n    stage-packages-deps: false\n");
+	assert_string_equal(m->base, "debian-13");
+	assert_string_equal(manifest_type_name(m->type), "app");
+	assert_true(manifest_part_follows_deps(m, &m->parts[0]));
+	assert_false(manifest_part_follows_deps(m, &m->parts[1]));
+	manifest_free(m);
+
+	/* none is the host's root: no base, no Depends followed unless asked */
+	m = parse_ok(BASE "base: none\nparts:\n  p:\n    stage-packages-deps: true\n  q: {}\n");
+	assert_null(m->base);
+	assert_true(manifest_part_follows_deps(m, &m->parts[0]));
+	assert_false(manifest_part_follows_deps(m, &m->parts[1]));
+	manifest_free(m);
+
+	m = parse_ok(BASE "type: base\nparts:\n  p:\n    stage-packages: [libc6]\n");
+	assert_int_equal(m->type, MANIFEST_TYPE_BASE);
+	assert_string_equal(manifest_type_name(m->type), "base");
+	manifest_free(m);
+
+	expect_error(BASE "type: bas\n",
+	             FILE_NAME ":4:7: type: expected one of app, base; got \"bas\"");
+	expect_error(BASE "base: Debian\n",
+	             FILE_NAME ":4:7: base: expected a base package name or none: only lowercase "
+	                       "letters, digits and hyphens; got \"Debian\"");
+	expect_error(BASE "type: base\napps:\n  x:\n    command: bin/x\n",
+	             FILE_NAME ":5:1: apps: a base has no apps: apps run in packages of type app "
+	                       "that name it with base (type: base)");
+	expect_error(BASE "hooks:\n  install: {}\ntype: base\n",
+	             FILE_NAME ":4:1: hooks: a base has no hooks (type: base)");
+	expect_error(BASE "type: base\nbase: debian-12\n",
+	             FILE_NAME ":5:1: base: a base cannot have a base of its own (type: base)");
+	expect_error(BASE "parts:\n  p:\n    stage-packages-deps: no\n",
+	             FILE_NAME ":6:26: parts.p.stage-packages-deps: expected one of false, true; "
+	                       "got \"no\"");
 }
 
 static void test_required_and_types(void **state)
@@ -738,7 +783,8 @@ static void test_parts_and_components(void **state)
 		expect_error(yaml, msg);
 	}
 	expect_error(BASE "parts:\n  deps:\n    plugin: nil\n", FILE_NAME
-	             ":6:5: parts.deps.plugin: unknown key; expected one of stage-packages, prime");
+	             ":6:5: parts.deps.plugin: unknown key; expected one of stage-packages, prime, "
+	             "stage-packages-deps");
 	expect_error(
 	    BASE "parts:\n  deps:\n    stage-package: [a]\n", FILE_NAME
 	    ":6:5: parts.deps.stage-package: unknown key; did you mean \"stage-packages\"?");
@@ -1083,6 +1129,7 @@ int main(void)
 	    cmocka_unit_test(test_unknown_interfaces),
 	    cmocka_unit_test(test_parts_and_components),
 	    cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_bases),
 	    cmocka_unit_test(test_yaml_refusals),
 	    cmocka_unit_test(test_bounds),
 	    cmocka_unit_test(test_template),
