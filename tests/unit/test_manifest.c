@@ -615,7 +615,6 @@ static void test_hooks_and_health(void **state)
 	struct manifest *m = parse_ok(BASE "health:\n  grace: 0s\n  timeout: 1ms\n");
 	assert_int_equal(m->health_grace_ms, 0);
 	assert_int_equal(m->health_timeout_ms, 1);
-	manifest_free(m);
 	assert_int_equal(m->health_start_period_ms, 0);
 	assert_int_equal(m->health_interval_ms, 2000);
 	assert_int_equal(m->health_retries, 3);
