@@ -624,7 +624,7 @@ static void test_hooks_and_health(void **state)
 	assert_int_equal(m->health_timeout_ms, 90000);
 	manifest_free(m);
 	m = parse_ok(BASE
-	             "health: {start-period: 5s, interval: 500ms, retries: 10, timeout: 1h}\n");
+	             "health: {start-period: 5s, interval: 500ms, retries: 10, timeout: 1m}\n");
 	assert_int_equal(m->health_start_period_ms, 5000);
 	assert_int_equal(m->health_interval_ms, 500);
 	assert_int_equal(m->health_retries, 10);
