@@ -309,7 +309,7 @@ static int spawn(char *const argv[], char *const envp[], const char *cwd, int ou
 	return 0;
 }
 
-static void describe_status(int status, char *out, size_t size)
+void svc_describe_status(int status, char *out, size_t size)
 {
 	if (WIFEXITED(status))
 		snprintf(out, size, "exited with status %d", WEXITSTATUS(status));
@@ -471,7 +471,7 @@ int proc_run(struct agent *ag, char *const argv[], char *const envp[], const cha
 	if (WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0)
 		return 0;
 	char how[96];
-	describe_status(c.status, how, sizeof(how));
+	svc_describe_status(c.status, how, sizeof(how));
 	return ferry_error_set(err, FERRY_E_INVALID, "%s", how);
 }
 
@@ -712,7 +712,7 @@ static pid_t find_orphan(struct agent *ag)
 void svc_exited(struct agent *ag, struct service *s, int status)
 {
 	char how[96];
-	describe_status(status, how, sizeof(how));
+	svc_describe_status(status, how, sizeof(how));
 	bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 	s->pid = 0;
 	s->last_status = status;
@@ -829,6 +829,16 @@ void svc_log_readable(struct agent *ag, int fd)
 	}
 }
 
+char *svc_last_output(struct agent *ag, struct service *s, int n)
+{
+	char path[PATH_MAX];
+	if (s->log_rd >= 0)
+		svc_log_readable(ag, s->log_rd); /* what it wrote last may be in the pipe */
+	if (agent_path(ag, path, "logs/%s/%s.log", s->name, s->app) < 0)
+		return NULL;
+	return log_tail(path, n, 0);
+}
+
 /* Is pid a descendant of ancestor? (a confined service's app is the child
  * of ferry-init, the child of the ferry-confine monitor ferryd started) */
 static bool descends_from(pid_t pid, pid_t ancestor)
@@ -906,9 +916,11 @@ static bool wait_started(struct agent *ag, struct service *s, int64_t deadline, 
 			return true;
 		if (s->exits > 0 || s->state == SVC_EXITED) {
 			char how[96];
-			describe_status(s->last_status, how, sizeof(how));
-			ferry_error_set(err, FERRY_E_INVALID, "%s.%s %s while starting", s->name,
-			                s->app, how);
+			svc_describe_status(s->last_status, how, sizeof(how));
+			_cleanup_free_ char *tail = svc_last_output(ag, s, AGENT_HOOK_LOG_LINES);
+			ferry_error_set(err, FERRY_E_INVALID, "%s.%s %s while starting%s%s",
+			                s->name, s->app, how,
+			                tail && *tail ? "; last output:\n" : "", tail ? tail : "");
 			return false;
 		}
 		agent_wait_ms(ag, 50);

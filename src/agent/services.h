@@ -94,6 +94,11 @@ void svc_exited(struct agent *ag, struct service *s, int status);
  * FERRY_E_INVALID with "exited with status N" / "killed by signal S". */
 int proc_run(struct agent *ag, char *const argv[], char *const envp[], const char *cwd,
              const char *logpath, uint64_t timeout_ms, ferry_error *err) FERRY_WUR;
+/* "exited with status N", "killed by signal S (Name)" for a wait status. */
+void svc_describe_status(int status, char *out, size_t size);
+/* The last n lines a daemon wrote (its pipe drained first), for messages.
+ * free(). */
+char *svc_last_output(struct agent *ag, struct service *s, int n);
 /* The last n lines of a file (at most 4 KiB), for messages. free(). */
 char *log_tail(const char *path, int n, off_t from);
 
