@@ -103,47 +103,76 @@ fail:
 	return NULL;
 }
 
+/* The package's paths, as the program sees them: inside the sandbox, or on
+ * the host (confinement off). */
+struct pkg_paths {
+	char pkg[PATH_MAX], data[PATH_MAX], common[PATH_MAX];
+	char *vars[5][2]; /* what expand() replaces: $FERRY_NAME ... */
+};
+
+static int pkg_paths(struct agent *ag, const char *name, const char *rev, bool sandboxed,
+                     struct pkg_paths *p, ferry_error *err)
+{
+	if (sandboxed) {
+		/* docs/formats/confine.md: the package at /ferry/NAME/current */
+		if (str_printf(p->pkg, sizeof(p->pkg), "/ferry/%s/current", name) < 0 ||
+		    str_printf(p->data, sizeof(p->data), "/ferry/%s/data", name) < 0 ||
+		    str_printf(p->common, sizeof(p->common), "/ferry/%s/common", name) < 0)
+			return ferry_error_set(err, FERRY_E_LIMIT, "%s: name too long", name);
+	} else if (agent_path(ag, p->pkg, "mnt/%s/%s", name, rev) < 0 ||
+	           agent_path(ag, p->data, "data/%s/%s", name, rev) < 0 ||
+	           agent_path(ag, p->common, "data/%s/common", name) < 0) {
+		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", name);
+	}
+	char *const vars[][2] = {
+	    {"FERRY_NAME", (char *)name}, {"FERRY_REVISION", (char *)rev}, {"FERRY_PKG", p->pkg},
+	    {"FERRY_DATA", p->data},      {"FERRY_COMMON", p->common},
+	};
+	memcpy(p->vars, vars, sizeof(p->vars));
+	return 0;
+}
+
+/* Is key set by a later entry of the lists (which wins)? */
+static bool env_overridden(const struct manifest_env *later, size_t n, const char *key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(later[i].key, key) == 0)
+			return true;
+	return false;
+}
+
 int svc_env(struct agent *ag, const char *name, const char *rev, const struct manifest *m,
             const struct manifest_env *extra, size_t n_extra, bool sandboxed, char ***envp,
             ferry_error *err)
 {
-	char pkg[PATH_MAX], data[PATH_MAX], common[PATH_MAX];
-	if (sandboxed) {
-		/* docs/formats/confine.md: the package at /ferry/NAME/current */
-		if (str_printf(pkg, sizeof(pkg), "/ferry/%s/current", name) < 0 ||
-		    str_printf(data, sizeof(data), "/ferry/%s/data", name) < 0 ||
-		    str_printf(common, sizeof(common), "/ferry/%s/common", name) < 0)
-			return ferry_error_set(err, FERRY_E_LIMIT, "%s: name too long", name);
-	} else if (agent_path(ag, pkg, "mnt/%s/%s", name, rev) < 0 ||
-	           agent_path(ag, data, "data/%s/%s", name, rev) < 0 ||
-	           agent_path(ag, common, "data/%s/common", name) < 0) {
-		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", name);
-	}
-	char *const vars[][2] = {
-	    {"FERRY_NAME", (char *)name}, {"FERRY_REVISION", (char *)rev}, {"FERRY_PKG", pkg},
-	    {"FERRY_DATA", data},         {"FERRY_COMMON", common},
-	};
+	struct pkg_paths pp;
+	int rc = pkg_paths(ag, name, rev, sandboxed, &pp, err);
+	if (rc < 0)
+		return rc;
+	char *const(*vars)[2] = pp.vars;
 	struct strv s = {0};
-	int rc = 0;
 	if (sandboxed)
 		rc = strv_add(&s, strdup("LANG=C.UTF-8")); /* ferry-confine sets the rest */
-	for (size_t i = 0; i < ARRAY_SIZE(vars) && rc == 0 && !sandboxed; i++)
+	for (size_t i = 0; i < ARRAY_SIZE(pp.vars) && rc == 0 && !sandboxed; i++)
 		rc = strv_add(&s, str_dup_printf("%s=%s", vars[i][0], vars[i][1]));
 	if (rc == 0 && !sandboxed)
-		rc = strv_add(&s, str_dup_printf("HOME=%s", data));
+		rc = strv_add(&s, str_dup_printf("HOME=%s", pp.data));
 	if (rc == 0 && !sandboxed)
 		rc = strv_add(
 		    &s, str_dup_printf("PATH=%s/bin:%s/usr/bin:/usr/local/sbin:/usr/local/bin:"
 		                       "/usr/sbin:/usr/bin:/sbin:/bin",
-		                       pkg, pkg));
+		                       pp.pkg, pp.pkg));
 	if (rc == 0 && !sandboxed)
 		rc = strv_add(&s, strdup("LANG=C.UTF-8"));
-	const struct manifest_env *lists[2] = {extra, NULL};
-	size_t counts[2] = {n_extra, 0};
-	(void)m;
+	/* the package's environment, then the app's own, which wins */
+	const struct manifest_env *lists[2] = {m->env, extra};
+	size_t counts[2] = {m->n_env, n_extra};
 	for (int l = 0; l < 2 && rc == 0; l++)
 		for (size_t i = 0; i < counts[l] && rc == 0; i++) {
-			_cleanup_free_ char *v = expand(lists[l][i].value, vars, ARRAY_SIZE(vars));
+			if (l == 0 && env_overridden(extra, n_extra, lists[l][i].key))
+				continue;
+			_cleanup_free_ char *v =
+			    expand(lists[l][i].value, vars, ARRAY_SIZE(pp.vars));
 			rc = v ? strv_add(&s, str_dup_printf("%s=%s", lists[l][i].key, v))
 			       : FERRY_E_NOMEM;
 		}
@@ -153,6 +182,30 @@ int svc_env(struct agent *ag, const char *name, const char *rev, const struct ma
 		                       name);
 	}
 	*envp = s.v;
+	return 0;
+}
+
+int svc_command(struct agent *ag, const char *name, const char *rev, const struct manifest_app *a,
+                bool sandboxed, struct strv *argv, ferry_error *err)
+{
+	struct pkg_paths pp;
+	int rc = pkg_paths(ag, name, rev, sandboxed, &pp, err);
+	if (rc < 0)
+		return rc;
+	size_t first = argv->n;
+	for (size_t i = 0; i <= a->n_command_chain && rc == 0; i++) {
+		const char *prog = i < a->n_command_chain ? a->command_chain[i] : a->command;
+		/* ferry-confine finds the first in the package; the others are
+		 * arguments, which must say where they are */
+		rc = strv_add(argv, sandboxed && argv->n == first
+		                        ? strdup(prog)
+		                        : str_dup_printf("%s/%s", pp.pkg, prog));
+	}
+	for (size_t i = 0; i < a->n_args && rc == 0; i++)
+		rc = strv_add(argv, expand(a->args[i], pp.vars, ARRAY_SIZE(pp.vars)));
+	if (rc < 0)
+		return ferry_error_set(err, FERRY_E_NOMEM, "command of %s.%s: out of memory", name,
+		                       a->name);
 	return 0;
 }
 

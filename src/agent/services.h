@@ -10,6 +10,7 @@
 
 #include "agent.h"
 #include "base/error.h"
+#include "base/strv.h"
 #include "pkg/manifest.h"
 #include "state.h"
 
@@ -56,12 +57,19 @@ struct child {
 };
 
 /* The environment of a program of the package. sandboxed: only the
- * manifest's entries (extra), with $FERRY_* expanded to the paths inside the
- * sandbox (ferry-confine sets the rest); else the full environment with the
- * host's paths (confinement off). */
+ * manifest's entries (the package's `environment`, then extra: the app's,
+ * which wins), with $FERRY_* expanded to the paths inside the sandbox
+ * (ferry-confine sets the rest); else the full environment with the host's
+ * paths (confinement off). */
 int svc_env(struct agent *ag, const char *name, const char *rev, const struct manifest *m,
             const struct manifest_env *extra, size_t n_extra, bool sandboxed, char ***envp,
             ferry_error *err) FERRY_WUR;
+/* Append the command line of app a to argv: its command-chain, its
+ * program and its arguments, with $FERRY_* expanded as in svc_env. Inside
+ * the sandbox the first is relative (ferry-confine finds it in the package)
+ * and the others are at /ferry/NAME/current; else the host's paths. */
+int svc_command(struct agent *ag, const char *name, const char *rev, const struct manifest_app *a,
+                bool sandboxed, struct strv *argv, ferry_error *err) FERRY_WUR;
 /* Make (or update) the service of app for revision rev; db: the calling
  * thread's connection. */
 int svc_setup(struct agent *ag, sqlite3 *db, const char *name, const char *rev,
