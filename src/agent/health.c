@@ -29,6 +29,7 @@
 #include "base/log.h"
 #include "base/str.h"
 #include "health.h"
+#include "logfile.h"
 #include "sandbox.h"
 #include "services.h"
 
@@ -67,12 +68,13 @@ int hook_run(struct agent *ag, sqlite3 *db, const char *name, const char *rev,
 	rc = sandbox_launch(ag, db, name, rev, m, NULL, (int)h, &l, err);
 	if (rc < 0)
 		return rc;
-	FILE *lf = fopen(logpath, "ae");
-	if (lf) {
-		fprintf(lf, "-- ferryd: %s hook of %s revision %s --\n", manifest_hook_name(h),
-		        name, rev);
-		fclose(lf);
-	}
+	char note[160];
+	snprintf(note, sizeof(note), "-- ferryd: %s hook of %s revision %s --",
+	         manifest_hook_name(h), name, rev);
+	struct logfile lf;
+	logfile_open(&lf, logpath);
+	logfile_note(&lf, logpath, ag->log_max, note);
+	logfile_close(&lf);
 	off_t before = file_size(logpath);
 	rc = proc_run(ag, l.argv, l.envp, l.cwd, logpath,
 	              timeout_ms ? timeout_ms : ag->hook_timeout_ms, err);

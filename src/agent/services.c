@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,6 +36,7 @@
 #include "base/log.h"
 #include "base/str.h"
 #include "base/strv.h"
+#include "logfile.h"
 #include "revs.h"
 #include "sandbox.h"
 #include "services.h"
@@ -373,66 +375,9 @@ void svc_describe_status(int status, char *out, size_t size)
 		snprintf(out, size, "stopped (status 0x%x)", status);
 }
 
-char *log_tail(const char *path, int n, off_t from)
-{
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return strdup("");
-	struct stat st;
-	if (fstat(fd, &st) < 0)
-		return strdup("");
-	off_t start = st.st_size > 4096 ? st.st_size - 4096 : 0;
-	if (from > start && from <= st.st_size)
-		start = from;
-	size_t len = (size_t)(st.st_size - start);
-	char *buf = malloc(len + 1);
-	if (!buf)
-		return NULL;
-	ssize_t r = pread(fd, buf, len, start);
-	if (r < 0)
-		r = 0;
-	buf[r] = '\0';
-	/* keep the last n lines */
-	char *end = buf + r;
-	while (end > buf && end[-1] == '\n')
-		*--end = '\0';
-	char *p = end;
-	int lines = 0;
-	while (p > buf) {
-		if (p[-1] == '\n' && ++lines == n)
-			break;
-		p--;
-	}
-	memmove(buf, p, strlen(p) + 1);
-	return buf;
-}
-
-/* Append buf to the log file path (open as *fd, *size bytes long). When it
- * would outgrow the agent's log limit, it is first moved to path.1 and
- * started over, so that the newest output is always in path and the two
- * files together stay within twice the limit. */
-static void log_write_bounded(struct agent *ag, const char *path, int *fd, uint64_t *size,
-                              const char *buf, size_t n)
-{
-	if (*fd >= 0 && *size > 0 && *size + n > ag->log_max) {
-		char old[PATH_MAX];
-		close(*fd);
-		if (str_printf(old, sizeof(old), "%s.1", path) < 0 || rename(path, old) < 0)
-			log_warn("rotate %s: %s", path, strerror(errno));
-		*fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-		struct stat st;
-		*size = *fd >= 0 && fstat(*fd, &st) == 0 ? (uint64_t)st.st_size : 0;
-	}
-	if (*fd < 0)
-		return;
-	if (fs_write_all(*fd, buf, n) < 0)
-		log_warn("%s: %s", path, strerror(errno));
-	*size += n;
-}
-
 /* A program's output, from the pipe *rd into its log: up to 1 MiB a call
  * (the program may write for ever); *rd closed and -1 at its end. */
-static void pump_output(struct agent *ag, int *rd, const char *logpath, int *fd, uint64_t *size)
+static void pump_output(struct agent *ag, int *rd, const char *logpath, struct logfile *lf)
 {
 	char buf[16384];
 	for (int i = 0; i < 64 && *rd >= 0; i++) {
@@ -446,7 +391,7 @@ static void pump_output(struct agent *ag, int *rd, const char *logpath, int *fd,
 			}
 			return;
 		}
-		log_write_bounded(ag, logpath, fd, size, buf, (size_t)n);
+		logfile_write(lf, logpath, ag->log_max, buf, (size_t)n);
 	}
 }
 
@@ -460,17 +405,15 @@ int proc_run(struct agent *ag, char *const argv[], char *const envp[], const cha
 		return ferry_error_errno(err, FERRY_E_IO, errno, "pipe");
 	int rd = pfd[0];
 	IGNORE_RC(fcntl(rd, F_SETFL, O_NONBLOCK));
-	int lfd = open(logpath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-	struct stat st;
-	uint64_t lsize = lfd >= 0 && fstat(lfd, &st) == 0 ? (uint64_t)st.st_size : 0;
+	struct logfile lf;
+	logfile_open(&lf, logpath);
 	pthread_mutex_lock(&ag->lock);
 	int rc = spawn(argv, envp, cwd, pfd[1], NULL, &c.pid, err);
 	close(pfd[1]);
 	if (rc < 0) {
 		pthread_mutex_unlock(&ag->lock);
 		close(rd);
-		if (lfd >= 0)
-			close(lfd);
+		logfile_close(&lf);
 		return rc;
 	}
 	c.next = ag->children;
@@ -501,7 +444,7 @@ int proc_run(struct agent *ag, char *const argv[], char *const envp[], const cha
 		pthread_mutex_unlock(&ag->lock);
 		struct pollfd p = {.fd = rd, .events = POLLIN};
 		if (poll(&p, 1, left < 100 ? (int)left : 100) > 0)
-			pump_output(ag, &rd, logpath, &lfd, &lsize);
+			pump_output(ag, &rd, logpath, &lf);
 		pthread_mutex_lock(&ag->lock);
 	}
 	for (struct child **pp = &ag->children; *pp; pp = &(*pp)->next)
@@ -511,11 +454,10 @@ int proc_run(struct agent *ag, char *const argv[], char *const envp[], const cha
 		}
 	pthread_mutex_unlock(&ag->lock);
 	pidfile_remove(ag, tag);
-	pump_output(ag, &rd, logpath, &lfd, &lsize); /* what it wrote last */
+	pump_output(ag, &rd, logpath, &lf); /* what it wrote last */
 	if (rd >= 0)
 		close(rd);
-	if (lfd >= 0)
-		close(lfd);
+	logfile_close(&lf);
 
 	if (killed)
 		return ferry_error_set(err, FERRY_E_TIMEOUT,
@@ -546,8 +488,7 @@ static void svc_free(struct agent *ag, struct service *s)
 	}
 	if (s->log_wr >= 0)
 		close(s->log_wr);
-	if (s->log_fd >= 0)
-		close(s->log_fd);
+	logfile_close(&s->log);
 	strv_free(s->argv);
 	strv_free(s->envp);
 	free(s->cwd);
@@ -587,12 +528,76 @@ static int log_open(struct agent *ag, struct service *s)
 		log_warn("%s", ferry_error_msg(&err));
 		return -1;
 	}
-	s->log_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-	if (s->log_fd < 0)
+	logfile_open(&s->log, path);
+	return s->log.fd < 0 ? -1 : 0;
+}
+
+/* The output of a daemon goes through a pseudo-terminal, not a pipe, so
+ * that what it writes to stdout reaches its log as it writes it: C's stdio
+ * (and Python's, and most runtimes') buffer a pipe by blocks but a terminal
+ * by lines. Raw mode: no newline becomes "\r\n", nothing is echoed or
+ * interpreted. p[0] is the side ferryd reads (non-blocking), p[1] the
+ * daemon's stdout and stderr. ferryd keeps p[1] open for as long as the
+ * service exists, as it kept the pipe's write end: what a daemon wrote
+ * before it ended is never lost to a hang-up. It is no one's controlling
+ * terminal. -1 when no pseudo-terminal can be had (a pipe is used then). */
+static int output_pty(int p[2])
+{
+	int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (m < 0)
 		return -1;
-	struct stat st;
-	s->log_size = fstat(s->log_fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+	char name[64];
+	struct termios t;
+	int sl = -1;
+	if (grantpt(m) == 0 && unlockpt(m) == 0 && ptsname_r(m, name, sizeof(name)) == 0)
+		sl = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (sl < 0 || tcgetattr(sl, &t) < 0) {
+		log_warn("pseudo-terminal: %s; the output of daemons goes through pipes",
+		         strerror(errno));
+		if (sl >= 0)
+			close(sl);
+		close(m);
+		return -1;
+	}
+	cfmakeraw(&t);
+	(void)tcsetattr(sl, TCSANOW, &t);
+	(void)fcntl(m, F_SETFL, O_NONBLOCK);
+	p[0] = m;
+	p[1] = sl;
 	return 0;
+}
+
+/* Its output is a terminal (output_pty) that understands nothing: say so
+ * to the sandbox (ferry-confine's --env, first: the manifest's environment
+ * may say otherwise). */
+static int dumb_terminal(char ***argv)
+{
+	struct strv v = {0};
+	int rc = strv_add(&v, strdup((*argv)[0]));
+	if (rc == 0)
+		rc = strv_add(&v, strdup("--env"));
+	if (rc == 0)
+		rc = strv_add(&v, strdup("TERM=dumb"));
+	for (char **a = *argv + 1; *a && rc == 0; a++)
+		rc = strv_add(&v, strdup(*a));
+	if (rc < 0) {
+		strv_free(v.v);
+		return rc;
+	}
+	strv_free(*argv);
+	*argv = v.v;
+	return 0;
+}
+
+/* A line of ferryd's own in the service's log, after what the service wrote
+ * before it. */
+static void svc_note(struct agent *ag, struct service *s, const char *line)
+{
+	char path[PATH_MAX];
+	if (s->log_rd >= 0)
+		svc_log_readable(ag, s->log_rd);
+	if (agent_path(ag, path, "logs/%s/%s.log", s->name, s->app) == 0)
+		logfile_note(&s->log, path, ag->log_max, line);
 }
 
 int svc_setup(struct agent *ag, sqlite3 *db, const char *name, const char *rev,
@@ -610,7 +615,7 @@ int svc_setup(struct agent *ag, sqlite3 *db, const char *name, const char *rev,
 		s = calloc(1, sizeof(*s));
 		if (!s)
 			return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
-		s->log_rd = s->log_wr = s->log_fd = -1;
+		s->log_rd = s->log_wr = s->log.fd = -1;
 		if (str_copy(s->name, sizeof(s->name), name) < 0 ||
 		    str_copy(s->app, sizeof(s->app), app) < 0) {
 			free(s);
@@ -618,7 +623,7 @@ int svc_setup(struct agent *ag, sqlite3 *db, const char *name, const char *rev,
 			                       app);
 		}
 		int p[2];
-		if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) {
+		if (output_pty(p) < 0 && pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) {
 			free(s);
 			return ferry_error_errno(err, FERRY_E_IO, errno, "pipe");
 		}
@@ -638,6 +643,10 @@ int svc_setup(struct agent *ag, sqlite3 *db, const char *name, const char *rev,
 	int rc = sandbox_launch(ag, db, name, rev, m, a, -1, &l, err);
 	if (rc < 0)
 		return rc;
+	if (ag->confine && (rc = dumb_terminal(&l.argv)) < 0) {
+		launch_free(&l);
+		return ferry_error_set(err, rc, "out of memory");
+	}
 	char **argv = l.argv, **envp = l.envp;
 	char *cwd = l.cwd;
 	strv_free(s->argv);
@@ -662,10 +671,9 @@ int svc_start(struct agent *ag, struct service *s, ferry_error *err)
 	if (s->pid > 0)
 		return ferry_error_set(err, FERRY_E_BUSY, "%s.%s is stopping", s->name, s->app);
 	char line[256];
-	int n = snprintf(line, sizeof(line), "-- ferryd: starting %s.%s revision %s --\n", s->name,
-	                 s->app, s->rev);
-	if (s->log_fd >= 0 && fs_write_all(s->log_fd, line, (size_t)n) == 0)
-		s->log_size += (uint64_t)n;
+	snprintf(line, sizeof(line), "-- ferryd: starting %s.%s revision %s --", s->name, s->app,
+	         s->rev);
+	svc_note(ag, s, line);
 	int rc = spawn(s->argv, s->envp, s->cwd, s->log_wr, NULL, &s->pid, err);
 	if (rc < 0) {
 		s->pid = 0;
@@ -798,9 +806,8 @@ void svc_exited(struct agent *ag, struct service *s, int status)
 	}
 	s->exits++;
 	char line[160];
-	int n = snprintf(line, sizeof(line), "-- ferryd: %s.%s %s --\n", s->name, s->app, how);
-	if (s->log_fd >= 0 && fs_write_all(s->log_fd, line, (size_t)n) == 0)
-		s->log_size += (uint64_t)n;
+	snprintf(line, sizeof(line), "-- ferryd: %s.%s %s --", s->name, s->app, how);
+	svc_note(ag, s, line);
 	bool again = s->restart == RESTART_ALWAYS || (s->restart == RESTART_ON_FAILURE && !ok);
 	if (s->type == DAEMON_ONESHOT && s->restart != RESTART_ALWAYS)
 		again = false;
@@ -878,7 +885,7 @@ void svc_log_readable(struct agent *ag, int fd)
 		char label[96];
 		snprintf(label, sizeof(label), "%s.%s", s->name, s->app);
 		sandbox_log_denials(label, buf, (size_t)n);
-		log_write_bounded(ag, path, &s->log_fd, &s->log_size, buf, (size_t)n);
+		logfile_write(&s->log, path, ag->log_max, buf, (size_t)n);
 	}
 }
 

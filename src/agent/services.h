@@ -11,6 +11,7 @@
 #include "agent.h"
 #include "base/error.h"
 #include "base/strv.h"
+#include "logfile.h"
 #include "pkg/manifest.h"
 #include "state.h"
 
@@ -44,8 +45,7 @@ struct service {
 	unsigned adoptions;    /* forking: children adopted for this start */
 	bool ready;            /* notify: READY=1 seen */
 	int log_rd, log_wr;    /* pipe: the child's stdout and stderr */
-	int log_fd;            /* logs/NAME/APP.log, append */
-	uint64_t log_size;
+	struct logfile log;    /* logs/NAME/APP.log */
 };
 
 /* A child the worker waits for (hooks). */
@@ -107,8 +107,6 @@ void svc_describe_status(int status, char *out, size_t size);
 /* The last n lines a daemon wrote (its pipe drained first), for messages.
  * free(). */
 char *svc_last_output(struct agent *ag, struct service *s, int n);
-/* The last n lines of a file (at most 4 KiB), for messages. free(). */
-char *log_tail(const char *path, int n, off_t from);
 
 /* package-level service control (worker; takes the lock itself); db: the
  * worker's connection */
