@@ -299,7 +299,7 @@ int logfile_tail(const char *path, size_t n, const char *since, off_t from, bool
 		out->v = v;
 		out->n += more.n;
 		out->cap = out->n;
-		more.v = NULL;
+		memset(&more, 0, sizeof(more)); /* its lines are out's now */
 	}
 	log_lines_free(&more);
 	return rc;
