@@ -167,8 +167,8 @@ int svc_env(struct agent *ag, const char *name, const char *rev, const struct ma
 	if (rc == 0 && !sandboxed)
 		rc = strv_add(&s, strdup("LANG=C.UTF-8"));
 	/* the package's environment, then the app's own, which wins */
-	const struct manifest_env *lists[2] = {m->env, extra};
-	size_t counts[2] = {m->n_env, n_extra};
+	const struct manifest_env *lists[2] = {m ? m->env : NULL, extra};
+	size_t counts[2] = {m ? m->n_env : 0, n_extra};
 	for (int l = 0; l < 2 && rc == 0; l++)
 		for (size_t i = 0; i < counts[l] && rc == 0; i++) {
 			if (l == 0 && env_overridden(extra, n_extra, lists[l][i].key))

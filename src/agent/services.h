@@ -60,7 +60,7 @@ struct child {
  * manifest's entries (the package's `environment`, then extra: the app's,
  * which wins), with $FERRY_* expanded to the paths inside the sandbox
  * (ferry-confine sets the rest); else the full environment with the host's
- * paths (confinement off). */
+ * paths (confinement off). m may be NULL: no package environment. */
 int svc_env(struct agent *ag, const char *name, const char *rev, const struct manifest *m,
             const struct manifest_env *extra, size_t n_extra, bool sandboxed, char ***envp,
             ferry_error *err) FERRY_WUR;
