@@ -220,6 +220,20 @@ static void keep_last(struct log_lines *l, size_t n, const char *since)
 	}
 }
 
+/* Open path to read from *from on: *fd -1 (and 0) when there is no file;
+ * an offset beyond the end (the file was rotated since) becomes 0. */
+static int open_at(const char *path, off_t *from, int *fd, struct stat *st, ferry_error *err)
+{
+	*fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (*fd < 0)
+		return errno == ENOENT ? 0 : ferry_error_errno(err, FERRY_E_IO, errno, "%s", path);
+	if (fstat(*fd, st) < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "%s", path);
+	if (*from < 0 || *from > st->st_size)
+		*from = 0;
+	return 0;
+}
+
 /* The last n wanted lines of one file from offset from on, into *got;
  * *whole: the file was read back to from (or to a line older than since). */
 static int tail_one(const char *path, size_t n, const char *since, off_t from,
@@ -228,14 +242,11 @@ static int tail_one(const char *path, size_t n, const char *since, off_t from,
 	*whole = true;
 	if (end)
 		*end = 0;
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : ferry_error_errno(err, FERRY_E_IO, errno, "%s", path);
+	_cleanup_close_ int fd = -1;
 	struct stat st;
-	if (fstat(fd, &st) < 0)
-		return ferry_error_errno(err, FERRY_E_IO, errno, "%s", path);
-	if (from < 0 || from > st.st_size)
-		from = 0;
+	int rc = open_at(path, &from, &fd, &st, err);
+	if (rc < 0 || fd < 0)
+		return rc;
 	if (end)
 		*end = st.st_size;
 	for (size_t window = LOG_WINDOW_MIN;; window *= 4) {
@@ -308,14 +319,11 @@ int logfile_tail(const char *path, size_t n, const char *since, off_t from, bool
 int logfile_after(const char *path, off_t *offset, struct log_lines *out, ferry_error *err)
 {
 	memset(out, 0, sizeof(*out));
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : ferry_error_errno(err, FERRY_E_IO, errno, "%s", path);
+	_cleanup_close_ int fd = -1;
 	struct stat st;
-	if (fstat(fd, &st) < 0)
-		return ferry_error_errno(err, FERRY_E_IO, errno, "%s", path);
-	if (*offset < 0 || *offset > st.st_size)
-		*offset = 0; /* rotated */
+	int rc = open_at(path, offset, &fd, &st, err);
+	if (rc < 0 || fd < 0)
+		return rc;
 	size_t want = (size_t)(st.st_size - *offset);
 	if (want > LOG_AFTER_MAX)
 		want = LOG_AFTER_MAX;

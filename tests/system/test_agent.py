@@ -11,17 +11,7 @@ import time
 import pytest
 
 from conftest import binary, run
-from device import Agent, build_package
-
-
-@pytest.fixture
-def agent():
-    a = Agent().start()
-    yield a
-    status = a.stop()
-    log = a.logtext()
-    a.cleanup()
-    assert status == 0, f"ferryd exited with {status} on SIGTERM:\n{log}"
+from device import Agent, agent, build_package  # noqa: F401 (fixture)
 
 
 def untimed(line):

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from device import Agent, build_package, sh
+from device import agent, build_package, sh  # noqa: F401 (fixture)
 
 SHOW = sh("""
     echo "wrapped:$WRAPPED greeting:$GREETING level:$LEVEL"
@@ -34,16 +34,6 @@ environment:
   GREETING: hi from $FERRY_NAME
   LEVEL: info
 """
-
-
-@pytest.fixture
-def agent():
-    a = Agent().start()
-    yield a
-    status = a.stop()
-    log = a.logtext()
-    a.cleanup()
-    assert status == 0, f"ferryd exited with {status} on SIGTERM:\n{log}"
 
 
 def package(work, **kw):

@@ -19,7 +19,7 @@ import time
 import pytest
 
 from conftest import binary
-from device import Agent, build_package
+from device import Agent, agent, build_package  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="confinement by a root ferryd needs root")
 
@@ -82,16 +82,6 @@ print("probe done", flush=True)
 while True:
     time.sleep(1000)
 """
-
-
-@pytest.fixture
-def agent():
-    a = Agent().start()
-    yield a
-    status = a.stop()
-    log = a.logtext()
-    a.cleanup()
-    assert status == 0, f"ferryd exited with {status} on SIGTERM:\n{log}"
 
 
 @pytest.fixture

@@ -8,17 +8,7 @@ import time
 
 import pytest
 
-from device import Agent, build_package
-
-
-@pytest.fixture
-def agent():
-    a = Agent().start()
-    yield a
-    status = a.stop()
-    log = a.logtext()
-    a.cleanup()
-    assert status == 0, f"ferryd exited with {status} on SIGTERM:\n{log}"
+from device import agent, build_package  # noqa: F401 (fixture)
 
 
 # Python buffers stdout by blocks when it is a pipe: these lines would sit
