@@ -13,8 +13,6 @@ import tempfile
 import textwrap
 import time
 
-import pytest
-
 from conftest import binary, run
 
 # The daemon every test package runs: it answers on $FERRY_COMMON/app.sock
@@ -85,17 +83,6 @@ def build_package(workdir, name="hello", version="1.0", hooks=None, apps=None, h
     image = os.path.join(workdir, f"{name}_{version}.ferry")
     make_image(tree, image)
     return image
-
-
-@pytest.fixture
-def agent():
-    """A started ferryd, stopped at the end: it must exit 0 on SIGTERM."""
-    a = Agent().start()
-    yield a
-    status = a.stop()
-    log = a.logtext()
-    a.cleanup()
-    assert status == 0, f"ferryd exited with {status} on SIGTERM:\n{log}"
 
 
 def write(tree, rel, text, mode=0o644):

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from conftest import binary, run
-from device import Agent, agent, build_package  # noqa: F401 (fixture)
+from device import Agent, build_package
 
 
 def untimed(line):

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from device import agent, build_package, sh  # noqa: F401 (fixture)
+from device import build_package, sh
 
 SHOW = sh("""
     echo "wrapped:$WRAPPED greeting:$GREETING level:$LEVEL"

@@ -19,7 +19,7 @@ import time
 import pytest
 
 from conftest import binary
-from device import Agent, agent, build_package  # noqa: F401 (fixture)
+from device import Agent, build_package
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="confinement by a root ferryd needs root")
 

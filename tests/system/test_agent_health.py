@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from device import agent, build_package  # noqa: F401 (fixture)
+from device import build_package
 from storelib import store  # noqa: F401 (fixture)
 from test_reports import Publisher, device, wait_for
 

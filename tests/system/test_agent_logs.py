@@ -6,9 +6,7 @@ import calendar
 import os
 import time
 
-import pytest
-
-from device import agent, build_package  # noqa: F401 (fixture)
+from device import build_package
 
 
 # Python buffers stdout by blocks when it is a pipe: these lines would sit
