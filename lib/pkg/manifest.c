@@ -34,6 +34,8 @@
 #define DEFAULT_STOP_TIMEOUT_MS 10000
 #define DEFAULT_HEALTH_GRACE_MS 30000
 #define DEFAULT_HEALTH_TIMEOUT_MS 30000
+#define DEFAULT_HEALTH_INTERVAL_MS 2000
+#define DEFAULT_HEALTH_RETRIES 3
 
 /* ---- checking the tree ---- */
 
@@ -298,14 +300,58 @@ static const char *const restart_names[] = {"on-failure", "always", "never", NUL
 static const char *const hook_names[] = {"install",      "configure", "pre-refresh", "post-refresh",
                                          "check-health", "remove",    NULL};
 
-static int check_command(struct ctx *c, const struct node *v)
+static int check_program(struct ctx *c, const struct node *v, const char *path)
 {
-	if (!manifest_valid_rel_path(v->str, COMMAND_MAX))
+	if (!manifest_valid_rel_path(path, COMMAND_MAX))
+		return fail(c, v, FERRY_E_INVALID,
+		            "expected a relative path inside the package, such as bin/server (no "
+		            "leading \"/\", no \"..\"), then its arguments; %s",
+		            GOT(v));
+	return 0;
+}
+
+/* command: the program and its arguments, split as manifest_split_words does */
+static int get_command(struct ctx *c, const struct node *v, struct manifest_app *app)
+{
+	int rc = want_kind(c, v, NODE_SCALAR, "a relative path inside the package");
+	if (rc < 0)
+		return rc;
+	if (!manifest_clean_text(v->str, false))
+		return fail(c, v, FERRY_E_INVALID,
+		            "expected one line without control characters; %s", GOT(v));
+	char **words = NULL;
+	size_t n = 0;
+	const char *why = NULL;
+	rc = manifest_split_words(v->str, MANIFEST_COMMAND_WORDS_MAX, &words, &n, &why);
+	if (rc == FERRY_E_NOMEM)
+		return manifest_oom(c);
+	if (rc < 0)
 		return fail(
 		    c, v, FERRY_E_INVALID,
-		    "expected a relative path inside the package, such as bin/server (no leading "
-		    "\"/\", no \"..\", no spaces; put arguments in a script); %s",
-		    GOT(v));
+		    "expected a program and its arguments (at most %d words) such as bin/server "
+		    "--port 8080: %s; %s",
+		    MANIFEST_COMMAND_WORDS_MAX, why, GOT(v));
+	rc = check_program(c, v, words[0]);
+	if (rc < 0) {
+		strv_free(words);
+		return rc;
+	}
+	free(app->command);
+	strv_free(app->args);
+	app->command = words[0];
+	app->args = words; /* shifted down over the program */
+	memmove(words, words + 1, n * sizeof(*words));
+	app->n_args = n - 1;
+	return 0;
+}
+
+static int check_chain_entry(struct ctx *c, const struct node *it)
+{
+	if (!manifest_valid_rel_path(it->str, COMMAND_MAX))
+		return fail(c, it, FERRY_E_INVALID,
+		            "expected a relative path inside the package, such as bin/wrapper (no "
+		            "leading \"/\", no \"..\", no spaces); %s",
+		            GOT(it));
 	return 0;
 }
 
@@ -439,9 +485,9 @@ struct manifest_limits manifest_limits_of(const struct manifest *m, const struct
 	return l;
 }
 
-static const char *const app_keys[] = {"command",       "daemon",       "restart",
-                                       "restart-delay", "stop-timeout", "plugs",
-                                       "environment",   "limits",       NULL};
+static const char *const app_keys[] = {"command",       "daemon", "restart",     "restart-delay",
+                                       "stop-timeout",  "plugs",  "environment", "limits",
+                                       "command-chain", NULL};
 
 static int parse_app(struct ctx *c, const struct node *map, struct manifest_app *app)
 {
@@ -459,11 +505,7 @@ static int parse_app(struct ctx *c, const struct node *map, struct manifest_app 
 		size_t saved = manifest_path_push(c, k->str);
 		switch (idx) {
 		case 0:
-			rc = want_kind(c, v, NODE_SCALAR, "a relative path inside the package");
-			if (rc == 0)
-				rc = check_command(c, v);
-			if (rc == 0)
-				rc = dup_string(c, v->str, &app->command);
+			rc = get_command(c, v, app);
 			break;
 		case 1:
 			rc = get_enum(c, v, daemon_names, &e);
@@ -492,6 +534,14 @@ static int parse_app(struct ctx *c, const struct node *map, struct manifest_app 
 		case 7:
 			rc = get_limits(c, v, &app->limits);
 			break;
+		case 8:
+			rc = get_string_list(c, v, "paths", check_chain_entry, true,
+			                     &app->command_chain, &app->n_command_chain);
+			if (rc == 0 && app->n_command_chain > MANIFEST_CHAIN_MAX)
+				rc = fail(c, v, FERRY_E_INVALID,
+				          "expected at most %d entries; got %zu",
+				          MANIFEST_CHAIN_MAX, app->n_command_chain);
+			break;
 		}
 		manifest_path_pop(c, saved);
 		if (rc < 0)
@@ -514,6 +564,8 @@ static void app_clear(struct manifest_app *a)
 {
 	free(a->name);
 	free(a->command);
+	strv_free(a->args);
+	strv_free(a->command_chain);
 	strv_free(a->plugs);
 	for (size_t i = 0; i < a->n_env; i++) {
 		free(a->env[i].key);
@@ -587,27 +639,64 @@ static int field_hooks(struct ctx *c, const struct node *v, struct manifest *m)
 	return 0;
 }
 
-static const char *const health_keys[] = {"grace", "timeout", NULL};
+static const char *const health_keys[] = {"grace",   "timeout",      "interval",
+                                          "retries", "start-period", NULL};
 
 static int field_health(struct ctx *c, const struct node *v, struct manifest *m)
 {
-	int rc = want_kind(c, v, NODE_MAP, "a map with grace and timeout");
+	int rc = want_kind(c, v, NODE_MAP,
+	                   "a map with grace, timeout, interval, retries and start-period");
 	if (rc < 0)
 		return rc;
 	for (size_t i = 0; i < v->n; i += 2) {
+		const struct node *val = v->kids[i + 1];
 		int idx;
 		if ((rc = key_index(c, v, i, health_keys, "key", &idx)) < 0)
 			return rc;
 		size_t saved = manifest_path_push(c, v->kids[i]->str);
-		if (idx == 0)
-			rc = get_duration(c, v->kids[i + 1], 0, &m->health_grace_ms);
-		else
-			rc = get_duration(c, v->kids[i + 1], 1, &m->health_timeout_ms);
+		unsigned long long x = 0;
+		switch (idx) {
+		case 0:
+			rc = get_duration(c, val, 0, &m->health_grace_ms);
+			break;
+		case 1:
+			rc = get_duration(c, val, 1, &m->health_timeout_ms);
+			break;
+		case 2:
+			rc = get_duration(c, val, 1, &m->health_interval_ms);
+			break;
+		case 3:
+			if (val->kind != NODE_SCALAR || val->is_null ||
+			    str_to_u64(val->str, MANIFEST_HEALTH_RETRIES_MAX, &x) < 0)
+				rc = fail(c, val, FERRY_E_INVALID,
+				          "expected a number from 0 to %d; %s",
+				          MANIFEST_HEALTH_RETRIES_MAX, GOT(val));
+			else
+				m->health_retries = (unsigned)x;
+			break;
+		default:
+			rc = get_duration(c, val, 0, &m->health_start_period_ms);
+			break;
+		}
 		manifest_path_pop(c, saved);
 		if (rc < 0)
 			return rc;
 	}
+	/* the longest the check can take: what blocks other changes is bounded */
+	unsigned long long worst = m->health_start_period_ms +
+	                           (m->health_retries + 1ull) * m->health_timeout_ms +
+	                           m->health_retries * (unsigned long long)m->health_interval_ms;
+	if (worst > MANIFEST_HEALTH_TOTAL_MAX_MS)
+		return fail(c, v, FERRY_E_INVALID,
+		            "start-period + (retries + 1) x timeout + retries x interval may be at "
+		            "most 6h; these make %llus",
+		            worst / 1000);
 	return 0;
+}
+
+static int field_environment(struct ctx *c, const struct node *v, struct manifest *m)
+{
+	return get_env(c, v, &m->env, &m->n_env);
 }
 
 static void plug_clear(struct manifest_plug *p)
@@ -1011,16 +1100,17 @@ static int check_base_type(struct ctx *c, const struct node *root, const struct 
 typedef int (*field_fn)(struct ctx *c, const struct node *v, struct manifest *m);
 
 static const char *const top_keys[] = {
-    "name",       "version", "summary", "description", "license", "architectures", "confinement",
-    "grade",      "apps",    "hooks",   "health",      "plugs",   "slots",         "parts",
-    "components", "limits",  "type",    "base",        NULL,
+    "name",          "version",     "summary", "description", "license",
+    "architectures", "confinement", "grade",   "apps",        "hooks",
+    "health",        "plugs",       "slots",   "parts",       "components",
+    "limits",        "type",        "base",    "environment", NULL,
 };
 
 static const field_fn top_fields[] = {
     field_name,          field_version,     field_summary, field_description, field_license,
     field_architectures, field_confinement, field_grade,   field_apps,        field_hooks,
     field_health,        field_plugs,       field_slots,   field_parts,       field_components,
-    field_limits,        field_type,        field_base,
+    field_limits,        field_type,        field_base,    field_environment,
 };
 
 static int check_manifest(struct ctx *c, const struct node *root, struct manifest *m)
@@ -1114,6 +1204,11 @@ void manifest_free(struct manifest *m)
 		free(m->components[i].purl);
 	}
 	free(m->components);
+	for (size_t i = 0; i < m->n_env; i++) {
+		free(m->env[i].key);
+		free(m->env[i].value);
+	}
+	free(m->env);
 	free(m);
 }
 
@@ -1155,6 +1250,8 @@ int manifest_parse_strict(const char *data, size_t len, const char *filename, un
 	}
 	m->health_grace_ms = DEFAULT_HEALTH_GRACE_MS;
 	m->health_timeout_ms = DEFAULT_HEALTH_TIMEOUT_MS;
+	m->health_interval_ms = DEFAULT_HEALTH_INTERVAL_MS;
+	m->health_retries = DEFAULT_HEALTH_RETRIES;
 	rc = check_manifest(&c, root, m);
 	manifest_node_free(root);
 	if (rc < 0) {
@@ -1278,8 +1375,11 @@ const char *manifest_host_architecture(void)
 	"\n"                                                                                       \
 	"apps:\n"                                                                                  \
 	"  %1$s:\n"                                                                                \
-	"    # A path inside the package, run as NAME.APP (or NAME when APP is NAME).\n"           \
+	"    # A path inside the package and its arguments (quoted as in a shell,\n"               \
+	"    # but no shell runs it), run as NAME.APP (or NAME when APP is NAME).\n"               \
 	"    command: bin/%1$s\n"                                                                  \
+	"    # Scripts of the package run first, each exec'ing the rest (\"$@\").\n"               \
+	"#    command-chain: [bin/setup-env]\n"                                                    \
 	"    # Uncomment to run it as a service, restarted when it fails.\n"                       \
 	"#    daemon: simple\n"                                                                    \
 	"#    restart: on-failure\n"                                                               \
@@ -1295,11 +1395,16 @@ const char *manifest_host_architecture(void)
 	"#  post-refresh:\n"                                                                       \
 	"#    plugs: [network]\n"                                                                  \
 	"\n"                                                                                       \
-	"# After a refresh, daemons must stay up for grace and check-health must\n"                \
-	"# succeed within timeout, or ferryd goes back to the previous revision.\n"                \
+	"# After a refresh, daemons must stay up for grace, and check-health must\n"               \
+	"# succeed (run after start-period, for at most timeout each time, tried\n"                \
+	"# again after interval up to retries more times), or ferryd goes back to\n"               \
+	"# the previous revision.\n"                                                               \
 	"#health:\n"                                                                               \
 	"#  grace: 30s\n"                                                                          \
+	"#  start-period: 0s\n"                                                                    \
 	"#  timeout: 30s\n"                                                                        \
+	"#  interval: 2s\n"                                                                        \
+	"#  retries: 3\n"                                                                          \
 	"\n"                                                                                       \
 	"# Debian packages to bundle, and which of their files to keep.\n"                         \
 	"#parts:\n"                                                                                \

@@ -24,6 +24,10 @@
 #define MANIFEST_MAX_NODES 16384 /* YAML nodes in the whole file */
 #define MANIFEST_LICENSE_MAX 256
 #define MANIFEST_DURATION_MAX_MS (3600ull * 1000) /* 1h, for every duration */
+#define MANIFEST_COMMAND_WORDS_MAX 64             /* words of an app's command */
+#define MANIFEST_CHAIN_MAX 16                     /* entries of an app's command-chain */
+#define MANIFEST_HEALTH_RETRIES_MAX 100
+#define MANIFEST_HEALTH_TOTAL_MAX_MS (6 * MANIFEST_DURATION_MAX_MS) /* the whole check */
 
 enum manifest_confinement { CONFINEMENT_STRICT = 0, CONFINEMENT_DEVMODE };
 /* app: programs to run (the default); base: a root file system that apps
@@ -69,7 +73,11 @@ struct manifest_env {
 
 struct manifest_app {
 	char *name;
-	char *command; /* relative to the package root */
+	char *command;          /* the program: relative to the package root */
+	char **args;            /* the command's other words, NULL-terminated, never NULL */
+	size_t n_args;          /* (quotes removed; $FERRY_* are expanded when it runs) */
+	char **command_chain;   /* relative paths run before it, each exec'ing the */
+	size_t n_command_chain; /* rest; NULL when none */
 	enum manifest_daemon daemon;
 	enum manifest_restart restart;
 	uint64_t restart_delay_ms; /* default 1 s */
@@ -130,8 +138,16 @@ struct manifest {
 	struct manifest_app *apps;
 	size_t n_apps;
 	struct manifest_hook_def hooks[HOOK__COUNT];
-	uint64_t health_grace_ms;   /* default 30 s */
-	uint64_t health_timeout_ms; /* default 30 s */
+	/* health: the check-health hook runs after start-period, for at most
+	 * timeout, again after interval when it fails, at most retries more
+	 * times; every daemon stays up for at least grace */
+	uint64_t health_grace_ms;        /* default 30 s */
+	uint64_t health_timeout_ms;      /* default 30 s */
+	uint64_t health_start_period_ms; /* default 0 */
+	uint64_t health_interval_ms;     /* default 2 s */
+	unsigned health_retries;         /* default 3 */
+	struct manifest_env *env;        /* every app's and hook's; an app's own wins */
+	size_t n_env;
 	struct manifest_plug *plugs;
 	size_t n_plugs;
 	struct manifest_plug *slots;

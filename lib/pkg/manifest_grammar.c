@@ -7,8 +7,10 @@
  * an SPDX expression; manifest.c calls these while checking the tree. */
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "base/strv.h"
 #include "pkg/manifest_int.h"
 
 #define APT_NAME_MAX 128
@@ -87,6 +89,86 @@ bool manifest_valid_rel_path(const char *s, size_t max)
 		p = slash + 1;
 	}
 	return true;
+}
+
+/* ---- command lines ---- */
+
+int manifest_split_words(const char *s, size_t max_words, char ***out, size_t *n, const char **why)
+{
+	struct strv v = {0};
+	char *word = malloc(strlen(s) + 1);
+	size_t len = 0;
+	bool in_word = false;
+	int rc = word ? 0 : FERRY_E_NOMEM;
+
+	*out = NULL;
+	*n = 0;
+	for (const char *p = s; rc == 0; p++) {
+		char ch = *p;
+		if (ch == '\0' || ch == ' ' || ch == '\t') {
+			if (in_word) {
+				word[len] = '\0';
+				if (v.n >= max_words) {
+					*why = "too many words";
+					rc = FERRY_E_INVALID;
+					break;
+				}
+				rc = strv_add(&v, strdup(word));
+				len = 0;
+				in_word = false;
+			}
+			if (ch == '\0')
+				break;
+			continue;
+		}
+		in_word = true;
+		if (ch == '\'') {
+			const char *end = strchr(p + 1, '\'');
+			if (!end) {
+				*why = "a single quote is not closed";
+				rc = FERRY_E_INVALID;
+				break;
+			}
+			memcpy(word + len, p + 1, (size_t)(end - p - 1));
+			len += (size_t)(end - p - 1);
+			p = end;
+		} else if (ch == '"') {
+			for (p++; *p && *p != '"'; p++) {
+				if (*p == '\\' && (p[1] == '"' || p[1] == '\\'))
+					p++;
+				word[len++] = *p;
+			}
+			if (!*p) {
+				*why = "a double quote is not closed";
+				rc = FERRY_E_INVALID;
+			}
+		} else if (ch == '\\') {
+			if (!p[1]) {
+				*why = "a backslash ends it";
+				rc = FERRY_E_INVALID;
+				break;
+			}
+			word[len++] = *++p;
+		} else if (strchr("|&;<>()`", ch)) {
+			*why = "shell syntax (| & ; < > ( ) `) is not interpreted: no shell runs "
+			       "the command; quote it to pass it as it is, or use a script";
+			rc = FERRY_E_INVALID;
+		} else {
+			word[len++] = ch;
+		}
+	}
+	free(word);
+	if (rc == 0 && v.n == 0) {
+		*why = "no command";
+		rc = FERRY_E_INVALID;
+	}
+	if (rc < 0) {
+		strv_free(v.v);
+		return rc;
+	}
+	*out = v.v;
+	*n = v.n;
+	return 0;
 }
 
 /* Debian package name [a-z0-9][a-z0-9+.-]+, optionally "=VERSION" where the

@@ -81,6 +81,13 @@ bool manifest_graph_ascii(const char *s, size_t min, size_t max);
 /* A relative path inside the package: no leading "/", no empty or ".."
  * component, no whitespace or control characters. */
 bool manifest_valid_rel_path(const char *s, size_t max);
+/* Split a command line into words, as a shell would without expanding
+ * anything: blanks separate words, '...' is literal, "..." is literal but
+ * for \" and \\, and a backslash outside quotes makes the next character
+ * literal. Unquoted | & ; < > ( ) and ` are refused (no shell reads it).
+ * 0 with *out (NULL-terminated, strv_free) and *n; FERRY_E_INVALID with
+ * *why; FERRY_E_NOMEM. */
+int manifest_split_words(const char *s, size_t max_words, char ***out, size_t *n, const char **why);
 /* Debian package name, optionally "=VERSION". */
 bool manifest_valid_apt(const char *s);
 /* pkg:TYPE/NAME... */

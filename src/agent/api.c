@@ -427,10 +427,22 @@ static bool split_app(const char *spec, char *name, char *app)
 	return str_copy(app, STATE_NAME_MAX, dot + 1) == 0;
 }
 
+static json_t *lines_json(const struct log_lines *l)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; a && i < l->n; i++)
+		json_array_append_new(a, json_pack("{s:s, s:o}", "time", l->v[i].stamp, "text",
+		                                   text_json(l->v[i].text)));
+	return a;
+}
+
+/* The last n lines of each app's log (or of one), since a time (ms since
+ * the epoch), or what came after the offsets a previous answer gave. */
 static struct reply get_logs(struct agent *ag, struct MHD_Connection *c)
 {
 	const char *spec = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "name");
 	const char *ns = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "n");
+	const char *ss = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "since");
 	const char *offs = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "offsets");
 	char name[STATE_NAME_MAX], app[STATE_NAME_MAX];
 	if (!spec || !split_app(spec, name, app) || !pkg_name_valid(name))
@@ -440,10 +452,16 @@ static struct reply get_logs(struct agent *ag, struct MHD_Connection *c)
 	int rc = state_current(ag->db, name, cur, &err);
 	if (rc < 0)
 		return ferr_reply(rc, &err);
-	unsigned long long n = 10;
+	unsigned long long n = 10, since_ms = 0;
 	if (ns && str_to_u64(ns, API_MAX_LOG_LINES, &n) < 0)
 		return error_reply(400, FERRY_E_INVALID, "logs: n must be 0 to %d",
 		                   API_MAX_LOG_LINES);
+	if (ss && str_to_u64(ss, 1ull << 50, &since_ms) < 0)
+		return error_reply(400, FERRY_E_INVALID,
+		                   "logs: since must be a time in milliseconds since 1970");
+	char since[LOG_STAMP_LEN + 1] = "";
+	if (ss)
+		logfile_stamp((int64_t)since_ms * 1000, since);
 	json_error_t jerr;
 	_cleanup_(json_decrefp) json_t *offsets = offs ? json_loads(offs, 0, &jerr) : NULL;
 	struct manifest *m = NULL;
@@ -452,7 +470,7 @@ static struct reply get_logs(struct agent *ag, struct MHD_Connection *c)
 		return ferr_reply(rc, &err);
 	json_t *out = json_array();
 	bool matched = false;
-	for (size_t i = 0; i <= m->n_apps; i++) {
+	for (size_t i = 0; i <= m->n_apps && rc == 0; i++) {
 		const char *an = i < m->n_apps ? m->apps[i].name : "hooks";
 		if (*app ? strcmp(app, an) != 0 : false)
 			continue;
@@ -466,55 +484,27 @@ static struct reply get_logs(struct agent *ag, struct MHD_Connection *c)
 		char path[PATH_MAX];
 		if (agent_path(ag, path, "logs/%s/%s.log", name, an) < 0)
 			continue;
-		struct stat st;
-		off_t size = stat(path, &st) == 0 ? st.st_size : 0;
-		json_t *o = json_pack("{s:s, s:I}", "app", an, "offset", (json_int_t)size);
+		struct log_lines l = {0};
+		off_t offset = 0;
 		json_t *from = json_object_get(offsets, an);
 		if (from) {
-			/* following: what was appended since the offset, at most 64 KiB */
-			off_t f = (off_t)json_integer_value(from);
-			if (f > size || f < 0)
-				f = 0; /* rotated */
-			size_t want = (size_t)(size - f) > 65536 ? 65536 : (size_t)(size - f);
-			char *text = calloc(1, want + 1);
-			int fd = open(path, O_RDONLY | O_CLOEXEC);
-			ssize_t got = (text && fd >= 0) ? pread(fd, text, want, f) : 0;
-			if (fd >= 0)
-				close(fd);
-			if (got < 0)
-				got = 0;
-			if (text)
-				text[got] = '\0';
-			json_object_set_new(o, "text", text_json(text));
-			json_object_set_new(o, "offset", json_integer((json_int_t)(f + got)));
-			free(text);
+			/* following: the lines appended since the offset */
+			offset = (off_t)json_integer_value(from);
+			rc = logfile_after(path, &offset, &l, &err);
 		} else {
-			char *text = n ? log_tail(path, (int)n, 0) : strdup("");
-			int have = 0;
-			for (char *q = text; q && *q; q++)
-				have += *q == '\n';
-			if (text && *text)
-				have++;
-			if (text && have < (int)n) {
-				/* the rest from the file rotated before */
-				char older[PATH_MAX + 8];
-				snprintf(older, sizeof(older), "%s.1", path);
-				char *more = log_tail(older, (int)n - have, 0);
-				if (more && *more) {
-					char *both = str_dup_printf("%s\n%s", more, text);
-					if (both) {
-						free(text);
-						text = both;
-					}
-				}
-				free(more);
-			}
-			json_object_set_new(o, "text", text_json(text));
-			free(text);
+			rc = logfile_tail(path, n, since, 0, true, &l, &offset, &err);
 		}
-		json_array_append_new(out, o);
+		if (rc == 0)
+			json_array_append_new(out, json_pack("{s:s, s:I, s:o}", "app", an, "offset",
+			                                     (json_int_t)offset, "lines",
+			                                     lines_json(&l)));
+		log_lines_free(&l);
 	}
 	manifest_free(m);
+	if (rc < 0) {
+		json_decref(out);
+		return ferr_reply(rc, &err);
+	}
 	if (!matched) {
 		json_decref(out);
 		return error_reply(404, FERRY_E_NOTFOUND, "%s has no app %s", name, app);

@@ -5,11 +5,15 @@
  * logs/NAME/hooks.log; a hook that fails or outlives its timeout is an error
  * whose message ends with its last lines of output.
  *
- * Health: the check-health hook (when the package has one) exits 0 within the
- * manifest's health timeout, and every daemon of the package is still up at
- * the end of the grace period: a daemon that exits (or restarts) inside it
- * fails the check at once, quoting the last lines of its log. Oneshot
- * daemons are expected to have finished with status 0. */
+ * Health (the manifest's `health`): after start-period, the check-health
+ * hook (when the package has one) exits 0 within timeout, tried again after
+ * interval while it fails, at most retries more times; and every daemon of
+ * the package stays up from the start of the check to the end of the grace
+ * period (or of the hook's success, when later). A daemon that exits (or
+ * restarts) at any point of it fails the check at once, named with how it
+ * ended and the last lines of its log, also when the hook failed meanwhile:
+ * the daemon is the cause. Oneshot daemons are expected to have finished
+ * with status 0. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -26,6 +30,7 @@
 #include "base/log.h"
 #include "base/str.h"
 #include "health.h"
+#include "logfile.h"
 #include "sandbox.h"
 #include "services.h"
 
@@ -48,6 +53,8 @@ static int confine_log_open(const char *dir)
 		unlink(tmpl);
 	return fd;
 }
+
+#define OUTPUT_MARK "; last output:\n" /* REPORT_OUTPUT_MARK: reports split there */
 
 static off_t file_size(const char *path)
 {
@@ -88,12 +95,13 @@ int hook_run(struct agent *ag, sqlite3 *db, const char *name, const char *rev,
 		launch_free(&l);
 		return ferry_error_errno(err, FERRY_E_IO, errno, "%s: temporary file", logdir);
 	}
-	FILE *lf = fopen(logpath, "ae");
-	if (lf) {
-		fprintf(lf, "-- ferryd: %s hook of %s revision %s --\n", manifest_hook_name(h),
-		        name, rev);
-		fclose(lf);
-	}
+	char note[160];
+	snprintf(note, sizeof(note), "-- ferryd: %s hook of %s revision %s --",
+	         manifest_hook_name(h), name, rev);
+	struct logfile lf;
+	logfile_open(&lf, logpath);
+	logfile_note(&lf, logpath, ag->log_max, note);
+	logfile_close(&lf);
 	off_t before = file_size(logpath);
 	rc = proc_run(ag, l.argv, l.envp, l.cwd, logpath, confine_fd,
 	              timeout_ms ? timeout_ms : ag->hook_timeout_ms, err);
@@ -106,10 +114,9 @@ int hook_run(struct agent *ag, sqlite3 *db, const char *name, const char *rev,
 		snprintf(label, sizeof(label), "%s.hook.%s", name, manifest_hook_name(h));
 		if (n > 0) {
 			sandbox_log_denials(label, out, (size_t)n);
-			_cleanup_close_ int lfd =
-			    open(logpath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-			if (lfd < 0 || fs_write_all(lfd, out, (size_t)n) < 0)
-				log_warn("%s: %s", logpath, strerror(errno));
+			logfile_open(&lf, logpath);
+			logfile_write(&lf, logpath, ag->log_max, out, (size_t)n);
+			logfile_close(&lf);
 		}
 	}
 	if (rc < 0) {
@@ -117,57 +124,117 @@ int hook_run(struct agent *ag, sqlite3 *db, const char *name, const char *rev,
 		char msg[FERRY_ERROR_MSG_MAX];
 		snprintf(msg, sizeof(msg), "%s", ferry_error_msg(err));
 		return ferry_error_set(err, rc, "%s hook %s%s%s", manifest_hook_name(h), msg,
-		                       tail && *tail ? "; last output:\n" : "", tail ? tail : "");
+		                       tail && *tail ? OUTPUT_MARK : "", tail ? tail : "");
 	}
 	return 0;
+}
+
+/* The first daemon of the revision that exited (or stopped) since its
+ * start, as an error naming it, how it ended, `when` and its last lines of
+ * output (drained from its pipe first: it may have written them just
+ * before it ended); 0 when every daemon is up. Lock held. */
+static int daemon_failure(struct agent *ag, const char *name, const char *rev, const char *when,
+                          const char *also, ferry_error *err)
+{
+	for (struct service *s = ag->services; s; s = s->next) {
+		if (strcmp(s->name, name) != 0 || strcmp(s->rev, rev) != 0)
+			continue;
+		if (s->exits == 0 && s->state != SVC_STOPPED)
+			continue;
+		if (s->type == DAEMON_ONESHOT && s->state == SVC_EXITED && s->ready)
+			continue;
+		_cleanup_free_ char *tail = svc_last_output(ag, s, AGENT_HOOK_LOG_LINES);
+		char how[96];
+		svc_describe_status(s->last_status, how, sizeof(how));
+		return ferry_error_set(err, FERRY_E_INVALID, "daemon %s.%s %s %s%s%s%s%s", name,
+		                       s->app, how, when, also ? " " : "", also ? also : "",
+		                       tail && *tail ? OUTPUT_MARK : "", tail ? tail : "");
+	}
+	return 0;
+}
+
+/* Watch the revision's daemons until `until` (monotonic ms): a daemon that
+ * ends fails it at once (daemon_failure). Lock held. */
+static int watch_daemons(struct agent *ag, const char *name, const char *rev, int64_t until,
+                         const char *when, ferry_error *err)
+{
+	for (;;) {
+		int rc = daemon_failure(ag, name, rev, when, NULL, err);
+		if (rc < 0)
+			return rc;
+		int64_t left = until - now_ms();
+		if (left <= 0)
+			return 0;
+		if (ag->quit)
+			return ferry_error_set(err, FERRY_E_CANCELLED, "ferryd is stopping");
+		agent_wait_ms(ag, left);
+	}
+}
+
+/* A failed check-health hook, when a daemon ended meanwhile: the daemon is
+ * the cause, named with its own output; the hook's outcome is said in a
+ * few words (its output is in hooks.log). */
+static int hook_or_daemon(struct agent *ag, const char *name, const char *rev, int rc, bool *daemon,
+                          ferry_error *err)
+{
+	char hook[256];
+	snprintf(hook, sizeof(hook), "(the %s)", ferry_error_msg(err));
+	char *mark = strstr(hook, OUTPUT_MARK);
+	if (mark)
+		strcpy(mark, ")");
+	pthread_mutex_lock(&ag->lock);
+	int drc = daemon_failure(ag, name, rev, "while the check-health hook ran", hook, err);
+	pthread_mutex_unlock(&ag->lock);
+	*daemon = drc < 0;
+	return drc < 0 ? drc : rc;
 }
 
 int health_check(struct agent *ag, sqlite3 *db, const char *name, const char *rev,
                  const struct manifest *m, ferry_error *err)
 {
-	int64_t grace_end = now_ms() + (int64_t)m->health_grace_ms;
+	int64_t start = now_ms();
+	int64_t grace_end = start + (int64_t)m->health_grace_ms;
 	if (FAULT("health-check"))
 		return ferry_error_set(err, FERRY_E_FAULT, "fault point health-check");
-	int rc = hook_run(ag, db, name, rev, m, HOOK_CHECK_HEALTH, m->health_timeout_ms, err);
+	char when[96];
+	int rc = 0;
+	if (m->hooks[HOOK_CHECK_HEALTH].present && m->health_start_period_ms > 0) {
+		snprintf(when, sizeof(when), "within the %llu ms start period",
+		         (unsigned long long)m->health_start_period_ms);
+		pthread_mutex_lock(&ag->lock);
+		rc = watch_daemons(ag, name, rev, start + (int64_t)m->health_start_period_ms, when,
+		                   err);
+		pthread_mutex_unlock(&ag->lock);
+	}
+	/* the hook, again after interval while it fails, retries more times */
+	for (unsigned attempt = 0; rc == 0 && m->hooks[HOOK_CHECK_HEALTH].present; attempt++) {
+		bool daemon = false;
+		rc = hook_run(ag, db, name, rev, m, HOOK_CHECK_HEALTH, m->health_timeout_ms, err);
+		if (rc < 0)
+			rc = hook_or_daemon(ag, name, rev, rc, &daemon, err);
+		if (rc == 0 || rc == FERRY_E_CANCELLED || daemon)
+			break;
+		if (attempt == m->health_retries) {
+			if (attempt > 0)
+				ferry_error_prefix(
+				    err, rc, "check-health failed %u times, the last", attempt + 1);
+			break;
+		}
+		log_info("%s revision %s: check-health attempt %u of %u failed; again in %llu ms",
+		         name, rev, attempt + 1, m->health_retries + 1,
+		         (unsigned long long)m->health_interval_ms);
+		snprintf(when, sizeof(when), "between two check-health attempts");
+		pthread_mutex_lock(&ag->lock);
+		rc = watch_daemons(ag, name, rev, now_ms() + (int64_t)m->health_interval_ms, when,
+		                   err);
+		pthread_mutex_unlock(&ag->lock);
+	}
 	if (rc < 0)
 		return rc;
+	snprintf(when, sizeof(when), "within the %llu ms grace period",
+	         (unsigned long long)m->health_grace_ms);
 	pthread_mutex_lock(&ag->lock);
-	for (;;) {
-		for (struct service *s = ag->services; s; s = s->next) {
-			if (strcmp(s->name, name) != 0 || strcmp(s->rev, rev) != 0)
-				continue;
-			if (s->exits == 0 && s->state != SVC_STOPPED)
-				continue;
-			if (s->type == DAEMON_ONESHOT && s->state == SVC_EXITED && s->ready)
-				continue;
-			char logpath[PATH_MAX];
-			_cleanup_free_ char *tail = NULL;
-			if (agent_path(ag, logpath, "logs/%s/%s.log", name, s->app) == 0)
-				tail = log_tail(logpath, AGENT_HOOK_LOG_LINES, 0);
-			int st = s->last_status;
-			char how[96];
-			if (WIFEXITED(st))
-				snprintf(how, sizeof(how), "exited with status %d",
-				         WEXITSTATUS(st));
-			else if (WIFSIGNALED(st))
-				snprintf(how, sizeof(how), "was killed by signal %d", WTERMSIG(st));
-			else
-				snprintf(how, sizeof(how), "stopped");
-			pthread_mutex_unlock(&ag->lock);
-			return ferry_error_set(
-			    err, FERRY_E_INVALID,
-			    "daemon %s.%s %s within the %llu ms grace period%s%s", name, s->app,
-			    how, (unsigned long long)m->health_grace_ms,
-			    tail && *tail ? "; last output:\n" : "", tail ? tail : "");
-		}
-		int64_t left = grace_end - now_ms();
-		if (left <= 0 || ag->quit)
-			break;
-		agent_wait_ms(ag, left);
-	}
-	bool quit = ag->quit;
+	rc = watch_daemons(ag, name, rev, grace_end, when, err);
 	pthread_mutex_unlock(&ag->lock);
-	if (quit)
-		return ferry_error_set(err, FERRY_E_CANCELLED, "ferryd is stopping");
-	return 0;
+	return rc;
 }

@@ -400,10 +400,9 @@ static int launch_direct(struct agent *ag, const char *name, const char *rev,
                          const struct manifest *m, const struct manifest_app *a, int h,
                          struct launch *l, ferry_error *err)
 {
-	char cmd[PATH_MAX], cwd[PATH_MAX];
-	if ((a ? agent_path(ag, cmd, "mnt/%s/%s/%s", name, rev, a->command)
-	       : agent_path(ag, cmd, "mnt/%s/%s/meta/hooks/%s", name, rev, manifest_hook_name(h))) <
-	        0 ||
+	char hook[PATH_MAX], cwd[PATH_MAX];
+	if ((!a && agent_path(ag, hook, "mnt/%s/%s/meta/hooks/%s", name, rev,
+	                      manifest_hook_name(h)) < 0) ||
 	    agent_path(ag, cwd, "data/%s/%s", name, rev) < 0)
 		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", name);
 	int rc =
@@ -424,8 +423,10 @@ static int launch_direct(struct agent *ag, const char *name, const char *rev,
 		rc = strv_add(&e, str_dup_printf("FERRY_CONFIG=%s", confpath));
 	l->envp = e.v;
 	struct strv v = {0};
-	if (rc == 0)
-		rc = strv_add(&v, strdup(cmd));
+	if (rc == 0 && a)
+		rc = svc_command(ag, name, rev, a, false, &v, err);
+	else if (rc == 0)
+		rc = strv_add(&v, strdup(hook));
 	l->argv = v.v;
 	l->cwd = strdup(cwd);
 	if (rc < 0 || !l->cwd) {
@@ -476,7 +477,7 @@ static int launch_build(struct agent *ag, sqlite3 *db, const char *name, const c
 	if (rc < 0)
 		return rc;
 	char app[64], pkg[PATH_MAX], data[PATH_MAX], common[PATH_MAX],
-	    rundir[sizeof(ag->socket_path)], confpath[PATH_MAX], cmd[PATH_MAX];
+	    rundir[sizeof(ag->socket_path)], confpath[PATH_MAX];
 	if (a)
 		snprintf(app, sizeof(app), "%s", a->name);
 	else
@@ -484,9 +485,7 @@ static int launch_build(struct agent *ag, sqlite3 *db, const char *name, const c
 	if (agent_path(ag, pkg, "mnt/%s/%s", name, rev) < 0 ||
 	    agent_path(ag, data, "data/%s/%s", name, rev) < 0 ||
 	    agent_path(ag, common, "data/%s/common", name) < 0 ||
-	    agent_path(ag, confpath, "run/config/%s.json", name) < 0 ||
-	    str_printf(cmd, sizeof(cmd), "%s%s", a ? a->command : "meta/hooks/",
-	               a ? "" : manifest_hook_name(h)) < 0)
+	    agent_path(ag, confpath, "run/config/%s.json", name) < 0)
 		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", name);
 	memcpy(rundir, ag->socket_path, sizeof(rundir));
 	char *slash = strrchr(rundir, '/');
@@ -527,9 +526,10 @@ static int launch_build(struct agent *ag, sqlite3 *db, const char *name, const c
 		rc = strv_add(&v, str_dup_printf("--pids=%llu", (unsigned long long)lim.pids));
 	if (rc == 0 && m->confinement == CONFINEMENT_DEVMODE)
 		rc = strv_add(&v, strdup("--devmode"));
-	if (rc == 0 && a) {
+	if (rc == 0) { /* hooks get the package's environment, apps their own too */
 		char **env = NULL;
-		rc = svc_env(ag, name, rev, m, a->env, a->n_env, true, &env, err);
+		rc =
+		    svc_env(ag, name, rev, m, a ? a->env : NULL, a ? a->n_env : 0, true, &env, err);
 		if (rc < 0) {
 			strv_free(v.v);
 			return rc;
@@ -539,7 +539,7 @@ static int launch_build(struct agent *ag, sqlite3 *db, const char *name, const c
 				log_warn(
 				    "%s.%s: environment %.*s: FERRY variables are set by ferry; "
 				    "ignored",
-				    name, a->name, (int)strcspn(*e, "="), *e);
+				    name, app, (int)strcspn(*e, "="), *e);
 				continue;
 			}
 			rc = add2(&v, "--env", *e);
@@ -566,8 +566,15 @@ static int launch_build(struct agent *ag, sqlite3 *db, const char *name, const c
 		rc = add2(&v, "--log-fd", SANDBOX_LOG_FD_STR);
 	if (rc == 0)
 		rc = strv_add(&v, strdup("--"));
-	if (rc == 0)
-		rc = strv_add(&v, strdup(cmd));
+	if (rc == 0 && a) {
+		rc = svc_command(ag, name, rev, a, true, &v, err);
+		if (rc < 0) {
+			strv_free(v.v);
+			return rc;
+		}
+	} else if (rc == 0) {
+		rc = strv_add(&v, str_dup_printf("meta/hooks/%s", manifest_hook_name(h)));
+	}
 	if (rc < 0) {
 		strv_free(v.v);
 		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");

@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,6 +36,7 @@
 #include "base/log.h"
 #include "base/str.h"
 #include "base/strv.h"
+#include "logfile.h"
 #include "revs.h"
 #include "sandbox.h"
 #include "services.h"
@@ -103,47 +105,76 @@ fail:
 	return NULL;
 }
 
+/* The package's paths, as the program sees them: inside the sandbox, or on
+ * the host (confinement off). */
+struct pkg_paths {
+	char pkg[PATH_MAX], data[PATH_MAX], common[PATH_MAX];
+	char *vars[5][2]; /* what expand() replaces: $FERRY_NAME ... */
+};
+
+static int pkg_paths(struct agent *ag, const char *name, const char *rev, bool sandboxed,
+                     struct pkg_paths *p, ferry_error *err)
+{
+	if (sandboxed) {
+		/* docs/formats/confine.md: the package at /ferry/NAME/current */
+		if (str_printf(p->pkg, sizeof(p->pkg), "/ferry/%s/current", name) < 0 ||
+		    str_printf(p->data, sizeof(p->data), "/ferry/%s/data", name) < 0 ||
+		    str_printf(p->common, sizeof(p->common), "/ferry/%s/common", name) < 0)
+			return ferry_error_set(err, FERRY_E_LIMIT, "%s: name too long", name);
+	} else if (agent_path(ag, p->pkg, "mnt/%s/%s", name, rev) < 0 ||
+	           agent_path(ag, p->data, "data/%s/%s", name, rev) < 0 ||
+	           agent_path(ag, p->common, "data/%s/common", name) < 0) {
+		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", name);
+	}
+	char *const vars[][2] = {
+	    {"FERRY_NAME", (char *)name}, {"FERRY_REVISION", (char *)rev}, {"FERRY_PKG", p->pkg},
+	    {"FERRY_DATA", p->data},      {"FERRY_COMMON", p->common},
+	};
+	memcpy(p->vars, vars, sizeof(p->vars));
+	return 0;
+}
+
+/* Is key set by a later entry of the lists (which wins)? */
+static bool env_overridden(const struct manifest_env *later, size_t n, const char *key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(later[i].key, key) == 0)
+			return true;
+	return false;
+}
+
 int svc_env(struct agent *ag, const char *name, const char *rev, const struct manifest *m,
             const struct manifest_env *extra, size_t n_extra, bool sandboxed, char ***envp,
             ferry_error *err)
 {
-	char pkg[PATH_MAX], data[PATH_MAX], common[PATH_MAX];
-	if (sandboxed) {
-		/* docs/formats/confine.md: the package at /ferry/NAME/current */
-		if (str_printf(pkg, sizeof(pkg), "/ferry/%s/current", name) < 0 ||
-		    str_printf(data, sizeof(data), "/ferry/%s/data", name) < 0 ||
-		    str_printf(common, sizeof(common), "/ferry/%s/common", name) < 0)
-			return ferry_error_set(err, FERRY_E_LIMIT, "%s: name too long", name);
-	} else if (agent_path(ag, pkg, "mnt/%s/%s", name, rev) < 0 ||
-	           agent_path(ag, data, "data/%s/%s", name, rev) < 0 ||
-	           agent_path(ag, common, "data/%s/common", name) < 0) {
-		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", name);
-	}
-	char *const vars[][2] = {
-	    {"FERRY_NAME", (char *)name}, {"FERRY_REVISION", (char *)rev}, {"FERRY_PKG", pkg},
-	    {"FERRY_DATA", data},         {"FERRY_COMMON", common},
-	};
+	struct pkg_paths pp;
+	int rc = pkg_paths(ag, name, rev, sandboxed, &pp, err);
+	if (rc < 0)
+		return rc;
+	char *const(*vars)[2] = pp.vars;
 	struct strv s = {0};
-	int rc = 0;
 	if (sandboxed)
 		rc = strv_add(&s, strdup("LANG=C.UTF-8")); /* ferry-confine sets the rest */
-	for (size_t i = 0; i < ARRAY_SIZE(vars) && rc == 0 && !sandboxed; i++)
+	for (size_t i = 0; i < ARRAY_SIZE(pp.vars) && rc == 0 && !sandboxed; i++)
 		rc = strv_add(&s, str_dup_printf("%s=%s", vars[i][0], vars[i][1]));
 	if (rc == 0 && !sandboxed)
-		rc = strv_add(&s, str_dup_printf("HOME=%s", data));
+		rc = strv_add(&s, str_dup_printf("HOME=%s", pp.data));
 	if (rc == 0 && !sandboxed)
 		rc = strv_add(
 		    &s, str_dup_printf("PATH=%s/bin:%s/usr/bin:/usr/local/sbin:/usr/local/bin:"
 		                       "/usr/sbin:/usr/bin:/sbin:/bin",
-		                       pkg, pkg));
+		                       pp.pkg, pp.pkg));
 	if (rc == 0 && !sandboxed)
 		rc = strv_add(&s, strdup("LANG=C.UTF-8"));
-	const struct manifest_env *lists[2] = {extra, NULL};
-	size_t counts[2] = {n_extra, 0};
-	(void)m;
+	/* the package's environment, then the app's own, which wins */
+	const struct manifest_env *lists[2] = {m ? m->env : NULL, extra};
+	size_t counts[2] = {m ? m->n_env : 0, n_extra};
 	for (int l = 0; l < 2 && rc == 0; l++)
 		for (size_t i = 0; i < counts[l] && rc == 0; i++) {
-			_cleanup_free_ char *v = expand(lists[l][i].value, vars, ARRAY_SIZE(vars));
+			if (l == 0 && env_overridden(extra, n_extra, lists[l][i].key))
+				continue;
+			_cleanup_free_ char *v =
+			    expand(lists[l][i].value, vars, ARRAY_SIZE(pp.vars));
 			rc = v ? strv_add(&s, str_dup_printf("%s=%s", lists[l][i].key, v))
 			       : FERRY_E_NOMEM;
 		}
@@ -153,6 +184,30 @@ int svc_env(struct agent *ag, const char *name, const char *rev, const struct ma
 		                       name);
 	}
 	*envp = s.v;
+	return 0;
+}
+
+int svc_command(struct agent *ag, const char *name, const char *rev, const struct manifest_app *a,
+                bool sandboxed, struct strv *argv, ferry_error *err)
+{
+	struct pkg_paths pp;
+	int rc = pkg_paths(ag, name, rev, sandboxed, &pp, err);
+	if (rc < 0)
+		return rc;
+	size_t first = argv->n;
+	for (size_t i = 0; i <= a->n_command_chain && rc == 0; i++) {
+		const char *prog = i < a->n_command_chain ? a->command_chain[i] : a->command;
+		/* ferry-confine finds the first in the package; the others are
+		 * arguments, which must say where they are */
+		rc = strv_add(argv, sandboxed && argv->n == first
+		                        ? strdup(prog)
+		                        : str_dup_printf("%s/%s", pp.pkg, prog));
+	}
+	for (size_t i = 0; i < a->n_args && rc == 0; i++)
+		rc = strv_add(argv, expand(a->args[i], pp.vars, ARRAY_SIZE(pp.vars)));
+	if (rc < 0)
+		return ferry_error_set(err, FERRY_E_NOMEM, "command of %s.%s: out of memory", name,
+		                       a->name);
 	return 0;
 }
 
@@ -312,7 +367,7 @@ static int spawn(char *const argv[], char *const envp[], const char *cwd, int ou
 	return 0;
 }
 
-static void describe_status(int status, char *out, size_t size)
+void svc_describe_status(int status, char *out, size_t size)
 {
 	if (WIFEXITED(status))
 		snprintf(out, size, "exited with status %d", WEXITSTATUS(status));
@@ -323,66 +378,9 @@ static void describe_status(int status, char *out, size_t size)
 		snprintf(out, size, "stopped (status 0x%x)", status);
 }
 
-char *log_tail(const char *path, int n, off_t from)
-{
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return strdup("");
-	struct stat st;
-	if (fstat(fd, &st) < 0)
-		return strdup("");
-	off_t start = st.st_size > 4096 ? st.st_size - 4096 : 0;
-	if (from > start && from <= st.st_size)
-		start = from;
-	size_t len = (size_t)(st.st_size - start);
-	char *buf = malloc(len + 1);
-	if (!buf)
-		return NULL;
-	ssize_t r = pread(fd, buf, len, start);
-	if (r < 0)
-		r = 0;
-	buf[r] = '\0';
-	/* keep the last n lines */
-	char *end = buf + r;
-	while (end > buf && end[-1] == '\n')
-		*--end = '\0';
-	char *p = end;
-	int lines = 0;
-	while (p > buf) {
-		if (p[-1] == '\n' && ++lines == n)
-			break;
-		p--;
-	}
-	memmove(buf, p, strlen(p) + 1);
-	return buf;
-}
-
-/* Append buf to the log file path (open as *fd, *size bytes long). When it
- * would outgrow the agent's log limit, it is first moved to path.1 and
- * started over, so that the newest output is always in path and the two
- * files together stay within twice the limit. */
-static void log_write_bounded(struct agent *ag, const char *path, int *fd, uint64_t *size,
-                              const char *buf, size_t n)
-{
-	if (*fd >= 0 && *size > 0 && *size + n > ag->log_max) {
-		char old[PATH_MAX];
-		close(*fd);
-		if (str_printf(old, sizeof(old), "%s.1", path) < 0 || rename(path, old) < 0)
-			log_warn("rotate %s: %s", path, strerror(errno));
-		*fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-		struct stat st;
-		*size = *fd >= 0 && fstat(*fd, &st) == 0 ? (uint64_t)st.st_size : 0;
-	}
-	if (*fd < 0)
-		return;
-	if (fs_write_all(*fd, buf, n) < 0)
-		log_warn("%s: %s", path, strerror(errno));
-	*size += n;
-}
-
 /* A program's output, from the pipe *rd into its log: up to 1 MiB a call
  * (the program may write for ever); *rd closed and -1 at its end. */
-static void pump_output(struct agent *ag, int *rd, const char *logpath, int *fd, uint64_t *size)
+static void pump_output(struct agent *ag, int *rd, const char *logpath, struct logfile *lf)
 {
 	char buf[16384];
 	for (int i = 0; i < 64 && *rd >= 0; i++) {
@@ -396,7 +394,7 @@ static void pump_output(struct agent *ag, int *rd, const char *logpath, int *fd,
 			}
 			return;
 		}
-		log_write_bounded(ag, logpath, fd, size, buf, (size_t)n);
+		logfile_write(lf, logpath, ag->log_max, buf, (size_t)n);
 	}
 }
 
@@ -410,17 +408,15 @@ int proc_run(struct agent *ag, char *const argv[], char *const envp[], const cha
 		return ferry_error_errno(err, FERRY_E_IO, errno, "pipe");
 	int rd = pfd[0];
 	IGNORE_RC(fcntl(rd, F_SETFL, O_NONBLOCK));
-	int lfd = open(logpath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-	struct stat st;
-	uint64_t lsize = lfd >= 0 && fstat(lfd, &st) == 0 ? (uint64_t)st.st_size : 0;
+	struct logfile lf;
+	logfile_open(&lf, logpath);
 	pthread_mutex_lock(&ag->lock);
 	int rc = spawn(argv, envp, cwd, pfd[1], NULL, confine_fd, &c.pid, err);
 	close(pfd[1]);
 	if (rc < 0) {
 		pthread_mutex_unlock(&ag->lock);
 		close(rd);
-		if (lfd >= 0)
-			close(lfd);
+		logfile_close(&lf);
 		return rc;
 	}
 	c.next = ag->children;
@@ -451,7 +447,7 @@ int proc_run(struct agent *ag, char *const argv[], char *const envp[], const cha
 		pthread_mutex_unlock(&ag->lock);
 		struct pollfd p = {.fd = rd, .events = POLLIN};
 		if (poll(&p, 1, left < 100 ? (int)left : 100) > 0)
-			pump_output(ag, &rd, logpath, &lfd, &lsize);
+			pump_output(ag, &rd, logpath, &lf);
 		pthread_mutex_lock(&ag->lock);
 	}
 	for (struct child **pp = &ag->children; *pp; pp = &(*pp)->next)
@@ -461,11 +457,10 @@ int proc_run(struct agent *ag, char *const argv[], char *const envp[], const cha
 		}
 	pthread_mutex_unlock(&ag->lock);
 	pidfile_remove(ag, tag);
-	pump_output(ag, &rd, logpath, &lfd, &lsize); /* what it wrote last */
+	pump_output(ag, &rd, logpath, &lf); /* what it wrote last */
 	if (rd >= 0)
 		close(rd);
-	if (lfd >= 0)
-		close(lfd);
+	logfile_close(&lf);
 
 	if (killed)
 		return ferry_error_set(err, FERRY_E_TIMEOUT,
@@ -474,7 +469,7 @@ int proc_run(struct agent *ag, char *const argv[], char *const envp[], const cha
 	if (WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0)
 		return 0;
 	char how[96];
-	describe_status(c.status, how, sizeof(how));
+	svc_describe_status(c.status, how, sizeof(how));
 	return ferry_error_set(err, FERRY_E_INVALID, "%s", how);
 }
 
@@ -502,8 +497,7 @@ static void svc_free(struct agent *ag, struct service *s)
 	}
 	if (s->confine_wr >= 0)
 		close(s->confine_wr);
-	if (s->log_fd >= 0)
-		close(s->log_fd);
+	logfile_close(&s->log);
 	strv_free(s->argv);
 	strv_free(s->envp);
 	free(s->cwd);
@@ -543,12 +537,76 @@ static int log_open(struct agent *ag, struct service *s)
 		log_warn("%s", ferry_error_msg(&err));
 		return -1;
 	}
-	s->log_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-	if (s->log_fd < 0)
+	logfile_open(&s->log, path);
+	return s->log.fd < 0 ? -1 : 0;
+}
+
+/* The output of a daemon goes through a pseudo-terminal, not a pipe, so
+ * that what it writes to stdout reaches its log as it writes it: C's stdio
+ * (and Python's, and most runtimes') buffer a pipe by blocks but a terminal
+ * by lines. Raw mode: no newline becomes "\r\n", nothing is echoed or
+ * interpreted. p[0] is the side ferryd reads (non-blocking), p[1] the
+ * daemon's stdout and stderr. ferryd keeps p[1] open for as long as the
+ * service exists, as it kept the pipe's write end: what a daemon wrote
+ * before it ended is never lost to a hang-up. It is no one's controlling
+ * terminal. -1 when no pseudo-terminal can be had (a pipe is used then). */
+static int output_pty(int p[2])
+{
+	int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (m < 0)
 		return -1;
-	struct stat st;
-	s->log_size = fstat(s->log_fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+	char name[64];
+	struct termios t;
+	int sl = -1;
+	if (grantpt(m) == 0 && unlockpt(m) == 0 && ptsname_r(m, name, sizeof(name)) == 0)
+		sl = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (sl < 0 || tcgetattr(sl, &t) < 0) {
+		log_warn("pseudo-terminal: %s; the output of daemons goes through pipes",
+		         strerror(errno));
+		if (sl >= 0)
+			close(sl);
+		close(m);
+		return -1;
+	}
+	cfmakeraw(&t);
+	(void)tcsetattr(sl, TCSANOW, &t);
+	(void)fcntl(m, F_SETFL, O_NONBLOCK);
+	p[0] = m;
+	p[1] = sl;
 	return 0;
+}
+
+/* Its output is a terminal (output_pty) that understands nothing: say so
+ * to the sandbox (ferry-confine's --env, first: the manifest's environment
+ * may say otherwise). */
+static int dumb_terminal(char ***argv)
+{
+	struct strv v = {0};
+	int rc = strv_add(&v, strdup((*argv)[0]));
+	if (rc == 0)
+		rc = strv_add(&v, strdup("--env"));
+	if (rc == 0)
+		rc = strv_add(&v, strdup("TERM=dumb"));
+	for (char **a = *argv + 1; *a && rc == 0; a++)
+		rc = strv_add(&v, strdup(*a));
+	if (rc < 0) {
+		strv_free(v.v);
+		return rc;
+	}
+	strv_free(*argv);
+	*argv = v.v;
+	return 0;
+}
+
+/* A line of ferryd's own in the service's log, after what the service wrote
+ * before it. */
+static void svc_note(struct agent *ag, struct service *s, const char *line)
+{
+	char path[PATH_MAX];
+	if (s->log_rd >= 0)
+		svc_log_readable(ag, s->log_rd);
+	if (agent_path(ag, path, "logs/%s/%s.log", s->name, s->app) == 0)
+		logfile_note(&s->log, path, ag->log_max, line);
 }
 
 int svc_setup(struct agent *ag, sqlite3 *db, const char *name, const char *rev,
@@ -566,7 +624,7 @@ int svc_setup(struct agent *ag, sqlite3 *db, const char *name, const char *rev,
 		s = calloc(1, sizeof(*s));
 		if (!s)
 			return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
-		s->log_rd = s->log_wr = s->log_fd = s->confine_rd = s->confine_wr = -1;
+		s->log_rd = s->log_wr = s->log.fd = s->confine_rd = s->confine_wr = -1;
 		if (str_copy(s->name, sizeof(s->name), name) < 0 ||
 		    str_copy(s->app, sizeof(s->app), app) < 0) {
 			free(s);
@@ -574,7 +632,7 @@ int svc_setup(struct agent *ag, sqlite3 *db, const char *name, const char *rev,
 			                       app);
 		}
 		int p[2];
-		if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) {
+		if (output_pty(p) < 0 && pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) {
 			free(s);
 			return ferry_error_errno(err, FERRY_E_IO, errno, "pipe");
 		}
@@ -602,6 +660,10 @@ int svc_setup(struct agent *ag, sqlite3 *db, const char *name, const char *rev,
 	int rc = sandbox_launch_supervised(ag, db, name, rev, m, a, -1, &l, err);
 	if (rc < 0)
 		return rc;
+	if (ag->confine && (rc = dumb_terminal(&l.argv)) < 0) {
+		launch_free(&l);
+		return ferry_error_set(err, rc, "out of memory");
+	}
 	char **argv = l.argv, **envp = l.envp;
 	char *cwd = l.cwd;
 	strv_free(s->argv);
@@ -626,10 +688,9 @@ int svc_start(struct agent *ag, struct service *s, ferry_error *err)
 	if (s->pid > 0)
 		return ferry_error_set(err, FERRY_E_BUSY, "%s.%s is stopping", s->name, s->app);
 	char line[256];
-	int n = snprintf(line, sizeof(line), "-- ferryd: starting %s.%s revision %s --\n", s->name,
-	                 s->app, s->rev);
-	if (s->log_fd >= 0 && fs_write_all(s->log_fd, line, (size_t)n) == 0)
-		s->log_size += (uint64_t)n;
+	snprintf(line, sizeof(line), "-- ferryd: starting %s.%s revision %s --", s->name, s->app,
+	         s->rev);
+	svc_note(ag, s, line);
 	int rc = spawn(s->argv, s->envp, s->cwd, s->log_wr, NULL, ag->confine ? s->confine_wr : -1,
 	               &s->pid, err);
 	if (rc < 0) {
@@ -730,7 +791,7 @@ static pid_t find_orphan(struct agent *ag)
 void svc_exited(struct agent *ag, struct service *s, int status)
 {
 	char how[96];
-	describe_status(status, how, sizeof(how));
+	svc_describe_status(status, how, sizeof(how));
 	bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 	s->pid = 0;
 	s->last_status = status;
@@ -763,9 +824,8 @@ void svc_exited(struct agent *ag, struct service *s, int status)
 	}
 	s->exits++;
 	char line[160];
-	int n = snprintf(line, sizeof(line), "-- ferryd: %s.%s %s --\n", s->name, s->app, how);
-	if (s->log_fd >= 0 && fs_write_all(s->log_fd, line, (size_t)n) == 0)
-		s->log_size += (uint64_t)n;
+	snprintf(line, sizeof(line), "-- ferryd: %s.%s %s --", s->name, s->app, how);
+	svc_note(ag, s, line);
 	bool again = s->restart == RESTART_ALWAYS || (s->restart == RESTART_ON_FAILURE && !ok);
 	if (s->type == DAEMON_ONESHOT && s->restart != RESTART_ALWAYS)
 		again = false;
@@ -847,8 +907,18 @@ void svc_log_readable(struct agent *ag, int fd)
 		snprintf(label, sizeof(label), "%s.%s", s->name, s->app);
 		if (confine)
 			sandbox_log_denials(label, buf, (size_t)n);
-		log_write_bounded(ag, path, &s->log_fd, &s->log_size, buf, (size_t)n);
+		logfile_write(&s->log, path, ag->log_max, buf, (size_t)n);
 	}
+}
+
+char *svc_last_output(struct agent *ag, struct service *s, int n)
+{
+	char path[PATH_MAX];
+	if (s->log_rd >= 0)
+		svc_log_readable(ag, s->log_rd); /* what it wrote last may be in the pipe */
+	if (agent_path(ag, path, "logs/%s/%s.log", s->name, s->app) < 0)
+		return NULL;
+	return log_tail(path, n, 0);
 }
 
 /* Is pid a descendant of ancestor? (a confined service's app is the child
@@ -928,9 +998,11 @@ static bool wait_started(struct agent *ag, struct service *s, int64_t deadline, 
 			return true;
 		if (s->exits > 0 || s->state == SVC_EXITED) {
 			char how[96];
-			describe_status(s->last_status, how, sizeof(how));
-			ferry_error_set(err, FERRY_E_INVALID, "%s.%s %s while starting", s->name,
-			                s->app, how);
+			svc_describe_status(s->last_status, how, sizeof(how));
+			_cleanup_free_ char *tail = svc_last_output(ag, s, AGENT_HOOK_LOG_LINES);
+			ferry_error_set(err, FERRY_E_INVALID, "%s.%s %s while starting%s%s",
+			                s->name, s->app, how,
+			                tail && *tail ? "; last output:\n" : "", tail ? tail : "");
 			return false;
 		}
 		agent_wait_ms(ag, 50);

@@ -10,6 +10,8 @@
 
 #include "agent.h"
 #include "base/error.h"
+#include "base/strv.h"
+#include "logfile.h"
 #include "pkg/manifest.h"
 #include "state.h"
 
@@ -45,8 +47,7 @@ struct service {
 	int log_rd, log_wr;    /* pipe: the child's stdout and stderr */
 	int confine_rd;        /* pipe: ferry-confine's own lines, */
 	int confine_wr;        /* its SANDBOX_LOG_FD (confined only) */
-	int log_fd;            /* logs/NAME/APP.log, append */
-	uint64_t log_size;
+	struct logfile log;    /* logs/NAME/APP.log */
 };
 
 /* A child the worker waits for (hooks). */
@@ -58,12 +59,19 @@ struct child {
 };
 
 /* The environment of a program of the package. sandboxed: only the
- * manifest's entries (extra), with $FERRY_* expanded to the paths inside the
- * sandbox (ferry-confine sets the rest); else the full environment with the
- * host's paths (confinement off). */
+ * manifest's entries (the package's `environment`, then extra: the app's,
+ * which wins), with $FERRY_* expanded to the paths inside the sandbox
+ * (ferry-confine sets the rest); else the full environment with the host's
+ * paths (confinement off). m may be NULL: no package environment. */
 int svc_env(struct agent *ag, const char *name, const char *rev, const struct manifest *m,
             const struct manifest_env *extra, size_t n_extra, bool sandboxed, char ***envp,
             ferry_error *err) FERRY_WUR;
+/* Append the command line of app a to argv: its command-chain, its
+ * program and its arguments, with $FERRY_* expanded as in svc_env. Inside
+ * the sandbox the first is relative (ferry-confine finds it in the package)
+ * and the others are at /ferry/NAME/current; else the host's paths. */
+int svc_command(struct agent *ag, const char *name, const char *rev, const struct manifest_app *a,
+                bool sandboxed, struct strv *argv, ferry_error *err) FERRY_WUR;
 /* Make (or update) the service of app for revision rev; db: the calling
  * thread's connection. */
 int svc_setup(struct agent *ag, sqlite3 *db, const char *name, const char *rev,
@@ -97,8 +105,11 @@ void svc_exited(struct agent *ag, struct service *s, int status);
  * "killed by signal S". */
 int proc_run(struct agent *ag, char *const argv[], char *const envp[], const char *cwd,
              const char *logpath, int confine_fd, uint64_t timeout_ms, ferry_error *err) FERRY_WUR;
-/* The last n lines of a file (at most 4 KiB), for messages. free(). */
-char *log_tail(const char *path, int n, off_t from);
+/* "exited with status N", "killed by signal S (Name)" for a wait status. */
+void svc_describe_status(int status, char *out, size_t size);
+/* The last n lines a daemon wrote (its pipe drained first), for messages.
+ * free(). */
+char *svc_last_output(struct agent *ag, struct service *s, int n);
 
 /* package-level service control (worker; takes the lock itself); db: the
  * worker's connection */

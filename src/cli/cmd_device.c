@@ -44,7 +44,7 @@ static char *url_quote(const char *s)
 
 struct flags {
 	bool json, all, dangerous, purge, forever, follow, no_wait, devmode, time, list;
-	const char *channel, *revision, *hold_for, *lines;
+	const char *channel, *revision, *hold_for, *lines, *since;
 	char *args[64];
 	int nargs;
 };
@@ -62,6 +62,7 @@ static int parse(int argc, char **argv, const char *allowed, struct flags *f)
 	    {"--channel", NULL, NULL, &f->channel},     {"--revision", NULL, NULL, &f->revision},
 	    {"--for", NULL, NULL, &f->hold_for},        {"--lines", "-n", NULL, &f->lines},
 	    {"--time", NULL, &f->time, NULL},           {"--list", NULL, &f->list, NULL},
+	    {"--since", NULL, NULL, &f->since},
 	};
 	struct cli_opt opts[ARRAY_SIZE(every) + 1];
 	size_t n = 0;
@@ -722,10 +723,82 @@ int cmd_change(int argc, char **argv)
 	return 0;
 }
 
+/* --since: a duration back from now (10m, 2h) or a time, local unless it
+ * ends in Z: 2026-12-05T11:00[:SS][Z], "2026-12-05 11:00[:SS]", 11:00[:SS]
+ * (today). Milliseconds since the epoch, or -1. */
+static long long parse_since(const char *s)
+{
+	unsigned long long ms = 0;
+	if (str_parse_duration_ms(s, 3650ull * 24 * 3600 * 1000, &ms) == 0)
+		return (long long)(time(NULL)) * 1000 - (long long)ms;
+	static const char *const formats[] = {"%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M",
+	                                      "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M",
+	                                      "%H:%M:%S",          "%H:%M"};
+	for (size_t i = 0; i < ARRAY_SIZE(formats); i++) {
+		time_t now = time(NULL);
+		struct tm tm;
+		localtime_r(&now, &tm);
+		tm.tm_sec = 0;
+		const char *end = strptime(s, formats[i], &tm);
+		if (!end || (*end && strcmp(end, "Z") != 0))
+			continue;
+		tm.tm_isdst = -1;
+		time_t t = *end == 'Z' ? timegm(&tm) : mktime(&tm);
+		if (t != (time_t)-1)
+			return (long long)t * 1000;
+	}
+	return -1;
+}
+
+struct shown_line {
+	const char *stamp, *app, *text;
+	size_t seq;
+};
+
+static int by_time(const void *a, const void *b)
+{
+	const struct shown_line *x = a, *y = b;
+	int c = strcmp(x->stamp, y->stamp);
+	return c ? c : (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/* The lines of every app of an answer, merged in time order, the last max
+ * of them (0: all): "2026-12-05T11:17:50Z NAME.APP: text". */
+static void print_lines(const char *name, json_t *r, size_t max)
+{
+	size_t total = 0, i, k;
+	json_t *l, *line;
+	json_array_foreach(r, i, l) total += json_array_size(json_object_get(l, "lines"));
+	if (total == 0)
+		return;
+	struct shown_line *v = calloc(total, sizeof(*v));
+	if (!v)
+		return;
+	size_t n = 0;
+	json_array_foreach(r, i, l)
+	{
+		const char *app = cli_json_str(l, "app", "");
+		json_array_foreach(json_object_get(l, "lines"), k, line)
+		{
+			v[n] = (struct shown_line){cli_json_str(line, "time", ""), app,
+			                           cli_json_str(line, "text", ""), n};
+			n++;
+		}
+	}
+	qsort(v, n, sizeof(*v), by_time);
+	for (i = max && n > max ? n - max : 0; i < n; i++) {
+		/* to the second, as snap logs and journalctl show it */
+		if (strlen(v[i].stamp) > 19)
+			printf("%.19sZ ", v[i].stamp);
+		printf("%s.%s: %s\n", name, v[i].app, v[i].text);
+	}
+	free(v);
+}
+
 int cmd_logs(int argc, char **argv)
 {
 	struct flags f;
-	if (parse(argc, argv, "follow lines", &f) < 0)
+	if (parse(argc, argv, "follow lines since", &f) < 0)
 		return 2;
 	if (f.nargs != 1)
 		return cli_usage(argv[0]);
@@ -733,31 +806,29 @@ int cmd_logs(int argc, char **argv)
 	if (f.lines && str_to_u64(f.lines, 10000, &n) < 0)
 		return cli_fail("logs: -n: expected a number of lines from 0 to 10000; got \"%s\"",
 		                f.lines);
-	char url[4096];
-	snprintf(url, sizeof(url), "/v1/logs?name=%s&n=%llu", f.args[0], n);
+	long long since = -1;
+	if (f.since && (since = parse_since(f.since)) < 0)
+		return cli_fail("logs: --since: expected a duration such as 10m or 2h, or a time "
+		                "such as 2026-12-05T11:00, \"2026-12-05 11:00:30\" or 11:00 "
+		                "(local; UTC with a Z); got \"%s\"",
+		                f.since);
+	if (since >= 0 && !f.lines)
+		n = 10000; /* everything since then */
+	char name[PKG_NAME_MAX + 1];
+	snprintf(name, sizeof(name), "%.*s", (int)strcspn(f.args[0], "."), f.args[0]);
+	char url[4096], sq[48] = "";
+	if (since >= 0)
+		snprintf(sq, sizeof(sq), "&since=%lld", since);
+	snprintf(url, sizeof(url), "/v1/logs?name=%s&n=%llu%s", f.args[0], n, sq);
 	json_t *r = NULL;
 	int rc = get("logs", url, &r);
 	if (rc)
 		return rc;
-	bool many = json_array_size(r) > 1;
-	size_t i;
-	json_t *l;
-	json_array_foreach(r, i, l)
-	{
-		const char *text = cli_json_str(l, "text", "");
-		if (!*text)
-			continue;
-		if (many) {
-			_cleanup_free_ char *copy = strdup(text);
-			for (char *line = copy ? strtok(copy, "\n") : NULL; line;
-			     line = strtok(NULL, "\n"))
-				printf("%s: %s\n", cli_json_str(l, "app", ""), line);
-		} else {
-			printf("%s%s", text, str_has_suffix(text, "\n") ? "" : "\n");
-		}
-	}
+	print_lines(name, r, (size_t)n);
 	fflush(stdout);
 	while (f.follow) {
+		size_t i;
+		json_t *l;
 		json_t *offs = json_object();
 		json_array_foreach(r, i, l)
 		    json_object_set(offs, cli_json_str(l, "app", ""), json_object_get(l, "offset"));
@@ -773,20 +844,7 @@ int cmd_logs(int argc, char **argv)
 			break;
 		json_decref(r);
 		r = r2;
-		json_array_foreach(r, i, l)
-		{
-			const char *text = cli_json_str(l, "text", "");
-			if (!*text)
-				continue;
-			if (many) {
-				_cleanup_free_ char *copy = strdup(text);
-				for (char *line = copy ? strtok(copy, "\n") : NULL; line;
-				     line = strtok(NULL, "\n"))
-					printf("%s: %s\n", cli_json_str(l, "app", ""), line);
-			} else {
-				fputs(text, stdout);
-			}
-		}
+		print_lines(name, r, 0);
 		fflush(stdout);
 		struct timespec ts = {0, 250 * 1000 * 1000};
 		nanosleep(&ts, NULL);

@@ -301,28 +301,39 @@ static int open_in_tree(int root, const char *path)
 	return fd;
 }
 
+/* field (apps.NAME.command, ...) names path: an executable regular file of
+ * the tree */
+static int check_program(int root, const char *field, const char *path, ferry_error *err)
+{
+	_cleanup_close_ int fd = open_in_tree(root, path);
+	struct stat st;
+	if (fd < 0)
+		return ferry_error_set(err, FERRY_E_NOTFOUND, "%s: %s is not in the package", field,
+		                       path);
+	if (fstat(fd, &st) < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "%s: %s", field, path);
+	if (!S_ISREG(st.st_mode))
+		return ferry_error_set(err, FERRY_E_INVALID, "%s: %s is not a regular file", field,
+		                       path);
+	if (!(st.st_mode & 0111))
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "%s: %s is not executable (chmod +x it)", field, path);
+	return 0;
+}
+
 static int check_apps(struct pack *p, int root, ferry_error *err)
 {
 	for (size_t i = 0; i < p->m->n_apps; i++) {
 		const struct manifest_app *a = &p->m->apps[i];
-		_cleanup_close_ int fd = open_in_tree(root, a->command);
-		struct stat st;
-		if (fd < 0)
-			return ferry_error_set(err, FERRY_E_NOTFOUND,
-			                       "apps.%s.command: %s is not in the package", a->name,
-			                       a->command);
-		if (fstat(fd, &st) < 0)
-			return ferry_error_errno(err, FERRY_E_IO, errno, "apps.%s.command: %s",
-			                         a->name, a->command);
-		if (!S_ISREG(st.st_mode))
-			return ferry_error_set(err, FERRY_E_INVALID,
-			                       "apps.%s.command: %s is not a regular file", a->name,
-			                       a->command);
-		if (!(st.st_mode & 0111))
-			return ferry_error_set(
-			    err, FERRY_E_INVALID,
-			    "apps.%s.command: %s is not executable (chmod +x it)", a->name,
-			    a->command);
+		char field[160];
+		snprintf(field, sizeof(field), "apps.%s.command", a->name);
+		int rc = check_program(root, field, a->command, err);
+		for (size_t k = 0; rc == 0 && k < a->n_command_chain; k++) {
+			snprintf(field, sizeof(field), "apps.%s.command-chain[%zu]", a->name, k);
+			rc = check_program(root, field, a->command_chain[k], err);
+		}
+		if (rc < 0)
+			return rc;
 	}
 	return 0;
 }

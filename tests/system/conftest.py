@@ -43,3 +43,16 @@ def run(name, *args, check=None, env=None, input=None, cwd=None, timeout=300):
 @pytest.fixture
 def ferry():
     return lambda *a, **kw: run("ferry", *a, **kw)
+
+
+@pytest.fixture
+def agent():
+    """A ferryd in a temporary root (device.Agent), started; stopped at the
+    end, when it must exit 0 on SIGTERM."""
+    from device import Agent  # device.py imports this file
+    a = Agent().start()
+    yield a
+    status = a.stop()
+    log = a.logtext()
+    a.cleanup()
+    assert status == 0, f"ferryd exited with {status} on SIGTERM:\n{log}"

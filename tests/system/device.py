@@ -67,7 +67,7 @@ def build_package(workdir, name="hello", version="1.0", hooks=None, apps=None, h
         y += [textwrap.indent(textwrap.dedent(apps).strip("\n"), "  ")]
     if hooks:
         y += ["hooks:"] + [f"  {h}: {{}}" for h in hooks]
-    h = {"grace": "300ms", "timeout": "5s"}
+    h = {"grace": "300ms", "timeout": "5s", "retries": "0"}
     h.update(health or {})
     y += ["health:"] + [f"  {k}: {v}" for k, v in h.items()]
     if extra_yaml:

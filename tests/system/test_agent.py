@@ -14,14 +14,11 @@ from conftest import binary, run
 from device import Agent, build_package
 
 
-@pytest.fixture
-def agent():
-    a = Agent().start()
-    yield a
-    status = a.stop()
-    log = a.logtext()
-    a.cleanup()
-    assert status == 0, f"ferryd exited with {status} on SIGTERM:\n{log}"
+def untimed(line):
+    """A line of ferry logs without its time, which it must have."""
+    stamp, rest = line.split(" ", 1)
+    assert time.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ"), line
+    return rest
 
 
 @pytest.fixture
@@ -108,8 +105,8 @@ def test_install_list_info_run(agent, work):
     svcs = agent.json("services")
     assert [(s["name"], s["app"], s["active"], s["revision"]) for s in svcs] == [
         ("hello", "server", "active", "x1")]
-    assert agent.ferry("logs", "hello.server").stdout.splitlines()[-1] == \
-        "server 1.0 revision x1 starting"
+    assert untimed(agent.ferry("logs", "hello.server").stdout.splitlines()[-1]) == \
+        "hello.server: server 1.0 revision x1 starting"
 
 
 def test_refresh_copies_data_and_keeps_old(agent, work):
@@ -453,8 +450,9 @@ def test_logs_are_bounded_and_rotated(work):
         logdir = os.path.join(a.root, "logs/hello")
         assert os.path.exists(os.path.join(logdir, "chatty.log.1"))
         assert os.path.getsize(os.path.join(logdir, "chatty.log")) <= 8192 + 16384
-        assert a.ferry("logs", "hello.chatty", "-n", "2").stdout == \
-            "line 1998 of chatter\nline 1999 of chatter\n"
+        assert [untimed(line) for line in
+                a.ferry("logs", "hello.chatty", "-n", "2").stdout.splitlines()] == \
+            ["hello.chatty: line 1998 of chatter", "hello.chatty: line 1999 of chatter"]
     finally:
         assert a.stop() == 0
         a.cleanup()
@@ -466,10 +464,11 @@ def test_logs_follow(agent, work):
     p = subprocess.Popen([binary("ferry"), "logs", "hello.server", "-f", "-n", "1"],
                          stdout=subprocess.PIPE, text=True, env=env)
     try:
-        assert p.stdout.readline() == "server 1.0 revision x1 starting\n"
+        assert untimed(p.stdout.readline()) == "hello.server: server 1.0 revision x1 starting\n"
         agent.ferry("restart", "hello.server")
-        assert p.stdout.readline() == "-- ferryd: starting hello.server revision x1 --\n"
-        assert p.stdout.readline() == "server 1.0 revision x1 starting\n"
+        assert untimed(p.stdout.readline()) == \
+            "hello.server: -- ferryd: starting hello.server revision x1 --\n"
+        assert untimed(p.stdout.readline()) == "hello.server: server 1.0 revision x1 starting\n"
     finally:
         p.kill()
         p.wait()

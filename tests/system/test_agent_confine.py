@@ -85,16 +85,6 @@ while True:
 
 
 @pytest.fixture
-def agent():
-    a = Agent().start()
-    yield a
-    status = a.stop()
-    log = a.logtext()
-    a.cleanup()
-    assert status == 0, f"ferryd exited with {status} on SIGTERM:\n{log}"
-
-
-@pytest.fixture
 def work(tmp_path):
     return str(tmp_path)
 

@@ -187,7 +187,7 @@ BROKEN = [
      '3:1: sumary: unknown key; did you mean "summary"?'),
     ('name: hello\nversion: "1.0"\nsummary: s\napps:\n  hello:\n    command: /bin/sh\n',
      '6:14: apps.hello.command: expected a relative path inside the package, such as bin/server '
-     '(no leading "/", no "..", no spaces; put arguments in a script); got "/bin/sh"'),
+     '(no leading "/", no ".."), then its arguments; got "/bin/sh"'),
     ('name: hello\nversion: "1.0"\nsummary: s\nparts:\n  x:\n    stage-packages: ["-o foo"]\n',
      '6:22: parts.x.stage-packages[0]: expected a Debian package as NAME or NAME=VERSION (such as '
      'libssl3 or libssl3=3.0.11-1~deb12u2); got "-o foo"'),

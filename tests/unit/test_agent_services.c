@@ -53,7 +53,7 @@ static struct service *service(enum manifest_daemon type, enum manifest_restart 
 	s->type = type;
 	s->restart = restart;
 	s->restart_delay_ms = delay_ms;
-	s->log_rd = s->log_wr = s->log_fd = -1;
+	s->log_rd = s->log_wr = s->log.fd = -1;
 	s->pid = 4242; /* never signalled: nothing here stops it */
 	s->state = SVC_RUNNING;
 	s->next = ag.services;
@@ -136,13 +136,17 @@ static void test_exit_is_written_to_the_log(void **state)
 	assert_int_equal(agent_path(&ag, path, "logs/pkg/web.log"), 0);
 	assert_int_equal(fs_mkdir_p(dir, 0750, NULL), 0);
 	struct service *s = service(DAEMON_SIMPLE, RESTART_NEVER, 0);
-	s->log_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-	assert_true(s->log_fd >= 0);
+	logfile_open(&s->log, path);
+	assert_true(s->log.fd >= 0);
 	svc_exited(&ag, s, exit3);
 	char *text = NULL;
 	assert_int_equal(fs_read_file(path, 4096, &text, NULL, NULL), 0);
-	assert_string_equal(text, "-- ferryd: pkg.web exited with status 3 --\n");
-	assert_int_equal(s->log_size, strlen(text));
+	/* stamped with the time, like every line */
+	assert_int_equal(strlen(text), LOG_STAMP_LEN + 1 + 43);
+	assert_true(text[4] == '-' && text[10] == 'T' && text[LOG_STAMP_LEN - 1] == 'Z');
+	assert_string_equal(text + LOG_STAMP_LEN + 1,
+	                    "-- ferryd: pkg.web exited with status 3 --\n");
+	assert_int_equal(s->log.size, strlen(text));
 	free(text);
 }
 
@@ -209,23 +213,24 @@ static void test_log_rotation(void **state)
 	assert_int_equal(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
 	s->log_rd = p[0];
 	s->log_wr = p[1];
-	s->log_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-	assert_true(s->log_fd >= 0);
+	logfile_open(&s->log, path);
+	assert_true(s->log.fd >= 0);
+	const size_t stamp = LOG_STAMP_LEN + 1; /* each file starts with one */
 
 	feed(p[1], 'a', 3000);
 	svc_log_readable(&ag, p[0]);
-	assert_int_equal(s->log_size, 3000);
+	assert_int_equal(s->log.size, stamp + 3000);
 	assert_int_equal(access(old, F_OK), -1);
 
 	/* 3000 + 3000 > 4096: the old output moves to web.log.1 first */
 	feed(p[1], 'b', 3000);
 	svc_log_readable(&ag, p[0]);
 	char *cur = slurp(path), *prev = slurp(old);
-	assert_int_equal(strlen(prev), 3000);
-	assert_int_equal(strspn(prev, "a"), 3000);
-	assert_int_equal(strlen(cur), 3000);
-	assert_int_equal(strspn(cur, "b"), 3000);
-	assert_int_equal(s->log_size, 3000);
+	assert_int_equal(strlen(prev), stamp + 3000);
+	assert_int_equal(strspn(prev + stamp, "a"), 3000);
+	assert_int_equal(strlen(cur), stamp + 3000);
+	assert_int_equal(strspn(cur + stamp, "b"), 3000);
+	assert_int_equal(s->log.size, stamp + 3000);
 	free(cur);
 	free(prev);
 
@@ -234,10 +239,10 @@ static void test_log_rotation(void **state)
 	svc_log_readable(&ag, p[0]);
 	cur = slurp(path);
 	prev = slurp(old);
-	assert_int_equal(strspn(prev, "b"), 3000);
-	assert_int_equal(strlen(prev), 3000);
-	assert_int_equal(strlen(cur), 2000);
-	assert_int_equal(strspn(cur, "c"), 2000);
+	assert_int_equal(strspn(prev + stamp, "b"), 3000);
+	assert_int_equal(strlen(prev), stamp + 3000);
+	assert_int_equal(strlen(cur), stamp + 2000);
+	assert_int_equal(strspn(cur + stamp, "c"), 2000);
 	free(cur);
 	free(prev);
 	/* svc_free_all closes the pipe and the log */

@@ -271,13 +271,13 @@ static void test_error_shape(void **state)
 	expect_error(BASE "foo: 1\n", FILE_NAME
 	             ":4:1: foo: unknown key; expected one of name, version, summary, "
 	             "description, license, architectures, confinement, grade, apps, hooks, "
-	             "health, plugs, slots, parts, components, limits, type, base");
+	             "health, plugs, slots, parts, components, limits, type, base, environment");
 	expect_error(BASE "name: cd\n", FILE_NAME ":4:1: name: duplicate key (first at line 1)");
 	/* a message is one printable line whatever the input holds */
 	expect_error(BASE "\"a\\nb\": 1\n", FILE_NAME
 	             ":4:1: \"a\\x0ab\": unknown key; expected one of name, version, summary, "
 	             "description, license, architectures, confinement, grade, apps, hooks, "
-	             "health, plugs, slots, parts, components, limits, type, base");
+	             "health, plugs, slots, parts, components, limits, type, base, environment");
 	/* the file name is the caller's */
 	ferry_error err = {0};
 	struct manifest *m = NULL;
@@ -350,7 +350,8 @@ static void test_required_and_types(void **state)
 	expect_error(BASE "hooks: [install]\n",
 	             FILE_NAME ":4:8: hooks: expected a map of hook names; got a list");
 	expect_error(BASE "health: 30s\n",
-	             FILE_NAME ":4:9: health: expected a map with grace and timeout; got \"30s\"");
+	             FILE_NAME ":4:9: health: expected a map with grace, timeout, interval, "
+	                       "retries and start-period; got \"30s\"");
 	expect_error(BASE "components: {name: x}\n",
 	             FILE_NAME ":4:13: components: expected a list of components; got a map");
 	expect_error(BASE "parts: [a]\n",
@@ -526,8 +527,60 @@ static void test_architectures_and_enums(void **state)
 
 #define CMD_WHY                                                                                    \
 	"expected a relative path inside the package, such as bin/server (no leading \"/\", no "   \
-	"\"..\", "                                                                                 \
-	"no spaces; put arguments in a script)"
+	"\"..\"), then its arguments"
+
+static void test_command_words_and_chain(void **state)
+{
+	(void)state;
+	struct manifest *m = parse_ok(
+	    BASE "apps:\n  web:\n    command: >-\n      bin/web --port 80 'a b' \"c \\\"d\\\" e\"\n"
+	         "      x\\ y '' $FERRY_DATA/f '|'\n"
+	         "    command-chain: [bin/env, ./bin/wrap]\n");
+	const struct manifest_app *a = &m->apps[0];
+	assert_string_equal(a->command, "bin/web");
+	assert_int_equal(a->n_args, 8);
+	const char *want[] = {"--port", "80", "a b", "c \"d\" e", "x y", "", "$FERRY_DATA/f", "|"};
+	for (size_t i = 0; i < 8; i++)
+		assert_string_equal(a->args[i], want[i]);
+	assert_null(a->args[8]);
+	assert_int_equal(a->n_command_chain, 2);
+	assert_string_equal(a->command_chain[0], "bin/env");
+	assert_string_equal(a->command_chain[1], "./bin/wrap");
+	manifest_free(m);
+
+	expect_error(BASE "apps:\n  web:\n    command: \"bin/web 'x\"\n", FILE_NAME
+	             ":6:14: apps.web.command: expected a program and its arguments (at "
+	             "most 64 words) such as bin/server --port 8080: a single quote is not "
+	             "closed; got \"bin/web 'x\"");
+	expect_error(BASE "apps:\n  web:\n    command: bin/web > log\n", FILE_NAME
+	             ":6:14: apps.web.command: expected a program and its arguments (at "
+	             "most 64 words) such as bin/server --port 8080: shell syntax (| & ; < > "
+	             "( ) `) is not interpreted: no shell runs the command; quote it to pass "
+	             "it as it is, or use a script; got \"bin/web > log\"");
+	expect_error(BASE "apps:\n  web:\n    command: \"  \"\n", FILE_NAME
+	             ":6:14: apps.web.command: expected a program and its arguments (at "
+	             "most 64 words) such as bin/server --port 8080: no command; got \"  \"");
+	expect_error(BASE "apps:\n  web:\n    command: /bin/sh -c x\n",
+	             FILE_NAME ":6:14: apps.web.command: " CMD_WHY "; got \"/bin/sh -c x\"");
+	expect_error(BASE "apps:\n  web:\n    command: bin/web\n    command-chain: [/bin/sh]\n",
+	             FILE_NAME ":7:21: apps.web.command-chain[0]: expected a relative path inside "
+	                       "the package, such as bin/wrapper (no leading \"/\", no \"..\", no "
+	                       "spaces); got \"/bin/sh\"");
+	expect_error(BASE "apps:\n  web:\n    command: bin/web\n    command-chain: bin/env\n",
+	             FILE_NAME ":7:20: apps.web.command-chain: expected a list of paths; got "
+	                       "\"bin/env\"");
+
+	/* the package's environment, for apps and hooks */
+	m = parse_ok(BASE "environment:\n  LD_LIBRARY_PATH: $FERRY_PKG/lib\n  A: \"\"\n");
+	assert_int_equal(m->n_env, 2);
+	assert_string_equal(m->env[0].key, "LD_LIBRARY_PATH");
+	assert_string_equal(m->env[0].value, "$FERRY_PKG/lib");
+	assert_string_equal(m->env[1].value, "");
+	manifest_free(m);
+	expect_error(BASE "environment:\n  1A: x\n",
+	             FILE_NAME ":5:3: environment.1A: expected a variable name of letters, digits "
+	                       "and \"_\" (at most 64, not starting with a digit); got \"1A\"");
+}
 
 static void test_apps(void **state)
 {
@@ -547,12 +600,13 @@ static void test_apps(void **state)
 	             FILE_NAME ":6:14: apps.web.command: " CMD_WHY "; got \"bin/../../etc/x\"");
 	expect_error(BASE "apps:\n  web:\n    command: ..\n",
 	             FILE_NAME ":6:14: apps.web.command: " CMD_WHY "; got \"..\"");
-	expect_error(BASE "apps:\n  web:\n    command: bin/web --port 80\n",
-	             FILE_NAME ":6:14: apps.web.command: " CMD_WHY "; got \"bin/web --port 80\"");
 	expect_error(BASE "apps:\n  web:\n    command: bin//web\n",
 	             FILE_NAME ":6:14: apps.web.command: " CMD_WHY "; got \"bin//web\"");
 	struct manifest *m = parse_ok(BASE "apps:\n  web:\n    command: bin/a..b\n");
 	assert_string_equal(m->apps[0].command, "bin/a..b");
+	assert_int_equal(m->apps[0].n_args, 0);
+	assert_null(m->apps[0].args[0]);
+	assert_null(m->apps[0].command_chain);
 	manifest_free(m);
 
 	expect_error(BASE "apps:\n  web:\n    comand: bin/web\n",
@@ -606,11 +660,35 @@ static void test_hooks_and_health(void **state)
 	struct manifest *m = parse_ok(BASE "health:\n  grace: 0s\n  timeout: 1ms\n");
 	assert_int_equal(m->health_grace_ms, 0);
 	assert_int_equal(m->health_timeout_ms, 1);
+	assert_int_equal(m->health_start_period_ms, 0);
+	assert_int_equal(m->health_interval_ms, 2000);
+	assert_int_equal(m->health_retries, 3);
 	manifest_free(m);
 	m = parse_ok(BASE "health: {grace: 60m, timeout: 90s}\n");
 	assert_int_equal(m->health_grace_ms, 3600000);
 	assert_int_equal(m->health_timeout_ms, 90000);
 	manifest_free(m);
+	m = parse_ok(BASE
+	             "health: {start-period: 5s, interval: 500ms, retries: 10, timeout: 1m}\n");
+	assert_int_equal(m->health_start_period_ms, 5000);
+	assert_int_equal(m->health_interval_ms, 500);
+	assert_int_equal(m->health_retries, 10);
+	manifest_free(m);
+	m = parse_ok(BASE "health: {retries: 0}\n");
+	assert_int_equal(m->health_retries, 0);
+	manifest_free(m);
+	expect_error(BASE "health: {retries: 101}\n", FILE_NAME
+	             ":4:19: health.retries: expected a number from 0 to 100; got \"101\"");
+	expect_error(BASE "health: {retries: -1}\n", FILE_NAME
+	             ":4:19: health.retries: expected a number from 0 to 100; got \"-1\"");
+	expect_error(BASE "health: {interval: 0s}\n", FILE_NAME
+	             ":4:20: health.interval: expected a duration from 1ms to 1h, such as "
+	             "500ms, 30s, 5m or 1h; got \"0s\"");
+	expect_error(BASE "health: {start-perod: 1s}\n", FILE_NAME
+	             ":4:10: health.start-perod: unknown key; did you mean \"start-period\"?");
+	expect_error(BASE "health: {timeout: 1h, retries: 6}\n",
+	             FILE_NAME ":4:9: health: start-period + (retries + 1) x timeout + retries x "
+	                       "interval may be at most 6h; these make 25212s");
 	m = parse_ok(BASE
 	             "apps:\n  d:\n    command: d\n    daemon: simple\n    restart-delay: 0ms\n"
 	             "    stop-timeout: 1h\n");
@@ -1115,6 +1193,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_full_manifest),
+	    cmocka_unit_test(test_command_words_and_chain),
 	    cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_error_shape),
 	    cmocka_unit_test(test_required_and_types),
