@@ -33,6 +33,7 @@ int cli_sibling(const char *name, const char *subdir, char *out, size_t size);
 int cmd_init(int argc, char **argv);
 int cmd_pack(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_delta(int argc, char **argv);
 
 /* cmd_store.c: the publisher verbs that talk to a store */
 int cmd_login(int argc, char **argv);

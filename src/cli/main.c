@@ -41,6 +41,8 @@ static const struct cli_verb verbs[] = {
     {"pack", cmd_pack, "DIR [-o FILE] [--compression zstd|xz|lz4] [--deb-cache DIR]",
      "pack DIR into a NAME_VERSION_ARCH.ferry image"},
     {"inspect", cmd_inspect, "FILE [--json] [--files]", "show what a .ferry image holds"},
+    {"delta", cmd_delta, "make OLD NEW -o DELTA | apply OLD DELTA -o NEW",
+     "compute a delta between two images, or rebuild the new one from it"},
     {"login", cmd_login, "--store URL [--token-file FILE] [--insecure]",
      "save a store token (read from standard input) for the publisher verbs"},
     {"logout", cmd_logout, "", "forget the saved store token"},
