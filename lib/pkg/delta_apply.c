@@ -339,8 +339,8 @@ static int rebuild(struct applier *a, int dfd, const struct delta_header *h, con
 	if (rc < 0)
 		return ferry_error_prefix(err, rc, "rebuild the new image");
 
-	uint64_t size;
-	unsigned char sha[32];
+	uint64_t size = 0;
+	unsigned char sha[32] = {0};
 	rc = hash_file(b_img, &size, sha, err);
 	if (rc < 0)
 		return rc;
