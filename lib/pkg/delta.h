@@ -27,12 +27,22 @@
 #include "base/error.h"
 
 struct delta_stats {
-	uint64_t delta_size; /* bytes of the delta file */
-	uint64_t a_size;     /* bytes of A's image */
-	uint64_t b_size;     /* bytes of B's image */
-	uint64_t copied;     /* files of B copied from A */
-	uint64_t diffed;     /* files of B diffed against a file of A */
-	uint64_t literal;    /* files of B stored whole */
+	uint64_t delta_size;               /* bytes of the delta file */
+	uint64_t a_size;                   /* bytes of A's image */
+	uint64_t b_size;                   /* bytes of B's image */
+	uint64_t copied;                   /* files of B copied from A */
+	uint64_t diffed;                   /* files of B diffed against a file of A */
+	uint64_t literal;                  /* files of B stored whole */
+	uint64_t recompressed_differently; /* blocks this machine compressed otherwise */
+	uint64_t fetched;                  /* bytes of B's image fetched (opts->fetch) */
+};
+
+/* Fetch len bytes of B's image at off into buf (an HTTP Range request). */
+typedef int (*delta_fetch_fn)(void *ctx, uint64_t off, size_t len, void *buf, ferry_error *err);
+
+struct delta_apply_opts {
+	delta_fetch_fn fetch; /* NULL: a block that recompresses otherwise fails */
+	void *fetch_ctx;
 };
 
 /* Compute the delta from image a_path to image b_path and write it to
@@ -44,13 +54,17 @@ int delta_make(const char *a_path, const char *b_path, const char *out_path,
                struct delta_stats *stats, ferry_error *err) FERRY_WUR;
 
 /* Rebuild B from image a_path and the delta at delta_path into out_path
- * (atomically, mode 0644). Fails with FERRY_E_VERIFY when A is not the image
- * the delta was made from (size or SHA-256) or when the rebuilt image is not
- * B; FERRY_E_CORRUPT or FERRY_E_LIMIT for a damaged or hostile delta. On any
- * failure out_path is left as it was and the work directory is removed.
- * stats may be NULL. */
+ * (atomically, mode 0644). Where this machine's compressor gives a block
+ * other bytes than B holds, the block keeps B's size (so B's layout stays)
+ * and the 64 KiB chunks of B that differ are fetched through opts->fetch.
+ * Fails with FERRY_E_VERIFY when A is not the image the delta was made from
+ * (size or SHA-256) or when the rebuilt image is not B; FERRY_E_CORRUPT or
+ * FERRY_E_LIMIT for a damaged or hostile delta. On any failure out_path is
+ * left as it was and the work directory is removed. opts and stats may be
+ * NULL. */
 int delta_apply(const char *a_path, const char *delta_path, const char *out_path,
-                struct delta_stats *stats, ferry_error *err) FERRY_WUR;
+                const struct delta_apply_opts *opts, struct delta_stats *stats,
+                ferry_error *err) FERRY_WUR;
 
 /* What a delta file says of itself, after checking its header (not its
  * streams): the images it goes between. */

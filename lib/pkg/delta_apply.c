@@ -12,6 +12,7 @@
  * writer checks the finished tree by its own rules (no escaping links). It
  * does not decide whether to use a delta nor fetch one (the agent does). */
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,10 @@ struct applier {
 	int out_fd; /* B's file being written */
 	uint64_t out_left;
 	struct delta_stats *stats;
+	const struct delta_apply_opts *opts;
+	struct delta_table table;
+	atomic_uint_fast64_t differ; /* blocks compressed otherwise here */
+	atomic_int missing;          /* blocks B does not list */
 };
 
 static int collect(const struct image_entry *e, void *ctx)
@@ -288,6 +293,91 @@ int delta_read_info(const char *delta_path, struct delta_info *info, ferry_error
 	return 0;
 }
 
+/* The writer's block hook: keep B's size for every block, so that B's
+ * layout stays whatever this compressor gives. A block compressed to other
+ * bytes of B's size is found by the chunk check; one of another size is
+ * filled with a placeholder made of its key (so that equal blocks stay
+ * equal for the writer's deduplication) and found the same way. */
+static long keep_layout(const void *in, size_t in_size, void *out, size_t out_size, size_t room,
+                        void *ctx)
+{
+	struct applier *a = ctx;
+	struct delta_unit key = {.in_size = (uint32_t)in_size};
+	delta_key(in, in_size, key.key);
+	const struct delta_unit *u = delta_table_find(&a->table, &key);
+	if (!u) {
+		atomic_fetch_add(&a->missing, 1);
+		return -1;
+	}
+	bool forced = u->out_size > 0 && (u->key[0] & 7) == 0 && FAULT("delta_apply.recompress");
+	if (u->out_size == out_size && !forced)
+		return (long)out_size;
+	if (u->out_size == 0)
+		return 0; /* B stores it as it is: these are its bytes */
+	if (u->out_size > room)
+		return -1;
+	for (size_t i = 0; i < u->out_size; i++)
+		((unsigned char *)out)[i] = u->key[i % 8] ^ (unsigned char)(i / 8);
+	atomic_fetch_add(&a->differ, 1);
+	return (long)u->out_size;
+}
+
+/* Compare the rebuilt image chunk by chunk with B's chunk hashes, and fetch
+ * the chunks that differ (runs of them, at most 1 MiB a request). */
+static int repair(struct applier *a, const char *b_img, const struct delta_header *h,
+                  ferry_error *err)
+{
+	_cleanup_close_ int fd = open(b_img, O_RDWR | O_CLOEXEC);
+	_cleanup_free_ unsigned char *buf = malloc(16 * DELTA_CHUNK);
+	if (fd < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "%s", b_img);
+	if (!buf)
+		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
+	uint64_t i = 0;
+	while (i < a->table.nchunks) {
+		uint64_t first = i, end = i;
+		/* a run of differing chunks from i, at most 16 */
+		for (; end < a->table.nchunks && end - first < 16; end++) {
+			uint64_t off = end * DELTA_CHUNK;
+			size_t n =
+			    h->b_size - off < DELTA_CHUNK ? (size_t)(h->b_size - off) : DELTA_CHUNK;
+			unsigned char key[8];
+			if (pread(fd, buf, n, (off_t)off) != (ssize_t)n)
+				return ferry_error_errno(err, FERRY_E_IO, errno ? errno : EIO,
+				                         "read %s", b_img);
+			delta_key(buf, n, key);
+			if (memcmp(key, a->table.chunks[end], 8) == 0)
+				break;
+		}
+		if (end == first) {
+			i++;
+			continue;
+		}
+		uint64_t off = first * DELTA_CHUNK;
+		uint64_t stop = end * DELTA_CHUNK < h->b_size ? end * DELTA_CHUNK : h->b_size;
+		size_t n = (size_t)(stop - off);
+		if (!a->opts || !a->opts->fetch)
+			return ferry_error_set(
+			    err, FERRY_E_VERIFY,
+			    "%s: bytes %llu..%llu of the new image recompress "
+			    "otherwise here, and there is no source to fetch them",
+			    a->delta_name, (unsigned long long)off, (unsigned long long)stop);
+		int rc = a->opts->fetch(a->opts->fetch_ctx, off, n, buf, err);
+		if (rc < 0)
+			return ferry_error_prefix(
+			    err, rc, "fetch bytes %llu..%llu of the new image",
+			    (unsigned long long)off, (unsigned long long)stop);
+		if (pwrite(fd, buf, n, (off_t)off) != (ssize_t)n)
+			return ferry_error_errno(err, FERRY_E_IO, errno ? errno : EIO, "write %s",
+			                         b_img);
+		a->stats->fetched += n;
+		i = end;
+	}
+	if (fsync(fd) < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "fsync %s", b_img);
+	return 0;
+}
+
 static int rebuild(struct applier *a, int dfd, const struct delta_header *h, const char *a_path,
                    const char *work, const char *out_path, ferry_error *err)
 {
@@ -322,6 +412,8 @@ static int rebuild(struct applier *a, int dfd, const struct delta_header *h, con
 	struct delta_sink sink = {sink_dir,   sink_symlink, sink_copy, sink_begin,
 	                          sink_write, sink_end,     a};
 	rc = delta_read(dfd, a->delta_name, h, &base, &sink, err);
+	if (rc == 0)
+		rc = delta_read_table(dfd, a->delta_name, h, &a->table, err);
 	if (rc < 0)
 		return rc;
 
@@ -334,10 +426,24 @@ static int rebuild(struct applier *a, int dfd, const struct delta_header *h, con
 	    .mtime = h->mtime,
 	    .max_files = h->b_entries ? h->b_entries : 1,
 	    .max_bytes = h->b_bytes ? h->b_bytes : 1,
+	    .block_hook = keep_layout,
+	    .block_hook_ctx = a,
 	};
 	rc = image_write(b_tree, b_img, &wo, err);
+	if (rc < 0 && atomic_load(&a->missing))
+		return ferry_error_set(err, FERRY_E_VERIFY,
+		                       "%s: the rebuilt tree has blocks the new image does not",
+		                       a->delta_name);
 	if (rc < 0)
 		return ferry_error_prefix(err, rc, "rebuild the new image");
+	a->stats->recompressed_differently = atomic_load(&a->differ);
+	struct stat st;
+	if (stat(b_img, &st) < 0 || (uint64_t)st.st_size != h->b_size)
+		return ferry_error_set(err, FERRY_E_VERIFY,
+		                       "%s: the rebuilt image has another size", a->delta_name);
+	rc = repair(a, b_img, h, err);
+	if (rc < 0)
+		return rc;
 
 	uint64_t size = 0;
 	unsigned char sha[32] = {0};
@@ -358,7 +464,7 @@ static int rebuild(struct applier *a, int dfd, const struct delta_header *h, con
 }
 
 int delta_apply(const char *a_path, const char *delta_path, const char *out_path,
-                struct delta_stats *stats, ferry_error *err)
+                const struct delta_apply_opts *opts, struct delta_stats *stats, ferry_error *err)
 {
 	struct delta_stats local = {0};
 	struct delta_header h;
@@ -397,7 +503,8 @@ int delta_apply(const char *a_path, const char *delta_path, const char *out_path
 	                    .b_fd = -1,
 	                    .cur_fd = -1,
 	                    .out_fd = -1,
-	                    .stats = stats};
+	                    .stats = stats,
+	                    .opts = opts};
 	rc = rebuild(&a, dfd, &h, a_path, work, out_path, err);
 	int fds[] = {a.a_fd, a.b_fd, a.cur_fd, a.out_fd};
 	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
@@ -406,6 +513,7 @@ int delta_apply(const char *a_path, const char *delta_path, const char *out_path
 	for (size_t i = 0; i < a.nfiles; i++)
 		free(a.files[i].path);
 	free(a.files);
+	delta_table_free(&a.table);
 	ferry_error ignored = {0};
 	if (fs_remove_tree(work, &ignored) < 0 && rc == 0)
 		rc = ferry_error_set(err, FERRY_E_IO, "remove %s: %s", work,

@@ -16,9 +16,11 @@
 #define DELTA_HEADER_SIZE 160
 #define DELTA_DICT_SIZE (8u << 20) /* LZMA2 dictionary of a stream */
 #define DELTA_MEMLIMIT (12u << 20) /* most memory a stream's decoder may take */
-#define DELTA_NSTREAMS 4
+#define DELTA_NSTREAMS 5
+#define DELTA_CHUNK (64u * 1024)   /* B's image is checked in chunks this large */
+#define DELTA_MAX_UNITS (1u << 18) /* compressed blocks listed for B */
 
-enum delta_stream { DELTA_ENTRIES = 0, DELTA_CTRL, DELTA_DIFF, DELTA_EXTRA };
+enum delta_stream { DELTA_ENTRIES = 0, DELTA_CTRL, DELTA_DIFF, DELTA_EXTRA, DELTA_IMAGE };
 
 enum delta_type { DELTA_DIR = 1, DELTA_FILE = 2, DELTA_SYMLINK = 3 };
 enum delta_source { DELTA_LITERAL = 0, DELTA_COPY = 1, DELTA_BSDIFF = 2 };
@@ -81,3 +83,27 @@ struct delta_sink {
 int delta_read(int fd, const char *name, const struct delta_header *h,
                const struct delta_base *base, const struct delta_sink *sink,
                ferry_error *err) FERRY_WUR;
+
+/* The image stream: what B's image looks like, to keep its layout when this
+ * machine's compressor gives other bytes, and to find the chunks to fetch. */
+struct delta_unit {
+	unsigned char key[8]; /* SHA-256 of the uncompressed block, first 8 bytes */
+	uint32_t in_size;     /* uncompressed bytes */
+	uint32_t out_size;    /* bytes B stores, 0 when stored uncompressed */
+};
+
+struct delta_table {
+	uint64_t nchunks;
+	unsigned char (*chunks)[8]; /* SHA-256 of each chunk of B, first 8 bytes */
+	size_t nunits;
+	struct delta_unit *units; /* sorted by key, then in_size */
+};
+
+int delta_read_table(int fd, const char *name, const struct delta_header *h, struct delta_table *t,
+                     ferry_error *err) FERRY_WUR;
+void delta_table_free(struct delta_table *t);
+int delta_unit_cmp(const struct delta_unit *x, const struct delta_unit *y);
+const struct delta_unit *delta_table_find(const struct delta_table *t,
+                                          const struct delta_unit *key);
+/* first 8 bytes of the SHA-256 of n bytes */
+void delta_key(const void *data, size_t n, unsigned char key[8]);

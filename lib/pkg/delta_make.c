@@ -21,6 +21,7 @@
  * suffix array (4 bytes per byte of the old file). Files above DIFF_MAX are
  * stored as literals. */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +72,10 @@ struct maker {
 	int a_fd, b_fd;
 	struct cstream s[DELTA_NSTREAMS];
 	struct delta_stats *stats;
+	pthread_mutex_t lock; /* of units, filled by the writer's threads */
+	struct delta_unit *units;
+	size_t nunits, units_cap;
+	bool units_failed;
 };
 
 static int collect(const struct image_entry *e, void *ctx)
@@ -514,6 +519,96 @@ static int hash_image(const char *path, uint64_t *size, unsigned char sha[32], f
 	return rc;
 }
 
+/* The writer's block hook while B is rebuilt here: note every block. */
+static long record_block(const void *in, size_t in_size, void *out, size_t out_size, size_t room,
+                         void *ctx)
+{
+	struct maker *m = ctx;
+	struct delta_unit u = {.in_size = (uint32_t)in_size, .out_size = (uint32_t)out_size};
+	delta_key(in, in_size, u.key);
+	pthread_mutex_lock(&m->lock);
+	if (m->nunits == m->units_cap) {
+		size_t cap = m->units_cap ? 2 * m->units_cap : 1024;
+		struct delta_unit *n = realloc(m->units, cap * sizeof(*n));
+		if (!n) {
+			m->units_failed = true;
+			pthread_mutex_unlock(&m->lock);
+			return -1;
+		}
+		m->units = n;
+		m->units_cap = cap;
+	}
+	m->units[m->nunits++] = u;
+	pthread_mutex_unlock(&m->lock);
+	return (long)out_size;
+}
+
+static int unit_order(const void *x, const void *y)
+{
+	return delta_unit_cmp(x, y);
+}
+
+/* Rebuild B from its extracted tree, noting its blocks; it must come out
+ * byte for byte. Then write the image stream: B's chunk hashes and its
+ * blocks. */
+static int write_image_table(struct maker *m, const char *b_path, const struct delta_header *h)
+{
+	char tree[4300], img[4300];
+	if (str_printf(tree, sizeof(tree), "%s/b", m->work) < 0 ||
+	    str_printf(img, sizeof(img), "%s/rebuilt.ferry", m->work) < 0)
+		return ferry_error_set(m->err, FERRY_E_LIMIT, "%s: path too long", m->work);
+	struct image_write_opts wo = {.compression = h->compression,
+	                              .mtime = h->mtime,
+	                              .block_hook = record_block,
+	                              .block_hook_ctx = m};
+	int rc = image_write(tree, img, &wo, m->err);
+	if (rc < 0)
+		return ferry_error_prefix(m->err, rc, "rebuild %s", b_path);
+	uint64_t size;
+	unsigned char sha[32];
+	rc = hash_image(img, &size, sha, m->err);
+	if (rc < 0)
+		return rc;
+	if (size != h->b_size || memcmp(sha, h->b_sha256, 32) != 0)
+		return ferry_error_set(m->err, FERRY_E_UNSUPPORTED,
+		                       "%s does not rebuild byte for byte with this writer "
+		                       "(made with another compressor library?)",
+		                       b_path);
+	qsort(m->units, m->nunits, sizeof(*m->units), unit_order);
+	size_t n = 0;
+	for (size_t i = 0; i < m->nunits; i++)
+		if (n == 0 || delta_unit_cmp(&m->units[n - 1], &m->units[i]) != 0)
+			m->units[n++] = m->units[i];
+	if (n > DELTA_MAX_UNITS)
+		return ferry_error_set(m->err, FERRY_E_LIMIT, "%s: more than %u blocks", b_path,
+		                       DELTA_MAX_UNITS);
+
+	rc = cs_varint(m, DELTA_IMAGE, DELTA_CHUNK);
+	_cleanup_close_ int fd = open(img, O_RDONLY | O_CLOEXEC);
+	_cleanup_free_ unsigned char *buf = malloc(DELTA_CHUNK);
+	if (fd < 0 || !buf)
+		return ferry_error_errno(m->err, FERRY_E_IO, errno, "%s", img);
+	for (uint64_t off = 0; rc == 0 && off < size; off += DELTA_CHUNK) {
+		size_t k = size - off < DELTA_CHUNK ? (size_t)(size - off) : DELTA_CHUNK;
+		unsigned char key[8];
+		if (pread(fd, buf, k, (off_t)off) != (ssize_t)k)
+			return ferry_error_errno(m->err, FERRY_E_IO, errno ? errno : EIO, "read %s",
+			                         img);
+		delta_key(buf, k, key);
+		rc = cs_write(m, DELTA_IMAGE, key, 8, LZMA_RUN);
+	}
+	if (rc == 0)
+		rc = cs_varint(m, DELTA_IMAGE, n);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		rc = cs_write(m, DELTA_IMAGE, m->units[i].key, 8, LZMA_RUN);
+		if (rc == 0)
+			rc = cs_varint(m, DELTA_IMAGE, m->units[i].in_size);
+		if (rc == 0)
+			rc = cs_varint(m, DELTA_IMAGE, m->units[i].out_size);
+	}
+	return rc;
+}
+
 /* Open, walk and extract one image into WORK/sub. */
 static int load(struct maker *m, const char *path, const char *sub, struct list *l,
                 struct image_info *info)
@@ -600,6 +695,8 @@ static int make(struct maker *m, const char *a_path, const char *b_path, const c
 
 	rc = open_streams(m);
 	if (rc == 0)
+		rc = write_image_table(m, b_path, &h);
+	if (rc == 0)
 		rc = write_entries(m);
 	for (unsigned i = 0; rc == 0 && i < DELTA_NSTREAMS; i++)
 		rc = cs_write(m, i, NULL, 0, LZMA_FINISH);
@@ -628,14 +725,16 @@ static int make(struct maker *m, const char *a_path, const char *b_path, const c
 		return ferry_error_errno(m->err, FERRY_E_IO, errno, "fsync %s", tmp);
 
 	/* the proof: the delta rebuilds B here */
-	rc = delta_apply(a_path, tmp, check, NULL, m->err);
+	rc = delta_apply(a_path, tmp, check, NULL, NULL, m->err);
 	if (rc == FERRY_E_VERIFY)
 		return ferry_error_prefix(m->err, FERRY_E_UNSUPPORTED,
 		                          "%s does not rebuild byte for byte with this writer",
 		                          b_path);
 	if (rc < 0)
 		return ferry_error_prefix(m->err, rc, "check the delta");
-	m->stats->delta_size = DELTA_HEADER_SIZE + h.len[0] + h.len[1] + h.len[2] + h.len[3];
+	m->stats->delta_size = DELTA_HEADER_SIZE;
+	for (unsigned i = 0; i < DELTA_NSTREAMS; i++)
+		m->stats->delta_size += h.len[i];
 	m->stats->a_size = h.a_size;
 	m->stats->b_size = h.b_size;
 	if (rename(tmp, out_path) < 0)
@@ -647,7 +746,7 @@ int delta_make(const char *a_path, const char *b_path, const char *out_path,
                struct delta_stats *stats, ferry_error *err)
 {
 	struct delta_stats local;
-	struct maker m = {.err = err, .a_fd = -1, .b_fd = -1};
+	struct maker m = {.err = err, .a_fd = -1, .b_fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER};
 	if (!stats)
 		stats = &local;
 	memset(stats, 0, sizeof(*stats));
@@ -673,6 +772,7 @@ int delta_make(const char *a_path, const char *b_path, const char *out_path,
 	list_free(&m.b);
 	free(m.a_by_path);
 	free(m.a_by_sha);
+	free(m.units);
 	ferry_error ignored = {0};
 	if (fs_remove_tree(m.work, &ignored) < 0 && rc == 0)
 		rc = ferry_error_set(err, FERRY_E_IO, "remove %s: %s", m.work,

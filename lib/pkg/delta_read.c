@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <lzma.h>
+#include <openssl/sha.h>
 
 #include "base/cleanup.h"
 #include "pkg/delta_int.h"
@@ -65,7 +66,7 @@ int delta_header_parse(const unsigned char *buf, uint64_t file_size, struct delt
 		return ferry_error_set(err, FERRY_E_UNSUPPORTED, "delta format version %u",
 		                       (unsigned)get_le(buf + 8, 4));
 	if (memcmp(buf + 12, zero, 4) != 0 || memcmp(buf + 17, zero, 3) != 0 ||
-	    memcmp(buf + 108, zero, 4) != 0 || memcmp(buf + 152, zero, 8) != 0)
+	    memcmp(buf + 108, zero, 4) != 0)
 		return ferry_error_set(err, FERRY_E_CORRUPT, "delta header: reserved bytes not 0");
 	h->compression = buf[16];
 	if (h->compression > IMAGE_GZIP)
@@ -173,6 +174,8 @@ static int ds_code(struct dstream *s, ferry_error *err)
 		return ferry_error_set(err, FERRY_E_LIMIT,
 		                       "delta %s stream: needs more than %u MiB", s->what,
 		                       (unsigned)(DELTA_MEMLIMIT >> 20));
+	if (r == LZMA_DATA_ERROR || r == LZMA_FORMAT_ERROR)
+		return ferry_error_set(err, FERRY_E_CORRUPT, "delta %s stream: damaged", s->what);
 	if (r == LZMA_BUF_ERROR)
 		return ferry_error_set(err, FERRY_E_CORRUPT, "delta %s stream: truncated", s->what);
 	if (r != LZMA_OK)
@@ -274,7 +277,7 @@ struct reader {
 	const struct delta_header *h;
 	const struct delta_base *base;
 	const struct delta_sink *sink;
-	struct dstream s[DELTA_NSTREAMS];
+	struct dstream s[DELTA_IMAGE];
 	unsigned char old[CHUNK];
 	unsigned char buf[CHUNK];
 	char path[IMAGE_MAX_PATH + 1];
@@ -443,7 +446,7 @@ static int read_entries(struct reader *r, ferry_error *err)
 int delta_read(int fd, const char *name, const struct delta_header *h,
                const struct delta_base *base, const struct delta_sink *sink, ferry_error *err)
 {
-	static const char *const what[DELTA_NSTREAMS] = {"entries", "control", "diff", "extra"};
+	static const char *const what[DELTA_IMAGE] = {"entries", "control", "diff", "extra"};
 	_cleanup_free_ struct reader *r = calloc(1, sizeof(*r));
 	int rc = 0;
 
@@ -454,7 +457,7 @@ int delta_read(int fd, const char *name, const struct delta_header *h,
 	r->base = base;
 	r->sink = sink;
 	uint64_t off = DELTA_HEADER_SIZE;
-	for (unsigned i = 0; i < DELTA_NSTREAMS && rc == 0; i++) {
+	for (unsigned i = 0; i < DELTA_IMAGE && rc == 0; i++) {
 		rc = ds_init(&r->s[i], what[i], fd, off, h->len[i], err);
 		off += h->len[i];
 	}
@@ -463,11 +466,116 @@ int delta_read(int fd, const char *name, const struct delta_header *h,
 	if (rc == 0 && r->bytes != h->b_bytes)
 		rc = ferry_error_set(err, FERRY_E_CORRUPT, "delta: files hold %llu bytes, not %llu",
 		                     (unsigned long long)r->bytes, (unsigned long long)h->b_bytes);
-	for (unsigned i = 0; i < DELTA_NSTREAMS && rc == 0; i++)
+	for (unsigned i = 0; i < DELTA_IMAGE && rc == 0; i++)
 		rc = ds_finish(&r->s[i], err);
-	for (unsigned i = 0; i < DELTA_NSTREAMS; i++)
+	for (unsigned i = 0; i < DELTA_IMAGE; i++)
 		lzma_end(&r->s[i].z);
 	if (rc < 0)
 		return ferry_error_prefix(err, rc, "%s", name);
+	return 0;
+}
+
+void delta_key(const void *data, size_t n, unsigned char key[8])
+{
+	unsigned char d[SHA256_DIGEST_LENGTH];
+	SHA256(data, n, d);
+	memcpy(key, d, 8);
+}
+
+int delta_unit_cmp(const struct delta_unit *x, const struct delta_unit *y)
+{
+	int c = memcmp(x->key, y->key, 8);
+	if (c == 0)
+		c = x->in_size < y->in_size ? -1 : x->in_size > y->in_size;
+	return c;
+}
+
+const struct delta_unit *delta_table_find(const struct delta_table *t, const struct delta_unit *key)
+{
+	size_t lo = 0, hi = t->nunits;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = delta_unit_cmp(&t->units[mid], key);
+		if (c == 0)
+			return &t->units[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+void delta_table_free(struct delta_table *t)
+{
+	free(t->chunks);
+	free(t->units);
+	t->chunks = NULL;
+	t->units = NULL;
+}
+
+static int read_table(struct dstream *s, const struct delta_header *h, struct delta_table *t,
+                      ferry_error *err)
+{
+	uint64_t v;
+	int rc = ds_varint(s, UINT32_MAX, "chunk size", &v, err);
+	if (rc == 0 && v != DELTA_CHUNK)
+		rc = ferry_error_set(err, FERRY_E_CORRUPT, "delta: chunk size %llu, not %u",
+		                     (unsigned long long)v, DELTA_CHUNK);
+	if (rc < 0)
+		return rc;
+	/* the header bounded b_size, so this is bounded too */
+	t->nchunks = (h->b_size + DELTA_CHUNK - 1) / DELTA_CHUNK;
+	t->chunks = malloc(t->nchunks * 8);
+	if (!t->chunks)
+		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
+	rc = ds_read(s, t->chunks, t->nchunks * 8, err);
+	if (rc == 0)
+		rc = ds_varint(s, DELTA_MAX_UNITS, "block count", &v, err);
+	if (rc < 0)
+		return rc;
+	t->units = calloc(v ? v : 1, sizeof(*t->units));
+	if (!t->units)
+		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
+	for (size_t i = 0; i < v; i++) {
+		struct delta_unit *u = &t->units[i];
+		uint64_t in, out;
+		rc = ds_read(s, u->key, 8, err);
+		if (rc == 0)
+			rc = ds_varint(s, IMAGE_BLOCK_SIZE, "block size", &in, err);
+		if (rc == 0)
+			rc = ds_varint(s, in ? in - 1 : 0, "compressed block size", &out, err);
+		if (rc < 0)
+			return rc;
+		u->in_size = (uint32_t)in;
+		u->out_size = (uint32_t)out;
+		if (in == 0 || (i > 0 && delta_unit_cmp(&t->units[i - 1], u) >= 0))
+			return ferry_error_set(err, FERRY_E_CORRUPT,
+			                       "delta: block list out of order");
+		t->nunits = i + 1;
+	}
+	return 0;
+}
+
+int delta_read_table(int fd, const char *name, const struct delta_header *h, struct delta_table *t,
+                     ferry_error *err)
+{
+	_cleanup_free_ struct dstream *s = calloc(1, sizeof(*s));
+	if (!s)
+		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
+	memset(t, 0, sizeof(*t));
+	uint64_t off = DELTA_HEADER_SIZE;
+	for (unsigned i = 0; i < DELTA_IMAGE; i++)
+		off += h->len[i];
+	int rc = ds_init(s, "image", fd, off, h->len[DELTA_IMAGE], err);
+	if (rc == 0)
+		rc = read_table(s, h, t, err);
+	if (rc == 0)
+		rc = ds_finish(s, err);
+	lzma_end(&s->z);
+	if (rc < 0) {
+		delta_table_free(t);
+		return ferry_error_prefix(err, rc, "%s", name);
+	}
 	return 0;
 }

@@ -9,33 +9,56 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "cli.h"
+#include "http/http.h"
 #include "pkg/delta.h"
 
 static void delta_usage(FILE *f)
 {
 	fprintf(f, "usage: ferry delta make OLD.ferry NEW.ferry -o DELTA\n"
-	           "       ferry delta apply OLD.ferry DELTA -o NEW.ferry\n"
+	           "       ferry delta apply OLD.ferry DELTA -o NEW.ferry [--fetch URL]\n"
 	           "  make: the delta from OLD to NEW, computed on their content; it is checked\n"
 	           "  to rebuild NEW byte for byte here.\n"
 	           "  apply: rebuild NEW from OLD and DELTA; NEW is written only when its size\n"
-	           "  and SHA-256 are those DELTA names.\n");
+	           "  and SHA-256 are those DELTA names. Blocks that this machine compresses\n"
+	           "  otherwise are fetched from NEW's image at URL with Range requests.\n");
+}
+
+struct range_src {
+	struct http_client *http;
+	const char *url;
+};
+
+static int fetch_range(void *ctx, uint64_t off, size_t len, void *out, ferry_error *err)
+{
+	struct range_src *r = ctx;
+	struct buf b;
+	buf_init(&b, len + 1);
+	int rc = http_get_range(r->http, r->url, off, len, &b, err);
+	if (rc == 0)
+		memcpy(out, b.data, len);
+	buf_free(&b);
+	return rc;
 }
 
 int cmd_delta(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 	    {"output", required_argument, NULL, 'o'},
+	    {"fetch", required_argument, NULL, 'f'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	const char *out = NULL;
+	const char *out = NULL, *url = NULL;
 	int c;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+o:h", longopts, NULL)) != -1) {
 		if (c == 'o')
 			out = optarg;
+		else if (c == 'f')
+			url = optarg;
 		else if (c == 'h') {
 			delta_usage(stdout);
 			return 0;
@@ -50,6 +73,10 @@ int cmd_delta(int argc, char **argv)
 	for (int i = optind; i < argc; i++) {
 		if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
 			out = argv[++i];
+			continue;
+		}
+		if (strcmp(argv[i], "--fetch") == 0 && i + 1 < argc) {
+			url = argv[++i];
 			continue;
 		}
 		if (nops == 3) {
@@ -75,9 +102,18 @@ int cmd_delta(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(ops[0], "apply") == 0) {
-		if (delta_apply(ops[1], ops[2], out, &st, &err) < 0)
+		struct range_src src = {.url = url};
+		struct delta_apply_opts o = {.fetch = url ? fetch_range : NULL, .fetch_ctx = &src};
+		if (url && http_client_new(NULL, &src.http, &err) < 0)
 			return cli_fail("delta apply: %s", ferry_error_msg(&err));
-		printf("%s: %" PRIu64 " bytes, verified\n", out, st.b_size);
+		int rc = delta_apply(ops[1], ops[2], out, &o, &st, &err);
+		if (src.http)
+			http_client_free(src.http);
+		if (rc < 0)
+			return cli_fail("delta apply: %s", ferry_error_msg(&err));
+		printf("%s: %" PRIu64 " bytes, verified; %" PRIu64
+		       " blocks recompressed otherwise, %" PRIu64 " bytes fetched\n",
+		       out, st.b_size, st.recompressed_differently, st.fetched);
 		return 0;
 	}
 	delta_usage(stderr);

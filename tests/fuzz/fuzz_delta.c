@@ -2,7 +2,8 @@
  * whole delta file (put in a memory file); its header is checked, then its
  * streams are parsed against a fixed old image of four files (0, 100, 5000
  * and 200000 bytes, byte i of file k being (31 * k + i) & 0xff, as the seed
- * corpus was made from) into a sink that only checks what it is given. Any
+ * corpus was made from) into a sink that only checks what it is given, and
+ * the image stream (chunk hashes and block list) is read. Any
  * result is fine except a crash, a sanitizer report, a leak, a read outside
  * an old file, more output than declared, or an error without a message. */
 #include <stdint.h>
@@ -138,6 +139,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct delta_base base = {4, base_size, base_read, NULL};
 	struct delta_sink sink = {s_dir, s_symlink, s_copy, s_begin, s_write, s_end, &st};
 	rc = delta_read(fd, "fuzz.delta", &h, &base, &sink, &err);
+	if (rc == 0 && (st.total != h.b_bytes || st.open))
+		abort();
+	if (rc == 0) {
+		struct delta_table t;
+		rc = delta_read_table(fd, "fuzz.delta", &h, &t, &err);
+		if (rc == 0) {
+			if (t.nchunks != (h.b_size + DELTA_CHUNK - 1) / DELTA_CHUNK ||
+			    t.nunits > DELTA_MAX_UNITS)
+				abort();
+			delta_table_free(&t);
+		}
+	}
 	close(fd);
 	if (rc < 0) {
 		if (err.code != rc || !err.msg[0])
@@ -152,8 +165,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fprintf(stderr, "fuzz_delta: unexpected error %d: %s\n", rc, err.msg);
 			abort();
 		}
-	} else if (st.total != h.b_bytes || st.open) {
-		abort();
 	}
 	return 0;
 }
