@@ -564,8 +564,8 @@ static int write_image_table(struct maker *m, const char *b_path, const struct d
 	int rc = image_write(tree, img, &wo, m->err);
 	if (rc < 0)
 		return ferry_error_prefix(m->err, rc, "rebuild %s", b_path);
-	uint64_t size;
-	unsigned char sha[32];
+	uint64_t size = 0;
+	unsigned char sha[32] = {0};
 	rc = hash_image(img, &size, sha, m->err);
 	if (rc < 0)
 		return rc;

@@ -221,6 +221,7 @@ static void test_hostile_corpus(void **state)
 	assert_int_equal(entries_in_tmp(), 2); /* a, a.ferry */
 }
 
+#ifdef FERRY_FAULTS
 static int fetch_from_b(void *ctx, uint64_t off, size_t len, void *buf, ferry_error *err)
 {
 	int *calls = ctx;
@@ -232,6 +233,7 @@ static int fetch_from_b(void *ctx, uint64_t off, size_t len, void *buf, ferry_er
 		return ferry_error_set(err, FERRY_E_IO, "short read");
 	return 0;
 }
+#endif
 
 /* Blocks that compress otherwise here (forced: an eighth of them) keep B's
  * layout and only the chunks they touch are fetched. */
