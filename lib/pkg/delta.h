@@ -22,6 +22,7 @@
  * before calling delta_apply. */
 #pragma once
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "base/error.h"
@@ -76,3 +77,8 @@ struct delta_info {
 	uint64_t delta_size;
 };
 int delta_read_info(const char *delta_path, struct delta_info *info, ferry_error *err) FERRY_WUR;
+
+/* The TUF target name of the delta of package from revision from to
+ * revision to: "NAME_FROM-TO.delta" (the store publishes it, ferryd asks
+ * for it). Returns -1 when it does not fit. */
+int delta_target_name(const char *package, long long from, long long to, char *out, size_t size);

@@ -378,6 +378,11 @@ static int repair(struct applier *a, const char *b_img, const struct delta_heade
 	return 0;
 }
 
+int delta_target_name(const char *package, long long from, long long to, char *out, size_t size)
+{
+	return str_printf(out, size, "%s_%lld-%lld.delta", package, from, to);
+}
+
 static int rebuild(struct applier *a, int dfd, const struct delta_header *h, const char *a_path,
                    const char *work, const char *out_path, ferry_error *err)
 {

@@ -12,6 +12,7 @@
 
 #include "base/cleanup.h"
 #include "base/log.h"
+#include "deltas.h"
 #include "jobs.h"
 #include "vulns_job.h"
 #include "webhooks.h"
@@ -87,7 +88,7 @@ static const struct {
 	job_fn run;
 } kinds[] = {
     {"resign", job_resign},     {"publish", job_publish},      {"vulnscan", vulns_job_scan},
-    {"vulnkey", vulns_job_key}, {"webhook", webhooks_deliver},
+    {"vulnkey", vulns_job_key}, {"webhook", webhooks_deliver}, {"delta", deltas_job},
 };
 
 static int run_kind(struct store *st, struct db *db, const char *kind, const char *arg, bool *again,

@@ -6,6 +6,8 @@
  *   vulnscan NAME         scan a package (vulns_job.h)
  *   vulnkey FAMILY:NAME   evaluate one advisory package name (vulns_job.h)
  *   webhook DELIVERY-ID   attempt one webhook delivery (webhooks.h)
+ *   delta NAME/REV        make the deltas to a newly published revision
+ *                         (deltas.h)
  * Not here: the queue itself (jobs.c). */
 #pragma once
 

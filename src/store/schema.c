@@ -39,6 +39,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "deltas_schema.h"
 #include "halt_schema.h"
 #include "reports_schema.h"
 #include "vulns_schema.h"
@@ -92,6 +93,7 @@ static const struct migration migrations[] = {
     {4, V4_HALTS("INTEGER PRIMARY KEY"), V4_HALTS("BIGSERIAL PRIMARY KEY")},
     {5, V5_DEVICE_KEYS, V5_DEVICE_KEYS},
     {6, V6_FULL_HALTS, V6_FULL_HALTS},
+    {7, V7_DELTAS, V7_DELTAS},
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
