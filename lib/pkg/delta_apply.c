@@ -442,6 +442,8 @@ static int rebuild(struct applier *a, int dfd, const struct delta_header *h, con
 	if (rc < 0)
 		return ferry_error_prefix(err, rc, "rebuild the new image");
 	a->stats->recompressed_differently = atomic_load(&a->differ);
+	if (FAULT("delta_apply.rebuilt"))
+		return ferry_error_set(err, FERRY_E_FAULT, "fault point delta_apply.rebuilt");
 	struct stat st;
 	if (stat(b_img, &st) < 0 || (uint64_t)st.st_size != h->b_size)
 		return ferry_error_set(err, FERRY_E_VERIFY,
