@@ -115,6 +115,14 @@ int report_body(const struct report_outcome *o, char **out, ferry_error *err)
 	    o->channel ? o->channel : "", "result", o->result, "failed-step",
 	    o->failed_step ? json_string(o->failed_step) : json_null(), "message", message, "log",
 	    log, "time", (json_int_t)o->time, "agent-version", o->agent_version);
+	if (body && o->download_path &&
+	    json_object_set_new(body, "download",
+	                        json_pack("{s:s, s:I, s:I}", "path", o->download_path, "downloaded",
+	                                  (json_int_t)o->downloaded, "saved",
+	                                  (json_int_t)o->saved)) < 0) {
+		json_decref(body);
+		body = NULL;
+	}
 	if (!body)
 		return ferry_error_set(err, FERRY_E_NOMEM, "report: cannot build the body");
 	*out = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
@@ -197,7 +205,7 @@ int report_parse(json_t *body, struct report *r, ferry_error *err)
 	json_t *v;
 	json_object_foreach(body, key, v)
 	{
-		bool known = false;
+		bool known = strcmp(key, "download") == 0; /* optional */
 		for (size_t i = 0; fields[i]; i++)
 			known |= strcmp(fields[i], key) == 0;
 		if (!known)
@@ -268,5 +276,21 @@ int report_parse(json_t *body, struct report *r, ferry_error *err)
 	if (!r->agent_version || !*r->agent_version ||
 	    !text_ok(r->agent_version, REPORT_AGENT_VERSION_MAX) || strchr(r->agent_version, '\t'))
 		return bad(err, "agent-version", "expected a version of at most 64 bytes");
+	json_t *d = json_object_get(body, "download");
+	if (d) {
+		const char *path = str_field(d, "path");
+		json_t *n = json_object_get(d, "downloaded"), *sv = json_object_get(d, "saved");
+		if (!json_is_object(d) || json_object_size(d) != 3 || !path ||
+		    (strcmp(path, "delta") != 0 && strcmp(path, "full") != 0) ||
+		    !json_is_integer(n) || !json_is_integer(sv) || json_integer_value(n) < 0 ||
+		    json_integer_value(sv) < 0 || json_integer_value(n) > REPORT_REVISION_MAX ||
+		    json_integer_value(sv) > REPORT_REVISION_MAX)
+			return bad(err, "download",
+			           "expected {\"path\": \"delta\" or \"full\", \"downloaded\": "
+			           "bytes, \"saved\": bytes}");
+		r->download_path = path;
+		r->downloaded = json_integer_value(n);
+		r->saved = json_integer_value(sv);
+	}
 	return 0;
 }

@@ -27,6 +27,9 @@
  *                  bytes each
  *   time           unix time of the outcome on the device, 1 to 2^40
  *   agent-version  ferryd's version, 1 to 64 bytes
+ * and, optional, for a change that downloaded an image:
+ *   download       {"path": "delta" or "full", "downloaded": bytes,
+ *                  "saved": bytes the delta saved}, integers 0 to 2^53
  * Text members are UTF-8 without control characters but tab (agent-version:
  * no tab either). The body is sent with the header
  *   X-Ferry-Device-Signature: ed25519 BASE64
@@ -71,6 +74,8 @@ struct report_outcome {
 	const char *error;       /* the failing step's message, NULL when ok */
 	int64_t time;
 	const char *agent_version;
+	const char *download_path; /* NULL: no download member */
+	int64_t downloaded, saved;
 };
 
 /* The body of a report (compact JSON, keys sorted); free() it. The error is
@@ -94,6 +99,8 @@ struct report {
 	long long to_revision;
 	long long time;
 	const char *agent_version;
+	const char *download_path; /* NULL when the report has no download */
+	long long downloaded, saved;
 };
 
 /* Check every member of a report body against its bound. FERRY_E_INVALID

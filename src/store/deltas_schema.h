@@ -5,7 +5,11 @@
  *                     'failed' (error says why); tried once either way
  *   deltas.sha256     the delta blob under blobs/sha256/ ('kept' only)
  *   deltas.published  1 once the target is in the package's role
- * Rows go with the revision they lead to (ON DELETE CASCADE). */
+ * Rows go with the revision they lead to (ON DELETE CASCADE).
+ * And what a device's report says of its download (lib/pkg/report.h):
+ *   reports.download   'delta' or 'full', NULL when the report says nothing
+ *   reports.downloaded bytes downloaded
+ *   reports.saved      bytes a delta saved */
 #pragma once
 
 #define V7_DELTAS                                                                                  \
@@ -15,4 +19,7 @@
 	"  published BIGINT NOT NULL DEFAULT 0,"                                                   \
 	"  PRIMARY KEY (package, from_rev, to_rev),"                                               \
 	"  FOREIGN KEY (package, to_rev) REFERENCES revisions(package, revision)"                  \
-	"    ON DELETE CASCADE);"
+	"    ON DELETE CASCADE);"                                                                  \
+	"ALTER TABLE reports ADD COLUMN download TEXT;"                                            \
+	"ALTER TABLE reports ADD COLUMN downloaded BIGINT;"                                        \
+	"ALTER TABLE reports ADD COLUMN saved BIGINT;"

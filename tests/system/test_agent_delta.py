@@ -9,6 +9,7 @@ a delta from a revision the device does not hold (here: a local one) is
 never used."""
 import glob
 import hashlib
+import json
 import os
 import random
 import time
@@ -114,6 +115,21 @@ def test_refresh_through_a_delta(pub, tmp_path):
         assert d == {"path": "delta", "downloaded": size, "full": full, "saved": full - size}
         assert size < full / 10
         check_image(dev, v2)
+        # the outcome report carries it to the store
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            rows = pub.store.sql("SELECT download, downloaded, saved FROM reports WHERE "
+                                 "to_revision = 2")
+            if rows:
+                break
+            time.sleep(0.3)
+        assert rows == [("delta", str(size), str(full - size))]
+        status, _, body = pub.store.request("GET", "/v1/packages/hello/reports",
+                                            token=pub.token)
+        assert status == 200, body
+        rep = [r for r in json.loads(body)["reports"] if r["to-revision"] == 2]
+        assert rep[0]["download"] == {"path": "delta", "downloaded": size,
+                                      "saved": full - size}
     finally:
         stop(dev)
 
