@@ -238,7 +238,7 @@ static int sink_end(void *ctx, ferry_error *err)
 	return 0;
 }
 
-static int hash_file(const char *path, uint64_t *size, unsigned char sha[32], ferry_error *err)
+int delta_file_sha256(const char *path, uint64_t *size, unsigned char sha[32], ferry_error *err)
 {
 	struct stat st;
 	unsigned char d[CRYPTO_DIGEST_MAX];
@@ -454,7 +454,7 @@ static int rebuild(struct applier *a, int dfd, const struct delta_header *h, con
 
 	uint64_t size = 0;
 	unsigned char sha[32] = {0};
-	rc = hash_file(b_img, &size, sha, err);
+	rc = delta_file_sha256(b_img, &size, sha, err);
 	if (rc < 0)
 		return rc;
 	if (FAULT("delta_apply.mismatch"))
@@ -491,7 +491,7 @@ int delta_apply(const char *a_path, const char *delta_path, const char *out_path
 	stats->b_size = h.b_size;
 
 	unsigned char sha[32];
-	rc = hash_file(a_path, &stats->a_size, sha, err);
+	rc = delta_file_sha256(a_path, &stats->a_size, sha, err);
 	if (rc < 0)
 		return rc;
 	if (stats->a_size != h.a_size || memcmp(sha, h.a_sha256, 32) != 0)

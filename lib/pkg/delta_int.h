@@ -107,3 +107,7 @@ const struct delta_unit *delta_table_find(const struct delta_table *t,
                                           const struct delta_unit *key);
 /* first 8 bytes of the SHA-256 of n bytes */
 void delta_key(const void *data, size_t n, unsigned char key[8]);
+
+/* The size and SHA-256 of the file at path. */
+int delta_file_sha256(const char *path, uint64_t *size, unsigned char sha[32],
+                      ferry_error *err) FERRY_WUR;

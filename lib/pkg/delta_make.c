@@ -506,19 +506,6 @@ static int open_streams(struct maker *m)
 	return 0;
 }
 
-static int hash_image(const char *path, uint64_t *size, unsigned char sha[32], ferry_error *err)
-{
-	struct stat st;
-	unsigned char d[CRYPTO_DIGEST_MAX];
-	if (stat(path, &st) < 0)
-		return ferry_error_errno(err, FERRY_E_IO, errno, "%s", path);
-	*size = (uint64_t)st.st_size;
-	int rc = crypto_digest_file(CRYPTO_HASH_SHA256, path, d, err);
-	if (rc == 0)
-		memcpy(sha, d, 32);
-	return rc;
-}
-
 /* The writer's block hook while B is rebuilt here: note every block. */
 static long record_block(const void *in, size_t in_size, void *out, size_t out_size, size_t room,
                          void *ctx)
@@ -566,7 +553,7 @@ static int write_image_table(struct maker *m, const char *b_path, const struct d
 		return ferry_error_prefix(m->err, rc, "rebuild %s", b_path);
 	uint64_t size = 0;
 	unsigned char sha[32] = {0};
-	rc = hash_image(img, &size, sha, m->err);
+	rc = delta_file_sha256(img, &size, sha, m->err);
 	if (rc < 0)
 		return rc;
 	if (size != h->b_size || memcmp(sha, h->b_sha256, 32) != 0)
@@ -658,9 +645,9 @@ static int make(struct maker *m, const char *a_path, const char *b_path, const c
 	struct image_info ai, bi;
 	int rc;
 
-	rc = hash_image(a_path, &h.a_size, h.a_sha256, m->err);
+	rc = delta_file_sha256(a_path, &h.a_size, h.a_sha256, m->err);
 	if (rc == 0)
-		rc = hash_image(b_path, &h.b_size, h.b_sha256, m->err);
+		rc = delta_file_sha256(b_path, &h.b_size, h.b_sha256, m->err);
 	if (rc < 0)
 		return rc;
 	m->a.files_only = true;

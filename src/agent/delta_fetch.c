@@ -24,7 +24,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "base/buf.h"
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/log.h"
@@ -40,13 +39,7 @@ struct range_src {
 static int fetch_range(void *ctx, uint64_t off, size_t len, void *out, ferry_error *err)
 {
 	struct range_src *r = ctx;
-	struct buf b;
-	buf_init(&b, len + 1);
-	int rc = http_get_range(r->s->http, r->url, off, len, &b, err);
-	if (rc == 0)
-		memcpy(out, b.data, len);
-	buf_free(&b);
-	return rc;
+	return http_get_range(r->s->http, r->url, off, len, out, err);
 }
 
 static const char *target_sha256(const struct tuf_target *t)

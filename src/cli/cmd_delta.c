@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "base/buf.h"
 #include "cli.h"
 #include "http/http.h"
 #include "pkg/delta.h"
@@ -33,13 +32,7 @@ struct range_src {
 static int fetch_range(void *ctx, uint64_t off, size_t len, void *out, ferry_error *err)
 {
 	struct range_src *r = ctx;
-	struct buf b;
-	buf_init(&b, len + 1);
-	int rc = http_get_range(r->http, r->url, off, len, &b, err);
-	if (rc == 0)
-		memcpy(out, b.data, len);
-	buf_free(&b);
-	return rc;
+	return http_get_range(r->http, r->url, off, len, out, err);
 }
 
 int cmd_delta(int argc, char **argv)

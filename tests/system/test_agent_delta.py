@@ -130,6 +130,9 @@ def test_refresh_through_a_delta(pub, tmp_path):
         rep = [r for r in json.loads(body)["reports"] if r["to-revision"] == 2]
         assert rep[0]["download"] == {"path": "delta", "downloaded": size,
                                       "saved": full - size}
+        out = pub.ferry("reports", "hello")
+        # the install downloaded revision 1 whole, the refresh a delta
+        assert f"Deltas: 1 of 2 downloads; " in out and f", {full - size} saved (" in out, out
     finally:
         stop(dev)
 
