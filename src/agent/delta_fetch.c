@@ -106,7 +106,7 @@ int delta_fetch(struct store *s, const char *name, const char *from, const char 
 		return ferry_error_set(err, FERRY_E_VERIFY, "%s revision %s: no SHA-256 signed",
 		                       name, to);
 	snprintf(what, sizeof(what), "delta of %s from revision %s to %s", name, from, to);
-	rc = store_fetch_target(s, dt, part, delta, what, it->length * 3, err);
+	rc = store_fetch_target(s, dt, part, delta, what, "delta", it->length * 3, err);
 	if (rc < 0)
 		return rc;
 	r->downloaded = dt->length;

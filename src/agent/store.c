@@ -415,7 +415,8 @@ char *store_target_url(struct store *s, const struct tuf_target *t)
 }
 
 int store_fetch_target(struct store *s, const struct tuf_target *t, const char *part,
-                       const char *dest, const char *what, uint64_t extra_space, ferry_error *err)
+                       const char *dest, const char *what, const char *noun, uint64_t extra_space,
+                       ferry_error *err)
 {
 	struct agent *ag = s->ag;
 	if (tuf_target_file_matches(t, dest))
@@ -458,9 +459,9 @@ int store_fetch_target(struct store *s, const struct tuf_target *t, const char *
 	if (!tuf_target_file_matches(t, part)) {
 		unlink(part);
 		return ferry_error_set(err, FERRY_E_VERIFY,
-		                       "download %s: the file does not match its signed length "
+		                       "download %s: the %s does not match its signed length "
 		                       "and hashes; discarded it",
-		                       what);
+		                       what, noun);
 	}
 	if (rename(part, dest) < 0)
 		return ferry_error_errno(err, FERRY_E_IO, errno, "rename %s", dest);
@@ -480,5 +481,6 @@ int store_download(struct store *s, const char *name, const char *rev, const cha
 		return ferry_error_set(err, FERRY_E_LIMIT, "path too long");
 	snprintf(what, sizeof(what), "%s revision %s", name, rev);
 	/* The image, and as much again when it is extracted instead of mounted. */
-	return store_fetch_target(s, t, part, dest, what, ag->extract ? t->length * 3 : 0, err);
+	return store_fetch_target(s, t, part, dest, what, "image", ag->extract ? t->length * 3 : 0,
+	                          err);
 }

@@ -39,9 +39,9 @@ char *store_target_url(struct store *s, const struct tuf_target *t);
 /* Download t into dest through the resumable file part (kept on failure),
  * with retries, checking extra_space more bytes than the download will be
  * free; dest appears only once it matches its signed length and hashes.
- * what names it in messages. */
+ * what ("hello revision 2") and noun ("image") name it in messages. */
 int store_fetch_target(struct store *s, const struct tuf_target *t, const char *part,
-                       const char *dest, const char *what, uint64_t extra_space,
+                       const char *dest, const char *what, const char *noun, uint64_t extra_space,
                        ferry_error *err) FERRY_WUR;
 
 /* First start: trust --trust as ROOT/tuf/root.json (kept afterwards). */
