@@ -161,7 +161,7 @@ def test_a_store_at_schema_version_4_migrates(store):
     p = store.admin("serve", "--listen", "127.0.0.1:1", check=1)
     assert "version 4" in p.stderr
     p = store.admin("migrate")
-    assert p.stdout == "database schema migrated from version 4 to 6\n"
+    assert p.stdout == "database schema migrated from version 4 to 7\n"
     assert dict(store.sql("SELECT device, reports FROM device_keys")) == {twice.id: "2",
                                                                           once.id: "1"}
     store.start()

@@ -84,8 +84,14 @@ class Rollout:
                               "FROM halts ORDER BY id")
 
 
+# what schema version 7 added (deltas_schema.h), dropped to make an older store
+V7_DELTAS = ["DROP TABLE deltas",
+             "ALTER TABLE reports DROP COLUMN download",
+             "ALTER TABLE reports DROP COLUMN downloaded",
+             "ALTER TABLE reports DROP COLUMN saved"]
+
 # what schema version 6 added (halt_schema.h), dropped to make an older store
-V6_COLUMNS = ["ALTER TABLE channels DROP COLUMN previous_revision",
+V6_COLUMNS = V7_DELTAS + ["ALTER TABLE channels DROP COLUMN previous_revision",
               "ALTER TABLE channels DROP COLUMN full_after",
               "ALTER TABLE channels DROP COLUMN full_halt_failures",
               "ALTER TABLE channels DROP COLUMN full_halt_ratio",
@@ -113,7 +119,7 @@ def migrate_from(store, version, downgrade):
     p = store.admin("serve", "--listen", "127.0.0.1:1", check=1)
     assert f"version {version}" in p.stderr
     p = store.admin("migrate")
-    assert p.stdout == f"database schema migrated from version {version} to 6\n"
+    assert p.stdout == f"database schema migrated from version {version} to 7\n"
     store.start()
 
 

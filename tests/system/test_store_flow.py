@@ -257,7 +257,7 @@ def test_admin_accounts(store):
     p = store.admin("account", "token", "nobody", check=1)
     assert p.stderr == "ferry-store account: account nobody does not exist\n"
     p = store.admin("migrate")
-    assert p.stdout == "database schema is at version 6, nothing to do\n"
+    assert p.stdout == "database schema is at version 7, nothing to do\n"
 
 
 def test_root_key_offline(tmp_path):
