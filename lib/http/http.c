@@ -382,6 +382,32 @@ int http_get_buf(struct http_client *c, const char *url, size_t max, struct buf 
 	return rc;
 }
 
+int http_get_range(struct http_client *c, const char *url, uint64_t off, size_t len, void *out,
+                   ferry_error *err)
+{
+	char range[64];
+	if (len == 0)
+		return 0;
+	snprintf(range, sizeof(range), "%llu-%llu", (unsigned long long)off,
+	         (unsigned long long)(off + len - 1));
+	struct buf b;
+	buf_init(&b, len + 1);
+	curl_easy_setopt(c->curl, CURLOPT_RANGE, range);
+	struct sink s = {.buf = &b, .fd = -1, .upload_fd = -1, .max = len};
+	long status = 0;
+	int rc = get(c, url, &s, &status, err);
+	curl_easy_setopt(c->curl, CURLOPT_RANGE, NULL);
+	if (rc == 0 && (status != 206 || b.len != len))
+		rc = ferry_error_set(
+		    err, FERRY_E_NETWORK,
+		    "GET %s bytes %s: answered %ld with %zu bytes, not 206 with %zu", url, range,
+		    status, b.len, len);
+	if (rc == 0)
+		memcpy(out, b.data, len);
+	buf_free(&b);
+	return rc;
+}
+
 int http_get_file(struct http_client *c, const char *url, const char *path, uint64_t max,
                   bool resume, long *status, ferry_error *err)
 {

@@ -76,6 +76,13 @@ int http_get_buf(struct http_client *c, const char *url, size_t max, struct buf 
 int http_get_file(struct http_client *c, const char *url, const char *path, uint64_t max,
                   bool resume, long *status, ferry_error *err) FERRY_WUR;
 
+/* GET bytes off..off+len-1 of url (a Range request) into out (len bytes).
+ * Only a 206 answer with exactly len bytes succeeds; anything else is
+ * FERRY_E_NETWORK (a server that ignores Range sends 200: refused, after
+ * len bytes). */
+int http_get_range(struct http_client *c, const char *url, uint64_t off, size_t len, void *out,
+                   ferry_error *err) FERRY_WUR;
+
 /* One request of any method, its answer judged by the caller. */
 struct http_request {
 	const char *method;         /* "GET" (NULL), "POST", "PUT", "DELETE" */

@@ -71,6 +71,16 @@ int image_mtime_from_env(uint32_t *mtime, ferry_error *err) FERRY_WUR;
 /* Progress of a long operation: done and total in bytes of file contents. */
 typedef void (*image_progress_fn)(uint64_t done, uint64_t total, void *ctx);
 
+/* Sees every block the writer compresses (data, fragment and metadata
+ * blocks), possibly on several threads at once: in_size uncompressed bytes
+ * at in, and what compression gave: out_size bytes at out (0: the block is
+ * stored uncompressed), in a buffer of room bytes. Returns the size to store
+ * (at most room, and below in_size; 0 to store in uncompressed), having
+ * replaced the bytes at out if it likes, or -1 to fail the write. Delta
+ * rebuilds use it to keep another image's layout (lib/pkg/delta_apply.c). */
+typedef long (*image_block_hook)(const void *in, size_t in_size, void *out, size_t out_size,
+                                 size_t room, void *ctx);
+
 struct image_write_opts {
 	enum image_compression compression;
 	uint32_t mtime;             /* applied to every inode and the superblock */
@@ -79,6 +89,8 @@ struct image_write_opts {
 	unsigned threads;           /* compressor threads; 0: one per CPU (max 16) */
 	image_progress_fn progress; /* may be NULL */
 	void *progress_ctx;
+	image_block_hook block_hook; /* may be NULL */
+	void *block_hook_ctx;
 };
 
 /* Check the tree at dir and write its image to out_path (atomically: a temp

@@ -127,6 +127,8 @@ static int sqfs_fail(struct writer *w, int e, const char *what)
 struct shrink_cmp {
 	sqfs_compressor_t base;
 	sqfs_compressor_t *inner;
+	image_block_hook hook; /* may be NULL */
+	void *hook_ctx;
 };
 
 static void shrink_destroy(sqfs_object_t *obj)
@@ -136,7 +138,8 @@ static void shrink_destroy(sqfs_object_t *obj)
 	free(c);
 }
 
-static sqfs_compressor_t *shrink_wrap(sqfs_compressor_t *inner);
+static sqfs_compressor_t *shrink_wrap(sqfs_compressor_t *inner, image_block_hook hook,
+                                      void *hook_ctx);
 
 static sqfs_object_t *shrink_copy(const sqfs_object_t *obj)
 {
@@ -144,7 +147,7 @@ static sqfs_object_t *shrink_copy(const sqfs_object_t *obj)
 	sqfs_compressor_t *inner = sqfs_copy(c->inner);
 	if (!inner)
 		return NULL;
-	sqfs_compressor_t *copy = shrink_wrap(inner);
+	sqfs_compressor_t *copy = shrink_wrap(inner, c->hook, c->hook_ctx);
 	if (!copy)
 		sqfs_destroy(inner);
 	return (sqfs_object_t *)copy;
@@ -174,12 +177,19 @@ static sqfs_s32 shrink_do_block(sqfs_compressor_t *cmp, const sqfs_u8 *in, sqfs_
 	struct shrink_cmp *c = (struct shrink_cmp *)cmp;
 	sqfs_s32 r = c->inner->do_block(c->inner, in, size, out, outsize);
 	if (r > 0 && (sqfs_u32)r >= size)
-		return 0;
+		r = 0;
+	if (r >= 0 && c->hook) {
+		long h = c->hook(in, size, out, (size_t)r, outsize, c->hook_ctx);
+		if (h < 0 || (h > 0 && ((unsigned long)h >= size || (unsigned long)h > outsize)))
+			return SQFS_ERROR_COMPRESSOR;
+		r = (sqfs_s32)h;
+	}
 	return r;
 }
 
 /* Takes inner; NULL when out of memory (inner is then the caller's). */
-static sqfs_compressor_t *shrink_wrap(sqfs_compressor_t *inner)
+static sqfs_compressor_t *shrink_wrap(sqfs_compressor_t *inner, image_block_hook hook,
+                                      void *hook_ctx)
 {
 	struct shrink_cmp *c = calloc(1, sizeof(*c));
 	if (!c)
@@ -191,6 +201,8 @@ static sqfs_compressor_t *shrink_wrap(sqfs_compressor_t *inner)
 	c->base.read_options = shrink_read_options;
 	c->base.do_block = shrink_do_block;
 	c->inner = inner;
+	c->hook = hook;
+	c->hook_ctx = hook_ctx;
 	return &c->base;
 }
 
@@ -270,7 +282,7 @@ static int setup(struct writer *w, int fd)
 	}
 	if (e)
 		return sqfs_fail(w, e, "create compressor");
-	w->cmp = shrink_wrap(inner);
+	w->cmp = shrink_wrap(inner, w->opts->block_hook, w->opts->block_hook_ctx);
 	if (!w->cmp) {
 		sqfs_destroy(inner);
 		return ferry_error_set(w->err, FERRY_E_NOMEM, "out of memory");

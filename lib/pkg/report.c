@@ -121,6 +121,14 @@ int report_body(const struct report_outcome *o, char **out, ferry_error *err)
 		json_decref(body);
 		body = NULL;
 	}
+	if (body && o->download_path &&
+	    json_object_set_new(body, "download",
+	                        json_pack("{s:s, s:I, s:I}", "path", o->download_path, "downloaded",
+	                                  (json_int_t)o->downloaded, "saved",
+	                                  (json_int_t)o->saved)) < 0) {
+		json_decref(body);
+		body = NULL;
+	}
 	if (!body)
 		return ferry_error_set(err, FERRY_E_NOMEM, "report: cannot build the body");
 	*out = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
@@ -136,7 +144,7 @@ static const char *const fields[] = {
     "log",         "time",      "agent-version", NULL,
 };
 /* optional members */
-static const char *const optional[] = {"action", NULL};
+static const char *const optional[] = {"action", "download", NULL};
 
 static bool all_of(const char *s, size_t min, size_t max, const char *extra, bool hex_only)
 {
@@ -326,6 +334,22 @@ int report_parse(json_t *body, struct report *r, ferry_error *err)
 	if (!r->action || (strcmp(r->action, "install") != 0 && strcmp(r->action, "refresh") != 0 &&
 	                   strcmp(r->action, "revert") != 0))
 		return bad(err, "action", "expected install, refresh or revert");
+	json_t *d = json_object_get(body, "download");
+	if (d) {
+		const char *path = str_field(d, "path");
+		json_t *n = json_object_get(d, "downloaded"), *sv = json_object_get(d, "saved");
+		if (!json_is_object(d) || json_object_size(d) != 3 || !path ||
+		    (strcmp(path, "delta") != 0 && strcmp(path, "full") != 0) ||
+		    !json_is_integer(n) || !json_is_integer(sv) || json_integer_value(n) < 0 ||
+		    json_integer_value(sv) < 0 || json_integer_value(n) > REPORT_REVISION_MAX ||
+		    json_integer_value(sv) > REPORT_REVISION_MAX)
+			return bad(err, "download",
+			           "expected {\"path\": \"delta\" or \"full\", \"downloaded\": "
+			           "bytes, \"saved\": bytes}");
+		r->download_path = path;
+		r->downloaded = json_integer_value(n);
+		r->saved = json_integer_value(sv);
+	}
 	return 0;
 }
 

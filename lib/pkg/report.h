@@ -27,11 +27,13 @@
  *                  bytes each
  *   time           unix time of the outcome on the device, 1 to 2^40
  *   agent-version  ferryd's version, 1 to 64 bytes
- * and one optional member:
+ * and optional members:
  *   action         "revert" when the device's owner reverted the package by
  *                  hand (ferry revert): to-revision is the earlier revision
  *                  it went back to. Absent for installs and refreshes, so
  *                  that stores which predate it still take those.
+ *   download       {"path": "delta" or "full", "downloaded": bytes,
+ *                  "saved": bytes the delta saved}, integers 0 to 2^53
  * Text members are UTF-8 without control characters but tab (agent-version:
  * no tab either). The body is sent with the header
  *   X-Ferry-Device-Signature: ed25519 BASE64
@@ -77,6 +79,8 @@ struct report_outcome {
 	const char *action;      /* "revert" or NULL (see above) */
 	int64_t time;
 	const char *agent_version;
+	const char *download_path; /* NULL: no download member */
+	int64_t downloaded, saved;
 };
 
 /* The body of a report (compact JSON, keys sorted); free() it. The error is
@@ -102,6 +106,8 @@ struct report {
 	const char *agent_version;
 	const char *action; /* "install", "refresh" or "revert"; when absent, "install"
 	                     * without a from-revision, else "refresh" */
+	const char *download_path; /* NULL when the report has no download */
+	long long downloaded, saved;
 };
 
 /* Check every member of a report body against its bound. FERRY_E_INVALID

@@ -164,8 +164,23 @@ int report_queue(struct agent *ag, sqlite3 *db, int64_t change, const char *kind
 	    .agent_version = FERRY_VERSION,
 	    .action = strcmp(kind, "revert") == 0 ? "revert" : NULL,
 	};
+	/* what the download step recorded (delta_fetch.c) */
+	json_t *row = NULL, *data = NULL;
+	if (state_query_row(db, &row, NULL, "SELECT data FROM changes WHERE id=?", "i", change) ==
+	    0) {
+		const char *text = json_string_value(json_object_get(row, "data"));
+		data = text ? json_loads(text, 0, NULL) : NULL;
+		json_decref(row);
+	}
+	json_t *dl = json_object_get(data, "download");
+	if (json_is_string(json_object_get(dl, "path"))) {
+		o.download_path = json_string_value(json_object_get(dl, "path"));
+		o.downloaded = json_integer_value(json_object_get(dl, "downloaded"));
+		o.saved = json_integer_value(json_object_get(dl, "saved"));
+	}
 	_cleanup_free_ char *body = NULL;
 	int rc = report_body(&o, &body, err);
+	json_decref(data);
 	if (rc < 0)
 		return rc;
 	rc = state_exec(db, err,

@@ -39,6 +39,7 @@
 #include "schedule.h"
 #include "services.h"
 #include "steps.h"
+#include "delta_fetch.h"
 #include "store.h"
 
 static bool rev_ok(struct txn *t, const char *rev)
@@ -353,8 +354,10 @@ static int step_download(struct txn *t, ferry_error *err)
 	int rc = open_store(t, &s, err);
 	if (rc < 0)
 		return rc;
-	rc = store_download(&s, t->name, t->to, image, err);
+	rc = delta_fetch_download(&s, t->name, t->from, t->to, image, t->data, err);
 	store_close(&s);
+	if (rc == 0)
+		rc = txn_save_data(t, err);
 	if (rc < 0)
 		return rc;
 	return state_exec(t->db, err,

@@ -326,19 +326,32 @@ int store_find_by_sha256(struct store *s, const char *name, const char *sha256,
 	return 0;
 }
 
+int store_find_target(struct store *s, const char *name, const char *file,
+                      const struct tuf_target **t, ferry_error *err)
+{
+	char path[512];
+	if (target_path(name, file, path, sizeof(path)) < 0)
+		return ferry_error_set(err, FERRY_E_INVALID, "%s: bad package name", name);
+	return tuf_updater_find_target(s->u, path, t, err);
+}
+
 static int image_target(struct store *s, const char *name, const char *rev,
                         const struct tuf_target **t, ferry_error *err)
 {
-	char file[96], path[512];
+	char file[96];
 	snprintf(file, sizeof(file), "%s_%s.ferry", name, rev);
-	if (target_path(name, file, path, sizeof(path)) < 0)
-		return ferry_error_set(err, FERRY_E_INVALID, "%s: bad package name", name);
-	int rc = tuf_updater_find_target(s->u, path, t, err);
+	int rc = store_find_target(s, name, file, t, err);
 	if (rc == FERRY_E_NOTFOUND)
 		return ferry_error_set(err, FERRY_E_VERIFY,
 		                       "%s revision %s: no signed metadata names its image", name,
 		                       rev);
 	return rc;
+}
+
+int store_image_target(struct store *s, const char *name, const char *rev,
+                       const struct tuf_target **t, ferry_error *err)
+{
+	return image_target(s, name, rev, t, err);
 }
 
 int store_verify_file(struct store *s, const char *name, const char *rev, const char *path,
@@ -372,34 +385,8 @@ static int free_space_check(struct agent *ag, const char *dir, uint64_t need, fe
 	return 0;
 }
 
-int store_download(struct store *s, const char *name, const char *rev, const char *dest,
-                   ferry_error *err)
+char *store_target_url(struct store *s, const struct tuf_target *t)
 {
-	struct agent *ag = s->ag;
-	const struct tuf_target *t = NULL;
-	int rc = image_target(s, name, rev, &t, err);
-	if (rc < 0)
-		return rc;
-	if (tuf_target_file_matches(t, dest))
-		return 0; /* downloaded and verified before a crash */
-	char dir[PATH_MAX], part[PATH_MAX];
-	if (agent_path(ag, dir, "images/.incoming") < 0 ||
-	    agent_path(ag, part, "images/.incoming/%s_%s.part", name, rev) < 0)
-		return ferry_error_set(err, FERRY_E_LIMIT, "path too long");
-	rc = fs_mkdir_p(dir, 0700, err);
-	if (rc < 0)
-		return rc;
-	struct stat st;
-	uint64_t have = stat(part, &st) == 0 ? (uint64_t)st.st_size : 0;
-	if (have > t->length) {
-		unlink(part);
-		have = 0;
-	}
-	/* The image, and as much again when it is extracted instead of mounted. */
-	uint64_t need = (t->length - have) + (ag->extract ? t->length * 3 : 0);
-	rc = free_space_check(ag, dir, need, err);
-	if (rc < 0)
-		return rc;
 	/* Consistent snapshots name a target file by its hash. */
 	const struct tuf_metadata *root = tuf_updater_trusted(s->u, "root");
 	const char *slash = strrchr(t->path, '/');
@@ -409,8 +396,32 @@ int store_download(struct store *s, const char *name, const char *rev, const cha
 	                         slash + 1)
 	        : strdup(t->path);
 	_cleanup_free_ char *qrel = rel ? http_quote(rel, true) : NULL;
-	_cleanup_free_ char *url =
-	    qrel ? str_dup_printf("%s/repo/targets/%s", ag->store_url, qrel) : NULL;
+	return qrel ? str_dup_printf("%s/repo/targets/%s", s->ag->store_url, qrel) : NULL;
+}
+
+int store_fetch_target(struct store *s, const struct tuf_target *t, const char *part,
+                       const char *dest, const char *what, const char *noun, uint64_t extra_space,
+                       ferry_error *err)
+{
+	struct agent *ag = s->ag;
+	if (tuf_target_file_matches(t, dest))
+		return 0; /* downloaded and verified before a crash */
+	char dir[PATH_MAX];
+	if (agent_path(ag, dir, "images/.incoming") < 0)
+		return ferry_error_set(err, FERRY_E_LIMIT, "path too long");
+	int rc = fs_mkdir_p(dir, 0700, err);
+	if (rc < 0)
+		return rc;
+	struct stat st;
+	uint64_t have = stat(part, &st) == 0 ? (uint64_t)st.st_size : 0;
+	if (have > t->length) {
+		unlink(part);
+		have = 0;
+	}
+	rc = free_space_check(ag, dir, (t->length - have) + extra_space, err);
+	if (rc < 0)
+		return rc;
+	_cleanup_free_ char *url = store_target_url(s, t);
 	if (!url)
 		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
 	pthread_mutex_lock(&ag->lock);
@@ -421,7 +432,7 @@ int store_download(struct store *s, const char *name, const char *rev, const cha
 		rc = http_get_file(s->http, url, part, t->length, true, NULL, err);
 		if (rc == 0 || !transient(rc) || attempt + 1 >= ag->retries)
 			break;
-		log_warn("download %s revision %s: %s; resuming", name, rev, ferry_error_msg(err));
+		log_warn("download %s: %s; resuming", what, ferry_error_msg(err));
 		if (!backoff(ag, ag->retry_delay_ms << attempt))
 			break;
 	}
@@ -429,16 +440,32 @@ int store_download(struct store *s, const char *name, const char *rev, const cha
 	ag->progress_total = 0;
 	pthread_mutex_unlock(&ag->lock);
 	if (rc < 0)
-		return ferry_error_prefix(err, rc, "download %s revision %s", name, rev);
+		return ferry_error_prefix(err, rc, "download %s", what);
 	if (!tuf_target_file_matches(t, part)) {
 		unlink(part);
-		return ferry_error_set(
-		    err, FERRY_E_VERIFY,
-		    "download %s revision %s: the image does not match its signed length "
-		    "and hashes; discarded it",
-		    name, rev);
+		return ferry_error_set(err, FERRY_E_VERIFY,
+		                       "download %s: the %s does not match its signed length "
+		                       "and hashes; discarded it",
+		                       what, noun);
 	}
 	if (rename(part, dest) < 0)
 		return ferry_error_errno(err, FERRY_E_IO, errno, "rename %s", dest);
 	return fs_fsync_parent(dest, err);
+}
+
+int store_download(struct store *s, const char *name, const char *rev, const char *dest,
+                   ferry_error *err)
+{
+	struct agent *ag = s->ag;
+	const struct tuf_target *t = NULL;
+	int rc = image_target(s, name, rev, &t, err);
+	if (rc < 0)
+		return rc;
+	char part[PATH_MAX], what[256];
+	if (agent_path(ag, part, "images/.incoming/%s_%s.part", name, rev) < 0)
+		return ferry_error_set(err, FERRY_E_LIMIT, "path too long");
+	snprintf(what, sizeof(what), "%s revision %s", name, rev);
+	/* The image, and as much again when it is extracted instead of mounted. */
+	return store_fetch_target(s, t, part, dest, what, "image", ag->extract ? t->length * 3 : 0,
+	                          err);
 }

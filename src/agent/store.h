@@ -27,6 +27,23 @@ struct store_choice {
 	bool progressive; /* chosen by the progressive release */
 };
 
+/* The signed target FILE of package name (NAME_REV.ferry,
+ * NAME_A-B.delta): FERRY_E_NOTFOUND when no metadata lists it. */
+int store_find_target(struct store *s, const char *name, const char *file,
+                      const struct tuf_target **t, ferry_error *err) FERRY_WUR;
+/* The image target of revision rev (FERRY_E_VERIFY when none is signed). */
+int store_image_target(struct store *s, const char *name, const char *rev,
+                       const struct tuf_target **t, ferry_error *err) FERRY_WUR;
+/* Where the store serves target t; free() it. NULL when out of memory. */
+char *store_target_url(struct store *s, const struct tuf_target *t);
+/* Download t into dest through the resumable file part (kept on failure),
+ * with retries, checking extra_space more bytes than the download will be
+ * free; dest appears only once it matches its signed length and hashes.
+ * what ("hello revision 2") and noun ("image") name it in messages. */
+int store_fetch_target(struct store *s, const struct tuf_target *t, const char *part,
+                       const char *dest, const char *what, const char *noun, uint64_t extra_space,
+                       ferry_error *err) FERRY_WUR;
+
 /* First start: trust --trust as ROOT/tuf/root.json (kept afterwards). */
 int store_provision(struct agent *ag, ferry_error *err) FERRY_WUR;
 

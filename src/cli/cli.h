@@ -37,6 +37,7 @@ int cmd_pack(int argc, char **argv);
 int cmd_base(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_import(int argc, char **argv);
+int cmd_delta(int argc, char **argv);
 
 /* cmd_store.c: the publisher verbs that talk to a store */
 int cmd_login(int argc, char **argv);

@@ -65,6 +65,23 @@ static void print_table(const char *name, json_t *reports)
 		       wrev, revs, wchan, sv(r, "channel", "-"), sv(r, "result", "?"),
 		       sv(r, "failed-step", "-"));
 	}
+	/* what deltas saved, over the downloads these reports describe */
+	long long deltas = 0, downloads = 0, got = 0, saved = 0;
+	json_array_foreach(reports, i, r)
+	{
+		json_t *d = json_object_get(r, "download");
+		if (!d)
+			continue;
+		downloads++;
+		deltas += strcmp(cli_json_str(d, "path", ""), "delta") == 0;
+		got += (long long)json_integer_value(json_object_get(d, "downloaded"));
+		saved += (long long)json_integer_value(json_object_get(d, "saved"));
+	}
+	if (deltas)
+		printf("\nDeltas: %lld of %lld downloads; %lld bytes downloaded, %lld saved "
+		       "(%.0f%%)\n",
+		       deltas, downloads, got, saved,
+		       got + saved ? 100.0 * (double)saved / (double)(got + saved) : 0.0);
 }
 
 int cmd_reports(int argc, char **argv)

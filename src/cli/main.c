@@ -45,6 +45,8 @@ static const struct cli_verb verbs[] = {
     {"inspect", cmd_inspect, "FILE [--json] [--files]", "show what a .ferry image holds"},
     {"import", cmd_import, "FILE.snap [-o DIR] [--base-map SNAPBASE=BASE[,...]] [--json]",
      "turn a .snap into a package directory (meta/ferry.yaml from meta/snap.yaml)"},
+    {"delta", cmd_delta, "make OLD NEW -o DELTA | apply OLD DELTA -o NEW",
+     "compute a delta between two images, or rebuild the new one from it"},
     {"login", cmd_login, "--store URL [--token-file FILE] [--insecure]",
      "save a store token (read from standard input) for the publisher verbs"},
     {"logout", cmd_logout, "", "forget the saved store token"},

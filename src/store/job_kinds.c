@@ -13,6 +13,7 @@
 
 #include "base/cleanup.h"
 #include "base/log.h"
+#include "deltas.h"
 #include "inventory.h"
 #include "jobs.h"
 #include "metrics.h"
@@ -97,6 +98,7 @@ static const struct {
     {"webhook", webhooks_deliver},
     {"rollout", rollout_job},
     {"inventory-prune", inventory_job_prune},
+    {"delta", deltas_job},
 };
 
 /* The kind as a static string for the metrics ("other" when unknown). */

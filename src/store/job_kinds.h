@@ -10,6 +10,8 @@
  *                         may (rollout.h)
  *   inventory-prune       recurring, daily: forget devices not seen for
  *                         --devices-days (inventory.h)
+ *   delta NAME/REV        make the deltas to a newly published revision
+ *                         (deltas.h)
  * Not here: the queue itself (jobs.c). */
 #pragma once
 

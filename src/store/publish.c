@@ -6,6 +6,7 @@
  *                       {"generation": N}
  *   NAME_REV.ferry      the image of every revision a channel has referenced
  *                       (added at its first release, never removed)
+ *   NAME_A-B.delta      the deltas kept between revisions (deltas.h)
  *
  * Order, so that a crash never leaves metadata pointing at a missing blob or
  * at a channel map the database does not hold:
@@ -32,6 +33,7 @@
 #include "base/log.h"
 #include "base/str.h"
 #include "channelmap.h"
+#include "deltas.h"
 #include "store.h"
 #include "tuf/repo.h"
 
@@ -64,6 +66,7 @@ static int publish_locked(struct store *st, struct tuf_repo *repo, struct db *db
 	json_t *map = NULL;
 	long long gen = 0;
 	_cleanup_rows_ struct db_rows todo = DB_ROWS_INIT;
+	_cleanup_rows_ struct db_rows deltas = DB_ROWS_INIT;
 	int rc = channelmap_build(db, package, store_now(), &map, &gen, err);
 	if (rc < 0)
 		return rc;
@@ -108,6 +111,8 @@ static int publish_locked(struct store *st, struct tuf_repo *repo, struct db *db
 		json_decref(custom);
 	}
 	json_decref(map);
+	if (rc == 0)
+		rc = deltas_add_targets(st, repo, db, package, &deltas, err);
 	if (rc == 0 && FAULT("publish-before-commit"))
 		rc = ferry_error_set(err, FERRY_E_FAULT, "fault point publish-before-commit");
 	if (rc == 0)
@@ -119,11 +124,16 @@ static int publish_locked(struct store *st, struct tuf_repo *repo, struct db *db
 	char gens[24];
 	snprintf(gens, sizeof(gens), "%lld", gen);
 	for (size_t i = 0; rc == 0 && i < todo.nrows; i++)
-		if (added[i])
+		if (added[i]) {
 			rc = db_run(db, NULL, err,
 			            "UPDATE revisions SET published = 1 WHERE package = $1 AND "
 			            "revision = $2",
 			            package, db_cell(&todo, i, 0));
+			if (rc == 0)
+				rc = deltas_queue(db, package, db_cell(&todo, i, 0), err);
+		}
+	if (rc == 0)
+		rc = deltas_mark_published(db, package, &deltas, err);
 	if (rc == 0)
 		rc = db_run(db, NULL, err,
 		            "UPDATE packages SET published_gen = $2 WHERE name = $1 AND "

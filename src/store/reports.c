@@ -76,7 +76,7 @@ void reports_h_post(struct api_ctx *c)
 	if (!log)
 		return api_error(c, 500, "internal", "out of memory");
 	bool pg = db_dialect(c->db) == DB_POSTGRES;
-	char now[24], from[24], to[24], when[24];
+	char now[24], from[24], to[24], when[24], dl[24], sv[24];
 	num(now, store_now());
 	_cleanup_rows_ struct db_rows rows = DB_ROWS_INIT;
 	int rc = db_begin(c->db, true, &err);
@@ -96,16 +96,20 @@ void reports_h_post(struct api_ctx *c)
 		return;
 	}
 	if (rc == 0)
-		rc = db_run(c->db, &rows, &err,
-		            "INSERT INTO reports (package, device, report_id, from_revision, "
-		            "to_revision, channel, result, failed_step, message, log, reported, "
-		            "received, agent_version, action) VALUES ($1, $2, $3, $4, $5, $6, $7, "
-		            "$8, $9, $10, $11, $12, $13, $14) ON CONFLICT (device, report_id) DO "
-		            "NOTHING RETURNING id",
-		            r.package, r.device_id, r.report_id,
-		            r.from_revision ? num(from, r.from_revision) : NULL,
-		            num(to, r.to_revision), r.channel, r.result, r.failed_step, r.message,
-		            log, num(when, r.time), now, r.agent_version, r.action);
+		rc = db_run(
+		    c->db, &rows, &err,
+		    "INSERT INTO reports (package, device, report_id, from_revision, "
+		    "to_revision, channel, result, failed_step, message, log, reported, "
+		    "received, agent_version, action, download, downloaded, saved) VALUES ($1, $2, "
+		    "$3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ON "
+		    "CONFLICT "
+		    "(device, report_id) DO NOTHING RETURNING id",
+		    r.package, r.device_id, r.report_id,
+		    r.from_revision ? num(from, r.from_revision) : NULL, num(to, r.to_revision),
+		    r.channel, r.result, r.failed_step, r.message, log, num(when, r.time), now,
+		    r.agent_version, r.action, r.download_path,
+		    r.download_path ? num(dl, r.downloaded) : NULL,
+		    r.download_path ? num(sv, r.saved) : NULL);
 	bool duplicate = rc == 0 && rows.nrows == 0;
 	long long id = rc == 0 && !duplicate ? db_cell_ll(&rows, 0, 0) : 0;
 	if (rc == 0 && !duplicate) {
@@ -154,7 +158,7 @@ static json_t *row_json(const struct db_rows *rows, size_t i)
 {
 	json_t *log = json_loads(db_cell(rows, i, 10) ? db_cell(rows, i, 10) : "[]", 0, NULL);
 	const char *step = db_cell(rows, i, 8);
-	return json_pack(
+	json_t *o = json_pack(
 	    "{s:I, s:s, s:o, s:I, s:s, s:s, s:o, s:s, s:o, s:I, s:I, s:s, s:s}", "id",
 	    (json_int_t)db_cell_ll(rows, i, 0), "device", db_cell(rows, i, 1), "from-revision",
 	    db_cell(rows, i, 3) ? json_integer(db_cell_ll(rows, i, 3)) : json_null(), "to-revision",
@@ -163,6 +167,12 @@ static json_t *row_json(const struct db_rows *rows, size_t i)
 	    db_cell(rows, i, 9), "log", json_is_array(log) ? log : json_array(), "time",
 	    (json_int_t)db_cell_ll(rows, i, 11), "received", (json_int_t)db_cell_ll(rows, i, 12),
 	    "agent-version", db_cell(rows, i, 13), "action", db_cell(rows, i, 14));
+	if (o && db_cell(rows, i, 15))
+		json_object_set_new(o, "download",
+		                    json_pack("{s:s, s:I, s:I}", "path", db_cell(rows, i, 15),
+		                              "downloaded", (json_int_t)db_cell_ll(rows, i, 16),
+		                              "saved", (json_int_t)db_cell_ll(rows, i, 17)));
+	return o;
 }
 
 void reports_h_list(struct api_ctx *c)
@@ -184,8 +194,9 @@ void reports_h_list(struct api_ctx *c)
 	char sql[640];
 	snprintf(sql, sizeof(sql),
 	         "SELECT id, device, report_id, from_revision, to_revision, channel, result, "
-	         "received, failed_step, message, log, reported, received, agent_version, action "
-	         "FROM reports WHERE package = $1 AND ($2 = '' OR device = $2) "
+	         "received, failed_step, message, log, reported, received, agent_version, action, "
+	         "download, downloaded, saved FROM reports WHERE package = $1 AND ($2 = '' OR "
+	         "device = $2) "
 	         "AND ($3 = '' OR to_revision = CAST(NULLIF($3, '') AS BIGINT)) "
 	         "ORDER BY id DESC LIMIT %llu",
 	         limit);

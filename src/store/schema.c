@@ -31,7 +31,8 @@
  * bindings kept apart from reports (reports_schema.h); version 6: halting
  * full releases too (halt_schema.h); version 7: staged rollouts, the device
  * inventory and release events to webhooks (rollout_schema.h); version 8: the
- * action of a device report (reports_schema.h).
+ * action of a device report (reports_schema.h); version 9: deltas and what
+ * a device downloaded (deltas_schema.h).
  *
  * Also here: the one check that a database is at this program's version
  * (db_open_checked, db_schema_check). */
@@ -41,6 +42,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "deltas_schema.h"
 #include "halt_schema.h"
 #include "reports_schema.h"
 #include "rollout_schema.h"
@@ -97,6 +99,7 @@ static const struct migration migrations[] = {
     {6, V6_FULL_HALTS, V6_FULL_HALTS},
     {7, V7_ROLLOUTS("INTEGER PRIMARY KEY"), V7_ROLLOUTS("BIGSERIAL PRIMARY KEY")},
     {8, V8_REPORT_ACTION, V8_REPORT_ACTION},
+    {9, V9_DELTAS, V9_DELTAS},
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

@@ -25,7 +25,7 @@ from conftest import binary, run
 
 PG_USER = "ferry"
 # the store's newest schema version (src/store/schema.c)
-SCHEMA_LATEST = 8
+SCHEMA_LATEST = 9
 
 
 def free_port():

@@ -84,8 +84,13 @@ class Rollout:
                               "FROM halts ORDER BY id")
 
 
-# what schema version 8 added (reports_schema.h), dropped to make an older store
-V8_COLUMNS = ["ALTER TABLE reports DROP COLUMN action"]
+# what schema version 9 added (deltas_schema.h), dropped to make an older store
+V9_DELTAS = ["DROP TABLE deltas",
+             "ALTER TABLE reports DROP COLUMN download",
+             "ALTER TABLE reports DROP COLUMN downloaded",
+             "ALTER TABLE reports DROP COLUMN saved"]
+# what schema version 8 added (reports_schema.h), and 9 on top of it
+V8_COLUMNS = V9_DELTAS + ["ALTER TABLE reports DROP COLUMN action"]
 # what schema version 7 added (rollout_schema.h), and 8 on top of it
 V7_TABLES = V8_COLUMNS + ["DROP TABLE rollouts", "DROP TABLE rollout_events", "DROP TABLE device_packages",
              "DROP TABLE devices", "ALTER TABLE webhook_deliveries DROP COLUMN event"]

@@ -1,0 +1,35 @@
+/* deltas.h: delta updates in the store. When a revision is first published
+ * (referenced by a channel), a job "delta NAME/REV" computes deltas to it
+ * from the package's previous published revisions (at most
+ * DELTAS_FROM_MAX, newest first), keeps each only when it is smaller than
+ * DELTAS_KEEP_PCT of the full image, stores it as a blob and publishes it as
+ * a TUF target NAME_FROM-TO.delta in the package's role (length and hashes;
+ * custom {"package", "from", "to"}). Each pair is tried once. The delta
+ * format and maker are lib/pkg/delta.h. Not here: the queue (jobs.h). */
+#pragma once
+
+#include <stdbool.h>
+
+#include "base/error.h"
+#include "db.h"
+#include "store.h"
+#include "tuf/repo.h"
+
+#define DELTAS_FROM_MAX 3
+#define DELTAS_KEEP_PCT 60
+
+/* The job: arg is "NAME/REV". */
+int deltas_job(struct store *st, struct db *db, const char *arg, bool *again, long long *next,
+               ferry_error *err) FERRY_WUR;
+
+/* Queue the job for revision rev of package (publish.c, as it publishes a
+ * revision for the first time). */
+int deltas_queue(struct db *db, const char *package, const char *rev, ferry_error *err) FERRY_WUR;
+
+/* Add the kept deltas of package not yet published to repo as targets,
+ * before the repository commits; *rows gets the pairs added, for
+ * deltas_mark_published after the commit. */
+int deltas_add_targets(struct store *st, struct tuf_repo *repo, struct db *db, const char *package,
+                       struct db_rows *rows, ferry_error *err) FERRY_WUR;
+int deltas_mark_published(struct db *db, const char *package, const struct db_rows *rows,
+                          ferry_error *err) FERRY_WUR;
