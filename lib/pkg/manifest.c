@@ -115,6 +115,16 @@ static int get_enum(struct ctx *c, const struct node *n, const char *const *name
 	return fail(c, n, FERRY_E_INVALID, "expected one of %s; %s", list, GOT(n));
 }
 
+static const char *const bool_names[] = {"false", "true", NULL};
+
+static int get_bool(struct ctx *c, const struct node *n, bool *out)
+{
+	int e = 0;
+	int rc = get_enum(c, n, bool_names, &e);
+	*out = e == 1;
+	return rc;
+}
+
 static int get_duration(struct ctx *c, const struct node *n, unsigned long long min_ms,
                         uint64_t *out)
 {
@@ -438,9 +448,17 @@ struct manifest_limits manifest_limits_of(const struct manifest *m, const struct
 	return l;
 }
 
+bool manifest_restarts_on_configure(const struct manifest *m, const struct manifest_app *a)
+{
+	if (a->daemon == DAEMON_NONE)
+		return false;
+	return a->restart_on_configure_set ? a->restart_on_configure : m->restart_on_configure;
+}
+
 static const char *const app_keys[] = {"command",       "daemon",       "restart",
                                        "restart-delay", "stop-timeout", "plugs",
-                                       "environment",   "limits",       NULL};
+                                       "environment",   "limits",       "restart-on-configure",
+                                       NULL};
 
 static int parse_app(struct ctx *c, const struct node *map, struct manifest_app *app)
 {
@@ -490,6 +508,11 @@ static int parse_app(struct ctx *c, const struct node *map, struct manifest_app 
 			break;
 		case 7:
 			rc = get_limits(c, v, &app->limits);
+			break;
+		case 8:
+			rc = get_bool(c, v, &app->restart_on_configure);
+			app->restart_on_configure_set = true;
+			restart_key = restart_key ? restart_key : k;
 			break;
 		}
 		manifest_path_pop(c, saved);
@@ -956,12 +979,17 @@ static int field_limits(struct ctx *c, const struct node *v, struct manifest *m)
 	return get_limits(c, v, &m->limits);
 }
 
+static int field_restart_on_configure(struct ctx *c, const struct node *v, struct manifest *m)
+{
+	return get_bool(c, v, &m->restart_on_configure);
+}
+
 typedef int (*field_fn)(struct ctx *c, const struct node *v, struct manifest *m);
 
 static const char *const top_keys[] = {
     "name",        "version", "summary",    "description", "license", "architectures",
     "confinement", "grade",   "apps",       "hooks",       "health",  "plugs",
-    "slots",       "parts",   "components", "limits",      NULL,
+    "slots",       "parts",   "components", "limits",      "restart-on-configure", NULL,
 };
 
 static const field_fn top_fields[] = {
@@ -969,6 +997,7 @@ static const field_fn top_fields[] = {
     field_license, field_architectures, field_confinement, field_grade,
     field_apps,    field_hooks,         field_health,      field_plugs,
     field_slots,   field_parts,         field_components,  field_limits,
+    field_restart_on_configure,
 };
 
 static int check_manifest(struct ctx *c, const struct node *root, struct manifest *m)

@@ -34,6 +34,7 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/str.h"
+#include "conf.h"
 #include "confine.h"
 #include "pkg/channel.h"
 #include "pkg/name.h"
@@ -867,28 +868,9 @@ static struct reply post_conf(struct agent *ag, const char *name, json_t *body)
 	if (installed(ag, name, cur, &r) < 0)
 		return r;
 	json_t *values = json_object_get(body, "values");
-	if (!json_is_object(values) || json_object_size(values) == 0 ||
-	    json_object_size(values) > 64)
-		return error_reply(400, FERRY_E_INVALID, "set: give 1 to 64 key=value pairs");
-	const char *key;
-	json_t *v;
-	json_object_foreach(values, key, v)
-	{
-		size_t kl = strlen(key);
-		bool ok = kl > 0 && kl <= 64;
-		for (size_t i = 0; i < kl; i++)
-			if (!((key[i] >= 'a' && key[i] <= 'z') ||
-			      (key[i] >= '0' && key[i] <= '9') || key[i] == '-' || key[i] == '.' ||
-			      key[i] == '_'))
-				ok = false;
-		if (!ok)
-			return error_reply(400, FERRY_E_INVALID,
-			                   "set: key \"%s\": expected 1 to 64 of a-z 0-9 - . _",
-			                   key);
-		if (!json_is_null(v) && (!json_is_string(v) || strlen(json_string_value(v)) > 4096))
-			return error_reply(400, FERRY_E_INVALID,
-			                   "set: %s: value must be a string up to 4096 bytes", key);
-	}
+	ferry_error err;
+	if (conf_check("set", values, &err) < 0)
+		return ferr_reply(FERRY_E_INVALID, &err);
 	_cleanup_free_ char *summary = str_dup_printf("Configure %s", name);
 	_cleanup_(json_decrefp) json_t *data =
 	    json_pack("{s:s, s:O}", "name", name, "values", values);

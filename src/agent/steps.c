@@ -11,7 +11,7 @@
  *   refresh-all   check (queues a refresh of each package with something new)
  *   revert        stop-services switch start-services health commit-revert
  *   remove        stop-services remove-hook unmount forget discard
- *   configure     configure
+ *   configure     configure restart
  *   services      service-control
  * The worker's start-up is here too: mount the kept revisions before the
  * engine recovers interrupted changes, then point the current links at what
@@ -33,6 +33,8 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/str.h"
+#include "conf.h"
+#include "ctl.h"
 #include "health.h"
 #include "revs.h"
 #include "schedule.h"
@@ -918,6 +920,7 @@ static int step_discard(struct txn *t, ferry_error *err)
 		if (d)
 			closedir(d);
 	}
+	ctl_forget(t->ag, t->name);
 	if (purge) { /* the configuration hooks read goes with its rows */
 		char conf[PATH_MAX];
 		if (agent_path(t->ag, conf, "run/config/%s.json", t->name) == 0 &&
@@ -933,74 +936,25 @@ static int step_discard(struct txn *t, ferry_error *err)
 	return rc;
 }
 
-/* run/config/NAME.json: the package's configuration, for its hooks. */
-static int write_config_file(struct txn *t, ferry_error *err)
-{
-	json_t *rows = NULL;
-	int rc = state_query(t->db, &rows, err,
-	                     "SELECT key, value FROM pkg_config WHERE name=? ORDER BY key", "t",
-	                     t->name);
-	if (rc < 0)
-		return rc;
-	json_t *o = state_pairs(rows);
-	_cleanup_free_ char *text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
-	json_decref(o);
-	char dir[PATH_MAX], path[PATH_MAX];
-	if (!text || agent_path(t->ag, dir, "run/config") < 0 ||
-	    agent_path(t->ag, path, "run/config/%s.json", t->name) < 0)
-		return ferry_error_set(err, FERRY_E_NOMEM, "configuration file of %s", t->name);
-	rc = fs_mkdir_p(dir, 0700, err);
-	if (rc < 0)
-		return rc;
-	return fs_write_atomic(path, text, strlen(text), 0600, err);
-}
-
-/* Set key of the package's configuration to v (a string), or unset it (null). */
-static int config_put(struct txn *t, const char *key, json_t *v, ferry_error *err)
-{
-	if (json_is_null(v))
-		return state_exec(t->db, err, "DELETE FROM pkg_config WHERE name=? AND key=?", "tt",
-		                  t->name, key);
-	return state_exec(t->db, err,
-	                  "INSERT OR REPLACE INTO pkg_config(name, key, value) VALUES(?, ?, ?)",
-	                  "ttt", t->name, key, json_string_value(v));
-}
-
+/* configure: the whole configuration as it was before is kept with the
+ * change, so that an undo also takes back what the hook itself set with
+ * ferry-ctl. */
 static int step_configure(struct txn *t, ferry_error *err)
 {
-	json_t *values = json_object_get(t->data, "values");
-	json_t *old = json_object();
-	const char *key;
-	json_t *v;
-	int rc = state_begin(t->db, err);
-	if (rc < 0) {
-		json_decref(old);
-		return rc;
-	}
-	json_object_foreach(values, key, v)
-	{
-		json_t *row = NULL;
-		if (state_query_row(t->db, &row, NULL,
-		                    "SELECT value FROM pkg_config WHERE name=? AND key=?", "tt",
-		                    t->name, key) == 0) {
-			json_object_set(old, key, json_object_get(row, "value"));
-			json_decref(row);
-		} else {
-			json_object_set_new(old, key, json_null());
-		}
-		rc = config_put(t, key, v, err);
+	int rc;
+	if (!json_object_get(t->data, "before")) {
+		json_t *before = NULL;
+		rc = conf_all(t->db, t->name, &before, err);
 		if (rc < 0)
-			break;
-	}
-	if (!json_object_get(t->data, "old"))
-		json_object_set(t->data, "old", old);
-	json_decref(old);
-	if (rc == 0)
+			return rc;
+		json_object_set_new(t->data, "before", before);
 		rc = txn_save_data(t, err);
-	rc = state_end(t->db, rc, err);
-	if (rc < 0)
-		return rc;
-	rc = write_config_file(t, err);
+		if (rc < 0)
+			return rc;
+	}
+	rc = conf_apply(t->db, t->name, json_object_get(t->data, "values"), err);
+	if (rc == 0)
+		rc = conf_write_file(t->ag, t->db, t->name, err);
 	if (rc < 0)
 		return rc;
 	char cur[STATE_REV_MAX];
@@ -1010,19 +964,70 @@ static int step_configure(struct txn *t, ferry_error *err)
 	return run_hook_of(t, cur, HOOK_CONFIGURE, 0, err);
 }
 
+/* Restart the services whose manifest asks for it (restart-on-configure),
+ * when the configuration changed; wait until they started. */
+static int restart_configured(struct txn *t, ferry_error *err)
+{
+	char cur[STATE_REV_MAX];
+	int rc = state_current(t->db, t->name, cur, err);
+	if (rc < 0)
+		return rc;
+	struct manifest *m = NULL;
+	rc = rev_manifest(t->ag, t->name, cur, &m, err);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&t->ag->lock);
+	for (size_t i = 0; i < m->n_apps && rc == 0; i++) {
+		const struct manifest_app *a = &m->apps[i];
+		if (a->daemon == DAEMON_NONE || !manifest_restarts_on_configure(m, a))
+			continue;
+		struct service *s = svc_find(t->ag, t->name, a->name);
+		if (s && s->state == SVC_STOPPED)
+			continue; /* stopped by the user: stays so */
+		if (s)
+			svc_stop_wait(t->ag, s);
+		rc = svc_setup(t->ag, t->db, t->name, cur, m, a->name, &s, err);
+		if (rc == 0) {
+			s->exits = 0;
+			rc = svc_start(t->ag, s, err);
+		}
+		log_info("%s.%s restarted: its configuration changed", t->name, a->name);
+	}
+	pthread_mutex_unlock(&t->ag->lock);
+	manifest_free(m);
+	return rc;
+}
+
+static int step_configure_restart(struct txn *t, ferry_error *err)
+{
+	json_t *after = NULL;
+	int rc = conf_all(t->db, t->name, &after, err);
+	if (rc < 0)
+		return rc;
+	bool changed = !json_equal(after, json_object_get(t->data, "before"));
+	json_decref(after);
+	if (!changed)
+		return 0;
+	json_object_set_new(t->data, "restarted", json_true());
+	rc = txn_save_data(t, err);
+	return rc < 0 ? rc : restart_configured(t, err);
+}
+
 static int undo_configure(struct txn *t, ferry_error *err)
 {
-	json_t *old = json_object_get(t->data, "old");
-	const char *key;
-	json_t *v;
-	int rc = 0;
-	json_object_foreach(old, key, v)
-	{
-		rc = config_put(t, key, v, err);
-		if (rc < 0)
-			return rc;
+	json_t *before = json_object_get(t->data, "before");
+	if (!before)
+		return 0; /* the step did not start */
+	int rc = conf_replace(t->db, t->name, before, err);
+	if (rc == 0)
+		rc = conf_write_file(t->ag, t->db, t->name, err);
+	if (rc == 0 && json_is_true(json_object_get(t->data, "restarted"))) {
+		ferry_error e;
+		/* they run with what they read: the configuration taken back */
+		if (restart_configured(t, &e) < 0)
+			log_warn("%s: %s", t->name, ferry_error_msg(&e));
 	}
-	return write_config_file(t, err);
+	return rc;
 }
 
 static int step_service_control(struct txn *t, ferry_error *err)
@@ -1159,6 +1164,8 @@ static const struct step_def steps_remove[] = {
 static const struct step_def steps_configure[] = {
     {"configure", "Apply the configuration and run the configure hook", step_configure,
      undo_configure, false, false},
+    {"restart", "Restart the services that ask for it on a change", step_configure_restart, NULL,
+     false, false},
     {NULL, NULL, NULL, NULL, false, false},
 };
 
