@@ -455,10 +455,9 @@ bool manifest_restarts_on_configure(const struct manifest *m, const struct manif
 	return a->restart_on_configure_set ? a->restart_on_configure : m->restart_on_configure;
 }
 
-static const char *const app_keys[] = {"command",       "daemon",       "restart",
-                                       "restart-delay", "stop-timeout", "plugs",
-                                       "environment",   "limits",       "restart-on-configure",
-                                       NULL};
+static const char *const app_keys[] = {
+    "command", "daemon",      "restart", "restart-delay",        "stop-timeout",
+    "plugs",   "environment", "limits",  "restart-on-configure", NULL};
 
 static int parse_app(struct ctx *c, const struct node *map, struct manifest_app *app)
 {
@@ -987,16 +986,43 @@ static int field_restart_on_configure(struct ctx *c, const struct node *v, struc
 typedef int (*field_fn)(struct ctx *c, const struct node *v, struct manifest *m);
 
 static const char *const top_keys[] = {
-    "name",        "version", "summary",    "description", "license", "architectures",
-    "confinement", "grade",   "apps",       "hooks",       "health",  "plugs",
-    "slots",       "parts",   "components", "limits",      "restart-on-configure", NULL,
+    "name",
+    "version",
+    "summary",
+    "description",
+    "license",
+    "architectures",
+    "confinement",
+    "grade",
+    "apps",
+    "hooks",
+    "health",
+    "plugs",
+    "slots",
+    "parts",
+    "components",
+    "limits",
+    "restart-on-configure",
+    NULL,
 };
 
 static const field_fn top_fields[] = {
-    field_name,    field_version,       field_summary,     field_description,
-    field_license, field_architectures, field_confinement, field_grade,
-    field_apps,    field_hooks,         field_health,      field_plugs,
-    field_slots,   field_parts,         field_components,  field_limits,
+    field_name,
+    field_version,
+    field_summary,
+    field_description,
+    field_license,
+    field_architectures,
+    field_confinement,
+    field_grade,
+    field_apps,
+    field_hooks,
+    field_health,
+    field_plugs,
+    field_slots,
+    field_parts,
+    field_components,
+    field_limits,
     field_restart_on_configure,
 };
 

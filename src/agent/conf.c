@@ -45,8 +45,8 @@ int conf_check(const char *verb, json_t *values, ferry_error *err)
 		    (!json_is_string(v) || json_string_length(v) > CONF_VALUE_MAX ||
 		     strlen(json_string_value(v)) != json_string_length(v)))
 			return ferry_error_set(err, FERRY_E_INVALID,
-			                       "%s: %s: value must be a string up to %d bytes", verb,
-			                       key, CONF_VALUE_MAX);
+			                       "%s: %s: value must be a string up to %d bytes",
+			                       verb, key, CONF_VALUE_MAX);
 	}
 	return 0;
 }
@@ -54,9 +54,9 @@ int conf_check(const char *verb, json_t *values, ferry_error *err)
 int conf_all(sqlite3 *db, const char *name, json_t **out, ferry_error *err)
 {
 	json_t *rows = NULL;
-	int rc = state_query(db, &rows, err,
-	                     "SELECT key, value FROM pkg_config WHERE name=? ORDER BY key", "t",
-	                     name);
+	int rc =
+	    state_query(db, &rows, err,
+	                "SELECT key, value FROM pkg_config WHERE name=? ORDER BY key", "t", name);
 	if (rc < 0)
 		return rc;
 	*out = state_pairs(rows);
@@ -88,8 +88,8 @@ int conf_apply(sqlite3 *db, const char *name, json_t *values, ferry_error *err)
 	}
 	json_t *row = NULL;
 	if (rc == 0)
-		rc = state_query_row(db, &row, err, "SELECT count(*) AS n FROM pkg_config WHERE name=?",
-		                     "t", name);
+		rc = state_query_row(
+		    db, &row, err, "SELECT count(*) AS n FROM pkg_config WHERE name=?", "t", name);
 	if (rc == 0 && json_integer_value(json_object_get(row, "n")) > CONF_MAX_KEYS)
 		rc = ferry_error_set(err, FERRY_E_LIMIT,
 		                     "%s would have more than %d configuration keys", name,

@@ -9,10 +9,10 @@
 #include "agent.h"
 #include "base/error.h"
 
-#define CONF_KEY_MAX 64      /* bytes of a key: a-z 0-9 - . _ */
-#define CONF_VALUE_MAX 4096  /* bytes of a value (UTF-8) */
-#define CONF_MAX_PAIRS 64    /* keys one request sets or unsets */
-#define CONF_MAX_KEYS 256    /* keys one package may hold */
+#define CONF_KEY_MAX 64     /* bytes of a key: a-z 0-9 - . _ */
+#define CONF_VALUE_MAX 4096 /* bytes of a value (UTF-8) */
+#define CONF_MAX_PAIRS 64   /* keys one request sets or unsets */
+#define CONF_MAX_KEYS 256   /* keys one package may hold */
 
 /* Check a request's values: an object of 1 to CONF_MAX_PAIRS keys, each
  * mapped to a string (set) or null (unset). Messages start with verb. */

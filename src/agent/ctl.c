@@ -258,8 +258,8 @@ static void answer(struct agent *ag, const char *name, char **words, size_t n, s
 		}
 		char key[CONF_KEY_MAX + 2];
 		size_t kl = eq ? (size_t)(eq - words[i]) : strlen(words[i]);
-		snprintf(key, sizeof(key), "%.*s", (int)(kl < sizeof(key) - 1 ? kl : sizeof(key) - 1),
-		         words[i]);
+		snprintf(key, sizeof(key), "%.*s",
+		         (int)(kl < sizeof(key) - 1 ? kl : sizeof(key) - 1), words[i]);
 		json_t *v = set ? json_string(eq + 1) : json_null();
 		if (!v) {
 			reply_error(out, "set: %s: the value is not UTF-8 text", key);
@@ -386,8 +386,7 @@ static void accept_on(struct agent *ag, int lfd)
 static void conn_write(struct agent *ag, struct ctl_conn *k)
 {
 	while (k->out_off < k->out_len) {
-		ssize_t w =
-		    send(k->fd, k->out + k->out_off, k->out_len - k->out_off, MSG_NOSIGNAL);
+		ssize_t w = send(k->fd, k->out + k->out_off, k->out_len - k->out_off, MSG_NOSIGNAL);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))

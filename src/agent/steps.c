@@ -8,6 +8,7 @@
  *                 switch post-refresh start-services health commit
  *   install, refresh
  *                 resolve download, then as install-file from mount
+ *   try           prepare-dir, then as install-file from mount
  *   refresh-all   check (queues a refresh of each package with something new)
  *   revert        stop-services switch start-services health commit-revert
  *   remove        stop-services remove-hook unmount forget discard
@@ -20,6 +21,7 @@
  * This file does not journal, order or undo steps (txn.c does). */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +38,7 @@
 #include "conf.h"
 #include "ctl.h"
 #include "health.h"
+#include "pkg/check.h"
 #include "revs.h"
 #include "schedule.h"
 #include "services.h"
@@ -225,15 +228,93 @@ static int step_prepare_file(struct txn *t, ferry_error *err)
 	return state_end(t->db, rc, err);
 }
 
+/* ferry try DIR: DIR itself becomes revision xN, after the checks `ferry
+ * pack` applies (the manifest, knowing the interfaces; the file-system
+ * safety rules; hooks and commands). */
+static int check_tried_dir(const char *dir, struct manifest **m, ferry_error *err)
+{
+	char yaml[PATH_MAX];
+	if (str_printf(yaml, sizeof(yaml), "%s/meta/ferry.yaml", dir) < 0)
+		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", dir);
+	if (!fs_exists(yaml))
+		return ferry_error_set(
+		    err, FERRY_E_NOTFOUND,
+		    "%s: no meta/ferry.yaml (ferry init %s writes a starting one)", dir, dir);
+	int rc = manifest_load_strict(yaml, MANIFEST_KNOWN_INTERFACES, m, err);
+	if (rc < 0)
+		return rc;
+	_cleanup_close_ int root = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		rc = ferry_error_errno(err, FERRY_E_IO, errno, "%s", dir);
+	if (rc == 0)
+		rc = pkg_check_safety(dir, err);
+	if (rc == 0)
+		rc = pkg_check_hooks(root, *m, err);
+	if (rc == 0)
+		rc = pkg_check_apps(root, *m, err);
+	if (rc < 0) {
+		manifest_free(*m);
+		*m = NULL;
+	}
+	return rc;
+}
+
+static int step_prepare_dir(struct txn *t, ferry_error *err)
+{
+	const char *dir = jstr(t->data, "source");
+	struct manifest *m = NULL;
+	int rc = check_tried_dir(dir, &m, err);
+	if (rc < 0)
+		return ferry_error_prefix(err, rc, "cannot try %s", dir);
+	rc = str_copy(t->name, sizeof(t->name), m->name);
+	_cleanup_free_ char *version = strdup(m->version);
+	manifest_free(m);
+	if (rc < 0 || !version)
+		return ferry_error_set(err, FERRY_E_LIMIT, "%s: bad name", dir);
+	char cur[STATE_REV_MAX] = "", link[PATH_MAX];
+	rc = state_current(t->db, t->name, cur, NULL);
+	if (rc < 0 && rc != FERRY_E_NOTFOUND)
+		return ferry_error_set(err, rc, "state.db: read package %s", t->name);
+	IGNORE_RC(str_copy(t->from, sizeof(t->from), rc == 0 ? cur : ""));
+	rc = next_local_rev(t, t->to, err);
+	if (rc < 0)
+		return rc;
+	if (agent_path(t->ag, link, "images/%s_%s.try", t->name, t->to) < 0)
+		return ferry_error_set(err, FERRY_E_LIMIT, "root path too long");
+	rc = symlink_replace(dir, link, err);
+	if (rc < 0)
+		return rc;
+	json_object_set_new(t->data, "name", json_string(t->name));
+	json_object_set_new(t->data, "from", json_string(t->from));
+	json_object_set_new(t->data, "to", json_string(t->to));
+	json_object_set_new(t->data, "version", json_string(version));
+	rc = state_begin(t->db, err);
+	if (rc < 0)
+		return rc;
+	rc = state_exec(t->db, err,
+	                "INSERT OR REPLACE INTO revisions(name, rev, version, sha256, size, local, "
+	                "status, added) VALUES(?, ?, ?, '', 0, ?, 'new', ?)",
+	                "tttii", t->name, t->to, version, (int64_t)REV_LOCAL_TRIED, wall_s());
+	if (rc == 0)
+		rc = txn_save_data(t, err);
+	if (rc == 0) {
+		_cleanup_free_ char *summary =
+		    *t->from ? str_dup_printf("Try %s from %s (revision %s, was %s)", t->name, dir,
+		                              t->to, t->from)
+		             : str_dup_printf("Try %s from %s (revision %s)", t->name, dir, t->to);
+		set_summary(t, summary);
+	}
+	return state_end(t->db, rc, err);
+}
+
 /* Remove the new revision's image and row, unless it was kept already. */
 static int forget_new_revision(struct txn *t, ferry_error *err)
 {
 	if (!*t->name || !*t->to || rev_ok(t, t->to))
 		return 0;
-	char image[PATH_MAX];
-	if (agent_path(t->ag, image, "images/%s_%s.ferry", t->name, t->to) == 0 &&
-	    unlink(image) < 0 && errno != ENOENT)
-		return ferry_error_errno(err, FERRY_E_IO, errno, "remove %s", image);
+	int rc = rev_forget_image(t->ag, t->name, t->to, err);
+	if (rc < 0)
+		return rc;
 	return state_exec(t->db, err,
 	                  "DELETE FROM revisions WHERE name=? AND rev=? AND status='new'", "tt",
 	                  t->name, t->to);
@@ -710,14 +791,13 @@ static void prune(struct txn *t)
 		if ((int)i < t->ag->retain - 1)
 			continue;
 		const char *rev = jstr(row, "rev");
-		char image[PATH_MAX], data[PATH_MAX];
+		char data[PATH_MAX];
 		ferry_error err;
-		if (rev_unmount(t->ag, t->name, rev, &err) < 0) {
+		if (rev_unmount(t->ag, t->name, rev, &err) < 0 ||
+		    rev_forget_image(t->ag, t->name, rev, &err) < 0) {
 			log_warn("prune %s revision %s: %s", t->name, rev, ferry_error_msg(&err));
 			continue;
 		}
-		if (agent_path(t->ag, image, "images/%s_%s.ferry", t->name, rev) == 0)
-			unlink(image);
 		if (agent_path(t->ag, data, "data/%s/%s", t->name, rev) == 0 &&
 		    fs_remove_tree(data, &err) < 0)
 			log_warn("prune: %s", ferry_error_msg(&err));
@@ -881,17 +961,16 @@ static int step_discard(struct txn *t, ferry_error *err)
 	json_t *rev;
 	json_array_foreach(json_object_get(t->data, "revisions"), i, rev)
 	{
-		char image[PATH_MAX];
 		const char *r = json_string_value(rev);
 		if (!r)
 			continue;
 		ferry_error_clear(&e);
-		keep_first(&rc, rev_unmount(t->ag, t->name, r, &e), err, &e);
-		if (agent_path(t->ag, image, "images/%s_%s.ferry", t->name, r) == 0 &&
-		    unlink(image) < 0 && errno != ENOENT)
-			keep_first(&rc,
-			           ferry_error_errno(&e, FERRY_E_IO, errno, "remove %s", image),
-			           err, &e);
+		int u = rev_unmount(t->ag, t->name, r, &e);
+		keep_first(&rc, u, err, &e);
+		/* a tried revision still bound keeps its link: never a removal
+		 * through the mount */
+		if (u == 0)
+			keep_first(&rc, rev_forget_image(t->ag, t->name, r, &e), err, &e);
 	}
 	char mdir[PATH_MAX], ddir[PATH_MAX], cur[PATH_MAX], saved[PATH_MAX];
 	if (agent_path(t->ag, mdir, "mnt/%s", t->name) < 0 ||
@@ -1136,6 +1215,11 @@ static const struct step_def steps_store[] = {
     STEPS_FROM_MOUNT,
 };
 
+static const struct step_def steps_try[] = {
+    {"prepare-dir", "Check the directory to try", step_prepare_dir, undo_prepare, false, false},
+    STEPS_FROM_MOUNT,
+};
+
 static const struct step_def steps_check[] = {
     {"check", "Check the store for new revisions", step_check, NULL, false, false},
     {NULL, NULL, NULL, NULL, false, false},
@@ -1176,9 +1260,16 @@ static const struct step_def steps_services[] = {
 };
 
 static const struct txn_kind kinds[] = {
-    {"install-file", steps_install_file}, {"install", steps_store},     {"refresh", steps_store},
-    {"refresh-all", steps_check},         {"revert", steps_revert},     {"remove", steps_remove},
-    {"configure", steps_configure},       {"services", steps_services}, {NULL, NULL},
+    {"install-file", steps_install_file},
+    {"install", steps_store},
+    {"refresh", steps_store},
+    {"try", steps_try},
+    {"refresh-all", steps_check},
+    {"revert", steps_revert},
+    {"remove", steps_remove},
+    {"configure", steps_configure},
+    {"services", steps_services},
+    {NULL, NULL},
 };
 
 static void mount_all(struct agent *ag, sqlite3 *db)

@@ -12,7 +12,8 @@
  *                 [--plug IFACE]... [--memory SIZE] [--pids N] [--cpu PCT%]
  *                 [--devmode] [--env KEY=VALUE]...
  *                 [--notify-socket PATH] [--forking] [--config-file FILE]
- *                 [--ctl-socket PATH] [--ctl-tool FILE] [--state-dir DIR] [--run-dir DIR] [--cgroup-parent PATH]
+ *                 [--ctl-socket PATH] [--ctl-tool FILE] [--state-dir DIR] [--run-dir DIR]
+ * [--cgroup-parent PATH]
  *                 [--log-fd FD] [--status-fd FD] [--log-level LEVEL]
  *                 [--dry-run]
  *                 -- COMMAND [ARG]...
@@ -92,8 +93,8 @@
 #define CONFINE_SANDBOX_TOP "/ferry"                    /* /ferry/PKG/{current,data,common} */
 #define CONFINE_SANDBOX_NOTIFY "/run/ferry-notify"      /* --notify-socket */
 #define CONFINE_SANDBOX_CONFIG "/run/ferry-config.json" /* --config-file */
-#define CONFINE_SANDBOX_CTL "/run/ferry-ctl.sock"        /* --ctl-socket */
-#define CONFINE_SANDBOX_BIN "/run/ferry-bin"             /* --ctl-tool's directory */
+#define CONFINE_SANDBOX_CTL "/run/ferry-ctl.sock"       /* --ctl-socket */
+#define CONFINE_SANDBOX_BIN "/run/ferry-bin"            /* --ctl-tool's directory */
 
 /* ---- interfaces.c: the single source of truth for what a plug grants ---- */
 

@@ -192,8 +192,9 @@ int mount_plan_build(const struct confine_policy *p, char *const *toplevel, stru
 	                                     CONFINE_SANDBOX_CONFIG, false, false, err)) < 0) ||
 	    (p->ctl_socket && (r = plan_add(plan, MNT_BIND_RO, p->ctl_socket, CONFINE_SANDBOX_CTL,
 	                                    false, false, err)) < 0) ||
-	    (p->ctl_tool && (r = plan_add(plan, MNT_BIND_RO, p->ctl_tool,
-	                                  CONFINE_SANDBOX_BIN "/ferry-ctl", false, false, err)) < 0))
+	    (p->ctl_tool &&
+	     (r = plan_add(plan, MNT_BIND_RO, p->ctl_tool, CONFINE_SANDBOX_BIN "/ferry-ctl", false,
+	                   false, err)) < 0))
 		return r;
 	/* what the plugs grant */
 	for (size_t i = 0; i < p->n_plugs; i++) {
