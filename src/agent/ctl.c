@@ -423,7 +423,7 @@ static void conn_read(struct agent *ag, struct ctl_conn *k)
 	}
 	if (!eof && !too_big)
 		return;
-	struct buf out = BUF_INIT(4 * 1024 * 1024);
+	struct buf out = BUF_INIT(CTL_MAX_ANSWER);
 	if (too_big)
 		reply_error(&out, "request larger than %d bytes", CTL_MAX_REQUEST);
 	else

@@ -10,9 +10,12 @@
 #include "base/error.h"
 
 #define CTL_MAX_REQUEST (16 * 1024) /* bytes of one request */
-#define CTL_MAX_CONNS_PER_PKG 4     /* open at once on one package's socket */
-#define CTL_MAX_CONNS 64            /* open at once on all of them */
-#define CTL_TIMEOUT_MS 5000         /* to send the request and take the answer */
+/* bytes of one answer: 256 keys of 4096 bytes, escaped; ferry-ctl reads
+ * less than 8 MiB */
+#define CTL_MAX_ANSWER (8 * 1024 * 1024 - 1)
+#define CTL_MAX_CONNS_PER_PKG 4 /* open at once on one package's socket */
+#define CTL_MAX_CONNS 64        /* open at once on all of them */
+#define CTL_TIMEOUT_MS 5000     /* to send the request and take the answer */
 
 /* epoll tags (the upper 32 bits of the event's data; main.c's are below) */
 #define CTL_EV_LISTEN 6

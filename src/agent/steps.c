@@ -134,6 +134,35 @@ static int open_store(struct txn *t, struct store *s, ferry_error *err)
 	                          from);
 }
 
+/* The new revision t->to of a change from a local source, in state.db (status
+ * new) and in the change's data, with the change's summary; one SQLite
+ * transaction. */
+static int record_new_revision(struct txn *t, const char *version, const char *sha, uint64_t size,
+                               int local, const char *summary, ferry_error *err)
+{
+	json_object_set_new(t->data, "name", json_string(t->name));
+	json_object_set_new(t->data, "from", json_string(t->from));
+	json_object_set_new(t->data, "to", json_string(t->to));
+	json_object_set_new(t->data, "version", json_string(version));
+	if (*sha)
+		json_object_set_new(t->data, "sha256", json_string(sha));
+	int rc = state_begin(t->db, err);
+	if (rc < 0)
+		return rc;
+	rc = state_exec(t->db, err,
+	                "INSERT OR REPLACE INTO revisions(name, rev, version, sha256, size, local, "
+	                "status, added)"
+	                " VALUES(?, ?, ?, ?, ?, ?, 'new', ?)",
+	                "ttttiii", t->name, t->to, version, sha, (int64_t)size, (int64_t)local,
+	                wall_s());
+	if (rc == 0)
+		rc = txn_save_data(t, err);
+	if (rc == 0)
+		rc = state_exec(t->db, err, "UPDATE changes SET summary=? WHERE id=?", "ti",
+		                summary ? summary : "", t->id);
+	return state_end(t->db, rc, err);
+}
+
 static int step_prepare_file(struct txn *t, ferry_error *err)
 {
 	char incoming_dir[PATH_MAX], incoming[PATH_MAX], image[PATH_MAX];
@@ -200,32 +229,13 @@ static int step_prepare_file(struct txn *t, ferry_error *err)
 	rc = fs_fsync_parent(image, err);
 	if (rc < 0)
 		return rc;
-	json_object_set_new(t->data, "name", json_string(t->name));
-	json_object_set_new(t->data, "from", json_string(t->from));
-	json_object_set_new(t->data, "to", json_string(t->to));
-	json_object_set_new(t->data, "version", json_string(version));
-	json_object_set_new(t->data, "sha256", json_string(sha));
-	rc = state_begin(t->db, err);
-	if (rc < 0)
-		return rc;
-	rc = state_exec(t->db, err,
-	                "INSERT OR REPLACE INTO revisions(name, rev, version, sha256, size, local, "
-	                "status, added)"
-	                " VALUES(?, ?, ?, ?, ?, ?, 'new', ?)",
-	                "ttttiii", t->name, t->to, version, sha, (int64_t)size, (int64_t)dangerous,
-	                wall_s());
-	if (rc == 0)
-		rc = txn_save_data(t, err);
-	if (rc == 0) {
-		const char *how = dangerous ? "local file" : "local file, verified";
-		_cleanup_free_ char *summary =
-		    *t->from ? str_dup_printf("Refresh %s from revision %s to %s (%s)", t->name,
-		                              t->from, t->to, how)
-		             : str_dup_printf("Install %s revision %s (%s)", t->name, t->to, how);
-		rc = state_exec(t->db, err, "UPDATE changes SET summary=? WHERE id=?", "ti",
-		                summary ? summary : "", t->id);
-	}
-	return state_end(t->db, rc, err);
+	const char *how = dangerous ? "local file" : "local file, verified";
+	_cleanup_free_ char *summary =
+	    *t->from ? str_dup_printf("Refresh %s from revision %s to %s (%s)", t->name, t->from,
+	                              t->to, how)
+	             : str_dup_printf("Install %s revision %s (%s)", t->name, t->to, how);
+	return record_new_revision(t, version, sha, size, dangerous ? REV_LOCAL_FILE : 0, summary,
+	                           err);
 }
 
 /* ferry try DIR: DIR itself becomes revision xN, after the checks `ferry
@@ -284,27 +294,11 @@ static int step_prepare_dir(struct txn *t, ferry_error *err)
 	rc = symlink_replace(dir, link, err);
 	if (rc < 0)
 		return rc;
-	json_object_set_new(t->data, "name", json_string(t->name));
-	json_object_set_new(t->data, "from", json_string(t->from));
-	json_object_set_new(t->data, "to", json_string(t->to));
-	json_object_set_new(t->data, "version", json_string(version));
-	rc = state_begin(t->db, err);
-	if (rc < 0)
-		return rc;
-	rc = state_exec(t->db, err,
-	                "INSERT OR REPLACE INTO revisions(name, rev, version, sha256, size, local, "
-	                "status, added) VALUES(?, ?, ?, '', 0, ?, 'new', ?)",
-	                "tttii", t->name, t->to, version, (int64_t)REV_LOCAL_TRIED, wall_s());
-	if (rc == 0)
-		rc = txn_save_data(t, err);
-	if (rc == 0) {
-		_cleanup_free_ char *summary =
-		    *t->from ? str_dup_printf("Try %s from %s (revision %s, was %s)", t->name, dir,
-		                              t->to, t->from)
-		             : str_dup_printf("Try %s from %s (revision %s)", t->name, dir, t->to);
-		set_summary(t, summary);
-	}
-	return state_end(t->db, rc, err);
+	_cleanup_free_ char *summary =
+	    *t->from ? str_dup_printf("Try %s from %s (revision %s, was %s)", t->name, dir, t->to,
+	                              t->from)
+	             : str_dup_printf("Try %s from %s (revision %s)", t->name, dir, t->to);
+	return record_new_revision(t, version, "", 0, REV_LOCAL_TRIED, summary, err);
 }
 
 /* Remove the new revision's image and row, unless it was kept already. */
@@ -1095,9 +1089,11 @@ static int step_configure_restart(struct txn *t, ferry_error *err)
 static int undo_configure(struct txn *t, ferry_error *err)
 {
 	json_t *before = json_object_get(t->data, "before");
-	if (!before)
+	json_t *old = json_object_get(t->data, "old"); /* a change of an older ferryd */
+	if (!before && !old)
 		return 0; /* the step did not start */
-	int rc = conf_replace(t->db, t->name, before, err);
+	int rc = before ? conf_replace(t->db, t->name, before, err)
+	                : conf_apply(t->db, t->name, old, err);
 	if (rc == 0)
 		rc = conf_write_file(t->ag, t->db, t->name, err);
 	if (rc == 0 && json_is_true(json_object_get(t->data, "restarted"))) {

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from device import Agent, build_package, sh
+from device import build_package, running_agent, sh
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="confinement by a root ferryd needs root")
 
@@ -28,12 +28,7 @@ SHOW = sh("""
 
 @pytest.fixture
 def agent():
-    a = Agent().start()
-    yield a
-    status = a.stop()
-    log = a.logtext()
-    a.cleanup()
-    assert status == 0, f"ferryd exited with {status} on SIGTERM:\n{log}"
+    yield from running_agent()
 
 
 @pytest.fixture
@@ -239,11 +234,11 @@ def test_requests_are_bounded(agent, work):
         s.settimeout(10)
         s.connect(sock)
         try:
-            s.sendall(data)
+            s.sendall(data)  # ferryd may answer and close before all is sent
+            if shut:
+                s.shutdown(socket.SHUT_WR)
         except OSError:
             pass
-        if shut:
-            s.shutdown(socket.SHUT_WR)
         out = b""
         while True:
             c = s.recv(65536)
@@ -266,7 +261,10 @@ def test_requests_are_bounded(agent, work):
         s.connect(sock)
         held.append(s)
     time.sleep(0.2)
-    assert exchange(b"get\0") == b""
+    try:
+        assert exchange(b"get\0") == b""  # closed at once, unanswered
+    except ConnectionResetError:
+        pass
     for s in held:
         s.close()
     time.sleep(0.2)

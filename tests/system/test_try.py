@@ -8,19 +8,14 @@ import subprocess
 
 import pytest
 
-from device import Agent, build_package, mounts_under, sh, write
+from device import build_package, mounts_under, running_agent, sh, write
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="a root ferryd binds the directory")
 
 
 @pytest.fixture
 def agent():
-    a = Agent().start()
-    yield a
-    status = a.stop()
-    log = a.logtext()
-    a.cleanup()
-    assert status == 0, f"ferryd exited with {status} on SIGTERM:\n{log}"
+    yield from running_agent()
 
 
 @pytest.fixture
