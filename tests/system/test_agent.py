@@ -11,17 +11,12 @@ import time
 import pytest
 
 from conftest import binary, run
-from device import Agent, build_package
+from device import Agent, build_package, running_agent
 
 
 @pytest.fixture
 def agent():
-    a = Agent().start()
-    yield a
-    status = a.stop()
-    log = a.logtext()
-    a.cleanup()
-    assert status == 0, f"ferryd exited with {status} on SIGTERM:\n{log}"
+    yield from running_agent()
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ import time
 import pytest
 
 from conftest import binary
-from device import Agent, build_package
+from device import Agent, build_package, running_agent
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="confinement by a root ferryd needs root")
 
@@ -86,12 +86,7 @@ while True:
 
 @pytest.fixture
 def agent():
-    a = Agent().start()
-    yield a
-    status = a.stop()
-    log = a.logtext()
-    a.cleanup()
-    assert status == 0, f"ferryd exited with {status} on SIGTERM:\n{log}"
+    yield from running_agent()
 
 
 @pytest.fixture

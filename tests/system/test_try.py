@@ -4,11 +4,12 @@ bound read-only, so that an edit shows at the next restart without packing;
 confinement applies; removing it, or installing a real revision over it,
 leaves the directory as it was."""
 import os
+import shutil
 import subprocess
 
 import pytest
 
-from device import build_package, mounts_under, running_agent, sh, write
+from device import Agent, build_package, mounts_under, running_agent, sh, write
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="a root ferryd binds the directory")
 
@@ -132,3 +133,26 @@ def test_tried_revision_survives_a_restart_of_ferryd(agent, work):
     write(tree, "VERSION", "2.0\n")
     agent.ferry("restart", "hello")
     assert agent.ask()[0] == "2.0"
+
+
+def test_try_without_root(work):
+    """A ferryd that is not root links the directory; ferry-confine binds it
+    read-only into the sandbox."""
+    a = Agent(user=65534).start()
+    try:
+        tree = os.path.join(a.dir, "tree")
+        shutil.copytree(tree_of(work)[0], tree, symlinks=True)
+        subprocess.run(["chown", "-R", "65534:65534", tree], check=True)
+        p = a.ferry("try", tree)
+        assert p.stdout == "hello 1.0 (revision x1) tried\n"
+        assert os.readlink(os.path.join(a.root, "mnt/hello/x1")) == tree
+        assert a.check_invariant() == "x1"
+        write(tree, "VERSION", "1.1\n")
+        a.ferry("restart", "hello")
+        assert a.ask()[0] == "1.1"
+        a.ferry("remove", "hello")
+        assert open(os.path.join(tree, "VERSION")).read() == "1.1\n"
+        assert not os.path.lexists(os.path.join(a.root, "mnt/hello"))
+    finally:
+        assert a.stop() == 0
+        a.cleanup()
