@@ -433,7 +433,10 @@ int cmd_info(int argc, char **argv)
 	printf("channel:   %s\n", cli_json_str(p, "channel", ""));
 	cli_json_time_local(json_object_get(p, "installed"), when, sizeof(when));
 	printf("installed: %s\n", when);
-	printf("sha256:    %s\n", cli_json_str(p, "sha256", ""));
+	if (json_object_get(p, "tried"))
+		printf("tried:     %s\n", cli_json_str(p, "tried", ""));
+	else
+		printf("sha256:    %s\n", cli_json_str(p, "sha256", ""));
 	json_t *held = json_object_get(p, "held-until");
 	if (held) {
 		if (json_integer_value(held) == 0)

@@ -43,6 +43,7 @@ def test_try_edit_restart(agent, work):
     assert p.stdout == "hello 1.0 (revision x1) tried\n"
     assert listing(agent)[1] == ["hello", "1.0", "x1", "latest/stable", "try"]
     assert agent.installed()["tried"] == tree
+    assert f"tried:     {tree}\n" in agent.ferry("info", "hello").stdout
     assert agent.check_invariant() == "x1"
     assert agent.ferry("run", "hello.hello").stdout.startswith("hello hello x1 ")
 
