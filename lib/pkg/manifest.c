@@ -117,6 +117,16 @@ static int get_enum(struct ctx *c, const struct node *n, const char *const *name
 	return fail(c, n, FERRY_E_INVALID, "expected one of %s; %s", list, GOT(n));
 }
 
+static const char *const bool_names[] = {"false", "true", NULL};
+
+static int get_bool(struct ctx *c, const struct node *n, bool *out)
+{
+	int e = 0;
+	int rc = get_enum(c, n, bool_names, &e);
+	*out = e == 1;
+	return rc;
+}
+
 static int get_duration(struct ctx *c, const struct node *n, unsigned long long min_ms,
                         uint64_t *out)
 {
@@ -485,9 +495,17 @@ struct manifest_limits manifest_limits_of(const struct manifest *m, const struct
 	return l;
 }
 
-static const char *const app_keys[] = {"command",       "daemon", "restart",     "restart-delay",
-                                       "stop-timeout",  "plugs",  "environment", "limits",
-                                       "command-chain", NULL};
+bool manifest_restarts_on_configure(const struct manifest *m, const struct manifest_app *a)
+{
+	if (a->daemon == DAEMON_NONE)
+		return false;
+	return a->restart_on_configure_set ? a->restart_on_configure : m->restart_on_configure;
+}
+
+static const char *const app_keys[] = {
+    "command", "daemon",      "restart", "restart-delay",        "stop-timeout",
+    "plugs",   "environment", "limits",  "restart-on-configure", "command-chain",
+    NULL};
 
 static int parse_app(struct ctx *c, const struct node *map, struct manifest_app *app)
 {
@@ -535,6 +553,11 @@ static int parse_app(struct ctx *c, const struct node *map, struct manifest_app 
 			rc = get_limits(c, v, &app->limits);
 			break;
 		case 8:
+			rc = get_bool(c, v, &app->restart_on_configure);
+			app->restart_on_configure_set = true;
+			restart_key = restart_key ? restart_key : k;
+			break;
+		case 9:
 			rc = get_string_list(c, v, "paths", check_chain_entry, true,
 			                     &app->command_chain, &app->n_command_chain);
 			if (rc == 0 && app->n_command_chain > MANIFEST_CHAIN_MAX)
@@ -1097,6 +1120,11 @@ static int check_base_type(struct ctx *c, const struct node *root, const struct 
 	return 0;
 }
 
+static int field_restart_on_configure(struct ctx *c, const struct node *v, struct manifest *m)
+{
+	return get_bool(c, v, &m->restart_on_configure);
+}
+
 typedef int (*field_fn)(struct ctx *c, const struct node *v, struct manifest *m);
 
 static const char *const top_keys[] = {
@@ -1106,11 +1134,39 @@ static const char *const top_keys[] = {
     "limits",        "type",        "base",    "environment", NULL,
 };
 
+static const field_fn top_fields[] =
+    {
+        field_name,          field_version,     field_summary, field_description, field_license,
+        field_architectures, field_confinement, field_grade,   field_apps,        field_hooks,
+        field_health,        field_plugs,       field_slots,   field_parts,       field_components,
+        field_limits,        field_type,        field_base,    field_environment,
+}
+
+"name",
+                      "version", "summary", "description", "license", "architectures",
+                      "confinement", "grade", "apps", "hooks", "health", "plugs", "slots", "parts",
+                      "components", "limits", "restart-on-configure", NULL,
+}
+;
+
 static const field_fn top_fields[] = {
-    field_name,          field_version,     field_summary, field_description, field_license,
-    field_architectures, field_confinement, field_grade,   field_apps,        field_hooks,
-    field_health,        field_plugs,       field_slots,   field_parts,       field_components,
-    field_limits,        field_type,        field_base,    field_environment,
+    field_name,
+    field_version,
+    field_summary,
+    field_description,
+    field_license,
+    field_architectures,
+    field_confinement,
+    field_grade,
+    field_apps,
+    field_hooks,
+    field_health,
+    field_plugs,
+    field_slots,
+    field_parts,
+    field_components,
+    field_limits,
+    field_restart_on_configure,
 };
 
 static int check_manifest(struct ctx *c, const struct node *root, struct manifest *m)

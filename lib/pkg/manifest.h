@@ -87,6 +87,8 @@ struct manifest_app {
 	struct manifest_env *env;
 	size_t n_env;
 	struct manifest_limits limits;
+	bool restart_on_configure;     /* daemons only; see */
+	bool restart_on_configure_set; /* manifest_restarts_on_configure() */
 };
 
 struct manifest_hook_def {
@@ -157,6 +159,7 @@ struct manifest {
 	struct manifest_component *components;
 	size_t n_components;
 	struct manifest_limits limits; /* the package's; apps may override each key */
+	bool restart_on_configure;     /* its daemons restart when `ferry set` changes a value */
 };
 
 /* Parse and validate len bytes of YAML. filename is used in messages only.
@@ -186,6 +189,11 @@ void manifest_free(struct manifest *m);
 /* The limits of an app (NULL: the package's, for hooks): its own keys, else
  * the package's. */
 struct manifest_limits manifest_limits_of(const struct manifest *m, const struct manifest_app *a);
+
+/* Does daemon a restart after `ferry set` changed the configuration? Its own
+ * restart-on-configure, else the package's (default false); never an app
+ * that is not a daemon. */
+bool manifest_restarts_on_configure(const struct manifest *m, const struct manifest_app *a);
 
 const char *manifest_hook_name(enum manifest_hook h);     /* "check-health" */
 const char *manifest_daemon_name(enum manifest_daemon d); /* "simple", NULL for NONE */

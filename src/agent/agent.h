@@ -3,7 +3,8 @@
  * parameter (`struct agent *ag`); and the few helpers on it every file uses
  * (paths under the root, clocks, waiting). Each file declares its own
  * functions in its own header (revs.h, services.h, health.h, sandbox.h,
- * txn.h, steps.h, schedule.h, api.h, store.h, report.h, state.h, config.h).
+ * txn.h, steps.h, schedule.h, api.h, store.h, report.h, state.h, config.h,
+ * conf.h, ctl.h).
  * No file keeps a global copy: src/agent/main.c owns the single instance of
  * ferryd, and unit tests make their own.
  *
@@ -61,6 +62,7 @@ struct service;    /* services.h */
 struct child;      /* services.h */
 struct txn_table;  /* txn.h */
 struct crypto_key; /* crypto/key.h */
+struct ctl_server; /* ctl.c's own */
 
 /* report.c's own: the device key and the sender thread. */
 struct agent_reports {
@@ -94,6 +96,7 @@ struct agent {
 	char *refresh_timer;     /* "00:00~24:00/4" or "every 10m" */
 	bool confine;            /* apps run through ferry-confine (off: development only) */
 	char confine_path[PATH_MAX];
+	char ctl_tool[PATH_MAX];         /* ferry-ctl, bound into sandboxes; "" when not found */
 	char *cgroup_parent;             /* --cgroup-parent for ferry-confine, NULL: its default */
 	uint64_t app_id_min, app_id_max; /* uids and gids of packages (as root) */
 	const struct txn_table *txns;    /* the changes the worker knows (steps.c's) */
@@ -115,6 +118,7 @@ struct agent {
 	char db_path[PATH_MAX];
 	int wake_fd; /* eventfd: the worker has finished */
 	struct agent_reports reports;
+	struct ctl_server *ctl; /* the packages' sockets (ctl.c; its own lock) */
 
 	_Atomic bool quit; /* SIGTERM/SIGINT: stop at the next safe point */
 	pthread_mutex_t lock;

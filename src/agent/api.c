@@ -34,6 +34,7 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/str.h"
+#include "conf.h"
 #include "confine.h"
 #include "pkg/channel.h"
 #include "pkg/name.h"
@@ -186,8 +187,11 @@ static json_t *package_json(struct agent *ag, json_t *pkg, bool detail)
 		json_object_set(o, "version", json_object_get(rev, "version"));
 		json_object_set(o, "sha256", json_object_get(rev, "sha256"));
 		json_object_set(o, "size", json_object_get(rev, "size"));
-		json_object_set_new(
-		    o, "local", json_boolean(json_integer_value(json_object_get(rev, "local"))));
+		json_int_t local = json_integer_value(json_object_get(rev, "local"));
+		json_object_set_new(o, "local", json_boolean(local));
+		char dir[PATH_MAX];
+		if (local == REV_LOCAL_TRIED && rev_tried_dir(ag, name, cur, dir) == 0)
+			json_object_set_new(o, "tried", json_string(dir));
 		json_decref(rev);
 	}
 	/* updates of a package from the store cannot be verified (steps.c) */
@@ -787,6 +791,30 @@ static struct reply post_install_file(struct agent *ag, json_t *body)
 	return new_change(ag, "install-file", "", summary ? summary : "Install", data);
 }
 
+/* ferry try DIR: the checks are the change's (steps.c); here only that DIR
+ * is a directory, named by its real path (the link the revision keeps). */
+static struct reply post_try(struct agent *ag, json_t *body)
+{
+	const char *path = jstr(body, "path");
+	if (!*path || path[0] != '/')
+		return error_reply(400, FERRY_E_INVALID, "try: \"path\" must be an absolute path");
+	_cleanup_free_ char *dir = realpath(path, NULL);
+	struct stat st;
+	if (!dir || stat(dir, &st) < 0)
+		return error_reply(404, FERRY_E_NOTFOUND, "cannot try %s: %s", path,
+		                   strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return error_reply(400, FERRY_E_INVALID,
+		                   "cannot try %s: not a directory (ferry install takes a .ferry "
+		                   "file)",
+		                   path);
+	_cleanup_free_ char *summary = str_dup_printf("Try %s", dir);
+	_cleanup_(json_decrefp) json_t *data =
+	    json_pack("{s:s, s:s, s:b}", "source", dir, "channel", "", "devmode",
+	              json_is_true(json_object_get(body, "devmode")));
+	return new_change(ag, "try", "", summary ? summary : "Try", data);
+}
+
 static int installed(struct agent *ag, const char *name, char *cur, struct reply *r)
 {
 	ferry_error err;
@@ -906,28 +934,9 @@ static struct reply post_conf(struct agent *ag, const char *name, json_t *body)
 	if (installed(ag, name, cur, &r) < 0)
 		return r;
 	json_t *values = json_object_get(body, "values");
-	if (!json_is_object(values) || json_object_size(values) == 0 ||
-	    json_object_size(values) > 64)
-		return error_reply(400, FERRY_E_INVALID, "set: give 1 to 64 key=value pairs");
-	const char *key;
-	json_t *v;
-	json_object_foreach(values, key, v)
-	{
-		size_t kl = strlen(key);
-		bool ok = kl > 0 && kl <= 64;
-		for (size_t i = 0; i < kl; i++)
-			if (!((key[i] >= 'a' && key[i] <= 'z') ||
-			      (key[i] >= '0' && key[i] <= '9') || key[i] == '-' || key[i] == '.' ||
-			      key[i] == '_'))
-				ok = false;
-		if (!ok)
-			return error_reply(400, FERRY_E_INVALID,
-			                   "set: key \"%s\": expected 1 to 64 of a-z 0-9 - . _",
-			                   key);
-		if (!json_is_null(v) && (!json_is_string(v) || strlen(json_string_value(v)) > 4096))
-			return error_reply(400, FERRY_E_INVALID,
-			                   "set: %s: value must be a string up to 4096 bytes", key);
-	}
+	ferry_error err;
+	if (conf_check("set", values, &err) < 0)
+		return ferr_reply(FERRY_E_INVALID, &err);
 	_cleanup_free_ char *summary = str_dup_printf("Configure %s", name);
 	_cleanup_(json_decrefp) json_t *data =
 	    json_pack("{s:s, s:O}", "name", name, "values", values);
@@ -1055,6 +1064,8 @@ static struct reply post_packages(struct agent *ag, const char *name, json_t *bo
 	if (!name) {
 		if (strcmp(action, "install") == 0 && *jstr(body, "path"))
 			return post_install_file(ag, body);
+		if (strcmp(action, "try") == 0)
+			return post_try(ag, body);
 		if (strcmp(action, "refresh") == 0)
 			return post_store(ag, action, NULL, body);
 		return error_reply(400, FERRY_E_INVALID, "unknown action \"%s\"", action);

@@ -38,6 +38,7 @@
 #include "base/log.h"
 #include "base/str.h"
 #include "config.h"
+#include "ctl.h"
 #include "report.h"
 #include "schedule.h"
 #include "services.h"
@@ -211,6 +212,9 @@ static int run(struct agent *ag)
 		int64_t now = now_ms();
 		int64_t next = svc_timers(ag, now);
 		int64_t api = api_timeout_ms(ag);
+		int64_t ctl = ctl_timers(ag);
+		if (ctl >= 0 && (api < 0 || ctl < api))
+			api = ctl;
 		if (ag->refresh_next > 0 && ag->ready && wall_s() >= ag->refresh_next) {
 			auto_refresh(ag);
 			ag->refresh_next =
@@ -263,6 +267,10 @@ static int run(struct agent *ag)
 				break;
 			case EV_NOTIFY:
 				svc_notify_readable(ag);
+				break;
+			case CTL_EV_LISTEN:
+			case CTL_EV_CONN:
+				ctl_event(ag, type, fd);
 				break;
 			case EV_WAKE: {
 				uint64_t v;
@@ -408,7 +416,7 @@ int main(int argc, char **argv)
 	epoll_ctl(ag->epfd, EPOLL_CTL_ADD, ag->wake_fd, &ev);
 
 	svc_kill_stale(ag);
-	if (open_notify(ag, &err) < 0 || api_start(ag, &err) < 0) {
+	if (open_notify(ag, &err) < 0 || ctl_init(ag, &err) < 0 || api_start(ag, &err) < 0) {
 		fprintf(stderr, "ferryd: %s\n", ferry_error_msg(&err));
 		api_stop(ag);
 		return 1;
@@ -439,6 +447,7 @@ int main(int argc, char **argv)
 	stop_all_services(ag);
 	pthread_mutex_unlock(&ag->lock);
 	api_stop(ag);
+	ctl_stop(ag);
 	svc_free_all(ag);
 	state_close(ag->db);
 	close(ag->notify_fd);

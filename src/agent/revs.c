@@ -2,7 +2,10 @@
  * ROOT/images while hashing it, making a revision's tree appear read-only at
  * ROOT/mnt/NAME/REV (a loop mount of the squashfs image as root; the image
  * extracted by lib/pkg/image otherwise), reading its manifest, copying a
- * revision's data directory, and replacing a symbolic link atomically.
+ * revision's data directory, and replacing a symbolic link atomically. A
+ * tried revision (`ferry try DIR`) has no image: images/NAME_REV.try links
+ * to DIR, which is bound read-only at ROOT/mnt/NAME/REV (linked there
+ * without root) and never removed.
  *
  * Every operation here is idempotent: doing it twice, or again after a crash
  * half-way, ends in the same state. It does not decide which revision runs
@@ -341,6 +344,12 @@ int symlink_replace(const char *target, const char *linkpath, ferry_error *err)
 
 static bool is_mountpoint(const char *path)
 {
+	/* the kernel says so (5.8+): a bind mount of a directory of the same
+	 * file system (ferry try) has the device of its parent */
+	struct statx sx;
+	if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &sx) == 0 &&
+	    (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT))
+		return (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
 	struct stat a, b;
 	char parent[PATH_MAX];
 	if (str_printf(parent, sizeof(parent), "%s/..", path) < 0)
@@ -503,9 +512,79 @@ int rev_image_manifest(const char *image, struct manifest **out, ferry_error *er
 	return rc;
 }
 
+/* --- tried revisions (ferry try) ---------------------------------------- */
+
+/* images/NAME_REV.try, a symbolic link to the directory a tried revision
+ * is, into tried; false when rev is not a tried one. */
+static bool tried_link(struct agent *ag, const char *name, const char *rev, char *link)
+{
+	struct stat st;
+	return agent_path(ag, link, "images/%s_%s.try", name, rev) == 0 && lstat(link, &st) == 0 &&
+	       S_ISLNK(st.st_mode);
+}
+
+int rev_tried_dir(struct agent *ag, const char *name, const char *rev, char *dir)
+{
+	char link[PATH_MAX];
+	if (!tried_link(ag, name, rev, link))
+		return FERRY_E_NOTFOUND;
+	ssize_t l = readlink(link, dir, PATH_MAX - 1);
+	if (l <= 0)
+		return FERRY_E_IO;
+	dir[l] = '\0';
+	return 0;
+}
+
+/* The directory appears at target, read-only: bound there as root (so that
+ * what the developer edits shows at once), or as a symbolic link to it
+ * without root (ferry-confine binds it read-only into the sandbox). */
+static int mount_tried(struct agent *ag, const char *dir, const char *target, ferry_error *err)
+{
+	if (ag->extract) {
+		char cur[PATH_MAX];
+		ssize_t l = readlink(target, cur, sizeof(cur) - 1);
+		if (l > 0 && (size_t)l == strlen(dir) && memcmp(cur, dir, (size_t)l) == 0)
+			return 0;
+		return symlink_replace(dir, target, err);
+	}
+	if (mkdir(target, 0755) < 0 && errno != EEXIST)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "mkdir %s", target);
+	if (is_mountpoint(target))
+		return 0;
+	if (mount(dir, target, NULL, MS_BIND, NULL) < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "bind %s on %s", dir, target);
+	if (mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV,
+	          NULL) < 0) {
+		int e = errno;
+		umount2(target, MNT_DETACH | UMOUNT_NOFOLLOW);
+		return ferry_error_errno(err, FERRY_E_IO, e, "make %s read-only", target);
+	}
+	return 0;
+}
+
+/* Never a removal of the tree: it is the developer's directory. */
+static int unmount_tried(const char *target, ferry_error *err)
+{
+	struct stat st;
+	if (lstat(target, &st) < 0)
+		return errno == ENOENT ? 0
+		                       : ferry_error_errno(err, FERRY_E_IO, errno, "%s", target);
+	if (S_ISLNK(st.st_mode)) {
+		if (unlink(target) < 0 && errno != ENOENT)
+			return ferry_error_errno(err, FERRY_E_IO, errno, "unlink %s", target);
+		return 0;
+	}
+	if (is_mountpoint(target) && umount2(target, UMOUNT_NOFOLLOW) < 0 &&
+	    umount2(target, MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "unmount %s", target);
+	if (rmdir(target) < 0 && errno != ENOENT)
+		return ferry_error_errno(err, FERRY_E_IO, errno, "rmdir %s", target);
+	return 0;
+}
+
 int rev_mount(struct agent *ag, const char *name, const char *rev, ferry_error *err)
 {
-	char image[PATH_MAX], dir[PATH_MAX], target[PATH_MAX];
+	char image[PATH_MAX], dir[PATH_MAX], target[PATH_MAX], tried[PATH_MAX];
 	if (agent_path(ag, image, "images/%s_%s.ferry", name, rev) < 0 ||
 	    agent_path(ag, dir, "mnt/%s", name) < 0 ||
 	    agent_path(ag, target, "mnt/%s/%s", name, rev) < 0)
@@ -513,10 +592,9 @@ int rev_mount(struct agent *ag, const char *name, const char *rev, ferry_error *
 	int rc = fs_mkdir_p(dir, 0755, err);
 	if (rc < 0)
 		return rc;
-	rc = mount_or_extract(ag, image, target, err);
-	if (rc < 0)
-		return rc;
-	return 0;
+	if (rev_tried_dir(ag, name, rev, tried) == 0)
+		return mount_tried(ag, tried, target, err);
+	return mount_or_extract(ag, image, target, err);
 }
 
 bool rev_mounted(struct agent *ag, const char *name, const char *rev)
@@ -530,10 +608,25 @@ bool rev_mounted(struct agent *ag, const char *name, const char *rev)
 
 int rev_unmount(struct agent *ag, const char *name, const char *rev, ferry_error *err)
 {
-	char target[PATH_MAX];
+	char target[PATH_MAX], link[PATH_MAX];
 	if (agent_path(ag, target, "mnt/%s/%s", name, rev) < 0)
 		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", name);
+	if (tried_link(ag, name, rev, link))
+		return unmount_tried(target, err);
 	return unmount_or_remove(target, err);
+}
+
+int rev_forget_image(struct agent *ag, const char *name, const char *rev, ferry_error *err)
+{
+	const char *const ext[] = {"ferry", "try"};
+	for (size_t i = 0; i < ARRAY_SIZE(ext); i++) {
+		char path[PATH_MAX];
+		if (agent_path(ag, path, "images/%s_%s.%s", name, rev, ext[i]) < 0)
+			return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", name);
+		if (unlink(path) < 0 && errno != ENOENT)
+			return ferry_error_errno(err, FERRY_E_IO, errno, "remove %s", path);
+	}
+	return 0;
 }
 
 int rev_manifest(struct agent *ag, const char *name, const char *rev, struct manifest **out,

@@ -12,7 +12,10 @@
  *   - the manifest's limits, devmode, and environment (with $FERRY_* expanded
  *     to the sandbox's paths);
  *   - for notify and forking services the agent's notify socket, for hooks
- *     the package's configuration file.
+ *     the package's configuration file;
+ *   - for every program it starts (not for `ferry run` by another user,
+ *     which only reads), the package's own socket to ferryd (ctl.c) and
+ *     ferry-ctl, found beside ferry-confine.
  *
  * With `confinement = off` (development only, logged loudly at start) the
  * program runs directly with the agent's environment of old. This file
@@ -34,8 +37,33 @@
 #include "base/str.h"
 #include "base/strv.h"
 #include "confine.h"
+#include "ctl.h"
 #include "sandbox.h"
 #include "services.h"
+
+/* ferry-ctl: installed beside ferry-confine (in a build tree, src/ctl
+ * beside src/confine). Without it apps still get their socket. */
+static void find_ctl_tool(struct agent *ag)
+{
+	char dir[PATH_MAX], cand[PATH_MAX];
+	IGNORE_RC(str_copy(dir, sizeof(dir), ag->confine_path));
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	for (int i = 0; i < 2; i++) {
+		char *real = NULL;
+		if (str_printf(cand, sizeof(cand), "%s/%sferry-ctl", dir, i ? "../ctl/" : "") ==
+		        0 &&
+		    access(cand, X_OK) == 0)
+			real = realpath(cand, NULL);
+		int rc = real ? str_copy(ag->ctl_tool, sizeof(ag->ctl_tool), real) : -1;
+		free(real);
+		if (rc == 0)
+			return;
+	}
+	ag->ctl_tool[0] = '\0';
+	log_warn("ferry-ctl not found beside %s: apps cannot run it", ag->confine_path);
+}
 
 int sandbox_find_helper(struct agent *ag, const char *configured, ferry_error *err)
 {
@@ -66,8 +94,10 @@ int sandbox_find_helper(struct agent *ag, const char *configured, ferry_error *e
 			int rc =
 			    real ? str_copy(ag->confine_path, sizeof(ag->confine_path), real) : -1;
 			free(real);
-			if (rc == 0)
+			if (rc == 0) {
+				find_ctl_tool(ag);
 				return 0;
+			}
 		}
 	return ferry_error_set(
 	    err, FERRY_E_NOTFOUND,
@@ -398,7 +428,7 @@ void launch_free(struct launch *l)
  * environment of old. */
 static int launch_direct(struct agent *ag, const char *name, const char *rev,
                          const struct manifest *m, const struct manifest_app *a, int h,
-                         struct launch *l, ferry_error *err)
+                         bool prepare, struct launch *l, ferry_error *err)
 {
 	char hook[PATH_MAX], cwd[PATH_MAX];
 	if ((!a && agent_path(ag, hook, "mnt/%s/%s/meta/hooks/%s", name, rev,
@@ -421,6 +451,10 @@ static int launch_direct(struct agent *ag, const char *name, const char *rev,
 	if (!a && rc == 0 && agent_path(ag, confpath, "run/config/%s.json", name) == 0 &&
 	    fs_exists(confpath))
 		rc = strv_add(&e, str_dup_printf("FERRY_CONFIG=%s", confpath));
+	char ctl[PATH_MAX];
+	ferry_error cerr;
+	if (rc == 0 && prepare && ctl_socket(ag, name, getuid(), getgid(), ctl, &cerr) == 0)
+		rc = strv_add(&e, str_dup_printf("FERRY_CTL_SOCKET=%s", ctl));
 	l->envp = e.v;
 	struct strv v = {0};
 	if (rc == 0 && a)
@@ -469,7 +503,7 @@ static int launch_build(struct agent *ag, sqlite3 *db, const char *name, const c
 		return ferry_error_prefix(err, rc, "%s", name);
 	l->uid = uid;
 	if (!ag->confine)
-		return launch_direct(ag, name, rev, m, a, h, l, err);
+		return launch_direct(ag, name, rev, m, a, h, prepare, l, err);
 
 	const char *ifaces[CONFINE_MAX_PLUGS];
 	size_t n_ifaces = 0;
@@ -556,6 +590,17 @@ static int launch_build(struct agent *ag, sqlite3 *db, const char *name, const c
 		rc = add2(&v, "--notify-socket", ag->notify_path);
 	if (rc == 0 && a && a->daemon == DAEMON_FORKING)
 		rc = strv_add(&v, strdup("--forking"));
+	if (rc == 0 && prepare) {
+		char ctl[PATH_MAX];
+		rc = ctl_socket(ag, name, uid, gid, ctl, err);
+		if (rc < 0) {
+			strv_free(v.v);
+			return rc;
+		}
+		rc = add2(&v, "--ctl-socket", ctl);
+		if (rc == 0 && ag->ctl_tool[0])
+			rc = add2(&v, "--ctl-tool", ag->ctl_tool);
+	}
 	if (rc == 0 && !a && fs_exists(confpath)) {
 		/* readable by the package's user alone */
 		if (ag->privileged && chown(confpath, uid, gid) < 0)

@@ -8,11 +8,12 @@
  *                 switch post-refresh start-services health commit
  *   install, refresh
  *                 resolve download, then as install-file from mount
+ *   try           prepare-dir, then as install-file from mount
  *   refresh-all   check (queues a refresh of each package with something new)
  *   refresh-list  check (records what is available; queues nothing)
  *   revert        stop-services switch start-services health commit-revert
  *   remove        stop-services remove-hook unmount forget discard
- *   configure     configure
+ *   configure     configure restart
  *   services      service-control
  * The worker's start-up is here too: mount the kept revisions before the
  * engine recovers interrupted changes, then point the current links at what
@@ -21,6 +22,7 @@
  * This file does not journal, order or undo steps (txn.c does). */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +36,10 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/str.h"
+#include "conf.h"
+#include "ctl.h"
 #include "health.h"
+#include "pkg/check.h"
 #include "revs.h"
 #include "schedule.h"
 #include "services.h"
@@ -131,6 +136,35 @@ static int open_store(struct txn *t, struct store *s, ferry_error *err)
 	                          from);
 }
 
+/* The new revision t->to of a change from a local source, in state.db (status
+ * new) and in the change's data, with the change's summary; one SQLite
+ * transaction. */
+static int record_new_revision(struct txn *t, const char *version, const char *sha, uint64_t size,
+                               int local, const char *summary, ferry_error *err)
+{
+	json_object_set_new(t->data, "name", json_string(t->name));
+	json_object_set_new(t->data, "from", json_string(t->from));
+	json_object_set_new(t->data, "to", json_string(t->to));
+	json_object_set_new(t->data, "version", json_string(version));
+	if (*sha)
+		json_object_set_new(t->data, "sha256", json_string(sha));
+	int rc = state_begin(t->db, err);
+	if (rc < 0)
+		return rc;
+	rc = state_exec(t->db, err,
+	                "INSERT OR REPLACE INTO revisions(name, rev, version, sha256, size, local, "
+	                "status, added)"
+	                " VALUES(?, ?, ?, ?, ?, ?, 'new', ?)",
+	                "ttttiii", t->name, t->to, version, sha, (int64_t)size, (int64_t)local,
+	                wall_s());
+	if (rc == 0)
+		rc = txn_save_data(t, err);
+	if (rc == 0)
+		rc = state_exec(t->db, err, "UPDATE changes SET summary=? WHERE id=?", "ti",
+		                summary ? summary : "", t->id);
+	return state_end(t->db, rc, err);
+}
+
 static int step_prepare_file(struct txn *t, ferry_error *err)
 {
 	char incoming_dir[PATH_MAX], incoming[PATH_MAX], image[PATH_MAX];
@@ -197,32 +231,76 @@ static int step_prepare_file(struct txn *t, ferry_error *err)
 	rc = fs_fsync_parent(image, err);
 	if (rc < 0)
 		return rc;
-	json_object_set_new(t->data, "name", json_string(t->name));
-	json_object_set_new(t->data, "from", json_string(t->from));
-	json_object_set_new(t->data, "to", json_string(t->to));
-	json_object_set_new(t->data, "version", json_string(version));
-	json_object_set_new(t->data, "sha256", json_string(sha));
-	rc = state_begin(t->db, err);
+	const char *how = dangerous ? "local file" : "local file, verified";
+	_cleanup_free_ char *summary =
+	    *t->from ? str_dup_printf("Refresh %s from revision %s to %s (%s)", t->name, t->from,
+	                              t->to, how)
+	             : str_dup_printf("Install %s revision %s (%s)", t->name, t->to, how);
+	return record_new_revision(t, version, sha, size, dangerous ? REV_LOCAL_FILE : 0, summary,
+	                           err);
+}
+
+/* ferry try DIR: DIR itself becomes revision xN, after the checks `ferry
+ * pack` applies (the manifest, knowing the interfaces; the file-system
+ * safety rules; hooks and commands). */
+static int check_tried_dir(const char *dir, struct manifest **m, ferry_error *err)
+{
+	char yaml[PATH_MAX];
+	if (str_printf(yaml, sizeof(yaml), "%s/meta/ferry.yaml", dir) < 0)
+		return ferry_error_set(err, FERRY_E_LIMIT, "%s: path too long", dir);
+	if (!fs_exists(yaml))
+		return ferry_error_set(
+		    err, FERRY_E_NOTFOUND,
+		    "%s: no meta/ferry.yaml (ferry init %s writes a starting one)", dir, dir);
+	int rc = manifest_load_strict(yaml, MANIFEST_KNOWN_INTERFACES, m, err);
 	if (rc < 0)
 		return rc;
-	rc = state_exec(t->db, err,
-	                "INSERT OR REPLACE INTO revisions(name, rev, version, sha256, size, local, "
-	                "status, added)"
-	                " VALUES(?, ?, ?, ?, ?, ?, 'new', ?)",
-	                "ttttiii", t->name, t->to, version, sha, (int64_t)size, (int64_t)dangerous,
-	                wall_s());
+	_cleanup_close_ int root = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		rc = ferry_error_errno(err, FERRY_E_IO, errno, "%s", dir);
 	if (rc == 0)
-		rc = txn_save_data(t, err);
-	if (rc == 0) {
-		const char *how = dangerous ? "local file" : "local file, verified";
-		_cleanup_free_ char *summary =
-		    *t->from ? str_dup_printf("Refresh %s from revision %s to %s (%s)", t->name,
-		                              t->from, t->to, how)
-		             : str_dup_printf("Install %s revision %s (%s)", t->name, t->to, how);
-		rc = state_exec(t->db, err, "UPDATE changes SET summary=? WHERE id=?", "ti",
-		                summary ? summary : "", t->id);
+		rc = pkg_check_safety(dir, err);
+	if (rc == 0)
+		rc = pkg_check_hooks(root, *m, err);
+	if (rc == 0)
+		rc = pkg_check_apps(root, *m, err);
+	if (rc < 0) {
+		manifest_free(*m);
+		*m = NULL;
 	}
-	return state_end(t->db, rc, err);
+	return rc;
+}
+
+static int step_prepare_dir(struct txn *t, ferry_error *err)
+{
+	const char *dir = jstr(t->data, "source");
+	struct manifest *m = NULL;
+	int rc = check_tried_dir(dir, &m, err);
+	if (rc < 0)
+		return ferry_error_prefix(err, rc, "cannot try %s", dir);
+	rc = str_copy(t->name, sizeof(t->name), m->name);
+	_cleanup_free_ char *version = strdup(m->version);
+	manifest_free(m);
+	if (rc < 0 || !version)
+		return ferry_error_set(err, FERRY_E_LIMIT, "%s: bad name", dir);
+	char cur[STATE_REV_MAX] = "", link[PATH_MAX];
+	rc = state_current(t->db, t->name, cur, NULL);
+	if (rc < 0 && rc != FERRY_E_NOTFOUND)
+		return ferry_error_set(err, rc, "state.db: read package %s", t->name);
+	IGNORE_RC(str_copy(t->from, sizeof(t->from), rc == 0 ? cur : ""));
+	rc = next_local_rev(t, t->to, err);
+	if (rc < 0)
+		return rc;
+	if (agent_path(t->ag, link, "images/%s_%s.try", t->name, t->to) < 0)
+		return ferry_error_set(err, FERRY_E_LIMIT, "root path too long");
+	rc = symlink_replace(dir, link, err);
+	if (rc < 0)
+		return rc;
+	_cleanup_free_ char *summary =
+	    *t->from ? str_dup_printf("Try %s from %s (revision %s, was %s)", t->name, dir, t->to,
+	                              t->from)
+	             : str_dup_printf("Try %s from %s (revision %s)", t->name, dir, t->to);
+	return record_new_revision(t, version, "", 0, REV_LOCAL_TRIED, summary, err);
 }
 
 /* Remove the new revision's image and row, unless it was kept already. */
@@ -230,10 +308,9 @@ static int forget_new_revision(struct txn *t, ferry_error *err)
 {
 	if (!*t->name || !*t->to || rev_ok(t, t->to))
 		return 0;
-	char image[PATH_MAX];
-	if (agent_path(t->ag, image, "images/%s_%s.ferry", t->name, t->to) == 0 &&
-	    unlink(image) < 0 && errno != ENOENT)
-		return ferry_error_errno(err, FERRY_E_IO, errno, "remove %s", image);
+	int rc = rev_forget_image(t->ag, t->name, t->to, err);
+	if (rc < 0)
+		return rc;
 	return state_exec(t->db, err,
 	                  "DELETE FROM revisions WHERE name=? AND rev=? AND status='new'", "tt",
 	                  t->name, t->to);
@@ -759,14 +836,13 @@ static void prune(struct txn *t)
 		if ((int)i < t->ag->retain - 1)
 			continue;
 		const char *rev = jstr(row, "rev");
-		char image[PATH_MAX], data[PATH_MAX];
+		char data[PATH_MAX];
 		ferry_error err;
-		if (rev_unmount(t->ag, t->name, rev, &err) < 0) {
+		if (rev_unmount(t->ag, t->name, rev, &err) < 0 ||
+		    rev_forget_image(t->ag, t->name, rev, &err) < 0) {
 			log_warn("prune %s revision %s: %s", t->name, rev, ferry_error_msg(&err));
 			continue;
 		}
-		if (agent_path(t->ag, image, "images/%s_%s.ferry", t->name, rev) == 0)
-			unlink(image);
 		if (agent_path(t->ag, data, "data/%s/%s", t->name, rev) == 0 &&
 		    fs_remove_tree(data, &err) < 0)
 			log_warn("prune: %s", ferry_error_msg(&err));
@@ -930,17 +1006,16 @@ static int step_discard(struct txn *t, ferry_error *err)
 	json_t *rev;
 	json_array_foreach(json_object_get(t->data, "revisions"), i, rev)
 	{
-		char image[PATH_MAX];
 		const char *r = json_string_value(rev);
 		if (!r)
 			continue;
 		ferry_error_clear(&e);
-		keep_first(&rc, rev_unmount(t->ag, t->name, r, &e), err, &e);
-		if (agent_path(t->ag, image, "images/%s_%s.ferry", t->name, r) == 0 &&
-		    unlink(image) < 0 && errno != ENOENT)
-			keep_first(&rc,
-			           ferry_error_errno(&e, FERRY_E_IO, errno, "remove %s", image),
-			           err, &e);
+		int u = rev_unmount(t->ag, t->name, r, &e);
+		keep_first(&rc, u, err, &e);
+		/* a tried revision still bound keeps its link: never a removal
+		 * through the mount */
+		if (u == 0)
+			keep_first(&rc, rev_forget_image(t->ag, t->name, r, &e), err, &e);
 	}
 	char mdir[PATH_MAX], ddir[PATH_MAX], cur[PATH_MAX], saved[PATH_MAX];
 	if (agent_path(t->ag, mdir, "mnt/%s", t->name) < 0 ||
@@ -969,6 +1044,7 @@ static int step_discard(struct txn *t, ferry_error *err)
 		if (d)
 			closedir(d);
 	}
+	ctl_forget(t->ag, t->name);
 	if (purge) { /* the configuration hooks read goes with its rows */
 		char conf[PATH_MAX];
 		if (agent_path(t->ag, conf, "run/config/%s.json", t->name) == 0 &&
@@ -984,74 +1060,25 @@ static int step_discard(struct txn *t, ferry_error *err)
 	return rc;
 }
 
-/* run/config/NAME.json: the package's configuration, for its hooks. */
-static int write_config_file(struct txn *t, ferry_error *err)
-{
-	json_t *rows = NULL;
-	int rc = state_query(t->db, &rows, err,
-	                     "SELECT key, value FROM pkg_config WHERE name=? ORDER BY key", "t",
-	                     t->name);
-	if (rc < 0)
-		return rc;
-	json_t *o = state_pairs(rows);
-	_cleanup_free_ char *text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
-	json_decref(o);
-	char dir[PATH_MAX], path[PATH_MAX];
-	if (!text || agent_path(t->ag, dir, "run/config") < 0 ||
-	    agent_path(t->ag, path, "run/config/%s.json", t->name) < 0)
-		return ferry_error_set(err, FERRY_E_NOMEM, "configuration file of %s", t->name);
-	rc = fs_mkdir_p(dir, 0700, err);
-	if (rc < 0)
-		return rc;
-	return fs_write_atomic(path, text, strlen(text), 0600, err);
-}
-
-/* Set key of the package's configuration to v (a string), or unset it (null). */
-static int config_put(struct txn *t, const char *key, json_t *v, ferry_error *err)
-{
-	if (json_is_null(v))
-		return state_exec(t->db, err, "DELETE FROM pkg_config WHERE name=? AND key=?", "tt",
-		                  t->name, key);
-	return state_exec(t->db, err,
-	                  "INSERT OR REPLACE INTO pkg_config(name, key, value) VALUES(?, ?, ?)",
-	                  "ttt", t->name, key, json_string_value(v));
-}
-
+/* configure: the whole configuration as it was before is kept with the
+ * change, so that an undo also takes back what the hook itself set with
+ * ferry-ctl. */
 static int step_configure(struct txn *t, ferry_error *err)
 {
-	json_t *values = json_object_get(t->data, "values");
-	json_t *old = json_object();
-	const char *key;
-	json_t *v;
-	int rc = state_begin(t->db, err);
-	if (rc < 0) {
-		json_decref(old);
-		return rc;
-	}
-	json_object_foreach(values, key, v)
-	{
-		json_t *row = NULL;
-		if (state_query_row(t->db, &row, NULL,
-		                    "SELECT value FROM pkg_config WHERE name=? AND key=?", "tt",
-		                    t->name, key) == 0) {
-			json_object_set(old, key, json_object_get(row, "value"));
-			json_decref(row);
-		} else {
-			json_object_set_new(old, key, json_null());
-		}
-		rc = config_put(t, key, v, err);
+	int rc;
+	if (!json_object_get(t->data, "before")) {
+		json_t *before = NULL;
+		rc = conf_all(t->db, t->name, &before, err);
 		if (rc < 0)
-			break;
-	}
-	if (!json_object_get(t->data, "old"))
-		json_object_set(t->data, "old", old);
-	json_decref(old);
-	if (rc == 0)
+			return rc;
+		json_object_set_new(t->data, "before", before);
 		rc = txn_save_data(t, err);
-	rc = state_end(t->db, rc, err);
-	if (rc < 0)
-		return rc;
-	rc = write_config_file(t, err);
+		if (rc < 0)
+			return rc;
+	}
+	rc = conf_apply(t->db, t->name, json_object_get(t->data, "values"), err);
+	if (rc == 0)
+		rc = conf_write_file(t->ag, t->db, t->name, err);
 	if (rc < 0)
 		return rc;
 	char cur[STATE_REV_MAX];
@@ -1061,19 +1088,72 @@ static int step_configure(struct txn *t, ferry_error *err)
 	return run_hook_of(t, cur, HOOK_CONFIGURE, 0, err);
 }
 
+/* Restart the services whose manifest asks for it (restart-on-configure),
+ * when the configuration changed; wait until they started. */
+static int restart_configured(struct txn *t, ferry_error *err)
+{
+	char cur[STATE_REV_MAX];
+	int rc = state_current(t->db, t->name, cur, err);
+	if (rc < 0)
+		return rc;
+	struct manifest *m = NULL;
+	rc = rev_manifest(t->ag, t->name, cur, &m, err);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&t->ag->lock);
+	for (size_t i = 0; i < m->n_apps && rc == 0; i++) {
+		const struct manifest_app *a = &m->apps[i];
+		if (a->daemon == DAEMON_NONE || !manifest_restarts_on_configure(m, a))
+			continue;
+		struct service *s = svc_find(t->ag, t->name, a->name);
+		if (s && s->state == SVC_STOPPED)
+			continue; /* stopped by the user: stays so */
+		if (s)
+			svc_stop_wait(t->ag, s);
+		rc = svc_setup(t->ag, t->db, t->name, cur, m, a->name, &s, err);
+		if (rc == 0) {
+			s->exits = 0;
+			rc = svc_start(t->ag, s, err);
+		}
+		log_info("%s.%s restarted: its configuration changed", t->name, a->name);
+	}
+	pthread_mutex_unlock(&t->ag->lock);
+	manifest_free(m);
+	return rc;
+}
+
+static int step_configure_restart(struct txn *t, ferry_error *err)
+{
+	json_t *after = NULL;
+	int rc = conf_all(t->db, t->name, &after, err);
+	if (rc < 0)
+		return rc;
+	bool changed = !json_equal(after, json_object_get(t->data, "before"));
+	json_decref(after);
+	if (!changed)
+		return 0;
+	json_object_set_new(t->data, "restarted", json_true());
+	rc = txn_save_data(t, err);
+	return rc < 0 ? rc : restart_configured(t, err);
+}
+
 static int undo_configure(struct txn *t, ferry_error *err)
 {
-	json_t *old = json_object_get(t->data, "old");
-	const char *key;
-	json_t *v;
-	int rc = 0;
-	json_object_foreach(old, key, v)
-	{
-		rc = config_put(t, key, v, err);
-		if (rc < 0)
-			return rc;
+	json_t *before = json_object_get(t->data, "before");
+	json_t *old = json_object_get(t->data, "old"); /* a change of an older ferryd */
+	if (!before && !old)
+		return 0; /* the step did not start */
+	int rc = before ? conf_replace(t->db, t->name, before, err)
+	                : conf_apply(t->db, t->name, old, err);
+	if (rc == 0)
+		rc = conf_write_file(t->ag, t->db, t->name, err);
+	if (rc == 0 && json_is_true(json_object_get(t->data, "restarted"))) {
+		ferry_error e;
+		/* they run with what they read: the configuration taken back */
+		if (restart_configured(t, &e) < 0)
+			log_warn("%s: %s", t->name, ferry_error_msg(&e));
 	}
-	return write_config_file(t, err);
+	return rc;
 }
 
 static int step_service_control(struct txn *t, ferry_error *err)
@@ -1182,6 +1262,11 @@ static const struct step_def steps_store[] = {
     STEPS_FROM_MOUNT,
 };
 
+static const struct step_def steps_try[] = {
+    {"prepare-dir", "Check the directory to try", step_prepare_dir, undo_prepare, false, false},
+    STEPS_FROM_MOUNT,
+};
+
 static const struct step_def steps_check[] = {
     {"check", "Check the store for new revisions", step_check, NULL, false, false},
     {NULL, NULL, NULL, NULL, false, false},
@@ -1210,6 +1295,8 @@ static const struct step_def steps_remove[] = {
 static const struct step_def steps_configure[] = {
     {"configure", "Apply the configuration and run the configure hook", step_configure,
      undo_configure, false, false},
+    {"restart", "Restart the services that ask for it on a change", step_configure_restart, NULL,
+     false, false},
     {NULL, NULL, NULL, NULL, false, false},
 };
 
@@ -1223,6 +1310,7 @@ static const struct txn_kind kinds[] = {
     {"install-file", steps_install_file},
     {"install", steps_store},
     {"refresh", steps_store},
+    {"try", steps_try},
     {"refresh-all", steps_check},
     {"refresh-list", steps_check},
     {"revert", steps_revert},

@@ -76,6 +76,7 @@ int cmd_webhooks(int argc, char **argv);
 /* cmd_device.c: the device verbs, talking to ferryd */
 int cmd_install(int argc, char **argv);
 int cmd_remove(int argc, char **argv);
+int cmd_try(int argc, char **argv);
 int cmd_refresh(int argc, char **argv);
 int cmd_revert(int argc, char **argv);
 int cmd_list(int argc, char **argv);

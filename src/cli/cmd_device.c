@@ -184,6 +184,28 @@ int cmd_install(int argc, char **argv)
 	return 0;
 }
 
+/* ferry try DIR: an unpacked package directory on this device, as it is
+ * (the agent checks it as ferry pack would and binds it read-only). */
+int cmd_try(int argc, char **argv)
+{
+	struct flags f;
+	if (parse(argc, argv, "devmode no-wait", &f) < 0)
+		return 2;
+	if (f.nargs != 1)
+		return cli_usage(argv[0]);
+	_cleanup_free_ char *dir = realpath(f.args[0], NULL);
+	if (!dir)
+		return cli_fail("try: %s: %s", f.args[0], strerror(errno));
+	_cleanup_(json_decrefp) json_t *body =
+	    json_pack("{s:s, s:s, s:b}", "action", "try", "path", dir, "devmode", f.devmode);
+	json_t *ch = NULL;
+	int rc = do_change("try", "/v1/packages", body, f.no_wait, &ch);
+	if (rc == 0 && ch)
+		print_result(ch, "tried");
+	json_decref(ch);
+	return rc;
+}
+
 int cmd_remove(int argc, char **argv)
 {
 	struct flags f;
@@ -394,7 +416,9 @@ static void notes_of(json_t *p, char *out, size_t size)
 {
 	out[0] = '\0';
 	size_t n = 0;
-	if (json_is_true(json_object_get(p, "local")))
+	if (json_object_get(p, "tried"))
+		n += (size_t)snprintf(out + n, size - n, "%stry", n ? "," : "");
+	else if (json_is_true(json_object_get(p, "local")))
 		n += (size_t)snprintf(out + n, size - n, "%sdangerous", n ? "," : "");
 	json_t *held = json_object_get(p, "held-until");
 	if (held && n < size)
@@ -431,9 +455,11 @@ int cmd_list(int argc, char **argv)
 		const char *rev = json_string_value(json_object_get(p, "revision"));
 		if (f.all) {
 			bool cur = json_integer_value(json_object_get(p, "current")) == 1;
+			json_int_t local = json_integer_value(json_object_get(p, "local"));
 			snprintf(notes, sizeof(notes), "%s%s%s", cur ? "current" : "disabled",
-			         json_integer_value(json_object_get(p, "local")) ? ",dangerous"
-			                                                         : "",
+			         local == 2 ? ",try"
+			         : local    ? ",dangerous"
+			                    : "",
 			         strcmp(cli_json_str(p, "status", ""), "ok") ? ",in-progress" : "");
 		} else {
 			notes_of(p, notes, sizeof(notes));
@@ -512,7 +538,10 @@ int cmd_info(int argc, char **argv)
 	printf("channel:   %s\n", cli_json_str(p, "channel", ""));
 	cli_json_time_local(json_object_get(p, "installed"), when, sizeof(when));
 	printf("installed: %s\n", when);
-	printf("sha256:    %s\n", cli_json_str(p, "sha256", ""));
+	if (json_object_get(p, "tried"))
+		printf("tried:     %s\n", cli_json_str(p, "tried", ""));
+	else
+		printf("sha256:    %s\n", cli_json_str(p, "sha256", ""));
 	json_t *held = json_object_get(p, "held-until");
 	if (held) {
 		if (json_integer_value(held) == 0)

@@ -21,7 +21,7 @@
  *     check hooks (every hook in the manifest has an executable
  *     meta/hooks/NAME, every file there is a declared hook) and apps (each
  *     command is an executable file in the tree, symlinks resolved inside
- *     the tree);
+ *     the tree): lib/pkg/check.c, which ferryd applies to `ferry try` too;
  *  5. write meta/sbom.cdx.json (lib/pkg/sbom);
  *  6. write the image (image_write) with every mtime SOURCE_DATE_EPOCH, or 0.
  *
@@ -49,6 +49,7 @@
 #include "cli.h"
 #include "crypto/digest.h"
 #include "pkg/apt.h"
+#include "pkg/check.h"
 #include "pkg/dpkg_status.h"
 #include "pkg/elf_check.h"
 #include "pkg/image.h"
@@ -289,129 +290,6 @@ static int copy_tree(struct pack *p, ferry_error *err)
 
 /* ---- checks on the staged tree ---------------------------------------------- */
 
-/* Open path inside the tree, symlinks resolved as if the tree were "/". */
-static int open_in_tree(int root, const char *path)
-{
-	struct open_how how = {.flags = O_RDONLY | O_CLOEXEC | O_PATH, .resolve = RESOLVE_IN_ROOT};
-	int fd = (int)syscall(SYS_openat2, root, path, &how, sizeof(how));
-	if (fd < 0 && errno == ENOSYS) {
-		/* kernels before 5.6: no symlinks followed at all */
-		fd = openat(root, path, O_RDONLY | O_CLOEXEC | O_PATH | O_NOFOLLOW);
-	}
-	return fd;
-}
-
-/* field (apps.NAME.command, ...) names path: an executable regular file of
- * the tree */
-static int check_program(int root, const char *field, const char *path, ferry_error *err)
-{
-	_cleanup_close_ int fd = open_in_tree(root, path);
-	struct stat st;
-	if (fd < 0)
-		return ferry_error_set(err, FERRY_E_NOTFOUND, "%s: %s is not in the package", field,
-		                       path);
-	if (fstat(fd, &st) < 0)
-		return ferry_error_errno(err, FERRY_E_IO, errno, "%s: %s", field, path);
-	if (!S_ISREG(st.st_mode))
-		return ferry_error_set(err, FERRY_E_INVALID, "%s: %s is not a regular file", field,
-		                       path);
-	if (!(st.st_mode & 0111))
-		return ferry_error_set(err, FERRY_E_INVALID,
-		                       "%s: %s is not executable (chmod +x it)", field, path);
-	return 0;
-}
-
-static int check_apps(struct pack *p, int root, ferry_error *err)
-{
-	for (size_t i = 0; i < p->m->n_apps; i++) {
-		const struct manifest_app *a = &p->m->apps[i];
-		char field[160];
-		snprintf(field, sizeof(field), "apps.%s.command", a->name);
-		int rc = check_program(root, field, a->command, err);
-		for (size_t k = 0; rc == 0 && k < a->n_command_chain; k++) {
-			snprintf(field, sizeof(field), "apps.%s.command-chain[%zu]", a->name, k);
-			rc = check_program(root, field, a->command_chain[k], err);
-		}
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
-}
-
-static int check_hooks(struct pack *p, int root, ferry_error *err)
-{
-	const char *known[HOOK__COUNT + 1];
-	for (int h = 0; h < HOOK__COUNT; h++)
-		known[h] = manifest_hook_name((enum manifest_hook)h);
-	known[HOOK__COUNT] = NULL;
-
-	/* every declared hook has its program */
-	for (int h = 0; h < HOOK__COUNT; h++) {
-		if (!p->m->hooks[h].present)
-			continue;
-		char rel[64];
-		struct stat st;
-		snprintf(rel, sizeof(rel), "meta/hooks/%s", known[h]);
-		if (fstatat(root, rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			return ferry_error_set(err, FERRY_E_NOTFOUND, "hooks.%s: %s is missing",
-			                       known[h], rel);
-		if (!S_ISREG(st.st_mode))
-			return ferry_error_set(err, FERRY_E_INVALID,
-			                       "hooks.%s: %s is not a regular file", known[h], rel);
-		if (!(st.st_mode & 0111))
-			return ferry_error_set(err, FERRY_E_INVALID,
-			                       "hooks.%s: %s is not executable (chmod +x it)",
-			                       known[h], rel);
-	}
-
-	/* every file in meta/hooks is a declared hook */
-	_cleanup_close_ int hd =
-	    openat(root, "meta/hooks", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (hd < 0) {
-		if (errno == ENOENT)
-			return 0;
-		return ferry_error_errno(err, FERRY_E_INVALID, errno, "meta/hooks");
-	}
-	struct dirent **names = NULL;
-	int n = scandirat(hd, ".", &names, NULL, alphasort);
-	if (n < 0)
-		return ferry_error_errno(err, FERRY_E_IO, errno, "meta/hooks");
-	int rc = 0;
-	for (int i = 0; i < n; i++) {
-		const char *name = names[i]->d_name;
-		if (rc == 0 && strcmp(name, ".") != 0 && strcmp(name, "..") != 0) {
-			int h = -1;
-			for (int k = 0; k < HOOK__COUNT; k++)
-				if (strcmp(name, known[k]) == 0)
-					h = k;
-			if (h < 0) {
-				const char *near = str_did_you_mean(name, known);
-				if (near)
-					rc = ferry_error_set(
-					    err, FERRY_E_INVALID,
-					    "meta/hooks/%s: not a hook; did you mean "
-					    "\"%s\"?",
-					    name, near);
-				else
-					rc = ferry_error_set(
-					    err, FERRY_E_INVALID,
-					    "meta/hooks/%s: not a hook (hooks are install, "
-					    "configure, "
-					    "pre-refresh, post-refresh, check-health and remove)",
-					    name);
-			} else if (!p->m->hooks[h].present) {
-				rc = ferry_error_set(err, FERRY_E_INVALID,
-				                     "meta/hooks/%s: not declared under hooks in "
-				                     "meta/ferry.yaml (add \"hooks: {%s: {}}\")",
-				                     name, name);
-			}
-		}
-		free(names[i]);
-	}
-	free(names);
-	return rc;
-}
-
 /* ---- architectures -------------------------------------------------------- */
 
 static bool lists_arch(const struct manifest *m, const char *arch)
@@ -651,7 +529,8 @@ static int pack_run(struct pack *p, char *out_path, size_t out_size, ferry_error
 	_cleanup_close_ int root = open(p->tree, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (root < 0)
 		return ferry_error_errno(err, FERRY_E_IO, errno, "open %s", p->tree);
-	if ((rc = check_hooks(p, root, err)) < 0 || (rc = check_apps(p, root, err)) < 0)
+	if ((rc = pkg_check_hooks(root, p->m, err)) < 0 ||
+	    (rc = pkg_check_apps(root, p->m, err)) < 0)
 		return rc;
 	if (arch && (p->base || strcmp(arch, manifest_host_architecture()) == 0)) {
 		progress_line(p, "checking libraries");

@@ -78,6 +78,8 @@ static const struct cli_verb verbs[] = {
      "webhooks that receive vulnerability notices (NAME: a package or @ACCOUNT)"},
     {"install", cmd_install, "NAME [--channel CH] [--devmode] | FILE [--dangerous] [--devmode]",
      "install a package from the store or a file"},
+    {"try", cmd_try, "DIR [--devmode]",
+     "run an unpacked package directory on this device, as it is (for development)"},
     {"remove", cmd_remove, "NAME... [--purge]", "remove packages (--purge: and their data)"},
     {"refresh", cmd_refresh,
      "[NAME...] [--channel CH] [--devmode] | --list [NAME...] [--json] | --time",

@@ -12,7 +12,8 @@
  *                 [--plug IFACE]... [--memory SIZE] [--pids N] [--cpu PCT%]
  *                 [--devmode] [--env KEY=VALUE]...
  *                 [--notify-socket PATH] [--forking] [--config-file FILE]
- *                 [--state-dir DIR] [--run-dir DIR] [--cgroup-parent PATH]
+ *                 [--ctl-socket PATH] [--ctl-tool FILE] [--state-dir DIR] [--run-dir DIR]
+ * [--cgroup-parent PATH]
  *                 [--log-fd FD] [--status-fd FD] [--log-level LEVEL]
  *                 [--dry-run]
  *                 -- COMMAND [ARG]...
@@ -45,7 +46,9 @@
  * xN (installed from a file), --notify-socket PATH (at /run/ferry-notify,
  * NOTIFY_SOCKET), --config-file FILE (at /run/ferry-config.json,
  * FERRY_CONFIG), --forking (the sandbox lives while processes remain after
- * the first exited 0; init sends READY=1 to the notify socket).
+ * the first exited 0; init sends READY=1 to the notify socket), --ctl-socket
+ * PATH (the package's own socket to the agent, at /run/ferry-ctl.sock) and
+ * --ctl-tool FILE (ferry-ctl, at /run/ferry-bin/ferry-ctl, on PATH).
  *
  * Not root: the same sandbox in a user namespace mapping only the caller's
  * uid and gid (development); no cgroup limits, no supplementary groups.
@@ -90,6 +93,8 @@
 #define CONFINE_SANDBOX_TOP "/ferry"                    /* /ferry/PKG/{current,data,common} */
 #define CONFINE_SANDBOX_NOTIFY "/run/ferry-notify"      /* --notify-socket */
 #define CONFINE_SANDBOX_CONFIG "/run/ferry-config.json" /* --config-file */
+#define CONFINE_SANDBOX_CTL "/run/ferry-ctl.sock"       /* --ctl-socket */
+#define CONFINE_SANDBOX_BIN "/run/ferry-bin"            /* --ctl-tool's directory */
 
 /* ---- interfaces.c: the single source of truth for what a plug grants ---- */
 
@@ -149,6 +154,8 @@ struct confine_policy {
 	const char *hook;          /* --app hook.NAME: NAME, else NULL */
 	const char *notify_socket; /* host path of the agent's notify socket, or NULL */
 	const char *config_file;   /* host path of the package's configuration, or NULL */
+	const char *ctl_socket;    /* host path of the package's socket to the agent, or NULL */
+	const char *ctl_tool;      /* host path of ferry-ctl, or NULL */
 	bool forking;              /* the sandbox lives while processes remain */
 	const char *base_dir;      /* --base: the sandbox's root file system (a base's
 	                            * tree), read-only; NULL: the host's */

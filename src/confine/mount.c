@@ -193,11 +193,17 @@ int mount_plan_build(const struct confine_policy *p, char *const *toplevel, stru
 		if ((r = plan_add(plan, MNT_BIND_RO, host_etc[i], host_etc[i], true, false, err)) <
 		    0)
 			return r;
-	/* what the agent hands over: its notify socket, the configuration */
+	/* what the agent hands over: its notify socket, the configuration, the
+	 * package's socket to the agent and ferry-ctl */
 	if ((p->notify_socket && (r = plan_add(plan, MNT_BIND_RO, p->notify_socket,
 	                                       CONFINE_SANDBOX_NOTIFY, false, false, err)) < 0) ||
 	    (p->config_file && (r = plan_add(plan, MNT_BIND_RO, p->config_file,
-	                                     CONFINE_SANDBOX_CONFIG, false, false, err)) < 0))
+	                                     CONFINE_SANDBOX_CONFIG, false, false, err)) < 0) ||
+	    (p->ctl_socket && (r = plan_add(plan, MNT_BIND_RO, p->ctl_socket, CONFINE_SANDBOX_CTL,
+	                                    false, false, err)) < 0) ||
+	    (p->ctl_tool &&
+	     (r = plan_add(plan, MNT_BIND_RO, p->ctl_tool, CONFINE_SANDBOX_BIN "/ferry-ctl", false,
+	                   false, err)) < 0))
 		return r;
 	/* what the plugs grant */
 	for (size_t i = 0; i < p->n_plugs; i++) {

@@ -32,7 +32,8 @@ static const char usage[] =
     "                     --uid U --gid G [--plug IFACE]... [--memory SIZE] [--pids N] [--cpu "
     "PCT%]\n"
     "                     [--devmode] [--env KEY=VALUE]... [--notify-socket PATH] [--forking]\n"
-    "                     [--config-file FILE] [--state-dir DIR] [--run-dir DIR]\n"
+    "                     [--config-file FILE] [--ctl-socket PATH] [--ctl-tool FILE]\n"
+    "                     [--state-dir DIR] [--run-dir DIR]\n"
     "                     [--cgroup-parent PATH] [--log-fd FD] [--status-fd FD]\n"
     "                     [--log-level LEVEL] [--dry-run] -- COMMAND [ARG]...\n"
     "       ferry-confine --list-interfaces\n"
@@ -57,6 +58,8 @@ enum {
 	OPT_NOTIFY_SOCKET,
 	OPT_FORKING,
 	OPT_CONFIG_FILE,
+	OPT_CTL_SOCKET,
+	OPT_CTL_TOOL,
 	OPT_STATE_DIR,
 	OPT_RUN_DIR,
 	OPT_BASE,
@@ -89,6 +92,8 @@ static const struct option options[] = {
     {"notify-socket", required_argument, NULL, OPT_NOTIFY_SOCKET},
     {"forking", no_argument, NULL, OPT_FORKING},
     {"config-file", required_argument, NULL, OPT_CONFIG_FILE},
+    {"ctl-socket", required_argument, NULL, OPT_CTL_SOCKET},
+    {"ctl-tool", required_argument, NULL, OPT_CTL_TOOL},
     {"state-dir", required_argument, NULL, OPT_STATE_DIR},
     {"run-dir", required_argument, NULL, OPT_RUN_DIR},
     {"cgroup-parent", required_argument, NULL, OPT_CGROUP_PARENT},
@@ -357,6 +362,12 @@ int policy_parse(struct confine_policy *p, int argc, char **argv, bool *done, fe
 			break;
 		case OPT_CONFIG_FILE:
 			r = parse_path("config-file", v, &p->config_file, err);
+			break;
+		case OPT_CTL_SOCKET:
+			r = parse_path("ctl-socket", v, &p->ctl_socket, err);
+			break;
+		case OPT_CTL_TOOL:
+			r = parse_path("ctl-tool", v, &p->ctl_tool, err);
 			break;
 		case OPT_FORKING:
 			p->forking = true;

@@ -170,8 +170,8 @@ static char **build_env(const struct confine_policy *p)
 
 	env[n++] = str_dup_printf(
 	    "PATH=%s/current/usr/sbin:%s/current/usr/bin:%s/current/sbin:%s/current/bin:"
-	    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-	    pkg, pkg, pkg, pkg);
+	    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin%s",
+	    pkg, pkg, pkg, pkg, p->ctl_tool ? ":" CONFINE_SANDBOX_BIN : "");
 	env[n++] = str_dup_printf("HOME=%s/data", pkg);
 	/* on a base the staged libraries are found without the publisher's help */
 	if (p->base_dir)

@@ -281,6 +281,17 @@ class Agent:
         return rev
 
 
+def running_agent():
+    """The body of a test's `agent` fixture (`yield from running_agent()`): a
+    started ferryd, which must exit 0 on SIGTERM afterwards."""
+    a = Agent().start()
+    yield a
+    status = a.stop()
+    log = a.logtext()
+    a.cleanup()
+    assert status == 0, f"ferryd exited with {status} on SIGTERM:\n{log}"
+
+
 def unix_exchange(path, request, timeout):
     """Connect to the Unix socket path, send request, read until the peer
     closes."""

@@ -271,13 +271,15 @@ static void test_error_shape(void **state)
 	expect_error(BASE "foo: 1\n", FILE_NAME
 	             ":4:1: foo: unknown key; expected one of name, version, summary, "
 	             "description, license, architectures, confinement, grade, apps, hooks, "
-	             "health, plugs, slots, parts, components, limits, type, base, environment");
+	             "health, plugs, slots, parts, components, limits, type, base, environment, "
+	             "restart-on-configure");
 	expect_error(BASE "name: cd\n", FILE_NAME ":4:1: name: duplicate key (first at line 1)");
 	/* a message is one printable line whatever the input holds */
 	expect_error(BASE "\"a\\nb\": 1\n", FILE_NAME
 	             ":4:1: \"a\\x0ab\": unknown key; expected one of name, version, summary, "
 	             "description, license, architectures, confinement, grade, apps, hooks, "
-	             "health, plugs, slots, parts, components, limits, type, base, environment");
+	             "health, plugs, slots, parts, components, limits, type, base, environment, "
+	             "restart-on-configure");
 	/* the file name is the caller's */
 	ferry_error err = {0};
 	struct manifest *m = NULL;
@@ -639,6 +641,31 @@ static void test_apps(void **state)
 	             ":7:12: apps.web.plugs: expected a list of plug names; got \"network\"");
 	expect_error(BASE "apps:\n  web:\n    command: bin/a\n  web:\n    command: bin/b\n",
 	             FILE_NAME ":7:3: apps.web: duplicate key (first at line 5)");
+}
+
+static void test_restart_on_configure(void **state)
+{
+	(void)state;
+	struct manifest *m = parse_ok(BASE "restart-on-configure: true\n"
+	                                   "apps:\n"
+	                                   "  a: {command: bin/a, daemon: simple}\n"
+	                                   "  b: {command: bin/b, daemon: simple, "
+	                                   "restart-on-configure: false}\n"
+	                                   "  c: {command: bin/c}\n");
+	assert_true(manifest_restarts_on_configure(m, &m->apps[0]));
+	assert_false(manifest_restarts_on_configure(m, &m->apps[1]));
+	assert_false(manifest_restarts_on_configure(m, &m->apps[2]));
+	manifest_free(m);
+	m = parse_ok(BASE "apps:\n  a: {command: bin/a, daemon: simple}\n"
+	                  "  b: {command: bin/b, daemon: notify, restart-on-configure: true}\n");
+	assert_false(manifest_restarts_on_configure(m, &m->apps[0]));
+	assert_true(manifest_restarts_on_configure(m, &m->apps[1]));
+	manifest_free(m);
+	expect_error(BASE "restart-on-configure: yes\n", FILE_NAME
+	             ":4:23: restart-on-configure: expected one of false, true; got \"yes\"");
+	expect_error(BASE "apps:\n  c:\n    command: bin/c\n    restart-on-configure: true\n",
+	             FILE_NAME ":7:5: apps.c.restart-on-configure: only allowed for a daemon; add "
+	                       "daemon: simple (or oneshot, notify, forking)");
 }
 
 static void test_hooks_and_health(void **state)
@@ -1202,6 +1229,7 @@ int main(void)
 	    cmocka_unit_test(test_license),
 	    cmocka_unit_test(test_architectures_and_enums),
 	    cmocka_unit_test(test_apps),
+	    cmocka_unit_test(test_restart_on_configure),
 	    cmocka_unit_test(test_hooks_and_health),
 	    cmocka_unit_test(test_durations),
 	    cmocka_unit_test(test_plugs_and_slots),
