@@ -945,7 +945,6 @@ static int check_prime(struct ctx *c, const struct node *it)
 }
 
 static const char *const part_keys[] = {"stage-packages", "prime", "stage-packages-deps", NULL};
-static const char *const bool_names[] = {"false", "true", NULL};
 
 static int field_parts(struct ctx *c, const struct node *v, struct manifest *m)
 {
@@ -1128,45 +1127,20 @@ static int field_restart_on_configure(struct ctx *c, const struct node *v, struc
 typedef int (*field_fn)(struct ctx *c, const struct node *v, struct manifest *m);
 
 static const char *const top_keys[] = {
-    "name",          "version",     "summary", "description", "license",
-    "architectures", "confinement", "grade",   "apps",        "hooks",
-    "health",        "plugs",       "slots",   "parts",       "components",
-    "limits",        "type",        "base",    "environment", NULL,
+    "name",    "version",       "summary",     "description",
+    "license", "architectures", "confinement", "grade",
+    "apps",    "hooks",         "health",      "plugs",
+    "slots",   "parts",         "components",  "limits",
+    "type",    "base",          "environment", "restart-on-configure",
+    NULL,
 };
 
-static const field_fn top_fields[] =
-    {
-        field_name,          field_version,     field_summary, field_description, field_license,
-        field_architectures, field_confinement, field_grade,   field_apps,        field_hooks,
-        field_health,        field_plugs,       field_slots,   field_parts,       field_components,
-        field_limits,        field_type,        field_base,    field_environment,
-}
-
-"name",
-                      "version", "summary", "description", "license", "architectures",
-                      "confinement", "grade", "apps", "hooks", "health", "plugs", "slots", "parts",
-                      "components", "limits", "restart-on-configure", NULL,
-}
-;
-
 static const field_fn top_fields[] = {
-    field_name,
-    field_version,
-    field_summary,
-    field_description,
-    field_license,
-    field_architectures,
-    field_confinement,
-    field_grade,
-    field_apps,
-    field_hooks,
-    field_health,
-    field_plugs,
-    field_slots,
-    field_parts,
-    field_components,
-    field_limits,
-    field_restart_on_configure,
+    field_name,    field_version,       field_summary,     field_description,
+    field_license, field_architectures, field_confinement, field_grade,
+    field_apps,    field_hooks,         field_health,      field_plugs,
+    field_slots,   field_parts,         field_components,  field_limits,
+    field_type,    field_base,          field_environment, field_restart_on_configure,
 };
 
 static int check_manifest(struct ctx *c, const struct node *root, struct manifest *m)
