@@ -313,10 +313,8 @@ static json_t *change_json(struct agent *ag, json_t *c, bool steps)
 	json_error_t jerr;
 	json_t *data = json_loads(jstr(c, "data"), 0, &jerr);
 	if (data) {
-		const char *dk[] = {
-			"from", "to", "version", "channel",
-			const char * dk[] = {"from", "to", "version", "channel", "note", "changes",
-			                     "progressive", "available", "download"};
+		const char *dk[] = {"from",    "to",          "version",   "channel", "note",
+		                    "changes", "progressive", "available", "download"};
 		for (size_t i = 0; i < ARRAY_SIZE(dk); i++)
 			if (json_object_get(data, dk[i]))
 				json_object_set(o, dk[i], json_object_get(data, dk[i]));

@@ -18,8 +18,8 @@
 #define CTL_TIMEOUT_MS 5000     /* to send the request and take the answer */
 
 /* epoll tags (the upper 32 bits of the event's data; main.c's are below) */
-#define CTL_EV_LISTEN 6
-#define CTL_EV_CONN 7
+#define CTL_EV_LISTEN 7
+#define CTL_EV_CONN 8
 
 /* Make ctl's state and ROOT/run/ctl (main thread, before any other thread). */
 int ctl_init(struct agent *ag, ferry_error *err) FERRY_WUR;

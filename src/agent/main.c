@@ -52,7 +52,8 @@ enum ev_type {
 	EV_API = 3,
 	EV_NOTIFY = 4,
 	EV_WAKE = 5,
-	EV_CONFINE_LOG = 6 /* ferry-confine's own lines (services.c) */
+	EV_CONFINE_LOG = 6, /* ferry-confine's own lines (services.c) */
+	                    /* 7 and 8: ctl.h */
 };
 
 static void usage(FILE *out)

@@ -503,7 +503,7 @@ static int launch_build(struct agent *ag, sqlite3 *db, const char *name, const c
 		return ferry_error_prefix(err, rc, "%s", name);
 	l->uid = uid;
 	if (!ag->confine)
-		return launch_direct(ag, name, rev, m, a, h, prepare, l, err);
+		return launch_direct(ag, name, rev, m, a, h, (flags & LAUNCH_PREPARE) != 0, l, err);
 
 	const char *ifaces[CONFINE_MAX_PLUGS];
 	size_t n_ifaces = 0;
@@ -590,7 +590,7 @@ static int launch_build(struct agent *ag, sqlite3 *db, const char *name, const c
 		rc = add2(&v, "--notify-socket", ag->notify_path);
 	if (rc == 0 && a && a->daemon == DAEMON_FORKING)
 		rc = strv_add(&v, strdup("--forking"));
-	if (rc == 0 && prepare) {
+	if (rc == 0 && (flags & LAUNCH_PREPARE)) {
 		char ctl[PATH_MAX];
 		rc = ctl_socket(ag, name, uid, gid, ctl, err);
 		if (rc < 0) {
