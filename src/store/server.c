@@ -771,25 +771,14 @@ static void clean_tmp(const char *dir)
  * as it is written: decoded, it would end the C string there and let
  * "/console/app.js%00.html" reach the handler as "/console/app.js". Kept
  * literal, such a path names nothing and gets a 404. */
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static size_t unescape_keep_nul(void *cls, struct MHD_Connection *conn, char *s)
 {
 	(void)cls;
 	(void)conn;
 	char *w = s;
 	for (const char *r = s; *r;) {
-		int hi = r[0] == '%' ? hex_digit(r[1]) : -1;
-		int lo = hi >= 0 ? hex_digit(r[2]) : -1;
+		int hi = r[0] == '%' ? str_hex_digit(r[1]) : -1;
+		int lo = hi >= 0 ? str_hex_digit(r[2]) : -1;
 		if (lo >= 0 && (hi | lo) != 0) {
 			*w++ = (char)(hi * 16 + lo);
 			r += 3;

@@ -16,7 +16,7 @@ import traceback
 import pytest
 
 from device import Agent, build_package
-from test_agent import agent, work  # noqa: F401 (the fixtures: a root ferryd, a work directory)
+from test_agent import work  # noqa: F401 (the fixture: a work directory; agent is conftest's)
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="package uids and loop mounts need root")
 

@@ -8,7 +8,6 @@ during the apply still runs its old revision and refreshes on the next try;
 a delta from a revision the device does not hold (here: a local one) is
 never used."""
 import glob
-import hashlib
 import json
 import os
 import random
@@ -16,26 +15,12 @@ import time
 
 import pytest
 
+import test_agent_store
 from device import Agent, build_package
-from storelib import Store
 
 
-class Publisher:
-    def __init__(self, tmp):
-        self.store = Store(tmp, "sqlite").init().start()
-        self.token = self.store.account("alice")
-        self.ferry("register", "hello")
-
-    def ferry(self, *args):
-        p = self.store.ferry(self.token, *args)
-        assert p.returncode == 0, p.stderr
-        return p.stdout
-
-    def push(self, image, *channels):
-        rev = self.ferry("push", image).split("revision ")[1].split()[0]
-        if channels:
-            self.ferry("release", "hello", rev, *channels)
-        return rev
+class Publisher(test_agent_store.Publisher):
+    """The store of test_agent_store, waiting for the deltas it makes."""
 
     def wait_delta(self, frm, to, timeout=180):
         deadline = time.time() + timeout
@@ -50,16 +35,12 @@ class Publisher:
             time.sleep(0.3)
         raise AssertionError(f"no delta {frm}->{to}:\n{self.store.read_log()}")
 
-    @property
-    def root_json(self):
-        return os.path.join(self.store.dir, "repo", "published", "metadata", "1.root.json")
-
 
 @pytest.fixture
 def pub(tmp_path):
     p = Publisher(tmp_path)
     yield p
-    p.store.kill()
+    p.stop()
 
 
 def start_device(pub, env=None):
@@ -132,7 +113,7 @@ def test_refresh_through_a_delta(pub, tmp_path):
                                       "saved": full - size}
         out = pub.ferry("reports", "hello")
         # the install downloaded revision 1 whole, the refresh a delta
-        assert f"Deltas: 1 of 2 downloads; " in out and f", {full - size} saved (" in out, out
+        assert "Deltas: 1 of 2 downloads; " in out and f", {full - size} saved (" in out, out
     finally:
         stop(dev)
 

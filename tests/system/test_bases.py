@@ -75,7 +75,7 @@ def test_base_manifest_and_sbom(bases, name, release):
         assert pkg in comps, pkg
     assert len(comps) > 60
     libc = comps["libc6"]["purl"]
-    assert libc.startswith(f"pkg:deb/debian/libc6@")
+    assert libc.startswith("pkg:deb/debian/libc6@")
     assert f"?arch={ARCH}&distro=debian-{release}&upstream=glibc" in libc
     assert "upstream=" not in comps["dpkg"]["purl"]
 
