@@ -390,6 +390,24 @@ static void print_halts(json_t *map)
 	}
 }
 
+/* What deltas saved the newest revisions devices downloaded. */
+static void print_downloads(json_t *map)
+{
+	json_t *d;
+	size_t i;
+	json_array_foreach(json_object_get(map, "downloads"), i, d)
+	{
+		long long got = (long long)json_integer_value(json_object_get(d, "downloaded"));
+		long long saved = (long long)json_integer_value(json_object_get(d, "saved"));
+		printf("revision %lld: %lld of %lld downloads by delta; %lld bytes downloaded, "
+		       "%lld saved (%.0f%%)\n",
+		       (long long)json_integer_value(json_object_get(d, "revision")),
+		       (long long)json_integer_value(json_object_get(d, "deltas")),
+		       (long long)json_integer_value(json_object_get(d, "downloads")), got, saved,
+		       got + saved ? 100.0 * (double)saved / (double)(got + saved) : 0.0);
+	}
+}
+
 /* name: unused, the map names its package. */
 static void print_status(const char *name, json_t *map)
 {
@@ -451,6 +469,7 @@ static void print_status(const char *name, json_t *map)
 		last_arch = arch;
 	}
 	print_halts(map);
+	print_downloads(map);
 }
 
 static int get_package(struct sopts *o, const char *what, json_t **reply, ferry_error *err,

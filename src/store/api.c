@@ -22,6 +22,7 @@
 #include "base/log.h"
 #include "base/str.h"
 #include "channelmap.h"
+#include "deltas.h"
 #include "halt.h"
 #include "inventory.h"
 #include "handler.h"
@@ -346,7 +347,8 @@ static json_t *status_json(struct api_ctx *c)
 	json_t *map = NULL;
 	ferry_error err = {0};
 	if (channelmap_build(c->db, c->package, store_now(), &map, NULL, &err) < 0 ||
-	    halt_annotate(c->db, c->package, map, &err) < 0) {
+	    halt_annotate(c->db, c->package, map, &err) < 0 ||
+	    deltas_annotate(c->db, c->package, map, &err) < 0) {
 		log_error("status of %s: %s", c->package, ferry_error_msg(&err));
 		json_decref(map);
 		return json_null();
@@ -583,6 +585,8 @@ static void h_status(struct api_ctx *c)
 	int rc = channelmap_build(c->db, c->package, store_now(), &map, NULL, &err);
 	if (rc == 0)
 		rc = halt_annotate(c->db, c->package, map, &err);
+	if (rc == 0)
+		rc = deltas_annotate(c->db, c->package, map, &err);
 	if (rc < 0) {
 		json_decref(map);
 		return api_error_from(c, rc, &err);

@@ -178,3 +178,29 @@ int deltas_mark_published(struct db *db, const char *package, const struct db_ro
 		    package, db_cell(rows, i, 0), db_cell(rows, i, 1));
 	return rc;
 }
+
+int deltas_annotate(struct db *db, const char *package, json_t *map, ferry_error *err)
+{
+	_cleanup_rows_ struct db_rows rows = DB_ROWS_INIT;
+	int rc = db_run(db, &rows, err,
+	                "SELECT to_revision, count(*), "
+	                "sum(CASE WHEN download = 'delta' THEN 1 ELSE 0 END), sum(downloaded), "
+	                "sum(saved) FROM reports WHERE package = $1 AND download IS NOT NULL "
+	                "GROUP BY to_revision ORDER BY to_revision DESC LIMIT 10",
+	                package);
+	if (rc < 0)
+		return rc;
+	json_t *list = json_array();
+	if (!list)
+		return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
+	for (size_t i = 0; i < rows.nrows; i++)
+		json_array_append_new(list,
+		                      json_pack("{s:I, s:I, s:I, s:I, s:I}", "revision",
+		                                (json_int_t)db_cell_ll(&rows, i, 0), "downloads",
+		                                (json_int_t)db_cell_ll(&rows, i, 1), "deltas",
+		                                (json_int_t)db_cell_ll(&rows, i, 2), "downloaded",
+		                                (json_int_t)db_cell_ll(&rows, i, 3), "saved",
+		                                (json_int_t)db_cell_ll(&rows, i, 4)));
+	json_object_set_new(map, "downloads", list);
+	return 0;
+}

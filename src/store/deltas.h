@@ -8,6 +8,7 @@
  * format and maker are lib/pkg/delta.h. Not here: the queue (jobs.h). */
 #pragma once
 
+#include <jansson.h>
 #include <stdbool.h>
 
 #include "base/error.h"
@@ -31,5 +32,9 @@ int deltas_queue(struct db *db, const char *package, const char *rev, ferry_erro
  * deltas_mark_published after the commit. */
 int deltas_add_targets(struct store *st, struct tuf_repo *repo, struct db *db, const char *package,
                        struct db_rows *rows, ferry_error *err) FERRY_WUR;
+/* Add "downloads" to a channel map: for the newest revisions devices
+ * reported downloading, [{revision, downloads, deltas, downloaded, saved}]
+ * (bytes, from the reports the store keeps). */
+int deltas_annotate(struct db *db, const char *package, json_t *map, ferry_error *err) FERRY_WUR;
 int deltas_mark_published(struct db *db, const char *package, const struct db_rows *rows,
                           ferry_error *err) FERRY_WUR;

@@ -114,6 +114,13 @@ def test_refresh_through_a_delta(pub, tmp_path):
         out = pub.ferry("reports", "hello")
         # the install downloaded revision 1 whole, the refresh a delta
         assert "Deltas: 1 of 2 downloads; " in out and f", {full - size} saved (" in out, out
+        # and the channel map shows what the release's deltas saved
+        out = pub.ferry("status", "hello")
+        assert (f"revision 2: 1 of 1 downloads by delta; {size} bytes downloaded, "
+                f"{full - size} saved (") in out, out
+        status = json.loads(pub.ferry("status", "hello", "--json"))
+        assert status["downloads"][0] == {"revision": 2, "downloads": 1, "deltas": 1,
+                                          "downloaded": size, "saved": full - size}
     finally:
         stop(dev)
 
