@@ -104,8 +104,8 @@ struct report {
 	long long to_revision;
 	long long time;
 	const char *agent_version;
-	const char *action; /* "install", "refresh" or "revert"; when absent, "install"
-	                     * without a from-revision, else "refresh" */
+	const char *action;        /* "install", "refresh" or "revert"; when absent, "install"
+	                            * without a from-revision, else "refresh" */
 	const char *download_path; /* NULL when the report has no download */
 	long long downloaded, saved;
 };
