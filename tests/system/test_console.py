@@ -509,6 +509,11 @@ def login(b, store, token):
     b.evaluate(f"sessionStorage.setItem('ferry-console-token', {json.dumps(token)})")
 
 
+def got_state(rollouts, channel):
+    """The state of the newest rollout on channel."""
+    return max((r for r in rollouts if r["channel"] == channel), key=lambda r: r["id"])["state"]
+
+
 def test_console_rollout_view(console_store, tmp_path):
     """A store with staged rollouts: the console shows a paused one with
     its stage, counts and chart, and a halted one, from the store's own
@@ -572,7 +577,22 @@ def test_console_rollout_view(console_store, tmp_path):
         failed = b.evaluate(f"document.querySelector('#rollout-{beta['id']} svg.chart "
                             "path.failed').getAttribute('d')")
         assert failed.count("L") >= 1, failed
-        assert b.problems() == []
+        # a halted rollout has no buttons; the paused one is resumed from here
+        assert b.evaluate(f"document.querySelectorAll('#rollout-{beta['id']} button').length") == 0
         b.screenshot(os.path.join(artefacts(tmp_path), "rollouts-store.png"))
+        b.evaluate(sec + ".querySelector('button.resume').click()")
+        wait_for("resumed", lambda: got_state(rollouts(), "latest/stable") != "paused")
+        b.wait_for("the view drawn again", f"document.getElementById('view').dataset.ready === '1'"
+                   f" && !!{sec} && /revision 2 — (running|done)/.test({sec}.innerText)")
+        # stop asks twice; then the revision is withdrawn as a halt would
+        if got_state(rollouts(), "latest/stable") == "running":
+            b.evaluate(sec + ".querySelector('button.stop').click()")
+            assert "press again" in b.evaluate(sec + ".querySelector('button.stop').textContent")
+            assert got_state(rollouts(), "latest/stable") == "running"
+            b.evaluate(sec + ".querySelector('button.stop').click()")
+            wait_for("stopped", lambda: got_state(rollouts(), "latest/stable") == "stopped")
+            b.wait_for("the stopped view", f"document.getElementById('view').dataset.ready === '1'"
+                       f" && !!{sec} && {sec}.innerText.includes('revision 2 — stopped')")
+        assert b.problems() == []
     finally:
         b.close()

@@ -13,8 +13,9 @@
  *   /p/NAME/rollouts       staged rollouts: stage, counts, chart
  *   /p/NAME/devices        inventory: weekly active devices, charts
  * A view whose endpoint this store does not have (404 for the route) says
- * so and the rest keeps working. Not here: anything that changes the
- * store (use the ferry command). */
+ * so and the rest keeps working. The one thing it changes is a running
+ * rollout: pause, resume, stop (as `ferry rollout` does); releasing and
+ * everything else is the ferry command's. */
 "use strict";
 
 const TOKEN_KEY = "ferry-console-token";
@@ -93,12 +94,14 @@ class ApiError extends Error {
   }
 }
 
-async function api(path) {
+async function api(path, post) {
   const token = sessionStorage.getItem(TOKEN_KEY);
+  const headers = { Authorization: "Bearer " + token, Accept: "application/json" };
+  if (post) headers["Content-Type"] = "application/json";
   let res;
   try {
     res = await fetch(path, {
-      headers: { Authorization: "Bearer " + token, Accept: "application/json" },
+      method: post ? "POST" : "GET", body: post ? JSON.stringify(post) : undefined, headers,
       cache: "no-store", credentials: "omit", redirect: "error", referrerPolicy: "no-referrer",
     });
   } catch (e) {
@@ -481,6 +484,33 @@ function notAvailable(view, what) {
   view.append(notice("", what + " not available on this store."));
 }
 
+/* Pause or resume, and stop, a rollout that is still going; the view is
+ * drawn again from the store's answer. Stop asks to be pressed twice. */
+function rolloutControls(name, ro, id) {
+  const out = el("p", { class: "controls", role: "status", id: id + "-status" });
+  const act = async (action) => {
+    out.textContent = "";
+    try {
+      await api("/v1/packages/" + enc(name) + "/rollouts/" + action, { channel: ro.channel });
+      route();
+    } catch (e) {
+      out.textContent = action + ": " + e.message;
+    }
+  };
+  const toggle = ro.state === "running" ? "pause" : "resume";
+  const b1 = el("button", { type: "button", class: "secondary " + toggle,
+    text: toggle === "pause" ? "Pause" : "Resume" });
+  b1.addEventListener("click", () => act(toggle));
+  const b2 = el("button", { type: "button", class: "secondary stop", text: "Stop" });
+  b2.addEventListener("click", () => {
+    if (b2.dataset.armed) return act("stop");
+    b2.dataset.armed = "1";
+    b2.textContent = "Stop: press again to withdraw revision " + ro.revision;
+  });
+  return el("div", { class: "rollout-actions", role: "group",
+    "aria-label": "Steer the rollout on " + ro.channel }, b1, " ", b2, out);
+}
+
 async function viewRollouts(view, name) {
   view.append(el("h1", { tabindex: "-1", text: name + ": rollouts" }));
   const r = await optionalApi("/v1/packages/" + enc(name) + "/rollouts?all=1");
@@ -507,6 +537,8 @@ async function viewRollouts(view, name) {
     sec.append(el("dl", { class: "counts" }, [["ok", "ok"], ["rolled-back", "rolled back"],
       ["pending", "pending"], ["not-seen", "not seen"], ["outside", "later stages"]].map(([k, label]) =>
       el("div", {}, el("dt", { text: label }), el("dd", { text: c[k] === undefined ? "—" : c[k] })))));
+    if (ro.state === "running" || ro.state === "paused")
+      sec.append(rolloutControls(name, ro, id));
     sec.append(...rolloutChart(ro, id + "-chart"));
     if (ro.events && ro.events.length)
       sec.append(el("details", {}, el("summary", { text: "Events (" + ro.events.length + ")" }),
