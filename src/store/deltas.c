@@ -112,8 +112,9 @@ int deltas_job(struct store *st, struct db *db, const char *arg, bool *again, lo
 
 	_cleanup_rows_ struct db_rows target = DB_ROWS_INIT;
 	_cleanup_rows_ struct db_rows from = DB_ROWS_INIT;
-	char limit[8];
+	char limit[8], sources[8];
 	snprintf(limit, sizeof(limit), "%d", DELTAS_FROM_MAX);
+	snprintf(sources, sizeof(sources), "%d", DELTAS_SOURCES_MAX);
 	int rc = db_run(db, &target, err,
 	                "SELECT sha256, size FROM revisions WHERE package = $1 AND revision = $2",
 	                package, to);
@@ -123,10 +124,15 @@ int deltas_job(struct store *st, struct db *db, const char *arg, bool *again, lo
 		rc = db_run(
 		    db, &from, err,
 		    "SELECT r.revision, r.sha256 FROM revisions r WHERE r.package = $1 AND "
-		    "r.revision < $2 AND r.published = 1 AND NOT EXISTS (SELECT 1 FROM deltas "
+		    "r.revision <> $2 AND r.published = 1 AND NOT EXISTS (SELECT 1 FROM deltas "
 		    "d WHERE d.package = r.package AND d.from_rev = r.revision AND d.to_rev = "
-		    "$2) ORDER BY r.revision DESC LIMIT $3",
-		    package, to, limit);
+		    "$2) AND (r.revision IN (SELECT revision FROM channels WHERE package = $1 "
+		    "UNION SELECT progressive_revision FROM channels WHERE package = $1 "
+		    "UNION SELECT previous_revision FROM channels WHERE package = $1) OR "
+		    "r.revision IN (SELECT revision FROM revisions WHERE package = $1 AND "
+		    "published = 1 AND revision < $2 ORDER BY revision DESC LIMIT $3)) "
+		    "ORDER BY r.revision DESC LIMIT $4",
+		    package, to, limit, sources);
 	int kept = 0;
 	for (size_t i = 0; rc == 0 && i < from.nrows; i++) {
 		rc = make_one(st, db, package, db_cell(&from, i, 0), db_cell(&from, i, 1), to,

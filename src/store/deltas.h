@@ -1,7 +1,11 @@
-/* deltas.h: delta updates in the store. When a revision is first published
- * (referenced by a channel), a job "delta NAME/REV" computes deltas to it
- * from the package's previous published revisions (at most
- * DELTAS_FROM_MAX, newest first), keeps each only when it is smaller than
+/* deltas.h: delta updates in the store. Each time a package is published
+ * (a release, a promotion, a halt), a job "delta NAME/REV" runs for every
+ * revision its channels reference; it computes deltas to that revision from
+ * the revisions devices on the package's channels can hold: what each
+ * channel holds now, its progressive revision and the revision it held
+ * before its last full release, and the DELTAS_FROM_MAX newest published
+ * revisions before it (at most DELTAS_SOURCES_MAX in all, newest first);
+ * it keeps each only when it is smaller than
  * DELTAS_KEEP_PCT of the full image, stores it as a blob and publishes it as
  * a TUF target NAME_FROM-TO.delta in the package's role (length and hashes;
  * custom {"package", "from", "to"}). Each pair is tried once. The delta
@@ -17,14 +21,15 @@
 #include "tuf/repo.h"
 
 #define DELTAS_FROM_MAX 3
+#define DELTAS_SOURCES_MAX 8
 #define DELTAS_KEEP_PCT 60
 
 /* The job: arg is "NAME/REV". */
 int deltas_job(struct store *st, struct db *db, const char *arg, bool *again, long long *next,
                ferry_error *err) FERRY_WUR;
 
-/* Queue the job for revision rev of package (publish.c, as it publishes a
- * revision for the first time). */
+/* Queue the job for revision rev of package (publish.c, for every revision
+ * a channel references, each time it publishes the package). */
 int deltas_queue(struct db *db, const char *package, const char *rev, ferry_error *err) FERRY_WUR;
 
 /* Add the kept deltas of package not yet published to repo as targets,

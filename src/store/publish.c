@@ -110,6 +110,15 @@ static int publish_locked(struct store *st, struct tuf_repo *repo, struct db *db
 		          : ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
 		json_decref(custom);
 	}
+	/* deltas to what the channels reference now, from what they held: a
+	 * pair is made once, so a job with nothing new ends at once */
+	const char *rk;
+	json_t *rv;
+	json_object_foreach(revs, rk, rv)
+	{
+		if (rc == 0)
+			rc = deltas_queue(db, package, rk, err);
+	}
 	json_decref(map);
 	if (rc == 0)
 		rc = deltas_add_targets(st, repo, db, package, &deltas, err);
@@ -129,8 +138,6 @@ static int publish_locked(struct store *st, struct tuf_repo *repo, struct db *db
 			            "UPDATE revisions SET published = 1 WHERE package = $1 AND "
 			            "revision = $2",
 			            package, db_cell(&todo, i, 0));
-			if (rc == 0)
-				rc = deltas_queue(db, package, db_cell(&todo, i, 0), err);
 		}
 	if (rc == 0)
 		rc = deltas_mark_published(db, package, &deltas, err);

@@ -104,3 +104,33 @@ def test_release_publishes_a_delta_target(store, tmp_path):
     assert rows == [("1", "large"), ("2", "large")]
     assert not [k for k in role_targets(store, "hello") if k.endswith("-3.delta")]
     assert store.stop() == 0, store.read_log()
+
+
+def test_deltas_from_what_each_channel_holds(store, tmp_path):
+    """Revision 5 is published to beta first, where the job makes deltas
+    from the newest revisions (4, 3, 2); released to stable later, it gets a
+    delta from 1, the revision stable's devices hold, which the three newest
+    never include."""
+    store.start()
+    alice = store.account("alice")
+    store.owner_tokens["alice"] = alice
+    store.ferry(alice, "register", "hello", check=0)
+    base = payload(5, 300000)
+    imgs = [pack(tmp_path / str(v), "hello", f"1.{v}", base[:v * 1000] + b"v%d" % v +
+                 base[v * 1000:]) for v in range(1, 6)]
+    store.ferry(alice, "push", imgs[0], "--release", "stable", check=0)
+    for img in imgs[1:]:
+        store.ferry(alice, "push", img, "--release", "beta", check=0)
+
+    def pairs_to(to):
+        return {int(r[0]) for r in store.sql(f"SELECT from_rev FROM deltas WHERE "
+                                             f"package = 'hello' AND to_rev = {to}")}
+
+    wait_for(lambda: pairs_to(5) >= {4, 3, 2})
+    assert 1 not in pairs_to(5)
+    store.ferry(alice, "release", "hello", "5", "stable", check=0)
+    wait_for(lambda: 1 in pairs_to(5))
+    targets = wait_for(lambda: {k: v for k, v in role_targets(store, "hello").items()
+                                if k.endswith("hello_1-5.delta")})
+    (_, meta), = targets.items()
+    assert meta["custom"] == {"package": "hello", "from": 1, "to": 5}
