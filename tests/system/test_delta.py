@@ -126,7 +126,12 @@ def test_deltas_from_what_each_channel_holds(store, tmp_path):
         return {int(r[0]) for r in store.sql(f"SELECT from_rev FROM deltas WHERE "
                                              f"package = 'hello' AND to_rev = {to}")}
 
-    wait_for(lambda: pairs_to(5) >= {4, 3, 2})
+    try:
+        wait_for(lambda: pairs_to(5) >= {4, 3, 2}, timeout=120)
+    except AssertionError:
+        raise AssertionError(f"deltas to 5: {pairs_to(5)}; jobs: "
+                             f"{store.sql('SELECT kind, arg, state, last_error FROM jobs')}\n"
+                             f"{store.read_log()[-3000:]}")
     assert 1 not in pairs_to(5)
     store.ferry(alice, "release", "hello", "5", "stable", check=0)
     wait_for(lambda: 1 in pairs_to(5))
