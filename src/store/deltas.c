@@ -32,7 +32,7 @@ int deltas_queue(struct db *db, const char *package, const char *rev, ferry_erro
 	char arg[JOBS_ARG_MAX];
 	if (str_printf(arg, sizeof(arg), "%s/%s", package, rev) < 0)
 		return ferry_error_set(err, FERRY_E_LIMIT, "delta job argument too long");
-	return jobs_enqueue(db, "delta", arg, store_now(), err);
+	return jobs_enqueue(db, "delta", arg, store_now() + DELTAS_DELAY_S, err);
 }
 
 static int record(struct db *db, const char *package, const char *from, const char *to,

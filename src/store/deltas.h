@@ -22,6 +22,10 @@
 
 #define DELTAS_FROM_MAX 3
 #define DELTAS_SOURCES_MAX 8
+/* Making a delta takes seconds (the whole image is rebuilt): the job runs
+ * this long after the release, so that the jobs the release queued beside
+ * it (vulnerability scans, webhooks) run first. */
+#define DELTAS_DELAY_S 10
 #define DELTAS_KEEP_PCT 60
 
 /* The job: arg is "NAME/REV". */
