@@ -43,6 +43,22 @@ def pub(tmp_path):
     p.stop()
 
 
+def ready_for_a_delta(pub, tmp_path):
+    """A device on revision 1, and revision 2 released with its delta made:
+    (the device, revision 2's image)."""
+    v1, v2 = versions(str(tmp_path))
+    pub.push(v1, "stable")
+    dev = start_device(pub)
+    try:
+        dev.ferry("install", "hello")
+        pub.push(v2, "stable")
+        pub.wait_delta(1, 2)
+    except BaseException:
+        stop(dev)
+        raise
+    return dev, v2
+
+
 def start_device(pub, env=None):
     conf = {"store": pub.store.url, "trust": pub.root_json, "refresh-timer": "every 1h",
             "retry-delay": "100ms"}
@@ -146,13 +162,8 @@ def test_compressor_mismatch_repaired_by_range_requests(pub, tmp_path):
 
 
 def test_corrupt_delta_refused_then_full_download(pub, tmp_path):
-    v1, v2 = versions(str(tmp_path))
-    pub.push(v1, "stable")
-    dev = start_device(pub)
+    dev, v2 = ready_for_a_delta(pub, tmp_path)
     try:
-        dev.ferry("install", "hello")
-        pub.push(v2, "stable")
-        pub.wait_delta(1, 2)
         for path in glob.glob(os.path.join(pub.store.dir, "repo", "published", "targets",
                                            "**", "*hello_1-2.delta"), recursive=True):
             data = bytearray(open(path, "rb").read())
@@ -169,13 +180,8 @@ def test_corrupt_delta_refused_then_full_download(pub, tmp_path):
 
 
 def test_kill_during_apply_keeps_the_old_revision(pub, tmp_path):
-    v1, v2 = versions(str(tmp_path))
-    pub.push(v1, "stable")
-    dev = start_device(pub)
+    dev, v2 = ready_for_a_delta(pub, tmp_path)
     try:
-        dev.ferry("install", "hello")
-        pub.push(v2, "stable")
-        pub.wait_delta(1, 2)
         dev.stop()
         dev.start(env={"FERRY_FAULT": "delta_apply.rebuilt", "FERRY_FAULT_ACTION": "kill"})
         dev.ferry_raw("refresh", "hello")
