@@ -135,9 +135,11 @@ int deltas_job(struct store *st, struct db *db, const char *arg, bool *again, lo
 		    package, to, limit, sources);
 	int kept = 0;
 	for (size_t i = 0; rc == 0 && i < from.nrows; i++) {
-		rc = make_one(st, db, package, db_cell(&from, i, 0), db_cell(&from, i, 1), to,
-		              db_cell(&target, 0, 0), db_cell_ll(&target, 0, 1), err);
-		if (rc > 0)
+		int made = make_one(st, db, package, db_cell(&from, i, 0), db_cell(&from, i, 1), to,
+		                    db_cell(&target, 0, 0), db_cell_ll(&target, 0, 1), err);
+		if (made < 0)
+			rc = made;
+		else if (made > 0)
 			kept++;
 	}
 	if (rc >= 0 && kept)

@@ -15,7 +15,7 @@
 #define JOBS_RETRY_S 30  /* a failed job runs again after this, unless its kind says */
 
 /* Queue a job unless one of this kind and argument is queued already (that
- * one keeps the earlier time). */
+ * one keeps the earlier time). One that is running is run again after. */
 int jobs_enqueue(struct db *db, const char *kind, const char *arg, long long run_after,
                  ferry_error *err) FERRY_WUR;
 /* Claim one due job: FOR UPDATE SKIP LOCKED on PostgreSQL, the single

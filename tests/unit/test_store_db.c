@@ -297,6 +297,21 @@ static void test_jobs(void **state)
 	assert_int_equal(id2, id);
 	assert_int_equal(jobs_finish(b, id2, false, 0, NULL, &err), 0);
 	assert_int_equal(jobs_claim(a, "a", 60, &id, kind, arg, &err), 0);
+
+	/* queued again while it runs: the run's end queues it, not deletes it */
+	assert_int_equal(jobs_enqueue(a, "delta", "hello/5", store_now() - 5, &err), 0);
+	assert_int_equal(jobs_claim(a, "a", 60, &id, kind, arg, &err), 1);
+	assert_int_equal(jobs_enqueue(b, "delta", "hello/5", store_now() - 1, &err), 0);
+	assert_int_equal(jobs_claim(b, "b", 60, &id2, kind, arg, &err), 0); /* still leased */
+	assert_int_equal(jobs_finish(a, id, false, 0, NULL, &err), 0);
+	assert_int_equal(jobs_claim(b, "b", 60, &id2, kind, arg, &err), 1);
+	assert_string_equal(arg, "hello/5");
+	/* a recurring job asked for again runs at the earlier time */
+	assert_int_equal(jobs_enqueue(a, "delta", "hello/5", store_now() - 3, &err), 0);
+	assert_int_equal(jobs_finish(b, id2, true, store_now() + 600, NULL, &err), 0);
+	assert_int_equal(jobs_claim(a, "a", 60, &id, kind, arg, &err), 1);
+	assert_int_equal(jobs_finish(a, id, false, 0, NULL, &err), 0);
+	assert_int_equal(jobs_claim(b, "b", 60, &id2, kind, arg, &err), 0);
 	db_pool_put(&pool, a);
 	db_pool_put(&pool, b);
 	db_pool_close(&pool);
