@@ -234,7 +234,10 @@ def test_rollback_daemon_dies_in_grace_period(agent, work):
 def test_rollback_daemon_fails_to_start(agent, work):
     install_v1_v2(agent, work)
     broken = "#!/no/such/interpreter\n"
-    v3 = build_package(work, version="3.0", files={"bin/server": (broken, 0o755)})
+    # a long grace: the failing daemon ends the watch at once, however
+    # slowly a loaded machine starts it
+    v3 = build_package(work, version="3.0", health={"grace": "20s"},
+                       files={"bin/server": (broken, 0o755)})
     p = agent.ferry("install", v3, "--dangerous", check=None)
     # the daemon starts in its sandbox, where ferry-confine cannot execute it
     assert_rolled_back(agent, p, "health",
