@@ -164,12 +164,13 @@ int vulns_base_findings(struct db *db, const char *package, json_t **out, ferry_
 				rc = add_uses(db, &ch, i, base, db_cell_ll(&ch, i, col), now, uses,
 				              err);
 		}
+	/* in the order the channels were met */
 	const char *key;
 	json_t *u;
 	json_object_foreach(uses, key, u)
 	{
-		if (rc == 0)
-			rc = add_findings(db, u, list, err);
+		if (rc < 0 || (rc = add_findings(db, u, list, err)) < 0)
+			break;
 	}
 	json_decref(cache);
 	json_decref(uses);
