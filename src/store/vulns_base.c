@@ -8,6 +8,7 @@
  * are made (vulns.c). */
 #include "vulns_base.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -18,33 +19,40 @@
 #define BASE_CHANNELS_MAX 1000 /* channel rows of an app looked at */
 #define BASE_FINDINGS_MAX 1000 /* open findings listed per base revision */
 
+/* The manifest of package's revision rev; *out NULL when there is none or
+ * it no longer parses. */
+static int load_manifest(struct db *db, const char *package, const char *rev, struct manifest **out,
+                         ferry_error *err)
+{
+	_cleanup_rows_ struct db_rows r = DB_ROWS_INIT;
+	int rc = db_run(db, &r, err,
+	                "SELECT manifest FROM revisions WHERE package = $1 AND revision = $2",
+	                package, rev);
+	*out = NULL;
+	if (rc < 0)
+		return rc;
+	ferry_error perr = {0};
+	const char *text = r.nrows ? db_cell(&r, 0, 0) : NULL;
+	if (text && manifest_parse(text, strlen(text), "meta/ferry.yaml", out, &perr) < 0)
+		*out = NULL;
+	ferry_error_clear(&perr);
+	return 0;
+}
+
 /* The base named by the manifest of package's revision rev, from cache
  * ("REV" -> name or null) or the revisions table. *out is borrowed from the
- * cache; NULL for none. A manifest that no longer parses names none. */
+ * cache; NULL for none. */
 static int base_of(struct db *db, const char *package, const char *rev, json_t *cache,
                    const char **out, ferry_error *err)
 {
 	json_t *hit = json_object_get(cache, rev);
 	if (!hit) {
-		_cleanup_rows_ struct db_rows r = DB_ROWS_INIT;
-		int rc =
-		    db_run(db, &r, err,
-		           "SELECT manifest FROM revisions WHERE package = $1 AND revision = $2",
-		           package, rev);
+		struct manifest *m = NULL;
+		int rc = load_manifest(db, package, rev, &m, err);
 		if (rc < 0)
 			return rc;
-		struct manifest *m = NULL;
-		ferry_error perr = {0};
-		hit = json_null();
-		if (r.nrows && db_cell(&r, 0, 0) &&
-		    manifest_parse(db_cell(&r, 0, 0), strlen(db_cell(&r, 0, 0)), "meta/ferry.yaml",
-		                   &m, &perr) == 0 &&
-		    m->base) {
-			json_decref(hit);
-			hit = json_string(m->base);
-		}
+		hit = m && m->base ? json_string(m->base) : json_null();
 		manifest_free(m);
-		ferry_error_clear(&perr);
 		if (!hit || json_object_set_new(cache, rev, hit) < 0)
 			return ferry_error_set(err, FERRY_E_NOMEM, "out of memory");
 	}
@@ -104,7 +112,9 @@ static int add_uses(struct db *db, const struct db_rows *ch, size_t i, const cha
 	return 0;
 }
 
-/* Append the base's open findings for one use to out. */
+/* Append the base's open findings for one use to out. Only a revision of
+ * `type: base` counts: an app naming another publisher's app as its base
+ * learns nothing of that app's findings. */
 static int add_findings(struct db *db, json_t *u, json_t *out, ferry_error *err)
 {
 	_cleanup_rows_ struct db_rows f = DB_ROWS_INIT;
@@ -112,10 +122,16 @@ static int add_findings(struct db *db, json_t *u, json_t *out, ferry_error *err)
 	snprintf(rev, sizeof(rev), "%lld",
 	         (long long)json_integer_value(json_object_get(u, "base_revision")));
 	snprintf(lim, sizeof(lim), "%d", BASE_FINDINGS_MAX);
-	int rc = db_run(db, &f, err,
-	                "SELECT detail, first_seen FROM vuln_findings WHERE package = $1 AND "
-	                "revision = $2 AND cleared IS NULL ORDER BY component, advisory LIMIT $3",
-	                json_string_value(json_object_get(u, "base")), rev, lim);
+	struct manifest *m = NULL;
+	int rc = load_manifest(db, json_string_value(json_object_get(u, "base")), rev, &m, err);
+	bool is_base = m && m->type == MANIFEST_TYPE_BASE;
+	manifest_free(m);
+	if (rc < 0 || !is_base)
+		return rc;
+	rc = db_run(db, &f, err,
+	            "SELECT detail, first_seen FROM vuln_findings WHERE package = $1 AND "
+	            "revision = $2 AND cleared IS NULL ORDER BY component, advisory LIMIT $3",
+	            json_string_value(json_object_get(u, "base")), rev, lim);
 	if (rc < 0)
 		return rc;
 	for (size_t i = 0; i < f.nrows; i++) {

@@ -111,6 +111,19 @@ def test_app_lists_the_open_findings_of_its_base(store, tmp_path):
     assert (r["state"], r["findings"], r["base_findings"]) == ("clear", [], [])
     assert "from its base" not in store.ferry(alice, "vulns", "plain", check=0).stdout
 
+    # an app naming another publisher's app as its base learns nothing of
+    # that app's findings: only a revision of type base counts
+    store.ferry(bob, "register", "secret", check=0)
+    store.ferry(bob, "push", make_image(tmp_path, "secret", "1.0", extra={
+        "meta/sbom.cdx.json": sbom("secret", "1.0", [libssl3(OLD)])}), "--release", "stable",
+        check=0)
+    wait_for("the other app's finding", lambda: vulns(store, bob, "secret")["findings"])
+    store.ferry(alice, "register", "sneaky", check=0)
+    store.ferry(alice, "push", app_image(tmp_path, "sneaky", "1.0", base="secret"),
+                "--release", "stable", check=0)
+    r = settled(store, alice, "sneaky")
+    assert (r["state"], r["base_findings"]) == ("clear", [])
+
     # released in beta too: the same base revision serves both channels
     store.ferry(alice, "release", "hello", "1", "beta", check=0)
     [f] = vulns(store, alice, "hello")["base_findings"]
