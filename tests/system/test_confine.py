@@ -652,6 +652,20 @@ def test_devmode_reports_instead_of_denying(env):
     assert attempt(env, "list", "/root", extra=["--devmode"])[0] == "denied ENOENT"
 
 
+# what a sandbox start must not load: the image reader's and the publisher
+# verbs' libraries (ferry runs ferry-confine's code in-process for ferry run)
+NOT_AT_START = ("libsquashfs", "liblzma", "libz.", "liblz4", "libzstd", "libcrypto",
+                "libcurl")
+
+
+@pytest.mark.parametrize("program", ["ferry-confine", "ferry"])
+def test_sandbox_start_links_only_what_it_needs(program):
+    p = subprocess.run(["readelf", "-d", binary(program)], capture_output=True, text=True,
+                       check=True)
+    needed = re.findall(r"\(NEEDED\)\s+Shared library: \[([^]]+)\]", p.stdout)
+    assert needed and not [n for n in needed if n.startswith(NOT_AT_START)], needed
+
+
 def test_exit_status_and_status_line(env):
     def run(*a):
         r, w = os.pipe()
