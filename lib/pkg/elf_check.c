@@ -22,6 +22,7 @@
 #include "base/str.h"
 #include "pkg/apt.h"
 #include "pkg/elf.h"
+#include "pkg/triplet.h"
 
 #define CK_PATH_MAX 4096
 #define MAX_LINKS 40
@@ -215,26 +216,6 @@ struct check {
 	} problems[MAX_PROBLEMS];
 	size_t n_problems, n_files;
 };
-
-const char *elf_check_triplet(const char *arch)
-{
-	static const char *const map[][2] = {
-	    {"amd64", "x86_64-linux-gnu"},
-	    {"arm64", "aarch64-linux-gnu"},
-	    {"armhf", "arm-linux-gnueabihf"},
-	    {"armel", "arm-linux-gnueabi"},
-	    {"i386", "i386-linux-gnu"},
-	    {"ppc64el", "powerpc64le-linux-gnu"},
-	    {"riscv64", "riscv64-linux-gnu"},
-	    {"s390x", "s390x-linux-gnu"},
-	    {"mips64el", "mips64el-linux-gnuabi64"},
-	    {"loong64", "loongarch64-linux-gnu"},
-	};
-	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-		if (strcmp(map[i][0], arch) == 0)
-			return map[i][1];
-	return "unknown-linux-gnu";
-}
 
 /* Try root r at dir/name; on a usable library fill l. */
 static int try_lib(struct check *c, const struct root *r, const char *dir, const char *name,
@@ -538,7 +519,7 @@ static int walk(void *ctx, enum fs_walk_event ev, struct fs_walk_entry *e, ferry
 
 int elf_check_tree(const struct elf_check_opts *o, ferry_error *err)
 {
-	struct check c = {.o = o, .err = err, .triplet = elf_check_triplet(o->arch)};
+	struct check c = {.o = o, .err = err, .triplet = triplet_for_arch(o->arch)};
 	int rc = 0;
 	c.roots[0] = (struct root){.label = "the package", .dir_fd = -1};
 	c.roots[1] =

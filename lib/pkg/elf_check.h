@@ -30,8 +30,3 @@ struct elf_check_opts {
 };
 
 int elf_check_tree(const struct elf_check_opts *o, ferry_error *err) FERRY_WUR;
-
-/* The multiarch folder name of a Debian architecture ("amd64" ->
- * "x86_64-linux-gnu"): where lib/ and usr/lib/ keep its libraries, in a
- * package as in a base. ferry-confine puts the package's on LD_LIBRARY_PATH. */
-const char *elf_check_triplet(const char *arch);

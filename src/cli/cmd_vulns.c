@@ -1,5 +1,6 @@
 /* cmd_vulns.c: the publisher's verbs for vulnerability notices:
- *   ferry vulns NAME [--json]                 open findings and the history
+ *   ferry vulns NAME [--json]                 open findings (its own and its
+ *                                             base's) and the history
  *   ferry webhooks NAME [--json]              hooks and their delivery log
  *   ferry webhooks add NAME URL --secret-file FILE
  *   ferry webhooks remove NAME ID
@@ -48,6 +49,34 @@ static int parse(int argc, char **argv, struct vopts *o, const char *verb)
 
 /* --- ferry vulns --- */
 
+/* The findings that come from the bases the package's channels run on:
+ * the base's to fix, and a refresh of the base on the devices (no rebuild
+ * of the package) is what clears them. */
+static void print_base_findings(const char *name, json_t *list)
+{
+	json_t *f;
+	size_t i;
+	printf("%s: %zu open finding%s from its base\n\n", name, json_array_size(list),
+	       json_array_size(list) == 1 ? "" : "s");
+	printf("%-20s %-22s %-14s %-20s %-20s %-22s %s\n", "Base (rev.)", "Channels", "Component",
+	       "Bundled", "Fixed in", "Advisory", "Severity");
+	json_array_foreach(list, i, f)
+	{
+		char chans[256], base[128];
+		cli_json_join(json_object_get(f, "channels"), ",", chans, sizeof(chans));
+		snprintf(base, sizeof(base), "%s (%lld)", cli_json_str(f, "base", "?"),
+		         (long long)json_integer_value(json_object_get(f, "base_revision")));
+		printf("%-20s %-22s %-14s %-20s %-20s %-22s %s\n", base, chans,
+		       cli_json_str(f, "component", "?"), cli_json_str(f, "bundled_version", "?"),
+		       cli_json_str(f, "fixed_version", "(no fix yet)"),
+		       cli_json_str(f, "advisory", "?"), cli_json_str(f, "severity", "-"));
+	}
+	printf("\nWhat to do: nothing in %s; these come from its base. A refresh of the base "
+	       "fixes them (not a rebuild of %s): once the base's publisher releases a fixed "
+	       "revision in the channel, devices refresh the base and every app on it.\n",
+	       name, name);
+}
+
 static void print_findings(const char *name, json_t *r)
 {
 	json_t *list = json_object_get(r, "findings"), *f;
@@ -56,7 +85,10 @@ static void print_findings(const char *name, json_t *r)
 	json_t *adv = json_object_get(r, "advisories");
 	/* a store that answers without the object predates it: say nothing */
 	bool none = json_is_false(json_object_get(adv, "imported"));
-	if (json_array_size(list) == 0 && none) {
+	json_t *from_base = json_object_get(r, "base_findings");
+	if (json_array_size(list) == 0 && json_array_size(from_base)) {
+		printf("%s: no known vulnerability in its own released revisions\n", name);
+	} else if (json_array_size(list) == 0 && none) {
 		printf("%s: no advisories imported into this store yet: it cannot tell whether its "
 		       "released revisions are vulnerable (the store's operator imports them with "
 		       "ferry-store vulns import)\n",
@@ -88,6 +120,10 @@ static void print_findings(const char *name, json_t *r)
 		       "newest the archive offers), then push and release the new revision. The "
 		       "findings clear once no released revision bundles an affected version.\n",
 		       name);
+	}
+	if (json_array_size(from_base)) {
+		printf("\n");
+		print_base_findings(name, from_base);
 	}
 	size_t h = json_array_size(json_object_get(r, "history"));
 	if (h)

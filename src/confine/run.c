@@ -42,8 +42,8 @@
 #include "base/log.h"
 #include "base/str.h"
 #include "confine.h"
-#include "pkg/elf_check.h"
 #include "pkg/manifest.h"
+#include "pkg/triplet.h"
 
 static struct {
 	struct confine_policy p;
@@ -178,8 +178,8 @@ static char **build_env(const struct confine_policy *p)
 		env[n++] = str_dup_printf(
 		    "LD_LIBRARY_PATH=%s/current/usr/lib/%s:%s/current/lib/%s:%s/current/usr/lib:"
 		    "%s/current/lib",
-		    pkg, elf_check_triplet(manifest_host_architecture()), pkg,
-		    elf_check_triplet(manifest_host_architecture()), pkg, pkg);
+		    pkg, triplet_for_arch(manifest_host_architecture()), pkg,
+		    triplet_for_arch(manifest_host_architecture()), pkg, pkg);
 	env[n++] = str_dup_printf("TMPDIR=/tmp");
 	env[n++] = str_dup_printf("FERRY=%s/current", pkg);
 	env[n++] = str_dup_printf("FERRY_NAME=%s", p->name);

@@ -1,5 +1,6 @@
 /* vulns_routes.c: GET /v1/packages/NAME/vulns, a package's open
- * findings, its recent cleared ones, the state of its scan and whether the
+ * findings, those of the bases its channels run on (vulns_base.h), its
+ * recent cleared ones, the state of its scan and whether the
  * store has advisories to scan against at all (no import yet: no finding
  * means nothing), for its owner and collaborators. Not here: how findings
  * are made (vulns.c), the import (vulns.c, vulns_admin.c). */
@@ -10,6 +11,7 @@
 #include "base/cleanup.h"
 #include "base/str.h"
 #include "handler.h"
+#include "vulns_base.h"
 
 #define VULNS_HISTORY_MAX 200 /* cleared findings a reply lists */
 
@@ -63,6 +65,9 @@ void vulns_h_findings(struct api_ctx *c)
 		    db_run(c->db, &imp, &err,
 		           "SELECT COUNT(*), MAX(finished), COUNT(DISTINCT path) FROM vuln_sources "
 		           "WHERE finished IS NOT NULL");
+	json_t *from_base = NULL;
+	if (rc == 0)
+		rc = vulns_base_findings(c->db, c->package, &from_base, &err);
 	if (rc < 0)
 		return api_error_from(c, rc, &err);
 	json_t *findings = json_array(), *history = json_array();
@@ -89,8 +94,10 @@ void vulns_h_findings(struct api_ctx *c)
 	    imported ? json_integer(db_cell_ll(&imp, 0, 1)) : json_null(), "imports",
 	    (json_int_t)db_cell_ll(&imp, 0, 0), "sources", (json_int_t)db_cell_ll(&imp, 0, 2),
 	    "held", (json_int_t)db_cell_ll(&st, 0, 3));
-	json_t *r = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o}", "package", c->package, "state",
-	                      json_array_size(findings) ? "open" : "clear", "findings", findings,
-	                      "history", history, "scan", scan, "advisories", advisories);
+	bool open = json_array_size(findings) || json_array_size(from_base);
+	json_t *r =
+	    json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "package", c->package, "state",
+	              open ? "open" : "clear", "findings", findings, "base_findings", from_base,
+	              "history", history, "scan", scan, "advisories", advisories);
 	api_reply(c, 200, r);
 }

@@ -15,25 +15,17 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from baselib import build, cache_dir, mounted
 from conftest import binary, run
 from packing import EPOCH, deb_cache, sha256, unsquashfs_list, write_tree
 
 ARCH = subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True,
                       check=True).stdout.strip()
-BUILD_TIMEOUT = 1800
-
-
-def build(name, suite, out):
-    p = run("ferry", "base", "build", name, "--suite", suite, "-o", out, check=0,
-            timeout=BUILD_TIMEOUT)
-    return p
 
 
 @pytest.fixture(scope="session")
 def bases(tmp_path_factory):
-    keep = os.environ.get("FERRY_TEST_BASES")
-    d = keep or str(tmp_path_factory.mktemp("bases"))
-    os.makedirs(d, exist_ok=True)
+    d = cache_dir(tmp_path_factory)
     out, todo = {}, []
     for name, suite in (("debian-12", "bookworm"), ("debian-13", "trixie")):
         path = os.path.join(d, f"{name}.ferry")
@@ -214,12 +206,8 @@ def test_elf_check_names_missing_library_on_base(bases, tmp_path):
 @pytest.fixture
 def mounted_base(bases, tmp_path):
     """The debian-12 image loop-mounted read-only, as ferryd mounts images."""
-    mnt = tmp_path / "base"
-    mnt.mkdir()
-    subprocess.run(["mount", "-t", "squashfs", "-o", "loop,ro", bases["debian-12"], str(mnt)],
-                   check=True)
-    yield mnt
-    subprocess.run(["umount", str(mnt)], check=True)
+    with mounted(bases["debian-12"], tmp_path / "base") as mnt:
+        yield mnt
 
 
 def test_confine_on_a_base_sees_the_base_not_the_host(mounted_base, tmp_path):

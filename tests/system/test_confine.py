@@ -1,9 +1,11 @@
 """ferry-confine for real: as root (the real case), a confined test program
 (tests/tools/escape) tries to get out, and each interface is checked to grant
-what docs/interfaces.md says and nothing more. The package tree is a plain
-directory; the state directory lives under /var/lib so that hiding it is
-really exercised."""
+what docs/interfaces.md says and nothing more, on the host's root and on a
+debian-12 base (`--base`, where nothing of the host's /usr, /var, /opt or
+/etc/passwd shows). The package tree is a plain directory; the state
+directory lives under /var/lib so that hiding it is really exercised."""
 import ctypes
+import hashlib
 import os
 import pwd
 import re
@@ -17,6 +19,7 @@ import time
 
 import pytest
 
+import baselib
 from conftest import BUILD, TOP, binary
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="ferry-confine's tests run as root")
@@ -494,12 +497,12 @@ def probes(e):
     }
 
 
-def run_probes(e, plugs):
+def run_probes(e, plugs, extra=()):
     argv = []
     table = probes(e)
     for name, (a, _, _) in table.items():
         argv += (["--next"] if argv else []) + [str(x) for x in a]
-    p = confine(e, *argv, plugs=plugs)
+    p = confine(e, *argv, plugs=plugs, extra=extra)
     lines = p.stdout.splitlines()
     assert len(lines) == len(table), p.stdout + p.stderr
     return {name: line.split(": ", 1)[1] for name, line in zip(table, lines)}, p
@@ -510,8 +513,25 @@ INTERFACES = ["network", "network-bind", "home", "removable-media", "serial-port
               "mount-observe", "network-observe", "shutdown", "time-control"]
 
 
-def test_without_plugs_every_interface_is_denied(env):
-    got, _ = run_probes(env, [])
+@pytest.fixture(scope="module", params=["host", "debian-12"])
+def root(request, tmp_path_factory):
+    """The sandbox's root: the host's (no options) or a debian-12 base
+    (--base, the image mounted as ferryd mounts it)."""
+    if request.param == "host":
+        yield []
+        return
+    path = os.path.join(baselib.cache_dir(tmp_path_factory), "debian-12.ferry")
+    why = baselib.unavailable(path)
+    if why:
+        pytest.skip(why)
+    path = baselib.image(tmp_path_factory, "debian-12", "bookworm")
+    assert os.path.exists(path), "ferry base build debian-12 failed"
+    with baselib.mounted(path, tmp_path_factory.mktemp("root") / "base") as mnt:
+        yield ["--base", str(mnt)]
+
+
+def test_without_plugs_every_interface_is_denied(env, root):
+    got, _ = run_probes(env, [], root)
     for name, (_, _, denied) in probes(env).items():
         if name == "network-bind" and landlock_abi() < 4:
             continue
@@ -524,10 +544,10 @@ SAME_NETWORK_DENIALS = {("network-bind", "network"): "denied EACCES"}
 
 
 @pytest.mark.parametrize("iface", INTERFACES)
-def test_interface_grants_what_it_says_and_nothing_more(env, iface):
+def test_interface_grants_what_it_says_and_nothing_more(env, root, iface):
     if iface == "network-bind" and landlock_abi() < 4:
         pytest.skip("Landlock ABI 4 (TCP rules) not in this kernel: bind is not restricted")
-    got, _ = run_probes(env, [iface])
+    got, _ = run_probes(env, [iface], root)
     for name, (_, granted, denied) in probes(env).items():
         if name == "network-bind" and landlock_abi() < 4:
             continue
@@ -539,6 +559,41 @@ def test_interface_grants_what_it_says_and_nothing_more(env, iface):
         else:
             expected = SAME_NETWORK_DENIALS.get((iface, name), denied)
             assert got[name] == expected, (f"{iface} also granted {name}", got[name])
+
+
+def test_every_interface_on_a_base_shows_the_base_not_the_host(env, root):
+    """With all 17 plugs, the host's /usr, /var, /opt and /etc/passwd stay
+    out of a based sandbox: those of the base show (the base's /bin/sh runs
+    the checks); what the plugs grant of the host is still there."""
+    if not root:
+        pytest.skip("on the host's root the host's /usr is the sandbox's")
+    mnt = root[1]
+    tag = f"ferry-test-base-{os.getpid()}"
+    markers = [f"/opt/{tag}", f"/usr/local/share/{tag}", f"/var/lib/{tag}"]
+    for m in markers:
+        with open(m, "w") as f:
+            f.write("host\n")
+    script = (f"for m in {' '.join(markers)}; do test -e $m && echo visible $m; done; "
+              "echo passwd=$(md5sum < /etc/passwd | cut -c1-32); "
+              "echo status=$(grep -c '^Package:' /var/lib/dpkg/status); "
+              "cat /etc/debian_version; test -e /usr/bin/gcc && echo visible gcc; "
+              f"test -r {env.log} && echo log; test -d /run/host/proc/1 && echo host-proc")
+    try:
+        p = subprocess.run(base_args(env, INTERFACES, root) + ["--", "/bin/sh", "-c", script],
+                           capture_output=True, text=True, timeout=60)
+    finally:
+        for m in markers:
+            os.unlink(m)
+    assert p.returncode == 0, p.stderr
+    out = p.stdout.splitlines()
+    assert not [ln for ln in out if ln.startswith("visible")], out
+    with open(os.path.join(mnt, "etc/passwd"), "rb") as f:
+        assert f"passwd={hashlib.md5(f.read()).hexdigest()}" in out
+    with open(os.path.join(mnt, "var/lib/dpkg/status")) as f:
+        assert f"status={sum(1 for ln in f if ln.startswith('Package:'))}" in out
+    with open(os.path.join(mnt, "etc/debian_version")) as f:
+        assert f.read().strip() in out
+    assert "log" in out and "host-proc" in out  # log-observe, system-observe
 
 
 def test_interface_groups_and_capabilities(env):
@@ -595,6 +650,20 @@ def test_devmode_reports_instead_of_denying(env):
     # Landlock and the mount namespace are not relaxed
     assert attempt(env, "write", "/usr/escape", extra=["--devmode"])[0] == "denied EROFS"
     assert attempt(env, "list", "/root", extra=["--devmode"])[0] == "denied ENOENT"
+
+
+# what a sandbox start must not load: the image reader's and the publisher
+# verbs' libraries (ferry runs ferry-confine's code in-process for ferry run)
+NOT_AT_START = ("libsquashfs", "liblzma", "libz.", "liblz4", "libzstd", "libcrypto",
+                "libcurl")
+
+
+@pytest.mark.parametrize("program", ["ferry-confine", "ferry"])
+def test_sandbox_start_links_only_what_it_needs(program):
+    p = subprocess.run(["readelf", "-d", binary(program)], capture_output=True, text=True,
+                       check=True)
+    needed = re.findall(r"\(NEEDED\)\s+Shared library: \[([^]]+)\]", p.stdout)
+    assert needed and not [n for n in needed if n.startswith(NOT_AT_START)], needed
 
 
 def test_exit_status_and_status_line(env):
