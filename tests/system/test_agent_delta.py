@@ -6,7 +6,7 @@ and the bytes saved. Blocks that the device's compressor builds otherwise
 refused before use and the full image downloaded instead; a device killed
 during the apply still runs its old revision and refreshes on the next try;
 a delta from a revision the device does not hold (here: a local one) is
-never used."""
+never used. Every test runs on both store backends, SQLite and PostgreSQL."""
 import glob
 import json
 import os
@@ -17,6 +17,7 @@ import pytest
 
 import test_agent_store
 from device import Agent, build_package
+from storelib import backend, postgres, store  # noqa: F401 (fixtures)
 
 
 class Publisher(test_agent_store.Publisher):
@@ -37,8 +38,8 @@ class Publisher(test_agent_store.Publisher):
 
 
 @pytest.fixture
-def pub(tmp_path):
-    p = Publisher(tmp_path)
+def pub(tmp_path, store):  # noqa: F811 (storelib's fixture, one per backend)
+    p = Publisher(tmp_path, store)
     yield p
     p.stop()
 

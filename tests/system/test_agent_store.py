@@ -19,11 +19,12 @@ from storelib import Store
 
 
 class Publisher:
-    """A store with one account that owns `hello`."""
+    """A store with one account that owns `hello`: a new one over SQLite in
+    tmp, or the initialised store given (storelib's fixture, either backend)."""
 
-    def __init__(self, tmp):
+    def __init__(self, tmp, store=None):
         self.tmp = tmp
-        self.store = Store(tmp, "sqlite").init().start()
+        self.store = (store or Store(tmp, "sqlite").init()).start()
         self.token = self.store.account("alice")
         self.ferry("register", "hello")
 
