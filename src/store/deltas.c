@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/fault.h"
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/str.h"
@@ -62,7 +63,11 @@ static int make_one(struct store *st, struct db *db, const char *package, const 
 	    str_printf(tmp, sizeof(tmp), "%s/delta-%s-%s-%s.tmp", st->tmp, package, from, to) < 0)
 		return ferry_error_set(err, FERRY_E_LIMIT, "path too long");
 	unlink(tmp);
-	if (delta_make(a, b, tmp, &stats, &derr) < 0) {
+	/* a test fails the making here, or holds the job in its lane (pause) */
+	int made = FAULT("deltas.make")
+	               ? ferry_error_set(&derr, FERRY_E_FAULT, "fault point deltas.make")
+	               : delta_make(a, b, tmp, &stats, &derr);
+	if (made < 0) {
 		log_warn("delta %s %s->%s: %s", package, from, to, ferry_error_msg(&derr));
 		return record(db, package, from, to, "failed", NULL, 0, full,
 		              ferry_error_msg(&derr), err);
@@ -134,7 +139,15 @@ int deltas_job(struct store *st, struct db *db, const char *arg, bool *again, lo
 		    "ORDER BY r.revision DESC LIMIT $4",
 		    package, to, limit, sources);
 	int kept = 0;
+	bool stopped = false;
 	for (size_t i = 0; rc == 0 && i < from.nrows; i++) {
+		/* a stopping store ends the job between two deltas: the pairs
+		 * made are recorded, so the next run starts where this one
+		 * stopped */
+		if (st->stopping) {
+			stopped = true;
+			break;
+		}
 		int made = make_one(st, db, package, db_cell(&from, i, 0), db_cell(&from, i, 1), to,
 		                    db_cell(&target, 0, 0), db_cell_ll(&target, 0, 1), err);
 		if (made < 0)
@@ -144,9 +157,9 @@ int deltas_job(struct store *st, struct db *db, const char *arg, bool *again, lo
 	}
 	if (rc >= 0 && kept)
 		rc = publish_package(st, db, package, err);
-	if (rc < 0) {
+	if (rc < 0 || stopped) {
 		*again = true;
-		*next = store_now() + JOBS_RETRY_S;
+		*next = store_now() + (rc < 0 ? JOBS_RETRY_S : 0);
 		return rc;
 	}
 	return 0;

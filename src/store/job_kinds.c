@@ -2,8 +2,9 @@
  * runner, and the worker pass that claims due jobs from the queue and runs
  * each through the table. The runners of the resign and publish kinds are
  * here; the others live with what they do (vulns_job.c, webhooks.c,
- * rollout.c). A
- * runner says whether and when its job runs again. Not here: the queue
+ * rollout.c). Each kind belongs to a lane (job_kinds.h): the delta jobs
+ * to their own, so that a worker making deltas never holds up the others.
+ * A runner says whether and when its job runs again. Not here: the queue
  * (jobs.c). */
 #include "job_kinds.h"
 
@@ -87,24 +88,28 @@ static int job_publish(struct store *st, struct db *db, const char *arg, bool *a
 	return rc;
 }
 
+/* lane: JOB_LANE_DELTA for a kind with a worker of its own, else
+ * JOB_LANE_MAIN */
 static const struct {
 	const char *kind;
 	job_fn run;
+	enum job_lane lane;
 } kinds[] = {
-    {"resign", job_resign},
-    {"publish", job_publish},
-    {"vulnscan", vulns_job_scan},
-    {"vulnkey", vulns_job_key},
-    {"webhook", webhooks_deliver},
-    {"rollout", rollout_job},
-    {"inventory-prune", inventory_job_prune},
-    {"delta", deltas_job},
+    {"resign", job_resign, JOB_LANE_MAIN},
+    {"publish", job_publish, JOB_LANE_MAIN},
+    {"vulnscan", vulns_job_scan, JOB_LANE_MAIN},
+    {"vulnkey", vulns_job_key, JOB_LANE_MAIN},
+    {"webhook", webhooks_deliver, JOB_LANE_MAIN},
+    {"rollout", rollout_job, JOB_LANE_MAIN},
+    {"inventory-prune", inventory_job_prune, JOB_LANE_MAIN},
+    {"delta", deltas_job, JOB_LANE_DELTA},
 };
+#define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
 
 /* The kind as a static string for the metrics ("other" when unknown). */
 static const char *job_label(const char *kind)
 {
-	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+	for (size_t i = 0; i < NKINDS; i++)
 		if (strcmp(kinds[i].kind, kind) == 0)
 			return kinds[i].kind;
 	return "other";
@@ -113,21 +118,32 @@ static const char *job_label(const char *kind)
 static int run_kind(struct store *st, struct db *db, const char *kind, const char *arg, bool *again,
                     long long *next, ferry_error *err)
 {
-	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+	for (size_t i = 0; i < NKINDS; i++)
 		if (strcmp(kinds[i].kind, kind) == 0)
 			return kinds[i].run(st, db, arg, again, next, err);
 	return ferry_error_set(err, FERRY_E_UNSUPPORTED, "unknown job kind %s", kind);
 }
 
-int job_kinds_run_due(struct store *st, struct db *db, size_t *ran, ferry_error *err)
+int job_kinds_run_lane(struct store *st, struct db *db, enum job_lane lane, size_t *ran,
+                       ferry_error *err)
 {
+	/* the queue's filter: the delta lane's kinds, taken only by that
+	 * lane and left by the main one */
+	const char *delta_kinds[NKINDS + 1];
+	size_t n = 0;
+	for (size_t i = 0; i < NKINDS; i++)
+		if (kinds[i].lane == JOB_LANE_DELTA)
+			delta_kinds[n++] = kinds[i].kind;
+	delta_kinds[n] = NULL;
+	const struct jobs_lane filter = {delta_kinds, lane == JOB_LANE_DELTA};
 	*ran = 0;
-	if (vulns_watch(db, err) < 0)
+	if (lane != JOB_LANE_DELTA && vulns_watch(db, err) < 0)
 		log_warn("vulnerability scans: %s", ferry_error_msg(err));
 	for (int i = 0; i < JOBS_PER_PASS && !st->stopping; i++) {
 		long long id = 0;
 		char kind[JOBS_KIND_MAX], arg[JOBS_ARG_MAX];
-		int rc = jobs_claim(db, st->instance, JOBS_LEASE_S, &id, kind, arg, err);
+		int rc = jobs_claim_lane(db, lane == JOB_LANE_ALL ? NULL : &filter, st->instance,
+		                         JOBS_LEASE_S, &id, kind, arg, err);
 		if (rc <= 0)
 			return rc;
 		ferry_error jerr = {0};
@@ -146,4 +162,9 @@ int job_kinds_run_due(struct store *st, struct db *db, size_t *ran, ferry_error 
 		(*ran)++;
 	}
 	return 0;
+}
+
+int job_kinds_run_due(struct store *st, struct db *db, size_t *ran, ferry_error *err)
+{
+	return job_kinds_run_lane(st, db, JOB_LANE_ALL, ran, err);
 }

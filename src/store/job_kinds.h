@@ -11,8 +11,12 @@
  *   inventory-prune       recurring, daily: forget devices not seen for
  *                         --devices-days (inventory.h)
  *   delta NAME/REV        make the deltas to a newly published revision
- *                         (deltas.h)
- * Not here: the queue itself (jobs.c). */
+ *                         (deltas.h); in the delta lane
+ * Lanes: the server runs one worker per lane, each claiming only its lane's
+ * jobs, so that making deltas (minutes for a large image) never holds up
+ * the scans, webhooks and publications queued behind it. The delta lane
+ * takes the delta jobs; the main lane every other kind, unknown ones
+ * included. Not here: the queue itself (jobs.c). */
 #pragma once
 
 #include <stddef.h>
@@ -21,6 +25,16 @@
 #include "db.h"
 #include "store.h"
 
-/* One pass of the worker: queue the scans the watch asks for, then claim
- * and run what is due (at most a few jobs). *ran gets how many ran. */
+enum job_lane {
+	JOB_LANE_ALL = 0, /* every kind: one worker for everything (tools, benchmarks) */
+	JOB_LANE_MAIN,    /* every kind but the delta lane's */
+	JOB_LANE_DELTA,   /* delta jobs only */
+};
+
+/* One pass of the worker of a lane: queue the scans the watch asks for
+ * (all and main lanes), then claim and run what is due in the lane (at
+ * most a few jobs). *ran gets how many ran. */
+int job_kinds_run_lane(struct store *st, struct db *db, enum job_lane lane, size_t *ran,
+                       ferry_error *err) FERRY_WUR;
+/* job_kinds_run_lane over every lane. */
 int job_kinds_run_due(struct store *st, struct db *db, size_t *ran, ferry_error *err) FERRY_WUR;

@@ -7,13 +7,17 @@
  * runs out. A job queued again while it runs is marked "rerun" and goes
  * back to the queue when that run ends. A finished job is deleted, or
  * re-queued at the time its runner chose (a retry after a failure, a
- * back-off, or the next run of a recurring job). Not here: the kinds of
- * job and the worker pass that runs them (job_kinds.c). */
+ * back-off, or the next run of a recurring job). A claim may be limited to
+ * a lane, a list of kinds taken or left, so that a worker of its own runs a
+ * slow kind; the lease and the locking are the same in every lane. Not
+ * here: the kinds of job, their lanes and the worker pass that runs them
+ * (job_kinds.c). */
 #include "jobs.h"
 
 #include <stdio.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "base/cleanup.h"
 #include "store.h"
 
@@ -35,25 +39,64 @@ int jobs_enqueue(struct db *db, const char *kind, const char *arg, long long run
 	              kind, arg, ra);
 }
 
+#define JOBS_CLAIM_SQL_MAX 1024
+
+/* The claim's query into q: the due jobs of the lane, oldest first. The
+ * lane's kinds are parameters $2..., never spliced into the SQL. *none:
+ * the lane takes nothing (only, and no kind). */
+static int claim_sql(const struct jobs_lane *lane, enum db_dialect dialect, struct buf *q,
+                     const char **params, size_t *n, bool *none, ferry_error *err)
+{
+	size_t nk = 0;
+	while (lane && lane->kinds && lane->kinds[nk])
+		nk++;
+	if (nk > JOBS_LANE_KINDS_MAX)
+		return ferry_error_set(err, FERRY_E_LIMIT, "job lane: %zu kinds, at most %d", nk,
+		                       JOBS_LANE_KINDS_MAX);
+	*none = lane && lane->only && nk == 0;
+	int rc = buf_append_str(q, "SELECT id, kind, arg FROM jobs WHERE ((state = 'queued' AND "
+	                           "run_after <= $1) OR (state IN ('running', 'rerun') AND "
+	                           "lease_until <= $1))");
+	if (rc == 0 && nk)
+		rc = buf_printf(q, " AND kind %sIN (", lane->only ? "" : "NOT ");
+	for (size_t i = 0; rc == 0 && i < nk; i++) {
+		params[(*n)++] = lane->kinds[i];
+		rc = buf_printf(q, "%s$%zu", i ? ", " : "", *n);
+	}
+	if (rc == 0 && nk)
+		rc = buf_append_str(q, ")");
+	if (rc == 0)
+		rc = buf_printf(q, " ORDER BY run_after, id LIMIT 1%s",
+		                dialect == DB_POSTGRES ? " FOR UPDATE SKIP LOCKED" : "");
+	return rc < 0 ? ferry_error_set(err, rc, "job claim query: %s", ferry_strerror(rc)) : 0;
+}
+
 int jobs_claim(struct db *db, const char *owner, long long lease_s, long long *id,
                char kind[JOBS_KIND_MAX], char arg[JOBS_ARG_MAX], ferry_error *err)
 {
+	return jobs_claim_lane(db, NULL, owner, lease_s, id, kind, arg, err);
+}
+
+int jobs_claim_lane(struct db *db, const struct jobs_lane *lane, const char *owner,
+                    long long lease_s, long long *id, char kind[JOBS_KIND_MAX],
+                    char arg[JOBS_ARG_MAX], ferry_error *err)
+{
 	char now[24], until[24], ids[24];
+	const char *params[1 + JOBS_LANE_KINDS_MAX];
+	size_t nparams = 0;
+	bool none = false;
+	_cleanup_buf_ struct buf sql = BUF_INIT(JOBS_CLAIM_SQL_MAX);
 	long long t = store_now();
 	snprintf(now, sizeof(now), "%lld", t);
 	snprintf(until, sizeof(until), "%lld", t + lease_s);
-	const char *sql =
-	    db_dialect(db) == DB_POSTGRES
-	        ? "SELECT id, kind, arg FROM jobs WHERE (state = 'queued' AND run_after <= $1)"
-	          " OR (state IN ('running', 'rerun') AND lease_until <= $1) ORDER BY "
-	          "run_after, id LIMIT 1 FOR UPDATE SKIP LOCKED"
-	        : "SELECT id, kind, arg FROM jobs WHERE (state = 'queued' AND run_after <= $1)"
-	          " OR (state IN ('running', 'rerun') AND lease_until <= $1) ORDER BY "
-	          "run_after, id LIMIT 1";
+	params[nparams++] = now;
+	int rc = claim_sql(lane, db_dialect(db), &sql, params, &nparams, &none, err);
+	if (rc < 0 || none)
+		return rc;
 	_cleanup_rows_ struct db_rows rows = DB_ROWS_INIT;
-	int rc = db_begin(db, true, err);
+	rc = db_begin(db, true, err);
 	if (rc == 0)
-		rc = db_run(db, &rows, err, sql, now);
+		rc = db_exec(db, sql.data, params, nparams, &rows, err);
 	if (rc == 0 && rows.nrows == 0) {
 		db_rollback(db);
 		return 0;

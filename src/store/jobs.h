@@ -22,6 +22,25 @@ int jobs_enqueue(struct db *db, const char *kind, const char *arg, long long run
  * writer on SQLite. Returns 1 with id/kind/arg filled, 0 when none is due. */
 int jobs_claim(struct db *db, const char *owner, long long lease_s, long long *id,
                char kind[JOBS_KIND_MAX], char arg[JOBS_ARG_MAX], ferry_error *err) FERRY_WUR;
+
+#define JOBS_LANE_KINDS_MAX 8 /* kinds a lane names at most */
+
+/* A lane: the part of the queue one worker takes, so that a slow kind has a
+ * worker of its own and never holds up the others. The queue still knows
+ * no kind: the caller names them. kinds is NULL-terminated (at most
+ * JOBS_LANE_KINDS_MAX); only: the jobs of those kinds, else every job of
+ * any other kind (kinds unknown to the caller included). */
+struct jobs_lane {
+	const char *const *kinds;
+	bool only;
+};
+
+/* jobs_claim within a lane (NULL: any job). The lease and the claim are the
+ * same as jobs_claim's, so a job still runs once across instances whatever
+ * lanes they run. */
+int jobs_claim_lane(struct db *db, const struct jobs_lane *lane, const char *owner,
+                    long long lease_s, long long *id, char kind[JOBS_KIND_MAX],
+                    char arg[JOBS_ARG_MAX], ferry_error *err) FERRY_WUR;
 /* Finish a claimed job: done, or back to the queue at run_after (with the
  * error recorded) when it failed or recurs. */
 int jobs_finish(struct db *db, long long id, bool again, long long run_after, const char *error,

@@ -29,7 +29,10 @@
  * Shutdown: SIGTERM or SIGINT stops accepting connections, waits for the
  * requests in flight to finish (at most 60 s), then stops. Nothing is ever
  * half-written: files are renamed into place and database changes are
- * transactions. Between signals, the main thread runs the job queue.
+ * transactions. Between signals, the main thread runs the job queue's main
+ * lane; a thread of its own runs the delta lane (job_kinds.h), so that a
+ * delta being made never holds up the other jobs. At a stop it finishes
+ * the delta in hand and puts the rest of its job back in the queue.
  *
  * Not here: what the API does (api.c), publishing (publish.c). */
 #include <arpa/inet.h>
@@ -93,7 +96,10 @@ static struct {
 	atomic_int in_flight;
 	pthread_mutex_t lock;
 	pthread_cond_t idle;
-} srv = {.lock = PTHREAD_MUTEX_INITIALIZER, .idle = PTHREAD_COND_INITIALIZER};
+	pthread_cond_t wake; /* the delta worker's sleep, cut short by a stop */
+} srv = {.lock = PTHREAD_MUTEX_INITIALIZER,
+         .idle = PTHREAD_COND_INITIALIZER,
+         .wake = PTHREAD_COND_INITIALIZER};
 
 static double ms_since(const struct timespec *t0)
 {
@@ -790,6 +796,33 @@ static size_t unescape_keep_nul(void *cls, struct MHD_Connection *conn, char *s)
 	return (size_t)(w - s);
 }
 
+/* The delta lane's worker: claims only delta jobs, on a database
+ * connection of its own from the pool, and sleeps a second when none was
+ * due. Ends when st->stopping is set (after the delta in hand). */
+static void *delta_worker(void *arg)
+{
+	struct store *st = arg;
+	log_set_context("delta-lane");
+	while (!st->stopping) {
+		ferry_error jerr = {0};
+		size_t ran = 0;
+		struct db *db = db_pool_get(&st->pool);
+		if (job_kinds_run_lane(st, db, JOB_LANE_DELTA, &ran, &jerr) < 0)
+			log_warn("delta jobs: %s", ferry_error_msg(&jerr));
+		db_pool_put(&st->pool, db);
+		if (ran)
+			continue;
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 1;
+		pthread_mutex_lock(&srv.lock);
+		if (!st->stopping)
+			pthread_cond_timedwait(&srv.wake, &srv.lock, &until);
+		pthread_mutex_unlock(&srv.lock);
+	}
+	return NULL;
+}
+
 int server_run(struct store *st, const char *listen, ferry_error *err)
 {
 	struct sockaddr_in sa;
@@ -802,7 +835,8 @@ int server_run(struct store *st, const char *listen, ferry_error *err)
 	if (rc < 0)
 		return rc;
 	clean_tmp(st->tmp);
-	rc = db_pool_open(&st->pool, st->db_url, st->threads + 1, err);
+	/* one connection per HTTP thread, the main lane's and the delta lane's */
+	rc = db_pool_open(&st->pool, st->db_url, st->threads + 2, err);
 	if (rc < 0)
 		return rc;
 	struct db *db = db_pool_get(&st->pool);
@@ -846,6 +880,13 @@ int server_run(struct store *st, const char *listen, ferry_error *err)
 		db_pool_close(&st->pool);
 		return ferry_error_errno(err, FERRY_E_IO, errno, "cannot listen on %s", listen);
 	}
+	pthread_t delta_thread;
+	int terr = pthread_create(&delta_thread, NULL, delta_worker, st);
+	if (terr != 0) {
+		MHD_stop_daemon(d);
+		db_pool_close(&st->pool);
+		return ferry_error_errno(err, FERRY_E_IO, terr, "cannot start the delta worker");
+	}
 	log_info("listening on %s (%u threads), store %s, database %s", listen, st->threads,
 	         st->dir, db_dialect(st->pool.conns[0]) == DB_POSTGRES ? "postgresql" : "sqlite");
 	fprintf(stdout, "ferry-store listening on http://%s\n", listen);
@@ -862,13 +903,16 @@ int server_run(struct store *st, const char *listen, ferry_error *err)
 		ferry_error jerr = {0};
 		size_t ran = 0;
 		db = db_pool_get(&st->pool);
-		if (job_kinds_run_due(st, db, &ran, &jerr) < 0)
+		if (job_kinds_run_lane(st, db, JOB_LANE_MAIN, &ran, &jerr) < 0)
 			log_warn("jobs: %s", ferry_error_msg(&jerr));
 		db_pool_put(&st->pool, db);
 	}
 	log_info("stopping: no new connections; waiting for %d request%s in flight",
 	         atomic_load(&srv.in_flight), atomic_load(&srv.in_flight) == 1 ? "" : "s");
+	pthread_mutex_lock(&srv.lock);
 	st->stopping = 1;
+	pthread_cond_broadcast(&srv.wake);
+	pthread_mutex_unlock(&srv.lock);
 	MHD_socket lfd = MHD_quiesce_daemon(d);
 	if (lfd != MHD_INVALID_SOCKET)
 		close(lfd);
@@ -881,6 +925,7 @@ int server_run(struct store *st, const char *listen, ferry_error *err)
 			break;
 	pthread_mutex_unlock(&srv.lock);
 	MHD_stop_daemon(d);
+	pthread_join(delta_thread, NULL);
 	db_pool_close(&st->pool);
 	log_info("stopped");
 	return 0;

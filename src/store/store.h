@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -63,7 +64,7 @@ struct store {
 	struct metrics *metrics;
 	struct db_pool pool;
 	pthread_mutex_t publish_lock; /* one publisher per process; the repo lock across */
-	volatile sig_atomic_t stopping;
+	atomic_int stopping; /* set once by the main thread at SIGTERM; the job workers read it */
 };
 
 /* Fill the paths from dir and db_url (NULL: DIR/store.db). */

@@ -3,7 +3,8 @@ revision queues a job that makes the delta from the previous published
 revision, keeps it when it is under 60% of the full image, and publishes it
 as a TUF target of the package's role whose length and hashes match the
 blob; applying it to the old image gives the new image byte for byte. A
-delta that would not be small enough is dropped and recorded."""
+delta that would not be small enough is dropped and recorded. A delta job
+being made holds up no other job."""
 import glob
 import hashlib
 import json
@@ -11,8 +12,12 @@ import os
 import random
 import time
 
+import vulnlib
 from conftest import run
-from storelib import backend, postgres, store  # noqa: F401 (fixtures)
+from storelib import backend, make_image, postgres, store  # noqa: F401 (fixtures)
+from test_vuln_debian import osv_record
+from test_vuln_store import MID, OLD, write_feed
+from vulnlib import libssl3, sbom
 
 
 def pack(tmp, name, version, payload, extra=b""):
@@ -139,3 +144,49 @@ def test_deltas_from_what_each_channel_holds(store, tmp_path):
                                 if k.endswith("hello_1-5.delta")})
     (_, meta), = targets.items()
     assert meta["custom"] == {"package": "hello", "from": 1, "to": 5}
+
+
+def test_a_busy_delta_job_does_not_hold_up_the_others(store, tmp_path):
+    """Delta jobs have a lane of their own: one held at the fault point
+    deltas.make (paused until a file is removed) holds no other job. An
+    advisory imported meanwhile is evaluated (its finding shows in ferry
+    vulns) while the delta job still runs; let go, the delta job ends."""
+    hold = tmp_path / "hold"
+    hold.write_text("")
+    store.start(env={"FERRY_FAULT": "deltas.make", "FERRY_FAULT_ACTION": f"pause:{hold}"})
+    alice = store.account("alice")
+    store.owner_tokens["alice"] = alice
+    store.ferry(alice, "register", "hello", check=0)
+    for version in ("1.0", "1.1"):
+        img = make_image(tmp_path / version, "hello", version, payload=payload(9, 200000),
+                         extra={"meta/sbom.cdx.json": sbom("hello", version, [libssl3(OLD)])})
+        store.ferry(alice, "push", img, "--release", "stable", check=0)
+
+    def log():
+        return store.read_log()
+    vulnlib.wait_for("the delta job to reach deltas.make",
+                     lambda: "fault deltas.make: paused" in log(), 120)
+    assert ("delta", "running") in store.sql("SELECT kind, state FROM jobs")
+
+    feed = write_feed(tmp_path / "feed", [osv_record("CVE-2025-0001", MID, "high")])
+    p = store.admin("vulns", "import", feed)
+    assert "queued 1 scan" in p.stdout, p.stdout
+
+    def found():
+        r = json.loads(store.ferry(alice, "vulns", "hello", "--json", check=0).stdout)
+        return r["findings"]
+    try:
+        got = vulnlib.wait_for("the finding while the delta job is held", found)
+    except AssertionError:
+        raise AssertionError(f"jobs: {store.sql('SELECT kind, arg, state FROM jobs')}\n"
+                             f"{log()[-3000:]}")
+    assert [(f["revision"], f["advisory"]) for f in got] == [(2, "DEBIAN-CVE-2025-0001")]
+    # the delta job was held all along: nothing made yet, still running
+    assert "fault deltas.make: resumed" not in log()
+    assert store.sql("SELECT from_rev, to_rev FROM deltas") == []
+    assert ("delta", "running") in store.sql("SELECT kind, state FROM jobs")
+
+    hold.unlink()
+    wait_for(lambda: not store.sql("SELECT 1 FROM jobs WHERE kind = 'delta'"), 120)
+    assert ("1", "2") in store.sql("SELECT from_rev, to_rev FROM deltas")
+    assert store.stop() == 0, store.read_log()

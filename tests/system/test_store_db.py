@@ -14,4 +14,4 @@ def test_database_layer_on_postgresql(postgres):
     env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1")
     p = subprocess.run([exe], capture_output=True, text=True, env=env, timeout=300)
     assert p.returncode == 0, p.stdout + p.stderr
-    assert "[  PASSED  ] 6 test(s)." in p.stdout + p.stderr
+    assert "[  PASSED  ] 7 test(s)." in p.stdout + p.stderr

@@ -317,6 +317,76 @@ static void test_jobs(void **state)
 	db_pool_close(&pool);
 }
 
+/* Lanes: a worker claims only its lane's kinds, and the lease and claim
+ * are those of the whole queue. */
+static void test_job_lanes(void **state)
+{
+	(void)state;
+	struct db_pool pool;
+	ferry_error err = {0};
+	assert_int_equal(db_pool_open(&pool, url, 2, &err), 0);
+	struct db *a = db_pool_get(&pool), *b = db_pool_get(&pool);
+	wipe(a);
+	static const char *const slow[] = {"delta", NULL};
+	const struct jobs_lane delta = {slow, true}, main_lane = {slow, false};
+	long long id = 0, id2 = 0;
+	char kind[32], arg[256];
+	long long now = store_now();
+	assert_int_equal(jobs_enqueue(a, "delta", "hello/2", now - 20, &err), 0);
+	assert_int_equal(jobs_enqueue(a, "webhook", "7", now - 10, &err), 0);
+	assert_int_equal(jobs_enqueue(a, "resign", "", now - 5, &err), 0);
+	assert_int_equal(jobs_enqueue(a, "newer-kind", "x", now - 1, &err), 0);
+
+	/* the main lane passes over the oldest job, a delta */
+	assert_int_equal(jobs_claim_lane(a, &main_lane, "a", 60, &id, kind, arg, &err), 1);
+	assert_string_equal(kind, "webhook");
+	assert_int_equal(jobs_claim_lane(b, &delta, "b", 60, &id2, kind, arg, &err), 1);
+	assert_string_equal(kind, "delta");
+	assert_string_equal(arg, "hello/2");
+	/* nothing else is the delta lane's, however much is due */
+	assert_int_equal(jobs_claim_lane(b, &delta, "b", 60, &id2, kind, arg, &err), 0);
+	assert_int_equal(jobs_claim_lane(a, &main_lane, "a", 60, &id, kind, arg, &err), 1);
+	assert_string_equal(kind, "resign");
+	/* a kind the lane does not name is the main lane's */
+	assert_int_equal(jobs_claim_lane(a, &main_lane, "a", 60, &id, kind, arg, &err), 1);
+	assert_string_equal(kind, "newer-kind");
+	assert_int_equal(jobs_claim_lane(a, &main_lane, "a", 60, &id, kind, arg, &err), 0);
+
+	/* a delta whose lease ran out goes back to a delta lane, never to a
+	 * main one */
+	assert_int_equal(
+	    db_exec_script(a, "UPDATE jobs SET lease_until = 1 WHERE kind = 'delta'", NULL), 0);
+	assert_int_equal(jobs_claim_lane(b, &main_lane, "b", 60, &id2, kind, arg, &err), 0);
+	if (db_dialect(a) == DB_POSTGRES) {
+		/* a row another instance holds is skipped within a lane too */
+		struct db_rows rows = DB_ROWS_INIT;
+		assert_int_equal(db_begin(b, true, &err), 0);
+		assert_int_equal(db_exec(b, "SELECT id FROM jobs WHERE kind = 'delta' FOR UPDATE",
+		                         NULL, 0, &rows, &err),
+		                 0);
+		db_rows_free(&rows);
+		assert_int_equal(jobs_claim_lane(a, &delta, "a", 60, &id, kind, arg, &err), 0);
+		db_rollback(b);
+	}
+	assert_int_equal(jobs_claim_lane(a, &delta, "a", 60, &id, kind, arg, &err), 1);
+	assert_string_equal(kind, "delta");
+	assert_int_equal(jobs_finish(a, id, false, 0, NULL, &err), 0);
+	assert_int_equal(jobs_claim_lane(b, &delta, "b", 60, &id2, kind, arg, &err), 0);
+
+	/* a lane of no kind takes nothing; one of too many is refused */
+	static const char *const none[] = {NULL};
+	const struct jobs_lane empty = {none, true};
+	assert_int_equal(jobs_enqueue(a, "delta", "hello/3", now - 1, &err), 0);
+	assert_int_equal(jobs_claim_lane(a, &empty, "a", 60, &id, kind, arg, &err), 0);
+	static const char *const many[] = {"a", "b", "c", "d", "e", "f", "g", "h", "i", NULL};
+	const struct jobs_lane wide = {many, true};
+	assert_int_equal(jobs_claim_lane(a, &wide, "a", 60, &id, kind, arg, &err), FERRY_E_LIMIT);
+	assert_string_equal(err.msg, "job lane: 9 kinds, at most 8");
+	db_pool_put(&pool, a);
+	db_pool_put(&pool, b);
+	db_pool_close(&pool);
+}
+
 static void add_channel(struct db *db, const char *track, const char *risk, const char *branch,
                         const char *rev, const char *expires)
 {
@@ -402,7 +472,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_migrations),   cmocka_unit_test(test_params_rows_and_errors),
 	    cmocka_unit_test(test_transactions), cmocka_unit_test(test_tokens),
-	    cmocka_unit_test(test_jobs),         cmocka_unit_test(test_channel_map),
+	    cmocka_unit_test(test_jobs),         cmocka_unit_test(test_job_lanes),
+	    cmocka_unit_test(test_channel_map),
 	};
 	return cmocka_run_group_tests(tests, setup, tu_tmpdir_teardown);
 }
