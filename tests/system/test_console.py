@@ -596,3 +596,85 @@ def test_console_rollout_view(console_store, tmp_path):
         assert b.problems() == []
     finally:
         b.close()
+
+
+def test_console_starts_a_staged_rollout(console_store, tmp_path):
+    """The rollouts view's form starts a staged rollout, by keyboard, with
+    the body `ferry release --stages --stage-wait` sends: a refusal is
+    shown in the store's words at the field it names and starts nothing;
+    then the rollout the store began is shown and focused, at stage 1 with
+    the stages asked for."""
+    from storelib import make_image
+    store = console_store
+    alice = store.account("alice")
+    assert store.ferry(alice, "register", "hello").returncode == 0
+    for v in ("1.0", "2.0"):
+        assert store.ferry(alice, "push", make_image(tmp_path, "hello", v)).returncode == 0
+    assert store.ferry(alice, "release", "hello", "1", "stable").returncode == 0
+
+    def rollouts():
+        status, r = store.api("GET", "/v1/packages/hello/rollouts?all=1", token=alice)
+        assert status == 200, r
+        return r["rollouts"]
+
+    shots = artefacts(tmp_path)
+    b = Browser()
+    try:
+        b.navigate(store.url + "/console/")
+        b.wait_for("the login form", "document.getElementById('token') && "
+                   "!document.getElementById('login').hidden")
+        b.evaluate("document.getElementById('token').focus()")
+        b.type_text(alice)
+        b.enter()
+        b.wait_for("the packages", "document.getElementById('packages')")
+        b.evaluate("location.hash = '#/p/hello/rollouts'")
+        ready = "document.getElementById('view').dataset.ready === '1'"
+        b.wait_for("the form", ready + " && document.getElementById('start-rollout')")
+        labels = b.evaluate("[...document.querySelectorAll('#start-rollout label')]"
+                            ".map(l => l.textContent + '=' + document.getElementById("
+                            "l.htmlFor).value)")
+        assert labels == ["Revision=", "Channel=", "Stages=1,10,50,100", "Stage wait=6h"]
+
+        # by keyboard: each field reached by Tab, its text replaced
+        b.evaluate("document.getElementById('start-revision').focus()")
+        b.type_text("2")
+        for want, text in (("start-channel", "stable"), ("start-stages", "1,10"),
+                           ("start-wait", "1h")):
+            b.tab()
+            assert b.evaluate("document.activeElement.id") == want
+            b.evaluate("document.activeElement.select()")
+            b.type_text(text)
+        b.enter()
+        b.wait_for("the refusal", "document.getElementById('start-error').textContent")
+        assert b.evaluate("document.getElementById('start-error').textContent") == \
+            'Not started: "stages": the last stage must be 100'
+        assert b.evaluate("document.activeElement.id") == "start-stages"
+        assert b.evaluate("document.activeElement.getAttribute('aria-invalid')") == "true"
+        assert rollouts() == []
+        b.screenshot(os.path.join(shots, "rollout-refused.png"))
+
+        b.evaluate("document.activeElement.select()")
+        b.type_text("2,20,100")
+        b.enter()
+        b.wait_for("the new rollout", ready + " && document.querySelector('section.rollout')")
+        got = rollouts()
+        assert len(got) == 1, got
+        ro = got[0]
+        assert (ro["channel"], ro["revision"], ro["state"]) == ("latest/stable", 2, "running")
+        assert (ro["stage"], ro["percentage"], ro["stages"]) == (0, 2, [2, 20, 100])
+        assert ro["stage-wait"] == 3600
+        status, m = store.api("GET", "/v1/packages/hello/status", token=alice)
+        stable = [c for c in m["channels"] if c["channel"] == "latest/stable"][0]
+        assert stable["revision"] == 1 and stable["progressive"]["revision"] == 2
+        assert stable["progressive"]["percentage"] == 2
+        sec = f"document.getElementById('rollout-{ro['id']}')"
+        text = b.evaluate(sec + ".innerText")
+        assert "latest/stable: revision 2 — running" in text
+        assert "Stage 1 of 3 (2 %), each at least 1 h" in text
+        assert b.evaluate(sec + ".querySelector('[aria-current=step]').textContent") == "2 %"
+        assert b.evaluate("document.activeElement.id") == f"rollout-{ro['id']}-h"
+        assert b.evaluate("document.getElementById('start-error').textContent") == ""
+        b.screenshot(os.path.join(shots, "rollout-started.png"))
+        assert b.problems() == []
+    finally:
+        b.close()
