@@ -381,6 +381,11 @@ def documented_rollouts(now):
         "stage-started": now - 2 * 3600, "finished": None, "next-check": now + 4 * 3600,
         "counts": {"ok": 41, "rolled-back": 2, "pending": 9, "not-seen": 3, "outside": 45,
                    "reporting": 43},
+        "stage-counts": [{"stage": 0, "percentage": 1, "started": t0, "ok": 1, "rolled-back": 0},
+                         {"stage": 1, "percentage": 10, "started": t0 + 6 * 3600, "ok": 11,
+                          "rolled-back": 1},
+                         {"stage": 2, "percentage": 50, "started": t0 + 18 * 3600, "ok": 29,
+                          "rolled-back": 1}],
         "waiting": {"reason": "stage-wait", "until": now + 4 * 3600,
                     "message": "stage 3 of 4 (50 %) lasts until 4 hours from now"},
         "series": [{"time": t0 + h * 3600, "percentage": 1 if h < 6 else 10 if h < 18 else 50,
@@ -394,6 +399,8 @@ def documented_rollouts(now):
                   percentage=1, finished=t0 - 3600, started=t0 - 5 * 3600,
                   counts={"ok": 1, "rolled-back": 3, "pending": 0, "not-seen": 0,
                           "outside": 0, "reporting": 4},
+                  **{"stage-counts": [{"stage": 0, "percentage": 1, "started": t0 - 5 * 3600,
+                                       "ok": 1, "rolled-back": 3}]},
                   waiting={"reason": "halted", "until": None,
                            "message": "halted: 3 of 4 devices failed"},
                   series=[{"time": t0 - 5 * 3600, "percentage": 1, "ok": 0, "failed": 0},
@@ -448,6 +455,10 @@ def render_documented_shapes(b, shots):
     counts = b.evaluate("[...document.querySelectorAll('#rollout-12 dl.counts div')]"
                         ".map(d => d.innerText.replace('\\n', '='))")
     assert counts == ["ok=41", "rolled back=2", "pending=9", "not seen=3", "later stages=45"]
+    per_stage = b.evaluate("[...document.querySelectorAll('#rollout-12 table.stage-counts tbody "
+                           "tr')].map(r => [...r.cells].map(c => c.textContent))")
+    assert [[r[0], r[1], r[3], r[4]] for r in per_stage] == [
+        ["1", "1 %", "1", "0"], ["2", "10 %", "11", "1"], ["3", "50 %", "29", "1"]]
     # the chart: a labelled image with the three lines
     assert b.evaluate("document.querySelector('#rollout-12 svg.chart title').textContent") == \
         "Rollout of revision 7 to latest/stable"
@@ -569,6 +580,13 @@ def test_console_rollout_view(console_store, tmp_path):
         assert f"Stage {stable['stage'] + 1} of 3 ({stable['percentage']} %)" in text
         assert b.evaluate(sec + ".querySelector('dl.counts div').innerText").split() == \
             ["ok", "1"]
+        # the devices that reported during each stage reached, as the store counts them
+        per_stage = b.evaluate(f"[...{sec}.querySelectorAll('table.stage-counts tbody tr')]"
+                               ".map(r => [...r.cells].map(c => c.textContent))")
+        assert per_stage == [[str(s["stage"] + 1), f"{s['percentage']} %",
+                              b.evaluate(f"when({s['started']})"), str(s["ok"]),
+                              str(s["rolled-back"])] for s in stable["stage-counts"]]
+        assert stable["stage-counts"][0]["ok"] == 1
         assert b.evaluate(sec + ".querySelectorAll('svg.chart path').length") == 3
         beta = got["latest/beta"]
         text = b.evaluate(f"document.getElementById('rollout-{beta['id']}').innerText")

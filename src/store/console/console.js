@@ -10,7 +10,8 @@
  *   /p/NAME/revisions      revisions, their SBOM components and notices
  *   /p/NAME/notices        open vulnerability notices
  *   /p/NAME/reports        device reports: failed step, log lines
- *   /p/NAME/rollouts       staged rollouts: start one; stage, counts, chart
+ *   /p/NAME/rollouts       staged rollouts: start one; stage, counts (all
+ *                          and per stage), chart
  *   /p/NAME/devices        inventory: weekly active devices, charts
  * A view whose endpoint this store does not have (404 for the route) says
  * so and the rest keeps working. What it changes is staged rollouts: it
@@ -626,6 +627,15 @@ async function viewRollouts(view, name) {
     sec.append(el("dl", { class: "counts" }, [["ok", "ok"], ["rolled-back", "rolled back"],
       ["pending", "pending"], ["not-seen", "not seen"], ["outside", "later stages"]].map(([k, label]) =>
       el("div", {}, el("dt", { text: label }), el("dd", { text: c[k] === undefined ? "—" : c[k] })))));
+    const per = ro["stage-counts"] || [];
+    if (per.length)
+      sec.append(table("Devices that reported during each stage", ["Stage", "Share#", "Began",
+        "Ok#", "Rolled back#"], per.map((s) => el("tr", { "data-stage": s.stage },
+        el("th", { scope: "row", text: String(s.stage + 1) }),
+        el("td", { class: "num", text: s.percentage + " %" }), el("td", { text: when(s.started) }),
+        el("td", { class: "num", text: s.ok }),
+        el("td", { class: "num" + (s["rolled-back"] ? " result-bad" : ""), text: s["rolled-back"] }))),
+      { class: "stage-counts" }));
     if (ro.state === "running" || ro.state === "paused")
       sec.append(rolloutControls(name, ro, id));
     sec.append(...rolloutChart(ro, id + "-chart"));
