@@ -98,6 +98,7 @@ static const struct {
     {"webhook", webhooks_deliver},
     {"rollout", rollout_job},
     {"inventory-prune", inventory_job_prune},
+    {"rollout-prune", rollout_job_prune},
     {"delta", deltas_job},
 };
 

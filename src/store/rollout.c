@@ -1,6 +1,7 @@
 /* rollout.c: staged rollouts (rollout.h): recording one, the job that
  * moves it stage by stage, its end (done, halted, stopped, superseded),
- * what the API shows of it, and the events it sends to webhooks. Not here:
+ * what the API shows of it, the events it sends to webhooks, and deleting
+ * it --rollouts-days after it ended (rollout-prune). Not here:
  * the channel rows (release.c), the halting rule (halt.c), delivering
  * events (webhooks.c). */
 #include "rollout.h"
@@ -23,6 +24,9 @@
 	"id, package, track, risk, branch, channel, revision, stages, stage, stage_wait, min_ok, " \
 	"halt_failures, halt_ratio, state, started, stage_started, finished, after_report"
 #define ACTIVE "state IN ('running', 'paused')"
+#define FINISHED "state IN ('done', 'stopped', 'halted', 'superseded')"
+#define PRUNE_EVERY_S 86400
+#define PRUNE_BATCH 1000     /* rollouts deleted in one transaction */
 #define CHECK_EVERY_MAX_S 60 /* a rollout waiting for reports looks again after this */
 #define SERIES_BUCKETS 50
 #define SERIES_EVENTS 40
@@ -537,6 +541,46 @@ int rollout_job(struct store *st, struct db *db, const char *arg, bool *again, l
 	publish_or_queue(st, db, r.package);
 	*again = strcmp(r.state, "running") == 0;
 	*next = r.stage_started + r.stage_wait;
+	return 0;
+}
+
+int rollout_job_prune(struct store *st, struct db *db, const char *arg, bool *again,
+                      long long *next, ferry_error *err)
+{
+	(void)arg;
+	*again = true;
+	*next = store_now() + PRUNE_EVERY_S;
+	if (st->rollouts_days == 0) /* kept forever */
+		return 0;
+	char cut[24], lim[24];
+	num(cut, store_now() - (long long)st->rollouts_days * 86400);
+	num(lim, PRUNE_BATCH);
+	/* the same rows twice in one transaction: their events, then them */
+	_cleanup_rows_ struct db_rows gone = DB_ROWS_INIT;
+	int rc = db_begin(db, true, err);
+	if (rc == 0)
+		rc = db_run(db, NULL, err,
+		            "DELETE FROM rollout_events WHERE rollout IN (SELECT id FROM rollouts "
+		            "WHERE " FINISHED " AND finished < $1 ORDER BY id LIMIT $2)",
+		            cut, lim);
+	if (rc == 0)
+		rc = db_run(
+		    db, &gone, err,
+		    "DELETE FROM rollouts WHERE id IN (SELECT id FROM rollouts WHERE " FINISHED
+		    " AND finished < $1 ORDER BY id LIMIT $2)",
+		    cut, lim);
+	if (rc == 0)
+		rc = db_commit(db, err);
+	if (rc < 0) {
+		db_rollback(db);
+		*next = store_now() + JOBS_RETRY_S;
+		return rc;
+	}
+	if (gone.changes >= PRUNE_BATCH) /* more to delete: at the next pass */
+		*next = store_now();
+	if (gone.changes)
+		log_info("rollouts: deleted %llu that finished more than %u days ago",
+		         (unsigned long long)gone.changes, st->rollouts_days);
 	return 0;
 }
 

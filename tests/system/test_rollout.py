@@ -12,6 +12,7 @@ import json
 import subprocess
 import time
 
+from conftest import run
 from device import build_package
 from storelib import backend, postgres, store  # noqa: F401 (fixtures)
 from test_device_keys import write_sql
@@ -325,6 +326,89 @@ def test_stage_counts_from_device_reports(store, tmp_path):
     assert [(s["stage"], s["percentage"], s["ok"], s["rolled-back"])
             for s in done["stage-counts"]] == [(0, 1, 1, 0), (1, 50, 2, 2), (2, 100, 1, 0)]
     assert done["stage-counts"][2]["started"] >= began[0]
+
+
+DAY = 86400
+
+
+def test_finished_rollouts_are_pruned_after_rollouts_days(store, tmp_path):
+    """rollout-prune deletes the rollouts that finished more than
+    --rollouts-days ago (default 365) with their events; 0 keeps them all;
+    never a running or paused one. Their age is set in the database."""
+    p = run("ferry-store", "serve", "--dir", store.dir, "--rollouts-days", "36501")
+    assert p.returncode == 2 and "--rollouts-days: expected 0 to 36500" in p.stderr
+    store.start(args=["--rollouts-days", "0"])
+    pub = Publisher(store)
+    pub.push(build_package(str(tmp_path), version="1.0"))
+    pub.ferry("push", build_package(str(tmp_path), version="2.0"))
+
+    def staged(channel, *more):
+        p = pub.ferry("release", "hello", "2", channel, "--stages", "1,100", "--stage-wait",
+                      "1h", *more, "--json")
+        return json.loads(p.stdout)["rollouts"][0]["id"]
+
+    ids = {}
+    ids["stopped"] = staged("stable")
+    pub.ferry("rollout", "stop", "hello", "stable")
+    ids["superseded"] = staged("candidate")
+    pub.ferry("release", "hello", "2", "candidate")
+    ids["halted"] = staged("beta", "--halt-failures", "1")
+    d = Device()
+    body = json.dumps(d.report(channel="latest/beta")).encode()
+    assert post(store, body, d.sign(body))[0] == 201
+    ids["done"] = staged("edge")
+    write_sql(store, ["UPDATE rollouts SET stage_started = stage_started - 7200, "
+                      "min_ok = 0 WHERE state = 'running'",
+                      "UPDATE jobs SET run_after = 0 WHERE kind = 'rollout'"])
+    ids["paused"] = staged("stable/paused")
+    pub.ferry("rollout", "pause", "hello", "stable/paused")
+    ids["running"] = staged("stable/running")
+    ids["recent"] = staged("beta/recent")
+    pub.ferry("rollout", "stop", "hello", "beta/recent")
+
+    def states():
+        got = store.api("GET", "/v1/packages/hello/rollouts?all=1", token=pub.token)[1]
+        return {r["id"]: r["state"] for r in got["rollouts"]}
+    wait_for("the halt and the end", lambda: states()[ids["done"]] == "done" and
+             states()[ids["halted"]] == "halted")
+    assert {k: states()[v] for k, v in ids.items()} == {
+        "stopped": "stopped", "superseded": "superseded", "halted": "halted", "done": "done",
+        "paused": "paused", "running": "running", "recent": "stopped"}
+    # all but the recent one began and ended 400 days ago; the paused and
+    # running ones get an end too, which no rollout under way has, to show
+    # that their state alone keeps them
+    old = ", ".join(str(v) for k, v in ids.items() if k != "recent")
+    write_sql(store, [f"UPDATE rollouts SET started = started - {400 * DAY}, "
+                      f"finished = {int(time.time()) - 400 * DAY} WHERE id IN ({old})",
+                      f"UPDATE rollout_events SET time = time - {400 * DAY} "
+                      f"WHERE rollout IN ({old})"])
+    events = {r[0]: int(r[1]) for r in store.sql(
+        "SELECT rollout, COUNT(*) FROM rollout_events GROUP BY rollout")}
+    assert sorted(int(k) for k in events) == sorted(ids.values())
+
+    # 0: kept forever. The job is made due now; once it ran it is queued
+    # again a day later
+    write_sql(store, ["UPDATE jobs SET run_after = 0 WHERE kind = 'rollout-prune'"])
+    wait_for("the prune job", lambda: [r for r in store.sql(
+        "SELECT run_after FROM jobs WHERE kind = 'rollout-prune' AND state = 'queued'")
+        if int(r[0]) > time.time() + DAY - 3600])
+    assert sorted(states()) == sorted(ids.values())
+
+    # the default, 365 days: the job runs at start
+    assert store.stop() == 0
+    store.start()
+    kept = {ids["paused"], ids["running"], ids["recent"]}
+    wait_for("the prune", lambda: set(states()) == kept)
+    assert {int(r[0]) for r in store.sql("SELECT id FROM rollouts")} == kept
+    left = {int(r[0]): int(r[1]) for r in store.sql(
+        "SELECT rollout, COUNT(*) FROM rollout_events GROUP BY rollout")}
+    assert left == {k: events[str(k)] for k in kept}
+    wait_for("the log line", lambda: "rollouts: deleted 4 that finished more than 365 days "
+             "ago" in store.read_log())
+    # the rollouts under way still move, stop and show
+    pub.ferry("rollout", "resume", "hello", "stable/paused")
+    p = pub.ferry("rollout", "stop", "hello", "stable/running")
+    assert "stopped" in p.stdout
 
 
 def checkin(dev, packages, over=None):
