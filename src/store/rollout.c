@@ -797,6 +797,10 @@ void rollout_h_list(struct api_ctx *c)
 	json_t *list = json_array();
 	for (size_t i = 0; i < rows.nrows; i++) {
 		json_t *one = rollout_show(c->st, c->db, db_cell_ll(&rows, i, 0), &err);
+		if (!one && err.code == FERRY_E_NOTFOUND) { /* deleted meanwhile (rollout-prune) */
+			err = (ferry_error){0};
+			continue;
+		}
 		if (!one) {
 			json_decref(list);
 			return api_error_from(c, FERRY_E_DB, &err);

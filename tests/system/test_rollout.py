@@ -367,7 +367,8 @@ def test_finished_rollouts_are_pruned_after_rollouts_days(store, tmp_path):
     pub.ferry("rollout", "stop", "hello", "beta/recent")
 
     def states():
-        got = store.api("GET", "/v1/packages/hello/rollouts?all=1", token=pub.token)[1]
+        status, got = store.api("GET", "/v1/packages/hello/rollouts?all=1", token=pub.token)
+        assert status == 200, got
         return {r["id"]: r["state"] for r in got["rollouts"]}
     wait_for("the halt and the end", lambda: states()[ids["done"]] == "done" and
              states()[ids["halted"]] == "halted")
