@@ -106,6 +106,25 @@ void cli_print_rollout(json_t *r)
 	       "stages\n",
 	       iv(k, "ok"), iv(k, "rolled-back"), iv(k, "pending"), iv(k, "not-seen"),
 	       iv(k, "outside"));
+	/* per stage reached: the devices that reported during it */
+	json_t *per = json_object_get(r, "stage-counts"), *e;
+	struct cli_table t = {.ncols = 5};
+	const char *head[] = {"  Stage", "Share", "Began", "Ok", "Rolled back"};
+	if (json_array_size(per) > 0)
+		cli_table_add(&t, head);
+	size_t i;
+	json_array_foreach(per, i, e)
+	{
+		char stage[24], share[24], began[CLI_TIME_SIZE], ok[24], failed[24];
+		snprintf(stage, sizeof(stage), "  %lld", iv(e, "stage") + 1);
+		snprintf(share, sizeof(share), "%lld%%", iv(e, "percentage"));
+		cli_time_utc(iv(e, "started"), "?", began, sizeof(began));
+		snprintf(ok, sizeof(ok), "%lld", iv(e, "ok"));
+		snprintf(failed, sizeof(failed), "%lld", iv(e, "rolled-back"));
+		const char *row[] = {stage, share, began, ok, failed};
+		cli_table_add(&t, row);
+	}
+	cli_table_print(&t);
 	json_t *w = json_object_get(r, "waiting");
 	if (json_is_object(w))
 		printf("  waiting: %s\n", cli_json_str(w, "message", "?"));

@@ -102,6 +102,7 @@ static const struct {
     {"webhook", webhooks_deliver, JOB_LANE_MAIN},
     {"rollout", rollout_job, JOB_LANE_MAIN},
     {"inventory-prune", inventory_job_prune, JOB_LANE_MAIN},
+    {"rollout-prune", rollout_job_prune, JOB_LANE_MAIN},
     {"delta", deltas_job, JOB_LANE_DELTA},
 };
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))

@@ -10,6 +10,8 @@
  *                         may (rollout.h)
  *   inventory-prune       recurring, daily: forget devices not seen for
  *                         --devices-days (inventory.h)
+ *   rollout-prune         recurring, daily: delete rollouts that finished
+ *                         more than --rollouts-days ago (rollout.h)
  *   delta NAME/REV        make the deltas to a newly published revision
  *                         (deltas.h); in the delta lane
  * Lanes: the server runs one worker per lane, each claiming only its lane's

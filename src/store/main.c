@@ -28,6 +28,7 @@
 #include "inventory.h"
 #include "metrics.h"
 #include "ratelimit.h"
+#include "rollout.h"
 #include "store.h"
 #include "vulns_admin.h"
 
@@ -56,6 +57,9 @@ static const char usage_text[] =
     "                            forget a device not seen for N days (default 90, 0:\n"
     "                            record no check-ins); at most N devices (default\n"
     "                            1000000)\n"
+    "        [--rollouts-days N]\n"
+    "                            delete a staged rollout N days after it finished\n"
+    "                            (default 365, 0: keep them all)\n"
     "        [--metrics on|off] [--metrics-token FILE]\n"
     "                            GET /metrics from loopback (default on), and from\n"
     "                            anywhere with the bearer token in FILE\n"
@@ -161,6 +165,7 @@ struct opts {
 	unsigned long long device_key_days, device_keys_max, device_binds_per_hour;
 	unsigned long long conn_timeout, max_connections, max_connections_ip;
 	unsigned long long devices_days, devices_max;
+	unsigned long long rollouts_days;
 	const char *metrics, *metrics_token;
 	unsigned long long within;
 	bool all;
@@ -184,6 +189,7 @@ static const struct {
      offsetof(struct opts, max_connections_ip)},
     {"--devices-days", 0, INVENTORY_DAYS_MAX, offsetof(struct opts, devices_days)},
     {"--devices-max", 1, INVENTORY_MAX_MAX, offsetof(struct opts, devices_max)},
+    {"--rollouts-days", 0, ROLLOUT_DAYS_MAX, offsetof(struct opts, rollouts_days)},
 };
 
 /* 1: a is one of number_opts and its value is stored; 0: it is not one;
@@ -225,6 +231,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	o->max_connections_ip = STORE_MAX_CONNECTIONS_IP_DEFAULT;
 	o->devices_days = INVENTORY_DAYS_DEFAULT;
 	o->devices_max = INVENTORY_MAX_DEFAULT;
+	o->rollouts_days = ROLLOUT_DAYS_DEFAULT;
 	o->metrics = "on";
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
@@ -498,6 +505,7 @@ static int cmd_serve(struct store *st, struct opts *o)
 	st->max_connections_ip = (unsigned)o->max_connections_ip;
 	st->devices_days = (unsigned)o->devices_days;
 	st->devices_max = (unsigned)o->devices_max;
+	st->rollouts_days = (unsigned)o->rollouts_days;
 	st->metrics_on = strcmp(o->metrics, "on") == 0;
 	if (o->metrics_token && (rc = read_metrics_token(o->metrics_token, st, &err)) < 0)
 		return fail("serve", &err);

@@ -1,10 +1,12 @@
 /* rollout.c: staged rollouts (rollout.h): recording one, the job that
  * moves it stage by stage, its end (done, halted, stopped, superseded),
- * what the API shows of it, and the events it sends to webhooks. Not here:
+ * what the API shows of it, the events it sends to webhooks, and deleting
+ * it --rollouts-days after it ended (rollout-prune). Not here:
  * the channel rows (release.c), the halting rule (halt.c), delivering
  * events (webhooks.c). */
 #include "rollout.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,9 @@
 	"id, package, track, risk, branch, channel, revision, stages, stage, stage_wait, min_ok, " \
 	"halt_failures, halt_ratio, state, started, stage_started, finished, after_report"
 #define ACTIVE "state IN ('running', 'paused')"
+#define FINISHED "state IN ('done', 'stopped', 'halted', 'superseded')"
+#define PRUNE_EVERY_S 86400
+#define PRUNE_BATCH 1000     /* rollouts deleted in one transaction */
 #define CHECK_EVERY_MAX_S 60 /* a rollout waiting for reports looks again after this */
 #define SERIES_BUCKETS 50
 #define SERIES_EVENTS 40
@@ -131,18 +136,22 @@ static void thresholds(const struct store *st, const struct rollout *r, long lon
 }
 
 /* Devices that reported the revision on the channel since the rollout
- * began (either name of the channel, as devices may use the short one). */
-static int report_counts(struct db *db, const struct rollout *r, struct counts *k, ferry_error *err)
+ * began (either name of the channel, as devices may use the short one),
+ * received from from to before to (Unix seconds: 0, LLONG_MAX for all). */
+static int report_counts(struct db *db, const struct rollout *r, long long from, long long to,
+                         struct counts *k, ferry_error *err)
 {
 	_cleanup_rows_ struct db_rows rows = DB_ROWS_INIT;
-	char alt[CHANNEL_NAME_MAX + 1], rev[24], after[24];
+	char alt[CHANNEL_NAME_MAX + 1], rev[24], after[24], f[24], t[24];
 	channel_short_name(&r->ch, alt, sizeof(alt));
 	int rc = db_run(db, &rows, err,
 	                "SELECT COUNT(DISTINCT CASE WHEN result = 'ok' THEN device END), "
 	                "COUNT(DISTINCT CASE WHEN result <> 'ok' THEN device END), "
 	                "COUNT(DISTINCT device) FROM reports WHERE package = $1 AND "
-	                "to_revision = $2 AND channel IN ($3, $4) AND id > $5",
-	                r->package, num(rev, r->revision), r->channel, alt, num(after, r->after));
+	                "to_revision = $2 AND channel IN ($3, $4) AND id > $5 AND "
+	                "received >= $6 AND received < $7",
+	                r->package, num(rev, r->revision), r->channel, alt, num(after, r->after),
+	                num(f, from), num(t, to));
 	if (rc < 0)
 		return rc;
 	k->ok = db_cell_ll(&rows, 0, 0);
@@ -157,7 +166,7 @@ static int report_counts(struct db *db, const struct rollout *r, struct counts *
 static int counts_all(struct db *db, const struct rollout *r, struct counts *k, ferry_error *err)
 {
 	memset(k, 0, sizeof(*k));
-	int rc = report_counts(db, r, k, err);
+	int rc = report_counts(db, r, 0, LLONG_MAX, k, err);
 	if (rc < 0)
 		return rc;
 	_cleanup_rows_ struct db_rows rows = DB_ROWS_INIT;
@@ -228,8 +237,9 @@ static const char *why_waiting(const struct store *st, const struct rollout *r,
 }
 
 /* Record an event of r (its state and stage as they are now), keep the
- * newest ROLLOUT_EVENTS_KEEP, and send it to the webhooks (hook: the
- * X-Ferry-Event, NULL for none). */
+ * newest ROLLOUT_EVENTS_KEEP and every start of a stage (stage_counts
+ * needs them), and send it to the webhooks (hook: the X-Ferry-Event, NULL
+ * for none). */
 static int event(struct db *db, const struct rollout *r, const char *what, const char *hook,
                  const struct halt *h, ferry_error *err)
 {
@@ -242,15 +252,15 @@ static int event(struct db *db, const struct rollout *r, const char *what, const
 	                num(pct, r->stages[r->stage]), h ? num(f, h->failed) : NULL,
 	                h ? num(n, h->reporting) : NULL);
 	if (rc == 0)
-		rc =
-		    db_run(db, NULL, err,
-		           "DELETE FROM rollout_events WHERE rollout = $1 AND id NOT IN (SELECT id "
-		           "FROM rollout_events WHERE rollout = $1 ORDER BY id DESC LIMIT $2)",
-		           id, num(keep, ROLLOUT_EVENTS_KEEP));
+		rc = db_run(db, NULL, err,
+		            "DELETE FROM rollout_events WHERE rollout = $1 AND event NOT IN "
+		            "('started', 'stage') AND id NOT IN (SELECT id FROM rollout_events "
+		            "WHERE rollout = $1 ORDER BY id DESC LIMIT $2)",
+		            id, num(keep, ROLLOUT_EVENTS_KEEP));
 	if (rc < 0 || !hook)
 		return rc;
 	struct counts k = {0};
-	if ((rc = report_counts(db, r, &k, err)) < 0)
+	if ((rc = report_counts(db, r, 0, LLONG_MAX, &k, err)) < 0)
 		return rc;
 	json_t *body =
 	    json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:I, s:I, s:{s:I, s:I, s:I}}", "event",
@@ -534,6 +544,46 @@ int rollout_job(struct store *st, struct db *db, const char *arg, bool *again, l
 	return 0;
 }
 
+int rollout_job_prune(struct store *st, struct db *db, const char *arg, bool *again,
+                      long long *next, ferry_error *err)
+{
+	(void)arg;
+	*again = true;
+	*next = store_now() + PRUNE_EVERY_S;
+	if (st->rollouts_days == 0) /* kept forever */
+		return 0;
+	char cut[24], lim[24];
+	num(cut, store_now() - (long long)st->rollouts_days * 86400);
+	num(lim, PRUNE_BATCH);
+	/* the same rows twice in one transaction: their events, then them */
+	_cleanup_rows_ struct db_rows gone = DB_ROWS_INIT;
+	int rc = db_begin(db, true, err);
+	if (rc == 0)
+		rc = db_run(db, NULL, err,
+		            "DELETE FROM rollout_events WHERE rollout IN (SELECT id FROM rollouts "
+		            "WHERE " FINISHED " AND finished < $1 ORDER BY id LIMIT $2)",
+		            cut, lim);
+	if (rc == 0)
+		rc = db_run(
+		    db, &gone, err,
+		    "DELETE FROM rollouts WHERE id IN (SELECT id FROM rollouts WHERE " FINISHED
+		    " AND finished < $1 ORDER BY id LIMIT $2)",
+		    cut, lim);
+	if (rc == 0)
+		rc = db_commit(db, err);
+	if (rc < 0) {
+		db_rollback(db);
+		*next = store_now() + JOBS_RETRY_S;
+		return rc;
+	}
+	if (gone.changes >= PRUNE_BATCH) /* more to delete: at the next pass */
+		*next = store_now();
+	if (gone.changes)
+		log_info("rollouts: deleted %llu that finished more than %u days ago",
+		         (unsigned long long)gone.changes, st->rollouts_days);
+	return 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* what the API shows                                                   */
 
@@ -609,6 +659,44 @@ static json_t *events_json(const struct db_rows *ev)
 	return list;
 }
 
+/* For each stage reached so far, the devices that reported the revision
+ * ok and rolled back (or failed) during it: a report counts in the stage
+ * during which the store received it (to the second), the stage reached
+ * last taking every report since it began. A stage begins at its "stage"
+ * event (events: rows of time, event, stage); one whose event is missing
+ * (pruned before they were kept) begins where the one before it did. */
+static int stage_counts(struct db *db, const struct rollout *r, const struct db_rows *events,
+                        json_t **out, ferry_error *err)
+{
+	long long start[ROLLOUT_STAGES_MAX] = {0};
+	for (size_t i = 0; i < events->nrows; i++) {
+		long long stage = db_cell_ll(events, i, 2);
+		if (strcmp(db_cell(events, i, 1), "stage") == 0 && stage > 0 && stage <= r->stage &&
+		    start[stage] == 0)
+			start[stage] = db_cell_ll(events, i, 0);
+	}
+	for (long long s = 1; s <= r->stage; s++)
+		if (start[s] == 0 || start[s] < start[s - 1])
+			start[s] = start[s - 1];
+	json_t *list = json_array();
+	for (long long s = 0; s <= r->stage; s++) {
+		struct counts k = {0};
+		long long to = s < r->stage ? start[s + 1] : LLONG_MAX;
+		int rc = report_counts(db, r, start[s], to, &k, err);
+		if (rc < 0) {
+			json_decref(list);
+			return rc;
+		}
+		json_array_append_new(
+		    list, json_pack("{s:I, s:I, s:I, s:I, s:I}", "stage", (json_int_t)s,
+		                    "percentage", (json_int_t)r->stages[s], "started",
+		                    (json_int_t)(start[s] ? start[s] : r->started), "ok",
+		                    (json_int_t)k.ok, "rolled-back", (json_int_t)k.failed));
+	}
+	*out = list;
+	return 0;
+}
+
 json_t *rollout_show(struct store *st, struct db *db, long long id, ferry_error *err)
 {
 	struct rollout r;
@@ -633,11 +721,15 @@ json_t *rollout_show(struct store *st, struct db *db, long long id, ferry_error 
 	long long now = store_now(), until = 0, failures, ratio;
 	char msg[256];
 	const char *why = why_waiting(st, &r, &k, now, &until, msg, sizeof(msg));
-	json_t *chart = NULL;
+	json_t *chart = NULL, *per_stage = NULL;
 	/* up to now, also for an ended rollout: late reports count as its
 	 * counts do */
 	if (series(db, &r, &ev, now, &chart, err) < 0)
 		return NULL;
+	if (stage_counts(db, &r, &ev, &per_stage, err) < 0) {
+		json_decref(chart);
+		return NULL;
+	}
 	thresholds(st, &r, &failures, &ratio);
 	json_t *stages = json_array();
 	for (size_t i = 0; i < r.n; i++)
@@ -648,7 +740,7 @@ json_t *rollout_show(struct store *st, struct db *db, long long id, ferry_error 
 	                      : json_null();
 	return json_pack(
 	    "{s:I, s:s, s:I, s:s, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, "
-	    "s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:o, s:o, s:o}",
+	    "s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:o, s:o, s:o, s:o}",
 	    "id", (json_int_t)r.id, "channel", r.channel, "revision", (json_int_t)r.revision,
 	    "state", r.state, "stages", stages, "stage", (json_int_t)r.stage, "percentage",
 	    (json_int_t)r.stages[r.stage], "stage-wait", (json_int_t)r.stage_wait, "stage-min-ok",
@@ -659,8 +751,8 @@ json_t *rollout_show(struct store *st, struct db *db, long long id, ferry_error 
 	    active && job.nrows ? json_integer(db_cell_ll(&job, 0, 0)) : json_null(), "counts",
 	    "ok", (json_int_t)k.ok, "rolled-back", (json_int_t)k.failed, "pending",
 	    (json_int_t)k.pending, "not-seen", (json_int_t)k.not_seen, "outside",
-	    (json_int_t)k.outside, "reporting", (json_int_t)k.reporting, "waiting", waiting,
-	    "series", chart, "events", events_json(&ev));
+	    (json_int_t)k.outside, "reporting", (json_int_t)k.reporting, "stage-counts", per_stage,
+	    "waiting", waiting, "series", chart, "events", events_json(&ev));
 }
 
 /* ------------------------------------------------------------------ */
@@ -705,6 +797,10 @@ void rollout_h_list(struct api_ctx *c)
 	json_t *list = json_array();
 	for (size_t i = 0; i < rows.nrows; i++) {
 		json_t *one = rollout_show(c->st, c->db, db_cell_ll(&rows, i, 0), &err);
+		if (!one && err.code == FERRY_E_NOTFOUND) { /* deleted meanwhile (rollout-prune) */
+			err = (ferry_error){0};
+			continue;
+		}
 		if (!one) {
 			json_decref(list);
 			return api_error_from(c, FERRY_E_DB, &err);

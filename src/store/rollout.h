@@ -12,7 +12,8 @@
  * rollout is done. Halting stays halt.c's: a halt of the revision ends the
  * rollout halted (rollout_halted). Another release to the channel, or its
  * closing, ends it superseded. Publishers pause, resume and stop it (stop
- * withdraws the progressive release as a halt does).
+ * withdraws the progressive release as a halt does). A finished rollout
+ * is kept --rollouts-days (the `rollout-prune` job), then deleted.
  *
  * Not here: the channel rows (release.c), halting (halt.c), the delivery
  * of events (webhooks.c), the command line (src/cli). */
@@ -36,6 +37,8 @@
 #define ROLLOUT_MIN_OK_DEFAULT 1
 #define ROLLOUT_MIN_OK_MAX 1000000
 #define ROLLOUT_EVENTS_KEEP 100
+#define ROLLOUT_DAYS_DEFAULT 365 /* finished rollouts are kept, --rollouts-days */
+#define ROLLOUT_DAYS_MAX 36500
 
 /* What ferry release --stages asks for. */
 struct rollout_spec {
@@ -70,6 +73,13 @@ int rollout_halted(struct db *db, const char *package, const struct channel *ch,
 /* The `rollout ID` job. */
 int rollout_job(struct store *st, struct db *db, const char *arg, bool *again, long long *next,
                 ferry_error *err) FERRY_WUR;
+
+/* The recurring `rollout-prune` job (daily): delete the rollouts that
+ * finished (done, stopped, halted, superseded) more than st->rollouts_days
+ * ago, with their events; never a running or paused one; nothing when
+ * rollouts_days is 0 (kept forever). */
+int rollout_job_prune(struct store *st, struct db *db, const char *arg, bool *again,
+                      long long *next, ferry_error *err) FERRY_WUR;
 
 /* A rollout as the API shows it (docs/store.md), NULL on error. */
 json_t *rollout_show(struct store *st, struct db *db, long long id, ferry_error *err);

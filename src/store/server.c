@@ -851,6 +851,8 @@ int server_run(struct store *st, const char *listen, ferry_error *err)
 		rc = jobs_enqueue(db, "resign", "", store_now(), err);
 	if (rc == 0)
 		rc = jobs_enqueue(db, "inventory-prune", "", store_now(), err);
+	if (rc == 0)
+		rc = jobs_enqueue(db, "rollout-prune", "", store_now(), err);
 	db_pool_put(&st->pool, db);
 	if (rc < 0) {
 		db_pool_close(&st->pool);

@@ -59,6 +59,7 @@ struct store {
 	bool webhook_allow_private;   /* webhooks.c: deliver to any address */
 	unsigned devices_days;        /* inventory.h: forget devices not seen for this, 0: off */
 	unsigned devices_max;         /* devices kept at most */
+	unsigned rollouts_days;       /* rollout.h: finished rollouts kept this long, 0: forever */
 	bool metrics_on;              /* metrics.h: GET /metrics answered (loopback or token) */
 	char metrics_token[STORE_METRICS_TOKEN_MAX + 1]; /* "" when none */
 	struct metrics *metrics;

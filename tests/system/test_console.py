@@ -381,6 +381,11 @@ def documented_rollouts(now):
         "stage-started": now - 2 * 3600, "finished": None, "next-check": now + 4 * 3600,
         "counts": {"ok": 41, "rolled-back": 2, "pending": 9, "not-seen": 3, "outside": 45,
                    "reporting": 43},
+        "stage-counts": [{"stage": 0, "percentage": 1, "started": t0, "ok": 1, "rolled-back": 0},
+                         {"stage": 1, "percentage": 10, "started": t0 + 6 * 3600, "ok": 11,
+                          "rolled-back": 1},
+                         {"stage": 2, "percentage": 50, "started": t0 + 18 * 3600, "ok": 29,
+                          "rolled-back": 1}],
         "waiting": {"reason": "stage-wait", "until": now + 4 * 3600,
                     "message": "stage 3 of 4 (50 %) lasts until 4 hours from now"},
         "series": [{"time": t0 + h * 3600, "percentage": 1 if h < 6 else 10 if h < 18 else 50,
@@ -394,6 +399,8 @@ def documented_rollouts(now):
                   percentage=1, finished=t0 - 3600, started=t0 - 5 * 3600,
                   counts={"ok": 1, "rolled-back": 3, "pending": 0, "not-seen": 0,
                           "outside": 0, "reporting": 4},
+                  **{"stage-counts": [{"stage": 0, "percentage": 1, "started": t0 - 5 * 3600,
+                                       "ok": 1, "rolled-back": 3}]},
                   waiting={"reason": "halted", "until": None,
                            "message": "halted: 3 of 4 devices failed"},
                   series=[{"time": t0 - 5 * 3600, "percentage": 1, "ok": 0, "failed": 0},
@@ -448,6 +455,10 @@ def render_documented_shapes(b, shots):
     counts = b.evaluate("[...document.querySelectorAll('#rollout-12 dl.counts div')]"
                         ".map(d => d.innerText.replace('\\n', '='))")
     assert counts == ["ok=41", "rolled back=2", "pending=9", "not seen=3", "later stages=45"]
+    per_stage = b.evaluate("[...document.querySelectorAll('#rollout-12 table.stage-counts tbody "
+                           "tr')].map(r => [...r.cells].map(c => c.textContent))")
+    assert [[r[0], r[1], r[3], r[4]] for r in per_stage] == [
+        ["1", "1 %", "1", "0"], ["2", "10 %", "11", "1"], ["3", "50 %", "29", "1"]]
     # the chart: a labelled image with the three lines
     assert b.evaluate("document.querySelector('#rollout-12 svg.chart title').textContent") == \
         "Rollout of revision 7 to latest/stable"
@@ -569,6 +580,13 @@ def test_console_rollout_view(console_store, tmp_path):
         assert f"Stage {stable['stage'] + 1} of 3 ({stable['percentage']} %)" in text
         assert b.evaluate(sec + ".querySelector('dl.counts div').innerText").split() == \
             ["ok", "1"]
+        # the devices that reported during each stage reached, as the store counts them
+        per_stage = b.evaluate(f"[...{sec}.querySelectorAll('table.stage-counts tbody tr')]"
+                               ".map(r => [...r.cells].map(c => c.textContent))")
+        assert per_stage == [[str(s["stage"] + 1), f"{s['percentage']} %",
+                              b.evaluate(f"when({s['started']})"), str(s["ok"]),
+                              str(s["rolled-back"])] for s in stable["stage-counts"]]
+        assert stable["stage-counts"][0]["ok"] == 1
         assert b.evaluate(sec + ".querySelectorAll('svg.chart path').length") == 3
         beta = got["latest/beta"]
         text = b.evaluate(f"document.getElementById('rollout-{beta['id']}').innerText")
@@ -593,6 +611,88 @@ def test_console_rollout_view(console_store, tmp_path):
             wait_for("stopped", lambda: got_state(rollouts(), "latest/stable") == "stopped")
             b.wait_for("the stopped view", f"document.getElementById('view').dataset.ready === '1'"
                        f" && !!{sec} && {sec}.innerText.includes('revision 2 — stopped')")
+        assert b.problems() == []
+    finally:
+        b.close()
+
+
+def test_console_starts_a_staged_rollout(console_store, tmp_path):
+    """The rollouts view's form starts a staged rollout, by keyboard, with
+    the body `ferry release --stages --stage-wait` sends: a refusal is
+    shown in the store's words at the field it names and starts nothing;
+    then the rollout the store began is shown and focused, at stage 1 with
+    the stages asked for."""
+    from storelib import make_image
+    store = console_store
+    alice = store.account("alice")
+    assert store.ferry(alice, "register", "hello").returncode == 0
+    for v in ("1.0", "2.0"):
+        assert store.ferry(alice, "push", make_image(tmp_path, "hello", v)).returncode == 0
+    assert store.ferry(alice, "release", "hello", "1", "stable").returncode == 0
+
+    def rollouts():
+        status, r = store.api("GET", "/v1/packages/hello/rollouts?all=1", token=alice)
+        assert status == 200, r
+        return r["rollouts"]
+
+    shots = artefacts(tmp_path)
+    b = Browser()
+    try:
+        b.navigate(store.url + "/console/")
+        b.wait_for("the login form", "document.getElementById('token') && "
+                   "!document.getElementById('login').hidden")
+        b.evaluate("document.getElementById('token').focus()")
+        b.type_text(alice)
+        b.enter()
+        b.wait_for("the packages", "document.getElementById('packages')")
+        b.evaluate("location.hash = '#/p/hello/rollouts'")
+        ready = "document.getElementById('view').dataset.ready === '1'"
+        b.wait_for("the form", ready + " && document.getElementById('start-rollout')")
+        labels = b.evaluate("[...document.querySelectorAll('#start-rollout label')]"
+                            ".map(l => l.textContent + '=' + document.getElementById("
+                            "l.htmlFor).value)")
+        assert labels == ["Revision=", "Channel=", "Stages=1,10,50,100", "Stage wait=6h"]
+
+        # by keyboard: each field reached by Tab, its text replaced
+        b.evaluate("document.getElementById('start-revision').focus()")
+        b.type_text("2")
+        for want, text in (("start-channel", "stable"), ("start-stages", "1,10"),
+                           ("start-wait", "1h")):
+            b.tab()
+            assert b.evaluate("document.activeElement.id") == want
+            b.evaluate("document.activeElement.select()")
+            b.type_text(text)
+        b.enter()
+        b.wait_for("the refusal", "document.getElementById('start-error').textContent")
+        assert b.evaluate("document.getElementById('start-error').textContent") == \
+            'Not started: "stages": the last stage must be 100'
+        assert b.evaluate("document.activeElement.id") == "start-stages"
+        assert b.evaluate("document.activeElement.getAttribute('aria-invalid')") == "true"
+        assert rollouts() == []
+        b.screenshot(os.path.join(shots, "rollout-refused.png"))
+
+        b.evaluate("document.activeElement.select()")
+        b.type_text("2,20,100")
+        b.enter()
+        b.wait_for("the new rollout", ready + " && document.querySelector('section.rollout')")
+        got = rollouts()
+        assert len(got) == 1, got
+        ro = got[0]
+        assert (ro["channel"], ro["revision"], ro["state"]) == ("latest/stable", 2, "running")
+        assert (ro["stage"], ro["percentage"], ro["stages"]) == (0, 2, [2, 20, 100])
+        assert ro["stage-wait"] == 3600
+        status, m = store.api("GET", "/v1/packages/hello/status", token=alice)
+        stable = [c for c in m["channels"] if c["channel"] == "latest/stable"][0]
+        assert stable["revision"] == 1 and stable["progressive"]["revision"] == 2
+        assert stable["progressive"]["percentage"] == 2
+        sec = f"document.getElementById('rollout-{ro['id']}')"
+        text = b.evaluate(sec + ".innerText")
+        assert "latest/stable: revision 2 — running" in text
+        assert "Stage 1 of 3 (2 %), each at least 1 h" in text
+        assert b.evaluate(sec + ".querySelector('[aria-current=step]').textContent") == "2 %"
+        assert b.evaluate("document.activeElement.id") == f"rollout-{ro['id']}-h"
+        assert b.evaluate("document.getElementById('start-error').textContent") == ""
+        b.screenshot(os.path.join(shots, "rollout-started.png"))
         assert b.problems() == []
     finally:
         b.close()

@@ -5,15 +5,18 @@ devices of each stage report it working; a failing revision halted at its
 first stage with the channel left as it was for every other device;
 pause, resume, stop and a release that supersedes a rollout; a webhook
 received for each event, signed as notices are; the device inventory the
-devices' check-ins fill."""
+devices' check-ins fill; the devices that reported ok and rolled back
+during each stage; finished rollouts pruned after --rollouts-days."""
 import hashlib
 import json
 import subprocess
 import time
 
+from conftest import run
 from device import build_package
 from storelib import backend, postgres, store  # noqa: F401 (fixtures)
-from test_reports import Device, Publisher, device, wait_for
+from test_device_keys import write_sql
+from test_reports import Device, Publisher, device, post, wait_for
 from vulnlib import Receiver, signature_ok
 
 SECRET = b"rollout-hook-secret-0123456789"
@@ -242,6 +245,171 @@ def test_release_refuses_bad_stages(store, tmp_path):
     got = store.api("POST", "/v1/packages/hello/release", token=pub.token,
                     body={"revision": 1, "channels": ["beta"], "stage-wait": 5})
     assert got[0] == 400 and "need \\\"stages\\\"" in json.dumps(got[1])
+
+
+def report(store, rev, result, d=None):
+    """A signed report of revision rev on latest/stable from a new device
+    (or from d again)."""
+    d = d or Device()
+    over = {"to-revision": rev, "result": result}
+    if result == "ok":
+        over.update({"failed-step": None, "message": "", "log": []})
+    body = json.dumps(d.report(**over)).encode()
+    status, reply = post(store, body, d.sign(body))
+    assert status == 201, reply
+    return d
+
+
+def end_stage_now(store):
+    """The current stage's wait is over and its job due: moved in the
+    database, as if the hour had passed. First the store's clock passes
+    the second of the last report, so that the next stage begins after
+    every report sent so far (a report counts in the stage during which it
+    was received, to the second)."""
+    last = int(store.sql("SELECT COALESCE(MAX(received), 0) FROM reports")[0][0])
+    wait_for("the next second", lambda: time.time() >= last + 1)
+    write_sql(store, ["UPDATE rollouts SET stage_started = stage_started - 7200 "
+                      "WHERE state = 'running'",
+                      "UPDATE jobs SET run_after = 0 WHERE kind = 'rollout'"])
+
+
+def test_stage_counts_from_device_reports(store, tmp_path):
+    store.start()
+    pub = Publisher(store)
+    pub.push(build_package(str(tmp_path), version="1.0"))
+    pub.ferry("push", build_package(str(tmp_path), version="2.0"))
+    pub.ferry("release", "hello", "2", "stable", "--stages", "1,50,100", "--stage-wait", "1h")
+
+    def only():
+        return json.loads(pub.ferry("rollout", "hello", "--json").stdout)["rollouts"][0]
+
+    def history():
+        got = store.api("GET", "/v1/packages/hello/rollouts?all=1", token=pub.token)
+        return got[1]["rollouts"][0]
+
+    r = only()
+    assert r["stage-counts"] == [{"stage": 0, "percentage": 1, "started": r["started"],
+                                  "ok": 0, "rolled-back": 0}]
+    # stage 1: one device ok
+    a = report(store, 2, "ok")
+    end_stage_now(store)
+    r = wait_for("stage 2", lambda: (lambda o: o["stage"] == 1 and o)(only()))
+    began = [e["time"] for e in r["events"] if e["event"] == "stage"]
+    assert len(began) == 1
+    # stage 2: one more ok, two rolled back or failed, and the first
+    # device's again
+    report(store, 2, "ok")
+    report(store, 2, "rolled-back")
+    report(store, 2, "failed")
+    report(store, 2, "ok", a)
+    r = only()
+    assert r["stage-counts"] == [
+        {"stage": 0, "percentage": 1, "started": r["started"], "ok": 1, "rolled-back": 0},
+        {"stage": 1, "percentage": 50, "started": began[0], "ok": 2, "rolled-back": 2}]
+    # the rollout's own counts are its distinct devices over every stage
+    assert (r["counts"]["ok"], r["counts"]["rolled-back"]) == (2, 2)
+    # another revision's reports count nowhere
+    report(store, 1, "rolled-back")
+    assert only()["stage-counts"] == r["stage-counts"]
+
+    text = pub.ferry("rollout", "hello").stdout
+    rows = [line.split() for line in text.splitlines() if line.startswith("  ")]
+    assert ["Stage", "Share", "Began", "Ok", "Rolled", "back"] in rows, text
+    assert [(row[0], row[1], row[3], row[4]) for row in rows if row[0] in ("1", "2")] == [
+        ("1", "1%", "1", "0"), ("2", "50%", "2", "2")], text
+
+    # the last stage completes the release; a report after it counts there
+    end_stage_now(store)
+    wait_for("the rollout done", lambda: history()["state"] == "done")
+    report(store, 2, "ok")
+    done = history()
+    assert [(s["stage"], s["percentage"], s["ok"], s["rolled-back"])
+            for s in done["stage-counts"]] == [(0, 1, 1, 0), (1, 50, 2, 2), (2, 100, 1, 0)]
+    assert done["stage-counts"][2]["started"] >= began[0]
+
+
+DAY = 86400
+
+
+def test_finished_rollouts_are_pruned_after_rollouts_days(store, tmp_path):
+    """rollout-prune deletes the rollouts that finished more than
+    --rollouts-days ago (default 365) with their events; 0 keeps them all;
+    never a running or paused one. Their age is set in the database."""
+    p = run("ferry-store", "serve", "--dir", store.dir, "--rollouts-days", "36501")
+    assert p.returncode == 2 and "--rollouts-days: expected 0 to 36500" in p.stderr
+    store.start(args=["--rollouts-days", "0"])
+    pub = Publisher(store)
+    pub.push(build_package(str(tmp_path), version="1.0"))
+    pub.ferry("push", build_package(str(tmp_path), version="2.0"))
+
+    def staged(channel, *more):
+        p = pub.ferry("release", "hello", "2", channel, "--stages", "1,100", "--stage-wait",
+                      "1h", *more, "--json")
+        return json.loads(p.stdout)["rollouts"][0]["id"]
+
+    ids = {}
+    ids["stopped"] = staged("stable")
+    pub.ferry("rollout", "stop", "hello", "stable")
+    ids["superseded"] = staged("candidate")
+    pub.ferry("release", "hello", "2", "candidate")
+    ids["halted"] = staged("beta", "--halt-failures", "1")
+    d = Device()
+    body = json.dumps(d.report(channel="latest/beta")).encode()
+    assert post(store, body, d.sign(body))[0] == 201
+    ids["done"] = staged("edge")
+    write_sql(store, ["UPDATE rollouts SET stage_started = stage_started - 7200, "
+                      "min_ok = 0 WHERE state = 'running'",
+                      "UPDATE jobs SET run_after = 0 WHERE kind = 'rollout'"])
+    ids["paused"] = staged("stable/paused")
+    pub.ferry("rollout", "pause", "hello", "stable/paused")
+    ids["running"] = staged("stable/running")
+    ids["recent"] = staged("beta/recent")
+    pub.ferry("rollout", "stop", "hello", "beta/recent")
+
+    def states():
+        status, got = store.api("GET", "/v1/packages/hello/rollouts?all=1", token=pub.token)
+        assert status == 200, got
+        return {r["id"]: r["state"] for r in got["rollouts"]}
+    wait_for("the halt and the end", lambda: states()[ids["done"]] == "done" and
+             states()[ids["halted"]] == "halted")
+    assert {k: states()[v] for k, v in ids.items()} == {
+        "stopped": "stopped", "superseded": "superseded", "halted": "halted", "done": "done",
+        "paused": "paused", "running": "running", "recent": "stopped"}
+    # all but the recent one began and ended 400 days ago; the paused and
+    # running ones get an end too, which no rollout under way has, to show
+    # that their state alone keeps them
+    old = ", ".join(str(v) for k, v in ids.items() if k != "recent")
+    write_sql(store, [f"UPDATE rollouts SET started = started - {400 * DAY}, "
+                      f"finished = {int(time.time()) - 400 * DAY} WHERE id IN ({old})",
+                      f"UPDATE rollout_events SET time = time - {400 * DAY} "
+                      f"WHERE rollout IN ({old})"])
+    events = {r[0]: int(r[1]) for r in store.sql(
+        "SELECT rollout, COUNT(*) FROM rollout_events GROUP BY rollout")}
+    assert sorted(int(k) for k in events) == sorted(ids.values())
+
+    # 0: kept forever. The job is made due now; once it ran it is queued
+    # again a day later
+    write_sql(store, ["UPDATE jobs SET run_after = 0 WHERE kind = 'rollout-prune'"])
+    wait_for("the prune job", lambda: [r for r in store.sql(
+        "SELECT run_after FROM jobs WHERE kind = 'rollout-prune' AND state = 'queued'")
+        if int(r[0]) > time.time() + DAY - 3600])
+    assert sorted(states()) == sorted(ids.values())
+
+    # the default, 365 days: the job runs at start
+    assert store.stop() == 0
+    store.start()
+    kept = {ids["paused"], ids["running"], ids["recent"]}
+    wait_for("the prune", lambda: set(states()) == kept)
+    assert {int(r[0]) for r in store.sql("SELECT id FROM rollouts")} == kept
+    left = {int(r[0]): int(r[1]) for r in store.sql(
+        "SELECT rollout, COUNT(*) FROM rollout_events GROUP BY rollout")}
+    assert left == {k: events[str(k)] for k in kept}
+    wait_for("the log line", lambda: "rollouts: deleted 4 that finished more than 365 days "
+             "ago" in store.read_log())
+    # the rollouts under way still move, stop and show
+    pub.ferry("rollout", "resume", "hello", "stable/paused")
+    p = pub.ferry("rollout", "stop", "hello", "stable/running")
+    assert "stopped" in p.stdout
 
 
 def checkin(dev, packages, over=None):

@@ -10,12 +10,14 @@
  *   /p/NAME/revisions      revisions, their SBOM components and notices
  *   /p/NAME/notices        open vulnerability notices
  *   /p/NAME/reports        device reports: failed step, log lines
- *   /p/NAME/rollouts       staged rollouts: stage, counts, chart
+ *   /p/NAME/rollouts       staged rollouts: start one; stage, counts (all
+ *                          and per stage), chart
  *   /p/NAME/devices        inventory: weekly active devices, charts
  * A view whose endpoint this store does not have (404 for the route) says
- * so and the rest keeps working. The one thing it changes is a running
- * rollout: pause, resume, stop (as `ferry rollout` does); releasing and
- * everything else is the ferry command's. */
+ * so and the rest keeps working. What it changes is staged rollouts: it
+ * starts one (the release route with "stages", as `ferry release --stages`
+ * does) and pauses, resumes or stops one (as `ferry rollout` does); other
+ * releases, promote, close and everything else are the ferry command's. */
 "use strict";
 
 const TOKEN_KEY = "ferry-console-token";
@@ -511,13 +513,101 @@ function rolloutControls(name, ro, id) {
     "aria-label": "Steer the rollout on " + ro.channel }, b1, " ", b2, out);
 }
 
+/* "6h", "90m", "2d", "30s" (or bare seconds) into seconds; null when it
+ * is none of these. The store checks the range. */
+function parseWait(text) {
+  const m = /^(\d{1,9})\s*(s|m|min|h|d)?$/.exec(text.trim());
+  if (!m) return null;
+  const unit = { s: 1, m: 60, min: 60, h: 3600, d: 86400 }[m[2] || "s"];
+  return Number(m[1]) * unit;
+}
+
+/* The form that starts a staged rollout: POST .../release with "stages" and
+ * "stage-wait", the body `ferry release NAME REV CH --stages ... --stage-wait
+ * ...` sends. The store checks every field; its refusal is shown as it says
+ * it, next to the field it names. On success the view is drawn again and the
+ * focus moves to the new rollout. */
+function startRolloutForm(name) {
+  const field = (id, label, help, attrs) => el("div", { class: "field" },
+    el("label", { for: id, text: label }),
+    el("input", Object.assign({ id, name: id, autocomplete: "off", spellcheck: "false",
+      "aria-describedby": id + "-help start-error" }, attrs)),
+    el("p", { id: id + "-help", class: "help", text: help }));
+  const out = el("p", { id: "start-error", class: "error", role: "alert" });
+  const form = el("form", { id: "start-rollout", class: "start-rollout", novalidate: true,
+    "aria-labelledby": "start-h" },
+  field("start-revision", "Revision", "The revision to release, as ferry revisions lists it.",
+    { inputmode: "numeric", size: 8, required: true }),
+  field("start-channel", "Channel", "TRACK/RISK[/BRANCH], or a risk alone: stable, candidate, beta, edge.",
+    { size: 24, required: true }),
+  field("start-stages", "Stages", "Percentages of devices, each larger than the one before, the last 100.",
+    { size: 20, value: "1,10,50,100", required: true }),
+  field("start-wait", "Stage wait", "How long each stage lasts at least: a number with s, m, h or d.",
+    { size: 8, value: "6h", required: true }),
+  el("div", { class: "field" }, el("button", { type: "submit", text: "Start rollout" })), out);
+  const fields = { revision: "start-revision", channel: "start-channel", stages: "start-stages",
+    "stage-wait": "start-wait" };
+  const blame = (key, message) => {
+    for (const id of Object.values(fields)) form.elements[id].removeAttribute("aria-invalid");
+    out.textContent = message;
+    const input = key && form.elements[fields[key]];
+    if (input) {
+      input.setAttribute("aria-invalid", "true");
+      input.focus();
+    }
+  };
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    if (form.dataset.busy) return;
+    const v = (id) => form.elements[id].value.trim();
+    const rev = v("start-revision"), channel = v("start-channel");
+    if (!rev) return blame("revision", "Revision: give the revision to release.");
+    if (!channel) return blame("channel", "Channel: give the channel to release to.");
+    const wait = parseWait(v("start-wait"));
+    if (wait === null)
+      return blame("stage-wait", "Stage wait: expected a number with s, m, h or d, e.g. 6h.");
+    /* numbers where they are numbers; anything else goes as typed, for
+     * the store to refuse in its words */
+    const num = (t) => (/^\d{1,15}$/.test(t) ? Number(t) : t);
+    const body = { revision: num(rev), channels: [channel],
+      stages: v("start-stages").split(",").map((t) => num(t.trim())), "stage-wait": wait };
+    form.dataset.busy = "1";
+    out.textContent = "";
+    try {
+      const r = await api("/v1/packages/" + enc(name) + "/release", body);
+      const ro = (r.rollouts || [])[0];
+      await route();
+      const h = ro && $("rollout-" + ro.id + "-h");
+      if (h) {
+        h.setAttribute("tabindex", "-1");
+        h.focus();
+        h.scrollIntoView({ block: "start" });
+      }
+    } catch (e) {
+      const m = /^"([a-z-]+)"/.exec(e.message);
+      const key = m && m[1] in fields ? m[1] : e.code === "invalid-channel" ? "channel"
+        : e.code === "not-found" && /revision/.test(e.message) ? "revision" : null;
+      blame(key, "Not started: " + e.message);
+    } finally {
+      delete form.dataset.busy;
+    }
+  });
+  return el("section", { id: "start", "aria-labelledby": "start-h" },
+    el("h2", { id: "start-h", text: "Start a staged rollout" }),
+    el("p", { class: "help" }, "Releases the revision to the first stage's share of the channel's " +
+      "devices; the store moves it to the next stage when the wait is over and devices report it " +
+      "working, and halts it when they report it failing. As ",
+    el("code", { text: "ferry release " + name + " REV CHANNEL --stages 1,10,50,100 --stage-wait 6h" }), "."),
+    form);
+}
+
 async function viewRollouts(view, name) {
   view.append(el("h1", { tabindex: "-1", text: name + ": rollouts" }));
   const r = await optionalApi("/v1/packages/" + enc(name) + "/rollouts?all=1");
   if (!r) return notAvailable(view, "Staged rollouts are");
+  view.append(startRolloutForm(name));
   if (!r.rollouts.length) {
-    view.append(notice("", "No staged rollout of " + name + ": ",
-      el("code", { text: "ferry release " + name + " REV CHANNEL --stages 1,10,50,100" }), " starts one."));
+    view.append(notice("", "No staged rollout of " + name + " yet."));
     return;
   }
   for (const ro of r.rollouts) {
@@ -537,6 +627,15 @@ async function viewRollouts(view, name) {
     sec.append(el("dl", { class: "counts" }, [["ok", "ok"], ["rolled-back", "rolled back"],
       ["pending", "pending"], ["not-seen", "not seen"], ["outside", "later stages"]].map(([k, label]) =>
       el("div", {}, el("dt", { text: label }), el("dd", { text: c[k] === undefined ? "—" : c[k] })))));
+    const per = ro["stage-counts"] || [];
+    if (per.length)
+      sec.append(table("Devices that reported during each stage", ["Stage", "Share#", "Began",
+        "Ok#", "Rolled back#"], per.map((s) => el("tr", { "data-stage": s.stage },
+        el("th", { scope: "row", text: String(s.stage + 1) }),
+        el("td", { class: "num", text: s.percentage + " %" }), el("td", { text: when(s.started) }),
+        el("td", { class: "num", text: s.ok }),
+        el("td", { class: "num" + (s["rolled-back"] ? " result-bad" : ""), text: s["rolled-back"] }))),
+      { class: "stage-counts" }));
     if (ro.state === "running" || ro.state === "paused")
       sec.append(rolloutControls(name, ro, id));
     sec.append(...rolloutChart(ro, id + "-chart"));
