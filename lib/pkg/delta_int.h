@@ -46,15 +46,17 @@ int delta_header_parse(const unsigned char *buf, uint64_t file_size, struct delt
 void delta_header_encode(const struct delta_header *h, unsigned char *buf);
 
 /* The add of a diff record (docs/formats/delta.md), the one rule the maker
- * and the parser share: out = old + diff over n bytes of one add run, the
- * run's first byte at offset 0. Version 1 adds byte by byte (mod 256);
- * version 2 adds 32-bit little-endian words (mod 2^32) counted from the
- * start of the run, and the last n % 4 bytes byte by byte. A run may be
- * given in pieces only if every piece but the last is a multiple of 4 bytes.
+ * and the parser share: out = old + diff over n bytes of an add run whose
+ * first byte lies at offset pos of the new file. Version 1 adds byte by
+ * byte (mod 256). Version 2 adds 32-bit little-endian words (mod 2^32) at
+ * the new file's offsets that are multiples of 4, where the whole word lies
+ * in the run, and the bytes before the first such word and after the last
+ * (0 to 3 each) byte by byte. A run may be given in pieces only if every
+ * piece but the last ends at a new-file offset that is a multiple of 4.
  * out may be diff. delta_sub is its inverse: diff = new - old. */
-void delta_add(uint32_t version, unsigned char *out, const unsigned char *old,
+void delta_add(uint32_t version, uint64_t pos, unsigned char *out, const unsigned char *old,
                const unsigned char *diff, size_t n);
-void delta_sub(uint32_t version, unsigned char *diff, const unsigned char *nw,
+void delta_sub(uint32_t version, uint64_t pos, unsigned char *diff, const unsigned char *nw,
                const unsigned char *old, size_t n);
 
 /* LEB128: 7 bits a byte, least significant first; at most 10 bytes. Returns

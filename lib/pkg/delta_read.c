@@ -127,25 +127,34 @@ static void put_le32(unsigned char *p, uint32_t v)
  * gives the same diff word wherever it sits, carries included: in an
  * executable whose code or data shifted, long runs of relocated addresses
  * then make one repeated word, which xz compresses far better than the
- * byte-wise differences whose carries vary. */
-void delta_add(uint32_t version, unsigned char *out, const unsigned char *old,
+ * byte-wise differences whose carries vary. Words sit where the new file's
+ * aligned pointers and offsets do: at its offsets that are multiples of 4. */
+void delta_add(uint32_t version, uint64_t pos, unsigned char *out, const unsigned char *old,
                const unsigned char *diff, size_t n)
 {
 	size_t i = 0;
-	if (version >= 2)
+	if (version >= 2) {
+		size_t head = (size_t)((4 - (pos & 3)) & 3);
+		for (; i < head && i < n; i++)
+			out[i] = (unsigned char)(old[i] + diff[i]);
 		for (; n - i >= 4; i += 4)
 			put_le32(out + i, get_le32(old + i) + get_le32(diff + i));
+	}
 	for (; i < n; i++)
 		out[i] = (unsigned char)(old[i] + diff[i]);
 }
 
-void delta_sub(uint32_t version, unsigned char *diff, const unsigned char *nw,
+void delta_sub(uint32_t version, uint64_t pos, unsigned char *diff, const unsigned char *nw,
                const unsigned char *old, size_t n)
 {
 	size_t i = 0;
-	if (version >= 2)
+	if (version >= 2) {
+		size_t head = (size_t)((4 - (pos & 3)) & 3);
+		for (; i < head && i < n; i++)
+			diff[i] = (unsigned char)(nw[i] - old[i]);
 		for (; n - i >= 4; i += 4)
 			put_le32(diff + i, get_le32(nw + i) - get_le32(old + i));
+	}
 	for (; i < n; i++)
 		diff[i] = (unsigned char)(nw[i] - old[i]);
 }
@@ -363,14 +372,17 @@ static int put_bsdiff(struct reader *r, size_t idx, uint64_t size, ferry_error *
 		if (rc < 0)
 			return rc;
 		for (uint64_t left = add; left > 0;) {
-			size_t k = left < CHUNK ? (size_t)left : CHUNK;
+			uint64_t pos = done + add - left;
+			size_t room = CHUNK - (size_t)(pos & 3);
+			size_t k = left < room ? (size_t)left : room;
 			rc = r->base->read(r->base->ctx, idx, oldpos, r->old, k, err);
 			if (rc == 0)
 				rc = ds_read(&r->s[DELTA_DIFF], r->buf, k, err);
 			if (rc < 0)
 				return rc;
-			/* k is CHUNK, a multiple of 4, but for the run's last piece */
-			delta_add(r->h->version, r->buf, r->old, r->buf, k);
+			/* pieces end at new-file offsets that are multiples of 4
+			 * (but the run's last), so no word is split */
+			delta_add(r->h->version, pos, r->buf, r->old, r->buf, k);
 			rc = r->sink->write(r->sink->ctx, r->buf, k, err);
 			if (rc < 0)
 				return rc;

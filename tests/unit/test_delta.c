@@ -128,9 +128,31 @@ static uint32_t le32_at(const char *p)
 	return (uint32_t)u[0] | (uint32_t)u[1] << 8 | (uint32_t)u[2] << 16 | (uint32_t)u[3] << 24;
 }
 
-/* Version 2 adds little-endian 32-bit words with carries inside a word and
- * wrap-around at its top, and the 1 to 3 bytes of a tail one by one;
- * version 1 adds every byte alone. delta_sub undoes delta_add. */
+/* What version 2 gives for one run at new-file offset pos, written
+ * another way than delta_add: byte i belongs to the word that starts at
+ * i - (pos + i) % 4 when that word lies whole in the run. */
+static void word_add_ref(uint64_t pos, unsigned char *out, const unsigned char *old,
+                         const unsigned char *diff, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t w = (size_t)((pos + i) & 3);
+		if (w == 0 && i + 4 <= n) {
+			uint32_t v =
+			    le32_at((const char *)old + i) + le32_at((const char *)diff + i);
+			for (unsigned j = 0; j < 4; j++)
+				out[i + j] = (unsigned char)(v >> (8 * j));
+			i += 4;
+		} else {
+			out[i] = (unsigned char)(old[i] + diff[i]);
+			i++;
+		}
+	}
+}
+
+/* Version 2 adds little-endian 32-bit words at the new file's offsets that
+ * are multiples of 4, with carries inside a word and wrap-around at its
+ * top, and the 1 to 3 bytes before the first and after the last word one by
+ * one; version 1 adds every byte alone. delta_sub undoes delta_add. */
 static void test_word_add(void **state)
 {
 	(void)state;
@@ -138,38 +160,54 @@ static void test_word_add(void **state)
 	                                      0x00, 0x00, 0xff, 0xff, 0xff};
 	static const unsigned char diff[11] = {0x01, 0x00, 0x00, 0x00, 0x02, 0x00,
 	                                       0x00, 0x00, 0x01, 0x01, 0x01};
-	/* word 0xffffffff + 1 wraps to 0; 0x000000ff + 2 carries into byte 1;
-	 * the tail adds bytes, no carry from one to the next */
+	/* at offset 0: word 0xffffffff + 1 wraps to 0; 0x000000ff + 2 carries
+	 * into byte 1; the tail adds bytes, no carry from one to the next */
 	static const unsigned char v2[11] = {0x00, 0x00, 0x00, 0x00, 0x01, 0x01,
 	                                     0x00, 0x00, 0x00, 0x00, 0x00};
 	static const unsigned char v1[11] = {0x00, 0xff, 0xff, 0xff, 0x01, 0x00,
 	                                     0x00, 0x00, 0x00, 0x00, 0x00};
-	unsigned char out[11], back[11];
+	/* at offset 4k + 1: 3 bytes alone (00 ff ff), the word of bytes 3..6
+	 * (0x0000ffff + 0x00000200 = 0x000101ff), the word of bytes 7..10
+	 * (0xffffff00 + 0x01010100 = 0x01010000, the carry out of it lost) */
+	static const unsigned char v2_at1[11] = {0x00, 0xff, 0xff, 0xff, 0x01, 0x01,
+	                                         0x00, 0x00, 0x00, 0x01, 0x01};
+	unsigned char out[11], want[11], back[11];
 	for (size_t n = 0; n <= 11; n++) {
 		/* n = 9, 10, 11: tails of 1, 2 and 3 bytes after two words; n < 4:
 		 * a run that is all tail */
 		memset(out, 0xaa, sizeof(out));
-		delta_add(2, out, old, diff, n);
+		delta_add(2, 4096, out, old, diff, n);
 		for (size_t i = 0; i < n; i++) {
-			unsigned char want =
-			    i < n - n % 4 ? v2[i] : (unsigned char)(old[i] + diff[i]);
-			if (out[i] != want)
+			unsigned char w = i < n - n % 4 ? v2[i] : (unsigned char)(old[i] + diff[i]);
+			if (out[i] != w)
 				fail_msg("v2, %zu bytes: byte %zu is %#x, not %#x", n, i, out[i],
-				         want);
+				         w);
 		}
 		for (size_t i = n; i < sizeof(out); i++)
 			assert_int_equal(out[i], 0xaa);
-		delta_sub(2, back, out, old, n);
+		delta_sub(2, 4096, back, out, old, n);
 		assert_memory_equal(back, diff, n);
 
-		delta_add(1, out, old, diff, n);
+		/* every offset in a word: heads and tails of 0 to 3 bytes */
+		for (uint64_t pos = 4093; pos < 4101; pos++) {
+			delta_add(2, pos, out, old, diff, n);
+			word_add_ref(pos, want, old, diff, n);
+			assert_memory_equal(out, want, n);
+			delta_sub(2, pos, back, out, old, n);
+			assert_memory_equal(back, diff, n);
+		}
+
+		/* version 1 ignores the offset */
+		delta_add(1, 4097, out, old, diff, n);
 		assert_memory_equal(out, v1, n);
-		delta_sub(1, back, out, old, n);
+		delta_sub(1, 4097, back, out, old, n);
 		assert_memory_equal(back, diff, n);
 	}
+	delta_add(2, 1, out, old, diff, 11);
+	assert_memory_equal(out, v2_at1, 11);
 
-	/* in place (out is diff), and a run given in pieces of whole words
-	 * adds as the whole run */
+	/* in place (out is diff), and a run given in pieces that end at
+	 * multiples of 4 of the new file adds as the whole run */
 	unsigned char a[4099], d[4099], whole[4099], pieces[4099];
 	uint64_t x = 88172645463325252ull;
 	for (size_t i = 0; i < sizeof(a); i++) {
@@ -177,17 +215,20 @@ static void test_word_add(void **state)
 		a[i] = (unsigned char)x;
 		d[i] = (unsigned char)(x >> 8);
 	}
-	delta_add(2, whole, a, d, sizeof(a));
-	memcpy(pieces, d, sizeof(d));
-	delta_add(2, pieces, a, pieces, 1024);
-	delta_add(2, pieces + 1024, a + 1024, pieces + 1024, sizeof(a) - 1024);
+	delta_add(2, 6, whole, a, d, sizeof(a));
+	word_add_ref(6, pieces, a, d, sizeof(a));
 	assert_memory_equal(pieces, whole, sizeof(whole));
+	memcpy(pieces, d, sizeof(d));
+	delta_add(2, 6, pieces, a, pieces, 1022);
+	delta_add(2, 1028, pieces + 1022, a + 1022, pieces + 1022, sizeof(a) - 1022);
+	assert_memory_equal(pieces, whole, sizeof(whole));
+
 	/* a word that moved by a constant gives the same diff word wherever
 	 * it is, carries or not */
 	unsigned char ptr_old[8] = {0xf0, 0x0f, 0x01, 0x00, 0x10, 0x00, 0x00, 0x00};
 	unsigned char ptr_new[8] = {0x00, 0x10, 0x01, 0x00, 0x20, 0x00, 0x00, 0x00};
 	unsigned char pd[8];
-	delta_sub(2, pd, ptr_new, ptr_old, 8);
+	delta_sub(2, 0, pd, ptr_new, ptr_old, 8);
 	assert_int_equal(le32_at((const char *)pd), 0x10);
 	assert_int_equal(le32_at((const char *)pd + 4), 0x10);
 }
