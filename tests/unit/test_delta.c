@@ -6,7 +6,7 @@
  * when the rebuilt image is not the one named; and a refusal leaves neither
  * the output nor a work directory. The add of diff bytes follows the
  * version: bytes in version 1, 32-bit words in version 2, and a version 1
- * delta (the corpus's good.delta) still applies. */
+ * delta (the corpus's v1-carries.delta) still applies. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -360,6 +360,26 @@ static void test_version1_applies(void **state)
 	}
 }
 
+/* The corpus's version 2 seeds (from the pattern tree's image to trees with
+ * moved words, at aligned offsets and not) are deltas that apply. */
+static void test_v2_seeds_apply(void **state)
+{
+	static const char *const seeds[] = {"v2-good.delta", "v2-unaligned.delta"};
+	ferry_error err = {0};
+	char path[4400];
+	pattern_tree("a");
+	pack("a", "a.ferry");
+	const char *src = getenv("FERRY_SOURCE_DIR");
+	assert_non_null(src);
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/tests/fuzz/corpus/delta/%s", src, seeds[i]);
+		int rc = delta_apply(at("a.ferry"), path, at("out.ferry"), NULL, NULL, &err);
+		if (rc)
+			fail_msg("%s: %s", seeds[i], err.msg);
+		assert_int_equal(unlink(at("out.ferry")), 0);
+	}
+}
+
 static void test_hostile_corpus(void **state)
 {
 	ferry_error err = {0};
@@ -459,6 +479,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_word_add),
 	    cmocka_unit_test_setup_teardown(test_version1_applies, tu_tmpdir_setup,
+	                                    tu_tmpdir_teardown),
+	    cmocka_unit_test_setup_teardown(test_v2_seeds_apply, tu_tmpdir_setup,
 	                                    tu_tmpdir_teardown),
 	    cmocka_unit_test_setup_teardown(test_roundtrip, tu_tmpdir_setup, tu_tmpdir_teardown),
 	    cmocka_unit_test_setup_teardown(test_refusals, tu_tmpdir_setup, tu_tmpdir_teardown),
