@@ -12,7 +12,8 @@
 #include "base/error.h"
 
 #define DELTA_MAGIC "FERRYDLT"
-#define DELTA_VERSION 1
+#define DELTA_VERSION 2     /* the version the maker writes */
+#define DELTA_VERSION_MIN 1 /* the oldest version the parser reads */
 #define DELTA_HEADER_SIZE 160
 #define DELTA_DICT_SIZE (8u << 20) /* LZMA2 dictionary of a stream */
 #define DELTA_MEMLIMIT (12u << 20) /* most memory a stream's decoder may take */
@@ -26,6 +27,7 @@ enum delta_type { DELTA_DIR = 1, DELTA_FILE = 2, DELTA_SYMLINK = 3 };
 enum delta_source { DELTA_LITERAL = 0, DELTA_COPY = 1, DELTA_BSDIFF = 2 };
 
 struct delta_header {
+	uint32_t version;    /* DELTA_VERSION_MIN..DELTA_VERSION: how diff bytes add */
 	uint8_t compression; /* enum image_compression of B */
 	uint32_t mtime;      /* B's superblock modification time */
 	uint64_t a_size;
@@ -40,7 +42,22 @@ struct delta_header {
 /* Check the 160 header bytes of a delta file of file_size bytes. */
 int delta_header_parse(const unsigned char *buf, uint64_t file_size, struct delta_header *h,
                        ferry_error *err) FERRY_WUR;
+/* Encode h, with h->version (DELTA_VERSION_MIN..DELTA_VERSION). */
 void delta_header_encode(const struct delta_header *h, unsigned char *buf);
+
+/* The add of a diff record (docs/formats/delta.md), the one rule the maker
+ * and the parser share: out = old + diff over n bytes of an add run whose
+ * first byte lies at offset pos of the new file. Version 1 adds byte by
+ * byte (mod 256). Version 2 adds 32-bit little-endian words (mod 2^32) at
+ * the new file's offsets that are multiples of 4, where the whole word lies
+ * in the run, and the bytes before the first such word and after the last
+ * (0 to 3 each) byte by byte. A run may be given in pieces only if every
+ * piece but the last ends at a new-file offset that is a multiple of 4.
+ * out may be diff. delta_sub is its inverse: diff = new - old. */
+void delta_add(uint32_t version, uint64_t pos, unsigned char *out, const unsigned char *old,
+               const unsigned char *diff, size_t n);
+void delta_sub(uint32_t version, uint64_t pos, unsigned char *diff, const unsigned char *nw,
+               const unsigned char *old, size_t n);
 
 /* LEB128: 7 bits a byte, least significant first; at most 10 bytes. Returns
  * the bytes written into out (room for 10). */

@@ -306,10 +306,12 @@ static int emit(struct maker *m, const unsigned char *old, const unsigned char *
 		rc = cs_varint(m, DELTA_CTRL, extra_len);
 	if (rc == 0)
 		rc = cs_varint(m, DELTA_CTRL, delta_zigzag(seek));
-	for (size_t i = 0; rc == 0 && i < lenf; i += sizeof(buf)) {
-		size_t k = lenf - i < sizeof(buf) ? lenf - i : sizeof(buf);
-		for (size_t j = 0; j < k; j++)
-			buf[j] = (unsigned char)(nw[lastscan + i + j] - old[lastpos + i + j]);
+	for (size_t i = 0, k; rc == 0 && i < lenf; i += k) {
+		/* pieces end at new-file offsets that are multiples of 4 */
+		size_t room = sizeof(buf) - ((lastscan + i) & 3);
+		k = lenf - i < room ? lenf - i : room;
+		delta_sub(DELTA_VERSION, lastscan + i, buf, nw + lastscan + i, old + lastpos + i,
+		          k);
 		rc = cs_write(m, DELTA_DIFF, buf, k, LZMA_RUN);
 	}
 	if (rc == 0 && extra_len)
@@ -641,7 +643,7 @@ static int copy_stream(struct maker *m, unsigned i, int out)
 
 static int make(struct maker *m, const char *a_path, const char *b_path, const char *out_path)
 {
-	struct delta_header h = {0};
+	struct delta_header h = {.version = DELTA_VERSION};
 	struct image_info ai, bi;
 	int rc;
 

@@ -43,7 +43,7 @@ void delta_header_encode(const struct delta_header *h, unsigned char *buf)
 {
 	memset(buf, 0, DELTA_HEADER_SIZE);
 	memcpy(buf, DELTA_MAGIC, 8);
-	put_le(buf + 8, DELTA_VERSION, 4);
+	put_le(buf + 8, h->version, 4);
 	buf[16] = h->compression;
 	put_le(buf + 20, h->mtime, 4);
 	put_le(buf + 24, h->a_size, 8);
@@ -62,9 +62,12 @@ int delta_header_parse(const unsigned char *buf, uint64_t file_size, struct delt
 	static const unsigned char zero[8];
 	if (file_size < DELTA_HEADER_SIZE || memcmp(buf, DELTA_MAGIC, 8) != 0)
 		return ferry_error_set(err, FERRY_E_CORRUPT, "not a ferry delta");
-	if (get_le(buf + 8, 4) != DELTA_VERSION)
-		return ferry_error_set(err, FERRY_E_UNSUPPORTED, "delta format version %u",
-		                       (unsigned)get_le(buf + 8, 4));
+	h->version = (uint32_t)get_le(buf + 8, 4);
+	if (h->version < DELTA_VERSION_MIN || h->version > DELTA_VERSION)
+		return ferry_error_set(
+		    err, FERRY_E_UNSUPPORTED,
+		    "delta format version %u: this ferry reads versions %u to %u", h->version,
+		    DELTA_VERSION_MIN, DELTA_VERSION);
 	if (memcmp(buf + 12, zero, 4) != 0 || memcmp(buf + 17, zero, 3) != 0 ||
 	    memcmp(buf + 108, zero, 4) != 0)
 		return ferry_error_set(err, FERRY_E_CORRUPT, "delta header: reserved bytes not 0");
@@ -105,6 +108,55 @@ int delta_header_parse(const unsigned char *buf, uint64_t file_size, struct delt
 		                       "delta: %llu bytes after the last stream",
 		                       (unsigned long long)(file_size - total));
 	return 0;
+}
+
+static uint32_t get_le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void put_le32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+	p[2] = (unsigned char)(v >> 16);
+	p[3] = (unsigned char)(v >> 24);
+}
+
+/* Version 2 adds words so that a pointer or offset that moved by a constant
+ * gives the same diff word wherever it sits, carries included: in an
+ * executable whose code or data shifted, long runs of relocated addresses
+ * then make one repeated word, which xz compresses far better than the
+ * byte-wise differences whose carries vary. Words sit where the new file's
+ * aligned pointers and offsets do: at its offsets that are multiples of 4. */
+void delta_add(uint32_t version, uint64_t pos, unsigned char *out, const unsigned char *old,
+               const unsigned char *diff, size_t n)
+{
+	size_t i = 0;
+	if (version >= 2) {
+		size_t head = (size_t)((4 - (pos & 3)) & 3);
+		for (; i < head && i < n; i++)
+			out[i] = (unsigned char)(old[i] + diff[i]);
+		for (; n - i >= 4; i += 4)
+			put_le32(out + i, get_le32(old + i) + get_le32(diff + i));
+	}
+	for (; i < n; i++)
+		out[i] = (unsigned char)(old[i] + diff[i]);
+}
+
+void delta_sub(uint32_t version, uint64_t pos, unsigned char *diff, const unsigned char *nw,
+               const unsigned char *old, size_t n)
+{
+	size_t i = 0;
+	if (version >= 2) {
+		size_t head = (size_t)((4 - (pos & 3)) & 3);
+		for (; i < head && i < n; i++)
+			diff[i] = (unsigned char)(nw[i] - old[i]);
+		for (; n - i >= 4; i += 4)
+			put_le32(diff + i, get_le32(nw + i) - get_le32(old + i));
+	}
+	for (; i < n; i++)
+		diff[i] = (unsigned char)(nw[i] - old[i]);
 }
 
 size_t delta_varint_put(uint64_t v, unsigned char *out)
@@ -320,14 +372,17 @@ static int put_bsdiff(struct reader *r, size_t idx, uint64_t size, ferry_error *
 		if (rc < 0)
 			return rc;
 		for (uint64_t left = add; left > 0;) {
-			size_t k = left < CHUNK ? (size_t)left : CHUNK;
+			uint64_t pos = done + add - left;
+			size_t room = CHUNK - (size_t)(pos & 3);
+			size_t k = left < room ? (size_t)left : room;
 			rc = r->base->read(r->base->ctx, idx, oldpos, r->old, k, err);
 			if (rc == 0)
 				rc = ds_read(&r->s[DELTA_DIFF], r->buf, k, err);
 			if (rc < 0)
 				return rc;
-			for (size_t i = 0; i < k; i++)
-				r->buf[i] = (unsigned char)(r->buf[i] + r->old[i]);
+			/* pieces end at new-file offsets that are multiples of 4
+			 * (but the run's last), so no word is split */
+			delta_add(r->h->version, pos, r->buf, r->old, r->buf, k);
 			rc = r->sink->write(r->sink->ctx, r->buf, k, err);
 			if (rc < 0)
 				return rc;

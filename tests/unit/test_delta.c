@@ -2,8 +2,11 @@
  * new one byte for byte (copies, diffs, literals, renames, new directories
  * and symlinks); a delta is refused for another old image, when damaged
  * (flipped, truncated), when hostile (the corpus of tests/fuzz/corpus/delta,
- * made against the pattern tree below) or when the rebuilt image is not the
- * one named; and a refusal leaves neither the output nor a work directory. */
+ * made against the pattern tree below), when of an unknown format version or
+ * when the rebuilt image is not the one named; and a refusal leaves neither
+ * the output nor a work directory. The add of diff bytes follows the
+ * version: bytes in version 1, 32-bit words in version 2, and a version 1
+ * delta (the corpus's v1-carries.delta) still applies. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +20,7 @@
 
 #include "base/str.h"
 #include "pkg/delta.h"
+#include "pkg/delta_int.h"
 #include "pkg/image.h"
 #include "testutil.h"
 
@@ -118,6 +122,117 @@ static void make_pair(bool big)
 	pack("b", "b.ferry");
 }
 
+static uint32_t le32_at(const char *p)
+{
+	const unsigned char *u = (const unsigned char *)p;
+	return (uint32_t)u[0] | (uint32_t)u[1] << 8 | (uint32_t)u[2] << 16 | (uint32_t)u[3] << 24;
+}
+
+/* What version 2 gives for one run at new-file offset pos, written
+ * another way than delta_add: byte i belongs to the word that starts at
+ * i - (pos + i) % 4 when that word lies whole in the run. */
+static void word_add_ref(uint64_t pos, unsigned char *out, const unsigned char *old,
+                         const unsigned char *diff, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t w = (size_t)((pos + i) & 3);
+		if (w == 0 && i + 4 <= n) {
+			uint32_t v =
+			    le32_at((const char *)old + i) + le32_at((const char *)diff + i);
+			for (unsigned j = 0; j < 4; j++)
+				out[i + j] = (unsigned char)(v >> (8 * j));
+			i += 4;
+		} else {
+			out[i] = (unsigned char)(old[i] + diff[i]);
+			i++;
+		}
+	}
+}
+
+/* Version 2 adds little-endian 32-bit words at the new file's offsets that
+ * are multiples of 4, with carries inside a word and wrap-around at its
+ * top, and the 1 to 3 bytes before the first and after the last word one by
+ * one; version 1 adds every byte alone. delta_sub undoes delta_add. */
+static void test_word_add(void **state)
+{
+	(void)state;
+	static const unsigned char old[11] = {0xff, 0xff, 0xff, 0xff, 0xff, 0x00,
+	                                      0x00, 0x00, 0xff, 0xff, 0xff};
+	static const unsigned char diff[11] = {0x01, 0x00, 0x00, 0x00, 0x02, 0x00,
+	                                       0x00, 0x00, 0x01, 0x01, 0x01};
+	/* at offset 0: word 0xffffffff + 1 wraps to 0; 0x000000ff + 2 carries
+	 * into byte 1; the tail adds bytes, no carry from one to the next */
+	static const unsigned char v2[11] = {0x00, 0x00, 0x00, 0x00, 0x01, 0x01,
+	                                     0x00, 0x00, 0x00, 0x00, 0x00};
+	static const unsigned char v1[11] = {0x00, 0xff, 0xff, 0xff, 0x01, 0x00,
+	                                     0x00, 0x00, 0x00, 0x00, 0x00};
+	/* at offset 4k + 1: 3 bytes alone (00 ff ff), the word of bytes 3..6
+	 * (0x0000ffff + 0x00000200 = 0x000101ff), the word of bytes 7..10
+	 * (0xffffff00 + 0x01010100 = 0x01010000, the carry out of it lost) */
+	static const unsigned char v2_at1[11] = {0x00, 0xff, 0xff, 0xff, 0x01, 0x01,
+	                                         0x00, 0x00, 0x00, 0x01, 0x01};
+	unsigned char out[11], want[11], back[11];
+	for (size_t n = 0; n <= 11; n++) {
+		/* n = 9, 10, 11: tails of 1, 2 and 3 bytes after two words; n < 4:
+		 * a run that is all tail */
+		memset(out, 0xaa, sizeof(out));
+		delta_add(2, 4096, out, old, diff, n);
+		for (size_t i = 0; i < n; i++) {
+			unsigned char w = i < n - n % 4 ? v2[i] : (unsigned char)(old[i] + diff[i]);
+			if (out[i] != w)
+				fail_msg("v2, %zu bytes: byte %zu is %#x, not %#x", n, i, out[i],
+				         w);
+		}
+		for (size_t i = n; i < sizeof(out); i++)
+			assert_int_equal(out[i], 0xaa);
+		delta_sub(2, 4096, back, out, old, n);
+		assert_memory_equal(back, diff, n);
+
+		/* every offset in a word: heads and tails of 0 to 3 bytes */
+		for (uint64_t pos = 4093; pos < 4101; pos++) {
+			delta_add(2, pos, out, old, diff, n);
+			word_add_ref(pos, want, old, diff, n);
+			assert_memory_equal(out, want, n);
+			delta_sub(2, pos, back, out, old, n);
+			assert_memory_equal(back, diff, n);
+		}
+
+		/* version 1 ignores the offset */
+		delta_add(1, 4097, out, old, diff, n);
+		assert_memory_equal(out, v1, n);
+		delta_sub(1, 4097, back, out, old, n);
+		assert_memory_equal(back, diff, n);
+	}
+	delta_add(2, 1, out, old, diff, 11);
+	assert_memory_equal(out, v2_at1, 11);
+
+	/* in place (out is diff), and a run given in pieces that end at
+	 * multiples of 4 of the new file adds as the whole run */
+	unsigned char a[4099], d[4099], whole[4099], pieces[4099];
+	uint64_t x = 88172645463325252ull;
+	for (size_t i = 0; i < sizeof(a); i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		a[i] = (unsigned char)x;
+		d[i] = (unsigned char)(x >> 8);
+	}
+	delta_add(2, 6, whole, a, d, sizeof(a));
+	word_add_ref(6, pieces, a, d, sizeof(a));
+	assert_memory_equal(pieces, whole, sizeof(whole));
+	memcpy(pieces, d, sizeof(d));
+	delta_add(2, 6, pieces, a, pieces, 1022);
+	delta_add(2, 1028, pieces + 1022, a + 1022, pieces + 1022, sizeof(a) - 1022);
+	assert_memory_equal(pieces, whole, sizeof(whole));
+
+	/* a word that moved by a constant gives the same diff word wherever
+	 * it is, carries or not */
+	unsigned char ptr_old[8] = {0xf0, 0x0f, 0x01, 0x00, 0x10, 0x00, 0x00, 0x00};
+	unsigned char ptr_new[8] = {0x00, 0x10, 0x01, 0x00, 0x20, 0x00, 0x00, 0x00};
+	unsigned char pd[8];
+	delta_sub(2, 0, pd, ptr_new, ptr_old, 8);
+	assert_int_equal(le32_at((const char *)pd), 0x10);
+	assert_int_equal(le32_at((const char *)pd + 4), 0x10);
+}
+
 static void test_roundtrip(void **state)
 {
 	ferry_error err = {0};
@@ -134,6 +249,10 @@ static void test_roundtrip(void **state)
 	struct delta_info info;
 	assert_int_equal(delta_read_info(at("ab.delta"), &info, &err), 0);
 	assert_int_equal(info.b_size, st.b_size);
+	_cleanup_free_ char *d = NULL;
+	size_t len;
+	assert_int_equal(fs_read_file(at("ab.delta"), 1 << 20, &d, &len, NULL), 0);
+	assert_int_equal(le32_at(d + 8), 2); /* the maker writes version 2 */
 
 	rc = delta_apply(at("a.ferry"), at("ab.delta"), at("out.ferry"), NULL, &st, &err);
 	if (rc)
@@ -188,6 +307,77 @@ static void test_refusals(void **state)
 	}
 	/* a, b, a.ferry, b.ferry, ab.delta, bad.delta */
 	assert_int_equal(entries_in_tmp(), 6);
+}
+
+/* The corpus's v1-carries.delta was written by the version 1 maker (diff
+ * bytes added byte by byte) from the pattern tree's image to one whose f3
+ * has 16 bytes inserted at 3000 and the words at 8000..12000 (after the
+ * insertion) moved by 0x1234, so its diff bytes carry when added as words.
+ * It still applies (to the image whose size and SHA-256 its header names,
+ * which delta_apply checks); read as version 2 it does not give that image;
+ * other versions are refused by name. */
+static void test_version1_applies(void **state)
+{
+	ferry_error err = {0};
+	char path[4400];
+	pattern_tree("a");
+	pack("a", "a.ferry");
+	const char *src = getenv("FERRY_SOURCE_DIR");
+	assert_non_null(src);
+	snprintf(path, sizeof(path), "%s/tests/fuzz/corpus/delta/v1-carries.delta", src);
+	_cleanup_free_ char *d = NULL;
+	size_t len;
+	assert_int_equal(fs_read_file(path, 1 << 20, &d, &len, NULL), 0);
+	assert_int_equal(le32_at(d + 8), 1);
+	put("v1.delta", (unsigned char *)d, len, 0644);
+	int rc = delta_apply(at("a.ferry"), at("v1.delta"), at("out.ferry"), NULL, NULL, &err);
+	if (rc)
+		fail_msg("%s", err.msg);
+	struct stat st;
+	assert_int_equal(stat(at("out.ferry"), &st), 0);
+	assert_int_equal(st.st_size, le32_at(d + 64)); /* B's size, below 4 GiB here */
+
+	/* the same bytes read with the word add do not rebuild B */
+	d[8] = 2;
+	put("v1-as-v2.delta", (unsigned char *)d, len, 0644);
+	rc = delta_apply(at("a.ferry"), at("v1-as-v2.delta"), at("out2.ferry"), NULL, NULL, &err);
+	assert_int_equal(rc, FERRY_E_VERIFY);
+	assert_int_equal(access(at("out2.ferry"), F_OK), -1);
+
+	static const unsigned char bad[] = {0, 3, 0xff};
+	for (size_t i = 0; i < sizeof(bad); i++) {
+		d[8] = (char)bad[i];
+		put("vx.delta", (unsigned char *)d, len, 0644);
+		err.msg[0] = '\0';
+		rc = delta_apply(at("a.ferry"), at("vx.delta"), at("out2.ferry"), NULL, NULL, &err);
+		assert_int_equal(rc, FERRY_E_UNSUPPORTED);
+		char want[64];
+		snprintf(want, sizeof(want),
+		         "delta format version %u: this ferry reads versions 1 to 2", bad[i]);
+		if (!strstr(err.msg, want))
+			fail_msg("version %u: %s", bad[i], err.msg);
+		assert_int_equal(access(at("out2.ferry"), F_OK), -1);
+	}
+}
+
+/* The corpus's version 2 seeds (from the pattern tree's image to trees with
+ * moved words, at aligned offsets and not) are deltas that apply. */
+static void test_v2_seeds_apply(void **state)
+{
+	static const char *const seeds[] = {"v2-good.delta", "v2-unaligned.delta"};
+	ferry_error err = {0};
+	char path[4400];
+	pattern_tree("a");
+	pack("a", "a.ferry");
+	const char *src = getenv("FERRY_SOURCE_DIR");
+	assert_non_null(src);
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/tests/fuzz/corpus/delta/%s", src, seeds[i]);
+		int rc = delta_apply(at("a.ferry"), path, at("out.ferry"), NULL, NULL, &err);
+		if (rc)
+			fail_msg("%s: %s", seeds[i], err.msg);
+		assert_int_equal(unlink(at("out.ferry")), 0);
+	}
 }
 
 static void test_hostile_corpus(void **state)
@@ -287,6 +477,11 @@ static void test_rebuilt_image_checked(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_word_add),
+	    cmocka_unit_test_setup_teardown(test_version1_applies, tu_tmpdir_setup,
+	                                    tu_tmpdir_teardown),
+	    cmocka_unit_test_setup_teardown(test_v2_seeds_apply, tu_tmpdir_setup,
+	                                    tu_tmpdir_teardown),
 	    cmocka_unit_test_setup_teardown(test_roundtrip, tu_tmpdir_setup, tu_tmpdir_teardown),
 	    cmocka_unit_test_setup_teardown(test_refusals, tu_tmpdir_setup, tu_tmpdir_teardown),
 	    cmocka_unit_test_setup_teardown(test_hostile_corpus, tu_tmpdir_setup,
