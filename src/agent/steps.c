@@ -1068,6 +1068,16 @@ static int step_dependents_health(struct txn *t, ferry_error *err)
 		if (rc < 0) {
 			json_object_set_new(t->data, "failed-dependent", json_string(name));
 			IGNORE_RC(txn_save_data(t, NULL));
+			/* ferry changes names it */
+			json_t *row = NULL;
+			if (state_query_row(t->db, &row, NULL,
+			                    "SELECT summary FROM changes WHERE id=?", "i",
+			                    t->id) == 0) {
+				_cleanup_free_ char *summary = str_dup_printf(
+				    "%s: %s is not healthy on it", jstr(row, "summary"), name);
+				json_decref(row);
+				set_summary(t, summary);
+			}
 			return ferry_error_prefix(err, rc,
 			                          "%s revision %s is not healthy on %s revision %s",
 			                          name, cur, t->name, t->to);

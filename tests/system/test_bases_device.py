@@ -228,7 +228,8 @@ def test_base_refresh_rolls_back_when_an_app_fails_on_it(pub, dev, base_images, 
     change = dev.json("changes")[-1]
     assert change["status"] == "Error"
     listing = dev.ferry("changes").stdout
-    assert "picky revision 1 is not healthy on debian-12 revision 2" in listing
+    assert "Refresh debian-12 from revision 1 to 2 (latest/stable): picky is not healthy on " \
+           "it" in listing, listing
     one = dev.ferry("change", str(change["id"])).stdout
     assert "picky revision 1 is not healthy on debian-12 revision 2" in one
     assert "this base has a marker I cannot live with" in one
