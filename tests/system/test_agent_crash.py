@@ -205,9 +205,9 @@ def base_store(tmp_path_factory):
     image = baselib.image(tmp_path_factory, "debian-12", "bookworm")
     work = str(tmp_path_factory.mktemp("basestore"))
     pub = baselib.BaseStore(work)
-    pub.push(image, "debian-12", "stable")
+    pub.push(image, "debian-12", "stable", halt=False)
     pub.push(baselib.app_on_base(work, image, hooks={
-        "install": 'touch "$FERRY_DATA/mark-installed"'}), "osr", "stable")
+        "install": 'touch "$FERRY_DATA/mark-installed"'}), "osr", "stable", halt=False)
     yield pub
     pub.stop()
 
