@@ -1091,6 +1091,8 @@ static int step_dependents_health(struct txn *t, ferry_error *err)
  * queued before such a package was installed). */
 static int refuse_base_in_use(struct agent *ag, sqlite3 *db, const char *name, ferry_error *err)
 {
+	if (!base_is_base(ag, db, name))
+		return 0;
 	json_t *users = NULL;
 	int rc = base_users(ag, db, name, false, &users, err);
 	if (rc < 0)

@@ -72,9 +72,11 @@ exec sleep 1000000
 """
 
 
-def repacked(image, out, version_suffix=".1"):
+def repacked(image, version_suffix=".1"):
     """A new revision of the base at image without a second build: the same
-    tree with MARKER added and a version of its own, packed again."""
+    tree with MARKER added and a version of its own, packed again (once, kept
+    beside the cached image as NAME-repacked.ferry)."""
+    out = image[:-len(".ferry")] + "-repacked.ferry"
     if os.path.exists(out):
         return out
     tree = out + ".tree"
@@ -89,7 +91,8 @@ def repacked(image, out, version_suffix=".1"):
                                        f'version: "{version}{version_suffix}"'))
     with open(os.path.join(tree, MARKER), "w") as f:
         f.write("a repacked base\n")
-    run("ferry", "pack", tree, "-o", out, check=0, timeout=BUILD_TIMEOUT)
+    run("ferry", "pack", tree, "-o", out + ".part", check=0, timeout=BUILD_TIMEOUT)
+    os.replace(out + ".part", out)
     shutil.rmtree(tree, ignore_errors=True)
     return out
 

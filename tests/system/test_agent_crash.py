@@ -247,3 +247,72 @@ def test_kill_during_install_that_pulls_a_base(base_store, point):
     finally:
         assert a.stop() in (0, None)
         a.cleanup()
+
+
+# --- a base refresh: the base and every app on it, one change ---------------
+
+BASE_REFRESH_POINTS = ["mount", "stop-services", "copy-data", "dependents", "dependents-done",
+                       "switch", "switch-links", "post-refresh", "start-services",
+                       "restart-dependents", "restart-dependents-saved",
+                       "restart-dependents-done", "health", "dependents-health", "commit",
+                       "commit-done"]
+
+
+@pytest.fixture(scope="module")
+def base_refresh_store(tmp_path_factory):
+    """debian-12 revision 1 in stable, revision 2 (the same tree with a
+    marker, baselib.repacked) in beta, and an app on it."""
+    path = os.path.join(baselib.cache_dir(tmp_path_factory), "debian-12.ferry")
+    why = baselib.unavailable(path)
+    if why:
+        pytest.skip(why)
+    image = baselib.image(tmp_path_factory, "debian-12", "bookworm")
+    work = str(tmp_path_factory.mktemp("baserefresh"))
+    pub = baselib.BaseStore(work)
+    pub.push(image, "debian-12", "stable", halt=False)
+    pub.push(baselib.repacked(image), "debian-12", "beta", halt=False)
+    pub.push(baselib.app_on_base(work, image), "osr", "stable", halt=False)
+    yield pub
+    pub.stop()
+
+
+def last_start(a, want=None, timeout=60):
+    """The base the app's daemon saw at its last start (old or new), once it
+    is want (the daemon may be starting still); else what it is at the end."""
+    path = os.path.join(a.root, "data/osr/current/starts")
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        if os.path.exists(path):
+            last = (open(path).read().split() or [None])[-1]
+            if want is None or last == want:
+                return last
+        time.sleep(0.1)
+    assert last is not None, "osr's daemon did not start:\n" + a.logtext()
+    return last
+
+
+@pytest.mark.parametrize("point", BASE_REFRESH_POINTS)
+def test_kill_during_base_refresh(base_refresh_store, point):
+    """Killed at any step of a base refresh, the base runs its old revision
+    and the app starts on it, or (past the commit) both are on the new one."""
+    a = base_refresh_store.device()
+    try:
+        a.start()
+        a.ferry("install", "osr")
+        assert last_start(a) == "old"
+        crash(a, point, "refresh", "debian-12", "--channel", "beta")
+        pkgs = {p["name"]: p for p in a.json("list")}
+        mnt = os.path.join(a.root, "mnt", "debian-12")
+        want = "2" if point in FORWARD else "1"
+        assert pkgs["debian-12"]["revision"] == want
+        assert os.readlink(os.path.join(mnt, "current")) == want
+        assert os.path.ismount(os.path.join(mnt, want))
+        if want == "1":
+            assert not os.path.exists(os.path.join(mnt, "2"))
+        # the daemon runs on that revision: its start after the kill saw it
+        assert last_start(a, want="new" if want == "2" else "old") == \
+            ("new" if want == "2" else "old"), a.logtext()
+    finally:
+        assert a.stop() in (0, None)
+        a.cleanup()
