@@ -168,8 +168,7 @@ def test_a_base_in_use_is_not_removed(pub, dev, base_images, tmp_path):
     dev.ferry("install", "other")
     p = dev.ferry("remove", "debian-12", check=1)
     assert p.stderr == ("ferry: remove: cannot remove the base debian-12: osr and other run on "
-                        "it (a revision on the device names it); remove them first\n") or \
-        "cannot remove the base debian-12: other and osr run on it" in p.stderr, p.stderr
+                        "it (a revision on the device names it); remove them first\n")
     assert set(names(dev)) == {"osr", "other", "debian-12"}
     assert os.path.ismount(os.path.join(dev.root, "mnt/debian-12/1"))
     dev.ferry("remove", "osr")
