@@ -21,6 +21,7 @@
 #include "base/fs.h"
 #include "base/str.h"
 #include "base/strv.h"
+#include "pkg/channel.h"
 #include "pkg/interface_names.h"
 #include "pkg/manifest_int.h"
 #include "pkg/name.h"
@@ -1094,6 +1095,25 @@ static int field_base(struct ctx *c, const struct node *v, struct manifest *m)
 	return dup_string(c, v->str, &m->base);
 }
 
+/* base-channel: the channel of the base a device installs with the app
+ * when the base is missing (TRACK/RISK[/BRANCH]; default latest/stable). */
+static int field_base_channel(struct ctx *c, const struct node *v, struct manifest *m)
+{
+	int rc = want_kind(c, v, NODE_SCALAR, "a channel such as latest/stable");
+	if (rc < 0)
+		return rc;
+	struct channel ch;
+	ferry_error e;
+	if (v->is_null)
+		return fail(c, v, FERRY_E_INVALID, "expected a channel such as latest/stable; %s",
+		            GOT(v));
+	if (channel_parse(v->str, &ch, &e) < 0)
+		return fail(c, v, FERRY_E_INVALID, "%s", ferry_error_msg(&e));
+	char name[CHANNEL_NAME_MAX];
+	channel_format(&ch, name, sizeof(name));
+	return dup_string(c, name, &m->base_channel);
+}
+
 /* What a base may not have: apps, hooks, a base of its own. */
 static int check_base_type(struct ctx *c, const struct node *root, const struct manifest *m)
 {
@@ -1109,6 +1129,8 @@ static int check_base_type(struct ctx *c, const struct node *root, const struct 
 			why = "a base has no hooks";
 		else if (strcmp(k, "base") == 0 && m->base)
 			why = "a base cannot have a base of its own";
+		else if (strcmp(k, "base-channel") == 0)
+			why = "a base has no base-channel: it has no base";
 		if (!why)
 			continue;
 		size_t saved = manifest_path_push(c, k);
@@ -1127,20 +1149,20 @@ static int field_restart_on_configure(struct ctx *c, const struct node *v, struc
 typedef int (*field_fn)(struct ctx *c, const struct node *v, struct manifest *m);
 
 static const char *const top_keys[] = {
-    "name",    "version",       "summary",     "description",
-    "license", "architectures", "confinement", "grade",
-    "apps",    "hooks",         "health",      "plugs",
-    "slots",   "parts",         "components",  "limits",
-    "type",    "base",          "environment", "restart-on-configure",
-    NULL,
+    "name",          "version",     "summary", "description", "license",
+    "architectures", "confinement", "grade",   "apps",        "hooks",
+    "health",        "plugs",       "slots",   "parts",       "components",
+    "limits",        "type",        "base",    "environment", "restart-on-configure",
+    "base-channel",  NULL,
 };
 
 static const field_fn top_fields[] = {
-    field_name,    field_version,       field_summary,     field_description,
-    field_license, field_architectures, field_confinement, field_grade,
-    field_apps,    field_hooks,         field_health,      field_plugs,
-    field_slots,   field_parts,         field_components,  field_limits,
-    field_type,    field_base,          field_environment, field_restart_on_configure,
+    field_name,         field_version,       field_summary,     field_description,
+    field_license,      field_architectures, field_confinement, field_grade,
+    field_apps,         field_hooks,         field_health,      field_plugs,
+    field_slots,        field_parts,         field_components,  field_limits,
+    field_type,         field_base,          field_environment, field_restart_on_configure,
+    field_base_channel,
 };
 
 static int check_manifest(struct ctx *c, const struct node *root, struct manifest *m)
@@ -1186,6 +1208,17 @@ static int check_manifest(struct ctx *c, const struct node *root, struct manifes
 		return rc;
 	if ((rc = check_base_type(c, root, m)) < 0)
 		return rc;
+	if (m->base_channel && !m->base && m->type != MANIFEST_TYPE_BASE) {
+		for (size_t i = 0; i < root->n; i += 2)
+			if (strcmp(root->kids[i]->str, "base-channel") == 0) {
+				size_t saved = manifest_path_push(c, "base-channel");
+				rc = fail(c, root->kids[i + 1], FERRY_E_INVALID,
+				          "a channel of a base, but the package names no base "
+				          "(base: NAME)");
+				manifest_path_pop(c, saved);
+				return rc;
+			}
+	}
 
 	if (!m->architectures) {
 		m->architectures = calloc(2, sizeof(char *));
@@ -1210,6 +1243,7 @@ void manifest_free(struct manifest *m)
 	free(m->description);
 	free(m->license);
 	free(m->base);
+	free(m->base_channel);
 	strv_free(m->architectures);
 	for (size_t i = 0; i < m->n_apps; i++)
 		app_clear(&m->apps[i]);

@@ -135,6 +135,9 @@ struct manifest {
 	bool architectures_default; /* true when the manifest named none */
 	enum manifest_type type;
 	char *base; /* the base's package name; NULL: none (the host's root) */
+	/* the channel a device installs the base from when it is missing
+	 * (TRACK/RISK[/BRANCH], normalised); NULL: latest/stable */
+	char *base_channel;
 	enum manifest_confinement confinement;
 	enum manifest_grade grade;
 	struct manifest_app *apps;

@@ -42,6 +42,7 @@
 #include "revs.h"
 #include "sandbox.h"
 #include "services.h"
+#include "steps.h"
 #include "store.h"
 #include "txn.h"
 
@@ -834,6 +835,10 @@ static struct reply post_remove(struct agent *ag, const char *name, json_t *body
 	struct reply r;
 	if (installed(ag, name, cur, &r) < 0)
 		return r;
+	ferry_error err;
+	int rc = steps_refuse_base_in_use(ag, ag->db, name, &err);
+	if (rc < 0)
+		return ferr_reply(rc, &err);
 	bool purge = json_is_true(json_object_get(body, "purge"));
 	_cleanup_free_ char *summary =
 	    str_dup_printf("Remove %s%s", name, purge ? " and its data" : "");

@@ -13,6 +13,8 @@
  *     to the sandbox's paths);
  *   - for notify and forking services the agent's notify socket, for hooks
  *     the package's configuration file;
+ *   - for an app on a base (`base: NAME`), the base's current revision as
+ *     the sandbox's root (--base, bases.c);
  *   - for every program it starts (not for `ferry run` by another user,
  *     which only reads), the package's own socket to ferryd (ctl.c) and
  *     ferry-ctl, found beside ferry-confine.
@@ -36,6 +38,7 @@
 #include "base/log.h"
 #include "base/str.h"
 #include "base/strv.h"
+#include "bases.h"
 #include "confine.h"
 #include "ctl.h"
 #include "sandbox.h"
@@ -538,6 +541,17 @@ static int launch_build(struct agent *ag, sqlite3 *db, const char *name, const c
 		rc = add2(&v, "--pkg-dir", pkg);
 	if (rc == 0)
 		rc = add2(&v, "--data", data);
+	if (rc == 0 && m->base && m->type != MANIFEST_TYPE_BASE) {
+		/* the base revision current now: a base refresh restarts the
+		 * apps on it, which then get the new one */
+		char base[PATH_MAX];
+		rc = base_dir(ag, db, name, m, base, err);
+		if (rc < 0) {
+			strv_free(v.v);
+			return rc;
+		}
+		rc = add2(&v, "--base", base);
+	}
 	if (rc == 0)
 		rc = add2(&v, "--common", common);
 	if (rc == 0 && ag->privileged && have_ids) {

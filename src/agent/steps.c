@@ -7,12 +7,18 @@
  *   install-file  prepare-file mount pre-refresh stop-services copy-data
  *                 switch post-refresh start-services health commit
  *   install, refresh
- *                 resolve download, then as install-file from mount
+ *                 resolve download base, then as install-file from mount
  *   try           prepare-dir, then as install-file from mount
  *   refresh-all   check (queues a refresh of each package with something new)
  *   refresh-list  check (records what is available; queues nothing)
  *   revert        stop-services switch start-services health commit-revert
  *   remove        stop-services remove-hook unmount forget discard
+ * install-file, try, install and refresh also run dependents (before
+ * switch), restart-dependents (after start-services) and dependents-health
+ * (after health): nothing unless the package is a base with apps on it, which
+ * then restart on its new revision and must be healthy there, or the change
+ * rolls back and they restart on the old one. The base step installs the
+ * base the new revision runs on when it is missing, in the same change.
  *   configure     configure restart
  *   services      service-control
  * The worker's start-up is here too: mount the kept revisions before the
@@ -36,6 +42,7 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/str.h"
+#include "bases.h"
 #include "conf.h"
 #include "ctl.h"
 #include "health.h"
@@ -453,6 +460,144 @@ static int undo_download(struct txn *t, ferry_error *err)
 	return forget_new_revision(t, err);
 }
 
+/* install, refresh from the store: when the new revision runs on a base
+ * that is not installed, install that base in this change, from the
+ * channel the manifest names (base-channel) or latest/stable. What this
+ * change installs is kept in data "base" ({name, rev, channel, version,
+ * sha256, size}) before anything is fetched, so that the undo, after a
+ * failure or a crash, takes back exactly that; the commit keeps it. */
+static int step_base(struct txn *t, ferry_error *err)
+{
+	char image[PATH_MAX], bimage[PATH_MAX], blink[PATH_MAX];
+	if (agent_path(t->ag, image, "images/%s_%s.ferry", t->name, t->to) < 0)
+		return ferry_error_set(err, FERRY_E_LIMIT, "root path too long");
+	struct manifest *m = NULL;
+	int rc = rev_image_manifest(image, &m, err);
+	if (rc < 0)
+		return ferry_error_prefix(err, rc, "%s revision %s", t->name, t->to);
+	json_t *b = json_object_get(t->data, "base");
+	char cur[STATE_REV_MAX];
+	if (!m->base || m->type == MANIFEST_TYPE_BASE ||
+	    (!b && state_current(t->db, m->base, cur, NULL) == 0)) {
+		manifest_free(m);
+		return 0; /* none, or there already: the mount step checks it */
+	}
+	char bname[STATE_NAME_MAX], channel[CHANNEL_NAME_MAX];
+	IGNORE_RC(str_copy(bname, sizeof(bname), m->base));
+	IGNORE_RC(str_copy(channel, sizeof(channel),
+	                   m->base_channel ? m->base_channel : "latest/stable"));
+	manifest_free(m);
+	struct store s;
+	rc = open_store(t, &s, err);
+	if (rc < 0)
+		return rc;
+	if (!b) {
+		struct store_choice c;
+		rc = store_resolve(&s, bname, channel, &c, err);
+		if (rc < 0) {
+			store_close(&s);
+			return ferry_error_prefix(
+			    err, rc,
+			    "%s revision %s runs on the base %s, which is not "
+			    "installed; it cannot be installed from %s",
+			    t->name, t->to, bname, channel);
+		}
+		b = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "name", bname, "rev", c.rev,
+		              "channel", c.channel, "version", c.version, "sha256", c.sha256,
+		              "size", (json_int_t)c.size);
+		json_object_set_new(t->data, "base", b);
+		rc = txn_save_data(t, err);
+		if (rc < 0) {
+			store_close(&s);
+			return rc;
+		}
+	}
+	const char *brev = jstr(b, "rev");
+	if (agent_path(t->ag, bimage, "images/%s_%s.ferry", bname, brev) < 0 ||
+	    agent_path(t->ag, blink, "mnt/%s/current", bname) < 0) {
+		store_close(&s);
+		return ferry_error_set(err, FERRY_E_LIMIT, "root path too long");
+	}
+	log_info("%s revision %s runs on the base %s: installing %s revision %s (%s)", t->name,
+	         t->to, bname, bname, brev, jstr(b, "channel"));
+	rc = store_download(&s, bname, brev, bimage, err);
+	store_close(&s);
+	if (rc < 0)
+		return ferry_error_prefix(err, rc, "base %s revision %s", bname, brev);
+	struct manifest *bm = NULL;
+	rc = rev_image_manifest(bimage, &bm, err);
+	if (rc < 0)
+		return ferry_error_prefix(err, rc, "base %s revision %s", bname, brev);
+	bool ok = bm->type == MANIFEST_TYPE_BASE && strcmp(bm->name, bname) == 0;
+	manifest_free(bm);
+	if (!ok)
+		return ferry_error_set(err, FERRY_E_INVALID,
+		                       "%s revision %s runs on the base %s, but %s revision %s of "
+		                       "the store is not a base of that name",
+		                       t->name, t->to, bname, bname, brev);
+	if (FAULT("base-fetched"))
+		return ferry_error_set(err, FERRY_E_FAULT, "fault point base-fetched");
+	rc = state_exec(t->db, err,
+	                "INSERT OR IGNORE INTO revisions(name, rev, version, sha256, size, local, "
+	                "status, added) VALUES(?, ?, ?, ?, ?, 0, 'new', ?)",
+	                "ttttii", bname, brev, jstr(b, "version"), jstr(b, "sha256"),
+	                (int64_t)json_integer_value(json_object_get(b, "size")), wall_s());
+	if (rc == 0)
+		rc = rev_mount(t->ag, bname, brev, err);
+	if (rc == 0 && FAULT("base-mounted"))
+		rc = ferry_error_set(err, FERRY_E_FAULT, "fault point base-mounted");
+	if (rc == 0)
+		rc = symlink_replace(brev, blink, err);
+	if (rc == 0)
+		rc = state_exec(t->db, err,
+		                "INSERT OR IGNORE INTO packages(name, current, channel, installed) "
+		                "VALUES(?, ?, ?, ?)",
+		                "ttti", bname, brev, jstr(b, "channel"), wall_s());
+	if (rc == 0)
+		snprintf(t->note, sizeof(t->note), "Installed the base %s revision %s (%s)", bname,
+		         brev, jstr(b, "channel"));
+	return rc;
+}
+
+static int undo_base(struct txn *t, ferry_error *err)
+{
+	json_t *b = json_object_get(t->data, "base");
+	if (!b)
+		return 0;
+	const char *bname = jstr(b, "name"), *brev = jstr(b, "rev");
+	char mdir[PATH_MAX];
+	if (agent_path(t->ag, mdir, "mnt/%s", bname) < 0)
+		return ferry_error_set(err, FERRY_E_LIMIT, "root path too long");
+	int rc = state_exec(t->db, err, "DELETE FROM packages WHERE name=? AND current=?", "tt",
+	                    bname, brev);
+	if (rc == 0)
+		rc = rev_unmount(t->ag, bname, brev, err);
+	if (rc == 0)
+		rc = rev_forget_image(t->ag, bname, brev, err);
+	if (rc == 0)
+		rc = state_exec(t->db, err,
+		                "DELETE FROM revisions WHERE name=? AND rev=? AND status='new'",
+		                "tt", bname, brev);
+	if (rc == 0)
+		rc = fs_remove_tree(mdir, err);
+	return rc;
+}
+
+/* The new base this change installed, kept (the commit's part). */
+static int commit_base(struct txn *t, ferry_error *err)
+{
+	json_t *b = json_object_get(t->data, "base");
+	if (!b)
+		return 0;
+	const char *bname = jstr(b, "name"), *brev = jstr(b, "rev");
+	/* after a crash it may not be mounted yet */
+	int rc = rev_mounted(t->ag, bname, brev) ? 0 : rev_mount(t->ag, bname, brev, err);
+	if (rc < 0)
+		return rc;
+	return state_exec(t->db, err, "UPDATE revisions SET status='ok' WHERE name=? AND rev=?",
+	                  "tt", bname, brev);
+}
+
 /* A check that reached the store: when (config refresh-last-check), what it
  * found (refresh-last-result), and how many automatic checks found nothing
  * (refresh-empty-checks; they are not kept as changes). For ferry refresh
@@ -646,6 +791,10 @@ static int step_mount(struct txn *t, ferry_error *err)
 		                     t->to, m->name, t->name);
 	if (rc == 0 && m->confinement == CONFINEMENT_DEVMODE)
 		rc = devmode_consent(t, err);
+	/* an app on a base that is not here (installed from a file: the
+	 * store's installs bring the base with them, step base) */
+	if (rc == 0)
+		rc = base_require(t->ag, t->db, t->name, m, err);
 	manifest_free(m);
 	return rc;
 }
@@ -819,6 +968,158 @@ static int step_health(struct txn *t, ferry_error *err)
 	return rc;
 }
 
+/* --- a base and the apps on it ------------------------------------------- */
+
+/* A base refresh (revision to of a base over from): the packages whose
+ * current revision runs on it, kept with the change before the switch, so
+ * that the undo knows whom to restart after a crash. Nothing for any other
+ * change. */
+static int step_dependents(struct txn *t, ferry_error *err)
+{
+	if (!*t->from)
+		return 0; /* a first install: nothing runs on it yet */
+	struct manifest *m = NULL;
+	int rc = rev_manifest(t->ag, t->name, t->to, &m, err);
+	if (rc < 0)
+		return rc;
+	bool is_base = m->type == MANIFEST_TYPE_BASE;
+	manifest_free(m);
+	if (!is_base)
+		return 0;
+	json_t *users = NULL;
+	rc = base_users(t->ag, t->db, t->name, true, &users, err);
+	if (rc < 0)
+		return rc;
+	if (json_array_size(users) > 0) {
+		_cleanup_free_ char *names = base_users_text(users);
+		snprintf(t->note, sizeof(t->note), "On %s: %s", t->name, names ? names : "");
+	}
+	json_object_set_new(t->data, "dependents", users);
+	return txn_save_data(t, err);
+}
+
+/* Restart the services of each dependent on the base revision current now. */
+static int restart_dependents(struct txn *t, bool wait_ready, ferry_error *err)
+{
+	json_t *deps = json_object_get(t->data, "dependents");
+	int rc = 0;
+	size_t i;
+	json_t *d;
+	json_array_foreach(deps, i, d)
+	{
+		const char *name = json_string_value(d);
+		char cur[STATE_REV_MAX];
+		if (!name || state_current(t->db, name, cur, NULL) < 0)
+			continue; /* removed meanwhile: nothing runs */
+		pkg_stop_services(t->ag, name);
+		ferry_error e;
+		int r = pkg_start_services(t->ag, t->db, name, cur, wait_ready, &e);
+		if (r < 0 && rc == 0) {
+			rc = r;
+			*err = e;
+			ferry_error_prefix(err, rc, "%s revision %s on %s", name, cur, t->name);
+		} else if (r < 0) {
+			log_warn("%s: %s", name, ferry_error_msg(&e));
+		}
+	}
+	return rc;
+}
+
+static int undo_dependents(struct txn *t, ferry_error *err)
+{
+	if (!json_is_true(json_object_get(t->data, "dependents-restarted")))
+		return 0;
+	/* the switch is undone: they start again on the old revision */
+	log_info("%s: restarting the apps on it on revision %s", t->name, t->from);
+	return restart_dependents(t, false, err);
+}
+
+static int step_restart_dependents(struct txn *t, ferry_error *err)
+{
+	if (json_array_size(json_object_get(t->data, "dependents")) == 0)
+		return 0;
+	json_object_set_new(t->data, "dependents-restarted", json_true());
+	int rc = txn_save_data(t, err);
+	if (rc < 0)
+		return rc;
+	if (FAULT("restart-dependents-saved"))
+		return ferry_error_set(err, FERRY_E_FAULT, "fault point restart-dependents-saved");
+	return restart_dependents(t, true, err);
+}
+
+/* Each app on the new base revision must be healthy (its check-health hook,
+ * its daemons through the grace period), or the base rolls back. */
+static int step_dependents_health(struct txn *t, ferry_error *err)
+{
+	json_t *deps = json_object_get(t->data, "dependents");
+	size_t i;
+	json_t *d;
+	json_array_foreach(deps, i, d)
+	{
+		const char *name = json_string_value(d);
+		char cur[STATE_REV_MAX];
+		if (!name || state_current(t->db, name, cur, NULL) < 0)
+			continue;
+		struct manifest *m = NULL;
+		int rc = rev_manifest(t->ag, name, cur, &m, err);
+		if (rc == 0)
+			rc = health_check(t->ag, t->db, name, cur, m, err);
+		manifest_free(m);
+		if (rc < 0) {
+			json_object_set_new(t->data, "failed-dependent", json_string(name));
+			IGNORE_RC(txn_save_data(t, NULL));
+			/* ferry changes names it */
+			json_t *row = NULL;
+			if (state_query_row(t->db, &row, NULL,
+			                    "SELECT summary FROM changes WHERE id=?", "i",
+			                    t->id) == 0) {
+				_cleanup_free_ char *summary = str_dup_printf(
+				    "%s: %s is not healthy on it", jstr(row, "summary"), name);
+				json_decref(row);
+				set_summary(t, summary);
+			}
+			return ferry_error_prefix(err, rc,
+			                          "%s revision %s is not healthy on %s revision %s",
+			                          name, cur, t->name, t->to);
+		}
+	}
+	return 0;
+}
+
+/* remove: a base stays while any revision of any package on the device
+ * runs on it (the check is the API's too; here it holds for a change
+ * queued before such a package was installed). */
+static int refuse_base_in_use(struct agent *ag, sqlite3 *db, const char *name, ferry_error *err)
+{
+	if (!base_is_base(ag, db, name))
+		return 0;
+	json_t *users = NULL;
+	int rc = base_users(ag, db, name, false, &users, err);
+	if (rc < 0)
+		return rc;
+	size_t n = json_array_size(users);
+	_cleanup_free_ char *names = base_users_text(users);
+	json_decref(users);
+	if (n == 0)
+		return 0;
+	return ferry_error_set(err, FERRY_E_EXISTS,
+	                       "cannot remove the base %s: %s %s on it (a revision on the device "
+	                       "names it); remove %s first",
+	                       name, names ? names : "", n == 1 ? "runs" : "run",
+	                       n == 1 ? "it" : "them");
+}
+
+int steps_refuse_base_in_use(struct agent *ag, sqlite3 *db, const char *name, ferry_error *err)
+{
+	return refuse_base_in_use(ag, db, name, err);
+}
+
+static int step_remove_stop(struct txn *t, ferry_error *err)
+{
+	int rc = refuse_base_in_use(t->ag, t->db, t->name, err);
+	return rc < 0 ? rc : step_stop_services(t, err);
+}
+
 /* Keep the current revision and the retain-1 newest others; never the
  * current one, never the one a rollback would go back to. */
 static void prune(struct txn *t)
@@ -858,6 +1159,8 @@ static int step_commit(struct txn *t, ferry_error *err)
 {
 	/* after a crash the new revision may not be mounted yet */
 	int rc = rev_mount(t->ag, t->name, t->to, err);
+	if (rc == 0)
+		rc = commit_base(t, err);
 	if (rc < 0)
 		return rc;
 	/* a refresh that switched channels now tracks the new one */
@@ -1208,12 +1511,17 @@ static const struct step_def steps_install_file[] = {
      undo_stop_services, false, false},
     {"copy-data", "Copy the data of the old revision", step_copy_data, undo_copy_data, false,
      false},
+    {"dependents", "Find the apps on the base", step_dependents, undo_dependents, false, false},
     {"switch", "Make the new revision current", step_switch, undo_switch, false, false},
     {"post-refresh", "Run the post-refresh (or install) hook of the new revision",
      step_post_refresh, NULL, false, true},
     {"start-services", "Start the services of the new revision", step_start_services,
      undo_start_services, false, true},
+    {"restart-dependents", "Restart the apps on the base on its new revision",
+     step_restart_dependents, NULL, false, true},
     {"health", "Check the health of the new revision", step_health, NULL, false, true},
+    {"dependents-health", "Check the health of the apps on the base", step_dependents_health, NULL,
+     false, true},
     {"commit", "Keep the new revision and prune old ones", step_commit, NULL, true, false},
     {NULL, NULL, NULL, NULL, false, false},
 };
@@ -1235,6 +1543,8 @@ static const struct step_def steps_install_file[] = {
 	    {"copy-data",    "Copy the data of the old revision",                                   \
 	     step_copy_data, undo_copy_data,                                                        \
 	     false,          false},                                                                \
+	    {"dependents", "Find the apps on the base", step_dependents, undo_dependents, false,    \
+	     false},                                                                                \
 	    {"switch", "Make the new revision current", step_switch, undo_switch, false, false},    \
 	    {"post-refresh",                                                                        \
 	     "Run the post-refresh (or install) hook of the new revision",                          \
@@ -1248,7 +1558,19 @@ static const struct step_def steps_install_file[] = {
 	     undo_start_services,                                                                   \
 	     false,                                                                                 \
 	     true},                                                                                 \
+	    {"restart-dependents",                                                                  \
+	     "Restart the apps on the base on its new revision",                                    \
+	     step_restart_dependents,                                                               \
+	     NULL,                                                                                  \
+	     false,                                                                                 \
+	     true},                                                                                 \
 	    {"health", "Check the health of the new revision", step_health, NULL, false, true},     \
+	    {"dependents-health",                                                                   \
+	     "Check the health of the apps on the base",                                            \
+	     step_dependents_health,                                                                \
+	     NULL,                                                                                  \
+	     false,                                                                                 \
+	     true},                                                                                 \
 	    {"commit", "Keep the new revision and prune old ones", step_commit, NULL, true, false}, \
 	{                                                                                           \
 		NULL, NULL, NULL, NULL, false, false                                                \
@@ -1259,6 +1581,8 @@ static const struct step_def steps_store[] = {
      false},
     {"download", "Download the image and verify it against the signed metadata", step_download,
      undo_download, false, false},
+    {"base", "Install the base the new revision runs on, when it is missing", step_base, undo_base,
+     false, false},
     STEPS_FROM_MOUNT,
 };
 
@@ -1284,7 +1608,7 @@ static const struct step_def steps_revert[] = {
 };
 
 static const struct step_def steps_remove[] = {
-    {"stop-services", "Stop the services", step_stop_services, undo_stop_services, false, false},
+    {"stop-services", "Stop the services", step_remove_stop, undo_stop_services, false, false},
     {"remove-hook", "Run the remove hook", step_remove_hook, NULL, false, false},
     {"unmount", "Unmount the revisions", step_unmount, undo_unmount, false, false},
     {"forget", "Forget the package", step_forget, NULL, true, false},

@@ -1,6 +1,8 @@
 """Power loss: ferryd is killed with SIGKILL at every step of install,
 refresh, rollback, revert and remove (fault points, FERRY_FAULT=STEP with
-FERRY_FAULT_ACTION=kill), then at random moments during a loop of refreshes.
+FERRY_FAULT_ACTION=kill), at every step of an install from a store that
+brings the app's base with it, then at random moments during a loop of
+refreshes.
 After each kill a new ferryd starts on the same root; the test asserts the
 invariant (the package runs its old or its new revision, never neither,
 never a mix of one's code with the other's data) and that the app answers.
@@ -12,6 +14,7 @@ import time
 
 import pytest
 
+import baselib
 from conftest import binary
 from device import Agent, build_package
 
@@ -182,3 +185,134 @@ def random_kills(agent, work):
         last = n
         _, _, data, markers = agent.ask()
         assert all(m.startswith("mark-") for m in markers)
+
+
+# --- an install from the store that pulls the app's base -------------------
+
+BASE_INSTALL_POINTS = (["resolve", "download", "base", "base-fetched", "base-mounted",
+                        "base-done"] +
+                       [s for s in INSTALL_STEPS if s != "prepare-file"] +
+                       ["dependents", "restart-dependents", "dependents-health", "commit-done"])
+
+
+@pytest.fixture(scope="module")
+def base_store(tmp_path_factory):
+    """A store with the debian-12 base and an app on it, both in stable."""
+    path = os.path.join(baselib.cache_dir(tmp_path_factory), "debian-12.ferry")
+    why = baselib.unavailable(path)
+    if why:
+        pytest.skip(why)
+    image = baselib.image(tmp_path_factory, "debian-12", "bookworm")
+    work = str(tmp_path_factory.mktemp("basestore"))
+    pub = baselib.BaseStore(work)
+    pub.push(image, "debian-12", "stable", halt=False)
+    pub.push(baselib.app_on_base(work, image, hooks={
+        "install": 'touch "$FERRY_DATA/mark-installed"'}), "osr", "stable", halt=False)
+    yield pub
+    pub.stop()
+
+
+@pytest.mark.parametrize("point", BASE_INSTALL_POINTS)
+def test_kill_during_install_that_pulls_a_base(base_store, point):
+    """Killed at any step, the app and its base are both installed (past the
+    commit) or both gone, and installing again works."""
+    a = base_store.device()
+    try:
+        a.start()
+        crash(a, point, "install", "osr")
+        pkgs = {p["name"]: p for p in a.json("list")}
+        mnt = os.path.join(a.root, "mnt", "debian-12")
+        images = os.listdir(os.path.join(a.root, "images"))
+        if point in FORWARD:
+            assert set(pkgs) == {"osr", "debian-12"}, pkgs
+            assert os.path.ismount(os.path.join(mnt, "1"))
+            assert os.path.isfile(os.path.join(a.root, "data/osr/1/mark-installed"))
+            # the base revision is kept: a restart mounts it again
+            a.stop()
+            subprocess.run(["umount", "-l", os.path.join(mnt, "1")], check=True)
+            a.start()
+            assert os.path.ismount(os.path.join(mnt, "1"))
+        else:
+            assert pkgs == {}, pkgs
+            assert not os.path.exists(mnt), os.listdir(mnt)
+            assert [f for f in images if f.startswith("debian-12_")] == []
+            assert a.json("changes")[-1]["status"] == "Error"
+            a.ferry("install", "osr")
+            assert set(x["name"] for x in a.json("list")) == {"osr", "debian-12"}
+        starts = os.path.join(a.root, "data/osr/current/starts")
+        deadline = time.time() + 60
+        while not os.path.exists(starts) and time.time() < deadline:
+            time.sleep(0.1)
+        assert open(starts).read().split()[-1] == "old"
+    finally:
+        assert a.stop() in (0, None)
+        a.cleanup()
+
+
+# --- a base refresh: the base and every app on it, one change ---------------
+
+BASE_REFRESH_POINTS = ["mount", "stop-services", "copy-data", "dependents", "dependents-done",
+                       "switch", "switch-links", "post-refresh", "start-services",
+                       "restart-dependents", "restart-dependents-saved",
+                       "restart-dependents-done", "health", "dependents-health", "commit",
+                       "commit-done"]
+
+
+@pytest.fixture(scope="module")
+def base_refresh_store(tmp_path_factory):
+    """debian-12 revision 1 in stable, revision 2 (the same tree with a
+    marker, baselib.repacked) in beta, and an app on it."""
+    path = os.path.join(baselib.cache_dir(tmp_path_factory), "debian-12.ferry")
+    why = baselib.unavailable(path)
+    if why:
+        pytest.skip(why)
+    image = baselib.image(tmp_path_factory, "debian-12", "bookworm")
+    work = str(tmp_path_factory.mktemp("baserefresh"))
+    pub = baselib.BaseStore(work)
+    pub.push(image, "debian-12", "stable", halt=False)
+    pub.push(baselib.repacked(image), "debian-12", "beta", halt=False)
+    pub.push(baselib.app_on_base(work, image), "osr", "stable", halt=False)
+    yield pub
+    pub.stop()
+
+
+def last_start(a, want=None, timeout=60):
+    """The base the app's daemon saw at its last start (old or new), once it
+    is want (the daemon may be starting still); else what it is at the end."""
+    path = os.path.join(a.root, "data/osr/current/starts")
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        if os.path.exists(path):
+            last = (open(path).read().split() or [None])[-1]
+            if want is None or last == want:
+                return last
+        time.sleep(0.1)
+    assert last is not None, "osr's daemon did not start:\n" + a.logtext()
+    return last
+
+
+@pytest.mark.parametrize("point", BASE_REFRESH_POINTS)
+def test_kill_during_base_refresh(base_refresh_store, point):
+    """Killed at any step of a base refresh, the base runs its old revision
+    and the app starts on it, or (past the commit) both are on the new one."""
+    a = base_refresh_store.device()
+    try:
+        a.start()
+        a.ferry("install", "osr")
+        assert last_start(a) == "old"
+        crash(a, point, "refresh", "debian-12", "--channel", "beta")
+        pkgs = {p["name"]: p for p in a.json("list")}
+        mnt = os.path.join(a.root, "mnt", "debian-12")
+        want = "2" if point in FORWARD else "1"
+        assert pkgs["debian-12"]["revision"] == want
+        assert os.readlink(os.path.join(mnt, "current")) == want
+        assert os.path.ismount(os.path.join(mnt, want))
+        if want == "1":
+            assert not os.path.exists(os.path.join(mnt, "2"))
+        # the daemon runs on that revision: its start after the kill saw it
+        assert last_start(a, want="new" if want == "2" else "old") == \
+            ("new" if want == "2" else "old"), a.logtext()
+    finally:
+        assert a.stop() in (0, None)
+        a.cleanup()

@@ -272,14 +272,14 @@ static void test_error_shape(void **state)
 	             ":4:1: foo: unknown key; expected one of name, version, summary, "
 	             "description, license, architectures, confinement, grade, apps, hooks, "
 	             "health, plugs, slots, parts, components, limits, type, base, environment, "
-	             "restart-on-configure");
+	             "restart-on-configure, base-channel");
 	expect_error(BASE "name: cd\n", FILE_NAME ":4:1: name: duplicate key (first at line 1)");
 	/* a message is one printable line whatever the input holds */
 	expect_error(BASE "\"a\\nb\": 1\n", FILE_NAME
 	             ":4:1: \"a\\x0ab\": unknown key; expected one of name, version, summary, "
 	             "description, license, architectures, confinement, grade, apps, hooks, "
 	             "health, plugs, slots, parts, components, limits, type, base, environment, "
-	             "restart-on-configure");
+	             "restart-on-configure, base-channel");
 	/* the file name is the caller's */
 	ferry_error err = {0};
 	struct manifest *m = NULL;
@@ -328,6 +328,21 @@ static void test_bases(void **state)
 	             FILE_NAME ":4:1: hooks: a base has no hooks (type: base)");
 	expect_error(BASE "type: base\nbase: debian-12\n",
 	             FILE_NAME ":5:1: base: a base cannot have a base of its own (type: base)");
+	m = parse_ok(BASE "base: debian-12\nbase-channel: beta\n");
+	assert_string_equal(m->base_channel, "latest/beta");
+	manifest_free(m);
+	m = parse_ok(BASE "base: debian-12\n");
+	assert_null(m->base_channel);
+	manifest_free(m);
+	expect_error(BASE "base: debian-12\nbase-channel: latest/bogus\n", FILE_NAME
+	             ":5:15: base-channel: invalid channel \"latest/bogus\": \"bogus\" is "
+	             "not a risk (stable, candidate, beta, edge)");
+	expect_error(BASE "base-channel: stable\n",
+	             FILE_NAME ":4:15: base-channel: a channel of a base, but the package names no "
+	                       "base (base: NAME)");
+	expect_error(BASE "type: base\nbase-channel: stable\n",
+	             FILE_NAME ":5:1: base-channel: a base has no base-channel: it has no base "
+	                       "(type: base)");
 	expect_error(BASE "parts:\n  p:\n    stage-packages-deps: no\n",
 	             FILE_NAME ":6:26: parts.p.stage-packages-deps: expected one of false, true; "
 	                       "got \"no\"");
