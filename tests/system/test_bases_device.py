@@ -202,6 +202,41 @@ def test_base_refresh_restarts_the_apps_on_the_new_revision(pub, dev, base_image
     assert os.path.ismount(os.path.join(dev.root, "mnt/debian-12/2"))
 
 
+def test_base_refresh_downloads_a_delta(pub, dev, base_images, tmp_path):
+    """A base refreshes through the store's delta like any package: the
+    device rebuilds the new base image exactly and downloads a fraction."""
+    import time
+    work = str(tmp_path)
+    pub.push(base_images["old"], "debian-12", "stable")
+    pub.push(app_on_base(work, base_images["old"]), "osr", "stable")
+    dev.ferry("install", "osr")
+    assert starts(dev) == ["old"]
+    pub.push(base_images["new"], "debian-12", "stable")
+    deadline = time.time() + 300
+    rows = []
+    while time.time() < deadline:
+        rows = pub.store.sql("SELECT state, published, size FROM deltas WHERE "
+                             "package = 'debian-12' AND from_rev = 1 AND to_rev = 2")
+        if rows and (rows[0][0] != "kept" or rows[0][1] == "1"):
+            break
+        time.sleep(0.5)
+    assert rows and rows[0][0] == "kept" and rows[0][1] == "1", \
+        f"no delta debian-12 1->2: {rows}\n{pub.store.read_log()}"
+    time.sleep(1)  # the publication is done once timestamp names it
+    size = int(rows[0][2])
+    full = os.path.getsize(base_images["new"])
+    p = dev.ferry("refresh", "debian-12")
+    assert "(revision 2) refreshed" in p.stdout, p.stdout
+    assert wait_starts(dev, 2) == ["old", "new"]
+    change = [c for c in dev.json("changes", "--json") if c.get("to") == "2"][-1]
+    assert change["download"] == {"path": "delta", "downloaded": size, "full": full,
+                                  "saved": full - size}, change
+    assert size < full / 10
+    got = os.path.join(dev.root, "images/debian-12_2.ferry")
+    with open(got, "rb") as a, open(base_images["new"], "rb") as b:
+        assert a.read() == b.read()
+
+
 def test_base_refresh_rolls_back_when_an_app_fails_on_it(pub, dev, base_images, tmp_path):
     work = str(tmp_path)
     pub.push(base_images["old"], "debian-12", "stable")
