@@ -260,8 +260,24 @@ static void __attribute__((noreturn)) run_app(int notify_sock)
 		snprintf(path, sizeof(path), "%s", p->argv[0]);
 	else
 		snprintf(path, sizeof(path), "%s/current/%s", p->sandbox_pkg, p->argv[0]);
-	execve(path, p->argv, env);
+	/* The program sees the path it was started by as argv[0], as from a
+	 * shell: programs that find their own files from it (python3 finds its
+	 * library beside its binary) would otherwise look relative to the
+	 * working directory. */
+	size_t argc = 0;
+	while (p->argv[argc])
+		argc++;
+	char **av = calloc(argc + 1, sizeof(*av));
+	if (!av) {
+		ferry_error_errno(&err, FERRY_E_NOMEM, ENOMEM, "argument vector");
+		die_setup("exec", &err);
+	}
+	av[0] = path;
+	for (size_t i = 1; i < argc; i++)
+		av[i] = p->argv[i];
+	execve(path, av, env);
 	e = errno;
+	free(av);
 	log_error("%s: cannot execute %s: %s", p->label, path, strerror(e));
 	report("failed cannot execute %s: %s", path, strerror(e));
 	_exit(e == ENOENT ? CONFINE_EXIT_NOTFOUND : CONFINE_EXIT_NOEXEC);
