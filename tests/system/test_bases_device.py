@@ -270,3 +270,70 @@ def test_base_refresh_rolls_back_when_an_app_fails_on_it(pub, dev, base_images, 
     # the failed base revision is not tried again by a general refresh
     p = dev.ferry("refresh")
     assert "debian-12: revision 2 failed or was reverted here" in p.stderr
+
+
+# jq and python3 from Debian 13 on the debian-13 base: packed on it, installed
+# through ferryd on this machine (whatever its own userland), run by ferry run
+# and as a service. test_bases.py shows the same files refused at pack time
+# without a base (the glibc symbol version named).
+TOOLS = """\
+name: tools
+version: "1.0"
+summary: jq and python3 from Debian 13
+base: debian-13
+apps:
+  jq:
+    command: usr/bin/jq
+  py:
+    command: usr/bin/python3
+  srv:
+    command: bin/srv
+    daemon: simple
+parts:
+  tools:
+    stage-packages: [jq, python3]
+    prime: ["-usr/share/doc", "-usr/share/man"]
+"""
+
+TOOLS_SRV = """#!/bin/sh
+echo '{"a": [1, 2, 3]}' | jq -c '.a | map(. * 2)' > "$FERRY_DATA/jq.out"
+python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])' > "$FERRY_DATA/py.out"
+exec sleep 1000000
+"""
+
+
+@pytest.fixture(scope="session")
+def debian13(tmp_path_factory):
+    path = os.path.join(baselib.cache_dir(tmp_path_factory), "debian-13.ferry")
+    why = baselib.unavailable(path)
+    if why:
+        pytest.skip(why)
+    return baselib.image(tmp_path_factory, "debian-13", "trixie")
+
+
+def test_debian_13_tools_run_on_their_base(pub, dev, debian13, tmp_path):
+    from conftest import run
+    from packing import EPOCH, deb_cache, write_tree
+    tree = write_tree(tmp_path / "tools", manifest=TOOLS,
+                      files={"bin/srv": (TOOLS_SRV, 0o755)})
+    image = tmp_path / "tools.ferry"
+    run("ferry", "pack", tree, "-o", image, "--deb-cache", deb_cache(), "--base", debian13,
+        check=0, env={"SOURCE_DATE_EPOCH": EPOCH}, timeout=900)
+    pub.push(debian13, "debian-13", "stable")
+    pub.push(str(image), "tools", "stable")
+    p = dev.ferry("install", "tools")
+    assert p.stdout == "tools 1.0 (revision 1) installed from latest/stable\n"
+    assert names(dev)["debian-13"]["revision"] == "1"
+    # ferry run: the programs of Debian 13 with their arguments
+    assert dev.ferry("run", "tools.jq", "-n", "[1, 2] | add").stdout == "3\n"
+    out = dev.ferry("run", "tools.py", "-c",
+                    "import sys; print('%d.%d' % sys.version_info[:2])").stdout
+    assert out == "3.13\n"
+    # as a service, finding jq and python3 on the PATH ferryd sets
+    data = os.path.join(dev.root, "data", "tools", "current")
+    import time
+    deadline = time.time() + 60
+    while time.time() < deadline and not os.path.exists(os.path.join(data, "py.out")):
+        time.sleep(0.2)
+    assert open(os.path.join(data, "jq.out")).read() == "[2,4,6]\n", dev.logtext()
+    assert open(os.path.join(data, "py.out")).read() == "3.13\n", dev.logtext()
