@@ -1,12 +1,11 @@
-/* channel.c: parsing and formatting of channel names, and the progressive
- * release rule (see channel.h). Pure computation: no allocation, no I/O. */
+/* channel.c: parsing and formatting of channel names (see channel.h); the
+ * progressive release rule is in progressive.c. Pure computation: no
+ * allocation, no I/O. */
 #include "pkg/channel.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "crypto/digest.h"
 
 static const char *const risk_names[RISK__COUNT] = {"stable", "candidate", "beta", "edge"};
 
@@ -161,19 +160,4 @@ void channel_short_name(const struct channel *c, char *out, size_t size)
 		snprintf(out, size, "%s", c->track);
 	else
 		channel_format(c, out, size);
-}
-
-bool channel_progressive_pick(const char *device_id, const char *name, const char *rev,
-                              unsigned percentage)
-{
-	char in[256], hex[CRYPTO_DIGEST_HEX_MAX];
-	int n = snprintf(in, sizeof(in), "%s/%s/%s", device_id, name, rev);
-	if (n < 0 || (size_t)n >= sizeof(in) ||
-	    crypto_digest_hex(CRYPTO_HASH_SHA256, in, (size_t)n, hex, NULL) < 0)
-		return false;
-	char first[9];
-	memcpy(first, hex, 8);
-	first[8] = '\0';
-	unsigned long v = strtoul(first, NULL, 16);
-	return v % 100 < percentage;
 }
