@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -540,6 +541,15 @@ int apt_suite_open(const char *dir, const char *suite, const char *arch,
 	argv[n] = NULL;
 	_cleanup_buf_ struct buf errout = BUF_INIT(APT_OUTPUT_MAX);
 	int status_code = 0;
+	/* apt-get update refuses to run beside another on the same lists
+	 * (two ferry pack at once): they take turns on a lock of ferry's own */
+	_cleanup_free_ char *lock_path = str_dup_printf("%s/update.lock", dir);
+	_cleanup_close_ int lock_fd =
+	    lock_path ? open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600) : -1;
+	if (lock_fd >= 0) {
+		while (flock(lock_fd, LOCK_EX) < 0 && errno == EINTR)
+			;
+	}
 	rc = apt_run(argv, NULL, NULL, NULL, &errout, &status_code, err);
 	if (rc == 0 && status_code != 0) {
 		char msg[768];

@@ -79,8 +79,10 @@ def test_release_publishes_a_delta_target(store, tmp_path):
                                 if k.endswith(name)})
     (tname, meta), = targets.items()
     assert meta["custom"] == {"package": "hello", "from": 1, "to": 2}
-    rows = store.sql("SELECT state, sha256, size, full_size, published FROM deltas "
-                     "WHERE package = 'hello' AND from_rev = 1 AND to_rev = 2")
+    # the metadata names the target before the job marks the row published
+    rows = wait_for(lambda: [r for r in store.sql(
+        "SELECT state, sha256, size, full_size, published FROM deltas "
+        "WHERE package = 'hello' AND from_rev = 1 AND to_rev = 2") if r[4] == "1"])
     assert len(rows) == 1 and rows[0][0] == "kept" and rows[0][4] == "1"
     sha = rows[0][1]
     assert meta["hashes"]["sha256"] == sha
